@@ -1,0 +1,104 @@
+// The policy model: plain data, no system calls. Every front end (CLI flags, TOML profiles,
+// later OCI config.json) fills this one structure; the launcher only reads it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caisson {
+
+// Which namespaces are new. Every one is new by default; `--share-X` keeps the host's.
+struct Namespaces {
+    bool user = true;
+    bool pid = true;
+    bool mount = true;
+    bool net = true;
+    bool uts = true;
+    bool ipc = true;
+    bool cgroup = true;
+    bool time = true;
+};
+
+struct TimeOffsets {
+    int64_t monotonic_s = 0;
+    int64_t boottime_s = 0;
+};
+
+// Who the program is inside, and which host ids stand behind that.
+struct Identity {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    // Host ids behind uid/gid. Unset: the caller's own id for an ordinary user, and the
+    // unprivileged `nobody` (65534) when the caller is root.
+    std::optional<uint32_t> host_uid;
+    std::optional<uint32_t> host_gid;
+    // The one explicit way to make the host's root the sandbox's root.
+    bool map_host_root = false;
+};
+
+enum class MountKind { Bind, RoBind, Tmpfs, Symlink, Dir };
+
+struct MountSpec {
+    MountKind kind = MountKind::Bind;
+    std::string source;  // host path for binds, link target for symlinks
+    std::string target;  // path inside the sandbox
+    uint64_t size = 0;   // tmpfs bytes, 0 = the kernel's default
+    uint32_t mode = 0755;
+};
+
+struct Filesystem {
+    std::string rootfs = "/";
+    bool writable_root = false;
+    bool overlay = false;
+    uint64_t overlay_size = 0;     // bytes of the tmpfs upper layer, 0 = kernel default
+    std::string overlay_upper;     // keep the upper layer in this host directory
+    uint64_t tmp_size = 64ull << 20;  // the sandbox's /tmp
+    std::vector<MountSpec> mounts; // in the order given, after /proc, /dev, /sys, /tmp
+    std::vector<std::string> masked_paths;    // hidden: /dev/null over files, empty tmpfs over dirs
+    std::vector<std::string> readonly_paths;  // re-bound read-only
+};
+
+struct Rlimit {
+    int resource = 0;  // RLIMIT_*
+    uint64_t soft = 0;
+    uint64_t hard = 0;  // RLIM_INFINITY for unlimited
+};
+
+struct EnvOp {
+    std::string name;
+    std::optional<std::string> value;  // nullopt: unset
+};
+
+struct Process {
+    std::vector<std::string> argv;
+    std::string cwd = "/";
+    bool keep_env = false;
+    std::vector<EnvOp> env;  // applied in order over the base environment
+    std::vector<int> pass_fds;
+    bool tty = false;
+    bool die_with_parent = false;
+    double time_limit_s = 0;  // 0 = none
+    std::vector<Rlimit> rlimits;
+};
+
+struct Policy {
+    Namespaces namespaces;
+    std::string hostname = "caisson";
+    TimeOffsets time_offsets;
+    Identity identity;
+    Filesystem fs;
+    Process process;
+    std::string report_path;
+    std::vector<std::string> profiles;  // the profiles that filled this policy, in order
+};
+
+// What OCI runtimes hide; also caisson's default.
+std::vector<std::string> default_masked_paths();
+std::vector<std::string> default_readonly_paths();
+
+// A policy with every default filled in.
+Policy default_policy();
+
+}  // namespace caisson

@@ -1,0 +1,50 @@
+// The library's entry point: run one program under a policy and report how it ended.
+// The `caisson` executable is a thin front end over this.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace caisson {
+
+struct StepTime {
+    std::string step;
+    uint64_t us = 0;
+};
+
+struct Outcome {
+    bool exited = false;     // true: exit_code is valid; false: killed by term_signal
+    int exit_code = 0;
+    int term_signal = 0;
+    bool time_limit_fired = false;
+    double wall_s = 0;
+    double user_cpu_s = 0;
+    double system_cpu_s = 0;
+    uint64_t peak_rss_kb = 0;
+    std::vector<std::string> protections;  // what was actually applied
+    std::vector<StepTime> setup;           // time per setup step inside the sandbox
+
+    // The code a shell would see: the exit code, or 128 + signal.
+    int shell_status() const { return exited ? exit_code : 128 + term_signal; }
+};
+
+class Sandbox {
+public:
+    explicit Sandbox(Policy policy);
+    // Runs the program to its end. Throws caisson::Error when the sandbox cannot be built;
+    // nothing is left behind in that case.
+    Outcome run();
+    const Policy& policy() const { return policy_; }
+
+private:
+    Policy policy_;
+};
+
+// The report as JSON text (the schema --report writes).
+std::string outcome_to_json(const Outcome& outcome);
+
+}  // namespace caisson

@@ -1,0 +1,156 @@
+// The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
+// through the one schema and hands it to the library; it does nothing the library cannot.
+#include "policy/policy_json.hpp"
+#include "policy/profile.hpp"
+#include "policy/schema.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/sandbox.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#ifndef CAISSON_VERSION
+#define CAISSON_VERSION "0.1.0"
+#endif
+
+namespace {
+
+using caisson::Error;
+using caisson::ErrorKind;
+
+int exit_code_for(const Error& e) {
+    if (e.kind() == ErrorKind::Exec) return e.err() == ENOENT ? caisson::kExitNotFound : caisson::kExitCannotExec;
+    return caisson::kExitUsage;
+}
+
+struct Use {
+    const caisson::schema::Setting* setting;
+    std::vector<std::string> args;
+};
+
+int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy,
+                const std::map<CLI::Option*, const caisson::schema::Setting*>& by_option,
+                std::vector<std::string> program) {
+    caisson::Policy policy = caisson::default_policy();
+    for (const auto& prof : profiles) caisson::profile::apply(policy, prof);
+
+    // Flags apply after the profiles, in command-line order (mounts keep their order).
+    std::map<CLI::Option*, size_t> consumed;
+    for (CLI::Option* opt : run.parse_order()) {
+        auto it = by_option.find(opt);
+        if (it == by_option.end()) continue;
+        const auto* s = it->second;
+        const auto& results = opt->results();
+        size_t& at = consumed[opt];
+        Use use{s, {}};
+        if (s->arity == 0) {
+            std::string v = at < results.size() ? results[at] : "true";
+            ++at;
+            use.args = {v == "false" || v == "0" || v == "-1" ? "false" : "true"};
+        } else {
+            for (int i = 0; i < s->arity && at < results.size(); ++i) use.args.push_back(results[at++]);
+        }
+        try {
+            s->apply(policy, use.args);
+        } catch (const Error& e) {
+            throw Error::usage(e.what());
+        }
+    }
+    policy.process.argv = std::move(program);
+
+    if (print_policy) {
+        std::cout << caisson::policy_to_json(policy) << "\n";
+        return 0;
+    }
+    caisson::Sandbox sandbox(std::move(policy));
+    caisson::Outcome outcome = sandbox.run();
+    if (!sandbox.policy().report_path.empty()) {
+        std::ofstream out(sandbox.policy().report_path, std::ios::trunc);
+        out << caisson::outcome_to_json(outcome);
+        if (!out) throw Error(ErrorKind::Setup, "write report", sandbox.policy().report_path, errno);
+    }
+    return outcome.shell_status();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"caisson: run untrusted programs in a Linux sandbox"};
+    app.require_subcommand(1);
+    bool show_version = false;
+    app.add_flag("--version", show_version, "print the version");
+    app.require_subcommand(0, 1);
+
+    CLI::App* run = app.add_subcommand("run", "run PROGRAM in a new sandbox: caisson run [OPTIONS] -- PROGRAM [ARGS...]");
+    run->prefix_command();
+    std::vector<std::string> profiles;
+    bool print_policy = false;
+    run->add_option("--profile", profiles, "load a profile: a FILE, or a NAME from the profile path (repeatable)")
+        ->type_name("FILE|NAME")
+        ->take_all();
+    run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
+
+    std::map<CLI::Option*, const caisson::schema::Setting*> by_option;
+    for (const auto& s : caisson::schema::settings()) {
+        std::string flag = "--" + std::string(s.name);
+        CLI::Option* opt;
+        if (s.arity == 0) {
+            opt = run->add_flag(flag)->description(std::string(s.help));
+        } else {
+            opt = run->add_option(flag)->description(std::string(s.help))->type_name(std::string(s.metavar))->expected(s.arity);
+            if (s.repeatable) opt->take_all(); else opt->take_last();
+        }
+        opt->group(s.repeatable ? "Repeatable options" : "Options");
+        by_option[opt] = &s;
+    }
+
+    // Everything after the first "--" is the program, untouched by option parsing.
+    std::vector<std::string> program;
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--" && program.empty()) {
+            program.assign(argv + i + 1, argv + argc);
+            if (program.empty()) program.emplace_back();
+            break;
+        }
+        args.emplace_back(argv[i]);
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 takes its vector form back to front
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::string sub = run->parsed() ? "caisson run: " : "caisson: ";
+        std::fprintf(stderr, "%s%s (see --help)\n", sub.c_str(), e.what());
+        return caisson::kExitUsage;
+    }
+    if (show_version) {
+        std::printf("caisson %s\n", CAISSON_VERSION);
+        return 0;
+    }
+    if (!run->parsed()) {
+        std::fprintf(stderr, "caisson: a command is needed: caisson run [OPTIONS] -- PROGRAM [ARGS...]\n");
+        return caisson::kExitUsage;
+    }
+    if (program.empty()) program = run->remaining();
+    else if (!run->remaining().empty())
+        return std::fprintf(stderr, "caisson run: unexpected arguments before \"--\": %s\n",
+                            run->remaining().front().c_str()),
+               caisson::kExitUsage;
+    if (program.size() == 1 && program[0].empty()) program.clear();
+    try {
+        return run_command(*run, profiles, print_policy, by_option, std::move(program));
+    } catch (const Error& e) {
+        std::fprintf(stderr, "caisson: %s\n", e.what());
+        return exit_code_for(e);
+    }
+}

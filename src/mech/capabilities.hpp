@@ -1,0 +1,15 @@
+// Capabilities: the program starts with none, in all five sets. Allocation-free (child side).
+#pragma once
+
+#include "run/failure.hpp"
+
+namespace caisson::mech {
+
+// Empties the bounding and ambient sets, locks securebits so that uid 0 gains nothing on
+// exec, then clears effective, permitted and inheritable. Needs CAP_SETPCAP until the end.
+bool drop_all_capabilities(run::Failure& f);
+
+// PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities grant nothing.
+bool set_no_new_privs(run::Failure& f);
+
+}  // namespace caisson::mech

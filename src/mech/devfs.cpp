@@ -1,0 +1,79 @@
+#include "mech/devfs.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/mount_util.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace caisson::mech {
+namespace {
+
+constexpr const char* kNodes[kDevNodeCount] = {"null", "zero", "full", "random", "urandom", "tty"};
+constexpr const char* kHostNodes[kDevNodeCount] = {"/dev/null", "/dev/zero", "/dev/full",
+                                                   "/dev/random", "/dev/urandom", "/dev/tty"};
+
+struct Link {
+    const char* target;
+    const char* name;
+};
+constexpr Link kLinks[] = {{"pts/ptmx", "ptmx"},        {"/proc/self/fd", "fd"},
+                           {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+                           {"/proc/self/fd/2", "stderr"}};
+
+}  // namespace
+
+DevSources::~DevSources() {
+    for (int& fd : nodes)
+        if (fd >= 0) ::close(fd);
+}
+
+bool open_dev_sources(DevSources& src, run::Failure& f) {
+    for (int i = 0; i < kDevNodeCount; ++i) {
+        src.nodes[i] = kernel::open_tree(AT_FDCWD, kHostNodes[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (src.nodes[i] < 0) return f.set("clone device node", kHostNodes[i]);
+        // Device nodes must open (no nodev) but never grant setuid or exec.
+        if (set_attrs(src.nodes[i], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NODEV, false) < 0)
+            return f.set("set device node attributes", kHostNodes[i]);
+    }
+    return true;
+}
+
+bool build_dev(int root, DevSources& src, run::Failure& f) {
+    kernel::Fd target(open_in_root(root, "/dev", O_PATH | O_DIRECTORY));
+    if (!target) return f.set("open /dev mountpoint", "/dev");
+    static constexpr const char* kOpts[] = {"mode=0755", "size=64k", "nr_inodes=64", nullptr};
+    kernel::Fd dev(new_fs("tmpfs", kOpts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+    if (!dev) return f.set("mount /dev tmpfs", "/dev");
+    if (attach(dev.get(), target.get()) < 0) return f.set("attach /dev", "/dev");
+
+    for (int i = 0; i < kDevNodeCount; ++i) {
+        kernel::Fd file(::openat(dev.get(), kNodes[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666));
+        if (!file) return f.set("create /dev node", kNodes[i]);
+        if (kernel::move_mount(src.nodes[i], "", dev.get(), kNodes[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return f.set("bind /dev node", kHostNodes[i]);
+    }
+
+    if (::mkdirat(dev.get(), "pts", 0755) < 0) return f.set("mkdir", "/dev/pts");
+    static constexpr const char* kPtsOpts[] = {"newinstance", "ptmxmode=0666", "mode=0620", nullptr};
+    kernel::Fd pts(new_fs("devpts", kPtsOpts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+    if (!pts) return f.set("mount devpts", "/dev/pts");
+    if (kernel::move_mount(pts.get(), "", dev.get(), "pts", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return f.set("attach devpts", "/dev/pts");
+
+    if (::mkdirat(dev.get(), "shm", 01777) < 0) return f.set("mkdir", "/dev/shm");
+    static constexpr const char* kShmOpts[] = {"mode=1777", "size=64m", nullptr};
+    kernel::Fd shm(new_fs("tmpfs", kShmOpts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+    if (!shm) return f.set("mount tmpfs", "/dev/shm");
+    if (kernel::move_mount(shm.get(), "", dev.get(), "shm", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return f.set("attach tmpfs", "/dev/shm");
+
+    for (const auto& l : kLinks) {
+        if (::symlinkat(l.target, dev.get(), l.name) < 0) return f.set("symlink in /dev", l.name);
+    }
+    // Nothing needs to create entries in /dev itself once it is populated.
+    if (set_attrs(dev.get(), MOUNT_ATTR_RDONLY, 0, false) < 0) return f.set("make /dev read-only", "/dev");
+    return true;
+}
+
+}  // namespace caisson::mech

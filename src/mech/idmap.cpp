@@ -1,0 +1,69 @@
+#include "mech/idmap.hpp"
+
+#include "kernel/fd.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace caisson::mech {
+namespace {
+
+void write_proc_file(pid_t pid, const char* name, const std::string& text) {
+    std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) throw Error(ErrorKind::Setup, std::string("open ") + name, path, errno);
+    ssize_t n = ::write(fd.get(), text.data(), text.size());
+    if (n != static_cast<ssize_t>(text.size()))
+        throw Error(ErrorKind::Setup, std::string("write ") + name, path + " <- " + text, n < 0 ? errno : EIO);
+}
+
+}  // namespace
+
+std::string IdMaps::uid_line() const {
+    return std::to_string(inside_uid) + " " + std::to_string(host_uid) + " 1\n";
+}
+std::string IdMaps::gid_line() const {
+    return std::to_string(inside_gid) + " " + std::to_string(host_gid) + " 1\n";
+}
+
+IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid) {
+    IdMaps m;
+    m.inside_uid = id.uid;
+    m.inside_gid = id.gid;
+    if (caller_uid == 0) {
+        if (id.map_host_root) {
+            if (id.host_uid.value_or(0) != 0 || id.host_gid.value_or(0) != 0)
+                throw Error::usage("--map-host-root conflicts with --host-uid/--host-gid");
+            m.host_uid = 0;
+            m.host_gid = 0;
+        } else {
+            m.host_uid = id.host_uid.value_or(kNobody);
+            m.host_gid = id.host_gid.value_or(kNobody);
+            if (m.host_uid == 0 || m.host_gid == 0)
+                throw Error::usage("--host-uid/--host-gid 0 would make the host's root the sandbox's; "
+                                   "say --map-host-root if that is meant");
+        }
+        return m;
+    }
+    // An ordinary user may map exactly its own ids, nothing else.
+    if (id.map_host_root) throw Error::usage("--map-host-root needs the caller to be root");
+    if ((id.host_uid && *id.host_uid != caller_uid) || (id.host_gid && *id.host_gid != caller_gid))
+        throw Error::usage("--host-uid/--host-gid: an ordinary user can map only its own ids (" +
+                           std::to_string(caller_uid) + ":" + std::to_string(caller_gid) + ")");
+    m.host_uid = caller_uid;
+    m.host_gid = caller_gid;
+    return m;
+}
+
+void write_id_maps(pid_t pid, const IdMaps& maps) {
+    // setgroups is denied always: dropping a supplementary group must never grant access.
+    write_proc_file(pid, "setgroups", "deny");
+    write_proc_file(pid, "uid_map", maps.uid_line());
+    write_proc_file(pid, "gid_map", maps.gid_line());
+}
+
+}  // namespace caisson::mech

@@ -1,0 +1,28 @@
+// The user namespace's uid/gid maps: decided from the policy and the caller (pure), then
+// written by the supervisor into /proc/PID (the child has no rights in the parent namespace).
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace caisson::mech {
+
+inline constexpr uint32_t kNobody = 65534;
+
+struct IdMaps {
+    uint32_t inside_uid = 0, host_uid = 0;
+    uint32_t inside_gid = 0, host_gid = 0;
+    std::string uid_line() const;
+    std::string gid_line() const;
+};
+
+// Throws Error::usage when the caller may not have the maps it asks for.
+IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid);
+
+// Writes setgroups=deny, then uid_map and gid_map of `pid`. Throws caisson::Error.
+void write_id_maps(pid_t pid, const IdMaps& maps);
+
+}  // namespace caisson::mech

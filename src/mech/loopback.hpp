@@ -1,0 +1,10 @@
+// In a new network namespace, only `lo` exists, and it is down until someone raises it.
+#pragma once
+
+#include "run/failure.hpp"
+
+namespace caisson::mech {
+
+bool bring_up_loopback(run::Failure& f);
+
+}  // namespace caisson::mech

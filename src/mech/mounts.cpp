@@ -1,0 +1,229 @@
+#include "mech/mounts.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/devfs.hpp"
+#include "mech/mount_util.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace caisson::mech {
+namespace {
+
+using run::Failure;
+
+constexpr unsigned kRoAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+
+// Opens `path` inside `root`; when it is missing, creates it (a directory, or an empty file
+// for a file bind) and its missing parents, which works only where the root is writable.
+int open_or_create(int root, const char* path, bool dir, Failure& f) {
+    int fd = open_in_root(root, path, O_PATH | O_NOFOLLOW);
+    if (fd >= 0 || errno != ENOENT) {
+        if (fd < 0) f.set("open mount target", path);
+        return fd;
+    }
+    char buf[PATH_MAX];
+    size_t len = strnlen(path, sizeof(buf));
+    if (len >= sizeof(buf)) return f.set("mount target too long", path, ENAMETOOLONG), -1;
+    std::memcpy(buf, path, len + 1);
+    // Walk the components; create each missing one relative to its (resolved) parent.
+    for (size_t i = 1; i <= len; ++i) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        kernel::Fd here(open_in_root(root, buf, O_PATH));
+        if (!here) {
+            if (errno != ENOENT) return f.set("open mount target", buf), -1;
+            char* slash = std::strrchr(buf, '/');
+            *slash = '\0';
+            kernel::Fd parent(open_in_root(root, slash == buf ? "/" : buf, O_PATH | O_DIRECTORY));
+            *slash = '/';
+            if (!parent) return f.set("open parent of mount target", buf), -1;
+            bool last = saved == '\0';
+            int rc = (last && !dir) ? ::openat(parent.get(), slash + 1,
+                                               O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
+                                    : ::mkdirat(parent.get(), slash + 1, 0755);
+            if (rc < 0 && errno != EEXIST) return f.set("create mount target", buf), -1;
+            if (last && !dir && rc >= 0) ::close(rc);
+        }
+        buf[i] = saved;
+    }
+    fd = open_in_root(root, path, O_PATH | O_NOFOLLOW);
+    if (fd < 0) f.set("open mount target", path);
+    return fd;
+}
+
+bool mount_at(int root, int mnt, const char* target, bool dir, Failure& f) {
+    kernel::Fd at(open_or_create(root, target, dir, f));
+    if (!at) return false;
+    if (attach(mnt, at.get()) < 0) return f.set("mount", target);
+    return true;
+}
+
+bool tmpfs_at(int root, const char* target, const char* mode, const char* size, unsigned attrs, Failure& f) {
+    const char* opts[] = {mode, size, nullptr};
+    kernel::Fd t(new_fs("tmpfs", opts, attrs));
+    if (!t) return f.set("mount tmpfs", target);
+    return mount_at(root, t.get(), target, true, f);
+}
+
+// Host trees bound in (all opened before the new root covers the host's).
+int clone_host(const char* path, bool recursive, unsigned attrs, Failure& f) {
+    int fd = kernel::open_tree(AT_FDCWD, path,
+                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+    if (fd < 0) return f.set("open bind source", path), -1;
+    if (attrs && set_attrs(fd, attrs, 0, recursive) < 0) {
+        ::close(fd);
+        return f.set("set bind attributes", path), -1;
+    }
+    return fd;
+}
+
+bool apply_user_mounts(int root, run::LaunchPlan& plan, Failure& f) {
+    const auto& mounts = plan.policy->fs.mounts;
+    for (size_t i = 0; i < mounts.size(); ++i) {
+        const MountSpec& m = mounts[i];
+        const char* target = m.target.c_str();
+        switch (m.kind) {
+            case MountKind::Bind:
+            case MountKind::RoBind: {
+                struct stat st{};
+                if (::fstat(plan.mount_source_fds[i], &st) < 0) return f.set("stat bind source", m.source.c_str());
+                if (!mount_at(root, plan.mount_source_fds[i], target, S_ISDIR(st.st_mode), f)) return false;
+                break;
+            }
+            case MountKind::Tmpfs:
+                if (!tmpfs_at(root, target, "mode=0755",
+                              plan.tmpfs_size_options[i].empty() ? nullptr : plan.tmpfs_size_options[i].c_str(),
+                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, f))
+                    return false;
+                break;
+            case MountKind::Dir: {
+                kernel::Fd d(open_or_create(root, target, true, f));
+                if (!d) return false;
+                break;
+            }
+            case MountKind::Symlink: {
+                const char* slash = std::strrchr(target, '/');
+                char parent_path[PATH_MAX];
+                size_t plen = static_cast<size_t>(slash - target);
+                if (plen >= sizeof(parent_path)) return f.set("symlink", target, ENAMETOOLONG);
+                std::memcpy(parent_path, target, plen);
+                parent_path[plen] = '\0';
+                kernel::Fd parent(open_or_create(root, plen ? parent_path : "/", true, f));
+                if (!parent) return false;
+                if (::symlinkat(m.source.c_str(), parent.get(), slash + 1) < 0) return f.set("symlink", target);
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+// Masks and read-only paths come last, so no later mount can uncover them.
+bool apply_masks(int root, const Policy& p, Failure& f) {
+    kernel::Fd null_src, empty_dir;
+    for (const auto& path : p.fs.masked_paths) {
+        kernel::Fd at(open_in_root(root, path.c_str(), O_PATH | O_NOFOLLOW));
+        if (!at) {
+            if (errno == ENOENT) continue;
+            return f.set("open masked path", path.c_str());
+        }
+        struct stat st{};
+        if (::fstat(at.get(), &st) < 0) return f.set("stat masked path", path.c_str());
+        if (S_ISLNK(st.st_mode)) continue;
+        int rc;
+        if (S_ISDIR(st.st_mode)) {
+            if (!empty_dir) {
+                static constexpr const char* kOpts[] = {"size=4k", "nr_inodes=1", "mode=0555", nullptr};
+                empty_dir.reset(new_fs("tmpfs", kOpts, kRoAttrs | MOUNT_ATTR_NOEXEC));
+                if (!empty_dir) return f.set("mount empty tmpfs for mask", path.c_str());
+            }
+            rc = attach_clone(empty_dir.get(), at.get());
+        } else {
+            if (!null_src) {
+                // The sandbox's own /dev/null (already bound in) serves as the blank file.
+                null_src.reset(open_in_root(root, "/dev/null", O_PATH));
+                if (!null_src) return f.set("open /dev/null for mask", path.c_str());
+            }
+            kernel::Fd clone(kernel::open_tree(null_src.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+            rc = clone ? attach(clone.get(), at.get()) : -1;
+        }
+        if (rc < 0) return f.set("mask", path.c_str());
+    }
+    for (const auto& path : p.fs.readonly_paths) {
+        kernel::Fd at(open_in_root(root, path.c_str(), O_PATH | O_NOFOLLOW));
+        if (!at) {
+            if (errno == ENOENT) continue;
+            return f.set("open read-only path", path.c_str());
+        }
+        kernel::Fd clone(kernel::open_tree(at.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
+        if (!clone || set_attrs(clone.get(), kRoAttrs, 0, true) < 0 || attach(clone.get(), at.get()) < 0)
+            return f.set("make read-only", path.c_str());
+    }
+    return true;
+}
+
+}  // namespace
+
+bool build_root(run::LaunchPlan& plan, OverlayFds overlay_fds, Failure& f) {
+    const Policy& p = *plan.policy;
+    // Nothing done here may propagate back to the host's namespace.
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return f.set("make mounts slave", "/");
+
+    // 1. Everything that comes from the host is opened while the host's tree is visible.
+    DevSources dev;
+    if (!open_dev_sources(dev, f)) return false;
+    kernel::Fd proc(plan.proc_fresh
+                        ? new_fs("proc", nullptr, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+                        : clone_host("/proc", true, 0, f));
+    if (!proc) return plan.proc_fresh ? f.set("mount proc", "/proc") : false;
+    kernel::Fd sys(plan.sysfs_fresh ? new_fs("sysfs", nullptr, kRoAttrs | MOUNT_ATTR_NOEXEC)
+                                    : clone_host("/sys", true, kRoAttrs, f));
+    if (!sys) return plan.sysfs_fresh ? f.set("mount sysfs", "/sys") : false;
+    for (size_t i = 0; i < p.fs.mounts.size(); ++i) {
+        const MountSpec& m = p.fs.mounts[i];
+        if (m.kind != MountKind::Bind && m.kind != MountKind::RoBind) continue;
+        unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m.kind == MountKind::RoBind ? MOUNT_ATTR_RDONLY : 0);
+        plan.mount_source_fds[i] = clone_host(m.source.c_str(), true, attrs, f);
+        if (plan.mount_source_fds[i] < 0) return false;
+    }
+
+    // 2. The root tree, attached over "/" of this namespace.
+    kernel::Fd root;
+    if (plan.overlay.enabled) {
+        root.reset(make_overlay_root(plan.overlay, plan.new_userns, overlay_fds, f));
+        if (!root) return false;
+    } else {
+        root.reset(clone_host(p.fs.rootfs.c_str(), true,
+                              p.fs.writable_root ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : kRoAttrs, f));
+        if (!root) return false;
+    }
+    if (kernel::move_mount(root.get(), "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return f.set("attach root", p.fs.rootfs.c_str());
+
+    // 3. The kernel's filesystems, then the user's mounts, then the masks.
+    if (!mount_at(root.get(), proc.get(), "/proc", true, f)) return false;
+    if (!mount_at(root.get(), sys.get(), "/sys", true, f)) return false;
+    if (!build_dev(root.get(), dev, f)) return false;
+    if (!tmpfs_at(root.get(), "/tmp", "mode=1777", plan.tmp_size_option.c_str(),
+                  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, f))
+        return false;
+    if (!apply_user_mounts(root.get(), plan, f)) return false;
+    if (!apply_masks(root.get(), p, f)) return false;
+
+    // 4. pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only
+    // the sandbox's tree, with no directory of the old root needed inside the new one.
+    if (::fchdir(root.get()) < 0) return f.set("chdir to new root", p.fs.rootfs.c_str());
+    if (kernel::pivot_root(".", ".") < 0) return f.set("pivot_root", p.fs.rootfs.c_str());
+    if (::umount2(".", MNT_DETACH) < 0) return f.set("detach old root", "/");
+    if (::chdir("/") < 0) return f.set("chdir", "/");
+    return true;
+}
+
+}  // namespace caisson::mech

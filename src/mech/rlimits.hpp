@@ -1,0 +1,14 @@
+// Resource limits, set in the program just before exec. Allocation-free.
+#pragma once
+
+#include "run/failure.hpp"
+
+#include <caisson/policy.hpp>
+
+#include <vector>
+
+namespace caisson::mech {
+
+bool apply_rlimits(const std::vector<Rlimit>& limits, run::Failure& f);
+
+}  // namespace caisson::mech

@@ -1,0 +1,39 @@
+#include <caisson/error.hpp>
+#include <caisson/policy.hpp>
+
+#include <cstring>
+
+namespace caisson {
+
+Error::Error(ErrorKind kind, std::string step, std::string object, int err)
+    : std::runtime_error([&] {
+          std::string m = step;
+          if (!object.empty()) m += ": " + object;
+          if (err) m += ": " + std::string(std::strerror(err));
+          return m;
+      }()),
+      kind_(kind),
+      step_(std::move(step)),
+      object_(std::move(object)),
+      err_(err) {}
+
+// runc's and crun's default maskedPaths / readonlyPaths (OCI spec defaults).
+std::vector<std::string> default_masked_paths() {
+    return {"/proc/acpi",        "/proc/asound",         "/proc/kcore",
+            "/proc/keys",        "/proc/latency_stats",  "/proc/timer_list",
+            "/proc/timer_stats", "/proc/sched_debug",    "/proc/scsi",
+            "/sys/firmware",     "/sys/devices/virtual/powercap"};
+}
+
+std::vector<std::string> default_readonly_paths() {
+    return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+}
+
+Policy default_policy() {
+    Policy p;
+    p.fs.masked_paths = default_masked_paths();
+    p.fs.readonly_paths = default_readonly_paths();
+    return p;
+}
+
+}  // namespace caisson

@@ -1,0 +1,153 @@
+#include "policy/schema.hpp"
+
+#include "policy/values.hpp"
+
+#include <caisson/error.hpp>
+
+#include <array>
+
+namespace caisson::schema {
+namespace {
+
+using Args = std::span<const std::string>;
+
+bool on(Args a, std::string_view what) { return values::parse_bool(a[0], what); }
+
+void add_mount(Policy& p, MountKind kind, std::string source, std::string target, uint64_t size = 0) {
+    values::require_absolute(target, "mount destination");
+    MountSpec m;
+    m.kind = kind;
+    m.source = std::move(source);
+    m.target = std::move(target);
+    m.size = size;
+    p.fs.mounts.push_back(std::move(m));
+}
+
+// `--tmpfs DST[:SIZE]`
+void apply_tmpfs(Policy& p, Args a) {
+    std::string dst = a[0];
+    uint64_t size = 0;
+    if (auto colon = dst.rfind(':'); colon != std::string::npos) {
+        size = values::parse_size(std::string_view(dst).substr(colon + 1), "--tmpfs size");
+        dst.resize(colon);
+    }
+    add_mount(p, MountKind::Tmpfs, {}, dst, size);
+}
+
+void apply_env(Policy& p, Args a) {
+    auto eq = a[0].find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw Error::usage("--setenv: expected NAME=VALUE", a[0]);
+    p.process.env.push_back({a[0].substr(0, eq), a[0].substr(eq + 1)});
+}
+
+#define SHARE(ns)                                                                         \
+    Setting {                                                                             \
+        "share-" #ns, 0, false, "", "keep the host's " #ns " namespace",                  \
+            [](Policy& p, Args a) { p.namespaces.ns = !on(a, "share-" #ns); }           \
+    }
+
+const std::array kSettings{
+    SHARE(user), SHARE(pid), SHARE(mount), SHARE(net), SHARE(uts), SHARE(ipc), SHARE(cgroup),
+    SHARE(time),
+    Setting{"hostname", 1, false, "NAME", "the sandbox's hostname (default: caisson)",
+            [](Policy& p, Args a) {
+                if (a[0].empty() || a[0].size() > 64)
+                    throw Error::usage("--hostname: must be 1 to 64 characters", a[0]);
+                p.hostname = a[0];
+            }},
+    Setting{"time-offset", 1, false, "monotonic=S,boottime=S",
+            "shift the time namespace's clocks by whole seconds",
+            [](Policy& p, Args a) { p.time_offsets = values::parse_time_offsets(a[0]); }},
+    Setting{"uid", 1, false, "N", "the program's uid inside (default 0)",
+            [](Policy& p, Args a) { p.identity.uid = values::parse_id(a[0], "--uid"); }},
+    Setting{"gid", 1, false, "N", "the program's gid inside (default 0)",
+            [](Policy& p, Args a) { p.identity.gid = values::parse_id(a[0], "--gid"); }},
+    Setting{"host-uid", 1, false, "N",
+            "the host uid behind --uid (root only; default 65534 for root, your own uid otherwise)",
+            [](Policy& p, Args a) { p.identity.host_uid = values::parse_id(a[0], "--host-uid"); }},
+    Setting{"host-gid", 1, false, "N", "the host gid behind --gid (root only)",
+            [](Policy& p, Args a) { p.identity.host_gid = values::parse_id(a[0], "--host-gid"); }},
+    Setting{"map-host-root", 0, false, "",
+            "DANGEROUS: make the host's root (uid/gid 0) the sandbox's uid/gid",
+            [](Policy& p, Args a) { p.identity.map_host_root = on(a, "map-host-root"); }},
+    Setting{"rootfs", 1, false, "DIR", "use DIR as the root instead of the host's /",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--rootfs");
+                p.fs.rootfs = a[0];
+            }},
+    Setting{"writable-root", 0, false, "", "bind the root read-write (default read-only)",
+            [](Policy& p, Args a) { p.fs.writable_root = on(a, "writable-root"); }},
+    Setting{"overlay", 0, false, "", "copy-on-write root: writes go to a tmpfs and vanish at exit",
+            [](Policy& p, Args a) { p.fs.overlay = on(a, "overlay"); }},
+    Setting{"overlay-size", 1, false, "BYTES", "size limit of the overlay's upper tmpfs",
+            [](Policy& p, Args a) { p.fs.overlay_size = values::parse_size(a[0], "--overlay-size"); }},
+    Setting{"overlay-upper", 1, false, "DIR", "keep the overlay's upper layer in DIR (implies --overlay)",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--overlay-upper");
+                p.fs.overlay_upper = a[0];
+                p.fs.overlay = true;
+            }},
+    Setting{"tmp-size", 1, false, "BYTES", "size of the sandbox's /tmp (default 64M)",
+            [](Policy& p, Args a) { p.fs.tmp_size = values::parse_size(a[0], "--tmp-size"); }},
+    Setting{"bind", 2, true, "SRC DST", "bind host SRC read-write at DST",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--bind source");
+                add_mount(p, MountKind::Bind, a[0], a[1]);
+            }},
+    Setting{"ro-bind", 2, true, "SRC DST", "bind host SRC read-only at DST",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--ro-bind source");
+                add_mount(p, MountKind::RoBind, a[0], a[1]);
+            }},
+    Setting{"tmpfs", 1, true, "DST[:SIZE]", "mount a fresh tmpfs at DST", apply_tmpfs},
+    Setting{"symlink", 2, true, "TARGET DST", "create a symlink DST pointing to TARGET",
+            [](Policy& p, Args a) { add_mount(p, MountKind::Symlink, a[0], a[1]); }},
+    Setting{"dir", 1, true, "DST", "create a directory DST",
+            [](Policy& p, Args a) { add_mount(p, MountKind::Dir, {}, a[0]); }},
+    Setting{"mask", 1, true, "PATH", "hide PATH (besides the default masks)",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--mask");
+                p.fs.masked_paths.push_back(a[0]);
+            }},
+    Setting{"chdir", 1, false, "DIR", "the program's working directory (default /)",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--chdir");
+                p.process.cwd = a[0];
+            }},
+    Setting{"setenv", 1, true, "NAME=VALUE", "set an environment variable", apply_env},
+    Setting{"unsetenv", 1, true, "NAME", "remove an environment variable",
+            [](Policy& p, Args a) { p.process.env.push_back({a[0], std::nullopt}); }},
+    Setting{"keep-env", 0, false, "", "pass the caller's environment (default: PATH, HOME, TERM, LANG)",
+            [](Policy& p, Args a) { p.process.keep_env = on(a, "keep-env"); }},
+    Setting{"pass-fd", 1, true, "N", "let descriptor N reach the program (0, 1, 2 always do)",
+            [](Policy& p, Args a) {
+                int fd = values::parse_int(a[0], "--pass-fd");
+                if (fd < 3) throw Error::usage("--pass-fd: descriptors 0, 1, 2 always pass", a[0]);
+                p.process.pass_fds.push_back(fd);
+            }},
+    Setting{"tty", 0, false, "", "keep the caller's controlling terminal (TIOCSTI and TIOCLINUX are then blocked by seccomp)",
+            [](Policy& p, Args a) { p.process.tty = on(a, "tty"); }},
+    Setting{"die-with-parent", 0, false, "", "kill the sandbox when caisson's parent dies",
+            [](Policy& p, Args a) { p.process.die_with_parent = on(a, "die-with-parent"); }},
+    Setting{"time-limit", 1, false, "SECONDS", "kill the whole sandbox after this wall time",
+            [](Policy& p, Args a) { p.process.time_limit_s = values::parse_seconds(a[0], "--time-limit"); }},
+    Setting{"rlimit", 1, true, "NAME=SOFT[:HARD]", "set a resource limit (e.g. NOFILE=64, AS=1G, CORE=0)",
+            [](Policy& p, Args a) { p.process.rlimits.push_back(values::parse_rlimit(a[0])); }},
+    Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
+            [](Policy& p, Args a) { p.report_path = a[0]; }},
+};
+
+#undef SHARE
+
+}  // namespace
+
+std::span<const Setting> settings() { return kSettings; }
+
+const Setting* find(std::string_view name) {
+    for (const auto& s : kSettings)
+        if (s.name == name) return &s;
+    return nullptr;
+}
+
+}  // namespace caisson::schema

@@ -1,0 +1,159 @@
+#include "policy/values.hpp"
+
+#include <caisson/error.hpp>
+
+#include <sys/resource.h>
+
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+namespace caisson::values {
+namespace {
+
+struct RlimitName {
+    const char* name;
+    int resource;
+};
+
+constexpr std::array<RlimitName, 16> kRlimits{{
+    {"AS", RLIMIT_AS},           {"CORE", RLIMIT_CORE},         {"CPU", RLIMIT_CPU},
+    {"DATA", RLIMIT_DATA},       {"FSIZE", RLIMIT_FSIZE},       {"LOCKS", RLIMIT_LOCKS},
+    {"MEMLOCK", RLIMIT_MEMLOCK}, {"MSGQUEUE", RLIMIT_MSGQUEUE}, {"NICE", RLIMIT_NICE},
+    {"NOFILE", RLIMIT_NOFILE},   {"NPROC", RLIMIT_NPROC},       {"RSS", RLIMIT_RSS},
+    {"RTPRIO", RLIMIT_RTPRIO},   {"RTTIME", RLIMIT_RTTIME},     {"SIGPENDING", RLIMIT_SIGPENDING},
+    {"STACK", RLIMIT_STACK},
+}};
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+uint64_t parse_limit_value(std::string_view text, std::string_view what) {
+    if (text == "unlimited" || text == "infinity") return RLIM_INFINITY;
+    return parse_size(text, what);
+}
+
+}  // namespace
+
+uint64_t parse_size(std::string_view text, std::string_view what) {
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    std::string_view rest(end, text.data() + text.size() - end);
+    uint64_t mult = 1;
+    if (rest == "K" || rest == "k" || rest == "KiB") mult = 1ull << 10;
+    else if (rest == "M" || rest == "m" || rest == "MiB") mult = 1ull << 20;
+    else if (rest == "G" || rest == "g" || rest == "GiB") mult = 1ull << 30;
+    else if (rest == "T" || rest == "t" || rest == "TiB") mult = 1ull << 40;
+    else if (!rest.empty()) ec = std::errc::invalid_argument;
+    if (ec != std::errc() || end == text.data() || value > UINT64_MAX / mult)
+        throw Error::usage(std::string(what) + ": not a size (a number with an optional K, M, G or T)",
+                           std::string(text));
+    return value * mult;
+}
+
+uint32_t parse_id(std::string_view text, std::string_view what) {
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v == UINT32_MAX)
+        throw Error::usage(std::string(what) + ": not a numeric id", std::string(text));
+    return v;
+}
+
+int parse_int(std::string_view text, std::string_view what) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+        throw Error::usage(std::string(what) + ": not an integer", std::string(text));
+    return v;
+}
+
+double parse_seconds(std::string_view text, std::string_view what) {
+    std::string s(text);
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0)
+        throw Error::usage(std::string(what) + ": not a number of seconds", s);
+    return v;
+}
+
+bool parse_bool(std::string_view text, std::string_view what) {
+    if (text == "true" || text == "1" || text == "yes") return true;
+    if (text == "false" || text == "0" || text == "no") return false;
+    throw Error::usage(std::string(what) + ": not true or false", std::string(text));
+}
+
+int rlimit_from_name(std::string_view name) {
+    std::string n = upper(name);
+    if (n.rfind("RLIMIT_", 0) == 0) n.erase(0, 7);
+    for (const auto& r : kRlimits)
+        if (n == r.name) return r.resource;
+    return -1;
+}
+
+const char* rlimit_name(int resource) {
+    for (const auto& r : kRlimits)
+        if (r.resource == resource) return r.name;
+    return "?";
+}
+
+std::string rlimit_value_text(uint64_t v) {
+    return v == RLIM_INFINITY ? "unlimited" : std::to_string(v);
+}
+
+Rlimit parse_rlimit(std::string_view text) {
+    auto eq = text.find('=');
+    if (eq == std::string_view::npos)
+        throw Error::usage("--rlimit: expected NAME=SOFT[:HARD]", std::string(text));
+    Rlimit r;
+    r.resource = rlimit_from_name(text.substr(0, eq));
+    if (r.resource < 0)
+        throw Error::usage("--rlimit: unknown limit name (AS, CORE, CPU, DATA, FSIZE, LOCKS, MEMLOCK, "
+                           "MSGQUEUE, NICE, NOFILE, NPROC, RSS, RTPRIO, RTTIME, SIGPENDING, STACK)",
+                           std::string(text.substr(0, eq)));
+    std::string_view vals = text.substr(eq + 1);
+    auto colon = vals.find(':');
+    r.soft = parse_limit_value(vals.substr(0, colon), "--rlimit " + std::string(text));
+    r.hard = colon == std::string_view::npos ? r.soft
+                                              : parse_limit_value(vals.substr(colon + 1),
+                                                                  "--rlimit " + std::string(text));
+    if (r.soft > r.hard)
+        throw Error::usage("--rlimit: soft limit above hard limit", std::string(text));
+    return r;
+}
+
+TimeOffsets parse_time_offsets(std::string_view text) {
+    TimeOffsets t;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t comma = text.find(',', pos);
+        std::string_view item = text.substr(pos, comma == std::string_view::npos ? comma : comma - pos);
+        auto eq = item.find('=');
+        if (eq == std::string_view::npos)
+            throw Error::usage("--time-offset: expected monotonic=SECONDS,boottime=SECONDS",
+                               std::string(text));
+        std::string_view clock = item.substr(0, eq);
+        std::string_view num = item.substr(eq + 1);
+        int64_t v = 0;
+        auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+        if (ec != std::errc() || end != num.data() + num.size() || num.empty())
+            throw Error::usage("--time-offset: not a whole number of seconds", std::string(item));
+        if (clock == "monotonic") t.monotonic_s = v;
+        else if (clock == "boottime") t.boottime_s = v;
+        else throw Error::usage("--time-offset: unknown clock (monotonic or boottime)", std::string(clock));
+        if (comma == std::string_view::npos) break;
+        pos = comma + 1;
+    }
+    return t;
+}
+
+void require_absolute(std::string_view path, std::string_view what) {
+    if (path.empty() || path.front() != '/')
+        throw Error::usage(std::string(what) + ": must be an absolute path", std::string(path));
+}
+
+}  // namespace caisson::values

@@ -1,0 +1,25 @@
+// Parsers for the values settings take: sizes, rlimits, time offsets, ids. Pure functions,
+// shared by every front end; each throws Error::usage naming the bad value.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace caisson::values {
+
+uint64_t parse_size(std::string_view text, std::string_view what);  // 64M, 1G, 4096
+uint32_t parse_id(std::string_view text, std::string_view what);
+int parse_int(std::string_view text, std::string_view what);
+double parse_seconds(std::string_view text, std::string_view what);
+bool parse_bool(std::string_view text, std::string_view what);
+Rlimit parse_rlimit(std::string_view text);                   // NAME=SOFT[:HARD]
+TimeOffsets parse_time_offsets(std::string_view text);        // monotonic=S,boottime=S
+int rlimit_from_name(std::string_view name);                  // -1 when unknown
+const char* rlimit_name(int resource);
+std::string rlimit_value_text(uint64_t v);
+void require_absolute(std::string_view path, std::string_view what);
+
+}  // namespace caisson::values

@@ -1,0 +1,43 @@
+// The setup channel between the supervisor and the sandbox's init: a SOCK_SEQPACKET pair,
+// one fixed-size message per token, descriptors passed with SCM_RIGHTS. Allocation-free,
+// so the child may use it between clone and exec.
+#pragma once
+
+#include "run/failure.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace caisson::run {
+
+enum class MsgType : uint32_t {
+    Go = 1,       // supervisor -> init: maps are written, descriptors attached
+    Failed = 2,   // init -> supervisor: a setup step failed (the Failure)
+    Started = 3,  // init -> supervisor: the program was exec'd; carries the step timings
+    Exited = 4,   // init -> supervisor: the program's wait status
+};
+
+struct StepSample {
+    char name[20];
+    uint32_t us;
+};
+
+inline constexpr size_t kMaxSteps = 16;
+inline constexpr size_t kMaxPassedFds = 4;
+
+struct Message {
+    MsgType type{};
+    int32_t wait_status = 0;
+    Failure failure;
+    uint32_t n_steps = 0;
+    StepSample steps[kMaxSteps] = {};
+};
+
+// Returns false (errno set) on failure.
+bool send_message(int sock, const Message& m, const int* fds = nullptr, size_t nfds = 0);
+
+// Returns 1 for a message, 0 at end of stream, -1 on error (errno set). Received descriptors
+// land in fds[0..*nfds) (close-on-exec), the rest of fds untouched.
+int recv_message(int sock, Message& m, int* fds = nullptr, size_t* nfds = nullptr);
+
+}  // namespace caisson::run

@@ -1,0 +1,247 @@
+#include "run/init.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/capabilities.hpp"
+#include "mech/fds.hpp"
+#include "mech/loopback.hpp"
+#include "mech/mounts.hpp"
+#include "mech/rlimits.hpp"
+#include "mech/timens.hpp"
+#include "mech/tty.hpp"
+#include "run/channel.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+
+namespace caisson::run {
+namespace {
+
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+uint64_t now_us() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+}
+
+// Times each named step into the Started message, so the report shows where setup went.
+class StepClock {
+public:
+    explicit StepClock(Message& m) : m_(m), last_(now_us()) {}
+    void done(const char* name) {
+        uint64_t t = now_us();
+        if (m_.n_steps < kMaxSteps) {
+            kernel::copy_cstr(m_.steps[m_.n_steps].name, name);
+            m_.steps[m_.n_steps++].us = static_cast<uint32_t>(t - last_);
+        }
+        last_ = t;
+    }
+
+private:
+    Message& m_;
+    uint64_t last_;
+};
+
+[[noreturn]] void report_failure(int channel, const Failure& f) {
+    Message m{};
+    m.type = MsgType::Failed;
+    m.failure = f;
+    send_message(channel, m);
+    ::_exit(kExitUsage);
+}
+
+// The supervisor holds the other end; once it is gone, reading sees end-of-stream.
+bool supervisor_alive(int channel) {
+    pollfd p{channel, POLLIN | POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
+    if (drop_groups && ::setgroups(0, nullptr) < 0) return f.set("setgroups", "supplementary groups");
+    if (::setresgid(gid, gid, gid) < 0) return f.set("setresgid", "--gid");
+    if (::setresuid(uid, uid, uid) < 0) return f.set("setresuid", "--uid");
+    return true;
+}
+
+[[noreturn]] void exec_failed(int error_pipe, const Failure& f) {
+    (void)!::write(error_pipe, &f, sizeof(f));
+    ::_exit(f.kind == ErrorKind::Exec ? (f.err == ENOENT ? kExitNotFound : kExitCannotExec) : kExitUsage);
+}
+
+// The program's last steps, in the forked child. Order matters: limits and session while
+// still privileged, descriptors, then capabilities and no_new_privs, seccomp last.
+[[noreturn]] void exec_program(LaunchPlan& plan, const sigset_t& original_mask, int error_pipe) {
+    Failure f;
+    const Policy& p = *plan.policy;
+    auto fail = [&] { exec_failed(error_pipe, f); };
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
+    if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) fail();
+    if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
+    if (!p.process.tty && !mech::detach_from_terminal(f)) fail();
+    if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
+    if (!mech::drop_all_capabilities(f)) fail();
+    if (!mech::set_no_new_privs(f)) fail();
+    if (::chdir(p.process.cwd.c_str()) < 0) f.set("chdir", p.process.cwd.c_str()), fail();
+    if (!plan.tty_filter.empty() && !mech::load_filter(plan.tty_filter, f)) fail();
+    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+
+    int err = ENOENT;
+    for (const auto& candidate : plan.exec_candidates) {
+        ::execve(candidate.c_str(), plan.argv.data(), plan.envp.data());
+        // Keep looking along PATH past a missing file; remember a refusal.
+        if (errno != ENOENT && errno != ENOTDIR) err = errno;
+    }
+    f.set("exec", plan.argv[0], err, ErrorKind::Exec);
+    exec_failed(error_pipe, f);
+}
+
+// With a pid namespace, init's exit takes every process with it. Without one, init is a
+// subreaper and kills what reparented to it.
+void kill_remaining_children() {
+    char path[64];
+    kernel::RawBuf(path, sizeof(path)).str("/proc/self/task/").num(::getpid()).str("/children");
+    for (int round = 0; round < 64; ++round) {
+        kernel::Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+        if (!fd) return;
+        char buf[4096];
+        ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+        if (n <= 0) return;
+        buf[n] = '\0';
+        for (char* s = buf; *s;) {
+            char* end = nullptr;
+            long pid = std::strtol(s, &end, 10);
+            if (end == s) break;
+            if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+            s = end;
+        }
+        while (::waitpid(-1, nullptr, 0) > 0) {
+        }
+    }
+}
+
+[[noreturn]] void init_loop(LaunchPlan& plan, pid_t program, const sigset_t& waitset) {
+    for (;;) {
+        siginfo_t info{};
+        int sig = ::sigwaitinfo(&waitset, &info);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            // Only signals from outside the sandbox (the supervisor) are forwarded: inside
+            // the pid namespace they carry a sender pid, from outside they carry 0.
+            if (info.si_pid == 0 || !plan.policy->namespaces.pid) ::kill(program, sig);
+            continue;
+        }
+        int status = 0;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != program) continue;
+            if (!plan.policy->namespaces.pid) kill_remaining_children();
+            Message m{};
+            m.type = MsgType::Exited;
+            m.wait_status = status;
+            send_message(plan.channel, m);
+            ::_exit(0);
+        }
+    }
+}
+
+}  // namespace
+
+[[noreturn]] void container_init(LaunchPlan& plan) {
+    const Policy& p = *plan.policy;
+    Failure f;
+    Message started{};
+    started.type = MsgType::Started;
+    StepClock clock(started);
+
+    // 1. Wait until the supervisor has written the id maps (and passed the overlay layers).
+    Message go{};
+    int fds[2] = {-1, -1};
+    size_t nfds = 2;
+    if (recv_message(plan.channel, go, fds, &nfds) <= 0 || go.type != MsgType::Go) ::_exit(kExitUsage);
+    mech::OverlayFds overlay_fds;
+    size_t next = 0;
+    if (plan.overlay.idmapped_lower && next < nfds) overlay_fds.lower = fds[next++];
+    if (plan.overlay.idmapped_upper && next < nfds) overlay_fds.upper = fds[next++];
+    clock.done("wait-maps");
+
+    // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
+    // both are set after; a dumpable init may write its /proc/self files (timens_offsets).
+    if (plan.new_userns && !set_identity(plan.uid, plan.gid, false, f)) report_failure(plan.channel, f);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
+    if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);
+    if (!p.namespaces.pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        report_failure(plan.channel, (f.set("prctl", "CHILD_SUBREAPER"), f));
+    clock.done("identity");
+
+    // 3. The filesystem.
+    if (p.namespaces.mount) {
+        if (!mech::build_root(plan, overlay_fds, f)) report_failure(plan.channel, f);
+        clock.done("mounts");
+    }
+    if (overlay_fds.lower >= 0) ::close(overlay_fds.lower);
+    if (overlay_fds.upper >= 0) ::close(overlay_fds.upper);
+
+    // 4. Hostname and network.
+    if (p.namespaces.uts && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
+        report_failure(plan.channel, (f.set("sethostname", p.hostname.c_str()), f));
+    if (p.namespaces.net) {
+        if (!mech::bring_up_loopback(f)) report_failure(plan.channel, f);
+        clock.done("network");
+    }
+
+    // 5. The time namespace, entered by the program when it is forked.
+    if (plan.new_timens) {
+        if (!mech::enter_time_namespace_for_children(plan.timens_offsets, f)) report_failure(plan.channel, f);
+        clock.done("time-ns");
+    }
+
+    // 6. The program. Signals stay blocked (the supervisor blocked them before clone) so
+    // none is lost before the loop below waits for them; the program gets the caller's
+    // mask back.
+    sigset_t waitset;
+    ::sigemptyset(&waitset);
+    for (int s : kForwarded) ::sigaddset(&waitset, s);
+    ::sigaddset(&waitset, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &waitset, nullptr);
+    int error_pipe[2];
+    if (::pipe2(error_pipe, O_CLOEXEC) < 0) report_failure(plan.channel, (f.set("pipe", "exec status"), f));
+    pid_t program = ::fork();
+    if (program < 0) report_failure(plan.channel, (f.set("fork", "program"), f));
+    if (program == 0) {
+        ::close(error_pipe[0]);
+        exec_program(plan, plan.caller_sigmask, error_pipe[1]);
+    }
+    ::close(error_pipe[1]);
+    Failure exec_failure;
+    ssize_t n;
+    do n = ::read(error_pipe[0], &exec_failure, sizeof(exec_failure));
+    while (n < 0 && errno == EINTR);
+    ::close(error_pipe[0]);
+    if (n == static_cast<ssize_t>(sizeof(exec_failure))) {
+        ::waitpid(program, nullptr, 0);
+        report_failure(plan.channel, exec_failure);
+    }
+    clock.done("spawn");
+    send_message(plan.channel, started);
+
+    // 7. Init keeps nothing it does not need: no capabilities, and not dumpable, so the
+    // program (same uid) can neither ptrace it nor open its /proc/1/exe (CVE-2019-5736).
+    if (!mech::drop_all_capabilities(f) || !mech::set_no_new_privs(f) || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        ::kill(program, SIGKILL);
+        report_failure(plan.channel, f);
+    }
+    init_loop(plan, program, waitset);
+}
+
+}  // namespace caisson::run

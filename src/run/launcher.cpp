@@ -1,0 +1,281 @@
+// The supervisor: clones the sandbox's init into its namespaces, writes the id maps,
+// then watches it (pidfd, setup channel, forwarded signals, the time limit) to its end.
+#include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
+#include "mech/idmap.hpp"
+#include "mech/namespaces.hpp"
+#include "mech/overlay.hpp"
+#include "run/channel.hpp"
+#include "run/init.hpp"
+#include "run/preflight.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/sandbox.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <optional>
+
+namespace caisson {
+namespace {
+
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+using Clock = std::chrono::steady_clock;
+
+// The sandbox's init as a process we own: until it is reaped, the destructor kills it,
+// and with it (as PID 1) everything in the sandbox. No path out of run() leaves it behind.
+class InitProcess {
+public:
+    InitProcess(kernel::Fd pidfd, pid_t pid) : pidfd_(std::move(pidfd)), pid_(pid) {}
+    InitProcess(const InitProcess&) = delete;
+    InitProcess& operator=(const InitProcess&) = delete;
+    ~InitProcess() {
+        if (!reaped_) {
+            kernel::pidfd_send_signal(pidfd_.get(), SIGKILL);
+            siginfo_t info{};
+            while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    int pidfd() const { return pidfd_.get(); }
+    pid_t pid() const { return pid_; }
+    void kill(int sig) const {
+        if (!reaped_) kernel::pidfd_send_signal(pidfd_.get(), sig);
+    }
+    // Reaps init; returns its siginfo and the resources it and its reaped children used.
+    siginfo_t reap(rusage& usage) {
+        siginfo_t info{};
+        while (kernel::waitid_rusage(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED, &usage) < 0) {
+            if (errno != EINTR) throw Error(ErrorKind::Setup, "waitid", "sandbox init", errno);
+        }
+        reaped_ = true;
+        return info;
+    }
+
+private:
+    kernel::Fd pidfd_;
+    pid_t pid_;
+    bool reaped_ = false;
+};
+
+// Forwarded signals are blocked and read from a signalfd, so the supervisor never runs a
+// handler; the mask is restored when run() returns.
+class SignalRelay {
+public:
+    SignalRelay() {
+        sigset_t set;
+        ::sigemptyset(&set);
+        for (int s : kForwarded) ::sigaddset(&set, s);
+        if (::sigprocmask(SIG_BLOCK, &set, &saved_) < 0) throw Error(ErrorKind::Setup, "sigprocmask", "supervisor", errno);
+        fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!fd_) {
+            ::sigprocmask(SIG_SETMASK, &saved_, nullptr);
+            throw Error(ErrorKind::Setup, "signalfd", "supervisor", errno);
+        }
+    }
+    ~SignalRelay() { ::sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+    int fd() const { return fd_.get(); }
+    const sigset_t& saved_mask() const { return saved_; }
+
+private:
+    kernel::Fd fd_;
+    sigset_t saved_{};
+};
+
+double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
+
+std::vector<std::string> protections(const Policy& p, const mech::IdMaps* maps) {
+    std::vector<std::string> out = mech::namespace_names(p.namespaces);
+    if (maps) {
+        out.push_back("uid-map " + std::to_string(maps->inside_uid) + "->" + std::to_string(maps->host_uid));
+        out.push_back("gid-map " + std::to_string(maps->inside_gid) + "->" + std::to_string(maps->host_gid));
+        out.emplace_back("setgroups-deny");
+    }
+    if (p.namespaces.mount) {
+        out.emplace_back("pivot_root");
+        out.emplace_back(p.fs.overlay ? "overlay-root" : p.fs.writable_root ? "writable-root" : "read-only-root");
+        out.emplace_back("fresh-proc");
+        out.emplace_back("minimal-dev");
+        out.emplace_back("masked-paths");
+        out.emplace_back("read-only-paths");
+    }
+    if (p.namespaces.net) out.emplace_back("loopback-only");
+    out.emplace_back("capabilities-dropped");
+    out.emplace_back("securebits-noroot-locked");
+    out.emplace_back("no-new-privs");
+    out.emplace_back("inherited-fds-closed");
+    out.emplace_back(p.process.tty ? "seccomp-tiocsti-tioclinux-blocked" : "new-session-no-tty");
+    if (!p.process.rlimits.empty()) out.emplace_back("rlimits");
+    if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
+    out.emplace_back("pid1-init");
+    out.emplace_back("dies-with-supervisor");
+    return out;
+}
+
+}  // namespace
+
+Sandbox::Sandbox(Policy policy) : policy_(std::move(policy)) {}
+
+Outcome Sandbox::run() {
+    const Policy& p = policy_;
+    const uid_t caller_uid = ::geteuid();
+    const gid_t caller_gid = ::getegid();
+    run::preflight(p, caller_uid == 0);
+    std::optional<mech::IdMaps> maps;
+    if (p.namespaces.user) maps = mech::decide_id_maps(p.identity, caller_uid, caller_gid);
+    run::LaunchPlan plan = run::build_plan(p, caller_uid, caller_gid);
+
+    if (p.process.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
+    kernel::Fd channel(sv[0]), child_end(sv[1]);
+    plan.channel = child_end.get();
+
+    SignalRelay relay;
+    plan.caller_sigmask = relay.saved_mask();
+
+    const auto start = Clock::now();
+    clone_args args{};
+    int pidfd = -1;
+    args.flags = plan.clone_flags | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long pid = kernel::clone3(&args);
+    if (pid < 0) {
+        int err = errno;
+        throw Error(ErrorKind::Setup,
+                    err == EPERM && !p.namespaces.user ? "clone3 (new namespaces without a user namespace need root)"
+                                                       : "clone3",
+                    "namespaces", err);
+    }
+    if (pid == 0) {
+        channel.release();  // the child's copy closes with exec or exit; never touch the heap here
+        run::container_init(plan);
+    }
+    InitProcess init(kernel::Fd(pidfd), static_cast<pid_t>(pid));
+    child_end.reset();
+
+    // The child waits on the channel until its maps exist (it cannot write them itself:
+    // it has no rights in our user namespace).
+    mech::OverlayFds overlay_fds;
+    int pass[2];
+    size_t npass = 0;
+    if (maps) {
+        mech::write_id_maps(init.pid(), *maps);
+        if (plan.overlay.idmapped_lower || plan.overlay.idmapped_upper) {
+            std::string ns_path = "/proc/" + std::to_string(init.pid()) + "/ns/user";
+            kernel::Fd userns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!userns) throw Error(ErrorKind::Setup, "open user namespace", ns_path, errno);
+            overlay_fds = mech::prepare_overlay_idmaps(plan.overlay, p.fs.rootfs.c_str(), userns.get());
+            if (overlay_fds.lower >= 0) pass[npass++] = overlay_fds.lower;
+            if (overlay_fds.upper >= 0) pass[npass++] = overlay_fds.upper;
+        }
+    }
+    run::Message go{};
+    go.type = run::MsgType::Go;
+    bool sent = run::send_message(channel.get(), go, pass, npass);
+    int send_err = errno;
+    for (size_t i = 0; i < npass; ++i) ::close(pass[i]);
+    if (!sent) throw Error(ErrorKind::Setup, "send start token", "setup channel", send_err);
+
+    // Supervise.
+    Outcome out;
+    std::optional<run::Failure> failure;
+    std::optional<int> program_status;
+    const bool limited = p.process.time_limit_s > 0;
+    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(limited ? p.process.time_limit_s : 0));
+    bool channel_open = true;
+    bool init_done = false;
+    while (!init_done) {
+        pollfd fds[3] = {{init.pidfd(), POLLIN, 0}, {relay.fd(), POLLIN, 0}, {channel_open ? channel.get() : -1, POLLIN, 0}};
+        int timeout = -1;
+        if (limited && !out.time_limit_fired) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
+        }
+        int n = ::poll(fds, 3, timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
+        }
+        if (n == 0) {
+            if (limited && Clock::now() >= deadline && !out.time_limit_fired) {
+                // Killing PID 1 kills the whole pid namespace.
+                out.time_limit_fired = true;
+                init.kill(SIGKILL);
+            }
+            continue;
+        }
+        if (fds[2].revents) {
+            run::Message m{};
+            int rc = run::recv_message(channel.get(), m);
+            if (rc <= 0) {
+                channel_open = false;
+            } else if (m.type == run::MsgType::Failed) {
+                failure = m.failure;
+            } else if (m.type == run::MsgType::Started) {
+                for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
+                    out.setup.push_back({m.steps[i].name, m.steps[i].us});
+            } else if (m.type == run::MsgType::Exited) {
+                program_status = m.wait_status;
+            }
+        }
+        if (fds[1].revents) {
+            signalfd_siginfo si{};
+            while (::read(relay.fd(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si)))
+                init.kill(static_cast<int>(si.ssi_signo));
+        }
+        if (fds[0].revents && !channel_open) init_done = true;
+        else if (fds[0].revents) {
+            // Init has exited; drain what it said before going.
+            run::Message m{};
+            while (run::recv_message(channel.get(), m) > 0) {
+                if (m.type == run::MsgType::Failed) failure = m.failure;
+                else if (m.type == run::MsgType::Exited) program_status = m.wait_status;
+                else if (m.type == run::MsgType::Started)
+                    for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
+                        out.setup.push_back({m.steps[i].name, m.steps[i].us});
+            }
+            init_done = true;
+        }
+    }
+    rusage usage{};
+    siginfo_t info = init.reap(usage);
+    out.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+    out.user_cpu_s = seconds(usage.ru_utime);
+    out.system_cpu_s = seconds(usage.ru_stime);
+    out.peak_rss_kb = static_cast<uint64_t>(usage.ru_maxrss);
+    if (failure && !out.time_limit_fired)
+        throw Error(failure->kind, failure->step, failure->object, failure->err);
+
+    if (program_status) {
+        int st = *program_status;
+        out.exited = WIFEXITED(st);
+        out.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+        out.term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    } else if (info.si_code == CLD_EXITED) {
+        out.exited = true;
+        out.exit_code = info.si_status;
+    } else {
+        out.term_signal = info.si_status;
+    }
+    out.protections = protections(p, maps ? &*maps : nullptr);
+    return out;
+}
+
+}  // namespace caisson

@@ -1,0 +1,62 @@
+// Everything the sandbox's init and program need, computed by the supervisor before clone.
+// The child only reads it (and fills the preallocated descriptor slots): the code between
+// clone and exec never allocates.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <sys/types.h>
+
+#include <csignal>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace caisson::run {
+
+struct OverlayPlan {
+    bool enabled = false;
+    bool idmapped_lower = false;  // the supervisor passes an idmapped clone of the rootfs
+    bool idmapped_upper = false;  // ... and of --overlay-upper
+    std::string lowerdir;         // a host path, when not idmapped
+    std::string upper_base;       // host dir holding upper/ and work/, when not idmapped
+    std::string upperdir, workdir;
+    std::string size_option;      // "size=N" for the tmpfs upper, or empty
+};
+
+struct LaunchPlan {
+    const Policy* policy = nullptr;
+    uint64_t clone_flags = 0;
+    bool new_userns = false;
+    bool as_root = false;  // the caller is the host's root
+
+    // Identity
+    uid_t uid = 0;
+    gid_t gid = 0;
+
+    // Filesystem
+    OverlayPlan overlay;
+    std::string tmp_size_option;
+    std::vector<int> mount_source_fds;  // one slot per policy mount, filled by init
+    std::vector<std::string> tmpfs_size_options;  // one per policy mount
+    bool sysfs_fresh = false;   // a new sysfs (needs a net namespace of our own)
+    bool proc_fresh = false;    // a new procfs (needs a pid namespace of our own)
+
+    // Time namespace: the text for /proc/self/timens_offsets, empty for zero offsets.
+    bool new_timens = false;
+    std::string timens_offsets;
+
+    // Program
+    std::vector<std::string> env_storage;
+    std::vector<char*> envp;                // null-terminated
+    std::vector<char*> argv;                // null-terminated
+    std::vector<std::string> exec_candidates;  // argv[0] resolved against the sandbox's PATH
+    std::vector<int> pass_fds;              // sorted
+    std::vector<unsigned char> tty_filter;  // a struct sock_filter array, when --tty
+
+    sigset_t caller_sigmask{};  // restored in the program before exec
+    int channel = -1;           // init's end of the setup channel
+};
+
+}  // namespace caisson::run

@@ -1,0 +1,176 @@
+#include "run/preflight.hpp"
+
+#include "mech/idmap.hpp"
+#include "mech/namespaces.hpp"
+#include "mech/timens.hpp"
+#include "mech/tty.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace caisson::run {
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+void require_dir(const std::string& path, const char* what) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) < 0) throw Error(ErrorKind::Usage, what, path, errno);
+    if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::Usage, what, path, ENOTDIR);
+}
+
+// Whether anything is mounted below `dir` in our mount namespace (/proc/self/mountinfo).
+bool has_submounts(const std::string& dir) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    std::string prefix = dir == "/" ? "/" : dir + "/";
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string id, parent, devno, root, mountpoint;
+        fields >> id >> parent >> devno >> root >> mountpoint;
+        if (mountpoint != dir && mountpoint.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+}
+
+std::string env_value(const std::vector<std::string>& env, std::string_view name) {
+    for (const auto& e : env)
+        if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
+            return e.substr(name.size() + 1);
+    return {};
+}
+
+std::vector<std::string> make_environment(const Process& proc) {
+    std::vector<std::string> env;
+    if (proc.keep_env) {
+        for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    } else {
+        env.emplace_back(std::string("PATH=") + kDefaultPath);
+        env.emplace_back("HOME=/");
+        const char* term = ::getenv("TERM");
+        env.emplace_back(std::string("TERM=") + (term ? term : "dumb"));
+        const char* lang = ::getenv("LANG");
+        env.emplace_back(std::string("LANG=") + (lang ? lang : "C.UTF-8"));
+    }
+    for (const auto& op : proc.env) {
+        std::string key = op.name + "=";
+        env.erase(std::remove_if(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(key, 0) == 0; }),
+                  env.end());
+        if (op.value) env.push_back(key + *op.value);
+    }
+    return env;
+}
+
+}  // namespace
+
+void preflight(const Policy& p, bool as_root) {
+    if (p.process.argv.empty()) throw Error::usage("no program given (caisson run [OPTIONS] -- PROGRAM [ARGS...])");
+    if (p.process.argv[0].empty()) throw Error::usage("the program's name is empty");
+    const auto& ns = p.namespaces;
+    if (!ns.mount) {
+        if (p.fs.rootfs != "/" || p.fs.overlay || !p.fs.mounts.empty())
+            throw Error::usage("--share-mount: filesystem options need a mount namespace of the sandbox's own");
+    } else {
+        require_dir(p.fs.rootfs, "--rootfs");
+        for (const auto& m : p.fs.mounts) {
+            if (m.kind != MountKind::Bind && m.kind != MountKind::RoBind) continue;
+            if (::access(m.source.c_str(), F_OK) < 0)
+                throw Error(ErrorKind::Usage, m.kind == MountKind::Bind ? "--bind source" : "--ro-bind source",
+                            m.source, errno);
+        }
+        if (p.fs.overlay) {
+            if (!p.fs.overlay_upper.empty()) require_dir(p.fs.overlay_upper, "--overlay-upper");
+            if (!as_root && has_submounts(p.fs.rootfs))
+                throw Error::usage("--overlay as an ordinary user needs a --rootfs with nothing mounted below it "
+                                   "(the kernel refuses a lower layer with locked submounts)",
+                                   p.fs.rootfs);
+        }
+    }
+    if (!ns.uts && p.hostname != "caisson") throw Error::usage("--hostname needs a UTS namespace (drop --share-uts)");
+    if (!ns.time && (p.time_offsets.monotonic_s || p.time_offsets.boottime_s))
+        throw Error::usage("--time-offset needs a time namespace (drop --share-time)");
+    for (int fd : p.process.pass_fds)
+        if (::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "--pass-fd", std::to_string(fd), errno);
+    if (!as_root && !ns.user && (ns.mount || ns.pid || ns.net || ns.uts || ns.ipc || ns.cgroup || ns.time))
+        throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
+}
+
+LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
+    LaunchPlan plan;
+    plan.policy = &p;
+    plan.as_root = caller_uid == 0;
+    plan.clone_flags = mech::clone_flags(p.namespaces);
+    plan.new_userns = p.namespaces.user;
+    plan.uid = p.identity.uid;
+    plan.gid = p.identity.gid;
+    (void)caller_gid;
+
+    // A fresh procfs needs our own pid namespace; a fresh sysfs our own network namespace
+    // (and, in a user namespace, one owned by it).
+    plan.proc_fresh = p.namespaces.pid;
+    plan.sysfs_fresh = p.namespaces.net;
+    if (p.fs.tmp_size) plan.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);
+    plan.mount_source_fds.assign(p.fs.mounts.size(), -1);
+    for (const auto& m : p.fs.mounts)
+        plan.tmpfs_size_options.push_back(m.kind == MountKind::Tmpfs && m.size ? "size=" + std::to_string(m.size) : "");
+
+    if (p.fs.overlay) {
+        auto& o = plan.overlay;
+        o.enabled = true;
+        // As root, the layers are idmapped to the sandbox's user namespace: the host's
+        // root-owned files then belong to the sandbox's root, and copy-up can keep owners.
+        bool idmap = plan.as_root && plan.new_userns && !p.identity.map_host_root;
+        o.idmapped_lower = idmap;
+        o.lowerdir = p.fs.rootfs;
+        if (!p.fs.overlay_upper.empty()) {
+            o.upper_base = p.fs.overlay_upper;
+            o.idmapped_upper = idmap;
+            o.upperdir = p.fs.overlay_upper + "/upper";
+            o.workdir = p.fs.overlay_upper + "/work";
+        }
+        if (p.fs.overlay_size) o.size_option = "size=" + std::to_string(p.fs.overlay_size);
+    }
+
+    plan.new_timens = p.namespaces.time;
+    plan.timens_offsets = mech::timens_offsets_text(p.time_offsets);
+
+    plan.env_storage = make_environment(p.process);
+    for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
+    plan.envp.push_back(nullptr);
+    for (const auto& a : p.process.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
+    plan.argv.push_back(nullptr);
+
+    // PATH lookup happens against the sandbox's environment, not the caller's.
+    const std::string& prog = p.process.argv[0];
+    if (prog.find('/') != std::string::npos) {
+        plan.exec_candidates.push_back(prog);
+    } else {
+        std::string path = env_value(plan.env_storage, "PATH");
+        if (path.empty()) path = kDefaultPath;
+        std::string_view rest(path);
+        while (true) {
+            auto colon = rest.find(':');
+            std::string dir(rest.substr(0, colon));
+            plan.exec_candidates.push_back((dir.empty() ? std::string(".") : dir) + "/" + prog);
+            if (colon == std::string_view::npos) break;
+            rest.remove_prefix(colon + 1);
+        }
+    }
+    plan.pass_fds = p.process.pass_fds;
+    std::sort(plan.pass_fds.begin(), plan.pass_fds.end());
+    plan.pass_fds.erase(std::unique(plan.pass_fds.begin(), plan.pass_fds.end()), plan.pass_fds.end());
+    if (p.process.tty) plan.tty_filter = mech::build_tty_filter();
+    return plan;
+}
+
+}  // namespace caisson::run

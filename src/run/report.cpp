@@ -1,0 +1,29 @@
+#include <caisson/sandbox.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstring>
+
+namespace caisson {
+
+std::string outcome_to_json(const Outcome& o) {
+    nlohmann::ordered_json j;
+    j["exited"] = o.exited;
+    j["exit_code"] = o.exited ? nlohmann::ordered_json(o.exit_code) : nlohmann::ordered_json(nullptr);
+    j["signal"] = o.exited ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(o.term_signal);
+    if (!o.exited) j["signal_name"] = sigabbrev_np(o.term_signal) ? sigabbrev_np(o.term_signal) : "?";
+    j["status"] = o.shell_status();
+    j["time_limit_fired"] = o.time_limit_fired;
+    j["wall_s"] = o.wall_s;
+    j["user_cpu_s"] = o.user_cpu_s;
+    j["system_cpu_s"] = o.system_cpu_s;
+    j["peak_rss_kb"] = o.peak_rss_kb;
+    j["protections"] = o.protections;
+    nlohmann::ordered_json setup = nlohmann::ordered_json::object();
+    for (const auto& s : o.setup) setup[s.step] = s.us;
+    j["setup_us"] = setup;
+    return j.dump(2) + "\n";
+}
+
+}  // namespace caisson
