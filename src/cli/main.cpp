@@ -29,11 +29,6 @@ int exit_code_for(const Error& e) {
     return caisson::kExitUsage;
 }
 
-struct Use {
-    const caisson::schema::Setting* setting;
-    std::vector<std::string> args;
-};
-
 int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy,
                 const std::map<CLI::Option*, const caisson::schema::Setting*>& by_option,
                 std::vector<std::string> program) {
@@ -41,26 +36,28 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     for (const auto& prof : profiles) caisson::profile::apply(policy, prof);
 
     // Flags apply after the profiles, in command-line order (mounts keep their order).
+    // CLI11 lists an option in parse_order() once per value, so a use of a two-value
+    // option completes on its second entry.
     std::map<CLI::Option*, size_t> consumed;
+    std::map<CLI::Option*, std::vector<std::string>> pending;
     for (CLI::Option* opt : run.parse_order()) {
         auto it = by_option.find(opt);
         if (it == by_option.end()) continue;
         const auto* s = it->second;
         const auto& results = opt->results();
         size_t& at = consumed[opt];
-        Use use{s, {}};
-        if (s->arity == 0) {
-            std::string v = at < results.size() ? results[at] : "true";
-            ++at;
-            use.args = {v == "false" || v == "0" || v == "-1" ? "false" : "true"};
-        } else {
-            for (int i = 0; i < s->arity && at < results.size(); ++i) use.args.push_back(results[at++]);
-        }
+        std::string value = at < results.size() ? results[at] : "true";
+        ++at;
+        auto& args = pending[opt];
+        if (s->arity == 0) args = {value == "false" || value == "0" || value == "-1" ? "false" : "true"};
+        else args.push_back(value);
+        if (args.size() < static_cast<size_t>(std::max(s->arity, 1))) continue;
         try {
-            s->apply(policy, use.args);
+            s->apply(policy, args);
         } catch (const Error& e) {
             throw Error::usage(e.what());
         }
+        args.clear();
     }
     policy.process.argv = std::move(program);
 
@@ -142,10 +139,13 @@ int main(int argc, char** argv) {
         return caisson::kExitUsage;
     }
     if (program.empty()) program = run->remaining();
-    else if (!run->remaining().empty())
-        return std::fprintf(stderr, "caisson run: unexpected arguments before \"--\": %s\n",
-                            run->remaining().front().c_str()),
-               caisson::kExitUsage;
+    else if (!run->remaining().empty()) {
+        const std::string extra = run->remaining().front();
+        std::fprintf(stderr, "caisson run: %s %s (see caisson run --help)\n",
+                     extra.rfind("-", 0) == 0 ? "unknown option" : "unexpected argument before \"--\":",
+                     extra.c_str());
+        return caisson::kExitUsage;
+    }
     if (program.size() == 1 && program[0].empty()) program.clear();
     try {
         return run_command(*run, profiles, print_policy, by_option, std::move(program));

@@ -48,7 +48,10 @@ int open_or_create(int root, const char* path, bool dir, Failure& f) {
             int rc = (last && !dir) ? ::openat(parent.get(), slash + 1,
                                                O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
                                     : ::mkdirat(parent.get(), slash + 1, 0755);
-            if (rc < 0 && errno != EEXIST) return f.set("create mount target", buf), -1;
+            if (rc < 0 && errno != EEXIST) {
+                // Name the whole target: the user wrote that, not the missing parent.
+                return f.set("create mount target", path), -1;
+            }
             if (last && !dir && rc >= 0) ::close(rc);
         }
         buf[i] = saved;

@@ -64,7 +64,9 @@ void apply_table(Policy& policy, const toml::table& table, const std::string& or
             throw Error::usage(where(origin, ext->source()) + ": profiles extend each other too deeply (a cycle?)");
         std::string target = s->get();
         // A relative file in `extends` is relative to the profile that names it.
-        if (target.find('/') != std::string::npos && target.front() != '/') target = base_dir + "/" + target;
+        bool is_file = target.find('/') != std::string::npos ||
+                       (target.size() > 5 && target.compare(target.size() - 5, 5, ".toml") == 0);
+        if (is_file && target.front() != '/') target = base_dir + "/" + target;
         std::string path = locate(target);
         std::ifstream in(path);
         if (!in) throw Error(ErrorKind::Usage, "read profile", path, errno);

@@ -1,0 +1,71 @@
+// Bad input: one clear line, exit 125, and nothing left behind (the leak check runs after).
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace caisson::test {
+namespace {
+
+void expect_usage_error(const RunResult& r, const std::string& needle) {
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(BadInput, UnknownFlag) { expect_usage_error(run_caisson({"run", "--frobnicate", "--", "/bin/true"}), "--frobnicate"); }
+TEST(BadInput, MissingProgram) { expect_usage_error(run_caisson({"run"}), "no program"); }
+TEST(BadInput, MissingRootfs) {
+    expect_usage_error(run_caisson({"run", "--rootfs", "/no/such/root", "--", "/bin/true"}), "/no/such/root");
+}
+TEST(BadInput, MissingBindSource) {
+    expect_usage_error(run_caisson({"run", "--bind", "/no/such/src", "/mnt", "--", "/bin/true"}), "/no/such/src");
+}
+TEST(BadInput, BadRlimit) {
+    expect_usage_error(run_caisson({"run", "--rlimit", "NOFILES=3", "--", "/bin/true"}), "unknown limit name");
+    expect_usage_error(run_caisson({"run", "--rlimit", "NOFILE=lots", "--", "/bin/true"}), "NOFILE=lots");
+}
+TEST(BadInput, MissingOptionValue) { expect_usage_error(run_caisson({"run", "--hostname"}), "hostname"); }
+TEST(BadInput, RelativeMountTarget) {
+    expect_usage_error(run_caisson({"run", "--tmpfs", "relative", "--", "/bin/true"}), "absolute");
+}
+
+TEST(BadInput, MalformedProfileNamesLineAndColumn) {
+    TempDir t;
+    std::string path = t.path() + "/bad.toml";
+    std::ofstream(path) << "hostname = \"x\"\ntime-limit = [1,\n";
+    expect_usage_error(run_caisson({"run", "--profile", path, "--", "/bin/true"}), path + ":");
+    std::ofstream(path) << "hostname = \"x\"\n\nnot-a-setting = 3\n";
+    expect_usage_error(run_caisson({"run", "--profile", path, "--", "/bin/true"}), path + ":3:");
+}
+
+TEST(BadInput, UnreadableProfile) {
+    expect_usage_error(run_caisson({"run", "--profile", "/no/such/profile.toml", "--", "/bin/true"}),
+                       "/no/such/profile.toml");
+    expect_usage_error(run_caisson({"run", "--profile", "nonesuch", "--", "/bin/true"}), "no profile named");
+}
+
+TEST(Profiles, ExtendAndFlagsWin) {
+    TempDir t;
+    std::ofstream(t.path() + "/base.toml") << "hostname = \"base\"\nrlimit = [\"NOFILE=100\"]\n";
+    std::ofstream(t.path() + "/child.toml") << "extends = \"base.toml\"\nhostname = \"child\"\n";
+    auto r = run_probe({"--profile", t.path() + "/child.toml"});
+    EXPECT_EQ(r.probe["hostname"], "child");
+    EXPECT_EQ(r.probe["rlimits"]["NOFILE"]["soft"], 100);
+    auto over = run_probe({"--profile", t.path() + "/child.toml", "--hostname", "flag"});
+    EXPECT_EQ(over.probe["hostname"], "flag");
+}
+
+TEST(Profiles, PrintPolicyRunsNothing) {
+    auto r = run_caisson({"run", "--profile", "judge", "--print-policy", "--", "/bin/sh", "-c", "echo ran"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["hostname"], "judge");
+    EXPECT_EQ(j["process"]["argv"][2], "echo ran");
+    EXPECT_EQ(r.out.find("ran\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace caisson::test

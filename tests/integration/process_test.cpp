@@ -1,0 +1,188 @@
+// The program's process: environment, limits, descriptors, signals, exit codes, the time
+// limit, the report, and that nothing outlives the sandbox.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace caisson::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Process, EnvironmentAndWorkingDirectory) {
+    RunOptions o;
+    o.env = {"CAISSON_TEST_SECRET=1"};
+    auto r = run_probe({"--chdir", "/tmp", "--setenv", "A=b", "--setenv", "HOME=/tmp", "--unsetenv", "LANG"}, {}, o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["cwd"], "/tmp");
+    EXPECT_EQ(r.probe["env"]["A"], "b");
+    EXPECT_EQ(r.probe["env"]["HOME"], "/tmp");
+    EXPECT_FALSE(r.probe["env"].contains("LANG"));
+    EXPECT_FALSE(r.probe["env"].contains("CAISSON_TEST_SECRET"));
+    auto keep = run_probe({"--keep-env"}, {}, o);
+    EXPECT_EQ(keep.probe["env"]["CAISSON_TEST_SECRET"], "1");
+}
+
+TEST(Process, Rlimits) {
+    auto r = run_probe({"--rlimit", "NOFILE=64", "--rlimit", "core=0", "--rlimit", "AS=1G:2G"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["rlimits"]["NOFILE"]["soft"], 64);
+    EXPECT_EQ(r.probe["rlimits"]["NOFILE"]["hard"], 64);
+    EXPECT_EQ(r.probe["rlimits"]["CORE"]["hard"], 0);
+    EXPECT_EQ(r.probe["rlimits"]["AS"]["soft"], 1 << 30);
+    EXPECT_EQ(r.probe["rlimits"]["AS"]["hard"], 2.0 * (1 << 30));
+    // The host caps open files at its own hard limit: raising past it is refused, clearly.
+    auto up = run_probe({"--rlimit", "NOFILE=unlimited"});
+    EXPECT_EQ(up.status, 125);
+    EXPECT_NE(up.err.find("setrlimit: NOFILE"), std::string::npos) << up.err;
+}
+
+TEST(Process, OnlyNamedDescriptorsPass) {
+    int leak = ::open("/etc", O_RDONLY | O_DIRECTORY);  // no O_CLOEXEC: a classic leak
+    int passed = ::open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(leak, 0);
+    RunOptions o;
+    o.extra_fds = {{7, leak}, {9, passed}};
+    auto r = run_probe({"--pass-fd", "9"}, {}, o);
+    ::close(leak);
+    ::close(passed);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::set<int> seen;
+    for (const auto& f : r.probe["fds"]) seen.insert(f["fd"].get<int>());
+    EXPECT_EQ(seen, (std::set<int>{0, 1, 2, 9}));
+}
+
+TEST(Process, PassFdMustBeOpen) {
+    auto r = run_probe({"--pass-fd", "77"});
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("--pass-fd: 77: Bad file descriptor"), std::string::npos) << r.err;
+}
+
+TEST(Process, TtyKeepsSessionAndFiltersTiocsti) {
+    auto r = run_probe({"--tty"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.probe["sid"], r.probe["pid"]);
+    EXPECT_EQ(r.probe["status"]["Seccomp"], "2");
+}
+
+TEST(Process, ExitCodesPassThrough) {
+    EXPECT_EQ(run_probe({}, {"--exit", "7"}).status, 7);
+    EXPECT_EQ(run_caisson({"run", "--", "/bin/sh", "-c", "kill -SEGV $$"}).status, 128 + SIGSEGV);
+    EXPECT_EQ(run_caisson({"run", "--", "/bin/false"}).status, 1);
+}
+
+TEST(Process, ProgramIsLookedUpOnTheSandboxPath) {
+    auto r = run_caisson({"run", "--", "true"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto missing = run_caisson({"run", "--", "no-such-program-anywhere"});
+    EXPECT_EQ(missing.status, 127);
+    TempDir t;
+    std::ofstream(t.path() + "/data") << "not a program";
+    ::chmod((t.path() + "/data").c_str(), 0644);
+    auto noexec = run_caisson({"run", "--ro-bind", t.path(), "/mnt", "--", "/mnt/data"});
+    EXPECT_EQ(noexec.status, 126);
+    EXPECT_NE(noexec.err.find("Permission denied"), std::string::npos) << noexec.err;
+}
+
+TEST(Process, TimeLimitKillsTheWholeSandbox) {
+    TempDir t;
+    auto start = std::chrono::steady_clock::now();
+    // The shell's children, and a double-forked grandchild, all die with it.
+    auto r = run_caisson({"run", "--time-limit", "0.5", "--report", t.path() + "/r.json", "--", "/bin/sh", "-c",
+                          "(setsid sleep 60 &); sleep 60"});
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status, 128 + SIGKILL);
+    EXPECT_LT(took, std::chrono::seconds(10));
+    auto report = nlohmann::json::parse(std::ifstream(t.path() + "/r.json"));
+    EXPECT_EQ(report["time_limit_fired"], true);
+    EXPECT_EQ(report["signal"], SIGKILL);
+    EXPECT_GE(report["wall_s"].get<double>(), 0.5);
+}
+
+TEST(Process, OrphansDieWithTheProgram) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_caisson({"run", "--", "/bin/sh", "-c", "(setsid sleep 60 &) ; exit 3"});
+    EXPECT_EQ(r.status, 3);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+    // The leak check after the suite fails if any of these sleeps survived.
+}
+
+TEST(Process, ReportDescribesTheRun) {
+    TempDir t;
+    auto r = run_caisson({"run", "--report", t.path() + "/r.json", "--", "/bin/sh", "-c", "exit 4"});
+    EXPECT_EQ(r.status, 4);
+    auto j = nlohmann::json::parse(std::ifstream(t.path() + "/r.json"));
+    EXPECT_EQ(j["exited"], true);
+    EXPECT_EQ(j["exit_code"], 4);
+    EXPECT_EQ(j["time_limit_fired"], false);
+    EXPECT_GT(j["wall_s"].get<double>(), 0);
+    EXPECT_GT(j["peak_rss_kb"].get<long>(), 0);
+    EXPECT_TRUE(j.contains("user_cpu_s"));
+    EXPECT_TRUE(j.contains("system_cpu_s"));
+    std::set<std::string> prot(j["protections"].begin(), j["protections"].end());
+    for (const char* p : {"user-namespace", "pid-namespace", "net-namespace", "time-namespace", "no-new-privs",
+                          "capabilities-dropped", "read-only-root", "pivot_root", "masked-paths"})
+        EXPECT_TRUE(prot.count(p)) << p;
+    EXPECT_TRUE(j["setup_us"].contains("mounts"));
+}
+
+// Reads stdout until the probe says it is ready, then signals caisson.
+TEST(Signals, ForwardedToTheProgram) {
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+        RunOptions o;
+        o.on_ready = [sig](pid_t caisson) { ::kill(caisson, sig); };
+        auto r = run_probe({}, {"--wait-signal"}, o);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["signal"], sigabbrev_np(sig));
+    }
+}
+
+// The processes living in a pid namespace, as pidfds, seen from the host.
+std::vector<int> pidfds_in_pidns(const std::string& ns) {
+    std::vector<int> out;
+    for (auto& e : fs::directory_iterator("/proc")) {
+        std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::error_code ec;
+        if (fs::read_symlink(e.path() / "ns/pid", ec).string() != ns) continue;
+        int fd = static_cast<int>(::syscall(SYS_pidfd_open, std::stoi(name), 0));
+        if (fd >= 0) out.push_back(fd);
+    }
+    return out;
+}
+
+TEST(Signals, KillingTheSupervisorKillsTheSandbox) {
+    std::vector<int> members;
+    RunOptions o;
+    o.on_ready = [&](pid_t caisson) {
+        // Find the sandbox's processes through caisson's child (init), then kill caisson.
+        std::string children;
+        std::ifstream(("/proc/" + std::to_string(caisson) + "/task/" + std::to_string(caisson) + "/children")) >> children;
+        std::error_code ec;
+        auto ns = fs::read_symlink("/proc/" + children + "/ns/pid_for_children", ec).string();
+        members = pidfds_in_pidns(ns);
+        ::kill(caisson, SIGKILL);
+    };
+    auto r = run_probe({}, {"--wait-signal"}, o);
+    EXPECT_EQ(r.status, 128 + SIGKILL);
+    ASSERT_GE(members.size(), 2u);  // init and the probe
+    for (int fd : members) {
+        pollfd p{fd, POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived its supervisor";
+        ::close(fd);
+    }
+}
+
+}  // namespace
+}  // namespace caisson::test

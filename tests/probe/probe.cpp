@@ -1,0 +1,210 @@
+// The probe: run inside a sandbox, it reports as JSON what it sees, so that tests assert
+// on the sandbox from the inside. `probe [--write PATH]... [--read PATH]... [--wait-signal]
+// [--exit N] [--sleep-ms N]`.
+#include <nlohmann/json.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+using nlohmann::json;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return {};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::string link_target(const std::string& path) {
+    char buf[4096];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf) - 1);
+    return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
+}
+
+json status_fields() {
+    json j = json::object();
+    std::istringstream in(slurp("/proc/self/status"));
+    std::string line;
+    for (const char* key : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"}) (void)key;
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string k = line.substr(0, colon);
+        if (k.rfind("Cap", 0) == 0 || k == "NoNewPrivs" || k == "Seccomp" || k == "Uid" || k == "Gid" ||
+            k == "Groups" || k == "NSpid") {
+            std::string v = line.substr(colon + 1);
+            v.erase(0, v.find_first_not_of(" \t"));
+            j[k] = v;
+        }
+    }
+    return j;
+}
+
+json mounts() {
+    json arr = json::array();
+    std::istringstream in(slurp("/proc/self/mountinfo"));
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string id, parent, dev, root, mp, opts;
+        f >> id >> parent >> dev >> root >> mp >> opts;
+        std::string tok, fstype, source, superopts;
+        while (f >> tok && tok != "-") {
+        }
+        f >> fstype >> source >> superopts;
+        arr.push_back({{"target", mp}, {"fstype", fstype}, {"options", opts}, {"source", source}, {"super", superopts}});
+    }
+    return arr;
+}
+
+json fds() {
+    json arr = json::array();
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return arr;
+    int self = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        int fd = std::atoi(e->d_name);
+        if (fd == self) continue;
+        arr.push_back({{"fd", fd}, {"target", link_target(std::string("/proc/self/fd/") + e->d_name)}});
+    }
+    ::closedir(d);
+    return arr;
+}
+
+json interfaces() {
+    json j = json::object();
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) < 0) return j;
+    for (ifaddrs* i = list; i; i = i->ifa_next) j[i->ifa_name] = {{"up", (i->ifa_flags & IFF_UP) != 0}};
+    ::freeifaddrs(list);
+    return j;
+}
+
+json rlimits() {
+    json j = json::object();
+    struct {
+        const char* name;
+        int r;
+    } names[] = {{"NOFILE", RLIMIT_NOFILE}, {"NPROC", RLIMIT_NPROC}, {"AS", RLIMIT_AS}, {"CORE", RLIMIT_CORE},
+                 {"FSIZE", RLIMIT_FSIZE},   {"CPU", RLIMIT_CPU},     {"STACK", RLIMIT_STACK}};
+    for (auto& n : names) {
+        rlimit l{};
+        ::getrlimit(static_cast<__rlimit_resource>(n.r), &l);
+        j[n.name] = {{"soft", l.rlim_cur == RLIM_INFINITY ? -1.0 : static_cast<double>(l.rlim_cur)},
+                     {"hard", l.rlim_max == RLIM_INFINITY ? -1.0 : static_cast<double>(l.rlim_max)}};
+    }
+    return j;
+}
+
+std::string try_write(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return strerrorname_np(errno);
+    bool ok = ::write(fd, "probe\n", 6) == 6;
+    ::close(fd);
+    return ok ? "ok" : strerrorname_np(errno);
+}
+
+std::string try_read(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return strerrorname_np(errno);
+    char buf[64];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    ::close(fd);
+    if (n < 0) return strerrorname_np(errno);
+    return n == 0 ? "empty" : "data";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    json out;
+    json writes = json::object(), reads = json::object();
+    int exit_code = 0;
+    bool wait_signal = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--write" && i + 1 < argc) writes[argv[i + 1]] = try_write(argv[i + 1]), ++i;
+        else if (a == "--read" && i + 1 < argc) reads[argv[i + 1]] = try_read(argv[i + 1]), ++i;
+        else if (a == "--exit" && i + 1 < argc) exit_code = std::atoi(argv[++i]);
+        else if (a == "--wait-signal") wait_signal = true;
+    }
+    out["pid"] = ::getpid();
+    out["ppid"] = ::getppid();
+    out["uid"] = ::getuid();
+    out["gid"] = ::getgid();
+    out["sid"] = ::getsid(0);
+    out["pgid"] = ::getpgid(0);
+    int tty = ::open("/dev/tty", O_RDONLY | O_CLOEXEC);
+    out["has_ctty"] = tty >= 0;
+    if (tty >= 0) ::close(tty);
+    out["uid_map"] = slurp("/proc/self/uid_map");
+    out["gid_map"] = slurp("/proc/self/gid_map");
+    out["setgroups"] = slurp("/proc/self/setgroups");
+    utsname u{};
+    ::uname(&u);
+    out["hostname"] = u.nodename;
+    out["interfaces"] = interfaces();
+    out["mounts"] = mounts();
+    out["status"] = status_fields();
+    out["fds"] = fds();
+    out["cgroup"] = slurp("/proc/self/cgroup");
+    out["timens_offsets"] = slurp("/proc/self/timens_offsets");
+    timespec mono{}, boot{};
+    ::clock_gettime(CLOCK_MONOTONIC, &mono);
+    ::clock_gettime(CLOCK_BOOTTIME, &boot);
+    out["monotonic_s"] = mono.tv_sec;
+    out["boottime_s"] = boot.tv_sec;
+    json ns = json::object();
+    for (const char* n : {"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"})
+        ns[n] = link_target(std::string("/proc/self/ns/") + n);
+    out["ns"] = ns;
+    char cwd[4096] = {};
+    out["cwd"] = ::getcwd(cwd, sizeof(cwd)) ? cwd : "";
+    json env = json::object();
+    for (char** e = environ; *e; ++e) {
+        std::string s(*e);
+        auto eq = s.find('=');
+        env[s.substr(0, eq)] = eq == std::string::npos ? "" : s.substr(eq + 1);
+    }
+    out["env"] = env;
+    out["rlimits"] = rlimits();
+    out["writes"] = writes;
+    out["reads"] = reads;
+    out["umask"] = [] { mode_t m = ::umask(0); ::umask(m); return static_cast<int>(m); }();
+    sigset_t blocked;
+    ::sigprocmask(SIG_SETMASK, nullptr, &blocked);
+    out["signals_blocked"] = ::sigismember(&blocked, SIGTERM) == 1;
+
+    if (wait_signal) {
+        // Tell the test we are ready, then report which signal arrived.
+        sigset_t set;
+        ::sigemptyset(&set);
+        for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) ::sigaddset(&set, s);
+        ::sigprocmask(SIG_BLOCK, &set, nullptr);
+        std::cout << "ready" << std::endl;
+        int sig = 0;
+        ::sigwait(&set, &sig);
+        out["signal"] = sigabbrev_np(sig);
+    }
+    std::cout << out.dump() << std::endl;
+    return exit_code;
+}

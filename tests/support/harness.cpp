@@ -1,0 +1,128 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+namespace caisson::test {
+
+const char* caisson_path() { return CAISSON_BINARY; }
+const char* probe_path() { return CAISSON_PROBE; }
+const char* source_dir() { return CAISSON_SOURCE_DIR; }
+
+RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& opts) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+    std::vector<std::string> argv_s{caisson_path()};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+        ::dup2(out[1], 1);
+        ::dup2(err[1], 2);
+        int devnull = ::open("/dev/null", O_RDONLY);
+        ::dup2(devnull, 0);
+        for (auto [to, from] : opts.extra_fds) ::dup2(from, to);
+        for (const auto& e : opts.env) ::putenv(const_cast<char*>(e.c_str()));
+        if (opts.as_uid) {
+            if (::setgroups(0, nullptr) < 0 || ::setresgid(*opts.as_uid, *opts.as_uid, *opts.as_uid) < 0 ||
+                ::setresuid(*opts.as_uid, *opts.as_uid, *opts.as_uid) < 0)
+                ::_exit(250);
+        }
+        ::execv(argv[0], argv.data());
+        ::_exit(251);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    RunResult r;
+    bool ready_seen = false;
+    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    int open_count = 2;
+    while (open_count > 0) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !fds[i].revents) continue;
+            char buf[8192];
+            ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+            if (n <= 0) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_count;
+                continue;
+            }
+            (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+            if (i == 0 && !ready_seen && opts.on_ready && r.out.find("ready\n") != std::string::npos) {
+                ready_seen = true;
+                opts.on_ready(pid);
+            }
+        }
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    std::istringstream lines(r.out);
+    std::string line, last_json;
+    while (std::getline(lines, line))
+        if (!line.empty() && line.front() == '{') last_json = line;
+    if (!last_json.empty()) r.probe = nlohmann::json::parse(last_json, nullptr, false);
+    return r;
+}
+
+RunResult run_probe(const std::vector<std::string>& args, const std::vector<std::string>& probe_args,
+                    const RunOptions& opts) {
+    std::vector<std::string> all{"run"};
+    all.insert(all.end(), args.begin(), args.end());
+    all.push_back("--");
+    all.push_back(probe_path());
+    all.insert(all.end(), probe_args.begin(), probe_args.end());
+    return run_caisson(all, opts);
+}
+
+std::string host_ns(const std::string& kind) {
+    return std::filesystem::read_symlink("/proc/self/ns/" + kind).string();
+}
+
+TempDir::TempDir(uid_t owner) {
+    char tmpl[] = "/tmp/caisson-test-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+    path_ = tmpl;
+    ::chmod(path_.c_str(), 0755);
+    if (owner && ::chown(path_.c_str(), owner, owner) < 0) throw std::runtime_error("chown");
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+void make_mini_rootfs(const std::string& dir, uid_t owner) {
+    namespace fs = std::filesystem;
+    for (const char* d : {"proc", "dev", "sys", "tmp", "etc", "bin"}) fs::create_directories(dir + "/" + d);
+    fs::copy_file(probe_path(), dir + "/probe", fs::copy_options::overwrite_existing);
+    ::chmod((dir + "/probe").c_str(), 0755);
+    if (owner) {
+        for (auto& e : fs::recursive_directory_iterator(dir)) {
+            if (::lchown(e.path().c_str(), owner, owner) < 0) throw std::runtime_error("lchown");
+        }
+        if (::chown(dir.c_str(), owner, owner) < 0) throw std::runtime_error("chown");
+    }
+}
+
+}  // namespace caisson::test

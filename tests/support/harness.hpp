@@ -1,0 +1,62 @@
+// Drives the real `caisson` binary and parses what the probe reports from inside.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caisson::test {
+
+struct RunOptions {
+    std::optional<uid_t> as_uid;  // run caisson as this (unprivileged) uid/gid
+    std::vector<std::pair<int, int>> extra_fds;  // (fd in caisson, fd here) to pass down
+    std::vector<std::string> env;                // extra environment entries for caisson
+    // Called with caisson's pid and a reader of its stdout once the line `ready` appears.
+    std::function<void(pid_t)> on_ready;
+};
+
+struct RunResult {
+    int status = -1;  // caisson's exit code, or 128 + signal
+    std::string out;
+    std::string err;
+    nlohmann::json probe;  // the last JSON line of stdout, if any
+};
+
+const char* caisson_path();
+const char* probe_path();
+const char* source_dir();
+
+RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& opts = {});
+
+// `caisson run ARGS... -- probe PROBE_ARGS...`
+RunResult run_probe(const std::vector<std::string>& args, const std::vector<std::string>& probe_args = {},
+                    const RunOptions& opts = {});
+
+// The test process's own namespace link for a kind ("pid", "net", ...).
+std::string host_ns(const std::string& kind);
+
+// A temporary directory, removed with its contents (and unmounted paths) at destruction.
+class TempDir {
+public:
+    explicit TempDir(uid_t owner = 0);
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// A tiny root filesystem: the static probe as /probe, and the usual empty directories.
+void make_mini_rootfs(const std::string& dir, uid_t owner = 0);
+
+inline constexpr uid_t kUnprivilegedUid = 4242;
+inline constexpr uid_t kNobodyUid = 65534;  // the host uid behind a root-run sandbox's ids
+
+}  // namespace caisson::test

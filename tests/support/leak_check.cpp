@@ -1,0 +1,95 @@
+// A GoogleTest environment in every test binary: after the suite, nothing the tests
+// started may remain: no mount in our namespace, no caisson or probe process, no child,
+// no namespace descriptor held by us, no stray /tmp/caisson-* entry.
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace {
+
+std::set<std::string> mount_lines() {
+    std::set<std::string> out;
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        // Drop the mount id and parent id, which do not identify a mount across snapshots.
+        std::istringstream f(line);
+        std::string id, parent, rest;
+        f >> id >> parent;
+        std::getline(f, rest);
+        out.insert(rest);
+    }
+    return out;
+}
+
+std::set<std::string> tmp_entries() {
+    std::set<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator("/tmp"))
+        if (e.path().filename().string().rfind("caisson", 0) == 0) out.insert(e.path().string());
+    return out;
+}
+
+std::vector<std::string> stray_processes() {
+    std::vector<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+        std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (std::stoi(name) == ::getpid()) continue;
+        std::ifstream comm(e.path() / "comm");
+        std::string c;
+        std::getline(comm, c);
+        std::ifstream stat(e.path() / "stat");
+        std::string s;
+        std::getline(stat, s);
+        // Field 4 (after "pid (comm) state") is the parent's pid.
+        auto close = s.rfind(')');
+        std::istringstream f(close == std::string::npos ? "" : s.substr(close + 2));
+        std::string state;
+        int ppid = 0;
+        f >> state >> ppid;
+        if (c == "caisson" || c == "probe" || ppid == ::getpid()) out.push_back(name + " " + c);
+    }
+    return out;
+}
+
+std::vector<std::string> own_namespace_fds() {
+    std::vector<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        auto target = std::filesystem::read_symlink(e.path(), ec).string();
+        if (target.find(":[") != std::string::npos && target.rfind("socket", 0) != 0 &&
+            target.rfind("pipe", 0) != 0 && target.rfind("anon_inode", 0) != 0)
+            out.push_back(target);
+    }
+    return out;
+}
+
+class LeakCheck : public ::testing::Environment {
+public:
+    void SetUp() override {
+        mounts_ = mount_lines();
+        tmp_ = tmp_entries();
+    }
+    void TearDown() override {
+        auto now = mount_lines();
+        for (const auto& m : now) EXPECT_TRUE(mounts_.count(m)) << "leaked mount:" << m;
+        for (const auto& t : tmp_entries()) EXPECT_TRUE(tmp_.count(t)) << "leaked file: " << t;
+        for (const auto& p : stray_processes()) ADD_FAILURE() << "leaked process: " << p;
+        for (const auto& n : own_namespace_fds()) ADD_FAILURE() << "leaked namespace descriptor: " << n;
+    }
+
+private:
+    std::set<std::string> mounts_;
+    std::set<std::string> tmp_;
+};
+
+const auto* const kLeakCheck = ::testing::AddGlobalTestEnvironment(new LeakCheck);
+
+}  // namespace

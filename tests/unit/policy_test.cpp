@@ -1,0 +1,148 @@
+// The policy model and its front ends, without running anything.
+#include "mech/idmap.hpp"
+#include "policy/policy_json.hpp"
+#include "policy/profile.hpp"
+#include "policy/schema.hpp"
+#include "policy/values.hpp"
+
+#include <caisson/error.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+namespace caisson {
+namespace {
+
+TEST(Values, SizesTakeBinarySuffixes) {
+    EXPECT_EQ(values::parse_size("4096", "x"), 4096u);
+    EXPECT_EQ(values::parse_size("64M", "x"), 64ull << 20);
+    EXPECT_EQ(values::parse_size("1G", "x"), 1ull << 30);
+    EXPECT_THROW(values::parse_size("12Q", "x"), Error);
+    EXPECT_THROW(values::parse_size("", "x"), Error);
+    EXPECT_THROW(values::parse_size("-1", "x"), Error);
+}
+
+TEST(Values, RlimitsByEveryName) {
+    auto r = values::parse_rlimit("nofile=64:128");
+    EXPECT_EQ(r.resource, RLIMIT_NOFILE);
+    EXPECT_EQ(r.soft, 64u);
+    EXPECT_EQ(r.hard, 128u);
+    EXPECT_EQ(values::parse_rlimit("RLIMIT_AS=1G").soft, 1ull << 30);
+    EXPECT_EQ(values::parse_rlimit("CORE=unlimited").hard, RLIM_INFINITY);
+    for (const char* n : {"AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE", "NOFILE",
+                          "NPROC", "RSS", "RTPRIO", "RTTIME", "SIGPENDING", "STACK"})
+        EXPECT_GE(values::rlimit_from_name(n), 0) << n;
+    EXPECT_THROW(values::parse_rlimit("FOO=1"), Error);
+    EXPECT_THROW(values::parse_rlimit("NOFILE"), Error);
+    EXPECT_THROW(values::parse_rlimit("NOFILE=10:5"), Error);
+}
+
+TEST(Values, TimeOffsets) {
+    auto t = values::parse_time_offsets("monotonic=100,boottime=-5");
+    EXPECT_EQ(t.monotonic_s, 100);
+    EXPECT_EQ(t.boottime_s, -5);
+    EXPECT_THROW(values::parse_time_offsets("realtime=1"), Error);
+    EXPECT_THROW(values::parse_time_offsets("monotonic=1.5"), Error);
+}
+
+TEST(Schema, EveryNamespaceHasAShareFlag) {
+    for (const char* ns : {"user", "pid", "mount", "net", "uts", "ipc", "cgroup", "time"})
+        EXPECT_NE(schema::find(std::string("share-") + ns), nullptr) << ns;
+}
+
+TEST(Profile, KeysAreTheFlagNames) {
+    Policy p = default_policy();
+    profile::apply_text(p, R"(
+hostname = "judge"
+share-net = true
+time-limit = 2.5
+rlimit = ["NOFILE=64", "CORE=0"]
+bind = [["/usr", "/opt/usr"]]
+tmpfs = ["/scratch:1M"]
+setenv = ["A=b"]
+)", "inline.toml");
+    EXPECT_EQ(p.hostname, "judge");
+    EXPECT_FALSE(p.namespaces.net);
+    EXPECT_TRUE(p.namespaces.pid);
+    EXPECT_DOUBLE_EQ(p.process.time_limit_s, 2.5);
+    ASSERT_EQ(p.process.rlimits.size(), 2u);
+    ASSERT_EQ(p.fs.mounts.size(), 2u);
+    EXPECT_EQ(p.fs.mounts[0].target, "/opt/usr");
+    EXPECT_EQ(p.fs.mounts[1].size, 1u << 20);
+}
+
+TEST(Profile, ErrorsNameLineAndColumn) {
+    Policy p = default_policy();
+    try {
+        profile::apply_text(p, "hostname = \"a\"\nbogus-key = 1\n", "bad.toml");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("bad.toml:2:"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("bogus-key"), std::string::npos) << e.what();
+    }
+    try {
+        profile::apply_text(p, "hostname = \n", "syntax.toml");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("syntax.toml:1:"), std::string::npos) << e.what();
+    }
+    try {
+        profile::apply_text(p, "\n\nrlimit = [\"NOPE=1\"]\n", "val.toml");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("val.toml:3:"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(profile::apply_text(p, "share-net = \"yes\"\n", "t.toml"), Error);
+    EXPECT_THROW(profile::apply_text(p, "bind = [\"/a\"]\n", "t.toml"), Error);
+}
+
+TEST(Profile, BuiltInProfilesLoadAndExtend) {
+    Policy p = default_policy();
+    profile::apply(p, "judge");
+    EXPECT_GT(p.process.time_limit_s, 0);
+    EXPECT_FALSE(p.process.rlimits.empty());
+    EXPECT_EQ(p.profiles.size(), 1u);
+    Policy d = default_policy();
+    EXPECT_THROW(profile::apply(d, "no-such-profile"), Error);
+}
+
+TEST(IdMap, RootMapsToNobodyByDefault) {
+    Identity id;
+    auto m = mech::decide_id_maps(id, 0, 0);
+    EXPECT_EQ(m.uid_line(), "0 65534 1\n");
+    EXPECT_EQ(m.gid_line(), "0 65534 1\n");
+    id.map_host_root = true;
+    EXPECT_EQ(mech::decide_id_maps(id, 0, 0).uid_line(), "0 0 1\n");
+    Identity zero;
+    zero.host_uid = 0;
+    EXPECT_THROW(mech::decide_id_maps(zero, 0, 0), Error);
+}
+
+TEST(IdMap, OrdinaryUserMapsOnlyItself) {
+    Identity id;
+    id.uid = 1000;
+    auto m = mech::decide_id_maps(id, 4242, 4343);
+    EXPECT_EQ(m.uid_line(), "1000 4242 1\n");
+    EXPECT_EQ(m.gid_line(), "0 4343 1\n");
+    id.host_uid = 0;
+    EXPECT_THROW(mech::decide_id_maps(id, 4242, 4343), Error);
+    Identity root;
+    root.map_host_root = true;
+    EXPECT_THROW(mech::decide_id_maps(root, 4242, 4343), Error);
+}
+
+TEST(PolicyJson, ShowsTheResolvedPolicy) {
+    Policy p = default_policy();
+    p.hostname = "x";
+    p.process.argv = {"/bin/true"};
+    auto j = nlohmann::json::parse(policy_to_json(p));
+    EXPECT_EQ(j["hostname"], "x");
+    EXPECT_EQ(j["namespaces"]["time"], true);
+    EXPECT_EQ(j["process"]["argv"][0], "/bin/true");
+    EXPECT_FALSE(j["filesystem"]["masked_paths"].empty());
+}
+
+}  // namespace
+}  // namespace caisson
