@@ -87,10 +87,12 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
 
 RunResult run_probe(const std::vector<std::string>& args, const std::vector<std::string>& probe_args,
                     const RunOptions& opts) {
-    std::vector<std::string> all{"run"};
+    // The build tree may be anywhere, /tmp included (which the sandbox replaces): the probe
+    // is bound into the sandbox's /tmp.
+    std::vector<std::string> all{"run", "--ro-bind", probe_path(), kProbeInside};
     all.insert(all.end(), args.begin(), args.end());
     all.push_back("--");
-    all.push_back(probe_path());
+    all.push_back(kProbeInside);
     all.insert(all.end(), probe_args.begin(), probe_args.end());
     return run_caisson(all, opts);
 }

@@ -57,6 +57,7 @@ private:
 void make_mini_rootfs(const std::string& dir, uid_t owner = 0);
 
 inline constexpr uid_t kUnprivilegedUid = 4242;
+inline constexpr const char* kProbeInside = "/tmp/probe";
 inline constexpr uid_t kNobodyUid = 65534;  // the host uid behind a root-run sandbox's ids
 
 }  // namespace caisson::test
