@@ -31,6 +31,10 @@ bool drop_all_capabilities(run::Failure& f) {
                                SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                                SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0) return f.set("set securebits", "NOROOT|NO_SETUID_FIXUP");
+    return drop_capabilities_without_exec(f);
+}
+
+bool drop_capabilities_without_exec(run::Failure& f) {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
     if (::syscall(SYS_capset, &hdr, data) < 0) return f.set("capset", "effective,permitted,inheritable");

@@ -9,6 +9,10 @@ namespace caisson::mech {
 // exec, then clears effective, permitted and inheritable. Needs CAP_SETPCAP until the end.
 bool drop_all_capabilities(run::Failure& f);
 
+// Clears effective, permitted and inheritable only: for a process that never execs again
+// (the sandbox's init), where the bounding and ambient sets have nothing left to guard.
+bool drop_capabilities_without_exec(run::Failure& f);
+
 // PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities grant nothing.
 bool set_no_new_privs(run::Failure& f);
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +104,16 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     }
     f.set("exec", plan.argv[0], err, ErrorKind::Exec);
     exec_failed(error_pipe, f);
+}
+
+struct SpawnArgs {
+    LaunchPlan* plan;
+    int error_pipe;
+};
+
+int program_entry(void* arg) {
+    auto* a = static_cast<SpawnArgs*>(arg);
+    exec_program(*a->plan, a->plan->caller_sigmask, a->error_pipe);
 }
 
 // With a pid namespace, init's exit takes every process with it. Without one, init is a
@@ -216,12 +227,13 @@ void kill_remaining_children() {
     ::sigprocmask(SIG_BLOCK, &waitset, nullptr);
     int error_pipe[2];
     if (::pipe2(error_pipe, O_CLOEXEC) < 0) report_failure(plan.channel, (f.set("pipe", "exec status"), f));
-    pid_t program = ::fork();
-    if (program < 0) report_failure(plan.channel, (f.set("fork", "program"), f));
-    if (program == 0) {
-        ::close(error_pipe[0]);
-        exec_program(plan, plan.caller_sigmask, error_pipe[1]);
-    }
+    // Like posix_spawn: the program shares init's memory until it execs (CLONE_VM |
+    // CLONE_VFORK), so no page tables are copied; init is suspended meanwhile, and the
+    // program writes nothing but its own stack (and errno) before exec.
+    SpawnArgs spawn{&plan, error_pipe[1]};
+    alignas(64) char stack[64 * 1024];
+    pid_t program = ::clone(program_entry, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &spawn);
+    if (program < 0) report_failure(plan.channel, (f.set("clone", "program"), f));
     ::close(error_pipe[1]);
     Failure exec_failure;
     ssize_t n;
@@ -237,7 +249,8 @@ void kill_remaining_children() {
 
     // 7. Init keeps nothing it does not need: no capabilities, and not dumpable, so the
     // program (same uid) can neither ptrace it nor open its /proc/1/exe (CVE-2019-5736).
-    if (!mech::drop_all_capabilities(f) || !mech::set_no_new_privs(f) || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+    if (!mech::drop_capabilities_without_exec(f) || !mech::set_no_new_privs(f) ||
+        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
         ::kill(program, SIGKILL);
         report_failure(plan.channel, f);
     }

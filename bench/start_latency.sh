@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Start latency, side by side in one run: caisson against bubblewrap (and firejail when it is
+# installed) and bare /bin/true. Rounds alternate between the tools so drift hits all alike;
+# medians over all rounds. Also: starts per second with 2 parallel workers, and the
+# supervisor's memory while its sandbox sleeps.
+#   bench/start_latency.sh [CAISSON] [RUNS_PER_ROUND] [ROUNDS]
+set -euo pipefail
+caisson=$(readlink -f "${1:-build/caisson}")
+runs=${2:-200}
+rounds=${3:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+startbench=$(dirname "$caisson")/bench/startbench
+[ -x "$startbench" ] || { echo "bench: build first (make build)" >&2; exit 1; }
+
+declare -A cmds=(
+  [bare]="/bin/true"
+  [caisson]="$caisson run -- /bin/true"
+  [bwrap]="$(command -v bwrap) --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true"
+)
+order=(bare caisson bwrap)
+if command -v firejail >/dev/null; then
+  cmds[firejail]="$(command -v firejail) --noprofile --quiet /bin/true"; order+=(firejail)
+fi
+
+tmp=$(mktemp -d /tmp/caisson-bench-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+for r in $(seq "$rounds"); do
+  for t in "${order[@]}"; do
+    # shellcheck disable=SC2086
+    "$startbench" "$runs" 1 -- ${cmds[$t]} >> "$tmp/$t.1"
+    "$startbench" "$runs" 2 -- ${cmds[$t]} >> "$tmp/$t.2"
+  done
+done
+
+median() { python3 -c "import json,sys,statistics as s; print(s.median(json.loads(l)['$2'] for l in open('$1')))"; }
+printf '%-9s %10s %8s %8s %16s %8s\n' tool median_ms x_bare x_bwrap starts/s_2workers x_bwrap
+base=$(median "$tmp/bare.1" median_ms); bw=$(median "$tmp/bwrap.1" median_ms); bwr=$(median "$tmp/bwrap.2" starts_per_s)
+for t in "${order[@]}"; do
+  m=$(median "$tmp/$t.1" median_ms); rate=$(median "$tmp/$t.2" starts_per_s)
+  python3 -c "print('%-9s %10.3f %8.2f %8.2f %16.1f %8.2f' % ('$t', $m, $m/$base, $m/$bw, $rate, $rate/$bwr))"
+done
+
+# Memory of the supervising processes while the sandbox sleeps.
+rss() {  # pid -> "RSS_kB PSS_kB"
+  echo "$(awk '/VmRSS/{print $2}' /proc/$1/status) $(awk '/^Pss:/{print $2}' /proc/$1/smaps_rollup)"
+}
+echo
+echo "supervisor memory while the sandbox sleeps (kB):"
+"$caisson" run -- /bin/sleep 2 & sup=$!
+bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/sleep 2 & bsup=$!
+sleep 1
+init=$(cat /proc/$sup/task/$sup/children | awk '{print $1}')
+binner=$(cat /proc/$bsup/task/$bsup/children | awk '{print $1}')
+read -r a b <<<"$(rss $sup)"; read -r c d <<<"$(rss $init)"
+echo "  caisson: supervisor RSS $a PSS $b; sandbox init RSS $c PSS $d; total RSS $((a + c))"
+read -r a b <<<"$(rss $bsup)"; read -r c d <<<"$(rss $binner)"
+echo "  bwrap:   outer RSS $a PSS $b; inner pid1 RSS $c PSS $d; total RSS $((a + c))"
+wait
