@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,6 +77,52 @@ TEST(Process, TtyKeepsSessionAndFiltersTiocsti) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.probe["sid"], r.probe["pid"]);
     EXPECT_EQ(r.probe["status"]["Seccomp"], "2");
+}
+
+// CVE-2017-5226: a sandboxed program must not push input into the caller's terminal.
+class Terminal {
+public:
+    Terminal() {
+        master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master_ < 0 || ::grantpt(master_) < 0 || ::unlockpt(master_) < 0) return;
+        slave_ = ::open(::ptsname(master_), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        // Raw mode: a single injected byte counts as pending input (no line needed).
+        termios t{};
+        if (slave_ >= 0 && ::tcgetattr(slave_, &t) == 0) {
+            ::cfmakeraw(&t);
+            ::tcsetattr(slave_, TCSANOW, &t);
+        }
+    }
+    ~Terminal() {
+        if (slave_ >= 0) ::close(slave_);
+        if (master_ >= 0) ::close(master_);
+    }
+    int slave() const { return slave_; }
+    // Whatever was injected into the terminal's input queue can be read from the slave.
+    std::string pending_input() const {
+        int n = 0;
+        ::ioctl(slave_, FIONREAD, &n);
+        return std::string(static_cast<size_t>(n), '?');
+    }
+
+private:
+    int master_ = -1;
+    int slave_ = -1;
+};
+
+TEST(Terminal, NoKeystrokeInjection) {
+    for (bool tty : {false, true}) {
+        Terminal term;
+        ASSERT_GE(term.slave(), 0);
+        RunOptions o;
+        o.stdin_fd = term.slave();
+        std::vector<std::string> flags;
+        if (tty) flags.push_back("--tty");
+        auto r = run_probe(flags, {"--tiocsti"}, o);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_NE(r.probe["tiocsti"], "ok") << "tty=" << tty;
+        EXPECT_EQ(term.pending_input(), "") << "tty=" << tty;
+    }
 }
 
 TEST(Process, ExitCodesPassThrough) {
@@ -180,6 +229,33 @@ TEST(Signals, KillingTheSupervisorKillsTheSandbox) {
     for (int fd : members) {
         pollfd p{fd, POLLIN, 0};
         EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived its supervisor";
+        ::close(fd);
+    }
+}
+
+pid_t first_child(pid_t pid) {
+    pid_t child = 0;
+    std::ifstream("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children") >> child;
+    return child;
+}
+
+TEST(Signals, DieWithParent) {
+    std::vector<int> members;
+    RunOptions o;
+    // caisson's parent is a shell; killing the shell must take the sandbox with it.
+    o.wrapper = {"/bin/sh", "-c", "\"$0\" \"$@\" & wait"};
+    o.on_ready = [&](pid_t shell) {
+        pid_t caisson = first_child(shell);
+        pid_t init = first_child(caisson);
+        std::error_code ec;
+        members = pidfds_in_pidns(fs::read_symlink("/proc/" + std::to_string(init) + "/ns/pid", ec).string());
+        ::kill(shell, SIGKILL);
+    };
+    auto r = run_probe({"--die-with-parent"}, {"--wait-signal"}, o);
+    ASSERT_GE(members.size(), 2u);
+    for (int fd : members) {
+        pollfd p{fd, POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived caisson's parent";
         ::close(fd);
     }
 }

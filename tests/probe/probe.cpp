@@ -8,6 +8,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -146,6 +147,11 @@ int main(int argc, char** argv) {
         else if (a == "--read" && i + 1 < argc) reads[argv[i + 1]] = try_read(argv[i + 1]), ++i;
         else if (a == "--exit" && i + 1 < argc) exit_code = std::atoi(argv[++i]);
         else if (a == "--wait-signal") wait_signal = true;
+        else if (a == "--tiocsti") {
+            // Try to push a character into the input of the terminal on stdin (CVE-2017-5226).
+            char c = '!';
+            out["tiocsti"] = ::ioctl(0, TIOCSTI, &c) == 0 ? "ok" : strerrorname_np(errno);
+        }
     }
     out["pid"] = ::getpid();
     out["ppid"] = ::getppid();

@@ -23,7 +23,8 @@ const char* source_dir() { return CAISSON_SOURCE_DIR; }
 RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& opts) {
     int out[2], err[2];
     if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
-    std::vector<std::string> argv_s{caisson_path()};
+    std::vector<std::string> argv_s = opts.wrapper;
+    argv_s.push_back(caisson_path());
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -33,8 +34,8 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
     if (pid == 0) {
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, 0);
+        int in = opts.stdin_fd >= 0 ? opts.stdin_fd : ::open("/dev/null", O_RDONLY);
+        ::dup2(in, 0);
         for (auto [to, from] : opts.extra_fds) ::dup2(from, to);
         for (const auto& e : opts.env) ::putenv(const_cast<char*>(e.c_str()));
         if (opts.as_uid) {

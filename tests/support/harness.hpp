@@ -16,6 +16,8 @@ struct RunOptions {
     std::optional<uid_t> as_uid;  // run caisson as this (unprivileged) uid/gid
     std::vector<std::pair<int, int>> extra_fds;  // (fd in caisson, fd here) to pass down
     std::vector<std::string> env;                // extra environment entries for caisson
+    int stdin_fd = -1;                           // caisson's stdin (default /dev/null)
+    std::vector<std::string> wrapper;            // run caisson through this command
     // Called with caisson's pid and a reader of its stdout once the line `ready` appears.
     std::function<void(pid_t)> on_ready;
 };
