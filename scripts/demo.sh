@@ -3,7 +3,7 @@
 # made through the overlay is gone.
 set -euo pipefail
 caisson=${1:-build/caisson}
-marker=/etc/caisson-demo-$$
+marker=/var/tmp/caisson-demo-$$
 
 echo "\$ caisson run --overlay -- /bin/sh -c '...'"
 "$caisson" run --overlay --hostname demo-sandbox -- /bin/sh -c "
@@ -23,4 +23,4 @@ else
 fi
 echo
 echo "\$ caisson run -- touch /etc/caisson-demo   (the host's files, read-only)"
-"$caisson" run -- /usr/bin/touch "$marker" || true
+"$caisson" run -- /usr/bin/touch /etc/caisson-demo || true

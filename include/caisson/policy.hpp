@@ -55,6 +55,7 @@ struct Filesystem {
     uint64_t overlay_size = 0;     // bytes of the tmpfs upper layer, 0 = kernel default
     std::string overlay_upper;     // keep the upper layer in this host directory
     uint64_t tmp_size = 64ull << 20;  // the sandbox's /tmp
+    bool host_run = false;            // keep the host's /run (and its service sockets) visible
     std::vector<MountSpec> mounts; // in the order given, after /proc, /dev, /sys, /tmp
     std::vector<std::string> masked_paths;    // hidden: /dev/null over files, empty tmpfs over dirs
     std::vector<std::string> readonly_paths;  // re-bound read-only

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -68,9 +70,15 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     caisson::Sandbox sandbox(std::move(policy));
     caisson::Outcome outcome = sandbox.run();
     if (!sandbox.policy().report_path.empty()) {
-        std::ofstream out(sandbox.policy().report_path, std::ios::trunc);
-        out << caisson::outcome_to_json(outcome);
-        if (!out) throw Error(ErrorKind::Setup, "write report", sandbox.policy().report_path, errno);
+        // caisson may run as root: never follow a link planted at the report's path.
+        const std::string& path = sandbox.policy().report_path;
+        std::string text = caisson::outcome_to_json(outcome);
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) throw Error(ErrorKind::Setup, "write report", path, errno);
+        ssize_t n = ::write(fd, text.data(), text.size());
+        int err = errno;
+        ::close(fd);
+        if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, "write report", path, n < 0 ? err : EIO);
     }
     return outcome.shell_status();
 }

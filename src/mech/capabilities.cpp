@@ -21,6 +21,10 @@ int last_cap() {
 }  // namespace
 
 bool drop_all_capabilities(run::Failure& f) {
+    return restrict_capability_sets(f) && drop_capabilities_without_exec(f);
+}
+
+bool restrict_capability_sets(run::Failure& f) {
     for (int cap = 0, last = last_cap(); cap <= last; ++cap)
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             return f.set("drop bounding capability", "CAP_*");
@@ -31,7 +35,7 @@ bool drop_all_capabilities(run::Failure& f) {
                                SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                                SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0) return f.set("set securebits", "NOROOT|NO_SETUID_FIXUP");
-    return drop_capabilities_without_exec(f);
+    return true;
 }
 
 bool drop_capabilities_without_exec(run::Failure& f) {

@@ -9,6 +9,10 @@ namespace caisson::mech {
 // exec, then clears effective, permitted and inheritable. Needs CAP_SETPCAP until the end.
 bool drop_all_capabilities(run::Failure& f);
 
+// The first half of drop_all_capabilities: bounding and ambient sets emptied, securebits set
+// and locked. Effective, permitted and inheritable are left for the second half.
+bool restrict_capability_sets(run::Failure& f);
+
 // Clears effective, permitted and inheritable only: for a process that never execs again
 // (the sandbox's init), where the bounding and ambient sets have nothing left to guard.
 bool drop_capabilities_without_exec(run::Failure& f);

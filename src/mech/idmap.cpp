@@ -18,7 +18,7 @@ void write_proc_file(pid_t pid, const char* name, const std::string& text) {
     if (!fd) throw Error(ErrorKind::Setup, std::string("open ") + name, path, errno);
     ssize_t n = ::write(fd.get(), text.data(), text.size());
     if (n != static_cast<ssize_t>(text.size()))
-        throw Error(ErrorKind::Setup, std::string("write ") + name, path + " <- " + text, n < 0 ? errno : EIO);
+        throw Error(ErrorKind::Setup, std::string("write ") + name, path, n < 0 ? errno : EIO);
 }
 
 }  // namespace

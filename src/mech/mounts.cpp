@@ -131,15 +131,15 @@ bool apply_user_mounts(int root, run::LaunchPlan& plan, Failure& f) {
 // Masks and read-only paths come last, so no later mount can uncover them.
 bool apply_masks(int root, const Policy& p, Failure& f) {
     kernel::Fd null_src, empty_dir;
+    // Symlinks are followed, inside the root: what a masked path names is hidden.
     for (const auto& path : p.fs.masked_paths) {
-        kernel::Fd at(open_in_root(root, path.c_str(), O_PATH | O_NOFOLLOW));
+        kernel::Fd at(open_in_root(root, path.c_str(), O_PATH));
         if (!at) {
             if (errno == ENOENT) continue;
             return f.set("open masked path", path.c_str());
         }
         struct stat st{};
         if (::fstat(at.get(), &st) < 0) return f.set("stat masked path", path.c_str());
-        if (S_ISLNK(st.st_mode)) continue;
         int rc;
         if (S_ISDIR(st.st_mode)) {
             if (!empty_dir) {
@@ -160,7 +160,7 @@ bool apply_masks(int root, const Policy& p, Failure& f) {
         if (rc < 0) return f.set("mask", path.c_str());
     }
     for (const auto& path : p.fs.readonly_paths) {
-        kernel::Fd at(open_in_root(root, path.c_str(), O_PATH | O_NOFOLLOW));
+        kernel::Fd at(open_in_root(root, path.c_str(), O_PATH));
         if (!at) {
             if (errno == ENOENT) continue;
             return f.set("open read-only path", path.c_str());
@@ -174,7 +174,7 @@ bool apply_masks(int root, const Policy& p, Failure& f) {
 
 }  // namespace
 
-bool build_root(run::LaunchPlan& plan, OverlayFds overlay_fds, Failure& f) {
+bool build_root(run::LaunchPlan& plan, Failure& f) {
     const Policy& p = *plan.policy;
     // Nothing done here may propagate back to the host's namespace.
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return f.set("make mounts slave", "/");
@@ -199,8 +199,10 @@ bool build_root(run::LaunchPlan& plan, OverlayFds overlay_fds, Failure& f) {
 
     // 2. The root tree, attached over "/" of this namespace.
     kernel::Fd root;
-    if (plan.overlay.enabled) {
-        root.reset(make_overlay_root(plan.overlay, plan.new_userns, overlay_fds, f));
+    if (plan.overlay.prebuilt_root >= 0) {
+        root.reset(plan.overlay.prebuilt_root);
+    } else if (plan.overlay.enabled) {
+        root.reset(make_overlay_in_userns(plan.overlay, f));
         if (!root) return false;
     } else {
         root.reset(clone_host(p.fs.rootfs.c_str(), true,
@@ -214,10 +216,21 @@ bool build_root(run::LaunchPlan& plan, OverlayFds overlay_fds, Failure& f) {
     if (!mount_at(root.get(), proc.get(), "/proc", true, f)) return false;
     if (!mount_at(root.get(), sys.get(), "/sys", true, f)) return false;
     if (!build_dev(root.get(), dev, f)) return false;
-    if (!tmpfs_at(root.get(), "/tmp", "mode=1777", plan.tmp_size_option.c_str(),
+    if (!tmpfs_at(root.get(), "/tmp", "mode=1777", plan.tmp_size_option.empty() ? nullptr : plan.tmp_size_option.c_str(),
                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, f))
         return false;
+    // The host's /run holds sockets of host services (D-Bus, the systemd user manager):
+    // a read-only bind does not stop connect(). A fresh, empty /run where the root has one.
+    if (!p.fs.host_run) {
+        kernel::Fd run(open_in_root(root.get(), "/run", O_PATH | O_DIRECTORY));
+        if (run && !tmpfs_at(root.get(), "/run", "mode=0755", "size=16m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, f))
+            return false;
+    }
     if (!apply_user_mounts(root.get(), plan, f)) return false;
+    for (int& fd : plan.mount_source_fds) {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
     if (!apply_masks(root.get(), p, f)) return false;
 
     // 4. pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only

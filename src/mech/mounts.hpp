@@ -11,6 +11,6 @@ namespace caisson::mech {
 
 // Runs in the child, in its own mount namespace. On return the process's root is the
 // sandbox's root and the host's tree is detached.
-bool build_root(run::LaunchPlan& plan, OverlayFds overlay_fds, run::Failure& f);
+bool build_root(run::LaunchPlan& plan, run::Failure& f);
 
 }  // namespace caisson::mech

@@ -1,25 +1,25 @@
 // The copy-on-write root: OverlayFS with the rootfs as lower layer and a tmpfs (or a kept
 // directory) as upper layer.
+//
+// As root, the supervisor builds the overlay as a detached mount in the host's context and
+// the sandbox attaches it: copy-up then works for files of any owner (it runs with the
+// mounter's credentials), while the program keeps the rights of its own unprivileged host
+// uid (it cannot read /etc/shadow or write /etc, but can write where that uid may, such as
+// /var/tmp). As an ordinary user, the sandbox's init mounts it inside its user namespace,
+// over a rootfs the user owns.
 #pragma once
 
+#include "kernel/fd.hpp"
 #include "run/failure.hpp"
 #include "run/plan.hpp"
 
 namespace caisson::mech {
 
-// Descriptors the supervisor made for the overlay when it runs as root: clones of the
-// rootfs and of --overlay-upper, idmapped to the sandbox's user namespace, so that the
-// host's root-owned files belong to the sandbox's root and copy-up can keep their owner.
-struct OverlayFds {
-    int lower = -1;
-    int upper = -1;
-};
+// Supervisor side (root): the detached overlay. Throws caisson::Error.
+kernel::Fd build_overlay_as_root(const run::OverlayPlan& plan, const std::string& rootfs);
 
-// Prepares, in the supervisor, the idmapped clones the plan asks for. Throws caisson::Error.
-OverlayFds prepare_overlay_idmaps(const run::OverlayPlan& plan, const char* rootfs, int userns_fd);
-
-// In the child: mounts a staging tmpfs over "/" (so no host directory is touched), builds
-// the overlay from it and returns the overlay's detached mount, or -1.
-int make_overlay_root(const run::OverlayPlan& plan, bool in_userns, OverlayFds fds, run::Failure& f);
+// Child side (rootless): mounts a staging tmpfs over "/" of the private namespace (so no host
+// directory is touched), builds the overlay from it, returns its detached mount or -1.
+int make_overlay_in_userns(const run::OverlayPlan& plan, run::Failure& f);
 
 }  // namespace caisson::mech

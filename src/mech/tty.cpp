@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <memory>
 
 namespace caisson::mech {
@@ -49,6 +50,30 @@ bool load_filter(const std::vector<unsigned char>& bpf, run::Failure& f) {
     if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
         return f.set("load seccomp filter", "TIOCSTI/TIOCLINUX");
     return true;
+}
+
+bool take_terminal_foreground(run::Failure& f) {
+    if (::setpgid(0, 0) < 0) return f.set("setpgid", "program");
+    if (!::isatty(0)) return true;
+    // A background group changing the foreground group gets SIGTTOU unless it blocks it.
+    sigset_t ttou, old;
+    ::sigemptyset(&ttou);
+    ::sigaddset(&ttou, SIGTTOU);
+    ::sigprocmask(SIG_BLOCK, &ttou, &old);
+    int rc = ::tcsetpgrp(0, ::getpgrp());
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (rc < 0 && errno != ENOTTY) return f.set("tcsetpgrp", "stdin");
+    return true;
+}
+
+void restore_terminal_foreground(pid_t pgrp) {
+    if (!::isatty(0)) return;
+    sigset_t ttou, old;
+    ::sigemptyset(&ttou);
+    ::sigaddset(&ttou, SIGTTOU);
+    ::sigprocmask(SIG_BLOCK, &ttou, &old);
+    (void)::tcsetpgrp(0, pgrp);
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
 }
 
 bool detach_from_terminal(run::Failure& f) {

@@ -18,4 +18,11 @@ bool load_filter(const std::vector<unsigned char>& bpf, run::Failure& f);
 
 bool detach_from_terminal(run::Failure& f);
 
+// With --tty: a process group of its own (so kill(0) cannot reach the caller's group), made
+// the terminal's foreground group when stdin is a terminal.
+bool take_terminal_foreground(run::Failure& f);
+
+// The caller's side: makes `pgrp` the foreground group of the terminal on stdin again.
+void restore_terminal_foreground(pid_t pgrp);
+
 }  // namespace caisson::mech

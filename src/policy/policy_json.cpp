@@ -50,6 +50,7 @@ std::string policy_to_json(const Policy& p) {
                        {"overlay_size", p.fs.overlay_size},
                        {"overlay_upper", p.fs.overlay_upper},
                        {"tmp_size", p.fs.tmp_size},
+                       {"host_run", p.fs.host_run},
                        {"mounts", mounts},
                        {"masked_paths", p.fs.masked_paths},
                        {"readonly_paths", p.fs.readonly_paths}};

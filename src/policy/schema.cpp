@@ -90,6 +90,9 @@ const std::array kSettings{
             }},
     Setting{"tmp-size", 1, false, "BYTES", "size of the sandbox's /tmp (default 64M)",
             [](Policy& p, Args a) { p.fs.tmp_size = values::parse_size(a[0], "--tmp-size"); }},
+    Setting{"host-run", 0, false, "",
+            "keep the host's /run visible (its sockets reach host services; default: an empty tmpfs)",
+            [](Policy& p, Args a) { p.fs.host_run = on(a, "host-run"); }},
     Setting{"bind", 2, true, "SRC DST", "bind host SRC read-write at DST",
             [](Policy& p, Args a) {
                 values::require_absolute(a[0], "--bind source");

@@ -1,6 +1,7 @@
 #include "run/init.hpp"
 
 #include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
 #include "mech/capabilities.hpp"
 #include "mech/fds.hpp"
 #include "mech/loopback.hpp"
@@ -85,12 +86,16 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     Failure f;
     const Policy& p = *plan.policy;
     auto fail = [&] { exec_failed(error_pipe, f); };
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
-    if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) fail();
     if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
-    if (!p.process.tty && !mech::detach_from_terminal(f)) fail();
+    if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
-    if (!mech::drop_all_capabilities(f)) fail();
+    // Bounding set and securebits first (they need CAP_SETPCAP), then the ids (without a user
+    // namespace of our own), then the remaining sets.
+    if (!mech::restrict_capability_sets(f)) fail();
+    if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) fail();
+    if (!mech::drop_capabilities_without_exec(f)) fail();
+    // After the id change, which clears it.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
     if (!mech::set_no_new_privs(f)) fail();
     if (::chdir(p.process.cwd.c_str()) < 0) f.set("chdir", p.process.cwd.c_str()), fail();
     if (!plan.tty_filter.empty() && !mech::load_filter(plan.tty_filter, f)) fail();
@@ -132,10 +137,12 @@ void kill_remaining_children() {
             char* end = nullptr;
             long pid = std::strtol(s, &end, 10);
             if (end == s) break;
-            if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+            // Killed, then waited for by pid: a process that reparents to us later is seen
+            // in the next round instead of blocking this one.
+            if (pid > 0 && ::kill(static_cast<pid_t>(pid), SIGKILL) == 0) ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
             s = end;
         }
-        while (::waitpid(-1, nullptr, 0) > 0) {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
         }
     }
 }
@@ -176,13 +183,7 @@ void kill_remaining_children() {
 
     // 1. Wait until the supervisor has written the id maps (and passed the overlay layers).
     Message go{};
-    int fds[2] = {-1, -1};
-    size_t nfds = 2;
-    if (recv_message(plan.channel, go, fds, &nfds) <= 0 || go.type != MsgType::Go) ::_exit(kExitUsage);
-    mech::OverlayFds overlay_fds;
-    size_t next = 0;
-    if (plan.overlay.idmapped_lower && next < nfds) overlay_fds.lower = fds[next++];
-    if (plan.overlay.idmapped_upper && next < nfds) overlay_fds.upper = fds[next++];
+    if (recv_message(plan.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(kExitUsage);
     clock.done("wait-maps");
 
     // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
@@ -197,11 +198,9 @@ void kill_remaining_children() {
 
     // 3. The filesystem.
     if (p.namespaces.mount) {
-        if (!mech::build_root(plan, overlay_fds, f)) report_failure(plan.channel, f);
+        if (!mech::build_root(plan, f)) report_failure(plan.channel, f);
         clock.done("mounts");
     }
-    if (overlay_fds.lower >= 0) ::close(overlay_fds.lower);
-    if (overlay_fds.upper >= 0) ::close(overlay_fds.upper);
 
     // 4. Hostname and network.
     if (p.namespaces.uts && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
@@ -216,6 +215,10 @@ void kill_remaining_children() {
         if (!mech::enter_time_namespace_for_children(plan.timens_offsets, f)) report_failure(plan.channel, f);
         clock.done("time-ns");
     }
+
+    // Not dumpable from before the program exists (dumpability belongs to the memory the
+    // program shares until exec): it can never ptrace init or open /proc/1/* (CVE-2019-5736).
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
 
     // 6. The program. Signals stay blocked (the supervisor blocked them before clone) so
     // none is lost before the loop below waits for them; the program gets the caller's
@@ -247,13 +250,13 @@ void kill_remaining_children() {
     clock.done("spawn");
     send_message(plan.channel, started);
 
-    // 7. Init keeps nothing it does not need: no capabilities, and not dumpable, so the
-    // program (same uid) can neither ptrace it nor open its /proc/1/exe (CVE-2019-5736).
-    if (!mech::drop_capabilities_without_exec(f) || !mech::set_no_new_privs(f) ||
-        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+    // 7. Init keeps nothing it does not need: no capabilities, no descriptor but the channel.
+    if (!mech::drop_capabilities_without_exec(f) || !mech::set_no_new_privs(f)) {
         ::kill(program, SIGKILL);
         report_failure(plan.channel, f);
     }
+    if (plan.channel > 3) kernel::close_range(3, static_cast<unsigned>(plan.channel) - 1, 0);
+    kernel::close_range(static_cast<unsigned>(plan.channel) + 1, ~0U, 0);
     init_loop(plan, program, waitset);
 }
 

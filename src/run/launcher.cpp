@@ -5,6 +5,7 @@
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
+#include "mech/tty.hpp"
 #include "run/channel.hpp"
 #include "run/init.hpp"
 #include "run/preflight.hpp"
@@ -136,14 +137,26 @@ Outcome Sandbox::run() {
     if (p.namespaces.user) maps = mech::decide_id_maps(p.identity, caller_uid, caller_gid);
     run::LaunchPlan plan = run::build_plan(p, caller_uid, caller_gid);
 
-    if (p.process.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+    if (p.process.die_with_parent) {
+        pid_t parent = ::getppid();
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+        // The parent may have died before the prctl took effect.
+        if (::getppid() != parent) throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
+    }
 
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
     kernel::Fd channel(sv[0]), child_end(sv[1]);
     plan.channel = child_end.get();
+
+    // As root, the overlay is built here, in the host's context (see mech/overlay.hpp); the
+    // child inherits the descriptor.
+    kernel::Fd overlay_root;
+    if (plan.overlay.enabled && plan.as_root && p.namespaces.mount) {
+        overlay_root = mech::build_overlay_as_root(plan.overlay, p.fs.rootfs);
+        plan.overlay.prebuilt_root = overlay_root.get();
+    }
 
     SignalRelay relay;
     plan.caller_sigmask = relay.saved_mask();
@@ -163,7 +176,9 @@ Outcome Sandbox::run() {
                     "namespaces", err);
     }
     if (pid == 0) {
-        channel.release();  // the child's copy closes with exec or exit; never touch the heap here
+        // Init must not hold the supervisor's end: its end-of-stream is how init learns that
+        // the supervisor is gone. (No heap from here on: this is a copy of our memory.)
+        ::close(channel.release());
         run::container_init(plan);
     }
     InitProcess init(kernel::Fd(pidfd), static_cast<pid_t>(pid));
@@ -171,26 +186,11 @@ Outcome Sandbox::run() {
 
     // The child waits on the channel until its maps exist (it cannot write them itself:
     // it has no rights in our user namespace).
-    mech::OverlayFds overlay_fds;
-    int pass[2];
-    size_t npass = 0;
-    if (maps) {
-        mech::write_id_maps(init.pid(), *maps);
-        if (plan.overlay.idmapped_lower || plan.overlay.idmapped_upper) {
-            std::string ns_path = "/proc/" + std::to_string(init.pid()) + "/ns/user";
-            kernel::Fd userns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!userns) throw Error(ErrorKind::Setup, "open user namespace", ns_path, errno);
-            overlay_fds = mech::prepare_overlay_idmaps(plan.overlay, p.fs.rootfs.c_str(), userns.get());
-            if (overlay_fds.lower >= 0) pass[npass++] = overlay_fds.lower;
-            if (overlay_fds.upper >= 0) pass[npass++] = overlay_fds.upper;
-        }
-    }
+    overlay_root.reset();  // the child has its own copy
+    if (maps) mech::write_id_maps(init.pid(), *maps);
     run::Message go{};
     go.type = run::MsgType::Go;
-    bool sent = run::send_message(channel.get(), go, pass, npass);
-    int send_err = errno;
-    for (size_t i = 0; i < npass; ++i) ::close(pass[i]);
-    if (!sent) throw Error(ErrorKind::Setup, "send start token", "setup channel", send_err);
+    if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
 
     // Supervise.
     Outcome out;
@@ -256,6 +256,7 @@ Outcome Sandbox::run() {
     }
     rusage usage{};
     siginfo_t info = init.reap(usage);
+    if (p.process.tty) mech::restore_terminal_foreground(::getpgrp());
     out.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
     out.user_cpu_s = seconds(usage.ru_utime);
     out.system_cpu_s = seconds(usage.ru_stime);

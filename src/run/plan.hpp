@@ -17,12 +17,11 @@ namespace caisson::run {
 
 struct OverlayPlan {
     bool enabled = false;
-    bool idmapped_lower = false;  // the supervisor passes an idmapped clone of the rootfs
-    bool idmapped_upper = false;  // ... and of --overlay-upper
-    std::string lowerdir;         // a host path, when not idmapped
-    std::string upper_base;       // host dir holding upper/ and work/, when not idmapped
+    int prebuilt_root = -1;      // as root: the detached overlay the supervisor built
+    std::string lowerdir;        // the rootfs
+    std::string upper_base;      // --overlay-upper: a host dir holding upper/ and work/
     std::string upperdir, workdir;
-    std::string size_option;      // "size=N" for the tmpfs upper, or empty
+    std::string size_option;     // "size=N" for the tmpfs upper, or empty
 };
 
 struct LaunchPlan {

@@ -99,8 +99,16 @@ void preflight(const Policy& p, bool as_root) {
     if (!ns.uts && p.hostname != "caisson") throw Error::usage("--hostname needs a UTS namespace (drop --share-uts)");
     if (!ns.time && (p.time_offsets.monotonic_s || p.time_offsets.boottime_s))
         throw Error::usage("--time-offset needs a time namespace (drop --share-time)");
-    for (int fd : p.process.pass_fds)
+    for (int fd : p.process.pass_fds) {
+        if (fd < 3) throw Error::usage("--pass-fd: descriptors 0, 1, 2 always pass", std::to_string(fd));
         if (::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "--pass-fd", std::to_string(fd), errno);
+    }
+    // Library callers fill the policy without the schema's parsers: check what they check.
+    if (p.process.cwd.empty() || p.process.cwd.front() != '/')
+        throw Error::usage("--chdir: must be an absolute path", p.process.cwd);
+    for (const auto& m : p.fs.mounts)
+        if (m.target.empty() || m.target.front() != '/')
+            throw Error::usage("mount destination: must be an absolute path", m.target);
     if (!as_root && !ns.user && (ns.mount || ns.pid || ns.net || ns.uts || ns.ipc || ns.cgroup || ns.time))
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }
@@ -114,6 +122,12 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
     plan.uid = p.identity.uid;
     plan.gid = p.identity.gid;
     (void)caller_gid;
+    // Without a user namespace, the ids inside are the host's: root stays root only when
+    // asked for by name; otherwise uid/gid 0 become the unprivileged host ids.
+    if (!p.namespaces.user && plan.as_root && !p.identity.map_host_root) {
+        if (plan.uid == 0) plan.uid = p.identity.host_uid.value_or(mech::kNobody);
+        if (plan.gid == 0) plan.gid = p.identity.host_gid.value_or(mech::kNobody);
+    }
 
     // A fresh procfs needs our own pid namespace; a fresh sysfs our own network namespace
     // (and, in a user namespace, one owned by it).
@@ -127,14 +141,9 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
     if (p.fs.overlay) {
         auto& o = plan.overlay;
         o.enabled = true;
-        // As root, the layers are idmapped to the sandbox's user namespace: the host's
-        // root-owned files then belong to the sandbox's root, and copy-up can keep owners.
-        bool idmap = plan.as_root && plan.new_userns && !p.identity.map_host_root;
-        o.idmapped_lower = idmap;
         o.lowerdir = p.fs.rootfs;
         if (!p.fs.overlay_upper.empty()) {
             o.upper_base = p.fs.overlay_upper;
-            o.idmapped_upper = idmap;
             o.upperdir = p.fs.overlay_upper + "/upper";
             o.workdir = p.fs.overlay_upper + "/work";
         }

@@ -85,13 +85,23 @@ TEST(Filesystem, SymlinksInTheRootStayInsideTheRoot) {
 }
 
 TEST(Overlay, WritesVanishAfterExit) {
+    // As root the program keeps the rights of host uid 65534: it writes where that uid may
+    // (here /var/tmp, whose parent /var is copied up by the overlay) and nowhere else.
     auto r = run_caisson({"run", "--overlay", "--", "/bin/sh", "-c",
-                          "echo hi > /etc/caisson-overlay && cat /etc/caisson-overlay && rm /etc/hostname && "
-                          "test ! -e /etc/hostname && echo removed"});
+                          "echo hi > /var/tmp/caisson-overlay && cat /var/tmp/caisson-overlay; "
+                          "head -c1 /etc/shadow 2>/dev/null || echo no-shadow; "
+                          "touch /etc/caisson-overlay 2>/dev/null || echo no-etc"});
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(r.out, "hi\nremoved\n");
+    EXPECT_EQ(r.out, "hi\nno-shadow\nno-etc\n");
+    EXPECT_FALSE(fs::exists("/var/tmp/caisson-overlay"));
+}
+
+TEST(Overlay, RootCanWriteEverywhereOnlyWhenAsked) {
+    auto r = run_caisson({"run", "--overlay", "--share-user", "--map-host-root", "--", "/bin/sh", "-c",
+                          "echo hi > /etc/caisson-overlay && cat /etc/caisson-overlay"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "hi\n");
     EXPECT_FALSE(fs::exists("/etc/caisson-overlay"));
-    EXPECT_TRUE(fs::exists("/etc/hostname"));
 }
 
 TEST(Overlay, SizeLimitsTheUpperLayer) {
@@ -102,14 +112,16 @@ TEST(Overlay, SizeLimitsTheUpperLayer) {
 
 TEST(Overlay, UpperDirIsKept) {
     TempDir keep;
-    auto r = run_caisson({"run", "--overlay-upper", keep.path(), "--", "/bin/sh", "-c", "echo kept > /etc/caisson-kept"});
+    auto r = run_caisson({"run", "--overlay-upper", keep.path(), "--", "/bin/sh", "-c",
+                          "echo kept > /var/tmp/caisson-kept && cp /bin/true /var/tmp/suid && chmod 4755 /var/tmp/suid"});
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(read_file(keep.path() + "/upper/etc/caisson-kept"), "kept\n");
-    EXPECT_FALSE(fs::exists("/etc/caisson-kept"));
-    // The idmapped upper layer stores the sandbox's root as the host's root.
+    EXPECT_EQ(read_file(keep.path() + "/upper/var/tmp/caisson-kept"), "kept\n");
+    EXPECT_FALSE(fs::exists("/var/tmp/caisson-kept"));
+    // What the sandbox writes is owned by its host uid, never by the host's root: a setuid
+    // file it leaves in the kept layer grants nothing.
     struct stat st{};
-    ASSERT_EQ(::stat((keep.path() + "/upper/etc/caisson-kept").c_str(), &st), 0);
-    EXPECT_EQ(st.st_uid, 0u);
+    ASSERT_EQ(::stat((keep.path() + "/upper/var/tmp/suid").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u);
 }
 
 TEST(Overlay, RootlessOverAUserOwnedRoot) {

@@ -120,6 +120,16 @@ TEST(Isolation, ShareUserAsRootKeepsHostIds) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["ns"]["user"], host_ns("user"));
     EXPECT_EQ(r.probe["status"]["CapEff"], "0000000000000000");
+    // Without a user namespace, root inside would be the host's root: it is not, unless asked.
+    EXPECT_EQ(r.probe["uid"], 65534);
+    EXPECT_EQ(r.probe["gid"], 65534);
+    auto id = run_probe({"--share-user", "--uid", "1000", "--gid", "1000"});
+    ASSERT_EQ(id.status, 0) << id.err;
+    EXPECT_EQ(id.probe["uid"], 1000);
+    EXPECT_EQ(id.probe["status"]["CapBnd"], "0000000000000000");
+    auto root = run_probe({"--share-user", "--map-host-root"});
+    EXPECT_EQ(root.probe["uid"], 0);
+    EXPECT_EQ(root.probe["status"]["CapEff"], "0000000000000000");
 }
 
 TEST(Isolation, Hostname) {

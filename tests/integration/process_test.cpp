@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -231,6 +232,9 @@ TEST(Signals, KillingTheSupervisorKillsTheSandbox) {
         EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived its supervisor";
         ::close(fd);
     }
+    // The orphaned init came to us (a subreaper): reap it.
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
 }
 
 pid_t first_child(pid_t pid) {
@@ -257,6 +261,9 @@ TEST(Signals, DieWithParent) {
         pollfd p{fd, POLLIN, 0};
         EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived caisson's parent";
         ::close(fd);
+    }
+    // caisson and its init, orphaned, came to us (a subreaper): wait for both.
+    for (int i = 0; i < 2 && ::waitpid(-1, nullptr, 0) > 0; ++i) {
     }
 }
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -74,10 +76,14 @@ std::vector<std::string> own_namespace_fds() {
 class LeakCheck : public ::testing::Environment {
 public:
     void SetUp() override {
+        // Orphans of a killed caisson come to us, not to the machine's init, and are reaped.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         mounts_ = mount_lines();
         tmp_ = tmp_entries();
     }
     void TearDown() override {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
         auto now = mount_lines();
         for (const auto& m : now) EXPECT_TRUE(mounts_.count(m)) << "leaked mount:" << m;
         for (const auto& t : tmp_entries()) EXPECT_TRUE(tmp_.count(t)) << "leaked file: " << t;
