@@ -52,28 +52,31 @@ bool load_filter(const std::vector<unsigned char>& bpf, run::Failure& f) {
     return true;
 }
 
-bool take_terminal_foreground(run::Failure& f) {
-    if (::setpgid(0, 0) < 0) return f.set("setpgid", "program");
-    if (!::isatty(0)) return true;
-    // A background group changing the foreground group gets SIGTTOU unless it blocks it.
+namespace {
+
+// A background group changing the foreground group gets SIGTTOU unless it blocks it.
+int set_foreground(pid_t pgrp) {
     sigset_t ttou, old;
     ::sigemptyset(&ttou);
     ::sigaddset(&ttou, SIGTTOU);
     ::sigprocmask(SIG_BLOCK, &ttou, &old);
-    int rc = ::tcsetpgrp(0, ::getpgrp());
+    int rc = ::tcsetpgrp(0, pgrp);
+    int err = errno;
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (rc < 0 && errno != ENOTTY) return f.set("tcsetpgrp", "stdin");
+    errno = err;
+    return rc;
+}
+
+}  // namespace
+
+bool take_terminal_foreground(run::Failure& f) {
+    if (::setpgid(0, 0) < 0) return f.set("setpgid", "program");
+    if (::isatty(0) && set_foreground(::getpgrp()) < 0 && errno != ENOTTY) return f.set("tcsetpgrp", "stdin");
     return true;
 }
 
 void restore_terminal_foreground(pid_t pgrp) {
-    if (!::isatty(0)) return;
-    sigset_t ttou, old;
-    ::sigemptyset(&ttou);
-    ::sigaddset(&ttou, SIGTTOU);
-    ::sigprocmask(SIG_BLOCK, &ttou, &old);
-    (void)::tcsetpgrp(0, pgrp);
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (::isatty(0)) (void)set_foreground(pgrp);
 }
 
 bool detach_from_terminal(run::Failure& f) {

@@ -201,6 +201,16 @@ Outcome Sandbox::run() {
                                       std::chrono::duration<double>(limited ? p.process.time_limit_s : 0));
     bool channel_open = true;
     bool init_done = false;
+    auto absorb = [&](const run::Message& m) {
+        if (m.type == run::MsgType::Failed) {
+            failure = m.failure;
+        } else if (m.type == run::MsgType::Exited) {
+            program_status = m.wait_status;
+        } else if (m.type == run::MsgType::Started) {
+            for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
+                out.setup.push_back({m.steps[i].name, m.steps[i].us});
+        }
+    };
     while (!init_done) {
         pollfd fds[3] = {{init.pidfd(), POLLIN, 0}, {relay.fd(), POLLIN, 0}, {channel_open ? channel.get() : -1, POLLIN, 0}};
         int timeout = -1;
@@ -224,16 +234,8 @@ Outcome Sandbox::run() {
         if (fds[2].revents) {
             run::Message m{};
             int rc = run::recv_message(channel.get(), m);
-            if (rc <= 0) {
-                channel_open = false;
-            } else if (m.type == run::MsgType::Failed) {
-                failure = m.failure;
-            } else if (m.type == run::MsgType::Started) {
-                for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
-                    out.setup.push_back({m.steps[i].name, m.steps[i].us});
-            } else if (m.type == run::MsgType::Exited) {
-                program_status = m.wait_status;
-            }
+            if (rc <= 0) channel_open = false;
+            else absorb(m);
         }
         if (fds[1].revents) {
             signalfd_siginfo si{};
@@ -244,13 +246,7 @@ Outcome Sandbox::run() {
         else if (fds[0].revents) {
             // Init has exited; drain what it said before going.
             run::Message m{};
-            while (run::recv_message(channel.get(), m) > 0) {
-                if (m.type == run::MsgType::Failed) failure = m.failure;
-                else if (m.type == run::MsgType::Exited) program_status = m.wait_status;
-                else if (m.type == run::MsgType::Started)
-                    for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
-                        out.setup.push_back({m.steps[i].name, m.steps[i].us});
-            }
+            while (run::recv_message(channel.get(), m) > 0) absorb(m);
             init_done = true;
         }
     }
