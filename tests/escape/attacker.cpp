@@ -1,0 +1,152 @@
+// An attacker, run inside a caisson sandbox by the escape battery. Each attack tries one
+// documented way out and prints "blocked: ERRNO" or "ESCAPED: what". It refuses to run
+// unless its pid namespace differs from the one the test passed in: run unsandboxed as root,
+// these attacks would hit the machine.
+//   attacker HOST_PIDNS ATTACK [ARG]
+#include <fcntl.h>
+#include <linux/reboot.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+int blocked(const char* what) {
+    std::printf("blocked: %s (%s)\n", strerrorname_np(errno), what);
+    return 0;
+}
+
+int escaped(const char* what) {
+    std::printf("ESCAPED: %s\n", what);
+    return 1;
+}
+
+// Returns 0 when blocked, 1 when the attack worked.
+int attack(const std::string& name, const char* arg) {
+    if (name == "proc-exe-write") {  // CVE-2019-5736: overwrite the runtime through init's exe
+        int fd = ::open("/proc/1/exe", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) fd = ::open("/proc/1/exe", O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? blocked("open /proc/1/exe") : escaped("opened /proc/1/exe");
+    }
+    if (name == "leaked-fds") {  // CVE-2024-21626: any descriptor beyond 0, 1, 2?
+        for (int fd = 3; fd < 1024; ++fd)
+            if (::fcntl(fd, F_GETFD) >= 0) return escaped("found an inherited descriptor");
+        errno = EBADF;
+        return blocked("no descriptor beyond 0, 1, 2");
+    }
+    if (name == "nested-userns-remount") {  // capabilities in a nested user namespace
+        if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return blocked("unshare");
+        if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND, nullptr) == 0) return escaped("remounted / read-write");
+        int e = errno;
+        if (::umount2("/proc", MNT_DETACH) == 0) return escaped("unmounted /proc to uncover the host's");
+        errno = e;
+        return blocked("remount / rw, umount /proc");
+    }
+    if (name == "mknod-block") {
+        if (::mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0)) == 0) return escaped("made a block device");
+        return blocked("mknod");
+    }
+    if (name == "load-module") {
+        if (::syscall(SYS_finit_module, 0, "", 0) == 0 || errno != EPERM) {
+            if (errno == EPERM) return blocked("finit_module");
+            return errno == EBADF || errno == EINVAL ? escaped("finit_module reached argument checks") : blocked("finit_module");
+        }
+        return blocked("finit_module");
+    }
+    if (name == "reboot") {
+        if (::syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_CAD_OFF, nullptr) == 0)
+            return escaped("reboot syscall accepted");
+        return blocked("reboot");
+    }
+    if (name == "set-clock") {
+        timespec ts{};
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        if (::clock_settime(CLOCK_REALTIME, &ts) == 0) return escaped("set the realtime clock");
+        return blocked("clock_settime");
+    }
+    if (name == "sysrq") {
+        int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) return escaped("opened /proc/sysrq-trigger for writing");
+        return blocked("open /proc/sysrq-trigger");
+    }
+    if (name == "proc-sys") {
+        int fd = ::open("/proc/sys/kernel/core_pattern", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) return escaped("opened core_pattern for writing");
+        return blocked("open /proc/sys/kernel/core_pattern");
+    }
+    if (name == "ptrace-init") {
+        if (::ptrace(PTRACE_ATTACH, 1, nullptr, nullptr) == 0) return escaped("attached to init");
+        return blocked("ptrace pid 1");
+    }
+    if (name == "kill-all") {  // signal every process it can reach; the test checks a host canary
+        ::signal(SIGTERM, SIG_IGN);
+        ::kill(-1, SIGKILL);
+        errno = 0;
+        return blocked("kill(-1) (the test checks the host's canary)");
+    }
+    if (name == "abstract-socket") {  // the host listens on an abstract socket named ARG
+        int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path + 1, arg ? arg : "", sizeof(addr.sun_path) - 2);
+        socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + std::strlen(addr.sun_path + 1));
+        if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) == 0) return escaped("connected to the host's abstract socket");
+        return blocked("connect abstract socket");
+    }
+    if (name == "raw-socket") {
+        if (::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) >= 0) return escaped("opened a raw socket");
+        if (::socket(AF_PACKET, SOCK_RAW, 0) >= 0) return escaped("opened a packet socket");
+        return blocked("raw and packet sockets");
+    }
+    if (name == "open-by-handle") {  // "shocker": needs CAP_DAC_READ_SEARCH in the host's namespace
+        struct {
+            file_handle h;
+            unsigned char bytes[8];
+        } handle{};
+        handle.h.handle_bytes = 8;
+        handle.h.handle_type = 1;
+        int fd = static_cast<int>(::syscall(SYS_open_by_handle_at, AT_FDCWD, &handle.h, O_RDONLY));
+        if (fd >= 0) return escaped("open_by_handle_at succeeded");
+        return blocked("open_by_handle_at");
+    }
+    if (name == "hostname") {
+        if (::sethostname("pwned", 5) == 0) {
+            char h[64] = {};
+            ::gethostname(h, sizeof(h) - 1);
+            std::printf("changed the sandbox's own hostname to %s (the test checks the host's)\n", h);
+            return 0;
+        }
+        return blocked("sethostname");
+    }
+    std::printf("unknown attack %s\n", name.c_str());
+    return 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) return 3;
+    char ns[64] = {};
+    if (::readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1) < 0 || std::string(ns) == argv[1]) {
+        std::printf("refusing: not inside a sandbox (pid namespace %s)\n", ns);
+        return 2;
+    }
+    std::setvbuf(stdout, nullptr, _IONBF, 0);
+    return attack(argv[2], argc > 3 ? argv[3] : nullptr);
+}

@@ -1,0 +1,111 @@
+// The escape battery: each attack runs inside `caisson run` with the default profile, must
+// be blocked, and the host must be unchanged.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace caisson::test {
+namespace {
+
+constexpr const char* kInside = "/tmp/attacker";
+
+RunResult attack(const std::string& name, const std::vector<std::string>& extra = {}, const RunOptions& o = {}) {
+    std::vector<std::string> args{"run", "--profile", "default", "--ro-bind", CAISSON_ATTACKER, kInside, "--",
+                                  kInside, host_ns("pid"), name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_caisson(args, o);
+}
+
+void expect_blocked(const RunResult& r) {
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out.rfind("blocked: ", 0), 0u) << r.out << r.err;
+    EXPECT_EQ(r.out.find("ESCAPED"), std::string::npos) << r.out;
+}
+
+TEST(Escape, AttackerRefusesToRunOutsideASandbox) {
+    int st = 0;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int devnull = ::open("/dev/null", O_WRONLY);
+        ::dup2(devnull, 1);
+        ::execl(CAISSON_ATTACKER, CAISSON_ATTACKER, host_ns("pid").c_str(), "kill-all", nullptr);
+        ::_exit(127);
+    }
+    ::waitpid(pid, &st, 0);
+    EXPECT_EQ(WEXITSTATUS(st), 2);
+}
+
+TEST(Escape, OverwriteRuntimeThroughProcExe) { expect_blocked(attack("proc-exe-write")); }
+
+TEST(Escape, LeakedDescriptor) {
+    int leak = ::open("/", O_RDONLY | O_DIRECTORY);  // deliberately inheritable
+    RunOptions o;
+    o.extra_fds = {{5, leak}};
+    expect_blocked(attack("leaked-fds", {}, o));
+    ::close(leak);
+}
+
+TEST(Escape, NestedUserNamespaceCannotUndoTheMounts) { expect_blocked(attack("nested-userns-remount")); }
+TEST(Escape, MknodBlockDevice) { expect_blocked(attack("mknod-block")); }
+TEST(Escape, LoadKernelModule) { expect_blocked(attack("load-module")); }
+TEST(Escape, Reboot) { expect_blocked(attack("reboot")); }
+TEST(Escape, SetHostClock) { expect_blocked(attack("set-clock")); }
+TEST(Escape, SysrqTrigger) { expect_blocked(attack("sysrq")); }
+TEST(Escape, WriteProcSys) { expect_blocked(attack("proc-sys")); }
+TEST(Escape, PtraceInit) { expect_blocked(attack("ptrace-init")); }
+TEST(Escape, RawAndPacketSockets) { expect_blocked(attack("raw-socket")); }
+TEST(Escape, OpenByHandleShocker) { expect_blocked(attack("open-by-handle")); }
+
+TEST(Escape, HostnameStaysTheHosts) {
+    char before[65] = {}, after[65] = {};
+    ::gethostname(before, 64);
+    auto r = attack("hostname");
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    ::gethostname(after, 64);
+    EXPECT_STREQ(before, after);
+}
+
+TEST(Escape, SignalsCannotReachHostProcesses) {
+    // A canary on the host, running as the same host uid the sandbox maps to.
+    pid_t canary = ::fork();
+    if (canary == 0) {
+        if (::setresuid(65534, 65534, 65534) < 0) ::_exit(1);
+        ::pause();
+        ::_exit(0);
+    }
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, canary, 0));
+    auto r = attack("kill-all");
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    siginfo_t info{};
+    info.si_pid = 0;
+    ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
+    EXPECT_EQ(info.si_pid, 0) << "the host's canary was killed";
+    ::kill(canary, SIGKILL);
+    ::waitpid(canary, nullptr, 0);
+    ::close(pidfd);
+}
+
+TEST(Escape, AbstractUnixSocketOfTheHost) {
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string name = "caisson-escape-" + std::to_string(::getpid());
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(::listen(s, 1), 0);
+    expect_blocked(attack("abstract-socket", {name}));
+    ::close(s);
+}
+
+}  // namespace
+}  // namespace caisson::test
