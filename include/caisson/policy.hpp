@@ -2,6 +2,8 @@
 // later OCI config.json) fills this one structure; the launcher only reads it.
 #pragma once
 
+#include <caisson/seccomp.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -84,6 +86,29 @@ struct Process {
     std::vector<Rlimit> rlimits;
 };
 
+enum class LandlockAccess { Read, ReadWrite, ReadExec };
+
+struct LandlockPath {
+    std::string path;  // inside the sandbox
+    LandlockAccess access = LandlockAccess::Read;
+};
+
+// Landlock restricts the program further, inside its own view of the world: filesystem
+// access beneath listed paths, TCP ports, and scopes (abstract unix sockets, signals).
+struct Landlock {
+    std::vector<LandlockPath> paths;  // when any: every other path is denied
+    bool restrict_bind = false;       // when true: TCP bind only to bind_ports
+    bool restrict_connect = false;    // when true: TCP connect only to connect_ports
+    std::vector<uint16_t> bind_ports;
+    std::vector<uint16_t> connect_ports;
+    bool scope_abstract_unix = false;  // no connecting to abstract sockets outside
+    bool scope_signal = false;         // no signals to processes outside
+    bool best_effort = false;          // enforce what the kernel can, report the rest
+    bool enabled() const {
+        return !paths.empty() || restrict_bind || restrict_connect || scope_abstract_unix || scope_signal;
+    }
+};
+
 struct Policy {
     Namespaces namespaces;
     std::string hostname = "caisson";
@@ -91,6 +116,9 @@ struct Policy {
     Identity identity;
     Filesystem fs;
     Process process;
+    std::vector<int> capabilities;  // CAP_* the program keeps, in all five sets; none by default
+    seccomp::Policy seccomp;        // default: the built-in `default` policy
+    Landlock landlock;
     std::string report_path;
     std::vector<std::string> profiles;  // the profiles that filled this policy, in order
 };

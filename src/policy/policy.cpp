@@ -1,6 +1,8 @@
 #include <caisson/error.hpp>
 #include <caisson/policy.hpp>
 
+#include "policy/seccomp_profile.hpp"
+
 #include <cstring>
 
 namespace caisson {
@@ -33,6 +35,7 @@ Policy default_policy() {
     Policy p;
     p.fs.masked_paths = default_masked_paths();
     p.fs.readonly_paths = default_readonly_paths();
+    p.seccomp = seccomp_profile::load("default");
     return p;
 }
 

@@ -1,9 +1,11 @@
 #include "policy/schema.hpp"
 
+#include "policy/seccomp_profile.hpp"
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
 
+#include <algorithm>
 #include <array>
 
 namespace caisson::schema {
@@ -39,6 +41,19 @@ void apply_env(Policy& p, Args a) {
     if (eq == std::string::npos || eq == 0)
         throw Error::usage("--setenv: expected NAME=VALUE", a[0]);
     p.process.env.push_back({a[0].substr(0, eq), a[0].substr(eq + 1)});
+}
+
+void add_landlock_path(Policy& p, const std::string& path, LandlockAccess access, std::string_view what) {
+    values::require_absolute(path, what);
+    p.landlock.paths.push_back({path, access});
+}
+
+void add_landlock_port(bool& restricted, std::vector<uint16_t>& ports, const std::string& text, std::string_view what) {
+    restricted = true;
+    if (text == "none") return;
+    int port = values::parse_int(text, what);
+    if (port < 0 || port > 65535) throw Error::usage(std::string(what) + ": not a TCP port", text);
+    ports.push_back(static_cast<uint16_t>(port));
 }
 
 #define SHARE(ns)                                                                         \
@@ -137,6 +152,44 @@ const std::array kSettings{
             [](Policy& p, Args a) { p.process.time_limit_s = values::parse_seconds(a[0], "--time-limit"); }},
     Setting{"rlimit", 1, true, "NAME=SOFT[:HARD]", "set a resource limit (e.g. NOFILE=64, AS=1G, CORE=0)",
             [](Policy& p, Args a) { p.process.rlimits.push_back(values::parse_rlimit(a[0])); }},
+    Setting{"cap-add", 1, true, "CAP", "keep capability CAP (e.g. CAP_NET_RAW, or ALL); none is kept by default",
+            [](Policy& p, Args a) {
+                for (int cap : values::parse_capabilities(a[0], "--cap-add"))
+                    if (std::find(p.capabilities.begin(), p.capabilities.end(), cap) == p.capabilities.end())
+                        p.capabilities.push_back(cap);
+                std::sort(p.capabilities.begin(), p.capabilities.end());
+            }},
+    Setting{"cap-drop", 1, true, "CAP", "drop a capability added before (ALL: every one)",
+            [](Policy& p, Args a) {
+                for (int cap : values::parse_capabilities(a[0], "--cap-drop"))
+                    p.capabilities.erase(std::remove(p.capabilities.begin(), p.capabilities.end(), cap),
+                                         p.capabilities.end());
+            }},
+    Setting{"seccomp", 1, false, "POLICY",
+            "seccomp policy: default, strict, none, or a TOML file (see caisson policy check)",
+            [](Policy& p, Args a) { p.seccomp = seccomp_profile::load(a[0]); }},
+    Setting{"landlock-ro", 1, true, "PATH", "Landlock: allow reading beneath PATH (any Landlock path denies the rest)",
+            [](Policy& p, Args a) { add_landlock_path(p, a[0], LandlockAccess::Read, "--landlock-ro"); }},
+    Setting{"landlock-rx", 1, true, "PATH", "Landlock: allow reading and executing beneath PATH",
+            [](Policy& p, Args a) { add_landlock_path(p, a[0], LandlockAccess::ReadExec, "--landlock-rx"); }},
+    Setting{"landlock-rw", 1, true, "PATH", "Landlock: allow reading and writing beneath PATH",
+            [](Policy& p, Args a) { add_landlock_path(p, a[0], LandlockAccess::ReadWrite, "--landlock-rw"); }},
+    Setting{"landlock-bind", 1, true, "PORT|none", "Landlock: allow TCP bind to PORT only (none: to no port)",
+            [](Policy& p, Args a) { add_landlock_port(p.landlock.restrict_bind, p.landlock.bind_ports, a[0], "--landlock-bind"); }},
+    Setting{"landlock-connect", 1, true, "PORT|none", "Landlock: allow TCP connect to PORT only (none: to no port)",
+            [](Policy& p, Args a) {
+                add_landlock_port(p.landlock.restrict_connect, p.landlock.connect_ports, a[0], "--landlock-connect");
+            }},
+    Setting{"landlock-scope", 1, true, "abstract-unix|signal",
+            "Landlock: no abstract unix socket connections, or no signals, to processes outside",
+            [](Policy& p, Args a) {
+                if (a[0] == "abstract-unix") p.landlock.scope_abstract_unix = true;
+                else if (a[0] == "signal") p.landlock.scope_signal = true;
+                else throw Error::usage("--landlock-scope: expected abstract-unix or signal", a[0]);
+            }},
+    Setting{"landlock-best-effort", 0, false, "",
+            "enforce the Landlock rights this kernel has and report the rest (default: refuse to start)",
+            [](Policy& p, Args a) { p.landlock.best_effort = on(a, "landlock-best-effort"); }},
     Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
             [](Policy& p, Args a) { p.report_path = a[0]; }},
 };

@@ -2,8 +2,11 @@
 
 #include <caisson/error.hpp>
 
+#include <linux/capability.h>
+#include <sys/capability.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -154,6 +157,31 @@ TimeOffsets parse_time_offsets(std::string_view text) {
 void require_absolute(std::string_view path, std::string_view what) {
     if (path.empty() || path.front() != '/')
         throw Error::usage(std::string(what) + ": must be an absolute path", std::string(path));
+}
+
+std::vector<int> parse_capabilities(std::string_view text, std::string_view what) {
+    std::string name(text);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::vector<int> out;
+    if (name == "all") {
+        for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) out.push_back(cap);
+        return out;
+    }
+    if (name.rfind("cap_", 0) != 0) name = "cap_" + name;
+    cap_value_t v = 0;
+    // libcap's names, so that they match getpcaps and capsh.
+    if (::cap_from_name(name.c_str(), &v) != 0 || std::all_of(name.begin() + 4, name.end(), ::isdigit))
+        throw Error::usage(std::string(what) + ": unknown capability (e.g. CAP_NET_RAW, CAP_SYS_ADMIN, ALL)", std::string(text));
+    out.push_back(v);
+    return out;
+}
+
+std::string capability_name(int cap) {
+    char* s = ::cap_to_name(cap);
+    std::string out = s ? s : "cap_" + std::to_string(cap);
+    if (s) ::cap_free(s);
+    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
 }
 
 }  // namespace caisson::values

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace caisson::values {
 
@@ -20,6 +21,9 @@ TimeOffsets parse_time_offsets(std::string_view text);        // monotonic=S,boo
 int rlimit_from_name(std::string_view name);                  // -1 when unknown
 const char* rlimit_name(int resource);
 std::string rlimit_value_text(uint64_t v);
+// CAP_NET_RAW, NET_RAW, net_raw, or ALL (every capability this kernel... libcap knows).
+std::vector<int> parse_capabilities(std::string_view text, std::string_view what);
+std::string capability_name(int cap);
 void require_absolute(std::string_view path, std::string_view what);
 
 }  // namespace caisson::values

@@ -1,0 +1,60 @@
+// The seccomp policy model: plain data, no system calls. A policy is a default action, the
+// ABIs it admits, and rules in order (the first rule that matches a call decides it). The
+// compiler (src/filter/seccomp_compiler) turns it into classic BPF.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace caisson::seccomp {
+
+enum class ActionKind : uint8_t { Allow, Errno, KillThread, KillProcess, Trap, Log, Trace, Notify };
+
+struct Action {
+    ActionKind kind = ActionKind::Allow;
+    uint16_t value = 0;  // errno(N), trace(N)
+    friend bool operator==(const Action&, const Action&) = default;
+};
+
+enum class Op : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
+
+// A condition on the call's arguments. Leaves compare one argument, optionally masked,
+// with a constant; `in {a, b}` is parsed into an Or of Eq leaves.
+struct Expr {
+    enum class Kind : uint8_t { True, Cmp, And, Or, Not } kind = Kind::True;
+    // Cmp
+    unsigned arg = 0;
+    uint64_t mask = ~0ull;
+    bool low32 = false;  // compare the low 32 bits only (the kernel reads an int)
+    Op op = Op::Eq;
+    uint64_t value = 0;
+    // And, Or (two or more), Not (one)
+    std::vector<Expr> kids;
+};
+
+struct Rule {
+    std::vector<std::string> syscalls;
+    Action action;
+    bool conditional = false;
+    Expr when;               // meaningful when conditional
+    std::string when_text;   // as written, for messages
+    std::string origin;      // file:line:column, for messages
+};
+
+enum class Abi : uint8_t { X86_64, X32, I386 };
+
+enum class Mode : uint8_t { None, Filter };
+
+struct Policy {
+    std::string name = "none";   // what --seccomp named, for the report
+    Mode mode = Mode::None;
+    Action default_action{ActionKind::Errno, 1 /* EPERM */};
+    std::vector<Abi> abis{Abi::X86_64};
+    std::vector<Rule> rules;     // first match wins
+};
+
+const char* abi_name(Abi);
+std::string action_text(const Action&);
+
+}  // namespace caisson::seccomp

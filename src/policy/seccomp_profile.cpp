@@ -1,0 +1,268 @@
+#include "policy/seccomp_profile.hpp"
+
+#include "filter/condition.hpp"
+#include "filter/constants.hpp"
+#include "filter/syscall_table.hpp"
+#include "policy/profile.hpp"
+
+#include <caisson/error.hpp>
+
+#include <toml++/toml.h>
+
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace caisson::seccomp_profile {
+namespace {
+
+using seccomp::Action;
+using seccomp::ActionKind;
+
+constexpr int kMaxDepth = 8;
+
+std::string where(const std::string& origin, const toml::source_region& src) {
+    return origin + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(ErrorKind::Usage, "read seccomp policy", path, errno ? errno : ENOENT);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+}
+
+bool looks_like_file(std::string_view s) { return s.find('/') != std::string_view::npos || s.ends_with(".toml"); }
+
+// A name: $CAISSON_PROFILE_PATH/seccomp/NAME.toml first (an administrator's override),
+// then the built-ins.
+std::pair<std::string, std::string> find_text(std::string_view name_or_file) {
+    std::string s(name_or_file);
+    if (looks_like_file(s)) return {read_file(s), s};
+    for (const auto& dir : profile::search_path()) {
+        std::string path = dir + "/seccomp/" + s + ".toml";
+        if (::access(path.c_str(), R_OK) == 0) return {read_file(path), path};
+    }
+    auto text = builtin_text(s);
+    if (text.empty()) throw Error::usage("--seccomp: no seccomp policy named '" + s + "' (built in: default, strict, none)");
+    return {std::string(text), "builtin:" + s};
+}
+
+std::vector<std::string> string_list(const toml::node& n, const std::string& at, std::string_view key) {
+    std::vector<std::string> out;
+    if (auto s = n.as_string()) {
+        out.push_back(s->get());
+        return out;
+    }
+    auto arr = n.as_array();
+    if (!arr) throw Error::usage(at + ": '" + std::string(key) + "' takes a string or a list of strings");
+    for (const auto& e : *arr) {
+        auto s = e.as_string();
+        if (!s) throw Error::usage(where(at.substr(0, at.find(':')), e.source()) + ": '" + std::string(key) + "' lists strings only");
+        out.push_back(s->get());
+    }
+    return out;
+}
+
+std::string string_value(const toml::node& n, const std::string& at, std::string_view key) {
+    auto s = n.as_string();
+    if (!s) throw Error::usage(at + ": '" + std::string(key) + "' takes a string");
+    return s->get();
+}
+
+seccomp::Rule parse_rule(const toml::table& t, const std::string& origin, const std::string& at) {
+    seccomp::Rule r;
+    r.origin = at;
+    for (const auto& [key, node] : t) {
+        std::string here = where(origin, node.source());
+        std::string_view k = key.str();
+        if (k == "syscall" || k == "syscalls") {
+            r.syscalls = string_list(node, here, k);
+        } else if (k == "action") {
+            try {
+                r.action = parse_action(string_value(node, here, k));
+            } catch (const Error& e) {
+                throw Error::usage(here + ": " + e.what());
+            }
+        } else if (k == "if") {
+            r.when_text = string_value(node, here, k);
+            try {
+                r.when = filter::parse_condition(r.when_text);
+            } catch (const Error& e) {
+                throw Error::usage(here + ": in '" + r.when_text + "': " + e.what());
+            }
+            r.conditional = true;
+        } else {
+            throw Error::usage(here + ": unknown key '" + std::string(k) + "' in a rule (syscall, action, if)");
+        }
+    }
+    if (r.syscalls.empty()) throw Error::usage(at + ": a rule needs 'syscall'");
+    for (const auto& s : r.syscalls)
+        if (s.empty()) throw Error::usage(at + ": an empty syscall name");
+    return r;
+}
+
+void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& origin, int depth,
+                 std::vector<seccomp::Rule>& allow_rules) {
+    std::vector<seccomp::Rule> own_rules, own_allow;
+    for (const auto& [key, node] : t) {
+        std::string at = where(origin, node.source());
+        std::string_view k = key.str();
+        if (k == "extends" || k == "description") {
+            continue;
+        } else if (k == "filter") {
+            auto b = node.as_boolean();
+            if (!b) throw Error::usage(at + ": 'filter' takes true or false");
+            p.mode = b->get() ? seccomp::Mode::Filter : seccomp::Mode::None;
+        } else if (k == "default") {
+            try {
+                p.default_action = parse_action(string_value(node, at, k));
+            } catch (const Error& e) {
+                throw Error::usage(at + ": " + e.what());
+            }
+        } else if (k == "abi") {
+            p.abis.clear();
+            for (const auto& name : string_list(node, at, k)) {
+                auto abi = filter::abi_from_name(name);
+                if (!abi) throw Error::usage(at + ": unknown ABI '" + name + "' (x86_64, x32, i386)");
+                p.abis.push_back(*abi);
+            }
+        } else if (k == "allow") {
+            for (auto& name : string_list(node, at, k)) {
+                seccomp::Rule r;
+                r.syscalls = {std::move(name)};
+                r.origin = at;
+                own_allow.push_back(std::move(r));
+            }
+        } else if (k == "rule") {
+            auto arr = node.as_array();
+            if (!arr) throw Error::usage(at + ": 'rule' is a list of tables: write [[rule]]");
+            for (const auto& e : *arr) {
+                auto rt = e.as_table();
+                if (!rt) throw Error::usage(where(origin, e.source()) + ": a rule is a table");
+                own_rules.push_back(parse_rule(*rt, origin, where(origin, e.source())));
+            }
+        } else {
+            throw Error::usage(at + ": unknown key '" + std::string(k) +
+                               "' in a seccomp policy (extends, description, filter, default, abi, allow, rule)");
+        }
+    }
+    // Own rules first, then the parent's; the allow lists after every rule.
+    std::vector<seccomp::Rule> parent_rules, parent_allow;
+    if (auto ext = t.get("extends")) {
+        std::string at = where(origin, ext->source());
+        auto s = ext->as_string();
+        if (!s) throw Error::usage(at + ": 'extends' takes a policy name or file");
+        if (depth >= kMaxDepth) throw Error::usage(at + ": seccomp policies extend each other too deeply (a cycle?)");
+        std::string target = s->get();
+        if (looks_like_file(target) && target.front() != '/' && origin.find('/') != std::string::npos)
+            target = origin.substr(0, origin.rfind('/')) + "/" + target;
+        auto [text, path] = find_text(target);
+        toml::table parent;
+        try {
+            parent = toml::parse(text, path);
+        } catch (const toml::parse_error& e) {
+            throw Error::usage(where(path, e.source()) + ": " + std::string(e.description()));
+        }
+        seccomp::Policy base;
+        base.mode = seccomp::Mode::Filter;
+        std::vector<seccomp::Rule> base_allow;
+        apply_table(base, parent, path, depth + 1, base_allow);
+        parent_rules = std::move(base.rules);
+        parent_allow = std::move(base_allow);
+        // The child's settings win: only those it does not set come from the parent.
+        if (!t.get("default")) p.default_action = base.default_action;
+        if (!t.get("abi")) p.abis = base.abis;
+        if (!t.get("filter")) p.mode = base.mode;
+    }
+    for (auto& r : own_rules) p.rules.push_back(std::move(r));
+    for (auto& r : parent_rules) p.rules.push_back(std::move(r));
+    for (auto& r : own_allow) allow_rules.push_back(std::move(r));
+    for (auto& r : parent_allow) allow_rules.push_back(std::move(r));
+}
+
+}  // namespace
+
+Action parse_action(std::string_view s) {
+    // errno(N) takes a number or a name (EPERM); trace(N) a number the tracer receives.
+    auto argument = [&](std::string_view prefix) -> std::optional<std::string_view> {
+        if (!s.starts_with(prefix) || !s.ends_with(")")) return std::nullopt;
+        return s.substr(prefix.size(), s.size() - prefix.size() - 1);
+    };
+    if (s == "allow") return {ActionKind::Allow, 0};
+    if (s == "kill" || s == "kill-process") return {ActionKind::KillProcess, 0};
+    if (s == "kill-thread") return {ActionKind::KillThread, 0};
+    if (s == "trap") return {ActionKind::Trap, 0};
+    if (s == "log") return {ActionKind::Log, 0};
+    if (s == "notify") return {ActionKind::Notify, 0};
+    if (auto inner = argument("errno(")) {
+        auto v = filter::errno_value(*inner);
+        if (!v) throw Error::usage("'" + std::string(s) + "': expected an errno number or name (EPERM)");
+        return {ActionKind::Errno, static_cast<uint16_t>(*v)};
+    }
+    if (auto inner = argument("trace(")) {
+        unsigned v = 0;
+        auto [end, ec] = std::from_chars(inner->data(), inner->data() + inner->size(), v);
+        if (ec != std::errc() || end != inner->data() + inner->size() || v > 0xffff)
+            throw Error::usage("'" + std::string(s) + "': expected a number from 0 to 65535");
+        return {ActionKind::Trace, static_cast<uint16_t>(v)};
+    }
+    throw Error::usage("unknown action '" + std::string(s) +
+                       "' (allow, errno(N|NAME), kill-process, kill-thread, trap, log, trace(N), notify)");
+}
+
+seccomp::Policy parse_text(std::string_view text, const std::string& origin) {
+    toml::table t;
+    try {
+        t = toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        throw Error::usage(where(origin, e.source()) + ": " + std::string(e.description()));
+    }
+    seccomp::Policy p;
+    p.mode = seccomp::Mode::Filter;
+    p.name = origin;
+    std::vector<seccomp::Rule> allow_rules;
+    apply_table(p, t, origin, 0, allow_rules);
+    for (auto& r : allow_rules) p.rules.push_back(std::move(r));
+    return p;
+}
+
+seccomp::Policy load(std::string_view name_or_file) {
+    auto [text, origin] = find_text(name_or_file);
+    seccomp::Policy p = parse_text(text, origin);
+    p.name = std::string(name_or_file);
+    return p;
+}
+
+}  // namespace caisson::seccomp_profile
+
+namespace caisson::seccomp {
+
+const char* abi_name(Abi abi) {
+    switch (abi) {
+    case Abi::X86_64: return "x86_64";
+    case Abi::X32: return "x32";
+    case Abi::I386: return "i386";
+    }
+    return "?";
+}
+
+std::string action_text(const Action& a) {
+    switch (a.kind) {
+    case ActionKind::Allow: return "allow";
+    case ActionKind::Errno: return std::string("errno(") + filter::errno_name(a.value) + ")";
+    case ActionKind::KillThread: return "kill-thread";
+    case ActionKind::KillProcess: return "kill-process";
+    case ActionKind::Trap: return "trap";
+    case ActionKind::Log: return "log";
+    case ActionKind::Trace: return "trace(" + std::to_string(a.value) + ")";
+    case ActionKind::Notify: return "notify";
+    }
+    return "?";
+}
+
+}  // namespace caisson::seccomp
