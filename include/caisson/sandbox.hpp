@@ -5,6 +5,7 @@
 #include <caisson/policy.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,16 @@ namespace caisson {
 struct StepTime {
     std::string step;
     uint64_t us = 0;
+};
+
+// A system call seen by the supervisor through a seccomp notification.
+struct SyscallEvent {
+    std::string syscall;
+    uint32_t nr = 0;
+    std::string abi;
+    uint64_t args[6] = {};
+    int pid = 0;           // in the supervisor's pid namespace
+    std::string action;    // the rule's action: kill-process, notify
 };
 
 struct Outcome {
@@ -27,6 +38,9 @@ struct Outcome {
     uint64_t peak_rss_kb = 0;
     std::vector<std::string> protections;  // what was actually applied
     std::vector<StepTime> setup;           // time per setup step inside the sandbox
+    std::vector<std::string> not_enforced; // best effort: protections this kernel could not give
+    std::optional<SyscallEvent> seccomp_violation;  // the kill rule that ended the sandbox
+    std::vector<SyscallEvent> seccomp_events;       // `notify` rules that fired (the first 64)
 
     // The code a shell would see: the exit code, or 128 + signal.
     int shell_status() const { return exited ? exit_code : 128 + term_signal; }

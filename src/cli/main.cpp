@@ -1,5 +1,6 @@
 // The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
 // through the one schema and hands it to the library; it does nothing the library cannot.
+#include "cli/policy_command.hpp"
 #include "policy/policy_json.hpp"
 #include "policy/profile.hpp"
 #include "policy/schema.hpp"
@@ -69,6 +70,13 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     }
     caisson::Sandbox sandbox(std::move(policy));
     caisson::Outcome outcome = sandbox.run();
+    if (outcome.seccomp_violation) {
+        const auto& v = *outcome.seccomp_violation;
+        std::fprintf(stderr, "caisson: seccomp policy '%s' killed the sandbox: %s(%#llx, %#llx, %#llx, ...) on %s\n",
+                     sandbox.policy().seccomp.name.c_str(), v.syscall.c_str(), static_cast<unsigned long long>(v.args[0]),
+                     static_cast<unsigned long long>(v.args[1]), static_cast<unsigned long long>(v.args[2]),
+                     v.abi.c_str());
+    }
     if (!sandbox.policy().report_path.empty()) {
         // caisson may run as root: never follow a link planted at the report's path.
         const std::string& path = sandbox.policy().report_path;
@@ -115,6 +123,15 @@ int main(int argc, char** argv) {
         by_option[opt] = &s;
     }
 
+    CLI::App* policy_cmd = app.add_subcommand("policy", "inspect a seccomp policy without running anything");
+    policy_cmd->require_subcommand(1);
+    std::string policy_name, table_file;
+    CLI::App* check = policy_cmd->add_subcommand("check", "compile POLICY; print its size and decisions, warn on dead rules");
+    check->add_option("POLICY", policy_name, "default, strict, none, or a TOML file")->required();
+    CLI::App* test = policy_cmd->add_subcommand("test", "check POLICY against TABLE: lines of [ABI:]SYSCALL [ARG...] => ACTION");
+    test->add_option("POLICY", policy_name, "default, strict, none, or a TOML file")->required();
+    test->add_option("TABLE", table_file, "the expected decisions")->required();
+
     // Everything after the first "--" is the program, untouched by option parsing.
     std::vector<std::string> program;
     std::vector<std::string> args;
@@ -134,13 +151,22 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::string sub = run->parsed() ? "caisson run: " : "caisson: ";
+        std::string sub = run->parsed() ? "caisson run: " : policy_cmd->parsed() ? "caisson policy: " : "caisson: ";
         std::fprintf(stderr, "%s%s (see --help)\n", sub.c_str(), e.what());
         return caisson::kExitUsage;
     }
     if (show_version) {
         std::printf("caisson %s\n", CAISSON_VERSION);
         return 0;
+    }
+    if (policy_cmd->parsed()) {
+        try {
+            if (check->parsed()) return caisson::cli::policy_check(policy_name, std::cout, std::cerr);
+            return caisson::cli::policy_test(policy_name, table_file, std::cout, std::cerr);
+        } catch (const Error& e) {
+            std::fprintf(stderr, "caisson policy: %s\n", e.what());
+            return caisson::kExitUsage;
+        }
     }
     if (!run->parsed()) {
         std::fprintf(stderr, "caisson: a command is needed: caisson run [OPTIONS] -- PROGRAM [ARGS...]\n");

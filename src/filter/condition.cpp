@@ -18,6 +18,13 @@ class Parser {
 public:
     explicit Parser(std::string_view s) : s_(s) {}
 
+    uint64_t value_only() {
+        uint64_t v = parse_value();
+        skip();
+        if (pos_ != s_.size()) fail("unexpected '" + std::string(s_.substr(pos_, 8)) + "'");
+        return v;
+    }
+
     Expr parse() {
         Expr e = parse_or();
         skip();
@@ -224,6 +231,8 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 Expr parse_condition(std::string_view text) { return Parser(text).parse(); }
+
+uint64_t parse_value(std::string_view text) { return Parser(text).value_only(); }
 
 std::string condition_text(const Expr& e) {
     switch (e.kind) {

@@ -15,6 +15,9 @@ namespace caisson::filter {
 // Throws caisson::Error (usage) naming the column: "column 7: expected a value after '=='".
 seccomp::Expr parse_condition(std::string_view text);
 
+// A value alone: 0x10, -1, O_RDONLY | O_CLOEXEC.
+uint64_t parse_value(std::string_view text);
+
 // The condition back as text (for policy check and the report).
 std::string condition_text(const seccomp::Expr&);
 

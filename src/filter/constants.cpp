@@ -1,5 +1,6 @@
 #include "filter/constants.hpp"
 
+#include <csignal>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -27,7 +28,8 @@ struct Named {
 
 // The constants a policy is likely to test, by argument: open flags, socket families and
 // types, clone and unshare flags, the ioctls the TTY attacks use, mmap and mprotect bits,
-// personality values and the prctl options that matter for sandboxes.
+// personality values, the prctl options that matter for sandboxes, and signals (clone's
+// exit signal, kill's argument).
 constexpr std::array kConstants{
     C(O_RDONLY), C(O_WRONLY), C(O_RDWR), C(O_ACCMODE), C(O_CREAT), C(O_EXCL), C(O_NOCTTY),
     C(O_TRUNC), C(O_APPEND), C(O_NONBLOCK), C(O_DIRECTORY), C(O_NOFOLLOW), C(O_CLOEXEC),
@@ -53,6 +55,8 @@ constexpr std::array kConstants{
     C(PR_SET_SECCOMP), C(PR_GET_SECCOMP), C(PR_CAPBSET_READ), C(PR_SET_PTRACER),
     C(PR_SET_CHILD_SUBREAPER), C(PR_SET_MM), C(PR_SET_KEEPCAPS), C(PR_SET_SECUREBITS),
     C(PR_SET_TIMERSLACK), C(PR_SET_VMA),
+    C(SIGHUP), C(SIGINT), C(SIGQUIT), C(SIGKILL), C(SIGUSR1), C(SIGUSR2), C(SIGTERM), C(SIGCHLD),
+    C(SIGCONT), C(SIGSTOP), C(SIGSYS),
 };
 
 #undef C

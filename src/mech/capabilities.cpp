@@ -18,32 +18,46 @@ int last_cap() {
     return cap;
 }
 
-}  // namespace
+bool kept(uint64_t keep, int cap) { return cap < 64 && (keep >> cap) & 1; }
 
-bool drop_all_capabilities(run::Failure& f) {
-    return restrict_capability_sets(f) && drop_capabilities_without_exec(f);
+bool capset_all(uint64_t bits, run::Failure& f) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    for (int i = 0; i < 2; ++i) {
+        auto word = static_cast<uint32_t>(bits >> (32 * i));
+        data[i].effective = data[i].permitted = data[i].inheritable = word;
+    }
+    if (::syscall(SYS_capset, &hdr, data) < 0) return f.set("capset", "effective,permitted,inheritable");
+    return true;
 }
 
-bool restrict_capability_sets(run::Failure& f) {
+}  // namespace
+
+bool restrict_capability_sets(uint64_t keep, run::Failure& f) {
     for (int cap = 0, last = last_cap(); cap <= last; ++cap)
-        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        if (!kept(keep, cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             return f.set("drop bounding capability", "CAP_*");
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         return f.set("clear ambient capabilities", "ambient");
-    // uid 0 inside must not regain capabilities by exec'ing; locked so the program cannot undo it.
-    const unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                               SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                               SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    // uid 0 inside must not regain capabilities by exec'ing; locked so the program cannot
+    // undo it. Raising ambient capabilities stays possible only when some are kept (and
+    // then only those, which are all the program has).
+    unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                         SECBIT_KEEP_CAPS_LOCKED;
+    if (keep == 0) bits |= SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0) return f.set("set securebits", "NOROOT|NO_SETUID_FIXUP");
     return true;
 }
 
-bool drop_capabilities_without_exec(run::Failure& f) {
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-    if (::syscall(SYS_capset, &hdr, data) < 0) return f.set("capset", "effective,permitted,inheritable");
+bool set_kept_capabilities(uint64_t keep, run::Failure& f) {
+    if (!capset_all(keep, f)) return false;
+    for (int cap = 0; cap < 64; ++cap)
+        if (kept(keep, cap) && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL)
+            return f.set("raise ambient capability", "--cap-add");
     return true;
 }
+
+bool drop_capabilities_without_exec(run::Failure& f) { return capset_all(0, f); }
 
 bool set_no_new_privs(run::Failure& f) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("set no_new_privs", "prctl");

@@ -1,17 +1,21 @@
-// Capabilities: the program starts with none, in all five sets. Allocation-free (child side).
+// Capabilities: the program starts with none in all five sets, or with exactly the ones the
+// policy keeps (--cap-add). Allocation-free (child side).
 #pragma once
 
 #include "run/failure.hpp"
 
+#include <cstdint>
+
 namespace caisson::mech {
 
-// Empties the bounding and ambient sets, locks securebits so that uid 0 gains nothing on
-// exec, then clears effective, permitted and inheritable. Needs CAP_SETPCAP until the end.
-bool drop_all_capabilities(run::Failure& f);
+// Bounding set reduced to `keep` (a bit per CAP_*), ambient set emptied, securebits set and
+// locked so that uid 0 gains nothing on exec. Needs CAP_SETPCAP: the first half.
+bool restrict_capability_sets(uint64_t keep, run::Failure& f);
 
-// The first half of drop_all_capabilities: bounding and ambient sets emptied, securebits set
-// and locked. Effective, permitted and inheritable are left for the second half.
-bool restrict_capability_sets(run::Failure& f);
+// The second half: effective, permitted and inheritable become `keep`, and each kept
+// capability is raised in the ambient set, which is how it survives exec (for any uid:
+// with SECBIT_NOROOT even uid 0 gets nothing from exec otherwise).
+bool set_kept_capabilities(uint64_t keep, run::Failure& f);
 
 // Clears effective, permitted and inheritable only: for a process that never execs again
 // (the sandbox's init), where the bounding and ambient sets have nothing left to guard.

@@ -1,20 +1,14 @@
 // The terminal. By default the program gets a new session and so no controlling terminal:
 // TIOCSTI into the caller's terminal then needs CAP_SYS_ADMIN in the host's namespace
-// (CVE-2017-5226). With --tty it keeps the caller's session, and a seccomp filter refuses
-// TIOCSTI and TIOCLINUX instead.
+// (CVE-2017-5226). With --tty it keeps the caller's session, and the seccomp filter refuses
+// TIOCSTI and TIOCLINUX instead (preflight adds that rule in front of the policy's).
 #pragma once
 
 #include "run/failure.hpp"
 
-#include <vector>
+#include <sys/types.h>
 
 namespace caisson::mech {
-
-// Compiles the filter (supervisor side, libseccomp) to raw BPF bytes. Throws caisson::Error.
-std::vector<unsigned char> build_tty_filter();
-
-// Child side: loads the compiled filter (needs no_new_privs first).
-bool load_filter(const std::vector<unsigned char>& bpf, run::Failure& f);
 
 bool detach_from_terminal(run::Failure& f);
 

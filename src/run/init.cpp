@@ -6,7 +6,9 @@
 #include "mech/fds.hpp"
 #include "mech/loopback.hpp"
 #include "mech/mounts.hpp"
+#include "mech/landlock.hpp"
 #include "mech/rlimits.hpp"
+#include "mech/seccomp.hpp"
 #include "mech/timens.hpp"
 #include "mech/tty.hpp"
 #include "run/channel.hpp"
@@ -17,6 +19,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,31 +78,39 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     return true;
 }
 
-[[noreturn]] void exec_failed(int error_pipe, const Failure& f) {
-    (void)!::write(error_pipe, &f, sizeof(f));
-    ::_exit(f.kind == ErrorKind::Exec ? (f.err == ENOENT ? kExitNotFound : kExitCannotExec) : kExitUsage);
+[[noreturn]] void exec_failed(int error_pipe, const Failure& f, const LaunchPlan& plan) {
+    // Past the seccomp filter, only the calls the policy allows (preflight found which).
+    if (plan.seccomp_program.empty() || plan.seccomp_allows_write) (void)!::write(error_pipe, &f, sizeof(f));
+    int code = f.kind == ErrorKind::Exec ? (f.err == ENOENT ? kExitNotFound : kExitCannotExec) : kExitUsage;
+    ::syscall(plan.seccomp_exit_nr, code);
+    ::_exit(code);
 }
 
 // The program's last steps, in the forked child. Order matters: limits and session while
-// still privileged, descriptors, then capabilities and no_new_privs, seccomp last.
+// still privileged, descriptors, then capabilities and no_new_privs, Landlock, seccomp last.
 [[noreturn]] void exec_program(LaunchPlan& plan, const sigset_t& original_mask, int error_pipe) {
     Failure f;
     const Policy& p = *plan.policy;
-    auto fail = [&] { exec_failed(error_pipe, f); };
+    auto fail = [&] { exec_failed(error_pipe, f, plan); };
     if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
     // Bounding set and securebits first (they need CAP_SETPCAP), then the ids (without a user
     // namespace of our own), then the remaining sets.
-    if (!mech::restrict_capability_sets(f)) fail();
+    if (!mech::restrict_capability_sets(plan.keep_caps, f)) fail();
     if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) fail();
-    if (!mech::drop_capabilities_without_exec(f)) fail();
+    if (!mech::set_kept_capabilities(plan.keep_caps, f)) fail();
     // After the id change, which clears it.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
     if (!mech::set_no_new_privs(f)) fail();
     if (::chdir(p.process.cwd.c_str()) < 0) f.set("chdir", p.process.cwd.c_str()), fail();
-    if (!plan.tty_filter.empty() && !mech::load_filter(plan.tty_filter, f)) fail();
+    if (plan.landlock && !mech::apply_landlock(plan.landlock_plan, f)) fail();
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    // The listener lands in the descriptor table this process shares with init (CLONE_FILES),
+    // its number in the memory they share (CLONE_VM): init passes it to the supervisor.
+    if (!plan.seccomp_program.empty() &&
+        !mech::install_seccomp(plan.seccomp_program, plan.seccomp_listener ? &plan.seccomp_listener_fd : nullptr, f))
+        fail();
 
     int err = ENOENT;
     for (const auto& candidate : plan.exec_candidates) {
@@ -108,7 +119,7 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
         if (errno != ENOENT && errno != ENOTDIR) err = errno;
     }
     f.set("exec", plan.argv[0], err, ErrorKind::Exec);
-    exec_failed(error_pipe, f);
+    exec_failed(error_pipe, f, plan);
 }
 
 struct SpawnArgs {
@@ -235,7 +246,8 @@ void kill_remaining_children() {
     // program writes nothing but its own stack (and errno) before exec.
     SpawnArgs spawn{&plan, error_pipe[1]};
     alignas(64) char stack[64 * 1024];
-    pid_t program = ::clone(program_entry, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &spawn);
+    int spawn_flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (plan.seccomp_listener ? CLONE_FILES : 0);
+    pid_t program = ::clone(program_entry, stack + sizeof(stack), spawn_flags, &spawn);
     if (program < 0) report_failure(plan.channel, (f.set("clone", "program"), f));
     ::close(error_pipe[1]);
     Failure exec_failure;
@@ -248,7 +260,12 @@ void kill_remaining_children() {
         report_failure(plan.channel, exec_failure);
     }
     clock.done("spawn");
-    send_message(plan.channel, started);
+    int listener = plan.seccomp_listener_fd;
+    if (!send_message(plan.channel, started, listener >= 0 ? &listener : nullptr, listener >= 0 ? 1 : 0)) {
+        ::kill(program, SIGKILL);
+        ::_exit(kExitUsage);
+    }
+    if (listener >= 0) ::close(listener);
 
     // 7. Init keeps nothing it does not need: no capabilities, no descriptor but the channel.
     if (!mech::drop_capabilities_without_exec(f) || !mech::set_no_new_privs(f)) {

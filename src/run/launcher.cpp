@@ -9,6 +9,8 @@
 #include "run/channel.hpp"
 #include "run/init.hpp"
 #include "run/preflight.hpp"
+#include "run/seccomp_monitor.hpp"
+#include "policy/values.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/sandbox.hpp>
@@ -96,7 +98,7 @@ private:
 
 double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
 
-std::vector<std::string> protections(const Policy& p, const mech::IdMaps* maps) {
+std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& plan, const mech::IdMaps* maps) {
     std::vector<std::string> out = mech::namespace_names(p.namespaces);
     if (maps) {
         out.push_back("uid-map " + std::to_string(maps->inside_uid) + "->" + std::to_string(maps->host_uid));
@@ -112,11 +114,22 @@ std::vector<std::string> protections(const Policy& p, const mech::IdMaps* maps) 
         out.emplace_back("read-only-paths");
     }
     if (p.namespaces.net) out.emplace_back("loopback-only");
-    out.emplace_back("capabilities-dropped");
+    if (p.capabilities.empty()) {
+        out.emplace_back("capabilities-dropped");
+    } else {
+        std::string kept = "capabilities-kept";
+        for (int cap : p.capabilities) kept += " " + values::capability_name(cap);
+        out.push_back(kept);
+    }
     out.emplace_back("securebits-noroot-locked");
     out.emplace_back("no-new-privs");
     out.emplace_back("inherited-fds-closed");
     out.emplace_back(p.process.tty ? "seccomp-tiocsti-tioclinux-blocked" : "new-session-no-tty");
+    if (!plan.seccomp_program.empty())
+        out.push_back("seccomp " + (p.seccomp.mode == seccomp::Mode::None ? std::string("tty-only") : p.seccomp.name) +
+                      " (" + std::to_string(plan.seccomp_program.size()) + " instructions)");
+    if (plan.landlock)
+        for (const auto& r : plan.landlock_plan.enforced) out.push_back("landlock " + r);
     if (!p.process.rlimits.empty()) out.emplace_back("rlimits");
     if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
     out.emplace_back("pid1-init");
@@ -201,7 +214,9 @@ Outcome Sandbox::run() {
                                       std::chrono::duration<double>(limited ? p.process.time_limit_s : 0));
     bool channel_open = true;
     bool init_done = false;
-    auto absorb = [&](const run::Message& m) {
+    kernel::Fd listener;
+    auto absorb = [&](const run::Message& m, int fd) {
+        if (fd >= 0) listener.reset(fd);
         if (m.type == run::MsgType::Failed) {
             failure = m.failure;
         } else if (m.type == run::MsgType::Exited) {
@@ -212,13 +227,16 @@ Outcome Sandbox::run() {
         }
     };
     while (!init_done) {
-        pollfd fds[3] = {{init.pidfd(), POLLIN, 0}, {relay.fd(), POLLIN, 0}, {channel_open ? channel.get() : -1, POLLIN, 0}};
+        pollfd fds[4] = {{init.pidfd(), POLLIN, 0},
+                         {relay.fd(), POLLIN, 0},
+                         {channel_open ? channel.get() : -1, POLLIN, 0},
+                         {listener ? listener.get() : -1, POLLIN, 0}};
         int timeout = -1;
         if (limited && !out.time_limit_fired) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
         }
-        int n = ::poll(fds, 3, timeout);
+        int n = ::poll(fds, 4, timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
@@ -233,9 +251,18 @@ Outcome Sandbox::run() {
         }
         if (fds[2].revents) {
             run::Message m{};
-            int rc = run::recv_message(channel.get(), m);
+            int fd = -1;
+            size_t nfds = 1;
+            int rc = run::recv_message(channel.get(), m, &fd, &nfds);
             if (rc <= 0) channel_open = false;
-            else absorb(m);
+            else absorb(m, nfds ? fd : -1);
+        }
+        if (fds[3].revents & POLLIN) {
+            // A kill rule fired: recorded, then the whole sandbox goes (PID 1 takes it along).
+            if (run::handle_notification(listener.get(), plan.seccomp_truth, out) == run::NotifyVerdict::Kill)
+                init.kill(SIGKILL);
+        } else if (fds[3].revents) {
+            listener.reset();  // no process uses the filter any more
         }
         if (fds[1].revents) {
             signalfd_siginfo si{};
@@ -246,7 +273,7 @@ Outcome Sandbox::run() {
         else if (fds[0].revents) {
             // Init has exited; drain what it said before going.
             run::Message m{};
-            while (run::recv_message(channel.get(), m) > 0) absorb(m);
+            while (run::recv_message(channel.get(), m) > 0) absorb(m, -1);
             init_done = true;
         }
     }
@@ -271,7 +298,14 @@ Outcome Sandbox::run() {
     } else {
         out.term_signal = info.si_status;
     }
-    out.protections = protections(p, maps ? &*maps : nullptr);
+    if (out.seccomp_violation) {
+        // Reported as the kernel's own kill would end it.
+        out.exited = false;
+        out.exit_code = 0;
+        out.term_signal = SIGSYS;
+    }
+    out.protections = protections(p, plan, maps ? &*maps : nullptr);
+    out.not_enforced = plan.landlock_plan.not_enforced;
     return out;
 }
 

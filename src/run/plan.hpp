@@ -3,7 +3,12 @@
 // clone and exec never allocates.
 #pragma once
 
+#include "policy/landlock_rights.hpp"
+
 #include <caisson/policy.hpp>
+
+#include <linux/filter.h>
+#include <sys/syscall.h>
 
 #include <sys/types.h>
 
@@ -52,7 +57,20 @@ struct LaunchPlan {
     std::vector<char*> argv;                // null-terminated
     std::vector<std::string> exec_candidates;  // argv[0] resolved against the sandbox's PATH
     std::vector<int> pass_fds;              // sorted
-    std::vector<unsigned char> tty_filter;  // a struct sock_filter array, when --tty
+
+    // Least privilege, in the program's last steps.
+    uint64_t keep_caps = 0;                     // a bit per CAP_* kept
+    bool landlock = false;
+    landlock_rights::Plan landlock_plan;
+    std::vector<sock_filter> seccomp_program;   // empty: no filter
+    // The same policy with kill-process as itself: the supervisor evaluates it on a
+    // notification to learn which rule fired.
+    std::vector<sock_filter> seccomp_truth;
+    bool seccomp_listener = false;              // the program returns user notifications
+    int seccomp_listener_fd = -1;               // set by the program's process (shared memory)
+    // What the program's process may still call after the filter, if exec fails.
+    bool seccomp_allows_write = true;
+    long seccomp_exit_nr = SYS_exit_group;      // or SYS_exit
 
     sigset_t caller_sigmask{};  // restored in the program before exec
     int channel = -1;           // init's end of the setup channel

@@ -3,12 +3,21 @@
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/timens.hpp"
-#include "mech/tty.hpp"
+#include "filter/bpf_eval.hpp"
+#include "filter/condition.hpp"
+#include "filter/seccomp_compiler.hpp"
+#include "filter/syscall_table.hpp"
+#include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
+#include "mech/landlock.hpp"
 
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,6 +80,50 @@ std::vector<std::string> make_environment(const Process& proc) {
     return env;
 }
 
+// The policy the program's filter enforces: with --tty, TIOCSTI and TIOCLINUX are refused
+// in front of every other rule (and with no policy at all, by a filter of their own).
+seccomp::Policy effective_seccomp(const Policy& p) {
+    seccomp::Policy s = p.seccomp;
+    if (!p.process.tty) return s;
+    if (s.mode == seccomp::Mode::None) {
+        s.mode = seccomp::Mode::Filter;
+        s.default_action = {seccomp::ActionKind::Allow, 0};
+        s.rules.clear();
+    }
+    seccomp::Rule r;
+    r.syscalls = {"ioctl"};
+    r.action = {seccomp::ActionKind::Errno, EPERM};
+    r.conditional = true;
+    r.when_text = "arg1 in {TIOCSTI, TIOCLINUX}";
+    r.when = filter::parse_condition(r.when_text);
+    r.origin = "--tty";
+    s.rules.insert(s.rules.begin(), std::move(r));
+    return s;
+}
+
+bool returns_notifications(const std::vector<sock_filter>& program) {
+    for (const auto& insn : program)
+        if (insn.code == (BPF_RET | BPF_K) && (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF) return true;
+    return false;
+}
+
+// A Landlock path must exist in the sandbox's view: under a mount the policy creates, or in
+// the root, resolved inside it (never a string join on the host).
+void require_landlock_path(const Policy& p, const std::string& path) {
+    auto under = [&](const std::string& dir) {
+        return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                               (dir == "/" || path[dir.size()] == '/'));
+    };
+    for (const char* fresh : {"/proc", "/dev", "/sys", "/tmp", "/run"})
+        if (under(fresh)) return;
+    for (const auto& m : p.fs.mounts)
+        if (under(m.target)) return;
+    kernel::Fd root(::open(p.fs.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw Error(ErrorKind::Usage, "--rootfs", p.fs.rootfs, errno);
+    kernel::Fd fd(kernel::openat2(root.get(), path.c_str(), O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    if (!fd) throw Error(ErrorKind::Usage, "Landlock path (inside the sandbox)", path, errno);
+}
+
 }  // namespace
 
 void preflight(const Policy& p, bool as_root) {
@@ -109,6 +162,11 @@ void preflight(const Policy& p, bool as_root) {
     for (const auto& m : p.fs.mounts)
         if (m.target.empty() || m.target.front() != '/')
             throw Error::usage("mount destination: must be an absolute path", m.target);
+    for (const auto& l : p.landlock.paths) {
+        if (l.path.empty() || l.path.front() != '/') throw Error::usage("Landlock path: must be absolute", l.path);
+        if (ns.mount) require_landlock_path(p, l.path);
+        else if (::access(l.path.c_str(), F_OK) < 0) throw Error(ErrorKind::Usage, "Landlock path", l.path, errno);
+    }
     if (!as_root && !ns.user && (ns.mount || ns.pid || ns.net || ns.uts || ns.ipc || ns.cgroup || ns.time))
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }
@@ -178,7 +236,40 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
     plan.pass_fds = p.process.pass_fds;
     std::sort(plan.pass_fds.begin(), plan.pass_fds.end());
     plan.pass_fds.erase(std::unique(plan.pass_fds.begin(), plan.pass_fds.end()), plan.pass_fds.end());
-    if (p.process.tty) plan.tty_filter = mech::build_tty_filter();
+
+    for (int cap : p.capabilities)
+        if (cap >= 0 && cap < 64) plan.keep_caps |= 1ull << cap;
+
+    if (p.landlock.enabled()) {
+        plan.landlock = true;
+        plan.landlock_plan = landlock_rights::plan(p.landlock, mech::landlock_abi());
+        plan.landlock = plan.landlock_plan.handled_fs || plan.landlock_plan.handled_net || plan.landlock_plan.scoped;
+    }
+
+    seccomp::Policy sp = effective_seccomp(p);
+    if (sp.mode == seccomp::Mode::Filter) {
+        filter::CompileOptions notify_kills;
+        notify_kills.kill_process_via_notify = true;
+        plan.seccomp_program = filter::compile(sp, notify_kills).program;
+        plan.seccomp_truth = filter::compile(sp).program;
+        plan.seccomp_listener = returns_notifications(plan.seccomp_program);
+        // The filter is in place when the program is exec'd: the policy must allow that, and
+        // an exit for when exec fails. A call that would be a notification there would wait
+        // for a supervisor that is not listening yet.
+        auto allowed = [&](const char* name) {
+            filter::SeccompInput in;
+            in.arch = AUDIT_ARCH_X86_64;
+            in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
+            auto r = filter::evaluate(plan.seccomp_truth, in);
+            return r.ok && r.action == SECCOMP_RET_ALLOW;
+        };
+        if (!allowed("execve"))
+            throw Error::usage("seccomp policy '" + sp.name + "' does not allow execve, which starting the program needs");
+        if (allowed("exit_group")) plan.seccomp_exit_nr = SYS_exit_group;
+        else if (allowed("exit")) plan.seccomp_exit_nr = SYS_exit;
+        else throw Error::usage("seccomp policy '" + sp.name + "' allows neither exit nor exit_group");
+        plan.seccomp_allows_write = allowed("write");
+    }
     return plan;
 }
 

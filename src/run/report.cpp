@@ -20,6 +20,22 @@ std::string outcome_to_json(const Outcome& o) {
     j["system_cpu_s"] = o.system_cpu_s;
     j["peak_rss_kb"] = o.peak_rss_kb;
     j["protections"] = o.protections;
+    if (!o.not_enforced.empty()) j["not_enforced"] = o.not_enforced;
+    auto event = [](const SyscallEvent& e) {
+        nlohmann::ordered_json v;
+        v["syscall"] = e.syscall;
+        v["nr"] = e.nr;
+        v["abi"] = e.abi;
+        v["args"] = std::vector<uint64_t>(std::begin(e.args), std::end(e.args));
+        v["pid"] = e.pid;
+        v["action"] = e.action;
+        return v;
+    };
+    if (o.seccomp_violation) j["seccomp_violation"] = event(*o.seccomp_violation);
+    if (!o.seccomp_events.empty()) {
+        auto& list = j["seccomp_events"] = nlohmann::ordered_json::array();
+        for (const auto& e : o.seccomp_events) list.push_back(event(e));
+    }
     nlohmann::ordered_json setup = nlohmann::ordered_json::object();
     for (const auto& s : o.setup) setup[s.step] = s.us;
     j["setup_us"] = setup;

@@ -1,12 +1,18 @@
 // The probe: run inside a sandbox, it reports as JSON what it sees, so that tests assert
 // on the sandbox from the inside. `probe [--write PATH]... [--read PATH]... [--wait-signal]
-// [--exit N] [--sleep-ms N]`.
+// [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--call NR,A0,..]...`.
+// `--try` attempts one privileged or filtered operation and records ok or the errno name:
+// mount, chown, raw-socket, module, x32-getpid, int80-getpid, getppid.
 #include <nlohmann/json.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -134,11 +140,65 @@ std::string try_read(const std::string& path) {
     return n == 0 ? "empty" : "data";
 }
 
+std::string result(long rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
+
+std::string try_action(const std::string& what) {
+    if (what == "mount") return result(::mount("none", "/tmp", "tmpfs", 0, nullptr));
+    if (what == "chown") {
+        int fd = ::open("/tmp/chown-me", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return strerrorname_np(errno);
+        long rc = ::fchown(fd, 1234, 1234);
+        std::string r = result(rc);
+        ::close(fd);
+        return r;
+    }
+    if (what == "raw-socket") {
+        int fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+        if (fd >= 0) ::close(fd);
+        return result(fd);
+    }
+    // A module that is not one: the capability check comes first (EPERM), then EINVAL/ENOEXEC.
+    if (what == "module") return result(::syscall(SYS_init_module, "", 0UL, ""));
+    if (what == "getppid") return result(::syscall(SYS_getppid));
+    // The same call through other ABIs: the filter must kill before the kernel runs it.
+    if (what == "x32-getpid") return result(::syscall(SYS_getpid | 0x40000000));
+    if (what == "int80-getpid") {
+        long ret = 20;  // i386 getpid
+        asm volatile("int $0x80" : "+a"(ret) : : "memory");
+        return ret < 0 ? strerrorname_np(static_cast<int>(-ret)) : "ok";
+    }
+    return "unknown action";
+}
+
+std::string try_tcp(bool connect_not_bind, int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return strerrorname_np(errno);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = connect_not_bind ? ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
+                              : ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    std::string r = result(rc);
+    ::close(fd);
+    return r;
+}
+
+// "NR,A0,A1,..." -> ok or the errno name.
+std::string try_call(const std::string& spec) {
+    long v[7] = {};
+    std::istringstream in(spec);
+    std::string part;
+    for (int i = 0; i < 7 && std::getline(in, part, ','); ++i) v[i] = static_cast<long>(std::stoull(part, nullptr, 0));
+    return result(::syscall(v[0], v[1], v[2], v[3], v[4], v[5], v[6]));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     json out;
-    json writes = json::object(), reads = json::object();
+    json writes = json::object(), reads = json::object(), tries = json::object();
+    json connects = json::object(), binds = json::object(), calls = json::object();
     int exit_code = 0;
     bool wait_signal = false;
     for (int i = 1; i < argc; ++i) {
@@ -147,6 +207,10 @@ int main(int argc, char** argv) {
         else if (a == "--read" && i + 1 < argc) reads[argv[i + 1]] = try_read(argv[i + 1]), ++i;
         else if (a == "--exit" && i + 1 < argc) exit_code = std::atoi(argv[++i]);
         else if (a == "--wait-signal") wait_signal = true;
+        else if (a == "--try" && i + 1 < argc) tries[argv[i + 1]] = try_action(argv[i + 1]), ++i;
+        else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
+        else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
+        else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
         else if (a == "--tiocsti") {
             // Try to push a character into the input of the terminal on stdin (CVE-2017-5226).
             char c = '!';
@@ -195,6 +259,10 @@ int main(int argc, char** argv) {
     out["rlimits"] = rlimits();
     out["writes"] = writes;
     out["reads"] = reads;
+    out["tries"] = tries;
+    out["connects"] = connects;
+    out["binds"] = binds;
+    out["calls"] = calls;
     out["umask"] = [] { mode_t m = ::umask(0); ::umask(m); return static_cast<int>(m); }();
     sigset_t blocked;
     ::sigprocmask(SIG_SETMASK, nullptr, &blocked);

@@ -354,7 +354,9 @@ TEST(SeccompProfiles, CallsDecidedByNumberNeverReadArguments) {
         in.arch = AUDIT_ARCH_X86_64;
         in.nr = nr;
         bool named = std::any_of(c.decisions.begin(), c.decisions.end(), [&](const auto& d) { return d.nr == nr; });
-        if (!named) EXPECT_FALSE(evaluate(c.program, in, false).reads_args) << nr;
+        if (!named) {
+            EXPECT_FALSE(evaluate(c.program, in, false).reads_args) << nr;
+        }
     }
 }
 

@@ -155,7 +155,9 @@ std::vector<sock_filter> libseccomp_program(const Generated& g) {
     EXPECT_EQ(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2), 0);
     for (size_t i = 0; i < g.rules.size(); ++i) {
         int nr = seccomp_syscall_resolve_name(g.rules[i].first.c_str());
-        if (g.rules[i].second.empty()) EXPECT_EQ(seccomp_rule_add_array(ctx.get(), g.actions[i], nr, 0, nullptr), 0);
+        if (g.rules[i].second.empty()) {
+            EXPECT_EQ(seccomp_rule_add_array(ctx.get(), g.actions[i], nr, 0, nullptr), 0);
+        }
         for (const auto& ands : g.rules[i].second) {
             std::vector<scmp_arg_cmp> cmps;
             for (const auto& c : ands) cmps.push_back({c.arg, c.op, c.a, c.b});

@@ -1,0 +1,17 @@
+// Installing a compiled seccomp program in the program's process, the last step before
+// exec (the program must allow execve itself: preflight checks that it does).
+#pragma once
+
+#include "run/failure.hpp"
+
+#include <linux/filter.h>
+
+#include <vector>
+
+namespace caisson::mech {
+
+// With `listener`, asks for a user-notification descriptor (SECCOMP_FILTER_FLAG_NEW_LISTENER,
+// close-on-exec) and stores it there. Allocation-free.
+bool install_seccomp(const std::vector<sock_filter>& program, int* listener, run::Failure& f);
+
+}  // namespace caisson::mech
