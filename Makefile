@@ -1,7 +1,7 @@
 # caisson: the two commands of the quick start, and the long runs.
 #   make demo    install what is missing, build, and run a sandbox that shows what it isolates
 #   make check   install what is missing, build, and run every test (as root)
-#   make bench   start-latency benchmark against bubblewrap, side by side
+#   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp
 BUILD ?= build
 JOBS ?= 2
 MAKEFLAGS += --no-print-directory
@@ -28,6 +28,7 @@ check: build
 bench: build
 	@bash scripts/setup.sh --bench
 	@bash bench/start_latency.sh $(BUILD)/caisson
+	@$(BUILD)/bench/seccomp_cost
 
 clean:
 	rm -rf $(BUILD)

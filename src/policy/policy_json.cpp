@@ -71,6 +71,35 @@ std::string policy_to_json(const Policy& p) {
                     {"die_with_parent", p.process.die_with_parent},
                     {"time_limit_s", p.process.time_limit_s},
                     {"rlimits", rl}};
+    ordered_json caps = ordered_json::array();
+    for (int cap : p.capabilities) caps.push_back(values::capability_name(cap));
+    j["capabilities"] = caps;
+    ordered_json rules = ordered_json::array();
+    for (const auto& r : p.seccomp.rules) {
+        ordered_json rule = {{"syscalls", r.syscalls}, {"action", seccomp::action_text(r.action)}};
+        if (r.conditional) rule["if"] = r.when_text;
+        rules.push_back(rule);
+    }
+    ordered_json abis = ordered_json::array();
+    for (auto abi : p.seccomp.abis) abis.push_back(seccomp::abi_name(abi));
+    j["seccomp"] = {{"name", p.seccomp.name},
+                    {"filter", p.seccomp.mode == seccomp::Mode::Filter},
+                    {"default", seccomp::action_text(p.seccomp.default_action)},
+                    {"abi", abis},
+                    {"rules", rules}};
+    const auto& l = p.landlock;
+    ordered_json paths = ordered_json::array();
+    for (const auto& lp : l.paths)
+        paths.push_back({{"path", lp.path},
+                         {"access", lp.access == LandlockAccess::Read       ? "ro"
+                                    : lp.access == LandlockAccess::ReadExec ? "rx"
+                                                                            : "rw"}});
+    j["landlock"] = {{"paths", paths},
+                     {"bind_ports", l.restrict_bind ? ordered_json(l.bind_ports) : ordered_json(nullptr)},
+                     {"connect_ports", l.restrict_connect ? ordered_json(l.connect_ports) : ordered_json(nullptr)},
+                     {"scope_abstract_unix", l.scope_abstract_unix},
+                     {"scope_signal", l.scope_signal},
+                     {"best_effort", l.best_effort}};
     j["report"] = p.report_path;
     return j.dump(2);
 }

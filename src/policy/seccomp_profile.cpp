@@ -132,12 +132,10 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
                 p.abis.push_back(*abi);
             }
         } else if (k == "allow") {
-            for (auto& name : string_list(node, at, k)) {
-                seccomp::Rule r;
-                r.syscalls = {std::move(name)};
-                r.origin = at;
-                own_allow.push_back(std::move(r));
-            }
+            seccomp::Rule r;
+            r.syscalls = string_list(node, at, k);
+            r.origin = at;
+            if (!r.syscalls.empty()) own_allow.push_back(std::move(r));
         } else if (k == "rule") {
             auto arr = node.as_array();
             if (!arr) throw Error::usage(at + ": 'rule' is a list of tables: write [[rule]]");

@@ -146,3 +146,58 @@ TEST(PolicyJson, ShowsTheResolvedPolicy) {
 
 }  // namespace
 }  // namespace caisson
+
+#include "policy/landlock_rights.hpp"
+
+namespace caisson {
+namespace {
+
+TEST(LandlockRights, FailClosedUnlessBestEffort) {
+    Landlock l;
+    l.paths.push_back({"/etc", LandlockAccess::Read});
+    l.restrict_connect = true;
+    l.connect_ports = {443};
+    l.scope_signal = true;
+    // This kernel's ABI (7) has everything.
+    auto full = landlock_rights::plan(l, 7);
+    EXPECT_TRUE(full.not_enforced.empty());
+    ASSERT_EQ(full.ports.size(), 1u);
+    EXPECT_EQ(full.ports[0].port, 443u);
+    // An older kernel cannot filter TCP (ABI 4) or scope signals (ABI 6): refused...
+    try {
+        landlock_rights::plan(l, 3);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot enforce: fs.ioctl_dev (needs Landlock ABI 5), net.connect_tcp "
+                                             "(needs Landlock ABI 4), scope.signal (needs Landlock ABI 6)"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(landlock_rights::plan(l, 0), Error);
+    // ...unless the policy says best effort; then the report lists what was left out.
+    l.best_effort = true;
+    auto partial = landlock_rights::plan(l, 3);
+    EXPECT_EQ(partial.not_enforced.size(), 3u);
+    EXPECT_EQ(partial.handled_net, 0u);
+    EXPECT_TRUE(partial.ports.empty());
+    EXPECT_NE(partial.handled_fs, 0u);
+    EXPECT_EQ(landlock_rights::plan(l, 0).not_enforced, std::vector<std::string>{"landlock (not available)"});
+}
+
+TEST(Profiles, SeccompCapabilitiesAndLandlockAreProfileKeys) {
+    Policy p = default_policy();
+    profile::apply_text(p, R"(
+seccomp = "strict"
+cap-add = ["CAP_NET_RAW", "chown"]
+landlock-ro = ["/etc"]
+landlock-connect = ["443"]
+)", "t.toml");
+    EXPECT_EQ(p.seccomp.name, "strict");
+    EXPECT_EQ(p.capabilities.size(), 2u);
+    ASSERT_EQ(p.landlock.paths.size(), 1u);
+    EXPECT_TRUE(p.landlock.restrict_connect);
+    EXPECT_THROW(profile::apply_text(p, "seccomp = \"nope\"", "t.toml"), Error);
+}
+
+}  // namespace
+}  // namespace caisson
