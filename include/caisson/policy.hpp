@@ -109,6 +109,45 @@ struct Landlock {
     }
 };
 
+// A device rule in OCI's syntax: "c 1:3 rwm", "b *:* r", "a".
+struct DeviceRule {
+    bool allow = true;
+    char type = 'a';          // 'a' all, 'c' char, 'b' block
+    int64_t major = -1;       // -1: any
+    int64_t minor = -1;
+    std::string access = "rwm";
+};
+
+struct IoMax {
+    uint32_t major = 0, minor = 0;
+    std::optional<uint64_t> rbps, wbps, riops, wiops;
+};
+
+// Resource control through cgroups. Unset fields are not limited; when every field is
+// unset and no cgroup option is given, the sandbox gets no cgroup of its own.
+struct Resources {
+    std::optional<uint64_t> memory;        // bytes
+    std::optional<uint64_t> memory_swap;   // memory plus swap, bytes (OCI's and Docker's sense)
+    bool oom_kill_group = true;            // an OOM kill takes the whole sandbox
+    std::optional<double> cpus;            // CPU time per wall time (0.5: half a CPU)
+    std::optional<uint64_t> cpu_weight;    // 1..10000, cgroup v2's scale
+    std::string cpuset_cpus, cpuset_mems;  // "0-1,3"
+    std::optional<uint64_t> pids;
+    std::optional<uint64_t> io_weight;     // 1..10000
+    std::vector<IoMax> io_max;
+    std::vector<std::pair<std::string, uint64_t>> hugetlb;  // page size ("2MB") -> bytes
+    std::vector<std::pair<std::string, std::string>> rdma;  // device -> "hca_handle=N hca_object=N"
+    std::vector<std::pair<std::string, uint64_t>> misc;     // resource -> limit
+    std::vector<DeviceRule> devices;       // after caisson's own /dev set; last match wins
+    std::string cgroup_parent;             // relative to each hierarchy's root; default "caisson"
+    bool cgroup = false;                   // a cgroup even without limits (freeze, accounting)
+    bool any() const {
+        return memory || memory_swap || cpus || cpu_weight || !cpuset_cpus.empty() || !cpuset_mems.empty() || pids ||
+               io_weight || !io_max.empty() || !hugetlb.empty() || !rdma.empty() || !misc.empty() ||
+               !devices.empty() || !cgroup_parent.empty() || cgroup;
+    }
+};
+
 struct Policy {
     Namespaces namespaces;
     std::string hostname = "caisson";
@@ -119,6 +158,7 @@ struct Policy {
     std::vector<int> capabilities;  // CAP_* the program keeps, in all five sets; none by default
     seccomp::Policy seccomp;        // default: the built-in `default` policy
     Landlock landlock;
+    Resources resources;
     std::string report_path;
     std::vector<std::string> profiles;  // the profiles that filled this policy, in order
 };

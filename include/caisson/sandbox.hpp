@@ -27,6 +27,16 @@ struct SyscallEvent {
     std::string action;    // the rule's action: kill-process, notify
 };
 
+// What the sandbox's cgroup saw, when it had one.
+struct CgroupReport {
+    std::vector<std::string> paths;
+    std::vector<std::string> limits;  // the files written: "memory.max=268435456"
+    std::optional<uint64_t> memory_peak;
+    std::optional<uint64_t> oom_kills;
+    std::optional<uint64_t> cpu_user_us, cpu_system_us, cpu_throttled_us;
+    std::optional<uint64_t> pids_peak;
+};
+
 struct Outcome {
     bool exited = false;     // true: exit_code is valid; false: killed by term_signal
     int exit_code = 0;
@@ -41,6 +51,8 @@ struct Outcome {
     std::vector<std::string> not_enforced; // best effort: protections this kernel could not give
     std::optional<SyscallEvent> seccomp_violation;  // the kill rule that ended the sandbox
     std::vector<SyscallEvent> seccomp_events;       // `notify` rules that fired (the first 64)
+    bool oom = false;                               // the memory limit was hit and something was killed
+    std::optional<CgroupReport> cgroup;
 
     // The code a shell would see: the exit code, or 128 + signal.
     int shell_status() const { return exited ? exit_code : 128 + term_signal; }

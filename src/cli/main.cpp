@@ -1,6 +1,7 @@
 // The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
 // through the one schema and hands it to the library; it does nothing the library cannot.
 #include "cli/policy_command.hpp"
+#include "mech/cgroup.hpp"
 #include "policy/policy_json.hpp"
 #include "policy/profile.hpp"
 #include "policy/schema.hpp"
@@ -132,6 +133,17 @@ int main(int argc, char** argv) {
     test->add_option("POLICY", policy_name, "default, strict, none, or a TOML file")->required();
     test->add_option("TABLE", table_file, "the expected decisions")->required();
 
+    std::string cgroup_parent = "caisson";
+    int supervisor_pid = 0;
+    CLI::App* freeze = app.add_subcommand("freeze", "stop every process of a running sandbox at once (its cgroup's freezer)");
+    CLI::App* thaw = app.add_subcommand("thaw", "let a frozen sandbox run again");
+    for (CLI::App* c : {freeze, thaw}) {
+        c->add_option("PID", supervisor_pid, "the pid of the sandbox's caisson process")->required();
+        c->add_option("--cgroup-parent", cgroup_parent, "as given to caisson run");
+    }
+    CLI::App* gc = app.add_subcommand("gc", "remove the cgroups of sandboxes whose caisson was killed");
+    gc->add_option("--cgroup-parent", cgroup_parent, "as given to caisson run");
+
     // Everything after the first "--" is the program, untouched by option parsing.
     std::vector<std::string> program;
     std::vector<std::string> args;
@@ -165,6 +177,21 @@ int main(int argc, char** argv) {
             return caisson::cli::policy_test(policy_name, table_file, std::cout, std::cerr);
         } catch (const Error& e) {
             std::fprintf(stderr, "caisson policy: %s\n", e.what());
+            return caisson::kExitUsage;
+        }
+    }
+    if (freeze->parsed() || thaw->parsed() || gc->parsed()) {
+        try {
+            auto layout = caisson::mech::detect_cgroups();
+            if (gc->parsed()) {
+                for (const auto& path : caisson::mech::collect_stale(layout, cgroup_parent))
+                    std::printf("removed %s\n", path.c_str());
+            } else {
+                caisson::mech::set_frozen(layout, cgroup_parent, supervisor_pid, freeze->parsed());
+            }
+            return 0;
+        } catch (const Error& e) {
+            std::fprintf(stderr, "caisson: %s\n", e.what());
             return caisson::kExitUsage;
         }
     }

@@ -190,6 +190,66 @@ const std::array kSettings{
     Setting{"landlock-best-effort", 0, false, "",
             "enforce the Landlock rights this kernel has and report the rest (default: refuse to start)",
             [](Policy& p, Args a) { p.landlock.best_effort = on(a, "landlock-best-effort"); }},
+    Setting{"memory", 1, false, "BYTES", "cgroup: memory limit (K, M, G suffixes)",
+            [](Policy& p, Args a) { p.resources.memory = values::parse_size(a[0], "--memory"); }},
+    Setting{"memory-swap", 1, false, "BYTES", "cgroup: memory plus swap limit (default: equal to --memory, no swap)",
+            [](Policy& p, Args a) { p.resources.memory_swap = values::parse_size(a[0], "--memory-swap"); }},
+    Setting{"oom-kill-group", 0, false, "", "an out-of-memory kill ends the whole sandbox (default on)",
+            [](Policy& p, Args a) { p.resources.oom_kill_group = on(a, "oom-kill-group"); }},
+    Setting{"cpus", 1, false, "N", "cgroup: CPU time per wall time (0.5 = half a CPU)",
+            [](Policy& p, Args a) { p.resources.cpus = values::parse_cpus(a[0]); }},
+    Setting{"cpu-weight", 1, false, "N", "cgroup: CPU weight 1..10000 (100 = an equal share)",
+            [](Policy& p, Args a) { p.resources.cpu_weight = values::parse_weight(a[0], "--cpu-weight"); }},
+    Setting{"cpuset-cpus", 1, false, "LIST", "cgroup: run only on these CPUs (e.g. 0-1,3)",
+            [](Policy& p, Args a) { p.resources.cpuset_cpus = values::parse_cpu_list(a[0], "--cpuset-cpus"); }},
+    Setting{"cpuset-mems", 1, false, "LIST", "cgroup: allocate only on these memory nodes",
+            [](Policy& p, Args a) { p.resources.cpuset_mems = values::parse_cpu_list(a[0], "--cpuset-mems"); }},
+    Setting{"pids", 1, false, "N", "cgroup: at most N processes and threads",
+            [](Policy& p, Args a) {
+                int n = values::parse_int(a[0], "--pids");
+                if (n < 1) throw Error::usage("--pids: at least 1", a[0]);
+                p.resources.pids = static_cast<uint64_t>(n);
+            }},
+    Setting{"io-weight", 1, false, "N", "cgroup: block I/O weight 1..10000",
+            [](Policy& p, Args a) { p.resources.io_weight = values::parse_weight(a[0], "--io-weight"); }},
+    Setting{"io-max", 1, true, "MAJ:MIN:rbps=N,wbps=N,riops=N,wiops=N", "cgroup: block I/O limits of a device",
+            [](Policy& p, Args a) { p.resources.io_max.push_back(values::parse_io_max(a[0])); }},
+    Setting{"hugetlb", 1, true, "SIZE=LIMIT", "cgroup: huge pages of SIZE (2MB, 1GB) up to LIMIT bytes",
+            [](Policy& p, Args a) {
+                auto eq = a[0].find('=');
+                if (eq == std::string::npos || eq == 0) throw Error::usage("--hugetlb: expected SIZE=LIMIT (e.g. 2MB=64M)", a[0]);
+                p.resources.hugetlb.emplace_back(a[0].substr(0, eq), values::parse_size(a[0].substr(eq + 1), "--hugetlb"));
+            }},
+    Setting{"rdma", 1, true, "DEVICE=hca_handle=N,hca_object=N", "cgroup v2: RDMA limits of a device",
+            [](Policy& p, Args a) {
+                auto eq = a[0].find('=');
+                if (eq == std::string::npos || eq == 0) throw Error::usage("--rdma: expected DEVICE=hca_handle=N,hca_object=N", a[0]);
+                std::string limits = a[0].substr(eq + 1);
+                std::replace(limits.begin(), limits.end(), ',', ' ');
+                p.resources.rdma.emplace_back(a[0].substr(0, eq), limits);
+            }},
+    Setting{"misc", 1, true, "RESOURCE=N", "cgroup v2: a misc controller limit (e.g. sev=1)",
+            [](Policy& p, Args a) {
+                auto eq = a[0].find('=');
+                if (eq == std::string::npos || eq == 0) throw Error::usage("--misc: expected RESOURCE=N", a[0]);
+                int n = values::parse_int(a[0].substr(eq + 1), "--misc");
+                if (n < 0) throw Error::usage("--misc: a limit is 0 or more", a[0]);
+                p.resources.misc.emplace_back(a[0].substr(0, eq), static_cast<uint64_t>(n));
+            }},
+    Setting{"device-allow", 1, true, "'TYPE MAJ:MIN ACCESS'", "cgroup: allow a device besides caisson's /dev set (OCI syntax)",
+            [](Policy& p, Args a) { p.resources.devices.push_back(values::parse_device_rule(a[0], true)); }},
+    Setting{"device-deny", 1, true, "'TYPE MAJ:MIN ACCESS'", "cgroup: deny a device (e.g. 'c 1:5 rwm'); the last matching rule wins",
+            [](Policy& p, Args a) { p.resources.devices.push_back(values::parse_device_rule(a[0], false)); }},
+    Setting{"cgroup-parent", 1, false, "PATH", "create the sandbox's cgroup under PATH (relative to each hierarchy's root)",
+            [](Policy& p, Args a) {
+                std::string path = a[0];
+                while (!path.empty() && path.front() == '/') path.erase(0, 1);
+                if (path.empty() || path.find("..") != std::string::npos)
+                    throw Error::usage("--cgroup-parent: expected a path below the hierarchy's root", a[0]);
+                p.resources.cgroup_parent = path;
+            }},
+    Setting{"cgroup", 0, false, "", "give the sandbox a cgroup even without limits (accounting, freeze)",
+            [](Policy& p, Args a) { p.resources.cgroup = on(a, "cgroup"); }},
     Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
             [](Policy& p, Args a) { p.report_path = a[0]; }},
 };

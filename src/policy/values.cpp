@@ -184,4 +184,131 @@ std::string capability_name(int cap) {
     return out;
 }
 
+double parse_cpus(std::string_view text) {
+    double v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || !(v > 0) || v > 4096)
+        throw Error::usage("--cpus: expected a positive number of CPUs (e.g. 0.5, 2)", std::string(text));
+    return v;
+}
+
+uint64_t parse_weight(std::string_view text, std::string_view what) {
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < 1 || v > 10000)
+        throw Error::usage(std::string(what) + ": expected a weight from 1 to 10000 (100 is the default share)",
+                           std::string(text));
+    return v;
+}
+
+std::string parse_cpu_list(std::string_view text, std::string_view what) {
+    // "0-3,5": ranges and single numbers, each range ascending.
+    auto bad = [&] { return Error::usage(std::string(what) + ": expected a list like 0-3,5", std::string(text)); };
+    if (text.empty()) throw bad();
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        auto dash = item.find('-');
+        unsigned lo = 0, hi = 0;
+        auto parse = [&](std::string_view s, unsigned& out) {
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+            if (ec != std::errc() || end != s.data() + s.size() || s.empty()) throw bad();
+        };
+        parse(item.substr(0, dash), lo);
+        hi = lo;
+        if (dash != std::string_view::npos) parse(item.substr(dash + 1), hi);
+        if (hi < lo || hi > 8191) throw bad();
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+        if (rest.empty()) throw bad();
+    }
+    return std::string(text);
+}
+
+IoMax parse_io_max(std::string_view text) {
+    auto bad = [&](const std::string& why) {
+        return Error::usage("--io-max: " + why + " (expected MAJ:MIN:rbps=N,wbps=N,riops=N,wiops=N)", std::string(text));
+    };
+    IoMax m;
+    auto c1 = text.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : text.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) throw bad("no device");
+    auto num = [&](std::string_view s, const char* what) {
+        uint64_t v = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc() || end != s.data() + s.size() || s.empty()) throw bad(std::string("bad ") + what);
+        return v;
+    };
+    m.major = static_cast<uint32_t>(num(text.substr(0, c1), "major number"));
+    m.minor = static_cast<uint32_t>(num(text.substr(c1 + 1, c2 - c1 - 1), "minor number"));
+    std::string_view rest = text.substr(c2 + 1);
+    if (rest.empty()) throw bad("no limit");
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        auto eq = item.find('=');
+        if (eq == std::string_view::npos) throw bad("'" + std::string(item) + "' is not KEY=VALUE");
+        std::string_view key = item.substr(0, eq);
+        uint64_t v = key.ends_with("bps") ? parse_size(item.substr(eq + 1), "--io-max") : num(item.substr(eq + 1), "value");
+        if (key == "rbps") m.rbps = v;
+        else if (key == "wbps") m.wbps = v;
+        else if (key == "riops") m.riops = v;
+        else if (key == "wiops") m.wiops = v;
+        else throw bad("unknown key '" + std::string(key) + "'");
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return m;
+}
+
+DeviceRule parse_device_rule(std::string_view text, bool allow) {
+    const char* flag = allow ? "--device-allow" : "--device-deny";
+    auto bad = [&](const std::string& why) {
+        return Error::usage(std::string(flag) + ": " + why + " (expected TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:3 rwm')",
+                            std::string(text));
+    };
+    DeviceRule r;
+    r.allow = allow;
+    std::string t(text);
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < t.size();) {
+        while (i < t.size() && t[i] == ' ') ++i;
+        size_t j = i;
+        while (j < t.size() && t[j] != ' ') ++j;
+        if (j > i) parts.push_back(t.substr(i, j - i));
+        i = j;
+    }
+    if (parts.empty() || parts[0].size() != 1 || std::string("abc").find(parts[0][0]) == std::string::npos)
+        throw bad("the type is a, b or c");
+    r.type = parts[0][0];
+    if (r.type == 'a') {
+        if (parts.size() > 1 && parts[1] != "*:*") throw bad("type a takes no device numbers");
+        if (parts.size() > 2) r.access = parts[2];
+    } else {
+        if (parts.size() < 2) throw bad("no device numbers");
+        auto colon = parts[1].find(':');
+        if (colon == std::string::npos) throw bad("device numbers are MAJOR:MINOR");
+        auto number = [&](const std::string& s) -> int64_t {
+            if (s == "*") return -1;
+            int64_t v = 0;
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            if (ec != std::errc() || end != s.data() + s.size() || s.empty() || v < 0 || v > 0xfffff)
+                throw bad("'" + s + "' is not a device number or *");
+            return v;
+        };
+        r.major = number(parts[1].substr(0, colon));
+        r.minor = number(parts[1].substr(colon + 1));
+        if (parts.size() > 2) r.access = parts[2];
+    }
+    if (parts.size() > 3) throw bad("too many fields");
+    if (r.access.empty() || r.access.find_first_not_of("rwm") != std::string::npos) throw bad("access is made of r, w, m");
+    return r;
+}
+
+std::string device_rule_text(const DeviceRule& r) {
+    auto n = [](int64_t v) { return v < 0 ? std::string("*") : std::to_string(v); };
+    return std::string(1, r.type) + " " + n(r.major) + ":" + n(r.minor) + " " + r.access;
+}
+
 }  // namespace caisson::values

@@ -24,6 +24,12 @@ std::string rlimit_value_text(uint64_t v);
 // CAP_NET_RAW, NET_RAW, net_raw, or ALL (every capability this kernel... libcap knows).
 std::vector<int> parse_capabilities(std::string_view text, std::string_view what);
 std::string capability_name(int cap);
+double parse_cpus(std::string_view text);                     // 0.5, 2
+uint64_t parse_weight(std::string_view text, std::string_view what);  // 1..10000
+std::string parse_cpu_list(std::string_view text, std::string_view what);  // "0-3,5", checked
+IoMax parse_io_max(std::string_view text);                    // MAJ:MIN:rbps=N,wbps=N,...
+DeviceRule parse_device_rule(std::string_view text, bool allow);  // "c 1:3 rwm"
+std::string device_rule_text(const DeviceRule& r);
 void require_absolute(std::string_view path, std::string_view what);
 
 }  // namespace caisson::values

@@ -196,6 +196,9 @@ void kill_remaining_children() {
     Message go{};
     if (recv_message(plan.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(kExitUsage);
     clock.done("wait-maps");
+    // Rooted at the sandbox's own cgroups, which the supervisor has moved us into by now.
+    if (plan.cgroupns_after_join && ::unshare(CLONE_NEWCGROUP) < 0)
+        report_failure(plan.channel, (f.set("unshare", "cgroup namespace"), f));
 
     // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
     // both are set after; a dumpable init may write its /proc/self files (timens_offsets).

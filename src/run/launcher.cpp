@@ -2,6 +2,7 @@
 // then watches it (pidfd, setup channel, forwarded signals, the time limit) to its end.
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/cgroup.hpp"
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
@@ -19,6 +20,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -130,6 +132,7 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
                       " (" + std::to_string(plan.seccomp_program.size()) + " instructions)");
     if (plan.landlock)
         for (const auto& r : plan.landlock_plan.enforced) out.push_back("landlock " + r);
+    if (p.resources.any()) out.emplace_back("cgroup");
     if (!p.process.rlimits.empty()) out.emplace_back("rlimits");
     if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
     out.emplace_back("pid1-init");
@@ -157,6 +160,26 @@ Outcome Sandbox::run() {
         if (::getppid() != parent) throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
     }
 
+    // The cgroup exists before the sandbox: v2 is joined by clone3 itself, so no process of
+    // the sandbox ever runs outside it. Declared before init, so that it goes after it.
+    std::unique_ptr<mech::SandboxCgroup> cgroup;
+    cgroup_plan::Plan cgroup_limits;
+    if (p.resources.any()) {
+        mech::CgroupLayout layout = mech::detect_cgroups();
+        if (std::string(layout.mode()) == "none") throw Error::usage("cgroup options: this host has no cgroup hierarchy mounted");
+        auto where = layout.where();
+        // Where v2 exists it freezes and kills; v1's freezer is not needed then.
+        if (!layout.v2.empty()) where.erase("freezer");
+        cgroup_limits = cgroup_plan::plan(p.resources, where);
+        cgroup = mech::SandboxCgroup::create(layout, cgroup_limits,
+                                             p.resources.cgroup_parent.empty() ? "caisson" : p.resources.cgroup_parent);
+        bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1;
+        if (joins_v1 && (plan.clone_flags & CLONE_NEWCGROUP)) {
+            plan.clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+            plan.cgroupns_after_join = true;
+        }
+    }
+
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
@@ -180,6 +203,10 @@ Outcome Sandbox::run() {
     args.flags = plan.clone_flags | CLONE_PIDFD;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
+    if (cgroup && cgroup->v2_fd() >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
+    }
     long pid = kernel::clone3(&args);
     if (pid < 0) {
         int err = errno;
@@ -201,6 +228,7 @@ Outcome Sandbox::run() {
     // it has no rights in our user namespace).
     overlay_root.reset();  // the child has its own copy
     if (maps) mech::write_id_maps(init.pid(), *maps);
+    if (cgroup) cgroup->join_v1(init.pid());  // before Go: init waits for it
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -227,16 +255,17 @@ Outcome Sandbox::run() {
         }
     };
     while (!init_done) {
-        pollfd fds[4] = {{init.pidfd(), POLLIN, 0},
+        pollfd fds[5] = {{init.pidfd(), POLLIN, 0},
                          {relay.fd(), POLLIN, 0},
                          {channel_open ? channel.get() : -1, POLLIN, 0},
-                         {listener ? listener.get() : -1, POLLIN, 0}};
+                         {listener ? listener.get() : -1, POLLIN, 0},
+                         {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0}};
         int timeout = -1;
         if (limited && !out.time_limit_fired) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
         }
-        int n = ::poll(fds, 4, timeout);
+        int n = ::poll(fds, 5, timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
@@ -245,6 +274,7 @@ Outcome Sandbox::run() {
             if (limited && Clock::now() >= deadline && !out.time_limit_fired) {
                 // Killing PID 1 kills the whole pid namespace.
                 out.time_limit_fired = true;
+                if (cgroup) cgroup->kill_all();  // frozen first: no fork outruns the kill
                 init.kill(SIGKILL);
             }
             continue;
@@ -256,6 +286,16 @@ Outcome Sandbox::run() {
             int rc = run::recv_message(channel.get(), m, &fd, &nfds);
             if (rc <= 0) channel_open = false;
             else absorb(m, nfds ? fd : -1);
+        }
+        if (fds[4].revents & POLLIN) {
+            // v1 kills one process on OOM; the sandbox goes as a whole, as memory.oom.group does.
+            eventfd_t n_events = 0;
+            (void)::eventfd_read(cgroup->oom_eventfd(), &n_events);
+            out.oom = true;
+            if (p.resources.oom_kill_group) {
+                cgroup->kill_all();
+                init.kill(SIGKILL);
+            }
         }
         if (fds[3].revents & POLLIN) {
             // A kill rule fired: recorded, then the whole sandbox goes (PID 1 takes it along).
@@ -303,6 +343,19 @@ Outcome Sandbox::run() {
         out.exited = false;
         out.exit_code = 0;
         out.term_signal = SIGSYS;
+    }
+    if (cgroup) {
+        auto st = cgroup->stats();
+        out.cgroup.emplace();
+        out.cgroup->paths = cgroup->paths();
+        out.cgroup->limits = cgroup_limits.limits;
+        out.cgroup->memory_peak = st.memory_peak;
+        out.cgroup->oom_kills = st.oom_kills;
+        out.cgroup->cpu_user_us = st.cpu_user_us;
+        out.cgroup->cpu_system_us = st.cpu_system_us;
+        out.cgroup->cpu_throttled_us = st.cpu_throttled_us;
+        out.cgroup->pids_peak = st.pids_peak;
+        if (st.oom_kills && *st.oom_kills > 0) out.oom = true;
     }
     out.protections = protections(p, plan, maps ? &*maps : nullptr);
     out.not_enforced = plan.landlock_plan.not_enforced;

@@ -47,6 +47,9 @@ struct LaunchPlan {
     bool sysfs_fresh = false;   // a new sysfs (needs a net namespace of our own)
     bool proc_fresh = false;    // a new procfs (needs a pid namespace of our own)
 
+    // cgroup: joined after clone on v1, so the cgroup namespace is made by init once it is in.
+    bool cgroupns_after_join = false;
+
     // Time namespace: the text for /proc/self/timens_offsets, empty for zero offsets.
     bool new_timens = false;
     std::string timens_offsets;

@@ -21,6 +21,19 @@ std::string outcome_to_json(const Outcome& o) {
     j["peak_rss_kb"] = o.peak_rss_kb;
     j["protections"] = o.protections;
     if (!o.not_enforced.empty()) j["not_enforced"] = o.not_enforced;
+    j["oom"] = o.oom;
+    if (o.cgroup) {
+        auto opt = [](const std::optional<uint64_t>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr); };
+        const auto& c = *o.cgroup;
+        j["cgroup"] = {{"paths", c.paths},
+                       {"limits", c.limits},
+                       {"memory_peak_bytes", opt(c.memory_peak)},
+                       {"oom_kills", opt(c.oom_kills)},
+                       {"cpu_user_us", opt(c.cpu_user_us)},
+                       {"cpu_system_us", opt(c.cpu_system_us)},
+                       {"cpu_throttled_us", opt(c.cpu_throttled_us)},
+                       {"pids_peak", opt(c.pids_peak)}};
+    }
     auto event = [](const SyscallEvent& e) {
         nlohmann::ordered_json v;
         v["syscall"] = e.syscall;

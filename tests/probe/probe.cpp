@@ -2,7 +2,9 @@
 // on the sandbox from the inside. `probe [--write PATH]... [--read PATH]... [--wait-signal]
 // [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--call NR,A0,..]...`.
 // `--try` attempts one privileged or filtered operation and records ok or the errno name:
-// mount, chown, raw-socket, module, x32-getpid, int80-getpid, getppid.
+// mount, chown, raw-socket, module, x32-getpid, int80-getpid, getppid. Resource use:
+// `--alloc MB` touches that much memory, `--fork N` tries to hold N children at once,
+// `--spin-ms N` burns CPU for N ms of wall time.
 #include <nlohmann/json.hpp>
 
 #include <dirent.h>
@@ -10,7 +12,10 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <signal.h>
@@ -170,6 +175,54 @@ std::string try_action(const std::string& what) {
     return "unknown action";
 }
 
+// Holds up to n children alive at once (each waits for a pipe to close), then lets them go.
+json try_fork(int n) {
+    int p[2];
+    if (::pipe(p) < 0) return {{"error", strerrorname_np(errno)}};
+    int made = 0;
+    std::string error = "none";
+    for (; made < n; ++made) {
+        pid_t c = ::fork();
+        if (c < 0) {
+            error = strerrorname_np(errno);
+            break;
+        }
+        if (c == 0) {
+            ::close(p[1]);
+            char b;
+            (void)!::read(p[0], &b, 1);
+            ::_exit(0);
+        }
+    }
+    ::close(p[1]);
+    ::close(p[0]);
+    while (::wait(nullptr) > 0) {
+    }
+    return {{"made", made}, {"error", error}};
+}
+
+double spin(int ms) {
+    timespec start{}, now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; ++i) x = x + 1;
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+    timespec cpu{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    return static_cast<double>(cpu.tv_sec) * 1000 + static_cast<double>(cpu.tv_nsec) / 1e6;
+}
+
+std::string try_alloc(long mb) {
+    size_t len = static_cast<size_t>(mb) << 20;
+    void* m = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return strerrorname_np(errno);
+    for (size_t i = 0; i < len; i += 4096) static_cast<volatile char*>(m)[i] = 1;
+    ::munmap(m, len);
+    return "ok";
+}
+
 std::string try_tcp(bool connect_not_bind, int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return strerrorname_np(errno);
@@ -211,6 +264,9 @@ int main(int argc, char** argv) {
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
+        else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
+        else if (a == "--fork" && i + 1 < argc) out["fork"] = try_fork(std::atoi(argv[++i]));
+        else if (a == "--spin-ms" && i + 1 < argc) out["spin_cpu_ms"] = spin(std::atoi(argv[++i]));
         else if (a == "--tiocsti") {
             // Try to push a character into the input of the terminal on stdin (CVE-2017-5226).
             char c = '!';
@@ -257,6 +313,12 @@ int main(int argc, char** argv) {
     }
     out["env"] = env;
     out["rlimits"] = rlimits();
+    cpu_set_t cpus;
+    json allowed = json::array();
+    if (::sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &cpus)) allowed.push_back(c);
+    out["cpus_allowed"] = allowed;
     out["writes"] = writes;
     out["reads"] = reads;
     out["tries"] = tries;

@@ -1,6 +1,6 @@
 // A GoogleTest environment in every test binary: after the suite, nothing the tests
 // started may remain: no mount in our namespace, no caisson or probe process, no child,
-// no namespace descriptor held by us, no stray /tmp/caisson-* entry.
+// no namespace descriptor held by us, no stray /tmp/caisson-* entry, no cgroup naming caisson.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -73,6 +73,20 @@ std::vector<std::string> own_namespace_fds() {
     return out;
 }
 
+std::set<std::string> caisson_cgroups() {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+        std::filesystem::recursive_directory_iterator it(h.path(), ec), end;
+        for (; it != end; it.increment(ec)) {
+            if (it.depth() > 2) it.disable_recursion_pending();
+            if (it->is_directory(ec) && it->path().filename().string().find("caisson") != std::string::npos)
+                out.insert(it->path().string());
+        }
+    }
+    return out;
+}
+
 class LeakCheck : public ::testing::Environment {
 public:
     void SetUp() override {
@@ -80,6 +94,7 @@ public:
         ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         mounts_ = mount_lines();
         tmp_ = tmp_entries();
+        cgroups_ = caisson_cgroups();
     }
     void TearDown() override {
         while (::waitpid(-1, nullptr, WNOHANG) > 0) {
@@ -89,11 +104,13 @@ public:
         for (const auto& t : tmp_entries()) EXPECT_TRUE(tmp_.count(t)) << "leaked file: " << t;
         for (const auto& p : stray_processes()) ADD_FAILURE() << "leaked process: " << p;
         for (const auto& n : own_namespace_fds()) ADD_FAILURE() << "leaked namespace descriptor: " << n;
+        for (const auto& c : caisson_cgroups()) EXPECT_TRUE(cgroups_.count(c)) << "leaked cgroup: " << c;
     }
 
 private:
     std::set<std::string> mounts_;
     std::set<std::string> tmp_;
+    std::set<std::string> cgroups_;
 };
 
 const auto* const kLeakCheck = ::testing::AddGlobalTestEnvironment(new LeakCheck);

@@ -1,0 +1,342 @@
+#include "mech/cgroup.hpp"
+
+#include <caisson/error.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace caisson::mech {
+namespace {
+
+constexpr const char* kPrefix = "caisson-";
+
+std::string read_text(const std::string& path) {
+    kernel::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return {};
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
+void write_text(const std::string& path, const std::string& value) {
+    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+        throw Error(ErrorKind::Setup, "write cgroup file", path + " <- " + value, errno);
+}
+
+bool try_write(const std::string& path, const std::string& value) {
+    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    return fd && ::write(fd.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size());
+}
+
+// "key value" lines (cpu.stat, memory.events, memory.oom_control).
+std::optional<uint64_t> keyed(const std::string& text, const std::string& key) {
+    std::istringstream in(text);
+    std::string k;
+    uint64_t v;
+    while (in >> k >> v)
+        if (k == key) return v;
+    return std::nullopt;
+}
+
+std::optional<uint64_t> number(const std::string& text) {
+    if (text.empty() || text == "max") return std::nullopt;
+    try {
+        return std::stoull(text);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+// Field 22 of /proc/PID/stat: the start time, which a reused pid does not share.
+std::string start_time(pid_t pid) {
+    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return {};
+    std::istringstream in(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && in >> field; ++i)
+        if (i == 22) return field;
+    return {};
+}
+
+std::vector<pid_t> procs(const std::string& dir) {
+    std::vector<pid_t> out;
+    std::istringstream in(read_text(dir + "/cgroup.procs"));
+    pid_t p;
+    while (in >> p) out.push_back(p);
+    return out;
+}
+
+// rmdir succeeds once the last task has left; a killed task leaves within moments.
+bool remove_dir(const std::string& path) {
+    for (int attempt = 0; attempt < 2000; ++attempt) {
+        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return true;
+        if (errno != EBUSY) return false;
+        timespec ts{0, 1000000};
+        ::nanosleep(&ts, nullptr);
+    }
+    return false;
+}
+
+void freeze_dir(const std::string& path, bool v2, bool frozen) {
+    if (v2) {
+        (void)try_write(path + "/cgroup.freeze", frozen ? "1" : "0");
+        return;
+    }
+    (void)try_write(path + "/freezer.state", frozen ? "FROZEN" : "THAWED");
+    // FREEZING until every task has stopped.
+    for (int i = 0; frozen && i < 1000 && read_text(path + "/freezer.state") == "FREEZING"; ++i) {
+        timespec ts{0, 1000000};
+        ::nanosleep(&ts, nullptr);
+    }
+}
+
+void kill_dir(const std::string& path, bool v2, bool has_freezer) {
+    if (v2 && try_write(path + "/cgroup.kill", "1")) return;
+    if (has_freezer) freeze_dir(path, false, true);
+    for (int round = 0; round < 100; ++round) {
+        auto pids = procs(path);
+        if (pids.empty()) break;
+        for (pid_t p : pids) ::kill(p, SIGKILL);
+        if (has_freezer) freeze_dir(path, false, false);  // a frozen task cannot die
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
+                                                     const std::string& parent) {
+    std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
+    cg->name_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid());
+    // Which directories: one per v1 mount the plan's controllers live on, and the v2
+    // hierarchy whenever there is one (it kills and freezes for every version).
+    std::vector<Dir> wanted;
+    auto add = [&](const std::string& mount, bool v2, const std::string& controller) {
+        auto it = std::find_if(wanted.begin(), wanted.end(), [&](const Dir& d) { return d.mount == mount; });
+        if (it == wanted.end()) {
+            Dir d;
+            d.mount = mount;
+            d.v2 = v2;
+            d.parent = mount + "/" + parent;
+            d.path = d.parent + "/" + cg->name_;
+            wanted.push_back(d);
+            it = wanted.end() - 1;
+        }
+        if (!controller.empty()) it->controllers.push_back(controller);
+    };
+    if (!layout.v2.empty()) add(layout.v2, true, "");
+    for (const auto& c : plan.controllers) {
+        auto v1 = layout.v1.find(c);
+        if (v1 != layout.v1.end()) add(v1->second, false, c);
+        else add(layout.v2, true, c);
+    }
+    collect_stale(layout, parent);
+    if (::geteuid() != 0) {
+        // An ordinary user may only use a subtree root delegated to it.
+        for (const auto& d : wanted) {
+            std::string at = d.parent;
+            while (::access(at.c_str(), F_OK) < 0 && at.size() > d.mount.size()) at = at.substr(0, at.rfind('/'));
+            if (::access(at.c_str(), W_OK) < 0)
+                throw Error::usage(std::string("cgroups as an ordinary user need a delegated subtree: ") + at +
+                                   " is not writable by uid " + std::to_string(::geteuid()) +
+                                   (d.v2 ? "; run under `systemd-run --user --scope -p Delegate=yes`, or have root "
+                                           "create a directory, chown it to you, enable its controllers in "
+                                           "cgroup.subtree_control, and pass it as --cgroup-parent"
+                                         : "; cgroup v1 is root's: have root create a directory in each hierarchy, "
+                                           "chown it to you, and pass it as --cgroup-parent"));
+        }
+    }
+    for (auto& d : wanted) {
+        // The parent, and on v2 the controllers enabled down to it.
+        std::string at = d.mount;
+        std::istringstream parts(parent);
+        std::string part;
+        while (std::getline(parts, part, '/')) {
+            if (d.v2)
+                for (const auto& c : d.controllers) write_text(at + "/cgroup.subtree_control", "+" + c);
+            at += "/" + part;
+            if (::mkdir(at.c_str(), 0755) < 0 && errno != EEXIST)
+                throw Error(ErrorKind::Setup, "create cgroup", at, errno);
+            if (!d.v2 && std::count(d.controllers.begin(), d.controllers.end(), "cpuset") &&
+                read_text(at + "/cpuset.cpus").empty()) {
+                // A new v1 cpuset starts with no CPUs and no memory nodes.
+                std::string up = at.substr(0, at.rfind('/'));
+                write_text(at + "/cpuset.cpus", read_text(up + "/cpuset.cpus"));
+                write_text(at + "/cpuset.mems", read_text(up + "/cpuset.mems"));
+            }
+        }
+        if (d.v2)
+            for (const auto& c : d.controllers) write_text(d.parent + "/cgroup.subtree_control", "+" + c);
+        if (::mkdir(d.path.c_str(), 0755) < 0) throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
+        cg->dirs_.push_back(d);
+    }
+    for (const auto& w : plan.writes) {
+        const Dir* d = cg->dir_for(w.controller);
+        if (!d) throw Error(ErrorKind::Setup, "cgroup plan", "no hierarchy for " + w.controller, 0);
+        std::string value = w.value;
+        if (value == cgroup_plan::kFromParent)
+            value = read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : ""));
+        try {
+            write_text(d->path + "/" + w.file, value);
+        } catch (const Error& e) {
+            if (w.file == "cpuset.cpus" || w.file == "cpuset.mems")
+                throw Error::usage("--" + std::string(w.file == "cpuset.cpus" ? "cpuset-cpus" : "cpuset-mems") + ": '" +
+                                   value + "' is not within this host's (" +
+                                   read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : "")) + ")");
+            throw;
+        }
+    }
+    if (const Dir* v2 = cg->dir_for(""); v2 && v2->v2) {
+        cg->v2_fd_.reset(::open(v2->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!cg->v2_fd_) throw Error(ErrorKind::Setup, "open cgroup", v2->path, errno);
+    }
+    // v1 has no memory.oom.group: the supervisor hears of an OOM through this eventfd and
+    // ends the sandbox itself.
+    if (const Dir* mem = cg->dir_for("memory"); mem && !mem->v2) {
+        kernel::Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        kernel::Fd oom(::open((mem->path + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!efd || !oom) throw Error(ErrorKind::Setup, "open", mem->path + "/memory.oom_control", errno);
+        write_text(mem->path + "/cgroup.event_control", std::to_string(efd.get()) + " " + std::to_string(oom.get()));
+        cg->oom_event_ = std::move(efd);
+    }
+    return cg;
+}
+
+SandboxCgroup::~SandboxCgroup() {
+    kill_all();
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+        remove_dir(it->path);
+        // Shared by concurrent sandboxes: removed only when this was the last one.
+        (void)::rmdir(it->parent.c_str());
+    }
+}
+
+const SandboxCgroup::Dir* SandboxCgroup::dir_for(const std::string& controller) const {
+    for (const auto& d : dirs_) {
+        if (controller.empty() ? d.v2 : std::count(d.controllers.begin(), d.controllers.end(), controller) > 0) return &d;
+    }
+    return nullptr;
+}
+
+const SandboxCgroup::Dir* SandboxCgroup::killer() const {
+    if (const Dir* v2 = dir_for(""); v2) return v2;
+    return dir_for("freezer");
+}
+
+std::vector<std::string> SandboxCgroup::paths() const {
+    std::vector<std::string> out;
+    for (const auto& d : dirs_) out.push_back(d.path);
+    return out;
+}
+
+void SandboxCgroup::join_v1(pid_t pid) const {
+    for (const auto& d : dirs_)
+        if (!d.v2) write_text(d.path + "/cgroup.procs", std::to_string(pid));
+}
+
+void SandboxCgroup::freeze() const {
+    if (const Dir* d = killer()) freeze_dir(d->path, d->v2, true);
+}
+
+void SandboxCgroup::thaw() const {
+    if (const Dir* d = killer()) freeze_dir(d->path, d->v2, false);
+}
+
+void SandboxCgroup::kill_all() const {
+    if (const Dir* k = killer()) kill_dir(k->path, k->v2, !k->v2);
+    // Every other hierarchy holds the same processes; anything still listed goes too.
+    for (const auto& d : dirs_)
+        if (&d != killer()) kill_dir(d.path, false, false);
+}
+
+CgroupStats SandboxCgroup::stats() const {
+    CgroupStats s;
+    if (const Dir* m = dir_for("memory")) {
+        if (m->v2) {
+            s.memory_peak = number(read_text(m->path + "/memory.peak"));
+            s.oom_kills = keyed(read_text(m->path + "/memory.events"), "oom_kill");
+        } else {
+            s.memory_peak = number(read_text(m->path + "/memory.max_usage_in_bytes"));
+            s.oom_kills = keyed(read_text(m->path + "/memory.oom_control"), "oom_kill");
+        }
+    }
+    if (const Dir* v2 = dir_for(""); v2 && v2->v2) {
+        std::string cpu = read_text(v2->path + "/cpu.stat");  // usage is core on v2
+        s.cpu_user_us = keyed(cpu, "user_usec");
+        s.cpu_system_us = keyed(cpu, "system_usec");
+        if (auto t = keyed(cpu, "throttled_usec")) s.cpu_throttled_us = t;
+    }
+    if (const Dir* a = dir_for("cpuacct"); a && !a->v2) {
+        if (auto u = number(read_text(a->path + "/cpuacct.usage_user"))) s.cpu_user_us = *u / 1000;
+        if (auto u = number(read_text(a->path + "/cpuacct.usage_sys"))) s.cpu_system_us = *u / 1000;
+    }
+    if (const Dir* c = dir_for("cpu"); c && !c->v2)
+        if (auto t = keyed(read_text(c->path + "/cpu.stat"), "throttled_time")) s.cpu_throttled_us = *t / 1000;
+    if (const Dir* p = dir_for("pids")) s.pids_peak = number(read_text(p->path + "/pids.peak"));
+    return s;
+}
+
+std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent) {
+    std::vector<std::string> removed;
+    std::set<std::string> mounts;
+    for (const auto& [c, m] : layout.v1) mounts.insert(m);
+    if (!layout.v2.empty()) mounts.insert(layout.v2);
+    for (const auto& mount : mounts) {
+        std::string dir = mount + "/" + parent;
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) continue;
+        std::vector<std::string> stale;
+        while (dirent* e = ::readdir(d)) {
+            std::string n = e->d_name;
+            // caisson-<pid>-<start time>: only names of this form, and only when the pid
+            // now belongs to another process or to none.
+            if (n.rfind(kPrefix, 0) != 0) continue;
+            auto dash = n.find('-', 8);
+            if (dash == std::string::npos) continue;
+            pid_t pid = 0;
+            try {
+                pid = static_cast<pid_t>(std::stol(n.substr(8, dash - 8)));
+            } catch (...) {
+                continue;
+            }
+            if (pid > 0 && start_time(pid) != n.substr(dash + 1) && procs(dir + "/" + n).empty())
+                stale.push_back(dir + "/" + n);
+        }
+        ::closedir(d);
+        for (const auto& path : stale)
+            if (::rmdir(path.c_str()) == 0) removed.push_back(path);
+        (void)::rmdir(dir.c_str());
+    }
+    return removed;
+}
+
+void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t supervisor, bool frozen) {
+    std::string name = std::string(kPrefix) + std::to_string(supervisor) + "-" + start_time(supervisor);
+    // v2 freezes every version's processes; a v1-only host uses its freezer.
+    std::string path;
+    bool v2 = !layout.v2.empty();
+    if (v2) path = layout.v2 + "/" + parent + "/" + name;
+    else if (layout.v1.count("freezer")) path = layout.v1.at("freezer") + "/" + parent + "/" + name;
+    struct stat st{};
+    if (path.empty() || ::stat(path.c_str(), &st) < 0)
+        throw Error(ErrorKind::Usage, frozen ? "freeze" : "thaw", "no sandbox cgroup for caisson pid " + std::to_string(supervisor),
+                    ENOENT);
+    freeze_dir(path, v2, frozen);
+}
+
+}  // namespace caisson::mech

@@ -1,0 +1,77 @@
+// The sandbox's cgroup: one directory per hierarchy it uses, named
+// caisson-<supervisor pid>-<supervisor start time>, under a parent ("caisson" by default).
+// RAII: the destructor kills whatever is left inside and removes every directory, and the
+// parent when it is empty. A supervisor killed with SIGKILL leaves its directories behind;
+// collect_stale() (run before each new cgroup, and by `caisson gc`) removes those whose
+// supervisor is provably gone, and nothing else.
+#pragma once
+
+#include "kernel/fd.hpp"
+#include "mech/cgroup_detect.hpp"
+#include "policy/cgroup_plan.hpp"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caisson::mech {
+
+struct CgroupStats {
+    std::optional<uint64_t> memory_peak;     // bytes
+    std::optional<uint64_t> oom_kills;
+    std::optional<uint64_t> cpu_user_us, cpu_system_us;
+    std::optional<uint64_t> cpu_throttled_us;
+    std::optional<uint64_t> pids_peak;
+};
+
+class SandboxCgroup {
+public:
+    // Throws caisson::Error naming the directory or file and errno; leaves nothing behind.
+    static std::unique_ptr<SandboxCgroup> create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
+                                                 const std::string& parent);
+    ~SandboxCgroup();
+    SandboxCgroup(const SandboxCgroup&) = delete;
+    SandboxCgroup& operator=(const SandboxCgroup&) = delete;
+
+    const std::string& name() const { return name_; }
+    std::vector<std::string> paths() const;
+    int v2_fd() const { return v2_fd_.get(); }  // for clone3's CLONE_INTO_CGROUP, -1 without v2
+    // Moves `pid` into the v1 hierarchies (v2 is joined at clone).
+    void join_v1(pid_t pid) const;
+    // v1: an eventfd that fires when the memory controller hits OOM; -1 otherwise.
+    int oom_eventfd() const { return oom_event_.get(); }
+    // Stops every process at once, so that none can fork while the rest are killed.
+    void freeze() const;
+    void thaw() const;
+    void kill_all() const;
+    CgroupStats stats() const;
+
+private:
+    SandboxCgroup() = default;
+    struct Dir {
+        std::string mount;   // the hierarchy's mount point
+        std::string parent;  // mount + "/" + parent path
+        std::string path;    // parent + "/" + name
+        bool v2 = false;
+        std::vector<std::string> controllers;
+    };
+    const Dir* dir_for(const std::string& controller) const;
+    const Dir* killer() const;  // the hierarchy that freezes and kills: v2, else v1's freezer
+    std::string name_;
+    std::vector<Dir> dirs_;  // created, in order
+    kernel::Fd v2_fd_;
+    kernel::Fd oom_event_;
+};
+
+// Removes the sandbox cgroups under `parent` that are empty and whose supervisor no longer
+// runs (its pid is gone or belongs to a process started at another time). Returns them.
+std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent);
+
+// Finds a running sandbox's cgroup by its supervisor's pid, and freezes or thaws it.
+void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t supervisor, bool frozen);
+
+}  // namespace caisson::mech

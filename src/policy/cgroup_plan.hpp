@@ -1,0 +1,39 @@
+// What to write into the sandbox's cgroups, decided from the policy's resources and which
+// cgroup version serves each controller. Pure: the files are named, nothing is touched.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace caisson::cgroup_plan {
+
+enum class Version { V1, V2 };
+
+// A value the driver fills from the parent cgroup (cpuset.cpus and .mems start empty on v1).
+inline constexpr const char* kFromParent = "@parent";
+
+struct Write {
+    std::string controller;
+    std::string file;
+    std::string value;
+};
+
+struct Plan {
+    std::vector<std::string> controllers;  // the controllers the sandbox's cgroup joins
+    std::vector<Write> writes;             // in order (memory.limit before memsw, ...)
+    std::vector<DeviceRule> devices;       // the full ordered list, when devices are limited
+    std::vector<std::string> limits;       // "memory.max=268435456": for the report
+};
+
+// The devices caisson's minimal /dev holds: null, zero, full, random, urandom, tty, ptmx
+// and the private devpts' terminals.
+std::vector<DeviceRule> default_devices();
+
+// `where` maps each controller this host has to the version that serves it. Throws
+// caisson::Error (usage) naming the flag when a controller is missing.
+Plan plan(const Resources& r, const std::map<std::string, Version>& where);
+
+}  // namespace caisson::cgroup_plan
