@@ -203,6 +203,9 @@ private:
             if (s_.substr(pos_).starts_with("0x") || s_.substr(pos_).starts_with("0X")) {
                 base = 16;
                 pos_ += 2;
+            } else if (s_[pos_] == '0' && pos_ + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_ + 1]))) {
+                base = 8;  // modes: 04000
+                ++pos_;
             }
             uint64_t v = 0;
             auto [end, ec] = std::from_chars(s_.data() + pos_, s_.data() + s_.size(), v, base);

@@ -73,17 +73,29 @@ bool fits_32(uint64_t v) {
     return high == 0 || (high == 0xffffffffull && (v & 0x80000000ull));
 }
 
-// The rule's condition as compiled for one syscall on one ABI: arguments the kernel reads
-// as 32-bit ints, and every argument of a 32-bit ABI, compare their low half only.
-Expr effective(const Expr& e, std::string_view syscall, seccomp::Abi abi, const seccomp::Rule& rule) {
+// The rule's condition as compiled for one syscall on one ABI: only the bits the kernel
+// reads of each argument are compared (32 for an int, 16 for a umode_t, all 32 of every
+// argument on a 32-bit ABI), so that garbage above them cannot slip past a rule.
+Expr effective(const Expr& e, std::string_view syscall, seccomp::Abi abi, const seccomp::Rule& rule,
+               std::vector<std::string>& warnings) {
     Expr out = e;
     if (out.kind == Expr::Kind::Cmp) {
-        if (abi == seccomp::Abi::I386 || is_int_argument(syscall, out.arg)) out.low32 = true;
-        if (out.low32 && (!fits_32(out.value) || !fits_32(out.mask)))
-            throw Error::usage(rule.origin + ": '" + rule.when_text + "': the value does not fit " +
-                               std::string(syscall) + "'s 32-bit argument " + std::to_string(out.arg));
+        int bits = argument_bits(syscall, out.arg);
+        if (abi == seccomp::Abi::I386 && (bits == 0 || bits > 32)) bits = 32;
+        if (bits == 0)
+            warnings.push_back(rule.origin + ": the width of " + std::string(syscall) + "'s argument " +
+                               std::to_string(out.arg) + " is unknown to caisson: all 64 bits are compared (write "
+                               "low32(arg" + std::to_string(out.arg) + ") if the kernel reads an int)");
+        if (bits == 16 || bits == 32) out.low32 = true;
+        std::string what = "'" + rule.when_text + "': the value does not fit " + std::string(syscall) + "'s " +
+                           std::to_string(bits == 16 ? 16 : 32) + "-bit argument " + std::to_string(out.arg);
+        if (out.low32 && (!fits_32(out.value) || !fits_32(out.mask))) throw Error::usage(rule.origin + ": " + what);
+        if (bits == 16) {
+            if ((out.value & 0xffffffffull) > 0xffff) throw Error::usage(rule.origin + ": " + what);
+            out.mask &= 0xffff;
+        }
     }
-    for (auto& k : out.kids) k = effective(k, syscall, abi, rule);
+    for (auto& k : out.kids) k = effective(k, syscall, abi, rule, warnings);
     return out;
 }
 
@@ -293,7 +305,7 @@ std::map<uint32_t, Entry> entries_for(const seccomp::Policy& p, seccomp::Abi abi
                 e.terminal_rule = &rule;
                 continue;
             }
-            Expr when = effective(rule.when, name, abi, rule);
+            Expr when = effective(rule.when, name, abi, rule, warnings);
             Tri t = static_value(when);
             if (t == Tri::False) {
                 warnings.push_back(rule.origin + ": the condition '" + rule.when_text + "' can never be true for " + name);
@@ -317,6 +329,32 @@ std::map<uint32_t, Entry> entries_for(const seccomp::Policy& p, seccomp::Abi abi
         }
     }
     return out;
+}
+
+std::string abi_names(const std::vector<seccomp::Abi>& abis) {
+    std::string out;
+    for (size_t i = 0; i < abis.size(); ++i)
+        out += (i == 0 ? "" : i + 1 == abis.size() ? " or " : ", ") + std::string(seccomp::abi_name(abis[i]));
+    return out;
+}
+
+// On i386 the socket and System V IPC calls are also reached through socketcall(2) and
+// ipc(2), whose arguments are in memory a filter cannot read, and libseccomp's tables name
+// the direct calls only through those. A rule that restricts one of them cannot hold there.
+void check_multiplexed(const seccomp::Policy& p) {
+    static const std::vector<std::string_view> kMultiplexed = {
+        "socket", "bind", "connect", "listen", "accept", "accept4", "getsockname", "getpeername", "socketpair",
+        "send", "sendto", "recv", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg", "recvmsg",
+        "recvmmsg", "sendmmsg", "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget",
+        "msgctl", "shmat", "shmdt", "shmget", "shmctl"};
+    for (const auto& rule : p.rules) {
+        if (rule.action.kind == ActionKind::Allow && !rule.conditional) continue;
+        for (const auto& name : rule.syscalls)
+            if (std::find(kMultiplexed.begin(), kMultiplexed.end(), name) != kMultiplexed.end())
+                throw Error::usage(rule.origin + ": on i386, " + name +
+                                   " is also reached through socketcall(2) or ipc(2), whose arguments a filter "
+                                   "cannot read: this rule cannot hold there; drop i386 from 'abi'");
+    }
 }
 
 }  // namespace
@@ -360,12 +398,12 @@ Compiled compile(const seccomp::Policy& p, const CompileOptions& opt) {
     for (const auto& rule : p.rules)
         for (const auto& name : rule.syscalls)
             if (std::none_of(p.abis.begin(), p.abis.end(), [&](Abi abi) { return syscall_number(abi, name).has_value(); }))
-                throw Error::usage(rule.origin + ": unknown system call '" + name + "' on " +
-                                   seccomp::abi_name(p.abis.front()));
+                throw Error::usage(rule.origin + ": unknown system call '" + name + "' on " + abi_names(p.abis));
 
     std::map<Abi, std::map<uint32_t, Entry>> per_abi;
     for (Abi abi : {Abi::X86_64, Abi::X32, Abi::I386})
         if (has(abi)) per_abi[abi] = entries_for(p, abi, out.warnings);
+    if (has(Abi::I386)) check_multiplexed(p);
     // The same warning once, however many ABIs raised it.
     std::sort(out.warnings.begin(), out.warnings.end());
     out.warnings.erase(std::unique(out.warnings.begin(), out.warnings.end()), out.warnings.end());

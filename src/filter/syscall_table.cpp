@@ -4,6 +4,7 @@
 #include <seccomp.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -19,36 +20,102 @@ uint32_t scmp_arch(seccomp::Abi abi) {
     return 0;
 }
 
-struct IntArgs {
+struct ArgBits {
     std::string_view syscall;
-    std::array<bool, 6> is_int;
+    std::array<uint8_t, 6> bits;  // per argument; 0 past the last
 };
 
-// From the kernel's SYSCALL_DEFINE lines: the arguments declared int or unsigned int,
-// for the system calls policies test on arguments.
-constexpr IntArgs kIntArgs[] = {
-    {"ioctl", {true, true, false, false, false, false}},
-    {"fcntl", {true, true, false, false, false, false}},
-    {"socket", {true, true, true, false, false, false}},
-    {"socketpair", {true, true, true, false, false, false}},
-    {"setsockopt", {true, true, true, false, true, false}},
-    {"getsockopt", {true, true, true, false, false, false}},
-    {"personality", {true, false, false, false, false, false}},
-    {"setns", {true, true, false, false, false, false}},
-    {"kill", {true, true, false, false, false, false}},
-    {"tkill", {true, true, false, false, false, false}},
-    {"tgkill", {true, true, true, false, false, false}},
-    {"prctl", {true, false, false, false, false, false}},
-    {"open", {false, true, false, false, false, false}},
-    {"openat", {true, false, true, false, false, false}},
-    {"bpf", {true, false, true, false, false, false}},
-    {"keyctl", {true, false, false, false, false, false}},
-    {"seccomp", {true, true, false, false, false, false}},
-    {"perf_event_open", {false, true, true, true, false, false}},
-    {"close", {true, false, false, false, false, false}},
-    {"dup2", {true, true, false, false, false, false}},
-    {"dup3", {true, true, true, false, false, false}},
-    {"getppid", {false, false, false, false, false, false}},
+// From the kernel's SYSCALL_DEFINE lines (x86_64): int and unsigned int are 32 bits,
+// umode_t 16, size_t, long, pointers and loff_t 64.
+constexpr ArgBits kArgBits[] = {
+    {"read", {32, 64, 64}},
+    {"write", {32, 64, 64}},
+    {"pread64", {32, 64, 64, 64}},
+    {"pwrite64", {32, 64, 64, 64}},
+    {"readv", {64, 64, 64}},
+    {"writev", {64, 64, 64}},
+    {"open", {64, 32, 16}},
+    {"openat", {32, 64, 32, 16}},
+    {"openat2", {32, 64, 64, 64}},
+    {"creat", {64, 16}},
+    {"close", {32}},
+    {"close_range", {32, 32, 32}},
+    {"dup", {32}},
+    {"dup2", {32, 32}},
+    {"dup3", {32, 32, 32}},
+    {"lseek", {32, 64, 32}},
+    {"ioctl", {32, 32, 64}},
+    {"fcntl", {32, 32, 64}},
+    {"mmap", {64, 64, 64, 64, 64, 64}},
+    {"mprotect", {64, 64, 64}},
+    {"munmap", {64, 64}},
+    {"madvise", {64, 64, 32}},
+    {"mremap", {64, 64, 64, 64, 64}},
+    {"brk", {64}},
+    {"msync", {64, 64, 32}},
+    {"mlock", {64, 64}},
+    {"memfd_create", {64, 32}},
+    {"chmod", {64, 16}},
+    {"fchmod", {32, 16}},
+    {"fchmodat", {32, 64, 16}},
+    {"mkdir", {64, 16}},
+    {"mkdirat", {32, 64, 16}},
+    {"mknod", {64, 16, 32}},
+    {"mknodat", {32, 64, 16, 32}},
+    {"umask", {32}},
+    {"chown", {64, 32, 32}},
+    {"fchown", {32, 32, 32}},
+    {"lchown", {64, 32, 32}},
+    {"fchownat", {32, 64, 32, 32, 32}},
+    {"setuid", {32}},
+    {"setgid", {32}},
+    {"setreuid", {32, 32}},
+    {"setregid", {32, 32}},
+    {"setresuid", {32, 32, 32}},
+    {"setresgid", {32, 32, 32}},
+    {"setfsuid", {32}},
+    {"setfsgid", {32}},
+    {"socket", {32, 32, 32}},
+    {"socketpair", {32, 32, 32, 64}},
+    {"bind", {32, 64, 32}},
+    {"connect", {32, 64, 32}},
+    {"listen", {32, 32}},
+    {"accept", {32, 64, 64}},
+    {"accept4", {32, 64, 64, 32}},
+    {"sendto", {32, 64, 64, 32, 64, 32}},
+    {"recvfrom", {32, 64, 64, 32, 64, 64}},
+    {"sendmsg", {32, 64, 32}},
+    {"recvmsg", {32, 64, 32}},
+    {"shutdown", {32, 32}},
+    {"setsockopt", {32, 32, 32, 64, 32}},
+    {"getsockopt", {32, 32, 32, 64, 64}},
+    {"clone", {64, 64, 64, 64, 64}},
+    {"clone3", {64, 64}},
+    {"unshare", {64}},
+    {"setns", {32, 32}},
+    {"execve", {64, 64, 64}},
+    {"execveat", {32, 64, 64, 64, 32}},
+    {"kill", {32, 32}},
+    {"tkill", {32, 32}},
+    {"tgkill", {32, 32, 32}},
+    {"pidfd_open", {32, 32}},
+    {"pidfd_send_signal", {32, 32, 64, 32}},
+    {"prctl", {32, 64, 64, 64, 64}},
+    {"personality", {32}},
+    {"arch_prctl", {32, 64}},
+    {"ptrace", {64, 64, 64, 64}},
+    {"bpf", {32, 64, 32}},
+    {"keyctl", {32, 64, 64, 64, 64}},
+    {"seccomp", {32, 32, 64}},
+    {"perf_event_open", {64, 32, 32, 32, 64}},
+    {"getrandom", {64, 64, 32}},
+    {"futex", {64, 32, 32, 64, 64, 32}},
+    {"wait4", {32, 64, 32, 64}},
+    {"waitid", {32, 32, 64, 32, 64}},
+    {"getppid", {}},
+    {"getpid", {}},
+    {"exit", {32}},
+    {"exit_group", {32}},
 };
 
 }  // namespace
@@ -78,11 +145,11 @@ std::optional<seccomp::Abi> abi_from_name(std::string_view s) {
     return std::nullopt;
 }
 
-bool is_int_argument(std::string_view syscall, unsigned index) {
-    if (index >= 6) return false;
-    for (const auto& e : kIntArgs)
-        if (e.syscall == syscall) return e.is_int[index];
-    return false;
+int argument_bits(std::string_view syscall, unsigned index) {
+    if (index >= 6) return 0;
+    for (const auto& e : kArgBits)
+        if (e.syscall == syscall) return e.bits[index] ? e.bits[index] : 64;
+    return 0;
 }
 
 }  // namespace caisson::filter

@@ -18,9 +18,10 @@ std::optional<uint32_t> syscall_number(seccomp::Abi, std::string_view name);
 std::string syscall_name(seccomp::Abi, uint32_t nr);
 std::optional<seccomp::Abi> abi_from_name(std::string_view);
 
-// Whether the kernel declares argument `index` of `syscall` as a 32-bit int on 64-bit
-// ABIs (SYSCALL_DEFINE with int or unsigned int): the high half of the register is then
-// garbage that the kernel ignores, so a rule must compare the low half only.
-bool is_int_argument(std::string_view syscall, unsigned index);
+// How many bits of argument `index` of `syscall` the kernel reads on 64-bit ABIs: 16 for
+// umode_t, 32 for int and unsigned int, 64 for longs and pointers (from the kernel's
+// SYSCALL_DEFINE lines), 0 when this table does not know the call. Above those bits the
+// register is garbage the kernel ignores, so a rule must compare only the bits it reads.
+int argument_bits(std::string_view syscall, unsigned index);
 
 }  // namespace caisson::filter

@@ -1,5 +1,7 @@
 #include "mech/capabilities.hpp"
 
+#include "kernel/raw_log.hpp"
+
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sys/prctl.h>
@@ -35,8 +37,10 @@ bool capset_all(uint64_t bits, run::Failure& f) {
 
 bool restrict_capability_sets(uint64_t keep, run::Failure& f) {
     for (int cap = 0, last = last_cap(); cap <= last; ++cap)
-        if (!kept(keep, cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            return f.set("drop bounding capability", "CAP_*");
+        if (!kept(keep, cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+            char what[32];
+            return f.set("drop bounding capability", kernel::RawBuf(what, sizeof(what)).str("capability ").num(cap).c_str());
+        }
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
         return f.set("clear ambient capabilities", "ambient");
     // uid 0 inside must not regain capabilities by exec'ing; locked so the program cannot
@@ -52,8 +56,10 @@ bool restrict_capability_sets(uint64_t keep, run::Failure& f) {
 bool set_kept_capabilities(uint64_t keep, run::Failure& f) {
     if (!capset_all(keep, f)) return false;
     for (int cap = 0; cap < 64; ++cap)
-        if (kept(keep, cap) && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL)
-            return f.set("raise ambient capability", "--cap-add");
+        if (kept(keep, cap) && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL) {
+            char what[32];
+            return f.set("raise ambient capability", kernel::RawBuf(what, sizeof(what)).str("capability ").num(cap).c_str());
+        }
     return true;
 }
 

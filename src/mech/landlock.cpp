@@ -1,6 +1,7 @@
 #include "mech/landlock.hpp"
 
 #include "kernel/landlock.hpp"
+#include "kernel/raw_log.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -46,7 +47,11 @@ bool apply_landlock(const landlock_rights::Plan& plan, run::Failure& f) {
     }
     for (const auto& rule : plan.ports) {
         ll::NetPortAttr np{rule.access, rule.port};
-        if (ll::add_rule(rs, ll::kRuleNetPort, &np) < 0) return fail("landlock: add port rule", "TCP port");
+        if (ll::add_rule(rs, ll::kRuleNetPort, &np) < 0) {
+            char what[32];
+            return fail("landlock: add port rule",
+                        kernel::RawBuf(what, sizeof(what)).str("TCP port ").num(static_cast<int64_t>(rule.port)).c_str());
+        }
     }
     if (ll::restrict_self(rs) < 0) return fail("landlock restrict self", "program");
     ::close(rs);

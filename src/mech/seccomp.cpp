@@ -4,14 +4,26 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 namespace caisson::mech {
+namespace {
+
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, newer than Debian 12's headers.
+constexpr unsigned kWaitKillableRecv = 1u << 5;
+
+}  // namespace
 
 bool install_seccomp(const std::vector<sock_filter>& program, int* listener, run::Failure& f) {
     sock_fprog prog{};
     prog.len = static_cast<unsigned short>(program.size());
     prog.filter = const_cast<sock_filter*>(program.data());
-    unsigned flags = listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+    // A call waiting for the supervisor's verdict must not turn into EINTR when a signal
+    // arrives (Linux 5.19: only a fatal signal ends the wait).
+    unsigned flags = listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | kWaitKillableRecv : 0;
     long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (rc < 0 && errno == EINVAL && listener)
+        rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     if (rc < 0) return f.set("install seccomp filter", listener ? "with a notification listener" : "filter");
     if (listener) *listener = static_cast<int>(rc);
     return true;

@@ -78,11 +78,12 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     return true;
 }
 
-[[noreturn]] void exec_failed(int error_pipe, const Failure& f, const LaunchPlan& plan) {
-    // Past the seccomp filter, only the calls the policy allows (preflight found which).
-    if (plan.seccomp_program.empty() || plan.seccomp_allows_write) (void)!::write(error_pipe, &f, sizeof(f));
+[[noreturn]] void exec_failed(int error_pipe, const Failure& f, const LaunchPlan& plan, bool filtered) {
+    // Past the seccomp filter, only the calls the policy allows by number (preflight found
+    // which): anything else could wait for a notification nobody reads yet.
+    if (!filtered || plan.seccomp_allows_write) (void)!::write(error_pipe, &f, sizeof(f));
     int code = f.kind == ErrorKind::Exec ? (f.err == ENOENT ? kExitNotFound : kExitCannotExec) : kExitUsage;
-    ::syscall(plan.seccomp_exit_nr, code);
+    if (filtered) ::syscall(plan.seccomp_exit_nr, code);
     ::_exit(code);
 }
 
@@ -91,7 +92,8 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
 [[noreturn]] void exec_program(LaunchPlan& plan, const sigset_t& original_mask, int error_pipe) {
     Failure f;
     const Policy& p = *plan.policy;
-    auto fail = [&] { exec_failed(error_pipe, f, plan); };
+    bool filtered = false;
+    auto fail = [&] { exec_failed(error_pipe, f, plan, filtered); };
     if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
@@ -108,9 +110,11 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     // The listener lands in the descriptor table this process shares with init (CLONE_FILES),
     // its number in the memory they share (CLONE_VM): init passes it to the supervisor.
-    if (!plan.seccomp_program.empty() &&
-        !mech::install_seccomp(plan.seccomp_program, plan.seccomp_listener ? &plan.seccomp_listener_fd : nullptr, f))
-        fail();
+    if (!plan.seccomp_program.empty()) {
+        if (!mech::install_seccomp(plan.seccomp_program, plan.seccomp_listener ? &plan.seccomp_listener_fd : nullptr, f))
+            fail();
+        filtered = true;
+    }
 
     int err = ENOENT;
     for (const auto& candidate : plan.exec_candidates) {
@@ -119,7 +123,7 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
         if (errno != ENOENT && errno != ENOTDIR) err = errno;
     }
     f.set("exec", plan.argv[0], err, ErrorKind::Exec);
-    exec_failed(error_pipe, f, plan);
+    exec_failed(error_pipe, f, plan, filtered);
 }
 
 struct SpawnArgs {

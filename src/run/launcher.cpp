@@ -26,7 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
+#include <fstream>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -97,6 +100,33 @@ private:
     kernel::Fd fd_;
     sigset_t saved_{};
 };
+
+// Without a pid namespace nothing ends the sandbox's processes with init: kill its tree,
+// leaves first, a few rounds for those forked meanwhile. (A cgroup kills them all at once.)
+void kill_tree(pid_t root) {
+    for (int round = 0; round < 8; ++round) {
+        std::vector<pid_t> stack{root}, found;
+        while (!stack.empty()) {
+            pid_t p = stack.back();
+            stack.pop_back();
+            std::string dir = "/proc/" + std::to_string(p) + "/task";
+            DIR* d = ::opendir(dir.c_str());
+            if (!d) continue;
+            while (dirent* e = ::readdir(d)) {
+                if (e->d_name[0] == '.') continue;
+                std::ifstream children(dir + "/" + e->d_name + "/children");
+                pid_t c;
+                while (children >> c) {
+                    found.push_back(c);
+                    stack.push_back(c);
+                }
+            }
+            ::closedir(d);
+        }
+        if (found.empty()) return;
+        for (auto it = found.rbegin(); it != found.rend(); ++it) ::kill(*it, SIGKILL);
+    }
+}
 
 double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
 
@@ -223,6 +253,13 @@ Outcome Sandbox::run() {
     }
     InitProcess init(kernel::Fd(pidfd), static_cast<pid_t>(pid));
     child_end.reset();
+    // Ends every process of the sandbox: frozen and killed through the cgroup when there is
+    // one; PID 1 takes its pid namespace along; without one, the tree goes by hand.
+    auto kill_sandbox = [&] {
+        if (cgroup) cgroup->kill_all();
+        if (!p.namespaces.pid) kill_tree(init.pid());
+        init.kill(SIGKILL);
+    };
 
     // The child waits on the channel until its maps exist (it cannot write them itself:
     // it has no rights in our user namespace).
@@ -274,8 +311,7 @@ Outcome Sandbox::run() {
             if (limited && Clock::now() >= deadline && !out.time_limit_fired) {
                 // Killing PID 1 kills the whole pid namespace.
                 out.time_limit_fired = true;
-                if (cgroup) cgroup->kill_all();  // frozen first: no fork outruns the kill
-                init.kill(SIGKILL);
+                kill_sandbox();
             }
             continue;
         }
@@ -292,15 +328,12 @@ Outcome Sandbox::run() {
             eventfd_t n_events = 0;
             (void)::eventfd_read(cgroup->oom_eventfd(), &n_events);
             out.oom = true;
-            if (p.resources.oom_kill_group) {
-                cgroup->kill_all();
-                init.kill(SIGKILL);
-            }
+            if (p.resources.oom_kill_group) kill_sandbox();
         }
         if (fds[3].revents & POLLIN) {
             // A kill rule fired: recorded, then the whole sandbox goes (PID 1 takes it along).
             if (run::handle_notification(listener.get(), plan.seccomp_truth, out) == run::NotifyVerdict::Kill)
-                init.kill(SIGKILL);
+                kill_sandbox();
         } else if (fds[3].revents) {
             listener.reset();  // no process uses the filter any more
         }

@@ -256,18 +256,20 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
         // The filter is in place when the program is exec'd: the policy must allow that, and
         // an exit for when exec fails. A call that would be a notification there would wait
         // for a supervisor that is not listening yet.
+        // Allowed by number alone: whatever the arguments are then, nothing blocks.
         auto allowed = [&](const char* name) {
             filter::SeccompInput in;
             in.arch = AUDIT_ARCH_X86_64;
             in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
-            auto r = filter::evaluate(plan.seccomp_truth, in);
-            return r.ok && r.action == SECCOMP_RET_ALLOW;
+            auto r = filter::evaluate(plan.seccomp_program, in, /*args_known=*/false);
+            return r.ok && !r.reads_args && r.action == SECCOMP_RET_ALLOW;
         };
         if (!allowed("execve"))
-            throw Error::usage("seccomp policy '" + sp.name + "' does not allow execve, which starting the program needs");
+            throw Error::usage("seccomp policy '" + sp.name +
+                               "' does not allow execve by number alone, which starting the program needs");
         if (allowed("exit_group")) plan.seccomp_exit_nr = SYS_exit_group;
         else if (allowed("exit")) plan.seccomp_exit_nr = SYS_exit;
-        else throw Error::usage("seccomp policy '" + sp.name + "' allows neither exit nor exit_group");
+        else throw Error::usage("seccomp policy '" + sp.name + "' allows neither exit nor exit_group by number alone");
         plan.seccomp_allows_write = allowed("write");
     }
     return plan;

@@ -19,19 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return nlohmann::json::parse(s.str());
-}
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // The sandbox cgroups of caisson process `pid`, in every hierarchy.
 std::vector<fs::path> sandbox_cgroups(pid_t pid) {
@@ -116,8 +104,8 @@ TEST(Cgroup, FreezeAndThaw) {
         };
         auto state = [&] {
             for (const auto& cg : sandbox_cgroups(caisson)) {
-                if (fs::exists(cg / "cgroup.events")) return slurp(cg / "cgroup.events").find("frozen 1") != std::string::npos;
-                if (fs::exists(cg / "freezer.state")) return slurp(cg / "freezer.state") == "FROZEN\n";
+                if (fs::exists(cg / "cgroup.events")) return read_file(cg / "cgroup.events").find("frozen 1") != std::string::npos;
+                if (fs::exists(cg / "freezer.state")) return read_file(cg / "freezer.state") == "FROZEN\n";
             }
             return false;
         };

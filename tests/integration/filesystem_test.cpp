@@ -15,12 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 TEST(Filesystem, BindsReadOnlyAndReadWrite) {
     // As root, the sandbox's ids stand for host uid 65534: it writes where that uid may.

@@ -1,5 +1,8 @@
 #include "harness.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -127,5 +130,14 @@ void make_mini_rootfs(const std::string& dir, uid_t owner) {
         if (::chown(dir.c_str(), owner, owner) < 0) throw std::runtime_error("chown");
     }
 }
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_file(path)); }
 
 }  // namespace caisson::test

@@ -39,6 +39,10 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
 RunResult run_probe(const std::vector<std::string>& args, const std::vector<std::string>& probe_args = {},
                     const RunOptions& opts = {});
 
+// A whole file as text ("" when missing), and as JSON.
+std::string read_file(const std::string& path);
+nlohmann::json read_json(const std::string& path);
+
 // The test process's own namespace link for a kind ("pid", "net", ...).
 std::string host_ns(const std::string& kind);
 

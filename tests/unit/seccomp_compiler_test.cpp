@@ -209,6 +209,48 @@ if = "low32(arg0) == 0x1000"
     EXPECT_THROW(compile("[[rule]]\nsyscall = \"ioctl\"\nif = \"arg1 == 0x100000000\""), Error);
 }
 
+TEST(SeccompCompiler, ModesCompareTheSixteenBitsTheKernelReads) {
+    // chmod's mode is a umode_t: 0x10000 | 04755 is a setuid mode to the kernel.
+    auto c = compile(R"toml(
+default = "allow"
+[[rule]]
+syscall = "fchmod"
+action = "errno(EPERM)"
+if = "arg1 & 04000"
+)toml");
+    EXPECT_EQ(c.run("fchmod", {3, 04755}), kEperm);
+    EXPECT_EQ(c.run("fchmod", {3, 0x10000 | 04755}), kEperm);
+    EXPECT_EQ(c.run("fchmod", {3, 0755}), kAllow);
+    EXPECT_THROW(compile("[[rule]]\nsyscall = \"fchmod\"\nif = \"arg1 == 0x10000\""), Error);
+}
+
+TEST(SeccompCompiler, UnknownArgumentWidthsAreWarnedAbout) {
+    auto c = compile("[[rule]]\nsyscall = \"mbind\"\nif = \"arg2 == 1\"\n");
+    ASSERT_EQ(c.c.warnings.size(), 1u);
+    EXPECT_NE(c.c.warnings[0].find("the width of mbind's argument 2 is unknown"), std::string::npos) << c.c.warnings[0];
+}
+
+TEST(SeccompCompiler, I386MultiplexersCannotHideArgumentRules) {
+    const char* policy = R"toml(
+default = "allow"
+abi = ["x86_64", "i386"]
+[[rule]]
+syscall = "socket"
+action = "errno(EPERM)"
+if = "arg0 == AF_NETLINK"
+)toml";
+    try {
+        compile(policy);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("on i386, socket is also reached through socketcall(2) or ipc(2)"),
+                  std::string::npos)
+            << e.what();
+    }
+    // Allowing them is fine: where the rule cannot apply, the default decides.
+    EXPECT_NO_THROW(compile("default = \"errno(EPERM)\"\nabi = [\"x86_64\", \"i386\"]\nallow = [\"socket\"]\n"));
+}
+
 TEST(SeccompCompiler, OtherAbisAreKilledUnlessListed) {
     auto native = compile("default = \"allow\"");
     EXPECT_EQ(native.raw(AUDIT_ARCH_X86_64, 39), kAllow);

@@ -26,8 +26,8 @@ using seccomp::Op;
 
 // Syscalls whose arguments the kernel reads as full 64-bit values, so that both compilers
 // compare all 64 bits.
-const char* const kPool[] = {"mmap", "mprotect", "munmap", "madvise", "brk", "mremap", "lseek", "pread64", "futex",
-                             "getrandom", "msync", "mlock"};
+const char* const kPool[] = {"mmap", "mprotect", "munmap", "brk", "mremap", "mlock", "munlock", "mincore",
+                             "remap_file_pages"};
 
 const uint64_t kEdges[] = {0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000, 0x100000001,
                            0x7fffffffffffffff, 0x8000000000000000, 0xffffffff00000000, 0xffffffffffffffff};
