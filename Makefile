@@ -1,7 +1,8 @@
 # caisson: the two commands of the quick start, and the long runs.
 #   make demo    install what is missing, build, and run a sandbox that shows what it isolates
 #   make check   install what is missing, build, and run every test (as root)
-#   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp
+#   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp;
+#                what cgroups add to a start, against crun
 BUILD ?= build
 JOBS ?= 2
 MAKEFLAGS += --no-print-directory
@@ -29,6 +30,8 @@ bench: build
 	@bash scripts/setup.sh --bench
 	@bash bench/start_latency.sh $(BUILD)/caisson
 	@$(BUILD)/bench/seccomp_cost
+	@$(BUILD)/bench/cgroup_ops
+	@bash bench/cgroup_start.sh $(BUILD)/caisson
 
 clean:
 	rm -rf $(BUILD)

@@ -119,6 +119,9 @@ void kill_dir(const std::string& path, bool v2, bool has_freezer) {
 
 }  // namespace
 
+// Only the hierarchies a new sandbox uses are looked at before it starts.
+std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent);
+
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
                                                      const std::string& parent) {
     std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
@@ -145,7 +148,9 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
         if (v1 != layout.v1.end()) add(v1->second, false, c);
         else add(layout.v2, true, c);
     }
-    collect_stale(layout, parent);
+    std::vector<std::string> mounts;
+    for (const auto& d : wanted) mounts.push_back(d.mount);
+    collect_stale_in(mounts, parent);
     if (::geteuid() != 0) {
         // An ordinary user may only use a subtree root delegated to it.
         for (const auto& d : wanted) {
@@ -291,11 +296,8 @@ CgroupStats SandboxCgroup::stats() const {
     return s;
 }
 
-std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent) {
+std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent) {
     std::vector<std::string> removed;
-    std::set<std::string> mounts;
-    for (const auto& [c, m] : layout.v1) mounts.insert(m);
-    if (!layout.v2.empty()) mounts.insert(layout.v2);
     for (const auto& mount : mounts) {
         std::string dir = mount + "/" + parent;
         DIR* d = ::opendir(dir.c_str());
@@ -323,6 +325,13 @@ std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::st
         (void)::rmdir(dir.c_str());
     }
     return removed;
+}
+
+std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent) {
+    std::set<std::string> mounts;
+    for (const auto& [c, m] : layout.v1) mounts.insert(m);
+    if (!layout.v2.empty()) mounts.insert(layout.v2);
+    return collect_stale_in({mounts.begin(), mounts.end()}, parent);
 }
 
 void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t supervisor, bool frozen) {

@@ -198,8 +198,12 @@ Outcome Sandbox::run() {
         mech::CgroupLayout layout = mech::detect_cgroups();
         if (std::string(layout.mode()) == "none") throw Error::usage("cgroup options: this host has no cgroup hierarchy mounted");
         auto where = layout.where();
-        // Where v2 exists it freezes and kills; v1's freezer is not needed then.
-        if (!layout.v2.empty()) where.erase("freezer");
+        // Where v2 exists it freezes, kills and accounts CPU time (cpu.stat is core there):
+        // v1's freezer and cpuacct would only cost a directory each.
+        if (!layout.v2.empty()) {
+            where.erase("freezer");
+            where.erase("cpuacct");
+        }
         cgroup_limits = cgroup_plan::plan(p.resources, where);
         cgroup = mech::SandboxCgroup::create(layout, cgroup_limits,
                                              p.resources.cgroup_parent.empty() ? "caisson" : p.resources.cgroup_parent);
