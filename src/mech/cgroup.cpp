@@ -1,5 +1,7 @@
 #include "mech/cgroup.hpp"
 
+#include "mech/device_filter.hpp"
+
 #include <caisson/error.hpp>
 
 #include <dirent.h>
@@ -209,6 +211,13 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
     if (const Dir* v2 = cg->dir_for(""); v2 && v2->v2) {
         cg->v2_fd_.reset(::open(v2->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!cg->v2_fd_) throw Error(ErrorKind::Setup, "open cgroup", v2->path, errno);
+    }
+    // v2 has no devices controller: a BPF program decides (v1 got devices.allow/deny above).
+    if (!plan.devices.empty() && !cg->dir_for("devices")) {
+        if (!cg->v2_fd_) throw Error::usage("--device-allow/--device-deny: this host has neither a devices controller nor cgroup v2");
+        kernel::Fd dir(::open(cg->dir_for("")->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir) throw Error(ErrorKind::Setup, "open cgroup", cg->dir_for("")->path, errno);
+        attach_device_filter(dir.get(), plan.devices);
     }
     // v1 has no memory.oom.group: the supervisor hears of an OOM through this eventfd and
     // ends the sandbox itself.
