@@ -5,17 +5,35 @@ set -euo pipefail
 
 build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-       libmnl-dev iproute2 uidmap)
-bench=(bubblewrap hyperfine)
+       libmnl-dev iproute2 uidmap
+       qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
+bench=(bubblewrap hyperfine crun firejail)
 
 want=("${build[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${bench[@]}")
+
+# The guest's kernel: Debian's cloud kernel package, unpacked (not installed) into a cache.
+guest_cache=/var/cache/caisson-guest
+guest_kernel() {
+  ls "$guest_cache"/*/boot/vmlinuz-* >/dev/null 2>&1 && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "setup: no guest kernel in $guest_cache (run as root to fetch it)" >&2; return 0; }
+  local pkg
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+  [ -n "$pkg" ] || { echo "setup: cannot name the cloud kernel package; guest tests will be skipped" >&2; return 0; }
+  echo "setup: fetching $pkg for the test guest" >&2
+  mkdir -p "$guest_cache/$pkg"
+  (cd "$guest_cache" && apt-get download -qq "$pkg" 2>/dev/null && dpkg -x "$pkg"_*.deb "$pkg" && rm -f "$pkg"_*.deb) ||
+    { rm -rf "${guest_cache:?}/$pkg"; echo "setup: could not fetch $pkg; guest tests will be skipped" >&2; }
+}
 
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  guest_kernel
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -25,3 +43,4 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+guest_kernel

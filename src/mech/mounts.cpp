@@ -142,12 +142,17 @@ bool apply_masks(int root, const Policy& p, Failure& f) {
         if (::fstat(at.get(), &st) < 0) return f.set("stat masked path", path.c_str());
         int rc;
         if (S_ISDIR(st.st_mode)) {
+            static constexpr const char* kOpts[] = {"size=4k", "nr_inodes=1", "mode=0555", nullptr};
             if (!empty_dir) {
-                static constexpr const char* kOpts[] = {"size=4k", "nr_inodes=1", "mode=0555", nullptr};
                 empty_dir.reset(new_fs("tmpfs", kOpts, kRoAttrs | MOUNT_ATTR_NOEXEC));
                 if (!empty_dir) return f.set("mount empty tmpfs for mask", path.c_str());
             }
             rc = attach_clone(empty_dir.get(), at.get());
+            if (rc < 0 && errno == EINVAL) {
+                // Before Linux 6.15 a detached mount cannot be cloned: one tmpfs each.
+                kernel::Fd own(new_fs("tmpfs", kOpts, kRoAttrs | MOUNT_ATTR_NOEXEC));
+                rc = own ? attach(own.get(), at.get()) : -1;
+            }
         } else {
             if (!null_src) {
                 // The sandbox's own /dev/null (already bound in) serves as the blank file.

@@ -26,6 +26,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 namespace caisson::run {
@@ -124,6 +125,18 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     }
     f.set("exec", plan.argv[0], err, ErrorKind::Exec);
     exec_failed(error_pipe, f, plan, filtered);
+}
+
+int find_listener() {
+    for (int fd = 3; fd < 1024; ++fd) {
+        char path[32], target[64];
+        kernel::RawBuf(path, sizeof(path)).str("/proc/self/fd/").num(fd);
+        ssize_t n = ::readlink(path, target, sizeof(target) - 1);
+        if (n <= 0) continue;
+        target[n] = '\0';
+        if (std::strcmp(target, "anon_inode:seccomp notify") == 0) return fd;
+    }
+    return -1;
 }
 
 struct SpawnArgs {
@@ -255,6 +268,13 @@ void kill_remaining_children() {
     alignas(64) char stack[64 * 1024];
     int spawn_flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (plan.seccomp_listener ? CLONE_FILES : 0);
     pid_t program = ::clone(program_entry, stack + sizeof(stack), spawn_flags, &spawn);
+    bool shared_memory = true;
+    if (program < 0 && errno == EINVAL && plan.new_timens) {
+        // Older kernels (Debian 12's 6.1) refuse a child that shares its parent's memory across a time
+        // namespace change (its vvar page differs): a plain vfork copies the memory instead.
+        shared_memory = false;
+        program = ::clone(program_entry, stack + sizeof(stack), spawn_flags & ~CLONE_VM, &spawn);
+    }
     if (program < 0) report_failure(plan.channel, (f.set("clone", "program"), f));
     ::close(error_pipe[1]);
     Failure exec_failure;
@@ -267,7 +287,9 @@ void kill_remaining_children() {
         report_failure(plan.channel, exec_failure);
     }
     clock.done("spawn");
-    int listener = plan.seccomp_listener_fd;
+    // The listener's number reached us through shared memory, or, with a copy of it, is
+    // found in the descriptor table the program shared with us until it exec'd.
+    int listener = shared_memory ? plan.seccomp_listener_fd : (plan.seccomp_listener ? find_listener() : -1);
     if (!send_message(plan.channel, started, listener >= 0 ? &listener : nullptr, listener >= 0 ? 1 : 0)) {
         ::kill(program, SIGKILL);
         ::_exit(kExitUsage);
