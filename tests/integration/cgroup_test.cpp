@@ -173,6 +173,23 @@ TEST(Cgroup, BadLimitsAreRefusedBeforeAnythingStarts) {
     }
 }
 
+TEST(Cgroup, HugePagesAreLimited) {
+    TempDir dir;
+    std::string report = dir.path() + "/r.json";
+    auto r = run_probe({"--hugetlb", "2MB=4M", "--report", report});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(read_json(report)["cgroup"]["limits"].dump().find("hugetlb.2MB."), std::string::npos);
+}
+
+TEST(Cgroup, AnOrdinaryUserIsToldWhatToDelegate) {
+    RunOptions o;
+    o.as_uid = kUnprivilegedUid;
+    auto r = run_probe({"--memory", "64M"}, {}, o);
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("cgroups as an ordinary user need a delegated subtree"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--cgroup-parent"), std::string::npos) << r.err;
+}
+
 TEST(Cgroup, TheSandboxSeesItsOwnCgroupAsTheRoot) {
     auto r = run_probe({"--memory", "64M"});
     ASSERT_EQ(r.status, 0) << r.err;
