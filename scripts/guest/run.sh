@@ -70,8 +70,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mkdir -p /dev/pts /dev/shm /tmp
-mount -t tmpfs tmp /tmp
+mkdir -p /dev/pts /dev/shm /tmp   # the root is a tmpfs already (and may hold the build under /tmp)
+chmod 1777 /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo "CAISSON-GUEST-START \$(cat /sys/fs/cgroup/cgroup.controllers)"
 cd /tmp
