@@ -3,11 +3,15 @@
 #   make check   install what is missing, build, and run every test (as root)
 #   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp;
 #                what cgroups add to a start, against crun
+#   make fuzz    libFuzzer (clang, ASan, UBSan) on every parser, FUZZ_SECONDS each
 BUILD ?= build
 JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all setup build demo check bench clean
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all setup build demo check bench fuzz clean
 
 all: build
 
@@ -33,5 +37,11 @@ bench: build
 	@$(BUILD)/bench/cgroup_ops
 	@bash bench/cgroup_start.sh $(BUILD)/caisson
 
+fuzz:
+	@bash scripts/setup.sh --fuzz
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCAISSON_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

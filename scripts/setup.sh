@@ -8,9 +8,11 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        libmnl-dev iproute2 uidmap
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
 bench=(bubblewrap hyperfine crun firejail)
+fuzz=(clang libclang-rt-dev)
 
 want=("${build[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${bench[@]}")
+[ "${1:-}" = "--fuzz" ] && want+=("${fuzz[@]}")
 
 # The guest's kernel: Debian's cloud kernel package, unpacked (not installed) into a cache.
 guest_cache=/var/cache/caisson-guest

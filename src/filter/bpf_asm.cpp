@@ -47,18 +47,18 @@ std::vector<sock_filter> Assembler::finish() {
     for (bool changed = true; changed;) {
         changed = false;
         for (size_t i = 0; i < items_.size() && !changed; ++i) {
-            Item& it = items_[i];
-            if (it.jt < 0) continue;
-            long far_t = target(it.jt) - static_cast<long>(i) - 1;
-            long far_f = target(it.jf) - static_cast<long>(i) - 1;
+            if (items_[i].jt < 0) continue;
+            long far_t = target(items_[i].jt) - static_cast<long>(i) - 1;
+            long far_f = target(items_[i].jf) - static_cast<long>(i) - 1;
             if (far_t < 0 || far_f < 0) throw Error(ErrorKind::Setup, "seccomp compiler", "backward jump", 0);
+            // insert_ja grows items_: index it again afterwards, never hold a reference across.
             if (far_t > 255) {
-                int jt = it.jt;
-                it.jt = insert_ja(i + 1, jt);
+                int tramp = insert_ja(i + 1, items_[i].jt);
+                items_[i].jt = tramp;
                 changed = true;
             } else if (far_f > 255) {
-                int jf = it.jf;
-                it.jf = insert_ja(i + 1, jf);
+                int tramp = insert_ja(i + 1, items_[i].jf);
+                items_[i].jf = tramp;
                 changed = true;
             }
         }

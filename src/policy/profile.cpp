@@ -4,6 +4,8 @@
 
 #include <caisson/error.hpp>
 
+#include "policy/toml_guard.hpp"
+
 #include <toml++/toml.h>
 
 #include <unistd.h>
@@ -74,6 +76,7 @@ void apply_table(Policy& policy, const toml::table& table, const std::string& or
         buf << in.rdbuf();
         toml::table parent;
         try {
+            toml_guard::require_ascii_structure(buf.str(), path);
             parent = toml::parse(buf.str(), path);
         } catch (const toml::parse_error& e) {
             throw Error::usage(where(path, e.source()) + ": " + std::string(e.description()));
@@ -145,6 +148,7 @@ std::string locate(std::string_view name_or_file) {
 void apply_text(Policy& policy, std::string_view text, const std::string& origin) {
     toml::table table;
     try {
+        toml_guard::require_ascii_structure(text, origin);
         table = toml::parse(text, origin);
     } catch (const toml::parse_error& e) {
         throw Error::usage(where(origin, e.source()) + ": " + std::string(e.description()));

@@ -7,6 +7,8 @@
 
 #include <caisson/error.hpp>
 
+#include "policy/toml_guard.hpp"
+
 #include <toml++/toml.h>
 
 #include <unistd.h>
@@ -162,6 +164,7 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
         auto [text, path] = find_text(target);
         toml::table parent;
         try {
+            toml_guard::require_ascii_structure(text, path);
             parent = toml::parse(text, path);
         } catch (const toml::parse_error& e) {
             throw Error::usage(where(path, e.source()) + ": " + std::string(e.description()));
@@ -216,6 +219,7 @@ Action parse_action(std::string_view s) {
 seccomp::Policy parse_text(std::string_view text, const std::string& origin) {
     toml::table t;
     try {
+        toml_guard::require_ascii_structure(text, origin);
         t = toml::parse(text, origin);
     } catch (const toml::parse_error& e) {
         throw Error::usage(where(origin, e.source()) + ": " + std::string(e.description()));

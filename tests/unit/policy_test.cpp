@@ -201,3 +201,21 @@ landlock-connect = ["443"]
 
 }  // namespace
 }  // namespace caisson
+
+namespace caisson {
+namespace {
+
+TEST(Profiles, NonAsciiOutsideWholeLineCommentsIsRefused) {
+    Policy p = default_policy();
+    // toml++ 3.3 reaches undefined behaviour on some such text (found by fuzzing).
+    try {
+        profile::apply_text(p, "hostname = \"caf\xc3\xa9\"\n", "t.toml");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_STREQ(e.what(), "t.toml:1:16: non-ASCII character (allowed in whole-line comments only)");
+    }
+    EXPECT_NO_THROW(profile::apply_text(p, "# caf\xc3\xa9\nhostname = \"cafe\"\n", "t.toml"));
+}
+
+}  // namespace
+}  // namespace caisson

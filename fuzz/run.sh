@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time from its committed corpus, then merges what it
+# found into that corpus (minimized). Prints executions and findings per target; exits
+# non-zero on any crash, leak or sanitizer report.
+#   fuzz/run.sh BUILD_DIR SECONDS
+set -euo pipefail
+build=$1
+seconds=${2:-60}
+here=$(cd "$(dirname "$0")" && pwd)
+fail=0
+for t in condition seccomp_policy profile values compiler; do
+  work=$(mktemp -d /tmp/caisson-fuzz-XXXXXX)
+  log=$work/log
+  if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+       -artifact_prefix="$work/" "$work" "$here/corpus/$t" > "$log" 2>&1; then
+    echo "fuzz $t: FAILED (artifacts in $work)"; tail -n 30 "$log"; fail=1; continue
+  fi
+  runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n 1)
+  "$build/fuzz/fuzz_$t" -merge=1 "$here/corpus/$t" "$work" > /dev/null 2>&1 || true
+  echo "fuzz $t: ${runs:-?} in ${seconds}s, corpus $(ls "$here/corpus/$t" | wc -l) files, no finding"
+  rm -rf "$work"
+done
+exit $fail
