@@ -16,7 +16,12 @@ for t in condition seccomp_policy profile values compiler; do
     echo "fuzz $t: FAILED (artifacts in $work)"; tail -n 30 "$log"; fail=1; continue
   fi
   runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n 1)
-  "$build/fuzz/fuzz_$t" -merge=1 "$here/corpus/$t" "$work" > /dev/null 2>&1 || true
+  # Keep the corpus minimal: a fresh merge of the old corpus and the new finds, by coverage.
+  min=$(mktemp -d /tmp/caisson-fuzz-XXXXXX)
+  "$build/fuzz/fuzz_$t" -merge=1 "$min" "$here/corpus/$t" "$work" > /dev/null 2>&1 || true
+  find "$here/corpus/$t" -type f ! -name 'regression-*' -delete
+  cp "$min"/* "$here/corpus/$t/" 2>/dev/null || true
+  rm -rf "$min"
   echo "fuzz $t: ${runs:-?} in ${seconds}s, corpus $(ls "$here/corpus/$t" | wc -l) files, no finding"
   rm -rf "$work"
 done
