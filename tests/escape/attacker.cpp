@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -133,6 +134,99 @@ int attack(const std::string& name, const char* arg) {
             return 0;
         }
         return blocked("sethostname");
+    }
+    if (name == "x32-unshare") {  // the same call through the x32 ABI, to dodge the filter
+        long rc = ::syscall(SYS_unshare | 0x40000000, CLONE_NEWUSER);
+        return rc < 0 ? blocked("x32 unshare") : escaped("x32 unshare ran");
+    }
+    if (name == "int80-unshare") {  // and through the i386 ABI (unshare is 310 there)
+        long ret = 310;
+        long flags = CLONE_NEWUSER;
+        asm volatile("int $0x80" : "+a"(ret) : "b"(flags) : "memory");
+        errno = ret < 0 ? static_cast<int>(-ret) : 0;
+        return ret < 0 ? blocked("i386 unshare") : escaped("i386 unshare ran");
+    }
+    if (name == "kernel-surface") {  // interfaces that widen the kernel's attack surface
+        struct {
+            const char* what;
+            long rc;
+        } const calls[] = {
+            {"keyctl", ::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3L, 0)},
+            {"add_key", ::syscall(SYS_add_key, "user", "caisson", "x", 1, -3L)},
+            {"request_key", ::syscall(SYS_request_key, "user", "caisson", nullptr, 0)},
+            {"bpf", ::syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, nullptr, 0)},
+            {"userfaultfd", ::syscall(SYS_userfaultfd, O_CLOEXEC)},
+            {"perf_event_open", ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0)},
+            {"io_uring_setup", ::syscall(SYS_io_uring_setup, 1, nullptr)},
+            {"process_vm_writev", ::syscall(SYS_process_vm_writev, 1, nullptr, 0, nullptr, 0, 0)},
+            {"kcmp", ::syscall(SYS_kcmp, 1, 1, 0, 0, 0)},
+        };
+        for (const auto& c : calls)
+            if (c.rc >= 0 || errno != EPERM) {
+                std::printf("ESCAPED: %s returned %ld (%s)\n", c.what, c.rc, strerrorname_np(errno));
+                return 1;
+            }
+        errno = EPERM;
+        return blocked("keyctl, add_key, request_key, bpf, userfaultfd, perf_event_open, io_uring, "
+                       "process_vm_writev, kcmp");
+    }
+    if (name == "kernel-addresses") {  // /proc/kcore and kernel symbol addresses
+        int fd = ::open("/proc/kcore", O_RDONLY | O_CLOEXEC);
+        char buf[4096];
+        if (fd >= 0) {
+            ssize_t n = ::read(fd, buf, sizeof(buf));
+            ::close(fd);
+            if (n > 0) return escaped("read /proc/kcore");
+        }
+        FILE* f = std::fopen("/proc/kallsyms", "r");
+        while (f && std::fgets(buf, sizeof(buf), f))
+            if (std::strtoull(buf, nullptr, 16) != 0) {
+                std::fclose(f);
+                return escaped("read a kernel address in /proc/kallsyms");
+            }
+        if (f) std::fclose(f);
+        errno = EACCES;
+        return blocked("kcore empty or closed, kallsyms zeroed");
+    }
+    if (name == "cgroup-escape") {  // reach a cgroup hierarchy to move out of the sandbox's
+        if (::mount("cgroup2", "/tmp", "cgroup2", 0, nullptr) == 0) return escaped("mounted cgroup2");
+        int e = errno;
+        if (::mount("cgroup", "/tmp", "cgroup", 0, "memory") == 0) return escaped("mounted cgroup v1");
+        errno = e;
+        return blocked("mount cgroupfs");
+    }
+    if (name == "report-euid") {  // run setuid: did exec raise the effective uid?
+        errno = EPERM;
+        return ::geteuid() != ::getuid() || ::geteuid() == 0 ? escaped("setuid raised the euid")
+                                                           : blocked("setuid gave nothing");
+    }
+    if (name == "fork-bomb") {
+        int made = 0;
+        while (made < 100000) {
+            pid_t p = ::fork();
+            if (p < 0) break;
+            if (p == 0) {
+                ::pause();
+                ::_exit(0);
+            }
+            ++made;
+        }
+        if (made >= 100000) return escaped("forked 100000 processes");
+        // The children pause; the sandbox's end takes them along.
+        std::printf("blocked: %s (after %d processes)\n", strerrorname_np(errno), made);
+        return 0;
+    }
+    if (name == "fill-disk") {  // write until the sandbox's /tmp is full
+        int fd = ::open("/tmp/fill", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) return blocked("open /tmp/fill");
+        static char block[1 << 16];
+        long long total = 0;
+        ssize_t n;
+        while ((n = ::write(fd, block, sizeof(block))) > 0) total += n;
+        ::close(fd);
+        if (total > (1ll << 30)) return escaped("wrote over 1 GiB to /tmp");
+        std::printf("blocked: %s (after %lld bytes)\n", strerrorname_np(errno), total);
+        return 0;
     }
     std::printf("unknown attack %s\n", name.c_str());
     return 3;

@@ -6,11 +6,13 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace caisson::test {
@@ -64,6 +66,56 @@ TEST(Escape, WriteProcSys) { expect_blocked(attack("proc-sys")); }
 TEST(Escape, PtraceInit) { expect_blocked(attack("ptrace-init")); }
 TEST(Escape, RawAndPacketSockets) { expect_blocked(attack("raw-socket")); }
 TEST(Escape, OpenByHandleShocker) { expect_blocked(attack("open-by-handle")); }
+
+// The filter kills a call from another ABI before the kernel runs it (SIGSYS). This
+// machine's kernel also faults `int 0x80` itself (SIGSEGV), even outside a sandbox.
+TEST(Escape, X32SyscallToDodgeTheFilter) {
+    auto r = attack("x32-unshare");
+    EXPECT_EQ(r.status, 128 + SIGSYS) << r.out << r.err;
+    EXPECT_EQ(r.out.find("ESCAPED"), std::string::npos) << r.out;
+}
+
+TEST(Escape, I386SyscallToDodgeTheFilter) {
+    auto r = attack("int80-unshare");
+    EXPECT_TRUE(r.status == 128 + SIGSYS || r.status == 128 + SIGSEGV) << r.status << r.out << r.err;
+    EXPECT_EQ(r.out.find("ESCAPED"), std::string::npos) << r.out;
+}
+
+TEST(Escape, KernelAttackSurface) { expect_blocked(attack("kernel-surface")); }
+TEST(Escape, KernelAddresses) { expect_blocked(attack("kernel-addresses")); }
+
+TEST(Escape, CgroupFilesystemFromInside) {
+    auto r = run_caisson({"run", "--profile", "default", "--memory", "64M", "--ro-bind", CAISSON_ATTACKER, kInside,
+                          "--", kInside, host_ns("pid"), "cgroup-escape"});
+    expect_blocked(r);
+}
+
+TEST(Escape, SetuidRootBinaryGivesNothing) {
+    // A setuid-root copy of the attacker, run by the host's nobody (no user namespace):
+    // no_new_privs and the nosuid mount keep its euid.
+    TempDir dir;
+    std::string suid = dir.path() + "/attacker";
+    ASSERT_EQ(std::system(("cp " + std::string(CAISSON_ATTACKER) + " " + suid).c_str()), 0);
+    ASSERT_EQ(::chown(suid.c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(suid.c_str(), 04755), 0);
+    auto r = run_caisson({"run", "--share-user", "--ro-bind", dir.path(), "/mnt", "--", "/mnt/attacker",
+                          host_ns("pid"), "report-euid"});
+    expect_blocked(r);
+}
+
+TEST(Escape, ForkBombStopsAtThePidsLimit) {
+    auto r = run_caisson({"run", "--profile", "default", "--pids", "32", "--ro-bind", CAISSON_ATTACKER, kInside, "--",
+                          kInside, host_ns("pid"), "fork-bomb"});
+    expect_blocked(r);
+    EXPECT_NE(r.out.find("EAGAIN"), std::string::npos) << r.out;
+}
+
+TEST(Escape, FillingTheDiskStopsAtTheTmpfsSize) {
+    auto r = run_caisson({"run", "--profile", "default", "--tmp-size", "8M", "--ro-bind", CAISSON_ATTACKER, kInside,
+                          "--", kInside, host_ns("pid"), "fill-disk"});
+    expect_blocked(r);
+    EXPECT_NE(r.out.find("ENOSPC"), std::string::npos) << r.out;
+}
 
 TEST(Escape, HostnameStaysTheHosts) {
     char before[65] = {}, after[65] = {};
