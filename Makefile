@@ -4,6 +4,7 @@
 #   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp;
 #                what cgroups add to a start, against crun
 #   make fuzz    libFuzzer (clang, ASan, UBSan) on every parser, FUZZ_SECONDS each
+#   make soak    SOAK_RUNS sandboxes (random limits, supervisors SIGKILLed), then a leak check
 BUILD ?= build
 JOBS ?= 2
 MAKEFLAGS += --no-print-directory
@@ -11,7 +12,9 @@ MAKEFLAGS += --no-print-directory
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup build demo check bench fuzz clean
+SOAK_RUNS ?= 10000
+
+.PHONY: all setup build demo check bench fuzz soak clean
 
 all: build
 
@@ -36,6 +39,9 @@ bench: build
 	@$(BUILD)/bench/seccomp_cost
 	@$(BUILD)/bench/cgroup_ops
 	@bash bench/cgroup_start.sh $(BUILD)/caisson
+
+soak: build
+	@$(BUILD)/tests/soak $(BUILD)/caisson $(BUILD)/tests/probe $(SOAK_RUNS) 2
 
 fuzz:
 	@bash scripts/setup.sh --fuzz
