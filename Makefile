@@ -35,10 +35,7 @@ check: build
 
 bench: build
 	@bash scripts/setup.sh --bench
-	@bash bench/start_latency.sh $(BUILD)/caisson
-	@$(BUILD)/bench/seccomp_cost
-	@$(BUILD)/bench/cgroup_ops
-	@bash bench/cgroup_start.sh $(BUILD)/caisson
+	@bash bench/report.sh $(BUILD)
 
 soak: build
 	@$(BUILD)/tests/soak $(BUILD)/caisson $(BUILD)/tests/probe $(SOAK_RUNS) 2

@@ -47,9 +47,15 @@ Policy bench_policy(bool by_argument) {
         getppid.when.value = 0;
     }
     p.rules.push_back(getppid);
-    for (const auto& r : full.rules)
-        if (!r.conditional && r.action.kind == caisson::seccomp::ActionKind::Allow && r.syscalls[0] != "getppid")
-            p.rules.push_back(r);
+    for (const auto& r : full.rules) {
+        if (r.conditional || r.action.kind != caisson::seccomp::ActionKind::Allow) continue;
+        for (const auto& name : r.syscalls) {
+            if (name == "getppid") continue;
+            caisson::seccomp::Rule one = r;
+            one.syscalls = {name};
+            p.rules.push_back(one);
+        }
+    }
     return p;
 }
 

@@ -7,7 +7,7 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
        libmnl-dev iproute2 uidmap
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
-bench=(bubblewrap hyperfine crun firejail)
+bench=(bubblewrap hyperfine crun firejail gnuplot-nox)
 fuzz=(clang libclang-rt-dev)
 
 want=("${build[@]}")
