@@ -182,9 +182,12 @@ int main(int argc, char** argv) {
     }
     if (freeze->parsed() || thaw->parsed() || gc->parsed()) {
         try {
+            while (!cgroup_parent.empty() && cgroup_parent.front() == '/') cgroup_parent.erase(0, 1);
+            if (cgroup_parent.empty() || cgroup_parent.find("..") != std::string::npos)
+                throw Error::usage("--cgroup-parent: expected a path below the hierarchy's root", cgroup_parent);
             auto layout = caisson::mech::detect_cgroups();
             if (gc->parsed()) {
-                for (const auto& path : caisson::mech::collect_stale(layout, cgroup_parent))
+                for (const auto& path : caisson::mech::collect_stale(layout, cgroup_parent, cgroup_parent == "caisson"))
                     std::printf("removed %s\n", path.c_str());
             } else {
                 caisson::mech::set_frozen(layout, cgroup_parent, supervisor_pid, freeze->parsed());

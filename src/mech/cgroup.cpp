@@ -95,38 +95,49 @@ bool remove_dir(const std::string& path) {
     return false;
 }
 
-void freeze_dir(const std::string& path, bool v2, bool frozen) {
-    if (v2) {
-        (void)try_write(path + "/cgroup.freeze", frozen ? "1" : "0");
-        return;
-    }
-    (void)try_write(path + "/freezer.state", frozen ? "FROZEN" : "THAWED");
+// Returns whether the state was reached (v1: FROZEN, not stuck in FREEZING).
+bool freeze_dir(const std::string& path, bool v2, bool frozen) {
+    if (v2) return try_write(path + "/cgroup.freeze", frozen ? "1" : "0");
+    if (!try_write(path + "/freezer.state", frozen ? "FROZEN" : "THAWED")) return false;
     // FREEZING until every task has stopped.
     for (int i = 0; frozen && i < 1000 && read_text(path + "/freezer.state") == "FREEZING"; ++i) {
         timespec ts{0, 1000000};
         ::nanosleep(&ts, nullptr);
     }
+    return read_text(path + "/freezer.state") == (frozen ? "FROZEN" : "THAWED");
 }
 
 void kill_dir(const std::string& path, bool v2, bool has_freezer) {
     if (v2 && try_write(path + "/cgroup.kill", "1")) return;
-    if (has_freezer) freeze_dir(path, false, true);
+    // Without cgroup.kill (before 5.14) v2 freezes too: no fork outruns the kill.
+    bool freeze = has_freezer || v2;
+    if (freeze) freeze_dir(path, v2, true);
     for (int round = 0; round < 100; ++round) {
         auto pids = procs(path);
         if (pids.empty()) break;
         for (pid_t p : pids) ::kill(p, SIGKILL);
-        if (has_freezer) freeze_dir(path, false, false);  // a frozen task cannot die
+        if (freeze) freeze_dir(path, v2, false);  // SIGKILL ends a frozen task once thawed
     }
+}
+
+// Only what is not enabled yet is written: a delegated subtree's owner may not write the
+// levels above it, where the controllers are already on.
+void enable_controllers(const std::string& dir, const std::vector<std::string>& controllers) {
+    std::string on = " " + read_text(dir + "/cgroup.subtree_control") + " ";
+    for (const auto& c : controllers)
+        if (on.find(" " + c + " ") == std::string::npos) write_text(dir + "/cgroup.subtree_control", "+" + c);
 }
 
 }  // namespace
 
 // Only the hierarchies a new sandbox uses are looked at before it starts.
-std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent);
+std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent,
+                                          bool shared_parent);
 
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
-                                                     const std::string& parent) {
+                                                     const std::string& parent, bool shared_parent) {
     std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
+    cg->shared_parent_ = shared_parent;
     cg->name_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid());
     // Which directories: one per v1 mount the plan's controllers live on, and the v2
     // hierarchy whenever there is one (it kills and freezes for every version).
@@ -152,7 +163,7 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
     }
     std::vector<std::string> mounts;
     for (const auto& d : wanted) mounts.push_back(d.mount);
-    collect_stale_in(mounts, parent);
+    collect_stale_in(mounts, parent, false);  // the parent is about to be used
     if (::geteuid() != 0) {
         // An ordinary user may only use a subtree root delegated to it.
         for (const auto& d : wanted) {
@@ -174,11 +185,10 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
         std::istringstream parts(parent);
         std::string part;
         while (std::getline(parts, part, '/')) {
-            if (d.v2)
-                for (const auto& c : d.controllers) write_text(at + "/cgroup.subtree_control", "+" + c);
+            if (d.v2) enable_controllers(at, d.controllers);
             at += "/" + part;
-            if (::mkdir(at.c_str(), 0755) < 0 && errno != EEXIST)
-                throw Error(ErrorKind::Setup, "create cgroup", at, errno);
+            if (::mkdir(at.c_str(), 0755) == 0) cg->created_parents_.push_back(at);
+            else if (errno != EEXIST) throw Error(ErrorKind::Setup, "create cgroup", at, errno);
             if (!d.v2 && std::count(d.controllers.begin(), d.controllers.end(), "cpuset") &&
                 read_text(at + "/cpuset.cpus").empty()) {
                 // A new v1 cpuset starts with no CPUs and no memory nodes.
@@ -187,9 +197,13 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
                 write_text(at + "/cpuset.mems", read_text(up + "/cpuset.mems"));
             }
         }
-        if (d.v2)
-            for (const auto& c : d.controllers) write_text(d.parent + "/cgroup.subtree_control", "+" + c);
-        if (::mkdir(d.path.c_str(), 0755) < 0) throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
+        if (d.v2) enable_controllers(d.parent, d.controllers);
+        if (::mkdir(d.path.c_str(), 0755) < 0) {
+            // A sandbox ending meanwhile may have removed the shared parent: once more.
+            if (errno != ENOENT || (::mkdir(d.parent.c_str(), 0755) < 0 && errno != EEXIST) ||
+                ::mkdir(d.path.c_str(), 0755) < 0)
+                throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
+        }
         cg->dirs_.push_back(d);
     }
     for (const auto& w : plan.writes) {
@@ -198,8 +212,13 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
         std::string value = w.value;
         if (value == cgroup_plan::kFromParent)
             value = read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : ""));
+        std::string file = w.file;
+        if (file.rfind(cgroup_plan::kOptional, 0) == 0) {
+            file.erase(0, 1);
+            if (::access((d->path + "/" + file).c_str(), F_OK) < 0) continue;
+        }
         try {
-            write_text(d->path + "/" + w.file, value);
+            write_text(d->path + "/" + file, value);
         } catch (const Error& e) {
             if (w.file == "cpuset.cpus" || w.file == "cpuset.mems")
                 throw Error::usage("--" + std::string(w.file == "cpuset.cpus" ? "cpuset-cpus" : "cpuset-mems") + ": '" +
@@ -224,7 +243,8 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
     if (const Dir* mem = cg->dir_for("memory"); mem && !mem->v2) {
         kernel::Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         kernel::Fd oom(::open((mem->path + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC));
-        if (!efd || !oom) throw Error(ErrorKind::Setup, "open", mem->path + "/memory.oom_control", errno);
+        if (!efd) throw Error(ErrorKind::Setup, "eventfd", "OOM notification", errno);
+        if (!oom) throw Error(ErrorKind::Setup, "open", mem->path + "/memory.oom_control", errno);
         write_text(mem->path + "/cgroup.event_control", std::to_string(efd.get()) + " " + std::to_string(oom.get()));
         cg->oom_event_ = std::move(efd);
     }
@@ -235,9 +255,12 @@ SandboxCgroup::~SandboxCgroup() {
     kill_all();
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
         remove_dir(it->path);
-        // Shared by concurrent sandboxes: removed only when this was the last one.
-        (void)::rmdir(it->parent.c_str());
+        // The default parent is shared by concurrent sandboxes: the last one removes it
+        // (rmdir fails while another sandbox is inside).
+        if (shared_parent_) (void)::rmdir(it->parent.c_str());
     }
+    // Levels of a parent path this run made, deepest first, also after a failed create.
+    for (auto it = created_parents_.rbegin(); it != created_parents_.rend(); ++it) (void)::rmdir(it->c_str());
 }
 
 const SandboxCgroup::Dir* SandboxCgroup::dir_for(const std::string& controller) const {
@@ -305,7 +328,8 @@ CgroupStats SandboxCgroup::stats() const {
     return s;
 }
 
-std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent) {
+std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent,
+                                          bool shared_parent) {
     std::vector<std::string> removed;
     for (const auto& mount : mounts) {
         std::string dir = mount + "/" + parent;
@@ -331,16 +355,17 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
         ::closedir(d);
         for (const auto& path : stale)
             if (::rmdir(path.c_str()) == 0) removed.push_back(path);
-        (void)::rmdir(dir.c_str());
+        // The default parent goes with its last sandbox (a create racing with this retries).
+        if (shared_parent) (void)::rmdir(dir.c_str());
     }
     return removed;
 }
 
-std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent) {
+std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent, bool shared_parent) {
     std::set<std::string> mounts;
     for (const auto& [c, m] : layout.v1) mounts.insert(m);
     if (!layout.v2.empty()) mounts.insert(layout.v2);
-    return collect_stale_in({mounts.begin(), mounts.end()}, parent);
+    return collect_stale_in({mounts.begin(), mounts.end()}, parent, shared_parent);
 }
 
 void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t supervisor, bool frozen) {
@@ -354,7 +379,9 @@ void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t sup
     if (path.empty() || ::stat(path.c_str(), &st) < 0)
         throw Error(ErrorKind::Usage, frozen ? "freeze" : "thaw", "no sandbox cgroup for caisson pid " + std::to_string(supervisor),
                     ENOENT);
-    freeze_dir(path, v2, frozen);
+    if (!freeze_dir(path, v2, frozen))
+        throw Error(ErrorKind::Setup, frozen ? "freeze" : "thaw", path + (v2 ? "/cgroup.freeze" : "/freezer.state"),
+                    errno ? errno : EBUSY);
 }
 
 }  // namespace caisson::mech

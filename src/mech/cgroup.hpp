@@ -31,8 +31,10 @@ struct CgroupStats {
 class SandboxCgroup {
 public:
     // Throws caisson::Error naming the directory or file and errno; leaves nothing behind.
+    // `shared_parent`: the default parent, removed by the last sandbox that leaves it; a
+    // parent the caller named (--cgroup-parent) is left as it was.
     static std::unique_ptr<SandboxCgroup> create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
-                                                 const std::string& parent);
+                                                 const std::string& parent, bool shared_parent = true);
     ~SandboxCgroup();
     SandboxCgroup(const SandboxCgroup&) = delete;
     SandboxCgroup& operator=(const SandboxCgroup&) = delete;
@@ -63,13 +65,16 @@ private:
     const Dir* killer() const;  // the hierarchy that freezes and kills: v2, else v1's freezer
     std::string name_;
     std::vector<Dir> dirs_;  // created, in order
+    std::vector<std::string> created_parents_;  // parent levels this run made, outermost first
+    bool shared_parent_ = true;
     kernel::Fd v2_fd_;
     kernel::Fd oom_event_;
 };
 
 // Removes the sandbox cgroups under `parent` that are empty and whose supervisor no longer
 // runs (its pid is gone or belongs to a process started at another time). Returns them.
-std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent);
+// The default parent is removed too once empty (`shared_parent`).
+std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::string& parent, bool shared_parent);
 
 // Finds a running sandbox's cgroup by its supervisor's pid, and freezes or thaws it.
 void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t supervisor, bool frozen);

@@ -55,10 +55,16 @@ std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
         if (r.type != 'a') tests.push_back(jne_imm(3, r.type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0));
         if (r.type != 'a' && r.major >= 0) tests.push_back(jne_imm(4, static_cast<int32_t>(r.major), 0));
         if (r.type != 'a' && r.minor >= 0) tests.push_back(jne_imm(5, static_cast<int32_t>(r.minor), 0));
-        // The rule covers the request when every requested access is among the rule's.
+        // An allow rule covers a request whose every access it lists; a deny rule one that
+        // asks for any access it lists (denying 'w' must refuse an O_RDWR open).
         tests.push_back(mov_reg(0, 2));
-        tests.push_back(and_imm(0, ~access_bits(r.access)));
-        tests.push_back(jne_imm(0, 0, 0));
+        if (r.allow) {
+            tests.push_back(and_imm(0, ~access_bits(r.access)));
+            tests.push_back(jne_imm(0, 0, 0));
+        } else {
+            tests.push_back(and_imm(0, access_bits(r.access)));
+            tests.push_back(insn(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, 0));
+        }
         // Each test jumps past this rule's verdict (two instructions) when it fails.
         int16_t n = static_cast<int16_t>(tests.size());
         for (int16_t i = 0; i < n; ++i)

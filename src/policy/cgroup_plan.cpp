@@ -33,7 +33,8 @@ public:
     }
     void write(const std::string& controller, const std::string& file, const std::string& value) {
         p.writes.push_back({controller, file, value});
-        if (value != kFromParent) p.limits.push_back(file + "=" + value);
+        std::string shown = file.rfind(kOptional, 0) == 0 ? file.substr(1) : file;
+        if (value != kFromParent) p.limits.push_back(shown + "=" + value);
     }
 
     Plan p;
@@ -69,12 +70,16 @@ Plan plan(const Resources& r, const std::map<std::string, Version>& where) {
         if (r.memory_swap && *r.memory_swap < *r.memory)
             throw Error::usage("--memory-swap: memory plus swap cannot be below --memory");
         uint64_t mem = *r.memory, total = r.memory_swap.value_or(mem);
+        // The swap limit is asked for explicitly or, by default, wherever the kernel accounts
+        // swap at all (kOptional: skipped when the file does not exist).
+        std::string swap_value = std::to_string(r.memory_swap ? total - mem : 0);
         if (b.need("memory", "--memory") == Version::V1) {
             b.write("memory", "memory.limit_in_bytes", std::to_string(mem));
-            b.write("memory", "memory.memsw.limit_in_bytes", std::to_string(total));
+            b.write("memory", r.memory_swap ? "memory.memsw.limit_in_bytes" : std::string(kOptional) + "memory.memsw.limit_in_bytes",
+                    std::to_string(total));
         } else {
             b.write("memory", "memory.max", std::to_string(mem));
-            b.write("memory", "memory.swap.max", std::to_string(total - mem));
+            b.write("memory", r.memory_swap ? "memory.swap.max" : std::string(kOptional) + "memory.swap.max", swap_value);
             if (r.oom_kill_group) b.write("memory", "memory.oom.group", "1");
         }
     }

@@ -14,6 +14,8 @@ enum class Version { V1, V2 };
 
 // A value the driver fills from the parent cgroup (cpuset.cpus and .mems start empty on v1).
 inline constexpr const char* kFromParent = "@parent";
+// A file name with this prefix is written only where the kernel has the file.
+inline constexpr const char* kOptional = "?";
 
 struct Write {
     std::string controller;

@@ -205,8 +205,9 @@ Outcome Sandbox::run() {
             where.erase("cpuacct");
         }
         cgroup_limits = cgroup_plan::plan(p.resources, where);
-        cgroup = mech::SandboxCgroup::create(layout, cgroup_limits,
-                                             p.resources.cgroup_parent.empty() ? "caisson" : p.resources.cgroup_parent);
+        bool named_parent = !p.resources.cgroup_parent.empty();
+        cgroup = mech::SandboxCgroup::create(layout, cgroup_limits, named_parent ? p.resources.cgroup_parent : "caisson",
+                                             !named_parent);
         bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1;
         if (joins_v1 && (plan.clone_flags & CLONE_NEWCGROUP)) {
             plan.clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);

@@ -94,6 +94,14 @@ TEST(Cgroup, DevicesOutsideTheAllowListAreRefused) {
     EXPECT_EQ(r.probe["reads"]["/dev/null"], "empty");
 }
 
+TEST(Cgroup, ADenyOfOneAccessRefusesRequestsThatAskForIt) {
+    // Denying only writes to /dev/null: reading stays allowed, an open for writing is refused.
+    auto r = run_probe({"--device-deny", "c 1:3 w"}, {"--read", "/dev/null", "--write", "/dev/null"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"]["/dev/null"], "empty");
+    EXPECT_EQ(r.probe["writes"]["/dev/null"], "EPERM");
+}
+
 TEST(Cgroup, FreezeAndThaw) {
     bool frozen_seen = false, thawed_seen = false;
     RunOptions o;
