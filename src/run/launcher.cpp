@@ -130,7 +130,8 @@ void kill_tree(pid_t root) {
 
 double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
 
-std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& plan, const mech::IdMaps* maps) {
+std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& plan, const mech::IdMaps* maps,
+                                     bool has_cgroup) {
     std::vector<std::string> out = mech::namespace_names(p.namespaces);
     if (maps) {
         out.push_back("uid-map " + std::to_string(maps->inside_uid) + "->" + std::to_string(maps->host_uid));
@@ -162,7 +163,7 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
                       " (" + std::to_string(plan.seccomp_program.size()) + " instructions)");
     if (plan.landlock)
         for (const auto& r : plan.landlock_plan.enforced) out.push_back("landlock " + r);
-    if (p.resources.any()) out.emplace_back("cgroup");
+    if (has_cgroup) out.emplace_back(p.resources.any() ? "cgroup" : "cgroup (for teardown, without a pid namespace)");
     if (!p.process.rlimits.empty()) out.emplace_back("rlimits");
     if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
     out.emplace_back("pid1-init");
@@ -194,9 +195,14 @@ Outcome Sandbox::run() {
     // the sandbox ever runs outside it. Declared before init, so that it goes after it.
     std::unique_ptr<mech::SandboxCgroup> cgroup;
     cgroup_plan::Plan cgroup_limits;
-    if (p.resources.any()) {
+    // Without a pid namespace nothing else can end every process of the sandbox at once, so
+    // root gives it a cgroup even unasked, where one can be made (best effort: the tree
+    // kill remains otherwise, and the report says which).
+    const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
+    if (p.resources.any() || teardown_cgroup) {
         mech::CgroupLayout layout = mech::detect_cgroups();
-        if (std::string(layout.mode()) == "none") throw Error::usage("cgroup options: this host has no cgroup hierarchy mounted");
+        if (std::string(layout.mode()) == "none" && !teardown_cgroup)
+            throw Error::usage("cgroup options: this host has no cgroup hierarchy mounted");
         auto where = layout.where();
         // Where v2 exists it freezes, kills and accounts CPU time (cpu.stat is core there):
         // v1's freezer and cpuacct would only cost a directory each.
@@ -206,8 +212,14 @@ Outcome Sandbox::run() {
         }
         cgroup_limits = cgroup_plan::plan(p.resources, where);
         bool named_parent = !p.resources.cgroup_parent.empty();
-        cgroup = mech::SandboxCgroup::create(layout, cgroup_limits, named_parent ? p.resources.cgroup_parent : "caisson",
-                                             !named_parent);
+        try {
+            cgroup = mech::SandboxCgroup::create(layout, cgroup_limits,
+                                                 named_parent ? p.resources.cgroup_parent : "caisson", !named_parent);
+        } catch (const Error&) {
+            if (!teardown_cgroup) throw;
+        }
+    }
+    if (cgroup) {
         bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1;
         if (joins_v1 && (plan.clone_flags & CLONE_NEWCGROUP)) {
             plan.clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
@@ -395,7 +407,7 @@ Outcome Sandbox::run() {
         out.cgroup->pids_peak = st.pids_peak;
         if (st.oom_kills && *st.oom_kills > 0) out.oom = true;
     }
-    out.protections = protections(p, plan, maps ? &*maps : nullptr);
+    out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     out.not_enforced = plan.landlock_plan.not_enforced;
     return out;
 }

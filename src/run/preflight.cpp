@@ -251,8 +251,9 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
         filter::CompileOptions notify_kills;
         notify_kills.kill_process_via_notify = true;
         plan.seccomp_program = filter::compile(sp, notify_kills).program;
-        plan.seccomp_truth = filter::compile(sp).program;
         plan.seccomp_listener = returns_notifications(plan.seccomp_program);
+        // Without notifications the two compilations would be the same program.
+        plan.seccomp_truth = plan.seccomp_listener ? filter::compile(sp).program : plan.seccomp_program;
         // The filter is in place when the program is exec'd: the policy must allow that, and
         // an exit for when exec fails. A call that would be a notification there would wait
         // for a supervisor that is not listening yet.

@@ -198,6 +198,26 @@ TEST(Cgroup, AnOrdinaryUserIsToldWhatToDelegate) {
     EXPECT_NE(r.err.find("--cgroup-parent"), std::string::npos) << r.err;
 }
 
+TEST(Cgroup, WithoutAPidNamespaceTheTeardownUsesACgroup) {
+    TempDir dir;
+    std::string report = dir.path() + "/r.json";
+    // A daemon that leaves the program's process tree (setsid, double fork), then the
+    // time limit: the cgroup ends it too.
+    auto r = run_caisson({"run", "--share-pid", "--time-limit", "0.5", "--report", report, "--", "/bin/sh", "-c",
+                          "setsid sh -c 'sleep 77.4242 & exit 0'; sleep 30"});
+    EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
+    auto j = read_json(report);
+    EXPECT_NE(j["protections"].dump().find("cgroup (for teardown, without a pid namespace)"), std::string::npos)
+        << j.dump();
+    bool survivor = false;
+    for (auto& e : fs::directory_iterator("/proc")) {
+        std::ifstream cmd(e.path() / "cmdline");
+        std::string c((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+        if (c.find("77.4242") != std::string::npos) survivor = true;
+    }
+    EXPECT_FALSE(survivor) << "a process of the sandbox outlived it";
+}
+
 TEST(Cgroup, TheSandboxSeesItsOwnCgroupAsTheRoot) {
     auto r = run_probe({"--memory", "64M"});
     ASSERT_EQ(r.status, 0) << r.err;
