@@ -24,3 +24,16 @@ fi
 echo
 echo "\$ caisson run -- touch /etc/caisson-demo   (the host's files, read-only)"
 "$caisson" run -- /usr/bin/touch /etc/caisson-demo || true
+echo
+echo "\$ caisson run -- unshare -U true   (the default seccomp policy refuses new namespaces)"
+"$caisson" run -- /usr/bin/unshare -U /bin/true || true
+echo
+echo "\$ caisson run --memory 32M --pids 16 --report R -- sh -c '40 background jobs'   (cgroups: at most 16 tasks)"
+report=$(mktemp /tmp/caisson-demo-report-XXXXXX)
+"$caisson" run --memory 32M --pids 16 --time-limit 5 --report "$report" -- /bin/sh -c \
+  'for i in $(seq 40); do sleep 1 & done 2>/dev/null; wait' 2>/dev/null || true
+grep -o '"pids_peak": [0-9]*' "$report" | sed 's/^/report: /'
+rm -f "$report"
+echo
+echo "\$ caisson policy check default"
+"$caisson" policy check default | head -n 3
