@@ -14,6 +14,8 @@ echo "bench: start latency (bench/start_latency.sh)" >&2
 bash "$here/start_latency.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/start.txt"
 echo "bench: seccomp cost (seccomp_cost)" >&2
 "$build/bench/seccomp_cost" "${CALLS:-1000000}" "${SECCOMP_ROUNDS:-9}" > "$tmp/seccomp.txt"
+echo "bench: seccomp notification round trip (notify_roundtrip)" >&2
+"$build/bench/notify_roundtrip" "${NOTIFY_CALLS:-20000}" "${NOTIFY_ROUNDS:-7}" > "$tmp/notify.txt"
 echo "bench: cgroups (cgroup_ops, bench/cgroup_start.sh)" >&2
 "$build/bench/cgroup_ops" > "$tmp/cgroup_ops.txt"
 bash "$here/cgroup_start.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/cgroup_start.txt"
@@ -65,12 +67,16 @@ fi
   echo
   echo '```'; cat "$tmp/seccomp.txt"; echo '```'
   echo
+  echo "## seccomp notification round trip (build/bench/notify_roundtrip)"
+  echo "What each decision of a user-notification supervisor costs the sandboxed call."
+  echo
+  echo '```'; cat "$tmp/notify.txt"; echo '```'
+  echo
   echo "## cgroups: what limits add to a start (build/bench/cgroup_ops, bench/cgroup_start.sh)"
   echo
   echo '```'; cat "$tmp/cgroup_ops.txt" "$tmp/cgroup_start.txt"; echo '```'
   echo
   echo "## Not measured yet"
-  echo "- seccomp notification round trip: comes with the stateful supervisor (issue 6)."
   echo "- OCI create-to-delete against crun and runc: comes with the OCI runtime (issue 5)."
 } > "$out"
 echo "bench: wrote $out" >&2
