@@ -12,7 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <thread>
 #include <cstring>
 
 namespace caisson::test {
@@ -115,6 +118,41 @@ TEST(Escape, FillingTheDiskStopsAtTheTmpfsSize) {
                           "--", kInside, host_ns("pid"), "fill-disk"});
     expect_blocked(r);
     EXPECT_NE(r.out.find("ENOSPC"), std::string::npos) << r.out;
+}
+
+// CVE-2021-30465's shape: whoever controls the rootfs swaps a directory on the way to a
+// mount target for a symlink to "/" while caisson sets up. Targets resolve inside the root
+// (openat2 RESOLVE_IN_ROOT, directories made relative to their resolved parent), so the
+// swap can only move the mount around inside the rootfs: the host's / never gets it.
+TEST(Escape, MountTargetSymlinkRace) {
+    TempDir root;
+    make_mini_rootfs(root.path(), kNobodyUid);
+    const std::string name = "caisson-race-" + std::to_string(::getpid());
+    const std::string data = root.path() + "/data", spare = root.path() + "/data.dir";
+    std::filesystem::create_directories(data);
+    ASSERT_EQ(::chown(data.c_str(), kNobodyUid, kNobodyUid), 0);
+    std::atomic<bool> stop{false};
+    std::thread flipper([&] {
+        // data: a directory, then a symlink to "/", and back, as fast as it goes.
+        while (!stop) {
+            ::rename(data.c_str(), spare.c_str());
+            ::symlink("/", data.c_str());
+            ::unlink(data.c_str());
+            ::rename(spare.c_str(), data.c_str());
+        }
+    });
+    int ran = 0;
+    for (int i = 0; i < 40; ++i) {
+        auto r = run_caisson({"run", "--rootfs", root.path(), "--writable-root", "--tmpfs", "/data/" + name, "--", "/probe"});
+        if (r.status == 0) ++ran;
+        struct stat st{};
+        EXPECT_NE(::lstat(("/" + name).c_str(), &st), 0) << "a mount target was made on the host's /";
+    }
+    stop = true;
+    flipper.join();
+    EXPECT_GT(ran, 0);  // the race did not simply stop every run
+    // Anything the swaps made stayed inside the rootfs.
+    std::filesystem::remove_all(root.path() + "/" + name);
 }
 
 TEST(Escape, HostnameStaysTheHosts) {
