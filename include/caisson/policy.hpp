@@ -160,6 +160,9 @@ struct Policy {
     Landlock landlock;
     Resources resources;
     std::string report_path;
+    // Learn mode: every system call is let through and recorded (seccomp notifications),
+    // and a least-privilege seccomp policy for what was seen is written to this file.
+    std::string learn_path;
     std::vector<std::string> profiles;  // the profiles that filled this policy, in order
 };
 

@@ -51,6 +51,7 @@ struct Outcome {
     std::vector<std::string> not_enforced; // best effort: protections this kernel could not give
     std::optional<SyscallEvent> seccomp_violation;  // the kill rule that ended the sandbox
     std::vector<SyscallEvent> seccomp_events;       // `notify` rules that fired (the first 64)
+    std::vector<std::string> syscalls_seen;         // every call a `notify` rule let through, by name
     bool oom = false;                               // the memory limit was hit and something was killed
     std::optional<CgroupReport> cgroup;
 

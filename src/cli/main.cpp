@@ -33,6 +33,33 @@ int exit_code_for(const Error& e) {
     return caisson::kExitUsage;
 }
 
+// caisson may run as root: never follow a link planted at an output path.
+void write_file_nofollow(const std::string& path, const std::string& text, const char* what) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error(ErrorKind::Setup, what, path, errno);
+    ssize_t n = ::write(fd, text.data(), text.size());
+    int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, what, path, n < 0 ? err : EIO);
+}
+
+// The policy learn mode found: the calls the run made, and nothing else.
+void write_learned_policy(const caisson::Policy& p, const caisson::Outcome& out) {
+    std::string cmd;
+    for (const auto& a : p.process.argv) cmd += (cmd.empty() ? "" : " ") + a;
+    std::vector<std::string> allow = {"execve", "exit", "exit_group", "write"};  // let through unrecorded
+    for (const auto& s : out.syscalls_seen)
+        if (s.find(':') == std::string::npos && std::find(allow.begin(), allow.end(), s) == allow.end()) allow.push_back(s);
+    std::sort(allow.begin(), allow.end());
+    std::string text = "# Learned by caisson run --learn from one run of: " + cmd + "\n" +
+                       "# " + std::to_string(allow.size()) + " system calls. Review it: caisson policy check FILE\n" +
+                       "default = \"errno(EPERM)\"\nabi = [\"x86_64\"]\nallow = [\n";
+    for (const auto& a : allow) text += "  \"" + a + "\",\n";
+    text += "]\n";
+    write_file_nofollow(p.learn_path, text, "write learned policy");
+    std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", allow.size(), p.learn_path.c_str());
+}
+
 int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy,
                 const std::map<CLI::Option*, const caisson::schema::Setting*>& by_option,
                 std::vector<std::string> program) {
@@ -78,6 +105,7 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
                      static_cast<unsigned long long>(v.args[1]), static_cast<unsigned long long>(v.args[2]),
                      v.abi.c_str());
     }
+    if (!sandbox.policy().learn_path.empty()) write_learned_policy(sandbox.policy(), outcome);
     if (!sandbox.policy().report_path.empty()) {
         // caisson may run as root: never follow a link planted at the report's path.
         const std::string& path = sandbox.policy().report_path;

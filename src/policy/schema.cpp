@@ -250,6 +250,12 @@ const std::array kSettings{
             }},
     Setting{"cgroup", 0, false, "", "give the sandbox a cgroup even without limits (accounting, freeze)",
             [](Policy& p, Args a) { p.resources.cgroup = on(a, "cgroup"); }},
+    Setting{"learn", 1, false, "FILE",
+            "learn mode: let every system call through, record them, and write a seccomp policy allowing just those",
+            [](Policy& p, Args a) {
+                if (a[0].empty()) throw Error::usage("--learn: a file name is needed");
+                p.learn_path = a[0];
+            }},
     Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
             [](Policy& p, Args a) { p.report_path = a[0]; }},
 };

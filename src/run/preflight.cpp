@@ -82,8 +82,24 @@ std::vector<std::string> make_environment(const Process& proc) {
 
 // The policy the program's filter enforces: with --tty, TIOCSTI and TIOCLINUX are refused
 // in front of every other rule (and with no policy at all, by a filter of their own).
+// Learn mode: every call is a notification the supervisor records and lets through, but
+// those the program's own process makes after the filter (exec, and on failure the error
+// report and exit), which must not wait for a supervisor that is not listening yet.
+seccomp::Policy learn_policy() {
+    seccomp::Policy s;
+    s.name = "learn";
+    s.mode = seccomp::Mode::Filter;
+    s.default_action = {seccomp::ActionKind::Notify, 0};
+    seccomp::Rule r;
+    r.syscalls = {"execve", "exit", "exit_group", "write"};
+    r.action = {seccomp::ActionKind::Allow, 0};
+    r.origin = "--learn";
+    s.rules.push_back(std::move(r));
+    return s;
+}
+
 seccomp::Policy effective_seccomp(const Policy& p) {
-    seccomp::Policy s = p.seccomp;
+    seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy();
     if (!p.process.tty) return s;
     if (s.mode == seccomp::Mode::None) {
         s.mode = seccomp::Mode::Filter;

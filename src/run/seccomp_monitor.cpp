@@ -8,6 +8,7 @@
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace caisson::run {
@@ -46,7 +47,11 @@ NotifyVerdict handle_notification(int listener, const std::vector<sock_filter>& 
         if (!out.seccomp_violation) out.seccomp_violation = describe(n, action);
         return NotifyVerdict::Kill;
     }
-    if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(describe(n, action));
+    SyscallEvent e = describe(n, action);
+    std::string name = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
+    auto at = std::lower_bound(out.syscalls_seen.begin(), out.syscalls_seen.end(), name);
+    if (at == out.syscalls_seen.end() || *at != name) out.syscalls_seen.insert(at, name);
+    if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(std::move(e));
     seccomp_notif_resp resp{};
     resp.id = n.id;
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

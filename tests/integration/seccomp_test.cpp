@@ -161,6 +161,26 @@ TEST(Seccomp, BadPoliciesAreRefusedWithTheirPlace) {
     EXPECT_NE(t.err.find("no seccomp policy named 'no-such-policy'"), std::string::npos) << t.err;
 }
 
+TEST(Seccomp, LearnModeWritesAPolicyThatRunsTheProgramAndNoMore) {
+    TempDir dir;
+    std::string learned = dir.path() + "/true.toml";
+    auto learn = run_caisson({"run", "--learn", learned, "--", "/bin/true"});
+    ASSERT_EQ(learn.status, 0) << learn.err;
+    EXPECT_NE(learn.err.find("caisson: learned"), std::string::npos) << learn.err;
+    std::string text = read_file(learned);
+    EXPECT_NE(text.find("\"openat\""), std::string::npos) << text;   // the dynamic loader's
+    EXPECT_EQ(text.find("\"socket\""), std::string::npos) << text;   // nothing /bin/true never did
+    auto check = run_caisson({"policy", "check", learned});
+    EXPECT_EQ(check.status, 0) << check.err;
+    EXPECT_NE(check.out.find("no warnings"), std::string::npos) << check.out;
+    // Under it, the same program runs; a program that does more does not get far.
+    auto again = run_caisson({"run", "--seccomp", learned, "--", "/bin/true"});
+    EXPECT_EQ(again.status, 0) << again.err;
+    auto other = run_probe({"--seccomp", learned});
+    EXPECT_NE(other.status, 0);
+    EXPECT_TRUE(other.probe.is_null());
+}
+
 TEST(Seccomp, PolicyCheckAndTest) {
     auto check = run_caisson({"policy", "check", "default"});
     ASSERT_EQ(check.status, 0) << check.err;
