@@ -96,9 +96,10 @@ Plan plan(const Resources& r, const std::map<std::string, Version>& where) {
             }
         }
         if (r.cpu_weight) {
-            // v1 shares span 2..262144 where v2 weights span 1..10000 (the conversion runc uses).
+            // Each version's default for the default: weight 100 is 1024 shares, so that
+            // "100 = an equal share" holds on v1 too (v1 accepts 2..262144).
             uint64_t w = *r.cpu_weight;
-            if (v == Version::V1) b.write("cpu", "cpu.shares", std::to_string(2 + ((w - 1) * 262142) / 9999));
+            if (v == Version::V1) b.write("cpu", "cpu.shares", std::to_string(std::max<uint64_t>(2, w * 1024 / 100)));
             else b.write("cpu", "cpu.weight", std::to_string(w));
         }
     }
@@ -117,7 +118,9 @@ Plan plan(const Resources& r, const std::map<std::string, Version>& where) {
         bool v1 = !b.has("io") && b.has("blkio");
         if (v1) {
             b.need("blkio", flag);
-            if (r.io_weight) b.write("blkio", "blkio.weight", std::to_string(10 + ((*r.io_weight - 1) * 990) / 9999));
+            // blkio.weight spans 10..1000 with 500 the default: weight 100 maps to 500.
+            if (r.io_weight)
+                b.write("blkio", "blkio.weight", std::to_string(std::clamp<uint64_t>(*r.io_weight * 5, 10, 1000)));
             for (const auto& m : r.io_max) {
                 if (m.rbps) b.write("blkio", "blkio.throttle.read_bps_device", device_line(m) + " " + std::to_string(*m.rbps));
                 if (m.wbps) b.write("blkio", "blkio.throttle.write_bps_device", device_line(m) + " " + std::to_string(*m.wbps));

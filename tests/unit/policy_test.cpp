@@ -219,3 +219,41 @@ TEST(Profiles, NonAsciiOutsideWholeLineCommentsIsRefused) {
 
 }  // namespace
 }  // namespace caisson
+
+#include "policy/cgroup_plan.hpp"
+
+namespace caisson {
+namespace {
+
+TEST(CgroupPlan, EachVersionGetsItsOwnFilesAndDefaults) {
+    Resources r;
+    r.memory = 64ull << 20;
+    r.cpus = 0.5;
+    r.cpu_weight = 100;
+    r.pids = 16;
+    using cgroup_plan::Version;
+    auto v1 = cgroup_plan::plan(r, {{"memory", Version::V1}, {"cpu", Version::V1}, {"pids", Version::V1}});
+    auto v2 = cgroup_plan::plan(r, {{"memory", Version::V2}, {"cpu", Version::V2}, {"pids", Version::V2}});
+    auto has = [](const cgroup_plan::Plan& p, const std::string& limit) {
+        return std::find(p.limits.begin(), p.limits.end(), limit) != p.limits.end();
+    };
+    EXPECT_TRUE(has(v1, "memory.limit_in_bytes=67108864"));
+    EXPECT_TRUE(has(v1, "cpu.cfs_quota_us=50000"));
+    EXPECT_TRUE(has(v1, "cpu.shares=1024"));  // weight 100, each version's default
+    EXPECT_TRUE(has(v1, "pids.max=16"));
+    EXPECT_TRUE(has(v2, "memory.max=67108864"));
+    EXPECT_TRUE(has(v2, "memory.oom.group=1"));
+    EXPECT_TRUE(has(v2, "cpu.max=50000 100000"));
+    EXPECT_TRUE(has(v2, "cpu.weight=100"));
+    // A controller the host lacks is an error naming the flag.
+    try {
+        cgroup_plan::plan(r, {{"memory", Version::V1}});
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--cpus: this host has no cgroup controller 'cpu'"), std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace caisson
