@@ -4,6 +4,8 @@
 // its cgroups for it) and nothing may be left: no mount, cgroup, process, namespace or
 // other descriptor of ours, file in /tmp.
 //   soak CAISSON PROBE RUNS WORKERS [SEED]
+#include "host_state.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,41 +33,9 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
-
-std::set<std::string> mount_lines() {
-    std::set<std::string> out;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string id, parent, rest;
-        f >> id >> parent;
-        std::getline(f, rest);
-        out.insert(rest);
-    }
-    return out;
-}
-
-std::set<std::string> entries(const std::string& dir, const std::string& prefix) {
-    std::set<std::string> out;
-    std::error_code ec;
-    for (auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().filename().string().rfind(prefix, 0) == 0) out.insert(e.path().string());
-    return out;
-}
-
-std::set<std::string> cgroups() {
-    std::set<std::string> out;
-    std::error_code ec;
-    for (auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-        fs::recursive_directory_iterator it(h.path(), ec), end;
-        for (; it != end; it.increment(ec)) {
-            if (it.depth() > 2) it.disable_recursion_pending();
-            if (it->path().filename().string().find("caisson") != std::string::npos) out.insert(it->path().string());
-        }
-    }
-    return out;
-}
+using caisson::test::caisson_cgroups;
+using caisson::test::mount_lines;
+using caisson::test::tmp_entries;
 
 std::set<std::string> own_fds() {
     std::set<std::string> out;
@@ -110,8 +80,8 @@ int main(int argc, char** argv) {
     // Orphans of a killed supervisor come to us and are reaped here.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     auto mounts = mount_lines();
-    auto tmp = entries("/tmp", "caisson");
-    auto groups = cgroups();
+    auto tmp = tmp_entries();
+    auto groups = caisson_cgroups();
     auto fds = own_fds();
 
     const std::vector<std::vector<std::string>> options = {
@@ -197,9 +167,9 @@ int main(int argc, char** argv) {
     int leaks = 0;
     for (const auto& m : mount_lines())
         if (!mounts.count(m)) std::printf("leak: mount %s\n", m.c_str()), ++leaks;
-    for (const auto& t : entries("/tmp", "caisson"))
+    for (const auto& t : tmp_entries())
         if (!tmp.count(t)) std::printf("leak: file %s\n", t.c_str()), ++leaks;
-    for (const auto& g : cgroups())
+    for (const auto& g : caisson_cgroups())
         if (!groups.count(g)) std::printf("leak: cgroup %s\n", g.c_str()), ++leaks;
     for (const auto& f : own_fds())
         if (!fds.count(f) && f.find("/proc/") == std::string::npos) std::printf("leak: descriptor %s\n", f.c_str()), ++leaks;

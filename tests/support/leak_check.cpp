@@ -1,6 +1,8 @@
 // A GoogleTest environment in every test binary: after the suite, nothing the tests
 // started may remain: no mount in our namespace, no caisson or probe process, no child,
 // no namespace descriptor held by us, no stray /tmp/caisson-* entry, no cgroup naming caisson.
+#include "host_state.hpp"
+
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -16,27 +18,9 @@
 
 namespace {
 
-std::set<std::string> mount_lines() {
-    std::set<std::string> out;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        // Drop the mount id and parent id, which do not identify a mount across snapshots.
-        std::istringstream f(line);
-        std::string id, parent, rest;
-        f >> id >> parent;
-        std::getline(f, rest);
-        out.insert(rest);
-    }
-    return out;
-}
-
-std::set<std::string> tmp_entries() {
-    std::set<std::string> out;
-    for (auto& e : std::filesystem::directory_iterator("/tmp"))
-        if (e.path().filename().string().rfind("caisson", 0) == 0) out.insert(e.path().string());
-    return out;
-}
+using caisson::test::caisson_cgroups;
+using caisson::test::mount_lines;
+using caisson::test::tmp_entries;
 
 std::vector<std::string> stray_processes() {
     std::vector<std::string> out;
@@ -69,20 +53,6 @@ std::vector<std::string> own_namespace_fds() {
         if (target.find(":[") != std::string::npos && target.rfind("socket", 0) != 0 &&
             target.rfind("pipe", 0) != 0 && target.rfind("anon_inode", 0) != 0)
             out.push_back(target);
-    }
-    return out;
-}
-
-std::set<std::string> caisson_cgroups() {
-    std::set<std::string> out;
-    std::error_code ec;
-    for (auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-        std::filesystem::recursive_directory_iterator it(h.path(), ec), end;
-        for (; it != end; it.increment(ec)) {
-            if (it.depth() > 2) it.disable_recursion_pending();
-            if (it->is_directory(ec) && it->path().filename().string().find("caisson") != std::string::npos)
-                out.insert(it->path().string());
-        }
     }
     return out;
 }
