@@ -74,13 +74,7 @@ void apply_table(Policy& policy, const toml::table& table, const std::string& or
         if (!in) throw Error(ErrorKind::Usage, "read profile", path, errno);
         std::stringstream buf;
         buf << in.rdbuf();
-        toml::table parent;
-        try {
-            toml_guard::require_ascii_structure(buf.str(), path);
-            parent = toml::parse(buf.str(), path);
-        } catch (const toml::parse_error& e) {
-            throw Error::usage(where(path, e.source()) + ": " + std::string(e.description()));
-        }
+        toml::table parent = toml_guard::parse(buf.str(), path);
         apply_table(policy, parent, path, depth + 1, path.substr(0, path.rfind('/')));
     }
     for (const auto& [key, node] : table) {
@@ -146,13 +140,7 @@ std::string locate(std::string_view name_or_file) {
 }
 
 void apply_text(Policy& policy, std::string_view text, const std::string& origin) {
-    toml::table table;
-    try {
-        toml_guard::require_ascii_structure(text, origin);
-        table = toml::parse(text, origin);
-    } catch (const toml::parse_error& e) {
-        throw Error::usage(where(origin, e.source()) + ": " + std::string(e.description()));
-    }
+    toml::table table = toml_guard::parse(text, origin);
     auto slash = origin.rfind('/');
     apply_table(policy, table, origin, 0, slash == std::string::npos ? "." : origin.substr(0, slash));
 }

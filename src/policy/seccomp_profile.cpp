@@ -162,13 +162,7 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
         if (looks_like_file(target) && target.front() != '/' && origin.find('/') != std::string::npos)
             target = origin.substr(0, origin.rfind('/')) + "/" + target;
         auto [text, path] = find_text(target);
-        toml::table parent;
-        try {
-            toml_guard::require_ascii_structure(text, path);
-            parent = toml::parse(text, path);
-        } catch (const toml::parse_error& e) {
-            throw Error::usage(where(path, e.source()) + ": " + std::string(e.description()));
-        }
+        toml::table parent = toml_guard::parse(text, path);
         seccomp::Policy base;
         base.mode = seccomp::Mode::Filter;
         std::vector<seccomp::Rule> base_allow;
@@ -217,13 +211,7 @@ Action parse_action(std::string_view s) {
 }
 
 seccomp::Policy parse_text(std::string_view text, const std::string& origin) {
-    toml::table t;
-    try {
-        toml_guard::require_ascii_structure(text, origin);
-        t = toml::parse(text, origin);
-    } catch (const toml::parse_error& e) {
-        throw Error::usage(where(origin, e.source()) + ": " + std::string(e.description()));
-    }
+    toml::table t = toml_guard::parse(text, origin);
     seccomp::Policy p;
     p.mode = seccomp::Mode::Filter;
     p.name = origin;

@@ -23,4 +23,15 @@ void require_ascii_structure(std::string_view t, const std::string& origin) {
     }
 }
 
+toml::table parse(std::string_view text, const std::string& origin) {
+    require_ascii_structure(text, origin);
+    try {
+        return toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        const auto& at = e.source().begin;
+        throw Error::usage(origin + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
+                           std::string(e.description()));
+    }
+}
+
 }  // namespace caisson::toml_guard

@@ -3,6 +3,8 @@
 // caisson's TOML is ASCII but for whole-line comments, so other text is refused first.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <string>
 #include <string_view>
 
@@ -11,5 +13,8 @@ namespace caisson::toml_guard {
 // Throws caisson::Error (usage): "ORIGIN:LINE:COL: non-ASCII character (allowed in
 // whole-line comments only)".
 void require_ascii_structure(std::string_view text, const std::string& origin);
+
+// The guard, then toml++; a parse error becomes caisson::Error (usage) "ORIGIN:LINE:COL: ...".
+toml::table parse(std::string_view text, const std::string& origin);
 
 }  // namespace caisson::toml_guard
