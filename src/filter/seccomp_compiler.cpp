@@ -403,7 +403,7 @@ Compiled compile(const seccomp::Policy& p, const CompileOptions& opt) {
     std::map<Abi, std::map<uint32_t, Entry>> per_abi;
     for (Abi abi : {Abi::X86_64, Abi::X32, Abi::I386})
         if (has(abi)) per_abi[abi] = entries_for(p, abi, out.warnings);
-    if (has(Abi::I386)) check_multiplexed(p);
+    if (has(Abi::I386) && !opt.allow_multiplexed) check_multiplexed(p);
     // The same warning once, however many ABIs raised it.
     std::sort(out.warnings.begin(), out.warnings.end());
     out.warnings.erase(std::unique(out.warnings.begin(), out.warnings.end()), out.warnings.end());

@@ -135,10 +135,11 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
                                           bool shared_parent);
 
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
-                                                     const std::string& parent, bool shared_parent) {
+                                                     const std::string& parent, bool shared_parent,
+                                                     const std::string& name) {
     std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
     cg->shared_parent_ = shared_parent;
-    cg->name_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid());
+    cg->name_ = name.empty() ? std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid()) : name;
     // Which directories: one per v1 mount the plan's controllers live on, and the v2
     // hierarchy whenever there is one (it kills and freezes for every version).
     std::vector<Dir> wanted;
@@ -163,7 +164,7 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
     }
     std::vector<std::string> mounts;
     for (const auto& d : wanted) mounts.push_back(d.mount);
-    collect_stale_in(mounts, parent, false);  // the parent is about to be used
+    if (name.empty()) collect_stale_in(mounts, parent, false);  // the parent is about to be used
     if (::geteuid() != 0) {
         // An ordinary user may only use a subtree root delegated to it.
         for (const auto& d : wanted) {
@@ -198,35 +199,21 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
             }
         }
         if (d.v2) enable_controllers(d.parent, d.controllers);
-        if (::mkdir(d.path.c_str(), 0755) < 0) {
+        if (::mkdir(d.path.c_str(), 0755) < 0 && !(errno == EEXIST && !name.empty())) {
             // A sandbox ending meanwhile may have removed the shared parent: once more.
             if (errno != ENOENT || (::mkdir(d.parent.c_str(), 0755) < 0 && errno != EEXIST) ||
                 ::mkdir(d.path.c_str(), 0755) < 0)
                 throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
         }
         cg->dirs_.push_back(d);
-    }
-    for (const auto& w : plan.writes) {
-        const Dir* d = cg->dir_for(w.controller);
-        if (!d) throw Error(ErrorKind::Setup, "cgroup plan", "no hierarchy for " + w.controller, 0);
-        std::string value = w.value;
-        if (value == cgroup_plan::kFromParent)
-            value = read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : ""));
-        std::string file = w.file;
-        if (file.rfind(cgroup_plan::kOptional, 0) == 0) {
-            file.erase(0, 1);
-            if (::access((d->path + "/" + file).c_str(), F_OK) < 0) continue;
-        }
-        try {
-            write_text(d->path + "/" + file, value);
-        } catch (const Error& e) {
-            if (w.file == "cpuset.cpus" || w.file == "cpuset.mems")
-                throw Error::usage("--" + std::string(w.file == "cpuset.cpus" ? "cpuset-cpus" : "cpuset-mems") + ": '" +
-                                   value + "' is not within this host's (" +
-                                   read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : "")) + ")");
-            throw;
+        // A new v1 cpuset leaf has no CPUs either, and no task could join it.
+        if (!d.v2 && std::count(d.controllers.begin(), d.controllers.end(), "cpuset") &&
+            read_text(d.path + "/cpuset.cpus").empty()) {
+            write_text(d.path + "/cpuset.cpus", read_text(d.parent + "/cpuset.cpus"));
+            write_text(d.path + "/cpuset.mems", read_text(d.parent + "/cpuset.mems"));
         }
     }
+    cg->write_plan(plan);
     if (const Dir* v2 = cg->dir_for(""); v2 && v2->v2) {
         cg->v2_fd_.reset(::open(v2->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!cg->v2_fd_) throw Error(ErrorKind::Setup, "open cgroup", v2->path, errno);
@@ -249,6 +236,77 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
         cg->oom_event_ = std::move(efd);
     }
     return cg;
+}
+
+void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan) const {
+    for (const auto& w : plan.writes) {
+        const Dir* d = dir_for(w.controller);
+        if (!d) throw Error(ErrorKind::Setup, "cgroup plan", "no hierarchy for " + w.controller, 0);
+        std::string value = w.value;
+        if (value == cgroup_plan::kFromParent)
+            value = read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : ""));
+        std::string file = w.file;
+        if (file.rfind(cgroup_plan::kOptional, 0) == 0) {
+            file.erase(0, 1);
+            if (::access((d->path + "/" + file).c_str(), F_OK) < 0) continue;
+        }
+        try {
+            write_text(d->path + "/" + file, value);
+        } catch (const Error& e) {
+            if (w.file == "cpuset.cpus" || w.file == "cpuset.mems")
+                throw Error::usage("--" + std::string(w.file == "cpuset.cpus" ? "cpuset-cpus" : "cpuset-mems") + ": '" +
+                                   value + "' is not within this host's (" +
+                                   read_text(d->parent + "/" + w.file + (d->v2 ? ".effective" : "")) + ")");
+            throw;
+        }
+    }
+}
+
+std::unique_ptr<SandboxCgroup> SandboxCgroup::open(const CgroupLayout& layout, const std::string& parent,
+                                                   const std::string& name, bool shared_parent) {
+    std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
+    cg->shared_parent_ = shared_parent;
+    cg->name_ = name;
+    auto add = [&](const std::string& mount, bool v2, const std::string& controller) {
+        for (auto& d : cg->dirs_)
+            if (d.mount == mount) {
+                if (!controller.empty()) d.controllers.push_back(controller);
+                return;
+            }
+        Dir d;
+        d.mount = mount;
+        d.v2 = v2;
+        d.parent = mount + (parent.empty() ? "" : "/" + parent);
+        d.path = d.parent + "/" + name;
+        if (::access(d.path.c_str(), F_OK) < 0) return;
+        if (!controller.empty()) d.controllers.push_back(controller);
+        cg->dirs_.push_back(d);
+    };
+    if (!layout.v2.empty()) {
+        add(layout.v2, true, "");
+        for (const auto& c : layout.v2_controllers) add(layout.v2, true, c);
+    }
+    for (const auto& [c, mount] : layout.v1) add(mount, false, c);
+    if (const Dir* v2 = cg->dir_for(""); v2 && v2->v2) cg->v2_fd_.reset(::open(v2->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    return cg;
+}
+
+void SandboxCgroup::release() {
+    dirs_.clear();
+    created_parents_.clear();
+}
+
+std::vector<pid_t> SandboxCgroup::pids() const {
+    const Dir* d = killer();
+    if (!d && !dirs_.empty()) d = &dirs_.front();
+    return d ? procs(d->path) : std::vector<pid_t>{};
+}
+
+bool SandboxCgroup::frozen() const {
+    const Dir* d = killer();
+    if (!d) return false;
+    if (d->v2) return keyed(read_text(d->path + "/cgroup.events"), "frozen").value_or(0) == 1;
+    return read_text(d->path + "/freezer.state") == "FROZEN";
 }
 
 SandboxCgroup::~SandboxCgroup() {

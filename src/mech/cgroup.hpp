@@ -33,8 +33,22 @@ public:
     // Throws caisson::Error naming the directory or file and errno; leaves nothing behind.
     // `shared_parent`: the default parent, removed by the last sandbox that leaves it; a
     // parent the caller named (--cgroup-parent) is left as it was.
+    // `name`: an explicit leaf name (an OCI container's cgroupsPath), which may already
+    // exist; empty: caisson-<pid>-<start time>, after collecting stale ones.
     static std::unique_ptr<SandboxCgroup> create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
-                                                 const std::string& parent, bool shared_parent = true);
+                                                 const std::string& parent, bool shared_parent = true,
+                                                 const std::string& name = {});
+    // The directories parent/name that exist in each hierarchy (a container created by an
+    // earlier process). The destructor removes them, unless released.
+    static std::unique_ptr<SandboxCgroup> open(const CgroupLayout& layout, const std::string& parent,
+                                               const std::string& name, bool shared_parent);
+    // Keeps the directories past this object: the container outlives the process that made it.
+    void release();
+    // Writes a plan's values (update of a running container). Throws caisson::Error.
+    void write_plan(const cgroup_plan::Plan& plan) const;
+    std::vector<pid_t> pids() const;
+    bool frozen() const;
+    bool has_freezer() const { return killer() != nullptr; }
     ~SandboxCgroup();
     SandboxCgroup(const SandboxCgroup&) = delete;
     SandboxCgroup& operator=(const SandboxCgroup&) = delete;

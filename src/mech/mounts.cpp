@@ -19,8 +19,8 @@ using run::Failure;
 
 constexpr unsigned kRoAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
-// Opens `path` inside `root`; when it is missing, creates it (a directory, or an empty file
-// for a file bind) and its missing parents, which works only where the root is writable.
+}  // namespace
+
 int open_or_create(int root, const char* path, bool dir, Failure& f) {
     int fd = open_in_root(root, path, O_PATH | O_NOFOLLOW);
     if (fd >= 0 || errno != ENOENT) {
@@ -60,6 +60,8 @@ int open_or_create(int root, const char* path, bool dir, Failure& f) {
     if (fd < 0) f.set("open mount target", path);
     return fd;
 }
+
+namespace {
 
 bool mount_at(int root, int mnt, const char* target, bool dir, Failure& f) {
     kernel::Fd at(open_or_create(root, target, dir, f));
@@ -128,11 +130,16 @@ bool apply_user_mounts(int root, run::LaunchPlan& plan, Failure& f) {
     return true;
 }
 
-// Masks and read-only paths come last, so no later mount can uncover them.
 bool apply_masks(int root, const Policy& p, Failure& f) {
+    return mask_paths(root, p.fs.masked_paths, p.fs.readonly_paths, f);
+}
+
+}  // namespace
+
+bool mask_paths(int root, const std::vector<std::string>& masked, const std::vector<std::string>& readonly, Failure& f) {
     kernel::Fd null_src, empty_dir;
     // Symlinks are followed, inside the root: what a masked path names is hidden.
-    for (const auto& path : p.fs.masked_paths) {
+    for (const auto& path : masked) {
         kernel::Fd at(open_in_root(root, path.c_str(), O_PATH));
         if (!at) {
             if (errno == ENOENT) continue;
@@ -164,7 +171,7 @@ bool apply_masks(int root, const Policy& p, Failure& f) {
         }
         if (rc < 0) return f.set("mask", path.c_str());
     }
-    for (const auto& path : p.fs.readonly_paths) {
+    for (const auto& path : readonly) {
         kernel::Fd at(open_in_root(root, path.c_str(), O_PATH));
         if (!at) {
             if (errno == ENOENT) continue;
@@ -176,8 +183,6 @@ bool apply_masks(int root, const Policy& p, Failure& f) {
     }
     return true;
 }
-
-}  // namespace
 
 bool build_root(run::LaunchPlan& plan, Failure& f) {
     const Policy& p = *plan.policy;

@@ -12,6 +12,7 @@ namespace caisson::mech {
 
 // With `listener`, asks for a user-notification descriptor (SECCOMP_FILTER_FLAG_NEW_LISTENER,
 // close-on-exec) and stores it there. Allocation-free.
-bool install_seccomp(const std::vector<sock_filter>& program, int* listener, run::Failure& f);
+// `extra_flags`: more SECCOMP_FILTER_FLAG_* (LOG, SPEC_ALLOW), as an OCI config asks.
+bool install_seccomp(const std::vector<sock_filter>& program, int* listener, run::Failure& f, unsigned extra_flags = 0);
 
 }  // namespace caisson::mech

@@ -15,6 +15,8 @@ enum class MsgType : uint32_t {
     Failed = 2,   // init -> supervisor: a setup step failed (the Failure)
     Started = 3,  // init -> supervisor: the program was exec'd; carries the step timings
     Exited = 4,   // init -> supervisor: the program's wait status
+    Ready = 5,    // OCI init -> runtime: set up, waiting for `start` (seccomp listener attached)
+    Hooks = 6,    // OCI init -> runtime: namespaces made; run prestart/createRuntime hooks
 };
 
 struct StepSample {

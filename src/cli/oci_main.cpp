@@ -1,0 +1,327 @@
+// `caisson-oci`: an OCI runtime with runc's command line, over caisson's library. Clients
+// (containerd, Podman, Docker) pass global flags, then a subcommand, its flags and the id;
+// flags are accepted as -flag, --flag, --flag=value or --flag value, as Go's flag package does.
+#include "oci/commands.hpp"
+#include "oci/container.hpp"
+#include "oci/spec.hpp"
+#include "oci/state.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef CAISSON_VERSION
+#define CAISSON_VERSION "0.1.0"
+#endif
+
+namespace {
+
+using caisson::Error;
+namespace oci = caisson::oci;
+
+struct Log {
+    std::string path, format = "text";
+    bool debug = false;
+    void write(const char* level, const std::string& msg) const {
+        if (path.empty()) return;
+        std::string line;
+        if (format == "json") {
+            line = nlohmann::json{{"level", level}, {"msg", msg}, {"time", oci::rfc3339_now()}}.dump() + "\n";
+        } else {
+            line = "time=\"" + oci::rfc3339_now() + "\" level=" + level + " msg=" + nlohmann::json(msg).dump() + "\n";
+        }
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) return;
+        (void)!::write(fd, line.data(), line.size());
+        ::close(fd);
+    }
+};
+
+// One command's flags: name -> takes a value. Values land in `values`, repeated ones in `lists`.
+struct Flags {
+    std::map<std::string, bool> known;  // name -> takes a value
+    std::map<std::string, std::string> values;
+    std::map<std::string, std::vector<std::string>> lists;
+    std::set<std::string> set;
+    std::vector<std::string> positional;
+    std::map<std::string, std::string> aliases;  // short name -> long name
+
+    bool has(const std::string& n) const { return set.count(n) > 0; }
+    std::string get(const std::string& n, const std::string& d = {}) const {
+        auto it = values.find(n);
+        return it == values.end() ? d : it->second;
+    }
+    bool flag(const std::string& n) const {
+        if (!has(n)) return false;
+        std::string v = get(n, "true");
+        return v != "false" && v != "0";
+    }
+};
+
+// Parses argv[i..]: flags until the first positional (and after it, unless `stop_at_positional`).
+void parse_flags(Flags& f, const std::vector<std::string>& args, size_t i, bool stop_at_positional, const std::string& cmd) {
+    for (; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--") {
+            f.positional.insert(f.positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+            return;
+        }
+        if (a.size() < 2 || a[0] != '-' || (stop_at_positional && !f.positional.empty())) {
+            f.positional.push_back(a);
+            if (stop_at_positional && !f.positional.empty() && f.positional.size() == 1 && cmd == "exec") {
+                f.positional.insert(f.positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+                return;
+            }
+            continue;
+        }
+        std::string name = a.substr(a[1] == '-' ? 2 : 1);
+        std::optional<std::string> value;
+        if (auto eq = name.find('='); eq != std::string::npos) value = name.substr(eq + 1), name = name.substr(0, eq);
+        if (f.aliases.count(name)) name = f.aliases[name];
+        auto k = f.known.find(name);
+        if (k == f.known.end()) throw Error::usage(cmd + ": flag provided but not defined: -" + name);
+        if (k->second && !value) {
+            if (i + 1 >= args.size()) throw Error::usage(cmd + ": flag needs an argument: -" + name);
+            value = args[++i];
+        }
+        f.set.insert(name);
+        f.values[name] = value.value_or("true");
+        f.lists[name].push_back(value.value_or("true"));
+    }
+}
+
+const char* kUsage =
+    "usage: caisson-oci [global flags] COMMAND [flags] ID\n"
+    "global flags: --root DIR --log FILE --log-format text|json --systemd-cgroup --debug --version\n"
+    "commands: create start state kill delete run exec ps pause resume update events features spec list\n";
+
+std::string need_id(const Flags& f, const std::string& cmd) {
+    if (f.positional.empty()) throw Error::usage(cmd + ": requires a container id (\"caisson-oci " + cmd + " ID\")");
+    return f.positional[0];
+}
+
+int run_command(const std::string& cmd, const std::vector<std::string>& args, size_t i, const std::string& root,
+                bool systemd_cgroup) {
+    Flags f;
+    auto value = [&](std::initializer_list<const char*> names) {
+        for (auto n : names) f.known[n] = true;
+    };
+    auto boolean = [&](std::initializer_list<const char*> names) {
+        for (auto n : names) f.known[n] = false;
+    };
+    if (cmd == "create" || cmd == "run") {
+        value({"bundle", "pid-file", "console-socket", "preserve-fds"});
+        boolean({"no-pivot", "no-new-keyring", "detach", "keep", "no-subreaper"});
+        f.aliases = {{"b", "bundle"}, {"d", "detach"}};
+    } else if (cmd == "delete" || cmd == "rm") {
+        boolean({"force"});
+        f.aliases = {{"f", "force"}};
+    } else if (cmd == "kill") {
+        boolean({"all"});
+        f.aliases = {{"a", "all"}};
+    } else if (cmd == "exec") {
+        value({"process", "console-socket", "pid-file", "cwd", "user", "preserve-fds", "env", "cap", "additional-gids",
+               "process-label", "apparmor", "cgroup"});
+        boolean({"tty", "detach", "no-new-privs", "ignore-paused"});
+        f.aliases = {{"p", "process"}, {"t", "tty"}, {"d", "detach"}, {"e", "env"}, {"u", "user"}, {"c", "cap"}, {"g", "additional-gids"}};
+    } else if (cmd == "ps" || cmd == "list" || cmd == "ls") {
+        value({"format"});
+        boolean({"quiet"});
+        f.aliases = {{"f", "format"}, {"q", "quiet"}};
+    } else if (cmd == "update") {
+        value({"resources", "memory", "pids-limit", "cpu-quota", "cpu-period", "cpu-shares", "cpuset-cpus", "cpuset-mems",
+               "memory-swap", "memory-reservation", "blkio-weight"});
+        f.aliases = {{"r", "resources"}};
+    } else if (cmd == "events") {
+        value({"interval"});
+        boolean({"stats"});
+    } else if (cmd == "spec") {
+        value({"bundle"});
+        boolean({"rootless"});
+        f.aliases = {{"b", "bundle"}};
+    }
+    parse_flags(f, args, i, cmd == "exec", cmd);
+
+    if (cmd == "create" || cmd == "run") {
+        if (systemd_cgroup)
+            throw Error::usage("--systemd-cgroup: caisson-oci drives cgroupfs only (no systemd here); configure the client's "
+                               "cgroup manager as cgroupfs");
+        std::string id = need_id(f, cmd);
+        unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(std::stoul(f.get("preserve-fds"))) : 0;
+        if (cmd == "create") {
+            oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
+                                 f.flag("no-new-keyring"), preserve};
+            oci::create_container(o);
+            return 0;
+        }
+        return oci::run_container(root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("detach"),
+                                  f.flag("no-pivot"), preserve);
+    }
+    if (cmd == "start") {
+        oci::start_container(root, need_id(f, cmd));
+        return 0;
+    }
+    if (cmd == "state") {
+        std::printf("%s\n", oci::container_state(root, need_id(f, cmd)).dump(2).c_str());
+        return 0;
+    }
+    if (cmd == "kill") {
+        std::string id = need_id(f, cmd);
+        oci::kill_container(root, id, oci::parse_signal(f.positional.size() > 1 ? f.positional[1] : "SIGTERM"), f.flag("all"));
+        return 0;
+    }
+    if (cmd == "delete" || cmd == "rm") {
+        oci::delete_container(root, need_id(f, cmd), f.flag("force"));
+        return 0;
+    }
+    if (cmd == "list" || cmd == "ls") {
+        std::fputs(oci::list_containers(root, f.get("format", "table"), f.flag("quiet")).c_str(), stdout);
+        return 0;
+    }
+    if (cmd == "ps") {
+        std::fputs(oci::ps_container(root, need_id(f, cmd), f.get("format", "table")).c_str(), stdout);
+        return 0;
+    }
+    if (cmd == "pause" || cmd == "resume") {
+        oci::pause_container(root, need_id(f, cmd), cmd == "pause");
+        return 0;
+    }
+    if (cmd == "update") {
+        std::string id = need_id(f, cmd);
+        nlohmann::json r = nlohmann::json::object();
+        if (f.has("resources")) {
+            std::string file = f.get("resources");
+            std::stringstream ss;
+            if (file == "-") ss << std::cin.rdbuf();
+            else {
+                std::ifstream in(file);
+                if (!in) throw Error(caisson::ErrorKind::Usage, "open --resources", file, errno);
+                ss << in.rdbuf();
+            }
+            r = oci::parse_json(ss.str(), file == "-" ? "stdin" : file);
+        }
+        auto num = [&](const char* flag) { return std::stoll(f.get(flag)); };
+        if (f.has("memory")) r["memory"]["limit"] = num("memory");
+        if (f.has("memory-swap")) r["memory"]["swap"] = num("memory-swap");
+        if (f.has("memory-reservation")) r["memory"]["reservation"] = num("memory-reservation");
+        if (f.has("pids-limit")) r["pids"]["limit"] = num("pids-limit");
+        if (f.has("cpu-quota")) r["cpu"]["quota"] = num("cpu-quota");
+        if (f.has("cpu-period")) r["cpu"]["period"] = num("cpu-period");
+        if (f.has("cpu-shares")) r["cpu"]["shares"] = num("cpu-shares");
+        if (f.has("cpuset-cpus")) r["cpu"]["cpus"] = f.get("cpuset-cpus");
+        if (f.has("cpuset-mems")) r["cpu"]["mems"] = f.get("cpuset-mems");
+        if (f.has("blkio-weight")) r["blockIO"]["weight"] = num("blkio-weight");
+        oci::update_container(root, id, r);
+        return 0;
+    }
+    if (cmd == "events") {
+        std::string interval = f.get("interval", "5");
+        if (!interval.empty() && interval.back() == 's') interval.pop_back();
+        oci::events_container(root, need_id(f, cmd), f.flag("stats"), std::stod(interval));
+        return 0;
+    }
+    if (cmd == "features") {
+        std::printf("%s\n", oci::features().dump(2).c_str());
+        return 0;
+    }
+    if (cmd == "spec") {
+        std::string dir = f.get("bundle", ".");
+        std::string path = dir + "/config.json";
+        struct stat st{};
+        if (::lstat(path.c_str(), &st) == 0) throw Error::usage("File " + path + " exists. Remove it first");
+        std::string text = oci::default_spec(f.flag("rootless"), ::getuid(), ::getgid()).dump(2) + "\n";
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+            throw Error(caisson::ErrorKind::Setup, "write", path, errno);
+        ::close(fd);
+        return 0;
+    }
+    if (cmd == "exec") {
+        oci::ExecOptions o;
+        o.root = root;
+        o.id = need_id(f, cmd);
+        o.args.assign(f.positional.begin() + 1, f.positional.end());
+        o.process_file = f.get("process");
+        o.console_socket = f.get("console-socket");
+        o.pid_file = f.get("pid-file");
+        o.cwd = f.get("cwd");
+        o.user = f.get("user");
+        o.env = f.lists["env"];
+        o.caps = f.lists["cap"];
+        o.tty = f.flag("tty");
+        o.detach = f.flag("detach");
+        o.no_new_privs = f.flag("no-new-privs");
+        o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(std::stoul(f.get("preserve-fds"))) : 0;
+        return oci::exec_in_container(o);
+    }
+    throw Error::usage("unknown command \"" + cmd + "\"\n" + kUsage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv, argv + argc);
+    Log log;
+    std::string root = oci::kDefaultRoot;
+    bool systemd_cgroup = false;
+    size_t i = 1;
+    try {
+        // Global flags, before the command.
+        for (; i < args.size() && args[i].size() > 1 && args[i][0] == '-'; ++i) {
+            std::string name = args[i].substr(args[i][1] == '-' ? 2 : 1);
+            std::optional<std::string> value;
+            if (auto eq = name.find('='); eq != std::string::npos) value = name.substr(eq + 1), name = name.substr(0, eq);
+            auto take = [&]() -> std::string {
+                if (value) return *value;
+                if (i + 1 >= args.size()) throw Error::usage("flag needs an argument: --" + name);
+                return args[++i];
+            };
+            if (name == "root") root = take();
+            else if (name == "log") log.path = take();
+            else if (name == "log-format") {
+                log.format = take();
+                if (log.format != "text" && log.format != "json") throw Error::usage("--log-format: text or json, not " + log.format);
+            } else if (name == "criu" || name == "rootless") (void)take();
+            else if (name == "systemd-cgroup") systemd_cgroup = value.value_or("true") != "false";
+            else if (name == "debug") log.debug = true;
+            else if (name == "version" || name == "v") {
+                std::printf("caisson-oci version %s\nspec: %s\n", CAISSON_VERSION, oci::kSpecVersion);
+                return 0;
+            } else if (name == "help" || name == "h") {
+                std::fputs(kUsage, stdout);
+                return 0;
+            } else throw Error::usage(std::string("flag provided but not defined: -") + name);
+        }
+        if (i >= args.size()) {
+            std::fputs(kUsage, stderr);
+            return 1;
+        }
+        if (!root.empty() && root[0] != '/') {
+            char cwd[4096];
+            if (::getcwd(cwd, sizeof(cwd))) root = std::string(cwd) + "/" + root;
+        }
+        std::string cmd = args[i];
+        if (log.debug) log.write("debug", "caisson-oci " + cmd);
+        return run_command(cmd, args, i + 1, root, systemd_cgroup);
+    } catch (const Error& e) {
+        log.write("error", e.what());
+        std::fprintf(stderr, "caisson-oci: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        log.write("error", e.what());
+        std::fprintf(stderr, "caisson-oci: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,217 @@
+#include "oci/process_setup.hpp"
+
+#include "filter/seccomp_compiler.hpp"
+#include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
+#include "mech/seccomp.hpp"
+#include "oci/seccomp_json.hpp"
+#include "policy/values.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace caisson::oci {
+namespace {
+
+using run::Failure;
+
+struct SchedAttr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+int sched_policy(const std::string& name) {
+    if (name == "SCHED_FIFO") return SCHED_FIFO;
+    if (name == "SCHED_RR") return SCHED_RR;
+    if (name == "SCHED_BATCH") return SCHED_BATCH;
+    if (name == "SCHED_IDLE") return SCHED_IDLE;
+    return SCHED_OTHER;
+}
+
+bool apply_capabilities(const CapabilitySets& c, uid_t uid, gid_t gid, const std::vector<uint32_t>& groups, Failure& f) {
+    // The bounding set first (it needs CAP_SETPCAP), then the ids with the permitted set kept
+    // across the change, then the sets themselves, then ambient (a subset of P and I).
+    for (int cap = 0; cap < 64; ++cap) {
+        if ((c.bounding >> cap) & 1) continue;
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return f.set("drop bounding capability", "process.capabilities.bounding");
+    }
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_KEEPCAPS");
+    std::vector<gid_t> g(groups.begin(), groups.end());
+    if (::setgroups(g.size(), g.data()) < 0) return f.set("setgroups", "process.user.additionalGids");
+    if (::setresgid(gid, gid, gid) < 0) return f.set("setresgid", "process.user.gid");
+    if (::setresuid(uid, uid, uid) < 0) return f.set("setresuid", "process.user.uid");
+    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_KEEPCAPS");
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    for (int i = 0; i < 2; ++i) {
+        data[i].effective = static_cast<uint32_t>(c.effective >> (32 * i));
+        data[i].permitted = static_cast<uint32_t>(c.permitted >> (32 * i));
+        data[i].inheritable = static_cast<uint32_t>(c.inheritable >> (32 * i));
+    }
+    if (::syscall(SYS_capset, &hdr, data) < 0) return f.set("capset", "process.capabilities");
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return f.set("clear ambient", "process.capabilities.ambient");
+    for (int cap = 0; cap < 64; ++cap)
+        if ((c.ambient >> cap) & 1 && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL)
+            return f.set("raise ambient capability", "process.capabilities.ambient");
+    return true;
+}
+
+std::string env_value(const std::vector<std::string>& env, const char* name) {
+    size_t n = std::strlen(name);
+    for (const auto& e : env)
+        if (e.size() > n && e.compare(0, n, name) == 0 && e[n] == '=') return e.substr(n + 1);
+    return {};
+}
+
+}  // namespace
+
+ProcessPlan plan_process(const Process& p, const Spec* spec) {
+    ProcessPlan plan;
+    plan.process = &p;
+    plan.env = p.env;
+    for (size_t i = 0; i < p.rlimits.size(); ++i) {
+        const auto& r = p.rlimits[i];
+        int res = values::rlimit_from_name(r.type.rfind("RLIMIT_", 0) == 0 ? r.type.substr(7) : r.type);
+        if (res < 0) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "].type: unknown limit \"" + r.type + "\"");
+        if (r.soft > r.hard) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "]: soft is above hard");
+        plan.rlimits.push_back({res, rlimit{r.soft, r.hard}});
+    }
+    if (!p.apparmor_profile.empty())
+        throw Error::usage("config.json: process.apparmorProfile: AppArmor is not enabled on this host");
+    if (spec && spec->linux_.personality_domain)
+        plan.personality = *spec->linux_.personality_domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
+    if (spec && spec->linux_.seccomp) {
+        SeccompTranslation t = translate_seccomp(*spec->linux_.seccomp);
+        filter::CompileOptions opt;
+        opt.allow_multiplexed = true;
+        plan.seccomp = filter::compile(t.policy, opt).program;
+        plan.seccomp_flags = t.filter_flags;
+        plan.seccomp_notify = t.notify;
+        plan.listener_path = spec->linux_.seccomp->listener_path;
+        if (t.notify && plan.listener_path.empty())
+            throw Error::usage("config.json: linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath");
+    }
+    return plan;
+}
+
+bool resolve_executable(ProcessPlan& plan, Failure& f) {
+    const std::string& name = plan.process->args[0];
+    auto runnable = [](const std::string& path, int& err) {
+        struct stat st{};
+        if (::stat(path.c_str(), &st) < 0) return err = errno, false;
+        if (S_ISDIR(st.st_mode)) return err = EACCES, false;
+        return true;
+    };
+    int err = ENOENT;
+    if (name.find('/') != std::string::npos) {
+        if (runnable(name, err)) return plan.executable = name, true;
+        return f.set("exec", (err == ENOENT ? "exec: \"" + name + "\": stat " + name + ": no such file or directory"
+                                            : "exec: \"" + name + "\"").c_str(), err, ErrorKind::Exec);
+    }
+    std::string path = env_value(plan.env, "PATH");
+    if (path.empty()) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (size_t start = 0; start <= path.size();) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos) end = path.size();
+        std::string dir = path.substr(start, end - start);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        int e = 0;
+        if (runnable(candidate, e)) return plan.executable = candidate, true;
+        if (e != ENOENT && e != ENOTDIR) err = e;
+        start = end + 1;
+    }
+    return f.set("exec", ("exec: \"" + name + "\": executable file not found in $PATH").c_str(), err == ENOENT ? ENOENT : err,
+                 ErrorKind::Exec);
+}
+
+bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
+    const Process& p = *plan.process;
+    for (const auto& [res, lim] : plan.rlimits)
+        if (::setrlimit(static_cast<__rlimit_resource>(res), &lim) < 0) return f.set("setrlimit", "process.rlimits");
+    if (plan.personality && ::personality(*plan.personality) < 0) return f.set("personality", "linux.personality");
+    if (p.scheduler) {
+        SchedAttr a{};
+        a.size = sizeof(a);
+        a.sched_policy = static_cast<uint32_t>(sched_policy(p.scheduler->policy));
+        a.sched_nice = p.scheduler->nice;
+        a.sched_priority = static_cast<uint32_t>(p.scheduler->priority);
+        if (::syscall(SYS_sched_setattr, 0, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
+    }
+    if (p.io_priority) {
+        int klass = p.io_priority->klass == "IOPRIO_CLASS_RT" ? 1 : p.io_priority->klass == "IOPRIO_CLASS_BE" ? 2 : 3;
+        if (::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (klass << 13) | p.io_priority->priority) < 0)
+            return f.set("ioprio_set", "process.ioPriority");
+    }
+    // Descriptors beyond stdio and --preserve-fds never reach the program (CVE-2024-21626);
+    // marked now, closed by exec, because the start socket is still needed until then.
+    for (unsigned fd = 3; fd < 3 + plan.preserve_fds; ++fd) {
+        int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
+        if (flags >= 0) ::fcntl(static_cast<int>(fd), F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    if (kernel::close_range(3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return f.set("close_range", "inherited descriptors");
+    // Without no_new_privs an unprivileged process may not install a filter: install it
+    // while still privileged (runc's order); it then has to allow the steps that follow.
+    bool early_filter = !p.no_new_privileges && !plan.seccomp.empty();
+    if (early_filter && !mech::install_seccomp(plan.seccomp, plan.seccomp_notify ? listener : nullptr, f, plan.seccomp_flags))
+        return false;
+    if (::chdir(p.cwd.c_str()) < 0 && errno != EACCES) return f.set("chdir", ("process.cwd " + p.cwd).c_str());
+    if (!apply_capabilities(p.capabilities.value_or(CapabilitySets{}), p.user.uid, p.user.gid, p.user.additional_gids, f))
+        return false;
+    if (::chdir(p.cwd.c_str()) < 0) return f.set("chdir", ("process.cwd " + p.cwd).c_str());
+    ::umask(p.user.umask.value_or(022));
+    if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_NO_NEW_PRIVS");
+    if (!early_filter && !plan.seccomp.empty() &&
+        !mech::install_seccomp(plan.seccomp, plan.seccomp_notify ? listener : nullptr, f, plan.seccomp_flags))
+        return false;
+    return true;
+}
+
+bool finish_and_exec(ProcessPlan& plan, Failure& f) {
+    std::vector<char*> argv, envp;
+    for (const auto& a : plan.process->args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    bool has_home = !env_value(plan.env, "HOME").empty();
+    std::string home = "HOME=/";
+    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+    if (!has_home) envp.push_back(home.data());
+    envp.push_back(nullptr);
+    ::execve(plan.executable.c_str(), argv.data(), envp.data());
+    return f.set("exec", ("exec: \"" + plan.process->args[0] + "\"").c_str(), errno, ErrorKind::Exec);
+}
+
+bool send_listener(int socket, int listener, const std::string& state, Failure& f) {
+    iovec iov{const_cast<char*>(state.data()), state.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    if (::sendmsg(socket, &msg, MSG_NOSIGNAL) < 0) return f.set("send seccomp listener", "linux.seccomp.listenerPath");
+    return true;
+}
+
+}  // namespace caisson::oci

@@ -1,0 +1,51 @@
+// The last steps of a container process, from OCI's `process` object: rlimits, scheduling,
+// identity, the five capability sets, no_new_privs, seccomp, then exec. Shared by the
+// container's init (after `start`) and by `exec`. Decided in the runtime, applied in the child.
+#pragma once
+
+#include "oci/spec.hpp"
+#include "run/failure.hpp"
+
+#include <linux/filter.h>
+#include <sys/resource.h>
+
+#include <string>
+#include <vector>
+
+namespace caisson::oci {
+
+struct ProcessPlan {
+    const Process* process = nullptr;
+    std::vector<std::pair<int, rlimit>> rlimits;
+    std::vector<sock_filter> seccomp;  // empty: no filter
+    unsigned seccomp_flags = 0;
+    bool seccomp_notify = false;
+    std::string listener_path;         // OCI listenerPath: where the notify fd goes
+    std::string listener_state;        // the state JSON sent with it
+    int listener_socket = -1;          // connected before pivot_root
+    std::optional<unsigned long> personality;
+    unsigned preserve_fds = 0;         // 3 .. 3+N-1 stay open
+    // Resolved in the container's filesystem (PATH from process.env) by resolve_executable.
+    std::string executable;
+    std::vector<std::string> env;
+};
+
+// Throws caisson::Error (usage) naming the field: rlimit names, the seccomp section.
+ProcessPlan plan_process(const Process& p, const Spec* spec);
+
+// In the container (after pivot_root): finds argv[0] along the PATH of process.env.
+// Fails with runc's words when it is missing, so that clients map it to exit 127.
+bool resolve_executable(ProcessPlan& plan, run::Failure& f);
+
+// Everything before exec: rlimits, personality, scheduling, descriptors, identity,
+// capabilities, no_new_privs, umask, cwd and the seccomp filter (its listener, for a
+// SCMP_ACT_NOTIFY rule, in *listener).
+bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, run::Failure& f);
+
+// Never returns on success. `f` tells what failed otherwise.
+bool finish_and_exec(ProcessPlan& plan, run::Failure& f);
+
+// Sends the seccomp listener to an OCI listenerPath agent (SCM_RIGHTS, state as payload).
+bool send_listener(int socket, int listener, const std::string& state, run::Failure& f);
+
+}  // namespace caisson::oci

@@ -1,0 +1,188 @@
+#include "oci/state.hpp"
+
+#include "oci/spec.hpp"
+
+#include <caisson/error.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+namespace caisson::oci {
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Field 3 (state) and 22 (start time) of /proc/PID/stat.
+bool stat_fields(pid_t pid, char& state, std::string& start) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size()) return false;
+    std::istringstream in(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && in >> field; ++i) {
+        if (i == 3) state = field[0];
+        if (i == 22) start = field;
+    }
+    return !start.empty();
+}
+
+}  // namespace
+
+const char* status_name(Status s) {
+    switch (s) {
+    case Status::Creating: return "creating";
+    case Status::Created: return "created";
+    case Status::Running: return "running";
+    case Status::Paused: return "paused";
+    case Status::Stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+void check_id(const std::string& id) {
+    bool ok = !id.empty() && id != "." && id != ".." && id.size() <= 1024;
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' || c == '.')) ok = false;
+    if (!ok) throw Error::usage("invalid container id format: " + id);
+}
+
+std::string process_start_time(pid_t pid) {
+    char state = 0;
+    std::string start;
+    return stat_fields(pid, state, start) ? start : std::string();
+}
+
+bool process_is(pid_t pid, const std::string& start) {
+    char state = 0;
+    std::string now;
+    if (pid <= 0 || !stat_fields(pid, state, now)) return false;
+    return now == start && state != 'Z' && state != 'X';
+}
+
+std::string rfc3339_now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    tm t{};
+    ::gmtime_r(&ts.tv_sec, &t);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
+    std::snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", ts.tv_nsec);
+    return buf;
+}
+
+nlohmann::json state_json(const ContainerState& s, Status status) {
+    nlohmann::json j = {{"ociVersion", kSpecVersion},
+                        {"id", s.id},
+                        {"pid", status == Status::Stopped ? 0 : s.pid},
+                        {"status", status_name(status)},
+                        {"bundle", s.bundle},
+                        {"rootfs", s.rootfs},
+                        {"created", s.created},
+                        {"owner", s.owner}};
+    j["annotations"] = s.annotations;
+    return j;
+}
+
+StateDir::StateDir(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {
+    check_id(id_);
+    path_ = root_ + "/" + id_;
+}
+
+bool StateDir::exists() const {
+    struct stat st{};
+    return ::lstat((path_ + "/state.json").c_str(), &st) == 0;
+}
+
+void StateDir::create() {
+    if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "create state root", root_, errno);
+    if (::mkdir(path_.c_str(), 0700) < 0) {
+        if (errno == EEXIST) throw Error::usage("container with id exists: " + id_);
+        throw Error(ErrorKind::Setup, "create state directory", path_, errno);
+    }
+    lock();
+}
+
+void StateDir::lock() {
+    lock_.reset(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!lock_) {
+        if (errno == ENOENT) throw Error::usage("container " + id_ + " does not exist");
+        throw Error(ErrorKind::Setup, "open state directory", path_, errno);
+    }
+    while (::flock(lock_.get(), LOCK_EX) < 0)
+        if (errno != EINTR) throw Error(ErrorKind::Setup, "lock state directory", path_, errno);
+}
+
+ContainerState StateDir::load() const {
+    std::ifstream in(path_ + "/state.json");
+    if (!in) throw Error::usage("container " + id_ + " does not exist");
+    nlohmann::json j;
+    try {
+        in >> j;
+    } catch (const std::exception& e) {
+        throw Error::usage("container " + id_ + ": corrupt state file " + path_ + "/state.json");
+    }
+    ContainerState s;
+    s.id = j.value("id", id_);
+    s.bundle = j.value("bundle", "");
+    s.rootfs = j.value("rootfs", "");
+    s.created = j.value("created", "");
+    s.owner = j.value("owner", "");
+    s.pid = j.value("pid", 0);
+    s.pid_start = j.value("pid_start", "");
+    s.annotations = j.value("annotations", std::map<std::string, std::string>{});
+    s.cgroup_parent = j.value("cgroup_parent", "");
+    s.cgroup_name = j.value("cgroup_name", "");
+    s.cgroup_shared_parent = j.value("cgroup_shared_parent", false);
+    s.config = j.value("config", nlohmann::json::object());
+    return s;
+}
+
+void StateDir::save(const ContainerState& s) const {
+    nlohmann::json j = {{"id", s.id}, {"bundle", s.bundle}, {"rootfs", s.rootfs}, {"created", s.created},
+                        {"owner", s.owner}, {"pid", s.pid}, {"pid_start", s.pid_start}, {"annotations", s.annotations},
+                        {"cgroup_parent", s.cgroup_parent}, {"cgroup_name", s.cgroup_name},
+                        {"cgroup_shared_parent", s.cgroup_shared_parent}, {"config", s.config}};
+    std::string tmp = path_ + "/state.json.tmp", text = j.dump();
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) throw Error(ErrorKind::Setup, "write state", tmp, errno);
+    ssize_t n = ::write(fd, text.data(), text.size());
+    int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, "write state", tmp, n < 0 ? err : EIO);
+    if (::rename(tmp.c_str(), (path_ + "/state.json").c_str()) < 0) throw Error(ErrorKind::Setup, "rename state", tmp, errno);
+}
+
+void StateDir::remove() const {
+    if (DIR* d = ::opendir(path_.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+            std::string n = e->d_name;
+            if (n != "." && n != "..") ::unlink((path_ + "/" + n).c_str());
+        }
+        ::closedir(d);
+    }
+    if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw Error(ErrorKind::Setup, "remove state directory", path_, errno);
+}
+
+Status StateDir::status(const ContainerState& s, bool frozen) const {
+    if (!process_is(s.pid, s.pid_start)) return Status::Stopped;
+    struct stat st{};
+    if (::lstat((path_ + "/" + kStartSocket).c_str(), &st) == 0) return Status::Created;
+    return frozen ? Status::Paused : Status::Running;
+}
+
+}  // namespace caisson::oci

@@ -1,0 +1,67 @@
+// A container's state between runtime invocations: <root>/<id>/state.json (written
+// atomically), the start socket while it is created, and a lock. The status is derived
+// from the kernel each time (is the init alive and the same process, is the start socket
+// still there, is its cgroup frozen), never trusted from the file.
+#pragma once
+
+#include "kernel/fd.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace caisson::oci {
+
+inline constexpr const char* kDefaultRoot = "/run/caisson-oci";
+inline constexpr const char* kStartSocket = "start.sock";
+
+enum class Status { Creating, Created, Running, Paused, Stopped };
+const char* status_name(Status);
+
+// runc's rule: letters, digits, and _ + - . ; never "." or "..". Throws usage otherwise.
+void check_id(const std::string& id);
+
+struct ContainerState {
+    std::string id, bundle, rootfs, created, owner;
+    pid_t pid = 0;
+    std::string pid_start;  // /proc/PID/stat field 22: a reused pid has another
+    std::map<std::string, std::string> annotations;
+    std::string cgroup_parent, cgroup_name;
+    bool cgroup_shared_parent = false;
+    nlohmann::json config;  // the config.json it was created from (exec, hooks, delete)
+};
+
+// The JSON `state` prints (the runtime-spec's state plus runc's rootfs, created, owner).
+nlohmann::json state_json(const ContainerState& s, Status status);
+
+class StateDir {
+public:
+    StateDir(std::string root, std::string id);
+    const std::string& path() const { return path_; }
+    const std::string& id() const { return id_; }
+    bool exists() const;
+    // mkdir; throws "container with id exists: ID" when it does.
+    void create();
+    // Exclusive lock for the length of one command (flock on the directory).
+    void lock();
+    // The lock's descriptor, which a forked child must close (flock belongs to the open file).
+    int lock_fd() const { return lock_.get(); }
+    ContainerState load() const;  // throws "container ID does not exist"
+    void save(const ContainerState& s) const;
+    void remove() const;
+    Status status(const ContainerState& s, bool frozen) const;
+
+private:
+    std::string root_, id_, path_;
+    kernel::Fd lock_;
+};
+
+std::string process_start_time(pid_t pid);
+bool process_is(pid_t pid, const std::string& start);  // alive, not a zombie, same process
+std::string rfc3339_now();
+
+}  // namespace caisson::oci
