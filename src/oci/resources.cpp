@@ -125,7 +125,10 @@ cgroup_plan::Plan plan_resources(const Resources& r, const std::map<std::string,
         b.write("pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max");
     }
 
-    const auto& io = r.block_io;
+    // 0 is "not set" to runc (Docker sends it): only the other values are weights.
+    auto io = r.block_io;
+    if (io.weight == 0) io.weight.reset();
+    if (io.leaf_weight == 0) io.leaf_weight.reset();
     bool any_io = io.weight || io.leaf_weight || !io.weight_device.empty() || !io.read_bps.empty() ||
                   !io.write_bps.empty() || !io.read_iops.empty() || !io.write_iops.empty();
     if (any_io) {
@@ -144,7 +147,7 @@ cgroup_plan::Plan plan_resources(const Resources& r, const std::map<std::string,
             b.write(ctl, "blkio.leaf_weight", weight(*io.leaf_weight, f + ".blockIO.leafWeight"));
         }
         for (const auto& d : io.weight_device) {
-            if (!d.weight) continue;
+            if (!d.weight || *d.weight == 0) continue;
             std::string w = weight(*d.weight, f + ".blockIO.weightDevice");
             b.write(ctl, v == Version::V1 ? "blkio.weight_device" : "io.weight", dev(d.major, d.minor) + " " + w);
         }

@@ -109,7 +109,12 @@ bool StateDir::exists() const {
 }
 
 void StateDir::create() {
-    if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "create state root", root_, errno);
+    // Like `mkdir -p`: containerd names a root under a directory that may not exist yet.
+    for (size_t at = root_.find('/', 1);; at = root_.find('/', at + 1)) {
+        std::string part = root_.substr(0, at);
+        if (::mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "create state root", part, errno);
+        if (at == std::string::npos) break;
+    }
     if (::mkdir(path_.c_str(), 0700) < 0) {
         if (errno == EEXIST) throw Error::usage("container with id exists: " + id_);
         throw Error(ErrorKind::Setup, "create state directory", path_, errno);
