@@ -29,6 +29,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)/caisson
 
 check: build
+	@bash scripts/setup.sh --check
 	@# Serial: every test binary checks afterwards that nothing of its own is left on the
 	@# machine, which a test running beside it would blur.
 	@cd $(BUILD) && ctest --output-on-failure --timeout 120

@@ -7,8 +7,14 @@ m=$(grep -ci caisson /proc/self/mountinfo)
 [ "$m" -gt 0 ] && { echo "leak: $m mount(s) naming caisson"; grep -i caisson /proc/self/mountinfo; fail=1; }
 c=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -iname '*caisson*' 2>/dev/null | wc -l)
 [ "$c" -gt 0 ] && { echo "leak: $c cgroup(s) naming caisson"; fail=1; }
-p=$(pgrep -x 'caisson|probe|startbench' | wc -l)
-[ "$p" -gt 0 ] && { echo "leak: $p caisson/probe process(es)"; pgrep -a -x 'caisson|probe'; fail=1; }
+# pgrep refuses a pattern longer than the kernel's 15-character comm, so one name per call.
+p=0
+for name in caisson caisson-oci probe startbench; do
+  p=$((p + $(pgrep -x "$name" | wc -l)))
+done
+[ "$p" -gt 0 ] && { echo "leak: $p caisson/probe process(es)"; fail=1; }
+s=$(find /run/caisson-oci -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+[ "$s" -gt 0 ] && { echo "leak: $s container state(s) under /run/caisson-oci"; fail=1; }
 t=$(find /tmp -maxdepth 1 -name 'caisson-test-*' | wc -l)
 [ "$t" -gt 0 ] && { echo "leak: $t /tmp/caisson-test-* entries"; fail=1; }
 # Namespaces kept alive by a bind mount of an nsfs file.

@@ -7,10 +7,13 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
        libmnl-dev iproute2 uidmap
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
-bench=(bubblewrap hyperfine crun firejail gnuplot-nox)
+# The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp.
+check=(podman conmon catatonit containerd docker.io)
+bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon)
 fuzz=(clang libclang-rt-dev)
 
 want=("${build[@]}")
+[ "${1:-}" = "--check" ] && want+=("${check[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${bench[@]}")
 [ "${1:-}" = "--fuzz" ] && want+=("${fuzz[@]}")
 

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 namespace caisson::mech {
@@ -21,8 +22,14 @@ constexpr unsigned kRoAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR
 
 }  // namespace
 
-int open_or_create(int root, const char* path, bool dir, Failure& f) {
-    int fd = open_in_root(root, path, O_PATH | O_NOFOLLOW);
+namespace {
+
+// Symlinks are followed, but always inside the root (RESOLVE_IN_ROOT): an image's
+// /var/run -> /run or a hostile /evil -> ../../host both land in the rootfs. A dangling
+// link is resolved by hand and its target created, as runc's securejoin does.
+int open_or_create_at(int root, const char* path, bool dir, Failure& f, int depth) {
+    if (depth > 40) return f.set("open mount target", path, ELOOP), -1;
+    int fd = open_in_root(root, path, O_PATH);
     if (fd >= 0 || errno != ENOENT) {
         if (fd < 0) f.set("open mount target", path);
         return fd;
@@ -44,6 +51,21 @@ int open_or_create(int root, const char* path, bool dir, Failure& f) {
             kernel::Fd parent(open_in_root(root, slash == buf ? "/" : buf, O_PATH | O_DIRECTORY));
             *slash = '/';
             if (!parent) return f.set("open parent of mount target", buf), -1;
+            char link[PATH_MAX];
+            ssize_t n = ::readlinkat(parent.get(), slash + 1, link, sizeof(link) - 1);
+            if (n >= 0) {
+                // A dangling link: continue from its target, relative to the link's directory.
+                link[n] = '\0';
+                char next[PATH_MAX];
+                const char* rest = saved == '\0' ? "" : path + i;
+                *slash = '\0';
+                int w = link[0] == '/' ? std::snprintf(next, sizeof(next), "%s%s", link, rest)
+                                       : std::snprintf(next, sizeof(next), "%s/%s%s", buf, link, rest);
+                *slash = '/';
+                if (w < 0 || static_cast<size_t>(w) >= sizeof(next))
+                    return f.set("mount target too long", path, ENAMETOOLONG), -1;
+                return open_or_create_at(root, next, dir, f, depth + 1);
+            }
             bool last = saved == '\0';
             int rc = (last && !dir) ? ::openat(parent.get(), slash + 1,
                                                O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
@@ -56,9 +78,15 @@ int open_or_create(int root, const char* path, bool dir, Failure& f) {
         }
         buf[i] = saved;
     }
-    fd = open_in_root(root, path, O_PATH | O_NOFOLLOW);
+    fd = open_in_root(root, path, O_PATH);
     if (fd < 0) f.set("open mount target", path);
     return fd;
+}
+
+}  // namespace
+
+int open_or_create(int root, const char* path, bool dir, Failure& f) {
+    return open_or_create_at(root, path, dir, f, 0);
 }
 
 namespace {

@@ -33,6 +33,8 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
     if (pid < 0) return who + ": fork: " + std::strerror(errno);
     if (pid == 0) {
         ::dup2(rd.get(), 0);
+        // Its own process group: a timeout kills what the hook started too.
+        ::setpgid(0, 0);
         ::sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -40,7 +42,14 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
         ::_exit(127);
     }
     rd.reset();
+    ::setpgid(pid, pid);  // as the child does: whichever runs first
     kernel::Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) {
+        std::string err = who + ": pidfd_open: " + std::strerror(errno);
+        ::kill(-pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return err;
+    }
     // A hook that does not read its stdin must not block us: the state fits a pipe.
     ::signal(SIGPIPE, SIG_IGN);
     (void)!::write(wr.get(), state.data(), state.size());
@@ -51,7 +60,7 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
     do rc = ::poll(&p, 1, timeout_ms);
     while (rc < 0 && errno == EINTR);
     if (rc == 0) {
-        ::kill(pid, SIGKILL);
+        ::kill(-pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
         return who + ": timed out after " + std::to_string(*h.timeout) + " s";
     }

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,13 +22,20 @@ namespace caisson::test {
 
 const char* caisson_path() { return CAISSON_BINARY; }
 const char* probe_path() { return CAISSON_PROBE; }
+const char* oci_path() { return CAISSON_OCI_BINARY; }
+
+RunResult run_oci(const std::vector<std::string>& args, RunOptions opts) {
+    opts.program = oci_path();
+    opts.until_exit = true;
+    return run_caisson(args, opts);
+}
 const char* source_dir() { return CAISSON_SOURCE_DIR; }
 
 RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& opts) {
     int out[2], err[2];
     if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
     std::vector<std::string> argv_s = opts.wrapper;
-    argv_s.push_back(caisson_path());
+    argv_s.push_back(opts.program ? opts.program : caisson_path());
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -53,17 +61,30 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
     ::close(err[1]);
     RunResult r;
     bool ready_seen = false;
-    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    int pidfd = opts.until_exit ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    if (opts.until_exit && pidfd < 0) throw std::runtime_error("pidfd_open");
+    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
     int open_count = 2;
+    bool exited = false;
     while (open_count > 0) {
-        if (::poll(fds, 2, -1) < 0) {
+        if (!exited && ::poll(fds, 3, -1) < 0) {
             if (errno == EINTR) continue;
             break;
+        }
+        if (!exited && pidfd >= 0 && fds[2].revents) {
+            // Drain what the program wrote before it exited; a container may keep the pipes.
+            exited = true;
+            for (int i = 0; i < 2; ++i)
+                if (fds[i].fd >= 0) {
+                    ::fcntl(fds[i].fd, F_SETFL, O_NONBLOCK);
+                    fds[i].revents = POLLIN;
+                }
         }
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || !fds[i].revents) continue;
             char buf[8192];
             ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+            if (n < 0 && errno == EAGAIN && !exited) continue;
             if (n <= 0) {
                 ::close(fds[i].fd);
                 fds[i].fd = -1;
@@ -77,6 +98,7 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
             }
         }
     }
+    if (pidfd >= 0) ::close(pidfd);
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }

@@ -20,6 +20,10 @@ struct RunOptions {
     std::vector<std::string> wrapper;            // run caisson through this command
     // Called with caisson's pid and a reader of its stdout once the line `ready` appears.
     std::function<void(pid_t)> on_ready;
+    const char* program = nullptr;               // default: the caisson binary
+    // Stop reading at the program's exit, not at EOF: `caisson-oci create` hands its stdio
+    // to a container that outlives it.
+    bool until_exit = false;
 };
 
 struct RunResult {
@@ -30,6 +34,7 @@ struct RunResult {
 };
 
 const char* caisson_path();
+const char* oci_path();  // caisson-oci
 const char* probe_path();
 const char* source_dir();
 
@@ -38,6 +43,9 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
 // `caisson run ARGS... -- probe PROBE_ARGS...`
 RunResult run_probe(const std::vector<std::string>& args, const std::vector<std::string>& probe_args = {},
                     const RunOptions& opts = {});
+
+// `caisson-oci ARGS...`
+RunResult run_oci(const std::vector<std::string>& args, RunOptions opts = {});
 
 // A whole file as text ("" when missing), and as JSON.
 std::string read_file(const std::string& path);

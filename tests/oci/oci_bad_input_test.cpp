@@ -1,0 +1,122 @@
+// Bad bundles and bad requests: runc's words, a non-zero exit, and nothing half-made left
+// (no state directory, cgroup or process; the suite's leak check sees mounts).
+#include "oci_bundle.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+namespace caisson::test {
+namespace {
+
+bool exists(const std::string& p) {
+    struct stat st{};
+    return ::lstat(p.c_str(), &st) == 0;
+}
+
+void expect_nothing_left(const Bundle& b, const std::string& id) {
+    EXPECT_FALSE(exists(b.root() + "/" + id)) << "state directory";
+    for (const char* c : {"memory", "pids", "freezer", "unified"})
+        EXPECT_FALSE(exists(std::string("/sys/fs/cgroup/") + c + "/caisson/" + id)) << c;
+}
+
+RunResult create(Bundle& b, const std::string& id) { return b.oci("create", {"--bundle", b.path()}, id); }
+
+TEST(OciBadInput, ABundleWithoutConfigJson) {
+    Bundle b;
+    b.save();
+    std::filesystem::remove(b.path() + "/config.json");
+    RunResult r = run_oci({"--root", b.root(), "create", "--bundle", b.path(), "x"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("config.json: No such file or directory"), std::string::npos) << r.err;
+    expect_nothing_left(b, "x");
+}
+
+TEST(OciBadInput, MalformedJsonNamesLineAndColumn) {
+    Bundle b;
+    b.save();
+    std::ofstream(b.path() + "/config.json") << "{\n  \"ociVersion\": \"1.2.0\",\n  \"root\": {\"path\": rootfs}\n}\n";
+    RunResult r = run_oci({"--root", b.root(), "create", "--bundle", b.path(), "x"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("config.json:3:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("malformed JSON"), std::string::npos) << r.err;
+    expect_nothing_left(b, "x");
+}
+
+TEST(OciBadInput, AnUnknownNamespaceType) {
+    Bundle b;
+    b.config["linux"]["namespaces"].push_back({{"type", "bogus"}});
+    RunResult r = create(b, "x");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("unknown namespace type \"bogus\""), std::string::npos) << r.err;
+    expect_nothing_left(b, "x");
+}
+
+TEST(OciBadInput, AFieldCaissonCannotHonourIsNamed) {
+    Bundle b;
+    b.config["linux"]["intelRdt"] = {{"closID", "x"}};
+    RunResult r = create(b, "x");
+    EXPECT_NE(r.err.find("linux.intelRdt"), std::string::npos) << r.err;
+    b.config["linux"].erase("intelRdt");
+    b.config["process"]["rlimits"] = {{{"type", "RLIMIT_BOGUS"}, {"soft", 1}, {"hard", 1}}};
+    r = create(b, "y");
+    EXPECT_NE(r.err.find("process.rlimits[0].type"), std::string::npos) << r.err;
+    b.config["process"].erase("rlimits");
+    b.config["process"]["capabilities"]["bounding"] = {"CAP_NOPE"};
+    r = create(b, "z");
+    EXPECT_NE(r.err.find("unknown capability \"CAP_NOPE\""), std::string::npos) << r.err;
+    for (const char* id : {"x", "y", "z"}) expect_nothing_left(b, id);
+}
+
+TEST(OciBadInput, AnIdInUse) {
+    Bundle b;
+    ASSERT_EQ(create(b, "dup").status, 0);
+    RunResult r = create(b, "dup");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("container with id exists: dup"), std::string::npos) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(b.oci("state", {}, "dup").out)["status"], "created") << "the first one is untouched";
+    ASSERT_EQ(b.oci("delete", {}, "dup").status, 0);
+    expect_nothing_left(b, "dup");
+}
+
+TEST(OciBadInput, IdsWithASlashOrDots) {
+    Bundle b;
+    for (const char* id : {"a/b", "..", "../escape", "."}) {
+        RunResult r = create(b, id);
+        EXPECT_EQ(r.status, 1) << id;
+        EXPECT_NE(r.err.find("invalid container id format"), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(exists(b.path() + "/escape"));
+    EXPECT_TRUE(!exists(b.root()) || std::filesystem::is_empty(b.root()));
+}
+
+TEST(OciBadInput, AContainerThatDoesNotExist) {
+    Bundle b;
+    for (const char* cmd : {"state", "start", "kill", "delete", "pause", "resume", "ps"}) {
+        RunResult r = b.oci(cmd, {}, "ghost");
+        EXPECT_EQ(r.status, 1) << cmd;
+        EXPECT_NE(r.err.find("does not exist"), std::string::npos) << cmd << ": " << r.err;
+    }
+    EXPECT_EQ(b.oci("delete", {"--force"}, "ghost").status, 0) << "runc: delete --force of nothing succeeds";
+}
+
+TEST(OciBadInput, AMissingProgramFailsCreateWithRuncsWords) {
+    Bundle b;
+    b.config["process"]["args"] = {"nosuchprogram"};
+    RunResult r = create(b, "nf");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("executable file not found in $PATH"), std::string::npos) << r.err;
+    expect_nothing_left(b, "nf");
+}
+
+TEST(OciBadInput, TheSystemdCgroupDriverIsAClearError) {
+    Bundle b;
+    b.save();
+    RunResult r = run_oci({"--systemd-cgroup", "--root", b.root(), "create", "--bundle", b.path(), "sd"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("--systemd-cgroup"), std::string::npos) << r.err;
+    expect_nothing_left(b, "sd");
+}
+
+}  // namespace
+}  // namespace caisson::test

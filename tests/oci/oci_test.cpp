@@ -1,0 +1,508 @@
+// caisson-oci against the runtime-spec, field by field: each test writes a bundle that uses
+// a field and checks its effect from inside (the probe, or busybox) or from outside (state,
+// the pid file, hooks' stdin, the console socket).
+#include "oci_bundle.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace caisson::test {
+namespace {
+
+using nlohmann::json;
+
+// `run` of a shell command inside: its stdout.
+std::string sh(Bundle& b, const std::string& cmd, int* status = nullptr, const std::string& id = "c") {
+    b.config["process"]["args"] = {"/bin/sh", "-c", cmd};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, id);
+    if (status) *status = r.status;
+    else EXPECT_EQ(r.status, 0) << r.err;
+    return r.out;
+}
+
+bool exists(const std::string& p) {
+    struct stat st{};
+    return ::lstat(p.c_str(), &st) == 0;
+}
+
+json mount_at(const json& probe, const std::string& target) {
+    json found;
+    for (const auto& m : probe["mounts"])
+        if (m["target"] == target) found = m;
+    return found;
+}
+
+TEST(OciRun, TheProcessIsPidOneInItsOwnNamespacesAndItsExitCodeIsReturned) {
+    Bundle b;
+    RunResult r = b.run({"--exit", "7"});
+    ASSERT_EQ(r.status, 7) << r.err;
+    EXPECT_EQ(r.probe["pid"], 1);
+    for (const char* ns : {"pid", "mnt", "net", "uts", "ipc", "cgroup"}) EXPECT_NE(r.probe["ns"][ns], host_ns(ns)) << ns;
+    EXPECT_EQ(r.probe["ns"]["user"], host_ns("user"));  // the default config has no user namespace
+    EXPECT_EQ(r.probe["hostname"], "caisson");
+    EXPECT_FALSE(exists(b.root() + "/c")) << "run deletes the container";
+}
+
+TEST(OciRun, ProcessUserCwdEnvAndUmask) {
+    Bundle b;
+    b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1001}, {"additionalGids", {5, 6}}, {"umask", 077}};
+    b.config["process"]["cwd"] = "/tmp";
+    b.config["process"]["env"] = {"PATH=/bin", "CAISSON_OCI=yes"};
+    RunResult r = b.run();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["uid"], 1000);
+    EXPECT_EQ(r.probe["gid"], 1001);
+    std::string groups = r.probe["status"]["Groups"];  // the kernel ends the list with a space
+    EXPECT_EQ(groups.substr(0, groups.find_last_not_of(' ') + 1), "5 6");
+    EXPECT_EQ(r.probe["umask"], 077);
+    EXPECT_EQ(r.probe["cwd"], "/tmp");
+    EXPECT_EQ(r.probe["env"]["CAISSON_OCI"], "yes");
+    EXPECT_EQ(r.probe["env"]["HOME"], "/") << "HOME is set when the config has none";
+    EXPECT_EQ(r.probe["env"].size(), 3u) << "nothing of the runtime's environment leaks in";
+}
+
+TEST(OciRun, TheFiveCapabilitySetsAreAsWritten) {
+    Bundle b;
+    b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    // CAP_CHOWN (0), CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_SYS_ADMIN (21)
+    b.config["process"]["capabilities"] = {{"bounding", {"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"}},
+                                           {"permitted", {"CAP_KILL", "CAP_NET_BIND_SERVICE"}},
+                                           {"effective", {"CAP_KILL"}},
+                                           {"inheritable", {"CAP_NET_BIND_SERVICE"}},
+                                           {"ambient", {"CAP_NET_BIND_SERVICE"}}};
+    b.config["process"]["noNewPrivileges"] = false;
+    RunResult r = b.run();
+    ASSERT_EQ(r.status, 0) << r.err;
+    // After exec by a non-root user: P' = ambient, E' = ambient, I kept, bounding kept.
+    EXPECT_EQ(r.probe["status"]["CapBnd"], "0000000000000421");
+    EXPECT_EQ(r.probe["status"]["CapInh"], "0000000000000400");
+    EXPECT_EQ(r.probe["status"]["CapAmb"], "0000000000000400");
+    EXPECT_EQ(r.probe["status"]["CapPrm"], "0000000000000400");
+    EXPECT_EQ(r.probe["status"]["CapEff"], "0000000000000400");
+    EXPECT_EQ(r.probe["status"]["NoNewPrivs"], "0");
+}
+
+TEST(OciRun, RootGetsItsBoundingSetAndNoNewPrivilegesHolds) {
+    Bundle b;
+    RunResult r = b.run({"--try", "mount"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    // spec's default: AUDIT_WRITE, KILL, NET_BIND_SERVICE
+    EXPECT_EQ(r.probe["status"]["CapEff"], "0000000020000420");
+    EXPECT_EQ(r.probe["status"]["NoNewPrivs"], "1");
+    EXPECT_EQ(r.probe["tries"]["mount"], "EPERM");
+}
+
+TEST(OciRun, RlimitsOomScoreAdjAndPersonality) {
+    Bundle b;
+    b.config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 321}, {"hard", 654}},
+                                      {{"type", "RLIMIT_CORE"}, {"soft", 0}, {"hard", 0}}};
+    b.config["process"]["oomScoreAdj"] = 345;
+    b.config["linux"]["personality"] = {{"domain", "LINUX32"}};
+    std::string out = sh(b, "cat /proc/self/oom_score_adj; uname -m; cat /proc/self/limits | grep 'open files'");
+    EXPECT_NE(out.find("345\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("i686"), std::string::npos) << out;
+    EXPECT_NE(out.find("321                  654"), std::string::npos) << out;
+}
+
+TEST(OciRun, RootReadonlyAndAWritableRoot) {
+    Bundle b;
+    RunResult ro = b.run({"--write", "/etc/x"});
+    EXPECT_EQ(ro.probe["writes"]["/etc/x"], "EROFS");
+    b.config["root"]["readonly"] = false;
+    RunResult rw = b.run({"--write", "/etc/x"}, "c2");
+    EXPECT_EQ(rw.probe["writes"]["/etc/x"], "ok");
+    EXPECT_TRUE(exists(b.rootfs() + "/etc/x")) << "a writable root is the bundle's rootfs itself";
+}
+
+TEST(OciRun, MountsWithTheirOptionsInOrder) {
+    Bundle b;
+    TempDir host;
+    std::ofstream(host.path() + "/file") << "from the host\n";
+    auto& m = b.config["mounts"];
+    m.push_back({{"destination", "/data"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"size=1m", "mode=700", "noexec", "nosuid"}}});
+    m.push_back({{"destination", "/host"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "ro", "nodev"}}});
+    m.push_back({{"destination", "/data/inner"}, {"type", "bind"}, {"source", host.path()}, {"options", {"bind", "rw"}}});
+    RunResult r = b.run({"--write", "/host/new", "--write", "/data/inner/made", "--read", "/host/file"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    json data = mount_at(r.probe, "/data"), hostm = mount_at(r.probe, "/host");
+    ASSERT_FALSE(data.is_null());
+    EXPECT_EQ(data["fstype"], "tmpfs");
+    EXPECT_NE(data["options"].get<std::string>().find("noexec"), std::string::npos);
+    EXPECT_NE(data["super"].get<std::string>().find("mode=700"), std::string::npos) << data;
+    EXPECT_NE(hostm["options"].get<std::string>().find("ro"), std::string::npos);
+    EXPECT_EQ(r.probe["writes"]["/host/new"], "EROFS");
+    EXPECT_EQ(r.probe["reads"]["/host/file"], "data");
+    EXPECT_EQ(r.probe["writes"]["/data/inner/made"], "ok") << "a later mount lands inside an earlier one";
+    EXPECT_TRUE(exists(host.path() + "/made"));
+}
+
+TEST(OciRun, AMountTargetThatIsASymlinkOutOfTheRootStaysInside) {
+    Bundle b;
+    TempDir outside;
+    // An image that points /evil at a host directory: the mount must land in the rootfs.
+    std::filesystem::create_symlink("../../../../../../.." + outside.path(), b.rootfs() + "/evil");
+    b.config["root"]["readonly"] = false;
+    b.config["mounts"].push_back({{"destination", "/evil"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    RunResult r = b.run({"--write", "/evil/x"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["writes"]["/evil/x"], "ok");
+    EXPECT_FALSE(exists(outside.path() + "/x"));
+    EXPECT_TRUE(std::filesystem::is_empty(outside.path()));
+}
+
+TEST(OciRun, MaskedAndReadonlyPaths) {
+    Bundle b;
+    b.config["linux"]["maskedPaths"] = {"/proc/kallsyms", "/proc/kcore", "/sys/firmware", "/etc/secret"};
+    b.config["linux"]["readonlyPaths"] = {"/proc/sys"};
+    std::ofstream(b.rootfs() + "/etc/secret") << "secret\n";
+    // /proc/kcore is absent from this kernel: a masked path that is missing is skipped.
+    RunResult r = b.run({"--read", "/etc/secret", "--read", "/proc/kallsyms", "--write", "/proc/sys/kernel/hostname"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"]["/etc/secret"], "empty");
+    EXPECT_EQ(r.probe["reads"]["/proc/kallsyms"], "empty");
+    EXPECT_EQ(r.probe["writes"]["/proc/sys/kernel/hostname"], "EROFS");
+    EXPECT_EQ(mount_at(r.probe, "/sys/firmware")["fstype"], "tmpfs");
+}
+
+TEST(OciRun, HostnameDomainnameAndSysctl) {
+    Bundle b;
+    b.config["hostname"] = "box";
+    b.config["domainname"] = "example.org";
+    b.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmni", "1234"}};
+    std::string out = sh(b, "hostname; cat /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni");
+    EXPECT_EQ(out, "box\nexample.org\n1\n1234\n");
+    EXPECT_EQ(read_file("/proc/sys/kernel/shmmni").find("1234"), std::string::npos) << "the host's value is untouched";
+}
+
+TEST(OciRun, AUserNamespaceWithItsMappings) {
+    Bundle b;
+    b.config["linux"]["namespaces"].push_back({{"type", "user"}});
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    // The rootfs and its mount points belong to the mapped root, as an image unpacked for it.
+    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    RunResult r = b.run();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.probe["ns"]["user"], host_ns("user"));
+    EXPECT_NE(r.probe["uid_map"].get<std::string>().find("100000"), std::string::npos);
+    EXPECT_EQ(r.probe["uid"], 0);
+}
+
+TEST(OciRun, JoinsANetworkNamespaceByPath) {
+    Bundle b;
+    // A namespace kept alive by a sleeping process of its own, joined through /proc/PID/ns/net.
+    pid_t holder = ::fork();
+    if (holder == 0) {
+        if (::unshare(CLONE_NEWNET) < 0) ::_exit(1);
+        ::pause();
+        ::_exit(0);
+    }
+    std::string path = "/proc/" + std::to_string(holder) + "/ns/net";
+    for (int i = 0; i < 1000 && std::filesystem::read_symlink(path) == host_ns("net"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::string want = std::filesystem::read_symlink(path).string();
+    for (auto& ns : b.config["linux"]["namespaces"])
+        if (ns["type"] == "network") ns["path"] = path;
+    RunResult r = b.run();
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["ns"]["net"], want);
+}
+
+TEST(OciRun, TimeNamespaceOffsets) {
+    Bundle b;
+    b.config["linux"]["namespaces"].push_back({{"type", "time"}});
+    b.config["linux"]["timeOffsets"] = {{"monotonic", {{"secs", 86400}, {"nanosecs", 0}}}, {"boottime", {{"secs", 3600}, {"nanosecs", 0}}}};
+    RunResult r = b.run();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.probe["ns"]["time"], host_ns("time"));
+    EXPECT_NE(r.probe["timens_offsets"].get<std::string>().find("86400"), std::string::npos);
+}
+
+TEST(OciRun, SeccompFromOciJsonDecidesByArgumentAndByName) {
+    Bundle b;
+    b.config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
+        {"syscalls",
+         {{{"names", {"getppid"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}},
+          {{"names", {"mount"}}, {"action", "SCMP_ACT_ERRNO"}},
+          {{"names", {"no_such_syscall_xyz"}}, {"action", "SCMP_ACT_ERRNO"}},
+          // socket(AF_PACKET=17, ...) refused with EAFNOSUPPORT, other families allowed.
+          {{"names", {"socket"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 97}, {"args", {{{"index", 0}, {"value", 17}, {"op", "SCMP_CMP_EQ"}}}}}}}};
+    b.config["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+    b.config["process"]["capabilities"]["effective"].push_back("CAP_SYS_ADMIN");
+    b.config["process"]["capabilities"]["permitted"].push_back("CAP_SYS_ADMIN");
+    RunResult r = b.run({"--try", "getppid", "--try", "mount", "--call", "41,17,3,0", "--call", "41,1,1,0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["tries"]["getppid"], "ENOSYS");
+    EXPECT_EQ(r.probe["tries"]["mount"], "EPERM");
+    EXPECT_EQ(r.probe["calls"]["41,17,3,0"], "EAFNOSUPPORT");
+    EXPECT_NE(r.probe["calls"]["41,1,1,0"], "EAFNOSUPPORT");
+    EXPECT_EQ(r.probe["status"]["Seccomp"], "2");
+}
+
+TEST(OciRun, DevicesAreCreatedAndTheDeviceCgroupEnforces) {
+    Bundle b;
+    b.config["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/mynull"}, {"major", 1}, {"minor", 3}, {"fileMode", 0666}}};
+    b.config["linux"]["resources"]["devices"] = {{{"allow", false}, {"access", "rwm"}},
+                                                 {{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"access", "rw"}}};
+    b.config["process"]["capabilities"]["bounding"].push_back("CAP_MKNOD");
+    b.config["process"]["capabilities"]["effective"].push_back("CAP_MKNOD");
+    b.config["process"]["capabilities"]["permitted"].push_back("CAP_MKNOD");
+    b.config["root"]["readonly"] = false;
+    int status = 0;
+    std::string out = sh(b, "ls -l /dev/mynull /dev/null /dev/zero /dev/ptmx; echo x > /dev/mynull && echo wrote; "
+                            "busybox mknod /tmp/sda b 8 0 2>&1 || echo refused",
+                         &status);
+    EXPECT_NE(out.find("/dev/mynull"), std::string::npos) << out;
+    EXPECT_NE(out.find("wrote"), std::string::npos) << out;
+    EXPECT_NE(out.find("refused"), std::string::npos) << "mknod of a device the cgroup denies: " << out;
+}
+
+TEST(OciRun, ResourcesLandInTheContainersCgroup) {
+    Bundle b;
+    b.config["linux"]["cgroupsPath"] = "/caisson-oci-test/limits";
+    b.config["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
+    b.config["linux"]["resources"]["pids"] = {{"limit", 32}};
+    b.config["linux"]["resources"]["cpu"] = {{"shares", 512}, {"quota", 50000}, {"period", 100000}};
+    std::string out = sh(b, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                            "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us; cat /proc/self/cgroup | grep memory");
+    EXPECT_EQ(out.substr(0, out.rfind("\n", out.size() - 2) + 1), "67108864\n32\n512\n50000\n");
+    EXPECT_NE(out.find("memory:/\n"), std::string::npos) << "the cgroup namespace is rooted at the container: " << out;
+    EXPECT_FALSE(exists("/sys/fs/cgroup/memory/caisson-oci-test/limits")) << "delete removes the cgroup";
+    ::rmdir("/sys/fs/cgroup/memory/caisson-oci-test");
+    for (const char* c : {"pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "unified"})
+        ::rmdir((std::string("/sys/fs/cgroup/") + c + "/caisson-oci-test").c_str());
+}
+
+// The lifecycle by hand: create (pid file, init waiting), start, state, kill, delete.
+TEST(OciLifecycle, CreateStartKillDelete) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    std::string pid_file = b.path() + "/pid";
+    RunResult c = b.oci("create", {"--bundle", b.path(), "--pid-file", pid_file}, "life");
+    ASSERT_EQ(c.status, 0) << c.err;
+    int pid = std::stoi(read_file(pid_file));
+    json st = json::parse(b.oci("state", {}, "life").out);
+    EXPECT_EQ(st["status"], "created");
+    EXPECT_EQ(st["pid"], pid);
+    EXPECT_EQ(st["id"], "life");
+    EXPECT_EQ(st["bundle"], b.path());
+    EXPECT_EQ(st["ociVersion"], "1.2.0");
+    EXPECT_TRUE(st.contains("created") && st.contains("owner") && st.contains("rootfs") && st.contains("annotations"));
+    EXPECT_NE(read_file("/proc/" + std::to_string(pid) + "/cmdline").find("caisson-oci"), std::string::npos)
+        << "before start, the pid is the runtime's init, waiting";
+    ASSERT_EQ(b.oci("start", {}, "life").status, 0);
+    EXPECT_EQ(json::parse(b.oci("state", {}, "life").out)["status"], "running");
+    EXPECT_EQ(read_file("/proc/" + std::to_string(pid) + "/cmdline").substr(0, 10), std::string("/bin/sleep"));
+    RunResult again = b.oci("start", {}, "life");
+    EXPECT_NE(again.status, 0);
+    EXPECT_EQ(b.oci("delete", {}, "life").status, 1) << "a running container is not deleted without --force";
+    ASSERT_EQ(b.oci("kill", {}, "life SIGKILL").status, 1) << "one argument per word";
+    ASSERT_EQ(b.oci("kill", {"life", "KILL"}, "").status, 0);
+    for (int i = 0; i < 2000 && json::parse(b.oci("state", {}, "life").out)["status"] != "stopped"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(json::parse(b.oci("state", {}, "life").out)["status"], "stopped");
+    RunResult k = b.oci("kill", {"life", "9"}, "");
+    EXPECT_NE(k.status, 0);
+    EXPECT_NE(k.err.find("container not running"), std::string::npos) << k.err;
+    ASSERT_EQ(b.oci("delete", {}, "life").status, 0);
+    RunResult gone = b.oci("state", {}, "life");
+    EXPECT_NE(gone.status, 0);
+    EXPECT_NE(gone.err.find("does not exist"), std::string::npos) << gone.err;
+}
+
+TEST(OciLifecycle, DeletingACreatedContainerKillsItsInit) {
+    Bundle b;
+    std::string pid_file = b.path() + "/pid";
+    ASSERT_EQ(b.oci("create", {"--bundle", b.path(), "--pid-file", pid_file}, "made").status, 0);
+    int pid = std::stoi(read_file(pid_file));
+    RunResult d = b.oci("delete", {}, "made");
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_FALSE(exists("/proc/" + std::to_string(pid) + "/cmdline") &&
+                 read_file("/proc/" + std::to_string(pid) + "/cmdline").find("caisson-oci") != std::string::npos);
+    EXPECT_FALSE(exists(b.root() + "/made"));
+}
+
+TEST(OciLifecycle, PauseResumeExecPsUpdateEventsList) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["process"]["env"] = {"PATH=/bin", "FROM_CONFIG=1"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy").status, 0);
+    RunResult e = b.oci("exec", {"--env", "EXTRA=2", "busy", "/bin/sh", "-c", "echo $FROM_CONFIG$EXTRA; exit 3"}, "");
+    EXPECT_EQ(e.status, 3) << e.err;
+    EXPECT_EQ(e.out, "12\n");
+    RunResult user = b.oci("exec", {"--user", "1000:1000", "--cwd", "/tmp", "busy", "/probe"}, "");
+    ASSERT_EQ(user.status, 0) << user.err;
+    EXPECT_EQ(user.probe["uid"], 1000);
+    EXPECT_EQ(user.probe["cwd"], "/tmp");
+    EXPECT_NE(user.probe["pid"], 1);
+    json ps = json::parse(b.oci("ps", {"--format", "json"}, "busy").out);
+    EXPECT_EQ(ps.size(), 1u);
+    ASSERT_EQ(b.oci("pause", {}, "busy").status, 0);
+    EXPECT_EQ(json::parse(b.oci("state", {}, "busy").out)["status"], "paused");
+    RunResult frozen_exec = b.oci("exec", {"busy", "/bin/true"}, "");
+    EXPECT_NE(frozen_exec.status, 0);
+    EXPECT_NE(frozen_exec.err.find("paused"), std::string::npos);
+    ASSERT_EQ(b.oci("resume", {}, "busy").status, 0);
+    EXPECT_EQ(json::parse(b.oci("state", {}, "busy").out)["status"], "running");
+    std::ofstream(b.path() + "/res.json") << R"({"pids": {"limit": 17}})";
+    RunResult u = b.oci("update", {"--resources", b.path() + "/res.json"}, "busy");
+    ASSERT_EQ(u.status, 0) << u.err;
+    EXPECT_EQ(read_file("/sys/fs/cgroup/pids/caisson/busy/pids.max"), "17\n");
+    json ev = json::parse(b.oci("events", {"--stats"}, "busy").out);
+    EXPECT_EQ(ev["type"], "stats");
+    EXPECT_EQ(ev["data"]["pids"]["current"], 1);
+    json list = json::parse(run_oci({"--root", b.root(), "list", "--format", "json"}).out);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0]["id"], "busy");
+    EXPECT_EQ(list[0]["status"], "running");
+    ASSERT_EQ(b.oci("delete", {"--force"}, "busy").status, 0);
+    EXPECT_FALSE(exists("/sys/fs/cgroup/pids/caisson/busy"));
+}
+
+TEST(OciLifecycle, HooksGetTheStateOnStdinInTheirOrder) {
+    Bundle b;
+    std::string log = b.path() + "/hooks.log";
+    auto hook = [&](const std::string& name) {
+        return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo " + name + " $(cat) >> " + log}}};
+    };
+    b.config["hooks"] = {{"createRuntime", {hook("createRuntime")}}, {"poststart", {hook("poststart")}}, {"poststop", {hook("poststop")}}};
+    b.config["annotations"] = {{"org.example.key", "value"}};
+    RunResult r = b.run({}, "hooked");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::istringstream lines(read_file(log));
+    std::vector<std::string> order;
+    std::string stage, rest;
+    while (lines >> stage && std::getline(lines, rest)) {
+        order.push_back(stage);
+        json st = json::parse(rest);
+        EXPECT_EQ(st["id"], "hooked");
+        EXPECT_EQ(st["bundle"], b.path());
+        EXPECT_EQ(st["annotations"]["org.example.key"], "value");
+        if (stage == "createRuntime") {
+            EXPECT_EQ(st["status"], "creating");
+        }
+        if (stage != "poststop") {
+            EXPECT_GT(st["pid"].get<int>(), 0);
+        } else {
+            EXPECT_EQ(st["status"], "stopped");
+        }
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"createRuntime", "poststart", "poststop"}));
+}
+
+TEST(OciLifecycle, AFailingOrSlowCreateHookFailsCreateAndLeavesNothing) {
+    Bundle b;
+    b.config["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "sleep 10"}}, {"timeout", 1}}}}};
+    RunResult r = b.oci("create", {"--bundle", b.path()}, "slow");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(b.root() + "/slow"));
+    b.config["hooks"] = {{"createContainer", {{{"path", "/bin/false"}}}}};
+    RunResult f = b.oci("create", {"--bundle", b.path()}, "fails");
+    EXPECT_NE(f.status, 0);
+    EXPECT_NE(f.err.find("createContainer hook /bin/false: exit status 1"), std::string::npos) << f.err;
+    EXPECT_FALSE(exists(b.root() + "/fails"));
+    EXPECT_FALSE(exists("/sys/fs/cgroup/memory/caisson/fails"));
+}
+
+TEST(OciLifecycle, TheConsoleSocketGetsOnePtyMaster) {
+    Bundle b;
+    b.config["process"]["terminal"] = true;
+    b.config["process"]["consoleSize"] = {{"height", 33}, {"width", 101}};
+    b.config["process"]["args"] = {"/bin/sh", "-c", "stty size; echo tty:$(tty)"};
+    std::string sock = b.path() + "/console.sock";
+    int ls = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, sock.c_str());
+    ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::listen(ls, 1), 0);
+    int master = -1, messages = 0;
+    std::thread receiver([&] {
+        int c = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+        for (;;) {
+            char buf[64];
+            iovec iov{buf, sizeof(buf)};
+            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+            msghdr msg{};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof(control);
+            if (::recvmsg(c, &msg, MSG_CMSG_CLOEXEC) <= 0) break;
+            ++messages;
+            if (cmsghdr* h = CMSG_FIRSTHDR(&msg)) std::memcpy(&master, CMSG_DATA(h), sizeof(int));
+        }
+        ::close(c);
+    });
+    RunResult c = b.oci("create", {"--bundle", b.path(), "--console-socket", sock}, "tty");
+    receiver.join();
+    ::close(ls);
+    ASSERT_EQ(c.status, 0) << c.err;
+    EXPECT_EQ(messages, 1);
+    ASSERT_GE(master, 0);
+    EXPECT_TRUE(::isatty(master));
+    ASSERT_EQ(b.oci("start", {}, "tty").status, 0);
+    std::string out;
+    char buf[256];
+    ssize_t n;
+    while ((n = ::read(master, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(master);
+    EXPECT_NE(out.find("33 101"), std::string::npos) << out;
+    EXPECT_NE(out.find("tty:/dev/pts/0"), std::string::npos) << out;
+    b.oci("delete", {"--force"}, "tty");
+}
+
+TEST(OciLifecycle, PreservedDescriptorsPassAndOthersDoNot) {
+    Bundle b;
+    b.config["process"]["args"] = {"/probe"};
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    RunOptions o;
+    o.extra_fds = {{3, p[1]}, {4, p[1]}};
+    b.save();
+    RunResult r = run_oci({"--root", b.root(), "run", "--bundle", b.path(), "--preserve-fds", "1", "fds"}, o);
+    ::close(p[0]);
+    ::close(p[1]);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string fds = r.probe["fds"].dump();
+    EXPECT_NE(fds.find("\"fd\":3"), std::string::npos) << fds;
+    EXPECT_EQ(fds.find("\"fd\":4"), std::string::npos) << fds;
+    run_oci({"--root", b.root(), "delete", "--force", "fds"});
+}
+
+TEST(OciCli, VersionFeaturesSpecAndJsonLog) {
+    RunResult v = run_oci({"--version"});
+    EXPECT_EQ(v.out.substr(0, v.out.find('\n')).rfind("caisson-oci version ", 0), 0u);
+    EXPECT_NE(v.out.find("\nspec: 1.2."), std::string::npos);
+    json f = json::parse(run_oci({"features"}).out);
+    EXPECT_EQ(f["ociVersionMax"], "1.2.0");
+    EXPECT_EQ(f["linux"]["seccomp"]["enabled"], true);
+    TempDir d;
+    std::string log = d.path() + "/log.json";
+    RunResult e = run_oci({"--log", log, "--log-format", "json", "--root", d.path(), "state", "nothere"});
+    EXPECT_NE(e.status, 0);
+    json line = json::parse(read_file(log));
+    EXPECT_EQ(line["level"], "error");
+    EXPECT_EQ(line["msg"], "container nothere does not exist");
+    EXPECT_TRUE(line.contains("time"));
+    RunResult again = run_oci({"spec", "--bundle", d.path()});
+    ASSERT_EQ(again.status, 0);
+    RunResult twice = run_oci({"spec", "--bundle", d.path()});
+    EXPECT_NE(twice.status, 0);
+}
+
+}  // namespace
+}  // namespace caisson::test
