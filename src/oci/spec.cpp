@@ -45,6 +45,8 @@ int64_t integer(const json& v, const std::string& field) {
 }
 uint64_t unsigned64(const json& v, const std::string& field) {
     if (v.is_number_unsigned()) return v.get<uint64_t>();
+    // A document built in memory (not parsed) holds small numbers as signed.
+    if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
     if (v.is_number_integer()) bad(field, "expected a non-negative integer");
     bad(field, std::string("expected an integer, found ") + kind(v));
 }
