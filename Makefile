@@ -2,6 +2,7 @@
 #   make demo    install what is missing, build, and run a sandbox that shows what it isolates
 #   make check   install what is missing, build, and run every test (as root)
 #   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp;
+#                OCI create-to-delete against crun and runc;
 #                what cgroups add to a start, against crun
 #   make fuzz    libFuzzer (clang, ASan, UBSan) on every parser, FUZZ_SECONDS each
 #   make soak    SOAK_RUNS sandboxes (random limits, supervisors SIGKILLed), then a leak check

@@ -19,6 +19,8 @@ echo "bench: seccomp notification round trip (notify_roundtrip)" >&2
 echo "bench: cgroups (cgroup_ops, bench/cgroup_start.sh)" >&2
 "$build/bench/cgroup_ops" > "$tmp/cgroup_ops.txt"
 bash "$here/cgroup_start.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/cgroup_start.txt"
+echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
+bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"
 
 # Charts: the median start of each tool, and the cost per system call of each filter.
 charts=""
@@ -76,7 +78,11 @@ fi
   echo
   echo '```'; cat "$tmp/cgroup_ops.txt" "$tmp/cgroup_start.txt"; echo '```'
   echo
-  echo "## Not measured yet"
-  echo "- OCI create-to-delete against crun and runc: comes with the OCI runtime (issue 5)."
+  echo "## OCI runtimes: caisson-oci, crun, runc (bench/oci_lifecycle.sh)"
+  echo "One busybox bundle with memory and pids limits for every runtime. \`run\`: create, start, wait"
+  echo "and delete of /bin/true in one command; \`lifecycle\`: create, start, kill, delete as four commands"
+  echo "(what containerd's shim does); \`podman\`: \`podman run --rm\` with each runtime."
+  echo
+  echo '```'; cat "$tmp/oci.txt"; echo '```'
 } > "$out"
 echo "bench: wrote $out" >&2

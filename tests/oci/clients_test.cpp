@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -55,6 +56,8 @@ class Clients : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         if (!have("/usr/bin/podman")) return;
+        for (const char* parent : kClientParents)
+            if (::access((std::string("/sys/fs/cgroup/memory/") + parent).c_str(), F_OK) == 0) kept_parents_.push_back(parent);
         dir_ = new TempDir();
         const std::string& d = dir_->path();
         std::ofstream(d + "/containers.conf") << "[containers]\n"
@@ -84,7 +87,14 @@ protected:
             }
         delete dir_;
         dir_ = nullptr;
+        // The parent cgroups each client makes for its containers, when this suite made them.
+        for (const char* parent : kClientParents) {
+            if (std::find(kept_parents_.begin(), kept_parents_.end(), parent) != kept_parents_.end()) continue;
+            shell(std::string("find /sys/fs/cgroup/*/") + parent + " -depth -type d -exec rmdir {} +");
+        }
     }
+    static constexpr const char* kClientParents[] = {"libpod_parent", "docker", "default"};
+    static inline std::vector<std::string> kept_parents_;
     void SetUp() override {
         if (!dir_) GTEST_SKIP() << "podman is not installed (scripts/setup.sh --check installs it)";
         if (!imported_) GTEST_SKIP() << "podman could not import the test image";
