@@ -5,7 +5,9 @@
 #include "oci/container.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
+#include "policy/values.hpp"
 
+#include <charconv>
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -107,6 +110,37 @@ const char* kUsage =
     "global flags: --root DIR --log FILE --log-format text|json --systemd-cgroup --debug --version\n"
     "commands: create start state kill delete run exec ps pause resume update events features spec list\n";
 
+// One line per command, for `caisson-oci COMMAND --help` (runc's flags; README has the rest).
+const std::map<std::string, std::string> kCommandUsage = {
+    {"create", "create [--bundle B] [--pid-file P] [--console-socket S] [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID"},
+    {"run", "run [--bundle B] [--pid-file P] [--console-socket S] [--detach] [--no-pivot] [--preserve-fds N] ID"},
+    {"start", "start ID"},
+    {"state", "state ID"},
+    {"kill", "kill [--all] ID [SIGNAL]   (SIGNAL: a number, KILL or SIGKILL; default SIGTERM)"},
+    {"delete", "delete [--force] ID"},
+    {"exec", "exec [--process F] [--tty] [--console-socket S] [--cwd D] [--env K=V]... [--user UID[:GID]] [--cap CAP]... "
+             "[--detach] [--pid-file P] [--no-new-privs] [--preserve-fds N] ID [COMMAND ARGS...]"},
+    {"ps", "ps [--format table|json] ID"},
+    {"pause", "pause ID"},
+    {"resume", "resume ID"},
+    {"update", "update [--resources FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N] [--pids-limit N] "
+               "[--cpu-quota N] [--cpu-period N] [--cpu-shares N] [--cpuset-cpus L] [--cpuset-mems L] [--blkio-weight N] ID"},
+    {"events", "events [--stats] [--interval SECONDS] ID"},
+    {"features", "features"},
+    {"spec", "spec [--bundle B] [--rootless]"},
+    {"list", "list [--format table|json] [--quiet]"},
+};
+
+// A numeric flag value, or an error that names the flag.
+long long number(const Flags& f, const std::string& cmd, const char* flag) {
+    std::string v = f.get(flag);
+    long long n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size() || v.empty())
+        throw Error::usage(cmd + ": --" + flag + ": not a number: \"" + v + "\"");
+    return n;
+}
+
 std::string need_id(const Flags& f, const std::string& cmd) {
     if (f.positional.empty()) throw Error::usage(cmd + ": requires a container id (\"caisson-oci " + cmd + " ID\")");
     return f.positional[0];
@@ -152,6 +186,15 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         boolean({"rootless"});
         f.aliases = {{"b", "bundle"}};
     }
+    for (size_t k = i; k < args.size() && args[k] != "--"; ++k) {
+        if (cmd == "exec" && !args[k].empty() && args[k][0] != '-') break;  // the command's own --help
+        if (args[k] == "--help" || args[k] == "-h" || args[k] == "-help") {
+            auto u = kCommandUsage.find(cmd == "rm" ? "delete" : cmd == "ls" ? "list" : cmd);
+            if (u == kCommandUsage.end()) throw Error::usage("unknown command \"" + cmd + "\"\n" + kUsage);
+            std::printf("usage: caisson-oci [global flags] %s\n", u->second.c_str());
+            return 0;
+        }
+    }
     parse_flags(f, args, i, cmd == "exec", cmd);
 
     if (cmd == "create" || cmd == "run") {
@@ -159,7 +202,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             throw Error::usage("--systemd-cgroup: caisson-oci drives cgroupfs only (no systemd here); configure the client's "
                                "cgroup manager as cgroupfs");
         std::string id = need_id(f, cmd);
-        unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(std::stoul(f.get("preserve-fds"))) : 0;
+        unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
                                  f.flag("no-new-keyring"), preserve};
@@ -212,10 +255,16 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             }
             r = oci::parse_json(ss.str(), file == "-" ? "stdin" : file);
         }
-        auto num = [&](const char* flag) { return std::stoll(f.get(flag)); };
-        if (f.has("memory")) r["memory"]["limit"] = num("memory");
-        if (f.has("memory-swap")) r["memory"]["swap"] = num("memory-swap");
-        if (f.has("memory-reservation")) r["memory"]["reservation"] = num("memory-reservation");
+        auto num = [&](const char* flag) { return number(f, cmd, flag); };
+        // Sizes as runc takes them (256m, 1G, bytes), and -1 for no limit.
+        auto size = [&](const char* flag) -> long long {
+            std::string v = f.get(flag);
+            if (v == "-1") return -1;
+            return static_cast<long long>(caisson::values::parse_size(v, std::string(cmd) + " --" + flag));
+        };
+        if (f.has("memory")) r["memory"]["limit"] = size("memory");
+        if (f.has("memory-swap")) r["memory"]["swap"] = size("memory-swap");
+        if (f.has("memory-reservation")) r["memory"]["reservation"] = size("memory-reservation");
         if (f.has("pids-limit")) r["pids"]["limit"] = num("pids-limit");
         if (f.has("cpu-quota")) r["cpu"]["quota"] = num("cpu-quota");
         if (f.has("cpu-period")) r["cpu"]["period"] = num("cpu-period");
@@ -229,7 +278,11 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
     if (cmd == "events") {
         std::string interval = f.get("interval", "5");
         if (!interval.empty() && interval.back() == 's') interval.pop_back();
-        oci::events_container(root, need_id(f, cmd), f.flag("stats"), std::stod(interval));
+        char* end = nullptr;
+        double seconds = std::strtod(interval.c_str(), &end);
+        if (interval.empty() || *end || !(seconds > 0))
+            throw Error::usage("events: --interval: not a positive number of seconds: \"" + f.get("interval") + "\"");
+        oci::events_container(root, need_id(f, cmd), f.flag("stats"), seconds);
         return 0;
     }
     if (cmd == "features") {
@@ -263,7 +316,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         o.tty = f.flag("tty");
         o.detach = f.flag("detach");
         o.no_new_privs = f.flag("no-new-privs");
-        o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(std::stoul(f.get("preserve-fds"))) : 0;
+        o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         return oci::exec_in_container(o);
     }
     throw Error::usage("unknown command \"" + cmd + "\"\n" + kUsage);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -99,7 +100,7 @@ void signal_init(const ContainerState& s, int sig) {
 int parse_signal(const std::string& text) {
     if (text.empty()) return SIGTERM;
     if (std::all_of(text.begin(), text.end(), ::isdigit)) {
-        int n = std::stoi(text);
+        int n = text.size() > 3 ? 0 : std::stoi(text);
         if (n <= 0 || n >= NSIG) throw Error::usage("invalid signal \"" + text + "\"");
         return n;
     }
@@ -111,8 +112,16 @@ int parse_signal(const std::string& text) {
         if (abbrev && name == abbrev) return s;
     }
     if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {
-        int off = name.size() > 5 ? std::stoi(name.substr(5)) : 0;
-        return name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + off : SIGRTMAX + off;
+        // RTMIN+N and RTMAX-N, as kill(1) spells them.
+        int off = 0;
+        if (name.size() > 5) {
+            const char* b = name.data() + 5 + (name[5] == '+' ? 1 : 0);
+            auto [end, ec] = std::from_chars(b, name.data() + name.size(), off);
+            if (ec != std::errc() || end != name.data() + name.size()) throw Error::usage("unknown signal \"" + text + "\"");
+        }
+        int sig = name[4] == 'N' ? SIGRTMIN + off : SIGRTMAX + off;
+        if (sig < SIGRTMIN || sig > SIGRTMAX) throw Error::usage("invalid signal \"" + text + "\"");
+        return sig;
     }
     throw Error::usage("unknown signal \"" + text + "\"");
 }

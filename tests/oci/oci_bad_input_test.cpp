@@ -118,5 +118,32 @@ TEST(OciBadInput, TheSystemdCgroupDriverIsAClearError) {
     expect_nothing_left(b, "sd");
 }
 
+TEST(OciBadInput, BadFlagValuesAreNamedAndEachCommandHasHelp) {
+    Bundle b;
+    struct Case {
+        std::vector<std::string> args;
+        const char* says;
+    };
+    for (const Case& c : std::vector<Case>{
+             {{"create", "--preserve-fds", "many", "x"}, "create: --preserve-fds: not a number: \"many\""},
+             {{"update", "--memory", "lots", "x"}, "update --memory: not a size"},
+             {{"events", "--interval", "0", "x"}, "events: --interval: not a positive number"},
+             {{"kill", "x", "99999999999"}, "invalid signal \"99999999999\""},
+             {{"kill", "x", "SIGNOPE"}, "unknown signal \"SIGNOPE\""},
+             {{"create", "--bogus", "x"}, "create: flag provided but not defined: -bogus"},
+             {{"frobnicate", "x"}, "unknown command \"frobnicate\""},
+         }) {
+        std::vector<std::string> args{"--root", b.root()};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        RunResult r = run_oci(args);
+        EXPECT_EQ(r.status, 1) << c.args[0];
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(exists(b.root() + "/x"));
+    RunResult h = run_oci({"exec", "--help"});
+    EXPECT_EQ(h.status, 0);
+    EXPECT_NE(h.out.find("exec [--process F]"), std::string::npos) << h.out;
+}
+
 }  // namespace
 }  // namespace caisson::test
