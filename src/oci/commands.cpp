@@ -297,9 +297,9 @@ void events_container(const std::string& root, const std::string& id, bool once,
 }
 
 nlohmann::json features() {
-    std::vector<std::string> opts = {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime", "mand",
+    std::vector<std::string> opts = {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "lazytime", "mand",
                                      "noatime", "nodev", "nodiratime", "noexec", "nosuid", "nosymfollow", "private", "rbind",
-                                     "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
+                                     "relatime", "remount", "ridmap", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
                                      "shared", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"};
     std::vector<std::string> caps;
     for (int c = 0; c <= 40; ++c) {
@@ -326,7 +326,7 @@ nlohmann::json features() {
           {"apparmor", {{"enabled", false}}},
           {"selinux", {{"enabled", false}}},
           {"intelRdt", {{"enabled", false}}},
-          {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
+          {"mountExtensions", {{"idmap", {{"enabled", true}}}}}}},
         {"annotations", {{"org.opencontainers.runc.checkpoint.enabled", "false"}, {"io.github.caisson.compiler", "caisson seccomp compiler"}}},
     };
 }

@@ -5,6 +5,7 @@
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "oci/hooks.hpp"
+#include "oci/idmapped_mounts.hpp"
 #include "oci/process_setup.hpp"
 #include "oci/resources.hpp"
 #include "oci/rootfs.hpp"
@@ -74,20 +75,6 @@ std::string absolute(const std::string& path) {
     char buf[PATH_MAX];
     if (!::realpath(path.c_str(), buf)) throw Error(ErrorKind::Usage, "resolve path", path, errno);
     return buf;
-}
-
-void write_proc(pid_t pid, const char* file, const std::string& text) {
-    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw Error(ErrorKind::Setup, "write", path + " <- " + text.substr(0, text.find('\n')), errno);
-}
-
-std::string map_lines(const std::vector<IdMapping>& maps) {
-    std::string out;
-    for (const auto& m : maps)
-        out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
-    return out;
 }
 
 // Removes everything create made if it does not finish: the init (killed and reaped), the
@@ -332,6 +319,8 @@ pid_t create_container(const CreateOptions& o) {
         if (!offsets.empty()) write_proc(::getpid(), "timens_offsets", offsets);
     }
 
+    // Before the init exists: it would have no rights over the sources from its user namespace.
+    std::map<size_t, kernel::Fd> idmapped = prepare_idmapped_mounts(spec, bundle);
     InitArgs args{&spec, {}, std::move(process), child_end.get(), start_socket.get(), console ? console.get() : -1,
                   new_cgroupns, userns, !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty(), {}};
     args.rootfs.spec = &spec;
@@ -340,6 +329,7 @@ pid_t create_container(const CreateOptions& o) {
     args.rootfs.userns = userns;
     args.rootfs.new_netns = new_netns;
     args.rootfs.no_pivot = o.no_pivot;
+    args.rootfs.idmapped = &idmapped;
     if (cgroup) {
         for (const auto& path : cgroup->paths()) {
             std::string mount = path.substr(0, path.size() - cg_name.size() - 1 - (cg_parent.empty() ? 0 : cg_parent.size() + 1));

@@ -76,14 +76,22 @@ bool set_propagation(int mnt, const MountOptions& o, Failure& f, const char* wha
     return true;
 }
 
-bool bind_mount(int root, const RootfsPlan& plan, const Mount& m, const MountOptions& o, Failure& f) {
+bool bind_mount(int root, const RootfsPlan& plan, size_t index, const MountOptions& o, Failure& f) {
+    const Mount& m = plan.spec->mounts[index];
     std::string src = host_source(plan, m.source);
-    kernel::Fd tree(kernel::open_tree(AT_FDCWD, src.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0)));
-    if (!tree) return f.set("open bind source", src.c_str());
+    kernel::Fd tree;
+    auto made = plan.idmapped ? plan.idmapped->find(index) : decltype(plan.idmapped->end()){};
+    if (plan.idmapped && made != plan.idmapped->end()) {
+        tree.reset(::fcntl(made->second.get(), F_DUPFD_CLOEXEC, 3));  // attributes already set
+        if (!tree) return f.set("dup idmapped tree", src.c_str());
+    } else {
+        tree.reset(kernel::open_tree(AT_FDCWD, src.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0)));
+        if (!tree) return f.set("open bind source", src.c_str());
+        if ((o.attr_set || o.attr_clear) && mech::set_attrs(tree.get(), o.attr_set, o.attr_clear, o.recursive) < 0)
+            return f.set("set bind attributes", m.destination.c_str());
+    }
     struct stat st{};
     if (::fstat(tree.get(), &st) < 0) return f.set("stat bind source", src.c_str());
-    if ((o.attr_set || o.attr_clear) && mech::set_attrs(tree.get(), o.attr_set, o.attr_clear, o.recursive) < 0)
-        return f.set("set bind attributes", m.destination.c_str());
     kernel::Fd at(mech::open_or_create(root, m.destination.c_str(), S_ISDIR(st.st_mode), f));
     if (!at) return false;
     if (mech::attach(tree.get(), at.get()) < 0) return f.set("bind mount", m.destination.c_str());
@@ -232,8 +240,7 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
             o.remount = true;
             continue;
         }
-        if (opt == "idmap" || opt == "ridmap")
-            throw Error::usage("config.json: " + field + ".options: idmapped mounts are not supported by caisson-oci yet");
+        if (opt == "idmap" || opt == "ridmap") continue;  // prepare_idmapped_mounts reads them
         if (opt == "tmpcopyup" || opt == "copy-symlink" || opt == "src-nofollow")
             throw Error::usage("config.json: " + field + ".options: \"" + opt + "\" (a crun extension) is not supported");
         auto a = std::find_if(std::begin(kAttrs), std::end(kAttrs), [&](const Flag& x) { return opt == x.name; });
@@ -280,7 +287,7 @@ bool build_rootfs(const RootfsPlan& plan, Failure& f) {
         } catch (const Error& e) {
             return f.set("mount options", e.what(), EINVAL);
         }
-        bool ok = (o.bind || m.type == "bind") ? bind_mount(root.get(), plan, m, o, f) : typed_mount(root.get(), plan, m, o, f);
+        bool ok = (o.bind || m.type == "bind") ? bind_mount(root.get(), plan, i, o, f) : typed_mount(root.get(), plan, m, o, f);
         if (!ok) return false;
     }
     if (!make_devices(root.get(), plan, f)) return false;

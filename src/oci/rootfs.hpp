@@ -3,10 +3,12 @@
 // masked and read-only paths, then pivot_root. Runs in the container's init.
 #pragma once
 
+#include "kernel/fd.hpp"
 #include "oci/spec.hpp"
 #include "run/failure.hpp"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,8 @@ struct RootfsPlan {
     bool userns = false;
     bool new_netns = false;
     bool no_pivot = false;
+    // mounts[i] -> its idmapped tree, made by the runtime (prepare_idmapped_mounts).
+    const std::map<size_t, kernel::Fd>* idmapped = nullptr;
     // Runs after the mounts, before pivot_root (createContainer hooks); false stops.
     std::function<bool()> before_pivot;
 };

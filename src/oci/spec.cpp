@@ -561,9 +561,6 @@ void validate(const Spec& s) {
         if (sc.policy == "SCHED_DEADLINE") bad("process.scheduler.policy", "SCHED_DEADLINE is not supported by caisson");
         if (!sc.flags.empty()) bad("process.scheduler.flags", "scheduler flags are not supported by caisson");
     }
-    for (size_t i = 0; i < s.mounts.size(); ++i)
-        if ((!s.mounts[i].uid_mappings.empty() || !s.mounts[i].gid_mappings.empty()) && !has_ns("user"))
-            bad("mounts[" + std::to_string(i) + "].uidMappings", "idmapped mounts need a user namespace in caisson");
 }
 
 uint64_t capability_bits(const std::vector<std::string>& names, const std::string& field) {

@@ -145,5 +145,25 @@ TEST(OciBadInput, BadFlagValuesAreNamedAndEachCommandHasHelp) {
     EXPECT_NE(h.out.find("exec [--process F]"), std::string::npos) << h.out;
 }
 
+TEST(OciBadInput, IdmappedMountsThatCannotBe) {
+    Bundle b;
+    nlohmann::json map = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+    b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", "/tmp"}, {"options", {"bind"}},
+                                  {"uidMappings", map}, {"gidMappings", map}});
+    RunResult r = create(b, "x");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("need the option idmap or ridmap"), std::string::npos) << r.err;
+    b.config["mounts"].back() = {{"destination", "/t"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"idmap"}},
+                                 {"uidMappings", map}, {"gidMappings", map}};
+    r = create(b, "y");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("idmapped mounts are bind mounts"), std::string::npos) << r.err;
+    b.config["mounts"].back() = {{"destination", "/data"}, {"type", "bind"}, {"source", "/tmp"}, {"options", {"bind", "idmap"}}};
+    r = create(b, "z");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("idmap needs uidMappings and gidMappings"), std::string::npos) << r.err;
+    for (const char* id : {"x", "y", "z"}) expect_nothing_left(b, id);
+}
+
 }  // namespace
 }  // namespace caisson::test

@@ -197,6 +197,46 @@ TEST(OciRun, AUserNamespaceWithItsMappings) {
     EXPECT_EQ(r.probe["uid"], 0);
 }
 
+// The owner of a host path, "uid gid".
+std::string owner(const std::string& path) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) < 0) return "missing";
+    return std::to_string(st.st_uid) + " " + std::to_string(st.st_gid);
+}
+
+TEST(OciRun, AnIdmappedBindMountShowsTheMappedOwners) {
+    Bundle b;
+    TempDir data;
+    std::ofstream(data.path() + "/f") << "x";
+    ASSERT_EQ(::chown((data.path() + "/f").c_str(), 1000, 1000), 0);
+    ASSERT_EQ(::chown(data.path().c_str(), 1000, 1000), 0);
+    b.config["root"]["readonly"] = false;
+    // On disk 1000 is root on this mount, and root's writes land as 1000.
+    b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", data.path()},
+                                  {"options", {"bind", "idmap"}},
+                                  {"uidMappings", {{{"containerID", 1000}, {"hostID", 0}, {"size", 1}}}},
+                                  {"gidMappings", {{{"containerID", 1000}, {"hostID", 0}, {"size", 1}}}}});
+    EXPECT_EQ(sh(b, "stat -c '%u %g' /data/f; touch /data/new"), "0 0\n");
+    EXPECT_EQ(owner(data.path() + "/new"), "1000 1000");
+    EXPECT_EQ(owner(data.path() + "/f"), "1000 1000") << "the files themselves are unchanged";
+}
+
+TEST(OciRun, IdmapWithoutItsOwnMappingTakesTheContainers) {
+    Bundle b;
+    TempDir data;
+    std::ofstream(data.path() + "/f") << "x";
+    b.config["linux"]["namespaces"].push_back({{"type", "user"}});
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", data.path()},
+                                  {"options", {"rbind", "ridmap"}}});
+    // Host root's files are the container root's, and its writes are host root's.
+    EXPECT_EQ(sh(b, "stat -c '%u %g' /data/f; touch /data/new"), "0 0\n");
+    EXPECT_EQ(owner(data.path() + "/new"), "0 0");
+}
+
 TEST(OciRun, JoinsANetworkNamespaceByPath) {
     Bundle b;
     // A namespace kept alive by a sleeping process of its own, joined through /proc/PID/ns/net.

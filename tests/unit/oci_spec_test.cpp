@@ -269,7 +269,8 @@ TEST(OciMountOptions, SortedIntoAttributesPropagationAndData) {
     MountOptions rw = parse_mount_options({"rw", "suid", "dev", "exec"}, "mounts[1]");
     EXPECT_EQ(rw.attr_set, 0u);
     EXPECT_NE(rw.attr_clear & MOUNT_ATTR_RDONLY, 0u);
-    EXPECT_NE(usage_error([] { parse_mount_options({"idmap"}, "mounts[2]"); }).find("mounts[2]"), std::string::npos);
+    EXPECT_NE(usage_error([] { parse_mount_options({"tmpcopyup"}, "mounts[2]"); }).find("mounts[2]"), std::string::npos);
+    EXPECT_EQ(usage_error([] { parse_mount_options({"bind", "idmap"}, "mounts[3]"); }), "") << "idmap is read apart";
 }
 
 }  // namespace
