@@ -8,10 +8,13 @@ build=$1
 seconds=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 fail=0
-for t in condition seccomp_policy profile values compiler; do
+for t in condition seccomp_policy profile values compiler oci_config; do
   work=$(mktemp -d /tmp/caisson-fuzz-XXXXXX)
   log=$work/log
-  if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+  # An OCI config with a seccomp profile is some 15 KB.
+  max_len=4096
+  [ "$t" = oci_config ] && max_len=32768
+  if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
        -artifact_prefix="$work/" "$work" "$here/corpus/$t" > "$log" 2>&1; then
     echo "fuzz $t: FAILED (artifacts in $work)"; tail -n 30 "$log"; fail=1; continue
   fi

@@ -377,6 +377,9 @@ json parse_json(const std::string& text, const std::string& origin) {
         std::string msg = e.what();
         if (auto p = msg.find("syntax error"); p != std::string::npos) msg = msg.substr(p);
         throw Error::usage(origin + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON: " + msg);
+    } catch (const json::exception& e) {
+        // A number that overflows (out_of_range 406) carries no position.
+        throw Error::usage(origin + ": malformed JSON: " + e.what());
     }
 }
 
