@@ -6,6 +6,7 @@
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
 #include "policy/values.hpp"
+#include "mech/self_exe.hpp"
 
 #include <charconv>
 #include <caisson/error.hpp>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -146,8 +148,35 @@ std::string need_id(const Flags& f, const std::string& cmd) {
     return f.positional[0];
 }
 
+// CVE-2019-5736: create, run and exec leave a process of this binary in the container's pid
+// namespace (the init until start, the exec helper's child until exec). Those processes are
+// non-dumpable, which keeps /proc/PID/exe closed to the container unless it can hold
+// CAP_SYS_PTRACE in the host's user namespace; then the runtime re-executes itself from a
+// read-only bind of its binary first (about 1.7 ms here), so that /proc/PID/exe leads to a
+// mount where writes fail. A config that does not parse is left for the command to report.
+void protect_runtime_binary(char** argv, const std::function<bool()>& container_may_ptrace) {
+    bool exposed = false;
+    try {
+        exposed = container_may_ptrace();
+    } catch (const std::exception&) {
+        return;
+    }
+    if (!exposed || caisson::mech::self_exe_is_safe()) return;
+    caisson::mech::reexec_from_read_only_bind(argv, environ);
+    throw Error(caisson::ErrorKind::Setup, "re-execute from a read-only bind of the runtime (CVE-2019-5736)", "/proc/self/exe",
+                errno);
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(caisson::ErrorKind::Usage, "open", path, errno);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
 int run_command(const std::string& cmd, const std::vector<std::string>& args, size_t i, const std::string& root,
-                bool systemd_cgroup) {
+                bool systemd_cgroup, char** argv) {
     Flags f;
     auto value = [&](std::initializer_list<const char*> names) {
         for (auto n : names) f.known[n] = true;
@@ -202,6 +231,9 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             throw Error::usage("--systemd-cgroup: caisson-oci drives cgroupfs only (no systemd here); configure the client's "
                                "cgroup manager as cgroupfs");
         std::string id = need_id(f, cmd);
+        protect_runtime_binary(argv, [&] {
+            return oci::may_ptrace_host_processes(oci::parse_spec(read_text(f.get("bundle", ".") + "/config.json")));
+        });
         unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
@@ -302,6 +334,15 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         return 0;
     }
     if (cmd == "exec") {
+        protect_runtime_binary(argv, [&] {
+            oci::StateDir dir(root, need_id(f, cmd));
+            oci::Spec spec = oci::parse_spec_json(dir.load().config);
+            if (f.has("process"))
+                spec.process = oci::parse_process(oci::parse_json(read_text(f.get("process")), f.get("process")));
+            if (spec.process && spec.process->capabilities)
+                spec.process->capabilities->bounding |= oci::capability_bits(f.lists["cap"], "exec --cap");
+            return oci::may_ptrace_host_processes(spec);
+        });
         oci::ExecOptions o;
         o.root = root;
         o.id = need_id(f, cmd);
@@ -367,7 +408,7 @@ int main(int argc, char** argv) {
         }
         std::string cmd = args[i];
         if (log.debug) log.write("debug", "caisson-oci " + cmd);
-        return run_command(cmd, args, i + 1, root, systemd_cgroup);
+        return run_command(cmd, args, i + 1, root, systemd_cgroup, argv);
     } catch (const Error& e) {
         log.write("error", e.what());
         std::fprintf(stderr, "caisson-oci: %s\n", e.what());

@@ -355,6 +355,9 @@ pid_t create_container(const CreateOptions& o) {
     if (pid == 0) {
         parent_end.reset();
         ::close(dir.lock_fd());
+        // Until it execs the container's program the init is this binary: non-dumpable, its
+        // /proc/1/exe and memory are closed to the container's processes (CVE-2019-5736).
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
         init_entry(&args);
     }
     guard.child(pidfd);

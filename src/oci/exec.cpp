@@ -20,6 +20,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/signalfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -156,6 +157,9 @@ int exec_in_container(const ExecOptions& o) {
     if (helper == 0) {
         ours.reset();
         Failure f;
+        // Its child enters the container's pid namespace as this binary: non-dumpable until
+        // it execs (CVE-2019-5736).
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) child_fail(theirs.get(), (f.set("prctl", "PR_SET_DUMPABLE"), f));
         // The cgroup first (its files are the host's), then the namespaces, all at once.
         for (const auto& file : procs_files) {
             kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));

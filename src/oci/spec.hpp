@@ -201,6 +201,11 @@ uint64_t capability_bits(const std::vector<std::string>& names, const std::strin
 std::vector<std::string> capability_names(uint64_t bits);
 
 // The default configuration `spec` writes (a busybox-style rootfs, runc's defaults).
+// Whether the container's processes can hold CAP_SYS_PTRACE in the host's user namespace
+// (it is in the bounding set and there is no user namespace): then the runtime's own
+// processes in its pid namespace are open to it despite being non-dumpable (CVE-2019-5736).
+bool may_ptrace_host_processes(const Spec& spec);
+
 nlohmann::json default_spec(bool rootless, uint32_t uid = 0, uint32_t gid = 0);
 
 }  // namespace caisson::oci

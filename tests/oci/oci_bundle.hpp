@@ -20,7 +20,7 @@ public:
         root_ = dir_.path() + "/state";
         make_mini_rootfs(rootfs_);
         fs::copy_file(BUSYBOX, rootfs_ + "/bin/busybox");
-        for (const char* tool : {"sh", "cat", "echo", "sleep", "id", "uname", "ls", "env", "true", "hostname", "domainname", "stat", "touch"})
+        for (const char* tool : {"sh", "cat", "echo", "sleep", "id", "uname", "ls", "env", "true", "hostname", "domainname", "stat", "touch", "readlink"})
             fs::create_symlink("busybox", rootfs_ + "/bin/" + tool);
         RunResult r = run_oci({"spec", "--bundle", dir_.path()});
         if (r.status != 0) throw std::runtime_error("caisson-oci spec: " + r.err);

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -156,6 +157,36 @@ TEST(OciRun, AMountTargetThatIsASymlinkOutOfTheRootStaysInside) {
     EXPECT_EQ(r.probe["writes"]["/evil/x"], "ok");
     EXPECT_FALSE(exists(outside.path() + "/x"));
     EXPECT_TRUE(std::filesystem::is_empty(outside.path()));
+}
+
+TEST(OciRun, AHostileImageCannotReachTheHostThroughProcOrMasks) {
+    Bundle b;
+    TempDir outside;
+    std::ofstream(outside.path() + "/secret") << "host secret\n";
+    // Mount targets through /proc/self/root (the init's root is still the host's while the
+    // mounts are made), a masked path and a read-only path that point at host files.
+    std::filesystem::create_symlink("/proc/self/root" + outside.path(), b.rootfs() + "/evil");
+    std::filesystem::create_symlink("/proc/1/root" + outside.path() + "/secret", b.rootfs() + "/etc/masked");
+    std::filesystem::create_symlink("../../.." + outside.path(), b.rootfs() + "/etc/ro");
+    b.config["root"]["readonly"] = false;
+    b.config["mounts"].push_back({{"destination", "/evil"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    RunResult r = b.run({"--write", "/etc/ro/x"});
+    EXPECT_NE(r.status, 0) << "a mount target through a magic link is refused: " << r.out;
+    EXPECT_NE(r.err.find("/evil"), std::string::npos) << r.err;
+    b.config["mounts"].erase(b.config["mounts"].size() - 1);
+    b.config["linux"]["maskedPaths"] = {"/etc/masked"};
+    r = b.run();
+    EXPECT_NE(r.status, 0) << "a masked path through a magic link is refused";
+    EXPECT_NE(r.err.find("/etc/masked"), std::string::npos) << r.err;
+    b.config["linux"]["maskedPaths"] = nlohmann::json::array();
+    b.config["linux"]["readonlyPaths"] = {"/etc/ro"};
+    r = b.run({"--write", "/etc/ro/x"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["writes"]["/etc/ro/x"], "ENOENT") << "the link leads nowhere inside the container";
+    // The host is unchanged: its files, and no mount landed on them.
+    EXPECT_EQ(read_file(outside.path() + "/secret"), "host secret\n");
+    EXPECT_FALSE(exists(outside.path() + "/x"));
+    EXPECT_EQ(read_file("/proc/self/mountinfo").find(outside.path()), std::string::npos);
 }
 
 TEST(OciRun, MaskedAndReadonlyPaths) {
@@ -326,6 +357,78 @@ TEST(OciRun, ResourcesLandInTheContainersCgroup) {
 }
 
 // The lifecycle by hand: create (pid file, init waiting), start, state, kill, delete.
+struct kernel_fd {
+    int fd;
+    explicit kernel_fd(int f) : fd(f) {}
+    ~kernel_fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// CVE-2019-5736: a process exec'd into a created container holds /proc/1/exe (the waiting
+// init, a copy of the runtime) and writes through it once the init has exec'd the program.
+// The runtime runs from a read-only bind of itself, so the write fails and the binary is
+// unchanged. A copy of caisson-oci is the target, so that a failure harms no other test.
+TEST(OciLifecycle, TheRuntimeBinaryCannotBeRewrittenFromInside) {
+    Bundle b;
+    TempDir out, bin;
+    std::string runtime = bin.path() + "/caisson-oci";
+    std::filesystem::copy_file(oci_path(), runtime);
+    std::string before = read_file(runtime);
+    ASSERT_EQ(::mkfifo((out.path() + "/holding").c_str(), 0600), 0);
+    ASSERT_EQ(::mkfifo((out.path() + "/done").c_str(), 0600), 0);
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["process"]["capabilities"]["bounding"].push_back("CAP_SYS_PTRACE");
+    b.config["process"]["capabilities"]["effective"].push_back("CAP_SYS_PTRACE");
+    b.config["process"]["capabilities"]["permitted"].push_back("CAP_SYS_PTRACE");
+    b.config["mounts"].push_back({{"destination", "/out"}, {"type", "bind"}, {"source", out.path()}, {"options", {"bind"}}});
+    RunOptions o;
+    o.program = runtime.c_str();
+    o.until_exit = true;
+    b.save();
+    auto oci = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--root", b.root()});
+        return run_caisson(args, o);
+    };
+    ASSERT_EQ(oci({"create", "--bundle", b.path(), "cve"}).status, 0);
+    std::string attack =
+        "exec 3< /proc/1/exe; echo > /out/holding; "
+        "while [ \"$(readlink /proc/1/exe)\" != /bin/busybox ]; do :; done; "
+        "exec > /out/result 2>&1; echo pwned >> /proc/self/fd/3; echo \"rc=$?\"; echo > /out/done";
+    ASSERT_EQ(oci({"exec", "--detach", "cve", "/bin/sh", "-c", attack}).status, 0);
+    // Bounded waits on the attacker's signals: a broken attack fails the test, never hangs it.
+    auto signalled = [&](const char* fifo) {
+        kernel_fd f(::open((out.path() + "/" + fifo).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+        pollfd p{f.fd, POLLIN, 0};
+        return f.fd >= 0 && ::poll(&p, 1, 20000) == 1;
+    };
+    EXPECT_TRUE(signalled("holding")) << "the attacker holds /proc/1/exe";
+    ASSERT_EQ(oci({"start", "cve"}).status, 0);
+    EXPECT_TRUE(signalled("done"));
+    std::string result = read_file(out.path() + "/result");
+    // EROFS from the read-only bind; ETXTBSY while a runtime process still runs the binary.
+    EXPECT_TRUE(result.find("Read-only file system") != std::string::npos ||
+                result.find("Text file busy") != std::string::npos) << result;
+    EXPECT_EQ(result.find("rc=0"), std::string::npos) << result;
+    EXPECT_TRUE(read_file(runtime) == before) << "the runtime's binary was rewritten";
+    // The container's processes are this test's children (its subreaper): reaped here, as a
+    // shim would, so that the v1 cgroups can be removed.
+    oci({"kill", "--all", "cve", "KILL"});
+    for (int i = 0; i < 2; ++i) ::waitpid(-1, nullptr, 0);  // the init and the attacker
+    EXPECT_EQ(oci({"delete", "cve"}).status, 0);
+}
+
+TEST(OciLifecycle, TheWaitingInitIsClosedToTheContainer) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("create", {"--bundle", b.path()}, "closed").status, 0);
+    // The default capabilities: no CAP_SYS_PTRACE, so non-dumpable is enough.
+    RunResult r = b.oci("exec", {"closed", "/bin/sh", "-c", "cat /proc/1/exe > /dev/null; readlink /proc/1/exe; echo done"}, "");
+    EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "done\n") << "nothing of /proc/1/exe is readable, not even its path";
+    b.oci("delete", {"--force"}, "closed");
+}
+
 TEST(OciLifecycle, CreateStartKillDelete) {
     Bundle b;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
