@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the project side by side with the anchors installed here
-# (bubblewrap, firejail, crun, libseccomp) and writes bench/REPORT.md with the tables and
+# (bubblewrap, firejail, crun, runc, podman, libseccomp) and writes bench/REPORT.md with the tables and
 # PNG charts (gnuplot). `make bench` runs it.
 #   bench/report.sh [BUILD_DIR]
 set -euo pipefail
@@ -34,6 +34,8 @@ for line in open(sys.argv[1]):
     if m:
         print(re.sub(r"[ ,:]+", "_", m.group(1).strip()), m.group(3))
 PY
+  # OCI: the median of each runtime for each way of running a container.
+  awk 'NR > 1 && NF >= 5 {print $1 "_" $2, $3}' "$tmp/oci.txt" > "$tmp/oci.dat"
   gnuplot <<GP
 set terminal pngcairo size 800,420 noenhanced
 set style data histograms
@@ -47,6 +49,9 @@ set output "$here/seccomp_cost.png"
 set title "ns per getppid() under each filter, lower is better"
 set xtics rotate by -20
 plot "$tmp/seccomp.dat" using 2:xtic(1) title "ns/call"
+set output "$here/oci_runtimes.png"
+set title "OCI runtimes: median ms per container (run, create-start-kill-delete, podman run), lower is better"
+plot "$tmp/oci.dat" using 2:xtic(1) title "ms"
 GP
   charts="yes"
 fi
@@ -82,6 +87,7 @@ fi
   echo "One busybox bundle with memory and pids limits for every runtime. \`run\`: create, start, wait"
   echo "and delete of /bin/true in one command; \`lifecycle\`: create, start, kill, delete as four commands"
   echo "(what containerd's shim does); \`podman\`: \`podman run --rm\` with each runtime."
+  [ -n "$charts" ] && echo && echo "![OCI runtimes](oci_runtimes.png)"
   echo
   echo '```'; cat "$tmp/oci.txt"; echo '```'
 } > "$out"
