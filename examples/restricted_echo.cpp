@@ -6,7 +6,6 @@
 #include <caisson/error.hpp>
 #include <caisson/restrict.hpp>
 
-#include "policy/seccomp_profile.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -36,7 +35,7 @@ int main(int argc, char** argv) {
 
     // Then only what serving needs.
     caisson::SelfPolicy policy;
-    policy.seccomp = caisson::seccomp_profile::parse_text(R"toml(
+    policy.seccomp = caisson::seccomp::policy_from_toml(R"toml(
 default = "errno(EPERM)"
 allow = ["accept", "accept4", "read", "write", "close", "exit", "exit_group", "brk", "mmap", "munmap",
          "fstat", "newfstatat", "rt_sigreturn", "futex"]

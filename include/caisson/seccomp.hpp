@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace caisson::seccomp {
@@ -56,5 +57,9 @@ struct Policy {
 
 const char* abi_name(Abi);
 std::string action_text(const Action&);
+
+// A policy from the TOML language of profiles/seccomp/*.toml (`caisson policy check` shows
+// one). Throws caisson::Error naming origin:line:column.
+Policy policy_from_toml(std::string_view text, const std::string& origin = "policy.toml");
 
 }  // namespace caisson::seccomp

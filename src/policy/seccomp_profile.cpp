@@ -232,6 +232,8 @@ seccomp::Policy load(std::string_view name_or_file) {
 
 namespace caisson::seccomp {
 
+Policy policy_from_toml(std::string_view text, const std::string& origin) { return seccomp_profile::parse_text(text, origin); }
+
 const char* abi_name(Abi abi) {
     switch (abi) {
     case Abi::X86_64: return "x86_64";

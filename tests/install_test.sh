@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The installed package: `cmake --install` into a temporary prefix, then examples/ built
+# against it twice, with find_package(caisson) and with pkg-config, and each binary run
+# through the example's own test.
+#   tests/install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+src=$2
+tmp=$(mktemp -d /tmp/caisson-test-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" > /dev/null
+for f in include/caisson/sandbox.hpp include/caisson/restrict.hpp lib/libcaisson.a lib/cmake/caisson/caissonConfig.cmake \
+         lib/pkgconfig/caisson.pc bin/caisson bin/caisson-oci share/caisson/profiles; do
+  [ -e "$tmp/prefix/$f" ] || { echo "install: $f is missing"; exit 1; }
+done
+cmake -S "$src/examples" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$tmp/cmake-build" > /dev/null
+bash "$src/examples/restricted_echo_test.sh" "$tmp/cmake-build/restricted_echo"
+flags=$(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs caisson)
+# shellcheck disable=SC2086
+g++ -O1 "$src/examples/restricted_echo.cpp" $flags -o "$tmp/echo-pkgconfig"
+bash "$src/examples/restricted_echo_test.sh" "$tmp/echo-pkgconfig"
+echo "install: find_package and pkg-config builds of examples/ pass"
