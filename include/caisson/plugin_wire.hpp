@@ -157,6 +157,8 @@ void send(int sock, const Writer& w, const char* what);
 
 // Receives one message, of at most `limit` bytes. Returns false at a clean end of stream
 // (the other side closed between messages); throws on anything malformed or cut short.
-bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit = kMaxMessage);
+// With SO_PASSCRED on `sock`, `sender` gets the sender's pid in this pid namespace.
+bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit = kMaxMessage,
+             int* sender = nullptr);
 
 }  // namespace caisson::wire

@@ -123,14 +123,14 @@ void send(int sock, const Writer& w, const char* what) {
     }
 }
 
-bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit) {
+bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit, int* sender) {
     close_all(fds);
     uint32_t header[2];
     iovec iov{header, sizeof(header)};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds) + CMSG_SPACE(sizeof(ucred))];
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
     ssize_t n;
@@ -139,6 +139,11 @@ bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* wh
     if (n < 0) throw Error(ErrorKind::Setup, std::string(what) + ": receive", "", errno);
     // Descriptors first, so that every path below closes what arrived.
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && sender) {
+            ucred cred;
+            std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            *sender = cred.pid;
+        }
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; ++i) {

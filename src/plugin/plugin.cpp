@@ -1,0 +1,283 @@
+#include <caisson/plugin.hpp>
+#include <caisson/sandbox.hpp>
+
+#include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+namespace caisson {
+
+const char* plugin_failure_name(PluginFailure f) {
+    switch (f) {
+    case PluginFailure::LoadFailed: return "load failed";
+    case PluginFailure::CallFailed: return "call failed";
+    case PluginFailure::Crashed: return "crashed";
+    case PluginFailure::SeccompKilled: return "killed by seccomp";
+    case PluginFailure::OutOfMemory: return "out of memory";
+    case PluginFailure::Timeout: return "timed out";
+    case PluginFailure::BadReply: return "bad reply";
+    case PluginFailure::Exited: return "exited";
+    }
+    return "?";
+}
+
+namespace {
+
+std::string default_worker() {
+    if (const char* env = std::getenv("CAISSON_PLUGIN_WORKER")) return env;
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        std::string dir(self, static_cast<size_t>(n));
+        dir.erase(dir.rfind('/'));
+        if (::access((dir + "/caisson-plugin-worker").c_str(), X_OK) == 0) return dir + "/caisson-plugin-worker";
+    }
+    return "/usr/local/bin/caisson-plugin-worker";
+}
+
+std::string absolute(const std::string& path, PluginFailure f) {
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) throw PluginError(f, "plug-in " + path + ": " + std::strerror(errno));
+    return buf;
+}
+
+}  // namespace
+
+// One worker: the sandbox runs in a thread of its own (Sandbox::run returns when the worker
+// ends); the host talks to it over `sock` and learns of its end through `done`.
+struct Plugin::Worker {
+    kernel::Fd sock, done, pidfd;
+    pid_t pid = 0;
+    std::thread runner;
+    Outcome outcome;
+    std::string setup_error;
+
+    ~Worker() { stop(); }
+
+    void kill() {
+        if (pidfd) kernel::pidfd_send_signal(pidfd.get(), SIGKILL);
+    }
+    // Waits for the sandbox to end, at most `ms`; then kills the worker and waits for good.
+    void wait(int ms) {
+        if (!runner.joinable()) return;
+        pollfd p{done.get(), POLLIN, 0};
+        if (::poll(&p, 1, ms) <= 0) kill();
+        runner.join();
+    }
+    void stop() {
+        sock.reset();  // the worker reads EOF and ends
+        wait(2000);
+    }
+    // What ended the worker, as the host's error.
+    PluginError ended(const std::string& library) const {
+        std::string who = "plug-in " + library;
+        if (!setup_error.empty()) return PluginError(PluginFailure::LoadFailed, who + ": " + setup_error);
+        if (outcome.seccomp_violation)
+            return PluginError(PluginFailure::SeccompKilled,
+                               who + ": killed by seccomp for " + outcome.seccomp_violation->syscall);
+        if (outcome.oom) return PluginError(PluginFailure::OutOfMemory, who + ": out of memory (the limit killed it)");
+        if (!outcome.exited)
+            return PluginError(PluginFailure::Crashed,
+                               who + ": crashed (" + std::string(::sigabbrev_np(outcome.term_signal) ?: "?") + ")");
+        return PluginError(PluginFailure::Exited, who + ": worker exited with " + std::to_string(outcome.exit_code));
+    }
+};
+
+namespace {
+
+[[noreturn]] void fail_start(Plugin::Worker& w, const std::string& message) {
+    w.sock.reset();
+    w.wait(2000);
+    throw PluginError(PluginFailure::LoadFailed, message);
+}
+
+std::unique_ptr<Plugin::Worker> start_worker(const PluginOptions& o) {
+    auto w = std::make_unique<Plugin::Worker>();
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: socketpair: ") + std::strerror(errno));
+    w->sock.reset(sv[0]);
+    kernel::Fd theirs(sv[1]);
+    // The worker's first message brings its pid (SCM_CREDENTIALS): on before it can send.
+    int on = 1;
+    if (::setsockopt(w->sock.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+        throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: SO_PASSCRED: ") + std::strerror(errno));
+    w->done.reset(::eventfd(0, EFD_CLOEXEC));
+    if (!w->done) throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: eventfd: ") + std::strerror(errno));
+
+    Policy p = default_policy();
+    std::string worker = absolute(o.worker.empty() ? default_worker() : o.worker, PluginFailure::LoadFailed);
+    std::string library = absolute(o.library, PluginFailure::LoadFailed);
+    // Both visible at their host paths, read-only, wherever they live (a /tmp included).
+    p.fs.mounts.push_back({MountKind::RoBind, worker, worker});
+    p.fs.mounts.push_back({MountKind::RoBind, library, library});
+    p.process.argv = {worker, "--fd", std::to_string(theirs.get()), library};
+    p.process.pass_fds = {theirs.get()};
+    p.process.die_with_parent = true;
+    p.process.rlimits.push_back({RLIMIT_CPU, o.cpu_seconds, o.cpu_seconds});
+    if (o.memory_bytes) p.resources.memory = o.memory_bytes;
+    // Tight: a call outside the default allowlist kills the worker, and the host hears of it.
+    p.seccomp.default_action = {seccomp::ActionKind::KillProcess, 0};
+
+    Plugin::Worker* raw = w.get();
+    // The descriptor goes to the thread: the sandbox's child inherits it there, and it is
+    // closed here only once the sandbox has started or failed.
+    int their_fd = theirs.release();
+    raw->runner = std::thread([raw, p = std::move(p), their_fd]() mutable {
+        try {
+            raw->outcome = Sandbox(std::move(p)).run();
+        } catch (const std::exception& e) {
+            raw->setup_error = e.what();
+        }
+        ::close(their_fd);
+        uint64_t one = 1;
+        (void)!::write(raw->done.get(), &one, sizeof(one));
+    });
+    return w;
+}
+
+}  // namespace
+
+Plugin::Plugin(PluginOptions options) : options_(std::move(options)) {
+    if (!options_.fresh_per_call) restart();
+}
+
+Plugin::~Plugin() = default;
+
+bool Plugin::running() const { return worker_ && worker_->sock; }
+pid_t Plugin::worker_pid() const { return running() ? worker_->pid : 0; }
+
+void Plugin::fail(PluginFailure failure, const std::string& message) {
+    if (worker_) {
+        worker_->kill();
+        worker_->wait(2000);
+        worker_.reset();
+    }
+    throw PluginError(failure, message);
+}
+
+namespace {
+
+// Waits until the worker wrote or ended; false on the timeout.
+bool readable(Plugin::Worker& w, int ms) {
+    pollfd p[2] = {{w.sock.get(), POLLIN, 0}, {w.done.get(), POLLIN, 0}};
+    int rc;
+    do rc = ::poll(p, 2, ms);
+    while (rc < 0 && errno == EINTR);
+    return rc > 0;
+}
+
+}  // namespace
+
+void Plugin::restart() {
+    worker_.reset();
+    auto w = start_worker(options_);
+    const std::string who = "plug-in " + options_.library;
+    // First, before it loads anything, the worker says it is there; the kernel adds its pid
+    // (SCM_CREDENTIALS), which is how a worker that hangs gets killed, even in its loading.
+    std::string bytes;
+    std::vector<int> fds;
+    int sender = 0;
+    if (!readable(*w, 10000)) fail_start(*w, who + ": the worker did not start in 10 s");
+    try {
+        if (!wire::receive(w->sock.get(), bytes, fds, "ready", 64, &sender)) {
+            w->wait(2000);
+            throw w->ended(options_.library);
+        }
+    } catch (const Error& e) {
+        fail_start(*w, who + ": " + e.what());
+    }
+    int off = 0;
+    ::setsockopt(w->sock.get(), SOL_SOCKET, SO_PASSCRED, &off, sizeof(off));
+    if (sender <= 0 || sender == ::getpid()) fail_start(*w, who + ": the worker's pid did not come with its first message");
+    w->pid = sender;
+    w->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, sender, 0)));
+    if (!w->pidfd) fail_start(*w, who + ": pidfd_open: " + std::strerror(errno));
+    // Then whether the library loaded (its constructors ran by then).
+    if (!readable(*w, 10000)) {
+        w->kill();
+        w->wait(2000);
+        throw PluginError(PluginFailure::LoadFailed, who + ": the library did not load in 10 s");
+    }
+    try {
+        if (!wire::receive(w->sock.get(), bytes, fds, "hello", 4096)) {
+            w->wait(2000);
+            PluginError e = w->ended(options_.library);
+            throw PluginError(PluginFailure::LoadFailed, std::string(e.what()) + " while loading");
+        }
+        wire::Reader hello(std::move(bytes), std::move(fds));
+        bool loaded = hello.get<bool>("hello");
+        std::string why = hello.get<std::string>("hello");
+        if (!loaded) fail_start(*w, who + ": " + why);
+    } catch (const Error& e) {
+        w->kill();
+        w->wait(2000);
+        throw PluginError(PluginFailure::BadReply, who + ": " + e.what());
+    }
+    worker_ = std::move(w);
+}
+
+wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& function) {
+    struct FreshWorker {
+        Plugin& p;
+        ~FreshWorker() {
+            if (p.options_.fresh_per_call) p.worker_.reset();
+        }
+    } fresh{*this};
+    if (options_.fresh_per_call || !running()) restart();
+    Worker& w = *worker_;
+    try {
+        wire::send(w.sock.get(), call, "call");
+    } catch (const Error&) {
+        w.wait(2000);
+        PluginError e = w.ended(options_.library);
+        worker_.reset();
+        throw e;
+    }
+    pollfd p[2] = {{w.sock.get(), POLLIN, 0}, {w.done.get(), POLLIN, 0}};
+    int rc;
+    do rc = ::poll(p, 2, static_cast<int>(options_.call_timeout_s * 1000));
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        fail(PluginFailure::Timeout,
+             "plug-in " + options_.library + ": " + function + " took longer than " + std::to_string(static_cast<int>(options_.call_timeout_s * 1000)) + " ms");
+    std::string bytes;
+    std::vector<int> fds;
+    bool got = false;
+    try {
+        got = wire::receive(w.sock.get(), bytes, fds, "reply");
+    } catch (const Error& e) {
+        fail(PluginFailure::BadReply, "plug-in " + options_.library + ": " + function + ": " + e.what());
+    }
+    if (!got) {
+        w.wait(2000);
+        PluginError e = w.ended(options_.library);
+        worker_.reset();
+        throw e;
+    }
+    wire::Reader r(std::move(bytes), std::move(fds));
+    bool ok = false;
+    std::string error;
+    try {
+        ok = r.get<bool>("reply");
+        if (!ok) error = r.get<std::string>("error");
+    } catch (const Error& e) {
+        fail(PluginFailure::BadReply, "plug-in " + options_.library + ": " + function + ": " + e.what());
+    }
+    if (!ok) throw PluginError(PluginFailure::CallFailed, "plug-in " + options_.library + ": " + function + ": " + error);
+    return r;
+}
+
+}  // namespace caisson
