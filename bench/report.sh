@@ -19,6 +19,8 @@ echo "bench: seccomp notification round trip (notify_roundtrip)" >&2
 echo "bench: cgroups (cgroup_ops, bench/cgroup_start.sh)" >&2
 "$build/bench/cgroup_ops" > "$tmp/cgroup_ops.txt"
 bash "$here/cgroup_start.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/cgroup_start.txt"
+echo "bench: plug-in calls (plugin_call)" >&2
+"$build/bench/plugin_call" "$build/caisson-plugin-worker" "$build/tests/libsample_plugin.so" "${PLUGIN_CALLS:-2000}" 5 > "$tmp/plugin.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
 bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"
 
@@ -82,6 +84,12 @@ fi
   echo "## cgroups: what limits add to a start (build/bench/cgroup_ops, bench/cgroup_start.sh)"
   echo
   echo '```'; cat "$tmp/cgroup_ops.txt" "$tmp/cgroup_start.txt"; echo '```'
+  echo
+  echo "## Plug-in calls (build/bench/plugin_call)"
+  echo "A function of the sample plug-in called directly in-process, through a warm sandboxed worker,"
+  echo "and through a fresh worker per call (compare the last with the start of \`caisson run\` above)."
+  echo
+  echo '```'; cat "$tmp/plugin.txt"; echo '```'
   echo
   echo "## OCI runtimes: caisson-oci, crun, runc (bench/oci_lifecycle.sh)"
   echo "One busybox bundle with memory and pids limits for every runtime. \`run\`: create, start, wait"

@@ -139,7 +139,14 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
                                                      const std::string& name) {
     std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
     cg->shared_parent_ = shared_parent;
-    cg->name_ = name.empty() ? std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid()) : name;
+    // One sandbox per thread at a time (run() blocks): a library caller that runs several
+    // at once from threads (plug-in workers) gets the thread's id in the name as well.
+    if (name.empty()) {
+        cg->name_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid());
+        if (::gettid() != ::getpid()) cg->name_ += "-" + std::to_string(::gettid());
+    } else {
+        cg->name_ = name;
+    }
     // Which directories: one per v1 mount the plan's controllers live on, and the v2
     // hierarchy whenever there is one (it kills and freezes for every version).
     std::vector<Dir> wanted;
@@ -396,7 +403,7 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
         std::vector<std::string> stale;
         while (dirent* e = ::readdir(d)) {
             std::string n = e->d_name;
-            // caisson-<pid>-<start time>: only names of this form, and only when the pid
+            // caisson-<pid>-<start time>...: only names of this form, and only when the pid
             // now belongs to another process or to none.
             if (n.rfind(kPrefix, 0) != 0) continue;
             auto dash = n.find('-', 8);
@@ -407,7 +414,10 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
             } catch (...) {
                 continue;
             }
-            if (pid > 0 && start_time(pid) != n.substr(dash + 1) && procs(dir + "/" + n).empty())
+            // caisson-<pid>-<start time>[-<thread id>]
+            auto end = n.find('-', dash + 1);
+            std::string start = n.substr(dash + 1, end == std::string::npos ? std::string::npos : end - dash - 1);
+            if (pid > 0 && start_time(pid) != start && procs(dir + "/" + n).empty())
                 stale.push_back(dir + "/" + n);
         }
         ::closedir(d);

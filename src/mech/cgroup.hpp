@@ -1,5 +1,6 @@
 // The sandbox's cgroup: one directory per hierarchy it uses, named
-// caisson-<supervisor pid>-<supervisor start time>, under a parent ("caisson" by default).
+// caisson-<supervisor pid>-<supervisor start time>[-<thread id> when not the main thread], under a
+// parent ("caisson" by default).
 // RAII: the destructor kills whatever is left inside and removes every directory, and the
 // parent when it is empty. A supervisor killed with SIGKILL leaves its directories behind;
 // collect_stale() (run before each new cgroup, and by `caisson gc`) removes those whose
