@@ -74,6 +74,10 @@ protected:
     }
     static void TearDownTestSuite() {
         if (!dir_) return;
+        // A failed ctr test may leave its tasks: remove them while containerd still runs.
+        if (containerd_pid_ > 0)
+            shell("for c in $(" + ctr() + " container ls -q); do " + ctr() + " task kill -s SIGKILL $c; " + ctr() +
+                  " task rm -f $c; " + ctr() + " container rm $c; done");
         stop_daemons();
         shell(podman() + " rm -af -t 0");
         shell(podman() + " system reset -f");
@@ -219,19 +223,22 @@ TEST_F(Clients, CtrRunAndTaskExec) {
     ASSERT_EQ(shell(podman() + " save --format oci-archive -o " + d + "/bb-oci.tar localhost/caisson-bb:latest").status, 0);
     Shell imp = shell(ctr() + " images import --base-name localhost/caisson-bb --all-platforms " + d + "/bb-oci.tar");
     ASSERT_EQ(imp.status, 0) << imp.out;
-    std::string rt = std::string(" --runc-binary ") + oci_path() + " ";
-    Shell run = shell("timeout 60 " + ctr() + " run --rm" + rt + "localhost/caisson-bb:latest caisson-c1 sh -c 'echo from ctr; exit 5'");
+    // The shim's runtime state goes under this suite's directory, and the names carry this run's pid:
+    // state left in /run by a run that was killed can never collide with this one.
+    const std::string c1 = "caisson-c1-" + std::to_string(::getpid()), c2 = "caisson-c2-" + std::to_string(::getpid());
+    std::string rt = std::string(" --runc-binary ") + oci_path() + " --runc-root " + d + "/ctr-runc ";
+    Shell run = shell("timeout 60 " + ctr() + " run --rm" + rt + "localhost/caisson-bb:latest " + c1 + " sh -c 'echo from ctr; exit 5'");
     EXPECT_EQ(run.status, 5) << run.out;
     EXPECT_NE(run.out.find("from ctr"), std::string::npos);
-    ASSERT_EQ(shell("timeout 60 " + ctr() + " run -d" + rt + "localhost/caisson-bb:latest caisson-c2 sleep 1000").status, 0);
-    Shell ex = shell("timeout 60 " + ctr() + " task exec --exec-id e1 caisson-c2 sh -c 'echo exec in ctr; exit 4'");
+    ASSERT_EQ(shell("timeout 60 " + ctr() + " run -d" + rt + "localhost/caisson-bb:latest " + c2 + " sleep 1000").status, 0);
+    Shell ex = shell("timeout 60 " + ctr() + " task exec --exec-id e1 " + c2 + " sh -c 'echo exec in ctr; exit 4'");
     EXPECT_EQ(ex.status, 4) << ex.out;
     EXPECT_NE(ex.out.find("exec in ctr"), std::string::npos);
-    shell(ctr() + " task kill -s SIGKILL caisson-c2");
+    shell(ctr() + " task kill -s SIGKILL " + c2);
     for (int i = 0; i < 100 && shell(ctr() + " task ls").out.find("RUNNING") != std::string::npos; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    EXPECT_EQ(shell(ctr() + " task rm caisson-c2").status, 0);
-    EXPECT_EQ(shell(ctr() + " container rm caisson-c2").status, 0);
+    EXPECT_EQ(shell(ctr() + " task rm " + c2).status, 0);
+    EXPECT_EQ(shell(ctr() + " container rm " + c2).status, 0);
     expect_gone("caisson-c");
     EXPECT_TRUE(mounts_under(d + "/ctd-state").empty());
 }
