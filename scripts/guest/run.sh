@@ -85,10 +85,19 @@ trap 'rm -rf "$stage" "$stage.cpio"' EXIT
 
 log="$stage.log"
 trap 'rm -rf "$stage" "$stage.cpio" "$log"' EXIT
-timeout 1500 "$qemu" -M q35 -cpu max -smp 2 -m 2048 -nographic -no-reboot \
-  -kernel "$kernel" -initrd "$stage.cpio" \
-  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all rdinit=/init $extra_append" </dev/null | tee "$log" |
-  grep -v -e '^\[ *[0-9.]*\]' || true
-status=$(grep -ao 'CAISSON-GUEST-EXIT=[0-9]*' "$log" | tail -n 1 | cut -d= -f2)
+# Software emulation boots in seconds here, but a rare boot stalls: each attempt has its own
+# deadline, and a guest that did not finish is booted once more. The console is passed on
+# line by line, so that a run killed from outside still shows how far the guest got.
+status=""
+for attempt in 1 2; do
+  timeout "${CAISSON_GUEST_TIMEOUT:-400}" "$qemu" -M q35 -cpu max -smp 2 -m 2048 -nographic -no-reboot \
+    -kernel "$kernel" -initrd "$stage.cpio" \
+    -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all rdinit=/init $extra_append" </dev/null | tee "$log" |
+    grep --line-buffered -v -e '^\[ *[0-9.]*\]' || true
+  status=$(grep -ao 'CAISSON-GUEST-EXIT=[0-9]*' "$log" | tail -n 1 | cut -d= -f2 || true)
+  [ -n "$status" ] && break
+  if grep -aq 'CAISSON-GUEST-START' "$log"; then stage_reached="the program started"; else stage_reached="the guest did not reach its init"; fi
+  echo "guest: attempt $attempt did not finish within ${CAISSON_GUEST_TIMEOUT:-400} s ($stage_reached)"
+done
 [ -n "$status" ] || { echo "guest: the program did not finish (see the console above)"; exit 1; }
 exit "$status"
