@@ -83,6 +83,11 @@ public:
     }
     const std::string& bytes() const { return buf_; }
     const std::vector<int>& fds() const { return fds_; }
+    // Empties the message and keeps its memory: a megabyte buffer is not faulted in again.
+    void clear() {
+        buf_.clear();
+        fds_.clear();
+    }
 
 private:
     template <class N>
@@ -129,6 +134,11 @@ public:
         } else if constexpr (t == Descriptor) return Fd{take_fd(raw<uint32_t>(what), what)};
     }
     bool at_end() const { return pos_ == buf_.size(); }
+    // Gives the message's memory back for the next message (the values read stay valid).
+    std::string take_bytes() {
+        pos_ = 0;
+        return std::move(buf_);
+    }
     // Throws unless every byte was read: trailing data means the two sides disagree.
     void finish(const char* what) const;
 

@@ -3,6 +3,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "plugin/shared_channel.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +14,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <climits>
 #include <cstring>
+#include <sys/time.h>
 #include <thread>
 
 namespace caisson {
@@ -56,10 +59,14 @@ std::string absolute(const std::string& path, PluginFailure f) {
 }  // namespace
 
 // One worker: the sandbox runs in a thread of its own (Sandbox::run returns when the worker
-// ends); the host talks to it over `sock` and learns of its end through `done`.
+// ends); the host calls it through the shared channel (the socket for descriptors, large
+// messages and the start), and learns of its end through `done` and `ended`.
 struct Plugin::Worker {
+    plugin::SharedChannel chan;
     kernel::Fd sock, done, pidfd;
     pid_t pid = 0;
+    uint32_t seq = 0;  // the channel's last reply; the next call is seq + 1
+    std::atomic<bool> gone{false};  // set by the runner once the sandbox has ended
     std::thread runner;
     Outcome outcome;
     std::string setup_error;
@@ -76,8 +83,32 @@ struct Plugin::Worker {
         if (::poll(&p, 1, ms) <= 0) kill();
         runner.join();
     }
+    // Tells the worker to end, without waiting for it.
+    void close() {
+        if (!sock) return;
+        // A standby worker never met: its pid, if it said "ready" already, so that it can
+        // still be killed should it hang in loading its library.
+        if (!pidfd) {
+            pollfd p{sock.get(), POLLIN, 0};
+            std::string bytes;
+            std::vector<int> fds;
+            int sender = 0;
+            try {
+                if (::poll(&p, 1, 0) == 1 && wire::receive(sock.get(), bytes, fds, "ready", 64, &sender) && sender > 0)
+                    pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, sender, 0)));
+            } catch (const Error&) {
+            }
+        }
+        // The worker hears "close" on the channel or EOF on the socket, whichever it waits on.
+        if (chan && runner.joinable() && !gone) chan.publish(seq + 1, nullptr, plugin::SharedChannel::kClose);
+        sock.reset();
+    }
+    bool ended() const {
+        pollfd p{done.get(), POLLIN, 0};
+        return ::poll(&p, 1, 0) == 1;
+    }
     void stop() {
-        sock.reset();  // the worker reads EOF and ends
+        close();
         wait(2000);
     }
     // What ended the worker, as the host's error.
@@ -103,7 +134,25 @@ namespace {
     throw PluginError(PluginFailure::LoadFailed, message);
 }
 
-std::unique_ptr<Plugin::Worker> start_worker(const PluginOptions& o) {
+// The worker's sandbox, less its descriptors: built once per Plugin (the default profile
+// is parsed here), copied for each worker.
+Policy prepare(const PluginOptions& o) {
+    Policy p = default_policy();
+    std::string worker = absolute(o.worker.empty() ? default_worker() : o.worker, PluginFailure::LoadFailed);
+    std::string library = absolute(o.library, PluginFailure::LoadFailed);
+    // Both visible at their host paths, read-only, wherever they live (a /tmp included).
+    p.fs.mounts.push_back({MountKind::RoBind, worker, worker});
+    p.fs.mounts.push_back({MountKind::RoBind, library, library});
+    p.process.argv = {worker, library};
+    p.process.die_with_parent = true;
+    p.process.rlimits.push_back({RLIMIT_CPU, o.cpu_seconds, o.cpu_seconds});
+    if (o.memory_bytes) p.resources.memory = o.memory_bytes;
+    // Tight: a call outside the default allowlist kills the worker, and the host hears of it.
+    p.seccomp.default_action = {seccomp::ActionKind::KillProcess, 0};
+    return p;
+}
+
+std::unique_ptr<Plugin::Worker> start_worker(const Policy& base, const PluginOptions& o) {
     auto w = std::make_unique<Plugin::Worker>();
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -116,20 +165,23 @@ std::unique_ptr<Plugin::Worker> start_worker(const PluginOptions& o) {
         throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: SO_PASSCRED: ") + std::strerror(errno));
     w->done.reset(::eventfd(0, EFD_CLOEXEC));
     if (!w->done) throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: eventfd: ") + std::strerror(errno));
+    try {
+        w->chan = plugin::SharedChannel::create();
+    } catch (const Error& e) {
+        throw PluginError(PluginFailure::LoadFailed, e.what());
+    }
+    // A worker that stops reading or writing in the middle of a message must not hold the
+    // host: socket reads and writes give up after the call's timeout.
+    timeval tv{static_cast<time_t>(o.call_timeout_s), static_cast<suseconds_t>((o.call_timeout_s - static_cast<time_t>(o.call_timeout_s)) * 1e6)};
+    if (::setsockopt(w->sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        ::setsockopt(w->sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: socket timeouts: ") + std::strerror(errno));
 
-    Policy p = default_policy();
-    std::string worker = absolute(o.worker.empty() ? default_worker() : o.worker, PluginFailure::LoadFailed);
-    std::string library = absolute(o.library, PluginFailure::LoadFailed);
-    // Both visible at their host paths, read-only, wherever they live (a /tmp included).
-    p.fs.mounts.push_back({MountKind::RoBind, worker, worker});
-    p.fs.mounts.push_back({MountKind::RoBind, library, library});
-    p.process.argv = {worker, "--fd", std::to_string(theirs.get()), library};
-    p.process.pass_fds = {theirs.get()};
-    p.process.die_with_parent = true;
-    p.process.rlimits.push_back({RLIMIT_CPU, o.cpu_seconds, o.cpu_seconds});
-    if (o.memory_bytes) p.resources.memory = o.memory_bytes;
-    // Tight: a call outside the default allowlist kills the worker, and the host hears of it.
-    p.seccomp.default_action = {seccomp::ActionKind::KillProcess, 0};
+    Policy p = base;
+    const std::string library = p.process.argv.back();
+    p.process.argv = {p.process.argv.front(), "--fd",      std::to_string(theirs.get()), "--shm", std::to_string(w->chan.fd()),
+                      "--spin-us",           std::to_string(o.spin.count()), library};
+    p.process.pass_fds = {theirs.get(), w->chan.fd()};
 
     Plugin::Worker* raw = w.get();
     // The descriptor goes to the thread: the sandbox's child inherits it there, and it is
@@ -142,6 +194,9 @@ std::unique_ptr<Plugin::Worker> start_worker(const PluginOptions& o) {
             raw->setup_error = e.what();
         }
         ::close(their_fd);
+        // A host asleep on the channel looks again, and finds the worker gone.
+        raw->gone = true;
+        raw->chan.interrupt();
         uint64_t one = 1;
         (void)!::write(raw->done.get(), &one, sizeof(one));
     });
@@ -150,11 +205,32 @@ std::unique_ptr<Plugin::Worker> start_worker(const PluginOptions& o) {
 
 }  // namespace
 
-Plugin::Plugin(PluginOptions options) : options_(std::move(options)) {
+struct Plugin::Prepared {
+    Policy policy;
+};
+
+Plugin::Plugin(PluginOptions options)
+    : options_(std::move(options)), prepared_(std::make_unique<Prepared>(Prepared{prepare(options_)})) {
     if (!options_.fresh_per_call) restart();
+    else if (options_.standby) standby_ = start_worker(prepared_->policy, options_);
 }
 
-Plugin::~Plugin() = default;
+Plugin::~Plugin() {
+    // All of them told first, then waited for: their teardowns overlap.
+    for (auto* w : {worker_.get(), standby_.get()})
+        if (w) w->close();
+    for (auto& w : retiring_) w->close();
+}
+
+void Plugin::retire(std::unique_ptr<Worker> w) {
+    if (!w) return;
+    w->close();
+    retiring_.push_back(std::move(w));
+}
+
+void Plugin::reap() {
+    std::erase_if(retiring_, [](const std::unique_ptr<Worker>& w) { return w->ended(); });
+}
 
 bool Plugin::running() const { return worker_ && worker_->sock; }
 pid_t Plugin::worker_pid() const { return running() ? worker_->pid : 0; }
@@ -183,7 +259,8 @@ bool readable(Plugin::Worker& w, int ms) {
 
 void Plugin::restart() {
     worker_.reset();
-    auto w = start_worker(options_);
+    reap();
+    std::unique_ptr<Worker> w = standby_ ? std::move(standby_) : start_worker(prepared_->policy, options_);
     const std::string who = "plug-in " + options_.library;
     // First, before it loads anything, the worker says it is there; the kernel adds its pid
     // (SCM_CREDENTIALS), which is how a worker that hangs gets killed, even in its loading.
@@ -233,39 +310,66 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
     struct FreshWorker {
         Plugin& p;
         ~FreshWorker() {
-            if (p.options_.fresh_per_call) p.worker_.reset();
+            if (!p.options_.fresh_per_call) return;
+            p.retire(std::move(p.worker_));
+            if (!p.options_.standby || p.standby_) return;
+            try {
+                p.standby_ = start_worker(p.prepared_->policy, p.options_);
+            } catch (const PluginError&) {
+                // The next call starts one itself, and reports why it cannot.
+            }
         }
     } fresh{*this};
     if (options_.fresh_per_call || !running()) restart();
     Worker& w = *worker_;
-    try {
-        wire::send(w.sock.get(), call, "call");
-    } catch (const Error&) {
+    const std::string who = "plug-in " + options_.library + ": " + function;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(options_.call_timeout_s));
+    const uint32_t call_seq = w.seq + 1, reply_seq = w.seq + 2;
+    auto worker_gone = [&]() -> PluginError {
         w.wait(2000);
         PluginError e = w.ended(options_.library);
         worker_.reset();
-        throw e;
+        return e;
+    };
+    if (w.gone) throw worker_gone();
+    const std::string& body = call.bytes();
+    const bool on_socket = !call.fds().empty() || body.size() > plugin::SharedChannel::kAreaBytes;
+    // "On the socket" is rung first: the worker then reads while a large message is sent.
+    w.chan.publish(call_seq, on_socket ? nullptr : body.data(),
+                   on_socket ? plugin::SharedChannel::kOnSocket : static_cast<uint32_t>(body.size()));
+    if (on_socket) {
+        try {
+            wire::send(w.sock.get(), call, "call");
+        } catch (const Error& e) {
+            if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who + ": the worker stopped reading the call");
+            throw worker_gone();
+        }
     }
-    pollfd p[2] = {{w.sock.get(), POLLIN, 0}, {w.done.get(), POLLIN, 0}};
-    int rc;
-    do rc = ::poll(p, 2, static_cast<int>(options_.call_timeout_s * 1000));
-    while (rc < 0 && errno == EINTR);
-    if (rc == 0)
+    std::optional<uint32_t> rang = w.chan.await(call_seq, options_.spin, deadline);
+    if (w.gone) throw worker_gone();
+    if (!rang)
         fail(PluginFailure::Timeout,
-             "plug-in " + options_.library + ": " + function + " took longer than " + std::to_string(static_cast<int>(options_.call_timeout_s * 1000)) + " ms");
-    std::string bytes;
+             who + " took longer than " + std::to_string(static_cast<int>(options_.call_timeout_s * 1000)) + " ms");
+    if (*rang != reply_seq) fail(PluginFailure::BadReply, who + ": the worker rang out of turn");
+    w.seq = reply_seq;
+    std::string bytes = std::move(inbox_);
     std::vector<int> fds;
-    bool got = false;
-    try {
-        got = wire::receive(w.sock.get(), bytes, fds, "reply");
-    } catch (const Error& e) {
-        fail(PluginFailure::BadReply, "plug-in " + options_.library + ": " + function + ": " + e.what());
-    }
-    if (!got) {
-        w.wait(2000);
-        PluginError e = w.ended(options_.library);
-        worker_.reset();
-        throw e;
+    const uint32_t length = w.chan.length();  // read once: the worker can change it at any time
+    if (length == plugin::SharedChannel::kOnSocket) {
+        bool got = false;
+        try {
+            got = wire::receive(w.sock.get(), bytes, fds, "reply");
+        } catch (const Error& e) {
+            if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who + ": the worker did not send its whole reply in time");
+            fail(PluginFailure::BadReply, who + ": " + e.what());
+        }
+        if (!got) throw worker_gone();
+    } else if (length > plugin::SharedChannel::kAreaBytes) {
+        fail(PluginFailure::BadReply, who + ": the reply's length " + std::to_string(length) + " is over the channel's size");
+    } else {
+        w.chan.copy_out(bytes, length);
     }
     wire::Reader r(std::move(bytes), std::move(fds));
     bool ok = false;
@@ -274,9 +378,9 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
         ok = r.get<bool>("reply");
         if (!ok) error = r.get<std::string>("error");
     } catch (const Error& e) {
-        fail(PluginFailure::BadReply, "plug-in " + options_.library + ": " + function + ": " + e.what());
+        fail(PluginFailure::BadReply, who + ": " + e.what());
     }
-    if (!ok) throw PluginError(PluginFailure::CallFailed, "plug-in " + options_.library + ": " + function + ": " + error);
+    if (!ok) throw PluginError(PluginFailure::CallFailed, who + ": " + error);
     return r;
 }
 

@@ -3,6 +3,8 @@
 // the worker's channel). Built as a shared library that links nothing.
 #include <caisson/plugin.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,15 +62,62 @@ int64_t hog() {
 }
 // Not in the default allowlist, not denied by name either: the plug-in's default action.
 int64_t forbidden() { return ::syscall(SYS_migrate_pages, 0, 0, 0, 0); }
-// What a compromised plug-in could do: write its own bytes on the channel to the host.
-int64_t garbage() {
+// What a compromised plug-in could do: write its own bytes where the host reads replies.
+// On the socket, then a reply that carries a descriptor, so that the host reads the socket.
+Fd garbage_on_socket() {
     for (int fd = 3; fd < 64; ++fd) {
         struct stat st{};
         if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) (void)!::write(fd, "\x01\x02garbage-garbage", 17);
     }
-    return 0;
+    return Fd{::open("/", O_RDONLY | O_CLOEXEC)};
+}
+// In the shared channel (found by its size), as an attacker who read caisson's source would:
+// the sequence word at 0, the length at 128, the area from 4096.
+uint32_t* channel() {
+    for (int fd = 3; fd < 64; ++fd) {
+        struct stat st{};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4096 + (2 << 20) + (64 << 10)) {
+            void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (m != MAP_FAILED) return static_cast<uint32_t*>(m);
+        }
+    }
+    return nullptr;
+}
+// Rings the host with `seq` and waits to be killed.
+[[noreturn]] void ring(uint32_t* c, uint32_t seq) {
+    __atomic_store_n(&c[0], seq, __ATOMIC_SEQ_CST);
+    ::syscall(SYS_futex, &c[0], 1 /* FUTEX_WAKE */, 1000, nullptr, nullptr, 0);
+    for (;;) ::pause();
+}
+// "Here is the reply", with a length past the end of the area.
+int64_t garbage_length() {
+    uint32_t* c = channel();
+    if (!c) return -1;
+    c[32] = 0xfffffff0u;
+    ring(c, c[0] + 1);
+}
+// A reply of the right length whose bytes are not a message.
+int64_t garbage_bytes() {
+    uint32_t* c = channel();
+    if (!c) return -1;
+    std::memcpy(reinterpret_cast<char*>(c) + 4096, "\x07not a reply", 13);
+    c[32] = 13;
+    ring(c, c[0] + 1);
+}
+// A ring with a sequence number that is not the reply's.
+int64_t out_of_turn() {
+    uint32_t* c = channel();
+    if (!c) return -1;
+    ring(c, c[0] + 7);
 }
 
+// State that lives as long as the worker.
+int64_t bump() {
+    static int64_t n = 0;
+    return ++n;
+}
+
+CAISSON_PLUGIN_FUNCTION(bump)
 CAISSON_PLUGIN_FUNCTION(add)
 CAISSON_PLUGIN_FUNCTION(scale)
 CAISSON_PLUGIN_FUNCTION(flip)
@@ -83,4 +132,7 @@ CAISSON_PLUGIN_FUNCTION(crash)
 CAISSON_PLUGIN_FUNCTION(spin)
 CAISSON_PLUGIN_FUNCTION(hog)
 CAISSON_PLUGIN_FUNCTION(forbidden)
-CAISSON_PLUGIN_FUNCTION(garbage)
+CAISSON_PLUGIN_FUNCTION(garbage_on_socket)
+CAISSON_PLUGIN_FUNCTION(garbage_length)
+CAISSON_PLUGIN_FUNCTION(garbage_bytes)
+CAISSON_PLUGIN_FUNCTION(out_of_turn)
