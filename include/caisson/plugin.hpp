@@ -56,7 +56,7 @@ private:
 
 struct PluginOptions {
     std::string library;               // the shared library, a host path
-    std::string worker;                // default: caisson-plugin-worker beside the caller, or in PATH
+    std::string worker;  // default: $CAISSON_PLUGIN_WORKER, else beside the caller, else where it was installed
     uint64_t memory_bytes = 256u << 20;
     uint64_t cpu_seconds = 10;         // CPU time over the worker's life (RLIMIT_CPU)
     double call_timeout_s = 5;         // wall time per call

@@ -47,7 +47,7 @@ std::string default_worker() {
         dir.erase(dir.rfind('/'));
         if (::access((dir + "/caisson-plugin-worker").c_str(), X_OK) == 0) return dir + "/caisson-plugin-worker";
     }
-    return "/usr/local/bin/caisson-plugin-worker";
+    return CAISSON_INSTALLED_WORKER;
 }
 
 std::string absolute(const std::string& path, PluginFailure f) {
