@@ -1,5 +1,6 @@
 // The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
 // through the one schema and hands it to the library; it does nothing the library cannot.
+#include "cli/listen_command.hpp"
 #include "cli/policy_command.hpp"
 #include "mech/cgroup.hpp"
 #include "policy/policy_json.hpp"
@@ -60,9 +61,11 @@ void write_learned_policy(const caisson::Policy& p, const caisson::Outcome& out)
     std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", allow.size(), p.learn_path.c_str());
 }
 
-int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy,
-                const std::map<CLI::Option*, const caisson::schema::Setting*>& by_option,
-                std::vector<std::string> program) {
+using OptionMap = std::map<CLI::Option*, const caisson::schema::Setting*>;
+
+// The profiles, then the flags of `caisson run` (or `listen`), into a policy.
+caisson::Policy build_policy(CLI::App& run, const std::vector<std::string>& profiles, const OptionMap& by_option,
+                             std::vector<std::string> program) {
     caisson::Policy policy = caisson::default_policy();
     for (const auto& prof : profiles) caisson::profile::apply(policy, prof);
 
@@ -91,7 +94,12 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
         args.clear();
     }
     policy.process.argv = std::move(program);
+    return policy;
+}
 
+int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy, const OptionMap& by_option,
+                std::vector<std::string> program) {
+    caisson::Policy policy = build_policy(run, profiles, by_option, std::move(program));
     if (print_policy) {
         std::cout << caisson::policy_to_json(policy) << "\n";
         return 0;
@@ -130,27 +138,45 @@ int main(int argc, char** argv) {
     app.require_subcommand(0, 1);
 
     CLI::App* run = app.add_subcommand("run", "run PROGRAM in a new sandbox: caisson run [OPTIONS] -- PROGRAM [ARGS...]");
-    run->prefix_command();
+    CLI::App* listen = app.add_subcommand(
+        "listen", "serve TCP connections, one new sandbox per connection with the socket as its stdin and stdout: "
+                  "caisson listen --port N [OPTIONS] -- PROGRAM [ARGS...]");
     std::vector<std::string> profiles;
     bool print_policy = false;
-    run->add_option("--profile", profiles, "load a profile: a FILE, or a NAME from the profile path (repeatable)")
-        ->type_name("FILE|NAME")
-        ->take_all();
-    run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
-
-    std::map<CLI::Option*, const caisson::schema::Setting*> by_option;
-    for (const auto& s : caisson::schema::settings()) {
-        std::string flag = "--" + std::string(s.name);
-        CLI::Option* opt;
-        if (s.arity == 0) {
-            opt = run->add_flag(flag)->description(std::string(s.help));
-        } else {
-            opt = run->add_option(flag)->description(std::string(s.help))->type_name(std::string(s.metavar))->expected(s.arity);
-            if (s.repeatable) opt->take_all(); else opt->take_last();
+    // `listen` takes every option of `run`: the sandbox of each connection is a `caisson run`.
+    OptionMap by_option;
+    for (CLI::App* sub : {run, listen}) {
+        sub->prefix_command();
+        sub->add_option("--profile", profiles, "load a profile: a FILE, or a NAME from the profile path (repeatable)")
+            ->type_name("FILE|NAME")
+            ->take_all();
+        for (const auto& s : caisson::schema::settings()) {
+            std::string flag = "--" + std::string(s.name);
+            CLI::Option* opt;
+            if (s.arity == 0) {
+                opt = sub->add_flag(flag)->description(std::string(s.help));
+            } else {
+                opt = sub->add_option(flag)->description(std::string(s.help))->type_name(std::string(s.metavar))->expected(s.arity);
+                if (s.repeatable) opt->take_all(); else opt->take_last();
+            }
+            opt->group(s.repeatable ? "Repeatable options" : "Options");
+            by_option[opt] = &s;
         }
-        opt->group(s.repeatable ? "Repeatable options" : "Options");
-        by_option[opt] = &s;
     }
+    run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
+    caisson::cli::ListenOptions listen_opts;
+    listen->add_option("--port", listen_opts.port, "TCP port to listen on (0: any free one, printed)")->required()->group("Listen");
+    listen->add_option("--address", listen_opts.bind, "address to listen on, IPv4 or IPv6 (default 0.0.0.0; --bind is the bind mount of run)")->group("Listen");
+    listen->add_option("--max-conns", listen_opts.max_conns, "sandboxes at once; more connections are closed (default 100)")
+        ->group("Listen");
+    listen->add_option("--max-conns-per-ip", listen_opts.max_conns_per_ip, "sandboxes at once per peer address (default: no limit)")
+        ->group("Listen");
+    listen->add_option("--backlog", listen_opts.backlog, "the listen queue's length (default 128)")->group("Listen");
+    listen->add_option("--stop-timeout", listen_opts.stop_timeout_s,
+                       "after SIGTERM, seconds running sessions may take before they are ended (default 10)")
+        ->group("Listen");
+    listen->add_option("--log", listen_opts.log_path, "JSON lines, one per session and event (default: standard error)")
+        ->group("Listen");
 
     CLI::App* policy_cmd = app.add_subcommand("policy", "inspect a seccomp policy without running anything");
     policy_cmd->require_subcommand(1);
@@ -191,7 +217,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::string sub = run->parsed() ? "caisson run: " : policy_cmd->parsed() ? "caisson policy: " : "caisson: ";
+        std::string sub = run->parsed()        ? "caisson run: "
+                          : listen->parsed()   ? "caisson listen: "
+                          : policy_cmd->parsed() ? "caisson policy: "
+                                                 : "caisson: ";
         std::fprintf(stderr, "%s%s (see --help)\n", sub.c_str(), e.what());
         return caisson::kExitUsage;
     }
@@ -226,20 +255,24 @@ int main(int argc, char** argv) {
             return caisson::kExitUsage;
         }
     }
-    if (!run->parsed()) {
+    if (!run->parsed() && !listen->parsed()) {
         std::fprintf(stderr, "caisson: a command is needed: caisson run [OPTIONS] -- PROGRAM [ARGS...]\n");
         return caisson::kExitUsage;
     }
-    if (program.empty()) program = run->remaining();
-    else if (!run->remaining().empty()) {
-        const std::string extra = run->remaining().front();
-        std::fprintf(stderr, "caisson run: %s %s (see caisson run --help)\n",
-                     extra.rfind("-", 0) == 0 ? "unknown option" : "unexpected argument before \"--\":",
-                     extra.c_str());
+    CLI::App* sub = run->parsed() ? run : listen;
+    const std::string name = run->parsed() ? "run" : "listen";
+    if (program.empty()) program = sub->remaining();
+    else if (!sub->remaining().empty()) {
+        const std::string extra = sub->remaining().front();
+        std::fprintf(stderr, "caisson %s: %s %s (see caisson %s --help)\n", name.c_str(),
+                     extra.rfind("-", 0) == 0 ? "unknown option" : "unexpected argument before \"--\":", extra.c_str(),
+                     name.c_str());
         return caisson::kExitUsage;
     }
     if (program.size() == 1 && program[0].empty()) program.clear();
     try {
+        if (listen->parsed())
+            return caisson::cli::listen_command(listen_opts, build_policy(*listen, profiles, by_option, std::move(program)));
         return run_command(*run, profiles, print_policy, by_option, std::move(program));
     } catch (const Error& e) {
         std::fprintf(stderr, "caisson: %s\n", e.what());

@@ -1,0 +1,261 @@
+#include "cli/listen_command.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/cgroup.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/sandbox.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <string>
+
+namespace caisson::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Address {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+};
+
+Address parse_bind(const std::string& text, int port) {
+    if (port < 0 || port > 65535) throw Error::usage("--port: expected 0..65535", std::to_string(port));
+    Address a;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    if (::inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<uint16_t>(port));
+        a.length = sizeof(*v4);
+    } else if (::inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<uint16_t>(port));
+        a.length = sizeof(*v6);
+    } else {
+        throw Error::usage("--address: not an IPv4 or IPv6 address", text);
+    }
+    return a;
+}
+
+// "address" and "address:port" of a peer ("[v6]:port" for IPv6).
+std::pair<std::string, std::string> describe(const sockaddr_storage& s) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (s.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&s);
+        ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+        return {host, std::string(host) + ":" + std::to_string(ntohs(v4->sin_port))};
+    }
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&s);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+    return {host, "[" + std::string(host) + "]:" + std::to_string(ntohs(v6->sin6_port))};
+}
+
+// One JSON object per line, in one write: lines of sessions ending at once do not mix.
+void log_line(int fd, const nlohmann::json& j) {
+    std::string line = j.dump() + "\n";
+    (void)!::write(fd, line.data(), line.size());
+}
+
+double now_epoch() {
+    timespec t{};
+    ::clock_gettime(CLOCK_REALTIME, &t);
+    return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+}
+
+// The child that serves one connection: the socket becomes stdin and stdout, and the
+// sandbox runs as under `caisson run`. Never returns.
+[[noreturn]] void serve(int conn, int log_fd, const Policy& policy, const std::string& peer, const sigset_t& mask) {
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+    nlohmann::json j = {{"event", "session"}, {"peer", peer}, {"pid", ::getpid()}, {"start", now_epoch()}};
+    int status = kExitUsage;
+    if (::dup2(conn, 0) < 0 || ::dup2(conn, 1) < 0) {
+        j["error"] = std::string("dup2 connection: ") + std::strerror(errno);
+    } else {
+        ::close(conn);
+        try {
+            Outcome out = Sandbox(policy).run();
+            status = out.shell_status();
+            j["exit"] = out.exited ? out.exit_code : -1;
+            if (!out.exited) j["signal"] = out.term_signal;
+            j["duration_ms"] = out.wall_s * 1000;
+            j["cpu_ms"] = (out.user_cpu_s + out.system_cpu_s) * 1000;
+            j["peak_rss_kb"] = out.peak_rss_kb;
+            if (out.oom) j["oom"] = true;
+            if (out.time_limit_fired) j["time_limit"] = true;
+            if (out.seccomp_violation) j["seccomp_killed"] = out.seccomp_violation->syscall;
+        } catch (const Error& e) {
+            j["error"] = e.what();
+        }
+    }
+    // The peer sees the end of the session now, not when this process is reaped.
+    ::close(0);
+    ::close(1);
+    log_line(log_fd, j);
+    ::_exit(status & 0xff);
+}
+
+struct Session {
+    std::string ip;
+    Clock::time_point start;
+};
+
+}  // namespace
+
+int listen_command(const ListenOptions& o, const Policy& policy) {
+    if (o.max_conns < 1) throw Error::usage("--max-conns: expected at least 1", std::to_string(o.max_conns));
+    if (o.max_conns_per_ip < 0) throw Error::usage("--max-conns-per-ip: expected 0 (no limit) or more");
+    if (policy.process.argv.empty()) throw Error::usage("caisson listen: a program is needed after \"--\"");
+    Address addr = parse_bind(o.bind, o.port);
+
+    kernel::Fd log_owned;
+    int log_fd = 2;
+    if (!o.log_path.empty()) {
+        log_owned.reset(::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!log_owned) throw Error(ErrorKind::Setup, "open log", o.log_path, errno);
+        log_fd = log_owned.get();
+    }
+
+    kernel::Fd sock(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) throw Error(ErrorKind::Setup, "socket", o.bind, errno);
+    int on = 1;
+    if (::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+        throw Error(ErrorKind::Setup, "SO_REUSEADDR", o.bind, errno);
+    const std::string where = o.bind + " port " + std::to_string(o.port);
+    if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr.storage), addr.length) < 0)
+        throw Error(ErrorKind::Setup, "bind", where, errno);
+    if (::listen(sock.get(), o.backlog) < 0) throw Error(ErrorKind::Setup, "listen", where, errno);
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof(bound);
+    if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&bound), &bound_len) < 0)
+        throw Error(ErrorKind::Setup, "getsockname", where, errno);
+
+    // Children and stop requests arrive as readable events, beside new connections.
+    sigset_t wanted, original;
+    sigemptyset(&wanted);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&wanted, s);
+    if (::sigprocmask(SIG_BLOCK, &wanted, &original) < 0) throw Error(ErrorKind::Setup, "sigprocmask", "listen", errno);
+    kernel::Fd sigfd(::signalfd(-1, &wanted, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) throw Error(ErrorKind::Setup, "signalfd", "listen", errno);
+
+    std::fprintf(stderr, "caisson: listening on %s\n", describe(bound).second.c_str());
+    std::fflush(stderr);
+
+    std::map<pid_t, Session> sessions;
+    std::map<std::string, int> per_ip;
+    bool stopping = false;
+    Clock::time_point stop_deadline{}, kill_deadline{};
+    uint64_t served = 0, refused = 0;
+    bool killed = false;
+
+    auto reap = [&] {
+        int status;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            auto it = sessions.find(pid);
+            if (it == sessions.end()) continue;
+            if (--per_ip[it->second.ip] == 0) per_ip.erase(it->second.ip);
+            sessions.erase(it);
+        }
+    };
+
+    while (!stopping || !sessions.empty()) {
+        int timeout = -1;
+        if (stopping) {
+            auto now = Clock::now();
+            if (now >= kill_deadline) {
+                for (auto& [pid, s] : sessions) ::kill(pid, SIGKILL);
+                killed = !sessions.empty();
+            } else if (now >= stop_deadline) {
+                // The supervisors end their sandboxes and clean up; SIGKILL only if they do not.
+                for (auto& [pid, s] : sessions) ::kill(pid, SIGTERM);
+                stop_deadline = kill_deadline;
+            }
+            timeout = 100;
+        }
+        pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
+        int rc = ::poll(p, sock ? 2 : 1, timeout);
+        if (rc < 0 && errno != EINTR) throw Error(ErrorKind::Setup, "poll", "listen", errno);
+        if (rc > 0 && (p[0].revents & POLLIN)) {
+            signalfd_siginfo si;
+            while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGCHLD) continue;
+                if (!stopping) {
+                    stopping = true;
+                    sock.reset();  // no new connections; the kernel refuses them from now on
+                    stop_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                       std::chrono::duration<double>(o.stop_timeout_s));
+                    kill_deadline = stop_deadline + std::chrono::seconds(2);
+                    log_line(log_fd, {{"event", "stopping"}, {"sessions", sessions.size()}});
+                }
+            }
+            reap();
+        }
+        if (rc > 0 && sock && (p[1].revents & POLLIN)) {
+            sockaddr_storage peer{};
+            socklen_t len = sizeof(peer);
+            int conn = ::accept4(sock.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+            if (conn < 0) {
+                // A peer that left while queued, or descriptors exhausted for a moment: go on.
+                if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
+                    log_line(log_fd, {{"event", "accept failed"}, {"error", std::strerror(errno)}});
+                continue;
+            }
+            kernel::Fd c(conn);
+            auto [ip, who] = describe(peer);
+            const char* limit = nullptr;
+            if (static_cast<int>(sessions.size()) >= o.max_conns) limit = "max-conns";
+            else if (o.max_conns_per_ip && per_ip[ip] >= o.max_conns_per_ip) limit = "max-conns-per-ip";
+            if (limit) {
+                ++refused;
+                log_line(log_fd, {{"event", "refused"}, {"peer", who}, {"limit", limit}});
+                continue;  // closing is the answer
+            }
+            pid_t pid = ::fork();
+            if (pid < 0) {
+                log_line(log_fd, {{"event", "fork failed"}, {"peer", who}, {"error", std::strerror(errno)}});
+                continue;
+            }
+            if (pid == 0) {
+                sock.reset();
+                sigfd.reset();
+                serve(c.release(), log_fd, policy, who, original);
+            }
+            log_line(log_fd, {{"event", "connect"}, {"peer", who}, {"pid", pid}});
+            ++served;
+            ++per_ip[ip];
+            sessions[pid] = {ip, Clock::now()};
+        }
+    }
+    if (killed) {
+        // Supervisors that had to be killed could not remove their cgroups.
+        const std::string& parent = policy.resources.cgroup_parent.empty() ? "caisson" : policy.resources.cgroup_parent;
+        try {
+            mech::collect_stale(mech::detect_cgroups(), parent, parent == "caisson");
+        } catch (const Error& e) {
+            log_line(log_fd, {{"event", "cleanup failed"}, {"error", e.what()}});
+        }
+    }
+    log_line(log_fd, {{"event", "stopped"}, {"served", served}, {"refused", refused}});
+    ::sigprocmask(SIG_SETMASK, &original, nullptr);
+    return 0;
+}
+
+}  // namespace caisson::cli

@@ -1,0 +1,226 @@
+// caisson listen: one sandbox per connection, limits, the log, a graceful stop, bad input.
+// Every peer is on loopback.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+namespace caisson::test {
+namespace {
+
+// A running `caisson listen`, its port read from its first line on stderr.
+class Listener {
+public:
+    explicit Listener(std::vector<std::string> args) {
+        int err[2];
+        EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+        std::vector<std::string> argv = {caisson_path(), "listen", "--port", "0", "--address", "127.0.0.1"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(err[1], 2);
+            std::vector<char*> a;
+            for (auto& s : argv) a.push_back(s.data());
+            a.push_back(nullptr);
+            ::execv(a[0], a.data());
+            ::_exit(127);
+        }
+        ::close(err[1]);
+        err_ = err[0];
+        std::string line;
+        char c;
+        while (::read(err_, &c, 1) == 1 && c != '\n') line += c;
+        auto colon = line.rfind(':');
+        if (line.find("listening on") != std::string::npos && colon != std::string::npos)
+            port_ = std::stoi(line.substr(colon + 1));
+    }
+    ~Listener() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGTERM);
+            int st;
+            ::waitpid(pid_, &st, 0);
+        }
+        ::close(err_);
+    }
+    int port() const { return port_; }
+    // SIGTERM, then the exit status.
+    int stop() {
+        ::kill(pid_, SIGTERM);
+        int st = 0;
+        ::waitpid(pid_, &st, 0);
+        pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+
+private:
+    pid_t pid_ = -1;
+    int err_ = -1;
+    int port_ = 0;
+};
+
+int connect_to(int port) {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
+        ::close(s);
+        return -1;
+    }
+    return s;
+}
+
+// Everything the peer sends until it closes (at most 10 s).
+std::string read_all(int s) {
+    std::string out;
+    char buf[512];
+    for (;;) {
+        pollfd p{s, POLLIN, 0};
+        if (::poll(&p, 1, 10000) <= 0) break;
+        ssize_t n = ::read(s, buf, sizeof(buf));
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+std::string exchange(int port, const std::string& line) {
+    int s = connect_to(port);
+    if (s < 0) return "connect failed";
+    (void)!::write(s, line.data(), line.size());
+    std::string out = read_all(s);
+    ::close(s);
+    return out;
+}
+
+int count(const std::string& text, const std::string& needle) {
+    int n = 0;
+    for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+    return n;
+}
+
+const char* kEcho = "read x; echo \"$x from $(hostname) pid $$\"";
+
+TEST(Listen, EachConnectionGetsItsOwnSandbox) {
+    TempDir dir;
+    const std::string log = dir.path() + "/log";
+    Listener l({"--log", log, "--hostname", "jail", "--", "/bin/sh", "-c", kEcho});
+    ASSERT_GT(l.port(), 0);
+    EXPECT_EQ(exchange(l.port(), "one\n"), "one from jail pid 2\n") << "the socket is stdin and stdout, in a new pid namespace (caisson's init is 1)";
+    EXPECT_EQ(exchange(l.port(), "two\n"), "two from jail pid 2\n");
+    EXPECT_EQ(l.stop(), 0);
+    std::string text = read_file(log);
+    EXPECT_EQ(count(text, "\"event\":\"session\""), 2) << text;
+    EXPECT_NE(text.find("\"peer\":\"127.0.0.1:"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"exit\":0"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"served\":2"), std::string::npos) << text;
+}
+
+TEST(Listen, TwoHundredConcurrentConnections) {
+    TempDir dir;
+    const std::string log = dir.path() + "/log";
+    Listener l({"--log", log, "--max-conns", "200", "--backlog", "256", "--", "/bin/sh", "-c", kEcho});
+    ASSERT_GT(l.port(), 0);
+    // All 200 connected before any is answered, then each gets its own answer.
+    std::vector<int> socks;
+    for (int i = 0; i < 200; ++i) socks.push_back(connect_to(l.port()));
+    for (size_t i = 0; i < socks.size(); ++i) {
+        ASSERT_GE(socks[i], 0) << i;
+        std::string line = "n" + std::to_string(i) + "\n";
+        ASSERT_EQ(::write(socks[i], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    }
+    int right = 0;
+    for (size_t i = 0; i < socks.size(); ++i) {
+        right += read_all(socks[i]) == "n" + std::to_string(i) + " from caisson pid 2\n";
+        ::close(socks[i]);
+    }
+    EXPECT_EQ(right, 200);
+    EXPECT_EQ(l.stop(), 0);
+    EXPECT_EQ(count(read_file(log), "\"event\":\"session\""), 200);
+}
+
+TEST(Listen, PerAddressLimitRefusesTheThirdAndServesTheFirstTwo) {
+    TempDir dir;
+    const std::string log = dir.path() + "/log";
+    Listener l({"--log", log, "--max-conns-per-ip", "2", "--", "/bin/sh", "-c", kEcho});
+    ASSERT_GT(l.port(), 0);
+    int a = connect_to(l.port()), b = connect_to(l.port());
+    ASSERT_GE(a, 0);
+    ASSERT_GE(b, 0);
+    // The first two hold their sandboxes (waiting to read): the third is closed unanswered.
+    std::string log_text;
+    for (int i = 0; i < 100 && count(log_text, "refused") == 0; ++i) {
+        int c = connect_to(l.port());
+        EXPECT_EQ(read_all(c), "");
+        ::close(c);
+        log_text = read_file(log);
+    }
+    EXPECT_NE(log_text.find("\"limit\":\"max-conns-per-ip\""), std::string::npos) << log_text;
+    for (int s : {a, b}) {
+        (void)!::write(s, "held\n", 5);
+        EXPECT_EQ(read_all(s), "held from caisson pid 2\n");
+        ::close(s);
+    }
+    EXPECT_EQ(l.stop(), 0);
+}
+
+TEST(Listen, SigtermLetsARunningSessionFinish) {
+    TempDir dir;
+    const std::string log = dir.path() + "/log";
+    auto l = std::make_unique<Listener>(std::vector<std::string>{"--log", log, "--stop-timeout", "20", "--", "/bin/sh", "-c", kEcho});
+    ASSERT_GT(l->port(), 0);
+    int s = connect_to(l->port());
+    ASSERT_GE(s, 0);
+    // Once the listener has taken the connection (its log says so), SIGTERM; the request is
+    // sent after it, and still answered.
+    for (int i = 0; i < 500 && read_file(log).find("\"event\":\"connect\"") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::thread stopper([&] { EXPECT_EQ(l->stop(), 0); });
+    for (int i = 0; i < 200 && read_file(log).find("stopping") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    (void)!::write(s, "late\n", 5);
+    EXPECT_EQ(read_all(s), "late from caisson pid 2\n");
+    ::close(s);
+    stopper.join();
+    std::string text = read_file(log);
+    EXPECT_NE(text.find("\"served\":1"), std::string::npos) << text;
+    EXPECT_EQ(connect_to(l->port()), -1) << "nothing listens after the stop";
+}
+
+TEST(Listen, BadInputIsRefusedBeforeListening) {
+    RunResult bad = run_caisson({"listen", "--port", "0", "--address", "not-an-address", "--", "/bin/true"});
+    EXPECT_EQ(bad.status, 125);
+    EXPECT_NE(bad.err.find("--address: not an IPv4 or IPv6 address"), std::string::npos) << bad.err;
+    // A port in use: this test holds it.
+    int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::listen(holder, 1), 0);
+    socklen_t len = sizeof(a);
+    ::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+    RunResult busy = run_caisson({"listen", "--port", std::to_string(ntohs(a.sin_port)), "--address", "127.0.0.1", "--",
+                                  "/bin/true"});
+    ::close(holder);
+    EXPECT_EQ(busy.status, 125);
+    EXPECT_NE(busy.err.find("Address already in use"), std::string::npos) << busy.err;
+    RunResult none = run_caisson({"listen", "--port", "0"});
+    EXPECT_EQ(none.status, 125);
+    EXPECT_NE(none.err.find("a program is needed"), std::string::npos) << none.err;
+}
+
+}  // namespace
+}  // namespace caisson::test
