@@ -21,6 +21,9 @@ struct Namespaces {
     bool ipc = true;
     bool cgroup = true;
     bool time = true;
+    // With net = false: join this network namespace (a host path such as
+    // /run/netns/NAME or /proc/PID/ns/net) instead of keeping the caller's.
+    std::string net_path;
 };
 
 struct TimeOffsets {

@@ -22,6 +22,7 @@ std::vector<std::string> namespace_names(const Namespaces& ns) {
     if (ns.pid) out.emplace_back("pid-namespace");
     if (ns.mount) out.emplace_back("mount-namespace");
     if (ns.net) out.emplace_back("net-namespace");
+    if (!ns.net && !ns.net_path.empty()) out.emplace_back("net-namespace " + ns.net_path);
     if (ns.uts) out.emplace_back("uts-namespace");
     if (ns.ipc) out.emplace_back("ipc-namespace");
     if (ns.cgroup) out.emplace_back("cgroup-namespace");

@@ -29,6 +29,7 @@ std::string policy_to_json(const Policy& p) {
     j["namespaces"] = {{"user", n.user}, {"pid", n.pid},       {"mount", n.mount},
                        {"net", n.net},   {"uts", n.uts},       {"ipc", n.ipc},
                        {"cgroup", n.cgroup}, {"time", n.time}};
+    if (!n.net_path.empty()) j["namespaces"]["net_join"] = n.net_path;
     j["hostname"] = p.hostname;
     j["time_offsets"] = {{"monotonic", p.time_offsets.monotonic_s},
                          {"boottime", p.time_offsets.boottime_s}};

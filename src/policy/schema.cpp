@@ -65,6 +65,23 @@ void add_landlock_port(bool& restricted, std::vector<uint16_t>& ports, const std
 const std::array kSettings{
     SHARE(user), SHARE(pid), SHARE(mount), SHARE(net), SHARE(uts), SHARE(ipc), SHARE(cgroup),
     SHARE(time),
+    Setting{"net", 1, false, "MODE",
+            "network: none (a new namespace with only lo, the default), host (the caller's), ns:PATH (join that one)",
+            [](Policy& p, Args a) {
+                p.namespaces.net_path.clear();
+                if (a[0] == "none") {
+                    p.namespaces.net = true;
+                } else if (a[0] == "host") {
+                    p.namespaces.net = false;
+                } else if (a[0].rfind("ns:", 0) == 0 && a[0].size() > 3 && a[0][3] == '/') {
+                    p.namespaces.net = false;
+                    p.namespaces.net_path = a[0].substr(3);
+                } else if (a[0] == "user" || a[0] == "veth") {
+                    throw Error::usage("--net " + a[0] + ": not available in this version of caisson (none, host, ns:PATH are)");
+                } else {
+                    throw Error::usage("--net: expected none, host or ns:/ABSOLUTE/PATH", a[0]);
+                }
+            }},
     Setting{"hostname", 1, false, "NAME", "the sandbox's hostname (default: caisson)",
             [](Policy& p, Args a) {
                 if (a[0].empty() || a[0].size() > 64)

@@ -17,6 +17,7 @@
 #include <caisson/sandbox.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -244,6 +245,25 @@ Outcome Sandbox::run() {
     SignalRelay relay;
     plan.caller_sigmask = relay.saved_mask();
 
+    // --net ns:PATH: the sandbox is born in that namespace. setns applies to this thread
+    // only, and it goes back to its own right after the clone (a library caller's thread).
+    kernel::Fd own_netns;
+    struct NetnsRestore {
+        kernel::Fd& own;
+        ~NetnsRestore() {
+            if (own) (void)::setns(own.get(), CLONE_NEWNET);
+        }
+    } netns_restore{own_netns};
+    if (!p.namespaces.net && !p.namespaces.net_path.empty()) {
+        kernel::Fd target(::open(p.namespaces.net_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!target) throw Error(ErrorKind::Usage, "--net ns: open", p.namespaces.net_path, errno);
+        own_netns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+        if (!own_netns) throw Error(ErrorKind::Setup, "open own network namespace", "/proc/thread-self/ns/net", errno);
+        if (::setns(target.get(), CLONE_NEWNET) < 0)
+            throw Error(ErrorKind::Usage, errno == EINVAL ? "--net ns: not a network namespace" : "--net ns: setns",
+                        p.namespaces.net_path, errno);
+    }
+
     const auto start = Clock::now();
     clone_args args{};
     int pidfd = -1;
@@ -267,6 +287,10 @@ Outcome Sandbox::run() {
         // the supervisor is gone. (No heap from here on: this is a copy of our memory.)
         ::close(channel.release());
         run::container_init(plan);
+    }
+    if (own_netns) {
+        if (::setns(own_netns.get(), CLONE_NEWNET) < 0) throw Error(ErrorKind::Setup, "setns back", "own network namespace", errno);
+        own_netns.reset();
     }
     InitProcess init(kernel::Fd(pidfd), static_cast<pid_t>(pid));
     child_end.reset();
