@@ -21,6 +21,8 @@ echo "bench: cgroups (cgroup_ops, bench/cgroup_start.sh)" >&2
 bash "$here/cgroup_start.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/cgroup_start.txt"
 echo "bench: plug-in calls (plugin_call)" >&2
 "$build/bench/plugin_call" "$build/caisson-plugin-worker" "$build/tests/libsample_plugin.so" "${PLUGIN_CALLS:-2000}" 5 > "$tmp/plugin.txt"
+echo "bench: listen mode (listen_rate)" >&2
+"$build/bench/listen_rate" "$build/caisson" "${LISTEN_CONNS:-300}" 8 3 > "$tmp/listen.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
 bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"
 
@@ -90,6 +92,11 @@ fi
   echo "and through a fresh worker per call (compare the last with the start of \`caisson run\` above)."
   echo
   echo '```'; cat "$tmp/plugin.txt"; echo '```'
+  echo
+  echo "## Listen mode (build/bench/listen_rate)"
+  echo "\`caisson listen -- /bin/true\` against an accept+fork+exec loop without a sandbox, 8 clients on loopback."
+  echo
+  echo '```'; cat "$tmp/listen.txt"; echo '```'
   echo
   echo "## OCI runtimes: caisson-oci, crun, runc (bench/oci_lifecycle.sh)"
   echo "One busybox bundle with memory and pids limits for every runtime. \`run\`: create, start, wait"

@@ -1,6 +1,7 @@
 // caisson listen: one sandbox per connection, limits, the log, a graceful stop, bad input.
 // Every peer is on loopback.
 #include "harness.hpp"
+#include "loopback.hpp"
 
 #include <gtest/gtest.h>
 
@@ -69,18 +70,6 @@ private:
     int port_ = 0;
 };
 
-int connect_to(int port) {
-    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
-        ::close(s);
-        return -1;
-    }
-    return s;
-}
 
 // Everything the peer sends until it closes (at most 10 s).
 std::string read_all(int s) {
@@ -97,7 +86,7 @@ std::string read_all(int s) {
 }
 
 std::string exchange(int port, const std::string& line) {
-    int s = connect_to(port);
+    int s = connect_loopback(port);
     if (s < 0) return "connect failed";
     (void)!::write(s, line.data(), line.size());
     std::string out = read_all(s);
@@ -135,7 +124,7 @@ TEST(Listen, TwoHundredConcurrentConnections) {
     ASSERT_GT(l.port(), 0);
     // All 200 connected before any is answered, then each gets its own answer.
     std::vector<int> socks;
-    for (int i = 0; i < 200; ++i) socks.push_back(connect_to(l.port()));
+    for (int i = 0; i < 200; ++i) socks.push_back(connect_loopback(l.port()));
     for (size_t i = 0; i < socks.size(); ++i) {
         ASSERT_GE(socks[i], 0) << i;
         std::string line = "n" + std::to_string(i) + "\n";
@@ -156,13 +145,13 @@ TEST(Listen, PerAddressLimitRefusesTheThirdAndServesTheFirstTwo) {
     const std::string log = dir.path() + "/log";
     Listener l({"--log", log, "--max-conns-per-ip", "2", "--", "/bin/sh", "-c", kEcho});
     ASSERT_GT(l.port(), 0);
-    int a = connect_to(l.port()), b = connect_to(l.port());
+    int a = connect_loopback(l.port()), b = connect_loopback(l.port());
     ASSERT_GE(a, 0);
     ASSERT_GE(b, 0);
     // The first two hold their sandboxes (waiting to read): the third is closed unanswered.
     std::string log_text;
     for (int i = 0; i < 100 && count(log_text, "refused") == 0; ++i) {
-        int c = connect_to(l.port());
+        int c = connect_loopback(l.port());
         EXPECT_EQ(read_all(c), "");
         ::close(c);
         log_text = read_file(log);
@@ -181,7 +170,7 @@ TEST(Listen, SigtermLetsARunningSessionFinish) {
     const std::string log = dir.path() + "/log";
     auto l = std::make_unique<Listener>(std::vector<std::string>{"--log", log, "--stop-timeout", "20", "--", "/bin/sh", "-c", kEcho});
     ASSERT_GT(l->port(), 0);
-    int s = connect_to(l->port());
+    int s = connect_loopback(l->port());
     ASSERT_GE(s, 0);
     // Once the listener has taken the connection (its log says so), SIGTERM; the request is
     // sent after it, and still answered.
@@ -196,7 +185,7 @@ TEST(Listen, SigtermLetsARunningSessionFinish) {
     stopper.join();
     std::string text = read_file(log);
     EXPECT_NE(text.find("\"served\":1"), std::string::npos) << text;
-    EXPECT_EQ(connect_to(l->port()), -1) << "nothing listens after the stop";
+    EXPECT_EQ(connect_loopback(l->port()), -1) << "nothing listens after the stop";
 }
 
 TEST(Listen, BadInputIsRefusedBeforeListening) {
