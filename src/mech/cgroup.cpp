@@ -206,11 +206,21 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
             }
         }
         if (d.v2) enable_controllers(d.parent, d.controllers);
-        if (::mkdir(d.path.c_str(), 0755) < 0 && !(errno == EEXIST && !name.empty())) {
-            // A sandbox ending meanwhile may have removed the shared parent: once more.
-            if (errno != ENOENT || (::mkdir(d.parent.c_str(), 0755) < 0 && errno != EEXIST) ||
-                ::mkdir(d.path.c_str(), 0755) < 0)
-                throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
+        // A sandbox ending meanwhile (another process, or another thread of this one) may
+        // remove the shared parent while it is empty: make it again, until our leaf is in it
+        // (from then on it cannot be removed). Several can end at once: a few rounds.
+        for (int round = 0;; ++round) {
+            if (::mkdir(d.path.c_str(), 0755) == 0 || (errno == EEXIST && !name.empty())) break;
+            if (errno != ENOENT || round == 16) throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
+            if (::mkdir(d.parent.c_str(), 0755) < 0 && errno != EEXIST)
+                throw Error(ErrorKind::Setup, "create cgroup", d.parent, errno);
+            if (d.v2) enable_controllers(d.parent, d.controllers);
+            if (!d.v2 && std::count(d.controllers.begin(), d.controllers.end(), "cpuset") &&
+                read_text(d.parent + "/cpuset.cpus").empty()) {
+                std::string up = d.parent.substr(0, d.parent.rfind('/'));
+                write_text(d.parent + "/cpuset.cpus", read_text(up + "/cpuset.cpus"));
+                write_text(d.parent + "/cpuset.mems", read_text(up + "/cpuset.mems"));
+            }
         }
         cg->dirs_.push_back(d);
         // A new v1 cpuset leaf has no CPUs either, and no task could join it.
