@@ -84,7 +84,8 @@ public:
         wire::Writer& w = outbox_;
         w.clear();
         w.put(function);
-        w.put(wire::signature<R, A...>());
+        static const std::string signature = wire::signature<R, A...>();  // built once per signature
+        w.put(signature);
         (w.put(args), ...);
         wire::Reader r = roundtrip(w, function);
         struct Recycle {

@@ -322,7 +322,8 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
     } fresh{*this};
     if (options_.fresh_per_call || !running()) restart();
     Worker& w = *worker_;
-    const std::string who = "plug-in " + options_.library + ": " + function;
+    // Named only on an error: the warm path allocates nothing for it.
+    auto who = [&] { return "plug-in " + options_.library + ": " + function; };
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(options_.call_timeout_s));
@@ -343,7 +344,7 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
         try {
             wire::send(w.sock.get(), call, "call");
         } catch (const Error& e) {
-            if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who + ": the worker stopped reading the call");
+            if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who() + ": the worker stopped reading the call");
             throw worker_gone();
         }
     }
@@ -351,8 +352,8 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
     if (w.gone) throw worker_gone();
     if (!rang)
         fail(PluginFailure::Timeout,
-             who + " took longer than " + std::to_string(static_cast<int>(options_.call_timeout_s * 1000)) + " ms");
-    if (*rang != reply_seq) fail(PluginFailure::BadReply, who + ": the worker rang out of turn");
+             who() + " took longer than " + std::to_string(static_cast<int>(options_.call_timeout_s * 1000)) + " ms");
+    if (*rang != reply_seq) fail(PluginFailure::BadReply, who() + ": the worker rang out of turn");
     w.seq = reply_seq;
     std::string bytes = std::move(inbox_);
     std::vector<int> fds;
@@ -362,12 +363,12 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
         try {
             got = wire::receive(w.sock.get(), bytes, fds, "reply");
         } catch (const Error& e) {
-            if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who + ": the worker did not send its whole reply in time");
-            fail(PluginFailure::BadReply, who + ": " + e.what());
+            if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who() + ": the worker did not send its whole reply in time");
+            fail(PluginFailure::BadReply, who() + ": " + e.what());
         }
         if (!got) throw worker_gone();
     } else if (length > plugin::SharedChannel::kAreaBytes) {
-        fail(PluginFailure::BadReply, who + ": the reply's length " + std::to_string(length) + " is over the channel's size");
+        fail(PluginFailure::BadReply, who() + ": the reply's length " + std::to_string(length) + " is over the channel's size");
     } else {
         w.chan.copy_out(bytes, length);
     }
@@ -378,9 +379,9 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
         ok = r.get<bool>("reply");
         if (!ok) error = r.get<std::string>("error");
     } catch (const Error& e) {
-        fail(PluginFailure::BadReply, who + ": " + e.what());
+        fail(PluginFailure::BadReply, who() + ": " + e.what());
     }
-    if (!ok) throw PluginError(PluginFailure::CallFailed, who + ": " + error);
+    if (!ok) throw PluginError(PluginFailure::CallFailed, who() + ": " + error);
     return r;
 }
 
