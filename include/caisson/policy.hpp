@@ -4,6 +4,7 @@
 
 #include <caisson/seccomp.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -151,6 +152,29 @@ struct Resources {
     }
 };
 
+// One destination of the egress policy: an address prefix and a port range. IPv4 and IPv6
+// (an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is judged by the IPv4 rules).
+struct NetDestination {
+    bool v6 = false;
+    std::array<uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
+    uint8_t prefix = 0;              // bits that must match
+    uint16_t port_lo = 0, port_hi = 65535;
+    std::string text;                // as written, for errors and the report
+};
+
+// Where the sandbox may connect (TCP, connected UDP) and send (unconnected UDP), decided in
+// the kernel by cgroup BPF programs. An allowed destination wins over a denied one. What
+// neither lists is denied when only allowed destinations were given (`--allow-connect`:
+// "only these"), and allowed when denied ones were (`--deny-private`: "the internet, and
+// these exceptions").
+struct Egress {
+    bool restrict = false;                // --allow-connect was given (even `none`)
+    std::vector<NetDestination> allow;
+    std::vector<NetDestination> deny;     // --deny-private fills it
+    bool enabled() const { return restrict || !deny.empty(); }
+    bool default_deny() const { return restrict && deny.empty(); }
+};
+
 struct Policy {
     Namespaces namespaces;
     std::string hostname = "caisson";
@@ -161,6 +185,7 @@ struct Policy {
     std::vector<int> capabilities;  // CAP_* the program keeps, in all five sets; none by default
     seccomp::Policy seccomp;        // default: the built-in `default` policy
     Landlock landlock;
+    Egress egress;
     Resources resources;
     std::string report_path;
     // Learn mode: every system call is let through and recorded (seccomp notifications),

@@ -37,6 +37,13 @@ struct CgroupReport {
     std::optional<uint64_t> pids_peak;
 };
 
+// What the egress filter did, when the policy had one.
+struct EgressReport {
+    std::vector<std::string> hooks;    // the programs attached
+    uint64_t denied = 0;               // attempts refused
+    std::vector<std::string> denials;  // the first 64: "connect4 tcp 10.0.0.1:443"
+};
+
 struct Outcome {
     bool exited = false;     // true: exit_code is valid; false: killed by term_signal
     int exit_code = 0;
@@ -54,6 +61,7 @@ struct Outcome {
     std::vector<std::string> syscalls_seen;         // every call a `notify` rule let through, by name
     bool oom = false;                               // the memory limit was hit and something was killed
     std::optional<CgroupReport> cgroup;
+    std::optional<EgressReport> egress;
 
     // The code a shell would see: the exit code, or 128 + signal.
     int shell_status() const { return exited ? exit_code : 128 + term_signal; }

@@ -1,34 +1,23 @@
 #include "mech/device_filter.hpp"
 
+#include "filter/ebpf_asm.hpp"
 #include "kernel/fd.hpp"
+#include "mech/ebpf.hpp"
 
 #include <caisson/error.hpp>
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 namespace caisson::mech {
 namespace {
 
-bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-    bpf_insn i{};
-    i.code = code;
-    i.dst_reg = dst & 0xf;
-    i.src_reg = src & 0xf;
-    i.off = off;
-    i.imm = imm;
-    return i;
-}
-bpf_insn load32(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0); }
-bpf_insn mov_reg(uint8_t dst, uint8_t src) { return insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0); }
-bpf_insn mov_imm(uint8_t dst, int32_t imm) { return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
-bpf_insn and_imm(uint8_t dst, int32_t imm) { return insn(BPF_ALU64 | BPF_AND | BPF_K, dst, 0, 0, imm); }
-bpf_insn rsh_imm(uint8_t dst, int32_t imm) { return insn(BPF_ALU64 | BPF_RSH | BPF_K, dst, 0, 0, imm); }
-bpf_insn jne_imm(uint8_t dst, int32_t imm, int16_t off) { return insn(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm); }
-bpf_insn exit_insn() { return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
+using caisson::ebpf::and_imm;
+using caisson::ebpf::exit_insn;
+using caisson::ebpf::insn;
+using caisson::ebpf::jne_imm;
+using caisson::ebpf::load32;
+using caisson::ebpf::mov_imm;
+using caisson::ebpf::mov_reg;
+using caisson::ebpf::rsh_imm;
 
 int access_bits(const std::string& a) {
     int bits = 0;
@@ -79,37 +68,9 @@ std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
 }
 
 void attach_device_filter(int cgroup_fd, const std::vector<DeviceRule>& rules) {
-    std::vector<bpf_insn> prog = device_program(rules);
-    static char log[16384];
-    bpf_attr load{};
-    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-    load.insns = reinterpret_cast<uint64_t>(prog.data());
-    load.insn_cnt = static_cast<uint32_t>(prog.size());
-    load.license = reinterpret_cast<uint64_t>("Apache-2.0");
-    load.log_buf = reinterpret_cast<uint64_t>(log);
-    load.log_size = sizeof(log);
-    load.log_level = 1;
-    std::strncpy(load.prog_name, "caisson_dev", sizeof(load.prog_name) - 1);
-    log[0] = '\0';
-    kernel::Fd fd(static_cast<int>(::syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load))));
-    if (!fd) {
-        int err = errno;
-        // The verifier's complaint is the line before its closing summary.
-        std::string why = log;
-        while (!why.empty() && why.back() == '\n') why.pop_back();
-        auto summary = why.rfind('\n');
-        why = summary == std::string::npos ? "" : why.substr(0, summary);
-        auto line = why.rfind('\n');
-        throw Error(ErrorKind::Setup, "load device filter (BPF_PROG_TYPE_CGROUP_DEVICE)",
-                    why.empty() ? "" : "verifier: " + why.substr(line == std::string::npos ? 0 : line + 1), err);
-    }
-    bpf_attr attach{};
-    attach.target_fd = static_cast<uint32_t>(cgroup_fd);
-    attach.attach_bpf_fd = static_cast<uint32_t>(fd.get());
-    attach.attach_type = BPF_CGROUP_DEVICE;
-    attach.attach_flags = BPF_F_ALLOW_MULTI;
-    if (::syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof(attach)) < 0)
-        throw Error(ErrorKind::Setup, "attach device filter", "sandbox cgroup", errno);
+    kernel::Fd prog = load_bpf_program(BPF_PROG_TYPE_CGROUP_DEVICE, BPF_CGROUP_DEVICE, device_program(rules),
+                                         "caisson_dev", "device filter (BPF_PROG_TYPE_CGROUP_DEVICE)");
+    attach_bpf_program(cgroup_fd, prog.get(), BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, "device filter");
 }
 
 }  // namespace caisson::mech

@@ -1,5 +1,7 @@
 #include "policy/policy_json.hpp"
 
+#include "policy/net_address.hpp"
+
 #include "policy/values.hpp"
 
 #include <nlohmann/json.hpp>
@@ -101,6 +103,24 @@ std::string policy_to_json(const Policy& p) {
                      {"scope_abstract_unix", l.scope_abstract_unix},
                      {"scope_signal", l.scope_signal},
                      {"best_effort", l.best_effort}};
+    if (p.egress.enabled()) {
+        // Each destination as one canonical text: what the programs will compare.
+        auto listed = [](const std::vector<NetDestination>& ds) {
+            ordered_json out = ordered_json::array();
+            for (const auto& d : ds) {
+                std::string port = d.port_lo == 0 && d.port_hi == 65535 ? "*"
+                                   : d.port_lo == d.port_hi             ? std::to_string(d.port_lo)
+                                                            : std::to_string(d.port_lo) + "-" + std::to_string(d.port_hi);
+                std::string where = net_address::endpoint_text(d.v6, d.addr.data(), 0);
+                where = where.substr(0, where.rfind(':'));
+                out.push_back(where + "/" + std::to_string(d.prefix) + " port " + port);
+            }
+            return out;
+        };
+        j["egress"] = {{"allow", listed(p.egress.allow)},
+                       {"deny", listed(p.egress.deny)},
+                       {"otherwise", p.egress.default_deny() ? "deny" : "allow"}};
+    }
     j["report"] = p.report_path;
     return j.dump(2);
 }

@@ -1,5 +1,6 @@
 #include "policy/schema.hpp"
 
+#include "policy/net_address.hpp"
 #include "policy/seccomp_profile.hpp"
 #include "policy/values.hpp"
 
@@ -81,6 +82,22 @@ const std::array kSettings{
                 } else {
                     throw Error::usage("--net: expected none, host or ns:/ABSOLUTE/PATH", a[0]);
                 }
+            }},
+    Setting{"allow-connect", 1, true, "DEST",
+            "allow connecting and sending to DEST (ADDR[/PREFIX][:PORT[-PORT]], [IPV6][/PREFIX]:PORT, loopback, any:PORT; "
+            "none: nowhere) and, unless --deny-private is given, nowhere else; enforced by cgroup BPF programs, and by "
+            "Landlock for TCP ports",
+            [](Policy& p, Args a) {
+                p.egress.restrict = true;
+                if (a[0] == "none") return;
+                for (auto& d : net_address::parse_destination(a[0], "--allow-connect")) p.egress.allow.push_back(std::move(d));
+            }},
+    Setting{"deny-private", 0, false, "",
+            "internet only: no loopback, private, link-local or multicast destinations, except those --allow-connect lists",
+            [](Policy& p, Args a) {
+                std::erase_if(p.egress.deny, [](const NetDestination& d) { return d.text.starts_with("private "); });
+                if (on(a, "deny-private"))
+                    for (auto& d : net_address::private_ranges()) p.egress.deny.push_back(std::move(d));
             }},
     Setting{"hostname", 1, false, "NAME", "the sandbox's hostname (default: caisson)",
             [](Policy& p, Args a) {

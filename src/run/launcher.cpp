@@ -3,6 +3,7 @@
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
+#include "mech/egress.hpp"
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
@@ -148,6 +149,10 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
         out.emplace_back("read-only-paths");
     }
     if (p.namespaces.net) out.emplace_back("loopback-only");
+    if (p.egress.enabled())
+        out.push_back("egress-filter (" + std::to_string(p.egress.allow.size()) + " allowed, " +
+                      std::to_string(p.egress.deny.size()) + " denied destinations, otherwise " +
+                      (p.egress.default_deny() ? "deny" : "allow") + ")");
     if (p.capabilities.empty()) {
         out.emplace_back("capabilities-dropped");
     } else {
@@ -164,7 +169,7 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
                       " (" + std::to_string(plan.seccomp_program.size()) + " instructions)");
     if (plan.landlock)
         for (const auto& r : plan.landlock_plan.enforced) out.push_back("landlock " + r);
-    if (has_cgroup) out.emplace_back(p.resources.any() ? "cgroup" : "cgroup (for teardown, without a pid namespace)");
+    if (has_cgroup) out.emplace_back(p.resources.any() || p.egress.enabled() ? "cgroup" : "cgroup (for teardown, without a pid namespace)");
     if (!p.process.rlimits.empty()) out.emplace_back("rlimits");
     if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
     out.emplace_back("pid1-init");
@@ -200,10 +205,12 @@ Outcome Sandbox::run() {
     // root gives it a cgroup even unasked, where one can be made (best effort: the tree
     // kill remains otherwise, and the report says which).
     const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
-    if (p.resources.any() || teardown_cgroup) {
+    const bool needs_cgroup = p.resources.any() || p.egress.enabled();
+    if (needs_cgroup || teardown_cgroup) {
         mech::CgroupLayout layout = mech::detect_cgroups();
-        if (std::string(layout.mode()) == "none" && !teardown_cgroup)
-            throw Error::usage("cgroup options: this host has no cgroup hierarchy mounted");
+        if (std::string(layout.mode()) == "none" && needs_cgroup)
+            throw Error::usage(p.resources.any() ? "cgroup options: this host has no cgroup hierarchy mounted"
+                                                 : "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)");
         auto where = layout.where();
         // Where v2 exists it freezes, kills and accounts CPU time (cpu.stat is core there):
         // v1's freezer and cpuacct would only cost a directory each.
@@ -217,8 +224,16 @@ Outcome Sandbox::run() {
             cgroup = mech::SandboxCgroup::create(layout, cgroup_limits,
                                                  named_parent ? p.resources.cgroup_parent : "caisson", !named_parent);
         } catch (const Error&) {
-            if (!teardown_cgroup) throw;
+            if (needs_cgroup) throw;
         }
+    }
+    // The egress filter is in the cgroup before any process: nothing of the sandbox ever
+    // runs without it. Declared after the cgroup, so that it goes first.
+    std::optional<mech::EgressFilter> egress;
+    if (p.egress.enabled()) {
+        if (!cgroup || cgroup->v2_fd() < 0)
+            throw Error::usage("--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)");
+        egress.emplace(cgroup->v2_fd(), p.egress);
     }
     if (cgroup) {
         bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1;
@@ -431,6 +446,7 @@ Outcome Sandbox::run() {
         out.cgroup->pids_peak = st.pids_peak;
         if (st.oom_kills && *st.oom_kills > 0) out.oom = true;
     }
+    if (egress) out.egress = egress->report();
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     out.not_enforced = plan.landlock_plan.not_enforced;
     return out;

@@ -9,11 +9,14 @@
 #include "filter/syscall_table.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "filter/egress_program.hpp"
 #include "mech/landlock.hpp"
+#include "policy/values.hpp"
 
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sys/stat.h>
@@ -183,6 +186,14 @@ void preflight(const Policy& p, bool as_root) {
         if (ns.mount) require_landlock_path(p, l.path);
         else if (::access(l.path.c_str(), F_OK) < 0) throw Error(ErrorKind::Usage, "Landlock path", l.path, errno);
     }
+    if (p.egress.enabled()) {
+        if (!as_root)
+            throw Error::usage("--allow-connect/--deny-private: the egress filter is a cgroup BPF program, which only root can attach");
+        for (int cap : p.capabilities)
+            if (cap == CAP_NET_RAW || cap == CAP_NET_ADMIN)
+                throw Error::usage("--allow-connect/--deny-private: the sandbox would keep " + values::capability_name(cap) +
+                                   ", whose raw and packet sockets pass around the egress filter");
+    }
     if (!as_root && !ns.user && (ns.mount || ns.pid || ns.net || ns.uts || ns.ipc || ns.cgroup || ns.time))
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }
@@ -256,9 +267,19 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
     for (int cap : p.capabilities)
         if (cap >= 0 && cap < 64) plan.keep_caps |= 1ull << cap;
 
-    if (p.landlock.enabled()) {
+    // The egress policy's TCP ports become Landlock connect rules too, a second layer under
+    // the cgroup programs, where the kernel has Landlock's network rules (ABI 4).
+    Landlock landlock = p.landlock;
+    if (auto ports = egress::landlock_connect_ports(p.egress); ports && !landlock.restrict_connect) {
+        int abi = mech::landlock_abi();
+        if (abi >= 4) {
+            landlock.restrict_connect = true;
+            landlock.connect_ports = *ports;
+        }
+    }
+    if (landlock.enabled()) {
         plan.landlock = true;
-        plan.landlock_plan = landlock_rights::plan(p.landlock, mech::landlock_abi());
+        plan.landlock_plan = landlock_rights::plan(landlock, mech::landlock_abi());
         plan.landlock = plan.landlock_plan.handled_fs || plan.landlock_plan.handled_net || plan.landlock_plan.scoped;
     }
 

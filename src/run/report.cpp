@@ -34,6 +34,8 @@ std::string outcome_to_json(const Outcome& o) {
                        {"cpu_throttled_us", opt(c.cpu_throttled_us)},
                        {"pids_peak", opt(c.pids_peak)}};
     }
+    if (o.egress)
+        j["egress"] = {{"hooks", o.egress->hooks}, {"denied", o.egress->denied}, {"denials", o.egress->denials}};
     auto event = [](const SyscallEvent& e) {
         nlohmann::ordered_json v;
         v["syscall"] = e.syscall;

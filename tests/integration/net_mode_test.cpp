@@ -1,6 +1,7 @@
 // --net MODE: none (a namespace of its own), host (the caller's), ns:PATH (join one); the
 // modes this version does not have, and bad paths, are errors before anything starts.
 #include "harness.hpp"
+#include "netns.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,47 +15,6 @@
 
 namespace caisson::test {
 namespace {
-
-// A process in a new network namespace, holding it until destroyed.
-class NetnsHolder {
-public:
-    NetnsHolder() {
-        int ready[2], hold[2];
-        EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
-        EXPECT_EQ(::pipe2(hold, O_CLOEXEC), 0);
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::close(hold[1]);
-            ::close(ready[0]);
-            char ok = ::unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-            (void)!::write(ready[1], &ok, 1);
-            char c;
-            (void)!::read(hold[0], &c, 1);  // until the test closes its end
-            ::_exit(0);
-        }
-        ::close(ready[1]);
-        ::close(hold[0]);
-        hold_ = hold[1];
-        char ok = 0;
-        EXPECT_EQ(::read(ready[0], &ok, 1), 1);
-        EXPECT_EQ(ok, 'y');
-        ::close(ready[0]);
-    }
-    ~NetnsHolder() {
-        ::close(hold_);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    std::string path() const { return "/proc/" + std::to_string(pid_) + "/ns/net"; }
-    std::string link() const {
-        char buf[PATH_MAX] = {};
-        ssize_t n = ::readlink(path().c_str(), buf, sizeof(buf) - 1);
-        return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-    }
-
-private:
-    pid_t pid_ = -1;
-    int hold_ = -1;
-};
 
 TEST(NetMode, NoneHostAndJoiningANamespace) {
     RunResult none = run_probe({"--net", "none"});

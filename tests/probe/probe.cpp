@@ -1,8 +1,8 @@
 // The probe: run inside a sandbox, it reports as JSON what it sees, so that tests assert
 // on the sandbox from the inside. `probe [--write PATH]... [--read PATH]... [--wait-signal]
-// [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--call NR,A0,..]...`.
+// [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--dial PROTO:ADDR:PORT]... [--call NR,A0,..]...`.
 // `--try` attempts one privileged or filtered operation and records ok or the errno name:
-// mount, chown, raw-socket, module, x32-getpid, int80-getpid, getppid. Resource use:
+// mount, chown, raw-socket, ping-socket, module, x32-getpid, int80-getpid, getppid. Resource use:
 // `--alloc MB` touches that much memory, `--fork N` tries to hold N children at once,
 // `--spin-ms N` burns CPU for N ms of wall time.
 #include <nlohmann/json.hpp>
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -157,6 +158,11 @@ std::string try_action(const std::string& what) {
         ::close(fd);
         return r;
     }
+    if (what == "ping-socket") {
+        int fd = ::socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+        if (fd >= 0) ::close(fd);
+        return result(fd);
+    }
     if (what == "raw-socket") {
         int fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
         if (fd >= 0) ::close(fd);
@@ -237,6 +243,40 @@ std::string try_tcp(bool connect_not_bind, int port) {
     return r;
 }
 
+// "tcp:127.0.0.1:80", "udp:[::1]:53", "tcp6:[::ffff:127.0.0.1]:80" (an IPv6 socket):
+// connect for tcp, one sendto for udp; "ok" or the errno name.
+std::string try_dial(const std::string& spec) {
+    auto colon = spec.find(':'), last = spec.rfind(':');
+    if (colon == std::string::npos || last == colon) return "bad spec";
+    std::string proto = spec.substr(0, colon), host = spec.substr(colon + 1, last - colon - 1);
+    int port = std::atoi(spec.c_str() + last + 1);
+    bool v6 = host.front() == '[';
+    if (v6) host = host.substr(1, host.size() - 2);
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (v6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<uint16_t>(port));
+        if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return "bad address";
+        len = sizeof(*a);
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(static_cast<uint16_t>(port));
+        if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return "bad address";
+        len = sizeof(*a);
+    }
+    bool udp = proto == "udp";
+    int fd = ::socket(v6 ? AF_INET6 : AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0) return strerrorname_np(errno);
+    long rc = udp ? ::sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len)
+                  : ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    std::string r = rc < 0 ? strerrorname_np(errno) : "ok";
+    ::close(fd);
+    return r;
+}
+
 // "NR,A0,A1,..." -> ok or the errno name.
 std::string try_call(const std::string& spec) {
     long v[7] = {};
@@ -252,6 +292,7 @@ int main(int argc, char** argv) {
     json out;
     json writes = json::object(), reads = json::object(), tries = json::object();
     json connects = json::object(), binds = json::object(), calls = json::object();
+    json dials = json::object();
     int exit_code = 0;
     bool wait_signal = false;
     for (int i = 1; i < argc; ++i) {
@@ -262,6 +303,7 @@ int main(int argc, char** argv) {
         else if (a == "--wait-signal") wait_signal = true;
         else if (a == "--try" && i + 1 < argc) tries[argv[i + 1]] = try_action(argv[i + 1]), ++i;
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
+        else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
@@ -324,6 +366,7 @@ int main(int argc, char** argv) {
     out["tries"] = tries;
     out["connects"] = connects;
     out["binds"] = binds;
+    out["dials"] = dials;
     out["calls"] = calls;
     out["umask"] = [] { mode_t m = ::umask(0); ::umask(m); return static_cast<int>(m); }();
     sigset_t blocked;

@@ -257,3 +257,88 @@ TEST(CgroupPlan, EachVersionGetsItsOwnFilesAndDefaults) {
 
 }  // namespace
 }  // namespace caisson
+
+#include "filter/egress_program.hpp"
+#include "policy/net_address.hpp"
+
+namespace caisson {
+namespace {
+
+TEST(NetAddress, DestinationsInEveryWrittenForm) {
+    auto one = [](const char* text) {
+        auto v = net_address::parse_destination(text, "--allow-connect");
+        EXPECT_EQ(v.size(), 1u) << text;
+        return v.at(0);
+    };
+    NetDestination a = one("10.0.0.0/8:443");
+    EXPECT_FALSE(a.v6);
+    EXPECT_EQ(a.addr[0], 10);
+    EXPECT_EQ(a.prefix, 8);
+    EXPECT_EQ(a.port_lo, 443);
+    EXPECT_EQ(a.port_hi, 443);
+    NetDestination b = one("192.0.2.7");
+    EXPECT_EQ(b.prefix, 32);
+    EXPECT_EQ(b.port_lo, 0);
+    EXPECT_EQ(b.port_hi, 65535);
+    NetDestination c = one("[2001:db8::]/32:80-90");
+    EXPECT_TRUE(c.v6);
+    EXPECT_EQ(c.prefix, 32);
+    EXPECT_EQ(c.addr[0], 0x20);
+    EXPECT_EQ(c.port_lo, 80);
+    EXPECT_EQ(c.port_hi, 90);
+    NetDestination d = one("::1");
+    EXPECT_TRUE(d.v6);
+    EXPECT_EQ(d.prefix, 128);
+    NetDestination e = one("[::1]:53");
+    EXPECT_EQ(e.port_lo, 53);
+    auto loop = net_address::parse_destination("loopback:8080", "x");
+    ASSERT_EQ(loop.size(), 2u);
+    EXPECT_EQ(loop[0].prefix, 8);
+    EXPECT_TRUE(loop[1].v6);
+    EXPECT_EQ(loop[1].port_lo, 8080);
+    auto any = net_address::parse_destination("any:53", "x");
+    ASSERT_EQ(any.size(), 2u);
+    EXPECT_EQ(any[0].prefix, 0);
+    for (const char* bad : {"", "10.0.0.0/", "10.0.0.0/33", "1.2.3.4:", "1.2.3.4:x", "[::1", "[::1]x", "host:80",
+                            "10.0.0.1/8", "[1.2.3.4]", "::1/129", "1.2.3.4:5-4"})
+        EXPECT_THROW(net_address::parse_destination(bad, "--allow-connect"), Error) << bad;
+    EXPECT_EQ(net_address::endpoint_text(true, d.addr.data(), 53), "[::1]:53");
+}
+
+TEST(Egress, FlagsAndProfileKeysMakeThePolicy) {
+    Policy p = default_policy();
+    profile::apply_text(p, R"(
+allow-connect = ["10.0.0.0/8:443", "loopback"]
+deny-private = true
+)", "inline.toml");
+    EXPECT_TRUE(p.egress.restrict);
+    EXPECT_EQ(p.egress.allow.size(), 3u);
+    EXPECT_FALSE(p.egress.deny.empty());
+    EXPECT_FALSE(p.egress.default_deny());  // internet, with exceptions
+    auto j = nlohmann::json::parse(policy_to_json(p));
+    EXPECT_EQ(j["egress"]["allow"][0], "10.0.0.0/8 port 443");
+    EXPECT_EQ(j["egress"]["otherwise"], "allow");
+
+    Policy only = default_policy();
+    profile::apply_text(only, "allow-connect = [\"192.0.2.1:80-81\", \"[::1]:53\"]\n", "inline.toml");
+    EXPECT_TRUE(only.egress.default_deny());
+    // Landlock's second layer: the TCP ports of an allow-only policy.
+    auto ports = egress::landlock_connect_ports(only.egress);
+    ASSERT_TRUE(ports);
+    EXPECT_EQ(*ports, (std::vector<uint16_t>{53, 80, 81}));
+    only.egress.allow.push_back(net_address::parse_destination("192.0.2.2", "x")[0]);  // every port
+    EXPECT_FALSE(egress::landlock_connect_ports(only.egress));
+}
+
+TEST(Egress, ProgramsHaveOneVerdictPerRuleAndFit) {
+    Policy p = default_policy();
+    for (int i = 0; i < 500; ++i)
+        p.egress.allow.push_back(net_address::parse_destination("[2001:db8::" + std::to_string(i) + "]:443", "x")[0]);
+    p.egress.restrict = true;
+    for (auto hook : egress::kHooks) EXPECT_FALSE(egress::program(p.egress, hook, 3).empty());
+    for (int i = 0; i < 20; ++i) p.egress.allow.push_back(p.egress.allow[0]);
+    EXPECT_THROW(egress::program(p.egress, egress::Hook::Connect6, 3), Error);
+}
+
+}  // namespace
+}  // namespace caisson

@@ -1,0 +1,193 @@
+#include "filter/egress_program.hpp"
+
+#include "filter/ebpf_asm.hpp"
+
+#include <caisson/error.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstring>
+#include <set>
+
+namespace caisson::egress {
+namespace {
+
+using ebpf::Assembler;
+constexpr uint8_t kCtx = 6, kPort = 7, kTmp = 8;
+constexpr uint8_t kWord0 = 2;  // address words in r2..r5 (r2 alone for IPv4)
+constexpr size_t kMaxRules = 512;
+
+bool is_v6(Hook h) { return h == Hook::Connect6 || h == Hook::Sendmsg6; }
+
+// The 32-bit word `i` of an address, and of its prefix mask, as the program loads them:
+// memory order read as a host integer, so no byte swapping is needed on either side.
+uint32_t word(const uint8_t* bytes, unsigned i) {
+    uint32_t w;
+    std::memcpy(&w, bytes + 4 * i, 4);
+    return w;
+}
+std::array<uint8_t, 16> mask_bytes(unsigned prefix) {
+    std::array<uint8_t, 16> m{};
+    for (unsigned bit = 0; bit < prefix; ++bit) m[bit / 8] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+    return m;
+}
+
+// Jumps to `verdict` when the destination in r2..r5 / r7 lies in `d`; falls through otherwise.
+void match(Assembler& a, const NetDestination& d, Assembler::Label verdict) {
+    Assembler::Label next = a.label();
+    auto mask = mask_bytes(d.prefix);
+    unsigned words = d.v6 ? 4 : 1;
+    for (unsigned i = 0; i < words; ++i) {
+        uint32_t m = word(mask.data(), i);
+        if (m == 0) continue;
+        a.emit(ebpf::mov32_reg(kTmp, static_cast<uint8_t>(kWord0 + i)));
+        if (m != 0xffffffffu) a.emit(ebpf::and32_imm(kTmp, static_cast<int32_t>(m)));
+        a.jump_if(BPF_JMP32 | BPF_JNE, kTmp, static_cast<int32_t>(word(d.addr.data(), i) & m), next);
+    }
+    if (d.port_lo != 0) a.jump_if(BPF_JMP32 | BPF_JLT, kPort, d.port_lo, next);
+    if (d.port_hi != 65535) a.jump_if(BPF_JMP32 | BPF_JGT, kPort, d.port_hi, next);
+    a.jump(verdict);
+    a.place(next);
+}
+
+// The rules of one family, then the default.
+void rules(Assembler& a, const Egress& e, bool v6, Assembler::Label allow, Assembler::Label deny) {
+    for (const auto& d : e.allow)
+        if (d.v6 == v6) match(a, d, allow);
+    for (const auto& d : e.deny)
+        if (d.v6 == v6) match(a, d, deny);
+    a.jump(e.default_deny() ? deny : allow);
+}
+
+// Counts the denial, records it while there is room, and refuses the call.
+void deny_block(Assembler& a, Hook hook, int map_fd) {
+    Assembler::Label out = a.label();
+    auto lookup = [&] {
+        a.load_map_fd(1, map_fd);
+        a.emit(ebpf::mov_reg(2, 10));
+        a.emit(ebpf::add_imm(2, -4));
+        a.emit(ebpf::call(BPF_FUNC_map_lookup_elem));
+        a.jump_if(BPF_JMP | BPF_JEQ, 0, 0, out);
+    };
+    a.emit(ebpf::store32_imm(10, -4, 0));
+    lookup();
+    a.emit(ebpf::mov_imm(1, 1));
+    a.emit(ebpf::fetch_add64(0, 0, 1));
+    a.jump_if(BPF_JMP | BPF_JGE, 1, static_cast<int32_t>(kMaxRecords), out);
+    a.emit(ebpf::add_imm(1, 1));
+    a.emit(ebpf::store32(10, -4, 1));
+    lookup();
+    auto copy = [&](int16_t from, int16_t to) {
+        a.emit(ebpf::load32(1, kCtx, from));
+        a.emit(ebpf::store32(0, to, 1));
+    };
+    copy(offsetof(bpf_sock_addr, user_family), offsetof(Record, family));
+    copy(offsetof(bpf_sock_addr, user_port), offsetof(Record, port_be));
+    copy(offsetof(bpf_sock_addr, type), offsetof(Record, type));
+    a.emit(ebpf::store32_imm(0, offsetof(Record, hook), static_cast<int32_t>(hook)));
+    if (is_v6(hook)) {
+        for (int16_t i = 0; i < 4; ++i)
+            copy(static_cast<int16_t>(offsetof(bpf_sock_addr, user_ip6) + 4 * i), static_cast<int16_t>(offsetof(Record, addr) + 4 * i));
+    } else {
+        copy(offsetof(bpf_sock_addr, user_ip4), offsetof(Record, addr));
+    }
+    a.place(out);
+    a.emit(ebpf::mov_imm(0, 0));
+    a.emit(ebpf::exit_insn());
+}
+
+}  // namespace
+
+bpf_attach_type attach_type(Hook h) {
+    switch (h) {
+        case Hook::Connect4: return BPF_CGROUP_INET4_CONNECT;
+        case Hook::Connect6: return BPF_CGROUP_INET6_CONNECT;
+        case Hook::Sendmsg4: return BPF_CGROUP_UDP4_SENDMSG;
+        case Hook::Sendmsg6: return BPF_CGROUP_UDP6_SENDMSG;
+    }
+    return BPF_CGROUP_INET4_CONNECT;
+}
+
+const char* hook_name(Hook h) {
+    switch (h) {
+        case Hook::Connect4: return "connect4";
+        case Hook::Connect6: return "connect6";
+        case Hook::Sendmsg4: return "sendmsg4";
+        case Hook::Sendmsg6: return "sendmsg6";
+    }
+    return "?";
+}
+
+std::vector<bpf_insn> program(const Egress& e, Hook hook, int map_fd) {
+    if (e.allow.size() + e.deny.size() > kMaxRules)
+        throw Error::usage("egress policy: more than " + std::to_string(kMaxRules) + " destinations");
+    Assembler a;
+    Assembler::Label allow = a.label(), deny = a.label();
+    a.emit(ebpf::mov_reg(kCtx, 1));
+    a.emit(ebpf::load32(kPort, kCtx, offsetof(bpf_sock_addr, user_port)));
+    a.emit(ebpf::be16(kPort));
+    if (is_v6(hook)) {
+        for (uint8_t i = 0; i < 4; ++i)
+            a.emit(ebpf::load32(static_cast<uint8_t>(kWord0 + i), kCtx, static_cast<int16_t>(offsetof(bpf_sock_addr, user_ip6) + 4 * i)));
+        // ::ffff:a.b.c.d reaches an IPv4 host through an IPv6 socket: judged by the IPv4 rules.
+        Assembler::Label native = a.label();
+        const uint8_t mapped[4] = {0, 0, 0xff, 0xff};
+        a.jump_if(BPF_JMP32 | BPF_JNE, kWord0, 0, native);
+        a.jump_if(BPF_JMP32 | BPF_JNE, kWord0 + 1, 0, native);
+        a.jump_if(BPF_JMP32 | BPF_JNE, kWord0 + 2, static_cast<int32_t>(word(mapped, 0)), native);
+        a.emit(ebpf::mov32_reg(kWord0, kWord0 + 3));
+        rules(a, e, false, allow, deny);
+        a.place(native);
+        rules(a, e, true, allow, deny);
+    } else {
+        a.emit(ebpf::load32(kWord0, kCtx, offsetof(bpf_sock_addr, user_ip4)));
+        rules(a, e, false, allow, deny);
+    }
+    // The verifier refuses code no path reaches: a verdict no rule leads to is left out.
+    if (a.used(allow)) {
+        a.place(allow);
+        a.emit(ebpf::mov_imm(0, 1));
+        a.emit(ebpf::exit_insn());
+    }
+    if (a.used(deny)) {
+        a.place(deny);
+        deny_block(a, hook, map_fd);
+    }
+    std::vector<bpf_insn> out;
+    if (!a.finish(out)) throw Error::usage("egress policy: too many destinations for one program");
+    return out;
+}
+
+std::vector<bpf_insn> sock_create_program() {
+    Assembler a;
+    Assembler::Label refuse = a.label();
+    a.emit(ebpf::load32(2, 1, offsetof(bpf_sock, type)));
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, SOCK_RAW, refuse);
+    // Ping sockets carry data in ICMP, which has no port for a rule to name.
+    a.emit(ebpf::load32(2, 1, offsetof(bpf_sock, protocol)));
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_ICMP, refuse);
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_ICMPV6, refuse);
+    a.emit(ebpf::mov_imm(0, 1));
+    a.emit(ebpf::exit_insn());
+    a.place(refuse);
+    a.emit(ebpf::mov_imm(0, 0));
+    a.emit(ebpf::exit_insn());
+    std::vector<bpf_insn> out;
+    a.finish(out);
+    return out;
+}
+
+std::optional<std::vector<uint16_t>> landlock_connect_ports(const Egress& e) {
+    if (!e.default_deny()) return std::nullopt;
+    std::set<uint16_t> ports;
+    for (const auto& d : e.allow) {
+        if (d.port_hi - d.port_lo >= 64) return std::nullopt;
+        for (unsigned p = d.port_lo; p <= d.port_hi; ++p) ports.insert(static_cast<uint16_t>(p));
+    }
+    if (ports.size() > 256) return std::nullopt;
+    return std::vector<uint16_t>(ports.begin(), ports.end());
+}
+
+}  // namespace caisson::egress

@@ -1,0 +1,140 @@
+#include "policy/net_address.hpp"
+
+#include <caisson/error.hpp>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace caisson::net_address {
+namespace {
+
+[[noreturn]] void bad(std::string_view what, std::string_view text, const std::string& why) {
+    throw Error::usage(std::string(what) + ": " + why + " (expected ADDR[/PREFIX][:PORT[-PORT]], [IPV6][/PREFIX][:PORT], loopback, any or none)",
+                       std::string(text));
+}
+
+unsigned number(std::string_view s, unsigned max, std::string_view what, std::string_view text, const char* name) {
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v > max)
+        bad(what, text, std::string("bad ") + name + " '" + std::string(s) + "'");
+    return v;
+}
+
+void parse_ports(std::string_view s, NetDestination& d, std::string_view what, std::string_view text) {
+    auto dash = s.find('-');
+    d.port_lo = static_cast<uint16_t>(number(s.substr(0, dash), 65535, what, text, "port"));
+    d.port_hi = dash == std::string_view::npos ? d.port_lo
+                                               : static_cast<uint16_t>(number(s.substr(dash + 1), 65535, what, text, "port"));
+    if (d.port_lo > d.port_hi) bad(what, text, "port range runs backwards");
+}
+
+NetDestination make(bool v6, std::string_view addr, int prefix, std::string_view text) {
+    NetDestination d;
+    d.v6 = v6;
+    std::string a(addr);
+    inet_pton(v6 ? AF_INET6 : AF_INET, a.c_str(), d.addr.data());
+    d.prefix = static_cast<uint8_t>(prefix);
+    d.text = std::string(text);
+    return d;
+}
+
+// Host bits must be zero: 10.1.2.3/8 is more likely a typo than a wish.
+void check_host_bits(const NetDestination& d, std::string_view what, std::string_view text) {
+    unsigned bytes = d.v6 ? 16 : 4;
+    for (unsigned bit = d.prefix; bit < bytes * 8; ++bit)
+        if (d.addr[bit / 8] & (0x80 >> (bit % 8)))
+            bad(what, text, "address has bits set beyond the /" + std::to_string(d.prefix) + " prefix");
+}
+
+}  // namespace
+
+std::vector<NetDestination> parse_destination(std::string_view text, std::string_view what) {
+    std::string_view host = text, ports;
+    bool bracketed = false;
+    if (!text.empty() && text[0] == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) bad(what, text, "missing ']'");
+        host = text.substr(1, close - 1);
+        std::string_view rest = text.substr(close + 1);
+        if (!rest.empty() && rest[0] == '/') {
+            auto colon = rest.find(':');
+            host = text.substr(1, close - 1);
+            std::string_view pfx = rest.substr(0, colon);
+            ports = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+            if (colon != std::string_view::npos && ports.empty()) bad(what, text, "empty port");
+            std::vector<NetDestination> out = parse_destination(std::string(host) + std::string(pfx), what);
+            for (auto& d : out) {
+                d.text = std::string(text);
+                if (!ports.empty()) parse_ports(ports, d, what, text);
+            }
+            return out;
+        }
+        if (!rest.empty()) {
+            if (rest[0] != ':' || rest.size() == 1) bad(what, text, "expected ':PORT' after ']'");
+            ports = rest.substr(1);
+        }
+        bracketed = true;
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        auto colon = text.find(':');
+        host = text.substr(0, colon);
+        ports = text.substr(colon + 1);
+        if (ports.empty()) bad(what, text, "empty port");
+    }
+    std::string_view addr = host;
+    int prefix = -1;
+    if (auto slash = host.find('/'); slash != std::string_view::npos) {
+        addr = host.substr(0, slash);
+        prefix = -2;  // parsed below, once the family is known
+    }
+    std::vector<NetDestination> out;
+    if (addr == "loopback" && prefix == -1 && !bracketed) {
+        out.push_back(make(false, "127.0.0.0", 8, text));
+        out.push_back(make(true, "::1", 128, text));
+    } else if (addr == "any" && prefix == -1 && !bracketed) {
+        out.push_back(make(false, "0.0.0.0", 0, text));
+        out.push_back(make(true, "::", 0, text));
+    } else {
+        std::string a(addr);
+        uint8_t buf[16];
+        bool v4 = inet_pton(AF_INET, a.c_str(), buf) == 1;
+        bool v6 = !v4 && inet_pton(AF_INET6, a.c_str(), buf) == 1;
+        if (!v4 && !v6) bad(what, text, "not an IPv4 or IPv6 address: '" + a + "'");
+        if (bracketed && v4) bad(what, text, "brackets are for IPv6 addresses");
+        int bits = v6 ? 128 : 32;
+        if (prefix == -2)
+            prefix = static_cast<int>(number(host.substr(host.find('/') + 1), static_cast<unsigned>(bits), what, text, "prefix length"));
+        else
+            prefix = bits;
+        out.push_back(make(v6, addr, prefix, text));
+        check_host_bits(out.back(), what, text);
+    }
+    if (!ports.empty())
+        for (auto& d : out) parse_ports(ports, d, what, text);
+    return out;
+}
+
+std::vector<NetDestination> private_ranges() {
+    static constexpr const char* kRanges[] = {
+        "0.0.0.0/8",    "10.0.0.0/8",      "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.168.0.0/16",  "198.18.0.0/15", "224.0.0.0/3", "::/127",         "fc00::/7",
+        "fe80::/10",    "ff00::/8",        "64:ff9b:1::/48"};
+    std::vector<NetDestination> out;
+    for (const char* r : kRanges)
+        for (auto& d : parse_destination(r, "private range")) {
+            d.text = "private " + std::string(r);
+            out.push_back(std::move(d));
+        }
+    return out;
+}
+
+std::string endpoint_text(bool v6, const uint8_t* addr, uint16_t port) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(v6 ? AF_INET6 : AF_INET, addr, buf, sizeof(buf));
+    return v6 ? "[" + std::string(buf) + "]:" + std::to_string(port) : std::string(buf) + ":" + std::to_string(port);
+}
+
+}  // namespace caisson::net_address

@@ -1,0 +1,24 @@
+// Destinations of the egress policy, as people write them: `10.0.0.0/8:443`,
+// `[2001:db8::]/32:80-90`, `::1`, `loopback`, `any:53`. Pure parsing, no system calls.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace caisson::net_address {
+
+// One written destination; `loopback` and `any` stand for both families, so a list comes
+// back. Throws Error::usage naming `what` and the text when it does not parse.
+std::vector<NetDestination> parse_destination(std::string_view text, std::string_view what);
+
+// What "internet only" keeps out: loopback, private, shared (CGNAT), link-local, multicast
+// and reserved ranges of both families.
+std::vector<NetDestination> private_ranges();
+
+// "10.0.0.1:443", "[::1]:53": an address and port as the report shows them.
+std::string endpoint_text(bool v6, const uint8_t* addr, uint16_t port);
+
+}  // namespace caisson::net_address

@@ -1,0 +1,183 @@
+// The egress policy (--allow-connect, --deny-private): cgroup BPF programs decide each
+// connect and UDP send, for IPv4 and IPv6 (and IPv4 reached through an IPv6 socket); the
+// report counts and lists what was refused; Landlock refuses TCP ports outside the list too.
+// Observed from inside with the probe's --dial; all traffic stays on loopback.
+#include "harness.hpp"
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace caisson::test {
+namespace {
+
+// A TCP listener on a loopback address and a kernel-chosen port.
+class Listener {
+public:
+    explicit Listener(bool v6, int port = 0) {
+        fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_storage ss{};
+        socklen_t len;
+        if (v6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_loopback;
+            a->sin6_port = htons(static_cast<uint16_t>(port));
+            len = sizeof(*a);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            a->sin_port = htons(static_cast<uint16_t>(port));
+            len = sizeof(*a);
+        }
+        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0 && ::listen(fd_, 16) == 0 &&
+              ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0;
+        port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    }
+    ~Listener() { ::close(fd_); }
+    bool ok() const { return ok_; }
+    int port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    int port_ = 0;
+    bool ok_ = false;
+};
+
+std::string report_of(const TempDir& dir) { return dir.path() + "/report.json"; }
+
+TEST(Egress, AllowedDestinationsPassAndEveryOtherIsRefused) {
+    Listener v4(false);
+    ASSERT_TRUE(v4.ok());
+    Listener v6(true, v4.port());  // the same port on ::1, so that only the address differs
+    ASSERT_TRUE(v6.ok());
+    const std::string p = std::to_string(v4.port());
+    TempDir dir;
+    RunResult r = run_probe({"--net", "host", "--allow-connect", "127.0.0.1:" + p, "--report", report_of(dir)},
+                            {"--dial", "tcp:127.0.0.1:" + p,                // allowed: a real connection
+                             "--dial", "tcp6:[::ffff:127.0.0.1]:" + p,      // the same host through IPv6
+                             "--dial", "tcp:[::1]:" + p,                    // IPv6 not listed
+                             "--dial", "tcp:127.0.0.2:" + p,                // another address, same port
+                             "--dial", "tcp6:[::ffff:127.0.0.2]:" + p,      // ... smuggled through IPv6
+                             "--dial", "udp:127.0.0.1:" + p,                // UDP to the allowed address and port
+                             "--dial", "udp:127.0.0.3:" + p,                // UDP elsewhere
+                             "--dial", "udp:[::1]:" + p,
+                             "--dial", "tcp:127.0.0.1:1"});                 // another TCP port
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& d = r.probe["dials"];
+    EXPECT_EQ(d["tcp:127.0.0.1:" + p], "ok");
+    EXPECT_EQ(d["tcp6:[::ffff:127.0.0.1]:" + p], "ok");
+    EXPECT_EQ(d["tcp:[::1]:" + p], "EPERM");
+    EXPECT_EQ(d["tcp:127.0.0.2:" + p], "EPERM");
+    EXPECT_EQ(d["tcp6:[::ffff:127.0.0.2]:" + p], "EPERM");
+    EXPECT_EQ(d["udp:127.0.0.1:" + p], "ok");
+    EXPECT_EQ(d["udp:127.0.0.3:" + p], "EPERM");
+    EXPECT_EQ(d["udp:[::1]:" + p], "EPERM");
+    // A TCP port outside the list: Landlock's layer refuses it before the cgroup program.
+    EXPECT_EQ(d["tcp:127.0.0.1:1"], "EACCES");
+
+    nlohmann::json report = read_json(report_of(dir));
+    ASSERT_TRUE(report.contains("egress")) << report.dump();
+    EXPECT_EQ(report["egress"]["denied"], 5);
+    std::vector<std::string> denials = report["egress"]["denials"];
+    EXPECT_EQ(denials, (std::vector<std::string>{"connect6 tcp [::1]:" + p, "connect4 tcp 127.0.0.2:" + p,
+                                                 "connect6 tcp [::ffff:127.0.0.2]:" + p, "sendmsg4 udp 127.0.0.3:" + p,
+                                                 "sendmsg6 udp [::1]:" + p}));
+    bool landlock = false;
+    for (const auto& prot : report["protections"]) landlock |= prot == "landlock net.connect_tcp";
+    EXPECT_TRUE(landlock) << report["protections"].dump();
+}
+
+TEST(Egress, PrefixesPortRangesAndIpv6Rules) {
+    Listener v6(true);
+    ASSERT_TRUE(v6.ok());
+    const std::string p = std::to_string(v6.port());
+    RunResult r = run_probe({"--net", "host", "--allow-connect", "[::1]/128:" + p + "-" + p,
+                             "--allow-connect", "127.0.0.0/8:1-2"},
+                            {"--dial", "tcp:[::1]:" + p, "--dial", "udp:127.9.9.9:2", "--dial", "udp:127.9.9.9:3",
+                             "--dial", "udp:[::2]:" + p});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& d = r.probe["dials"];
+    EXPECT_EQ(d["tcp:[::1]:" + p], "ok");
+    EXPECT_EQ(d["udp:127.9.9.9:2"], "ok");
+    EXPECT_EQ(d["udp:127.9.9.9:3"], "EPERM");
+    EXPECT_EQ(d["udp:[::2]:" + p], "EPERM");
+}
+
+TEST(Egress, DenyPrivateLeavesOnlyTheInternetAndExplicitExceptions) {
+    // In a namespace of its own (only lo): a public address is let through by the filter and
+    // then has no route (ENETUNREACH); private ones are refused by the filter (EPERM).
+    RunResult r = run_probe({"--net", "none", "--deny-private", "--allow-connect", "127.0.0.1:7"},
+                            {"--dial", "udp:192.0.2.1:53", "--dial", "udp:[2001:db8::1]:53", "--dial", "udp:10.1.2.3:53",
+                             "--dial", "udp:192.168.1.1:53", "--dial", "udp:169.254.169.254:80",
+                             "--dial", "udp:[fd00::1]:53", "--dial", "udp:[fe80::1]:53", "--dial", "udp:[::1]:53",
+                             "--dial", "udp:[::ffff:10.0.0.1]:53", "--dial", "udp:127.0.0.1:7",
+                             "--dial", "udp:127.0.0.1:8"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& d = r.probe["dials"];
+    EXPECT_EQ(d["udp:192.0.2.1:53"], "ENETUNREACH");
+    EXPECT_EQ(d["udp:[2001:db8::1]:53"], "ENETUNREACH");
+    for (const char* denied : {"udp:10.1.2.3:53", "udp:192.168.1.1:53", "udp:169.254.169.254:80", "udp:[fd00::1]:53",
+                               "udp:[fe80::1]:53", "udp:[::1]:53", "udp:[::ffff:10.0.0.1]:53", "udp:127.0.0.1:8"})
+        EXPECT_EQ(d[denied], "EPERM") << denied;
+    EXPECT_EQ(d["udp:127.0.0.1:7"], "ok");
+}
+
+TEST(Egress, NoneAllowsNothingAndNoRawOrPingSockets) {
+    // ICMP (ping) sockets open only where ping_group_range lets the group in: a namespace
+    // that does, so that it is the filter that says no.
+    NetnsHolder ns([] {
+        std::ofstream f("/proc/sys/net/ipv4/ping_group_range");
+        f << "0 2147483647";
+        return static_cast<bool>(f.flush());
+    });
+    RunResult open = run_probe({"--net", "ns:" + ns.path()}, {"--try", "ping-socket"});
+    ASSERT_EQ(open.status, 0) << open.err;
+    EXPECT_EQ(open.probe["tries"]["ping-socket"], "ok");
+    RunResult r = run_probe({"--net", "ns:" + ns.path(), "--allow-connect", "none"},
+                            {"--try", "ping-socket", "--dial", "udp:127.0.0.1:9", "--dial", "tcp:127.0.0.1:9"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["tries"]["ping-socket"], "EPERM");
+    EXPECT_EQ(r.probe["dials"]["udp:127.0.0.1:9"], "EPERM");
+    EXPECT_NE(r.probe["dials"]["tcp:127.0.0.1:9"], "ECONNREFUSED");  // Landlock (EACCES) or the filter
+}
+
+TEST(Egress, BadDestinationsAndUnsafeCombinationsAreRefusedBeforeAnythingStarts) {
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    } cases[] = {
+        {{"--allow-connect", "10.0.0.0/33"}, "--allow-connect: bad prefix length '33'"},
+        {{"--allow-connect", "10.0.0.1:70000"}, "--allow-connect: bad port '70000'"},
+        {{"--allow-connect", "10.1.2.3/8"}, "address has bits set beyond the /8 prefix"},
+        {{"--allow-connect", "[::1"}, "--allow-connect: missing ']'"},
+        {{"--allow-connect", "example.com:80"}, "not an IPv4 or IPv6 address: 'example.com'"},
+        {{"--allow-connect", "10.0.0.1:90-80"}, "port range runs backwards"},
+        {{"--allow-connect", "[10.0.0.1]:80"}, "brackets are for IPv6 addresses"},
+        {{"--deny-private", "--cap-add", "NET_RAW"}, "would keep CAP_NET_RAW"},
+    };
+    for (const auto& c : cases) {
+        std::vector<std::string> args{"run"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        args.insert(args.end(), {"--", "/bin/true"});
+        RunResult r = run_caisson(args);
+        EXPECT_EQ(r.status, 125) << c.message;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << c.message << " / " << r.err;
+    }
+    // An ordinary user cannot attach cgroup programs: refused, not silently dropped.
+    RunOptions as_user;
+    as_user.as_uid = kUnprivilegedUid;
+    RunResult r = run_caisson({"run", "--allow-connect", "loopback", "--", "/bin/true"}, as_user);
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("only root can attach"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace caisson::test
