@@ -17,8 +17,15 @@ s=$(find /run/caisson-oci -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 [ "$s" -gt 0 ] && { echo "leak: $s container state(s) under /run/caisson-oci"; fail=1; }
 t=$(find /tmp -maxdepth 1 -name 'caisson-test-*' | wc -l)
 [ "$t" -gt 0 ] && { echo "leak: $t /tmp/caisson-test-* entries"; fail=1; }
+# veth networking: leases, bridges and host ends, NAT tables (and the tests' hosts).
+l=$(find /run/caisson/net -type f 2>/dev/null | wc -l)
+[ "$l" -gt 0 ] && { echo "leak: $l file(s) under /run/caisson/net"; fail=1; }
+k=$(ls /sys/class/net | grep -cE '^(caisson|cstest|cth)|^cs[0-9a-f]{8}$')
+[ "$k" -gt 0 ] && { echo "leak: $k network link(s): $(ls /sys/class/net | grep -E '^(caisson|cstest|cth)|^cs[0-9a-f]{8}$' | tr '\n' ' ')"; fail=1; }
+f=$(nft list tables 2>/dev/null | grep -c ' caisson_')
+[ "$f" -gt 0 ] && { echo "leak: $f nftables table(s) named caisson_*"; fail=1; }
 # Namespaces kept alive by a bind mount of an nsfs file.
 n=$(grep -c ' nsfs ' /proc/self/mountinfo)
 [ "$n" -gt 0 ] && { echo "leak: $n namespace(s) pinned by a mount"; fail=1; }
-[ $fail -eq 0 ] && echo "no leaks: mounts, cgroups, processes, namespaces, /tmp"
+[ $fail -eq 0 ] && echo "no leaks: mounts, cgroups, processes, namespaces, /tmp, network"
 exit $fail

@@ -175,6 +175,26 @@ struct Egress {
     bool default_deny() const { return restrict && deny.empty(); }
 };
 
+// A port of the sandbox reachable from the host: `--publish [tcp:|udp:]HOST_PORT:SANDBOX_PORT`.
+struct PortMapping {
+    bool udp = false;
+    uint16_t host_port = 0;
+    uint16_t sandbox_port = 0;
+};
+
+// What a new network namespace holds besides `lo`.
+struct Network {
+    enum class Kind {
+        Loopback,  // nothing else (--net none)
+        Veth,      // a veth pair into a bridge caisson makes, with NAT (--net veth, root)
+        User,      // pasta's user-mode stack: the host's connectivity, rootless (--net user)
+    };
+    Kind kind = Kind::Loopback;
+    std::string bridge = "caisson0";
+    std::string subnet = "10.231.0.0/24";  // the bridge's; the bridge takes .1, sandboxes the rest
+    std::vector<PortMapping> publish;
+};
+
 struct Policy {
     Namespaces namespaces;
     std::string hostname = "caisson";
@@ -185,6 +205,7 @@ struct Policy {
     std::vector<int> capabilities;  // CAP_* the program keeps, in all five sets; none by default
     seccomp::Policy seccomp;        // default: the built-in `default` policy
     Landlock landlock;
+    Network network;
     Egress egress;
     Resources resources;
     std::string report_path;

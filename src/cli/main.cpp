@@ -3,6 +3,8 @@
 #include "cli/listen_command.hpp"
 #include "cli/policy_command.hpp"
 #include "mech/cgroup.hpp"
+#include "mech/companion.hpp"
+#include "mech/veth.hpp"
 #include "policy/policy_json.hpp"
 #include "policy/profile.hpp"
 #include "policy/schema.hpp"
@@ -195,7 +197,7 @@ int main(int argc, char** argv) {
         c->add_option("PID", supervisor_pid, "the pid of the sandbox's caisson process")->required();
         c->add_option("--cgroup-parent", cgroup_parent, "as given to caisson run");
     }
-    CLI::App* gc = app.add_subcommand("gc", "remove the cgroups of sandboxes whose caisson was killed");
+    CLI::App* gc = app.add_subcommand("gc", "remove the cgroups, and the veth leases, bridges and NAT, of sandboxes whose caisson was killed");
     gc->add_option("--cgroup-parent", cgroup_parent, "as given to caisson run");
 
     // Everything after the first "--" is the program, untouched by option parsing.
@@ -246,6 +248,12 @@ int main(int argc, char** argv) {
             if (gc->parsed()) {
                 for (const auto& path : caisson::mech::collect_stale(layout, cgroup_parent, cgroup_parent == "caisson"))
                     std::printf("removed %s\n", path.c_str());
+                // veth networking's leases, bridges and NAT tables, through its helper.
+                if (::access("/run/caisson/net", F_OK) == 0) {
+                    auto r = caisson::mech::run_companion({caisson::mech::net_helper(), "gc"});
+                    std::fputs(r.out.c_str(), stdout);
+                    if (r.status != 0) throw Error(ErrorKind::Setup, "caisson-net gc", r.err.substr(0, r.err.find('\n')));
+                }
             } else {
                 caisson::mech::set_frozen(layout, cgroup_parent, supervisor_pid, freeze->parsed());
             }

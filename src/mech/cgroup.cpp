@@ -1,5 +1,7 @@
 #include "mech/cgroup.hpp"
 
+#include "mech/process_start.hpp"
+
 #include "mech/device_filter.hpp"
 
 #include <caisson/error.hpp>
@@ -62,18 +64,6 @@ std::optional<uint64_t> number(const std::string& text) {
     } catch (...) {
         return std::nullopt;
     }
-}
-
-// Field 22 of /proc/PID/stat: the start time, which a reused pid does not share.
-std::string start_time(pid_t pid) {
-    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) return {};
-    std::istringstream in(stat.substr(close + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && in >> field; ++i)
-        if (i == 22) return field;
-    return {};
 }
 
 std::vector<pid_t> procs(const std::string& dir) {
@@ -142,7 +132,7 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
     // One sandbox per thread at a time (run() blocks): a library caller that runs several
     // at once from threads (plug-in workers) gets the thread's id in the name as well.
     if (name.empty()) {
-        cg->name_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + start_time(::getpid());
+        cg->name_ = std::string(kPrefix) + std::to_string(::getpid()) + "-" + process_start_time(::getpid());
         if (::gettid() != ::getpid()) cg->name_ += "-" + std::to_string(::gettid());
     } else {
         cg->name_ = name;
@@ -427,7 +417,7 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
             // caisson-<pid>-<start time>[-<thread id>]
             auto end = n.find('-', dash + 1);
             std::string start = n.substr(dash + 1, end == std::string::npos ? std::string::npos : end - dash - 1);
-            if (pid > 0 && start_time(pid) != start && procs(dir + "/" + n).empty())
+            if (pid > 0 && process_start_time(pid) != start && procs(dir + "/" + n).empty())
                 stale.push_back(dir + "/" + n);
         }
         ::closedir(d);
@@ -447,7 +437,7 @@ std::vector<std::string> collect_stale(const CgroupLayout& layout, const std::st
 }
 
 void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t supervisor, bool frozen) {
-    std::string name = std::string(kPrefix) + std::to_string(supervisor) + "-" + start_time(supervisor);
+    std::string name = std::string(kPrefix) + std::to_string(supervisor) + "-" + process_start_time(supervisor);
     // v2 freezes every version's processes; a v1-only host uses its freezer.
     std::string path;
     bool v2 = !layout.v2.empty();

@@ -3,6 +3,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/companion.hpp"
 #include "plugin/shared_channel.hpp"
 
 #include <poll.h>
@@ -39,15 +40,7 @@ const char* plugin_failure_name(PluginFailure f) {
 namespace {
 
 std::string default_worker() {
-    if (const char* env = std::getenv("CAISSON_PLUGIN_WORKER")) return env;
-    char self[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        std::string dir(self, static_cast<size_t>(n));
-        dir.erase(dir.rfind('/'));
-        if (::access((dir + "/caisson-plugin-worker").c_str(), X_OK) == 0) return dir + "/caisson-plugin-worker";
-    }
-    return CAISSON_INSTALLED_WORKER;
+    return mech::companion_path("caisson-plugin-worker", "CAISSON_PLUGIN_WORKER", CAISSON_INSTALLED_WORKER);
 }
 
 std::string absolute(const std::string& path, PluginFailure f) {

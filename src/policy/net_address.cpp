@@ -137,4 +137,52 @@ std::string endpoint_text(bool v6, const uint8_t* addr, uint16_t port) {
     return v6 ? "[" + std::string(buf) + "]:" + std::to_string(port) : std::string(buf) + ":" + std::to_string(port);
 }
 
+NetDestination parse_subnet(std::string_view text, std::string_view what) {
+    auto v = parse_destination(text, what);
+    if (v.size() != 1 || v[0].v6 || v[0].port_lo != 0 || v[0].port_hi != 65535 || text.find('/') == std::string_view::npos)
+        throw Error::usage(std::string(what) + ": expected an IPv4 subnet ADDR/PREFIX", std::string(text));
+    if (v[0].prefix < 8 || v[0].prefix > 30)
+        throw Error::usage(std::string(what) + ": the prefix must be 8 to 30 bits", std::string(text));
+    return v[0];
+}
+
+std::array<uint8_t, 4> subnet_host(const NetDestination& subnet, uint32_t n) {
+    uint32_t base = (uint32_t{subnet.addr[0]} << 24) | (uint32_t{subnet.addr[1]} << 16) | (uint32_t{subnet.addr[2]} << 8) | subnet.addr[3];
+    uint32_t a = base + n;
+    return {static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16), static_cast<uint8_t>(a >> 8), static_cast<uint8_t>(a)};
+}
+
+uint32_t subnet_hosts(const NetDestination& subnet) { return (uint32_t{1} << (32 - subnet.prefix)) - 2; }
+
+bool overlaps(const uint8_t a[4], unsigned a_prefix, const uint8_t b[4], unsigned b_prefix) {
+    unsigned bits = std::min(a_prefix, b_prefix);
+    for (unsigned bit = 0; bit < bits; ++bit) {
+        uint8_t m = static_cast<uint8_t>(0x80 >> (bit % 8));
+        if ((a[bit / 8] & m) != (b[bit / 8] & m)) return false;
+    }
+    return true;
+}
+
+std::string ipv4_text(const uint8_t addr[4]) {
+    return std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." + std::to_string(addr[2]) + "." + std::to_string(addr[3]);
+}
+
+PortMapping parse_publish(std::string_view text) {
+    PortMapping m;
+    std::string_view rest = text;
+    if (rest.starts_with("tcp:")) rest.remove_prefix(4);
+    else if (rest.starts_with("udp:")) m.udp = true, rest.remove_prefix(4);
+    auto colon = rest.find(':');
+    auto port = [&](std::string_view s) {
+        unsigned v = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v == 0 || v > 65535)
+            throw Error::usage("--publish: expected [tcp:|udp:]HOST_PORT[:SANDBOX_PORT], ports 1 to 65535", std::string(text));
+        return static_cast<uint16_t>(v);
+    };
+    m.host_port = port(rest.substr(0, colon));
+    m.sandbox_port = colon == std::string_view::npos ? m.host_port : port(rest.substr(colon + 1));
+    return m;
+}
+
 }  // namespace caisson::net_address

@@ -21,4 +21,15 @@ std::vector<NetDestination> private_ranges();
 // "10.0.0.1:443", "[::1]:53": an address and port as the report shows them.
 std::string endpoint_text(bool v6, const uint8_t* addr, uint16_t port);
 
+// An IPv4 subnet for veth networking: ADDR/PREFIX, prefix 8..30, host bits clear.
+NetDestination parse_subnet(std::string_view text, std::string_view what);
+// Host `n` of the subnet (1: the bridge), in network byte order.
+std::array<uint8_t, 4> subnet_host(const NetDestination& subnet, uint32_t n);
+uint32_t subnet_hosts(const NetDestination& subnet);  // usable hosts, .1 included
+bool overlaps(const uint8_t a[4], unsigned a_prefix, const uint8_t b[4], unsigned b_prefix);
+std::string ipv4_text(const uint8_t addr[4]);
+
+// `[tcp:|udp:]HOST_PORT[:SANDBOX_PORT]`
+PortMapping parse_publish(std::string_view text);
+
 }  // namespace caisson::net_address

@@ -7,6 +7,7 @@
 #include <caisson/error.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 
 namespace caisson::schema {
@@ -67,21 +68,40 @@ const std::array kSettings{
     SHARE(user), SHARE(pid), SHARE(mount), SHARE(net), SHARE(uts), SHARE(ipc), SHARE(cgroup),
     SHARE(time),
     Setting{"net", 1, false, "MODE",
-            "network: none (a new namespace with only lo, the default), host (the caller's), ns:PATH (join that one)",
+            "network: none (a new namespace with only lo, the default), host (the caller's), ns:PATH (join that one), "
+            "veth (root: a veth pair into caisson's bridge, with NAT), user (pasta's user-mode stack, rootless)",
             [](Policy& p, Args a) {
                 p.namespaces.net_path.clear();
+                p.network.kind = Network::Kind::Loopback;
                 if (a[0] == "none") {
                     p.namespaces.net = true;
                 } else if (a[0] == "host") {
                     p.namespaces.net = false;
-                } else if (a[0].rfind("ns:", 0) == 0 && a[0].size() > 3 && a[0][3] == '/') {
+                } else if (a[0].starts_with("ns:/")) {
                     p.namespaces.net = false;
                     p.namespaces.net_path = a[0].substr(3);
-                } else if (a[0] == "user" || a[0] == "veth") {
-                    throw Error::usage("--net " + a[0] + ": not available in this version of caisson (none, host, ns:PATH are)");
+                } else if (a[0] == "veth" || a[0] == "user") {
+                    p.namespaces.net = true;
+                    p.network.kind = a[0] == "veth" ? Network::Kind::Veth : Network::Kind::User;
                 } else {
-                    throw Error::usage("--net: expected none, host or ns:/ABSOLUTE/PATH", a[0]);
+                    throw Error::usage("--net: expected none, host, ns:/ABSOLUTE/PATH, veth or user", a[0]);
                 }
+            }},
+    Setting{"publish", 1, true, "[tcp:|udp:]HOST_PORT[:PORT]",
+            "with --net veth or user: make the sandbox's PORT reachable at the host's HOST_PORT",
+            [](Policy& p, Args a) { p.network.publish.push_back(net_address::parse_publish(a[0])); }},
+    Setting{"veth-bridge", 1, false, "NAME", "with --net veth: the bridge caisson makes and shares (default caisson0)",
+            [](Policy& p, Args a) {
+                bool ok = !a[0].empty() && a[0].size() <= 15 &&
+                          std::all_of(a[0].begin(), a[0].end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
+                if (!ok) throw Error::usage("--veth-bridge: 1 to 15 letters, digits, '-' or '_'", a[0]);
+                p.network.bridge = a[0];
+            }},
+    Setting{"veth-subnet", 1, false, "ADDR/PREFIX",
+            "with --net veth: the bridge's IPv4 subnet (default 10.231.0.0/24; must not overlap the host's routes)",
+            [](Policy& p, Args a) {
+                net_address::parse_subnet(a[0], "--veth-subnet");
+                p.network.subnet = a[0];
             }},
     Setting{"allow-connect", 1, true, "DEST",
             "allow connecting and sending to DEST (ADDR[/PREFIX][:PORT[-PORT]], [IPV6][/PREFIX]:PORT, loopback, any:PORT; "

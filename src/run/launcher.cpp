@@ -8,6 +8,7 @@
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
 #include "mech/tty.hpp"
+#include "mech/veth.hpp"
 #include "run/channel.hpp"
 #include "run/init.hpp"
 #include "run/preflight.hpp"
@@ -148,7 +149,7 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
         out.emplace_back("masked-paths");
         out.emplace_back("read-only-paths");
     }
-    if (p.namespaces.net) out.emplace_back("loopback-only");
+    if (p.namespaces.net && p.network.kind == Network::Kind::Loopback) out.emplace_back("loopback-only");
     if (p.egress.enabled())
         out.push_back("egress-filter (" + std::to_string(p.egress.allow.size()) + " allowed, " +
                       std::to_string(p.egress.deny.size()) + " denied destinations, otherwise " +
@@ -322,6 +323,10 @@ Outcome Sandbox::run() {
     overlay_root.reset();  // the child has its own copy
     if (maps) mech::write_id_maps(init.pid(), *maps);
     if (cgroup) cgroup->join_v1(init.pid());  // before Go: init waits for it
+    // The sandbox's network namespace exists from the clone on; it is wired before the
+    // program starts, so the program never sees it half made.
+    std::optional<mech::VethLink> veth;
+    if (p.network.kind == Network::Kind::Veth) veth.emplace(p.network, init.pid());
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -448,6 +453,8 @@ Outcome Sandbox::run() {
     }
     if (egress) out.egress = egress->report();
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
+    if (veth)
+        out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.landlock_plan.not_enforced;
     return out;
 }

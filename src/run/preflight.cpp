@@ -186,6 +186,12 @@ void preflight(const Policy& p, bool as_root) {
         if (ns.mount) require_landlock_path(p, l.path);
         else if (::access(l.path.c_str(), F_OK) < 0) throw Error(ErrorKind::Usage, "Landlock path", l.path, errno);
     }
+    if (p.network.kind != Network::Kind::Loopback && !ns.net)
+        throw Error::usage("--net veth/user: the sandbox needs a network namespace of its own (drop --share-net)");
+    if (p.network.kind == Network::Kind::Veth && !as_root)
+        throw Error::usage("--net veth: links, bridges and NAT need root (--net user works for everyone)");
+    if (!p.network.publish.empty() && p.network.kind == Network::Kind::Loopback)
+        throw Error::usage("--publish: needs --net veth or --net user");
     if (p.egress.enabled()) {
         if (!as_root)
             throw Error::usage("--allow-connect/--deny-private: the egress filter is a cgroup BPF program, which only root can attach");

@@ -1,6 +1,6 @@
 // The probe: run inside a sandbox, it reports as JSON what it sees, so that tests assert
 // on the sandbox from the inside. `probe [--write PATH]... [--read PATH]... [--wait-signal]
-// [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--dial PROTO:ADDR:PORT]... [--call NR,A0,..]...`.
+// [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--dial PROTO:ADDR:PORT]... [--serve PORT COUNT] [--call NR,A0,..]...`.
 // `--try` attempts one privileged or filtered operation and records ok or the errno name:
 // mount, chown, raw-socket, ping-socket, module, x32-getpid, int80-getpid, getppid. Resource use:
 // `--alloc MB` touches that much memory, `--fork N` tries to hold N children at once,
@@ -107,7 +107,15 @@ json interfaces() {
     json j = json::object();
     ifaddrs* list = nullptr;
     if (::getifaddrs(&list) < 0) return j;
-    for (ifaddrs* i = list; i; i = i->ifa_next) j[i->ifa_name] = {{"up", (i->ifa_flags & IFF_UP) != 0}};
+    for (ifaddrs* i = list; i; i = i->ifa_next) {
+        json& e = j[i->ifa_name];
+        e["up"] = (i->ifa_flags & IFF_UP) != 0;
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET) {
+            char text[INET_ADDRSTRLEN] = {};
+            ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof(text));
+            e["inet"] = text;
+        }
+    }
     ::freeifaddrs(list);
     return j;
 }
@@ -277,6 +285,37 @@ std::string try_dial(const std::string& spec) {
     return r;
 }
 
+// Listens on TCP PORT (every address), says "ready", and answers `count` connections with
+// one line each, "probe PEER"; returns the peers seen.
+json serve(int port, int count) {
+    json peers = json::array();
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0 || ::listen(fd, 8) < 0) {
+        peers.push_back(strerrorname_np(errno));
+        return peers;
+    }
+    std::cout << "ready" << std::endl;
+    for (int i = 0; i < count; ++i) {
+        sockaddr_in peer{};
+        socklen_t len = sizeof(peer);
+        int c = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+        if (c < 0) break;
+        char text[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
+        std::string line = std::string("probe ") + text + "\n";
+        (void)!::write(c, line.data(), line.size());
+        ::close(c);
+        peers.push_back(text);
+    }
+    ::close(fd);
+    return peers;
+}
+
 // "NR,A0,A1,..." -> ok or the errno name.
 std::string try_call(const std::string& spec) {
     long v[7] = {};
@@ -303,6 +342,7 @@ int main(int argc, char** argv) {
         else if (a == "--wait-signal") wait_signal = true;
         else if (a == "--try" && i + 1 < argc) tries[argv[i + 1]] = try_action(argv[i + 1]), ++i;
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
+        else if (a == "--serve" && i + 2 < argc) out["served"] = serve(std::atoi(argv[i + 1]), std::atoi(argv[i + 2])), i += 2;
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -161,5 +163,14 @@ std::string read_file(const std::string& path) {
 }
 
 nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_file(path)); }
+
+void expect_refused(const std::vector<std::string>& args, const std::string& message, const RunOptions& opts) {
+    std::vector<std::string> all{"run"};
+    all.insert(all.end(), args.begin(), args.end());
+    all.insert(all.end(), {"--", "/bin/true"});
+    RunResult r = run_caisson(all, opts);
+    EXPECT_EQ(r.status, 125) << message;
+    EXPECT_NE(r.err.find(message), std::string::npos) << message << " / " << r.err;
+}
 
 }  // namespace caisson::test

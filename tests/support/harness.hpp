@@ -44,6 +44,9 @@ RunResult run_caisson(const std::vector<std::string>& args, const RunOptions& op
 RunResult run_probe(const std::vector<std::string>& args, const std::vector<std::string>& probe_args = {},
                     const RunOptions& opts = {});
 
+// `caisson run ARGS... -- /bin/true` must be refused (exit 125) with `message` in its error.
+void expect_refused(const std::vector<std::string>& args, const std::string& message, const RunOptions& opts = {});
+
 // `caisson-oci ARGS...`
 RunResult run_oci(const std::vector<std::string>& args, RunOptions opts = {});
 

@@ -2,6 +2,7 @@
 // and the soak: mounts in our namespace, /tmp/caisson* entries, cgroups naming caisson.
 #pragma once
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -43,6 +44,31 @@ inline std::set<std::string> caisson_cgroups() {
             if (it->is_directory(ec) && it->path().filename().string().find("caisson") != std::string::npos)
                 out.insert(it->path().string());
         }
+    }
+    return out;
+}
+
+// What veth networking and the network tests could leave: lease state under
+// /run/caisson/net, links named caisson*, cs<hex address> or cth* (the tests' hosts), and
+// nftables tables named caisson_*.
+inline std::set<std::string> caisson_network_state() {
+    std::set<std::string> out;
+    std::error_code ec;
+    std::filesystem::recursive_directory_iterator it("/run/caisson/net", ec), end;
+    for (; it != end; it.increment(ec))
+        if (!it->is_directory(ec)) out.insert(it->path().string());
+    for (auto& l : std::filesystem::directory_iterator("/sys/class/net", ec)) {
+        std::string n = l.path().filename().string();
+        bool host_end = n.size() == 10 && n.rfind("cs", 0) == 0 &&
+                        n.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+        if (n.rfind("caisson", 0) == 0 || n.rfind("cstest", 0) == 0 || n.rfind("cth", 0) == 0 || host_end)
+            out.insert("link " + n);
+    }
+    if (FILE* f = ::popen("nft list tables 2>/dev/null", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof(line), f))
+            if (std::string(line).find(" caisson_") != std::string::npos) out.insert(std::string("nft ") + line);
+        ::pclose(f);
     }
     return out;
 }

@@ -19,6 +19,7 @@
 namespace {
 
 using caisson::test::caisson_cgroups;
+using caisson::test::caisson_network_state;
 using caisson::test::mount_lines;
 using caisson::test::tmp_entries;
 
@@ -65,6 +66,7 @@ public:
         mounts_ = mount_lines();
         tmp_ = tmp_entries();
         cgroups_ = caisson_cgroups();
+        network_ = caisson_network_state();
     }
     void TearDown() override {
         while (::waitpid(-1, nullptr, WNOHANG) > 0) {
@@ -75,12 +77,14 @@ public:
         for (const auto& p : stray_processes()) ADD_FAILURE() << "leaked process: " << p;
         for (const auto& n : own_namespace_fds()) ADD_FAILURE() << "leaked namespace descriptor: " << n;
         for (const auto& c : caisson_cgroups()) EXPECT_TRUE(cgroups_.count(c)) << "leaked cgroup: " << c;
+        for (const auto& n : caisson_network_state()) EXPECT_TRUE(network_.count(n)) << "leaked network state: " << n;
     }
 
 private:
     std::set<std::string> mounts_;
     std::set<std::string> tmp_;
     std::set<std::string> cgroups_;
+    std::set<std::string> network_;
 };
 
 const auto* const kLeakCheck = ::testing::AddGlobalTestEnvironment(new LeakCheck);

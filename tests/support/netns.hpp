@@ -57,3 +57,85 @@ private:
 };
 
 }  // namespace caisson::test
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+
+namespace caisson::test {
+
+// A "test host": a network namespace of its own, joined to this one by a veth pair
+// (`<name>-h` here with HOST_ADDR/30, `<name>-p` there with PEER_ADDR/30). Traffic to it stays
+// on this machine. Removed with the object.
+class TestHost {
+public:
+    TestHost(std::string name, std::string host_addr, std::string peer_addr)
+        : name_(std::move(name)), host_addr_(std::move(host_addr)), peer_addr_(std::move(peer_addr)) {
+        const std::string ns = "--net=" + ns_.path();
+        ok_ = sh("ip link add " + name_ + "-h type veth peer name " + name_ + "-p netns " + pid()) &&
+              sh("ip addr add " + host_addr_ + "/30 dev " + name_ + "-h") && sh("ip link set " + name_ + "-h up") &&
+              sh("nsenter " + ns + " ip addr add " + peer_addr_ + "/30 dev " + name_ + "-p") &&
+              sh("nsenter " + ns + " ip link set " + name_ + "-p up") && sh("nsenter " + ns + " ip link set lo up");
+    }
+    ~TestHost() { sh("ip link del " + name_ + "-h 2>/dev/null"); }
+    bool ok() const { return ok_; }
+    const std::string& peer_addr() const { return peer_addr_; }
+    const std::string& host_addr() const { return host_addr_; }
+    const NetnsHolder& ns() const { return ns_; }
+
+    // A TCP socket of that namespace: listening on ADDR:PORT, or connected to ADDR:PORT.
+    int listen_on(const std::string& addr, int port) const { return socket_in(addr, port, true); }
+    int connect_to(const std::string& addr, int port) const { return socket_in(addr, port, false); }
+
+    static bool sh(const std::string& cmd) { return std::system(cmd.c_str()) == 0; }
+
+private:
+    std::string pid() const {
+        std::string p = ns_.path();  // /proc/PID/ns/net
+        return p.substr(6, p.find('/', 6) - 6);
+    }
+    int socket_in(const std::string& addr, int port, bool listen) const {
+        int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        int there = ::open(ns_.path().c_str(), O_RDONLY | O_CLOEXEC);
+        int fd = -1;
+        if (self >= 0 && there >= 0 && ::setns(there, CLONE_NEWNET) == 0) {
+            fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_port = htons(static_cast<uint16_t>(port));
+            ::inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
+            int rc = listen ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? ::listen(fd, 8) : -1
+                            : ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+            if (rc < 0) {
+                ::close(fd);
+                fd = -1;
+            }
+            EXPECT_EQ(::setns(self, CLONE_NEWNET), 0);
+        }
+        if (self >= 0) ::close(self);
+        if (there >= 0) ::close(there);
+        return fd;
+    }
+    NetnsHolder ns_;
+    std::string name_, host_addr_, peer_addr_;
+    bool ok_ = false;
+};
+
+// The peer address of the next connection on `listener`, "" after `timeout_ms`.
+inline std::string accept_peer(int listener, int timeout_ms) {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) != 1) return "";
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    int c = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (c < 0) return "";
+    ::close(c);
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
+    return text;
+}
+
+}  // namespace caisson::test

@@ -1,0 +1,89 @@
+#include "mech/companion.hpp"
+
+#include "kernel/fd.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+
+extern char** environ;
+
+namespace caisson::mech {
+
+std::string companion_path(const char* name, const char* env_var, const char* installed) {
+    if (const char* env = std::getenv(env_var)) return env;
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        std::string dir(self, static_cast<size_t>(n));
+        dir.erase(dir.rfind('/'));
+        if (::access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
+    }
+    return installed;
+}
+
+CompanionResult run_companion(const std::vector<std::string>& argv) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", argv[0], errno);
+    kernel::Fd out_r(out[0]), out_w(out[1]);
+    if (::pipe2(err, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", argv[0], errno);
+    kernel::Fd err_r(err[0]), err_w(err[1]);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
+    posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, argv[0].c_str(), &fa, &attr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) throw Error(ErrorKind::Setup, "start", argv[0], rc);
+    out_w.reset();
+    err_w.reset();
+
+    CompanionResult r;
+    pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
+    int open = 2;
+    while (open > 0) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (!fds[i].revents) continue;
+            char buf[4096];
+            ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+            if (n > 0) (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+            else if (n == 0 || errno != EINTR) fds[i].fd = -1, --open;
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw Error(ErrorKind::Setup, "waitpid", argv[0], errno);
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+}  // namespace caisson::mech

@@ -1,0 +1,22 @@
+// caisson's companion programs (the plug-in worker, the network helper): found through an
+// environment variable, else beside the running executable, else where `cmake --install`
+// put them; and run to completion with their output captured.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace caisson::mech {
+
+std::string companion_path(const char* name, const char* env_var, const char* installed);
+
+struct CompanionResult {
+    int status = -1;  // exit code, or 128 + signal
+    std::string out, err;
+};
+
+// Runs argv (argv[0] a path) with a clean signal mask and no descriptors but stdin
+// (/dev/null), stdout and stderr (captured). Throws caisson::Error when it cannot start.
+CompanionResult run_companion(const std::vector<std::string>& argv);
+
+}  // namespace caisson::mech

@@ -1,0 +1,228 @@
+#include "net/bridge.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/process_start.hpp"
+#include "net/leases.hpp"
+#include "net/netlink.hpp"
+#include "policy/net_address.hpp"
+
+#include <caisson/error.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace caisson::net {
+namespace {
+
+constexpr const char* kForward = "/proc/sys/net/ipv4/ip_forward";
+
+std::string host_link_name(const std::array<uint8_t, 4>& a) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "cs%02x%02x%02x%02x", a[0], a[1], a[2], a[3]);
+    return name;
+}
+
+std::string hex(const std::string& dotted) {
+    auto d = net_address::parse_destination(dotted, "lease address").at(0);
+    return host_link_name({d.addr[0], d.addr[1], d.addr[2], d.addr[3]}).substr(2);
+}
+
+std::string read_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+void write_sysctl(const std::string& path, const char* value) {
+    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value, std::strlen(value)) < 0) throw Error(ErrorKind::Setup, "write sysctl", path, errno);
+}
+
+// A published port must be free on the host: a listener there would be shadowed by DNAT.
+void require_free_port(const Publish& p) {
+    kernel::Fd s(::socket(AF_INET, (p.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+    if (!s) throw Error(ErrorKind::Setup, "socket", "published port check", errno);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(p.host_port);
+    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0)
+        throw Error(ErrorKind::Usage, "--publish: host port in use", std::string(p.udp ? "udp " : "tcp ") + std::to_string(p.host_port), errno);
+}
+
+void remove_sandbox(Rtnl& host, const std::string& bridge, const Lease& l) {
+    std::string h = hex(l.address);
+    host.delete_link("cs" + h);  // normally gone already, with the sandbox's namespace
+    if (!l.publish.empty()) delete_table(sandbox_table(bridge, h));
+}
+
+void remove_bridge(Rtnl& host, const LeaseDir& dir, const std::string& bridge) {
+    host.delete_link(bridge);
+    delete_table(bridge_table(bridge));
+    if (dir.forwarding_marked()) {
+        write_sysctl(kForward, "0");
+        dir.mark_forwarding(false);
+    }
+    dir.remove_dir();
+}
+
+// Drops stale leases; returns the live ones.
+std::vector<Lease> sweep(Rtnl& host, const LeaseDir& dir, const std::string& bridge, std::vector<std::string>* removed) {
+    std::vector<Lease> live;
+    for (const auto& l : dir.list()) {
+        if (LeaseDir::alive(l)) {
+            live.push_back(l);
+            continue;
+        }
+        remove_sandbox(host, bridge, l);
+        dir.remove(l.address);
+        if (removed) removed->push_back(bridge + " " + l.address);
+    }
+    return live;
+}
+
+}  // namespace
+
+UpResult up(const UpRequest& r) {
+    NetDestination subnet = net_address::parse_subnet(r.subnet, "--veth-subnet");
+    LeaseDir dir(r.bridge);
+    Rtnl host;
+    std::vector<Lease> live = sweep(host, dir, r.bridge, nullptr);
+    uint32_t bridge_index = host.link_index(r.bridge);
+    const bool first = live.empty();
+
+    // Refusals before anything is made leave nothing, not even the state directory.
+    auto gateway = net_address::subnet_host(subnet, 1);
+    std::array<uint8_t, 4> addr{};
+    try {
+        for (const auto& p : r.publish) {
+            for (const auto& l : live)
+                for (const auto& q : l.publish)
+                    if (q.udp == p.udp && q.host_port == p.host_port)
+                        throw Error::usage("--publish: host port already published by the sandbox at " + l.address,
+                                           std::to_string(p.host_port));
+            require_free_port(p);
+        }
+        if (first) {
+            for (const auto& route : host.routes())
+                if (route.prefix > 0 && (bridge_index == 0 || route.oif != bridge_index) &&
+                    net_address::overlaps(route.dst, route.prefix, subnet.addr.data(), subnet.prefix))
+                    throw Error::usage("--veth-subnet " + r.subnet + " overlaps the host's route " +
+                                       net_address::ipv4_text(route.dst) + "/" + std::to_string(route.prefix));
+        }
+        bool found = false;
+        for (uint32_t n = 2; n <= net_address::subnet_hosts(subnet) && !found; ++n) {
+            addr = net_address::subnet_host(subnet, n);
+            std::string text = net_address::ipv4_text(addr.data());
+            found = std::none_of(live.begin(), live.end(), [&](const Lease& l) { return l.address == text; });
+        }
+        if (!found) throw Error::usage("--veth-subnet " + r.subnet + ": every address is in use");
+
+    } catch (...) {
+        if (first && bridge_index == 0) dir.remove_dir();
+        throw;
+    }
+    Lease lease;
+    lease.address = net_address::ipv4_text(addr.data());
+    lease.owner = r.owner;
+    lease.owner_start = mech::process_start_time(r.owner);
+    lease.publish = r.publish;
+    dir.write(lease);
+    UpResult out;
+    out.address = lease.address + "/" + std::to_string(subnet.prefix);
+    out.gateway = net_address::ipv4_text(gateway.data());
+    out.host_link = host_link_name(addr);
+
+    kernel::Fd host_ns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    try {
+        if (!host_ns) throw Error(ErrorKind::Setup, "open", "/proc/self/ns/net", errno);
+        std::string ns_path = "/proc/" + std::to_string(r.sandbox_pid) + "/ns/net";
+        kernel::Fd sandbox_ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!sandbox_ns) throw Error(ErrorKind::Setup, "open sandbox network namespace", ns_path, errno);
+
+        if (first || bridge_index == 0) {
+            host.create_bridge(r.bridge);
+            bridge_index = host.link_index(r.bridge);
+            if (bridge_index == 0) throw Error(ErrorKind::Setup, "find bridge", r.bridge, ENODEV);
+            host.add_address(bridge_index, gateway.data(), subnet.prefix, r.bridge);
+            host.set_up(bridge_index, r.bridge);
+            // Published ports must answer on the host's loopback too: DNAT from 127.0.0.1 needs it.
+            write_sysctl("/proc/sys/net/ipv4/conf/" + r.bridge + "/route_localnet", "1");
+            replace_bridge_table(r.bridge, net_address::ipv4_text(subnet.addr.data()) + "/" + std::to_string(subnet.prefix));
+            if (read_line(kForward) != "1") {
+                write_sysctl(kForward, "1");
+                dir.mark_forwarding(true);
+            }
+        }
+        host.create_veth(out.host_link, "eth0", sandbox_ns.get());
+        uint32_t link = host.link_index(out.host_link);
+        host.set_master(link, bridge_index, out.host_link);
+        host.set_up(link, out.host_link);
+        if (!r.publish.empty()) replace_sandbox_table(sandbox_table(r.bridge, hex(lease.address)), lease.address, r.publish);
+
+        if (::setns(sandbox_ns.get(), CLONE_NEWNET) < 0) throw Error(ErrorKind::Setup, "setns", ns_path, errno);
+        {
+            Rtnl inside;
+            uint32_t eth0 = inside.link_index("eth0");
+            if (eth0 == 0) throw Error(ErrorKind::Setup, "find link", "eth0 in the sandbox", ENODEV);
+            inside.add_address(eth0, addr.data(), subnet.prefix, "eth0");
+            inside.set_up(eth0, "eth0");
+            inside.add_default_route(gateway.data());
+        }
+        if (::setns(host_ns.get(), CLONE_NEWNET) < 0) throw Error(ErrorKind::Setup, "setns back", "host network namespace", errno);
+    } catch (...) {
+        if (host_ns) (void)::setns(host_ns.get(), CLONE_NEWNET);
+        try {
+            remove_sandbox(host, r.bridge, lease);
+            dir.remove(lease.address);
+            if (first) remove_bridge(host, dir, r.bridge);
+        } catch (const Error&) {
+        }
+        throw;
+    }
+    return out;
+}
+
+void down(const std::string& bridge, const std::string& address) {
+    LeaseDir dir(bridge);
+    Rtnl host;
+    for (const auto& l : dir.list())
+        if (l.address == address) {
+            remove_sandbox(host, bridge, l);
+            dir.remove(l.address);
+        }
+    if (sweep(host, dir, bridge, nullptr).empty()) remove_bridge(host, dir, bridge);
+}
+
+std::vector<std::string> collect(const std::string& bridge) {
+    LeaseDir dir(bridge);
+    Rtnl host;
+    std::vector<std::string> removed;
+    if (sweep(host, dir, bridge, &removed).empty()) {
+        if (host.link_index(bridge) != 0 || !removed.empty()) removed.push_back(bridge + " bridge and NAT");
+        remove_bridge(host, dir, bridge);
+    }
+    return removed;
+}
+
+std::vector<std::string> known_bridges() {
+    std::vector<std::string> out;
+    DIR* d = ::opendir("/run/caisson/net");
+    if (!d) return out;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+    ::closedir(d);
+    return out;
+}
+
+}  // namespace caisson::net

@@ -1,0 +1,151 @@
+// --net veth: an address from the bridge's subnet, a default route, NAT to a test host,
+// published ports (from the host's loopback and from outside), and nothing left behind: not
+// after the run, not after the supervisor is SIGKILLed and `caisson gc` runs, not after a
+// refusal. The tests use a bridge and subnets of their own; traffic stays on this machine.
+#include "harness.hpp"
+#include "loopback.hpp"
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <net/if.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace caisson::test {
+namespace {
+
+constexpr const char* kBridge = "cstest0";
+constexpr const char* kSubnet = "10.233.0.0/24";
+
+std::vector<std::string> veth_args(std::vector<std::string> more = {}) {
+    std::vector<std::string> a{"--net", "veth", "--veth-bridge", kBridge, "--veth-subnet", kSubnet};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+}
+
+std::string command_output(const std::string& cmd) {
+    std::string out;
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+        ::pclose(f);
+    }
+    return out;
+}
+
+// What veth networking can leave: the bridge, host ends of pairs in the test subnet
+// (cs0ae900..), the NAT tables, the state directory.
+std::string leftovers() {
+    std::string left;
+    if (::if_nametoindex(kBridge) != 0) left += std::string(" link ") + kBridge;
+    std::string links = command_output("ip -o link show 2>/dev/null");
+    if (links.find("cs0ae900") != std::string::npos) left += " host-side veth";
+    std::string tables = command_output("nft list tables 2>/dev/null");
+    if (tables.find("caisson_cstest0") != std::string::npos) left += " nftables: " + tables;
+    if (::access((std::string("/run/caisson/net/") + kBridge).c_str(), F_OK) == 0) left += " state directory";
+    return left;
+}
+
+std::string read_line(int fd) {
+    std::string s;
+    char c;
+    while (s.size() < 200 && ::read(fd, &c, 1) == 1 && c != '\n') s += c;
+    return s;
+}
+
+TEST(Veth, AnAddressARouteAndNatToATestHost) {
+    TestHost th("cth1", "10.232.1.1", "10.232.1.2");
+    ASSERT_TRUE(th.ok());
+    int listener = th.listen_on("10.232.1.2", 7001);
+    ASSERT_GE(listener, 0);
+    TempDir dir;
+    RunResult r = run_probe(veth_args({"--report", dir.path() + "/report.json"}), {"--dial", "tcp:10.232.1.2:7001"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["interfaces"]["eth0"]["inet"], "10.233.0.2");
+    EXPECT_EQ(r.probe["interfaces"]["eth0"]["up"], true);
+    EXPECT_EQ(r.probe["dials"]["tcp:10.232.1.2:7001"], "ok");
+    // The test host saw the host's own address on that link: the sandbox was masqueraded.
+    EXPECT_EQ(accept_peer(listener, 5000), "10.232.1.1");
+    ::close(listener);
+    auto report = read_json(dir.path() + "/report.json");
+    bool named = false;
+    for (const auto& p : report["protections"]) named |= p == "net veth 10.233.0.2/24 via 10.233.0.1 (bridge cstest0)";
+    EXPECT_TRUE(named) << report["protections"].dump();
+    EXPECT_EQ(leftovers(), "");
+}
+
+TEST(Veth, PublishedPortsAnswerOnLoopbackAndFromOutside) {
+    TestHost th("cth2", "10.232.2.1", "10.232.2.2");
+    ASSERT_TRUE(th.ok());
+    std::string from_loopback, from_outside;
+    RunOptions opts;
+    opts.on_ready = [&](pid_t) {
+        int a = connect_loopback(7102);
+        if (a >= 0) from_loopback = read_line(a), ::close(a);
+        int b = th.connect_to("10.232.2.1", 7102);
+        if (b >= 0) from_outside = read_line(b), ::close(b);
+    };
+    RunResult r = run_probe(veth_args({"--publish", "7102:8080"}), {"--serve", "8080", "2"}, opts);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(from_loopback, "probe 10.233.0.1");  // masqueraded to the bridge's address
+    EXPECT_EQ(from_outside, "probe 10.232.2.2");   // DNAT only: the real peer
+    EXPECT_EQ(r.probe["served"].size(), 2u);
+    EXPECT_EQ(leftovers(), "");
+}
+
+TEST(Veth, AKilledSupervisorLeavesALeaseThatGcRemoves) {
+    RunOptions opts;
+    bool bridge_seen = false;
+    opts.on_ready = [&](pid_t pid) {
+        bridge_seen = ::if_nametoindex(kBridge) != 0;
+        ::kill(pid, SIGKILL);
+    };
+    RunResult r = run_probe(veth_args(), {"--wait-signal"}, opts);
+    EXPECT_EQ(r.status, 128 + SIGKILL);
+    EXPECT_TRUE(bridge_seen);
+    EXPECT_NE(leftovers(), "");  // the lease, the bridge and its NAT outlive a SIGKILL...
+    RunResult gc = run_caisson({"gc"});
+    EXPECT_EQ(gc.status, 0) << gc.err;
+    EXPECT_NE(gc.out.find("removed cstest0 10.233.0.2"), std::string::npos) << gc.out;
+    EXPECT_EQ(leftovers(), "");  // ... until gc
+}
+
+TEST(Veth, RefusalsComeBeforeAnythingIsMade) {
+    TestHost th("cth3", "10.232.3.1", "10.232.3.2");
+    ASSERT_TRUE(th.ok());
+    int taken = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(7103);
+    ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::listen(taken, 1), 0);
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    } cases[] = {
+        {{"--net", "veth", "--veth-bridge", kBridge, "--veth-subnet", "10.232.3.0/24"},
+         "--veth-subnet 10.232.3.0/24 overlaps the host's route 10.232.3.0/30"},
+        {veth_args({"--publish", "7103:80"}), "--publish: host port in use: tcp 7103: Address already in use"},
+        {{"--publish", "8080"}, "--publish: needs --net veth or --net user"},
+        {{"--net", "veth", "--veth-subnet", "10.1.1.1/24"}, "address has bits set beyond the /24 prefix"},
+        {{"--net", "veth", "--veth-subnet", "10.1.0.0/31"}, "the prefix must be 8 to 30 bits"},
+        {{"--net", "veth", "--veth-bridge", "no/slash"}, "--veth-bridge: 1 to 15 letters"},
+        {{"--net", "veth", "--share-net"}, "needs a network namespace of its own"},
+        {{"--publish", "tcp:0:80"}, "--publish: expected [tcp:|udp:]HOST_PORT[:SANDBOX_PORT]"},
+    };
+    for (const auto& c : cases) {
+        expect_refused(c.args, c.message);
+        EXPECT_EQ(leftovers(), "") << c.message;
+    }
+    ::close(taken);
+    RunOptions as_user;
+    as_user.as_uid = kUnprivilegedUid;
+    expect_refused({"--net", "veth"}, "--net veth: links, bridges and NAT need root", as_user);
+}
+
+}  // namespace
+}  // namespace caisson::test
