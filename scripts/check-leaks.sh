@@ -9,7 +9,7 @@ c=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -iname '*caisson*' 2>/de
 [ "$c" -gt 0 ] && { echo "leak: $c cgroup(s) naming caisson"; fail=1; }
 # pgrep refuses a pattern longer than the kernel's 15-character comm, so one name per call.
 p=0
-for name in caisson caisson-oci probe startbench; do
+for name in caisson caisson-oci probe startbench pasta passt.avx2; do
   p=$((p + $(pgrep -x "$name" | wc -l)))
 done
 [ "$p" -gt 0 ] && { echo "leak: $p caisson/probe process(es)"; fail=1; }

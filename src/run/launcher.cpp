@@ -8,6 +8,7 @@
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
 #include "mech/tty.hpp"
+#include "mech/pasta.hpp"
 #include "mech/veth.hpp"
 #include "run/channel.hpp"
 #include "run/init.hpp"
@@ -327,6 +328,8 @@ Outcome Sandbox::run() {
     // program starts, so the program never sees it half made.
     std::optional<mech::VethLink> veth;
     if (p.network.kind == Network::Kind::Veth) veth.emplace(p.network, init.pid());
+    std::optional<mech::PastaLink> pasta;
+    if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -453,6 +456,7 @@ Outcome Sandbox::run() {
     }
     if (egress) out.egress = egress->report();
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
+    if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.landlock_plan.not_enforced;

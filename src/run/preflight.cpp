@@ -11,6 +11,7 @@
 #include "kernel/syscalls.hpp"
 #include "filter/egress_program.hpp"
 #include "mech/landlock.hpp"
+#include "mech/pasta.hpp"
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
@@ -190,6 +191,8 @@ void preflight(const Policy& p, bool as_root) {
         throw Error::usage("--net veth/user: the sandbox needs a network namespace of its own (drop --share-net)");
     if (p.network.kind == Network::Kind::Veth && !as_root)
         throw Error::usage("--net veth: links, bridges and NAT need root (--net user works for everyone)");
+    if (p.network.kind == Network::Kind::User && mech::find_pasta().empty())
+        throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
     if (!p.network.publish.empty() && p.network.kind == Network::Kind::Loopback)
         throw Error::usage("--publish: needs --net veth or --net user");
     if (p.egress.enabled()) {

@@ -50,12 +50,6 @@ std::string leftovers() {
     return left;
 }
 
-std::string read_line(int fd) {
-    std::string s;
-    char c;
-    while (s.size() < 200 && ::read(fd, &c, 1) == 1 && c != '\n') s += c;
-    return s;
-}
 
 TEST(Veth, AnAddressARouteAndNatToATestHost) {
     TestHost th("cth1", "10.232.1.1", "10.232.1.2");
@@ -81,18 +75,13 @@ TEST(Veth, AnAddressARouteAndNatToATestHost) {
 TEST(Veth, PublishedPortsAnswerOnLoopbackAndFromOutside) {
     TestHost th("cth2", "10.232.2.1", "10.232.2.2");
     ASSERT_TRUE(th.ok());
-    std::string from_loopback, from_outside;
+    PublishedReplies replies;
     RunOptions opts;
-    opts.on_ready = [&](pid_t) {
-        int a = connect_loopback(7102);
-        if (a >= 0) from_loopback = read_line(a), ::close(a);
-        int b = th.connect_to("10.232.2.1", 7102);
-        if (b >= 0) from_outside = read_line(b), ::close(b);
-    };
+    opts.on_ready = ask_published(th, 7102, replies);
     RunResult r = run_probe(veth_args({"--publish", "7102:8080"}), {"--serve", "8080", "2"}, opts);
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(from_loopback, "probe 10.233.0.1");  // masqueraded to the bridge's address
-    EXPECT_EQ(from_outside, "probe 10.232.2.2");   // DNAT only: the real peer
+    EXPECT_EQ(replies.from_loopback, "probe 10.233.0.1");  // masqueraded to the bridge's address
+    EXPECT_EQ(replies.from_outside, "probe 10.232.2.2");   // DNAT only: the real peer
     EXPECT_EQ(r.probe["served"].size(), 2u);
     EXPECT_EQ(leftovers(), "");
 }

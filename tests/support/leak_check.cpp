@@ -41,7 +41,7 @@ std::vector<std::string> stray_processes() {
         std::string state;
         int ppid = 0;
         f >> state >> ppid;
-        if (c == "caisson" || c == "probe" || ppid == ::getpid()) out.push_back(name + " " + c);
+        if (c == "caisson" || c == "probe" || c == "passt.avx2" || c == "pasta" || ppid == ::getpid()) out.push_back(name + " " + c);
     }
     return out;
 }

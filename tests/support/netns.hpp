@@ -64,6 +64,9 @@ private:
 #include <sys/socket.h>
 
 #include <cstdlib>
+#include <functional>
+
+#include "loopback.hpp"
 
 namespace caisson::test {
 
@@ -123,6 +126,32 @@ private:
     std::string name_, host_addr_, peer_addr_;
     bool ok_ = false;
 };
+
+// One line from a connected socket, waiting at most 5 s for it.
+inline std::string read_line(int fd) {
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string s;
+    char c;
+    while (s.size() < 200 && ::read(fd, &c, 1) == 1 && c != '\n') s += c;
+    return s;
+}
+
+// What a sandbox serving on a published port answered: to a client on the host's loopback,
+// and to one on the test host (connecting to the host's address on that link).
+struct PublishedReplies {
+    std::string from_loopback, from_outside;
+};
+inline std::function<void(pid_t)> ask_published(const TestHost& th, int port, PublishedReplies& out) {
+    return [&th, port, &out](pid_t) {
+        int a = connect_loopback(port);
+        if (a >= 0) out.from_loopback = read_line(a), ::close(a);
+        // Debian 12's pasta (2023-03) hands a non-loopback peer the sandbox's data only once
+        // that peer has half-closed (reproduced without caisson): the client says it is done.
+        int b = th.connect_to(th.host_addr(), port);
+        if (b >= 0) ::shutdown(b, SHUT_WR), out.from_outside = read_line(b), ::close(b);
+    };
+}
 
 // The peer address of the next connection on `listener`, "" after `timeout_ms`.
 inline std::string accept_peer(int listener, int timeout_ms) {

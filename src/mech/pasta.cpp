@@ -1,0 +1,161 @@
+#include "mech/pasta.hpp"
+
+#include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace caisson::mech {
+namespace {
+
+constexpr int kReadyTimeoutMs = 10000;
+
+// The temporary directory holding the readiness FIFO, removed as soon as pasta has said it
+// is ready (or failed), so that a supervisor killed later leaves nothing in /tmp.
+class FifoDir {
+public:
+    FifoDir() {
+        char tmpl[] = "/tmp/caisson-pasta-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw Error(ErrorKind::Setup, "mkdtemp", "/tmp/caisson-pasta-XXXXXX", errno);
+        dir_ = tmpl;
+        fifo_ = dir_ + "/ready";
+        if (::mkfifo(fifo_.c_str(), 0600) < 0) {
+            int err = errno;
+            remove();
+            throw Error(ErrorKind::Setup, "mkfifo", fifo_, err);
+        }
+    }
+    ~FifoDir() { remove(); }
+    void remove() {
+        if (dir_.empty()) return;
+        ::unlink(fifo_.c_str());
+        ::rmdir(dir_.c_str());
+        dir_.clear();
+    }
+    const std::string& fifo() const { return fifo_; }
+
+private:
+    std::string dir_, fifo_;
+};
+
+std::string ports(const std::vector<PortMapping>& publish, bool udp) {
+    std::string spec;
+    for (const auto& p : publish)
+        if (p.udp == udp) spec += (spec.empty() ? "" : ",") + std::to_string(p.host_port) + ":" + std::to_string(p.sandbox_port);
+    return spec.empty() ? "none" : spec;
+}
+
+}  // namespace
+
+std::string find_pasta() {
+    if (const char* env = std::getenv("CAISSON_PASTA")) return ::access(env, X_OK) == 0 ? env : "";
+    const char* path = std::getenv("PATH");
+    std::string dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+        size_t colon = dirs.find(':', start);
+        std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+        if (!dir.empty() && ::access((dir + "/pasta").c_str(), X_OK) == 0) return dir + "/pasta";
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    return "";
+}
+
+std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, pid_t sandbox_pid, bool as_root,
+                                    const std::string& ready_fifo) {
+    std::vector<std::string> a{pasta, "--foreground", "--quiet", "--config-net", "--no-map-gw",
+                               "--tcp-ports", ports(net.publish, false), "--udp-ports", ports(net.publish, true),
+                               "--tcp-ns", "none", "--udp-ns", "none",
+                               "--netns", "/proc/" + std::to_string(sandbox_pid) + "/ns/net", "--pid", ready_fifo};
+    // As root, pasta would drop to nobody before opening the namespace, which nobody may
+    // not; an ordinary user's pasta enters the sandbox's user namespace, which it owns.
+    if (as_root) a.insert(a.begin() + 1, {"--runas", "0"});
+    else a.insert(a.end() - 2, {"--userns", "/proc/" + std::to_string(sandbox_pid) + "/ns/user"});
+    return a;
+}
+
+PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
+    std::string pasta = find_pasta();
+    if (pasta.empty()) throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
+    FifoDir fifo;
+    // Opened first, so that pasta's open for writing does not wait for a reader.
+    kernel::Fd ready(::open(fifo.fifo().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!ready) throw Error(ErrorKind::Setup, "open", fifo.fifo(), errno);
+    int err_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "pasta", errno);
+    kernel::Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
+    std::vector<std::string> argv = pasta_argv(pasta, net, sandbox_pid, as_root, fifo.fifo());
+    std::vector<char*> args;
+    for (auto& s : argv) args.push_back(s.data());
+    args.push_back(nullptr);
+
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw Error(ErrorKind::Setup, "fork", "pasta", errno);
+    if (pid_ == 0) {
+        // pasta serves only this sandbox: it goes with the supervisor, however that ends.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (::getppid() != parent) ::_exit(127);
+        sigset_t none;
+        ::sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        int null = ::open("/dev/null", O_RDWR);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(err_w.get(), 2);
+        kernel::close_range(3, ~0U, 0);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    err_w.reset();
+
+    std::string said;
+    bool up = false;
+    pollfd fds[2] = {{ready.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
+    while (!up) {
+        int n = ::poll(fds, 2, kReadyTimeoutMs);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (fds[0].revents & POLLIN) {
+            up = true;  // pasta writes its pid once the namespace is configured
+        } else if (fds[1].revents) {
+            char buf[512];
+            ssize_t got = ::read(err_r.get(), buf, sizeof(buf));
+            if (got <= 0) break;  // pasta is gone
+            said.append(buf, static_cast<size_t>(got));
+        } else if (fds[0].revents) {
+            fds[0].fd = -1;  // no writer yet: keep waiting for it
+        }
+    }
+    fifo.remove();
+    if (!up) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        while (!said.empty() && said.back() == '\n') said.pop_back();
+        auto nl = said.rfind('\n');
+        throw Error(ErrorKind::Setup, "--net user: pasta",
+                    said.empty() ? "did not come up within 10 s" : said.substr(nl == std::string::npos ? 0 : nl + 1));
+    }
+}
+
+PastaLink::~PastaLink() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace caisson::mech

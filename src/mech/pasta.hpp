@@ -1,0 +1,38 @@
+// --net user: pasta (Debian's passt package) gives the sandbox's network namespace a tap
+// interface with the host's addresses and routes, and carries its TCP, UDP and ICMP through
+// ordinary sockets of the host: no privilege, no bridge, no NAT table. caisson runs it as a
+// child that dies with the supervisor (PR_SET_PDEATHSIG), and closes every way it has to
+// reach the host itself: no gateway mapping to the host's loopback, no forwarding of the
+// namespace's loopback ports to the host's (-T none -U none), no automatic port publishing.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace caisson::mech {
+
+// pasta's path: $CAISSON_PASTA, else the first `pasta` on PATH; "" when there is none.
+std::string find_pasta();
+
+// Pure: pasta's command line.
+std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, pid_t sandbox_pid, bool as_root,
+                                    const std::string& ready_fifo);
+
+class PastaLink {
+public:
+    // Returns once pasta has configured the namespace. Throws caisson::Error with pasta's
+    // own message when it fails.
+    PastaLink(const Network& net, pid_t sandbox_pid, bool as_root);
+    ~PastaLink();
+    PastaLink(const PastaLink&) = delete;
+    PastaLink& operator=(const PastaLink&) = delete;
+
+private:
+    pid_t pid_ = -1;
+};
+
+}  // namespace caisson::mech

@@ -1,0 +1,122 @@
+// --net user: pasta's user-mode stack. The sandbox reaches a test host through the host's
+// own sockets (as root and as an ordinary user), published ports answer from the host's
+// loopback and from outside, the host's loopback stays out of reach, and pasta goes with a
+// SIGKILLed supervisor. Traffic stays on this machine.
+#include "harness.hpp"
+#include "loopback.hpp"
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace caisson::test {
+namespace {
+
+
+// pasta's process among the children of `parent`, -1 when there is none.
+pid_t pasta_child(pid_t parent) {
+    DIR* d = ::opendir("/proc");
+    pid_t found = -1;
+    while (dirent* e = d ? ::readdir(d) : nullptr) {
+        pid_t pid = std::atoi(e->d_name);
+        if (pid <= 0) continue;
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close = line.rfind(')');
+        if (close == std::string::npos || line.find("(pas") == std::string::npos) continue;
+        char state;
+        pid_t ppid = 0;
+        std::istringstream(line.substr(close + 2)) >> state >> ppid;
+        if (ppid == parent) found = pid;
+    }
+    if (d) ::closedir(d);
+    return found;
+}
+
+TEST(UserNet, ReachesATestHostThroughTheHostsSockets) {
+    TestHost th("cth4", "10.232.4.1", "10.232.4.2");
+    ASSERT_TRUE(th.ok());
+    int listener = th.listen_on("10.232.4.2", 7004);
+    ASSERT_GE(listener, 0);
+    RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:10.232.4.2:7004"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dials"]["tcp:10.232.4.2:7004"], "ok");
+    EXPECT_TRUE(r.probe["interfaces"].contains("eth0")) << r.probe["interfaces"].dump();
+    // pasta connected from the host's own stack, with the host's address on that link.
+    EXPECT_EQ(accept_peer(listener, 5000), "10.232.4.1");
+    ::close(listener);
+}
+
+TEST(UserNet, WorksForAnOrdinaryUser) {
+    TestHost th("cth6", "10.232.6.1", "10.232.6.2");
+    ASSERT_TRUE(th.ok());
+    int listener = th.listen_on("10.232.6.2", 7006);
+    ASSERT_GE(listener, 0);
+    RunOptions as_user;
+    as_user.as_uid = kUnprivilegedUid;
+    RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:10.232.6.2:7006"}, as_user);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dials"]["tcp:10.232.6.2:7006"], "ok");
+    EXPECT_EQ(accept_peer(listener, 5000), "10.232.6.1");
+    ::close(listener);
+}
+
+TEST(UserNet, PublishedPortsAnswerFromLoopbackAndOutside) {
+    TestHost th("cth5", "10.232.5.1", "10.232.5.2");
+    ASSERT_TRUE(th.ok());
+    PublishedReplies replies;
+    RunOptions opts;
+    opts.on_ready = ask_published(th, 7105, replies);
+    RunResult r = run_probe({"--net", "user", "--publish", "7105:8080"}, {"--serve", "8080", "2"}, opts);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(replies.from_loopback.rfind("probe ", 0), 0u) << replies.from_loopback;
+    EXPECT_EQ(replies.from_outside, "probe 10.232.5.2");  // the real peer
+    EXPECT_EQ(r.probe["served"].size(), 2u);
+}
+
+TEST(UserNet, TheHostsLoopbackIsOutOfReach) {
+    int host_only = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(7107);
+    ASSERT_EQ(::bind(host_only, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::listen(host_only, 4), 0);
+    ASSERT_GE(connect_loopback(7107), 0);  // reachable from here
+    RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:127.0.0.1:7107"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dials"]["tcp:127.0.0.1:7107"], "ECONNREFUSED");  // the sandbox's own loopback
+    ::close(host_only);
+}
+
+TEST(UserNet, PastaGoesWithAKilledSupervisorAndAMissingPastaIsAClearError) {
+    int pasta_pidfd = -1;
+    RunOptions opts;
+    opts.on_ready = [&](pid_t caisson) {
+        pid_t pasta = pasta_child(caisson);
+        if (pasta > 0) pasta_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pasta, 0));
+        ::kill(caisson, SIGKILL);
+    };
+    RunResult r = run_probe({"--net", "user"}, {"--wait-signal"}, opts);
+    EXPECT_EQ(r.status, 128 + SIGKILL);
+    ASSERT_GE(pasta_pidfd, 0) << "pasta was not a child of caisson";
+    pollfd p{pasta_pidfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 5000), 1) << "pasta outlived its supervisor";
+    ::close(pasta_pidfd);
+
+    RunOptions no_pasta;
+    no_pasta.env = {"CAISSON_PASTA=/nonexistent/pasta"};
+    expect_refused({"--net", "user"}, "--net user: pasta not found (Debian package passt", no_pasta);
+}
+
+}  // namespace
+}  // namespace caisson::test
