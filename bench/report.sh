@@ -23,6 +23,8 @@ echo "bench: plug-in calls (plugin_call)" >&2
 "$build/bench/plugin_call" "$build/caisson-plugin-worker" "$build/tests/libsample_plugin.so" "${PLUGIN_CALLS:-2000}" 5 > "$tmp/plugin.txt"
 echo "bench: listen mode (listen_rate)" >&2
 "$build/bench/listen_rate" "$build/caisson" "${LISTEN_CONNS:-300}" 8 3 > "$tmp/listen.txt"
+echo "bench: network modes (bench/net_modes.sh)" >&2
+bash "$here/net_modes.sh" "$build/caisson" "${NET_RUNS:-50}" "${ROUNDS:-3}" "${NET_MIB:-512}" > "$tmp/net.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
 bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"
 
@@ -92,6 +94,13 @@ fi
   echo "and through a fresh worker per call (compare the last with the start of \`caisson run\` above)."
   echo
   echo '```'; cat "$tmp/plugin.txt"; echo '```'
+  echo
+  echo "## Network modes (bench/net_modes.sh)"
+  echo "Start of \`/bin/true\` per --net mode (medians of rounds of back-to-back starts; veth cold: the bridge and NAT"
+  echo "are made and removed by each run, warm: another sandbox holds them), and a TCP transfer from a sandbox to a"
+  echo "test host one veth pair away (bare: the same transfer without a sandbox)."
+  echo
+  echo '```'; cat "$tmp/net.txt"; echo '```'
   echo
   echo "## Listen mode (build/bench/listen_rate)"
   echo "\`caisson listen -- /bin/true\` against an accept+fork+exec loop without a sandbox, 8 clients on loopback."

@@ -164,7 +164,13 @@ UpResult up(const UpRequest& r) {
                 dir.mark_forwarding(true);
             }
         }
-        host.create_veth(out.host_link, "eth0", sandbox_ns.get());
+        if (!host.create_veth(out.host_link, "eth0", sandbox_ns.get())) {
+            // The address's last holder has ended, but its namespace, which takes the pair
+            // along, is still being dismantled by the kernel: the link is stale.
+            host.delete_link(out.host_link);
+            if (!host.create_veth(out.host_link, "eth0", sandbox_ns.get()))
+                throw Error(ErrorKind::Setup, "create veth pair", out.host_link + ": File exists", EEXIST);
+        }
         uint32_t link = host.link_index(out.host_link);
         host.set_master(link, bridge_index, out.host_link);
         host.set_up(link, out.host_link);

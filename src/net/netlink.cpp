@@ -70,7 +70,7 @@ bool Rtnl::create_bridge(const std::string& name) {
     return true;
 }
 
-void Rtnl::create_veth(const std::string& host, const std::string& peer, int peer_netns_fd) {
+bool Rtnl::create_veth(const std::string& host, const std::string& peer, int peer_netns_fd) {
     nlmsghdr* nlh = link_request(start(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL), 0);
     mnl_attr_put_strz(nlh, IFLA_IFNAME, host.c_str());
     nlattr* info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -86,7 +86,10 @@ void Rtnl::create_veth(const std::string& host, const std::string& peer, int pee
     mnl_attr_nest_end(nlh, peer_info);
     mnl_attr_nest_end(nlh, data);
     mnl_attr_nest_end(nlh, info);
-    if (int rc = request(nlh); rc < 0) throw Error(ErrorKind::Setup, "create veth pair", host + " / " + peer, -rc);
+    int rc = request(nlh);
+    if (rc == -EEXIST) return false;
+    if (rc < 0) throw Error(ErrorKind::Setup, "create veth pair", host + " / " + peer, -rc);
+    return true;
 }
 
 void Rtnl::set_master(uint32_t index, uint32_t master, const std::string& name) {

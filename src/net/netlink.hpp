@@ -30,7 +30,8 @@ public:
     // Returns false when the bridge already existed.
     bool create_bridge(const std::string& name);
     // A veth pair: `host` here, `peer` created directly in the namespace `peer_netns_fd`.
-    void create_veth(const std::string& host, const std::string& peer, int peer_netns_fd);
+    // Returns false when a link named `host` exists.
+    bool create_veth(const std::string& host, const std::string& peer, int peer_netns_fd);
     void set_master(uint32_t index, uint32_t master, const std::string& name);
     void set_up(uint32_t index, const std::string& name);
     // Returns false when the address was already there.
