@@ -86,6 +86,28 @@ TEST(Veth, PublishedPortsAnswerOnLoopbackAndFromOutside) {
     EXPECT_EQ(leftovers(), "");
 }
 
+TEST(Veth, BackToBackSandboxesShareTheBridgeAndReuseAddresses) {
+    // One sandbox holds the bridge; the next ones each take .3 as the one before releases it,
+    // while the kernel may still be dismantling that one's namespace and veth pair.
+    RunOptions opts;
+    std::vector<int> statuses;
+    std::vector<std::string> addresses;
+    opts.on_ready = [&](pid_t holder) {
+        for (int i = 0; i < 4; ++i) {
+            RunResult r = run_probe(veth_args(), {});
+            statuses.push_back(r.status);
+            addresses.push_back(r.probe.value("interfaces", nlohmann::json::object())["eth0"].value("inet", "") + " " + r.err);
+        }
+        ::kill(holder, SIGTERM);
+    };
+    RunResult held = run_probe(veth_args(), {"--wait-signal"}, opts);
+    EXPECT_EQ(held.status, 0) << held.err;
+    EXPECT_EQ(held.probe["interfaces"]["eth0"]["inet"], "10.233.0.2");
+    EXPECT_EQ(statuses, std::vector<int>(4, 0));
+    for (const auto& a : addresses) EXPECT_EQ(a, "10.233.0.3 ") << a;
+    EXPECT_EQ(leftovers(), "");
+}
+
 TEST(Veth, AKilledSupervisorLeavesALeaseThatGcRemoves) {
     RunOptions opts;
     bool bridge_seen = false;
