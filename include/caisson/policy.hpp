@@ -209,6 +209,9 @@ struct Policy {
     Egress egress;
     Resources resources;
     std::string report_path;
+    // Every decision of the seccomp supervisor ([[supervise]] rules, notify and kill rules),
+    // as JSON lines.
+    std::string audit_path;
     // Learn mode: every system call is let through and recorded (seccomp notifications),
     // and a least-privilege seccomp policy for what was seen is written to this file.
     std::string learn_path;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,21 @@ struct Rule {
     std::string origin;      // file:line:column, for messages
 };
 
+// A call the supervisor decides with state (`[[supervise]]` in a policy): the filter hands
+// these calls to caisson's supervisor (a user notification), which lets one through while
+// the rule's conditions hold and answers `then` otherwise. Counts are per sandbox, over all
+// its processes. The decisions depend on the call's number and on what came before, never on
+// memory the sandbox could change after the check, so letting a call through is safe.
+struct Supervised {
+    std::vector<std::string> syscalls;
+    std::optional<uint64_t> max;   // calls let through, in all (the program's own start is not one)
+    std::optional<double> rate;    // calls per second, with bursts of up to that many
+    std::string before;            // only until a call of this syscall has been let through
+    std::string after;             // only once a call of this syscall has been let through
+    Action then{ActionKind::Errno, 1 /* EPERM */};
+    std::string origin;            // file:line:column, for messages and the audit
+};
+
 enum class Abi : uint8_t { X86_64, X32, I386 };
 
 enum class Mode : uint8_t { None, Filter };
@@ -53,6 +69,7 @@ struct Policy {
     Action default_action{ActionKind::Errno, 1 /* EPERM */};
     std::vector<Abi> abis{Abi::X86_64};
     std::vector<Rule> rules;     // first match wins
+    std::vector<Supervised> supervised;  // checked before `rules`; the first listing the call decides
 };
 
 const char* abi_name(Abi);

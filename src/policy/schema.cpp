@@ -312,6 +312,12 @@ const std::array kSettings{
             }},
     Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
             [](Policy& p, Args a) { p.report_path = a[0]; }},
+    Setting{"audit", 1, false, "FILE",
+            "write each decision of the seccomp supervisor ([[supervise]], notify and kill rules) to FILE as JSON lines",
+            [](Policy& p, Args a) {
+                if (a[0].empty()) throw Error::usage("--audit: a file name is needed");
+                p.audit_path = a[0];
+            }},
 };
 
 #undef SHARE

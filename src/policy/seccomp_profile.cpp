@@ -76,6 +76,15 @@ std::string string_value(const toml::node& n, const std::string& at, std::string
     return s->get();
 }
 
+// An action, with the place of a bad one in its error.
+seccomp::Action action_at(const toml::node& node, const std::string& here, std::string_view key) {
+    try {
+        return parse_action(string_value(node, here, key));
+    } catch (const Error& e) {
+        throw Error::usage(here + ": " + e.what());
+    }
+}
+
 seccomp::Rule parse_rule(const toml::table& t, const std::string& origin, const std::string& at) {
     seccomp::Rule r;
     r.origin = at;
@@ -85,11 +94,7 @@ seccomp::Rule parse_rule(const toml::table& t, const std::string& origin, const 
         if (k == "syscall" || k == "syscalls") {
             r.syscalls = string_list(node, here, k);
         } else if (k == "action") {
-            try {
-                r.action = parse_action(string_value(node, here, k));
-            } catch (const Error& e) {
-                throw Error::usage(here + ": " + e.what());
-            }
+            r.action = action_at(node, here, k);
         } else if (k == "if") {
             r.when_text = string_value(node, here, k);
             try {
@@ -105,6 +110,38 @@ seccomp::Rule parse_rule(const toml::table& t, const std::string& origin, const 
     if (r.syscalls.empty()) throw Error::usage(at + ": a rule needs 'syscall'");
     for (const auto& s : r.syscalls)
         if (s.empty()) throw Error::usage(at + ": an empty syscall name");
+    return r;
+}
+
+seccomp::Supervised parse_supervised(const toml::table& t, const std::string& origin, const std::string& at) {
+    seccomp::Supervised r;
+    r.origin = at;
+    for (const auto& [key, node] : t) {
+        std::string here = where(origin, node.source());
+        std::string_view k = key.str();
+        if (k == "syscall" || k == "syscalls") {
+            r.syscalls = string_list(node, here, k);
+        } else if (k == "max") {
+            auto v = node.as_integer();
+            if (!v || v->get() < 0) throw Error::usage(here + ": 'max' is a count, 0 or more");
+            r.max = static_cast<uint64_t>(v->get());
+        } else if (k == "rate") {
+            auto d = node.value<double>();
+            if (!d || !(*d > 0) || *d > 1e9) throw Error::usage(here + ": 'rate' is calls per second, more than 0");
+            r.rate = *d;
+        } else if (k == "before" || k == "after") {
+            (k == "before" ? r.before : r.after) = string_value(node, here, k);
+        } else if (k == "then") {
+            r.then = action_at(node, here, k);
+            if (r.then.kind != seccomp::ActionKind::Errno && r.then.kind != seccomp::ActionKind::KillProcess)
+                throw Error::usage(here + ": 'then' is errno(N) or kill-process");
+        } else {
+            throw Error::usage(here + ": unknown key '" + std::string(k) + "' in [[supervise]] (syscall, max, rate, before, after, then)");
+        }
+    }
+    if (r.syscalls.empty()) throw Error::usage(at + ": [[supervise]] needs 'syscall'");
+    if (!r.max && !r.rate && r.before.empty() && r.after.empty())
+        throw Error::usage(at + ": [[supervise]] needs a condition (max, rate, before or after)");
     return r;
 }
 
@@ -138,6 +175,14 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
             r.syscalls = string_list(node, at, k);
             r.origin = at;
             if (!r.syscalls.empty()) own_allow.push_back(std::move(r));
+        } else if (k == "supervise") {
+            auto arr = node.as_array();
+            if (!arr) throw Error::usage(at + ": 'supervise' is a list of tables: write [[supervise]]");
+            for (const auto& e : *arr) {
+                auto rt = e.as_table();
+                if (!rt) throw Error::usage(where(origin, e.source()) + ": a [[supervise]] entry is a table");
+                p.supervised.push_back(parse_supervised(*rt, origin, where(origin, e.source())));
+            }
         } else if (k == "rule") {
             auto arr = node.as_array();
             if (!arr) throw Error::usage(at + ": 'rule' is a list of tables: write [[rule]]");
@@ -148,7 +193,7 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
             }
         } else {
             throw Error::usage(at + ": unknown key '" + std::string(k) +
-                               "' in a seccomp policy (extends, description, filter, default, abi, allow, rule)");
+                               "' in a seccomp policy (extends, description, filter, default, abi, allow, rule, supervise)");
         }
     }
     // Own rules first, then the parent's; the allow lists after every rule.
@@ -169,6 +214,7 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
         apply_table(base, parent, path, depth + 1, base_allow);
         parent_rules = std::move(base.rules);
         parent_allow = std::move(base_allow);
+        for (auto& sv : base.supervised) p.supervised.push_back(std::move(sv));
         // The child's settings win: only those it does not set come from the parent.
         if (!t.get("default")) p.default_action = base.default_action;
         if (!t.get("abi")) p.abis = base.abis;

@@ -17,6 +17,7 @@ enum class MsgType : uint32_t {
     Exited = 4,   // init -> supervisor: the program's wait status
     Ready = 5,    // OCI init -> runtime: set up, waiting for `start` (seccomp listener attached)
     Hooks = 6,    // OCI init -> runtime: namespaces made; run prestart/createRuntime hooks
+    Listener = 7, // program -> supervisor, before exec: the seccomp listener (SCM_RIGHTS)
 };
 
 struct StepSample {

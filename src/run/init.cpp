@@ -115,6 +115,11 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
         if (!mech::install_seccomp(plan.seccomp_program, plan.seccomp_listener ? &plan.seccomp_listener_fd : nullptr, f))
             fail();
         filtered = true;
+        if (plan.seccomp_listener_early) {
+            Message m{};
+            m.type = MsgType::Listener;
+            if (!send_message(plan.channel, m, &plan.seccomp_listener_fd, 1)) f.set("send seccomp listener", "setup channel"), fail();
+        }
     }
 
     int err = ENOENT;

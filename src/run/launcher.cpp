@@ -344,6 +344,19 @@ Outcome Sandbox::run() {
     bool channel_open = true;
     bool init_done = false;
     kernel::Fd listener;
+    kernel::Fd audit_file;
+    if (!p.audit_path.empty()) {
+        audit_file.reset(::open(p.audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+        if (!audit_file) throw Error(ErrorKind::Usage, "--audit: open", p.audit_path, errno);
+    }
+    run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file.get());
+    if (plan.seccomp_listener_early) {
+        // The addresses are the same in init's copy of this memory, where the program's
+        // process calls execve with them.
+        std::vector<uint64_t> names;
+        for (const auto& c : plan.exec_candidates) names.push_back(reinterpret_cast<uint64_t>(c.c_str()));
+        monitor.expect_start(std::move(names), reinterpret_cast<uint64_t>(plan.argv.data()));
+    }
     auto absorb = [&](const run::Message& m, int fd) {
         if (fd >= 0) listener.reset(fd);
         if (m.type == run::MsgType::Failed) {
@@ -351,6 +364,7 @@ Outcome Sandbox::run() {
         } else if (m.type == run::MsgType::Exited) {
             program_status = m.wait_status;
         } else if (m.type == run::MsgType::Started) {
+            monitor.program_started();
             for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
                 out.setup.push_back({m.steps[i].name, m.steps[i].us});
         }
@@ -396,7 +410,7 @@ Outcome Sandbox::run() {
         }
         if (fds[3].revents & POLLIN) {
             // A kill rule fired: recorded, then the whole sandbox goes (PID 1 takes it along).
-            if (run::handle_notification(listener.get(), plan.seccomp_truth, out) == run::NotifyVerdict::Kill)
+            if (monitor.handle(listener.get(), out) == run::NotifyVerdict::Kill)
                 kill_sandbox();
         } else if (fds[3].revents) {
             listener.reset();  // no process uses the filter any more

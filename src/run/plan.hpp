@@ -71,6 +71,10 @@ struct LaunchPlan {
     std::vector<sock_filter> seccomp_truth;
     bool seccomp_listener = false;              // the program returns user notifications
     int seccomp_listener_fd = -1;               // set by the program's process (shared memory)
+    // The program's process hands the listener to the supervisor itself, before exec: its
+    // own execve is a notification the supervisor must be listening for.
+    bool seccomp_listener_early = false;
+    std::vector<seccomp::Supervised> seccomp_supervised;  // decided by the supervisor
     // What the program's process may still call after the filter, if exec fails.
     bool seccomp_allows_write = true;
     long seccomp_exit_nr = SYS_exit_group;      // or SYS_exit

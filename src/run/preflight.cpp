@@ -11,6 +11,7 @@
 #include "kernel/syscalls.hpp"
 #include "filter/egress_program.hpp"
 #include "mech/landlock.hpp"
+#include "policy/supervision.hpp"
 #include "mech/pasta.hpp"
 #include "policy/values.hpp"
 
@@ -293,10 +294,23 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
     }
 
     seccomp::Policy sp = effective_seccomp(p);
+    if (!sp.supervised.empty() && sp.mode != seccomp::Mode::Filter)
+        throw Error::usage("seccomp policy '" + sp.name + "': [[supervise]] needs a filter");
     if (sp.mode == seccomp::Mode::Filter) {
         filter::CompileOptions notify_kills;
         notify_kills.kill_process_via_notify = true;
-        plan.seccomp_program = filter::compile(sp, notify_kills).program;
+        // Supervised calls, and those their conditions watch, go to the supervisor before
+        // any rule of the policy; the policy's rules still decide what it lets through.
+        seccomp::Policy filtered = sp;
+        plan.seccomp_supervised = sp.supervised;
+        if (!sp.supervised.empty()) {
+            seccomp::Rule watch;
+            watch.syscalls = supervision::State(sp.supervised).watched();
+            watch.action = {seccomp::ActionKind::Notify, 0};
+            watch.origin = "[[supervise]]";
+            filtered.rules.insert(filtered.rules.begin(), std::move(watch));
+        }
+        plan.seccomp_program = filter::compile(filtered, notify_kills).program;
         plan.seccomp_listener = returns_notifications(plan.seccomp_program);
         // Without notifications the two compilations would be the same program.
         plan.seccomp_truth = plan.seccomp_listener ? filter::compile(sp).program : plan.seccomp_program;
@@ -311,9 +325,24 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
             auto r = filter::evaluate(plan.seccomp_program, in, /*args_known=*/false);
             return r.ok && !r.reads_args && r.action == SECCOMP_RET_ALLOW;
         };
-        if (!allowed("execve"))
-            throw Error::usage("seccomp policy '" + sp.name +
-                               "' does not allow execve by number alone, which starting the program needs");
+        auto notified = [&](const char* name) {
+            filter::SeccompInput in;
+            in.arch = AUDIT_ARCH_X86_64;
+            in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
+            auto r = filter::evaluate(plan.seccomp_program, in, /*args_known=*/false);
+            return r.ok && !r.reads_args && (r.action & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF;
+        };
+        if (!allowed("execve")) {
+            // A supervised execve: the program sends the listener itself, then execs, and the
+            // supervisor lets that first call through.
+            auto watched = supervision::State(sp.supervised).watched();
+            bool supervised_execve = std::find(watched.begin(), watched.end(), "execve") != watched.end();
+            if (!supervised_execve || !notified("execve") || !allowed("sendmsg"))
+                throw Error::usage("seccomp policy '" + sp.name +
+                                   "' does not allow execve by number alone, which starting the program needs"
+                                   " (a supervised execve needs sendmsg allowed by number)");
+            plan.seccomp_listener_early = true;
+        }
         if (allowed("exit_group")) plan.seccomp_exit_nr = SYS_exit_group;
         else if (allowed("exit")) plan.seccomp_exit_nr = SYS_exit;
         else throw Error::usage("seccomp policy '" + sp.name + "' allows neither exit nor exit_group by number alone");

@@ -4,9 +4,12 @@
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -30,9 +33,37 @@ SyscallEvent describe(const seccomp_notif& n, const seccomp::Action& action) {
     return e;
 }
 
+void answer(int listener, uint64_t id, int error) {
+    seccomp_notif_resp resp{};
+    resp.id = id;
+    if (error) resp.error = -error;
+    else resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the caller died
+}
+
 }  // namespace
 
-NotifyVerdict handle_notification(int listener, const std::vector<sock_filter>& truth, Outcome& out) {
+SeccompMonitor::SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised,
+                               int audit_fd)
+    : truth_(truth), audit_fd_(audit_fd), start_(std::chrono::steady_clock::now()) {
+    if (!supervised.empty()) state_.emplace(std::move(supervised));
+}
+
+void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, const std::string& rule,
+                           const std::string& why) {
+    if (audit_fd_ < 0) return;
+    nlohmann::ordered_json j;
+    j["t"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    j["pid"] = e.pid;
+    j["syscall"] = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
+    j["decision"] = decision;
+    j["rule"] = rule;
+    if (!why.empty()) j["why"] = why;
+    std::string line = j.dump() + "\n";
+    (void)!::write(audit_fd_, line.data(), line.size());
+}
+
+NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
     seccomp_notif n{};
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) return NotifyVerdict::None;  // the caller died meanwhile
     filter::SeccompInput in;
@@ -40,23 +71,61 @@ NotifyVerdict handle_notification(int listener, const std::vector<sock_filter>& 
     in.arch = n.data.arch;
     in.instruction_pointer = n.data.instruction_pointer;
     for (int i = 0; i < 6; ++i) in.args[i] = n.data.args[i];
-    auto r = filter::evaluate(truth, in);
+    // What the policy's own rules say of the call (without the supervised ones in front).
+    auto r = filter::evaluate(truth_, in);
     seccomp::Action action = r.ok ? filter::action_of(r.action) : seccomp::Action{seccomp::ActionKind::KillProcess, 0};
-    if (action.kind != seccomp::ActionKind::Notify) {
-        // A kill rule fired: keep the first one, the caller kills the sandbox.
-        if (!out.seccomp_violation) out.seccomp_violation = describe(n, action);
-        return NotifyVerdict::Kill;
-    }
     SyscallEvent e = describe(n, action);
-    std::string name = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
-    auto at = std::lower_bound(out.syscalls_seen.begin(), out.syscalls_seen.end(), name);
-    if (at == out.syscalls_seen.end() || *at != name) out.syscalls_seen.insert(at, name);
-    if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(std::move(e));
-    seccomp_notif_resp resp{};
-    resp.id = n.id;
-    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the caller died
-    return NotifyVerdict::Continued;
+    std::string rule = "filter";
+    if (!started_ && e.syscall == "execve" && n.data.args[1] == start_argv_ &&
+        std::find(start_filenames_.begin(), start_filenames_.end(), n.data.args[0]) != start_filenames_.end()) {
+        audit(e, "allow", "the program's start", "");
+        answer(listener, n.id, 0);
+        return NotifyVerdict::Continued;
+    }
+    if (state_) {
+        using Clock = std::chrono::steady_clock;
+        auto v = state_->decide(e.syscall, std::chrono::duration<double>(Clock::now() - start_).count());
+        if (v.rule >= 0) rule = state_->rules()[static_cast<size_t>(v.rule)].origin;
+        if (!v.allow) {
+            std::string decision = seccomp::action_text(v.action);
+            audit(e, decision, rule, v.why);
+            e.action = decision + " (" + v.why + ")";
+            if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(e);
+            if (v.action.kind == seccomp::ActionKind::KillProcess) {
+                if (!out.seccomp_violation) out.seccomp_violation = e;
+                return NotifyVerdict::Kill;
+            }
+            answer(listener, n.id, v.action.value);
+            return NotifyVerdict::Refused;
+        }
+        // Let through by the supervisor: the policy's own rules still decide it.
+    }
+    switch (action.kind) {
+        case seccomp::ActionKind::Allow:
+        case seccomp::ActionKind::Log:
+            audit(e, "allow", rule, "");
+            answer(listener, n.id, 0);
+            return NotifyVerdict::Continued;
+        case seccomp::ActionKind::Errno:
+        case seccomp::ActionKind::Trace:  // with no tracer attached, the kernel answers ENOSYS
+            audit(e, seccomp::action_text(action), rule, "");
+            answer(listener, n.id, action.kind == seccomp::ActionKind::Errno ? action.value : ENOSYS);
+            return NotifyVerdict::Refused;
+        case seccomp::ActionKind::Notify: {
+            audit(e, "allow", "notify", "");
+            std::string name = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
+            auto at = std::lower_bound(out.syscalls_seen.begin(), out.syscalls_seen.end(), name);
+            if (at == out.syscalls_seen.end() || *at != name) out.syscalls_seen.insert(at, name);
+            if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(std::move(e));
+            answer(listener, n.id, 0);
+            return NotifyVerdict::Continued;
+        }
+        default:
+            // A kill rule fired: keep the first one, the caller kills the sandbox.
+            audit(e, seccomp::action_text(action), rule, "");
+            if (!out.seccomp_violation) out.seccomp_violation = e;
+            return NotifyVerdict::Kill;
+    }
 }
 
 }  // namespace caisson::run

@@ -1,22 +1,49 @@
 // The supervisor's side of seccomp user notifications. caisson compiles kill-process as a
 // notification so that the call can be recorded before the sandbox is killed (the report
-// then names it); `notify` rules are recorded and let through (an audit), until the
-// stateful supervisor of a later issue decides them.
+// then names it); `notify` rules are recorded and let through (an audit); `[[supervise]]`
+// calls are decided by the policy's state (policy/supervision) and answered: let through,
+// errno, or the whole sandbox killed. Each decision can go to an audit file as a JSON line.
 #pragma once
+
+#include "kernel/fd.hpp"
+#include "policy/supervision.hpp"
 
 #include <caisson/sandbox.hpp>
 
 #include <linux/filter.h>
 
+#include <chrono>
+#include <optional>
 #include <vector>
 
 namespace caisson::run {
 
-enum class NotifyVerdict { None, Continued, Kill };
+enum class NotifyVerdict { None, Continued, Refused, Kill };
 
-// Reads one notification from `listener` and answers it. `truth` is the program compiled
-// with kill-process as itself: run in the evaluator on the call, it says which rule
-// fired. Records into `out`.
-NotifyVerdict handle_notification(int listener, const std::vector<sock_filter>& truth, Outcome& out);
+class SeccompMonitor {
+public:
+    // `truth` is the program compiled with kill-process as itself: run in the evaluator on
+    // the call, it says which rule fired. `audit_fd`: -1 for none.
+    SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised, int audit_fd);
+    // The program's start: its execve calls, made by caisson's own code with these
+    // pointers, are let through uncounted until the program has started (init says so).
+    void expect_start(std::vector<uint64_t> filenames, uint64_t argv) {
+        start_filenames_ = std::move(filenames);
+        start_argv_ = argv;
+    }
+    void program_started() { started_ = true; }
+    // Reads one notification from `listener` and answers it; records into `out`.
+    NotifyVerdict handle(int listener, Outcome& out);
+
+private:
+    void audit(const SyscallEvent& e, const std::string& decision, const std::string& rule, const std::string& why);
+    const std::vector<sock_filter>& truth_;
+    std::optional<supervision::State> state_;
+    int audit_fd_;
+    std::chrono::steady_clock::time_point start_;
+    std::vector<uint64_t> start_filenames_;
+    uint64_t start_argv_ = 0;
+    bool started_ = false;
+};
 
 }  // namespace caisson::run

@@ -342,3 +342,61 @@ TEST(Egress, ProgramsHaveOneVerdictPerRuleAndFit) {
 
 }  // namespace
 }  // namespace caisson
+
+#include "policy/supervision.hpp"
+
+#include <caisson/restrict.hpp>
+
+namespace caisson {
+namespace {
+
+TEST(Supervision, BudgetsOrderAndRatesDecide) {
+    seccomp::Supervised forks;
+    forks.syscalls = {"clone", "fork"};
+    forks.max = 2;
+    forks.then = {seccomp::ActionKind::Errno, EAGAIN};
+    seccomp::Supervised sockets;
+    sockets.syscalls = {"socket"};
+    sockets.before = "execve";
+    seccomp::Supervised late;
+    late.syscalls = {"connect"};
+    late.after = "execve";
+    late.rate = 2;  // two per second, bursts of two
+    supervision::State s({forks, sockets, late});
+    EXPECT_EQ(s.watched(), (std::vector<std::string>{"clone", "fork", "socket", "execve", "connect"}));
+
+    EXPECT_TRUE(s.decide("clone", 0).allow);
+    EXPECT_TRUE(s.decide("fork", 0).allow);  // one budget for the rule's calls together
+    auto third = s.decide("clone", 0);
+    EXPECT_FALSE(third.allow);
+    EXPECT_EQ(third.action.value, EAGAIN);
+    EXPECT_EQ(third.why, "max 2 reached");
+    EXPECT_EQ(third.rule, 0);
+
+    EXPECT_TRUE(s.decide("socket", 0).allow);
+    EXPECT_FALSE(s.decide("connect", 0).allow);  // not yet: no execve let through
+    auto exec = s.decide("execve", 0);           // only watched
+    EXPECT_TRUE(exec.allow);
+    EXPECT_EQ(exec.rule, -1);
+    auto sock = s.decide("socket", 1);
+    EXPECT_FALSE(sock.allow);
+    EXPECT_EQ(sock.why, "only before execve");
+
+    EXPECT_TRUE(s.decide("connect", 10.0).allow);
+    EXPECT_TRUE(s.decide("connect", 10.0).allow);
+    auto burst = s.decide("connect", 10.0);
+    EXPECT_FALSE(burst.allow);
+    EXPECT_EQ(burst.why, "rate 2/s exceeded");
+    EXPECT_TRUE(s.decide("connect", 10.6).allow);  // 1.2 tokens back after 0.6 s
+    EXPECT_FALSE(s.decide("connect", 10.6).allow);
+}
+
+TEST(Supervision, SupervisedPoliciesNeedASupervisor) {
+    SelfPolicy sp;
+    sp.seccomp = seccomp::policy_from_toml("filter = true\ndefault = \"allow\"\n[[supervise]]\nsyscall = \"clone\"\nmax = 1\n");
+    ASSERT_EQ(sp.seccomp.supervised.size(), 1u);
+    EXPECT_THROW(restrict_self(sp), Error);
+}
+
+}  // namespace
+}  // namespace caisson

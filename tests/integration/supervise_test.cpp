@@ -1,0 +1,113 @@
+// [[supervise]] rules: the supervisor decides calls with state. The N+1th fork fails, an
+// execve after the allowed ones fails, the policy's own rules still refuse what they refuse,
+// every decision is in the audit file, and a killed supervisor takes the sandbox along.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace caisson::test {
+namespace {
+
+std::string write_policy(const TempDir& dir, const std::string& text) {
+    std::string path = dir.path() + "/policy.toml";
+    std::ofstream(path) << "extends = \"default\"\n" << text;
+    return path;
+}
+
+std::vector<nlohmann::json> audit_lines(const std::string& path) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(read_file(path));
+    std::string line;
+    while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+    return out;
+}
+
+TEST(Supervise, TheForkAfterTheBudgetIsRefused) {
+    TempDir dir;
+    std::string policy = write_policy(dir, R"P(
+[[supervise]]
+syscall = ["fork", "vfork", "clone", "clone3"]
+max = 3
+then = "errno(EAGAIN)"
+)P");
+    std::string audit = dir.path() + "/audit.jsonl";
+    RunResult r = run_probe({"--seccomp", policy, "--audit", audit}, {"--fork", "5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["fork"]["made"], 3);
+    EXPECT_EQ(r.probe["fork"]["error"], "EAGAIN");
+    auto lines = audit_lines(audit);
+    int allowed = 0, refused = 0;
+    for (const auto& l : lines) {
+        if (l["syscall"] != "clone" && l["syscall"] != "clone3" && l["syscall"] != "fork") continue;
+        if (l["decision"] == "allow") ++allowed;
+        if (l["decision"] == "errno(EAGAIN)") {
+            ++refused;
+            EXPECT_EQ(l["why"], "max 3 reached");
+            EXPECT_NE(l["rule"].get<std::string>().find("policy.toml:3:"), std::string::npos) << l.dump();
+        }
+    }
+    EXPECT_EQ(allowed, 3);
+    EXPECT_EQ(refused, 1);
+}
+
+TEST(Supervise, AnExecveBeyondTheAllowedOnesFails) {
+    TempDir dir;
+    // The program's own start is not counted: one more execve, then none.
+    std::string policy = write_policy(dir, "[[supervise]]\nsyscall = \"execve\"\nmax = 1\n");
+    RunResult once = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c", "/bin/busybox true && echo first-ok"});
+    EXPECT_EQ(once.status, 0) << once.err;
+    EXPECT_EQ(once.out, "first-ok\n");
+    RunResult twice = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c",
+                                   "/bin/busybox true; exec /bin/busybox echo second"});
+    EXPECT_EQ(twice.status, 126) << twice.out << twice.err;
+    EXPECT_EQ(twice.out.find("second"), std::string::npos);
+    EXPECT_NE(twice.err.find("Operation not permitted"), std::string::npos) << twice.err;
+}
+
+TEST(Supervise, ThePolicysOwnRulesStillDecide) {
+    TempDir dir;
+    // The default policy refuses mount: a budget for it lets nothing through.
+    std::string policy = write_policy(dir, "[[supervise]]\nsyscall = \"mount\"\nmax = 10\n");
+    std::string audit = dir.path() + "/audit.jsonl";
+    RunResult r = run_probe({"--seccomp", policy, "--audit", audit}, {"--try", "mount"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["tries"]["mount"], "EPERM");
+    bool seen = false;
+    for (const auto& l : audit_lines(audit)) seen |= l["syscall"] == "mount" && l["decision"] == "errno(EPERM)";
+    EXPECT_TRUE(seen) << read_file(audit);
+}
+
+TEST(Supervise, AKilledSupervisorTakesTheSandboxAlong) {
+    TempDir dir;
+    std::string policy = write_policy(dir, "[[supervise]]\nsyscall = [\"clone\", \"clone3\"]\nmax = 100\n");
+    RunOptions opts;
+    opts.on_ready = [](pid_t caisson) { ::kill(caisson, SIGKILL); };
+    // The run returns only once the sandbox's end of stdout is closed: every process in it is gone.
+    RunResult r = run_probe({"--seccomp", policy}, {"--wait-signal"}, opts);
+    EXPECT_EQ(r.status, 128 + SIGKILL);
+}
+
+TEST(Supervise, BadRulesAreRefusedWithTheirPlace) {
+    TempDir dir;
+    struct Case {
+        std::string text, message;
+    } cases[] = {
+        {"[[supervise]]\nsyscall = \"clone\"\n", "policy.toml:2:1: [[supervise]] needs a condition (max, rate, before or after)"},
+        {"[[supervise]]\nsyscall = \"clone\"\nmax = -1\n", "'max' is a count, 0 or more"},
+        {"[[supervise]]\nsyscall = \"clone\"\nmax = 1\nthen = \"allow\"\n", "'then' is errno(N) or kill-process"},
+        {"[[supervise]]\nsyscall = \"clone\"\nmax = 1\ncolour = 2\n", "unknown key 'colour' in [[supervise]]"},
+        {"[[supervise]]\nsyscall = \"no_such_call\"\nmax = 1\n", "no_such_call"},
+    };
+    for (const auto& c : cases) {
+        std::string policy = write_policy(dir, c.text);
+        expect_refused({"--seccomp", policy}, c.message);
+    }
+}
+
+}  // namespace
+}  // namespace caisson::test
