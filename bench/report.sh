@@ -16,6 +16,8 @@ echo "bench: seccomp cost (seccomp_cost)" >&2
 "$build/bench/seccomp_cost" "${CALLS:-1000000}" "${SECCOMP_ROUNDS:-9}" > "$tmp/seccomp.txt"
 echo "bench: seccomp notification round trip (notify_roundtrip)" >&2
 "$build/bench/notify_roundtrip" "${NOTIFY_CALLS:-20000}" "${NOTIFY_ROUNDS:-7}" > "$tmp/notify.txt"
+echo "bench: a call decided by the supervisor (bench/supervised_call.sh)" >&2
+bash "$here/supervised_call.sh" "$build/caisson" "${SUPERVISED_CALLS:-50000}" "${ROUNDS:-3}" > "$tmp/supervised.txt"
 echo "bench: cgroups (cgroup_ops, bench/cgroup_start.sh)" >&2
 "$build/bench/cgroup_ops" > "$tmp/cgroup_ops.txt"
 bash "$here/cgroup_start.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/cgroup_start.txt"
@@ -94,6 +96,12 @@ fi
   echo "and through a fresh worker per call (compare the last with the start of \`caisson run\` above)."
   echo
   echo '```'; cat "$tmp/plugin.txt"; echo '```'
+  echo
+  echo "## A call decided by the supervisor (bench/supervised_call.sh)"
+  echo "getppid() in a loop: unsandboxed, let through by caisson's default filter, and handed to caisson's supervisor"
+  echo "by a [[supervise]] rule (a budget never reached; SYNC_WAKE_UP set on the listener)."
+  echo
+  echo '```'; cat "$tmp/supervised.txt"; echo '```'
   echo
   echo "## Network modes (bench/net_modes.sh)"
   echo "Start of \`/bin/true\` per --net mode (medians of rounds of back-to-back starts; veth cold: the bridge and NAT"

@@ -14,6 +14,15 @@
 #include <csignal>
 #include <cstdint>
 
+// Debian 12's kernel headers predate these (Linux 6.6); the running kernel may have them.
+#include <linux/seccomp.h>
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 namespace caisson::kernel {
 
 inline long clone3(clone_args* args) { return ::syscall(SYS_clone3, args, sizeof(*args)); }

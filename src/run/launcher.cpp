@@ -22,6 +22,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <poll.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/eventfd.h>
@@ -358,7 +360,12 @@ Outcome Sandbox::run() {
         monitor.expect_start(std::move(names), reinterpret_cast<uint64_t>(plan.argv.data()));
     }
     auto absorb = [&](const run::Message& m, int fd) {
-        if (fd >= 0) listener.reset(fd);
+        if (fd >= 0) {
+            listener.reset(fd);
+            // The sandbox's thread waiting on a notification hands its CPU straight to us
+            // (Linux 6.6): a decided call costs a few microseconds instead of a cross-CPU wake.
+            (void)::ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
+        }
         if (m.type == run::MsgType::Failed) {
             failure = m.failure;
         } else if (m.type == run::MsgType::Exited) {
