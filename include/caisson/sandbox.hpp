@@ -5,7 +5,9 @@
 #include <caisson/policy.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +61,9 @@ struct Outcome {
     std::optional<SyscallEvent> seccomp_violation;  // the kill rule that ended the sandbox
     std::vector<SyscallEvent> seccomp_events;       // `notify` rules that fired (the first 64)
     std::vector<std::string> syscalls_seen;         // every call a `notify` rule let through, by name
+    // Of those, for calls whose meaning sits in one argument (socket's family, ioctl's
+    // request, prctl's option, fcntl's command): the values seen, up to 33.
+    std::map<std::string, std::set<uint64_t>> syscall_arg_values;
     bool oom = false;                               // the memory limit was hit and something was killed
     std::optional<CgroupReport> cgroup;
     std::optional<EgressReport> egress;

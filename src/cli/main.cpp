@@ -1,5 +1,6 @@
 // The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
 // through the one schema and hands it to the library; it does nothing the library cannot.
+#include "cli/learn_command.hpp"
 #include "cli/listen_command.hpp"
 #include "cli/policy_command.hpp"
 #include "mech/cgroup.hpp"
@@ -48,19 +49,11 @@ void write_file_nofollow(const std::string& path, const std::string& text, const
 
 // The policy learn mode found: the calls the run made, and nothing else.
 void write_learned_policy(const caisson::Policy& p, const caisson::Outcome& out) {
-    std::string cmd;
-    for (const auto& a : p.process.argv) cmd += (cmd.empty() ? "" : " ") + a;
-    std::vector<std::string> allow = {"execve", "exit", "exit_group", "write"};  // let through unrecorded
-    for (const auto& s : out.syscalls_seen)
-        if (s.find(':') == std::string::npos && std::find(allow.begin(), allow.end(), s) == allow.end()) allow.push_back(s);
-    std::sort(allow.begin(), allow.end());
-    std::string text = "# Learned by caisson run --learn from one run of: " + cmd + "\n" +
-                       "# " + std::to_string(allow.size()) + " system calls. Review it: caisson policy check FILE\n" +
-                       "default = \"errno(EPERM)\"\nabi = [\"x86_64\"]\nallow = [\n";
-    for (const auto& a : allow) text += "  \"" + a + "\",\n";
-    text += "]\n";
-    write_file_nofollow(p.learn_path, text, "write learned policy");
-    std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", allow.size(), p.learn_path.c_str());
+    auto profile = caisson::cli::profile_of(out);
+    write_file_nofollow(p.learn_path, caisson::cli::learned_text(profile, p.process.argv, "caisson run --learn"),
+                        "write learned policy");
+    std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", profile.allow.size() + profile.by_value.size(),
+                 p.learn_path.c_str());
 }
 
 using OptionMap = std::map<CLI::Option*, const caisson::schema::Setting*>;
@@ -143,11 +136,14 @@ int main(int argc, char** argv) {
     CLI::App* listen = app.add_subcommand(
         "listen", "serve TCP connections, one new sandbox per connection with the socket as its stdin and stdout: "
                   "caisson listen --port N [OPTIONS] -- PROGRAM [ARGS...]");
+    CLI::App* learn = app.add_subcommand(
+        "learn", "record what PROGRAM calls, write a seccomp policy for it, and check the program runs the same under it: "
+                 "caisson learn [OPTIONS] [--output FILE] -- PROGRAM [ARGS...]");
     std::vector<std::string> profiles;
     bool print_policy = false;
-    // `listen` takes every option of `run`: the sandbox of each connection is a `caisson run`.
+    // `listen` and `learn` take every option of `run`: their sandboxes are `caisson run`'s.
     OptionMap by_option;
-    for (CLI::App* sub : {run, listen}) {
+    for (CLI::App* sub : {run, listen, learn}) {
         sub->prefix_command();
         sub->add_option("--profile", profiles, "load a profile: a FILE, or a NAME from the profile path (repeatable)")
             ->type_name("FILE|NAME")
@@ -166,6 +162,13 @@ int main(int argc, char** argv) {
         }
     }
     run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
+    caisson::cli::LearnOptions learn_opts;
+    learn->add_option("--output", learn_opts.output, "the policy file to write (default learned.toml)")->group("Learn");
+    learn->add_option("--merge", learn_opts.merge, "fold the calls of an earlier learned policy in (repeatable)")
+        ->take_all()
+        ->group("Learn");
+    bool no_verify = false;
+    learn->add_flag("--no-verify", no_verify, "do not run the program again under the policy")->group("Learn");
     caisson::cli::ListenOptions listen_opts;
     listen->add_option("--port", listen_opts.port, "TCP port to listen on (0: any free one, printed)")->required()->group("Listen");
     listen->add_option("--address", listen_opts.bind, "address to listen on, IPv4 or IPv6 (default 0.0.0.0; --bind is the bind mount of run)")->group("Listen");
@@ -221,6 +224,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::string sub = run->parsed()        ? "caisson run: "
                           : listen->parsed()   ? "caisson listen: "
+                          : learn->parsed()    ? "caisson learn: "
                           : policy_cmd->parsed() ? "caisson policy: "
                                                  : "caisson: ";
         std::fprintf(stderr, "%s%s (see --help)\n", sub.c_str(), e.what());
@@ -263,12 +267,12 @@ int main(int argc, char** argv) {
             return caisson::kExitUsage;
         }
     }
-    if (!run->parsed() && !listen->parsed()) {
+    if (!run->parsed() && !listen->parsed() && !learn->parsed()) {
         std::fprintf(stderr, "caisson: a command is needed: caisson run [OPTIONS] -- PROGRAM [ARGS...]\n");
         return caisson::kExitUsage;
     }
-    CLI::App* sub = run->parsed() ? run : listen;
-    const std::string name = run->parsed() ? "run" : "listen";
+    CLI::App* sub = run->parsed() ? run : listen->parsed() ? listen : learn;
+    const std::string name = run->parsed() ? "run" : listen->parsed() ? "listen" : "learn";
     if (program.empty()) program = sub->remaining();
     else if (!sub->remaining().empty()) {
         const std::string extra = sub->remaining().front();
@@ -281,6 +285,10 @@ int main(int argc, char** argv) {
     try {
         if (listen->parsed())
             return caisson::cli::listen_command(listen_opts, build_policy(*listen, profiles, by_option, std::move(program)));
+        if (learn->parsed()) {
+            learn_opts.verify = !no_verify;
+            return caisson::cli::learn_command(learn_opts, build_policy(*learn, profiles, by_option, std::move(program)));
+        }
         return run_command(*run, profiles, print_policy, by_option, std::move(program));
     } catch (const Error& e) {
         std::fprintf(stderr, "caisson: %s\n", e.what());

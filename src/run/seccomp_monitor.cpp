@@ -3,6 +3,7 @@
 #include "filter/bpf_eval.hpp"
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
+#include "policy/learned.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -116,6 +117,10 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
             std::string name = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
             auto at = std::lower_bound(out.syscalls_seen.begin(), out.syscalls_seen.end(), name);
             if (at == out.syscalls_seen.end() || *at != name) out.syscalls_seen.insert(at, name);
+            if (auto which = learned::recorded_arg(name)) {
+                auto& values = out.syscall_arg_values[name];
+                if (values.size() <= learned::kMaxValues) values.insert(n.data.args[*which] & 0xffffffffu);
+            }
             if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(std::move(e));
             answer(listener, n.id, 0);
             return NotifyVerdict::Continued;

@@ -1,0 +1,34 @@
+// What learn mode found, as a seccomp policy: the system calls a run made and, for the calls
+// whose meaning sits in one argument (socket's family, ioctl's request, prctl's option,
+// fcntl's command), the values it used. Pure: text in, text out; `--merge` folds earlier
+// profiles in.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace caisson::learned {
+
+// The argument learn mode records for `syscall`, if any.
+std::optional<unsigned> recorded_arg(std::string_view syscall);
+// Beyond this many distinct values, a call is allowed with any.
+inline constexpr size_t kMaxValues = 32;
+
+struct Profile {
+    std::set<std::string> allow;                          // by number
+    std::map<std::string, std::set<uint64_t>> by_value;   // by the recorded argument
+};
+
+// Adds one observed call. Calls learn mode lets through unrecorded are added by the caller.
+void add(Profile& p, const std::string& syscall, const uint64_t args[6]);
+void merge(Profile& into, const Profile& other);
+// The policy text (a header comment first, each line starting with "# ").
+std::string to_toml(const Profile& p, const std::string& header);
+// A profile this module wrote. Throws caisson::Error naming the file.
+Profile from_toml(std::string_view text, const std::string& origin);
+
+}  // namespace caisson::learned

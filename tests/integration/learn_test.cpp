@@ -1,0 +1,88 @@
+// caisson learn: a profile from one run, checked by a second run under it; argument values
+// become conditions; --merge folds runs together; a program that differs between runs is
+// reported as not verified; other programs are refused under the profile.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+namespace caisson::test {
+namespace {
+
+TEST(Learn, AVerifiedProfileUnderWhichTheProgramPassesAndAnotherDoesNot) {
+    TempDir dir;
+    const std::string policy = dir.path() + "/shell.toml";
+    RunResult learned = run_caisson({"learn", "--output", policy, "--", "/bin/busybox", "sh", "-c", "echo hello; cat /etc/hostname >/dev/null"});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    EXPECT_EQ(learned.out, "hello\n");  // the first run's output, once
+    EXPECT_NE(learned.err.find("caisson learn: verified"), std::string::npos) << learned.err;
+    std::string text = read_file(policy);
+    EXPECT_NE(text.find("\"openat\""), std::string::npos) << text;
+    EXPECT_EQ(text.find("\"socket\""), std::string::npos) << text;
+
+    RunResult again = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c", "echo hello"});
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_EQ(again.out, "hello\n");
+    // Another program needs what the profile never saw: a socket.
+    RunResult other = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c",
+                                   "exec /bin/busybox nc 127.0.0.1 9 </dev/null"});
+    EXPECT_EQ(other.status, 1);
+    EXPECT_NE(other.err.find("nc: socket: Operation not permitted"), std::string::npos) << other.err;
+}
+
+TEST(Learn, PythonIsLearnedAndVerified) {
+    if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+    TempDir dir;
+    const std::string policy = dir.path() + "/py.toml";
+    RunResult learned = run_caisson({"learn", "--output", policy, "--", "/usr/bin/python3", "-c", "print(1)"});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    EXPECT_EQ(learned.out, "1\n");
+    EXPECT_NE(learned.err.find("verified"), std::string::npos) << learned.err;
+    // A script that opens a socket is refused under it.
+    RunResult other = run_caisson({"run", "--seccomp", policy, "--", "/usr/bin/python3", "-c",
+                                   "import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)"});
+    EXPECT_NE(other.status, 0);
+    EXPECT_NE(other.err.find("PermissionError"), std::string::npos) << other.err;
+}
+
+TEST(Learn, ArgumentValuesBecomeConditionsAndRunsMerge) {
+    TempDir dir;
+    const std::string v4 = dir.path() + "/v4.toml", both = dir.path() + "/both.toml";
+    // The probe's report carries clocks, so its output differs run to run: not verified.
+    RunResult learned = run_caisson({"learn", "--no-verify", "--output", v4, "--ro-bind", probe_path(), kProbeInside, "--",
+                                     kProbeInside, "--dial", "udp:127.0.0.1:9"});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    // AF_INET for the dial, AF_NETLINK for the probe's list of interfaces.
+    EXPECT_NE(read_file(v4).find("syscall = \"socket\"\nif = \"arg0 in {0x2, 0x10}\""), std::string::npos) << read_file(v4);
+
+    RunResult v4_ok = run_probe({"--seccomp", v4}, {"--dial", "udp:127.0.0.1:9", "--dial", "udp:[::1]:9"});
+    ASSERT_EQ(v4_ok.status, 0) << v4_ok.err;
+    EXPECT_EQ(v4_ok.probe["dials"]["udp:127.0.0.1:9"], "ok");
+    EXPECT_EQ(v4_ok.probe["dials"]["udp:[::1]:9"], "EPERM");  // AF_INET6 was never seen
+
+    RunResult merged = run_caisson({"learn", "--no-verify", "--output", both, "--merge", v4, "--ro-bind", probe_path(),
+                                    kProbeInside, "--", kProbeInside, "--dial", "udp:[::1]:9"});
+    ASSERT_EQ(merged.status, 0) << merged.err;
+    EXPECT_NE(read_file(both).find("if = \"arg0 in {0x2, 0xa, 0x10}\""), std::string::npos) << read_file(both);
+}
+
+TEST(Learn, AProgramThatDiffersBetweenRunsIsNotVerified) {
+    TempDir dir;
+    RunResult r = run_caisson({"learn", "--output", dir.path() + "/p.toml", "--", "/bin/busybox", "cat",
+                               "/proc/sys/kernel/random/uuid"});
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("NOT verified"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("different"), std::string::npos) << r.err;
+}
+
+TEST(Learn, BadMergeFilesAreRefusedBeforeRunning) {
+    TempDir dir;
+    RunResult missing = run_caisson({"learn", "--merge", dir.path() + "/none.toml", "--", "/bin/busybox", "echo", "ran"});
+    EXPECT_EQ(missing.status, 125);
+    EXPECT_EQ(missing.out, "");
+    EXPECT_NE(missing.err.find("--merge: open"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace caisson::test
