@@ -15,8 +15,8 @@ done
 [ "$p" -gt 0 ] && { echo "leak: $p caisson/probe process(es)"; fail=1; }
 s=$(find /run/caisson-oci -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 [ "$s" -gt 0 ] && { echo "leak: $s container state(s) under /run/caisson-oci"; fail=1; }
-t=$(find /tmp -maxdepth 1 -name 'caisson-test-*' | wc -l)
-[ "$t" -gt 0 ] && { echo "leak: $t /tmp/caisson-test-* entries"; fail=1; }
+t=$(find /tmp -maxdepth 1 \( -name 'caisson-test-*' -o -name 'caisson-guest-*' -o -name 'caisson-pasta-*' \) | wc -l)
+[ "$t" -gt 0 ] && { echo "leak: $t /tmp/caisson-{test,guest,pasta}-* entries"; fail=1; }
 # veth networking: leases, bridges and host ends, NAT tables (and the tests' hosts).
 l=$(find /run/caisson/net -type f 2>/dev/null | wc -l)
 [ "$l" -gt 0 ] && { echo "leak: $l file(s) under /run/caisson/net"; fail=1; }
