@@ -54,4 +54,36 @@ Verdict State::decide(const std::string& syscall, double now_s) {
     return v;
 }
 
+seccomp::Policy with_supervision(const seccomp::Policy& p) {
+    seccomp::Policy filtered = p;
+    // One notify rule per entry, so that a bad name is reported at the entry's place.
+    std::vector<seccomp::Rule> watches;
+    for (const auto& r : p.supervised) {
+        seccomp::Rule watch;
+        watch.syscalls = r.syscalls;
+        for (const auto* s : {&r.before, &r.after})
+            if (!s->empty()) watch.syscalls.push_back(*s);
+        watch.action = {seccomp::ActionKind::Notify, 0};
+        watch.origin = r.origin;
+        watches.push_back(std::move(watch));
+    }
+    filtered.rules.insert(filtered.rules.begin(), watches.begin(), watches.end());
+    return filtered;
+}
+
+std::string describe(const seccomp::Supervised& r) {
+    std::string s;
+    for (const auto& c : r.syscalls) s += (s.empty() ? "" : ", ") + c;
+    s += ":";
+    if (r.max) s += " max " + std::to_string(*r.max) + ",";
+    if (r.rate) {
+        char text[32];
+        std::snprintf(text, sizeof(text), " rate %g/s,", *r.rate);
+        s += text;
+    }
+    if (!r.before.empty()) s += " only before " + r.before + ",";
+    if (!r.after.empty()) s += " only after " + r.after + ",";
+    return s + " then " + seccomp::action_text(r.then) + " (" + r.origin + ")";
+}
+
 }  // namespace caisson::supervision

@@ -39,4 +39,11 @@ private:
     std::map<std::string, uint64_t> let_through_;  // by syscall name
 };
 
+// The policy the filter enforces: `p` with the supervised calls, and those their conditions
+// watch, handed to the supervisor (notify) in front of every rule.
+seccomp::Policy with_supervision(const seccomp::Policy& p);
+
+// One line per entry: "clone, clone3: max 3, then errno(EAGAIN) (file:line:col)".
+std::string describe(const seccomp::Supervised& r);
+
 }  // namespace caisson::supervision

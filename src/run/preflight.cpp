@@ -301,16 +301,8 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
         notify_kills.kill_process_via_notify = true;
         // Supervised calls, and those their conditions watch, go to the supervisor before
         // any rule of the policy; the policy's rules still decide what it lets through.
-        seccomp::Policy filtered = sp;
         plan.seccomp_supervised = sp.supervised;
-        if (!sp.supervised.empty()) {
-            seccomp::Rule watch;
-            watch.syscalls = supervision::State(sp.supervised).watched();
-            watch.action = {seccomp::ActionKind::Notify, 0};
-            watch.origin = "[[supervise]]";
-            filtered.rules.insert(filtered.rules.begin(), std::move(watch));
-        }
-        plan.seccomp_program = filter::compile(filtered, notify_kills).program;
+        plan.seccomp_program = filter::compile(supervision::with_supervision(sp), notify_kills).program;
         plan.seccomp_listener = returns_notifications(plan.seccomp_program);
         // Without notifications the two compilations would be the same program.
         plan.seccomp_truth = plan.seccomp_listener ? filter::compile(sp).program : plan.seccomp_program;

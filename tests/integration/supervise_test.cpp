@@ -92,6 +92,27 @@ TEST(Supervise, AKilledSupervisorTakesTheSandboxAlong) {
     EXPECT_EQ(r.status, 128 + SIGKILL);
 }
 
+TEST(Supervise, PolicyCheckShowsTheEntries) {
+    TempDir dir;
+    std::string policy = write_policy(dir, R"P([[supervise]]
+syscall = ["clone", "clone3"]
+max = 3
+then = "errno(EAGAIN)"
+[[supervise]]
+syscall = "socket"
+before = "execve"
+[[supervise]]
+syscall = "connect"
+rate = 2.5
+)P");
+    RunResult r = run_caisson({"policy", "check", policy});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("  clone, clone3: max 3, then errno(EAGAIN) (" + policy + ":2:1)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  socket: only before execve, then errno(EPERM) (" + policy + ":6:1)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  connect: rate 2.5/s, then errno(EPERM)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("no warnings"), std::string::npos) << r.out << r.err;  // the policy's own rules still apply
+}
+
 TEST(Supervise, BadRulesAreRefusedWithTheirPlace) {
     TempDir dir;
     struct Case {
@@ -101,7 +122,7 @@ TEST(Supervise, BadRulesAreRefusedWithTheirPlace) {
         {"[[supervise]]\nsyscall = \"clone\"\nmax = -1\n", "'max' is a count, 0 or more"},
         {"[[supervise]]\nsyscall = \"clone\"\nmax = 1\nthen = \"allow\"\n", "'then' is errno(N) or kill-process"},
         {"[[supervise]]\nsyscall = \"clone\"\nmax = 1\ncolour = 2\n", "unknown key 'colour' in [[supervise]]"},
-        {"[[supervise]]\nsyscall = \"no_such_call\"\nmax = 1\n", "no_such_call"},
+        {"[[supervise]]\nsyscall = \"no_such_call\"\nmax = 1\n", "policy.toml:2:1: unknown system call 'no_such_call'"},
     };
     for (const auto& c : cases) {
         std::string policy = write_policy(dir, c.text);
