@@ -35,7 +35,8 @@ std::array<uint8_t, 16> mask_bytes(unsigned prefix) {
 }
 
 // Jumps to `verdict` when the destination in r2..r5 / r7 lies in `d`; falls through otherwise.
-void match(Assembler& a, const NetDestination& d, Assembler::Label verdict) {
+// Returns false when `d` takes every destination: nothing after it can be reached.
+bool match(Assembler& a, const NetDestination& d, Assembler::Label verdict) {
     Assembler::Label next = a.label();
     auto mask = mask_bytes(d.prefix);
     unsigned words = d.v6 ? 4 : 1;
@@ -50,14 +51,16 @@ void match(Assembler& a, const NetDestination& d, Assembler::Label verdict) {
     if (d.port_hi != 65535) a.jump_if(BPF_JMP32 | BPF_JGT, kPort, d.port_hi, next);
     a.jump(verdict);
     a.place(next);
+    return d.prefix != 0 || d.port_lo != 0 || d.port_hi != 65535;
 }
 
 // The rules of one family, then the default.
+// (The verifier refuses code no path reaches: a rule taking every destination ends the list.)
 void rules(Assembler& a, const Egress& e, bool v6, Assembler::Label allow, Assembler::Label deny) {
     for (const auto& d : e.allow)
-        if (d.v6 == v6) match(a, d, allow);
+        if (d.v6 == v6 && !match(a, d, allow)) return;
     for (const auto& d : e.deny)
-        if (d.v6 == v6) match(a, d, deny);
+        if (d.v6 == v6 && !match(a, d, deny)) return;
     a.jump(e.default_deny() ? deny : allow);
 }
 
@@ -163,12 +166,15 @@ std::vector<bpf_insn> program(const Egress& e, Hook hook, int map_fd) {
 std::vector<bpf_insn> sock_create_program() {
     Assembler a;
     Assembler::Label refuse = a.label();
+    Assembler::Label ok = a.label();
     a.emit(ebpf::load32(2, 1, offsetof(bpf_sock, type)));
     a.jump_if(BPF_JMP32 | BPF_JEQ, 2, SOCK_RAW, refuse);
-    // Ping sockets carry data in ICMP, which has no port for a rule to name.
+    // Only TCP and UDP: ICMP (ping sockets) has no port for a rule to name, and SCTP, MPTCP
+    // or SMC reach further addresses on paths the connect hooks do not all see.
     a.emit(ebpf::load32(2, 1, offsetof(bpf_sock, protocol)));
-    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_ICMP, refuse);
-    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_ICMPV6, refuse);
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_TCP, ok);
+    a.jump_if(BPF_JMP32 | BPF_JNE, 2, IPPROTO_UDP, refuse);
+    a.place(ok);
     a.emit(ebpf::mov_imm(0, 1));
     a.emit(ebpf::exit_insn());
     a.place(refuse);

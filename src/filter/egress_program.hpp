@@ -35,7 +35,8 @@ inline constexpr uint32_t kMapEntries = kMaxRecords + 1;
 // Throws caisson::Error (usage) when the rules do not fit one program.
 std::vector<bpf_insn> program(const Egress& e, Hook hook, int map_fd);
 
-// BPF_CGROUP_INET_SOCK_CREATE: no raw IP or ICMP (ping) sockets, which pass around every rule.
+// BPF_CGROUP_INET_SOCK_CREATE: TCP and UDP sockets only (no raw, ICMP, SCTP, MPTCP...), which
+// could pass around the rules.
 std::vector<bpf_insn> sock_create_program();
 
 // Landlock's TCP connect rules as a second layer: the ports every allowed destination names,

@@ -23,7 +23,7 @@ EgressFilter::EgressFilter(int cgroup_fd, const Egress& policy)
     kernel::Fd raw = load_bpf_program(BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE,
                                       egress::sock_create_program(), "caisson_sock", "egress filter (sock_create)");
     attach_bpf_program(cgroup_fd, raw.get(), BPF_CGROUP_INET_SOCK_CREATE, 0, "egress filter (sock_create)");
-    hooks_.emplace_back("sock_create (no raw or ICMP sockets)");
+    hooks_.emplace_back("sock_create (TCP and UDP only)");
 }
 
 EgressReport EgressFilter::report() const {

@@ -67,7 +67,8 @@ void remove_sandbox(Rtnl& host, const std::string& bridge, const Lease& l) {
 }
 
 void remove_bridge(Rtnl& host, const LeaseDir& dir, const std::string& bridge) {
-    host.delete_link(bridge);
+    if (dir.marked("bridge")) host.delete_link(bridge);  // never an interface caisson did not make
+    dir.mark("bridge", false);
     delete_table(bridge_table(bridge));
     if (dir.forwarding_marked()) {
         write_sysctl(kForward, "0");
@@ -151,7 +152,9 @@ UpResult up(const UpRequest& r) {
         if (!sandbox_ns) throw Error(ErrorKind::Setup, "open sandbox network namespace", ns_path, errno);
 
         if (first || bridge_index == 0) {
-            host.create_bridge(r.bridge);
+            if (host.create_bridge(r.bridge)) dir.mark("bridge", true);
+            else if (!dir.marked("bridge"))
+                throw Error::usage("--veth-bridge " + r.bridge + ": an interface of that name exists, and caisson did not make it");
             bridge_index = host.link_index(r.bridge);
             if (bridge_index == 0) throw Error(ErrorKind::Setup, "find bridge", r.bridge, ENODEV);
             host.add_address(bridge_index, gateway.data(), subnet.prefix, r.bridge);
@@ -173,6 +176,7 @@ UpResult up(const UpRequest& r) {
         }
         uint32_t link = host.link_index(out.host_link);
         host.set_master(link, bridge_index, out.host_link);
+        host.isolate_port(link, out.host_link);  // sandboxes on one bridge do not reach each other
         host.set_up(link, out.host_link);
         if (!r.publish.empty()) replace_sandbox_table(sandbox_table(r.bridge, hex(lease.address)), lease.address, r.publish);
 

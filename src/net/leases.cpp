@@ -47,7 +47,7 @@ LeaseDir::LeaseDir(const std::string& bridge) : dir_(std::string(kRoot) + "/" + 
 
 void LeaseDir::remove_dir() const {
     // Leases first: a directory with one left is not removed.
-    for (const char* f : {"/forwarding", "/lock"}) ::unlink((dir_ + f).c_str());
+    for (const char* f : {"/forwarding", "/bridge", "/lock"}) ::unlink((dir_ + f).c_str());
     (void)::rmdir(dir_.c_str());
 }
 
@@ -95,10 +95,10 @@ bool LeaseDir::alive(const Lease& l) {
     return l.owner > 0 && !l.owner_start.empty() && mech::process_start_time(l.owner) == l.owner_start;
 }
 
-bool LeaseDir::forwarding_marked() const { return ::access((dir_ + "/forwarding").c_str(), F_OK) == 0; }
+bool LeaseDir::marked(const char* what) const { return ::access((dir_ + "/" + what).c_str(), F_OK) == 0; }
 
-void LeaseDir::mark_forwarding(bool on) const {
-    std::string path = dir_ + "/forwarding";
+void LeaseDir::mark(const char* what, bool on) const {
+    std::string path = dir_ + "/" + what;
     if (on) {
         kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
         if (!fd) throw Error(ErrorKind::Setup, "create", path, errno);

@@ -30,9 +30,12 @@ public:
     void remove(const std::string& address) const;
     static bool alive(const Lease& l);
     const std::string& path() const { return dir_; }
-    // A marker that this bridge's first user turned IPv4 forwarding on.
-    bool forwarding_marked() const;
-    void mark_forwarding(bool on) const;
+    // Markers: this bridge's first user turned IPv4 forwarding on ("forwarding"); caisson
+    // made the bridge itself ("bridge"), and so may change and remove it.
+    bool marked(const char* what) const;
+    void mark(const char* what, bool on) const;
+    bool forwarding_marked() const { return marked("forwarding"); }
+    void mark_forwarding(bool on) const { mark("forwarding", on); }
     // With no lease left: the directory goes (the lock is held until this object goes).
     void remove_dir() const;
 

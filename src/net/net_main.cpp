@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
     gc->add_option("--bridge", req.bridge);
     CLI11_PARSE(app, argc, argv);
     try {
+        // The name goes into nftables scripts and a state path: the helper checks it itself.
+        const std::string& b = req.bridge;
+        if (!b.empty() && (b.size() > 15 || b.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos))
+            throw caisson::Error::usage("--bridge: 1 to 15 letters, digits, '-' or '_'", b);
         if (up->parsed()) {
             for (const auto& p : publish) {
                 auto m = caisson::net_address::parse_publish(p);

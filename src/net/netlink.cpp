@@ -106,6 +106,15 @@ void Rtnl::set_up(uint32_t index, const std::string& name) {
     if (int rc = request(nlh); rc < 0) throw Error(ErrorKind::Setup, "set link up", name, -rc);
 }
 
+void Rtnl::isolate_port(uint32_t index, const std::string& name) {
+    nlmsghdr* nlh = link_request(start(RTM_NEWLINK, 0), index);
+    static_cast<ifinfomsg*>(mnl_nlmsg_get_payload(nlh))->ifi_family = AF_BRIDGE;
+    nlattr* info = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+    mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, 1);
+    mnl_attr_nest_end(nlh, info);
+    if (int rc = request(nlh); rc < 0) throw Error(ErrorKind::Setup, "isolate bridge port", name, -rc);
+}
+
 bool Rtnl::add_address(uint32_t index, const uint8_t addr[4], uint8_t prefix, const std::string& name) {
     nlmsghdr* nlh = start(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
     auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));

@@ -34,6 +34,8 @@ public:
     bool create_veth(const std::string& host, const std::string& peer, int peer_netns_fd);
     void set_master(uint32_t index, uint32_t master, const std::string& name);
     void set_up(uint32_t index, const std::string& name);
+    // A bridge port that forwards to the bridge only, never to other isolated ports.
+    void isolate_port(uint32_t index, const std::string& name);
     // Returns false when the address was already there.
     bool add_address(uint32_t index, const uint8_t addr[4], uint8_t prefix, const std::string& name);
     void add_default_route(const uint8_t gateway[4]);

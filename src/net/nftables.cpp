@@ -39,11 +39,26 @@ std::string sandbox_table(const std::string& bridge, const std::string& address_
 
 void replace_bridge_table(const std::string& bridge, const std::string& subnet) {
     std::string t = bridge_table(bridge);
+    const std::string br = "\"" + bridge + "\"";
+    // Sandboxes reach out (masqueraded) and answer; nothing new from them reaches the host
+    // itself, and nothing new reaches them but through a published port (DNAT).
     run(drop(t) + "table ip " + t + " {\n"
         "  chain postrouting {\n"
         "    type nat hook postrouting priority srcnat; policy accept;\n"
         "    ip saddr " + subnet + " ip daddr != " + subnet + " masquerade\n"
-        "    oifname \"" + bridge + "\" ip saddr 127.0.0.0/8 masquerade\n"
+        "    oifname " + br + " ip saddr 127.0.0.0/8 masquerade\n"
+        "  }\n"
+        "  chain input {\n"
+        "    type filter hook input priority filter; policy accept;\n"
+        "    iifname " + br + " ct state established,related accept\n"
+        "    iifname " + br + " drop\n"
+        "  }\n"
+        "  chain forward {\n"
+        "    type filter hook forward priority filter; policy accept;\n"
+        "    iifname " + br + " oifname " + br + " drop\n"
+        "    oifname " + br + " ct state established,related accept\n"
+        "    oifname " + br + " ct status dnat accept\n"
+        "    oifname " + br + " drop\n"
         "  }\n"
         "}\n",
         "masquerade for " + subnet);

@@ -121,7 +121,9 @@ std::vector<NetDestination> private_ranges() {
     static constexpr const char* kRanges[] = {
         "0.0.0.0/8",    "10.0.0.0/8",      "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
         "192.0.0.0/24", "192.168.0.0/16",  "198.18.0.0/15", "224.0.0.0/3", "::/127",         "fc00::/7",
-        "fe80::/10",    "ff00::/8",        "64:ff9b:1::/48"};
+        "fe80::/10",    "ff00::/8",        "64:ff9b:1::/48",
+        // IPv4 behind IPv6: NAT64's well-known prefix and 6to4 can carry a private address.
+        "64:ff9b::/96", "2002::/16"};
     std::vector<NetDestination> out;
     for (const char* r : kRanges)
         for (auto& d : parse_destination(r, "private range")) {

@@ -5,7 +5,41 @@
 
 namespace caisson::supervision {
 
-State::State(std::vector<seccomp::Supervised> rules) : rules_(std::move(rules)), counters_(rules_.size()) {}
+namespace {
+
+// Calls that do the same thing under another name: a rule for one holds for all.
+const std::vector<std::vector<std::string>> kSiblings = {
+    {"execve", "execveat"},
+    {"fork", "vfork", "clone", "clone3"},
+    {"open", "openat", "openat2", "creat"},
+};
+
+std::vector<std::string> with_siblings(const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    auto add = [&](const std::string& s) {
+        if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    };
+    for (const auto& n : names) {
+        add(n);
+        for (const auto& group : kSiblings)
+            if (std::find(group.begin(), group.end(), n) != group.end())
+                for (const auto& g : group) add(g);
+    }
+    return out;
+}
+
+// The name a `before`/`after` condition counts a call under.
+std::string family(const std::string& name) {
+    for (const auto& group : kSiblings)
+        if (std::find(group.begin(), group.end(), name) != group.end()) return group.front();
+    return name;
+}
+
+}  // namespace
+
+State::State(std::vector<seccomp::Supervised> rules) : rules_(std::move(rules)), counters_(rules_.size()) {
+    for (auto& r : rules_) r.syscalls = with_siblings(r.syscalls);
+}
 
 std::vector<std::string> State::watched() const {
     std::vector<std::string> out;
@@ -14,8 +48,9 @@ std::vector<std::string> State::watched() const {
     };
     for (const auto& r : rules_) {
         for (const auto& s : r.syscalls) add(s);
-        add(r.before);
-        add(r.after);
+        for (const auto* cond : {&r.before, &r.after})
+            if (!cond->empty())
+                for (const auto& s : with_siblings({*cond})) add(s);
     }
     return out;
 }
@@ -33,8 +68,8 @@ Verdict State::decide(const std::string& syscall, double now_s) {
             v.why = std::move(why);
             return v;
         };
-        if (!r.before.empty() && let_through_[r.before] > 0) return refuse("only before " + r.before);
-        if (!r.after.empty() && let_through_[r.after] == 0) return refuse("only after " + r.after);
+        if (!r.before.empty() && let_through_[family(r.before)] > 0) return refuse("only before " + r.before);
+        if (!r.after.empty() && let_through_[family(r.after)] == 0) return refuse("only after " + r.after);
         if (r.max && c.allowed >= *r.max) return refuse("max " + std::to_string(*r.max) + " reached");
         if (r.rate) {
             // A bucket of `rate` tokens, refilled at `rate` per second.
@@ -50,7 +85,7 @@ Verdict State::decide(const std::string& syscall, double now_s) {
         ++c.allowed;
         break;
     }
-    ++let_through_[syscall];
+    ++let_through_[family(syscall)];
     return v;
 }
 
@@ -60,9 +95,10 @@ seccomp::Policy with_supervision(const seccomp::Policy& p) {
     std::vector<seccomp::Rule> watches;
     for (const auto& r : p.supervised) {
         seccomp::Rule watch;
-        watch.syscalls = r.syscalls;
+        std::vector<std::string> names = r.syscalls;
         for (const auto* s : {&r.before, &r.after})
-            if (!s->empty()) watch.syscalls.push_back(*s);
+            if (!s->empty()) names.push_back(*s);
+        watch.syscalls = with_siblings(names);
         watch.action = {seccomp::ActionKind::Notify, 0};
         watch.origin = r.origin;
         watches.push_back(std::move(watch));

@@ -10,6 +10,7 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,6 +65,22 @@ void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, c
     (void)!::write(audit_fd_, line.data(), line.size());
 }
 
+bool SeccompMonitor::is_start(const seccomp_notif& n, int listener) {
+    if (started_ || n.data.args[1] != start_argv_) return false;
+    size_t i = next_candidate_;
+    while (i < start_filenames_.size() && start_filenames_[i] != n.data.args[0]) ++i;
+    if (i == start_filenames_.size()) return false;
+    struct stat self{}, caller{};
+    std::string exe = "/proc/" + std::to_string(n.pid) + "/exe";
+    if (::stat("/proc/self/exe", &self) < 0 || ::stat(exe.c_str(), &caller) < 0 || self.st_dev != caller.st_dev ||
+        self.st_ino != caller.st_ino)
+        return false;
+    uint64_t id = n.id;
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) return false;
+    next_candidate_ = i + 1;
+    return true;
+}
+
 NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
     seccomp_notif n{};
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) return NotifyVerdict::None;  // the caller died meanwhile
@@ -77,13 +94,15 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
     seccomp::Action action = r.ok ? filter::action_of(r.action) : seccomp::Action{seccomp::ActionKind::KillProcess, 0};
     SyscallEvent e = describe(n, action);
     std::string rule = "filter";
-    if (!started_ && e.syscall == "execve" && n.data.args[1] == start_argv_ &&
-        std::find(start_filenames_.begin(), start_filenames_.end(), n.data.args[0]) != start_filenames_.end()) {
+    if (e.syscall == "execve" && e.abi == "x86_64" && is_start(n, listener)) {
         audit(e, "allow", "the program's start", "");
         answer(listener, n.id, 0);
         return NotifyVerdict::Continued;
     }
-    if (state_) {
+    // The policy's own rules first: a call they refuse is refused, and counts for nothing.
+    const bool policy_lets_through = action.kind == seccomp::ActionKind::Allow || action.kind == seccomp::ActionKind::Log ||
+                                     action.kind == seccomp::ActionKind::Notify;
+    if (state_ && policy_lets_through) {
         using Clock = std::chrono::steady_clock;
         auto v = state_->decide(e.syscall, std::chrono::duration<double>(Clock::now() - start_).count());
         if (v.rule >= 0) rule = state_->rules()[static_cast<size_t>(v.rule)].origin;
@@ -99,7 +118,6 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
             answer(listener, n.id, v.action.value);
             return NotifyVerdict::Refused;
         }
-        // Let through by the supervisor: the policy's own rules still decide it.
     }
     switch (action.kind) {
         case seccomp::ActionKind::Allow:

@@ -11,6 +11,7 @@
 #include <caisson/sandbox.hpp>
 
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <chrono>
 #include <optional>
@@ -32,6 +33,10 @@ public:
         start_argv_ = argv;
     }
     void program_started() { started_ = true; }
+    // Whether this notification is one of the start's execve calls: before the start is
+    // reported, with caisson's own pointers, each candidate once and in order, from a
+    // process still running caisson's image (checked, then the notification re-validated).
+    bool is_start(const seccomp_notif& n, int listener);
     // Reads one notification from `listener` and answers it; records into `out`.
     NotifyVerdict handle(int listener, Outcome& out);
 
@@ -44,6 +49,7 @@ private:
     std::vector<uint64_t> start_filenames_;
     uint64_t start_argv_ = 0;
     bool started_ = false;
+    size_t next_candidate_ = 0;
 };
 
 }  // namespace caisson::run

@@ -111,6 +111,16 @@ TEST(Egress, PrefixesPortRangesAndIpv6Rules) {
     EXPECT_EQ(d["udp:[::2]:" + p], "EPERM");
 }
 
+TEST(Egress, ARuleForEveryAddressEndsTheList) {
+    // `any:53` takes every address of both families: the rules after it are never reached,
+    // and the programs must still load (the verifier refuses unreachable code).
+    RunResult r = run_probe({"--net", "none", "--allow-connect", "any:53", "--allow-connect", "any"},
+                            {"--dial", "udp:127.0.0.1:53", "--dial", "udp:[::1]:54"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dials"]["udp:127.0.0.1:53"], "ok");
+    EXPECT_EQ(r.probe["dials"]["udp:[::1]:54"], "ok");
+}
+
 TEST(Egress, DenyPrivateLeavesOnlyTheInternetAndExplicitExceptions) {
     // In a namespace of its own (only lo): a public address is let through by the filter and
     // then has no route (ENETUNREACH); private ones are refused by the filter (EPERM).

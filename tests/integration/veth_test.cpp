@@ -108,6 +108,34 @@ TEST(Veth, BackToBackSandboxesShareTheBridgeAndReuseAddresses) {
     EXPECT_EQ(leftovers(), "");
 }
 
+TEST(Veth, NeitherTheHostNorOtherSandboxesAreReachable) {
+    int host_service = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(7110);
+    ASSERT_EQ(::bind(host_service, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);  // every address of the host
+    ASSERT_EQ(::listen(host_service, 4), 0);
+    RunResult other;
+    RunOptions opts;
+    opts.on_ready = [&](pid_t) {
+        other = run_probe(veth_args(), {"--dial", "tcp:10.233.0.1:7110", "--dial", "tcp:10.233.0.2:8080"});
+        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // the host itself may connect in
+        sockaddr_in s{};
+        s.sin_family = AF_INET;
+        s.sin_port = htons(8080);
+        inet_pton(AF_INET, "10.233.0.2", &s.sin_addr);
+        EXPECT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&s), sizeof(s)), 0);
+        ::close(c);
+    };
+    RunResult serving = run_probe(veth_args(), {"--serve", "8080", "1"}, opts);
+    ::close(host_service);
+    EXPECT_EQ(serving.status, 0) << serving.err;
+    ASSERT_EQ(other.status, 0) << other.err;
+    EXPECT_NE(other.probe["dials"]["tcp:10.233.0.1:7110"], "ok");  // the host's services, through the gateway
+    EXPECT_NE(other.probe["dials"]["tcp:10.233.0.2:8080"], "ok");  // another sandbox on the bridge
+    EXPECT_EQ(leftovers(), "");
+}
+
 TEST(Veth, AKilledSupervisorLeavesALeaseThatGcRemoves) {
     RunOptions opts;
     bool bridge_seen = false;
@@ -153,6 +181,13 @@ TEST(Veth, RefusalsComeBeforeAnythingIsMade) {
         EXPECT_EQ(leftovers(), "") << c.message;
     }
     ::close(taken);
+    // An interface caisson did not make is never adopted (nor changed, nor removed).
+    ASSERT_TRUE(TestHost::sh("ip link add cstestx type bridge"));
+    expect_refused({"--net", "veth", "--veth-bridge", "cstestx", "--veth-subnet", kSubnet},
+                   "--veth-bridge cstestx: an interface of that name exists, and caisson did not make it");
+    EXPECT_NE(::if_nametoindex("cstestx"), 0u);
+    TestHost::sh("ip link del cstestx");
+    EXPECT_EQ(::access("/run/caisson/net/cstestx", F_OK), -1);
     RunOptions as_user;
     as_user.as_uid = kUnprivilegedUid;
     expect_refused({"--net", "veth"}, "--net veth: links, bridges and NAT need root", as_user);

@@ -278,6 +278,8 @@ std::string try_dial(const std::string& spec) {
     bool udp = proto == "udp";
     int fd = ::socket(v6 ? AF_INET6 : AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) return strerrorname_np(errno);
+    timeval limit{2, 0};  // a dropped SYN: EINPROGRESS after 2 s, not a hang
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
     long rc = udp ? ::sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len)
                   : ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
     std::string r = rc < 0 ? strerrorname_np(errno) : "ok";
