@@ -201,6 +201,14 @@ Outcome Sandbox::run() {
         if (::getppid() != parent) throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
     }
 
+    // A file the supervisor will write is opened before anything starts: a bad path is a
+    // usage error, not a sandbox killed half way.
+    kernel::Fd audit_file;
+    if (!p.audit_path.empty()) {
+        audit_file.reset(::open(p.audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+        if (!audit_file) throw Error(ErrorKind::Usage, "--audit: open", p.audit_path, errno);
+    }
+
     // The cgroup exists before the sandbox: v2 is joined by clone3 itself, so no process of
     // the sandbox ever runs outside it. Declared before init, so that it goes after it.
     std::unique_ptr<mech::SandboxCgroup> cgroup;
@@ -210,11 +218,12 @@ Outcome Sandbox::run() {
     // kill remains otherwise, and the report says which).
     const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
     const bool needs_cgroup = p.resources.any() || p.egress.enabled();
+    const char* const no_v2_for_egress = "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)";
     if (needs_cgroup || teardown_cgroup) {
         mech::CgroupLayout layout = mech::detect_cgroups();
         if (std::string(layout.mode()) == "none" && needs_cgroup)
             throw Error::usage(p.resources.any() ? "cgroup options: this host has no cgroup hierarchy mounted"
-                                                 : "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)");
+                                                 : no_v2_for_egress);
         auto where = layout.where();
         // Where v2 exists it freezes, kills and accounts CPU time (cpu.stat is core there):
         // v1's freezer and cpuacct would only cost a directory each.
@@ -236,7 +245,7 @@ Outcome Sandbox::run() {
     std::optional<mech::EgressFilter> egress;
     if (p.egress.enabled()) {
         if (!cgroup || cgroup->v2_fd() < 0)
-            throw Error::usage("--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)");
+            throw Error::usage(no_v2_for_egress);
         egress.emplace(cgroup->v2_fd(), p.egress);
     }
     if (cgroup) {
@@ -346,11 +355,6 @@ Outcome Sandbox::run() {
     bool channel_open = true;
     bool init_done = false;
     kernel::Fd listener;
-    kernel::Fd audit_file;
-    if (!p.audit_path.empty()) {
-        audit_file.reset(::open(p.audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-        if (!audit_file) throw Error(ErrorKind::Usage, "--audit: open", p.audit_path, errno);
-    }
     run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file.get());
     if (plan.seccomp_listener_early) {
         // The addresses are the same in init's copy of this memory, where the program's

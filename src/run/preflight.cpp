@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 extern char** environ;
@@ -310,20 +311,17 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
         // an exit for when exec fails. A call that would be a notification there would wait
         // for a supervisor that is not listening yet.
         // Allowed by number alone: whatever the arguments are then, nothing blocks.
-        auto allowed = [&](const char* name) {
+        // The action a call gets by number alone (whatever its arguments), or none.
+        auto by_number = [&](const char* name) -> std::optional<uint32_t> {
             filter::SeccompInput in;
             in.arch = AUDIT_ARCH_X86_64;
             in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
             auto r = filter::evaluate(plan.seccomp_program, in, /*args_known=*/false);
-            return r.ok && !r.reads_args && r.action == SECCOMP_RET_ALLOW;
+            if (!r.ok || r.reads_args) return std::nullopt;
+            return r.action & SECCOMP_RET_ACTION_FULL;
         };
-        auto notified = [&](const char* name) {
-            filter::SeccompInput in;
-            in.arch = AUDIT_ARCH_X86_64;
-            in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
-            auto r = filter::evaluate(plan.seccomp_program, in, /*args_known=*/false);
-            return r.ok && !r.reads_args && (r.action & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF;
-        };
+        auto allowed = [&](const char* name) { return by_number(name) == SECCOMP_RET_ALLOW; };
+        auto notified = [&](const char* name) { return by_number(name) == SECCOMP_RET_USER_NOTIF; };
         if (!allowed("execve")) {
             // A supervised execve: the program sends the listener itself, then execs, and the
             // supervisor lets that first call through.
