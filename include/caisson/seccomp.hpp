@@ -59,6 +59,28 @@ struct Supervised {
     std::string origin;            // file:line:column, for messages and the audit
 };
 
+// Opens decided on the path they reach (`[open]` in a policy). The filter hands open,
+// openat, openat2 and creat to the supervisor; a helper inside the sandbox, with the
+// program's own credentials and Landlock domain, resolves the path on its own copy of it,
+// follows symlinks one at a time, decides on the real path, performs the open and the
+// supervisor installs the descriptor in the caller (SECCOMP_IOCTL_NOTIF_ADDFD). The program
+// cannot change what is opened once it was decided: it never gets CONTINUE.
+enum class PathAccess : uint8_t { Read, Write, Any };  // write: O_WRONLY, O_RDWR, O_CREAT, O_TRUNC
+
+struct PathRule {
+    std::vector<std::string> paths;  // absolute globs: `*` within a name, `**` across names
+    PathAccess access = PathAccess::Any;
+    Action action;                   // allow, errno(N) or kill-process
+    std::string origin;
+};
+
+struct OpenRules {
+    std::vector<PathRule> rules;     // first match wins
+    Action otherwise{ActionKind::Errno, 13 /* EACCES */};
+    std::string origin;              // where `[open]` is, empty when the policy has none
+    bool enabled() const { return !origin.empty(); }
+};
+
 enum class Abi : uint8_t { X86_64, X32, I386 };
 
 enum class Mode : uint8_t { None, Filter };
@@ -70,6 +92,7 @@ struct Policy {
     std::vector<Abi> abis{Abi::X86_64};
     std::vector<Rule> rules;     // first match wins
     std::vector<Supervised> supervised;  // checked before `rules`; the first listing the call decides
+    OpenRules open;                      // opens, decided by path once the rules let them through
 };
 
 const char* abi_name(Abi);

@@ -5,6 +5,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
 #include "policy/seccomp_profile.hpp"
+#include "policy/path_rules.hpp"
 #include "policy/supervision.hpp"
 
 #include <caisson/error.hpp>
@@ -46,6 +47,12 @@ int policy_check(const std::string& name, std::ostream& out, std::ostream& err) 
         out << "supervised (decided by caisson's supervisor before the rules below, the first entry listing a call):\n";
         for (const auto& r : p.supervised) out << "  " << supervision::describe(r) << "\n";
     }
+    if (p.open.enabled()) {
+        out << "opens (open, openat, openat2, creat the rules let through), decided on the real path by caisson's"
+               " opener, the first match winning (" << p.open.origin << "):\n";
+        for (const auto& r : p.open.rules) out << "  " << path_rules::describe(r) << "\n";
+        out << "  otherwise " << seccomp::action_text(p.open.otherwise) << "\n";
+    }
     out << "ABIs: " << abi_list(p) << "; calls from any other ABI are killed\n";
     for (auto abi : p.abis) {
         std::map<std::string, size_t> by_action;
@@ -73,7 +80,7 @@ int policy_check(const std::string& name, std::ostream& out, std::ostream& err) 
     }
     // Dead rules are judged on the policy's own rules: those under a supervised call still
     // decide what the supervisor lets through.
-    const auto& warnings = p.supervised.empty() ? c.warnings : filter::compile(p).warnings;
+    const auto& warnings = p.supervised.empty() && !p.open.enabled() ? c.warnings : filter::compile(p).warnings;
     for (const auto& w : warnings) err << "warning: " << w << "\n";
     out << (warnings.empty() ? "no warnings\n" : std::to_string(warnings.size()) + " warning(s)\n");
     return 0;

@@ -3,6 +3,7 @@
 #include "filter/condition.hpp"
 #include "filter/constants.hpp"
 #include "filter/syscall_table.hpp"
+#include "policy/path_rules.hpp"
 #include "policy/profile.hpp"
 
 #include <caisson/error.hpp>
@@ -145,6 +146,62 @@ seccomp::Supervised parse_supervised(const toml::table& t, const std::string& or
     return r;
 }
 
+seccomp::PathRule parse_path_rule(const toml::table& t, const std::string& origin, const std::string& at) {
+    seccomp::PathRule r;
+    r.origin = at;
+    r.action = {ActionKind::Allow, 0};
+    for (const auto& [key, node] : t) {
+        std::string here = where(origin, node.source());
+        std::string_view k = key.str();
+        if (k == "path" || k == "paths") {
+            r.paths = string_list(node, here, k);
+            for (const auto& pattern : r.paths)
+                if (auto why = path_rules::check_pattern(pattern); !why.empty())
+                    throw Error::usage(here + ": '" + pattern + "': " + why);
+        } else if (k == "access") {
+            std::string a = string_value(node, here, k);
+            if (a == "read") r.access = seccomp::PathAccess::Read;
+            else if (a == "write") r.access = seccomp::PathAccess::Write;
+            else if (a == "any") r.access = seccomp::PathAccess::Any;
+            else throw Error::usage(here + ": 'access' is read, write or any");
+        } else if (k == "action") {
+            r.action = action_at(node, here, k);
+            if (r.action.kind != ActionKind::Allow && r.action.kind != ActionKind::Errno && r.action.kind != ActionKind::KillProcess)
+                throw Error::usage(here + ": an [[open.rule]]'s action is allow, errno(N) or kill-process");
+        } else {
+            throw Error::usage(here + ": unknown key '" + std::string(k) + "' in [[open.rule]] (path, access, action)");
+        }
+    }
+    if (r.paths.empty()) throw Error::usage(at + ": [[open.rule]] needs 'path'");
+    return r;
+}
+
+seccomp::OpenRules parse_open(const toml::table& t, const std::string& origin, const std::string& at) {
+    seccomp::OpenRules o;
+    o.origin = at;
+    for (const auto& [key, node] : t) {
+        std::string here = where(origin, node.source());
+        std::string_view k = key.str();
+        if (k == "default") {
+            o.otherwise = action_at(node, here, k);
+            if (o.otherwise.kind != ActionKind::Allow && o.otherwise.kind != ActionKind::Errno &&
+                o.otherwise.kind != ActionKind::KillProcess)
+                throw Error::usage(here + ": [open]'s default is allow, errno(N) or kill-process");
+        } else if (k == "rule") {
+            auto arr = node.as_array();
+            if (!arr) throw Error::usage(here + ": 'rule' in [open] is a list of tables: write [[open.rule]]");
+            for (const auto& e : *arr) {
+                auto rt = e.as_table();
+                if (!rt) throw Error::usage(where(origin, e.source()) + ": an [[open.rule]] is a table");
+                o.rules.push_back(parse_path_rule(*rt, origin, where(origin, e.source())));
+            }
+        } else {
+            throw Error::usage(here + ": unknown key '" + std::string(k) + "' in [open] (default, rule)");
+        }
+    }
+    return o;
+}
+
 void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& origin, int depth,
                  std::vector<seccomp::Rule>& allow_rules) {
     std::vector<seccomp::Rule> own_rules, own_allow;
@@ -183,6 +240,10 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
                 if (!rt) throw Error::usage(where(origin, e.source()) + ": a [[supervise]] entry is a table");
                 p.supervised.push_back(parse_supervised(*rt, origin, where(origin, e.source())));
             }
+        } else if (k == "open") {
+            auto ot = node.as_table();
+            if (!ot) throw Error::usage(at + ": 'open' is a table: write [open] and [[open.rule]]");
+            p.open = parse_open(*ot, origin, at);
         } else if (k == "rule") {
             auto arr = node.as_array();
             if (!arr) throw Error::usage(at + ": 'rule' is a list of tables: write [[rule]]");
@@ -193,7 +254,7 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
             }
         } else {
             throw Error::usage(at + ": unknown key '" + std::string(k) +
-                               "' in a seccomp policy (extends, description, filter, default, abi, allow, rule, supervise)");
+                               "' in a seccomp policy (extends, description, filter, default, abi, allow, rule, supervise, open)");
         }
     }
     // Own rules first, then the parent's; the allow lists after every rule.
@@ -215,6 +276,15 @@ void apply_table(seccomp::Policy& p, const toml::table& t, const std::string& or
         parent_rules = std::move(base.rules);
         parent_allow = std::move(base_allow);
         for (auto& sv : base.supervised) p.supervised.push_back(std::move(sv));
+        // Path rules compose like the rules: the child's first, then the parent's.
+        if (base.open.enabled()) {
+            if (!p.open.enabled()) {
+                p.open = std::move(base.open);
+            } else {
+                for (auto& r : base.open.rules) p.open.rules.push_back(std::move(r));
+                if (!t.get("open")->as_table()->get("default")) p.open.otherwise = base.open.otherwise;
+            }
+        }
         // The child's settings win: only those it does not set come from the parent.
         if (!t.get("default")) p.default_action = base.default_action;
         if (!t.get("abi")) p.abis = base.abis;

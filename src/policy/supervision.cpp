@@ -103,6 +103,13 @@ seccomp::Policy with_supervision(const seccomp::Policy& p) {
         watch.origin = r.origin;
         watches.push_back(std::move(watch));
     }
+    if (p.open.enabled()) {
+        seccomp::Rule watch;
+        watch.syscalls = {"open", "openat", "openat2", "creat"};
+        watch.action = {seccomp::ActionKind::Notify, 0};
+        watch.origin = p.open.origin;
+        watches.push_back(std::move(watch));
+    }
     filtered.rules.insert(filtered.rules.begin(), watches.begin(), watches.end());
     return filtered;
 }

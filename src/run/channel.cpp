@@ -8,8 +8,8 @@
 
 namespace caisson::run {
 
-bool send_message(int sock, const Message& m, const int* fds, size_t nfds) {
-    iovec iov{const_cast<Message*>(&m), sizeof(m)};
+bool send_packet(int sock, const void* data, size_t size, const int* fds, size_t nfds) {
+    iovec iov{const_cast<void*>(data), size};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -30,11 +30,11 @@ bool send_message(int sock, const Message& m, const int* fds, size_t nfds) {
     ssize_t n;
     do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    return n == static_cast<ssize_t>(sizeof(m));
+    return n == static_cast<ssize_t>(size);
 }
 
-int recv_message(int sock, Message& m, int* fds, size_t* nfds) {
-    iovec iov{&m, sizeof(m)};
+int recv_packet(int sock, void* data, size_t size, int* fds, size_t* nfds) {
+    iovec iov{data, size};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -58,11 +58,15 @@ int recv_message(int sock, Message& m, int* fds, size_t* nfds) {
         }
     }
     if (nfds) *nfds = got;
-    if (n != static_cast<ssize_t>(sizeof(m)) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n != static_cast<ssize_t>(size) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
         errno = EPROTO;
         return -1;
     }
     return 1;
 }
+
+bool send_message(int sock, const Message& m, const int* fds, size_t nfds) { return send_packet(sock, &m, sizeof(m), fds, nfds); }
+
+int recv_message(int sock, Message& m, int* fds, size_t* nfds) { return recv_packet(sock, &m, sizeof(m), fds, nfds); }
 
 }  // namespace caisson::run

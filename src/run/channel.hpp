@@ -36,6 +36,11 @@ struct Message {
     StepSample steps[kMaxSteps] = {};
 };
 
+// One fixed-size packet with up to kMaxPassedFds descriptors, for any of the project's
+// wire structs. Same returns as below.
+bool send_packet(int sock, const void* data, size_t size, const int* fds = nullptr, size_t nfds = 0);
+int recv_packet(int sock, void* data, size_t size, int* fds = nullptr, size_t* nfds = nullptr);
+
 // Returns false (errno set) on failure.
 bool send_message(int sock, const Message& m, const int* fds = nullptr, size_t nfds = 0);
 

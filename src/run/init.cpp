@@ -12,6 +12,7 @@
 #include "mech/timens.hpp"
 #include "mech/tty.hpp"
 #include "run/channel.hpp"
+#include "run/opener.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -79,6 +80,34 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     return true;
 }
 
+// The program's privileges, short of its seccomp filter. Bounding set and securebits first
+// (they need CAP_SETPCAP), then the ids (without a user namespace of our own), the remaining
+// sets, no_new_privs, Landlock.
+bool take_program_privileges(const LaunchPlan& plan, Failure& f) {
+    if (!mech::restrict_capability_sets(plan.keep_caps, f)) return false;
+    if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) return false;
+    if (!mech::set_kept_capabilities(plan.keep_caps, f)) return false;
+    if (!mech::set_no_new_privs(f)) return false;
+    return !plan.landlock || mech::apply_landlock(plan.landlock_plan, f);
+}
+
+// The helper for `[open]` rules: a child of init with the program's privileges, which no
+// process of the sandbox can trace (not dumpable, and the program cannot gain
+// CAP_SYS_PTRACE), serving the supervisor until it closes its end.
+void start_opener(LaunchPlan& plan, Failure& f) {
+    pid_t pid = ::fork();
+    if (pid < 0) report_failure(plan.channel, (f.set("fork", "opener"), f));
+    if (pid == 0) {
+        int sock = plan.opener_fd;
+        if (::dup2(sock, 3) < 0) ::_exit(kExitUsage);
+        kernel::close_range(4, ~0U, 0);
+        if (!take_program_privileges(plan, f) || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(kExitUsage);
+        opener::serve(3, plan.open_rules);
+    }
+    ::close(plan.opener_fd);
+    plan.opener_fd = -1;
+}
+
 [[noreturn]] void exec_failed(int error_pipe, const Failure& f, const LaunchPlan& plan, bool filtered) {
     // Past the seccomp filter, only the calls the policy allows by number (preflight found
     // which): anything else could wait for a notification nobody reads yet.
@@ -98,16 +127,10 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
-    // Bounding set and securebits first (they need CAP_SETPCAP), then the ids (without a user
-    // namespace of our own), then the remaining sets.
-    if (!mech::restrict_capability_sets(plan.keep_caps, f)) fail();
-    if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) fail();
-    if (!mech::set_kept_capabilities(plan.keep_caps, f)) fail();
+    if (!take_program_privileges(plan, f)) fail();
     // After the id change, which clears it.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
-    if (!mech::set_no_new_privs(f)) fail();
     if (::chdir(p.process.cwd.c_str()) < 0) f.set("chdir", p.process.cwd.c_str()), fail();
-    if (plan.landlock && !mech::apply_landlock(plan.landlock_plan, f)) fail();
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     // The listener lands in the descriptor table this process shares with init (CLONE_FILES),
     // its number in the memory they share (CLONE_VM): init passes it to the supervisor.
@@ -255,6 +278,11 @@ void kill_remaining_children() {
     // Not dumpable from before the program exists (dumpability belongs to the memory the
     // program shares until exec): it can never ptrace init or open /proc/1/* (CVE-2019-5736).
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
+
+    if (plan.opener_fd >= 0) {
+        start_opener(plan, f);
+        clock.done("opener");
+    }
 
     // 6. The program. Signals stay blocked (the supervisor blocked them before clone) so
     // none is lost before the loop below waits for them; the program gets the caller's

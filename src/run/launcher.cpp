@@ -261,6 +261,16 @@ Outcome Sandbox::run() {
         throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
     kernel::Fd channel(sv[0]), child_end(sv[1]);
     plan.channel = child_end.get();
+    // `[open]` rules: a second pair, to the opener init starts inside the sandbox.
+    kernel::Fd opener, opener_end;
+    if (plan.open_rules.enabled()) {
+        int ov[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ov) < 0)
+            throw Error(ErrorKind::Setup, "socketpair", "opener channel", errno);
+        opener.reset(ov[0]);
+        opener_end.reset(ov[1]);
+        plan.opener_fd = opener_end.get();
+    }
 
     // As root, the overlay is built here, in the host's context (see mech/overlay.hpp); the
     // child inherits the descriptor.
@@ -314,6 +324,7 @@ Outcome Sandbox::run() {
         // Init must not hold the supervisor's end: its end-of-stream is how init learns that
         // the supervisor is gone. (No heap from here on: this is a copy of our memory.)
         ::close(channel.release());
+        if (opener) ::close(opener.release());
         run::container_init(plan);
     }
     if (own_netns) {
@@ -322,6 +333,7 @@ Outcome Sandbox::run() {
     }
     InitProcess init(kernel::Fd(pidfd), static_cast<pid_t>(pid));
     child_end.reset();
+    opener_end.reset();
     // Ends every process of the sandbox: frozen and killed through the cgroup when there is
     // one; PID 1 takes its pid namespace along; without one, the tree goes by hand.
     auto kill_sandbox = [&] {
@@ -356,6 +368,7 @@ Outcome Sandbox::run() {
     bool init_done = false;
     kernel::Fd listener;
     run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file.get());
+    if (opener) monitor.attach_opener(std::move(opener), plan.open_rules);
     if (plan.seccomp_listener_early) {
         // The addresses are the same in init's copy of this memory, where the program's
         // process calls execve with them.

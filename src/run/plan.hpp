@@ -75,6 +75,10 @@ struct LaunchPlan {
     // own execve is a notification the supervisor must be listening for.
     bool seccomp_listener_early = false;
     std::vector<seccomp::Supervised> seccomp_supervised;  // decided by the supervisor
+    // `[open]` rules: init starts the opener (run/opener) with the program's privileges on
+    // this end of a socket pair; the supervisor holds the other.
+    seccomp::OpenRules open_rules;
+    int opener_fd = -1;
     // What the program's process may still call after the filter, if exec fails.
     bool seccomp_allows_write = true;
     long seccomp_exit_nr = SYS_exit_group;      // or SYS_exit

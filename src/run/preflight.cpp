@@ -297,6 +297,17 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
     seccomp::Policy sp = effective_seccomp(p);
     if (!sp.supervised.empty() && sp.mode != seccomp::Mode::Filter)
         throw Error::usage("seccomp policy '" + sp.name + "': [[supervise]] needs a filter");
+    if (sp.open.enabled()) {
+        if (sp.mode != seccomp::Mode::Filter) throw Error::usage("seccomp policy '" + sp.name + "': [open] needs a filter");
+        // The other ABIs' open calls take other layouts; they would go around the rules.
+        if (sp.abis.size() != 1 || sp.abis[0] != seccomp::Abi::X86_64)
+            throw Error::usage(sp.open.origin + ": [open] rules decide x86_64 calls only: set abi = [\"x86_64\"]");
+        // The opener has the program's privileges: with CAP_SYS_PTRACE the program could
+        // take it over and open anything.
+        if (plan.keep_caps & (1ull << CAP_SYS_PTRACE))
+            throw Error::usage(sp.open.origin + ": [open] rules cannot hold against a program that keeps CAP_SYS_PTRACE");
+        plan.open_rules = sp.open;
+    }
     if (sp.mode == seccomp::Mode::Filter) {
         filter::CompileOptions notify_kills;
         notify_kills.kill_process_via_notify = true;

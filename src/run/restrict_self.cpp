@@ -59,8 +59,8 @@ SelfReport restrict_self(const SelfPolicy& sp) {
     if (sp.strict && sp.seccomp.mode == seccomp::Mode::Filter)
         throw Error::usage("restrict_self: strict mode and a seccomp filter exclude each other");
     // The calling process would be its own supervisor: a supervised call would wait forever.
-    if (!sp.seccomp.supervised.empty())
-        throw Error::usage("restrict_self: [[supervise]] rules need a supervisor (run the code in a sandbox instead)");
+    if (!sp.seccomp.supervised.empty() || sp.seccomp.open.enabled())
+        throw Error::usage("restrict_self: [[supervise]] and [open] rules need a supervisor (run the code in a sandbox instead)");
     int threads = thread_count();
     if (sp.strict && threads > 1)
         throw Error::usage("restrict_self: strict mode covers the calling thread only; " + std::to_string(threads) +

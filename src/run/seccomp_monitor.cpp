@@ -3,6 +3,7 @@
 #include "filter/bpf_eval.hpp"
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
+#include "kernel/notify.hpp"
 #include "policy/learned.hpp"
 
 #include <nlohmann/json.hpp>
@@ -35,12 +36,10 @@ SyscallEvent describe(const seccomp_notif& n, const seccomp::Action& action) {
     return e;
 }
 
+// ENOENT from the ioctl: the caller died meanwhile.
 void answer(int listener, uint64_t id, int error) {
-    seccomp_notif_resp resp{};
-    resp.id = id;
-    if (error) resp.error = -error;
-    else resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the caller died
+    if (error) kernel::notify_error(listener, id, error);
+    else kernel::notify_continue(listener, id);
 }
 
 }  // namespace
@@ -52,12 +51,13 @@ SeccompMonitor::SeccompMonitor(const std::vector<sock_filter>& truth, std::vecto
 }
 
 void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, const std::string& rule,
-                           const std::string& why) {
+                           const std::string& why, const std::string& path) {
     if (audit_fd_ < 0) return;
     nlohmann::ordered_json j;
     j["t"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     j["pid"] = e.pid;
     j["syscall"] = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
+    if (!path.empty()) j["path"] = path;
     j["decision"] = decision;
     j["rule"] = rule;
     if (!why.empty()) j["why"] = why;
@@ -75,8 +75,7 @@ bool SeccompMonitor::is_start(const seccomp_notif& n, int listener) {
     if (::stat("/proc/self/exe", &self) < 0 || ::stat(exe.c_str(), &caller) < 0 || self.st_dev != caller.st_dev ||
         self.st_ino != caller.st_ino)
         return false;
-    uint64_t id = n.id;
-    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) return false;
+    if (!kernel::notify_id_valid(listener, n.id)) return false;
     next_candidate_ = i + 1;
     return true;
 }
@@ -118,6 +117,18 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
             answer(listener, n.id, v.action.value);
             return NotifyVerdict::Refused;
         }
+    }
+    if (broker_ && policy_lets_through && e.abi == "x86_64" && PathBroker::handles(e.syscall)) {
+        auto d = broker_->handle(listener, n, e.syscall);
+        audit(e, d.decision, d.rule, "", d.path);
+        if (d.decision == "allow") return NotifyVerdict::Continued;
+        e.action = d.decision + " " + d.path;
+        if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(e);
+        if (d.kill) {
+            if (!out.seccomp_violation) out.seccomp_violation = e;
+            return NotifyVerdict::Kill;
+        }
+        return NotifyVerdict::Refused;
     }
     switch (action.kind) {
         case seccomp::ActionKind::Allow:

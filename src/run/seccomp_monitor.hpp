@@ -7,6 +7,7 @@
 
 #include "kernel/fd.hpp"
 #include "policy/supervision.hpp"
+#include "run/path_broker.hpp"
 
 #include <caisson/sandbox.hpp>
 
@@ -33,6 +34,9 @@ public:
         start_argv_ = argv;
     }
     void program_started() { started_ = true; }
+    // `[open]` rules: opens the policy lets through are decided on their real path by the
+    // opener at the other end of `opener`.
+    void attach_opener(kernel::Fd opener, const seccomp::OpenRules& rules) { broker_.emplace(std::move(opener), rules); }
     // Whether this notification is one of the start's execve calls: before the start is
     // reported, with caisson's own pointers, each candidate once and in order, from a
     // process still running caisson's image (checked, then the notification re-validated).
@@ -41,9 +45,11 @@ public:
     NotifyVerdict handle(int listener, Outcome& out);
 
 private:
-    void audit(const SyscallEvent& e, const std::string& decision, const std::string& rule, const std::string& why);
+    void audit(const SyscallEvent& e, const std::string& decision, const std::string& rule, const std::string& why,
+               const std::string& path = "");
     const std::vector<sock_filter>& truth_;
     std::optional<supervision::State> state_;
+    std::optional<PathBroker> broker_;
     int audit_fd_;
     std::chrono::steady_clock::time_point start_;
     std::vector<uint64_t> start_filenames_;

@@ -13,23 +13,9 @@
 namespace caisson::test {
 namespace {
 
-std::string write_policy(const TempDir& dir, const std::string& text) {
-    std::string path = dir.path() + "/policy.toml";
-    std::ofstream(path) << "extends = \"default\"\n" << text;
-    return path;
-}
-
-std::vector<nlohmann::json> audit_lines(const std::string& path) {
-    std::vector<nlohmann::json> out;
-    std::istringstream in(read_file(path));
-    std::string line;
-    while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-    return out;
-}
-
 TEST(Supervise, TheForkAfterTheBudgetIsRefused) {
     TempDir dir;
-    std::string policy = write_policy(dir, R"P(
+    std::string policy = write_seccomp_policy(dir, R"P(
 [[supervise]]
 syscall = ["fork", "vfork", "clone", "clone3"]
 max = 3
@@ -58,7 +44,7 @@ then = "errno(EAGAIN)"
 TEST(Supervise, AnExecveBeyondTheAllowedOnesFails) {
     TempDir dir;
     // The program's own start is not counted: one more execve, then none.
-    std::string policy = write_policy(dir, "[[supervise]]\nsyscall = \"execve\"\nmax = 1\n");
+    std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = \"execve\"\nmax = 1\n");
     RunResult once = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c", "/bin/busybox true && echo first-ok"});
     EXPECT_EQ(once.status, 0) << once.err;
     EXPECT_EQ(once.out, "first-ok\n");
@@ -72,7 +58,7 @@ TEST(Supervise, AnExecveBeyondTheAllowedOnesFails) {
 TEST(Supervise, ThePolicysOwnRulesStillDecide) {
     TempDir dir;
     // The default policy refuses mount: a budget for it lets nothing through.
-    std::string policy = write_policy(dir, "[[supervise]]\nsyscall = \"mount\"\nmax = 10\n");
+    std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = \"mount\"\nmax = 10\n");
     std::string audit = dir.path() + "/audit.jsonl";
     RunResult r = run_probe({"--seccomp", policy, "--audit", audit}, {"--try", "mount"});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -84,7 +70,7 @@ TEST(Supervise, ThePolicysOwnRulesStillDecide) {
 
 TEST(Supervise, AKilledSupervisorTakesTheSandboxAlong) {
     TempDir dir;
-    std::string policy = write_policy(dir, "[[supervise]]\nsyscall = [\"clone\", \"clone3\"]\nmax = 100\n");
+    std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = [\"clone\", \"clone3\"]\nmax = 100\n");
     RunOptions opts;
     opts.on_ready = [](pid_t caisson) { ::kill(caisson, SIGKILL); };
     // The run returns only once the sandbox's end of stdout is closed: every process in it is gone.
@@ -94,7 +80,7 @@ TEST(Supervise, AKilledSupervisorTakesTheSandboxAlong) {
 
 TEST(Supervise, PolicyCheckShowsTheEntries) {
     TempDir dir;
-    std::string policy = write_policy(dir, R"P([[supervise]]
+    std::string policy = write_seccomp_policy(dir, R"P([[supervise]]
 syscall = ["clone", "clone3"]
 max = 3
 then = "errno(EAGAIN)"
@@ -125,7 +111,7 @@ TEST(Supervise, BadRulesAreRefusedWithTheirPlace) {
         {"[[supervise]]\nsyscall = \"no_such_call\"\nmax = 1\n", "policy.toml:2:1: unknown system call 'no_such_call'"},
     };
     for (const auto& c : cases) {
-        std::string policy = write_policy(dir, c.text);
+        std::string policy = write_seccomp_policy(dir, c.text);
         expect_refused({"--seccomp", policy}, c.message);
     }
 }

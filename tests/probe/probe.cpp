@@ -27,8 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -190,6 +192,41 @@ std::string try_action(const std::string& what) {
 }
 
 // Holds up to n children alive at once (each waits for a pipe to close), then lets them go.
+// A second thread rewrites the path between two names of the same length while this one
+// opens it, over and over: a supervisor that checked the path and then let the kernel read
+// it again would open the forbidden file now and then. Counts what each open reached, by
+// the file's first bytes.
+json race_open(const std::string& allowed, const std::string& forbidden, int rounds) {
+    json out;
+    if (allowed.size() != forbidden.size()) return out["error"] = "paths of different lengths", out;
+    static char path[256];
+    std::memcpy(path, allowed.c_str(), allowed.size() + 1);
+    std::atomic<bool> stop{false};
+    std::thread flipper([&] {
+        volatile char* p = path;
+        while (!stop.load(std::memory_order_relaxed))
+            for (const auto* s : {&forbidden, &allowed})
+                for (size_t i = 0; i < s->size(); ++i) p[i] = (*s)[i];
+    });
+    int reached_allowed = 0, reached_forbidden = 0, refused = 0;
+    for (int i = 0; i < rounds; ++i) {
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ++refused;
+            continue;
+        }
+        char head[4] = {};
+        if (::read(fd, head, sizeof(head)) == 4) (std::memcmp(head, "EVIL", 4) == 0 ? reached_forbidden : reached_allowed)++;
+        ::close(fd);
+    }
+    stop = true;
+    flipper.join();
+    out["allowed"] = reached_allowed;
+    out["forbidden"] = reached_forbidden;
+    out["refused"] = refused;
+    return out;
+}
+
 json try_fork(int n) {
     int p[2];
     if (::pipe(p) < 0) return {{"error", strerrorname_np(errno)}};
@@ -349,6 +386,7 @@ int main(int argc, char** argv) {
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
+        else if (a == "--race-open" && i + 3 < argc) out["race_open"] = race_open(argv[i + 1], argv[i + 2], std::atoi(argv[i + 3])), i += 3;
         else if (a == "--fork" && i + 1 < argc) out["fork"] = try_fork(std::atoi(argv[++i]));
         else if (a == "--spin-ms" && i + 1 < argc) out["spin_cpu_ms"] = spin(std::atoi(argv[++i]));
         else if (a == "--tiocsti") {

@@ -174,3 +174,21 @@ void expect_refused(const std::vector<std::string>& args, const std::string& mes
 }
 
 }  // namespace caisson::test
+
+namespace caisson::test {
+
+std::string write_seccomp_policy(const TempDir& dir, const std::string& text) {
+    std::string path = dir.path() + "/policy.toml";
+    std::ofstream(path) << "extends = \"default\"\n" << text;
+    return path;
+}
+
+std::vector<nlohmann::json> audit_lines(const std::string& path) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(read_file(path));
+    std::string line;
+    while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+    return out;
+}
+
+}  // namespace caisson::test

@@ -52,6 +52,12 @@ RunResult run_oci(const std::vector<std::string>& args, RunOptions opts = {});
 
 // A whole file as text ("" when missing), and as JSON.
 std::string read_file(const std::string& path);
+
+class TempDir;
+// DIR/policy.toml: a seccomp policy extending the default one with `text`.
+std::string write_seccomp_policy(const TempDir& dir, const std::string& text);
+// The JSON lines of an --audit file.
+std::vector<nlohmann::json> audit_lines(const std::string& path);
 nlohmann::json read_json(const std::string& path);
 
 // The test process's own namespace link for a kind ("pid", "net", ...).

@@ -401,3 +401,96 @@ TEST(Supervision, SupervisedPoliciesNeedASupervisor) {
 
 }  // namespace
 }  // namespace caisson
+
+#include "policy/path_rules.hpp"
+
+#include <fcntl.h>
+
+namespace caisson {
+namespace {
+
+TEST(PathRules, GlobsMatchNamesAndTrees) {
+    struct Case {
+        const char* pattern;
+        const char* path;
+        bool match;
+    } cases[] = {
+        {"/etc/passwd", "/etc/passwd", true},
+        {"/etc/passwd", "/etc/passwd2", false},
+        {"/etc/*", "/etc/passwd", true},
+        {"/etc/*", "/etc/ssl/certs", false},  // `*` stays within a name
+        {"/etc/*", "/etc", false},
+        {"/etc/**", "/etc/ssl/certs/ca.pem", true},
+        {"/etc/**", "/etc", true},            // the directory itself
+        {"/etc/**", "/etcetera", false},
+        {"/usr/lib/**/*.so.*", "/usr/lib/x86_64-linux-gnu/libc.so.6", true},
+        {"/usr/lib/**/*.so.*", "/usr/lib/libc.so.6", true},  // `**` may name nothing
+        {"/usr/lib/**/*.so.*", "/usr/lib/x86_64-linux-gnu/libc.a", false},
+        {"/tmp/file?", "/tmp/file1", true},
+        {"/tmp/file?", "/tmp/file/", false},
+        {"/**", "/anything/at/all", true},
+        {"/proc/self/**", "/proc/self/fd/3", true},
+    };
+    for (const auto& c : cases)
+        EXPECT_EQ(path_rules::glob_match(c.pattern, c.path), c.match) << c.pattern << " vs " << c.path;
+    // Linear in the path: a long path of near misses is still quick.
+    std::string path = "/" + std::string(4000, 'a');
+    EXPECT_FALSE(path_rules::glob_match("/**a*a*a*a*a*a*a*b", path));
+}
+
+TEST(PathRules, PatternsAreRealPaths) {
+    EXPECT_EQ(path_rules::check_pattern("/usr/**"), "");
+    EXPECT_EQ(path_rules::check_pattern("/"), "");
+    EXPECT_NE(path_rules::check_pattern("usr/**"), "");
+    EXPECT_NE(path_rules::check_pattern("/usr/../etc"), "");
+    EXPECT_NE(path_rules::check_pattern("/usr/./lib"), "");
+    EXPECT_NE(path_rules::check_pattern("/usr//lib"), "");
+    EXPECT_NE(path_rules::check_pattern("/usr/"), "");
+    EXPECT_NE(path_rules::check_pattern("/usr/***"), "");
+}
+
+TEST(PathRules, FirstMatchDecidesAndAccessCounts) {
+    auto p = seccomp::policy_from_toml(R"P(filter = true
+default = "allow"
+[open]
+default = "errno(EACCES)"
+[[open.rule]]
+path = "/etc/shadow"
+action = "kill-process"
+[[open.rule]]
+path = ["/etc/**", "/usr/**"]
+access = "read"
+[[open.rule]]
+path = "/tmp/**"
+access = "write"
+action = "errno(EROFS)"
+)P");
+    ASSERT_TRUE(p.open.enabled());
+    ASSERT_EQ(p.open.rules.size(), 3u);
+    auto d = [&](const char* path, int flags) { return path_rules::decide(p.open, path, path_rules::open_writes(flags)); };
+    EXPECT_EQ(d("/etc/shadow", O_RDONLY).action.kind, seccomp::ActionKind::KillProcess);
+    EXPECT_EQ(d("/etc/passwd", O_RDONLY).action.kind, seccomp::ActionKind::Allow);
+    EXPECT_EQ(d("/etc/passwd", O_RDONLY).rule, 1);
+    EXPECT_EQ(d("/etc/passwd", O_WRONLY).rule, -1);  // a read rule does not allow writing
+    EXPECT_EQ(d("/etc/passwd", O_RDONLY | O_TRUNC).rule, -1);
+    EXPECT_EQ(d("/tmp/x", O_CREAT | O_WRONLY).action.value, EROFS);
+    EXPECT_EQ(d("/tmp/x", O_RDONLY).action.value, EACCES);  // the default
+    EXPECT_EQ(d("/tmp/x", O_PATH).rule, -1);
+}
+
+TEST(PathRules, AChildPolicysRulesComeFirst) {
+    auto p = seccomp::policy_from_toml(R"P(extends = "default"
+[open]
+[[open.rule]]
+path = "/secret/**"
+action = "errno(EPERM)"
+)P");
+    ASSERT_TRUE(p.open.enabled());
+    EXPECT_EQ(p.open.otherwise.value, EACCES);
+    SelfPolicy sp;
+    sp.seccomp = p;
+    EXPECT_THROW(restrict_self(sp), Error);  // no supervisor to ask
+}
+
+}  // namespace
+}  // namespace caisson

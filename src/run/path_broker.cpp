@@ -1,0 +1,174 @@
+#include "run/path_broker.hpp"
+
+#include "filter/constants.hpp"
+#include "kernel/notify.hpp"
+#include "run/channel.hpp"
+#include "run/opener.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace caisson::run {
+namespace {
+
+using opener::Outcome;
+
+// How long an open may wait for the opener. It only stalls when the sandbox stopped it:
+// the sandbox then waits on itself, and the open fails.
+constexpr int kOpenerTimeoutMs = 5000;
+
+// Reads `size` bytes, or up to a NUL when `string`, page by page (a string may end just
+// before an unmapped page). 0 or an errno.
+int read_memory(pid_t pid, uint64_t addr, char* out, size_t size, bool string) {
+    size_t got = 0;
+    while (got < size) {
+        size_t page_left = 4096 - ((addr + got) % 4096);
+        size_t chunk = std::min(page_left, size - got);
+        iovec local{out + got, chunk};
+        iovec remote{reinterpret_cast<void*>(addr + got), chunk};
+        ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n <= 0) return EFAULT;
+        if (string && std::memchr(out + got, '\0', static_cast<size_t>(n))) return 0;
+        got += static_cast<size_t>(n);
+    }
+    return string ? ENAMETOOLONG : 0;
+}
+
+// The caller as its sandbox sees it (the last NStgid and NSpid fields), and its umask.
+bool read_caller(pid_t pid, opener::Request& req) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    bool tgid = false, tid = false, mask = false;
+    while (std::getline(in, line)) {
+        auto last_number = [&](const char* key, auto& out) {
+            if (!line.starts_with(key)) return false;
+            std::istringstream fields(line.substr(std::strlen(key)));
+            long v = -1, x;
+            while (fields >> x) v = x;
+            if (v < 0) return false;
+            out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+            return true;
+        };
+        tgid |= last_number("NStgid:", req.tgid);
+        tid |= last_number("NSpid:", req.tid);
+        if (line.starts_with("Umask:")) mask = (std::istringstream(line.substr(6)) >> std::oct >> req.umask) ? true : mask;
+    }
+    return tgid && tid && mask;
+}
+
+}  // namespace
+
+PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, std::string_view syscall) {
+    Decision d;
+    auto req = std::make_unique<opener::Request>();
+    auto answer_errno = [&](int err, const char* prefix) {
+        d.decision = std::string(prefix) + "(" + filter::errno_name(static_cast<uint16_t>(err)) + ")";
+        kernel::notify_error(listener, n.id, err);
+        return d;
+    };
+    const pid_t pid = static_cast<pid_t>(n.pid);
+    int dirfd = AT_FDCWD;
+    uint64_t path_addr;
+    if (syscall == "open" || syscall == "creat") {
+        path_addr = n.data.args[0];
+        req->flags = syscall == "creat" ? O_CREAT | O_WRONLY | O_TRUNC : static_cast<uint32_t>(n.data.args[1]);
+        req->mode = syscall == "creat" ? n.data.args[1] : n.data.args[2];
+    } else {
+        dirfd = static_cast<int>(n.data.args[0]);
+        path_addr = n.data.args[1];
+        if (syscall == "openat") {
+            req->flags = static_cast<uint32_t>(n.data.args[2]);
+            req->mode = n.data.args[3];
+        } else {
+            req->call = opener::Call::Openat2;
+            // Sizes the kernel knows are read whole; a larger struct must be zero beyond ours.
+            uint64_t size = n.data.args[3];
+            if (size < 24 /* OPEN_HOW_SIZE_VER0 */) return answer_errno(EINVAL, "failed");
+            if (size > 4096) return answer_errno(E2BIG, "failed");
+            std::vector<char> raw(size);
+            if (int err = read_memory(pid, n.data.args[2], raw.data(), raw.size(), false)) return answer_errno(err, "failed");
+            if (std::any_of(raw.begin() + sizeof(open_how), raw.end(), [](char c) { return c != 0; }))
+                return answer_errno(E2BIG, "failed");
+            open_how how{};
+            std::memcpy(&how, raw.data(), std::min(raw.size(), sizeof(how)));
+            req->flags = how.flags;
+            req->mode = how.mode;
+            req->resolve = how.resolve;
+        }
+    }
+    if (int err = read_memory(pid, path_addr, req->path, sizeof(req->path), true)) return answer_errno(err, "failed");
+    d.path = req->path;
+    if (!kernel::notify_id_valid(listener, n.id)) return d;  // the caller is gone: nobody to answer
+    // The directory the path starts from: the caller's, opened from outside (its /proc
+    // entries follow its descriptor table and working directory), then re-validated.
+    kernel::Fd dir;
+    if (req->path[0] != '/' || (req->resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT))) {
+        std::string where = "/proc/" + std::to_string(pid) + (dirfd == AT_FDCWD ? "/cwd" : "/fd/" + std::to_string(dirfd));
+        dir.reset(::open(where.c_str(), O_PATH | O_CLOEXEC));
+        if (!dir) return answer_errno(errno == ENOENT ? EBADF : errno, "failed");
+        if (!kernel::notify_id_valid(listener, n.id)) return d;
+        req->has_dir = 1;
+    }
+    if ((req->flags & (O_CREAT | __O_TMPFILE)) && (!read_caller(pid, *req) || !kernel::notify_id_valid(listener, n.id)))
+        return answer_errno(EACCES, "failed");
+
+    auto rep = std::make_unique<opener::Reply>();
+    for (int attempt = 0;; ++attempt) {
+        req->seq = ++seq_;
+        int fd = dir.get();
+        if (!send_packet(opener_.get(), req.get(), sizeof(*req), fd >= 0 ? &fd : nullptr, fd >= 0 ? 1 : 0))
+            return answer_errno(EACCES, "failed");  // the opener is gone: nothing opens
+        kernel::Fd opened;
+        for (;;) {
+            pollfd p{opener_.get(), POLLIN, 0};
+            int r = ::poll(&p, 1, kOpenerTimeoutMs);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return answer_errno(EACCES, "failed");
+            int fds[1] = {-1};
+            size_t nfds = 1;
+            if (recv_packet(opener_.get(), rep.get(), sizeof(*rep), fds, &nfds) <= 0) return answer_errno(EACCES, "failed");
+            opened.reset(nfds ? fds[0] : -1);
+            if (rep->seq == req->seq) break;  // an older answer, late after a timeout, is dropped
+        }
+        if (rep->outcome == Outcome::NeedCaller && attempt == 0) {
+            if (!read_caller(pid, *req) || !kernel::notify_id_valid(listener, n.id)) return answer_errno(EACCES, "failed");
+            continue;
+        }
+        if (rep->path[0]) d.path.assign(rep->path, strnlen(rep->path, sizeof(rep->path)));
+        if (rep->decided)
+            d.rule = rep->rule >= 0 && static_cast<size_t>(rep->rule) < rules_.rules.size()
+                         ? rules_.rules[static_cast<size_t>(rep->rule)].origin
+                         : "default";
+        switch (rep->outcome) {
+        case Outcome::Opened:
+            d.decision = "allow";
+            if (kernel::notify_addfd_send(listener, n.id, opened.get(), (req->flags & O_CLOEXEC) != 0) < 0 && errno != ENOENT)
+                kernel::notify_error(listener, n.id, errno);  // EMFILE: the caller's table is full
+            return d;
+        case Outcome::Refused:
+            if (rep->kill) {
+                d.kill = true;
+                d.decision = "kill-process";
+                return d;
+            }
+            return answer_errno(rep->err, "errno");
+        case Outcome::Failed:
+            // Allowed, or not decided yet: what the kernel said of the path.
+            return answer_errno(rep->err, d.rule.empty() ? "failed" : "allow, failed");
+        case Outcome::NeedCaller:
+            return answer_errno(EACCES, "failed");
+        }
+    }
+}
+
+}  // namespace caisson::run
