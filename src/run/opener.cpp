@@ -148,12 +148,12 @@ private:
         const int anchor = (res & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) ? dir_ : root_;
         if (anchor < 0) return EBADF;
         struct statx anchor_id{}, start_id{};
-        if (!identity(anchor, "", AT_EMPTY_PATH, anchor_id)) return errno;
+        bool anchor_known = false;
         Remaining rest(req_.path);
         if (rest.absolute() && (res & RESOLVE_BENEATH)) return EXDEV;
         cur_ = reopen_dir(rest.absolute() ? anchor : dir_, ".");
         if (!cur_) return errno;
-        if (!identity(cur_.get(), "", AT_EMPTY_PATH, start_id)) return errno;
+        if ((res & RESOLVE_NO_XDEV) && !identity(cur_.get(), "", AT_EMPTY_PATH, start_id)) return errno;
         int hops = 0;
         for (;;) {
             bool last = false, dir = false;
@@ -168,6 +168,8 @@ private:
             name_[name.size()] = '\0';
             if (name == "..") {
                 struct statx here{};
+                if (!anchor_known && !identity(anchor, "", AT_EMPTY_PATH, anchor_id)) return errno;
+                anchor_known = true;
                 if (!identity(cur_.get(), "", AT_EMPTY_PATH, here)) return errno;
                 if (same(here, anchor_id)) {
                     if (res & RESOLVE_BENEATH) return EXDEV;
@@ -182,6 +184,16 @@ private:
                     return 0;
                 }
                 continue;
+            }
+            if (!last && !(res & RESOLVE_NO_XDEV)) {
+                // Most names on the way are plain directories: one call opens them, and only
+                // a refusal (a symlink, not a directory) needs a closer look.
+                Fd next = reopen_dir(cur_.get(), name_);
+                if (next) {
+                    cur_ = std::move(next);
+                    continue;
+                }
+                if (errno != ENOTDIR && errno != ELOOP) return errno;
             }
             if (!identity(cur_.get(), name_, AT_SYMLINK_NOFOLLOW, st_)) {
                 // A name that is not there is decided too (a refusal must not tell whether

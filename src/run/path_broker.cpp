@@ -5,9 +5,11 @@
 #include "run/channel.hpp"
 #include "run/opener.hpp"
 
+#include <caisson/error.hpp>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <poll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -67,6 +69,13 @@ bool read_caller(pid_t pid, opener::Request& req) {
 }
 
 }  // namespace
+
+PathBroker::PathBroker(kernel::Fd opener, const seccomp::OpenRules& rules) : opener_(std::move(opener)), rules_(rules) {
+    // A receive timeout rather than a poll before each answer: one call less per open.
+    timeval tv{kOpenerTimeoutMs / 1000, (kOpenerTimeoutMs % 1000) * 1000};
+    if (::setsockopt(opener_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+        throw Error(ErrorKind::Setup, "setsockopt SO_RCVTIMEO", "opener channel", errno);
+}
 
 PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, std::string_view syscall) {
     Decision d;
@@ -130,10 +139,6 @@ PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, st
             return answer_errno(EACCES, "failed");  // the opener is gone: nothing opens
         kernel::Fd opened;
         for (;;) {
-            pollfd p{opener_.get(), POLLIN, 0};
-            int r = ::poll(&p, 1, kOpenerTimeoutMs);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return answer_errno(EACCES, "failed");
             int fds[1] = {-1};
             size_t nfds = 1;
             if (recv_packet(opener_.get(), rep.get(), sizeof(*rep), fds, &nfds) <= 0) return answer_errno(EACCES, "failed");

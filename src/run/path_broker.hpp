@@ -19,7 +19,7 @@ namespace caisson::run {
 
 class PathBroker {
 public:
-    PathBroker(kernel::Fd opener, const seccomp::OpenRules& rules) : opener_(std::move(opener)), rules_(rules) {}
+    PathBroker(kernel::Fd opener, const seccomp::OpenRules& rules);
 
     struct Decision {
         bool kill = false;      // a kill-process rule: the caller kills the sandbox
