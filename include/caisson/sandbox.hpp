@@ -64,6 +64,12 @@ struct Outcome {
     // Of those, for calls whose meaning sits in one argument (socket's family, ioctl's
     // request, prctl's option, fcntl's command): the values seen, up to 33.
     std::map<std::string, std::set<uint64_t>> syscall_arg_values;
+    // Learn mode: the real paths opened, inside the sandbox (kPathRead | kPathWrite |
+    // kPathCreate), and the addresses connected to and bound ("127.0.0.1:80", "[::1]:53",
+    // "unix:/run/x", "unix:@name").
+    static constexpr unsigned kPathRead = 1, kPathWrite = 2, kPathCreate = 4;
+    std::map<std::string, unsigned> paths_seen;
+    std::set<std::string> connects_seen, binds_seen;
     bool oom = false;                               // the memory limit was hit and something was killed
     std::optional<CgroupReport> cgroup;
     std::optional<EgressReport> egress;

@@ -1,6 +1,7 @@
 #include "cli/learn_command.hpp"
 
 #include "kernel/fd.hpp"
+#include "policy/profile.hpp"
 
 #include <caisson/error.hpp>
 
@@ -78,6 +79,12 @@ Run run_captured(Policy policy, int input) {
     return r;
 }
 
+void write_new_file(const std::string& path, const std::string& text, const char* step) {
+    kernel::Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        throw Error(ErrorKind::Setup, step, path, errno);
+}
+
 std::string status_text(const Outcome& o) {
     return o.exited ? "exit " + std::to_string(o.exit_code) : "signal " + std::to_string(o.term_signal);
 }
@@ -85,7 +92,12 @@ std::string status_text(const Outcome& o) {
 }  // namespace
 
 learned::Profile profile_of(const Outcome& out) {
+    static_assert(learned::kRead == Outcome::kPathRead && learned::kWrite == Outcome::kPathWrite &&
+                  learned::kCreate == Outcome::kPathCreate);
     learned::Profile p;
+    p.paths = out.paths_seen;
+    p.connects = out.connects_seen;
+    p.binds = out.binds_seen;
     for (const char* s : kUnrecorded) p.allow.insert(s);
     for (const auto& s : out.syscalls_seen) {
         if (s.find(':') != std::string::npos) continue;  // other ABIs: the profile is x86_64's
@@ -106,6 +118,10 @@ learned::Profile profile_of(const Outcome& out) {
 std::string learned_text(const learned::Profile& p, const std::vector<std::string>& argv, const std::string& how) {
     std::string cmd;
     for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    // One comment line, whatever the arguments hold.
+    std::string line;
+    for (char c : cmd) line += c == '\n' ? std::string("\\n") : std::string(1, static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    cmd = std::move(line);
     size_t by_value = p.by_value.size();
     return "# Learned by " + how + " from: " + cmd + "\n# " + std::to_string(p.allow.size() + by_value) +
            " system calls, " + std::to_string(by_value) + " of them for the argument values seen. Review it: caisson policy check FILE\n" +
@@ -141,21 +157,31 @@ int learn_command(const LearnOptions& opts, Policy policy) {
     learned::Profile profile = profile_of(first.outcome);
     for (const auto& e : earlier) learned::merge(profile, e);
     std::string text = learned_text(profile, policy.process.argv, "caisson learn");
-    {
-        kernel::Fd f(::open(opts.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
-        if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-            throw Error(ErrorKind::Setup, "write learned policy", opts.output, errno);
+    write_new_file(opts.output, text, "write learned policy");
+    std::string run_profile;
+    if (!opts.profile_output.empty()) {
+        char here[4096];
+        std::string abs = opts.output;
+        if (abs.front() != '/' && ::getcwd(here, sizeof(here))) abs = std::string(here) + "/" + abs;
+        run_profile = learned::run_profile_toml(profile, abs, "# Learned by caisson learn: a run profile around " + abs + "\n");
+        write_new_file(opts.profile_output, run_profile, "write learned run profile");
     }
-    std::fprintf(stderr, "caisson learn: %zu system calls (%zu by argument value) into %s\n",
-                 profile.allow.size() + profile.by_value.size(), profile.by_value.size(), opts.output.c_str());
+    std::fprintf(stderr, "caisson learn: %zu system calls (%zu by argument value), %zu paths, %zu addresses into %s%s%s\n",
+                 profile.allow.size() + profile.by_value.size(), profile.by_value.size(), profile.paths.size(),
+                 profile.connects.size() + profile.binds.size(), opts.output.c_str(),
+                 run_profile.empty() ? "" : " and ", opts.profile_output.c_str());
     if (!opts.verify || !replay) {
         if (opts.verify) std::fprintf(stderr, "caisson learn: not verified: standard input is a terminal\n");
         return first.outcome.shell_status();
     }
 
     Policy checked = policy;
-    checked.seccomp = seccomp::policy_from_toml(text, opts.output);
-    checked.seccomp.name = opts.output;
+    if (!run_profile.empty()) {
+        profile::apply_text(checked, run_profile, opts.profile_output);
+    } else {
+        checked.seccomp = seccomp::policy_from_toml(text, opts.output);
+        checked.seccomp.name = opts.output;
+    }
     Run second = run_captured(checked, input.get());
     bool same_status = second.outcome.shell_status() == first.outcome.shell_status();
     bool same_out = fnv1a(second.out) == fnv1a(first.out) && second.out.size() == first.out.size();

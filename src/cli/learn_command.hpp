@@ -1,7 +1,9 @@
-// `caisson learn [RUN OPTIONS] [--output FILE] [--merge FILE]... [--no-verify] -- PROGRAM`:
-// runs the program in a permissive sandbox that records its system calls, writes a seccomp
-// policy for them, and runs the program again under that policy with the same input to check
-// that it behaves the same (exit status and output).
+// `caisson learn [RUN OPTIONS] [--output FILE] [--profile-output FILE] [--merge FILE]...
+// [--no-verify] -- PROGRAM`: runs the program in a permissive sandbox that records its
+// system calls, the real paths it opens and the addresses it connects to and binds; writes a
+// seccomp policy for them (with `[open]` rules for the paths) and, when asked, a run profile
+// around it (Landlock's TCP ports); then runs the program again under them with the same
+// input to check that it behaves the same (exit status and output).
 #pragma once
 
 #include "policy/learned.hpp"
@@ -16,6 +18,8 @@ namespace caisson::cli {
 
 struct LearnOptions {
     std::string output = "learned.toml";
+    std::string profile_output;  // a run profile around the policy, with Landlock's ports
+
     std::vector<std::string> merge;
     bool verify = true;
 };

@@ -164,6 +164,9 @@ int main(int argc, char** argv) {
     run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
     caisson::cli::LearnOptions learn_opts;
     learn->add_option("--output", learn_opts.output, "the policy file to write (default learned.toml)")->group("Learn");
+    learn->add_option("--profile-output", learn_opts.profile_output,
+                      "also write a run profile around the policy (Landlock's TCP ports for what was connected to and bound)")
+        ->group("Learn");
     learn->add_option("--merge", learn_opts.merge, "fold the calls of an earlier learned policy in (repeatable)")
         ->take_all()
         ->group("Learn");

@@ -1,9 +1,11 @@
 #include "policy/learned.hpp"
 
+#include "policy/path_rules.hpp"
 #include "policy/toml_guard.hpp"
 
 #include <caisson/error.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -32,6 +34,9 @@ void add(Profile& p, const std::string& syscall, const uint64_t args[6]) {
 }
 
 void merge(Profile& into, const Profile& other) {
+    for (const auto& [path, bits] : other.paths) into.paths[path] |= bits;
+    into.connects.insert(other.connects.begin(), other.connects.end());
+    into.binds.insert(other.binds.begin(), other.binds.end());
     for (const auto& s : other.allow) {
         into.allow.insert(s);
         into.by_value.erase(s);
@@ -44,6 +49,89 @@ void merge(Profile& into, const Profile& other) {
             add(into, s, args);
         }
     }
+}
+
+namespace {
+
+constexpr size_t kCollapseAt = 8;   // files read below one directory before it becomes DIR/**
+constexpr int kCollapseDepth = 3;   // /usr/lib/python3.11, never /usr/lib
+
+int depth(const std::string& path) { return static_cast<int>(std::count(path.begin(), path.end(), '/')); }
+
+std::string parent(const std::string& path) {
+    size_t slash = path.rfind('/');
+    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+    std::string t = "[\n";
+    for (const auto& s : items) {
+        std::string q;
+        for (char c : s) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+        t += "  \"" + q + "\",\n";
+    }
+    return t + "]\n";
+}
+
+std::optional<unsigned> port_of(const std::string& address) {
+    if (address.starts_with("unix:")) return std::nullopt;
+    size_t colon = address.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    unsigned port = static_cast<unsigned>(std::strtoul(address.c_str() + colon + 1, nullptr, 10));
+    return port > 0 && port < 65536 ? std::optional<unsigned>(port) : std::nullopt;
+}
+
+}  // namespace
+
+PathRules path_rules(const Profile& p) {
+    std::set<std::string> read, write;
+    for (const auto& [path, bits] : p.paths) {
+        if (bits & kCreate) write.insert(parent(path) == "/" ? path : parent(path) + "/**");
+        else if (bits & kWrite) write.insert(path);
+        else read.insert(path);
+    }
+    // Counted per directory: every read path below it.
+    std::map<std::string, size_t> below;
+    for (const auto& path : read)
+        for (std::string d = parent(path); depth(d) >= kCollapseDepth; d = parent(d)) ++below[d];
+    std::set<std::string> collapsed;
+    for (const auto& path : read) {
+        std::string chosen = path;
+        for (std::string d = parent(path); depth(d) >= kCollapseDepth; d = parent(d))
+            if (below[d] >= kCollapseAt) chosen = d + "/**";  // the shallowest wins
+        collapsed.insert(chosen);
+    }
+    // A pattern has a bounded length: a longer path stands for its nearest short directory.
+    auto bounded = [](const std::set<std::string>& in) {
+        std::vector<std::string> out;
+        for (std::string path : in) {
+            for (std::string d = parent(path); path.size() > path_rules::kMaxPattern; d = parent(d)) path = d + "/**";
+            if (out.empty() || out.back() != path) out.push_back(path);
+        }
+        return out;
+    };
+    return {bounded(collapsed), bounded(write)};
+}
+
+std::string run_profile_toml(const Profile& p, const std::string& seccomp_path, const std::string& header) {
+    std::string t = header + "seccomp = \"" + seccomp_path + "\"\n";
+    auto ports = [&](const std::set<std::string>& addresses, const char* key) {
+        std::set<unsigned> set;
+        std::string seen;
+        for (const auto& a : addresses) {
+            seen += "# " + std::string(key) + ": " + a + "\n";
+            if (auto port = port_of(a)) set.insert(*port);
+        }
+        t += seen;
+        if (set.empty()) return void(t += std::string(key) + " = [\"none\"]\n");
+        t += std::string(key) + " = [";
+        bool first = true;
+        for (unsigned port : set) t += (first ? "" : ", ") + std::to_string(port), first = false;
+        t += "]\n";
+    };
+    ports(p.connects, "landlock-connect");
+    ports(p.binds, "landlock-bind");
+    return t;
 }
 
 std::string to_toml(const Profile& p, const std::string& header) {
@@ -60,6 +148,13 @@ std::string to_toml(const Profile& p, const std::string& header) {
         t += "\n[[rule]]\nsyscall = \"" + s + "\"\nif = \"arg" + std::to_string(*recorded_arg(s)) + " in {" + set +
              "}\"\naction = \"allow\"\n";
     }
+    if (!p.paths.empty()) {
+        auto rules = path_rules(p);
+        t += "\n# Opens, decided on the real path (caisson's opener performs them): what the run opened.\n"
+             "[open]\ndefault = \"errno(EACCES)\"\n";
+        if (!rules.read.empty()) t += "\n[[open.rule]]\naccess = \"read\"\npath = " + quoted_list(rules.read);
+        if (!rules.write.empty()) t += "\n[[open.rule]]\npath = " + quoted_list(rules.write);
+    }
     return t;
 }
 
@@ -69,6 +164,16 @@ Profile from_toml(std::string_view text, const std::string& origin) {
     if (auto allow = t["allow"].as_array())
         for (const auto& e : *allow)
             if (auto s = e.value<std::string>()) p.allow.insert(*s);
+    if (auto open = t["open"]["rule"].as_array()) {
+        for (const auto& e : *open) {
+            auto rt = e.as_table();
+            if (!rt) continue;
+            unsigned bits = (*rt)["access"].value<std::string>() == std::optional<std::string>("read") ? kRead : kWrite;
+            if (auto paths = (*rt)["path"].as_array())
+                for (const auto& path : *paths)
+                    if (auto s = path.value<std::string>()) p.paths[*s] |= bits;
+        }
+    }
     if (auto rules = t["rule"].as_array()) {
         for (const auto& e : *rules) {
             auto rt = e.as_table();

@@ -2,6 +2,7 @@
 
 #include "filter/constants.hpp"
 #include "kernel/notify.hpp"
+#include "kernel/process_memory.hpp"
 #include "run/channel.hpp"
 #include "run/opener.hpp"
 
@@ -10,7 +11,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,23 +28,6 @@ using opener::Outcome;
 // How long an open may wait for the opener. It only stalls when the sandbox stopped it:
 // the sandbox then waits on itself, and the open fails.
 constexpr int kOpenerTimeoutMs = 5000;
-
-// Reads `size` bytes, or up to a NUL when `string`, page by page (a string may end just
-// before an unmapped page). 0 or an errno.
-int read_memory(pid_t pid, uint64_t addr, char* out, size_t size, bool string) {
-    size_t got = 0;
-    while (got < size) {
-        size_t page_left = 4096 - ((addr + got) % 4096);
-        size_t chunk = std::min(page_left, size - got);
-        iovec local{out + got, chunk};
-        iovec remote{reinterpret_cast<void*>(addr + got), chunk};
-        ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
-        if (n <= 0) return EFAULT;
-        if (string && std::memchr(out + got, '\0', static_cast<size_t>(n))) return 0;
-        got += static_cast<size_t>(n);
-    }
-    return string ? ENAMETOOLONG : 0;
-}
 
 // The caller as its sandbox sees it (the last NStgid and NSpid fields), and its umask.
 bool read_caller(pid_t pid, opener::Request& req) {
@@ -105,7 +88,7 @@ PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, st
             if (size < 24 /* OPEN_HOW_SIZE_VER0 */) return answer_errno(EINVAL, "failed");
             if (size > 4096) return answer_errno(E2BIG, "failed");
             std::vector<char> raw(size);
-            if (int err = read_memory(pid, n.data.args[2], raw.data(), raw.size(), false)) return answer_errno(err, "failed");
+            if (int err = kernel::read_process_memory(pid, n.data.args[2], raw.data(), raw.size(), false)) return answer_errno(err, "failed");
             if (std::any_of(raw.begin() + sizeof(open_how), raw.end(), [](char c) { return c != 0; }))
                 return answer_errno(E2BIG, "failed");
             open_how how{};
@@ -115,7 +98,7 @@ PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, st
             req->resolve = how.resolve;
         }
     }
-    if (int err = read_memory(pid, path_addr, req->path, sizeof(req->path), true)) return answer_errno(err, "failed");
+    if (int err = kernel::read_process_memory(pid, path_addr, req->path, sizeof(req->path), true)) return answer_errno(err, "failed");
     d.path = req->path;
     if (!kernel::notify_id_valid(listener, n.id)) return d;  // the caller is gone: nobody to answer
     // The directory the path starts from: the caller's, opened from outside (its /proc

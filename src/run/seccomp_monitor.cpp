@@ -5,6 +5,7 @@
 #include "filter/syscall_table.hpp"
 #include "kernel/notify.hpp"
 #include "policy/learned.hpp"
+#include "run/learn_recorder.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -146,6 +147,7 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
             std::string name = e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall;
             auto at = std::lower_bound(out.syscalls_seen.begin(), out.syscalls_seen.end(), name);
             if (at == out.syscalls_seen.end() || *at != name) out.syscalls_seen.insert(at, name);
+            if (e.abi == "x86_64" && learn_records(name)) record_pointers(n, name, out);
             if (auto which = learned::recorded_arg(name)) {
                 auto& values = out.syscall_arg_values[name];
                 if (values.size() <= learned::kMaxValues) values.insert(n.data.args[*which] & 0xffffffffu);

@@ -84,5 +84,57 @@ TEST(Learn, BadMergeFilesAreRefusedBeforeRunning) {
     EXPECT_NE(missing.err.find("--merge: open"), std::string::npos) << missing.err;
 }
 
+TEST(Learn, ThePathsOpenedBecomeOpenRules) {
+    TempDir dir;
+    const std::string policy = dir.path() + "/cat.toml";
+    RunResult learned = run_caisson({"learn", "--output", policy, "--", "/bin/busybox", "sh", "-c",
+                                     "cat /etc/hostname >/dev/null; echo saved >/tmp/out; cat /tmp/out"});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    EXPECT_NE(learned.err.find("caisson learn: verified"), std::string::npos) << learned.err;
+    std::string text = read_file(policy);
+    EXPECT_NE(text.find("[open]\ndefault = \"errno(EACCES)\""), std::string::npos) << text;
+    EXPECT_NE(text.find("  \"/etc/hostname\",\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("  \"/tmp/**\",\n"), std::string::npos) << text;  // a file created: its directory
+    // Under it: the same files, and another name in the directory written to, but not a
+    // file the run never opened.
+    RunResult same = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c",
+                                  "cat /etc/hostname >/dev/null && echo other >/tmp/other && cat /tmp/other"});
+    EXPECT_EQ(same.status, 0) << same.err;
+    EXPECT_EQ(same.out, "other\n");
+    RunResult shadow = run_caisson({"run", "--seccomp", policy, "--", "/bin/busybox", "sh", "-c", "cat /etc/shadow"});
+    EXPECT_EQ(shadow.status, 1);
+    EXPECT_NE(shadow.err.find("/etc/shadow': Permission denied"), std::string::npos) << shadow.err;
+}
+
+TEST(Learn, ATcpClientAndServerGetTheirPortsAndNoOthers) {
+    if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+    TempDir dir;
+    const std::string policy = dir.path() + "/tcp.toml", profile = dir.path() + "/tcp-profile.toml";
+    // Server and client in one process, on the sandbox's own loopback.
+    const std::string script =
+        "import socket\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 47123)); s.listen()\n"
+        "c = socket.create_connection(('127.0.0.1', 47123)); a, _ = s.accept()\n"
+        "c.sendall(b'ping'); print(a.recv(4).decode())\n";
+    RunResult learned = run_caisson({"learn", "--output", policy, "--profile-output", profile, "--", "/usr/bin/python3", "-c", script});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    EXPECT_EQ(learned.out, "ping\n");
+    EXPECT_NE(learned.err.find("caisson learn: verified"), std::string::npos) << learned.err;
+    std::string text = read_file(profile);
+    EXPECT_NE(text.find("landlock-connect = [47123]\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("landlock-bind = [47123]\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# landlock-connect: 127.0.0.1:47123\n"), std::string::npos) << text;
+
+    RunResult again = run_caisson({"run", "--profile", profile, "--", "/usr/bin/python3", "-c", script});
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_EQ(again.out, "ping\n");
+    // Elsewhere: refused (Landlock's TCP rules).
+    std::string elsewhere = script;
+    elsewhere.replace(elsewhere.find("create_connection(('127.0.0.1', 47123)"), 38, "create_connection(('127.0.0.1', 47124)");
+    RunResult other = run_caisson({"run", "--profile", profile, "--", "/usr/bin/python3", "-c", elsewhere});
+    EXPECT_NE(other.status, 0);
+    EXPECT_NE(other.err.find("PermissionError"), std::string::npos) << other.err;
+}
+
 }  // namespace
 }  // namespace caisson::test

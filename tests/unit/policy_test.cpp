@@ -494,3 +494,39 @@ action = "errno(EPERM)"
 
 }  // namespace
 }  // namespace caisson
+
+#include "policy/learned.hpp"
+
+namespace caisson {
+namespace {
+
+TEST(LearnedPaths, ManyFilesBecomeTheirDirectoryAndCreatedFilesTheirs) {
+    learned::Profile p;
+    for (int i = 0; i < 9; ++i) p.paths["/usr/lib/python3.11/encodings/m" + std::to_string(i) + ".pyc"] = learned::kRead;
+    p.paths["/usr/lib/x86_64-linux-gnu/libc.so.6"] = learned::kRead;
+    p.paths["/etc/hostname"] = learned::kRead;
+    for (int i = 0; i < 9; ++i) p.paths["/etc/f" + std::to_string(i)] = learned::kRead;  // /etc stays file by file
+    p.paths["/tmp/tmpa8x2"] = learned::kWrite | learned::kCreate;
+    p.paths["/dev/null"] = learned::kWrite;
+    auto r = learned::path_rules(p);
+    EXPECT_NE(std::find(r.read.begin(), r.read.end(), "/usr/lib/python3.11/**"), r.read.end());
+    EXPECT_NE(std::find(r.read.begin(), r.read.end(), "/usr/lib/x86_64-linux-gnu/libc.so.6"), r.read.end());
+    EXPECT_NE(std::find(r.read.begin(), r.read.end(), "/etc/f3"), r.read.end());
+    EXPECT_EQ(r.read.size(), 1u + 1u + 1u + 9u);
+    EXPECT_EQ(r.write, (std::vector<std::string>{"/dev/null", "/tmp/**"}));
+
+    // The text round-trips through --merge.
+    auto text = learned::to_toml(p, "");
+    auto back = learned::from_toml(text, "learned.toml");
+    EXPECT_EQ(back.paths.count("/usr/lib/python3.11/**"), 1u);
+    EXPECT_EQ(back.paths["/tmp/**"], learned::kWrite);
+    EXPECT_NO_THROW(seccomp::policy_from_toml(text, "learned.toml"));
+
+    p.connects = {"127.0.0.1:8080", "unix:/run/x"};
+    auto profile = learned::run_profile_toml(p, "/x/learned.toml", "");
+    EXPECT_NE(profile.find("landlock-connect = [8080]\n"), std::string::npos) << profile;
+    EXPECT_NE(profile.find("landlock-bind = [\"none\"]\n"), std::string::npos) << profile;
+}
+
+}  // namespace
+}  // namespace caisson
