@@ -175,6 +175,18 @@ struct Egress {
     bool default_deny() const { return restrict && deny.empty(); }
 };
 
+// Per-sandbox BPF LSM programs (lsm_cgroup: the kernel runs them for the sandbox's cgroup
+// only), with their state in BPF maps. Where the kernel does not run BPF LSM programs, a
+// policy with them is refused, unless `best_effort`: then the run goes on without them and
+// the report says so.
+struct BpfLsm {
+    std::optional<uint64_t> exec_max;        // binaries loaded after the program's own (an interpreter counts)
+    std::vector<std::string> deny_files;     // host paths: no open reaches their inodes, by any path
+    std::vector<uint16_t> connect_ports;     // the only IPv4/IPv6 destination ports; empty: any
+    bool best_effort = false;
+    bool enabled() const { return exec_max || !deny_files.empty() || !connect_ports.empty(); }
+};
+
 // A port of the sandbox reachable from the host: `--publish [tcp:|udp:]HOST_PORT:SANDBOX_PORT`.
 struct PortMapping {
     bool udp = false;
@@ -207,6 +219,7 @@ struct Policy {
     Landlock landlock;
     Network network;
     Egress egress;
+    BpfLsm bpf_lsm;
     Resources resources;
     std::string report_path;
     // Every decision of the seccomp supervisor ([[supervise]] rules, notify and kill rules),

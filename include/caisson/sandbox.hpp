@@ -39,6 +39,14 @@ struct CgroupReport {
     std::optional<uint64_t> pids_peak;
 };
 
+// What the BPF LSM programs saw, when the policy had them.
+struct BpfLsmReport {
+    bool applied = false;      // false: best effort, and this kernel does not run them
+    std::string why;           // when not applied
+    uint64_t execs = 0;        // binaries loaded (the program's own included)
+    uint64_t denied_execs = 0, denied_opens = 0, denied_connects = 0;
+};
+
 // What the egress filter did, when the policy had one.
 struct EgressReport {
     std::vector<std::string> hooks;    // the programs attached
@@ -73,6 +81,7 @@ struct Outcome {
     bool oom = false;                               // the memory limit was hit and something was killed
     std::optional<CgroupReport> cgroup;
     std::optional<EgressReport> egress;
+    std::optional<BpfLsmReport> bpf_lsm;
 
     // The code a shell would see: the exit code, or 128 + signal.
     int shell_status() const { return exited ? exit_code : 128 + term_signal; }

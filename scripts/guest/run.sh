@@ -3,7 +3,7 @@
 # this host cannot give (its v2 hierarchy has no resource controllers), and, with
 # --append "lsm=...,bpf", what needs a BPF LSM. Software emulation (q35): /dev/kvm here
 # cannot boot Linux.
-#   scripts/guest/run.sh [--with FILE]... [--append ARGS] -- PROGRAM [ARGS...]
+#   scripts/guest/run.sh [--with FILE]... [--append ARGS] [--env NAME=VALUE]... -- PROGRAM [ARGS...]
 # The program, every --with file and their libraries are copied into the guest at their
 # own absolute paths; the guest's root is a tmpfs. Exits with the program's status, or 77
 # (CTest's "skipped") when there is no qemu or no guest kernel.
@@ -11,10 +11,12 @@ set -euo pipefail
 cache=/var/cache/caisson-guest
 extra_append=""
 files=()
+envs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --with) files+=("$(readlink -f "$2")"); shift 2 ;;
     --append) extra_append="$2"; shift 2 ;;
+    --env) envs+=("$2"); shift 2 ;;
     --) shift; break ;;
     *) echo "guest: unexpected argument $1" >&2; exit 2 ;;
   esac
@@ -54,6 +56,8 @@ for f in "${files[@]}"; do copy "$f"; done
 
 # The guest's command line, quoted for its shell.
 cmd=$(printf '%q ' "$program" "$@")
+exports=""
+for e in "${envs[@]}"; do exports+="export $(printf '%q' "$e"); "; done
 cat > "$stage/init" <<'INIT'
 #!/bin/busybox sh
 # pivot_root cannot leave an initramfs: copy it onto a tmpfs and switch to that.
@@ -73,9 +77,10 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm /tmp   # the root is a tmpfs already (and may hold the build under /tmp)
 chmod 1777 /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t securityfs securityfs /sys/kernel/security   # which LSMs run (BPF LSM tests)
 echo "CAISSON-GUEST-START \$(cat /sys/fs/cgroup/cgroup.controllers)"
 cd /tmp
-$cmd
+$exports$cmd
 echo "CAISSON-GUEST-EXIT=\$?"
 poweroff -f
 STAGE2

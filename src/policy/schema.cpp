@@ -119,6 +119,29 @@ const std::array kSettings{
                 if (on(a, "deny-private"))
                     for (auto& d : net_address::private_ranges()) p.egress.deny.push_back(std::move(d));
             }},
+    Setting{"lsm-exec-max", 1, false, "N",
+            "BPF LSM: after the program's own, let N binaries be loaded (execve; an interpreter counts), then refuse",
+            [](Policy& p, Args a) {
+                int n = values::parse_int(a[0], "--lsm-exec-max");
+                if (n < 0) throw Error::usage("--lsm-exec-max: '" + a[0] + "' is not a count (0 or more)");
+                p.bpf_lsm.exec_max = static_cast<uint64_t>(n);
+            }},
+    Setting{"lsm-deny-file", 1, true, "PATH",
+            "BPF LSM: refuse every open of the file at host PATH, whatever path or link reaches it",
+            [](Policy& p, Args a) {
+                values::require_absolute(a[0], "--lsm-deny-file");
+                p.bpf_lsm.deny_files.push_back(a[0]);
+            }},
+    Setting{"lsm-connect-port", 1, true, "PORT",
+            "BPF LSM: allow IPv4/IPv6 connects to PORT only (repeatable)",
+            [](Policy& p, Args a) {
+                int port = values::parse_int(a[0], "--lsm-connect-port");
+                if (port < 1 || port > 65535) throw Error::usage("--lsm-connect-port: '" + a[0] + "' is not a port (1 to 65535)");
+                p.bpf_lsm.connect_ports.push_back(static_cast<uint16_t>(port));
+            }},
+    Setting{"lsm-best-effort", 0, false, "",
+            "where the kernel does not run BPF LSM programs, run without the --lsm-* rules (the report says so) instead of refusing",
+            [](Policy& p, Args a) { p.bpf_lsm.best_effort = on(a, "lsm-best-effort"); }},
     Setting{"hostname", 1, false, "NAME", "the sandbox's hostname (default: caisson)",
             [](Policy& p, Args a) {
                 if (a[0].empty() || a[0].size() > 64)

@@ -3,6 +3,7 @@
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
+#include "mech/bpf_lsm.hpp"
 #include "mech/egress.hpp"
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
@@ -157,6 +158,10 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
         out.push_back("egress-filter (" + std::to_string(p.egress.allow.size()) + " allowed, " +
                       std::to_string(p.egress.deny.size()) + " denied destinations, otherwise " +
                       (p.egress.default_deny() ? "deny" : "allow") + ")");
+    if (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort)
+        out.push_back("bpf-lsm (" + (p.bpf_lsm.exec_max ? "exec max " + std::to_string(*p.bpf_lsm.exec_max) + ", " : std::string()) +
+                      std::to_string(p.bpf_lsm.deny_files.size()) + " denied files, " +
+                      std::to_string(p.bpf_lsm.connect_ports.size()) + " connect ports)");
     if (p.capabilities.empty()) {
         out.emplace_back("capabilities-dropped");
     } else {
@@ -217,9 +222,11 @@ Outcome Sandbox::run() {
     // root gives it a cgroup even unasked, where one can be made (best effort: the tree
     // kill remains otherwise, and the report says which).
     const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
-    const bool needs_cgroup = p.resources.any() || p.egress.enabled();
+    const bool needs_cgroup = p.resources.any() || p.egress.enabled() || (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort);
     const char* const no_v2_for_egress = "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)";
-    if (needs_cgroup || teardown_cgroup) {
+    // Best-effort BPF LSM programs still get a cgroup to attach to, where one can be made.
+    const bool lsm_cgroup = p.bpf_lsm.enabled() && caller_uid == 0;
+    if (needs_cgroup || teardown_cgroup || lsm_cgroup) {
         mech::CgroupLayout layout = mech::detect_cgroups();
         if (std::string(layout.mode()) == "none" && needs_cgroup)
             throw Error::usage(p.resources.any() ? "cgroup options: this host has no cgroup hierarchy mounted"
@@ -247,6 +254,30 @@ Outcome Sandbox::run() {
         if (!cgroup || cgroup->v2_fd() < 0)
             throw Error::usage(no_v2_for_egress);
         egress.emplace(cgroup->v2_fd(), p.egress);
+    }
+    // The BPF LSM programs too. Fail closed: a kernel that refuses them, or runs them
+    // nowhere (no "bpf" among its LSMs), is an error unless asked for best effort.
+    std::optional<mech::BpfLsmPrograms> lsm;
+    std::optional<BpfLsmReport> lsm_skipped;
+    if (p.bpf_lsm.enabled()) {
+        std::string why;
+        if (!cgroup || cgroup->v2_fd() < 0) {
+            why = "the BPF LSM programs need a cgroup v2 hierarchy (none is mounted)";
+        } else {
+            try {
+                lsm.emplace(cgroup->v2_fd(), p.bpf_lsm);
+                why = mech::bpf_lsm_unavailable();
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::Usage) throw;
+                why = std::string("this kernel refuses BPF LSM programs (") + e.what() + ")";
+            }
+        }
+        if (!why.empty()) {
+            lsm.reset();
+            if (!p.bpf_lsm.best_effort) throw Error::usage("--lsm-*: " + why + "; --lsm-best-effort runs without them");
+            lsm_skipped = BpfLsmReport{};
+            lsm_skipped->why = why;
+        }
     }
     if (cgroup) {
         bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1;
@@ -493,11 +524,14 @@ Outcome Sandbox::run() {
         if (st.oom_kills && *st.oom_kills > 0) out.oom = true;
     }
     if (egress) out.egress = egress->report();
+    if (lsm) out.bpf_lsm = lsm->report();
+    if (lsm_skipped) out.bpf_lsm = lsm_skipped;
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.landlock_plan.not_enforced;
+    if (lsm_skipped) out.not_enforced.push_back("bpf-lsm: " + lsm_skipped->why);
     return out;
 }
 

@@ -205,6 +205,14 @@ void preflight(const Policy& p, bool as_root) {
                 throw Error::usage("--allow-connect/--deny-private: the sandbox would keep " + values::capability_name(cap) +
                                    ", whose raw and packet sockets pass around the egress filter");
     }
+    if (p.bpf_lsm.enabled()) {
+        if (!as_root && !p.bpf_lsm.best_effort)
+            throw Error::usage("--lsm-*: BPF LSM programs need root to load (--lsm-best-effort runs without them)");
+        for (const auto& path : p.bpf_lsm.deny_files) {
+            struct stat st{};
+            if (::stat(path.c_str(), &st) < 0) throw Error(ErrorKind::Usage, "--lsm-deny-file: stat", path, errno);
+        }
+    }
     if (!as_root && !ns.user && (ns.mount || ns.pid || ns.net || ns.uts || ns.ipc || ns.cgroup || ns.time))
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }

@@ -36,6 +36,12 @@ std::string outcome_to_json(const Outcome& o) {
     }
     if (o.egress)
         j["egress"] = {{"hooks", o.egress->hooks}, {"denied", o.egress->denied}, {"denials", o.egress->denials}};
+    if (o.bpf_lsm) {
+        const auto& l = *o.bpf_lsm;
+        j["bpf_lsm"] = l.applied ? nlohmann::ordered_json{{"applied", true}, {"execs", l.execs}, {"denied_execs", l.denied_execs},
+                                                          {"denied_opens", l.denied_opens}, {"denied_connects", l.denied_connects}}
+                                 : nlohmann::ordered_json{{"applied", false}, {"why", l.why}};
+    }
     auto event = [](const SyscallEvent& e) {
         nlohmann::ordered_json v;
         v["syscall"] = e.syscall;
