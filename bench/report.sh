@@ -18,6 +18,8 @@ echo "bench: seccomp notification round trip (notify_roundtrip)" >&2
 "$build/bench/notify_roundtrip" "${NOTIFY_CALLS:-20000}" "${NOTIFY_ROUNDS:-7}" > "$tmp/notify.txt"
 echo "bench: a call decided by the supervisor (bench/supervised_call.sh)" >&2
 bash "$here/supervised_call.sh" "$build/caisson" "${SUPERVISED_CALLS:-50000}" "${ROUNDS:-3}" > "$tmp/supervised.txt"
+echo "bench: learn mode (bench/learn_cost.sh)" >&2
+bash "$here/learn_cost.sh" "$build/caisson" "${ROUNDS:-3}" > "$tmp/learn.txt"
 echo "bench: cgroups (cgroup_ops, bench/cgroup_start.sh)" >&2
 "$build/bench/cgroup_ops" > "$tmp/cgroup_ops.txt"
 bash "$here/cgroup_start.sh" "$build/caisson" "${RUNS:-200}" "${ROUNDS:-3}" > "$tmp/cgroup_start.txt"
@@ -99,9 +101,17 @@ fi
   echo
   echo "## A call decided by the supervisor (bench/supervised_call.sh)"
   echo "getppid() in a loop: unsandboxed, let through by caisson's default filter, and handed to caisson's supervisor"
-  echo "by a [[supervise]] rule (a budget never reached; SYNC_WAKE_UP set on the listener)."
+  echo "by a [[supervise]] rule (a budget never reached: CONTINUE; a budget of 0: an errno; SYNC_WAKE_UP set on the"
+  echo "listener); and open()+close() of a file an [open] rule allows (the opener resolves and opens it, ADDFD installs it)."
   echo
   echo '```'; cat "$tmp/supervised.txt"; echo '```'
+  echo
+  echo "## Learn mode (bench/learn_cost.sh)"
+  echo "find /usr unsandboxed and under \`caisson learn --no-verify\`: as root the kernel counts the calls (BPF"
+  echo "tracepoints on the sandbox's cgroup) and only opens, connect, bind and sendto reach the supervisor; as an"
+  echo "ordinary user every call is a notification."
+  echo
+  echo '```'; cat "$tmp/learn.txt"; echo '```'
   echo
   echo "## Network modes (bench/net_modes.sh)"
   echo "Start of \`/bin/true\` per --net mode (medians of rounds of back-to-back starts; veth cold: the bridge and NAT"

@@ -5,6 +5,7 @@
 #include "mech/cgroup.hpp"
 #include "mech/bpf_lsm.hpp"
 #include "mech/egress.hpp"
+#include "mech/learn_trace.hpp"
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
@@ -197,7 +198,16 @@ Outcome Sandbox::run() {
     run::preflight(p, caller_uid == 0);
     std::optional<mech::IdMaps> maps;
     if (p.namespaces.user) maps = mech::decide_id_maps(p.identity, caller_uid, caller_gid);
-    run::LaunchPlan plan = run::build_plan(p, caller_uid, caller_gid);
+    // Learn mode as root, where there is a cgroup v2 to tell the sandbox by: the kernel counts
+    // the calls (no round trip for most); elsewhere, every call is a notification.
+    std::optional<mech::LearnTrace> learn_trace;
+    if (!p.learn_path.empty() && caller_uid == 0 && !mech::detect_cgroups().v2.empty()) {
+        try {
+            learn_trace.emplace();
+        } catch (const Error&) {
+        }
+    }
+    run::LaunchPlan plan = run::build_plan(p, caller_uid, caller_gid, learn_trace.has_value());
 
     if (p.process.die_with_parent) {
         pid_t parent = ::getppid();
@@ -222,7 +232,8 @@ Outcome Sandbox::run() {
     // root gives it a cgroup even unasked, where one can be made (best effort: the tree
     // kill remains otherwise, and the report says which).
     const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
-    const bool needs_cgroup = p.resources.any() || p.egress.enabled() || (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort);
+    const bool needs_cgroup = p.resources.any() || p.egress.enabled() || (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort) ||
+                              learn_trace.has_value();
     const char* const no_v2_for_egress = "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)";
     // Best-effort BPF LSM programs still get a cgroup to attach to, where one can be made.
     const bool lsm_cgroup = p.bpf_lsm.enabled() && caller_uid == 0;
@@ -254,6 +265,10 @@ Outcome Sandbox::run() {
         if (!cgroup || cgroup->v2_fd() < 0)
             throw Error::usage(no_v2_for_egress);
         egress.emplace(cgroup->v2_fd(), p.egress);
+    }
+    if (learn_trace) {
+        if (!cgroup || cgroup->v2_fd() < 0) throw Error(ErrorKind::Setup, "learn", "no cgroup v2 directory for the recorder", ENOENT);
+        learn_trace->watch(cgroup->v2_fd());
     }
     // The BPF LSM programs too. Fail closed: a kernel that refuses them, or runs them
     // nowhere (no "bpf" among its LSMs), is an error unless asked for best effort.
@@ -525,6 +540,7 @@ Outcome Sandbox::run() {
     }
     if (egress) out.egress = egress->report();
     if (lsm) out.bpf_lsm = lsm->report();
+    if (learn_trace) learn_trace->collect(out);
     if (lsm_skipped) out.bpf_lsm = lsm_skipped;
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");

@@ -19,7 +19,7 @@
 namespace caisson::run {
 namespace {
 
-constexpr size_t kMaxPaths = 8192;
+constexpr size_t kMaxPaths = 65536;
 constexpr size_t kMaxAddresses = 256;
 
 std::string link_of(const std::string& proc_path) {

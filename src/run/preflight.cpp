@@ -91,21 +91,24 @@ std::vector<std::string> make_environment(const Process& proc) {
 // Learn mode: every call is a notification the supervisor records and lets through, but
 // those the program's own process makes after the filter (exec, and on failure the error
 // report and exit), which must not wait for a supervisor that is not listening yet.
-seccomp::Policy learn_policy() {
+// With the in-kernel recorder (mech/learn_trace), only the calls whose pointers learn reads
+// are notifications; the recorder counts the rest.
+seccomp::Policy learn_policy(bool traced) {
     seccomp::Policy s;
     s.name = "learn";
     s.mode = seccomp::Mode::Filter;
-    s.default_action = {seccomp::ActionKind::Notify, 0};
+    s.default_action = {traced ? seccomp::ActionKind::Allow : seccomp::ActionKind::Notify, 0};
     seccomp::Rule r;
-    r.syscalls = {"execve", "exit", "exit_group", "write"};
-    r.action = {seccomp::ActionKind::Allow, 0};
+    r.syscalls = traced ? std::vector<std::string>{"open", "openat", "openat2", "creat", "connect", "bind", "sendto"}
+                        : std::vector<std::string>{"execve", "exit", "exit_group", "write"};
+    r.action = {traced ? seccomp::ActionKind::Notify : seccomp::ActionKind::Allow, 0};
     r.origin = "--learn";
     s.rules.push_back(std::move(r));
     return s;
 }
 
-seccomp::Policy effective_seccomp(const Policy& p) {
-    seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy();
+seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
+    seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy(learn_traced);
     if (!p.process.tty) return s;
     if (s.mode == seccomp::Mode::None) {
         s.mode = seccomp::Mode::Filter;
@@ -217,7 +220,7 @@ void preflight(const Policy& p, bool as_root) {
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }
 
-LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
+LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool learn_traced) {
     LaunchPlan plan;
     plan.policy = &p;
     plan.as_root = caller_uid == 0;
@@ -302,7 +305,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid) {
         plan.landlock = plan.landlock_plan.handled_fs || plan.landlock_plan.handled_net || plan.landlock_plan.scoped;
     }
 
-    seccomp::Policy sp = effective_seccomp(p);
+    seccomp::Policy sp = effective_seccomp(p, learn_traced);
     if (!sp.supervised.empty() && sp.mode != seccomp::Mode::Filter)
         throw Error::usage("seccomp policy '" + sp.name + "': [[supervise]] needs a filter");
     if (sp.open.enabled()) {

@@ -136,5 +136,27 @@ TEST(Learn, ATcpClientAndServerGetTheirPortsAndNoOthers) {
     EXPECT_NE(other.err.find("PermissionError"), std::string::npos) << other.err;
 }
 
+// As root the kernel counts the calls (BPF tracepoints on the sandbox's cgroup); an ordinary
+// user's learn mode makes every call a notification. Both find the same calls.
+TEST(Learn, TheKernelsCountAndTheNotificationsAgree) {
+    TempDir dir(65534);
+    const std::string as_root = dir.path() + "/root.toml", as_user = dir.path() + "/user.toml";
+    const std::vector<std::string> program{"--", "/bin/busybox", "sh", "-c", "echo hi; cat /etc/hostname; ls / >/dev/null"};
+    auto learn = [&](const std::string& out, std::optional<uid_t> uid) {
+        std::vector<std::string> args{"learn", "--no-verify", "--output", out};
+        args.insert(args.end(), program.begin(), program.end());
+        RunOptions opts;
+        opts.as_uid = uid;
+        RunResult r = run_caisson(args, opts);
+        EXPECT_EQ(r.status, 0) << r.err;
+        std::string text = read_file(out);
+        // The calls and their argument values: everything before the paths.
+        return text.substr(text.find("default = "), text.find("[open]") - text.find("default = "));
+    };
+    std::string root_calls = learn(as_root, std::nullopt), user_calls = learn(as_user, 65534);
+    EXPECT_NE(root_calls.find("\"getdents64\""), std::string::npos) << root_calls;
+    EXPECT_EQ(root_calls, user_calls);
+}
+
 }  // namespace
 }  // namespace caisson::test

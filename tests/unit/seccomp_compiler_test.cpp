@@ -335,7 +335,7 @@ TEST(SeccompCompiler, BadInputIsRefusedWithItsPlace) {
               "test.toml:1:11: 'errno(ENOTREAL)': expected an errno number or name (EPERM)");
     EXPECT_EQ(message("abi = [\"arm\"]"), "test.toml:1:7: unknown ABI 'arm' (x86_64, x32, i386)");
     EXPECT_EQ(message("colour = 1"),
-              "test.toml:1:10: unknown key 'colour' in a seccomp policy (extends, description, filter, default, abi, allow, rule, supervise)");
+              "test.toml:1:10: unknown key 'colour' in a seccomp policy (extends, description, filter, default, abi, allow, rule, supervise, open)");
     EXPECT_EQ(message("[[rule]]\naction = \"allow\""), "test.toml:1:1: a rule needs 'syscall'");
 }
 
