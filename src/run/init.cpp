@@ -102,6 +102,7 @@ void start_opener(LaunchPlan& plan, Failure& f) {
         if (::dup2(sock, 3) < 0) ::_exit(kExitUsage);
         kernel::close_range(4, ~0U, 0);
         if (!take_program_privileges(plan, f) || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(kExitUsage);
+        (void)::prctl(PR_SET_NAME, "caisson-opener", 0, 0, 0);  // for whoever lists the sandbox's processes
         opener::serve(3, plan.open_rules);
     }
     ::close(plan.opener_fd);

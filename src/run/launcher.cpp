@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -220,8 +221,13 @@ Outcome Sandbox::run() {
     // usage error, not a sandbox killed half way.
     kernel::Fd audit_file;
     if (!p.audit_path.empty()) {
-        audit_file.reset(::open(p.audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+        // O_NONBLOCK: a FIFO without a reader is refused here rather than met later, when the
+        // supervisor would wait on it with the sandbox waiting on the supervisor.
+        audit_file.reset(::open(p.audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
         if (!audit_file) throw Error(ErrorKind::Usage, "--audit: open", p.audit_path, errno);
+        struct stat st{};
+        if (::fstat(audit_file.get(), &st) < 0 || !S_ISREG(st.st_mode))
+            throw Error::usage("--audit: " + p.audit_path + " is not a regular file (the supervisor must never wait on it)");
     }
 
     // The cgroup exists before the sandbox: v2 is joined by clone3 itself, so no process of

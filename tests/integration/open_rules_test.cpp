@@ -104,6 +104,18 @@ TEST(OpenRules, AKillRuleEndsTheSandbox) {
     EXPECT_NE(j["seccomp_violation"]["action"].get<std::string>().find("/tmp/data/evil/file"), std::string::npos) << j.dump();
 }
 
+TEST(OpenRules, AKilledOpenerMeansRefusedOpensNotAHang) {
+    TempDir dir;
+    std::string policy = write_seccomp_policy(dir, "[open]\ndefault = \"allow\"\n");
+    // The program can signal the opener (same user), not trace it: then nothing opens.
+    RunResult r = run_probe({"--seccomp", policy}, {"--read", "/etc/hostname", "--kill-named", "caisson-opener"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["killed"], 1);
+    RunResult after = run_probe({"--seccomp", policy}, {"--kill-named", "caisson-opener", "--read", "/etc/hostname"});
+    ASSERT_EQ(after.status, 0) << after.err;
+    EXPECT_EQ(after.probe["reads"]["/etc/hostname"], "EACCES");
+}
+
 TEST(OpenRules, PolicyCheckShowsThem) {
     TempDir dir;
     std::string policy = write_seccomp_policy(dir, kRules);

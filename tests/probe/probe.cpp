@@ -227,6 +227,22 @@ json race_open(const std::string& allowed, const std::string& forbidden, int rou
     return out;
 }
 
+// Kills (SIGKILL) every other process of the pid namespace whose name is `name`; how many.
+int kill_named(const std::string& name) {
+    int killed = 0;
+    DIR* d = ::opendir("/proc");
+    if (!d) return -1;
+    while (dirent* e = ::readdir(d)) {
+        int pid = std::atoi(e->d_name);
+        if (pid <= 0 || pid == ::getpid()) continue;
+        std::ifstream comm("/proc/" + std::string(e->d_name) + "/comm");
+        std::string got;
+        if (std::getline(comm, got) && got == name && ::kill(pid, SIGKILL) == 0) ++killed;
+    }
+    ::closedir(d);
+    return killed;
+}
+
 json try_fork(int n) {
     int p[2];
     if (::pipe(p) < 0) return {{"error", strerrorname_np(errno)}};
@@ -386,6 +402,7 @@ int main(int argc, char** argv) {
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
+        else if (a == "--kill-named" && i + 1 < argc) out["killed"] = kill_named(argv[++i]);
         else if (a == "--race-open" && i + 3 < argc) out["race_open"] = race_open(argv[i + 1], argv[i + 2], std::atoi(argv[i + 3])), i += 3;
         else if (a == "--fork" && i + 1 < argc) out["fork"] = try_fork(std::atoi(argv[++i]));
         else if (a == "--spin-ms" && i + 1 < argc) out["spin_cpu_ms"] = spin(std::atoi(argv[++i]));
