@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +91,21 @@ int attack(const std::string& name, const char* arg) {
         int fd = ::open("/proc/sys/kernel/core_pattern", O_WRONLY | O_CLOEXEC);
         if (fd >= 0) return escaped("opened core_pattern for writing");
         return blocked("open /proc/sys/kernel/core_pattern");
+    }
+    if (name == "opener-takeover") {  // the [open] helper (pid 2) has no filter: take it over?
+        char comm[32] = {};
+        int c = ::open("/proc/2/comm", O_RDONLY | O_CLOEXEC);
+        if (c < 0 || ::read(c, comm, sizeof(comm) - 1) <= 0 || std::strcmp(comm, "caisson-opener\n") != 0)
+            return std::printf("setup: pid 2 is not the opener (%s)\n", comm), 2;
+        ::close(c);
+        if (::ptrace(PTRACE_ATTACH, 2, nullptr, nullptr) == 0) return escaped("attached to the opener");
+        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, 2, 0));
+        if (pidfd >= 0 && ::syscall(SYS_pidfd_getfd, pidfd, 3, 0) >= 0) return escaped("took the opener's socket");
+        if (::open("/proc/2/mem", O_RDWR | O_CLOEXEC) >= 0) return escaped("opened the opener's memory");
+        char buf[8];
+        iovec local{buf, sizeof(buf)}, remote{reinterpret_cast<void*>(0x400000), sizeof(buf)};
+        if (::process_vm_readv(2, &local, 1, &remote, 1, 0) > 0) return escaped("read the opener's memory");
+        return blocked("ptrace, pidfd_getfd, /proc/2/mem and process_vm_readv on the opener");
     }
     if (name == "ptrace-init") {
         if (::ptrace(PTRACE_ATTACH, 1, nullptr, nullptr) == 0) return escaped("attached to init");

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -67,6 +69,16 @@ TEST(Escape, SetHostClock) { expect_blocked(attack("set-clock")); }
 TEST(Escape, SysrqTrigger) { expect_blocked(attack("sysrq")); }
 TEST(Escape, WriteProcSys) { expect_blocked(attack("proc-sys")); }
 TEST(Escape, PtraceInit) { expect_blocked(attack("ptrace-init")); }
+
+TEST(Escape, TakeOverTheOpener) {
+    // A filter that allows every call: only the opener's own protection (not dumpable, the
+    // program without CAP_SYS_PTRACE) stands in the way.
+    TempDir dir;
+    std::string policy = dir.path() + "/open.toml";
+    std::ofstream(policy) << "filter = true\ndefault = \"allow\"\n[open]\ndefault = \"allow\"\n";
+    expect_blocked(run_caisson({"run", "--seccomp", policy, "--ro-bind", CAISSON_ATTACKER, kInside, "--", kInside,
+                                host_ns("pid"), "opener-takeover"}));
+}
 TEST(Escape, RawAndPacketSockets) { expect_blocked(attack("raw-socket")); }
 TEST(Escape, OpenByHandleShocker) { expect_blocked(attack("open-by-handle")); }
 
