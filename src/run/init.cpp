@@ -91,22 +91,33 @@ bool take_program_privileges(const LaunchPlan& plan, Failure& f) {
     return !plan.landlock || mech::apply_landlock(plan.landlock_plan, f);
 }
 
-// The helper for `[open]` rules: a child of init with the program's privileges, which no
-// process of the sandbox can trace (not dumpable, and the program cannot gain
-// CAP_SYS_PTRACE), serving the supervisor until it closes its end.
-void start_opener(LaunchPlan& plan, Failure& f) {
-    pid_t pid = ::fork();
-    if (pid < 0) report_failure(plan.channel, (f.set("fork", "opener"), f));
-    if (pid == 0) {
-        int sock = plan.opener_fd;
-        if (::dup2(sock, 3) < 0) ::_exit(kExitUsage);
-        kernel::close_range(4, ~0U, 0);
-        if (!take_program_privileges(plan, f) || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(kExitUsage);
-        (void)::prctl(PR_SET_NAME, "caisson-opener", 0, 0, 0);  // for whoever lists the sandbox's processes
-        opener::serve(3, plan.open_rules);
+// The helper for `[open]` rules, started by the program's process once it holds the
+// program's privileges: the same ids, capabilities and Landlock domain (a domain of its own
+// could not follow the caller's /proc/PID/fd links). Two raw forks, so that it is a child of
+// init, never of the program (whose wait() must not see it), and a copy of this memory,
+// never a sharer of init's. No process of the sandbox can trace it: it is not dumpable and
+// its memory belongs to the host's user namespace, where the program has no CAP_SYS_PTRACE.
+bool spawn_opener(LaunchPlan& plan, Failure& f) {
+    long middle = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (middle < 0) return f.set("clone", "opener");
+    if (middle == 0) {
+        long opener = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (opener == 0) {
+            if (::dup2(plan.opener_fd, 3) < 0) ::_exit(kExitUsage);
+            kernel::close_range(4, ~0U, 0);
+            if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(kExitUsage);
+            (void)::prctl(PR_SET_NAME, "caisson-opener", 0, 0, 0);  // for whoever lists the sandbox's processes
+            opener::serve(3, plan.open_rules);
+        }
+        ::_exit(opener < 0 ? 1 : 0);
     }
+    int status = 0;
+    pid_t got;
+    do got = ::waitpid(static_cast<pid_t>(middle), &status, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return f.set("start", "opener", ECHILD);
     ::close(plan.opener_fd);
-    plan.opener_fd = -1;
+    return true;
 }
 
 [[noreturn]] void exec_failed(int error_pipe, const Failure& f, const LaunchPlan& plan, bool filtered) {
@@ -129,6 +140,7 @@ void start_opener(LaunchPlan& plan, Failure& f) {
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
     if (!take_program_privileges(plan, f)) fail();
+    if (plan.opener_fd >= 0 && !spawn_opener(plan, f)) fail();
     // After the id change, which clears it.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
     if (::chdir(p.process.cwd.c_str()) < 0) f.set("chdir", p.process.cwd.c_str()), fail();
@@ -279,11 +291,6 @@ void kill_remaining_children() {
     // Not dumpable from before the program exists (dumpability belongs to the memory the
     // program shares until exec): it can never ptrace init or open /proc/1/* (CVE-2019-5736).
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
-
-    if (plan.opener_fd >= 0) {
-        start_opener(plan, f);
-        clock.done("opener");
-    }
 
     // 6. The program. Signals stay blocked (the supervisor blocked them before clone) so
     // none is lost before the loop below waits for them; the program gets the caller's

@@ -92,20 +92,27 @@ int attack(const std::string& name, const char* arg) {
         if (fd >= 0) return escaped("opened core_pattern for writing");
         return blocked("open /proc/sys/kernel/core_pattern");
     }
-    if (name == "opener-takeover") {  // the [open] helper (pid 2) has no filter: take it over?
-        char comm[32] = {};
-        int c = ::open("/proc/2/comm", O_RDONLY | O_CLOEXEC);
-        if (c < 0 || ::read(c, comm, sizeof(comm) - 1) <= 0 || std::strcmp(comm, "caisson-opener\n") != 0)
-            return std::printf("setup: pid 2 is not the opener (%s)\n", comm), 2;
-        ::close(c);
-        if (::ptrace(PTRACE_ATTACH, 2, nullptr, nullptr) == 0) return escaped("attached to the opener");
-        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, 2, 0));
+    if (name == "opener-takeover") {  // the [open] helper has no filter: take it over?
+        pid_t opener = 0;
+        for (pid_t pid = 2; pid < 64 && !opener; ++pid) {
+            char path[32], comm[32] = {};
+            std::snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+            int c = ::open(path, O_RDONLY | O_CLOEXEC);
+            if (c < 0) continue;
+            if (::read(c, comm, sizeof(comm) - 1) > 0 && std::strcmp(comm, "caisson-opener\n") == 0) opener = pid;
+            ::close(c);
+        }
+        if (!opener) return std::printf("setup: no caisson-opener among the sandbox's processes\n"), 2;
+        if (::ptrace(PTRACE_ATTACH, opener, nullptr, nullptr) == 0) return escaped("attached to the opener");
+        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, opener, 0));
         if (pidfd >= 0 && ::syscall(SYS_pidfd_getfd, pidfd, 3, 0) >= 0) return escaped("took the opener's socket");
-        if (::open("/proc/2/mem", O_RDWR | O_CLOEXEC) >= 0) return escaped("opened the opener's memory");
+        char mem[32];
+        std::snprintf(mem, sizeof(mem), "/proc/%d/mem", opener);
+        if (::open(mem, O_RDWR | O_CLOEXEC) >= 0) return escaped("opened the opener's memory");
         char buf[8];
         iovec local{buf, sizeof(buf)}, remote{reinterpret_cast<void*>(0x400000), sizeof(buf)};
-        if (::process_vm_readv(2, &local, 1, &remote, 1, 0) > 0) return escaped("read the opener's memory");
-        return blocked("ptrace, pidfd_getfd, /proc/2/mem and process_vm_readv on the opener");
+        if (::process_vm_readv(opener, &local, 1, &remote, 1, 0) > 0) return escaped("read the opener's memory");
+        return blocked("ptrace, pidfd_getfd, /proc/PID/mem and process_vm_readv on the opener");
     }
     if (name == "ptrace-init") {
         if (::ptrace(PTRACE_ATTACH, 1, nullptr, nullptr) == 0) return escaped("attached to init");

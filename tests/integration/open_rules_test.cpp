@@ -116,6 +116,18 @@ TEST(OpenRules, AKilledOpenerMeansRefusedOpensNotAHang) {
     EXPECT_EQ(after.probe["reads"]["/etc/hostname"], "EACCES");
 }
 
+TEST(OpenRules, UnderLandlockTheCallersOwnDescriptorsReopen) {
+    TempDir dir;
+    std::string policy = write_seccomp_policy(dir, "[open]\ndefault = \"allow\"\n");
+    // /proc/self/fd/0 is a magic link into the caller: the opener follows it only from
+    // within the program's own Landlock domain.
+    RunResult r = run_probe({"--seccomp", policy, "--landlock-rx", "/", "--landlock-rw", "/tmp"},
+                            {"--read", "/proc/self/fd/0", "--read", "/dev/stdin"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"]["/proc/self/fd/0"], "empty");  // the harness's /dev/null
+    EXPECT_EQ(r.probe["reads"]["/dev/stdin"], "empty");
+}
+
 TEST(OpenRules, PolicyCheckShowsThem) {
     TempDir dir;
     std::string policy = write_seccomp_policy(dir, kRules);
