@@ -122,7 +122,10 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
     if (broker_ && policy_lets_through && e.abi == "x86_64" && PathBroker::handles(e.syscall)) {
         auto d = broker_->handle(listener, n, e.syscall);
         audit(e, d.decision, d.rule, "", d.path);
-        if (d.decision == "allow") return NotifyVerdict::Continued;
+        // The report keeps the policy's refusals; what the kernel said of an allowed or
+        // unresolvable path (ENOENT, mostly) is in the audit only.
+        const bool refused = d.kill || d.decision.starts_with("errno(");
+        if (!refused) return d.decision == "allow" ? NotifyVerdict::Continued : NotifyVerdict::Refused;
         e.action = d.decision + " " + d.path;
         if (out.seccomp_events.size() < kMaxRecorded) out.seccomp_events.push_back(e);
         if (d.kill) {
