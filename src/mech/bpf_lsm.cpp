@@ -1,5 +1,7 @@
 #include "mech/bpf_lsm.hpp"
 
+#include "mech/bpf_object.hpp"
+
 #include <caisson/error.hpp>
 
 #include <bpf/bpf.h>
@@ -8,7 +10,6 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -28,19 +29,6 @@ struct FileId {
     uint64_t dev, ino;
 };
 
-// libbpf's own messages would interleave with caisson's one-line errors.
-int quiet(enum libbpf_print_level, const char*, va_list) { return 0; }
-
-int map_fd(bpf_object* obj, const char* name) {
-    bpf_map* m = bpf_object__find_map_by_name(obj, name);
-    if (!m) throw Error(ErrorKind::Setup, "find BPF map", name, ENOENT);
-    return bpf_map__fd(m);
-}
-
-void update(int fd, const void* key, const void* value, const std::string& what) {
-    if (bpf_map_update_elem(fd, key, value, BPF_ANY) < 0) throw Error(ErrorKind::Setup, "fill BPF LSM map", what, errno);
-}
-
 }  // namespace
 
 std::string bpf_lsm_unavailable() {
@@ -55,55 +43,41 @@ std::string bpf_lsm_unavailable() {
 }
 
 struct BpfLsmPrograms::State {
-    bpf_object* obj = nullptr;
-    std::vector<bpf_link*> links;
-    ~State() {
-        for (auto* l : links) bpf_link__destroy(l);
-        if (obj) bpf_object__close(obj);
-    }
+    BpfObject obj{embedded::sandbox_lsm_object, embedded::sandbox_lsm_object_size, "caisson_lsm", "BPF LSM programs"};
 };
 
 BpfLsmPrograms::BpfLsmPrograms(int cgroup_fd, const BpfLsm& policy) : s_(std::make_unique<State>()) {
-    libbpf_set_print(quiet);
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "caisson_lsm");
-    s_->obj = bpf_object__open_mem(embedded::sandbox_lsm_object, embedded::sandbox_lsm_object_size, &opts);
-    if (!s_->obj) throw Error(ErrorKind::Setup, "open BPF LSM object", "sandbox_lsm.bpf.o", errno);
     // Only the programs the policy needs are loaded: a hook with no rule costs nothing.
     bpf_program* prog;
-    bpf_object__for_each_program(prog, s_->obj) {
+    bpf_object__for_each_program(prog, s_->obj.get()) {
         std::string name = bpf_program__name(prog);
         bool needed = (name == "caisson_exec" && policy.exec_max) || (name == "caisson_open" && !policy.deny_files.empty()) ||
                       (name == "caisson_connect" && !policy.connect_ports.empty());
         bpf_program__set_autoload(prog, needed);
     }
-    if (bpf_object__load(s_->obj) < 0) throw Error(ErrorKind::Setup, "load BPF LSM programs", "lsm_cgroup", errno);
+    s_->obj.load("lsm_cgroup");
 
-    const int settings = map_fd(s_->obj, "settings");
     // The program's own start is a load too.
     uint64_t exec_max = policy.exec_max ? *policy.exec_max + 1 : 0, ports_on = policy.connect_ports.empty() ? 0 : 1;
     uint32_t key = kSetExecMax;
-    update(settings, &key, &exec_max, "settings");
+    s_->obj.update("settings", &key, &exec_max, "exec max");
     key = kSetPortsOn;
-    update(settings, &key, &ports_on, "settings");
-    const int files = map_fd(s_->obj, "denied_files");
+    s_->obj.update("settings", &key, &ports_on, "ports on");
     for (const auto& path : policy.deny_files) {
         struct stat st{};
         if (::stat(path.c_str(), &st) < 0) throw Error(ErrorKind::Usage, "--lsm-deny-file: stat", path, errno);
         // The kernel's own encoding of a device number (MKDEV), which the program reads.
         FileId id{(static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev), st.st_ino};
         uint8_t one = 1;
-        update(files, &id, &one, path);
+        s_->obj.update("denied_files", &id, &one, path);
     }
-    const int ports = map_fd(s_->obj, "allowed_ports");
     for (uint16_t port : policy.connect_ports) {
         uint8_t one = 1;
-        update(ports, &port, &one, "port " + std::to_string(port));
+        s_->obj.update("allowed_ports", &port, &one, "port " + std::to_string(port));
     }
-    bpf_object__for_each_program(prog, s_->obj) {
+    bpf_object__for_each_program(prog, s_->obj.get()) {
         if (!bpf_program__autoload(prog)) continue;
-        bpf_link* link = bpf_program__attach_cgroup(prog, cgroup_fd);
-        if (!link) throw Error(ErrorKind::Setup, "attach BPF LSM program", bpf_program__name(prog), errno);
-        s_->links.push_back(link);
+        s_->obj.keep(bpf_program__attach_cgroup(prog, cgroup_fd), prog);
     }
 }
 
@@ -112,7 +86,7 @@ BpfLsmPrograms::~BpfLsmPrograms() = default;
 BpfLsmReport BpfLsmPrograms::report() const {
     BpfLsmReport r;
     r.applied = true;
-    int seen = bpf_map__fd(bpf_object__find_map_by_name(s_->obj, "seen"));
+    int seen = s_->obj.map_fd("seen");
     auto read = [&](uint32_t key) {
         uint64_t v = 0;
         (void)bpf_map_lookup_elem(seen, &key, &v);

@@ -4,6 +4,7 @@
 #include "kernel/process_memory.hpp"
 #include "kernel/syscalls.hpp"
 #include "policy/path_rules.hpp"
+#include "run/open_call.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -130,23 +131,13 @@ void record_pointers(const seccomp_notif& n, const std::string& syscall, Outcome
         if (!text.empty() && into.size() < kMaxAddresses) into.insert(text);
         return;
     }
-    int dirfd = AT_FDCWD;
-    uint64_t path_addr = a[0], flags = a[1];
-    if (syscall == "creat") flags = O_CREAT | O_WRONLY | O_TRUNC;
-    if (syscall == "openat" || syscall == "openat2") {
-        dirfd = static_cast<int>(a[0]);
-        path_addr = a[1];
-        flags = a[2];
-        if (syscall == "openat2") {
-            open_how how{};
-            if (a[3] < sizeof(how) || kernel::read_process_memory(pid, a[2], reinterpret_cast<char*>(&how), sizeof(how), false)) return;
-            flags = how.flags;
-        }
-    }
+    OpenCall call;
+    if (read_open_call(pid, syscall, a, call)) return;
+    const uint64_t flags = call.flags;
     std::vector<char> path(4096);
-    if (kernel::read_process_memory(pid, path_addr, path.data(), path.size(), true)) return;
+    if (kernel::read_process_memory(pid, call.path, path.data(), path.size(), true)) return;
     const bool follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
-    std::string real = real_path(pid, dirfd, path.data(), follow);
+    std::string real = real_path(pid, call.dirfd, path.data(), follow);
     if (real.empty() || (out.paths_seen.size() >= kMaxPaths && !out.paths_seen.count(real))) return;
     const bool writes = path_rules::open_writes(flags);
     out.paths_seen[real] |= writes ? Outcome::kPathWrite | ((flags & O_CREAT) ? Outcome::kPathCreate : 0u) : Outcome::kPathRead;

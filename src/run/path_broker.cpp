@@ -4,6 +4,7 @@
 #include "kernel/notify.hpp"
 #include "kernel/process_memory.hpp"
 #include "run/channel.hpp"
+#include "run/open_call.hpp"
 #include "run/opener.hpp"
 
 #include <caisson/error.hpp>
@@ -69,36 +70,14 @@ PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, st
         return d;
     };
     const pid_t pid = static_cast<pid_t>(n.pid);
-    int dirfd = AT_FDCWD;
-    uint64_t path_addr;
-    if (syscall == "open" || syscall == "creat") {
-        path_addr = n.data.args[0];
-        req->flags = syscall == "creat" ? O_CREAT | O_WRONLY | O_TRUNC : static_cast<uint32_t>(n.data.args[1]);
-        req->mode = syscall == "creat" ? n.data.args[1] : n.data.args[2];
-    } else {
-        dirfd = static_cast<int>(n.data.args[0]);
-        path_addr = n.data.args[1];
-        if (syscall == "openat") {
-            req->flags = static_cast<uint32_t>(n.data.args[2]);
-            req->mode = n.data.args[3];
-        } else {
-            req->call = opener::Call::Openat2;
-            // Sizes the kernel knows are read whole; a larger struct must be zero beyond ours.
-            uint64_t size = n.data.args[3];
-            if (size < 24 /* OPEN_HOW_SIZE_VER0 */) return answer_errno(EINVAL, "failed");
-            if (size > 4096) return answer_errno(E2BIG, "failed");
-            std::vector<char> raw(size);
-            if (int err = kernel::read_process_memory(pid, n.data.args[2], raw.data(), raw.size(), false)) return answer_errno(err, "failed");
-            if (std::any_of(raw.begin() + sizeof(open_how), raw.end(), [](char c) { return c != 0; }))
-                return answer_errno(E2BIG, "failed");
-            open_how how{};
-            std::memcpy(&how, raw.data(), std::min(raw.size(), sizeof(how)));
-            req->flags = how.flags;
-            req->mode = how.mode;
-            req->resolve = how.resolve;
-        }
-    }
-    if (int err = kernel::read_process_memory(pid, path_addr, req->path, sizeof(req->path), true)) return answer_errno(err, "failed");
+    OpenCall call;
+    if (int err = read_open_call(pid, syscall, n.data.args, call)) return answer_errno(err, "failed");
+    const int dirfd = call.dirfd;
+    req->call = call.openat2 ? opener::Call::Openat2 : opener::Call::Openat;
+    req->flags = call.flags;
+    req->mode = call.mode;
+    req->resolve = call.resolve;
+    if (int err = kernel::read_process_memory(pid, call.path, req->path, sizeof(req->path), true)) return answer_errno(err, "failed");
     d.path = req->path;
     if (!kernel::notify_id_valid(listener, n.id)) return d;  // the caller is gone: nobody to answer
     // The directory the path starts from: the caller's, opened from outside (its /proc
