@@ -4,12 +4,18 @@
 
 #include "run/failure.hpp"
 
+#include <initializer_list>
 #include <vector>
 
 namespace caisson::mech {
 
-// Marks every other descriptor close-on-exec (so an exec failure can still be reported on
-// one), and clears close-on-exec on the passed ones. `pass` is sorted.
-bool close_inherited_fds(const std::vector<int>& pass, run::Failure& f);
+// Closes every descriptor above 2 but those in `keep` (sorted) and the valid ones in `also`
+// (at most 8, any order, -1 ignored). Closed, not marked close-on-exec: a descriptor that
+// merely waits for exec is still there when the working directory is resolved, and
+// /proc/self/fd/N leads out of the root through it. No allocation (it runs after clone).
+bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, run::Failure& f);
+
+// Clears close-on-exec on the passed descriptors, so that they survive the program's exec.
+bool pass_fds_through_exec(const std::vector<int>& pass, run::Failure& f);
 
 }  // namespace caisson::mech

@@ -4,6 +4,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
+#include "mech/fds.hpp"
 #include "oci/hooks.hpp"
 #include "oci/idmapped_mounts.hpp"
 #include "oci/process_setup.hpp"
@@ -28,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -340,6 +342,14 @@ pid_t create_container(const CreateOptions& o) {
     nlohmann::json creating = state_json(state, Status::Creating);
     args.state_json = creating.dump();
 
+    // What the init keeps of this process's descriptors; the process keeps only the sockets.
+    std::vector<int> init_fds{child_end.get(), start_socket.get()};
+    if (console) init_fds.push_back(console.get());
+    for (const auto& [index, fd] : idmapped) init_fds.push_back(fd.get());
+    for (unsigned fd = 3; fd < 3 + o.preserve_fds; ++fd) init_fds.push_back(static_cast<int>(fd));
+    std::sort(init_fds.begin(), init_fds.end());
+    args.process.runtime_fds = {child_end.get(), start_socket.get()};
+
     clone_args ca{};
     int pidfd = -1;
     ca.flags = clone_flags | CLONE_PIDFD;
@@ -353,8 +363,11 @@ pid_t create_container(const CreateOptions& o) {
     long pid = kernel::clone3(&ca);
     if (pid < 0) throw Error(ErrorKind::Setup, "clone3", "container init", errno);
     if (pid == 0) {
-        parent_end.reset();
-        ::close(dir.lock_fd());
+        // Only what the init needs stays open; the cgroup directory, the state directory's
+        // lock, the runtime's log, and whatever its caller left open are closed before the
+        // init resolves any path in the container (CVE-2024-21626).
+        Failure f;
+        if (!mech::close_fds_except(init_fds, {}, f)) init_fail(child_end.get(), f);
         // Until it execs the container's program the init is this binary: non-dumpable, its
         // /proc/1/exe and memory are closed to the container's processes (CVE-2019-5736).
         if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);

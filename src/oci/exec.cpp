@@ -7,6 +7,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
+#include "mech/fds.hpp"
 #include "oci/process_setup.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
@@ -27,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -155,8 +157,15 @@ int exec_in_container(const ExecOptions& o) {
     pid_t helper = ::fork();
     if (helper < 0) throw Error(ErrorKind::Setup, "fork", "exec helper", errno);
     if (helper == 0) {
-        ours.reset();
         Failure f;
+        // Only what the helper needs stays open: the cgroup directory, the state directory,
+        // the runtime's log and its caller's descriptors are closed before anything enters
+        // the container (CVE-2024-21626).
+        std::vector<int> keep{theirs.get(), pidfd.get()};
+        if (console) keep.push_back(console.get());
+        for (unsigned fd = 3; fd < 3 + o.preserve_fds; ++fd) keep.push_back(static_cast<int>(fd));
+        std::sort(keep.begin(), keep.end());
+        if (!mech::close_fds_except(keep, {}, f)) child_fail(theirs.get(), f);
         // Its child enters the container's pid namespace as this binary: non-dumpable until
         // it execs (CVE-2019-5736).
         if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) child_fail(theirs.get(), (f.set("prctl", "PR_SET_DUMPABLE"), f));
@@ -179,11 +188,12 @@ int exec_in_container(const ExecOptions& o) {
             ::_exit(0);
         }
         // The process: a session of its own, the terminal, then as the container's init.
+        ::close(pidfd.release());
+        plan.runtime_fds = {theirs.get()};
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
         if (::setsid() < 0) child_fail(theirs.get(), (f.set("setsid", "exec process"), f));
         if (process.terminal && !setup_terminal(console.get(), process, f)) child_fail(theirs.get(), f);
         console.reset();
-        if (::chdir("/") < 0) child_fail(theirs.get(), (f.set("chdir", "/"), f));
         if (!resolve_executable(plan, f)) child_fail(theirs.get(), f);
         int listener = -1;
         if (!prepare_identity_and_filter(plan, &listener, f)) child_fail(theirs.get(), f);

@@ -3,7 +3,9 @@
 #include "filter/seccomp_compiler.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/fds.hpp"
 #include "mech/seccomp.hpp"
+#include "mech/workdir.hpp"
 #include "oci/seccomp_json.hpp"
 #include "policy/values.hpp"
 
@@ -12,7 +14,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <linux/close_range.h>
 #include <sched.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -21,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -160,22 +162,29 @@ bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
         if (::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (klass << 13) | p.io_priority->priority) < 0)
             return f.set("ioprio_set", "process.ioPriority");
     }
-    // Descriptors beyond stdio and --preserve-fds never reach the program (CVE-2024-21626);
-    // marked now, closed by exec, because the start socket is still needed until then.
+    // Descriptors beyond stdio and --preserve-fds never reach the program (CVE-2024-21626):
+    // closed now, before the working directory is resolved, all but the runtime's sockets
+    // still needed until exec (close-on-exec, and no way to a directory).
+    std::vector<int> keep = plan.runtime_fds;
+    for (unsigned fd = 3; fd < 3 + plan.preserve_fds; ++fd) keep.push_back(static_cast<int>(fd));
+    std::sort(keep.begin(), keep.end());
+    if (!mech::close_fds_except(keep, {}, f)) return false;
     for (unsigned fd = 3; fd < 3 + plan.preserve_fds; ++fd) {
         int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
         if (flags >= 0) ::fcntl(static_cast<int>(fd), F_SETFD, flags & ~FD_CLOEXEC);
     }
-    if (kernel::close_range(3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return f.set("close_range", "inherited descriptors");
+    // Resolved inside the root while still the container's root and before any filter of
+    // the config's (which need not allow openat2); entered as the process's own user.
+    kernel::Fd cwd(mech::open_workdir(p.cwd.c_str(), f));
+    if (!cwd) return f.set("chdir", ("process.cwd " + p.cwd).c_str(), f.err);
     // Without no_new_privs an unprivileged process may not install a filter: install it
     // while still privileged (runc's order); it then has to allow the steps that follow.
     bool early_filter = !p.no_new_privileges && !plan.seccomp.empty();
     if (early_filter && !mech::install_seccomp(plan.seccomp, plan.seccomp_notify ? listener : nullptr, f, plan.seccomp_flags))
         return false;
-    if (::chdir(p.cwd.c_str()) < 0 && errno != EACCES) return f.set("chdir", ("process.cwd " + p.cwd).c_str());
     if (!apply_capabilities(p.capabilities.value_or(CapabilitySets{}), p.user.uid, p.user.gid, p.user.additional_gids, f))
         return false;
-    if (::chdir(p.cwd.c_str()) < 0) return f.set("chdir", ("process.cwd " + p.cwd).c_str());
+    if (!mech::enter_workdir(cwd.get(), ("process.cwd " + p.cwd).c_str(), f)) return false;
     ::umask(p.user.umask.value_or(022));
     if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_NO_NEW_PRIVS");
     if (!early_filter && !plan.seccomp.empty() &&

@@ -21,10 +21,11 @@ struct ProcessPlan {
     unsigned seccomp_flags = 0;
     bool seccomp_notify = false;
     std::string listener_path;         // OCI listenerPath: where the notify fd goes
-    std::string listener_state;        // the state JSON sent with it
-    int listener_socket = -1;          // connected before pivot_root
     std::optional<unsigned long> personality;
     unsigned preserve_fds = 0;         // 3 .. 3+N-1 stay open
+    // The runtime's own descriptors the process still needs until exec (the setup channel,
+    // the start socket): sockets only, close-on-exec. Every other one is closed.
+    std::vector<int> runtime_fds;
     // Resolved in the container's filesystem (PATH from process.env) by resolve_executable.
     std::string executable;
     std::vector<std::string> env;

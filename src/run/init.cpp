@@ -11,6 +11,7 @@
 #include "mech/seccomp.hpp"
 #include "mech/timens.hpp"
 #include "mech/tty.hpp"
+#include "mech/workdir.hpp"
 #include "run/channel.hpp"
 #include "run/opener.hpp"
 
@@ -131,19 +132,33 @@ bool spawn_opener(LaunchPlan& plan, Failure& f) {
 
 // The program's last steps, in the forked child. Order matters: limits and session while
 // still privileged, descriptors, then capabilities and no_new_privs, Landlock, seccomp last.
-[[noreturn]] void exec_program(LaunchPlan& plan, const sigset_t& original_mask, int error_pipe) {
+//
+// Descriptors: init closed every host descriptor right after clone; here the program closes
+// all but stdio, --pass-fd, the exec-status pipe, the opener's end (until the opener has it)
+// and, only while it still has to travel or while init shares this table, the setup channel.
+// Those are pipes and sockets of caisson's own, all close-on-exec: none names a file or a
+// directory, so none is a way out when the working directory is resolved.
+[[noreturn]] void exec_program(LaunchPlan& plan, const sigset_t& original_mask, int error_pipe, int error_pipe_init,
+                               bool shared_table) {
     Failure f;
     const Policy& p = *plan.policy;
     bool filtered = false;
     auto fail = [&] { exec_failed(error_pipe, f, plan, filtered); };
     if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
-    if (!mech::close_inherited_fds(plan.pass_fds, f)) fail();
+    bool keep_channel = shared_table || plan.seccomp_listener_early;
+    if (!mech::close_fds_except(plan.pass_fds,
+                                {error_pipe, shared_table ? error_pipe_init : -1, keep_channel ? plan.channel : -1,
+                                 plan.opener_fd},
+                                f))
+        fail();
+    if (!mech::pass_fds_through_exec(plan.pass_fds, f)) fail();
     if (!take_program_privileges(plan, f)) fail();
     if (plan.opener_fd >= 0 && !spawn_opener(plan, f)) fail();
     // After the id change, which clears it.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
-    if (::chdir(p.process.cwd.c_str()) < 0) f.set("chdir", p.process.cwd.c_str()), fail();
+    // As the program (its ids, capabilities and Landlock domain), inside its root only.
+    if (!mech::enter_workdir(p.process.cwd.c_str(), f)) fail();
     ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     // The listener lands in the descriptor table this process shares with init (CLONE_FILES),
     // its number in the memory they share (CLONE_VM): init passes it to the supervisor.
@@ -182,12 +197,14 @@ int find_listener() {
 
 struct SpawnArgs {
     LaunchPlan* plan;
-    int error_pipe;
+    int error_pipe;       // the program's end
+    int error_pipe_init;  // init's end
+    bool shared_table;    // CLONE_FILES: what the program closes, init loses too
 };
 
 int program_entry(void* arg) {
     auto* a = static_cast<SpawnArgs*>(arg);
-    exec_program(*a->plan, a->plan->caller_sigmask, a->error_pipe);
+    exec_program(*a->plan, a->plan->caller_sigmask, a->error_pipe, a->error_pipe_init, a->shared_table);
 }
 
 // With a pid namespace, init's exit takes every process with it. Without one, init is a
@@ -250,6 +267,12 @@ void kill_remaining_children() {
     started.type = MsgType::Started;
     StepClock clock(started);
 
+    // 0. No descriptor of the host stays: the supervisor's cgroup directory, pidfds, BPF
+    // objects, namespace and log files, and whatever a library caller had open, are closed
+    // (not marked close-on-exec) before anything resolves a path (CVE-2024-21626).
+    if (!mech::close_fds_except(plan.pass_fds, {plan.channel, plan.opener_fd, plan.overlay.prebuilt_root}, f))
+        report_failure(plan.channel, f);
+
     // 1. Wait until the supervisor has written the id maps (and passed the overlay layers).
     Message go{};
     if (recv_message(plan.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(kExitUsage);
@@ -305,7 +328,7 @@ void kill_remaining_children() {
     // Like posix_spawn: the program shares init's memory until it execs (CLONE_VM |
     // CLONE_VFORK), so no page tables are copied; init is suspended meanwhile, and the
     // program writes nothing but its own stack (and errno) before exec.
-    SpawnArgs spawn{&plan, error_pipe[1]};
+    SpawnArgs spawn{&plan, error_pipe[1], error_pipe[0], plan.seccomp_listener};
     alignas(64) char stack[64 * 1024];
     int spawn_flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (plan.seccomp_listener ? CLONE_FILES : 0);
     pid_t program = ::clone(program_entry, stack + sizeof(stack), spawn_flags, &spawn);

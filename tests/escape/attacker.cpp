@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -51,6 +52,19 @@ int attack(const std::string& name, const char* arg) {
             if (::fcntl(fd, F_GETFD) >= 0) return escaped("found an inherited descriptor");
         errno = EBADF;
         return blocked("no descriptor beyond 0, 1, 2");
+    }
+    if (name == "cwd-outside-root") {  // CVE-2024-21626: started in a directory outside the root?
+        // From inside the root, enough `..` end at the root itself; from outside it, they end
+        // at the host's real root, which the sandbox's "/" is not.
+        std::string up = ".";
+        for (int i = 0; i < 64; ++i) up += "/..";
+        // The mount too: a root bound from the host's "/" has the same inode as the host's.
+        struct statx top{}, root{};
+        if (::statx(AT_FDCWD, up.c_str(), 0, STATX_INO | STATX_MNT_ID, &top) < 0 ||
+            ::statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &root) < 0) return blocked("stat of the working directory's top");
+        if (top.stx_mnt_id != root.stx_mnt_id || top.stx_ino != root.stx_ino) return escaped("the working directory is outside the root");
+        errno = 0;
+        return blocked("the working directory is inside the root");
     }
     if (name == "nested-userns-remount") {  // capabilities in a nested user namespace
         if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return blocked("unshare");

@@ -61,6 +61,28 @@ TEST(Escape, LeakedDescriptor) {
     ::close(leak);
 }
 
+// CVE-2024-21626 and its variants: a working directory given as a link through a descriptor
+// that the sandbox's init or program might still hold (the cgroup directory with a cgroup
+// option, a host directory the caller left inheritable), or through /proc's other links.
+// Each is refused, or resolved inside the root: never a directory of the host.
+TEST(Escape, WorkingDirectoryThroughAHostDescriptor) {
+    int leak = ::open("/", O_RDONLY | O_DIRECTORY);  // inheritable, not passed
+    RunOptions o;
+    o.extra_fds = {{9, leak}};
+    std::vector<std::string> paths{"/proc/self/cwd/..", "/proc/1/cwd", "/proc/self/root", "/proc/self/root/..",
+                                   "/proc/thread-self/fd/3", "/proc/1/root", "/../../.."};
+    for (int fd = 0; fd <= 64; ++fd) paths.push_back("/proc/self/fd/" + std::to_string(fd));
+    for (const auto& cwd : paths) {
+        auto r = run_caisson({"run", "--profile", "default", "--pids", "64", "--chdir", cwd, "--ro-bind", CAISSON_ATTACKER,
+                              kInside, "--", kInside, host_ns("pid"), "cwd-outside-root"},
+                             o);
+        EXPECT_EQ(r.out.find("ESCAPED"), std::string::npos) << cwd << ": " << r.out;
+        if (r.status == 125) EXPECT_NE(r.err.find("chdir"), std::string::npos) << cwd << ": " << r.err;
+        else expect_blocked(r);
+    }
+    ::close(leak);
+}
+
 TEST(Escape, NestedUserNamespaceCannotUndoTheMounts) { expect_blocked(attack("nested-userns-remount")); }
 TEST(Escape, MknodBlockDevice) { expect_blocked(attack("mknod-block")); }
 TEST(Escape, LoadKernelModule) { expect_blocked(attack("load-module")); }

@@ -626,6 +626,55 @@ TEST(OciLifecycle, PreservedDescriptorsPassAndOthersDoNot) {
     run_oci({"--root", b.root(), "delete", "--force", "fds"});
 }
 
+// CVE-2024-21626 and its variants, in both ways a cwd reaches caisson-oci: an image's
+// WORKDIR (process.cwd) and `exec --cwd`. A link through a descriptor the init or the exec
+// helper might hold (the cgroup directory, the state directory, the runtime's log, one the
+// caller left open), or through /proc's other links, is refused or resolved inside the root.
+std::vector<std::string> hostile_cwds() {
+    std::vector<std::string> paths{"/proc/self/cwd/..", "/proc/1/cwd", "/proc/self/root", "/proc/self/root/..",
+                                   "/proc/thread-self/fd/3", "/proc/1/root", "/../../.."};
+    for (int fd = 0; fd <= 64; ++fd) paths.push_back("/proc/self/fd/" + std::to_string(fd));
+    return paths;
+}
+
+void expect_inside_or_refused(const RunResult& r, const std::string& cwd) {
+    if (r.status == 0) {
+        EXPECT_EQ(r.probe["cwd_inside_root"], true) << cwd << ": the process ran in " << r.probe["cwd"];
+    } else {
+        EXPECT_NE(r.err.find("cwd"), std::string::npos) << cwd << ": " << r.status << " " << r.err;
+        EXPECT_TRUE(r.probe.is_null()) << cwd << ": the process ran in " << r.probe["cwd"];
+    }
+}
+
+TEST(OciEscape, AWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoot) {
+    Bundle b;
+    int leak = ::open("/", O_RDONLY | O_DIRECTORY);  // inheritable: the runtime's caller left it open
+    RunOptions o;
+    o.extra_fds = {{7, leak}};
+    b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
+    for (const auto& cwd : hostile_cwds()) {
+        b.config["process"]["cwd"] = cwd;
+        b.config["process"]["args"] = {"/probe"};
+        expect_inside_or_refused(b.oci("run", {"--bundle", b.path()}, "wd", o), cwd);
+        run_oci({"--root", b.root(), "delete", "--force", "wd"});
+    }
+    ::close(leak);
+}
+
+TEST(OciEscape, ExecWithAWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoot) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy").status, 0);
+    int leak = ::open("/", O_RDONLY | O_DIRECTORY);
+    RunOptions o;
+    o.extra_fds = {{7, leak}};
+    for (const auto& cwd : hostile_cwds())
+        expect_inside_or_refused(b.oci("exec", {"--cwd", cwd, "busy", "/probe"}, "", o), cwd);
+    ::close(leak);
+    b.oci("delete", {"--force"}, "busy");
+}
+
 TEST(OciCli, VersionFeaturesSpecAndJsonLog) {
     RunResult v = run_oci({"--version"});
     EXPECT_EQ(v.out.substr(0, v.out.find('\n')).rfind("caisson-oci version ", 0), 0u);

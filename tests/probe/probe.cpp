@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <linux/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -444,6 +445,16 @@ int main(int argc, char** argv) {
     out["ns"] = ns;
     char cwd[4096] = {};
     out["cwd"] = ::getcwd(cwd, sizeof(cwd)) ? cwd : "";
+    {
+        // Enough `..` from inside the root end at the root; from outside it, elsewhere.
+        std::string up = ".";
+        for (int i = 0; i < 64; ++i) up += "/..";
+        // The mount too: a root bound from the host's "/" has the same inode as the host's.
+        struct statx top{}, root{};
+        out["cwd_inside_root"] = ::statx(AT_FDCWD, up.c_str(), 0, STATX_INO | STATX_MNT_ID, &top) == 0 &&
+                                 ::statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &root) == 0 &&
+                                 top.stx_mnt_id == root.stx_mnt_id && top.stx_ino == root.stx_ino;
+    }
     json env = json::object();
     for (char** e = environ; *e; ++e) {
         std::string s(*e);
