@@ -49,6 +49,8 @@ int set_attrs(int mnt, unsigned long long set, unsigned long long clear, bool re
     mount_attr attr{};
     attr.attr_set = set;
     attr.attr_clr = clear;
+    // The kernel changes the atime mode only with the whole field cleared (else EINVAL).
+    if ((set | clear) & MOUNT_ATTR__ATIME) attr.attr_clr |= MOUNT_ATTR__ATIME;
     return kernel::mount_setattr(mnt, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr);
 }
 

@@ -105,7 +105,10 @@ Process exec_process(const ExecOptions& o, const Spec& spec) {
     if (!o.caps.empty()) {
         CapabilitySets c = p.capabilities.value_or(CapabilitySets{});
         uint64_t add = capability_bits(o.caps, "exec --cap");
-        c.bounding |= add, c.effective |= add, c.permitted |= add, c.inheritable |= add, c.ambient |= add;
+        // Bounding, effective and permitted only, as runc since 1.1.2: an inheritable (or
+        // ambient) capability would pass on through exec to programs that were never given
+        // it (CVE-2022-29162).
+        c.bounding |= add, c.effective |= add, c.permitted |= add;
         p.capabilities = c;
     }
     if (o.no_new_privs) p.no_new_privileges = true;

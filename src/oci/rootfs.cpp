@@ -76,8 +76,18 @@ bool set_propagation(int mnt, const MountOptions& o, Failure& f, const char* wha
     return true;
 }
 
+// The recursive attributes, on the attached mount and everything below it. Asked for and not
+// applied is an error, never a silent success.
+bool set_recursive_attrs(int mnt, const MountOptions& o, Failure& f, const char* what) {
+    if (!o.rec_set && !o.rec_clear) return true;
+    if (mech::set_attrs(mnt, o.rec_set, o.rec_clear, true) < 0) return f.set("set recursive mount attributes", what);
+    return true;
+}
+
 bool bind_mount(int root, const RootfsPlan& plan, size_t index, const MountOptions& o, Failure& f) {
     const Mount& m = plan.spec->mounts[index];
+    // A bind takes no filesystem options: one it cannot apply is refused, not dropped.
+    if (!o.data.empty()) return f.set("mount option not valid for a bind mount", (m.destination + ": " + o.data[0]).c_str(), EINVAL);
     std::string src = host_source(plan, m.source);
     kernel::Fd tree;
     auto made = plan.idmapped ? plan.idmapped->find(index) : decltype(plan.idmapped->end()){};
@@ -95,14 +105,14 @@ bool bind_mount(int root, const RootfsPlan& plan, size_t index, const MountOptio
     kernel::Fd at(mech::open_or_create(root, m.destination.c_str(), S_ISDIR(st.st_mode), f));
     if (!at) return false;
     if (mech::attach(tree.get(), at.get()) < 0) return f.set("bind mount", m.destination.c_str());
-    return set_propagation(tree.get(), o, f, m.destination.c_str());
+    return set_recursive_attrs(tree.get(), o, f, m.destination.c_str()) && set_propagation(tree.get(), o, f, m.destination.c_str());
 }
 
 bool attach_new(int root, int mnt, const Mount& m, const MountOptions& o, Failure& f) {
     kernel::Fd at(mech::open_or_create(root, m.destination.c_str(), true, f));
     if (!at) return false;
     if (mech::attach(mnt, at.get()) < 0) return f.set("mount", m.destination.c_str());
-    return set_propagation(mnt, o, f, m.destination.c_str());
+    return set_recursive_attrs(mnt, o, f, m.destination.c_str()) && set_propagation(mnt, o, f, m.destination.c_str());
 }
 
 // The container's own cgroups: on v1 a tmpfs holding one bind per hierarchy, on v2 the
@@ -243,11 +253,16 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
         if (opt == "idmap" || opt == "ridmap") continue;  // prepare_idmapped_mounts reads them
         if (opt == "tmpcopyup" || opt == "copy-symlink" || opt == "src-nofollow")
             throw Error::usage("config.json: " + field + ".options: \"" + opt + "\" (a crun extension) is not supported");
-        auto a = std::find_if(std::begin(kAttrs), std::end(kAttrs), [&](const Flag& x) { return opt == x.name; });
-        if (a != std::end(kAttrs)) {
-            o.attr_set = (o.attr_set & ~a->clear) | a->set;
-            o.attr_clear = (o.attr_clear & ~a->set) | (a->clear & ~MOUNT_ATTR__ATIME);
-            if (a->clear == MOUNT_ATTR__ATIME) o.attr_clear |= MOUNT_ATTR__ATIME;
+        auto attr = [](const std::string& name) {
+            return std::find_if(std::begin(kAttrs), std::end(kAttrs), [&](const Flag& x) { return name == x.name; });
+        };
+        // An attribute's bits replace the earlier ones of its kind (the atime modes are one kind).
+        auto merge = [](const Flag& a, unsigned long long& set, unsigned long long& clear) {
+            set = (set & ~a.clear) | a.set;
+            clear = (clear & ~a.set) | a.clear;
+        };
+        if (auto a = attr(opt); a != std::end(kAttrs)) {
+            merge(*a, o.attr_set, o.attr_clear);
             continue;
         }
         auto p = std::find_if(std::begin(kProps), std::end(kProps), [&](const Prop& x) { return opt == x.name; });
@@ -255,6 +270,13 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
             o.propagation = p->type;
             o.propagation_recursive = p->recursive;
             continue;
+        }
+        // runc's recursive attributes (mount_setattr with AT_RECURSIVE): "rro", "rnosuid", ...
+        if (opt.size() > 1 && opt[0] == 'r') {
+            if (auto a = attr(opt.substr(1)); a != std::end(kAttrs) && (a->set || a->clear)) {
+                merge(*a, o.rec_set, o.rec_clear);
+                continue;
+            }
         }
         if (std::find_if(std::begin(kSuperblockFlags), std::end(kSuperblockFlags),
                          [&](const char* x) { return opt == x; }) != std::end(kSuperblockFlags)) {
@@ -264,8 +286,10 @@ MountOptions parse_mount_options(const std::vector<std::string>& options, const 
         }
         o.data.push_back(opt);
     }
-    // Attributes a bind may clear must not be cleared on a new mount by the "set" below.
+    // An atime mode is set by clearing the whole atime field (mech::set_attrs does): what is
+    // left to clear is the other attributes.
     o.attr_clear &= ~o.attr_set;
+    o.rec_clear &= ~o.rec_set;
     return o;
 }
 

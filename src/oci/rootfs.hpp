@@ -18,6 +18,8 @@ namespace caisson::oci {
 struct MountOptions {
     bool bind = false, recursive = false;
     unsigned long long attr_set = 0, attr_clear = 0;  // MOUNT_ATTR_*
+    // The recursive ones ("rro", "rnosuid", ...): applied to the mount and every mount below.
+    unsigned long long rec_set = 0, rec_clear = 0;
     unsigned long long propagation = 0;               // MS_SHARED / MS_SLAVE / MS_PRIVATE / MS_UNBINDABLE
     bool propagation_recursive = false;
     std::vector<std::string> data;                    // handed to the filesystem (fsconfig)

@@ -4,6 +4,7 @@
 #include "oci_bundle.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -143,6 +144,37 @@ TEST(OciRun, MountsWithTheirOptionsInOrder) {
     EXPECT_EQ(r.probe["reads"]["/host/file"], "data");
     EXPECT_EQ(r.probe["writes"]["/data/inner/made"], "ok") << "a later mount lands inside an earlier one";
     EXPECT_TRUE(exists(host.path() + "/made"));
+}
+
+// runc's recursive attributes: "rro" makes a bind read-only with every mount below it; on a
+// tmpfs it is an attribute, not a filesystem option. One a bind cannot take is refused.
+TEST(OciRun, RecursiveMountAttributesReachEveryMountBelow) {
+    Bundle b;
+    TempDir host;
+    std::filesystem::create_directories(host.path() + "/sub");
+    ASSERT_EQ(::mount("tmpfs", (host.path() + "/sub").c_str(), "tmpfs", 0, "size=1m"), 0);
+    struct Unmount {
+        std::string p;
+        ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+    } unmount{host.path() + "/sub"};
+    auto& m = b.config["mounts"];
+    m.push_back({{"destination", "/host"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rro", "rnosuid"}}});
+    m.push_back({{"destination", "/scratch"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"rro", "size=1m"}}});
+    m.push_back({{"destination", "/strict"}, {"type", "bind"}, {"source", host.path()}, {"options", {"bind", "strictatime"}}});
+    m.push_back({{"destination", "/noatime"}, {"type", "bind"}, {"source", host.path()}, {"options", {"bind", "noatime"}}});
+    RunResult r = b.run({"--write", "/host/new", "--write", "/host/sub/new", "--write", "/scratch/new"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["writes"]["/host/new"], "EROFS");
+    EXPECT_EQ(r.probe["writes"]["/host/sub/new"], "EROFS") << "rro reaches the mount below";
+    EXPECT_EQ(r.probe["writes"]["/scratch/new"], "EROFS");
+    EXPECT_NE(mount_at(r.probe, "/host/sub")["options"].get<std::string>().find("nosuid"), std::string::npos);
+    EXPECT_EQ(mount_at(r.probe, "/noatime")["options"].get<std::string>().find("noatime") != std::string::npos, true);
+
+    Bundle bad;
+    bad.config["mounts"].push_back({{"destination", "/host"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rbogus"}}});
+    RunResult refused = bad.run({}, "bad");
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.err.find("rbogus"), std::string::npos) << refused.err;
 }
 
 TEST(OciRun, AMountTargetThatIsASymlinkOutOfTheRootStaysInside) {
@@ -624,6 +656,23 @@ TEST(OciLifecycle, PreservedDescriptorsPassAndOthersDoNot) {
     EXPECT_NE(fds.find("\"fd\":3"), std::string::npos) << fds;
     EXPECT_EQ(fds.find("\"fd\":4"), std::string::npos) << fds;
     run_oci({"--root", b.root(), "delete", "--force", "fds"});
+}
+
+// CVE-2022-29162: a capability added by `exec --cap` is not inheritable, and not ambient.
+TEST(OciLifecycle, ExecCapGoesToBoundingEffectiveAndPermittedOnly) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "caps").status, 0);
+    RunResult r = b.oci("exec", {"--cap", "CAP_SYS_PTRACE", "caps", "/probe"}, "");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const uint64_t ptrace = 1ull << 19;
+    auto set = [&](const char* name) { return std::stoull(r.probe["status"][name].get<std::string>(), nullptr, 16); };
+    EXPECT_TRUE(set("CapPrm") & ptrace);
+    EXPECT_TRUE(set("CapEff") & ptrace);
+    EXPECT_TRUE(set("CapBnd") & ptrace);
+    EXPECT_EQ(set("CapInh"), 0u);
+    EXPECT_EQ(set("CapAmb"), 0u);
+    b.oci("delete", {"--force"}, "caps");
 }
 
 // CVE-2024-21626 and its variants, in both ways a cwd reaches caisson-oci: an image's
