@@ -66,6 +66,17 @@ int attack(const std::string& name, const char* arg) {
         errno = 0;
         return blocked("the working directory is inside the root");
     }
+    if (name == "vsock") {  // a channel to the hypervisor and other guests: vsock is in no network namespace
+        int s = ::socket(40 /* AF_VSOCK */, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) return blocked("socket(AF_VSOCK)");
+        struct {
+            unsigned short family, reserved;
+            unsigned port, cid;
+            unsigned char zero[4];
+        } addr{40, 0, 4242, 0xffffffffu /* VMADDR_CID_ANY */, {}};
+        if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 || ::listen(s, 1) < 0) return blocked("bind/listen on vsock");
+        return escaped("listening on vsock port 4242, outside every network namespace");
+    }
     if (name == "nested-userns-remount") {  // capabilities in a nested user namespace
         if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return blocked("unshare");
         if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND, nullptr) == 0) return escaped("remounted / read-write");

@@ -101,6 +101,7 @@ TEST(Escape, TakeOverTheOpener) {
     expect_blocked(run_caisson({"run", "--seccomp", policy, "--ro-bind", CAISSON_ATTACKER, kInside, "--", kInside,
                                 host_ns("pid"), "opener-takeover"}));
 }
+TEST(Escape, VsockOutsideTheNetworkNamespace) { expect_blocked(attack("vsock")); }
 TEST(Escape, RawAndPacketSockets) { expect_blocked(attack("raw-socket")); }
 TEST(Escape, OpenByHandleShocker) { expect_blocked(attack("open-by-handle")); }
 

@@ -122,6 +122,37 @@ TEST(Seccomp, DefaultPolicyBlocksWhatCapabilitiesWouldAllow) {
     EXPECT_EQ(open.probe["tries"]["mount"], "ok");
 }
 
+// What the default policy closes beyond Docker's: families outside every network namespace
+// (vsock, Bluetooth) and other socket attack surface, page gifting, host-wide AIO contexts,
+// line disciplines, and seccomp listeners of the program's own (docs/seccomp-default.md).
+TEST(Seccomp, DefaultPolicyClosesWhatNoSandboxedProgramNeeds) {
+    auto r = run_probe({}, {"--call", "41,40,1,0",          // socket(AF_VSOCK, SOCK_STREAM)
+                            "--call", "41,0x100000028,1,0",  // the same, garbage above the int
+                            "--call", "53,40,1,0,0",         // socketpair(AF_VSOCK)
+                            "--call", "41,38,5,0",           // socket(AF_ALG, SOCK_SEQPACKET)
+                            "--call", "41,31,1,0",           // socket(AF_BLUETOOTH)
+                            "--call", "41,1,1,0",            // socket(AF_UNIX): still there
+                            "--call", "41,2,2,0",            // socket(AF_INET, SOCK_DGRAM): still there
+                            "--call", "278,0,0,0,0",         // vmsplice
+                            "--call", "216,0,0,0,0,0",       // remap_file_pages
+                            "--call", "206,1,0",             // io_setup
+                            "--call", "317,1,8,0",           // seccomp(SET_MODE_FILTER, NEW_LISTENER)
+                            "--call", "16,0,0x5423,0",       // ioctl(0, TIOCSETD)
+                            "--call", "16,0,0x100005423,0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& c = r.probe["calls"];
+    for (const char* call : {"41,40,1,0", "41,0x100000028,1,0", "53,40,1,0,0", "41,38,5,0", "41,31,1,0"})
+        EXPECT_EQ(c[call], "EAFNOSUPPORT") << call;
+    EXPECT_EQ(c["41,1,1,0"], "ok");
+    EXPECT_EQ(c["41,2,2,0"], "ok");
+    EXPECT_EQ(c["278,0,0,0,0"], "EPERM");
+    EXPECT_EQ(c["216,0,0,0,0,0"], "EPERM");
+    EXPECT_EQ(c["206,1,0"], "ENOSYS");
+    EXPECT_EQ(c["317,1,8,0"], "EPERM");
+    EXPECT_EQ(c["16,0,0x5423,0"], "EPERM");
+    EXPECT_EQ(c["16,0,0x100005423,0"], "EPERM") << "the kernel reads an unsigned int: garbage above must not pass";
+}
+
 TEST(Seccomp, StrictModeRunsReadWriteExitOnly) {
     TempDir dir;
     std::string report = dir.path() + "/report.json";
