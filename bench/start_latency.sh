@@ -15,9 +15,12 @@ startbench=$(dirname "$caisson")/bench/startbench
 declare -A cmds=(
   [bare]="/bin/true"
   [caisson]="$caisson run -- /bin/true"
+  # What the default ceilings cost (a cgroup for processes and memory, rlimits, the user
+  # namespace's own counts): the same start with every one lifted.
+  [caisson_noceil]="$caisson run --max-pids unlimited --max-memory unlimited --max-open-files unlimited --max-inotify-instances unlimited --max-inotify-watches unlimited -- /bin/true"
   [bwrap]="$(command -v bwrap) --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true"
 )
-order=(bare caisson bwrap)
+order=(bare caisson caisson_noceil bwrap)
 if command -v firejail >/dev/null; then
   cmds[firejail]="$(command -v firejail) --noprofile --quiet /bin/true"; order+=(firejail)
 fi
@@ -33,12 +36,12 @@ for r in $(seq "$rounds"); do
 done
 
 median() { python3 -c "import json,sys,statistics as s; print(s.median(json.loads(l)['$2'] for l in open('$1')))"; }
-printf '%-9s %10s %8s %8s %8s %14s %14s %8s\n' tool median_ms p90_ms x_bare x_bwrap starts/s_1w starts/s_2w x_bwrap
+printf '%-15s %10s %8s %8s %8s %14s %14s %8s\n' tool median_ms p90_ms x_bare x_bwrap starts/s_1w starts/s_2w x_bwrap
 base=$(median "$tmp/bare.1" median_ms); bw=$(median "$tmp/bwrap.1" median_ms); bwr=$(median "$tmp/bwrap.2" starts_per_s)
 for t in "${order[@]}"; do
   m=$(median "$tmp/$t.1" median_ms); p90=$(median "$tmp/$t.1" p90_ms)
   r1=$(median "$tmp/$t.1" starts_per_s); rate=$(median "$tmp/$t.2" starts_per_s)
-  python3 -c "print('%-9s %10.3f %8.3f %8.2f %8.2f %14.1f %14.1f %8.2f' % ('$t', $m, $p90, $m/$base, $m/$bw, $r1, $rate, $rate/$bwr))"
+  python3 -c "print('%-15s %10.3f %8.3f %8.2f %8.2f %14.1f %14.1f %8.2f' % ('$t', $m, $p90, $m/$base, $m/$bw, $r1, $rate, $rate/$bwr))"
 done
 
 # Memory of the supervising processes while the sandbox sleeps.

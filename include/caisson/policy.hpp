@@ -152,6 +152,21 @@ struct Resources {
     }
 };
 
+// Ceilings every sandbox has unless they are raised, or lifted with "unlimited" (nullopt):
+// defaults safe for hostile code. Processes and memory are held by the sandbox's cgroup
+// where one can be had (as root); where none can (an ordinary user without a delegated
+// cgroup), by what the kernel still offers: RLIMIT_NPROC, which a user namespace of its own
+// counts for this sandbox alone, and RLIMIT_AS per process. The report says which. An
+// explicit `resources` limit (--pids, --memory) replaces its ceiling and needs a cgroup.
+// The inotify counts are the sandbox's user namespace's own (/proc/sys/user/max_inotify_*).
+struct Ceilings {
+    std::optional<uint64_t> pids = 1024;             // processes and threads of the sandbox
+    std::optional<uint64_t> memory = 2ull << 30;     // bytes, the whole sandbox
+    std::optional<uint64_t> open_files = 1024;       // descriptors of one process (RLIMIT_NOFILE)
+    std::optional<uint64_t> inotify_instances = 32;  // per uid of the sandbox
+    std::optional<uint64_t> inotify_watches = 16384;
+};
+
 // One destination of the egress policy: an address prefix and a port range. IPv4 and IPv6
 // (an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is judged by the IPv4 rules).
 struct NetDestination {
@@ -221,6 +236,7 @@ struct Policy {
     Egress egress;
     BpfLsm bpf_lsm;
     Resources resources;
+    Ceilings ceilings;
     std::string report_path;
     // Every decision of the seccomp supervisor ([[supervise]] rules, notify and kill rules),
     // as JSON lines.

@@ -346,9 +346,9 @@ std::vector<std::string> SandboxCgroup::paths() const {
     return out;
 }
 
-void SandboxCgroup::join_v1(pid_t pid) const {
+void SandboxCgroup::join_v1(pid_t pid, bool with_v2) const {
     for (const auto& d : dirs_)
-        if (!d.v2) write_text(d.path + "/cgroup.procs", std::to_string(pid));
+        if (!d.v2 || with_v2) write_text(d.path + "/cgroup.procs", std::to_string(pid));
 }
 
 void SandboxCgroup::freeze() const {

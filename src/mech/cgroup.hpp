@@ -57,8 +57,9 @@ public:
     const std::string& name() const { return name_; }
     std::vector<std::string> paths() const;
     int v2_fd() const { return v2_fd_.get(); }  // for clone3's CLONE_INTO_CGROUP, -1 without v2
-    // Moves `pid` into the v1 hierarchies (v2 is joined at clone).
-    void join_v1(pid_t pid) const;
+    // Moves `pid` into the v1 hierarchies (v2 is joined at clone), and into v2 too when
+    // `with_v2` (a clone that could not use CLONE_INTO_CGROUP).
+    void join_v1(pid_t pid, bool with_v2 = false) const;
     // v1: an eventfd that fires when the memory controller hits OOM; -1 otherwise.
     int oom_eventfd() const { return oom_event_.get(); }
     // Stops every process at once, so that none can fork while the rest are killed.

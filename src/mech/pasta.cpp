@@ -73,16 +73,17 @@ std::string find_pasta() {
     return "";
 }
 
-std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, pid_t sandbox_pid, bool as_root,
-                                    const std::string& ready_fifo) {
+std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo) {
     std::vector<std::string> a{pasta, "--foreground", "--quiet", "--config-net", "--no-map-gw",
                                "--tcp-ports", ports(net.publish, false), "--udp-ports", ports(net.publish, true),
                                "--tcp-ns", "none", "--udp-ns", "none",
-                               "--netns", "/proc/" + std::to_string(sandbox_pid) + "/ns/net", "--pid", ready_fifo};
-    // As root, pasta would drop to nobody before opening the namespace, which nobody may
-    // not; an ordinary user's pasta enters the sandbox's user namespace, which it owns.
+                               "--netns", "/proc/self/fd/" + std::to_string(kPastaNetnsFd), "--pid", ready_fifo};
+    // As root, pasta stays root (it would drop to nobody first, with no way left to
+    // /dev/net/tun where that device is root's alone) and enters the network namespace
+    // with its capabilities; an ordinary user's pasta enters the sandbox's user namespace,
+    // which it owns.
     if (as_root) a.insert(a.begin() + 1, {"--runas", "0"});
-    else a.insert(a.end() - 2, {"--userns", "/proc/" + std::to_string(sandbox_pid) + "/ns/user"});
+    else a.insert(a.end() - 2, {"--userns", "/proc/self/fd/" + std::to_string(kPastaUsernsFd)});
     return a;
 }
 
@@ -96,7 +97,10 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
     int err_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "pasta", errno);
     kernel::Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-    std::vector<std::string> argv = pasta_argv(pasta, net, sandbox_pid, as_root, fifo.fifo());
+    std::vector<std::string> argv = pasta_argv(pasta, net, as_root, fifo.fifo());
+    std::string ns = "/proc/" + std::to_string(sandbox_pid) + "/ns/";
+    kernel::Fd userns(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC)), netns(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns || !netns) throw Error(ErrorKind::Setup, "--net user: open the sandbox's namespaces", ns, errno);
     std::vector<char*> args;
     for (auto& s : argv) args.push_back(s.data());
     args.push_back(nullptr);
@@ -115,7 +119,11 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
         ::dup2(null, 0);
         ::dup2(null, 1);
         ::dup2(err_w.get(), 2);
-        kernel::close_range(3, ~0U, 0);
+        // dup2 clears close-on-exec; the numbers below kPastaNetnsFd + 1 are free by now
+        // only if the sources are above them, so both go through a high number first.
+        int u = ::fcntl(userns.get(), F_DUPFD, 100), n = ::fcntl(netns.get(), F_DUPFD, 100);
+        if (u < 0 || n < 0 || ::dup2(u, kPastaUsernsFd) < 0 || ::dup2(n, kPastaNetnsFd) < 0) ::_exit(127);
+        kernel::close_range(kPastaNetnsFd + 1, ~0U, 0);
         ::execv(args[0], args.data());
         ::_exit(127);
     }

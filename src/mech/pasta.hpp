@@ -18,9 +18,14 @@ namespace caisson::mech {
 // pasta's path: $CAISSON_PASTA, else the first `pasta` on PATH; "" when there is none.
 std::string find_pasta();
 
+// The descriptors pasta finds the sandbox's namespaces on: opened by the supervisor, which
+// may (pasta, having dropped its capabilities, might not: the sandbox's init is not yet of
+// one uid when pasta starts), and inherited at these numbers.
+inline constexpr int kPastaUsernsFd = 3;
+inline constexpr int kPastaNetnsFd = 4;
+
 // Pure: pasta's command line.
-std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, pid_t sandbox_pid, bool as_root,
-                                    const std::string& ready_fifo);
+std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo);
 
 class PastaLink {
 public:

@@ -121,6 +121,13 @@ std::string policy_to_json(const Policy& p) {
                        {"deny", listed(p.egress.deny)},
                        {"otherwise", p.egress.default_deny() ? "deny" : "allow"}};
     }
+    auto limit = [](const std::optional<uint64_t>& v) { return v ? ordered_json(*v) : ordered_json("unlimited"); };
+    const Ceilings& c = p.ceilings;
+    j["ceilings"] = {{"pids", limit(c.pids)},
+                     {"memory", limit(c.memory)},
+                     {"open_files", limit(c.open_files)},
+                     {"inotify_instances", limit(c.inotify_instances)},
+                     {"inotify_watches", limit(c.inotify_watches)}};
     j["report"] = p.report_path;
     return j.dump(2);
 }

@@ -38,6 +38,14 @@ void apply_tmpfs(Policy& p, Args a) {
     add_mount(p, MountKind::Tmpfs, {}, dst, size);
 }
 
+// A ceiling: a count or a size, at least 1, or "unlimited" (none).
+std::optional<uint64_t> ceiling(const std::string& text, std::string_view what, bool size) {
+    if (text == "unlimited") return std::nullopt;
+    uint64_t v = size ? values::parse_size(text, what) : static_cast<uint64_t>(values::parse_int(text, what));
+    if (v < 1 || (!size && v > INT32_MAX)) throw Error::usage(std::string(what) + ": expected a positive number or unlimited", text);
+    return v;
+}
+
 void apply_env(Policy& p, Args a) {
     auto eq = a[0].find('=');
     if (eq == std::string::npos || eq == 0)
@@ -267,6 +275,20 @@ const std::array kSettings{
     Setting{"landlock-best-effort", 0, false, "",
             "enforce the Landlock rights this kernel has and report the rest (default: refuse to start)",
             [](Policy& p, Args a) { p.landlock.best_effort = on(a, "landlock-best-effort"); }},
+    Setting{"max-pids", 1, false, "N|unlimited",
+            "ceiling on the sandbox's processes and threads (default 1024; a cgroup as root, else RLIMIT_NPROC)",
+            [](Policy& p, Args a) { p.ceilings.pids = ceiling(a[0], "--max-pids", false); }},
+    Setting{"max-memory", 1, false, "BYTES|unlimited",
+            "ceiling on the sandbox's memory (default 2G; a cgroup as root, else RLIMIT_AS per process)",
+            [](Policy& p, Args a) { p.ceilings.memory = ceiling(a[0], "--max-memory", true); }},
+    Setting{"max-open-files", 1, false, "N|unlimited", "ceiling on one process's descriptors (default 1024, RLIMIT_NOFILE)",
+            [](Policy& p, Args a) { p.ceilings.open_files = ceiling(a[0], "--max-open-files", false); }},
+    Setting{"max-inotify-instances", 1, false, "N|unlimited",
+            "inotify instances of the sandbox (default 32; its user namespace's own count)",
+            [](Policy& p, Args a) { p.ceilings.inotify_instances = ceiling(a[0], "--max-inotify-instances", false); }},
+    Setting{"max-inotify-watches", 1, false, "N|unlimited",
+            "inotify watches of the sandbox (default 16384; its user namespace's own count)",
+            [](Policy& p, Args a) { p.ceilings.inotify_watches = ceiling(a[0], "--max-inotify-watches", false); }},
     Setting{"memory", 1, false, "BYTES", "cgroup: memory limit (K, M, G suffixes)",
             [](Policy& p, Args a) { p.resources.memory = values::parse_size(a[0], "--memory"); }},
     Setting{"memory-swap", 1, false, "BYTES", "cgroup: memory plus swap limit (default: equal to --memory, no swap)",

@@ -144,7 +144,7 @@ bool spawn_opener(LaunchPlan& plan, Failure& f) {
     const Policy& p = *plan.policy;
     bool filtered = false;
     auto fail = [&] { exec_failed(error_pipe, f, plan, filtered); };
-    if (!mech::apply_rlimits(p.process.rlimits, f)) fail();
+    if (!mech::apply_rlimits(plan.rlimits, f)) fail();
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     bool keep_channel = shared_table || plan.seccomp_listener_early;
     if (!mech::close_fds_except(plan.pass_fds,
@@ -287,6 +287,13 @@ void kill_remaining_children() {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);
+    // The sandbox's own budget of what the kernel counts per user namespace: root here has
+    // CAP_SYS_RESOURCE over this namespace, whose /proc/sys/user the host's procfs shows us.
+    for (const auto& [file, value] : plan.userns_limits) {
+        kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+            report_failure(plan.channel, (f.set("set user namespace limit", file.c_str()), f));
+    }
     if (!p.namespaces.pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "CHILD_SUBREAPER"), f));
     clock.done("identity");

@@ -10,12 +10,14 @@
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
 #include "mech/tty.hpp"
+#include "mech/userns_owner.hpp"
 #include "mech/pasta.hpp"
 #include "mech/veth.hpp"
 #include "run/channel.hpp"
 #include "run/init.hpp"
 #include "run/preflight.hpp"
 #include "run/seccomp_monitor.hpp"
+#include "policy/ceilings.hpp"
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
@@ -43,6 +45,7 @@
 #include <cmath>
 #include <csignal>
 #include <optional>
+#include <set>
 
 namespace caisson {
 namespace {
@@ -180,8 +183,11 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
                       " (" + std::to_string(plan.seccomp_program.size()) + " instructions)");
     if (plan.landlock)
         for (const auto& r : plan.landlock_plan.enforced) out.push_back("landlock " + r);
-    if (has_cgroup) out.emplace_back(p.resources.any() || p.egress.enabled() ? "cgroup" : "cgroup (for teardown, without a pid namespace)");
-    if (!p.process.rlimits.empty()) out.emplace_back("rlimits");
+    if (has_cgroup)
+        out.emplace_back(p.resources.any() || p.egress.enabled() || ceilings::want_cgroup(p)
+                             ? "cgroup"
+                             : "cgroup (for teardown, without a pid namespace)");
+    if (!plan.rlimits.empty()) out.emplace_back("rlimits");
     if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
     out.emplace_back("pid1-init");
     out.emplace_back("dies-with-supervisor");
@@ -243,7 +249,11 @@ Outcome Sandbox::run() {
     const char* const no_v2_for_egress = "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)";
     // Best-effort BPF LSM programs still get a cgroup to attach to, where one can be made.
     const bool lsm_cgroup = p.bpf_lsm.enabled() && caller_uid == 0;
-    if (needs_cgroup || teardown_cgroup || lsm_cgroup) {
+    // The default ceilings on processes and memory: a cgroup as root, where one can be made;
+    // rlimits otherwise (policy/ceilings).
+    const bool ceiling_cgroup = caller_uid == 0 && ceilings::want_cgroup(p);
+    ceilings::Plan held = ceilings::plan(p, {}, p.namespaces.user);
+    if (needs_cgroup || teardown_cgroup || lsm_cgroup || ceiling_cgroup) {
         mech::CgroupLayout layout = mech::detect_cgroups();
         if (std::string(layout.mode()) == "none" && needs_cgroup)
             throw Error::usage(p.resources.any() ? "cgroup options: this host has no cgroup hierarchy mounted"
@@ -255,15 +265,23 @@ Outcome Sandbox::run() {
             where.erase("freezer");
             where.erase("cpuacct");
         }
-        cgroup_limits = cgroup_plan::plan(p.resources, where);
+        std::set<std::string> controllers;
+        for (const auto& [name, version] : where) controllers.insert(name);
+        ceilings::Plan with_cgroup = ceilings::plan(p, controllers, p.namespaces.user);
+        cgroup_limits = cgroup_plan::plan(with_cgroup.resources, where);
         bool named_parent = !p.resources.cgroup_parent.empty();
         try {
             cgroup = mech::SandboxCgroup::create(layout, cgroup_limits,
                                                  named_parent ? p.resources.cgroup_parent : "caisson", !named_parent);
+            held = std::move(with_cgroup);
         } catch (const Error&) {
             if (needs_cgroup) throw;
+            cgroup_limits = {};  // the ceilings fall back to rlimits
         }
     }
+    plan.rlimits = held.rlimits;
+    for (const auto& [name, value] : held.userns_limits)
+        plan.userns_limits.emplace_back("/proc/sys/user/" + name, std::to_string(value));
     // The egress filter is in the cgroup before any process: nothing of the sandbox ever
     // runs without it. Declared after the cgroup, so that it goes first.
     std::optional<mech::EgressFilter> egress;
@@ -300,8 +318,13 @@ Outcome Sandbox::run() {
             lsm_skipped->why = why;
         }
     }
+    // As root, the sandbox's user namespace belongs to the host ids behind it, so that what
+    // the sandbox counts is charged to them, not to root (mech/userns_owner.hpp). Acting as
+    // them, the cloning thread may not move a process into the cgroup: init joins it before
+    // it is told to go, as on v1, and runs nothing of the sandbox's until then.
+    const bool userns_by_owner = maps && caller_uid == 0 && maps->host_uid != 0;
     if (cgroup) {
-        bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1;
+        bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1 || userns_by_owner;
         if (joins_v1 && (plan.clone_flags & CLONE_NEWCGROUP)) {
             plan.clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
             plan.cgroupns_after_join = true;
@@ -360,7 +383,10 @@ Outcome Sandbox::run() {
     args.flags = plan.clone_flags | CLONE_PIDFD;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
-    if (cgroup && cgroup->v2_fd() >= 0) {
+    std::optional<mech::ActAsUsernsOwner> owner;
+    if (userns_by_owner) owner.emplace(maps->host_uid, maps->host_gid);
+    const bool join_v2_after = cgroup && cgroup->v2_fd() >= 0 && userns_by_owner;
+    if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
     }
@@ -379,6 +405,7 @@ Outcome Sandbox::run() {
         if (opener) ::close(opener.release());
         run::container_init(plan);
     }
+    owner.reset();
     if (own_netns) {
         if (::setns(own_netns.get(), CLONE_NEWNET) < 0) throw Error(ErrorKind::Setup, "setns back", "own network namespace", errno);
         own_netns.reset();
@@ -398,7 +425,7 @@ Outcome Sandbox::run() {
     // it has no rights in our user namespace).
     overlay_root.reset();  // the child has its own copy
     if (maps) mech::write_id_maps(init.pid(), *maps);
-    if (cgroup) cgroup->join_v1(init.pid());  // before Go: init waits for it
+    if (cgroup) cgroup->join_v1(init.pid(), join_v2_after);  // before Go: init waits for it
     // The sandbox's network namespace exists from the clone on; it is wired before the
     // program starts, so the program never sees it half made.
     std::optional<mech::VethLink> veth;
@@ -549,6 +576,7 @@ Outcome Sandbox::run() {
     if (learn_trace) learn_trace->collect(out);
     if (lsm_skipped) out.bpf_lsm = lsm_skipped;
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
+    for (const auto& h : held.held) out.protections.push_back("ceiling " + h);
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");

@@ -60,6 +60,9 @@ struct LaunchPlan {
     std::vector<char*> argv;                // null-terminated
     std::vector<std::string> exec_candidates;  // argv[0] resolved against the sandbox's PATH
     std::vector<int> pass_fds;              // sorted
+    std::vector<Rlimit> rlimits;            // the policy's and the ceilings' (policy/ceilings)
+    // /proc/sys/user/max_* of the sandbox's user namespace and their values, written by init.
+    std::vector<std::pair<std::string, std::string>> userns_limits;
 
     // Least privilege, in the program's last steps.
     uint64_t keep_caps = 0;                     // a bit per CAP_* kept

@@ -203,7 +203,9 @@ TEST(Cgroup, WithoutAPidNamespaceTheTeardownUsesACgroup) {
     std::string report = dir.path() + "/r.json";
     // A daemon that leaves the program's process tree (setsid, double fork), then the
     // time limit: the cgroup ends it too.
-    auto r = run_caisson({"run", "--share-pid", "--time-limit", "0.5", "--report", report, "--", "/bin/sh", "-c",
+    // Without the default ceilings, whose cgroup would be there anyway.
+    auto r = run_caisson({"run", "--share-pid", "--max-pids", "unlimited", "--max-memory", "unlimited", "--time-limit", "0.5",
+                          "--report", report, "--", "/bin/sh", "-c",
                           "setsid sh -c 'sleep 77.4242 & exit 0'; sleep 30"});
     EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
     auto j = read_json(report);

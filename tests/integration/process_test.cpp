@@ -214,6 +214,7 @@ std::vector<int> pidfds_in_pidns(const std::string& ns) {
 
 TEST(Signals, KillingTheSupervisorKillsTheSandbox) {
     std::vector<int> members;
+    KilledSupervisor killed;
     RunOptions o;
     o.on_ready = [&](pid_t caisson) {
         // Find the sandbox's processes through caisson's child (init), then kill caisson.
@@ -222,7 +223,7 @@ TEST(Signals, KillingTheSupervisorKillsTheSandbox) {
         std::error_code ec;
         auto ns = fs::read_symlink("/proc/" + children + "/ns/pid_for_children", ec).string();
         members = pidfds_in_pidns(ns);
-        ::kill(caisson, SIGKILL);
+        killed.kill(caisson);
     };
     auto r = run_probe({}, {"--wait-signal"}, o);
     EXPECT_EQ(r.status, 128 + SIGKILL);
@@ -232,9 +233,8 @@ TEST(Signals, KillingTheSupervisorKillsTheSandbox) {
         EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived its supervisor";
         ::close(fd);
     }
-    // The orphaned init came to us (a subreaper): reap it.
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
+    // The orphaned init came to us (a subreaper): reap it, and collect the cgroup.
+    killed.collect();
 }
 
 pid_t first_child(pid_t pid) {
@@ -262,9 +262,12 @@ TEST(Signals, DieWithParent) {
         EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived caisson's parent";
         ::close(fd);
     }
-    // caisson and its init, orphaned, came to us (a subreaper): wait for both.
+    // caisson and its init, orphaned, came to us (a subreaper): wait for both, then collect
+    // the cgroup the killed caisson left.
     for (int i = 0; i < 2 && ::waitpid(-1, nullptr, 0) > 0; ++i) {
     }
+    RunResult gc = run_caisson({"gc"});
+    EXPECT_EQ(gc.status, 0) << gc.err;
 }
 
 }  // namespace

@@ -71,11 +71,13 @@ TEST(Supervise, ThePolicysOwnRulesStillDecide) {
 TEST(Supervise, AKilledSupervisorTakesTheSandboxAlong) {
     TempDir dir;
     std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = [\"clone\", \"clone3\"]\nmax = 100\n");
+    KilledSupervisor killed;
     RunOptions opts;
-    opts.on_ready = [](pid_t caisson) { ::kill(caisson, SIGKILL); };
+    opts.on_ready = [&](pid_t caisson) { killed.kill(caisson); };
     // The run returns only once the sandbox's end of stdout is closed: every process in it is gone.
     RunResult r = run_probe({"--seccomp", policy}, {"--wait-signal"}, opts);
     EXPECT_EQ(r.status, 128 + SIGKILL);
+    killed.collect();
 }
 
 TEST(Supervise, PolicyCheckShowsTheEntries) {

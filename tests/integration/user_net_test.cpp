@@ -100,11 +100,12 @@ TEST(UserNet, TheHostsLoopbackIsOutOfReach) {
 
 TEST(UserNet, PastaGoesWithAKilledSupervisorAndAMissingPastaIsAClearError) {
     int pasta_pidfd = -1;
+    KilledSupervisor killed;
     RunOptions opts;
     opts.on_ready = [&](pid_t caisson) {
         pid_t pasta = pasta_child(caisson);
         if (pasta > 0) pasta_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pasta, 0));
-        ::kill(caisson, SIGKILL);
+        killed.kill(caisson);
     };
     RunResult r = run_probe({"--net", "user"}, {"--wait-signal"}, opts);
     EXPECT_EQ(r.status, 128 + SIGKILL);
@@ -112,6 +113,7 @@ TEST(UserNet, PastaGoesWithAKilledSupervisorAndAMissingPastaIsAClearError) {
     pollfd p{pasta_pidfd, POLLIN, 0};
     EXPECT_EQ(::poll(&p, 1, 5000), 1) << "pasta outlived its supervisor";
     ::close(pasta_pidfd);
+    killed.collect();
 
     RunOptions no_pasta;
     no_pasta.env = {"CAISSON_PASTA=/nonexistent/pasta"};

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <linux/stat.h>
 #include <sys/utsname.h>
@@ -405,6 +406,19 @@ int main(int argc, char** argv) {
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
         else if (a == "--kill-named" && i + 1 < argc) out["killed"] = kill_named(argv[++i]);
         else if (a == "--race-open" && i + 3 < argc) out["race_open"] = race_open(argv[i + 1], argv[i + 2], std::atoi(argv[i + 3])), i += 3;
+        else if (a == "--inotify" && i + 1 < argc) {
+            // Takes up to N inotify instances and keeps them: how many, and why no more.
+            int want = std::atoi(argv[++i]), got = 0;
+            std::string why = "ok";
+            while (got < want) {
+                if (::inotify_init1(IN_CLOEXEC) < 0) {
+                    why = strerrorname_np(errno);
+                    break;
+                }
+                ++got;
+            }
+            out["inotify"] = {{"got", got}, {"stopped", why}};
+        }
         else if (a == "--fork" && i + 1 < argc) out["fork"] = try_fork(std::atoi(argv[++i]));
         else if (a == "--spin-ms" && i + 1 < argc) out["spin_cpu_ms"] = spin(std::atoi(argv[++i]));
         else if (a == "--tiocsti") {

@@ -192,3 +192,30 @@ std::vector<nlohmann::json> audit_lines(const std::string& path) {
 }
 
 }  // namespace caisson::test
+
+namespace caisson::test {
+
+void KilledSupervisor::kill(pid_t caisson) {
+    std::ifstream("/proc/" + std::to_string(caisson) + "/task/" + std::to_string(caisson) + "/children") >> init_;
+    if (init_ > 0) init_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, init_, 0));
+    ::kill(caisson, SIGKILL);
+}
+
+void KilledSupervisor::collect() {
+    if (collected_) return;
+    collected_ = true;
+    if (init_pidfd_ >= 0) {
+        pollfd p{init_pidfd_, POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 10000), 1) << "the sandbox's init outlived its killed caisson";
+        ::close(init_pidfd_);
+        init_pidfd_ = -1;
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    RunResult gc = run_caisson({"gc"});
+    EXPECT_EQ(gc.status, 0) << gc.err;
+}
+
+KilledSupervisor::~KilledSupervisor() { collect(); }
+
+}  // namespace caisson::test

@@ -63,6 +63,26 @@ nlohmann::json read_json(const std::string& path);
 // The test process's own namespace link for a kind ("pid", "net", ...).
 std::string host_ns(const std::string& kind);
 
+// A caisson killed with SIGKILL in a test, as a crash would kill it. kill() goes in an
+// on_ready callback; collect(), after the run, waits for the sandbox to die with it (init's
+// parent-death signal, through a pidfd), reaps what reparented to this process (a
+// subreaper), and runs `caisson gc`, which takes the cgroups a killed caisson leaves.
+class KilledSupervisor {
+public:
+    KilledSupervisor() = default;
+    KilledSupervisor(const KilledSupervisor&) = delete;
+    KilledSupervisor& operator=(const KilledSupervisor&) = delete;
+    ~KilledSupervisor();
+    void kill(pid_t caisson);
+    void collect();
+    pid_t init() const { return init_; }
+
+private:
+    int init_pidfd_ = -1;
+    pid_t init_ = 0;
+    bool collected_ = false;
+};
+
 // A temporary directory, removed with its contents (and unmounted paths) at destruction.
 class TempDir {
 public:
