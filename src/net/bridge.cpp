@@ -9,6 +9,7 @@
 #include <caisson/error.hpp>
 
 #include <dirent.h>
+#include <string_view>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -67,7 +68,16 @@ void remove_sandbox(Rtnl& host, const std::string& bridge, const Lease& l) {
 }
 
 void remove_bridge(Rtnl& host, const LeaseDir& dir, const std::string& bridge) {
-    if (dir.marked("bridge")) host.delete_link(bridge);  // never an interface caisson did not make
+    if (dir.marked("bridge")) {
+        // The host ends of sandboxes that ended before: each goes with its namespace, which
+        // the kernel dismantles later (asynchronously); with the last sandbox they go now.
+        if (DIR* ports = ::opendir(("/sys/class/net/" + bridge + "/brif").c_str())) {
+            while (dirent* e = ::readdir(ports))
+                if (std::string_view(e->d_name).starts_with("cs")) host.delete_link(e->d_name);
+            ::closedir(ports);
+        }
+        host.delete_link(bridge);  // never an interface caisson did not make
+    }
     dir.mark("bridge", false);
     delete_table(bridge_table(bridge));
     if (dir.forwarding_marked()) {

@@ -89,6 +89,13 @@ Verdict State::decide(const std::string& syscall, double now_s) {
     return v;
 }
 
+const std::vector<std::string>& path_calls() {
+    static const std::vector<std::string> calls = {
+        "open",   "openat",    "openat2",   "creat",  "link",    "linkat",  "rename", "renameat", "renameat2", "symlink",
+        "symlinkat", "mkdir", "mkdirat", "mknod", "mknodat", "unlink", "unlinkat", "rmdir", "truncate"};
+    return calls;
+}
+
 seccomp::Policy with_supervision(const seccomp::Policy& p) {
     seccomp::Policy filtered = p;
     // One notify rule per entry, so that a bad name is reported at the entry's place.
@@ -105,7 +112,7 @@ seccomp::Policy with_supervision(const seccomp::Policy& p) {
     }
     if (p.open.enabled()) {
         seccomp::Rule watch;
-        watch.syscalls = {"open", "openat", "openat2", "creat"};
+        watch.syscalls = path_calls();
         watch.action = {seccomp::ActionKind::Notify, 0};
         watch.origin = p.open.origin;
         watches.push_back(std::move(watch));

@@ -39,6 +39,10 @@ private:
     std::map<std::string, uint64_t> let_through_;  // by syscall name
 };
 
+// The calls `[open]` rules decide: every open, and every call that changes what a name
+// reaches (a link, a rename, a new or removed name, a truncation).
+const std::vector<std::string>& path_calls();
+
 // The policy the filter enforces: `p` with the supervised calls, and those their conditions
 // watch, handed to the supervisor (notify) in front of every rule.
 seccomp::Policy with_supervision(const seccomp::Policy& p);

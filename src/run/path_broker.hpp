@@ -1,9 +1,11 @@
-// The supervisor's side of `[open]` rules. For an open the policy's rules let through, it
+// The supervisor's side of `[open]` rules. For an open (or a link, rename, symlink, mkdir,
+// mknod, unlink or truncate: a call that changes what a name reaches) the policy's rules let through, it
 // copies the path (and openat2's open_how) out of the caller's memory once, checks that the
 // notification is still valid, hands the copy and the caller's directory to the opener
 // inside the sandbox (run/opener), and answers with what it did: the descriptor installed in
-// the caller (SECCOMP_IOCTL_NOTIF_ADDFD with FLAG_SEND), or an errno. It never answers
-// CONTINUE for an open: the program could rewrite its path between the check and the use.
+// the caller (SECCOMP_IOCTL_NOTIF_ADDFD with FLAG_SEND), the result of the call the opener
+// made, or an errno. It never answers CONTINUE: the program could rewrite its path between
+// the check and the use.
 #pragma once
 
 #include "kernel/fd.hpp"
@@ -28,11 +30,9 @@ public:
         std::string rule;       // the deciding rule's place, "default", or empty
     };
 
-    static bool handles(std::string_view syscall) {
-        return syscall == "open" || syscall == "openat" || syscall == "openat2" || syscall == "creat";
-    }
+    static bool handles(std::string_view syscall);
 
-    // Decides and answers notification `n` of an x86_64 open, openat, openat2 or creat.
+    // Decides and answers notification `n` of an x86_64 call of supervision::path_calls().
     Decision handle(int listener, const seccomp_notif& n, std::string_view syscall);
 
 private:

@@ -128,6 +128,123 @@ TEST(OpenRules, UnderLandlockTheCallersOwnDescriptorsReopen) {
     EXPECT_EQ(r.probe["reads"]["/dev/stdin"], "empty");
 }
 
+// The attacks of an independent run on `[open]`, and their variants: a magic link decided
+// on its own name, names made or moved to reach a refused file or to plant one in a refused
+// directory, a read-only file truncated. DIR/ro is read-only, DIR/secret refused, DIR/ok
+// free; /proc/self is allowed (as a policy for ordinary programs must).
+const char* kLinkRules = R"P(
+[open]
+default = "errno(EACCES)"
+[[open.rule]]
+path = "/tmp/data/ro/**"
+access = "read"
+[[open.rule]]
+path = ["/tmp/data/ro/**", "/tmp/data/secret/**"]
+action = "errno(EACCES)"
+[[open.rule]]
+path = ["/tmp/data/**", "/proc/self/**", "/dev/**", "/etc/**", "/usr/**", "/lib/**"]
+)P";
+
+struct LinkTree {
+    TempDir dir;
+    std::string data = dir.path() + "/data", policy;
+    LinkTree() {
+        for (const char* d : {"", "/ro", "/secret", "/ok"}) ::mkdir((data + d).c_str(), 0777);
+        std::ofstream(data + "/ro/file") << "READ-ONLY";
+        std::ofstream(data + "/secret/file") << "SECRET";
+        for (const char* f : {"/ro/file", "/secret/file"}) ::chmod((data + f).c_str(), 0666);
+        for (const char* d : {"/ro", "/secret", "/ok"}) ::chmod((data + d).c_str(), 0777);
+        policy = write_seccomp_policy(dir, kLinkRules);
+    }
+    RunResult run(const std::vector<std::string>& probe_args, const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> args{"--seccomp", policy, "--bind", data, "/tmp/data"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run_probe(args, probe_args);
+    }
+    std::string host(const std::string& rel) const { return read_file(data + rel); }
+    bool exists(const std::string& rel) const {
+        struct stat st{};
+        return ::lstat((data + rel).c_str(), &st) == 0;
+    }
+};
+
+TEST(OpenRules, AMagicLinkIsDecidedOnTheFileItReaches) {
+    LinkTree t;
+    RunResult r = t.run({"--fs", "open-r:/tmp/data/ro/file", "--fs", "open-append:/proc/self/fd/$fd",
+                         "--fs", "open-r:/tmp/data/ro/file", "--fs", "open-append:/proc/thread-self/fd/$fd",
+                         "--fs", "chdir:/tmp/data/secret", "--fs", "open-dir:/proc/self/cwd", "--fs", "open-r:/proc/self/cwd/file",
+                         "--fs", "open-r:/proc/self/cwd/../secret/file", "--fs", "chdir:/tmp/data/ok",
+                         "--fs", "open-r:/proc/self/cwd/../secret/file", "--fs", "open-dir:/proc/self/root/tmp/data/secret"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& fs = r.probe["fs"];
+    EXPECT_EQ(fs["open-r:/tmp/data/ro/file"], "ok");
+    for (const char* refused : {"open-append:/proc/self/fd/$fd", "open-append:/proc/thread-self/fd/$fd", "open-dir:/proc/self/cwd",
+                                "open-r:/proc/self/cwd/file", "open-r:/proc/self/cwd/../secret/file",
+                                "open-dir:/proc/self/root/tmp/data/secret"})
+        EXPECT_EQ(fs[refused], "EACCES") << refused << ": " << fs.dump();
+    EXPECT_EQ(fs["chdir:/tmp/data/secret"], "ok") << "chdir is not an open";
+    EXPECT_EQ(t.host("/ro/file"), "READ-ONLY");
+}
+
+TEST(OpenRules, NoNameCanBeMadeToReachARefusedFile) {
+    LinkTree t;
+    RunResult r = t.run({"--fs", "link:/tmp/data/secret/file:/tmp/data/ok/hard", "--fs", "open-r:/tmp/data/ok/hard",
+                         "--fs", "link:/tmp/data/ro/file:/tmp/data/ok/hard-ro", "--fs", "rename:/tmp/data/secret/file:/tmp/data/ok/moved",
+                         "--fs", "rename:/tmp/data/ro/file:/tmp/data/ok/moved", "--fs", "rename:/tmp/data/secret:/tmp/data/ok/dir",
+                         "--fs", "symlink:/tmp/data/secret/file:/tmp/data/ok/sym", "--fs", "open-r:/tmp/data/ok/sym",
+                         "--fs", "truncate:/tmp/data/ro/file", "--fs", "unlink:/tmp/data/ro/file", "--fs", "unlink:/tmp/data/secret/file",
+                         "--fs", "mkdir:/tmp/data/secret/d", "--fs", "symlink:/x:/tmp/data/secret/planted-link",
+                         "--fs", "chdir:/tmp/data/ok", "--fs", "link:../secret/file:rel-hard", "--fs", "link:/proc/self/cwd/../secret/file:proc-hard"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& fs = r.probe["fs"];
+    EXPECT_EQ(fs["link:/tmp/data/secret/file:/tmp/data/ok/hard"], "EXDEV") << fs.dump();
+    EXPECT_EQ(fs["open-r:/tmp/data/ok/hard"], "ENOENT");
+    EXPECT_EQ(fs["link:/tmp/data/ro/file:/tmp/data/ok/hard-ro"], "EXDEV") << "the new name would give it writes";
+    EXPECT_EQ(fs["link:../secret/file:rel-hard"], "EXDEV");
+    EXPECT_EQ(fs["link:/proc/self/cwd/../secret/file:proc-hard"], "EXDEV");
+    EXPECT_EQ(fs["rename:/tmp/data/secret/file:/tmp/data/ok/moved"], "EACCES") << "its name may not be removed";
+    EXPECT_EQ(fs["rename:/tmp/data/ro/file:/tmp/data/ok/moved"], "EACCES");
+    EXPECT_EQ(fs["rename:/tmp/data/secret:/tmp/data/ok/dir"], "EACCES");
+    EXPECT_EQ(fs["symlink:/tmp/data/secret/file:/tmp/data/ok/sym"], "ok") << "a symlink is text";
+    EXPECT_EQ(fs["open-r:/tmp/data/ok/sym"], "EACCES") << "and what opens through it is decided where it leads";
+    for (const char* refused : {"truncate:/tmp/data/ro/file", "unlink:/tmp/data/ro/file", "unlink:/tmp/data/secret/file",
+                                "mkdir:/tmp/data/secret/d", "symlink:/x:/tmp/data/secret/planted-link"})
+        EXPECT_EQ(fs[refused], "EACCES") << refused;
+    EXPECT_EQ(t.host("/ro/file"), "READ-ONLY");
+    EXPECT_EQ(t.host("/secret/file"), "SECRET");
+    for (const char* gone : {"/ok/hard", "/ok/hard-ro", "/ok/moved", "/ok/dir", "/secret/d", "/secret/planted-link", "/ok/rel-hard",
+                             "/ok/proc-hard"})
+        EXPECT_FALSE(t.exists(gone)) << gone;
+}
+
+TEST(OpenRules, AnAnonymousFileCannotBePlantedInARefusedDirectory) {
+    LinkTree t;
+    RunResult r = t.run({"--fs", "chdir:/tmp/data/ok", "--fs", "tmpfile:/proc/self/cwd", "--fs",
+                         "link-follow:/proc/self/fd/$fd:/tmp/data/secret/planted", "--fs", "tmpfile:/tmp/data/ok",
+                         "--fs", "link-follow:/proc/self/fd/$fd:/tmp/data/ok/kept", "--fs", "tmpfile:/tmp/data/secret"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& fs = r.probe["fs"];
+    EXPECT_EQ(fs["tmpfile:/proc/self/cwd"], "ok");
+    EXPECT_EQ(fs["link-follow:/proc/self/fd/$fd:/tmp/data/secret/planted"], "EACCES");
+    EXPECT_EQ(fs["tmpfile:/tmp/data/secret"], "EACCES");
+    EXPECT_EQ(fs["link-follow:/proc/self/fd/$fd:/tmp/data/ok/kept"], "ok") << "O_TMPFILE's own use still works";
+    EXPECT_FALSE(t.exists("/secret/planted"));
+    EXPECT_TRUE(t.exists("/ok/kept"));
+}
+
+TEST(OpenRules, OrdinaryFileWorkStillWorksWhereTheRulesAllowIt) {
+    LinkTree t;
+    RunResult r = t.run({"--fs", "mkdir:/tmp/data/ok/d", "--fs", "open-r:/tmp/data/ro/file", "--fs", "symlink:file:/tmp/data/ok/d/l",
+                         "--fs", "rename:/tmp/data/ok/d/l:/tmp/data/ok/d/m", "--fs", "unlink:/tmp/data/ok/d/m",
+                         "--fs", "rmdir:/tmp/data/ok/d", "--fs", "link:/tmp/data/ro/file:/tmp/data/ro/again"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& fs = r.probe["fs"];
+    for (const char* ok : {"mkdir:/tmp/data/ok/d", "symlink:file:/tmp/data/ok/d/l", "rename:/tmp/data/ok/d/l:/tmp/data/ok/d/m",
+                           "unlink:/tmp/data/ok/d/m", "rmdir:/tmp/data/ok/d"})
+        EXPECT_EQ(fs[ok], "ok") << ok << ": " << fs.dump();
+    EXPECT_EQ(fs["link:/tmp/data/ro/file:/tmp/data/ro/again"], "EACCES") << "a new name in a read-only tree is a write";
+}
+
 TEST(OpenRules, PolicyCheckShowsThem) {
     TempDir dir;
     std::string policy = write_seccomp_policy(dir, kRules);

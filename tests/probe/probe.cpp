@@ -382,13 +382,51 @@ std::string try_call(const std::string& spec) {
     return result(::syscall(v[0], v[1], v[2], v[3], v[4], v[5], v[6]));
 }
 
+// One filesystem call, "OP:ARG[:ARG2]", for the attacks on `[open]` rules: "ok" or the
+// errno. "$fd" in an argument stands for the descriptor the last open made.
+std::string try_fs(const std::string& spec, int& last_fd) {
+    std::vector<std::string> a;
+    std::istringstream in(spec);
+    for (std::string part; std::getline(in, part, ':');) {
+        if (auto at = part.find("$fd"); at != std::string::npos) part.replace(at, 3, std::to_string(last_fd));
+        a.push_back(part);
+    }
+    const std::string& op = a[0];
+    const char* x = a.size() > 1 ? a[1].c_str() : "";
+    const char* y = a.size() > 2 ? a[2].c_str() : "";
+    auto opened = [&](int fd) {
+        if (fd < 0) return std::string(strerrorname_np(errno));
+        last_fd = fd;
+        return std::string("ok");
+    };
+    if (op == "open-r") return opened(::open(x, O_RDONLY));
+    if (op == "open-dir") return opened(::open(x, O_RDONLY | O_DIRECTORY));
+    if (op == "open-append") {
+        int fd = ::open(x, O_WRONLY | O_APPEND);
+        if (fd < 0) return strerrorname_np(errno);
+        return ::write(fd, "X", 1) == 1 ? (::close(fd), "ok") : (::close(fd), strerrorname_np(errno));
+    }
+    if (op == "tmpfile") return opened(::open(x, O_TMPFILE | O_WRONLY, 0644));
+    if (op == "link") return result(::link(x, y));
+    if (op == "link-follow") return result(::linkat(AT_FDCWD, x, AT_FDCWD, y, AT_SYMLINK_FOLLOW));
+    if (op == "rename") return result(::rename(x, y));
+    if (op == "symlink") return result(::symlink(x, y));
+    if (op == "mkdir") return result(::mkdir(x, 0755));
+    if (op == "unlink") return result(::unlink(x));
+    if (op == "rmdir") return result(::rmdir(x));
+    if (op == "truncate") return result(::truncate(x, 0));
+    if (op == "chdir") return result(::chdir(x));
+    return "unknown op";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     json out;
     json writes = json::object(), reads = json::object(), tries = json::object();
     json connects = json::object(), binds = json::object(), calls = json::object();
-    json dials = json::object();
+    json dials = json::object(), fs_calls = json::object();
+    int last_fd = -1;
     int exit_code = 0;
     bool wait_signal = false;
     for (int i = 1; i < argc; ++i) {
@@ -403,6 +441,7 @@ int main(int argc, char** argv) {
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
+        else if (a == "--fs" && i + 1 < argc) fs_calls[argv[i + 1]] = try_fs(argv[i + 1], last_fd), ++i;
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
         else if (a == "--kill-named" && i + 1 < argc) out["killed"] = kill_named(argv[++i]);
         else if (a == "--race-open" && i + 3 < argc) out["race_open"] = race_open(argv[i + 1], argv[i + 2], std::atoi(argv[i + 3])), i += 3;
@@ -490,6 +529,7 @@ int main(int argc, char** argv) {
     out["binds"] = binds;
     out["dials"] = dials;
     out["calls"] = calls;
+    out["fs"] = fs_calls;
     out["umask"] = [] { mode_t m = ::umask(0); ::umask(m); return static_cast<int>(m); }();
     sigset_t blocked;
     ::sigprocmask(SIG_SETMASK, nullptr, &blocked);
