@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -262,6 +263,15 @@ int attack(const std::string& name, const char* arg) {
         if (made >= 100000) return escaped("forked 100000 processes");
         // The children pause; the sandbox's end takes them along.
         std::printf("blocked: %s (after %d processes)\n", strerrorname_np(errno), made);
+        return 0;
+    }
+    if (name == "inotify-flood") {  // take every inotify instance the kernel would give, then hold them
+        int made = 0;
+        while (made < 100000 && ::inotify_init1(IN_CLOEXEC) >= 0) ++made;
+        if (made >= 100000) return escaped("took 100000 inotify instances");
+        std::printf("blocked: %s (after %d instances)\n", strerrorname_np(errno), made);
+        std::fflush(stdout);
+        ::pause();  // held until the test has looked at the host
         return 0;
     }
     if (name == "fill-disk") {  // write until the sandbox's /tmp is full

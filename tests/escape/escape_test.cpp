@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -146,6 +147,41 @@ TEST(Escape, ForkBombStopsAtThePidsLimit) {
                           kInside, host_ns("pid"), "fork-bomb"});
     expect_blocked(r);
     EXPECT_NE(r.out.find("EAGAIN"), std::string::npos) << r.out;
+}
+
+// With no flag at all: the default ceiling stops a fork bomb.
+TEST(Escape, ForkBombStopsAtTheDefaultCeiling) {
+    auto r = attack("fork-bomb");
+    expect_blocked(r);
+    EXPECT_NE(r.out.find("EAGAIN"), std::string::npos) << r.out;
+}
+
+// A sandbox that takes every inotify instance it can leaves the host's root its own.
+TEST(Escape, InotifyFloodLeavesTheHostItsOwn) {
+    int host_fd = -1, host_errno = 0;
+    // The attacker prints its verdict and waits: the host is checked while it holds them.
+    std::string out;
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(p[1], 1);
+        ::execl(caisson_path(), caisson_path(), "run", "--profile", "default", "--max-inotify-instances", "unlimited",
+                "--ro-bind", CAISSON_ATTACKER, kInside, "--", kInside, host_ns("pid").c_str(), "inotify-flood", nullptr);
+        ::_exit(127);
+    }
+    ::close(p[1]);
+    char buf[256];
+    ssize_t n;
+    while (out.find('\n') == std::string::npos && (n = ::read(p[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    host_fd = ::inotify_init1(IN_CLOEXEC);
+    host_errno = errno;
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+    ::close(p[0]);
+    EXPECT_EQ(out.rfind("blocked: EMFILE", 0), 0u) << out;
+    EXPECT_GE(host_fd, 0) << "the host's root has no inotify instance left: " << strerrorname_np(host_errno);
+    if (host_fd >= 0) ::close(host_fd);
 }
 
 TEST(Escape, FillingTheDiskStopsAtTheTmpfsSize) {
