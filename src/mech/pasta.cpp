@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string.h>
 #include <cstdlib>
 
 namespace caisson::mech {
@@ -71,6 +72,20 @@ std::string find_pasta() {
         start = colon + 1;
     }
     return "";
+}
+
+std::string tun_unusable(uid_t caller) {
+    constexpr const char* kTun = "/dev/net/tun";
+    struct stat st{};
+    if (::stat(kTun, &st) < 0)
+        return std::string("--net user: pasta needs ") + kTun + ", which this host lacks (" + strerrorname_np(errno) +
+               "); load the tun module (modprobe tun) or use --net none|veth";
+    if (caller == 0 || ::access(kTun, R_OK | W_OK) == 0) return "";
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return std::string("--net user: pasta needs ") + kTun + ", which is mode " + mode + " owned by uid " +
+           std::to_string(st.st_uid) + " here, so uid " + std::to_string(caller) + " cannot open it (" +
+           strerrorname_np(errno) + "); make it usable with `chmod 0666 " + kTun + "` (Debian's default) or run as root";
 }
 
 std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo) {

@@ -18,6 +18,12 @@ namespace caisson::mech {
 // pasta's path: $CAISSON_PASTA, else the first `pasta` on PATH; "" when there is none.
 std::string find_pasta();
 
+// Why pasta, run by this caller, could not open /dev/net/tun, in one line with the fix; ""
+// when it can. The kernel's own test for an ordinary user's pasta (in its user namespace,
+// a device of the host's is opened on the host's permission bits): access(2) as the real
+// uid. Root's pasta opens it whatever its mode.
+std::string tun_unusable(uid_t caller);
+
 // The descriptors pasta finds the sandbox's namespaces on: opened by the supervisor, which
 // may (pasta, having dropped its capabilities, might not: the sandbox's init is not yet of
 // one uid when pasta starts), and inherited at these numbers.

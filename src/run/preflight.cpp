@@ -196,8 +196,10 @@ void preflight(const Policy& p, bool as_root) {
         throw Error::usage("--net veth/user: the sandbox needs a network namespace of its own (drop --share-net)");
     if (p.network.kind == Network::Kind::Veth && !as_root)
         throw Error::usage("--net veth: links, bridges and NAT need root (--net user works for everyone)");
-    if (p.network.kind == Network::Kind::User && mech::find_pasta().empty())
-        throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
+    if (p.network.kind == Network::Kind::User) {
+        if (mech::find_pasta().empty()) throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
+        if (std::string why = mech::tun_unusable(::getuid()); !why.empty()) throw Error::usage(why);
+    }
     if (!p.network.publish.empty() && p.network.kind == Network::Kind::Loopback)
         throw Error::usage("--publish: needs --net veth or --net user");
     if (p.egress.enabled()) {
