@@ -23,10 +23,17 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCAISSON_BENCH=ON >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-demo: build
+# The quick start: only what building caisson needs, only the caisson executable, then
+# what this host gives it (caisson doctor) and a sandbox that shows what it isolates.
+demo:
+	@bash scripts/setup.sh --demo
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DCAISSON_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target caisson
+	@$(BUILD)/caisson doctor || true
+	@echo
 	@bash scripts/demo.sh $(BUILD)/caisson
 
 check: build

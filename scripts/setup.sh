@@ -3,10 +3,12 @@
 # Idempotent and silent when everything is present; the only place that names them.
 set -euo pipefail
 
+# What building caisson and running the demo need (`make demo`); the rest only the tests,
+# the benchmarks and the fuzzers need, and each of those asks for its own.
 build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
-       libtomlplusplus-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-       libmnl-dev libnftables-dev iproute2 uidmap passt
-       clang libbpf-dev libelf-dev zlib1g-dev  # the BPF LSM programs and their loader
+       libtomlplusplus-dev libcli11-dev libmnl-dev libnftables-dev iproute2 uidmap passt
+       clang libbpf-dev libelf-dev zlib1g-dev)  # the BPF LSM programs and their loader
+tests=(libgtest-dev libgmock-dev libbenchmark-dev
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
 # The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp.
 check=(podman conmon catatonit containerd docker.io)
@@ -14,13 +16,21 @@ bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon)
 fuzz=(clang libclang-rt-dev)
 
 want=("${build[@]}")
-[ "${1:-}" = "--check" ] && want+=("${check[@]}")
-[ "${1:-}" = "--bench" ] && want+=("${bench[@]}")
-[ "${1:-}" = "--fuzz" ] && want+=("${fuzz[@]}")
+case "${1:-}" in
+  --demo) ;;
+  --check) want+=("${tests[@]}" "${check[@]}") ;;
+  --bench) want+=("${tests[@]}" "${bench[@]}") ;;
+  --fuzz) want+=("${tests[@]}" "${fuzz[@]}") ;;
+  *) want+=("${tests[@]}") ;;
+esac
+# The guest's kernel only for what runs the guest.
+need_guest=1
+[ "${1:-}" = "--demo" ] && need_guest=0
 
 # The guest's kernel: Debian's cloud kernel package, unpacked (not installed) into a cache.
 guest_cache=/var/cache/caisson-guest
 guest_kernel() {
+  [ "$need_guest" -eq 1 ] || return 0
   ls "$guest_cache"/*/boot/vmlinuz-* >/dev/null 2>&1 && return 0
   [ "$(id -u)" -eq 0 ] || { echo "setup: no guest kernel in $guest_cache (run as root to fetch it)" >&2; return 0; }
   local pkg

@@ -25,6 +25,9 @@ struct Namespaces {
     // With net = false: join this network namespace (a host path such as
     // /run/netns/NAME or /proc/PID/ns/net) instead of keeping the caller's.
     std::string net_path;
+    // --no-namespaces: none at all, asked for by name (a host that forbids them); the report
+    // then lists them as not applied.
+    bool none = false;
 };
 
 struct TimeOffsets {

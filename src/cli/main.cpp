@@ -1,5 +1,6 @@
 // The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
 // through the one schema and hands it to the library; it does nothing the library cannot.
+#include "cli/doctor_command.hpp"
 #include "cli/learn_command.hpp"
 #include "cli/listen_command.hpp"
 #include "cli/policy_command.hpp"
@@ -191,6 +192,10 @@ int main(int argc, char** argv) {
     listen->add_option("--log", listen_opts.log_path, "JSON lines, one per session and event (default: standard error)")
         ->group("Listen");
 
+    CLI::App* doctor = app.add_subcommand("doctor", "check each mechanism caisson uses on this host, for this user; exit 0 when the default sandbox runs");
+    bool doctor_json = false;
+    doctor->add_flag("--json", doctor_json, "the same as data");
+
     CLI::App* policy_cmd = app.add_subcommand("policy", "inspect a seccomp policy without running anything");
     policy_cmd->require_subcommand(1);
     std::string policy_name, table_file;
@@ -242,6 +247,7 @@ int main(int argc, char** argv) {
         std::printf("caisson %s\n", CAISSON_VERSION);
         return 0;
     }
+    if (doctor->parsed()) return caisson::cli::doctor_command(doctor_json);
     if (policy_cmd->parsed()) {
         try {
             if (check->parsed()) return caisson::cli::policy_check(policy_name, std::cout, std::cerr);

@@ -15,4 +15,15 @@ uint64_t clone_flags(const Namespaces& ns);
 
 std::vector<std::string> namespace_names(const Namespaces& ns);
 
+// Why the kernel refused new namespaces with `err` (clone3's or unshare's errno), measured
+// from what this host says: user.max_user_namespaces, Ubuntu's AppArmor restriction,
+// Debian's older unprivileged_userns_clone, a seccomp filter on this process (a container
+// runtime's), or the plain errno. One line, with the fix where there is one.
+std::string explain_namespace_refusal(int err, uint64_t flags, bool as_root);
+
+// Tries `flags` (CLONE_NEW*; the user namespace first when it has CLONE_NEWUSER) in a child
+// of this process, as `uid` when it is not -1 (root only): "" when they can be made,
+// otherwise why not (explain_namespace_refusal).
+std::string namespaces_unavailable(uint64_t flags, int uid = -1);
+
 }  // namespace caisson::mech

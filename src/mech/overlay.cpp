@@ -1,13 +1,18 @@
 #include "mech/overlay.hpp"
 
+#include "mech/in_child.hpp"
 #include "mech/mount_util.hpp"
 
 #include <caisson/error.hpp>
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <string.h>
 
 namespace caisson::mech {
 namespace {
@@ -88,6 +93,34 @@ int make_overlay_in_userns(const run::OverlayPlan& plan, run::Failure& f) {
     int root = overlay_context(plan.lowerdir.c_str(), upperdir, workdir, true, &step);
     if (root < 0) f.set(step, plan.lowerdir.c_str());
     return root;
+}
+
+std::string overlay_in_userns_unavailable() {
+    const char* step = "unshare";
+    uid_t uid = ::geteuid();
+    gid_t gid = ::getegid();
+    int err = in_child([&] {
+        if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return errno;
+        // Our own ids mapped to root inside, as caisson's rootless sandbox has them.
+        auto write = [](const char* file, const std::string& text) {
+            kernel::Fd fd(::open(file, O_WRONLY | O_CLOEXEC));
+            return fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+        };
+        if (!write("/proc/self/setgroups", "deny") || !write("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+            !write("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
+            return step = "write id maps", errno;
+        step = "mount scratch tmpfs";
+        kernel::Fd stage(new_fs("tmpfs", nullptr, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+        if (!stage || ::fchdir(stage.get()) < 0) return errno;
+        for (const char* d : {"lower", "upper", "work"})
+            if (!mkdir_ok(stage.get(), d, 0755)) return step = "mkdir", errno;
+        char lower[64];
+        std::snprintf(lower, sizeof(lower), "/proc/self/fd/%d/lower", stage.get());
+        kernel::Fd root(overlay_context(lower, "upper", "work", true, &step));
+        return root ? 0 : errno;
+    });
+    if (err == 0) return "";
+    return std::string(step) + ": " + strerrorname_np(err);
 }
 
 }  // namespace caisson::mech

@@ -9,6 +9,8 @@
 // over a rootfs the user owns.
 #pragma once
 
+#include <string>
+
 #include "kernel/fd.hpp"
 #include "run/failure.hpp"
 #include "run/plan.hpp"
@@ -21,5 +23,9 @@ kernel::Fd build_overlay_as_root(const run::OverlayPlan& plan, const std::string
 // Child side (rootless): mounts a staging tmpfs over "/" of the private namespace (so no host
 // directory is touched), builds the overlay from it, returns its detached mount or -1.
 int make_overlay_in_userns(const run::OverlayPlan& plan, run::Failure& f);
+
+// Whether an overlay can be made in a user namespace of this user's, as `--overlay` makes
+// it without root: tried in a child on a scratch tmpfs. "" when it can, else why not.
+std::string overlay_in_userns_unavailable();
 
 }  // namespace caisson::mech

@@ -75,6 +75,23 @@ void add_landlock_port(bool& restricted, std::vector<uint16_t>& ports, const std
 const std::array kSettings{
     SHARE(user), SHARE(pid), SHARE(mount), SHARE(net), SHARE(uts), SHARE(ipc), SHARE(cgroup),
     SHARE(time),
+    Setting{"no-namespaces", 0, false, "",
+            "for a host that forbids namespaces (a container, user namespaces disabled): none at all; no_new_privs, "
+            "seccomp, rlimits and the supervisor stay, and Landlock stands in for the mount and network namespaces: "
+            "read and execute anywhere, write only /tmp and /dev/null, no TCP bind or connect, no signals or abstract "
+            "sockets outside (more --landlock-* flags widen it); the report lists what was not applied",
+            [](Policy& p, Args a) {
+                if (!on(a, "no-namespaces")) return;
+                Namespaces none;
+                none.user = none.pid = none.mount = none.net = none.uts = none.ipc = none.cgroup = none.time = false;
+                none.none = true;
+                p.namespaces = none;
+                p.landlock.paths.push_back({"/", LandlockAccess::ReadExec});
+                p.landlock.paths.push_back({"/tmp", LandlockAccess::ReadWrite});
+                p.landlock.paths.push_back({"/dev/null", LandlockAccess::ReadWrite});
+                p.landlock.restrict_bind = p.landlock.restrict_connect = true;
+                p.landlock.scope_abstract_unix = p.landlock.scope_signal = true;
+            }},
     Setting{"net", 1, false, "MODE",
             "network: none (a new namespace with only lo, the default), host (the caller's), ns:PATH (join that one), "
             "veth (root: a veth pair into caisson's bridge, with NAT), user (pasta's user-mode stack, rootless)",

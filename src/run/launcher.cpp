@@ -385,18 +385,28 @@ Outcome Sandbox::run() {
     args.exit_signal = SIGCHLD;
     std::optional<mech::ActAsUsernsOwner> owner;
     if (userns_by_owner) owner.emplace(maps->host_uid, maps->host_gid);
-    const bool join_v2_after = cgroup && cgroup->v2_fd() >= 0 && userns_by_owner;
     if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
     }
     long pid = kernel::clone3(&args);
+    bool joined_by_clone = args.flags & CLONE_INTO_CGROUP;
+    if (pid < 0 && errno == ENOSYS) {
+        // A container's seccomp profile (Docker's, for one) answers clone3 with ENOSYS so
+        // that the C library falls back to clone: so does caisson. The cgroup is then
+        // joined after the clone, and a cgroup namespace made by init once it is in.
+        if (cgroup && (args.flags & CLONE_NEWCGROUP)) {
+            args.flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+            plan.cgroupns_after_join = true;
+        }
+        args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+        joined_by_clone = false;
+        pid = ::syscall(SYS_clone, args.flags | SIGCHLD, 0, &pidfd, 0, 0);
+    }
     if (pid < 0) {
         int err = errno;
-        throw Error(ErrorKind::Setup,
-                    err == EPERM && !p.namespaces.user ? "clone3 (new namespaces without a user namespace need root)"
-                                                       : "clone3",
-                    "namespaces", err);
+        // Why, as this host says it (the probe `caisson doctor` shows): one line with the fix.
+        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, args.flags, caller_uid == 0), err);
     }
     if (pid == 0) {
         // Init must not hold the supervisor's end: its end-of-stream is how init learns that
@@ -425,7 +435,7 @@ Outcome Sandbox::run() {
     // it has no rights in our user namespace).
     overlay_root.reset();  // the child has its own copy
     if (maps) mech::write_id_maps(init.pid(), *maps);
-    if (cgroup) cgroup->join_v1(init.pid(), join_v2_after);  // before Go: init waits for it
+    if (cgroup) cgroup->join_v1(init.pid(), cgroup->v2_fd() >= 0 && !joined_by_clone);  // before Go: init waits for it
     // The sandbox's network namespace exists from the clone on; it is wired before the
     // program starts, so the program never sees it half made.
     std::optional<mech::VethLink> veth;
@@ -581,6 +591,9 @@ Outcome Sandbox::run() {
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.landlock_plan.not_enforced;
+    if (p.namespaces.none)
+        out.not_enforced.emplace_back("namespaces (--no-namespaces): the program shares the host's users, processes, "
+                                      "mounts, network, hostname, IPC, cgroups and clocks; Landlock, seccomp and no_new_privs hold it");
     if (lsm_skipped) out.not_enforced.push_back("bpf-lsm: " + lsm_skipped->why);
     return out;
 }

@@ -3,6 +3,7 @@
 // loopback and from outside, the host's loopback stays out of reach, and pasta goes with a
 // SIGKILLed supervisor. Traffic stays on this machine.
 #include "harness.hpp"
+#include "host_settings.hpp"
 #include "loopback.hpp"
 #include "netns.hpp"
 
@@ -58,31 +59,6 @@ TEST(UserNet, ReachesATestHostThroughTheHostsSockets) {
     EXPECT_EQ(accept_peer(listener, 5000), "10.232.4.1");
     ::close(listener);
 }
-
-// /dev/net/tun at a mode the test needs, and back to what it was at the end: hosts differ
-// (Debian's default is 0666, a freshly booted machine of this kind had 0600).
-class TunMode {
-public:
-    explicit TunMode(mode_t want) {
-        struct stat st{};
-        if (::stat(kTun, &st) < 0) return;
-        old_ = st.st_mode & 07777;
-        ok_ = ::chmod(kTun, want) == 0;
-    }
-    ~TunMode() {
-        if (old_) ::chmod(kTun, *old_);
-    }
-    // Whether the device exists and has the mode asked for; why not otherwise.
-    std::string problem() const {
-        if (!old_) return std::string(kTun) + " does not exist on this host";
-        return ok_ ? "" : std::string("cannot chmod ") + kTun + ": " + strerrorname_np(errno);
-    }
-
-private:
-    static constexpr const char* kTun = "/dev/net/tun";
-    std::optional<mode_t> old_;
-    bool ok_ = false;
-};
 
 TEST(UserNet, WorksForAnOrdinaryUser) {
     TunMode usable(0666);
