@@ -123,6 +123,7 @@ TEST(Overlay, RootlessOverAUserOwnedRoot) {
     make_mini_rootfs(root.path(), kUnprivilegedUid);
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
+    CAISSON_REQUIRE("user namespaces", o);
     auto r = run_caisson({"run", "--rootfs", root.path(), "--overlay", "--", "/probe", "--write", "/etc/new"}, o);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["writes"]["/etc/new"], "ok");

@@ -170,6 +170,7 @@ TEST(Identity, HostUidChoosesTheHostSide) {
 TEST(Rootless, OrdinaryUserMapsItsOwnId) {
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
+    CAISSON_REQUIRE("user namespaces", o);
     auto r = run_probe({}, {"--write", "/tmp/x"}, o);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["uid"], 0);

@@ -139,6 +139,9 @@ TEST(Learn, ATcpClientAndServerGetTheirPortsAndNoOthers) {
 // As root the kernel counts the calls (BPF tracepoints on the sandbox's cgroup); an ordinary
 // user's learn mode makes every call a notification. Both find the same calls.
 TEST(Learn, TheKernelsCountAndTheNotificationsAgree) {
+    RunOptions nobody;
+    nobody.as_uid = 65534;
+    CAISSON_REQUIRE("user namespaces", nobody);
     TempDir dir(65534);
     const std::string as_root = dir.path() + "/root.toml", as_user = dir.path() + "/user.toml";
     const std::vector<std::string> program{"--", "/bin/busybox", "sh", "-c", "echo hi; cat /etc/hostname; ls / >/dev/null"};

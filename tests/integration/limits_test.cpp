@@ -46,6 +46,7 @@ TEST(Ceilings, AnOrdinaryUserGetsWhatTheKernelOffersWithoutACgroup) {
     std::string report = dir.path() + "/r.json";
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
+    CAISSON_REQUIRE("user namespaces", o);
     auto r = run_probe({"--report", report}, {"--alloc", "2200", "--fork", "1500"}, o);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["alloc"], "ENOMEM");

@@ -69,6 +69,7 @@ TEST(UserNet, WorksForAnOrdinaryUser) {
     ASSERT_GE(listener, 0);
     RunOptions as_user;
     as_user.as_uid = kUnprivilegedUid;
+    CAISSON_REQUIRE("user namespaces", as_user);
     RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:10.232.6.2:7006"}, as_user);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["dials"]["tcp:10.232.6.2:7006"], "ok");

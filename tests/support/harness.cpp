@@ -219,3 +219,20 @@ void KilledSupervisor::collect() {
 KilledSupervisor::~KilledSupervisor() { collect(); }
 
 }  // namespace caisson::test
+
+namespace caisson::test {
+
+std::string host_lacks(const std::string& check, const RunOptions& as) {
+    RunResult r = run_caisson({"doctor", "--json"}, as);
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(r.out);
+    } catch (const std::exception&) {
+        return "caisson doctor gave no report: " + r.err;
+    }
+    for (const auto& c : j["checks"])
+        if (c["name"] == check) return c["status"] == "works" ? "" : c["detail"].get<std::string>();
+    return "caisson doctor has no line \"" + check + "\"";
+}
+
+}  // namespace caisson::test

@@ -63,6 +63,18 @@ nlohmann::json read_json(const std::string& path);
 // The test process's own namespace link for a kind ("pid", "net", ...).
 std::string host_ns(const std::string& kind);
 
+// A test's precondition, checked the way caisson checks it: the line `check` of `caisson
+// doctor --json` run with `as` (as an ordinary user, say). "" when it works, otherwise what
+// doctor measured, for GTEST_SKIP.
+std::string host_lacks(const std::string& check, const RunOptions& as = {});
+
+// Skips the test, with the reason, unless the host gives the user of `as` what `check` names.
+#define CAISSON_REQUIRE(check, as)                                          \
+    do {                                                                    \
+        if (std::string why_ = ::caisson::test::host_lacks(check, as); !why_.empty()) \
+            GTEST_SKIP() << "this host: " << (check) << ": " << why_;      \
+    } while (0)
+
 // A caisson killed with SIGKILL in a test, as a crash would kill it. kill() goes in an
 // on_ready callback; collect(), after the run, waits for the sandbox to die with it (init's
 // parent-death signal, through a pidfd), reaps what reparented to this process (a
