@@ -365,8 +365,38 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
 
 }  // namespace
 
+// --preserve-fds N passes the caller's descriptors 3 .. 3+N-1 into the container. Each must
+// be the caller's, open before this runtime opened anything: a number the caller left free
+// would otherwise be filled by one of the runtime's own (its cgroup directory, its state
+// directory, its log) and handed to the container as a way out. Checked first of all.
+void require_preserved_fds_open(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        std::string text;
+        if (a == "--preserve-fds" && i + 1 < argc) text = argv[i + 1];
+        else if (a.rfind("--preserve-fds=", 0) == 0) text = std::string(a.substr(15));
+        else continue;
+        unsigned long n = 0;
+        try {
+            n = std::stoul(text);
+        } catch (...) {
+            return;  // the flag parser says what is wrong with it
+        }
+        for (unsigned long fd = 3; fd < 3 + n && fd < 1u << 20; ++fd)
+            if (::fcntl(static_cast<int>(fd), F_GETFD) < 0)
+                throw Error(caisson::ErrorKind::Usage, "--preserve-fds " + text,
+                            "descriptor " + std::to_string(fd) + " is not open in the caller", EBADF);
+    }
+}
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
+    try {
+        require_preserved_fds_open(argc, argv);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "caisson-oci: %s\n", e.what());
+        return 1;
+    }
     Log log;
     std::string root = oci::kDefaultRoot;
     bool systemd_cgroup = false;

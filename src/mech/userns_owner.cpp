@@ -12,6 +12,8 @@
 
 namespace caisson::mech {
 
+uint32_t userns_owner_id() { return kUsernsOwnerBase + static_cast<uint32_t>(::gettid()); }
+
 ActAsUsernsOwner::ActAsUsernsOwner(uid_t uid, gid_t gid) {
     dumpable_ = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
     (void)::prctl(PR_GET_PDEATHSIG, &pdeath_signal_, 0, 0, 0);

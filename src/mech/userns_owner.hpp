@@ -3,14 +3,24 @@
 // namespaces, fanotify groups...) at each ancestor level to the uid that created the child
 // namespace. A sandbox's namespace created by host root spends root's budget: one sandbox
 // could exhaust inotify for every root daemon of the host. So a root-run sandbox's user
-// namespace is created by the calling thread acting as the host ids that stand behind the
-// sandbox (65534 by default), and the sandbox spends that uid's budget, as a rootless one
-// spends its caller's.
+// namespace is created by the calling thread acting as ids of its own: taken from a range no
+// host account uses, one per cloning thread. They are not the ids the sandbox runs as (65534
+// by default): the namespace's owner has every capability in it, and a host process running
+// as nobody must not be able to enter a sandbox. Each sandbox then spends a budget of its own.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 namespace caisson::mech {
+
+// The range: above the ranges systemd documents for users, dynamic users and containers
+// (up to 0x6fffffff), below the signed limit; a thread id (at most 2^22) picks one.
+inline constexpr uint32_t kUsernsOwnerBase = 0x7e000000;
+
+// The owner for a sandbox started by the calling thread.
+uint32_t userns_owner_id();
 
 // For its lifetime, the calling thread's effective ids are `uid`/`gid` (its real and saved
 // ids stay root's, so the destructor can return). Raw system calls: the C library would

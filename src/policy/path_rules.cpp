@@ -80,6 +80,16 @@ Verdict decide(const seccomp::OpenRules& rules, std::string_view path, bool writ
     return {rules.otherwise, -1};
 }
 
+Verdict decide_open(const seccomp::OpenRules& rules, std::string_view path, uint64_t flags) {
+    const bool writes = open_writes(flags), reads = (flags & O_ACCMODE) != O_WRONLY;
+    if (!writes) return decide(rules, path, false);
+    if (reads) {
+        Verdict read = decide(rules, path, false);
+        if (read.action.kind != seccomp::ActionKind::Allow) return read;
+    }
+    return decide(rules, path, true);
+}
+
 std::string describe(const seccomp::PathRule& r) {
     std::string s = seccomp::action_text(r.action);
     s += r.access == seccomp::PathAccess::Read ? " read " : r.access == seccomp::PathAccess::Write ? " write " : " ";

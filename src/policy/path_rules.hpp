@@ -31,6 +31,10 @@ struct Verdict {
 
 Verdict decide(const seccomp::OpenRules& rules, std::string_view path, bool writes);
 
+// An open with these flags: one that both reads and writes (O_RDWR, O_RDONLY|O_TRUNC) needs
+// both decisions to allow; the first refusal is the verdict.
+Verdict decide_open(const seccomp::OpenRules& rules, std::string_view path, uint64_t flags);
+
 // "allow read /usr/**, /lib/** (file:line:col)".
 std::string describe(const seccomp::PathRule& r);
 

@@ -318,10 +318,11 @@ Outcome Sandbox::run() {
             lsm_skipped->why = why;
         }
     }
-    // As root, the sandbox's user namespace belongs to the host ids behind it, so that what
-    // the sandbox counts is charged to them, not to root (mech/userns_owner.hpp). Acting as
-    // them, the cloning thread may not move a process into the cgroup: init joins it before
-    // it is told to go, as on v1, and runs nothing of the sandbox's until then.
+    // As root, the sandbox's user namespace belongs to ids of its own, so that what the
+    // sandbox counts is charged to them, not to root, and no host account owns it
+    // (mech/userns_owner.hpp). Acting as them, the cloning thread may not move a process into
+    // the cgroup: init joins it before it is told to go, as on v1, and runs nothing of the
+    // sandbox's until then.
     const bool userns_by_owner = maps && caller_uid == 0 && maps->host_uid != 0;
     if (cgroup) {
         bool joins_v1 = cgroup->v2_fd() < 0 || cgroup->paths().size() > 1 || userns_by_owner;
@@ -384,7 +385,7 @@ Outcome Sandbox::run() {
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     std::optional<mech::ActAsUsernsOwner> owner;
-    if (userns_by_owner) owner.emplace(maps->host_uid, maps->host_gid);
+    if (userns_by_owner) owner.emplace(mech::userns_owner_id(), mech::userns_owner_id());
     if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<uint64_t>(cgroup->v2_fd());

@@ -365,9 +365,11 @@ private:
         return true;
     }
 
-    // Decides `n` for a read or a write; false when refused (the reply says so).
-    bool decide(const Name& n, bool writes) {
-        auto v = path_rules::decide(rules_, n.path, writes);
+    // Decides `n` for a write, or for an open with its flags; false when refused (the
+    // reply says so).
+    bool decide(const Name& n, bool writes) { return decide(path_rules::decide(rules_, n.path, writes)); }
+    bool decide_open(const Name& n, uint64_t flags) { return decide(path_rules::decide_open(rules_, n.path, flags)); }
+    bool decide(const path_rules::Verdict& v) {
         rep_.rule = v.rule;
         rep_.decided = 1;
         if (v.action.kind == seccomp::ActionKind::Allow) return true;
@@ -403,8 +405,9 @@ private:
         Name n;
         Lookup l{req_.path, dir_, req_.resolve, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)),
                  (flags & O_CREAT) != 0, false};
-        if (!look_up(l, n, rep_.path) || !decide(n, path_rules::open_writes(flags))) return;
+        if (!look_up(l, n, rep_.path) || !decide_open(n, flags)) return;
         if (n.missing) return fail(ENOENT);
+        if (flags & O_PATH) return void(rep_.outcome = Outcome::Continue);
         if (n.must_dir && n.exists && !S_ISDIR(n.st.stx_mode) && !S_ISLNK(n.st.stx_mode)) return fail(ENOTDIR);
         if (flags & (O_CREAT | __O_TMPFILE)) ::umask(req_.umask);
         open_how how{};

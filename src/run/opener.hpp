@@ -48,8 +48,10 @@ struct Request {
     char path2[kPathMax] = {};  // the second name of link, rename and symlink
 };
 
-// Done: a call other than an open was made and returned 0.
-enum class Outcome : int32_t { Opened, Refused, Failed, NeedCaller, Done };
+// Done: a call other than an open was made and returned 0. Continue: an O_PATH open was
+// allowed; the kernel makes it (a descriptor that opens nothing, which SECCOMP_IOCTL_NOTIF_ADDFD
+// cannot install, and through which every open is decided again).
+enum class Outcome : int32_t { Opened, Refused, Failed, NeedCaller, Done, Continue };
 
 struct Reply {
     uint64_t seq = 0;

@@ -201,6 +201,10 @@ PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, st
                          ? rules_.rules[static_cast<size_t>(rep->rule)].origin
                          : "default";
         switch (rep->outcome) {
+        case Outcome::Continue:
+            d.decision = "allow";
+            kernel::notify_continue(listener, n.id);
+            return d;
         case Outcome::Done:
             d.decision = "allow";
             kernel::notify_error(listener, n.id, 0);  // the call's own answer: 0

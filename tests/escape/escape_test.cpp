@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -182,6 +183,32 @@ TEST(Escape, InotifyFloodLeavesTheHostItsOwn) {
     EXPECT_EQ(out.rfind("blocked: EMFILE", 0), 0u) << out;
     EXPECT_GE(host_fd, 0) << "the host's root has no inotify instance left: " << strerrorname_np(host_errno);
     if (host_fd >= 0) ::close(host_fd);
+}
+
+// The sandbox's user namespace belongs to no host account: a host process running as the
+// uid the sandbox maps to (nobody) cannot enter it with every capability.
+TEST(Escape, TheHostsNobodyCannotEnterTheSandbox) {
+    int verdict = -1;
+    RunOptions o;
+    o.on_ready = [&](pid_t caisson) {
+        pid_t init = 0;
+        std::ifstream("/proc/" + std::to_string(caisson) + "/task/" + std::to_string(caisson) + "/children") >> init;
+        std::string ns = "/proc/" + std::to_string(init) + "/ns/user";
+        int fd = ::open(ns.c_str(), O_RDONLY | O_CLOEXEC);
+        pid_t child = ::fork();
+        if (child == 0) {
+            if (::setresgid(65534, 65534, 65534) < 0 || ::setresuid(65534, 65534, 65534) < 0) ::_exit(2);
+            ::_exit(::setns(fd, CLONE_NEWUSER) == 0 ? 1 : 0);
+        }
+        int st = 0;
+        ::waitpid(child, &st, 0);
+        verdict = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        ::close(fd);
+        ::kill(caisson, SIGTERM);
+    };
+    auto r = run_probe({}, {"--wait-signal"}, o);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(verdict, 0) << "host uid 65534 entered the sandbox's user namespace";
 }
 
 TEST(Escape, FillingTheDiskStopsAtTheTmpfsSize) {

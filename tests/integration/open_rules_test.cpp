@@ -245,6 +245,28 @@ TEST(OpenRules, OrdinaryFileWorkStillWorksWhereTheRulesAllowIt) {
     EXPECT_EQ(fs["link:/tmp/data/ro/file:/tmp/data/ro/again"], "EACCES") << "a new name in a read-only tree is a write";
 }
 
+// Opened for reading and writing: both must be allowed. A rule that refuses reading a
+// directory and a default that allows the rest may not hand out its files through O_RDWR.
+TEST(OpenRules, ReadingAndWritingAtOnceNeedsBoth) {
+    TempDir dir;
+    std::string data = dir.path() + "/data";
+    ::mkdir(data.c_str(), 0777);
+    ::mkdir((data + "/wo").c_str(), 0777);
+    std::ofstream(data + "/wo/log") << "WRITE-ONLY";
+    ::chmod((data + "/wo/log").c_str(), 0666);
+    std::string policy = write_seccomp_policy(dir, "[open]\ndefault = \"allow\"\n[[open.rule]]\npath = \"/tmp/data/wo/**\"\n"
+                                                   "access = \"read\"\naction = \"errno(EACCES)\"\n");
+    RunResult r = run_probe({"--seccomp", policy, "--bind", data, "/tmp/data"},
+                            {"--fs", "open-rw-read:/tmp/data/wo/log", "--fs", "open-append:/tmp/data/wo/log", "--read", "/tmp/data/wo/log",
+                             "--fs", "open-path:/tmp"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& fs = r.probe["fs"];
+    EXPECT_EQ(fs["open-rw-read:/tmp/data/wo/log"], "EACCES");
+    EXPECT_EQ(r.probe["reads"]["/tmp/data/wo/log"], "EACCES");
+    EXPECT_EQ(fs["open-append:/tmp/data/wo/log"], "ok") << "writing alone is allowed";
+    EXPECT_EQ(fs["open-path:/tmp"], "ok") << "an O_PATH descriptor opens nothing, and is had";
+}
+
 TEST(OpenRules, PolicyCheckShowsThem) {
     TempDir dir;
     std::string policy = write_seccomp_policy(dir, kRules);

@@ -724,6 +724,25 @@ TEST(OciEscape, ExecWithAWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoo
     b.oci("delete", {"--force"}, "busy");
 }
 
+// --preserve-fds N hands the caller's 3 .. 3+N-1 in: a number the caller did not open is
+// refused before the runtime opens anything of its own there (its cgroup directory would
+// have been the container's way out), and never hangs.
+TEST(OciEscape, PreservedDescriptorsTheCallerDidNotOpenAreRefused) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy").status, 0);
+    RunResult e = b.oci("exec", {"--preserve-fds", "1", "busy", "/probe"}, "");
+    EXPECT_NE(e.status, 0);
+    EXPECT_NE(e.err.find("descriptor 3 is not open in the caller"), std::string::npos) << e.err;
+    EXPECT_TRUE(e.probe.is_null()) << "the process ran: " << e.out;
+    b.config["process"]["args"] = {"/probe"};
+    RunResult r = b.oci("run", {"--bundle", b.path(), "--preserve-fds", "2"}, "pf");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("descriptor 3 is not open in the caller"), std::string::npos) << r.err;
+    b.oci("delete", {"--force"}, "busy");
+}
+
 TEST(OciCli, VersionFeaturesSpecAndJsonLog) {
     RunResult v = run_oci({"--version"});
     EXPECT_EQ(v.out.substr(0, v.out.find('\n')).rfind("caisson-oci version ", 0), 0u);

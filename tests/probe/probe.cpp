@@ -407,6 +407,15 @@ std::string try_fs(const std::string& spec, int& last_fd) {
         return ::write(fd, "X", 1) == 1 ? (::close(fd), "ok") : (::close(fd), strerrorname_np(errno));
     }
     if (op == "tmpfile") return opened(::open(x, O_TMPFILE | O_WRONLY, 0644));
+    if (op == "open-rw-read") {  // opened for reading and writing, then read
+        int fd = ::open(x, O_RDWR);
+        if (fd < 0) return strerrorname_np(errno);
+        char c;
+        std::string r = ::read(fd, &c, 1) == 1 ? "ok" : strerrorname_np(errno);
+        ::close(fd);
+        return r;
+    }
+    if (op == "open-path") return opened(::open(x, O_PATH));
     if (op == "link") return result(::link(x, y));
     if (op == "link-follow") return result(::linkat(AT_FDCWD, x, AT_FDCWD, y, AT_SYMLINK_FOLLOW));
     if (op == "rename") return result(::rename(x, y));

@@ -467,7 +467,7 @@ action = "errno(EROFS)"
 )P");
     ASSERT_TRUE(p.open.enabled());
     ASSERT_EQ(p.open.rules.size(), 3u);
-    auto d = [&](const char* path, int flags) { return path_rules::decide(p.open, path, path_rules::open_writes(flags)); };
+    auto d = [&](const char* path, int flags) { return path_rules::decide_open(p.open, path, static_cast<uint64_t>(flags)); };
     EXPECT_EQ(d("/etc/shadow", O_RDONLY).action.kind, seccomp::ActionKind::KillProcess);
     EXPECT_EQ(d("/etc/passwd", O_RDONLY).action.kind, seccomp::ActionKind::Allow);
     EXPECT_EQ(d("/etc/passwd", O_RDONLY).rule, 1);
@@ -476,6 +476,10 @@ action = "errno(EROFS)"
     EXPECT_EQ(d("/tmp/x", O_CREAT | O_WRONLY).action.value, EROFS);
     EXPECT_EQ(d("/tmp/x", O_RDONLY).action.value, EACCES);  // the default
     EXPECT_EQ(d("/tmp/x", O_PATH).rule, -1);
+    // Reading and writing at once needs both: a read the rules refuse is not let through
+    // by a write they allow.
+    EXPECT_EQ(d("/tmp/x", O_RDWR).action.value, EACCES);
+    EXPECT_EQ(d("/etc/passwd", O_RDWR).rule, -1);
 }
 
 TEST(PathRules, AChildPolicysRulesComeFirst) {
