@@ -5,6 +5,7 @@
 #include <caisson/doctor.hpp>
 
 #include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
 #include "mech/bpf_lsm.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "mech/egress.hpp"
@@ -35,12 +36,6 @@
 #include <sstream>
 #include <string.h>
 
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
 
 namespace caisson::doctor {
 namespace {
