@@ -22,7 +22,7 @@ int last_cap() {
 
 bool kept(uint64_t keep, int cap) { return cap < 64 && (keep >> cap) & 1; }
 
-bool capset_all(uint64_t bits, run::Failure& f) {
+bool capset_all(uint64_t bits, kernel::Failure& f) {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
     for (int i = 0; i < 2; ++i) {
@@ -35,7 +35,7 @@ bool capset_all(uint64_t bits, run::Failure& f) {
 
 }  // namespace
 
-bool restrict_capability_sets(uint64_t keep, run::Failure& f) {
+bool restrict_capability_sets(uint64_t keep, kernel::Failure& f) {
     for (int cap = 0, last = last_cap(); cap <= last; ++cap)
         if (!kept(keep, cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
             char what[32];
@@ -53,7 +53,7 @@ bool restrict_capability_sets(uint64_t keep, run::Failure& f) {
     return true;
 }
 
-bool set_kept_capabilities(uint64_t keep, run::Failure& f) {
+bool set_kept_capabilities(uint64_t keep, kernel::Failure& f) {
     if (!capset_all(keep, f)) return false;
     for (int cap = 0; cap < 64; ++cap)
         if (kept(keep, cap) && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL) {
@@ -63,9 +63,9 @@ bool set_kept_capabilities(uint64_t keep, run::Failure& f) {
     return true;
 }
 
-bool drop_capabilities_without_exec(run::Failure& f) { return capset_all(0, f); }
+bool drop_capabilities_without_exec(kernel::Failure& f) { return capset_all(0, f); }
 
-bool set_no_new_privs(run::Failure& f) {
+bool set_no_new_privs(kernel::Failure& f) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("set no_new_privs", "prctl");
     return true;
 }

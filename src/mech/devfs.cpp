@@ -28,7 +28,7 @@ DevSources::~DevSources() {
         if (fd >= 0) ::close(fd);
 }
 
-bool open_dev_sources(DevSources& src, run::Failure& f) {
+bool open_dev_sources(DevSources& src, kernel::Failure& f) {
     for (int i = 0; i < kDevNodeCount; ++i) {
         src.nodes[i] = kernel::open_tree(AT_FDCWD, kHostNodes[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (src.nodes[i] < 0) return f.set("clone device node", kHostNodes[i]);
@@ -39,7 +39,7 @@ bool open_dev_sources(DevSources& src, run::Failure& f) {
     return true;
 }
 
-bool build_dev(int root, DevSources& src, run::Failure& f) {
+bool build_dev(int root, DevSources& src, kernel::Failure& f) {
     kernel::Fd target(open_in_root(root, "/dev", O_PATH | O_DIRECTORY));
     if (!target) return f.set("open /dev mountpoint", "/dev");
     static constexpr const char* kOpts[] = {"mode=0755", "size=64k", "nr_inodes=64", nullptr};

@@ -2,7 +2,7 @@
 // allowed in a user namespace), a private devpts instance, shm, and the usual links.
 #pragma once
 
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 namespace caisson::mech {
 
@@ -14,9 +14,9 @@ struct DevSources {
 };
 
 // Clones the host's device nodes; must run before the new root hides the host's /dev.
-bool open_dev_sources(DevSources& src, run::Failure& f);
+bool open_dev_sources(DevSources& src, kernel::Failure& f);
 
 // Mounts the minimal /dev at `dev` inside `root`, then makes it read-only (pts, shm stay writable).
-bool build_dev(int root, DevSources& src, run::Failure& f);
+bool build_dev(int root, DevSources& src, kernel::Failure& f);
 
 }  // namespace caisson::mech

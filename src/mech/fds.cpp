@@ -9,7 +9,7 @@
 
 namespace caisson::mech {
 
-bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, run::Failure& f) {
+bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, kernel::Failure& f) {
     int extra[8];
     size_t n_extra = 0;
     for (int fd : also)
@@ -31,7 +31,7 @@ bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> a
     return true;
 }
 
-bool pass_fds_through_exec(const std::vector<int>& pass, run::Failure& f) {
+bool pass_fds_through_exec(const std::vector<int>& pass, kernel::Failure& f) {
     for (int fd : pass)
         if (::fcntl(fd, F_SETFD, 0) < 0) return f.set("pass descriptor", "--pass-fd");
     return true;

@@ -2,7 +2,7 @@
 // a leaked descriptor to a host directory is a way out).
 #pragma once
 
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 #include <initializer_list>
 #include <vector>
@@ -13,9 +13,9 @@ namespace caisson::mech {
 // (at most 8, any order, -1 ignored). Closed, not marked close-on-exec: a descriptor that
 // merely waits for exec is still there when the working directory is resolved, and
 // /proc/self/fd/N leads out of the root through it. No allocation (it runs after clone).
-bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, run::Failure& f);
+bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, kernel::Failure& f);
 
 // Clears close-on-exec on the passed descriptors, so that they survive the program's exec.
-bool pass_fds_through_exec(const std::vector<int>& pass, run::Failure& f);
+bool pass_fds_through_exec(const std::vector<int>& pass, kernel::Failure& f);
 
 }  // namespace caisson::mech

@@ -16,7 +16,7 @@ int landlock_abi() {
     return v < 0 ? 0 : static_cast<int>(v);
 }
 
-bool apply_landlock(const landlock_rights::Plan& plan, run::Failure& f) {
+bool apply_landlock(const landlock_rights::Plan& plan, kernel::Failure& f) {
     ll::RulesetAttr attr{plan.handled_fs, plan.handled_net, plan.scoped};
     long ruleset = ll::create_ruleset(&attr, sizeof(attr), 0);
     if (ruleset < 0) return f.set("landlock create ruleset", "handled rights");

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "policy/landlock_rights.hpp"
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 namespace caisson::mech {
 
@@ -11,6 +11,6 @@ int landlock_abi();
 
 // Opens each path (inside the sandbox, after pivot_root), adds the rules and restricts the
 // calling process. Allocation-free.
-bool apply_landlock(const landlock_rights::Plan& plan, run::Failure& f);
+bool apply_landlock(const landlock_rights::Plan& plan, kernel::Failure& f);
 
 }  // namespace caisson::mech

@@ -10,7 +10,7 @@
 
 namespace caisson::mech {
 
-bool bring_up_loopback(run::Failure& f) {
+bool bring_up_loopback(kernel::Failure& f) {
     // One ioctl pair is cheaper than a netlink round trip for a single flag.
     kernel::Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!sock) return f.set("socket for loopback", "lo");

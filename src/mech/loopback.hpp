@@ -1,10 +1,10 @@
 // In a new network namespace, only `lo` exists, and it is down until someone raises it.
 #pragma once
 
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 namespace caisson::mech {
 
-bool bring_up_loopback(run::Failure& f);
+bool bring_up_loopback(kernel::Failure& f);
 
 }  // namespace caisson::mech

@@ -16,7 +16,7 @@
 namespace caisson::mech {
 namespace {
 
-using run::Failure;
+using kernel::Failure;
 
 constexpr unsigned kRoAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
@@ -117,8 +117,8 @@ int clone_host(const char* path, bool recursive, unsigned attrs, Failure& f) {
     return fd;
 }
 
-bool apply_user_mounts(int root, run::LaunchPlan& plan, Failure& f) {
-    const auto& mounts = plan.policy->fs.mounts;
+bool apply_user_mounts(int root, RootPlan& plan, Failure& f) {
+    const auto& mounts = plan.fs->mounts;
     for (size_t i = 0; i < mounts.size(); ++i) {
         const MountSpec& m = mounts[i];
         const char* target = m.target.c_str();
@@ -158,8 +158,8 @@ bool apply_user_mounts(int root, run::LaunchPlan& plan, Failure& f) {
     return true;
 }
 
-bool apply_masks(int root, const Policy& p, Failure& f) {
-    return mask_paths(root, p.fs.masked_paths, p.fs.readonly_paths, f);
+bool apply_masks(int root, const Filesystem& fs, Failure& f) {
+    return mask_paths(root, fs.masked_paths, fs.readonly_paths, f);
 }
 
 }  // namespace
@@ -212,8 +212,8 @@ bool mask_paths(int root, const std::vector<std::string>& masked, const std::vec
     return true;
 }
 
-bool build_root(run::LaunchPlan& plan, Failure& f) {
-    const Policy& p = *plan.policy;
+bool build_root(RootPlan& plan, Failure& f) {
+    const Filesystem& fs = *plan.fs;
     // Nothing done here may propagate back to the host's namespace.
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return f.set("make mounts slave", "/");
 
@@ -227,8 +227,8 @@ bool build_root(run::LaunchPlan& plan, Failure& f) {
     kernel::Fd sys(plan.sysfs_fresh ? new_fs("sysfs", nullptr, kRoAttrs | MOUNT_ATTR_NOEXEC)
                                     : clone_host("/sys", true, kRoAttrs, f));
     if (!sys) return plan.sysfs_fresh ? f.set("mount sysfs", "/sys") : false;
-    for (size_t i = 0; i < p.fs.mounts.size(); ++i) {
-        const MountSpec& m = p.fs.mounts[i];
+    for (size_t i = 0; i < fs.mounts.size(); ++i) {
+        const MountSpec& m = fs.mounts[i];
         if (m.kind != MountKind::Bind && m.kind != MountKind::RoBind) continue;
         unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m.kind == MountKind::RoBind ? MOUNT_ATTR_RDONLY : 0);
         plan.mount_source_fds[i] = clone_host(m.source.c_str(), true, attrs, f);
@@ -243,12 +243,12 @@ bool build_root(run::LaunchPlan& plan, Failure& f) {
         root.reset(make_overlay_in_userns(plan.overlay, f));
         if (!root) return false;
     } else {
-        root.reset(clone_host(p.fs.rootfs.c_str(), true,
-                              p.fs.writable_root ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : kRoAttrs, f));
+        root.reset(clone_host(fs.rootfs.c_str(), true,
+                              fs.writable_root ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : kRoAttrs, f));
         if (!root) return false;
     }
     if (kernel::move_mount(root.get(), "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return f.set("attach root", p.fs.rootfs.c_str());
+        return f.set("attach root", fs.rootfs.c_str());
 
     // 3. The kernel's filesystems, then the user's mounts, then the masks.
     if (!mount_at(root.get(), proc.get(), "/proc", true, f)) return false;
@@ -259,7 +259,7 @@ bool build_root(run::LaunchPlan& plan, Failure& f) {
         return false;
     // The host's /run holds sockets of host services (D-Bus, the systemd user manager):
     // a read-only bind does not stop connect(). A fresh, empty /run where the root has one.
-    if (!p.fs.host_run) {
+    if (!fs.host_run) {
         kernel::Fd run(open_in_root(root.get(), "/run", O_PATH | O_DIRECTORY));
         if (run && !tmpfs_at(root.get(), "/run", "mode=0755", "size=16m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, f))
             return false;
@@ -269,12 +269,12 @@ bool build_root(run::LaunchPlan& plan, Failure& f) {
         if (fd >= 0) ::close(fd);
         fd = -1;
     }
-    if (!apply_masks(root.get(), p, f)) return false;
+    if (!apply_masks(root.get(), fs, f)) return false;
 
     // 4. pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only
     // the sandbox's tree, with no directory of the old root needed inside the new one.
-    if (::fchdir(root.get()) < 0) return f.set("chdir to new root", p.fs.rootfs.c_str());
-    if (kernel::pivot_root(".", ".") < 0) return f.set("pivot_root", p.fs.rootfs.c_str());
+    if (::fchdir(root.get()) < 0) return f.set("chdir to new root", fs.rootfs.c_str());
+    if (kernel::pivot_root(".", ".") < 0) return f.set("pivot_root", fs.rootfs.c_str());
     if (::umount2(".", MNT_DETACH) < 0) return f.set("detach old root", "/");
     if (::chdir("/") < 0) return f.set("chdir", "/");
     return true;

@@ -7,23 +7,35 @@
 #include <vector>
 
 #include "mech/overlay.hpp"
-#include "run/failure.hpp"
-#include "run/plan.hpp"
+#include "kernel/failure.hpp"
+#include <caisson/policy.hpp>
 
 namespace caisson::mech {
 
+// What the root is built from, decided before clone: the child only reads it (and fills
+// the preallocated descriptor slots).
+struct RootPlan {
+    const Filesystem* fs = nullptr;             // the policy's
+    OverlayPlan overlay;
+    std::string tmp_size_option;
+    std::vector<int> mount_source_fds;          // one slot per mount, filled by init
+    std::vector<std::string> tmpfs_size_options;  // one per mount
+    bool sysfs_fresh = false;  // a new sysfs (needs a net namespace of our own)
+    bool proc_fresh = false;   // a new procfs (needs a pid namespace of our own)
+};
+
 // Runs in the child, in its own mount namespace. On return the process's root is the
 // sandbox's root and the host's tree is detached.
-bool build_root(run::LaunchPlan& plan, run::Failure& f);
+bool build_root(RootPlan& plan, kernel::Failure& f);
 
 // Opens `path` inside `root` (O_PATH); when it is missing, creates it (a directory, or an
 // empty file when !dir) and its missing parents, each resolved inside the root.
-int open_or_create(int root, const char* path, bool dir, run::Failure& f);
+int open_or_create(int root, const char* path, bool dir, kernel::Failure& f);
 
 // Hides each masked path (/dev/null over a file, an empty read-only tmpfs over a directory)
 // and re-binds each read-only path read-only; missing ones are skipped. Last, so that no
 // later mount can uncover them.
 bool mask_paths(int root, const std::vector<std::string>& masked, const std::vector<std::string>& readonly,
-                run::Failure& f);
+                kernel::Failure& f);
 
 }  // namespace caisson::mech

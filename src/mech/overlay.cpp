@@ -45,7 +45,7 @@ int overlay_context(const char* lowerdir, const char* upperdir, const char* work
 
 }  // namespace
 
-kernel::Fd build_overlay_as_root(const run::OverlayPlan& plan, const std::string& rootfs) {
+kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& rootfs) {
     std::string upper = plan.upperdir, work = plan.workdir;
     kernel::Fd stage;
     if (plan.upper_base.empty()) {
@@ -68,7 +68,7 @@ kernel::Fd build_overlay_as_root(const run::OverlayPlan& plan, const std::string
     return root;
 }
 
-int make_overlay_in_userns(const run::OverlayPlan& plan, run::Failure& f) {
+int make_overlay_in_userns(const OverlayPlan& plan, kernel::Failure& f) {
     const char* size_opts[] = {"mode=0700", plan.size_option.empty() ? nullptr : plan.size_option.c_str(),
                                nullptr};
     kernel::Fd stage(new_fs("tmpfs", size_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));

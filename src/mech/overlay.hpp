@@ -12,17 +12,25 @@
 #include <string>
 
 #include "kernel/fd.hpp"
-#include "run/failure.hpp"
-#include "run/plan.hpp"
+#include "kernel/failure.hpp"
 
 namespace caisson::mech {
 
+struct OverlayPlan {
+    bool enabled = false;
+    int prebuilt_root = -1;      // as root: the detached overlay the supervisor built
+    std::string lowerdir;        // the rootfs
+    std::string upper_base;      // --overlay-upper: a host dir holding upper/ and work/
+    std::string upperdir, workdir;
+    std::string size_option;     // "size=N" for the tmpfs upper, or empty
+};
+
 // Supervisor side (root): the detached overlay. Throws caisson::Error.
-kernel::Fd build_overlay_as_root(const run::OverlayPlan& plan, const std::string& rootfs);
+kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& rootfs);
 
 // Child side (rootless): mounts a staging tmpfs over "/" of the private namespace (so no host
 // directory is touched), builds the overlay from it, returns its detached mount or -1.
-int make_overlay_in_userns(const run::OverlayPlan& plan, run::Failure& f);
+int make_overlay_in_userns(const OverlayPlan& plan, kernel::Failure& f);
 
 // Whether an overlay can be made in a user namespace of this user's, as `--overlay` makes
 // it without root: tried in a child on a scratch tmpfs. "" when it can, else why not.

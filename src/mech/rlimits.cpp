@@ -6,7 +6,7 @@
 
 namespace caisson::mech {
 
-bool apply_rlimits(const std::vector<Rlimit>& limits, run::Failure& f) {
+bool apply_rlimits(const std::vector<Rlimit>& limits, kernel::Failure& f) {
     for (const auto& r : limits) {
         rlimit lim{static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
         // Raising a hard limit needs CAP_SYS_RESOURCE in the host's namespace: EPERM then.

@@ -1,7 +1,7 @@
 // Resource limits, set in the program just before exec. Allocation-free.
 #pragma once
 
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 #include <caisson/policy.hpp>
 
@@ -9,6 +9,6 @@
 
 namespace caisson::mech {
 
-bool apply_rlimits(const std::vector<Rlimit>& limits, run::Failure& f);
+bool apply_rlimits(const std::vector<Rlimit>& limits, kernel::Failure& f);
 
 }  // namespace caisson::mech

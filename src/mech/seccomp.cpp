@@ -14,7 +14,7 @@ constexpr unsigned kWaitKillableRecv = 1u << 5;
 
 }  // namespace
 
-bool install_seccomp(const std::vector<sock_filter>& program, int* listener, run::Failure& f, unsigned extra_flags) {
+bool install_seccomp(const std::vector<sock_filter>& program, int* listener, kernel::Failure& f, unsigned extra_flags) {
     sock_fprog prog{};
     prog.len = static_cast<unsigned short>(program.size());
     prog.filter = const_cast<sock_filter*>(program.data());

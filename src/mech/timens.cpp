@@ -13,7 +13,7 @@ std::string timens_offsets_text(const TimeOffsets& t) {
     return "monotonic " + std::to_string(t.monotonic_s) + " 0\nboottime " + std::to_string(t.boottime_s) + " 0\n";
 }
 
-bool enter_time_namespace_for_children(const std::string& offsets, run::Failure& f) {
+bool enter_time_namespace_for_children(const std::string& offsets, kernel::Failure& f) {
     if (::unshare(CLONE_NEWTIME) < 0) return f.set("unshare time namespace", "CLONE_NEWTIME");
     if (offsets.empty()) return true;
     kernel::Fd fd(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));

@@ -2,7 +2,7 @@
 // unshares it for its children, writes the offsets, and the program is forked into it.
 #pragma once
 
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 #include <caisson/policy.hpp>
 
@@ -13,6 +13,6 @@ namespace caisson::mech {
 // "monotonic S 0\nboottime S 0\n", or empty when both offsets are zero (the default).
 std::string timens_offsets_text(const TimeOffsets& t);
 
-bool enter_time_namespace_for_children(const std::string& offsets, run::Failure& f);
+bool enter_time_namespace_for_children(const std::string& offsets, kernel::Failure& f);
 
 }  // namespace caisson::mech

@@ -25,7 +25,7 @@ int set_foreground(pid_t pgrp) {
 
 }  // namespace
 
-bool take_terminal_foreground(run::Failure& f) {
+bool take_terminal_foreground(kernel::Failure& f) {
     if (::setpgid(0, 0) < 0) return f.set("setpgid", "program");
     if (::isatty(0) && set_foreground(::getpgrp()) < 0 && errno != ENOTTY) return f.set("tcsetpgrp", "stdin");
     return true;
@@ -35,7 +35,7 @@ void restore_terminal_foreground(pid_t pgrp) {
     if (::isatty(0)) (void)set_foreground(pgrp);
 }
 
-bool detach_from_terminal(run::Failure& f) {
+bool detach_from_terminal(kernel::Failure& f) {
     if (::setsid() < 0) return f.set("setsid", "new session");
     return true;
 }

@@ -4,17 +4,17 @@
 // TIOCSTI and TIOCLINUX instead (preflight adds that rule in front of the policy's).
 #pragma once
 
-#include "run/failure.hpp"
+#include "kernel/failure.hpp"
 
 #include <sys/types.h>
 
 namespace caisson::mech {
 
-bool detach_from_terminal(run::Failure& f);
+bool detach_from_terminal(kernel::Failure& f);
 
 // With --tty: a process group of its own (so kill(0) cannot reach the caller's group), made
 // the terminal's foreground group when stdin is a terminal.
-bool take_terminal_foreground(run::Failure& f);
+bool take_terminal_foreground(kernel::Failure& f);
 
 // The caller's side: makes `pgrp` the foreground group of the terminal on stdin again.
 void restore_terminal_foreground(pid_t pgrp);

@@ -1,7 +1,7 @@
 #include "mech/veth.hpp"
 
 #include "mech/companion.hpp"
-#include "net/leases.hpp"
+#include "mech/leases.hpp"
 
 #include <caisson/error.hpp>
 
@@ -47,10 +47,10 @@ VethLink::~VethLink() {
         // The common case needs no helper: the veth pair goes with the sandbox's namespace,
         // so releasing the lease is all, unless ports were published or this was the last.
         if (!published_) {
-            net::LeaseDir dir(bridge_);
+            LeaseDir dir(bridge_);
             bool others = false;
             for (const auto& l : dir.list())
-                others |= l.address != addr && net::LeaseDir::alive(l);
+                others |= l.address != addr && LeaseDir::alive(l);
             if (others) {
                 dir.remove(addr);
                 return;

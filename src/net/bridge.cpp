@@ -2,7 +2,7 @@
 
 #include "kernel/fd.hpp"
 #include "mech/process_start.hpp"
-#include "net/leases.hpp"
+#include "mech/leases.hpp"
 #include "net/netlink.hpp"
 #include "policy/net_address.hpp"
 
@@ -23,6 +23,8 @@
 #include <fstream>
 
 namespace caisson::net {
+using mech::Lease;
+using mech::LeaseDir;
 namespace {
 
 constexpr const char* kForward = "/proc/sys/net/ipv4/ip_forward";
@@ -51,7 +53,7 @@ void write_sysctl(const std::string& path, const char* value) {
 }
 
 // A published port must be free on the host: a listener there would be shadowed by DNAT.
-void require_free_port(const Publish& p) {
+void require_free_port(const PortMapping& p) {
     kernel::Fd s(::socket(AF_INET, (p.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
     if (!s) throw Error(ErrorKind::Setup, "socket", "published port check", errno);
     sockaddr_in a{};

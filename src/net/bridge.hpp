@@ -21,7 +21,7 @@ struct UpRequest {
     std::string subnet;  // ADDR/PREFIX
     pid_t sandbox_pid = 0;  // its /proc/PID/ns/net receives eth0
     pid_t owner = 0;        // the supervisor: the lease lives as long as it does
-    std::vector<Publish> publish;
+    std::vector<PortMapping> publish;
 };
 
 struct UpResult {

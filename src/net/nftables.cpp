@@ -64,7 +64,7 @@ void replace_bridge_table(const std::string& bridge, const std::string& subnet) 
         "masquerade for " + subnet);
 }
 
-void replace_sandbox_table(const std::string& table, const std::string& address, const std::vector<Publish>& ports) {
+void replace_sandbox_table(const std::string& table, const std::string& address, const std::vector<PortMapping>& ports) {
     std::string rules;
     for (const auto& p : ports)
         rules += std::string("    fib daddr type local ") + (p.udp ? "udp" : "tcp") + " dport " + std::to_string(p.host_port) +

@@ -3,15 +3,13 @@
 // publishes ports. Each table is replaced or removed as a whole, in one transaction.
 #pragma once
 
+#include <caisson/policy.hpp>
+
 #include <string>
 #include <vector>
 
 namespace caisson::net {
 
-struct Publish {
-    bool udp = false;
-    uint16_t host_port = 0, sandbox_port = 0;
-};
 
 // "caisson_<bridge>", and "caisson_<bridge>_<sandbox address in hex>".
 std::string bridge_table(const std::string& bridge);
@@ -19,7 +17,7 @@ std::string sandbox_table(const std::string& bridge, const std::string& address_
 
 // Throws caisson::Error with nft's own message.
 void replace_bridge_table(const std::string& bridge, const std::string& subnet_cidr);
-void replace_sandbox_table(const std::string& table, const std::string& address, const std::vector<Publish>& ports);
+void replace_sandbox_table(const std::string& table, const std::string& address, const std::vector<PortMapping>& ports);
 void delete_table(const std::string& table);  // no error when it is absent
 
 }  // namespace caisson::net

@@ -1,30 +1,11 @@
-// How code between clone and exec reports an error: fixed-size, no allocation. The step,
-// the object it acted on, and errno, which the supervisor turns into caisson::Error.
+// The launcher's name for the one failure record (kernel/failure.hpp): the code between
+// clone and exec in run/ and mech/ reports through the same fixed-size struct.
 #pragma once
 
-#include "kernel/raw_log.hpp"
-
-#include <caisson/error.hpp>
-
-#include <cerrno>
+#include "kernel/failure.hpp"
 
 namespace caisson::run {
 
-struct Failure {
-    char step[32] = {};
-    char object[224] = {};
-    int err = 0;
-    ErrorKind kind = ErrorKind::Setup;
-
-    // Records the failure (errno by default) and returns false, so callers can
-    // `return f.set("mount proc", "/proc");`.
-    bool set(const char* step_name, const char* obj, int error = errno, ErrorKind k = ErrorKind::Setup) {
-        kernel::copy_cstr(step, step_name);
-        kernel::copy_cstr(object, obj);
-        err = error;
-        kind = k;
-        return false;
-    }
-};
+using Failure = kernel::Failure;
 
 }  // namespace caisson::run

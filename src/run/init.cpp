@@ -270,7 +270,7 @@ void kill_remaining_children() {
     // 0. No descriptor of the host stays: the supervisor's cgroup directory, pidfds, BPF
     // objects, namespace and log files, and whatever a library caller had open, are closed
     // (not marked close-on-exec) before anything resolves a path (CVE-2024-21626).
-    if (!mech::close_fds_except(plan.pass_fds, {plan.channel, plan.opener_fd, plan.overlay.prebuilt_root}, f))
+    if (!mech::close_fds_except(plan.pass_fds, {plan.channel, plan.opener_fd, plan.root.overlay.prebuilt_root}, f))
         report_failure(plan.channel, f);
 
     // 1. Wait until the supervisor has written the id maps (and passed the overlay layers).
@@ -300,7 +300,7 @@ void kill_remaining_children() {
 
     // 3. The filesystem.
     if (p.namespaces.mount) {
-        if (!mech::build_root(plan, f)) report_failure(plan.channel, f);
+        if (!mech::build_root(plan.root, f)) report_failure(plan.channel, f);
         clock.done("mounts");
     }
 

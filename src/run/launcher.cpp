@@ -351,9 +351,9 @@ Outcome Sandbox::run() {
     // As root, the overlay is built here, in the host's context (see mech/overlay.hpp); the
     // child inherits the descriptor.
     kernel::Fd overlay_root;
-    if (plan.overlay.enabled && plan.as_root && p.namespaces.mount) {
-        overlay_root = mech::build_overlay_as_root(plan.overlay, p.fs.rootfs);
-        plan.overlay.prebuilt_root = overlay_root.get();
+    if (plan.root.overlay.enabled && plan.as_root && p.namespaces.mount) {
+        overlay_root = mech::build_overlay_as_root(plan.root.overlay, p.fs.rootfs);
+        plan.root.overlay.prebuilt_root = overlay_root.get();
     }
 
     SignalRelay relay;

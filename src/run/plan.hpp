@@ -3,6 +3,7 @@
 // clone and exec never allocates.
 #pragma once
 
+#include "mech/mounts.hpp"
 #include "policy/landlock_rights.hpp"
 
 #include <caisson/policy.hpp>
@@ -20,15 +21,6 @@
 
 namespace caisson::run {
 
-struct OverlayPlan {
-    bool enabled = false;
-    int prebuilt_root = -1;      // as root: the detached overlay the supervisor built
-    std::string lowerdir;        // the rootfs
-    std::string upper_base;      // --overlay-upper: a host dir holding upper/ and work/
-    std::string upperdir, workdir;
-    std::string size_option;     // "size=N" for the tmpfs upper, or empty
-};
-
 struct LaunchPlan {
     const Policy* policy = nullptr;
     uint64_t clone_flags = 0;
@@ -39,13 +31,8 @@ struct LaunchPlan {
     uid_t uid = 0;
     gid_t gid = 0;
 
-    // Filesystem
-    OverlayPlan overlay;
-    std::string tmp_size_option;
-    std::vector<int> mount_source_fds;  // one slot per policy mount, filled by init
-    std::vector<std::string> tmpfs_size_options;  // one per policy mount
-    bool sysfs_fresh = false;   // a new sysfs (needs a net namespace of our own)
-    bool proc_fresh = false;    // a new procfs (needs a pid namespace of our own)
+    // Filesystem: what mech/mounts builds the root from.
+    mech::RootPlan root;
 
     // cgroup: joined after clone on v1, so the cgroup namespace is made by init once it is in.
     bool cgroupns_after_join = false;

@@ -240,15 +240,16 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
 
     // A fresh procfs needs our own pid namespace; a fresh sysfs our own network namespace
     // (and, in a user namespace, one owned by it).
-    plan.proc_fresh = p.namespaces.pid;
-    plan.sysfs_fresh = p.namespaces.net;
-    if (p.fs.tmp_size) plan.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);
-    plan.mount_source_fds.assign(p.fs.mounts.size(), -1);
+    plan.root.fs = &p.fs;
+    plan.root.proc_fresh = p.namespaces.pid;
+    plan.root.sysfs_fresh = p.namespaces.net;
+    if (p.fs.tmp_size) plan.root.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);
+    plan.root.mount_source_fds.assign(p.fs.mounts.size(), -1);
     for (const auto& m : p.fs.mounts)
-        plan.tmpfs_size_options.push_back(m.kind == MountKind::Tmpfs && m.size ? "size=" + std::to_string(m.size) : "");
+        plan.root.tmpfs_size_options.push_back(m.kind == MountKind::Tmpfs && m.size ? "size=" + std::to_string(m.size) : "");
 
     if (p.fs.overlay) {
-        auto& o = plan.overlay;
+        auto& o = plan.root.overlay;
         o.enabled = true;
         o.lowerdir = p.fs.rootfs;
         if (!p.fs.overlay_upper.empty()) {

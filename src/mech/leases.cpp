@@ -1,4 +1,4 @@
-#include "net/leases.hpp"
+#include "mech/leases.hpp"
 
 #include "mech/process_start.hpp"
 
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace caisson::net {
+namespace caisson::mech {
 namespace {
 
 constexpr const char* kRoot = "/run/caisson/net";
@@ -63,7 +63,7 @@ std::vector<Lease> LeaseDir::list() const {
         l.address = name.substr(std::char_traits<char>::length(kLeasePrefix));
         f >> l.owner >> l.owner_start;
         std::string proto;
-        Publish p;
+        PortMapping p;
         while (f >> proto >> p.host_port >> p.sandbox_port) {
             p.udp = proto == "udp";
             l.publish.push_back(p);
@@ -107,4 +107,4 @@ void LeaseDir::mark(const char* what, bool on) const {
     }
 }
 
-}  // namespace caisson::net
+}  // namespace caisson::mech

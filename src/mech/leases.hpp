@@ -5,20 +5,21 @@
 #pragma once
 
 #include "kernel/fd.hpp"
-#include "net/nftables.hpp"
+
+#include <caisson/policy.hpp>
 
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
 
-namespace caisson::net {
+namespace caisson::mech {
 
 struct Lease {
     std::string address;  // dotted IPv4
     pid_t owner = 0;
     std::string owner_start;
-    std::vector<Publish> publish;
+    std::vector<PortMapping> publish;
 };
 
 class LeaseDir {
@@ -44,4 +45,4 @@ private:
     kernel::Fd lock_;
 };
 
-}  // namespace caisson::net
+}  // namespace caisson::mech
