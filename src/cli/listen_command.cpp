@@ -1,8 +1,8 @@
 #include "cli/listen_command.hpp"
 
-#include "kernel/fd.hpp"
-#include "mech/cgroup.hpp"
 
+#include <caisson/admin.hpp>
+#include <caisson/fd.hpp>
 #include <caisson/error.hpp>
 #include <caisson/sandbox.hpp>
 
@@ -125,7 +125,7 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
     if (policy.process.argv.empty()) throw Error::usage("caisson listen: a program is needed after \"--\"");
     Address addr = parse_bind(o.bind, o.port);
 
-    kernel::Fd log_owned;
+    Fd log_owned;
     int log_fd = 2;
     if (!o.log_path.empty()) {
         log_owned.reset(::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644));
@@ -133,7 +133,7 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
         log_fd = log_owned.get();
     }
 
-    kernel::Fd sock(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    Fd sock(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) throw Error(ErrorKind::Setup, "socket", o.bind, errno);
     int on = 1;
     if (::setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
@@ -152,7 +152,7 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
     sigemptyset(&wanted);
     for (int s : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&wanted, s);
     if (::sigprocmask(SIG_BLOCK, &wanted, &original) < 0) throw Error(ErrorKind::Setup, "sigprocmask", "listen", errno);
-    kernel::Fd sigfd(::signalfd(-1, &wanted, SFD_CLOEXEC | SFD_NONBLOCK));
+    Fd sigfd(::signalfd(-1, &wanted, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd) throw Error(ErrorKind::Setup, "signalfd", "listen", errno);
 
     std::fprintf(stderr, "caisson: listening on %s\n", describe(bound).second.c_str());
@@ -218,7 +218,7 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
                     log_line(log_fd, {{"event", "accept failed"}, {"error", std::strerror(errno)}});
                 continue;
             }
-            kernel::Fd c(conn);
+            Fd c(conn);
             auto [ip, who] = describe(peer);
             const char* limit = nullptr;
             if (static_cast<int>(sessions.size()) >= o.max_conns) limit = "max-conns";
@@ -248,7 +248,7 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
         // Supervisors that had to be killed could not remove their cgroups.
         const std::string& parent = policy.resources.cgroup_parent.empty() ? "caisson" : policy.resources.cgroup_parent;
         try {
-            mech::collect_stale(mech::detect_cgroups(), parent, parent == "caisson");
+            (void)collect_leftovers(parent, false);
         } catch (const Error& e) {
             log_line(log_fd, {{"event", "cleanup failed"}, {"error", e.what()}});
         }

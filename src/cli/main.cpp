@@ -1,17 +1,13 @@
 // The `caisson` executable: a thin front end. It turns flags and profiles into a Policy
 // through the one schema and hands it to the library; it does nothing the library cannot.
 #include "cli/doctor_command.hpp"
-#include "cli/learn_command.hpp"
 #include "cli/listen_command.hpp"
-#include "cli/policy_command.hpp"
-#include "mech/cgroup.hpp"
-#include "mech/companion.hpp"
-#include "mech/veth.hpp"
-#include "policy/policy_json.hpp"
-#include "policy/profile.hpp"
-#include "policy/schema.hpp"
 
+#include <caisson/admin.hpp>
 #include <caisson/error.hpp>
+#include <caisson/settings.hpp>
+#include <caisson/learn.hpp>
+#include <caisson/policy_tools.hpp>
 #include <caisson/sandbox.hpp>
 
 #include <CLI/CLI.hpp>
@@ -50,11 +46,10 @@ void write_file_nofollow(const std::string& path, const std::string& text, const
 
 // The policy learn mode found: the calls the run made, and nothing else.
 void write_learned_policy(const caisson::Policy& p, const caisson::Outcome& out) {
-    auto profile = caisson::cli::profile_of(out);
-    write_file_nofollow(p.learn_path, caisson::cli::learned_text(profile, p.process.argv, "caisson run --learn"),
+    size_t calls = 0;
+    write_file_nofollow(p.learn_path, caisson::learned_policy_text(out, p.process.argv, "caisson run --learn", &calls),
                         "write learned policy");
-    std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", profile.allow.size() + profile.by_value.size(),
-                 p.learn_path.c_str());
+    std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", calls, p.learn_path.c_str());
 }
 
 using OptionMap = std::map<CLI::Option*, const caisson::schema::Setting*>;
@@ -63,7 +58,7 @@ using OptionMap = std::map<CLI::Option*, const caisson::schema::Setting*>;
 caisson::Policy build_policy(CLI::App& run, const std::vector<std::string>& profiles, const OptionMap& by_option,
                              std::vector<std::string> program) {
     caisson::Policy policy = caisson::default_policy();
-    for (const auto& prof : profiles) caisson::profile::apply(policy, prof);
+    for (const auto& prof : profiles) caisson::apply_profile(policy, prof);
 
     // Flags apply after the profiles, in command-line order (mounts keep their order).
     // CLI11 lists an option in parse_order() once per value, so a use of a two-value
@@ -168,7 +163,7 @@ int main(int argc, char** argv) {
         }
     }
     run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
-    caisson::cli::LearnOptions learn_opts;
+    caisson::LearnOptions learn_opts;
     learn->add_option("--output", learn_opts.output, "the policy file to write (default learned.toml)")->group("Learn");
     learn->add_option("--profile-output", learn_opts.profile_output,
                       "also write a run profile around the policy (Landlock's TCP ports for what was connected to and bound)")
@@ -250,8 +245,8 @@ int main(int argc, char** argv) {
     if (doctor->parsed()) return caisson::cli::doctor_command(doctor_json);
     if (policy_cmd->parsed()) {
         try {
-            if (check->parsed()) return caisson::cli::policy_check(policy_name, std::cout, std::cerr);
-            return caisson::cli::policy_test(policy_name, table_file, std::cout, std::cerr);
+            if (check->parsed()) return caisson::policy_check(policy_name, std::cout, std::cerr);
+            return caisson::policy_test(policy_name, table_file, std::cout, std::cerr);
         } catch (const Error& e) {
             std::fprintf(stderr, "caisson policy: %s\n", e.what());
             return caisson::kExitUsage;
@@ -262,18 +257,10 @@ int main(int argc, char** argv) {
             while (!cgroup_parent.empty() && cgroup_parent.front() == '/') cgroup_parent.erase(0, 1);
             if (cgroup_parent.empty() || cgroup_parent.find("..") != std::string::npos)
                 throw Error::usage("--cgroup-parent: expected a path below the hierarchy's root", cgroup_parent);
-            auto layout = caisson::mech::detect_cgroups();
             if (gc->parsed()) {
-                for (const auto& path : caisson::mech::collect_stale(layout, cgroup_parent, cgroup_parent == "caisson"))
-                    std::printf("removed %s\n", path.c_str());
-                // veth networking's leases, bridges and NAT tables, through its helper.
-                if (::access("/run/caisson/net", F_OK) == 0) {
-                    auto r = caisson::mech::run_companion({caisson::mech::net_helper(), "gc"});
-                    std::fputs(r.out.c_str(), stdout);
-                    if (r.status != 0) throw Error(ErrorKind::Setup, "caisson-net gc", r.err.substr(0, r.err.find('\n')));
-                }
+                for (const auto& what : caisson::collect_leftovers(cgroup_parent, true)) std::printf("removed %s\n", what.c_str());
             } else {
-                caisson::mech::set_frozen(layout, cgroup_parent, supervisor_pid, freeze->parsed());
+                caisson::set_frozen(supervisor_pid, cgroup_parent, freeze->parsed());
             }
             return 0;
         } catch (const Error& e) {
@@ -301,7 +288,7 @@ int main(int argc, char** argv) {
             return caisson::cli::listen_command(listen_opts, build_policy(*listen, profiles, by_option, std::move(program)));
         if (learn->parsed()) {
             learn_opts.verify = !no_verify;
-            return caisson::cli::learn_command(learn_opts, build_policy(*learn, profiles, by_option, std::move(program)));
+            return caisson::learn(learn_opts, build_policy(*learn, profiles, by_option, std::move(program)));
         }
         return run_command(*run, profiles, print_policy, by_option, std::move(program));
     } catch (const Error& e) {

@@ -1,36 +1,10 @@
-// RAII for descriptors: every descriptor caisson opens is owned by exactly one Fd.
+// The kernel layer's name for the one descriptor owner (include/caisson/fd.hpp).
 #pragma once
 
-#include <unistd.h>
-
-#include <utility>
+#include <caisson/fd.hpp>
 
 namespace caisson::kernel {
 
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) reset(std::exchange(other.fd_, -1));
-        return *this;
-    }
-    ~Fd() { reset(); }
-
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    explicit operator bool() const { return valid(); }
-    int release() { return std::exchange(fd_, -1); }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_ = -1;
-};
+using Fd = caisson::Fd;
 
 }  // namespace caisson::kernel

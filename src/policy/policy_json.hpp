@@ -5,8 +5,4 @@
 
 #include <string>
 
-namespace caisson {
-
-std::string policy_to_json(const Policy& policy);
-
-}  // namespace caisson
+#include <caisson/settings.hpp>  // policy_to_json is public

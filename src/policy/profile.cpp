@@ -157,3 +157,9 @@ void apply_file(Policy& policy, const std::string& path) {
 void apply(Policy& policy, std::string_view name_or_file) { apply_file(policy, locate(name_or_file)); }
 
 }  // namespace caisson::profile
+
+namespace caisson {
+
+void apply_profile(Policy& policy, std::string_view name_or_file) { profile::apply(policy, name_or_file); }
+
+}  // namespace caisson

@@ -1,4 +1,6 @@
-#include "cli/learn_command.hpp"
+#include <caisson/learn.hpp>
+
+#include "policy/learned.hpp"
 
 #include "kernel/fd.hpp"
 #include "policy/profile.hpp"
@@ -14,7 +16,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace caisson::cli {
+namespace caisson {
 namespace {
 
 // Calls learn mode lets through without recording them: the program's own exec, exits and
@@ -91,6 +93,9 @@ std::string status_text(const Outcome& o) {
 
 }  // namespace
 
+namespace {
+
+// What one learning run found (the calls learn mode lets through unrecorded included).
 learned::Profile profile_of(const Outcome& out) {
     static_assert(learned::kRead == Outcome::kPathRead && learned::kWrite == Outcome::kPathWrite &&
                   learned::kCreate == Outcome::kPathCreate);
@@ -128,7 +133,15 @@ std::string learned_text(const learned::Profile& p, const std::vector<std::strin
            learned::to_toml(p, "");
 }
 
-int learn_command(const LearnOptions& opts, Policy policy) {
+}  // namespace
+
+std::string learned_policy_text(const Outcome& out, const std::vector<std::string>& argv, const std::string& how, size_t* calls) {
+    learned::Profile p = profile_of(out);
+    if (calls) *calls = p.allow.size() + p.by_value.size();
+    return learned_text(p, argv, how);
+}
+
+int learn(const LearnOptions& opts, Policy policy) {
     // Everything that can be refused is read before the program runs.
     std::vector<learned::Profile> earlier;
     for (const auto& m : opts.merge) {
@@ -198,4 +211,4 @@ int learn_command(const LearnOptions& opts, Policy policy) {
     return kExitUsage;
 }
 
-}  // namespace caisson::cli
+}  // namespace caisson

@@ -1,4 +1,5 @@
-#include "cli/policy_command.hpp"
+#include <caisson/policy_tools.hpp>
+
 
 #include "filter/bpf_eval.hpp"
 #include "filter/condition.hpp"
@@ -16,7 +17,7 @@
 #include <ostream>
 #include <sstream>
 
-namespace caisson::cli {
+namespace caisson {
 namespace {
 
 std::string trim(std::string_view s) {
@@ -144,4 +145,4 @@ int policy_test(const std::string& name, const std::string& table, std::ostream&
     return failed ? 1 : 0;
 }
 
-}  // namespace caisson::cli
+}  // namespace caisson

@@ -6,7 +6,7 @@
 #include <iosfwd>
 #include <string>
 
-namespace caisson::cli {
+namespace caisson {
 
 // Returns the exit status: 0 when the policy compiles (warnings go to `err`).
 int policy_check(const std::string& policy, std::ostream& out, std::ostream& err);
@@ -15,4 +15,4 @@ int policy_check(const std::string& policy, std::ostream& out, std::ostream& err
 // constants or `A|B`. Returns 0 when every line matches, 1 otherwise.
 int policy_test(const std::string& policy, const std::string& table, std::ostream& out, std::ostream& err);
 
-}  // namespace caisson::cli
+}  // namespace caisson

@@ -6,15 +6,13 @@
 // input to check that it behaves the same (exit status and output).
 #pragma once
 
-#include "policy/learned.hpp"
-
 #include <caisson/policy.hpp>
 #include <caisson/sandbox.hpp>
 
 #include <string>
 #include <vector>
 
-namespace caisson::cli {
+namespace caisson {
 
 struct LearnOptions {
     std::string output = "learned.toml";
@@ -24,13 +22,14 @@ struct LearnOptions {
     bool verify = true;
 };
 
-// What one learning run found (the calls learn mode lets through unrecorded included).
-learned::Profile profile_of(const Outcome& out);
-// The policy file's text for a run of `argv`.
-std::string learned_text(const learned::Profile& p, const std::vector<std::string>& argv, const std::string& how);
+// The policy file's text for what one learning run found (`caisson run --learn`): the
+// calls, their argument values and the paths, for a run of `argv`; `calls` gets how many
+// system calls it allows.
+std::string learned_policy_text(const Outcome& out, const std::vector<std::string>& argv, const std::string& how,
+                                size_t* calls = nullptr);
 
-// Exit status: the program's first run when the check agrees (or is skipped); 125 when the
-// second run behaved differently.
-int learn_command(const LearnOptions& opts, Policy policy);
+// `caisson learn`. Exit status: the program's first run when the check agrees (or is
+// skipped); 125 when the second run behaved differently.
+int learn(const LearnOptions& opts, Policy policy);
 
-}  // namespace caisson::cli
+}  // namespace caisson

@@ -1,0 +1,35 @@
+#include <caisson/admin.hpp>
+
+#include "mech/cgroup.hpp"
+#include "mech/cgroup_detect.hpp"
+#include "mech/companion.hpp"
+#include "mech/veth.hpp"
+
+#include <caisson/error.hpp>
+
+#include <unistd.h>
+
+#include <sstream>
+
+namespace caisson {
+
+std::vector<std::string> collect_leftovers(const std::string& cgroup_parent, bool network) {
+    std::vector<std::string> removed;
+    for (const auto& path : mech::collect_stale(mech::detect_cgroups(), cgroup_parent, cgroup_parent == "caisson"))
+        removed.push_back(path);
+    // veth networking's leases, bridges and NAT tables, through its helper.
+    if (network && ::access("/run/caisson/net", F_OK) == 0) {
+        auto r = mech::run_companion({mech::net_helper(), "gc"});
+        if (r.status != 0) throw Error(ErrorKind::Setup, "caisson-net gc", r.err.substr(0, r.err.find('\n')));
+        std::istringstream lines(r.out);
+        for (std::string line; std::getline(lines, line);)
+            if (!line.empty()) removed.push_back(line.rfind("removed ", 0) == 0 ? line.substr(8) : line);
+    }
+    return removed;
+}
+
+void set_frozen(pid_t supervisor, const std::string& cgroup_parent, bool frozen) {
+    mech::set_frozen(mech::detect_cgroups(), cgroup_parent, supervisor, frozen);
+}
+
+}  // namespace caisson
