@@ -121,6 +121,55 @@ std::string policy_to_json(const Policy& p) {
                        {"deny", listed(p.egress.deny)},
                        {"otherwise", p.egress.default_deny() ? "deny" : "allow"}};
     }
+    // Resources: only what is set (an unset field is not limited, apart from the ceilings).
+    const Resources& r = p.resources;
+    ordered_json res = ordered_json::object();
+    auto opt = [&](const char* key, const auto& v) {
+        if (v) res[key] = *v;
+    };
+    opt("memory", r.memory);
+    opt("memory_swap", r.memory_swap);
+    opt("cpus", r.cpus);
+    opt("cpu_weight", r.cpu_weight);
+    opt("pids", r.pids);
+    opt("io_weight", r.io_weight);
+    if (!r.cpuset_cpus.empty()) res["cpuset_cpus"] = r.cpuset_cpus;
+    if (!r.cpuset_mems.empty()) res["cpuset_mems"] = r.cpuset_mems;
+    for (const auto& io : r.io_max) {
+        ordered_json e = {{"device", std::to_string(io.major) + ":" + std::to_string(io.minor)}};
+        if (io.rbps) e["rbps"] = *io.rbps;
+        if (io.wbps) e["wbps"] = *io.wbps;
+        if (io.riops) e["riops"] = *io.riops;
+        if (io.wiops) e["wiops"] = *io.wiops;
+        res["io_max"].push_back(e);
+    }
+    for (const auto& [size, bytes] : r.hugetlb) res["hugetlb"][size] = bytes;
+    for (const auto& [dev, limits] : r.rdma) res["rdma"][dev] = limits;
+    for (const auto& [name, n] : r.misc) res["misc"][name] = n;
+    for (const auto& d : r.devices)
+        res["devices"].push_back(std::string(d.allow ? "allow " : "deny ") + d.type + " " +
+                                 (d.major < 0 ? "*" : std::to_string(d.major)) + ":" + (d.minor < 0 ? "*" : std::to_string(d.minor)) +
+                                 " " + d.access);
+    res["oom_kill_group"] = r.oom_kill_group;
+    if (!r.cgroup_parent.empty()) res["cgroup_parent"] = r.cgroup_parent;
+    if (r.cgroup) res["cgroup"] = true;
+    j["resources"] = res;
+    const Network& net = p.network;
+    ordered_json network = {{"mode", !p.namespaces.net ? (p.namespaces.net_path.empty() ? "host" : "ns:" + p.namespaces.net_path)
+                                      : net.kind == Network::Kind::Veth ? "veth"
+                                      : net.kind == Network::Kind::User ? "user"
+                                                                        : "none"}};
+    if (net.kind == Network::Kind::Veth) network["bridge"] = net.bridge, network["subnet"] = net.subnet;
+    for (const auto& m : net.publish)
+        network["publish"].push_back(std::string(m.udp ? "udp:" : "tcp:") + std::to_string(m.host_port) + ":" +
+                                     std::to_string(m.sandbox_port));
+    j["network"] = network;
+    if (p.bpf_lsm.enabled()) {
+        ordered_json lsm = {{"deny_files", p.bpf_lsm.deny_files}, {"connect_ports", p.bpf_lsm.connect_ports},
+                            {"best_effort", p.bpf_lsm.best_effort}};
+        if (p.bpf_lsm.exec_max) lsm["exec_max"] = *p.bpf_lsm.exec_max;
+        j["bpf_lsm"] = lsm;
+    }
     auto limit = [](const std::optional<uint64_t>& v) { return v ? ordered_json(*v) : ordered_json("unlimited"); };
     const Ceilings& c = p.ceilings;
     j["ceilings"] = {{"pids", limit(c.pids)},

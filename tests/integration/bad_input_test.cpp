@@ -67,5 +67,26 @@ TEST(Profiles, PrintPolicyRunsNothing) {
     EXPECT_EQ(r.out.find("ran\n"), std::string::npos);
 }
 
+// The whole model: resources, network and the BPF LSM show too (a --memory that did not
+// show was the reason for this test).
+TEST(Profiles, PrintPolicyShowsEveryPart) {
+    auto r = run_caisson({"run", "--print-policy", "--memory", "256M", "--pids", "32", "--cpus", "0.5", "--net", "veth",
+                          "--publish", "8080:80", "--device-deny", "c 1:5 rwm", "--lsm-exec-max", "3", "--allow-connect",
+                          "10.0.0.0/8:443", "--", "/bin/true"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["resources"]["memory"], 256u << 20);
+    EXPECT_EQ(j["resources"]["pids"], 32);
+    EXPECT_EQ(j["resources"]["cpus"], 0.5);
+    EXPECT_EQ(j["resources"]["devices"][0], "deny c 1:5 rwm");
+    EXPECT_EQ(j["network"]["mode"], "veth");
+    EXPECT_EQ(j["network"]["publish"][0], "tcp:8080:80");
+    EXPECT_EQ(j["bpf_lsm"]["exec_max"], 3);
+    EXPECT_EQ(j["egress"]["otherwise"], "deny");
+    for (const char* part : {"namespaces", "identity", "filesystem", "process", "capabilities", "seccomp", "landlock",
+                             "resources", "network", "ceilings"})
+        EXPECT_TRUE(j.contains(part)) << part;
+}
+
 }  // namespace
 }  // namespace caisson::test
