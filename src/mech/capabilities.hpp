@@ -4,9 +4,35 @@
 
 #include "kernel/failure.hpp"
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <cstdint>
 
 namespace caisson::mech {
+
+// The five sets, a bit per CAP_* each, as OCI writes them; caisson's own policy gives the
+// same bits to all five.
+struct CapabilitySets {
+    uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+    static CapabilitySets all(uint64_t keep) { return {keep, keep, keep, keep, keep}; }
+};
+
+// New ids for the process, its capabilities kept across the change.
+struct IdChange {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    const gid_t* groups = nullptr;  // the supplementary groups (none: cleared)
+    size_t n_groups = 0;
+};
+
+// A process's capabilities (and, with `ids`, its ids) in the one order that works, for both
+// faces: the bounding set reduced, the ambient set cleared, with `lock` the securebits set
+// and locked so that uid 0 gains nothing on exec (caisson's own sandboxes; OCI's containers
+// leave them as the config's sets say), the ids changed with the permitted set kept, then
+// effective, permitted and inheritable, then the ambient set raised. Needs CAP_SETPCAP and,
+// with ids, CAP_SETUID/CAP_SETGID. No allocation.
+bool take_capabilities(const CapabilitySets& c, const IdChange* ids, bool lock, kernel::Failure& f);
 
 // Bounding set reduced to `keep` (a bit per CAP_*), ambient set emptied, securebits set and
 // locked so that uid 0 gains nothing on exec. Needs CAP_SETPCAP: the first half.

@@ -3,6 +3,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/capabilities.hpp"
 #include "mech/fds.hpp"
 #include "mech/seccomp.hpp"
 #include "mech/workdir.hpp"
@@ -48,32 +49,12 @@ int sched_policy(const std::string& name) {
     return SCHED_OTHER;
 }
 
+// The config's five sets and its ids, through the one capabilities path (mech/capabilities),
+// without caisson's locked securebits: an OCI container gets what its config says.
 bool apply_capabilities(const CapabilitySets& c, uid_t uid, gid_t gid, const std::vector<uint32_t>& groups, Failure& f) {
-    // The bounding set first (it needs CAP_SETPCAP), then the ids with the permitted set kept
-    // across the change, then the sets themselves, then ambient (a subset of P and I).
-    for (int cap = 0; cap < 64; ++cap) {
-        if ((c.bounding >> cap) & 1) continue;
-        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return f.set("drop bounding capability", "process.capabilities.bounding");
-    }
-    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_KEEPCAPS");
     std::vector<gid_t> g(groups.begin(), groups.end());
-    if (::setgroups(g.size(), g.data()) < 0) return f.set("setgroups", "process.user.additionalGids");
-    if (::setresgid(gid, gid, gid) < 0) return f.set("setresgid", "process.user.gid");
-    if (::setresuid(uid, uid, uid) < 0) return f.set("setresuid", "process.user.uid");
-    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_KEEPCAPS");
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2] = {};
-    for (int i = 0; i < 2; ++i) {
-        data[i].effective = static_cast<uint32_t>(c.effective >> (32 * i));
-        data[i].permitted = static_cast<uint32_t>(c.permitted >> (32 * i));
-        data[i].inheritable = static_cast<uint32_t>(c.inheritable >> (32 * i));
-    }
-    if (::syscall(SYS_capset, &hdr, data) < 0) return f.set("capset", "process.capabilities");
-    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return f.set("clear ambient", "process.capabilities.ambient");
-    for (int cap = 0; cap < 64; ++cap)
-        if ((c.ambient >> cap) & 1 && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL)
-            return f.set("raise ambient capability", "process.capabilities.ambient");
-    return true;
+    const mech::IdChange ids{uid, gid, g.data(), g.size()};
+    return mech::take_capabilities({c.bounding, c.effective, c.permitted, c.inheritable, c.ambient}, &ids, false, f);
 }
 
 std::string env_value(const std::vector<std::string>& env, const char* name) {

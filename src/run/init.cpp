@@ -74,8 +74,8 @@ bool supervisor_alive(int channel) {
     return ::poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
-bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
-    if (drop_groups && ::setgroups(0, nullptr) < 0) return f.set("setgroups", "supplementary groups");
+// Init's own ids in its user namespace (where setgroups is denied, so groups stay as they are).
+bool set_identity(uid_t uid, gid_t gid, Failure& f) {
     if (::setresgid(gid, gid, gid) < 0) return f.set("setresgid", "--gid");
     if (::setresuid(uid, uid, uid) < 0) return f.set("setresuid", "--uid");
     return true;
@@ -85,9 +85,9 @@ bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
 // (they need CAP_SETPCAP), then the ids (without a user namespace of our own), the remaining
 // sets, no_new_privs, Landlock.
 bool take_program_privileges(const LaunchPlan& plan, Failure& f) {
-    if (!mech::restrict_capability_sets(plan.keep_caps, f)) return false;
-    if (!plan.new_userns && plan.as_root && !set_identity(plan.uid, plan.gid, true, f)) return false;
-    if (!mech::set_kept_capabilities(plan.keep_caps, f)) return false;
+    const mech::IdChange ids{plan.uid, plan.gid};
+    const bool change_ids = !plan.new_userns && plan.as_root;
+    if (!mech::take_capabilities(mech::CapabilitySets::all(plan.keep_caps), change_ids ? &ids : nullptr, true, f)) return false;
     if (!mech::set_no_new_privs(f)) return false;
     return !plan.landlock || mech::apply_landlock(plan.landlock_plan, f);
 }
@@ -283,7 +283,7 @@ void kill_remaining_children() {
 
     // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
     // both are set after; a dumpable init may write its /proc/self files (timens_offsets).
-    if (plan.new_userns && !set_identity(plan.uid, plan.gid, false, f)) report_failure(plan.channel, f);
+    if (plan.new_userns && !set_identity(plan.uid, plan.gid, f)) report_failure(plan.channel, f);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);
