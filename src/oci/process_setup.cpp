@@ -5,6 +5,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/capabilities.hpp"
 #include "mech/fds.hpp"
+#include "mech/rlimits.hpp"
 #include "mech/seccomp.hpp"
 #include "mech/workdir.hpp"
 #include "oci/seccomp_json.hpp"
@@ -75,7 +76,7 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
         int res = values::rlimit_from_name(r.type.rfind("RLIMIT_", 0) == 0 ? r.type.substr(7) : r.type);
         if (res < 0) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "].type: unknown limit \"" + r.type + "\"");
         if (r.soft > r.hard) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "]: soft is above hard");
-        plan.rlimits.push_back({res, rlimit{r.soft, r.hard}});
+        plan.rlimits.push_back({res, r.soft, r.hard});
     }
     if (!p.apparmor_profile.empty())
         throw Error::usage("config.json: process.apparmorProfile: AppArmor is not enabled on this host");
@@ -127,8 +128,7 @@ bool resolve_executable(ProcessPlan& plan, Failure& f) {
 
 bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
     const Process& p = *plan.process;
-    for (const auto& [res, lim] : plan.rlimits)
-        if (::setrlimit(static_cast<__rlimit_resource>(res), &lim) < 0) return f.set("setrlimit", "process.rlimits");
+    if (!mech::apply_rlimits(plan.rlimits, f)) return false;
     if (plan.personality && ::personality(*plan.personality) < 0) return f.set("personality", "linux.personality");
     if (p.scheduler) {
         SchedAttr a{};

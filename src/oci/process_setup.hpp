@@ -4,6 +4,8 @@
 #pragma once
 
 #include "oci/spec.hpp"
+
+#include <caisson/policy.hpp>
 #include "run/failure.hpp"
 
 #include <linux/filter.h>
@@ -16,7 +18,7 @@ namespace caisson::oci {
 
 struct ProcessPlan {
     const Process* process = nullptr;
-    std::vector<std::pair<int, rlimit>> rlimits;
+    std::vector<caisson::Rlimit> rlimits;  // caisson::Rlimit: applied by mech/rlimits, as caisson run's
     std::vector<sock_filter> seccomp;  // empty: no filter
     unsigned seccomp_flags = 0;
     bool seccomp_notify = false;
