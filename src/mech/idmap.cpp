@@ -10,18 +10,15 @@
 #include <cerrno>
 
 namespace caisson::mech {
-namespace {
-
 void write_proc_file(pid_t pid, const char* name, const std::string& text) {
     std::string path = "/proc/" + std::to_string(pid) + "/" + name;
     kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd) throw Error(ErrorKind::Setup, std::string("open ") + name, path, errno);
     ssize_t n = ::write(fd.get(), text.data(), text.size());
     if (n != static_cast<ssize_t>(text.size()))
-        throw Error(ErrorKind::Setup, std::string("write ") + name, path, n < 0 ? errno : EIO);
+        throw Error(ErrorKind::Setup, std::string("write ") + name, path + " <- " + text.substr(0, text.find('\n')),
+                    n < 0 ? errno : EIO);
 }
-
-}  // namespace
 
 std::string IdMaps::uid_line() const {
     return std::to_string(inside_uid) + " " + std::to_string(host_uid) + " 1\n";
@@ -59,11 +56,15 @@ IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid) {
     return m;
 }
 
+void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid_map, bool deny_setgroups) {
+    if (deny_setgroups) write_proc_file(pid, "setgroups", "deny");
+    write_proc_file(pid, "uid_map", uid_map);
+    write_proc_file(pid, "gid_map", gid_map);
+}
+
 void write_id_maps(pid_t pid, const IdMaps& maps) {
     // setgroups is denied always: dropping a supplementary group must never grant access.
-    write_proc_file(pid, "setgroups", "deny");
-    write_proc_file(pid, "uid_map", maps.uid_line());
-    write_proc_file(pid, "gid_map", maps.gid_line());
+    write_id_maps(pid, maps.uid_line(), maps.gid_line(), true);
 }
 
 }  // namespace caisson::mech

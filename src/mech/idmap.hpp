@@ -25,4 +25,12 @@ IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid);
 // Writes setgroups=deny, then uid_map and gid_map of `pid`. Throws caisson::Error.
 void write_id_maps(pid_t pid, const IdMaps& maps);
 
+// The same for maps of any number of lines ("INSIDE HOST COUNT\n" each), as an OCI config
+// gives them; setgroups is denied only when asked (a runtime that is root may allow it).
+void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid_map, bool deny_setgroups);
+
+// Writes `text` to /proc/PID/NAME (uid_map, timens_offsets, oom_score_adj...), whole or not
+// at all. Throws caisson::Error naming the file and errno.
+void write_proc_file(pid_t pid, const char* name, const std::string& text);
+
 }  // namespace caisson::mech

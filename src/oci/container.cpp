@@ -5,6 +5,7 @@
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "mech/fds.hpp"
+#include "mech/idmap.hpp"
 #include "oci/hooks.hpp"
 #include "oci/idmapped_mounts.hpp"
 #include "oci/process_setup.hpp"
@@ -318,7 +319,7 @@ pid_t create_container(const CreateOptions& o) {
         std::string offsets;
         for (const auto& [clock, off] : l.time_offsets)
             offsets += clock + " " + std::to_string(off.first) + " " + std::to_string(off.second) + "\n";
-        if (!offsets.empty()) write_proc(::getpid(), "timens_offsets", offsets);
+        if (!offsets.empty()) mech::write_proc_file(::getpid(), "timens_offsets", offsets);
     }
 
     // Before the init exists: it would have no rights over the sources from its user namespace.
@@ -379,12 +380,11 @@ pid_t create_container(const CreateOptions& o) {
     console.reset();
 
     if (userns) {
-        write_proc(static_cast<pid_t>(pid), "uid_map", map_lines(l.uid_mappings));
-        write_proc(static_cast<pid_t>(pid), "gid_map", map_lines(l.gid_mappings));
+        mech::write_id_maps(static_cast<pid_t>(pid), map_lines(l.uid_mappings), map_lines(l.gid_mappings), false);
     }
     if (cgroup) cgroup->join_v1(static_cast<pid_t>(pid));
     if (spec.process->oom_score_adj)
-        write_proc(static_cast<pid_t>(pid), "oom_score_adj", std::to_string(*spec.process->oom_score_adj));
+        mech::write_proc_file(static_cast<pid_t>(pid), "oom_score_adj", std::to_string(*spec.process->oom_score_adj));
     state.pid = static_cast<pid_t>(pid);
     state.pid_start = process_start_time(state.pid);
     creating["pid"] = state.pid;

@@ -1,5 +1,7 @@
 #include "oci/idmapped_mounts.hpp"
 
+#include "mech/idmap.hpp"
+
 #include "kernel/syscalls.hpp"
 #include "mech/mount_util.hpp"
 #include "oci/rootfs.hpp"
@@ -25,12 +27,6 @@ std::string map_lines(const std::vector<IdMapping>& maps) {
     return out;
 }
 
-void write_proc(pid_t pid, const char* file, const std::string& text) {
-    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw Error(ErrorKind::Setup, "write", path + " <- " + text.substr(0, text.find('\n')), errno);
-}
 
 kernel::Fd make_userns(const std::vector<IdMapping>& uid_maps, const std::vector<IdMapping>& gid_maps) {
     // A child born in a new user namespace that waits for EOF on a pipe: its maps are
@@ -59,8 +55,7 @@ kernel::Fd make_userns(const std::vector<IdMapping>& uid_maps, const std::vector
             }
         }
     } reaper{static_cast<pid_t>(pid)};
-    write_proc(static_cast<pid_t>(pid), "uid_map", map_lines(uid_maps));
-    write_proc(static_cast<pid_t>(pid), "gid_map", map_lines(gid_maps));
+    mech::write_id_maps(static_cast<pid_t>(pid), map_lines(uid_maps), map_lines(gid_maps), false);
     std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
     kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) throw Error(ErrorKind::Setup, "open", path, errno);

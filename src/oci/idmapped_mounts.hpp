@@ -19,8 +19,6 @@ namespace caisson::oci {
 // "inside outside count" lines, as /proc/PID/uid_map takes them.
 std::string map_lines(const std::vector<IdMapping>& maps);
 
-// Writes /proc/PID/FILE in one write (the kernel accepts a map only that way).
-void write_proc(pid_t pid, const char* file, const std::string& text);
 
 // A user namespace holding these maps, as a descriptor; no process stays in it.
 kernel::Fd make_userns(const std::vector<IdMapping>& uid_maps, const std::vector<IdMapping>& gid_maps);
