@@ -7,9 +7,10 @@
 
 namespace caisson::mech {
 
-int new_fs(const char* type, const char* const* options, unsigned mount_attrs) {
+int new_fs(const char* type, const char* const* options, unsigned mount_attrs, const char* source) {
     kernel::Fd fs(kernel::fsopen(type, FSOPEN_CLOEXEC));
     if (!fs) return -1;
+    if (kernel::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", source && *source ? source : type, 0) < 0) return -1;
     for (const char* const* o = options; o && *o; ++o) {
         char key[64];
         const char* eq = std::strchr(*o, '=');

@@ -10,7 +10,9 @@ namespace caisson::mech {
 
 // A detached new filesystem: fsopen + the given string options + create + fsmount.
 // `options` is a null-terminated array of "key" or "key=value" C strings (may be null).
-int new_fs(const char* type, const char* const* options, unsigned mount_attrs);
+// `source` is what mountinfo shows in its source field (default: the type's name, as
+// mount(8) and runc leave it for proc, sysfs, tmpfs and their kind).
+int new_fs(const char* type, const char* const* options, unsigned mount_attrs, const char* source = nullptr);
 
 // Resolves `path` inside `root` without following anything out of it (RESOLVE_IN_ROOT).
 int open_in_root(int root, const char* path, int flags);

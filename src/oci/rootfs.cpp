@@ -148,7 +148,7 @@ bool cgroup_mount(int root, const RootfsPlan& plan, const Mount& m, const MountO
 bool typed_mount(int root, const RootfsPlan& plan, const Mount& m, const MountOptions& o, Failure& f) {
     if (m.type == "cgroup" || m.type == "cgroup2") return cgroup_mount(root, plan, m, o, f);
     auto data = c_strings(o.data);
-    kernel::Fd mnt(mech::new_fs(m.type.c_str(), data.data(), static_cast<unsigned>(o.attr_set)));
+    kernel::Fd mnt(mech::new_fs(m.type.c_str(), data.data(), static_cast<unsigned>(o.attr_set), m.source.c_str()));
     if (!mnt && m.type == "sysfs" && (errno == EPERM || errno == EACCES) && !plan.new_netns) {
         // A sysfs belongs to a network namespace: without one of its own, a user namespace
         // cannot mount it, and runc binds the host's (read-only) instead.

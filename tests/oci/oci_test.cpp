@@ -137,6 +137,10 @@ TEST(OciRun, MountsWithTheirOptionsInOrder) {
     json data = mount_at(r.probe, "/data"), hostm = mount_at(r.probe, "/host");
     ASSERT_FALSE(data.is_null());
     EXPECT_EQ(data["fstype"], "tmpfs");
+    // The config's source is what mountinfo shows, as with runc and crun.
+    EXPECT_EQ(data["source"], "tmpfs");
+    EXPECT_EQ(mount_at(r.probe, "/proc")["source"], "proc");
+    EXPECT_EQ(mount_at(r.probe, "/dev/pts")["source"], "devpts");
     EXPECT_NE(data["options"].get<std::string>().find("noexec"), std::string::npos);
     EXPECT_NE(data["super"].get<std::string>().find("mode=700"), std::string::npos) << data;
     EXPECT_NE(hostm["options"].get<std::string>().find("ro"), std::string::npos);
