@@ -174,10 +174,11 @@ void delete_container(const std::string& root, const std::string& id, bool force
                                             l.state.cgroup_shared_parent);
     }
     Spec spec = parse_spec_json(l.state.config);
-    std::string err = run_hooks(spec.hooks.poststop, "poststop", state_json(l.state, Status::Stopped).dump());
+    auto failures = run_every_hook(spec.hooks.poststop, "poststop", state_json(l.state, Status::Stopped).dump());
     l.dir.remove();
-    // The spec: a failing poststop hook is logged; the container is deleted all the same.
-    if (!err.empty()) std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
+    // The spec: a failing poststop hook is logged, the rest still run, and the container is
+    // deleted all the same.
+    for (const auto& err : failures) std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
 }
 
 std::string list_containers(const std::string& root, const std::string& format, bool quiet) {

@@ -445,9 +445,10 @@ void start_container(const std::string& root, const std::string& id) {
     ::unlink((dir.path() + "/" + kStartSocket).c_str());
     if (reply != "0") throw Error::usage(reply.empty() ? "container init exited before start" : reply);
     Spec spec = parse_spec_json(s.config);
-    std::string err = run_hooks(spec.hooks.poststart, "poststart", state_json(s, Status::Running).dump());
-    // The spec: a failing poststart hook is logged, and the container keeps running.
-    if (!err.empty()) std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
+    // The spec (1.2, which this runtime declares): a failing poststart hook is logged, the rest
+    // still run, and the container keeps running.
+    for (const auto& err : run_every_hook(spec.hooks.poststart, "poststart", state_json(s, Status::Running).dump()))
+        std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
 }
 
 }  // namespace caisson::oci

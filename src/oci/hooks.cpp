@@ -27,8 +27,10 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
     if (h.args.empty()) argv.push_back(argv0.data());
     for (const auto& a : h.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    // A hook without `env` gets the runtime's own environment, as runc and crun give it.
     for (const auto& e : h.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
+    char** env = h.env.empty() ? environ : envp.data();
     pid_t pid = ::fork();
     if (pid < 0) return who + ": fork: " + std::strerror(errno);
     if (pid == 0) {
@@ -38,7 +40,7 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
         ::sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execve(h.path.c_str(), argv.data(), envp.data());
+        ::execve(h.path.c_str(), argv.data(), env);
         ::_exit(127);
     }
     rd.reset();
@@ -73,6 +75,13 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
 }
 
 }  // namespace
+
+std::vector<std::string> run_every_hook(const std::vector<Hook>& hooks, const char* stage, const std::string& state_json) {
+    std::vector<std::string> failures;
+    for (const auto& h : hooks)
+        if (std::string err = run_one(h, stage, state_json); !err.empty()) failures.push_back(std::move(err));
+    return failures;
+}
 
 std::string run_hooks(const std::vector<Hook>& hooks, const char* stage, const std::string& state_json) {
     for (const auto& h : hooks) {

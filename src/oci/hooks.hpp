@@ -13,4 +13,8 @@ namespace caisson::oci {
 // ("createRuntime hook /usr/bin/x: exit status 1"), or "" when all succeeded.
 std::string run_hooks(const std::vector<Hook>& hooks, const char* stage, const std::string& state_json);
 
+// For the stages whose failures are only warnings (poststart, poststop): every hook runs,
+// whatever the ones before it did; the failures are returned, one line each.
+std::vector<std::string> run_every_hook(const std::vector<Hook>& hooks, const char* stage, const std::string& state_json);
+
 }  // namespace caisson::oci

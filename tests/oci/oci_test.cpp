@@ -581,6 +581,26 @@ TEST(OciLifecycle, HooksGetTheStateOnStdinInTheirOrder) {
     EXPECT_EQ(order, (std::vector<std::string>{"createRuntime", "poststart", "poststop"}));
 }
 
+// poststart and poststop failures are warnings: the hooks after a failing one still run
+// (runtime-spec 1.2). A hook without `env` gets the runtime's environment.
+TEST(OciLifecycle, AfterAFailingPoststartOrPoststopHookTheRestStillRun) {
+    Bundle b;
+    std::string log = b.path() + "/hooks.log";
+    auto fail = json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "exit 3"}}};
+    auto mark = [&](const std::string& name) {
+        return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo " + name + " ${CAISSON_HOOK_ENV:-none} >> " + log}}};
+    };
+    b.config["hooks"] = {{"poststart", {fail, mark("poststart")}}, {"poststop", {fail, mark("poststop")}}};
+    RunOptions o;
+    o.env = {"CAISSON_HOOK_ENV=inherited"};
+    b.config["process"]["args"] = {"/probe"};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "failing-hooks", o);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(read_file(log), "poststart inherited\npoststop inherited\n");
+    EXPECT_NE(r.err.find("warning: poststart hook /bin/sh: exit status 3"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("warning: poststop hook /bin/sh: exit status 3"), std::string::npos) << r.err;
+}
+
 TEST(OciLifecycle, AFailingOrSlowCreateHookFailsCreateAndLeavesNothing) {
     Bundle b;
     b.config["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "sleep 10"}}, {"timeout", 1}}}}};
