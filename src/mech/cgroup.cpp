@@ -125,8 +125,8 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
                                           bool shared_parent);
 
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
-                                                     const std::string& parent, bool shared_parent,
-                                                     const std::string& name) {
+                                                     const std::string& parent, bool shared_parent, const std::string& name,
+                                                     bool defer_devices) {
     std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
     cg->shared_parent_ = shared_parent;
     // One sandbox per thread at a time (run() blocks): a library caller that runs several
@@ -220,18 +220,14 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
             write_text(d.path + "/cpuset.mems", read_text(d.parent + "/cpuset.mems"));
         }
     }
-    cg->write_plan(plan);
+    cg->write_plan(plan, /*devices=*/false);
     if (const Dir* v2 = cg->dir_for(""); v2 && v2->v2) {
         cg->v2_fd_.reset(::open(v2->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!cg->v2_fd_) throw Error(ErrorKind::Setup, "open cgroup", v2->path, errno);
     }
-    // v2 has no devices controller: a BPF program decides (v1 got devices.allow/deny above).
-    if (!plan.devices.empty() && !cg->dir_for("devices")) {
-        if (!cg->v2_fd_) throw Error::usage("--device-allow/--device-deny: this host has neither a devices controller nor cgroup v2");
-        kernel::Fd dir(::open(cg->dir_for("")->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!dir) throw Error(ErrorKind::Setup, "open cgroup", cg->dir_for("")->path, errno);
-        attach_device_filter(dir.get(), plan.devices);
-    }
+    if (!plan.devices.empty() && !cg->dir_for("devices") && !cg->v2_fd_)
+        throw Error::usage("--device-allow/--device-deny: this host has neither a devices controller nor cgroup v2");
+    if (!defer_devices) cg->apply_devices(plan);
     // v1 has no memory.oom.group: the supervisor hears of an OOM through this eventfd and
     // ends the sandbox itself.
     if (const Dir* mem = cg->dir_for("memory"); mem && !mem->v2) {
@@ -245,8 +241,24 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
     return cg;
 }
 
+void SandboxCgroup::apply_devices(const cgroup_plan::Plan& plan) const {
+    write_plan(plan, /*devices=*/true);
+    // v2 has no devices controller: a BPF program decides.
+    if (!plan.devices.empty() && !dir_for("devices")) {
+        kernel::Fd dir(::open(dir_for("")->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir) throw Error(ErrorKind::Setup, "open cgroup", dir_for("")->path, errno);
+        attach_device_filter(dir.get(), plan.devices);
+    }
+}
+
 void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan) const {
+    write_plan(plan, false);
+    write_plan(plan, true);
+}
+
+void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan, bool devices) const {
     for (const auto& w : plan.writes) {
+        if ((w.controller == "devices") != devices) continue;
         const Dir* d = dir_for(w.controller);
         if (!d) throw Error(ErrorKind::Setup, "cgroup plan", "no hierarchy for " + w.controller, 0);
         std::string value = w.value;

@@ -36,9 +36,11 @@ public:
     // parent the caller named (--cgroup-parent) is left as it was.
     // `name`: an explicit leaf name (an OCI container's cgroupsPath), which may already
     // exist; empty: caisson-<pid>-<start time>, after collecting stale ones.
+    // `defer_devices`: the device rules wait for apply_devices(), so that the sandbox's own
+    // setup may still make the device nodes its config lists (mknod is checked against them).
     static std::unique_ptr<SandboxCgroup> create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
                                                  const std::string& parent, bool shared_parent = true,
-                                                 const std::string& name = {});
+                                                 const std::string& name = {}, bool defer_devices = false);
     // The directories parent/name that exist in each hierarchy (a container created by an
     // earlier process). The destructor removes them, unless released.
     static std::unique_ptr<SandboxCgroup> open(const CgroupLayout& layout, const std::string& parent,
@@ -47,6 +49,9 @@ public:
     void release();
     // Writes a plan's values (update of a running container). Throws caisson::Error.
     void write_plan(const cgroup_plan::Plan& plan) const;
+    // The device rules of a plan made with defer_devices: v1's devices.allow/deny, or v2's
+    // BPF program. Throws caisson::Error.
+    void apply_devices(const cgroup_plan::Plan& plan) const;
     std::vector<pid_t> pids() const;
     bool frozen() const;
     bool has_freezer() const { return killer() != nullptr; }
@@ -70,6 +75,8 @@ public:
 
 private:
     SandboxCgroup() = default;
+    // The plan's writes to the devices controller, or all the others.
+    void write_plan(const cgroup_plan::Plan& plan, bool devices) const;
     struct Dir {
         std::string mount;   // the hierarchy's mount point
         std::string parent;  // mount + "/" + parent path

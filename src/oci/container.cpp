@@ -275,6 +275,7 @@ pid_t create_container(const CreateOptions& o) {
     // The cgroup: every hierarchy, as runc; without root and without limits, none.
     mech::CgroupLayout layout = mech::detect_cgroups();
     std::unique_ptr<mech::SandboxCgroup> cgroup;
+    cgroup_plan::Plan device_plan;
     auto [cg_parent, cg_name] = cgroup_location(l.cgroups_path, o.id);
     bool want_cgroup = ::geteuid() == 0 || (l.resources && !l.cgroups_path.empty());
     if (want_cgroup) {
@@ -283,8 +284,10 @@ pid_t create_container(const CreateOptions& o) {
         if (!r.devices.empty())
             for (const auto& d : cgroup_plan::default_devices())
                 r.devices.push_back({true, std::string(1, d.type), d.major, d.minor < 0 ? std::nullopt : std::optional<int64_t>(d.minor), d.access});
-        cgroup_plan::Plan plan = plan_resources(r, layout.where());
-        cgroup = mech::SandboxCgroup::create(layout, plan, cg_parent, l.cgroups_path.empty(), cg_name);
+        device_plan = plan_resources(r, layout.where());
+        // The device rules wait until the init has made linux.devices' nodes (mknod is
+        // checked against them): they apply when it reports ready, before the start.
+        cgroup = mech::SandboxCgroup::create(layout, device_plan, cg_parent, l.cgroups_path.empty(), cg_name, true);
     } else if (l.resources) {
         throw Error::usage("config.json: linux.resources: an ordinary user needs a delegated linux.cgroupsPath");
     }
@@ -413,6 +416,7 @@ pid_t create_container(const CreateOptions& o) {
         }
         if (m.type == MsgType::Ready) {
             kernel::Fd listener(nfds ? fds[0] : -1);
+            if (cgroup) cgroup->apply_devices(device_plan);
             if (listener) {
                 kernel::Fd agent = connect_unix(spec.linux_.seccomp->listener_path, "connect to seccomp agent");
                 nlohmann::json msg = {{"ociVersion", kSpecVersion}, {"fds", {"seccompFd"}}, {"pid", state.pid},

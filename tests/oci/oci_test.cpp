@@ -376,6 +376,19 @@ TEST(OciRun, DevicesAreCreatedAndTheDeviceCgroupEnforces) {
     EXPECT_NE(out.find("refused"), std::string::npos) << "mknod of a device the cgroup denies: " << out;
 }
 
+// A node linux.devices lists is made even when the device rules deny it (they apply once the
+// init has made the nodes, as crun does): it is there, and it cannot be opened.
+TEST(OciRun, ADeviceTheRulesDenyIsStillCreated) {
+    Bundle b;
+    b.config["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/myfuse"}, {"major", 10}, {"minor", 229}, {"fileMode", 0666}}};
+    b.config["linux"]["resources"]["devices"] = {{{"allow", false}, {"access", "rwm"}}};
+    int status = 0;
+    std::string out = sh(b, "ls -l /dev/myfuse && (cat /dev/myfuse 2>&1 || echo denied)", &status);
+    EXPECT_EQ(status, 0) << out;
+    EXPECT_NE(out.find("10,") , std::string::npos) << out;
+    EXPECT_NE(out.find("denied"), std::string::npos) << out;
+}
+
 TEST(OciRun, ResourcesLandInTheContainersCgroup) {
     Bundle b;
     b.config["linux"]["cgroupsPath"] = "/caisson-oci-test/limits";
