@@ -6,6 +6,8 @@
 #include "mech/cgroup_detect.hpp"
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
+#include "mech/loopback.hpp"
+#include "mech/mounts.hpp"
 #include "oci/hooks.hpp"
 #include "oci/idmapped_mounts.hpp"
 #include "oci/process_setup.hpp"
@@ -170,6 +172,15 @@ struct InitArgs {
     if (!s.domainname.empty() && ::setdomainname(s.domainname.data(), s.domainname.size()) < 0)
         init_fail(a.channel, (f.set("setdomainname", s.domainname.c_str()), f));
     if (!finish_rootfs(a.rootfs, f)) init_fail(a.channel, f);
+    // A new network namespace's loopback is up, as crun and runc leave it.
+    if (a.rootfs.new_netns && !mech::bring_up_loopback(f)) init_fail(a.channel, f);
+    // A missing process.cwd is made (inside the root, as runc does), then entered later.
+    if (!a.process.process->cwd.empty()) {
+        kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) init_fail(a.channel, (f.set("open root", "/"), f));
+        kernel::Fd cwd(mech::open_or_create(root.get(), a.process.process->cwd.c_str(), true, f));
+        if (!cwd) init_fail(a.channel, (f.set("create process.cwd", a.process.process->cwd.c_str(), f.err), f));
+    }
     if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, f)) init_fail(a.channel, f);
     if (a.console_socket >= 0) ::close(a.console_socket);
     if (!resolve_executable(a.process, f)) init_fail(a.channel, f);

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 namespace caisson::oci {
 namespace {
@@ -96,7 +97,32 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     return plan;
 }
 
+namespace {
+
+// The home directory of `uid` in the container's /etc/passwd (looked up inside the root),
+// "/" when it has none: what runc gives a process whose environment has no HOME.
+std::string home_of(uint32_t uid) {
+    kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    kernel::Fd fd(root ? kernel::openat2(root.get(), "etc/passwd", O_RDONLY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) : -1);
+    if (!fd) return "/";
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0 && text.size() < (1u << 20)) text.append(buf, static_cast<size_t>(n));
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        std::vector<std::string> fields;
+        std::istringstream in(line);
+        for (std::string field; std::getline(in, field, ':');) fields.push_back(field);
+        if (fields.size() >= 6 && fields[2] == std::to_string(uid) && !fields[5].empty()) return fields[5];
+    }
+    return "/";
+}
+
+}  // namespace
+
 bool resolve_executable(ProcessPlan& plan, Failure& f) {
+    if (env_value(plan.env, "HOME").empty()) plan.env.push_back("HOME=" + home_of(plan.process->user.uid));
     const std::string& name = plan.process->args[0];
     auto runnable = [](const std::string& path, int& err) {
         struct stat st{};

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace caisson::oci {
@@ -147,7 +148,19 @@ bool cgroup_mount(int root, const RootfsPlan& plan, const Mount& m, const MountO
 
 bool typed_mount(int root, const RootfsPlan& plan, const Mount& m, const MountOptions& o, Failure& f) {
     if (m.type == "cgroup" || m.type == "cgroup2") return cgroup_mount(root, plan, m, o, f);
-    auto data = c_strings(o.data);
+    std::vector<std::string> options = o.data;
+    if (m.type == "tmpfs" && std::none_of(options.begin(), options.end(), [](const std::string& x) { return x.rfind("mode=", 0) == 0; })) {
+        // A tmpfs without mode= takes its mountpoint's mode, as crun does (the kernel's
+        // default, 1777, would open a directory the image kept closed).
+        kernel::Fd at(mech::open_in_root(root, m.destination.c_str(), O_PATH));
+        struct stat st{};
+        if (at && ::fstat(at.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+            char mode[16];
+            std::snprintf(mode, sizeof(mode), "mode=%o", static_cast<unsigned>(st.st_mode & 07777));
+            options.emplace_back(mode);
+        }
+    }
+    auto data = c_strings(options);
     kernel::Fd mnt(mech::new_fs(m.type.c_str(), data.data(), static_cast<unsigned>(o.attr_set), m.source.c_str()));
     if (!mnt && m.type == "sysfs" && (errno == EPERM || errno == EACCES) && !plan.new_netns) {
         // A sysfs belongs to a network namespace: without one of its own, a user namespace

@@ -540,6 +540,7 @@ void validate(const Spec& s) {
             if (net && !has_ns("network")) bad("linux.sysctl." + k, "needs a new network namespace");
             if (ipc && !has_ns("ipc")) bad("linux.sysctl." + k, "needs a new ipc namespace");
             if (uts && !has_ns("uts")) bad("linux.sysctl." + k, "needs a new uts namespace");
+            if (k == "kernel.hostname") bad("linux.sysctl." + k, "use the hostname field (runc refuses it too)");
             if (k.find("..") != std::string::npos || k.find('/') != std::string::npos) bad("linux.sysctl." + k, "bad name");
         }
     }

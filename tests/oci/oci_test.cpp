@@ -249,6 +249,34 @@ TEST(OciRun, HostnameDomainnameAndSysctl) {
     EXPECT_EQ(read_file("/proc/sys/kernel/shmmni").find("1234"), std::string::npos) << "the host's value is untouched";
 }
 
+// What runc and crun do and the runtime-spec leaves to the runtime: loopback up in a new
+// network namespace, a missing cwd made, HOME from the image's /etc/passwd, a tmpfs with
+// its mountpoint's mode, and kernel.hostname refused as a sysctl (the hostname field says it).
+TEST(OciRun, WhatRuncAndCrunDoBeyondTheSpec) {
+    Bundle b;
+    std::filesystem::create_directories(b.rootfs() + "/home/user");
+    std::ofstream(b.rootfs() + "/etc/passwd") << "root:x:0:0::/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n";
+    std::filesystem::create_directories(b.rootfs() + "/closed");
+    ::chmod((b.rootfs() + "/closed").c_str(), 0750);
+    b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    b.config["process"]["env"] = {"PATH=/bin"};
+    b.config["process"]["cwd"] = "/made/for/you";
+    b.config["root"]["readonly"] = false;
+    b.config["mounts"].push_back({{"destination", "/closed"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid"}}});
+    RunResult r = b.run({"--write", "/closed/x"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["interfaces"]["lo"]["up"], true);
+    EXPECT_EQ(r.probe["cwd"], "/made/for/you");
+    EXPECT_EQ(r.probe["env"]["HOME"], "/home/user");
+    EXPECT_NE(mount_at(r.probe, "/closed")["super"].get<std::string>().find("mode=750"), std::string::npos)
+        << mount_at(r.probe, "/closed");
+    Bundle h;
+    h.config["linux"]["sysctl"] = {{"kernel.hostname", "x"}};
+    RunResult refused = h.run({}, "h");
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.err.find("use the hostname field"), std::string::npos) << refused.err;
+}
+
 TEST(OciRun, AUserNamespaceWithItsMappings) {
     Bundle b;
     b.config["linux"]["namespaces"].push_back({{"type", "user"}});
