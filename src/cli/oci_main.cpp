@@ -204,7 +204,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         boolean({"quiet"});
         f.aliases = {{"f", "format"}, {"q", "quiet"}};
     } else if (cmd == "update") {
-        value({"resources", "memory", "pids-limit", "cpu-quota", "cpu-period", "cpu-shares", "cpuset-cpus", "cpuset-mems",
+        value({"resources", "memory", "pids-limit", "cpu-quota", "cpu-period", "cpu-shares", "cpu-share", "cpuset-cpus", "cpuset-mems",
                "memory-swap", "memory-reservation", "blkio-weight"});
         f.aliases = {{"r", "resources"}};
     } else if (cmd == "events") {
@@ -237,12 +237,12 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
-                                 f.flag("no-new-keyring"), preserve};
+                                 f.flag("no-new-keyring"), preserve, oci::activation_fds()};
             oci::create_container(o);
             return 0;
         }
         return oci::run_container(root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("detach"),
-                                  f.flag("no-pivot"), preserve);
+                                  f.flag("no-pivot"), preserve, f.flag("keep"));
     }
     if (cmd == "start") {
         oci::start_container(root, need_id(f, cmd));
@@ -301,6 +301,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         if (f.has("cpu-quota")) r["cpu"]["quota"] = num("cpu-quota");
         if (f.has("cpu-period")) r["cpu"]["period"] = num("cpu-period");
         if (f.has("cpu-shares")) r["cpu"]["shares"] = num("cpu-shares");
+        if (f.has("cpu-share")) r["cpu"]["shares"] = num("cpu-share");  // runc's own spelling
         if (f.has("cpuset-cpus")) r["cpu"]["cpus"] = f.get("cpuset-cpus");
         if (f.has("cpuset-mems")) r["cpu"]["mems"] = f.get("cpuset-mems");
         if (f.has("blkio-weight")) r["blockIO"]["weight"] = num("blkio-weight");
@@ -357,6 +358,8 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         o.tty = f.flag("tty");
         o.detach = f.flag("detach");
         o.no_new_privs = f.flag("no-new-privs");
+        // Accepted by runc's parser; a sub-cgroup caisson-oci cannot honour is refused, not ignored.
+        if (f.has("cgroup")) throw Error::usage("exec --cgroup: caisson-oci runs an exec'd process in the container's own cgroup only");
         o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         return oci::exec_in_container(o);
     }
@@ -370,6 +373,12 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
 // would otherwise be filled by one of the runtime's own (its cgroup directory, its state
 // directory, its log) and handed to the container as a way out. Checked first of all.
 void require_preserved_fds_open(int argc, char** argv) {
+    // Socket activation's descriptors come first, then the preserved ones.
+    const unsigned long listen = caisson::oci::activation_fds();
+    for (unsigned long fd = 3; fd < 3 + listen; ++fd)
+        if (::fcntl(static_cast<int>(fd), F_GETFD) < 0)
+            throw Error(caisson::ErrorKind::Usage, "LISTEN_FDS " + std::to_string(listen),
+                        "descriptor " + std::to_string(fd) + " is not open in the caller", EBADF);
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
         std::string text;
@@ -382,7 +391,7 @@ void require_preserved_fds_open(int argc, char** argv) {
         } catch (...) {
             return;  // the flag parser says what is wrong with it
         }
-        for (unsigned long fd = 3; fd < 3 + n && fd < 1u << 20; ++fd)
+        for (unsigned long fd = 3 + listen; fd < 3 + listen + n && fd < 1u << 20; ++fd)
             if (::fcntl(static_cast<int>(fd), F_GETFD) < 0)
                 throw Error(caisson::ErrorKind::Usage, "--preserve-fds " + text,
                             "descriptor " + std::to_string(fd) + " is not open in the caller", EBADF);

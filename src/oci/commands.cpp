@@ -333,14 +333,14 @@ nlohmann::json features() {
 }
 
 int run_container(const std::string& root, const std::string& id, const std::string& bundle, const std::string& pid_file,
-                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds) {
+                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds, bool keep) {
     // Signals meant for the container are held from before it exists, and forwarded.
     sigset_t set, old;
     ::sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) ::sigaddset(&set, s);
     ::sigaddset(&set, SIGCHLD);
     if (!detach) ::sigprocmask(SIG_BLOCK, &set, &old);
-    CreateOptions o{root, id, bundle, pid_file, console_socket, no_pivot, false, preserve_fds};
+    CreateOptions o{root, id, bundle, pid_file, console_socket, no_pivot, false, preserve_fds, activation_fds()};
     pid_t pid = create_container(o);
     try {
         start_container(root, id);
@@ -364,7 +364,7 @@ int run_container(const std::string& root, const std::string& id, const std::str
         pid_t r = ::waitpid(pid, &status, WNOHANG);
         if (r == pid) break;
     }
-    delete_container(root, id, true);
+    if (!keep) delete_container(root, id, true);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

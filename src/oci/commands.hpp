@@ -35,7 +35,8 @@ struct ExecOptions {
 int exec_in_container(const ExecOptions& o);
 
 // `run`: create, start, wait, delete. Returns the container's exit code.
+// `keep`: the stopped container stays until `delete` (runc's --keep).
 int run_container(const std::string& root, const std::string& id, const std::string& bundle, const std::string& pid_file,
-                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds);
+                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds, bool keep = false);
 
 }  // namespace caisson::oci

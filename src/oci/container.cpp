@@ -240,6 +240,15 @@ void write_pid_file(const std::string& path, pid_t pid) {
 
 }  // namespace
 
+unsigned activation_fds() {
+    const char* fds = std::getenv("LISTEN_FDS");
+    const char* pid = std::getenv("LISTEN_PID");
+    if (!fds || !pid || std::to_string(::getpid()) != pid) return 0;
+    char* end = nullptr;
+    unsigned long n = std::strtoul(fds, &end, 10);
+    return end && *end == '\0' && n < 4096 ? static_cast<unsigned>(n) : 0;
+}
+
 pid_t create_container(const CreateOptions& o) {
     StateDir dir(o.root, o.id);
     std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
@@ -277,8 +286,12 @@ pid_t create_container(const CreateOptions& o) {
     if (!spec.process->terminal && !o.console_socket.empty())
         throw Error::usage("cannot use console socket if caisson-oci will not allocate tty");
 
+    if (o.listen_fds) {
+        spec.process->env.push_back("LISTEN_FDS=" + std::to_string(o.listen_fds));
+        spec.process->env.push_back("LISTEN_PID=1");
+    }
     ProcessPlan process = plan_process(*spec.process, &spec);
-    process.preserve_fds = o.preserve_fds;
+    process.preserve_fds = o.listen_fds + o.preserve_fds;
 
     dir.create();
     CreateGuard guard(dir);
@@ -361,7 +374,7 @@ pid_t create_container(const CreateOptions& o) {
     std::vector<int> init_fds{child_end.get(), start_socket.get()};
     if (console) init_fds.push_back(console.get());
     for (const auto& [index, fd] : idmapped) init_fds.push_back(fd.get());
-    for (unsigned fd = 3; fd < 3 + o.preserve_fds; ++fd) init_fds.push_back(static_cast<int>(fd));
+    for (unsigned fd = 3; fd < 3 + o.listen_fds + o.preserve_fds; ++fd) init_fds.push_back(static_cast<int>(fd));
     std::sort(init_fds.begin(), init_fds.end());
     args.process.runtime_fds = {child_end.get(), start_socket.get()};
 

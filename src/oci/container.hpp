@@ -15,7 +15,13 @@ struct CreateOptions {
     bool no_pivot = false;
     bool no_new_keyring = false;
     unsigned preserve_fds = 0;
+    // systemd's socket activation: the caller's LISTEN_FDS descriptors (3 .. 3+N-1, before
+    // the preserved ones) pass in, and the process gets LISTEN_FDS=N and LISTEN_PID=1.
+    unsigned listen_fds = 0;
 };
+
+// LISTEN_FDS of this process's environment when LISTEN_PID names this process, else 0.
+unsigned activation_fds();
 
 // Returns the init's pid (a child of this process). Throws caisson::Error; on any failure
 // nothing is left: no state directory, cgroup, mount or process.

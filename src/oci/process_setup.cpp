@@ -48,7 +48,34 @@ int sched_policy(const std::string& name) {
     if (name == "SCHED_RR") return SCHED_RR;
     if (name == "SCHED_BATCH") return SCHED_BATCH;
     if (name == "SCHED_IDLE") return SCHED_IDLE;
+    if (name == "SCHED_DEADLINE") return 6;  // SCHED_DEADLINE (not in glibc's headers)
     return SCHED_OTHER;
+}
+
+uint64_t sched_flags(const std::vector<std::string>& names) {
+    // include/uapi/linux/sched.h
+    uint64_t bits = 0;
+    for (const auto& n : names) {
+        if (n == "SCHED_FLAG_RESET_ON_FORK") bits |= 0x01;
+        else if (n == "SCHED_FLAG_RECLAIM") bits |= 0x02;
+        else if (n == "SCHED_FLAG_DL_OVERRUN") bits |= 0x04;
+        else if (n == "SCHED_FLAG_KEEP_POLICY") bits |= 0x08;
+        else if (n == "SCHED_FLAG_KEEP_PARAMS") bits |= 0x10;
+        else if (n == "SCHED_FLAG_UTIL_CLAMP_MIN") bits |= 0x20;
+        else if (n == "SCHED_FLAG_UTIL_CLAMP_MAX") bits |= 0x40;
+    }
+    return bits;
+}
+
+// A process that is not root can reopen its stdio (/proc/self/fd/0, /dev/stdout) only if the
+// pipes are its own: runc gives their owner to the process's uid, as here (not /dev/null's
+// or a terminal of the host's: only what is not already its or a character device).
+void fix_stdio_owner(uid_t uid) {
+    for (int fd = 0; fd < 3; ++fd) {
+        struct stat st{};
+        if (::fstat(fd, &st) < 0 || st.st_uid == uid || S_ISCHR(st.st_mode)) continue;
+        (void)::fchown(fd, uid, static_cast<gid_t>(-1));  // EPERM or EINVAL: nothing more to do
+    }
 }
 
 // The config's five sets and its ids, through the one capabilities path (mech/capabilities),
@@ -162,6 +189,10 @@ bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
         a.sched_policy = static_cast<uint32_t>(sched_policy(p.scheduler->policy));
         a.sched_nice = p.scheduler->nice;
         a.sched_priority = static_cast<uint32_t>(p.scheduler->priority);
+        a.sched_flags = sched_flags(p.scheduler->flags);
+        a.sched_runtime = p.scheduler->runtime;
+        a.sched_deadline = p.scheduler->deadline;
+        a.sched_period = p.scheduler->period;
         if (::syscall(SYS_sched_setattr, 0, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
     }
     if (p.io_priority) {
@@ -189,6 +220,7 @@ bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
     bool early_filter = !p.no_new_privileges && !plan.seccomp.empty();
     if (early_filter && !mech::install_seccomp(plan.seccomp, plan.seccomp_notify ? listener : nullptr, f, plan.seccomp_flags))
         return false;
+    fix_stdio_owner(p.user.uid);
     if (!apply_capabilities(p.capabilities.value_or(CapabilitySets{}), p.user.uid, p.user.gid, p.user.additional_gids, f))
         return false;
     if (!mech::enter_workdir(cwd.get(), ("process.cwd " + p.cwd).c_str(), f)) return false;

@@ -330,6 +330,8 @@ Linux linux_section(const json& v) {
             if (dev.type != "c" && dev.type != "b" && dev.type != "u" && dev.type != "p")
                 bad(f + ".type", "must be c, b, u or p: " + dev.type);
             if (dev.path.empty() || dev.path[0] != '/') bad(f + ".path", "must be absolute: " + dev.path);
+            while (dev.path.size() > 1 && dev.path.back() == '/') dev.path.pop_back();  // "/dev/null/" names /dev/null
+            if (dev.path == "/") bad(f + ".path", "names the root");
             if (dev.type != "p" && (!member(x, "major") || !member(x, "minor"))) bad(f, "needs major and minor");
             if (auto* y = member(x, "major")) dev.major = integer(*y, f + ".major");
             if (auto* y = member(x, "minor")) dev.minor = integer(*y, f + ".minor");
@@ -562,8 +564,13 @@ void validate(const Spec& s) {
         if (std::find(kPol.begin(), kPol.end(), sc.policy) == kPol.end())
             bad("process.scheduler.policy", "unknown policy: " + sc.policy);
         if (sc.policy == "SCHED_ISO") bad("process.scheduler.policy", "SCHED_ISO is not in Linux");
-        if (sc.policy == "SCHED_DEADLINE") bad("process.scheduler.policy", "SCHED_DEADLINE is not supported by caisson");
-        if (!sc.flags.empty()) bad("process.scheduler.flags", "scheduler flags are not supported by caisson");
+        static const std::vector<std::string> kFlags = {"SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN",
+                                                        "SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_PARAMS",
+                                                        "SCHED_FLAG_UTIL_CLAMP_MIN", "SCHED_FLAG_UTIL_CLAMP_MAX"};
+        for (const auto& fl : sc.flags)
+            if (std::find(kFlags.begin(), kFlags.end(), fl) == kFlags.end()) bad("process.scheduler.flags", "unknown flag: " + fl);
+        if (sc.policy == "SCHED_DEADLINE" && (!sc.runtime || !sc.deadline))
+            bad("process.scheduler", "SCHED_DEADLINE needs a runtime and a deadline");
     }
 }
 

@@ -277,6 +277,60 @@ TEST(OciRun, WhatRuncAndCrunDoBeyondTheSpec) {
     EXPECT_NE(refused.err.find("use the hostname field"), std::string::npos) << refused.err;
 }
 
+// More of runc's and crun's behaviour: the scheduler's deadline class and flags, a device
+// path with a trailing slash, stdio a process that is not root can reopen, socket
+// activation's descriptors, run --keep, update --cpu-share, and exec --cgroup refused.
+TEST(OciRun, SchedulerDevicesStdioAndSocketActivation) {
+    Bundle b;
+    b.config["process"]["scheduler"] = {{"policy", "SCHED_DEADLINE"}, {"runtime", 1000000}, {"deadline", 10000000},
+                                        {"period", 10000000}, {"flags", {"SCHED_FLAG_RESET_ON_FORK"}}};
+    b.config["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/slashed/"}, {"major", 1}, {"minor", 3}, {"fileMode", 0666}}};
+    std::string out = sh(b, "while read l; do case $l in policy*) echo $l;; esac; done < /proc/self/sched; ls /dev/slashed");
+    EXPECT_NE(out.find("policy"), std::string::npos) << out;
+    EXPECT_NE(out.find(": 6"), std::string::npos) << "SCHED_DEADLINE is policy 6: " << out;
+    EXPECT_NE(out.find("/dev/slashed"), std::string::npos) << out;
+
+    Bundle u;
+    u.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    RunResult reopen = u.run({"--write", "/proc/self/fd/1"}, "u");
+    ASSERT_EQ(reopen.status, 0) << reopen.err;
+    EXPECT_EQ(reopen.probe["writes"]["/proc/self/fd/1"], "ok") << "the stdout pipe is the process's own";
+
+    Bundle a;
+    a.config["process"]["args"] = {"/probe"};
+    a.save();
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    RunOptions o;
+    o.extra_fds = {{3, p[1]}};
+    o.program = "/bin/sh";
+    RunResult act = run_caisson({"-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"", oci_path(), "--root", a.root(), "run",
+                                 "--bundle", a.path(), "activated"},
+                                o);
+    ::close(p[0]);
+    ::close(p[1]);
+    ASSERT_EQ(act.status, 0) << act.err;
+    EXPECT_EQ(act.probe["env"]["LISTEN_FDS"], "1");
+    EXPECT_EQ(act.probe["env"]["LISTEN_PID"], "1");
+    EXPECT_NE(act.probe["fds"].dump().find("\"fd\":3"), std::string::npos) << act.probe["fds"];
+
+    Bundle k;
+    k.config["process"]["args"] = {"/bin/true"};
+    ASSERT_EQ(k.oci("run", {"--bundle", k.path(), "--keep"}, "kept").status, 0);
+    EXPECT_EQ(json::parse(k.oci("state", {}, "kept").out)["status"], "stopped");
+    EXPECT_EQ(k.oci("delete", {}, "kept").status, 0);
+    k.config["process"]["args"] = {"/bin/sleep", "60"};
+    k.config["linux"]["resources"] = {{"cpu", {{"shares", 512}}}};
+    ASSERT_EQ(k.oci("run", {"--bundle", k.path(), "--detach"}, "upd").status, 0);
+    RunResult upd = k.oci("update", {"--cpu-share", "256"}, "upd");
+    EXPECT_EQ(upd.status, 0) << upd.err;
+    EXPECT_EQ(read_file("/sys/fs/cgroup/cpu/caisson/upd/cpu.shares"), "256\n");
+    RunResult sub = k.oci("exec", {"--cgroup", "sub", "upd", "/bin/true"}, "");
+    EXPECT_NE(sub.status, 0);
+    EXPECT_NE(sub.err.find("exec --cgroup"), std::string::npos) << sub.err;
+    k.oci("delete", {"--force"}, "upd");
+}
+
 TEST(OciRun, AUserNamespaceWithItsMappings) {
     Bundle b;
     b.config["linux"]["namespaces"].push_back({{"type", "user"}});
