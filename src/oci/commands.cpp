@@ -1,5 +1,7 @@
 #include "oci/commands.hpp"
 
+#include "oci/foreground.hpp"
+
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
@@ -24,6 +26,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cerrno>
+#include <memory>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -341,7 +344,33 @@ int run_container(const std::string& root, const std::string& id, const std::str
     ::sigaddset(&set, SIGCHLD);
     if (!detach) ::sigprocmask(SIG_BLOCK, &set, &old);
     CreateOptions o{root, id, bundle, pid_file, console_socket, no_pivot, false, preserve_fds, activation_fds()};
+    // A terminal in the foreground, without a console socket: the runtime relays the pty
+    // itself, as runc does.
+    std::unique_ptr<ForegroundTerminal> foreground;
+    if (!detach && console_socket.empty()) {
+        std::ifstream in((bundle.empty() ? std::string(".") : bundle) + "/config.json");
+        std::stringstream text;
+        text << in.rdbuf();
+        Spec spec;
+        try {
+            spec = parse_spec(text.str());
+        } catch (const Error&) {
+            // create says what is wrong with it
+        }
+        if (spec.process && spec.process->terminal) {
+            foreground = std::make_unique<ForegroundTerminal>();
+            o.console_socket = foreground->socket_path();
+        }
+    }
     pid_t pid = create_container(o);
+    if (foreground) {
+        try {
+            foreground->receive_master();
+        } catch (...) {
+            delete_container(root, id, true);
+            throw;
+        }
+    }
     try {
         start_container(root, id);
     } catch (...) {
@@ -352,8 +381,14 @@ int run_container(const std::string& root, const std::string& id, const std::str
         throw;
     }
     if (detach) return 0;
-    kernel::Fd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
     int status = 0;
+    if (foreground) {
+        status = foreground->relay(pid, set);
+        if (!keep) delete_container(root, id, true);
+        ::sigprocmask(SIG_SETMASK, &old, nullptr);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    kernel::Fd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
     for (;;) {
         signalfd_siginfo si{};
         if (::read(sfd.get(), &si, sizeof(si)) != sizeof(si)) continue;

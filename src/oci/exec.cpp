@@ -8,6 +8,7 @@
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "mech/fds.hpp"
+#include "oci/foreground.hpp"
 #include "oci/process_setup.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
@@ -30,6 +31,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -136,11 +138,16 @@ int exec_in_container(const ExecOptions& o) {
 
     Spec spec = parse_spec_json(s.config);
     Process process = exec_process(o, spec);
-    if (process.terminal && o.console_socket.empty()) throw Error::usage("cannot allocate tty if caisson-oci will detach without setting console socket");
+    if (process.terminal && o.console_socket.empty() && o.detach)
+        throw Error::usage("cannot allocate tty if caisson-oci will detach without setting console socket");
     ProcessPlan plan = plan_process(process, &spec);
     plan.preserve_fds = o.preserve_fds;
+    // A terminal in the foreground: the runtime relays the pty itself, as runc does.
+    std::unique_ptr<ForegroundTerminal> foreground;
+    if (process.terminal && o.console_socket.empty()) foreground = std::make_unique<ForegroundTerminal>();
     kernel::Fd console;
-    if (!o.console_socket.empty()) console = connect_unix(o.console_socket, "connect to console socket");
+    if (foreground) console = connect_unix(foreground->socket_path(), "connect to the runtime's own pty socket");
+    else if (!o.console_socket.empty()) console = connect_unix(o.console_socket, "connect to console socket");
 
     kernel::Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)));
     if (!pidfd || !process_is(s.pid, s.pid_start)) throw Error::usage("cannot exec in a stopped container");
@@ -232,8 +239,14 @@ int exec_in_container(const ExecOptions& o) {
         ::close(fd);
     }
     if (o.detach) return 0;
-    kernel::Fd sfd(::signalfd(-1, &block, SFD_CLOEXEC));
     int status = 0;
+    if (foreground) {
+        foreground->receive_master();
+        status = foreground->relay(pid, block);
+        ::sigprocmask(SIG_SETMASK, &old, nullptr);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    kernel::Fd sfd(::signalfd(-1, &block, SFD_CLOEXEC));
     for (;;) {
         signalfd_siginfo si{};
         if (::read(sfd.get(), &si, sizeof(si)) != sizeof(si)) continue;

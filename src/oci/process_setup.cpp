@@ -4,6 +4,7 @@
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/capabilities.hpp"
+#include "mech/fd_passing.hpp"
 #include "mech/fds.hpp"
 #include "mech/rlimits.hpp"
 #include "mech/seccomp.hpp"
@@ -246,19 +247,8 @@ bool finish_and_exec(ProcessPlan& plan, Failure& f) {
 }
 
 bool send_listener(int socket, int listener, const std::string& state, Failure& f) {
-    iovec iov{const_cast<char*>(state.data()), state.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &listener, sizeof(int));
-    if (::sendmsg(socket, &msg, MSG_NOSIGNAL) < 0) return f.set("send seccomp listener", "linux.seccomp.listenerPath");
+    if (!mech::send_with_fds(socket, state.data(), state.size(), &listener, 1))
+        return f.set("send seccomp listener", "linux.seccomp.listenerPath");
     return true;
 }
 

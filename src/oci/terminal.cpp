@@ -1,6 +1,7 @@
 #include "oci/terminal.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/fd_passing.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -28,20 +29,8 @@ bool setup_terminal(int console_socket, const Process& p, run::Failure& f) {
     }
     if (::fchown(slave.get(), p.user.uid, p.user.gid) < 0) return f.set("chown pty", "process.user");
     static const char kName[] = "/dev/ptmx";
-    iovec iov{const_cast<char*>(kName), sizeof(kName) - 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
     int fd = master.get();
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (::sendmsg(console_socket, &msg, MSG_NOSIGNAL) < 0) return f.set("send pty master", "--console-socket");
+    if (!mech::send_with_fds(console_socket, kName, sizeof(kName) - 1, &fd, 1)) return f.set("send pty master", "--console-socket");
     if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return f.set("set controlling terminal", "pty");
     for (int i = 0; i < 3; ++i)
         if (::dup2(slave.get(), i) < 0) return f.set("dup2", "pty");

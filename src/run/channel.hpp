@@ -3,6 +3,7 @@
 // so the child may use it between clone and exec.
 #pragma once
 
+#include "mech/fd_passing.hpp"
 #include "run/failure.hpp"
 
 #include <cstddef>
@@ -26,7 +27,7 @@ struct StepSample {
 };
 
 inline constexpr size_t kMaxSteps = 16;
-inline constexpr size_t kMaxPassedFds = 4;
+inline constexpr size_t kMaxPassedFds = mech::kMaxPassedFds;
 
 struct Message {
     MsgType type{};

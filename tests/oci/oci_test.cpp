@@ -759,6 +759,27 @@ TEST(OciLifecycle, TheConsoleSocketGetsOnePtyMaster) {
     b.oci("delete", {"--force"}, "tty");
 }
 
+// A terminal in the foreground, as runc gives it: `run` (and `exec -t`) of a process with a
+// terminal and no console socket relays the pty to the runtime's own stdio.
+TEST(OciLifecycle, AForegroundTerminalWithoutAConsoleSocket) {
+    Bundle b;
+    b.config["process"]["terminal"] = true;
+    b.config["process"]["args"] = {"/bin/sh", "-c", "tty; echo in-the-pty; exit 5"};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "fg");
+    EXPECT_EQ(r.status, 5) << r.err;
+    EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("in-the-pty"), std::string::npos) << r.out;
+    b.config["process"]["terminal"] = false;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "fgexec").status, 0);
+    RunResult e = b.oci("exec", {"-t", "fgexec", "/bin/sh", "-c", "tty; exit 6"}, "");
+    EXPECT_EQ(e.status, 6) << e.err;
+    EXPECT_NE(e.out.find("/dev/pts/"), std::string::npos) << e.out;
+    RunResult detached = b.oci("exec", {"-t", "--detach", "fgexec", "/bin/true"}, "");
+    EXPECT_NE(detached.status, 0) << "a detached terminal still needs a console socket";
+    b.oci("delete", {"--force"}, "fgexec");
+}
+
 TEST(OciLifecycle, PreservedDescriptorsPassAndOthersDoNot) {
     Bundle b;
     b.config["process"]["args"] = {"/probe"};
