@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,28 +131,57 @@ struct IoMax {
     std::optional<uint64_t> rbps, wbps, riops, wiops;
 };
 
+// A limit set to this is written as the kernel's "no limit" ("max"; -1 on v1), which lifts
+// an earlier one (caisson-oci update, an OCI limit of -1).
+inline constexpr uint64_t kUnlimited = UINT64_MAX;
+
+struct DeviceWeight {
+    uint32_t major = 0, minor = 0;
+    uint16_t weight = 0;  // 10..1000, blkio's scale
+};
+
 // Resource control through cgroups. Unset fields are not limited; when every field is
-// unset and no cgroup option is given, the sandbox gets no cgroup of its own.
+// unset and no cgroup option is given, the sandbox gets no cgroup of its own. One model for
+// both faces: `caisson run`'s flags fill the first group, caisson-oci's linux.resources all.
 struct Resources {
     std::optional<uint64_t> memory;        // bytes
-    std::optional<uint64_t> memory_swap;   // memory plus swap, bytes (OCI's and Docker's sense)
+    std::optional<uint64_t> memory_swap;   // memory plus swap, bytes (OCI's and Docker's sense); unset: no swap
     bool oom_kill_group = true;            // an OOM kill takes the whole sandbox
     std::optional<double> cpus;            // CPU time per wall time (0.5: half a CPU)
     std::optional<uint64_t> cpu_weight;    // 1..10000, cgroup v2's scale
     std::string cpuset_cpus, cpuset_mems;  // "0-1,3"
     std::optional<uint64_t> pids;
     std::optional<uint64_t> io_weight;     // 1..10000
-    std::vector<IoMax> io_max;
+    std::vector<IoMax> io_max;             // a rate of 0 is no limit
     std::vector<std::pair<std::string, uint64_t>> hugetlb;  // page size ("2MB") -> bytes
     std::vector<std::pair<std::string, std::string>> rdma;  // device -> "hca_handle=N hca_object=N"
     std::vector<std::pair<std::string, uint64_t>> misc;     // resource -> limit
     std::vector<DeviceRule> devices;       // after caisson's own /dev set; last match wins
     std::string cgroup_parent;             // relative to each hierarchy's root; default "caisson"
     bool cgroup = false;                   // a cgroup even without limits (freeze, accounting)
+
+    // The finer controls of OCI's linux.resources, written as given (no flags of `caisson run`).
+    std::optional<uint64_t> memory_low;         // reservation, bytes (v1: soft_limit_in_bytes)
+    std::optional<uint64_t> memory_swappiness;  // 0..100; v1 only
+    bool memory_oom_killer_off = false;         // v1 only
+    std::optional<uint64_t> memory_kernel_tcp;  // v1 only
+    std::optional<uint64_t> cpu_shares;         // v1's scale, 2..262144 (v2: runc's conversion to a weight)
+    std::optional<uint64_t> cpu_quota_us, cpu_period_us, cpu_burst_us;
+    std::optional<uint64_t> cpu_rt_runtime_us, cpu_rt_period_us;  // v1 only
+    std::optional<int64_t> cpu_idle;
+    std::optional<uint16_t> blkio_weight, blkio_leaf_weight;  // 10..1000 (v2: converted; leaf: v1 only)
+    std::vector<DeviceWeight> blkio_weight_devices;
+    std::optional<uint32_t> net_cls_classid;                 // v1 only
+    std::vector<std::pair<std::string, uint32_t>> net_prio;  // interface -> priority; v1 only
+    std::map<std::string, std::string> unified;              // cgroup v2 file -> value
+
     bool any() const {
         return memory || memory_swap || cpus || cpu_weight || !cpuset_cpus.empty() || !cpuset_mems.empty() || pids ||
                io_weight || !io_max.empty() || !hugetlb.empty() || !rdma.empty() || !misc.empty() ||
-               !devices.empty() || !cgroup_parent.empty() || cgroup;
+               !devices.empty() || !cgroup_parent.empty() || cgroup || memory_low || memory_swappiness ||
+               memory_oom_killer_off || memory_kernel_tcp || cpu_shares || cpu_quota_us || cpu_period_us || cpu_burst_us ||
+               cpu_rt_runtime_us || cpu_rt_period_us || cpu_idle || blkio_weight || blkio_leaf_weight ||
+               !blkio_weight_devices.empty() || net_cls_classid || !net_prio.empty() || !unified.empty();
     }
 };
 

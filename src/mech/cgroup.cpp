@@ -257,8 +257,14 @@ void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan) const {
 }
 
 void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan, bool devices) const {
+    // v1 keeps memory plus swap at or above memory at every moment: raising both means
+    // memsw first, lowering means memory first. Which one depends on what is there now, so
+    // a refused memory limit is retried after the memsw limit (written then, not again).
+    bool memsw_written = false;
     for (const auto& w : plan.writes) {
         if ((w.controller == "devices") != devices) continue;
+        if (memsw_written && (w.file == "memory.memsw.limit_in_bytes" || w.file == std::string(cgroup_plan::kOptional) + "memory.memsw.limit_in_bytes"))
+            continue;
         const Dir* d = dir_for(w.controller);
         if (!d) throw Error(ErrorKind::Setup, "cgroup plan", "no hierarchy for " + w.controller, 0);
         std::string value = w.value;
@@ -272,6 +278,18 @@ void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan, bool devices) cons
         try {
             write_text(d->path + "/" + file, value);
         } catch (const Error& e) {
+            if (w.file == "memory.limit_in_bytes" && e.err() == EINVAL && !memsw_written) {
+                for (const auto& later : plan.writes) {
+                    std::string name = later.file;
+                    if (name.rfind(cgroup_plan::kOptional, 0) == 0) name.erase(0, 1);
+                    if (name != "memory.memsw.limit_in_bytes" || ::access((d->path + "/" + name).c_str(), F_OK) < 0) continue;
+                    write_text(d->path + "/" + name, later.value);
+                    memsw_written = true;
+                    write_text(d->path + "/" + file, value);
+                    break;
+                }
+                if (memsw_written) continue;
+            }
             if (w.file == "cpuset.cpus" || w.file == "cpuset.mems")
                 throw Error::usage("--" + std::string(w.file == "cpuset.cpus" ? "cpuset-cpus" : "cpuset-mems") + ": '" +
                                    value + "' is not within this host's (" +

@@ -1,5 +1,6 @@
-// linux.resources as a cgroup plan: which files get which values, for cgroup v1 or v2 per
-// controller. Pure: `where` says which version serves each controller on this host.
+// linux.resources translated into caisson's one resource model, then planned by the one
+// planner (policy/cgroup_plan) that `caisson run` uses. Pure: `where` says which version
+// serves each controller on this host.
 #pragma once
 
 #include "oci/spec.hpp"
@@ -9,6 +10,10 @@
 #include <string>
 
 namespace caisson::oci {
+
+// caisson's model of linux.resources. Throws caisson::Error (usage) naming a field that has
+// no meaning (an unknown rdma limit).
+caisson::Resources translate_resources(const Resources& r);
 
 // Every controller the host has is joined (as runc does), so that pause, ps, kill --all and
 // stats work whatever the limits. Throws caisson::Error (usage) naming the field when the

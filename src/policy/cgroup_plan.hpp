@@ -34,8 +34,17 @@ struct Plan {
 // and the private devpts' terminals.
 std::vector<DeviceRule> default_devices();
 
-// `where` maps each controller this host has to the version that serves it. Throws
-// caisson::Error (usage) naming the flag when a controller is missing.
-Plan plan(const Resources& r, const std::map<std::string, Version>& where);
+// Errors name a field as its face spells it: `caisson run`'s flags, or config.json's fields.
+enum class Spelling { Flags, OciConfig };
+
+struct Options {
+    Spelling spelling = Spelling::Flags;
+    bool join_all = false;  // the cgroup joins every hierarchy the host has (runc's rule)
+};
+
+// The one planner, for both faces. `where` maps each controller this host has to the version
+// that serves it. Throws caisson::Error (usage) naming the field when a controller is missing
+// or a value has no meaning on the version that serves it.
+Plan plan(const Resources& r, const std::map<std::string, Version>& where, const Options& o = {});
 
 }  // namespace caisson::cgroup_plan

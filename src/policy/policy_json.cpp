@@ -127,11 +127,14 @@ std::string policy_to_json(const Policy& p) {
     auto opt = [&](const char* key, const auto& v) {
         if (v) res[key] = *v;
     };
-    opt("memory", r.memory);
-    opt("memory_swap", r.memory_swap);
+    auto unlimited = [&](const char* key, const std::optional<uint64_t>& v) {
+        if (v) res[key] = *v == kUnlimited ? ordered_json("unlimited") : ordered_json(*v);
+    };
+    unlimited("memory", r.memory);
+    unlimited("memory_swap", r.memory_swap);
     opt("cpus", r.cpus);
     opt("cpu_weight", r.cpu_weight);
-    opt("pids", r.pids);
+    unlimited("pids", r.pids);
     opt("io_weight", r.io_weight);
     if (!r.cpuset_cpus.empty()) res["cpuset_cpus"] = r.cpuset_cpus;
     if (!r.cpuset_mems.empty()) res["cpuset_mems"] = r.cpuset_mems;
@@ -150,6 +153,24 @@ std::string policy_to_json(const Policy& p) {
         res["devices"].push_back(std::string(d.allow ? "allow " : "deny ") + d.type + " " +
                                  (d.major < 0 ? "*" : std::to_string(d.major)) + ":" + (d.minor < 0 ? "*" : std::to_string(d.minor)) +
                                  " " + d.access);
+    unlimited("memory_low", r.memory_low);
+    opt("memory_swappiness", r.memory_swappiness);
+    if (r.memory_oom_killer_off) res["memory_oom_killer_off"] = true;
+    unlimited("memory_kernel_tcp", r.memory_kernel_tcp);
+    opt("cpu_shares", r.cpu_shares);
+    unlimited("cpu_quota_us", r.cpu_quota_us);
+    opt("cpu_period_us", r.cpu_period_us);
+    unlimited("cpu_burst_us", r.cpu_burst_us);
+    unlimited("cpu_rt_runtime_us", r.cpu_rt_runtime_us);
+    opt("cpu_rt_period_us", r.cpu_rt_period_us);
+    opt("cpu_idle", r.cpu_idle);
+    opt("blkio_weight", r.blkio_weight);
+    opt("blkio_leaf_weight", r.blkio_leaf_weight);
+    for (const auto& d : r.blkio_weight_devices)
+        res["blkio_weight_devices"].push_back(std::to_string(d.major) + ":" + std::to_string(d.minor) + " " + std::to_string(d.weight));
+    opt("net_cls_classid", r.net_cls_classid);
+    for (const auto& [iface, prio] : r.net_prio) res["net_prio"][iface] = prio;
+    for (const auto& [file, value] : r.unified) res["unified"][file] = value;
     res["oom_kill_group"] = r.oom_kill_group;
     if (!r.cgroup_parent.empty()) res["cgroup_parent"] = r.cgroup_parent;
     if (r.cgroup) res["cgroup"] = true;

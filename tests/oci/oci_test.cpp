@@ -487,6 +487,33 @@ TEST(OciRun, ResourcesLandInTheContainersCgroup) {
         ::rmdir((std::string("/sys/fs/cgroup/") + c + "/caisson-oci-test").c_str());
 }
 
+// One planner serves both faces: a memory limit without a swap limit means no swap (memsw =
+// memory on v1), and update may raise or lower it (v1 keeps memsw >= memory at every moment,
+// so the order of the two writes depends on the direction).
+TEST(OciRun, UpdateRaisesAndLowersMemoryWithItsSwapLimit) {
+    const std::string dir = "/sys/fs/cgroup/memory/caisson/mem-update";
+    if (!exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))
+        GTEST_SKIP() << "needs cgroup v1's memory controller with swap accounting at /sys/fs/cgroup/memory";
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "mem-update").status, 0);
+    EXPECT_EQ(read_file(dir + "/memory.limit_in_bytes"), "67108864\n");
+    EXPECT_EQ(read_file(dir + "/memory.memsw.limit_in_bytes"), "67108864\n") << "no swap unless asked";
+    for (long long mib : {256, 32}) {
+        std::ofstream(b.path() + "/res.json") << "{\"memory\": {\"limit\": " << (mib << 20) << "}}";
+        RunResult u = b.oci("update", {"--resources", b.path() + "/res.json"}, "mem-update");
+        ASSERT_EQ(u.status, 0) << mib << " MiB: " << u.err;
+        EXPECT_EQ(read_file(dir + "/memory.limit_in_bytes"), std::to_string(mib << 20) + "\n");
+        EXPECT_EQ(read_file(dir + "/memory.memsw.limit_in_bytes"), std::to_string(mib << 20) + "\n");
+    }
+    std::ofstream(b.path() + "/res.json") << R"({"memory": {"limit": 33554432, "swap": -1}})";
+    RunResult lifted = b.oci("update", {"--resources", b.path() + "/res.json"}, "mem-update");
+    ASSERT_EQ(lifted.status, 0) << lifted.err;
+    EXPECT_NE(read_file(dir + "/memory.memsw.limit_in_bytes"), "33554432\n") << "swap -1 lifts the swap limit";
+    EXPECT_EQ(b.oci("delete", {"--force"}, "mem-update").status, 0);
+}
+
 // The lifecycle by hand: create (pid file, init waiting), start, state, kill, delete.
 struct kernel_fd {
     int fd;

@@ -248,6 +248,46 @@ TEST(OciResources, EachVersionGetsItsOwnFiles) {
     EXPECT_EQ(v2["pids.max"], "64");
 }
 
+TEST(OciResources, TranslatedIntoTheOneModelThatCaissonRunPlansWith) {
+    json j = minimal();
+    j["linux"]["resources"] = {{"memory", {{"limit", -1}, {"swap", -1}}}, {"pids", {{"limit", 0}}},
+                               {"cpu", {{"quota", -1}, {"period", 50000}}}};
+    Spec s = parse_spec(j.dump());
+    caisson::Resources m = translate_resources(*s.linux_.resources);
+    EXPECT_EQ(m.memory, kUnlimited);
+    EXPECT_EQ(m.memory_swap, kUnlimited);
+    EXPECT_EQ(m.pids, kUnlimited) << "0 is no limit, as runc reads it";
+    EXPECT_EQ(m.cpu_quota_us, kUnlimited);
+    auto v2 = writes(j["linux"]["resources"], cgroup_plan::Version::V2);
+    EXPECT_EQ(v2["memory.max"], "max");
+    EXPECT_EQ(v2["pids.max"], "max");
+    EXPECT_EQ(v2["cpu.max"], "max 50000");
+    auto v1 = writes(j["linux"]["resources"], cgroup_plan::Version::V1);
+    EXPECT_EQ(v1["memory.limit_in_bytes"], "-1");
+    EXPECT_EQ(v1["cpu.cfs_quota_us"], "-1");
+
+    // The same limit from either face is the same plan: `caisson run --memory 64M` and an OCI
+    // memory.limit of 64 MiB write the same files (OCI's memory.oom.group only when asked).
+    std::map<std::string, cgroup_plan::Version> where = {{"memory", cgroup_plan::Version::V1}};
+    caisson::Resources flags;
+    flags.memory = 64u << 20;
+    json oci = minimal();
+    oci["linux"]["resources"] = {{"memory", {{"limit", 64 << 20}}}};
+    auto from_flags = cgroup_plan::plan(flags, where).writes;
+    auto from_oci = plan_resources(*parse_spec(oci.dump()).linux_.resources, where).writes;
+    ASSERT_EQ(from_flags.size(), from_oci.size());
+    for (size_t i = 0; i < from_flags.size(); ++i) {
+        EXPECT_EQ(from_flags[i].file, from_oci[i].file);
+        EXPECT_EQ(from_flags[i].value, from_oci[i].value);
+    }
+    EXPECT_NE(usage_error([] {
+                  json k = minimal();
+                  k["linux"]["resources"] = {{"hugepageLimits", {{{"pageSize", "../x"}, {"limit", 1}}}}};
+                  writes(k["linux"]["resources"], cgroup_plan::Version::V2);
+              }).find("linux.resources.hugepageLimits"),
+              std::string::npos);
+}
+
 TEST(OciResources, CgroupsPathIsAPathInsideEachHierarchy) {
     EXPECT_EQ(cgroup_location("", "c1"), (std::pair<std::string, std::string>{"caisson", "c1"}));
     EXPECT_EQ(cgroup_location("/kube/pod1/c1", "x"), (std::pair<std::string, std::string>{"kube/pod1", "c1"}));
