@@ -376,7 +376,8 @@ pid_t create_container(const CreateOptions& o) {
     for (const auto& [index, fd] : idmapped) init_fds.push_back(fd.get());
     for (unsigned fd = 3; fd < 3 + o.listen_fds + o.preserve_fds; ++fd) init_fds.push_back(static_cast<int>(fd));
     std::sort(init_fds.begin(), init_fds.end());
-    args.process.runtime_fds = {child_end.get(), start_socket.get()};
+    args.process.runtime_fds[0] = child_end.get();
+    args.process.runtime_fds[1] = start_socket.get();
 
     clone_args ca{};
     int pidfd = -1;

@@ -199,7 +199,7 @@ int exec_in_container(const ExecOptions& o) {
         }
         // The process: a session of its own, the terminal, then as the container's init.
         ::close(pidfd.release());
-        plan.runtime_fds = {theirs.get()};
+        plan.runtime_fds[0] = theirs.get();
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
         if (::setsid() < 0) child_fail(theirs.get(), (f.set("setsid", "exec process"), f));
         if (process.terminal && !setup_terminal(console.get(), process, f)) child_fail(theirs.get(), f);

@@ -3,12 +3,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
-#include "mech/capabilities.hpp"
 #include "mech/fd_passing.hpp"
-#include "mech/fds.hpp"
-#include "mech/rlimits.hpp"
-#include "mech/seccomp.hpp"
-#include "mech/workdir.hpp"
 #include "oci/seccomp_json.hpp"
 #include "policy/values.hpp"
 
@@ -35,15 +30,6 @@ namespace {
 
 using run::Failure;
 
-struct SchedAttr {
-    uint32_t size;
-    uint32_t sched_policy;
-    uint64_t sched_flags;
-    int32_t sched_nice;
-    uint32_t sched_priority;
-    uint64_t sched_runtime, sched_deadline, sched_period;
-};
-
 int sched_policy(const std::string& name) {
     if (name == "SCHED_FIFO") return SCHED_FIFO;
     if (name == "SCHED_RR") return SCHED_RR;
@@ -68,25 +54,6 @@ uint64_t sched_flags(const std::vector<std::string>& names) {
     return bits;
 }
 
-// A process that is not root can reopen its stdio (/proc/self/fd/0, /dev/stdout) only if the
-// pipes are its own: runc gives their owner to the process's uid, as here (not /dev/null's
-// or a terminal of the host's: only what is not already its or a character device).
-void fix_stdio_owner(uid_t uid) {
-    for (int fd = 0; fd < 3; ++fd) {
-        struct stat st{};
-        if (::fstat(fd, &st) < 0 || st.st_uid == uid || S_ISCHR(st.st_mode)) continue;
-        (void)::fchown(fd, uid, static_cast<gid_t>(-1));  // EPERM or EINVAL: nothing more to do
-    }
-}
-
-// The config's five sets and its ids, through the one capabilities path (mech/capabilities),
-// without caisson's locked securebits: an OCI container gets what its config says.
-bool apply_capabilities(const CapabilitySets& c, uid_t uid, gid_t gid, const std::vector<uint32_t>& groups, Failure& f) {
-    std::vector<gid_t> g(groups.begin(), groups.end());
-    const mech::IdChange ids{uid, gid, g.data(), g.size()};
-    return mech::take_capabilities({c.bounding, c.effective, c.permitted, c.inheritable, c.ambient}, &ids, false, f);
-}
-
 std::string env_value(const std::vector<std::string>& env, const char* name) {
     size_t n = std::strlen(name);
     for (const auto& e : env)
@@ -100,28 +67,54 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     ProcessPlan plan;
     plan.process = &p;
     plan.env = p.env;
+    run::ProgramSteps& st = plan.steps;
     for (size_t i = 0; i < p.rlimits.size(); ++i) {
         const auto& r = p.rlimits[i];
         int res = values::rlimit_from_name(r.type.rfind("RLIMIT_", 0) == 0 ? r.type.substr(7) : r.type);
         if (res < 0) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "].type: unknown limit \"" + r.type + "\"");
         if (r.soft > r.hard) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "]: soft is above hard");
-        plan.rlimits.push_back({res, r.soft, r.hard});
+        st.rlimits.push_back({res, r.soft, r.hard});
     }
     if (!p.apparmor_profile.empty())
         throw Error::usage("config.json: process.apparmorProfile: AppArmor is not enabled on this host");
     if (spec && spec->linux_.personality_domain)
-        plan.personality = *spec->linux_.personality_domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
+        st.personality = *spec->linux_.personality_domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
+    if (p.scheduler)
+        st.scheduling = run::Scheduling{static_cast<uint32_t>(sched_policy(p.scheduler->policy)), sched_flags(p.scheduler->flags),
+                                        p.scheduler->nice, static_cast<uint32_t>(p.scheduler->priority), p.scheduler->runtime,
+                                        p.scheduler->deadline, p.scheduler->period};
+    if (p.io_priority) {
+        int klass = p.io_priority->klass == "IOPRIO_CLASS_RT" ? 1 : p.io_priority->klass == "IOPRIO_CLASS_BE" ? 2 : 3;
+        st.io_priority = (klass << 13) | p.io_priority->priority;
+    }
+    // The config's five sets and its ids, without caisson's locked securebits: an OCI
+    // container gets what its config says.
+    CapabilitySets c = p.capabilities.value_or(CapabilitySets{});
+    st.caps = {c.bounding, c.effective, c.permitted, c.inheritable, c.ambient};
+    st.lock_securebits = false;
+    st.change_ids = true;
+    st.uid = p.user.uid;
+    st.gid = p.user.gid;
+    st.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
+    st.chown_stdio = true;
+    st.no_new_privs = p.no_new_privileges;
+    st.umask = p.user.umask.value_or(022);
+    st.cwd = p.cwd;
+    st.cwd_label = "process.cwd " + p.cwd;
     if (spec && spec->linux_.seccomp) {
         SeccompTranslation t = translate_seccomp(*spec->linux_.seccomp);
         filter::CompileOptions opt;
         opt.allow_multiplexed = true;
-        plan.seccomp = filter::compile(t.policy, opt).program;
-        plan.seccomp_flags = t.filter_flags;
-        plan.seccomp_notify = t.notify;
+        st.seccomp = filter::compile(t.policy, opt).program;
+        st.seccomp_flags = t.filter_flags;
+        st.seccomp_listener = t.notify;
         plan.listener_path = spec->linux_.seccomp->listener_path;
         if (t.notify && plan.listener_path.empty())
             throw Error::usage("config.json: linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath");
     }
+    // Without no_new_privs an unprivileged process may not install a filter: it goes in
+    // while still privileged (runc's order), and then has to allow the steps that follow.
+    st.filter_first = !p.no_new_privileges;
     return plan;
 }
 
@@ -181,56 +174,10 @@ bool resolve_executable(ProcessPlan& plan, Failure& f) {
 }
 
 bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
-    const Process& p = *plan.process;
-    if (!mech::apply_rlimits(plan.rlimits, f)) return false;
-    if (plan.personality && ::personality(*plan.personality) < 0) return f.set("personality", "linux.personality");
-    if (p.scheduler) {
-        SchedAttr a{};
-        a.size = sizeof(a);
-        a.sched_policy = static_cast<uint32_t>(sched_policy(p.scheduler->policy));
-        a.sched_nice = p.scheduler->nice;
-        a.sched_priority = static_cast<uint32_t>(p.scheduler->priority);
-        a.sched_flags = sched_flags(p.scheduler->flags);
-        a.sched_runtime = p.scheduler->runtime;
-        a.sched_deadline = p.scheduler->deadline;
-        a.sched_period = p.scheduler->period;
-        if (::syscall(SYS_sched_setattr, 0, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
-    }
-    if (p.io_priority) {
-        int klass = p.io_priority->klass == "IOPRIO_CLASS_RT" ? 1 : p.io_priority->klass == "IOPRIO_CLASS_BE" ? 2 : 3;
-        if (::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (klass << 13) | p.io_priority->priority) < 0)
-            return f.set("ioprio_set", "process.ioPriority");
-    }
-    // Descriptors beyond stdio and --preserve-fds never reach the program (CVE-2024-21626):
-    // closed now, before the working directory is resolved, all but the runtime's sockets
-    // still needed until exec (close-on-exec, and no way to a directory).
-    std::vector<int> keep = plan.runtime_fds;
-    for (unsigned fd = 3; fd < 3 + plan.preserve_fds; ++fd) keep.push_back(static_cast<int>(fd));
-    std::sort(keep.begin(), keep.end());
-    if (!mech::close_fds_except(keep, {}, f)) return false;
-    for (unsigned fd = 3; fd < 3 + plan.preserve_fds; ++fd) {
-        int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
-        if (flags >= 0) ::fcntl(static_cast<int>(fd), F_SETFD, flags & ~FD_CLOEXEC);
-    }
-    // Resolved inside the root while still the container's root and before any filter of
-    // the config's (which need not allow openat2); entered as the process's own user.
-    kernel::Fd cwd(mech::open_workdir(p.cwd.c_str(), f));
-    if (!cwd) return f.set("chdir", ("process.cwd " + p.cwd).c_str(), f.err);
-    // Without no_new_privs an unprivileged process may not install a filter: install it
-    // while still privileged (runc's order); it then has to allow the steps that follow.
-    bool early_filter = !p.no_new_privileges && !plan.seccomp.empty();
-    if (early_filter && !mech::install_seccomp(plan.seccomp, plan.seccomp_notify ? listener : nullptr, f, plan.seccomp_flags))
-        return false;
-    fix_stdio_owner(p.user.uid);
-    if (!apply_capabilities(p.capabilities.value_or(CapabilitySets{}), p.user.uid, p.user.gid, p.user.additional_gids, f))
-        return false;
-    if (!mech::enter_workdir(cwd.get(), ("process.cwd " + p.cwd).c_str(), f)) return false;
-    ::umask(p.user.umask.value_or(022));
-    if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_NO_NEW_PRIVS");
-    if (!early_filter && !plan.seccomp.empty() &&
-        !mech::install_seccomp(plan.seccomp, plan.seccomp_notify ? listener : nullptr, f, plan.seccomp_flags))
-        return false;
-    return true;
+    plan.steps.pass_fds.clear();
+    for (unsigned fd = 3; fd < 3 + plan.preserve_fds; ++fd) plan.steps.pass_fds.push_back(static_cast<int>(fd));
+    bool filtered = false;
+    return run::take_program_steps(plan.steps, {plan.runtime_fds[0], plan.runtime_fds[1]}, listener, &filtered, f);
 }
 
 bool finish_and_exec(ProcessPlan& plan, Failure& f) {

@@ -5,8 +5,8 @@
 
 #include "oci/spec.hpp"
 
-#include <caisson/policy.hpp>
 #include "run/failure.hpp"
+#include "run/program_steps.hpp"
 
 #include <linux/filter.h>
 #include <sys/resource.h>
@@ -18,16 +18,13 @@ namespace caisson::oci {
 
 struct ProcessPlan {
     const Process* process = nullptr;
-    std::vector<caisson::Rlimit> rlimits;  // caisson::Rlimit: applied by mech/rlimits, as caisson run's
-    std::vector<sock_filter> seccomp;  // empty: no filter
-    unsigned seccomp_flags = 0;
-    bool seccomp_notify = false;
+    // The last steps, through the one path every face takes (run/program_steps).
+    run::ProgramSteps steps;
     std::string listener_path;         // OCI listenerPath: where the notify fd goes
-    std::optional<unsigned long> personality;
     unsigned preserve_fds = 0;         // 3 .. 3+N-1 stay open
     // The runtime's own descriptors the process still needs until exec (the setup channel,
     // the start socket): sockets only, close-on-exec. Every other one is closed.
-    std::vector<int> runtime_fds;
+    int runtime_fds[2] = {-1, -1};
     // Resolved in the container's filesystem (PATH from process.env) by resolve_executable.
     std::string executable;
     std::vector<std::string> env;

@@ -6,12 +6,8 @@
 #include "mech/fds.hpp"
 #include "mech/loopback.hpp"
 #include "mech/mounts.hpp"
-#include "mech/landlock.hpp"
-#include "mech/rlimits.hpp"
-#include "mech/seccomp.hpp"
 #include "mech/timens.hpp"
 #include "mech/tty.hpp"
-#include "mech/workdir.hpp"
 #include "run/channel.hpp"
 #include "run/opener.hpp"
 
@@ -81,17 +77,6 @@ bool set_identity(uid_t uid, gid_t gid, Failure& f) {
     return true;
 }
 
-// The program's privileges, short of its seccomp filter. Bounding set and securebits first
-// (they need CAP_SETPCAP), then the ids (without a user namespace of our own), the remaining
-// sets, no_new_privs, Landlock.
-bool take_program_privileges(const LaunchPlan& plan, Failure& f) {
-    const mech::IdChange ids{plan.uid, plan.gid};
-    const bool change_ids = !plan.new_userns && plan.as_root;
-    if (!mech::take_capabilities(mech::CapabilitySets::all(plan.keep_caps), change_ids ? &ids : nullptr, true, f)) return false;
-    if (!mech::set_no_new_privs(f)) return false;
-    return !plan.landlock || mech::apply_landlock(plan.landlock_plan, f);
-}
-
 // The helper for `[open]` rules, started by the program's process once it holds the
 // program's privileges: the same ids, capabilities and Landlock domain (a domain of its own
 // could not follow the caller's /proc/PID/fd links). Two raw forks, so that it is a child of
@@ -130,8 +115,24 @@ bool spawn_opener(LaunchPlan& plan, Failure& f) {
     ::_exit(code);
 }
 
-// The program's last steps, in the forked child. Order matters: limits and session while
-// still privileged, descriptors, then capabilities and no_new_privs, Landlock, seccomp last.
+// Between the program's privileges and its working directory: the opener (it takes the
+// program's privileges from it), the parent-death signal (the id change cleared it), and the
+// caller's signal mask back.
+struct AfterPrivileges {
+    LaunchPlan* plan;
+    const sigset_t* mask;
+};
+
+bool after_privileges(void* ctx, Failure& f) {
+    auto* a = static_cast<AfterPrivileges*>(ctx);
+    if (a->plan->opener_fd >= 0 && !spawn_opener(*a->plan, f)) return false;
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return f.set("set parent-death signal", "program");
+    ::sigprocmask(SIG_SETMASK, a->mask, nullptr);
+    return true;
+}
+
+// The program's last steps, in the forked child: its terminal, then the steps every face
+// takes (run/program_steps), then exec.
 //
 // Descriptors: init closed every host descriptor right after clone; here the program closes
 // all but stdio, --pass-fd, the exec-status pipe, the opener's end (until the opener has it)
@@ -144,33 +145,19 @@ bool spawn_opener(LaunchPlan& plan, Failure& f) {
     const Policy& p = *plan.policy;
     bool filtered = false;
     auto fail = [&] { exec_failed(error_pipe, f, plan, filtered); };
-    if (!mech::apply_rlimits(plan.rlimits, f)) fail();
     if (p.process.tty ? !mech::take_terminal_foreground(f) : !mech::detach_from_terminal(f)) fail();
     bool keep_channel = shared_table || plan.seccomp_listener_early;
-    if (!mech::close_fds_except(plan.pass_fds,
-                                {error_pipe, shared_table ? error_pipe_init : -1, keep_channel ? plan.channel : -1,
-                                 plan.opener_fd},
-                                f))
-        fail();
-    if (!mech::pass_fds_through_exec(plan.pass_fds, f)) fail();
-    if (!take_program_privileges(plan, f)) fail();
-    if (plan.opener_fd >= 0 && !spawn_opener(plan, f)) fail();
-    // After the id change, which clears it.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) f.set("set parent-death signal", "program"), fail();
-    // As the program (its ids, capabilities and Landlock domain), inside its root only.
-    if (!mech::enter_workdir(p.process.cwd.c_str(), f)) fail();
-    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    AfterPrivileges ctx{&plan, &original_mask};
     // The listener lands in the descriptor table this process shares with init (CLONE_FILES),
     // its number in the memory they share (CLONE_VM): init passes it to the supervisor.
-    if (!plan.seccomp_program.empty()) {
-        if (!mech::install_seccomp(plan.seccomp_program, plan.seccomp_listener ? &plan.seccomp_listener_fd : nullptr, f))
-            fail();
-        filtered = true;
-        if (plan.seccomp_listener_early) {
-            Message m{};
-            m.type = MsgType::Listener;
-            if (!send_message(plan.channel, m, &plan.seccomp_listener_fd, 1)) f.set("send seccomp listener", "setup channel"), fail();
-        }
+    if (!take_program_steps(plan.steps,
+                            {error_pipe, shared_table ? error_pipe_init : -1, keep_channel ? plan.channel : -1, plan.opener_fd},
+                            &plan.seccomp_listener_fd, &filtered, f, {after_privileges, &ctx}))
+        fail();
+    if (filtered && plan.steps.seccomp_listener && plan.seccomp_listener_early) {
+        Message m{};
+        m.type = MsgType::Listener;
+        if (!send_message(plan.channel, m, &plan.seccomp_listener_fd, 1)) f.set("send seccomp listener", "setup channel"), fail();
     }
 
     int err = ENOENT;
@@ -270,7 +257,7 @@ void kill_remaining_children() {
     // 0. No descriptor of the host stays: the supervisor's cgroup directory, pidfds, BPF
     // objects, namespace and log files, and whatever a library caller had open, are closed
     // (not marked close-on-exec) before anything resolves a path (CVE-2024-21626).
-    if (!mech::close_fds_except(plan.pass_fds, {plan.channel, plan.opener_fd, plan.root.overlay.prebuilt_root}, f))
+    if (!mech::close_fds_except(plan.steps.pass_fds, {plan.channel, plan.opener_fd, plan.root.overlay.prebuilt_root}, f))
         report_failure(plan.channel, f);
 
     // 1. Wait until the supervisor has written the id maps (and passed the overlay layers).
@@ -283,7 +270,7 @@ void kill_remaining_children() {
 
     // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
     // both are set after; a dumpable init may write its /proc/self files (timens_offsets).
-    if (plan.new_userns && !set_identity(plan.uid, plan.gid, f)) report_failure(plan.channel, f);
+    if (plan.new_userns && !set_identity(plan.steps.uid, plan.steps.gid, f)) report_failure(plan.channel, f);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);
@@ -335,9 +322,9 @@ void kill_remaining_children() {
     // Like posix_spawn: the program shares init's memory until it execs (CLONE_VM |
     // CLONE_VFORK), so no page tables are copied; init is suspended meanwhile, and the
     // program writes nothing but its own stack (and errno) before exec.
-    SpawnArgs spawn{&plan, error_pipe[1], error_pipe[0], plan.seccomp_listener};
+    SpawnArgs spawn{&plan, error_pipe[1], error_pipe[0], plan.steps.seccomp_listener};
     alignas(64) char stack[64 * 1024];
-    int spawn_flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (plan.seccomp_listener ? CLONE_FILES : 0);
+    int spawn_flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (plan.steps.seccomp_listener ? CLONE_FILES : 0);
     pid_t program = ::clone(program_entry, stack + sizeof(stack), spawn_flags, &spawn);
     bool shared_memory = true;
     if (program < 0 && errno == EINVAL && plan.new_timens) {
@@ -360,7 +347,7 @@ void kill_remaining_children() {
     clock.done("spawn");
     // The listener's number reached us through shared memory, or, with a copy of it, is
     // found in the descriptor table the program shared with us until it exec'd.
-    int listener = shared_memory ? plan.seccomp_listener_fd : (plan.seccomp_listener ? find_listener() : -1);
+    int listener = shared_memory ? plan.seccomp_listener_fd : (plan.steps.seccomp_listener ? find_listener() : -1);
     if (!send_message(plan.channel, started, listener >= 0 ? &listener : nullptr, listener >= 0 ? 1 : 0)) {
         ::kill(program, SIGKILL);
         ::_exit(kExitUsage);

@@ -178,16 +178,16 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
     out.emplace_back("no-new-privs");
     out.emplace_back("inherited-fds-closed");
     out.emplace_back(p.process.tty ? "seccomp-tiocsti-tioclinux-blocked" : "new-session-no-tty");
-    if (!plan.seccomp_program.empty())
+    if (!plan.steps.seccomp.empty())
         out.push_back("seccomp " + (p.seccomp.mode == seccomp::Mode::None ? std::string("tty-only") : p.seccomp.name) +
-                      " (" + std::to_string(plan.seccomp_program.size()) + " instructions)");
-    if (plan.landlock)
-        for (const auto& r : plan.landlock_plan.enforced) out.push_back("landlock " + r);
+                      " (" + std::to_string(plan.steps.seccomp.size()) + " instructions)");
+    if (plan.steps.landlock)
+        for (const auto& r : plan.steps.landlock_plan.enforced) out.push_back("landlock " + r);
     if (has_cgroup)
         out.emplace_back(p.resources.any() || p.egress.enabled() || ceilings::want_cgroup(p)
                              ? "cgroup"
                              : "cgroup (for teardown, without a pid namespace)");
-    if (!plan.rlimits.empty()) out.emplace_back("rlimits");
+    if (!plan.steps.rlimits.empty()) out.emplace_back("rlimits");
     if (p.process.time_limit_s > 0) out.emplace_back("time-limit");
     out.emplace_back("pid1-init");
     out.emplace_back("dies-with-supervisor");
@@ -279,7 +279,7 @@ Outcome Sandbox::run() {
             cgroup_limits = {};  // the ceilings fall back to rlimits
         }
     }
-    plan.rlimits = held.rlimits;
+    plan.steps.rlimits = held.rlimits;
     for (const auto& [name, value] : held.userns_limits)
         plan.userns_limits.emplace_back("/proc/sys/user/" + name, std::to_string(value));
     // The egress filter is in the cgroup before any process: nothing of the sandbox ever
@@ -591,7 +591,7 @@ Outcome Sandbox::run() {
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
-    out.not_enforced = plan.landlock_plan.not_enforced;
+    out.not_enforced = plan.steps.landlock_plan.not_enforced;
     if (p.namespaces.none)
         out.not_enforced.emplace_back("namespaces (--no-namespaces): the program shares the host's users, processes, "
                                       "mounts, network, hostname, IPC, cgroups and clocks; Landlock, seccomp and no_new_privs hold it");

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "mech/mounts.hpp"
-#include "policy/landlock_rights.hpp"
+#include "run/program_steps.hpp"
 
 #include <caisson/policy.hpp>
 
@@ -27,10 +27,6 @@ struct LaunchPlan {
     bool new_userns = false;
     bool as_root = false;  // the caller is the host's root
 
-    // Identity
-    uid_t uid = 0;
-    gid_t gid = 0;
-
     // Filesystem: what mech/mounts builds the root from.
     mech::RootPlan root;
 
@@ -46,20 +42,16 @@ struct LaunchPlan {
     std::vector<char*> envp;                // null-terminated
     std::vector<char*> argv;                // null-terminated
     std::vector<std::string> exec_candidates;  // argv[0] resolved against the sandbox's PATH
-    std::vector<int> pass_fds;              // sorted
-    std::vector<Rlimit> rlimits;            // the policy's and the ceilings' (policy/ceilings)
     // /proc/sys/user/max_* of the sandbox's user namespace and their values, written by init.
     std::vector<std::pair<std::string, std::string>> userns_limits;
 
-    // Least privilege, in the program's last steps.
-    uint64_t keep_caps = 0;                     // a bit per CAP_* kept
-    bool landlock = false;
-    landlock_rights::Plan landlock_plan;
-    std::vector<sock_filter> seccomp_program;   // empty: no filter
+    // The program's last steps (run/program_steps), the ones every face takes: its ids
+    // (steps.uid/gid, also init's inside a user namespace), rlimits (the policy's and the
+    // ceilings'), --pass-fd, capabilities, Landlock, the filter.
+    ProgramSteps steps;
     // The same policy with kill-process as itself: the supervisor evaluates it on a
     // notification to learn which rule fired.
     std::vector<sock_filter> seccomp_truth;
-    bool seccomp_listener = false;              // the program returns user notifications
     int seccomp_listener_fd = -1;               // set by the program's process (shared memory)
     // The program's process hands the listener to the supervisor itself, before exec: its
     // own execve is a notification the supervisor must be listening for.

@@ -228,14 +228,14 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.as_root = caller_uid == 0;
     plan.clone_flags = mech::clone_flags(p.namespaces);
     plan.new_userns = p.namespaces.user;
-    plan.uid = p.identity.uid;
-    plan.gid = p.identity.gid;
+    plan.steps.uid = p.identity.uid;
+    plan.steps.gid = p.identity.gid;
     (void)caller_gid;
     // Without a user namespace, the ids inside are the host's: root stays root only when
     // asked for by name; otherwise uid/gid 0 become the unprivileged host ids.
     if (!p.namespaces.user && plan.as_root && !p.identity.map_host_root) {
-        if (plan.uid == 0) plan.uid = p.identity.host_uid.value_or(mech::kNobody);
-        if (plan.gid == 0) plan.gid = p.identity.host_gid.value_or(mech::kNobody);
+        if (plan.steps.uid == 0) plan.steps.uid = p.identity.host_uid.value_or(mech::kNobody);
+        if (plan.steps.gid == 0) plan.steps.gid = p.identity.host_gid.value_or(mech::kNobody);
     }
 
     // A fresh procfs needs our own pid namespace; a fresh sysfs our own network namespace
@@ -285,12 +285,21 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             rest.remove_prefix(colon + 1);
         }
     }
-    plan.pass_fds = p.process.pass_fds;
-    std::sort(plan.pass_fds.begin(), plan.pass_fds.end());
-    plan.pass_fds.erase(std::unique(plan.pass_fds.begin(), plan.pass_fds.end()), plan.pass_fds.end());
+    plan.steps.pass_fds = p.process.pass_fds;
+    std::sort(plan.steps.pass_fds.begin(), plan.steps.pass_fds.end());
+    plan.steps.pass_fds.erase(std::unique(plan.steps.pass_fds.begin(), plan.steps.pass_fds.end()), plan.steps.pass_fds.end());
 
+    uint64_t keep_caps = 0;  // a bit per CAP_* kept, in all five sets
     for (int cap : p.capabilities)
-        if (cap >= 0 && cap < 64) plan.keep_caps |= 1ull << cap;
+        if (cap >= 0 && cap < 64) keep_caps |= 1ull << cap;
+    ProgramSteps& steps = plan.steps;
+    steps.caps = mech::CapabilitySets::all(keep_caps);
+    steps.lock_securebits = true;  // root inside cannot regain what was dropped
+    // Without a user namespace of its own, root leaves its ids for the program's here.
+    steps.change_ids = !plan.new_userns && plan.as_root;
+    steps.no_new_privs = true;
+    steps.cwd = p.process.cwd;
+    steps.cwd_label = p.process.cwd;
 
     // The egress policy's TCP ports become Landlock connect rules too, a second layer under
     // the cgroup programs, where the kernel has Landlock's network rules (ABI 4).
@@ -303,9 +312,9 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
         }
     }
     if (landlock.enabled()) {
-        plan.landlock = true;
-        plan.landlock_plan = landlock_rights::plan(landlock, mech::landlock_abi());
-        plan.landlock = plan.landlock_plan.handled_fs || plan.landlock_plan.handled_net || plan.landlock_plan.scoped;
+        plan.steps.landlock = true;
+        plan.steps.landlock_plan = landlock_rights::plan(landlock, mech::landlock_abi());
+        plan.steps.landlock = plan.steps.landlock_plan.handled_fs || plan.steps.landlock_plan.handled_net || plan.steps.landlock_plan.scoped;
     }
 
     seccomp::Policy sp = effective_seccomp(p, learn_traced);
@@ -318,7 +327,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             throw Error::usage(sp.open.origin + ": [open] rules decide x86_64 calls only: set abi = [\"x86_64\"]");
         // The opener has the program's privileges: with CAP_SYS_PTRACE the program could
         // take it over and open anything.
-        if (plan.keep_caps & (1ull << CAP_SYS_PTRACE))
+        if (keep_caps & (1ull << CAP_SYS_PTRACE))
             throw Error::usage(sp.open.origin + ": [open] rules cannot hold against a program that keeps CAP_SYS_PTRACE");
         plan.open_rules = sp.open;
     }
@@ -328,10 +337,10 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
         // Supervised calls, and those their conditions watch, go to the supervisor before
         // any rule of the policy; the policy's rules still decide what it lets through.
         plan.seccomp_supervised = sp.supervised;
-        plan.seccomp_program = filter::compile(supervision::with_supervision(sp), notify_kills).program;
-        plan.seccomp_listener = returns_notifications(plan.seccomp_program);
+        plan.steps.seccomp = filter::compile(supervision::with_supervision(sp), notify_kills).program;
+        plan.steps.seccomp_listener = returns_notifications(plan.steps.seccomp);
         // Without notifications the two compilations would be the same program.
-        plan.seccomp_truth = plan.seccomp_listener ? filter::compile(sp).program : plan.seccomp_program;
+        plan.seccomp_truth = plan.steps.seccomp_listener ? filter::compile(sp).program : plan.steps.seccomp;
         // The filter is in place when the program is exec'd: the policy must allow that, and
         // an exit for when exec fails. A call that would be a notification there would wait
         // for a supervisor that is not listening yet.
@@ -341,7 +350,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             filter::SeccompInput in;
             in.arch = AUDIT_ARCH_X86_64;
             in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
-            auto r = filter::evaluate(plan.seccomp_program, in, /*args_known=*/false);
+            auto r = filter::evaluate(plan.steps.seccomp, in, /*args_known=*/false);
             if (!r.ok || r.reads_args) return std::nullopt;
             return r.action & SECCOMP_RET_ACTION_FULL;
         };

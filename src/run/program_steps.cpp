@@ -1,0 +1,98 @@
+#include "run/program_steps.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/fds.hpp"
+#include "mech/landlock.hpp"
+#include "mech/rlimits.hpp"
+#include "mech/seccomp.hpp"
+#include "mech/workdir.hpp"
+
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace caisson::run {
+namespace {
+
+struct SchedAttr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+// A process that is not root can reopen its stdio (/proc/self/fd/0, /dev/stdout) only if the
+// pipes are its own: only what is not already its, and never a character device (/dev/null,
+// a terminal of the host's).
+void chown_stdio(uid_t uid) {
+    for (int fd = 0; fd < 3; ++fd) {
+        struct stat st{};
+        if (::fstat(fd, &st) < 0 || st.st_uid == uid || S_ISCHR(st.st_mode)) continue;
+        (void)::fchown(fd, uid, static_cast<gid_t>(-1));  // EPERM or EINVAL: nothing more to do
+    }
+}
+
+}  // namespace
+
+bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtime_fds, int* listener, bool* filtered,
+                        kernel::Failure& f, StepHook after_privileges) {
+    *filtered = false;
+    // 1. Limits and scheduling.
+    if (!mech::apply_rlimits(s.rlimits, f)) return false;
+    if (s.personality && ::personality(*s.personality) < 0) return f.set("personality", "linux.personality");
+    if (s.scheduling) {
+        SchedAttr a{sizeof(SchedAttr), s.scheduling->policy, s.scheduling->flags, s.scheduling->nice, s.scheduling->priority,
+                    s.scheduling->runtime, s.scheduling->deadline, s.scheduling->period};
+        if (::syscall(SYS_sched_setattr, 0, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
+    }
+    if (s.io_priority && ::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, *s.io_priority) < 0)
+        return f.set("ioprio_set", "process.ioPriority");
+
+    // 2. Descriptors: closed, not marked.
+    if (!mech::close_fds_except(s.pass_fds, runtime_fds, f)) return false;
+    if (!mech::pass_fds_through_exec(s.pass_fds, f)) return false;
+
+    // 3. A filter that must go in while still privileged; the working directory first.
+    kernel::Fd cwd;
+    if (s.filter_first && !s.seccomp.empty()) {
+        if (!s.cwd.empty()) {
+            cwd.reset(mech::open_workdir(s.cwd.c_str(), f));
+            if (!cwd) return f.set("chdir", s.cwd_label.c_str(), f.err);
+        }
+        if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
+        *filtered = true;
+    }
+
+    // 4. Identity, capabilities, no_new_privs, Landlock.
+    if (s.chown_stdio) chown_stdio(s.uid);
+    const mech::IdChange ids{s.uid, s.gid, s.groups.data(), s.groups.size()};
+    if (!mech::take_capabilities(s.caps, s.change_ids ? &ids : nullptr, s.lock_securebits, f)) return false;
+    if (s.no_new_privs && !mech::set_no_new_privs(f)) return false;
+    if (s.landlock && !mech::apply_landlock(s.landlock_plan, f)) return false;
+    if (after_privileges.run && !after_privileges.run(after_privileges.ctx, f)) return false;
+
+    // 5. The working directory, as the program's own user, inside its root only.
+    if (!s.cwd.empty()) {
+        if (!cwd) {
+            cwd.reset(mech::open_workdir(s.cwd.c_str(), f));
+            if (!cwd) return f.set("chdir", s.cwd_label.c_str(), f.err);
+        }
+        if (!mech::enter_workdir(cwd.get(), s.cwd_label.c_str(), f)) return false;
+        // Closed before the filter, which may not allow close (strict mode does not).
+        cwd.reset();
+    }
+    if (s.umask) ::umask(*s.umask);
+
+    // 6. Seccomp, last.
+    if (!*filtered && !s.seccomp.empty()) {
+        if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
+        *filtered = true;
+    }
+    return true;
+}
+
+}  // namespace caisson::run
