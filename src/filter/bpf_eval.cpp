@@ -1,5 +1,10 @@
 #include "filter/bpf_eval.hpp"
 
+#include "filter/syscall_table.hpp"
+
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+
 #include <cstring>
 
 namespace caisson::filter {
@@ -113,6 +118,17 @@ EvalResult evaluate(std::span<const sock_filter> prog, const SeccompInput& in, b
         }
     }
     return bad("fell off the end", prog.size());
+}
+
+std::optional<uint32_t> action_by_number(std::span<const sock_filter> program, std::string_view syscall) {
+    auto nr = syscall_number(seccomp::Abi::X86_64, syscall);
+    if (!nr) return std::nullopt;
+    SeccompInput in;
+    in.arch = AUDIT_ARCH_X86_64;
+    in.nr = *nr;
+    EvalResult r = evaluate(program, in, /*args_known=*/false);
+    if (!r.ok || r.reads_args) return std::nullopt;
+    return r.action & SECCOMP_RET_ACTION_FULL;
 }
 
 }  // namespace caisson::filter

@@ -6,8 +6,10 @@
 #include <linux/filter.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace caisson::filter {
 
@@ -29,5 +31,10 @@ struct EvalResult {
 // With args_known false, evaluation stops at the first load beyond nr and arch, as the
 // kernel's action cache does when it decides whether a syscall's result is constant.
 EvalResult evaluate(std::span<const sock_filter> program, const SeccompInput& in, bool args_known = true);
+
+// The action (SECCOMP_RET_ACTION_FULL bits) an x86_64 call gets by its number alone, whatever
+// its arguments, or none when the arguments decide (or the program is invalid). Starting a
+// program under a filter needs execve and an exit allowed this way.
+std::optional<uint32_t> action_by_number(std::span<const sock_filter> program, std::string_view syscall);
 
 }  // namespace caisson::filter

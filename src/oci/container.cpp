@@ -4,6 +4,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
+#include "mech/egress.hpp"
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
 #include "mech/loopback.hpp"
@@ -316,6 +317,15 @@ pid_t create_container(const CreateOptions& o) {
         throw Error::usage("config.json: linux.resources: an ordinary user needs a delegated linux.cgroupsPath");
     }
 
+    // The egress filter an annotation asked for, in the cgroup before any process is: it
+    // stays attached as long as the cgroup directory does.
+    std::optional<mech::EgressFilter> egress;
+    if (process.egress.enabled()) {
+        if (!cgroup || cgroup->v2_fd() < 0)
+            throw Error::usage("annotations org.caisson.allow-connect/deny-private: the egress filter needs a cgroup v2 "
+                               "directory for the container (caisson-oci as root, a cgroup2 hierarchy mounted)");
+        egress.emplace(cgroup->v2_fd(), process.egress);
+    }
     kernel::Fd start_socket = listen_unix(dir.path() + "/" + kStartSocket, "listen on start socket");
     kernel::Fd console;
     if (!o.console_socket.empty()) console = connect_unix(o.console_socket, "connect to console socket");

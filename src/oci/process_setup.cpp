@@ -4,6 +4,8 @@
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/fd_passing.hpp"
+#include "mech/landlock.hpp"
+#include "oci/annotations.hpp"
 #include "oci/seccomp_json.hpp"
 #include "policy/values.hpp"
 
@@ -115,6 +117,18 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     // Without no_new_privs an unprivileged process may not install a filter: it goes in
     // while still privileged (runc's order), and then has to allow the steps that follow.
     st.filter_first = !p.no_new_privileges;
+    // caisson's own protections, by annotation (oci/annotations): they only add.
+    if (spec) {
+        CaissonProtections extra = caisson_protections(spec->annotations, mech::landlock_abi());
+        if (extra.landlock) {
+            st.landlock_plan = *extra.landlock;
+            st.landlock = st.landlock_plan.handled_fs || st.landlock_plan.handled_net || st.landlock_plan.scoped;
+        }
+        st.seccomp_stacked = extra.seccomp;
+        plan.egress = extra.egress;
+        // Landlock and a second filter need no_new_privs once the capabilities are gone.
+        if (st.landlock || !st.seccomp_stacked.empty()) st.no_new_privs = true;
+    }
     return plan;
 }
 

@@ -28,6 +28,8 @@ struct ProcessPlan {
     // Resolved in the container's filesystem (PATH from process.env) by resolve_executable.
     std::string executable;
     std::vector<std::string> env;
+    // The egress filter an annotation asked for: create attaches it to the container's cgroup.
+    Egress egress;
 };
 
 // Throws caisson::Error (usage) naming the field: rlimit names, the seccomp section.

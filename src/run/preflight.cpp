@@ -345,15 +345,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
         // an exit for when exec fails. A call that would be a notification there would wait
         // for a supervisor that is not listening yet.
         // Allowed by number alone: whatever the arguments are then, nothing blocks.
-        // The action a call gets by number alone (whatever its arguments), or none.
-        auto by_number = [&](const char* name) -> std::optional<uint32_t> {
-            filter::SeccompInput in;
-            in.arch = AUDIT_ARCH_X86_64;
-            in.nr = *filter::syscall_number(seccomp::Abi::X86_64, name);
-            auto r = filter::evaluate(plan.steps.seccomp, in, /*args_known=*/false);
-            if (!r.ok || r.reads_args) return std::nullopt;
-            return r.action & SECCOMP_RET_ACTION_FULL;
-        };
+        auto by_number = [&](const char* name) { return filter::action_by_number(plan.steps.seccomp, name); };
         auto allowed = [&](const char* name) { return by_number(name) == SECCOMP_RET_ALLOW; };
         auto notified = [&](const char* name) { return by_number(name) == SECCOMP_RET_USER_NOTIF; };
         if (!allowed("execve")) {

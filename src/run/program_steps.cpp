@@ -92,6 +92,10 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
         if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
         *filtered = true;
     }
+    if (!s.seccomp_stacked.empty()) {
+        if (!mech::install_seccomp(s.seccomp_stacked, nullptr, f)) return false;
+        *filtered = true;
+    }
     return true;
 }
 

@@ -262,6 +262,7 @@ TEST_F(Clients, ContainerdLoadsTheDocumentedRuntimeClassConfig) {
     ASSERT_EQ(dump.status, 0) << dump.out;
     EXPECT_NE(dump.out.find("runtimes.caisson"), std::string::npos) << dump.out;
     EXPECT_NE(dump.out.find("BinaryName = \"/usr/local/bin/caisson-oci\""), std::string::npos) << dump.out;
+    EXPECT_NE(dump.out.find("pod_annotations = [\"org.caisson.*\"]"), std::string::npos) << dump.out;
 }
 
 }  // namespace

@@ -1,0 +1,138 @@
+#include "oci/annotations.hpp"
+
+#include "filter/bpf_eval.hpp"
+#include "filter/egress_program.hpp"
+#include "filter/seccomp_compiler.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/settings.hpp>
+
+#include <linux/seccomp.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+namespace caisson::oci {
+namespace {
+
+// The parts of the model an annotation may set; the rest of `policy_to_json`'s sections must
+// stay as a blank policy has them.
+constexpr const char* kTheirs[] = {"landlock", "seccomp", "egress", "bpf_lsm", "profiles"};
+
+// A file the node's admin wrote, named by the pod's author: a NAME, never a path, found as
+// DIR/SUBDIR/NAME.toml in $CAISSON_PROFILE_PATH's directories, then in /etc/caisson/profiles.
+std::string admin_file(const std::string& annotation, const std::string& name, const std::string& subdir) {
+    bool plain = !name.empty() && name[0] != '.';
+    for (char c : name) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+    if (!plain) throw Error::usage("annotation " + annotation + ": \"" + name + "\" is not a name (letters, digits, - _ .)");
+    const char* env = std::getenv("CAISSON_PROFILE_PATH");
+    std::string dirs = env ? env : "";
+    dirs += (dirs.empty() ? "" : ":") + std::string("/etc/caisson/profiles");
+    for (size_t start = 0; start <= dirs.size();) {
+        size_t end = dirs.find(':', start);
+        if (end == std::string::npos) end = dirs.size();
+        std::string dir = dirs.substr(start, end - start);
+        if (!dir.empty() && dir[0] == '/') {
+            std::string file = dir + subdir + "/" + name + ".toml";
+            if (::access(file.c_str(), R_OK) == 0) return file;
+        }
+        start = end + 1;
+    }
+    throw Error::usage("annotation " + annotation + ": no \"" + name + "\" in $CAISSON_PROFILE_PATH or /etc/caisson/profiles" +
+                       (subdir.empty() ? "" : " (under " + subdir.substr(1) + "/)"));
+}
+
+std::vector<std::string> split_list(const std::string& value) {
+    std::vector<std::string> out;
+    for (size_t start = 0; start <= value.size();) {
+        size_t end = value.find(',', start);
+        if (end == std::string::npos) end = value.size();
+        if (end > start) out.push_back(value.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+void apply_key(Policy& p, const std::string& annotation, const std::string& key, std::string value) {
+    // Only the protections caisson-oci applies; a key naming host files or changing the
+    // container's shape is config.json's business, or the admin's profile's.
+    if (key.rfind("lsm-", 0) == 0)
+        throw Error::usage("annotation " + annotation + ": the BPF LSM programs live as long as caisson's own process; "
+                           "caisson-oci does not stay beside the container yet (caisson run has them)");
+    const schema::Setting* s = schema::find(key);
+    if (!s) throw Error::usage("annotation " + annotation + ": caisson has no setting \"" + key + "\"");
+    if (key.rfind("landlock-", 0) != 0 && key != "seccomp" && key != "allow-connect" && key != "deny-private")
+        throw Error::usage("annotation " + annotation + ": not a protection caisson-oci takes from an annotation "
+                           "(landlock-*, seccomp, allow-connect, deny-private; or org.caisson.profile)");
+    // A seccomp policy: caisson's built-in `default`, or one the admin put under seccomp/.
+    if (key == "seccomp" && value != "default") value = admin_file(annotation, value, "/seccomp");
+    if (s->arity == 0) {
+        if (value != "true" && value != "false") throw Error::usage("annotation " + annotation + ": true or false, not \"" + value + "\"");
+        s->apply(p, std::vector<std::string>{value});
+        return;
+    }
+    if (s->arity != 1) throw Error::usage("annotation " + annotation + ": takes " + std::to_string(s->arity) + " values; not as an annotation");
+    std::vector<std::string> values = s->repeatable ? split_list(value) : std::vector<std::string>{value};
+    for (const auto& v : values) s->apply(p, std::vector<std::string>{v});
+}
+
+}  // namespace
+
+CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi) {
+    CaissonProtections out;
+    Policy blank;
+    blank.seccomp = seccomp::Policy{};  // no filter unless an annotation asks
+    Policy p = blank;
+    bool asked = false;
+    const std::string prefix = kAnnotationPrefix;
+    // The profile first, then the keys on top of it, as flags go on top of profiles.
+    if (auto it = annotations.find(prefix + "profile"); it != annotations.end()) {
+        apply_profile(p, admin_file(it->first, it->second, ""));
+        asked = true;
+    }
+    for (const auto& [name, value] : annotations) {
+        if (name.rfind(prefix, 0) != 0 || name == prefix + "profile") continue;
+        apply_key(p, name, name.substr(prefix.size()), value);
+        asked = true;
+    }
+    if (!asked) return out;
+
+    // Fail closed: what caisson-oci would not apply is refused, never dropped.
+    nlohmann::json before = nlohmann::json::parse(policy_to_json(blank)), after = nlohmann::json::parse(policy_to_json(p));
+    for (const char* k : kTheirs) before.erase(k), after.erase(k);
+    std::string changed;
+    for (const auto& [section, value] : after.items())
+        if (!before.contains(section) || before[section] != value) changed += (changed.empty() ? "" : ", ") + section;
+    if (!changed.empty())
+        throw Error::usage("annotations org.caisson.*: they set " + changed +
+                           "; caisson-oci takes only Landlock, seccomp and egress from them (config.json decides the rest)");
+    if (p.bpf_lsm.enabled())
+        throw Error::usage("annotations org.caisson.lsm-*: the BPF LSM programs live as long as caisson's own process; "
+                           "caisson-oci does not stay beside the container yet (caisson run has them)");
+    const seccomp::Policy& sp = p.seccomp;
+    if (!sp.supervised.empty() || sp.open.enabled())
+        throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
+                           "' has [[supervise]] or [open] rules, which need caisson's supervisor beside the container (caisson run has it)");
+
+    Landlock landlock = p.landlock;
+    // The egress policy's TCP ports become Landlock connect rules too, as in caisson run.
+    if (auto ports = egress::landlock_connect_ports(p.egress); ports && !landlock.restrict_connect && landlock_abi >= 4) {
+        landlock.restrict_connect = true;
+        landlock.connect_ports = *ports;
+    }
+    if (landlock.enabled()) out.landlock = landlock_rights::plan(landlock, landlock_abi);
+    if (sp.mode == seccomp::Mode::Filter) {
+        out.seccomp = filter::compile(sp).program;
+        out.seccomp_name = sp.name;
+        auto allowed = [&](const char* call) { return filter::action_by_number(out.seccomp, call) == SECCOMP_RET_ALLOW; };
+        if (!allowed("execve") || !(allowed("exit_group") || allowed("exit")))
+            throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
+                               "' does not allow execve and an exit by number alone, which starting the process needs");
+    }
+    out.egress = p.egress;
+    return out;
+}
+
+}  // namespace caisson::oci

@@ -1,0 +1,43 @@
+// caisson's own protections for an OCI container, asked for by annotations (a pod's reach
+// them through the runtime handler's pod_annotations/container_annotations):
+//
+//   org.caisson.profile          a profile NAME, from $CAISSON_PROFILE_PATH, then /etc/caisson/profiles
+//   org.caisson.KEY              a setting of `caisson run` (its flag's name), for a repeatable
+//                                one a comma-separated list: landlock-ro, landlock-rx,
+//                                landlock-rw, landlock-bind, landlock-connect, landlock-scope,
+//                                landlock-best-effort, seccomp, allow-connect, deny-private
+//
+// Annotations only add: Landlock in the container's process, caisson's seccomp policy stacked
+// on the config's filter, the egress filter on the container's cgroup. They set no_new_privs
+// (Landlock and a second filter need it once capabilities are gone). Anything a profile or a
+// key would change beyond these is refused, naming it: config.json decides the rest. Pure
+// translation into caisson's own model and planners (policy, filter).
+#pragma once
+
+#include "policy/landlock_rights.hpp"
+
+#include <caisson/policy.hpp>
+
+#include <linux/filter.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caisson::oci {
+
+inline constexpr const char* kAnnotationPrefix = "org.caisson.";
+
+struct CaissonProtections {
+    std::optional<landlock_rights::Plan> landlock;
+    std::vector<sock_filter> seccomp;  // stacked after the config's; kills by the kernel's own action
+    std::string seccomp_name;
+    Egress egress;
+    bool any() const { return landlock || !seccomp.empty() || egress.enabled(); }
+};
+
+// Throws caisson::Error (usage) naming the annotation. `landlock_abi`: the kernel's version.
+CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi);
+
+}  // namespace caisson::oci

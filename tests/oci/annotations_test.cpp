@@ -1,0 +1,134 @@
+// caisson's own protections in an OCI container, asked for by annotations (oci/annotations):
+// each one observed from inside with the probe, against the same container without it.
+#include "oci_bundle.hpp"
+
+#include <linux/landlock.h>
+#include <linux/magic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <sys/statfs.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace caisson::test {
+namespace {
+
+using nlohmann::json;
+
+// The kernel's Landlock ABI, as caisson asks for it; 0 without Landlock.
+int landlock_abi() {
+    long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return v < 0 ? 0 : static_cast<int>(v);
+}
+
+TEST(OciAnnotations, LandlockKeysConfineTheProcessAndItsExecs) {
+    if (landlock_abi() < 1) GTEST_SKIP() << "this kernel has no Landlock";
+    Bundle b;
+    std::ofstream(b.rootfs() + "/etc/secret") << "s";
+    RunResult plain = b.run({"--read", "/etc/secret"});
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    ASSERT_EQ(plain.probe["reads"]["/etc/secret"], "data");
+
+    b.config["root"]["readonly"] = false;
+    b.config["annotations"] = {{"org.caisson.landlock-rx", "/probe,/bin"}, {"org.caisson.landlock-ro", "/proc"},
+                               {"org.caisson.landlock-rw", "/tmp"}};
+    RunResult r = b.run({"--read", "/etc/secret", "--read", "/probe", "--write", "/tmp/x", "--write", "/etc/x"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"]["/etc/secret"], "EACCES");
+    EXPECT_EQ(r.probe["reads"]["/probe"], "data");
+    EXPECT_EQ(r.probe["writes"]["/tmp/x"], "ok");
+    EXPECT_EQ(r.probe["writes"]["/etc/x"], "EACCES");
+    EXPECT_EQ(r.probe["status"]["NoNewPrivs"], "1") << "Landlock comes with no_new_privs";
+
+    // A process exec'd into the container later is held the same way.
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "ll").status, 0);
+    RunResult e = b.oci("exec", {"ll", "/probe", "--read", "/etc/secret"}, "");
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_EQ(e.probe["reads"]["/etc/secret"], "EACCES");
+    EXPECT_EQ(b.oci("delete", {"--force"}, "ll").status, 0);
+}
+
+TEST(OciAnnotations, CaissonsSeccompPolicyIsStackedOnTheConfigsFilter) {
+    Bundle b;
+    // io_uring_setup(1, NULL): EFAULT where it is allowed; caisson's default denies it.
+    RunResult plain = b.run({"--call", "425,1,0"});
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    ASSERT_EQ(plain.probe["calls"]["425,1,0"], "EFAULT");
+    b.config["annotations"] = {{"org.caisson.seccomp", "default"}};
+    RunResult r = b.run({"--call", "425,1,0"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["calls"]["425,1,0"], "EPERM");
+    EXPECT_EQ(r.probe["status"]["Seccomp"], "2");
+}
+
+TEST(OciAnnotations, AProfileByNameFromTheAdminsDirectory) {
+    if (landlock_abi() < 1) GTEST_SKIP() << "this kernel has no Landlock";
+    Bundle b;
+    TempDir profiles;
+    std::ofstream(profiles.path() + "/confined.toml") << "landlock-rx = [\"/probe\"]\n";
+    std::ofstream(profiles.path() + "/shaped.toml") << "hostname = \"other\"\nlandlock-rx = [\"/probe\"]\n";
+    std::ofstream(b.rootfs() + "/etc/secret") << "s";
+    RunOptions env;
+    env.env = {"CAISSON_PROFILE_PATH=" + profiles.path()};
+    b.config["process"]["args"] = {"/probe", "--read", "/etc/secret"};
+    b.config["annotations"] = {{"org.caisson.profile", "confined"}};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "prof", env);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"]["/etc/secret"], "EACCES");
+
+    // What caisson-oci would not apply is refused, naming it; a name is never a path.
+    b.config["annotations"] = {{"org.caisson.profile", "shaped"}};
+    RunResult shaped = b.oci("run", {"--bundle", b.path()}, "shaped", env);
+    EXPECT_NE(shaped.status, 0);
+    EXPECT_NE(shaped.err.find("they set hostname"), std::string::npos) << shaped.err;
+    b.config["annotations"] = {{"org.caisson.profile", "../confined"}};
+    RunResult path = b.oci("run", {"--bundle", b.path()}, "path", env);
+    EXPECT_NE(path.status, 0);
+    EXPECT_NE(path.err.find("is not a name"), std::string::npos) << path.err;
+}
+
+TEST(OciAnnotations, EgressRulesHoldInTheContainersCgroup) {
+    struct statfs fs{};
+    std::string v2;
+    for (const char* at : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
+        if (::statfs(at, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) v2 = at;
+    if (v2.empty()) GTEST_SKIP() << "the egress filter needs a cgroup2 hierarchy (none mounted here)";
+    if (landlock_abi() < 4) GTEST_SKIP() << "the test tells the two layers apart by Landlock's TCP rules (ABI 4)";
+    Bundle b;
+    RunResult plain = b.run({"--connect", "9"});
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    ASSERT_EQ(plain.probe["connects"]["9"], "ECONNREFUSED") << "loopback answers: the port is closed";
+    // Port 9 elsewhere only: Landlock's connect rule (ports alone) lets port 9 through, the
+    // cgroup's egress filter (addresses and ports) refuses loopback: EPERM is its answer.
+    b.config["annotations"] = {{"org.caisson.allow-connect", "10.0.0.0/8:9"}};
+    RunResult r = b.run({"--connect", "9", "--connect", "10"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["connects"]["9"], "EPERM");
+    EXPECT_EQ(r.probe["connects"]["10"], "EACCES") << "and Landlock's rule holds the other ports";
+}
+
+TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
+    Bundle b;
+    struct Case {
+        json annotations;
+        const char* says;
+    };
+    for (const auto& c : std::vector<Case>{
+             {{{"org.caisson.landlock-rx", "/probe"}, {"org.caisson.hostname", "x"}}, "not a protection caisson-oci takes"},
+             {{{"org.caisson.lsm-exec-max", "3"}}, "BPF LSM"},
+             {{{"org.caisson.landlok-ro", "/"}}, "caisson has no setting \"landlok-ro\""},
+             {{{"org.caisson.seccomp", "/etc/passwd"}}, "is not a name"},
+             {{{"org.caisson.landlock-best-effort", "maybe"}}, "true or false"},
+         }) {
+        b.config["annotations"] = c.annotations;
+        RunResult r = b.run({}, "refused");
+        EXPECT_EQ(r.status, 1) << c.annotations.dump() << ": " << r.err;
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << c.annotations.dump() << ": " << r.err;
+        EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+    }
+}
+
+}  // namespace
+}  // namespace caisson::test
