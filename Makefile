@@ -4,7 +4,9 @@
 #   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp;
 #                OCI create-to-delete against crun and runc;
 #                what cgroups add to a start, against crun
-#   make fuzz    libFuzzer (clang, ASan, UBSan) on every parser, FUZZ_SECONDS each
+#   make fuzz    libFuzzer (clang, ASan, UBSan) on every parser, FUZZ_SECONDS each, from the
+#                committed seeds (fuzz/corpus, kept minimal) into a working corpus under
+#                build-fuzz/corpus; `bash fuzz/run.sh build-fuzz minimize` refreshes the seeds
 #   make soak    SOAK_RUNS sandboxes (random limits, supervisors SIGKILLed), then a leak check
 BUILD ?= build
 JOBS ?= 2
