@@ -42,6 +42,16 @@ void write_text(const std::string& path, const std::string& value) {
         throw Error(ErrorKind::Setup, "write cgroup file", path + " <- " + value, errno);
 }
 
+// Gives each group between the hierarchy's root and `leaf` (exclusive) at least `runtime`
+// microseconds of v1 real-time budget, top down (a group's budget cannot exceed its parent's).
+void reserve_rt_runtime(const std::string& mount, const std::string& leaf, const std::string& runtime) {
+    const long long want = std::stoll(runtime);
+    for (size_t at = leaf.find('/', mount.size() + 1); at != std::string::npos; at = leaf.find('/', at + 1)) {
+        const std::string group = leaf.substr(0, at);
+        if (std::stoll(read_text(group + "/cpu.rt_runtime_us")) < want) write_text(group + "/cpu.rt_runtime_us", runtime);
+    }
+}
+
 bool try_write(const std::string& path, const std::string& value) {
     kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     return fd && ::write(fd.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size());
@@ -275,6 +285,9 @@ void SandboxCgroup::write_plan(const cgroup_plan::Plan& plan, bool devices) cons
             file.erase(0, 1);
             if (::access((d->path + "/" + file).c_str(), F_OK) < 0) continue;
         }
+        // v1's real-time budget is handed down: a group may not have more than its parent,
+        // and a new one (caisson's shared parent among them) starts with none.
+        if (!d->v2 && file == "cpu.rt_runtime_us" && value != "-1") reserve_rt_runtime(d->mount, d->path, value);
         try {
             write_text(d->path + "/" + file, value);
         } catch (const Error& e) {

@@ -487,6 +487,19 @@ TEST(OciRun, ResourcesLandInTheContainersCgroup) {
         ::rmdir((std::string("/sys/fs/cgroup/") + c + "/caisson-oci-test").c_str());
 }
 
+// v1's real-time budget: caisson's own parent group starts with none, and a group may not
+// have more than its parent; the budget is handed down to the container's group.
+TEST(OciRun, RealtimeRuntimeGetsItsBudgetThroughTheParents) {
+    if (!exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"))
+        GTEST_SKIP() << "needs cgroup v1's cpu controller with real-time group scheduling at /sys/fs/cgroup/cpu";
+    Bundle b;
+    b.config["linux"]["resources"]["cpu"] = {{"realtimeRuntime", 10000}, {"realtimePeriod", 1000000}};
+    int status = 0;
+    std::string out = sh(b, "cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us /sys/fs/cgroup/cpu/cpu.rt_period_us", &status);
+    EXPECT_EQ(status, 0) << out;
+    EXPECT_EQ(out, "10000\n1000000\n");
+}
+
 // One planner serves both faces: a memory limit without a swap limit means no swap (memsw =
 // memory on v1), and update may raise or lower it (v1 keeps memsw >= memory at every moment,
 // so the order of the two writes depends on the direction).
