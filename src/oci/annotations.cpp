@@ -88,12 +88,17 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
     bool asked = false;
     const std::string prefix = kAnnotationPrefix;
     // The profile first, then the keys on top of it, as flags go on top of profiles.
-    if (auto it = annotations.find(prefix + "profile"); it != annotations.end()) {
-        apply_profile(p, admin_file(it->first, it->second, ""));
+    const auto profile = annotations.find(prefix + "profile");
+    if (profile != annotations.end()) {
+        apply_profile(p, admin_file(profile->first, profile->second, ""));
         asked = true;
     }
     for (const auto& [name, value] : annotations) {
         if (name.rfind(prefix, 0) != 0 || name == prefix + "profile") continue;
+        // The admin's profile is a floor: a key of the pod's could widen it (another path,
+        // best effort, another seccomp policy), so the two do not mix.
+        if (profile != annotations.end())
+            throw Error::usage("annotation " + name + ": not with org.caisson.profile, which the admin's profile decides alone");
         apply_key(p, name, name.substr(prefix.size()), value);
         asked = true;
     }
@@ -108,6 +113,8 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
     if (!changed.empty())
         throw Error::usage("annotations org.caisson.*: they set " + changed +
                            "; caisson-oci takes only Landlock, seccomp and egress from them (config.json decides the rest)");
+    if (!p.audit_path.empty() || !p.learn_path.empty())
+        throw Error::usage("annotations org.caisson.*: audit and learn need caisson's supervisor beside the container (caisson run has it)");
     if (p.bpf_lsm.enabled())
         throw Error::usage("annotations org.caisson.lsm-*: the BPF LSM programs live as long as caisson's own process; "
                            "caisson-oci does not stay beside the container yet (caisson run has them)");

@@ -2,13 +2,15 @@
 // them through the runtime handler's pod_annotations/container_annotations):
 //
 //   org.caisson.profile          a profile NAME, from $CAISSON_PROFILE_PATH, then /etc/caisson/profiles
+//                                (the admin's: no key of the pod's mixes with it)
 //   org.caisson.KEY              a setting of `caisson run` (its flag's name), for a repeatable
 //                                one a comma-separated list: landlock-ro, landlock-rx,
 //                                landlock-rw, landlock-bind, landlock-connect, landlock-scope,
 //                                landlock-best-effort, seccomp, allow-connect, deny-private
 //
-// Annotations only add: Landlock in the container's process, caisson's seccomp policy stacked
-// on the config's filter, the egress filter on the container's cgroup. They set no_new_privs
+// Annotations only add: Landlock in the container's process and caisson's seccomp policy
+// stacked on the config's filter (both taken just before exec), the egress filter on the
+// container's cgroup. They set no_new_privs
 // (Landlock and a second filter need it once capabilities are gone). Anything a profile or a
 // key would change beyond these is refused, naming it: config.json decides the rest. Pure
 // translation into caisson's own model and planners (policy, filter).

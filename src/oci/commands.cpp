@@ -258,7 +258,7 @@ void update_container(const std::string& root, const std::string& id, const nloh
     if (l.state.cgroup_name.empty()) throw Error::usage("container " + id + " has no cgroup to update");
     Resources r = parse_resources(resources);
     auto layout = mech::detect_cgroups();
-    cgroup_plan::Plan plan = plan_resources(r, layout.where(), false);
+    cgroup_plan::Plan plan = plan_resources(r, layout.where(), /*update=*/true);
     KeptCgroup cg = open_cgroup(l.state);
     cg->write_plan(plan);
     // Kept in the stored config, so that a later update or `state` sees the same.

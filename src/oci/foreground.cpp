@@ -88,9 +88,10 @@ int ForegroundTerminal::relay(pid_t pid, const sigset_t& forwarded) {
     };
     resize();
     bool stdin_open = true;
+    bool master_open = true;  // until the last holder of the terminal's other side closes it
     int status = 0;
     for (;;) {
-        pollfd p[3] = {{sfd.get(), POLLIN, 0}, {master_.get(), POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
+        pollfd p[3] = {{sfd.get(), POLLIN, 0}, {master_open ? master_.get() : -1, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
         if (::poll(p, 3, -1) < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "terminal relay", errno);
@@ -99,6 +100,7 @@ int ForegroundTerminal::relay(pid_t pid, const sigset_t& forwarded) {
         if (p[1].revents) {
             ssize_t n = ::read(master_.get(), buf, sizeof(buf));
             if (n > 0) write_all(1, buf, static_cast<size_t>(n));
+            else if (n == 0 || errno != EINTR) master_open = false;  // EIO: hung up; polling on would spin
         }
         if (p[2].revents) {
             ssize_t n = ::read(0, buf, sizeof(buf));

@@ -5,6 +5,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/fd_passing.hpp"
 #include "mech/landlock.hpp"
+#include "mech/seccomp.hpp"
 #include "oci/annotations.hpp"
 #include "oci/seccomp_json.hpp"
 #include "policy/values.hpp"
@@ -103,6 +104,7 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     st.umask = p.user.umask.value_or(022);
     st.cwd = p.cwd;
     st.cwd_label = "process.cwd " + p.cwd;
+    st.cwd_before_identity = true;
     if (spec && spec->linux_.seccomp) {
         SeccompTranslation t = translate_seccomp(*spec->linux_.seccomp);
         filter::CompileOptions opt;
@@ -120,14 +122,21 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     // caisson's own protections, by annotation (oci/annotations): they only add.
     if (spec) {
         CaissonProtections extra = caisson_protections(spec->annotations, mech::landlock_abi());
-        if (extra.landlock) {
-            st.landlock_plan = *extra.landlock;
-            st.landlock = st.landlock_plan.handled_fs || st.landlock_plan.handled_net || st.landlock_plan.scoped;
-        }
-        st.seccomp_stacked = extra.seccomp;
+        if (extra.landlock && (extra.landlock->handled_fs || extra.landlock->handled_net || extra.landlock->scoped))
+            plan.landlock = *extra.landlock;
+        plan.stacked_seccomp = extra.seccomp;
         plan.egress = extra.egress;
-        // Landlock and a second filter need no_new_privs once the capabilities are gone.
-        if (st.landlock || !st.seccomp_stacked.empty()) st.no_new_privs = true;
+        // Landlock and a second filter need no_new_privs once the capabilities are gone; the
+        // config's filter then goes in last too, so that it never judges caisson's own steps.
+        if (plan.landlock || !plan.stacked_seccomp.empty()) st.no_new_privs = true;
+        st.filter_first = !st.no_new_privs;
+        bool own_userns = false;
+        for (const auto& n : spec->linux_.namespaces) own_userns = own_userns || (n.type == "user" && n.path.empty());
+        // With these in the host's user namespace the process could detach the programs.
+        constexpr uint64_t kUndoEgress = (1ull << CAP_SYS_ADMIN) | (1ull << CAP_NET_ADMIN) | (1ull << 39 /* CAP_BPF */);
+        if (extra.egress.enabled() && !own_userns && (c.bounding & kUndoEgress))
+            throw Error::usage("annotations org.caisson.allow-connect/deny-private: the config keeps CAP_SYS_ADMIN, CAP_NET_ADMIN "
+                               "or CAP_BPF without a user namespace, with which the process could detach the egress filter");
     }
     return plan;
 }
@@ -195,6 +204,10 @@ bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
 }
 
 bool finish_and_exec(ProcessPlan& plan, Failure& f) {
+    // caisson's own additions, last: after the start handshake and the startContainer hooks,
+    // so that neither runs under them; no_new_privs is set, so no privilege is needed.
+    if (plan.landlock && !mech::apply_landlock(*plan.landlock, f)) return false;
+    if (!plan.stacked_seccomp.empty() && !mech::install_seccomp(plan.stacked_seccomp, nullptr, f)) return false;
     std::vector<char*> argv, envp;
     for (const auto& a : plan.process->args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

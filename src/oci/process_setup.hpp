@@ -28,7 +28,11 @@ struct ProcessPlan {
     // Resolved in the container's filesystem (PATH from process.env) by resolve_executable.
     std::string executable;
     std::vector<std::string> env;
-    // The egress filter an annotation asked for: create attaches it to the container's cgroup.
+    // caisson's own protections an annotation asked for (oci/annotations): Landlock and a
+    // filter stacked on the config's, taken just before exec; the egress filter, which create
+    // attaches to the container's cgroup.
+    std::optional<landlock_rights::Plan> landlock;
+    std::vector<sock_filter> stacked_seccomp;
     Egress egress;
 };
 

@@ -32,7 +32,8 @@ caisson::Resources translate_resources(const Resources& o) {
     r.cpu_shares = c.shares;
     r.cpu_quota_us = limit(c.quota);
     r.cpu_period_us = c.period;
-    r.cpu_burst_us = limit(c.burst);
+    if (c.burst && *c.burst < 0) throw Error::usage("config.json: linux.resources.cpu.burst: must not be negative");
+    if (c.burst) r.cpu_burst_us = static_cast<uint64_t>(*c.burst);
     r.cpu_rt_runtime_us = limit(c.realtime_runtime);
     r.cpu_rt_period_us = c.realtime_period;
     r.cpu_idle = c.idle;
@@ -80,10 +81,11 @@ caisson::Resources translate_resources(const Resources& o) {
     return r;
 }
 
-cgroup_plan::Plan plan_resources(const Resources& r, const std::map<std::string, cgroup_plan::Version>& where, bool join_all) {
+cgroup_plan::Plan plan_resources(const Resources& r, const std::map<std::string, cgroup_plan::Version>& where, bool update) {
     cgroup_plan::Options o;
     o.spelling = cgroup_plan::Spelling::OciConfig;
-    o.join_all = join_all;
+    o.join_all = !update;
+    o.update = update;
     return cgroup_plan::plan(translate_resources(r), where, o);
 }
 

@@ -19,7 +19,7 @@ caisson::Resources translate_resources(const Resources& r);
 // stats work whatever the limits. Throws caisson::Error (usage) naming the field when the
 // host lacks what a field needs.
 cgroup_plan::Plan plan_resources(const Resources& r, const std::map<std::string, cgroup_plan::Version>& where,
-                                 bool join_all = true);
+                                 bool update = false);
 
 // cgroupsPath split into the parent (relative to each hierarchy's root) and the leaf name.
 // Empty: "caisson/<id>". Throws for "..", or the systemd form "slice:prefix:name".

@@ -651,6 +651,12 @@ json default_spec(bool rootless, uint32_t uid, uint32_t gid) {
         j["linux"]["uidMappings"] = json::array({{{"containerID", 0}, {"hostID", uid}, {"size", 1}}});
         j["linux"]["gidMappings"] = json::array({{{"containerID", 0}, {"hostID", gid}, {"size", 1}}});
         j["linux"].erase("resources");
+        // Only one gid is mapped: devpts' gid=5 would name an unmapped group (EINVAL), as runc drops it.
+        for (auto& m : j["mounts"])
+            if (m["destination"] == "/dev/pts") {
+                auto& o = m["options"];
+                o.erase(std::remove(o.begin(), o.end(), "gid=5"), o.end());
+            }
         // Without a network namespace of its own a rootless sysfs cannot be mounted: bind it.
         for (auto& m : j["mounts"])
             if (m["destination"] == "/sys")

@@ -20,6 +20,10 @@ public:
     std::string name(const char* flag, const std::string& oci) const {
         return spelling_ == Spelling::Flags ? std::string(flag) : "config.json: linux.resources." + oci;
     }
+    // The same inside a sentence, after a first name has said where it is.
+    std::string also(const char* flag, const std::string& oci) const {
+        return spelling_ == Spelling::Flags ? std::string(flag) : "linux.resources." + oci;
+    }
     // The version serving `controller`, or an error naming the field that needs it.
     Version need(const std::string& controller, const std::string& field) {
         auto it = where_.find(controller);
@@ -67,21 +71,26 @@ bool plain_file_name(const std::string& s) {
     return !s.empty() && s.find('/') == std::string::npos && s != "." && s != "..";
 }
 
-void plan_memory(Builder& b, const Resources& r) {
+void plan_memory(Builder& b, const Resources& r, bool update) {
     if (!(r.memory || r.memory_swap || r.memory_low || r.memory_swappiness || r.memory_oom_killer_off || r.memory_kernel_tcp))
         return;
     const std::string field = b.name("--memory", "memory");
     Version v = b.need("memory", field);
+    const std::string swap_field = b.name("--memory-swap", "memory.swap");
     if (r.memory_swap && *r.memory_swap != kUnlimited) {
-        if (!r.memory || *r.memory == kUnlimited) throw Error::usage(b.name("--memory-swap", "memory.swap") + " needs " + b.name("--memory", "memory.limit"));
-        if (*r.memory_swap < *r.memory)
-            throw Error::usage(b.name("--memory-swap", "memory.swap") + ": memory plus swap cannot be below " + b.name("--memory", "memory.limit"));
+        // v1 takes memory plus swap as it is; v2 needs the memory limit to tell the swap apart.
+        bool alone_ok = update && v == Version::V1;
+        if ((!r.memory || *r.memory == kUnlimited) && !alone_ok)
+            throw Error::usage(swap_field + " needs " + b.also("--memory", "memory.limit"));
+        if (r.memory && *r.memory_swap < *r.memory)
+            throw Error::usage(swap_field + ": memory plus swap cannot be below " + b.also("--memory", "memory.limit"));
     }
     if (r.memory) {
         uint64_t mem = *r.memory;
         b.write("memory", v == Version::V1 ? "memory.limit_in_bytes" : "memory.max", Builder::limit(mem, v));
-        // The swap limit is asked for explicitly or, by default, none: written wherever the
-        // kernel accounts swap at all (kOptional: skipped when the file does not exist).
+        // The swap limit is asked for explicitly or, by default, none (an update too: the
+        // model says no swap unless named): written wherever the kernel accounts swap at all
+        // (kOptional: skipped when the file does not exist).
         std::string optional = r.memory_swap ? "" : kOptional;
         if (v == Version::V1) {
             b.write("memory", optional + "memory.memsw.limit_in_bytes", Builder::limit(r.memory_swap.value_or(mem), v));
@@ -90,8 +99,8 @@ void plan_memory(Builder& b, const Resources& r) {
             b.write("memory", optional + "memory.swap.max",
                     total == kUnlimited || mem == kUnlimited ? "max" : std::to_string(total - mem));
         }
-    } else if (r.memory_swap) {  // kUnlimited alone: the swap limit is lifted
-        b.write("memory", v == Version::V1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max", Builder::limit(kUnlimited, v));
+    } else if (r.memory_swap) {  // alone: lifted (kUnlimited), or on v1 memory plus swap as given
+        b.write("memory", v == Version::V1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max", Builder::limit(*r.memory_swap, v));
     }
     if (v == Version::V2 && r.memory && r.oom_kill_group) b.write("memory", "memory.oom.group", "1");
     if (r.memory_low) b.write("memory", v == Version::V1 ? "memory.soft_limit_in_bytes" : "memory.low", Builder::limit(*r.memory_low, v));
@@ -222,7 +231,7 @@ Plan plan(const Resources& r, const std::map<std::string, Version>& where, const
     Builder b(where, o.spelling);
     if (o.join_all)
         for (const auto& [c, v] : where) b.join(c);
-    plan_memory(b, r);
+    plan_memory(b, r, o.update);
     plan_cpu(b, r);
     if (!r.cpuset_cpus.empty() || !r.cpuset_mems.empty()) {
         b.need("cpuset", b.name(r.cpuset_cpus.empty() ? "--cpuset-mems" : "--cpuset-cpus", "cpu.cpus"));

@@ -40,6 +40,9 @@ enum class Spelling { Flags, OciConfig };
 struct Options {
     Spelling spelling = Spelling::Flags;
     bool join_all = false;  // the cgroup joins every hierarchy the host has (runc's rule)
+    // A change to a running sandbox (caisson-oci update): on v1 a swap limit may come alone
+    // (memory plus swap, as given); a memory limit alone still means no swap.
+    bool update = false;
 };
 
 // The one planner, for both faces. `where` maps each controller this host has to the version

@@ -56,13 +56,15 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
     if (!mech::close_fds_except(s.pass_fds, runtime_fds, f)) return false;
     if (!mech::pass_fds_through_exec(s.pass_fds, f)) return false;
 
-    // 3. A filter that must go in while still privileged; the working directory first.
+    // 3. The working directory, when it is resolved as root; a filter that must go in while
+    // still privileged (after it: the filter need not allow openat2).
     kernel::Fd cwd;
-    if (s.filter_first && !s.seccomp.empty()) {
-        if (!s.cwd.empty()) {
-            cwd.reset(mech::open_workdir(s.cwd.c_str(), f));
-            if (!cwd) return f.set("chdir", s.cwd_label.c_str(), f.err);
-        }
+    const bool early_filter = s.filter_first && !s.seccomp.empty();
+    if ((early_filter || s.cwd_before_identity) && !s.cwd.empty()) {
+        cwd.reset(mech::open_workdir(s.cwd.c_str(), f));
+        if (!cwd) return f.set("chdir", s.cwd_label.c_str(), f.err);
+    }
+    if (early_filter) {
         if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
         *filtered = true;
     }
@@ -90,10 +92,6 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
     // 6. Seccomp, last.
     if (!*filtered && !s.seccomp.empty()) {
         if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
-        *filtered = true;
-    }
-    if (!s.seccomp_stacked.empty()) {
-        if (!mech::install_seccomp(s.seccomp_stacked, nullptr, f)) return false;
         *filtered = true;
     }
     return true;

@@ -70,9 +70,9 @@ struct ProgramSteps {
     unsigned seccomp_flags = 0;
     bool seccomp_listener = false;  // the filter returns user notifications: *listener gets them
     bool filter_first = false;
-    // A second filter stacked on the first, always last (it needs no_new_privs): caisson's own
-    // policy over an OCI config's filter. The kernel runs both; the stricter answer wins.
-    std::vector<sock_filter> seccomp_stacked;
+    // The working directory resolved while still root (runc's order: a WORKDIR below a
+    // directory only root may search still works), entered as the program's user.
+    bool cwd_before_identity = false;
 };
 
 // What the face does between the steps, once the program's privileges are taken and before

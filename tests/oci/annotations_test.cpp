@@ -83,6 +83,11 @@ TEST(OciAnnotations, AProfileByNameFromTheAdminsDirectory) {
     RunResult shaped = b.oci("run", {"--bundle", b.path()}, "shaped", env);
     EXPECT_NE(shaped.status, 0);
     EXPECT_NE(shaped.err.find("they set hostname"), std::string::npos) << shaped.err;
+    // The admin's profile is a floor: no key of the pod's mixes with it.
+    b.config["annotations"] = {{"org.caisson.profile", "confined"}, {"org.caisson.landlock-rw", "/"}};
+    RunResult mixed = b.oci("run", {"--bundle", b.path()}, "mixed", env);
+    EXPECT_NE(mixed.status, 0);
+    EXPECT_NE(mixed.err.find("not with org.caisson.profile"), std::string::npos) << mixed.err;
     b.config["annotations"] = {{"org.caisson.profile", "../confined"}};
     RunResult path = b.oci("run", {"--bundle", b.path()}, "path", env);
     EXPECT_NE(path.status, 0);
@@ -128,6 +133,12 @@ TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
         EXPECT_NE(r.err.find(c.says), std::string::npos) << c.annotations.dump() << ": " << r.err;
         EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
     }
+    // With CAP_NET_ADMIN in the host's user namespace the process could detach the filter.
+    b.config["annotations"] = {{"org.caisson.deny-private", "true"}};
+    b.config["process"]["capabilities"]["bounding"].push_back("CAP_NET_ADMIN");
+    RunResult undo = b.run({}, "refused");
+    EXPECT_EQ(undo.status, 1);
+    EXPECT_NE(undo.err.find("could detach the egress filter"), std::string::npos) << undo.err;
 }
 
 }  // namespace

@@ -648,6 +648,34 @@ TEST(OciLifecycle, DeletingACreatedContainerKillsItsInit) {
     EXPECT_FALSE(exists(b.root() + "/made"));
 }
 
+// `spec --rootless` gives a config that runs (devpts without runc's gid=5, which only one
+// mapped group would make EINVAL), and `exec` joins its user and network namespaces.
+TEST(OciLifecycle, TheRootlessSpecRunsAndExecJoinsItsUserAndNetworkNamespaces) {
+    Bundle b;
+    TempDir other;
+    ASSERT_EQ(run_oci({"spec", "--rootless", "--bundle", other.path()}).status, 0);
+    json rootless = read_json(other.path() + "/config.json");
+    for (const auto& m : rootless["mounts"]) {
+        if (m["destination"] != "/dev/pts") continue;
+        for (const auto& o : m["options"]) EXPECT_NE(o, "gid=5");
+    }
+    b.config["linux"] = rootless["linux"];
+    b.config["mounts"] = rootless["mounts"];
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    RunResult started = b.oci("run", {"--bundle", b.path(), "--detach"}, "rl");
+    ASSERT_EQ(started.status, 0) << started.err;
+    RunResult e = b.oci("exec", {"rl", "/probe"}, "");
+    ASSERT_EQ(e.status, 0) << e.err;
+    json state = json::parse(b.oci("state", {}, "rl").out);
+    std::string init = "/proc/" + std::to_string(state["pid"].get<int>()) + "/ns/";
+    for (const char* ns : {"user", "net", "mnt", "pid"}) {
+        char target[64] = {};
+        ASSERT_GT(::readlink((init + ns).c_str(), target, sizeof(target) - 1), 0);
+        EXPECT_EQ(e.probe["ns"][ns], target) << ns;
+    }
+    EXPECT_EQ(b.oci("delete", {"--force"}, "rl").status, 0);
+}
+
 TEST(OciLifecycle, PauseResumeExecPsUpdateEventsList) {
     Bundle b;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
