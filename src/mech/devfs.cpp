@@ -1,6 +1,7 @@
 #include "mech/devfs.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/device_node.hpp"
 #include "mech/mount_util.hpp"
 
 #include <sys/stat.h>
@@ -12,6 +13,7 @@ namespace {
 constexpr const char* kNodes[kDevNodeCount] = {"null", "zero", "full", "random", "urandom", "tty"};
 constexpr const char* kHostNodes[kDevNodeCount] = {"/dev/null", "/dev/zero", "/dev/full",
                                                    "/dev/random", "/dev/urandom", "/dev/tty"};
+constexpr DeviceSpec kNodeDevices[kDevNodeCount] = {{'c', 1, 3}, {'c', 1, 5}, {'c', 1, 7}, {'c', 1, 8}, {'c', 1, 9}, {'c', 5, 0}};
 
 struct Link {
     const char* target;
@@ -30,11 +32,8 @@ DevSources::~DevSources() {
 
 bool open_dev_sources(DevSources& src, kernel::Failure& f) {
     for (int i = 0; i < kDevNodeCount; ++i) {
-        src.nodes[i] = kernel::open_tree(AT_FDCWD, kHostNodes[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (src.nodes[i] < 0) return f.set("clone device node", kHostNodes[i]);
-        // Device nodes must open (no nodev) but never grant setuid or exec.
-        if (set_attrs(src.nodes[i], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NODEV, false) < 0)
-            return f.set("set device node attributes", kHostNodes[i]);
+        src.nodes[i] = open_host_device(kHostNodes[i], kNodeDevices[i], f);
+        if (src.nodes[i] < 0) return false;
     }
     return true;
 }
@@ -47,12 +46,8 @@ bool build_dev(int root, DevSources& src, kernel::Failure& f) {
     if (!dev) return f.set("mount /dev tmpfs", "/dev");
     if (attach(dev.get(), target.get()) < 0) return f.set("attach /dev", "/dev");
 
-    for (int i = 0; i < kDevNodeCount; ++i) {
-        kernel::Fd file(::openat(dev.get(), kNodes[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666));
-        if (!file) return f.set("create /dev node", kNodes[i]);
-        if (kernel::move_mount(src.nodes[i], "", dev.get(), kNodes[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
-            return f.set("bind /dev node", kHostNodes[i]);
-    }
+    for (int i = 0; i < kDevNodeCount; ++i)
+        if (!place_host_device(dev.get(), kNodes[i], src.nodes[i], kHostNodes[i], f)) return false;
 
     if (::mkdirat(dev.get(), "pts", 0755) < 0) return f.set("mkdir", "/dev/pts");
     static constexpr const char* kPtsOpts[] = {"newinstance", "ptmxmode=0666", "mode=0620", nullptr};

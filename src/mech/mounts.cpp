@@ -3,6 +3,7 @@
 #include "kernel/fd.hpp"
 #include "mech/devfs.hpp"
 #include "mech/mount_util.hpp"
+#include "mech/pivot_root.hpp"
 
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -271,13 +272,8 @@ bool build_root(RootPlan& plan, Failure& f) {
     }
     if (!apply_masks(root.get(), fs, f)) return false;
 
-    // 4. pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only
-    // the sandbox's tree, with no directory of the old root needed inside the new one.
-    if (::fchdir(root.get()) < 0) return f.set("chdir to new root", fs.rootfs.c_str());
-    if (kernel::pivot_root(".", ".") < 0) return f.set("pivot_root", fs.rootfs.c_str());
-    if (::umount2(".", MNT_DETACH) < 0) return f.set("detach old root", "/");
-    if (::chdir("/") < 0) return f.set("chdir", "/");
-    return true;
+    // 4. Into it.
+    return enter_new_root(root.get(), false, fs.rootfs.c_str(), f);
 }
 
 }  // namespace caisson::mech

@@ -301,7 +301,7 @@ void events_container(const std::string& root, const std::string& id, bool once,
 }
 
 nlohmann::json features() {
-    std::vector<std::string> opts = {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "lazytime", "mand",
+    std::vector<std::string> opts = {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "lazytime", "mand", "norelatime", "nostrictatime",
                                      "noatime", "nodev", "nodiratime", "noexec", "nosuid", "nosymfollow", "private", "rbind",
                                      "relatime", "remount", "ridmap", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
                                      "shared", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"};

@@ -101,8 +101,16 @@ public:
             dir_.remove();
         } catch (...) {
         }
+        // The lifecycle goes on at delete (runtime-spec): its poststop hooks run, a failure a warning.
+        for (const auto& err : run_every_hook(poststop_, "poststop", stopped_state_))
+            std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
     }
     void child(int pidfd) { pidfd_ = pidfd; }
+    // Once the container exists (its init started), a failed create still runs these.
+    void poststop(std::vector<Hook> hooks, std::string stopped_state) {
+        poststop_ = std::move(hooks);
+        stopped_state_ = std::move(stopped_state);
+    }
     void dismiss() {
         done_ = true;
         if (pidfd_ >= 0) ::close(pidfd_);
@@ -112,6 +120,8 @@ private:
     StateDir& dir_;
     int pidfd_ = -1;
     bool done_ = false;
+    std::vector<Hook> poststop_;
+    std::string stopped_state_;
 };
 
 struct InitArgs {
@@ -143,9 +153,10 @@ struct InitArgs {
     Message go{};
     if (run::recv_message(a.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
     {
-        // The hooks see the init's pid as the host knows it, which only the runtime knows.
+        // createContainer and startContainer run in the container's namespaces: their state
+        // carries the pid as the container sees it (runtime-spec), the init's own.
         auto j = nlohmann::json::parse(a.state_json);
-        j["pid"] = go.wait_status;
+        j["pid"] = ::getpid();
         a.state_json = j.dump();
     }
     if (a.cgroupns_after_join && ::unshare(CLONE_NEWCGROUP) < 0) init_fail(a.channel, (f.set("unshare", "cgroup namespace"), f));
@@ -182,7 +193,7 @@ struct InitArgs {
         kernel::Fd cwd(mech::open_or_create(root.get(), a.process.process->cwd.c_str(), true, f));
         if (!cwd) init_fail(a.channel, (f.set("create process.cwd", a.process.process->cwd.c_str(), f.err), f));
     }
-    if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, f)) init_fail(a.channel, f);
+    if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, true, f)) init_fail(a.channel, f);
     if (a.console_socket >= 0) ::close(a.console_socket);
     if (!resolve_executable(a.process, f)) init_fail(a.channel, f);
     int listener = -1;
@@ -398,6 +409,7 @@ pid_t create_container(const CreateOptions& o) {
         ca.flags |= CLONE_INTO_CGROUP;
         ca.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
     }
+    apply_initial_affinity(*spec.process);  // inherited until the init is in the container's cgroup
     // clone3 has no stack callback: the child returns here, in its own copy of this process.
     long pid = kernel::clone3(&ca);
     if (pid < 0) throw Error(ErrorKind::Setup, "clone3", "container init", errno);
@@ -426,6 +438,7 @@ pid_t create_container(const CreateOptions& o) {
     state.pid = static_cast<pid_t>(pid);
     state.pid_start = process_start_time(state.pid);
     creating["pid"] = state.pid;
+    guard.poststop(spec.hooks.poststop, state_json(state, Status::Stopped).dump());
     Message go{};
     go.type = MsgType::Go;
     go.wait_status = state.pid;

@@ -164,6 +164,7 @@ int exec_in_container(const ExecOptions& o) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) ::sigaddset(&block, sig);
     ::sigprocmask(SIG_BLOCK, &block, &old);
 
+    apply_initial_affinity(process);  // inherited until the process is in the container's cgroup
     pid_t helper = ::fork();
     if (helper < 0) throw Error(ErrorKind::Setup, "fork", "exec helper", errno);
     if (helper == 0) {
@@ -202,7 +203,7 @@ int exec_in_container(const ExecOptions& o) {
         plan.runtime_fds[0] = theirs.get();
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
         if (::setsid() < 0) child_fail(theirs.get(), (f.set("setsid", "exec process"), f));
-        if (process.terminal && !setup_terminal(console.get(), process, f)) child_fail(theirs.get(), f);
+        if (process.terminal && !setup_terminal(console.get(), process, false, f)) child_fail(theirs.get(), f);
         console.reset();
         if (!resolve_executable(plan, f)) child_fail(theirs.get(), f);
         int listener = -1;

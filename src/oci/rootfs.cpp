@@ -2,8 +2,10 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/device_node.hpp"
 #include "mech/mount_util.hpp"
 #include "mech/mounts.hpp"
+#include "mech/pivot_root.hpp"
 
 #include <caisson/error.hpp>
 
@@ -35,7 +37,9 @@ constexpr Flag kAttrs[] = {
     {"noexec", MOUNT_ATTR_NOEXEC, 0},     {"exec", 0, MOUNT_ATTR_NOEXEC},
     {"noatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME}, {"relatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
     {"strictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME},
-    {"atime", 0, 0},                      {"norelatime", 0, 0},
+    // Not noatime, not relatime, not strictatime: each leaves the kernel's default, relatime.
+    {"atime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME}, {"norelatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
+    {"nostrictatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME},
     {"nodiratime", MOUNT_ATTR_NODIRATIME, 0}, {"diratime", 0, MOUNT_ATTR_NODIRATIME},
     {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0}, {"symfollow", 0, MOUNT_ATTR_NOSYMFOLLOW},
     {"async", 0, 0},                      {"defaults", 0, 0},
@@ -190,22 +194,12 @@ bool make_device(int root, const RootfsPlan& plan, const std::string& path, char
     kernel::Fd real_dir(::openat(dir.get(), ".", O_DIRECTORY | O_CLOEXEC));
     if (!real_dir) return f.set("open device directory", parent.c_str());
     ::unlinkat(real_dir.get(), name.c_str(), 0);  // replaces what the image had there
-    if (!plan.userns) {
-        mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
-        dev_t dev = type == 'p' ? 0 : makedev(static_cast<unsigned>(major), static_cast<unsigned>(minor));
-        if (::mknodat(real_dir.get(), name.c_str(), kind | (mode & 07777), dev) < 0) return f.set("mknod", path.c_str());
-        if (::fchmodat(real_dir.get(), name.c_str(), mode & 07777, 0) < 0) return f.set("chmod device", path.c_str());
-        if ((uid || gid) && ::fchownat(real_dir.get(), name.c_str(), uid.value_or(0), gid.value_or(0), AT_SYMLINK_NOFOLLOW) < 0)
-            return f.set("chown device", path.c_str());
-        return true;
-    }
-    kernel::Fd file(::openat(real_dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
-    if (!file) return f.set("create device file", path.c_str());
-    kernel::Fd node(kernel::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (!node) return f.set("open host device", path.c_str());
-    if (kernel::move_mount(node.get(), "", real_dir.get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return f.set("bind device", path.c_str());
-    return true;
+    const mech::DeviceSpec d{type, major, minor};
+    if (!plan.userns || type == 'p')
+        return mech::make_device_node(real_dir.get(), name.c_str(), d, mode, uid, gid, path.c_str(), f);
+    // The host's node by the same path: checked to be the device asked for, never another file.
+    kernel::Fd node(mech::open_host_device(path.c_str(), d, f));
+    return node && mech::place_host_device(real_dir.get(), name.c_str(), node.get(), path.c_str(), f);
 }
 
 bool make_devices(int root, const RootfsPlan& plan, Failure& f) {
@@ -331,16 +325,7 @@ bool build_rootfs(const RootfsPlan& plan, Failure& f) {
     if (!mech::mask_paths(root.get(), s.linux_.masked_paths, s.linux_.readonly_paths, f)) return false;
 
     if (plan.before_pivot && !plan.before_pivot()) return true;  // the caller reports it
-    if (::fchdir(root.get()) < 0) return f.set("chdir to rootfs", plan.rootfs.c_str());
-    if (plan.no_pivot) {
-        // --no-pivot (a rootfs on ramfs, where pivot_root fails): the root stays stacked.
-        if (::chroot(".") < 0) return f.set("chroot", plan.rootfs.c_str());
-    } else {
-        if (kernel::pivot_root(".", ".") < 0) return f.set("pivot_root", plan.rootfs.c_str());
-        if (::umount2(".", MNT_DETACH) < 0) return f.set("detach old root", "/");
-    }
-    if (::chdir("/") < 0) return f.set("chdir", "/");
-    return true;
+    return mech::enter_new_root(root.get(), plan.no_pivot, plan.rootfs.c_str(), f);
 }
 
 bool finish_rootfs(const RootfsPlan& plan, Failure& f) {

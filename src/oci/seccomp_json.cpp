@@ -18,6 +18,9 @@ using seccomp::Expr;
 
 Action action(const std::string& name, std::optional<uint32_t> errno_ret, const std::string& field) {
     auto value = [&](uint32_t fallback) { return static_cast<uint16_t>(std::min<uint32_t>(errno_ret.value_or(fallback), 0xffff)); };
+    // An errno only means something to the actions that return one (runtime-spec: an error otherwise).
+    if (errno_ret && name != "SCMP_ACT_ERRNO" && name != "SCMP_ACT_TRACE")
+        throw Error::usage("config.json: " + field + ": errnoRet given for " + name + ", which returns no errno");
     if (name == "SCMP_ACT_ALLOW") return {ActionKind::Allow, 0};
     if (name == "SCMP_ACT_ERRNO") return {ActionKind::Errno, value(EPERM)};
     if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return {ActionKind::KillThread, 0};

@@ -454,6 +454,11 @@ Process parse_process(const json& v) {
         if (io.priority < 0 || io.priority > 7) bad("process.ioPriority.priority", "must be 0 to 7");
         p.io_priority = io;
     }
+    if (auto* a = member(o, "execCPUAffinity")) {
+        const json& x = object(*a, "process.execCPUAffinity");
+        if (auto* i = member(x, "initial")) p.exec_cpu_initial = str(*i, "process.execCPUAffinity.initial");
+        if (auto* fin = member(x, "final")) p.exec_cpu_final = str(*fin, "process.execCPUAffinity.final");
+    }
     return p;
 }
 

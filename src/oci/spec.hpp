@@ -77,6 +77,8 @@ struct Process {
     std::optional<int> oom_score_adj;
     std::optional<Scheduler> scheduler;
     std::optional<IoPriority> io_priority;
+    // execCPUAffinity: the CPUs before the move into the container's cgroup, and after.
+    std::string exec_cpu_initial, exec_cpu_final;
 };
 
 struct Namespace {

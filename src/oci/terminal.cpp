@@ -1,9 +1,12 @@
 #include "oci/terminal.hpp"
 
 #include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
 #include "mech/fd_passing.hpp"
+#include "mech/mounts.hpp"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -13,7 +16,7 @@
 
 namespace caisson::oci {
 
-bool setup_terminal(int console_socket, const Process& p, run::Failure& f) {
+bool setup_terminal(int console_socket, const Process& p, bool console, run::Failure& f) {
     kernel::Fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!master) return f.set("open", "/dev/ptmx (process.terminal needs a devpts mount)");
     int unlock = 0;
@@ -28,6 +31,18 @@ bool setup_terminal(int console_socket, const Process& p, run::Failure& f) {
         if (::ioctl(slave.get(), TIOCSWINSZ, &ws) < 0) return f.set("set console size", "process.consoleSize");
     }
     if (::fchown(slave.get(), p.user.uid, p.user.gid) < 0) return f.set("chown pty", "process.user");
+    if (console) {
+        // The container's /dev/console is its terminal (runtime-spec): a bind of the pty, by
+        // descriptor, onto a file made inside the root.
+        kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) return f.set("open root", "/");
+        kernel::Fd target(mech::open_or_create(root.get(), "dev/console", false, f));
+        if (!target) return false;
+        kernel::Fd tree(kernel::open_tree(slave.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+        if (!tree) return f.set("open_tree", "the pty, for /dev/console");
+        if (kernel::move_mount(tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            return f.set("bind", "/dev/console");
+    }
     static const char kName[] = "/dev/ptmx";
     int fd = master.get();
     if (!mech::send_with_fds(console_socket, kName, sizeof(kName) - 1, &fd, 1)) return f.set("send pty master", "--console-socket");

@@ -9,6 +9,7 @@
 namespace caisson::oci {
 
 // In the container, after pivot_root. `console_socket` is connected to the client.
-bool setup_terminal(int console_socket, const Process& p, run::Failure& f);
+// With `console` (the container's init), the pty is also bound over /dev/console.
+bool setup_terminal(int console_socket, const Process& p, bool console, run::Failure& f);
 
 }  // namespace caisson::oci

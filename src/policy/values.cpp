@@ -3,6 +3,7 @@
 #include <caisson/error.hpp>
 
 #include <linux/capability.h>
+#include <sched.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
 
@@ -224,6 +225,26 @@ std::string parse_cpu_list(std::string_view text, std::string_view what) {
         if (rest.empty()) throw bad();
     }
     return std::string(text);
+}
+
+std::vector<uint16_t> cpu_list_members(std::string_view text, std::string_view what) {
+    parse_cpu_list(text, what);
+    std::vector<uint16_t> out;
+    for (std::string_view rest = text; !rest.empty();) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        auto dash = item.find('-');
+        unsigned lo = 0, hi = 0;
+        std::from_chars(item.data(), item.data() + (dash == std::string_view::npos ? item.size() : dash), lo);
+        hi = lo;
+        if (dash != std::string_view::npos) std::from_chars(item.data() + dash + 1, item.data() + item.size(), hi);
+        // An affinity mask (cpu_set_t) holds CPUs 0..1023.
+        if (hi >= CPU_SETSIZE) throw Error::usage(std::string(what) + ": CPU " + std::to_string(hi) + " is beyond " + std::to_string(CPU_SETSIZE - 1));
+        for (unsigned c = lo; c <= hi; ++c) out.push_back(static_cast<uint16_t>(c));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return out;
 }
 
 IoMax parse_io_max(std::string_view text) {

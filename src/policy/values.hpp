@@ -27,6 +27,7 @@ std::string capability_name(int cap);
 double parse_cpus(std::string_view text);                     // 0.5, 2
 uint64_t parse_weight(std::string_view text, std::string_view what);  // 1..10000
 std::string parse_cpu_list(std::string_view text, std::string_view what);  // "0-3,5", checked
+std::vector<uint16_t> cpu_list_members(std::string_view text, std::string_view what);  // {0,1,2,3,5}; each below 1024
 IoMax parse_io_max(std::string_view text);                    // MAJ:MIN:rbps=N,wbps=N,...
 DeviceRule parse_device_rule(std::string_view text, bool allow);  // "c 1:3 rwm"
 std::string device_rule_text(const DeviceRule& r);

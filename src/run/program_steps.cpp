@@ -7,6 +7,7 @@
 #include "mech/seccomp.hpp"
 #include "mech/workdir.hpp"
 
+#include <sched.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -48,6 +49,12 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
         SchedAttr a{sizeof(SchedAttr), s.scheduling->policy, s.scheduling->flags, s.scheduling->nice, s.scheduling->priority,
                     s.scheduling->runtime, s.scheduling->deadline, s.scheduling->period};
         if (::syscall(SYS_sched_setattr, 0, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
+    }
+    if (!s.cpu_affinity.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (uint16_t cpu : s.cpu_affinity) CPU_SET(cpu, &set);
+        if (::sched_setaffinity(0, sizeof(set), &set) < 0) return f.set("sched_setaffinity", "process.execCPUAffinity.final");
     }
     if (s.io_priority && ::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, *s.io_priority) < 0)
         return f.set("ioprio_set", "process.ioPriority");

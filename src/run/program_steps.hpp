@@ -37,6 +37,7 @@ struct ProgramSteps {
     std::optional<unsigned long> personality;
     std::optional<Scheduling> scheduling;
     std::optional<int> io_priority;  // ioprio_set's value: class << 13 | level
+    std::vector<uint16_t> cpu_affinity;  // the CPUs it may run on; empty: as it is
 
     // Descriptors: all are closed but stdio, `pass_fds` (sorted; kept across exec) and the
     // face's own pipes and sockets named at the call (close-on-exec, none a way to a

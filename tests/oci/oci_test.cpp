@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -487,6 +488,47 @@ TEST(OciRun, ResourcesLandInTheContainersCgroup) {
         ::rmdir((std::string("/sys/fs/cgroup/") + c + "/caisson-oci-test").c_str());
 }
 
+// process.execCPUAffinity: the process runs on `final`'s CPUs once in its cgroup.
+TEST(OciRun, ExecCpuAffinityFinalIsTheProcesssCpus) {
+    cpu_set_t mine;
+    ASSERT_EQ(::sched_getaffinity(0, sizeof(mine), &mine), 0);
+    if (!CPU_ISSET(0, &mine) || !CPU_ISSET(1, &mine)) GTEST_SKIP() << "needs CPUs 0 and 1";
+    Bundle b;
+    b.config["process"]["execCPUAffinity"] = {{"initial", "0"}, {"final", "1"}};
+    RunResult r = b.run();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["cpus_allowed"], json::array({1}));
+    b.config["process"]["execCPUAffinity"] = {{"final", "0-"}};
+    RunResult bad = b.run({}, "bad-affinity");
+    EXPECT_NE(bad.status, 0);
+    EXPECT_NE(bad.err.find("process.execCPUAffinity.final"), std::string::npos) << bad.err;
+}
+
+// The atime options of mount(8) that name no mode (atime, norelatime, nostrictatime) leave
+// the default, relatime; each is accepted, as runc accepts them.
+TEST(OciRun, AtimeOptionsWithoutAModeLeaveRelatime) {
+    Bundle b;
+    std::filesystem::create_directories(b.rootfs() + "/mnt");
+    for (const char* opt : {"nostrictatime", "norelatime", "atime"}) {
+        b.config["mounts"].push_back({{"destination", std::string("/mnt/") + opt}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                                      {"options", {"strictatime", opt}}});
+        std::filesystem::create_directories(b.rootfs() + "/mnt/" + opt);
+    }
+    int status = 0;
+    std::string out = sh(b, "grep /mnt/ /proc/self/mountinfo", &status);
+    EXPECT_EQ(status, 0) << out;
+    std::istringstream lines(out);
+    int seen = 0;
+    for (std::string line; std::getline(lines, line); ++seen) {
+        std::istringstream fields(line);
+        std::string field, options;
+        for (int i = 0; i < 6 && fields >> field; ++i) options = field;  // the mount's own options
+        EXPECT_NE(options.find("relatime"), std::string::npos) << line;
+        EXPECT_EQ(options.find("strictatime"), std::string::npos) << line;
+    }
+    EXPECT_EQ(seen, 3) << out;
+}
+
 // v1's real-time budget: caisson's own parent group starts with none, and a group may not
 // have more than its parent; the budget is handed down to the container's group.
 TEST(OciRun, RealtimeRuntimeGetsItsBudgetThroughTheParents) {
@@ -676,6 +718,30 @@ TEST(OciLifecycle, TheRootlessSpecRunsAndExecJoinsItsUserAndNetworkNamespaces) {
     EXPECT_EQ(b.oci("delete", {"--force"}, "rl").status, 0);
 }
 
+// In a user namespace a linux.devices node is the host's, bound by the same path: a path that
+// names another kind of file on the host is refused, never bound into the container.
+TEST(OciLifecycle, InAUserNamespaceADevicePathMustNameThatDeviceOnTheHost) {
+    Bundle b;
+    TempDir other;
+    ASSERT_EQ(run_oci({"spec", "--rootless", "--bundle", other.path()}).status, 0);
+    json rootless = read_json(other.path() + "/config.json");
+    b.config["linux"] = rootless["linux"];
+    b.config["mounts"] = rootless["mounts"];
+    TempDir host;
+    std::ofstream(host.path() + "/secret") << "s";
+    ::symlink("/dev/null", (host.path() + "/link").c_str());
+    for (const std::string& path : {host.path() + "/secret", host.path() + "/link"}) {
+        b.config["linux"]["devices"] = {{{"path", path}, {"type", "c"}, {"major", 1}, {"minor", 3}}};
+        RunResult r = b.run({}, "not-a-device");
+        EXPECT_NE(r.status, 0);
+        EXPECT_NE(r.err.find("host device is another file: " + path), std::string::npos) << r.err;
+    }
+    b.config["linux"]["devices"] = {{{"path", "/dev/zero"}, {"type", "c"}, {"major", 1}, {"minor", 5}}};
+    RunResult ok = b.run({"--read", "/dev/zero"}, "a-device");
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(ok.probe["reads"]["/dev/zero"], "data");
+}
+
 TEST(OciLifecycle, PauseResumeExecPsUpdateEventsList) {
     Bundle b;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
@@ -744,6 +810,23 @@ TEST(OciLifecycle, HooksGetTheStateOnStdinInTheirOrder) {
     EXPECT_EQ(order, (std::vector<std::string>{"createRuntime", "poststart", "poststop"}));
 }
 
+// Hooks that run in the container's namespaces (createContainer, before pivot_root, and
+// startContainer, inside the root) get the pid as the container sees it: 1, its own init.
+TEST(OciLifecycle, ContainerNamespaceHooksSeeTheContainersPid) {
+    Bundle b;
+    b.config["root"]["readonly"] = false;
+    std::string log = b.path() + "/create.log";
+    b.config["hooks"] = {
+        {"createContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat >> " + log}}}}},
+        {"startContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat >> /start.log"}}}}}};
+    RunResult r = b.run({}, "pids");
+    ASSERT_EQ(r.status, 0) << r.err;
+    json created = json::parse(read_file(log)), started = json::parse(read_file(b.rootfs() + "/start.log"));
+    EXPECT_EQ(created["pid"], 1);
+    EXPECT_EQ(started["pid"], 1);
+    EXPECT_EQ(started["status"], "created");
+}
+
 // poststart and poststop failures are warnings: the hooks after a failing one still run
 // (runtime-spec 1.2). A hook without `env` gets the runtime's environment.
 TEST(OciLifecycle, AfterAFailingPoststartOrPoststopHookTheRestStillRun) {
@@ -771,12 +854,17 @@ TEST(OciLifecycle, AFailingOrSlowCreateHookFailsCreateAndLeavesNothing) {
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
     EXPECT_FALSE(exists(b.root() + "/slow"));
-    b.config["hooks"] = {{"createContainer", {{{"path", "/bin/false"}}}}};
+    // The lifecycle goes on at delete: the poststop hooks still run (runtime-spec).
+    std::string log = b.path() + "/poststop.log";
+    b.config["hooks"] = {{"createContainer", {{{"path", "/bin/false"}}}},
+                         {"poststop", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat >> " + log}}}}}};
     RunResult f = b.oci("create", {"--bundle", b.path()}, "fails");
     EXPECT_NE(f.status, 0);
     EXPECT_NE(f.err.find("createContainer hook /bin/false: exit status 1"), std::string::npos) << f.err;
     EXPECT_FALSE(exists(b.root() + "/fails"));
     EXPECT_FALSE(exists("/sys/fs/cgroup/memory/caisson/fails"));
+    ASSERT_TRUE(exists(log)) << "poststop ran";
+    EXPECT_EQ(json::parse(read_file(log))["status"], "stopped");
 }
 
 TEST(OciLifecycle, TheConsoleSocketGetsOnePtyMaster) {
@@ -832,11 +920,15 @@ TEST(OciLifecycle, TheConsoleSocketGetsOnePtyMaster) {
 TEST(OciLifecycle, AForegroundTerminalWithoutAConsoleSocket) {
     Bundle b;
     b.config["process"]["terminal"] = true;
-    b.config["process"]["args"] = {"/bin/sh", "-c", "tty; echo in-the-pty; exit 5"};
+    // /dev/console is the container's terminal (runtime-spec: a bind of the pty).
+    b.config["process"]["args"] = {"/bin/sh", "-c",
+                                   "tty; echo in-the-pty; test \"$(stat -c %t:%T /dev/console)\" = \"$(stat -c %t:%T $(tty))\" "
+                                   "&& echo console-is-the-pty; exit 5"};
     RunResult r = b.oci("run", {"--bundle", b.path()}, "fg");
     EXPECT_EQ(r.status, 5) << r.err;
     EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("in-the-pty"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("console-is-the-pty"), std::string::npos) << r.out;
     b.config["process"]["terminal"] = false;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
     ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "fgexec").status, 0);

@@ -248,6 +248,17 @@ TEST(OciResources, EachVersionGetsItsOwnFiles) {
     EXPECT_EQ(v2["pids.max"], "64");
 }
 
+TEST(OciSeccomp, AnErrnoForAnActionThatReturnsNoneIsAnError) {
+    json j = minimal();
+    j["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                             {"syscalls", {{{"names", {"getpid"}}, {"action", "SCMP_ACT_KILL"}, {"errnoRet", 1}}}}};
+    Spec s = parse_spec(j.dump());
+    EXPECT_NE(usage_error([&] { translate_seccomp(*s.linux_.seccomp); }).find("errnoRet given for SCMP_ACT_KILL"), std::string::npos);
+    j["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_ERRNO";
+    Spec ok = parse_spec(j.dump());
+    EXPECT_EQ(usage_error([&] { translate_seccomp(*ok.linux_.seccomp); }), "");
+}
+
 TEST(OciResources, TranslatedIntoTheOneModelThatCaissonRunPlansWith) {
     json j = minimal();
     j["linux"]["resources"] = {{"memory", {{"limit", -1}, {"swap", -1}}}, {"pids", {{"limit", 0}}},
