@@ -1,16 +1,16 @@
 #include "oci/commands.hpp"
 
-#include "oci/foreground.hpp"
-
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "oci/container.hpp"
+#include "oci/foreground.hpp"
 #include "oci/hooks.hpp"
 #include "oci/resources.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
+#include "oci/wait.hpp"
 
 #include <caisson/error.hpp>
 
@@ -381,27 +381,10 @@ int run_container(const std::string& root, const std::string& id, const std::str
         throw;
     }
     if (detach) return 0;
-    int status = 0;
-    if (foreground) {
-        status = foreground->relay(pid, set);
-        if (!keep) delete_container(root, id, true);
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    kernel::Fd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
-    for (;;) {
-        signalfd_siginfo si{};
-        if (::read(sfd.get(), &si, sizeof(si)) != sizeof(si)) continue;
-        if (static_cast<int>(si.ssi_signo) != SIGCHLD) {
-            ::kill(pid, static_cast<int>(si.ssi_signo));
-            continue;
-        }
-        pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) break;
-    }
+    int status = foreground ? foreground->relay(pid, set) : forward_until_exit(pid, set);
     if (!keep) delete_container(root, id, true);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code(status);
 }
 
 }  // namespace caisson::oci

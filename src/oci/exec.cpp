@@ -14,6 +14,7 @@
 #include "oci/state.hpp"
 #include "oci/terminal.hpp"
 #include "oci/unix.hpp"
+#include "oci/wait.hpp"
 #include "run/channel.hpp"
 
 #include <caisson/error.hpp>
@@ -244,21 +245,11 @@ int exec_in_container(const ExecOptions& o) {
     if (foreground) {
         foreground->receive_master();
         status = foreground->relay(pid, block);
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    kernel::Fd sfd(::signalfd(-1, &block, SFD_CLOEXEC));
-    for (;;) {
-        signalfd_siginfo si{};
-        if (::read(sfd.get(), &si, sizeof(si)) != sizeof(si)) continue;
-        if (static_cast<int>(si.ssi_signo) != SIGCHLD) {
-            ::kill(pid, static_cast<int>(si.ssi_signo));
-            continue;
-        }
-        if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    } else {
+        status = forward_until_exit(pid, block);
     }
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code(status);
 }
 
 }  // namespace caisson::oci
