@@ -14,8 +14,9 @@
 namespace caisson::mech {
 
 int open_host_device(const char* host_path, const DeviceSpec& d, kernel::Failure& f) {
-    // A symlink is not followed: it is refused as another file, like any non-device.
-    kernel::Fd node(kernel::open_tree(AT_FDCWD, host_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
+    // Symlinks are followed (/dev/rtc, /dev/disk/by-id/...): what is checked is the node the
+    // clone holds, so no swap between the check and the bind can matter.
+    kernel::Fd node(kernel::open_tree(AT_FDCWD, host_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (!node) return f.set("clone device node", host_path), -1;
     struct stat st{};
     if (::fstat(node.get(), &st) < 0) return f.set("stat device node", host_path), -1;

@@ -1,6 +1,7 @@
 // A device node inside a new root, for every face: made with mknod where the kernel lets us
 // (no user namespace of our own), or the host's node bound over an empty file (mknod is
-// refused in a user namespace). A bound node is checked to be the device it was asked as:
+// refused in a user namespace). A bound node is checked to be the device it was asked as
+// (on the clone itself, after any symlink):
 // a path that names another file on the host is refused, never bound.
 #pragma once
 

@@ -101,9 +101,14 @@ public:
             dir_.remove();
         } catch (...) {
         }
-        // The lifecycle goes on at delete (runtime-spec): its poststop hooks run, a failure a warning.
-        for (const auto& err : run_every_hook(poststop_, "poststop", stopped_state_))
-            std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
+        // The lifecycle goes on at delete (runtime-spec): its poststop hooks run, a failure a
+        // warning (and nothing may escape a destructor).
+        try {
+            for (const auto& err : run_every_hook(poststop_, "poststop", stopped_state_))
+                std::fprintf(stderr, "caisson-oci: warning: %s\n", err.c_str());
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "caisson-oci: warning: poststop hooks: %s\n", e.what());
+        }
     }
     void child(int pidfd) { pidfd_ = pidfd; }
     // Once the container exists (its init started), a failed create still runs these.
@@ -183,6 +188,9 @@ struct InitArgs {
         init_fail(a.channel, (f.set("sethostname", s.hostname.c_str()), f));
     if (!s.domainname.empty() && ::setdomainname(s.domainname.data(), s.domainname.size()) < 0)
         init_fail(a.channel, (f.set("setdomainname", s.domainname.c_str()), f));
+    // The terminal (and /dev/console over it) before the root may turn read-only.
+    if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, true, f)) init_fail(a.channel, f);
+    if (a.console_socket >= 0) ::close(a.console_socket);
     if (!finish_rootfs(a.rootfs, f)) init_fail(a.channel, f);
     // A new network namespace's loopback is up, as crun and runc leave it.
     if (a.rootfs.new_netns && !mech::bring_up_loopback(f)) init_fail(a.channel, f);
@@ -193,8 +201,6 @@ struct InitArgs {
         kernel::Fd cwd(mech::open_or_create(root.get(), a.process.process->cwd.c_str(), true, f));
         if (!cwd) init_fail(a.channel, (f.set("create process.cwd", a.process.process->cwd.c_str(), f.err), f));
     }
-    if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, true, f)) init_fail(a.channel, f);
-    if (a.console_socket >= 0) ::close(a.console_socket);
     if (!resolve_executable(a.process, f)) init_fail(a.channel, f);
     int listener = -1;
     if (!prepare_identity_and_filter(a.process, &listener, f)) init_fail(a.channel, f);
@@ -409,7 +415,6 @@ pid_t create_container(const CreateOptions& o) {
         ca.flags |= CLONE_INTO_CGROUP;
         ca.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
     }
-    apply_initial_affinity(*spec.process);  // inherited until the init is in the container's cgroup
     // clone3 has no stack callback: the child returns here, in its own copy of this process.
     long pid = kernel::clone3(&ca);
     if (pid < 0) throw Error(ErrorKind::Setup, "clone3", "container init", errno);
@@ -425,6 +430,7 @@ pid_t create_container(const CreateOptions& o) {
         init_entry(&args);
     }
     guard.child(pidfd);
+    guard.poststop(spec.hooks.poststop, state_json(state, Status::Stopped).dump());
     child_end.reset();
     start_socket.reset();
     console.reset();
@@ -438,7 +444,6 @@ pid_t create_container(const CreateOptions& o) {
     state.pid = static_cast<pid_t>(pid);
     state.pid_start = process_start_time(state.pid);
     creating["pid"] = state.pid;
-    guard.poststop(spec.hooks.poststop, state_json(state, Status::Stopped).dump());
     Message go{};
     go.type = MsgType::Go;
     go.wait_status = state.pid;

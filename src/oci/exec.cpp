@@ -165,7 +165,6 @@ int exec_in_container(const ExecOptions& o) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) ::sigaddset(&block, sig);
     ::sigprocmask(SIG_BLOCK, &block, &old);
 
-    apply_initial_affinity(process);  // inherited until the process is in the container's cgroup
     pid_t helper = ::fork();
     if (helper < 0) throw Error(ErrorKind::Setup, "fork", "exec helper", errno);
     if (helper == 0) {
@@ -181,6 +180,9 @@ int exec_in_container(const ExecOptions& o) {
         // Its child enters the container's pid namespace as this binary: non-dumpable until
         // it execs (CVE-2019-5736).
         if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) child_fail(theirs.get(), (f.set("prctl", "PR_SET_DUMPABLE"), f));
+        // execCPUAffinity.initial: this helper's CPUs until it is in the container's cgroup
+        // (the runtime's own stay as they are).
+        if (!apply_initial_affinity(process, f)) child_fail(theirs.get(), f);
         // The cgroup first (its files are the host's), then the namespaces, all at once.
         for (const auto& file : procs_files) {
             kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));

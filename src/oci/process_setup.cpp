@@ -86,12 +86,11 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
         st.scheduling = run::Scheduling{static_cast<uint32_t>(sched_policy(p.scheduler->policy)), sched_flags(p.scheduler->flags),
                                         p.scheduler->nice, static_cast<uint32_t>(p.scheduler->priority), p.scheduler->runtime,
                                         p.scheduler->deadline, p.scheduler->period};
-    // execCPUAffinity: the runtime takes `initial` itself before it starts the process
-    // (apply_initial_affinity), and the process `final` after the move into the cgroup.
-    if (!p.exec_cpu_final.empty() || !p.exec_cpu_initial.empty())
-        st.cpu_affinity = values::cpu_list_members(p.exec_cpu_final.empty() ? p.exec_cpu_initial : p.exec_cpu_final,
-                                                   p.exec_cpu_final.empty() ? "process.execCPUAffinity.initial"
-                                                                            : "process.execCPUAffinity.final");
+    // execCPUAffinity: `initial` is the exec helper's until it is in the container's cgroup
+    // (apply_initial_affinity), `final` the process's after; without `final` nothing changes
+    // after the move (runtime-spec). Not for the container's init, which the spec leaves out.
+    if (!p.exec_cpu_final.empty()) st.cpu_affinity = values::cpu_list_members(p.exec_cpu_final, "process.execCPUAffinity.final");
+    if (!p.exec_cpu_initial.empty()) values::cpu_list_members(p.exec_cpu_initial, "process.execCPUAffinity.initial");
     if (p.io_priority) {
         int klass = p.io_priority->klass == "IOPRIO_CLASS_RT" ? 1 : p.io_priority->klass == "IOPRIO_CLASS_BE" ? 2 : 3;
         st.io_priority = (klass << 13) | p.io_priority->priority;
@@ -209,13 +208,13 @@ bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, Failure& f) {
     return run::take_program_steps(plan.steps, {plan.runtime_fds[0], plan.runtime_fds[1]}, listener, &filtered, f);
 }
 
-void apply_initial_affinity(const Process& p) {
-    if (p.exec_cpu_initial.empty()) return;
+bool apply_initial_affinity(const Process& p, Failure& f) {
+    if (p.exec_cpu_initial.empty()) return true;
     cpu_set_t set;
     CPU_ZERO(&set);
     for (uint16_t cpu : values::cpu_list_members(p.exec_cpu_initial, "process.execCPUAffinity.initial")) CPU_SET(cpu, &set);
-    if (::sched_setaffinity(0, sizeof(set), &set) < 0)
-        throw Error(ErrorKind::Setup, "sched_setaffinity", "process.execCPUAffinity.initial", errno);
+    if (::sched_setaffinity(0, sizeof(set), &set) < 0) return f.set("sched_setaffinity", "process.execCPUAffinity.initial");
+    return true;
 }
 
 bool finish_and_exec(ProcessPlan& plan, Failure& f) {

@@ -48,9 +48,9 @@ bool resolve_executable(ProcessPlan& plan, run::Failure& f);
 // SCMP_ACT_NOTIFY rule, in *listener).
 bool prepare_identity_and_filter(ProcessPlan& plan, int* listener, run::Failure& f);
 
-// execCPUAffinity.initial: the runtime's own CPUs from here, which the process inherits
-// until it is in the container's cgroup. Throws caisson::Error naming the field.
-void apply_initial_affinity(const Process& p);
+// execCPUAffinity.initial: the calling process's CPUs (`exec`'s helper, before it joins the
+// container's cgroup). The lists are checked when the process is planned (plan_process).
+bool apply_initial_affinity(const Process& p, run::Failure& f);
 
 // Never returns on success. `f` tells what failed otherwise.
 bool finish_and_exec(ProcessPlan& plan, run::Failure& f);

@@ -3,12 +3,12 @@
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/fd_passing.hpp"
-#include "mech/mounts.hpp"
 
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -33,11 +33,19 @@ bool setup_terminal(int console_socket, const Process& p, bool console, run::Fai
     if (::fchown(slave.get(), p.user.uid, p.user.gid) < 0) return f.set("chown pty", "process.user");
     if (console) {
         // The container's /dev/console is its terminal (runtime-spec): a bind of the pty, by
-        // descriptor, onto a file made inside the root.
+        // descriptor, onto a file of /dev inside the root: made new, or an existing file or
+        // device, never through a symlink the image put there.
         kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) return f.set("open root", "/");
-        kernel::Fd target(mech::open_or_create(root.get(), "dev/console", false, f));
-        if (!target) return false;
+        kernel::Fd dev(kernel::openat2(root.get(), "dev", O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                       RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+        if (!dev) return f.set("open", "/dev (for /dev/console)");
+        kernel::Fd made(::openat(dev.get(), "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!made && errno != EEXIST) return f.set("create", "/dev/console");
+        kernel::Fd target(::openat(dev.get(), "console", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        struct stat st{};
+        if (!target || ::fstat(target.get(), &st) < 0) return f.set("open", "/dev/console");
+        if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) return f.set("bind over", "/dev/console (not a file or a device)", EINVAL);
         kernel::Fd tree(kernel::open_tree(slave.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
         if (!tree) return f.set("open_tree", "the pty, for /dev/console");
         if (kernel::move_mount(tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 namespace caisson::test {
@@ -624,10 +625,19 @@ TEST(OciLifecycle, TheRuntimeBinaryCannotBeRewrittenFromInside) {
                 result.find("Text file busy") != std::string::npos) << result;
     EXPECT_EQ(result.find("rc=0"), std::string::npos) << result;
     EXPECT_TRUE(read_file(runtime) == before) << "the runtime's binary was rewritten";
-    // The container's processes are this test's children (its subreaper): reaped here, as a
-    // shim would, so that the v1 cgroups can be removed.
+    // The container's processes are this test's children (its subreaper): reaped here, by
+    // pid, as a shim would (other tests' orphans are its children too), so that the v1
+    // cgroups can be removed.
+    // The init (a pid namespace's first process) ends only once the attacker is reaped, so
+    // any child is reaped until both of them are.
+    std::set<pid_t> pending;
+    for (const auto& pid : json::parse(oci({"ps", "--format", "json", "cve"}).out)) pending.insert(pid.get<pid_t>());
     oci({"kill", "--all", "cve", "KILL"});
-    for (int i = 0; i < 2; ++i) ::waitpid(-1, nullptr, 0);  // the init and the attacker
+    while (!pending.empty()) {
+        pid_t reaped = ::waitpid(-1, nullptr, 0);
+        if (reaped < 0) break;  // no child left: the rest were not ours to reap
+        pending.erase(reaped);
+    }
     EXPECT_EQ(oci({"delete", "cve"}).status, 0);
 }
 
@@ -729,7 +739,7 @@ TEST(OciLifecycle, InAUserNamespaceADevicePathMustNameThatDeviceOnTheHost) {
     b.config["mounts"] = rootless["mounts"];
     TempDir host;
     std::ofstream(host.path() + "/secret") << "s";
-    ::symlink("/dev/null", (host.path() + "/link").c_str());
+    ::symlink((host.path() + "/secret").c_str(), (host.path() + "/link").c_str());
     for (const std::string& path : {host.path() + "/secret", host.path() + "/link"}) {
         b.config["linux"]["devices"] = {{{"path", path}, {"type", "c"}, {"major", 1}, {"minor", 3}}};
         RunResult r = b.run({}, "not-a-device");
