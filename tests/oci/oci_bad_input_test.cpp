@@ -52,6 +52,22 @@ TEST(OciBadInput, AnUnknownNamespaceType) {
     expect_nothing_left(b, "x");
 }
 
+// runtime-spec: a namespace type or an rlimit type given twice is an error.
+TEST(OciBadInput, ANamespaceOrRlimitTypeGivenTwice) {
+    Bundle b;
+    b.config["linux"]["namespaces"].push_back({{"type", "pid"}});
+    RunResult r = create(b, "x");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("namespace type \"pid\" given twice"), std::string::npos) << r.err;
+    b.config["linux"]["namespaces"].erase(b.config["linux"]["namespaces"].size() - 1);
+    b.config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 8}, {"hard", 8}},
+                                      {{"type", "RLIMIT_NOFILE"}, {"soft", 9}, {"hard", 9}}};
+    RunResult twice = create(b, "y");
+    EXPECT_EQ(twice.status, 1);
+    EXPECT_NE(twice.err.find("RLIMIT_NOFILE given twice"), std::string::npos) << twice.err;
+    for (const char* id : {"x", "y"}) expect_nothing_left(b, id);
+}
+
 TEST(OciBadInput, AFieldCaissonCannotHonourIsNamed) {
     Bundle b;
     b.config["linux"]["intelRdt"] = {{"closID", "x"}};

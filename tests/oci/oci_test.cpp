@@ -820,6 +820,40 @@ TEST(OciLifecycle, HooksGetTheStateOnStdinInTheirOrder) {
     EXPECT_EQ(order, (std::vector<std::string>{"createRuntime", "poststart", "poststop"}));
 }
 
+// runtime-spec: the default devices and /dev's links are in every container.
+TEST(OciRun, TheDefaultDevicesAndLinksAreThere) {
+    Bundle b;
+    int status = 0;
+    std::string out = sh(b, "for d in null zero full random urandom tty; do stat -c '%n %F %t:%T' /dev/$d; done; "
+                            "for l in fd stdin stdout stderr; do echo /dev/$l $(readlink /dev/$l); done", &status);
+    EXPECT_EQ(status, 0) << out;
+    for (const char* line : {"/dev/null character special file 1:3", "/dev/zero character special file 1:5",
+                             "/dev/full character special file 1:7", "/dev/random character special file 1:8",
+                             "/dev/urandom character special file 1:9", "/dev/tty character special file 5:0",
+                             "/dev/fd /proc/self/fd", "/dev/stdin /proc/self/fd/0", "/dev/stdout /proc/self/fd/1",
+                             "/dev/stderr /proc/self/fd/2"})
+        EXPECT_NE(out.find(line), std::string::npos) << line << " in:\n" << out;
+}
+
+// runtime-spec: a failing startContainer hook is an error and the container is stopped;
+// kill of a `created` container reaches its init.
+TEST(OciLifecycle, AFailingStartContainerHookStopsTheContainer) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["hooks"] = {{"startContainer", {{{"path", "/bin/false"}}}}};
+    ASSERT_EQ(b.oci("create", {"--bundle", b.path()}, "sc").status, 0);
+    RunResult start = b.oci("start", {}, "sc");
+    EXPECT_NE(start.status, 0);
+    EXPECT_NE(start.err.find("startContainer"), std::string::npos) << start.err;
+    EXPECT_EQ(json::parse(b.oci("state", {}, "sc").out)["status"], "stopped");
+    EXPECT_EQ(b.oci("delete", {}, "sc").status, 0);
+
+    b.config.erase("hooks");
+    ASSERT_EQ(b.oci("create", {"--bundle", b.path()}, "k").status, 0);
+    EXPECT_EQ(b.oci("kill", {}, "k").status, 0) << "SIGTERM by default";
+    EXPECT_EQ(b.oci("delete", {"--force"}, "k").status, 0);
+}
+
 // Hooks that run in the container's namespaces (createContainer, before pivot_root, and
 // startContainer, inside the root) get the pid as the container sees it: 1, its own init.
 TEST(OciLifecycle, ContainerNamespaceHooksSeeTheContainersPid) {
