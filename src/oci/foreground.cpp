@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace caisson::oci {
 namespace {
@@ -90,21 +91,35 @@ int ForegroundTerminal::relay(pid_t pid, const sigset_t& forwarded) {
     bool stdin_open = true;
     bool master_open = true;  // until the last holder of the terminal's other side closes it
     int status = 0;
+    // The caller's input waits here while the process does not read it: the pty is written
+    // without blocking, so that signals are still forwarded meanwhile.
+    std::string to_pty;
+    constexpr size_t kMaxPending = 64 * 1024;
+    int flags = ::fcntl(master_.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(master_.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+        throw Error(ErrorKind::Setup, "fcntl", "the container's pty", errno);
     for (;;) {
-        pollfd p[3] = {{sfd.get(), POLLIN, 0}, {master_open ? master_.get() : -1, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
+        short master_events = static_cast<short>(POLLIN | (to_pty.empty() ? 0 : POLLOUT));
+        bool take_input = stdin_open && to_pty.size() < kMaxPending;
+        pollfd p[3] = {{sfd.get(), POLLIN, 0}, {master_open ? master_.get() : -1, master_events, 0}, {take_input ? 0 : -1, POLLIN, 0}};
         if (::poll(p, 3, -1) < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "terminal relay", errno);
         }
         char buf[4096];
-        if (p[1].revents) {
+        if (p[1].revents & (POLLOUT)) {
+            ssize_t n = ::write(master_.get(), to_pty.data(), to_pty.size());
+            if (n > 0) to_pty.erase(0, static_cast<size_t>(n));
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = ::read(master_.get(), buf, sizeof(buf));
             if (n > 0) write_all(1, buf, static_cast<size_t>(n));
-            else if (n == 0 || errno != EINTR) master_open = false;  // EIO: hung up; polling on would spin
+            // EIO: hung up; polling on would spin.
+            else if (n == 0 || (errno != EINTR && errno != EAGAIN)) master_open = false, to_pty.clear();
         }
         if (p[2].revents) {
             ssize_t n = ::read(0, buf, sizeof(buf));
-            if (n > 0) write_all(master_.get(), buf, static_cast<size_t>(n));
+            if (n > 0) to_pty.append(buf, static_cast<size_t>(n));
             else stdin_open = false;  // the caller's input ended; the process keeps its terminal
         }
         if (p[0].revents) {
@@ -116,8 +131,6 @@ int ForegroundTerminal::relay(pid_t pid, const sigset_t& forwarded) {
         }
     }
     // What the process wrote before it ended.
-    int flags = ::fcntl(master_.get(), F_GETFL);
-    ::fcntl(master_.get(), F_SETFL, flags | O_NONBLOCK);
     char buf[4096];
     ssize_t n;
     while ((n = ::read(master_.get(), buf, sizeof(buf))) > 0) write_all(1, buf, static_cast<size_t>(n));

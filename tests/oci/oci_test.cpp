@@ -973,6 +973,16 @@ TEST(OciLifecycle, AForegroundTerminalWithoutAConsoleSocket) {
     EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("in-the-pty"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("console-is-the-pty"), std::string::npos) << r.out;
+    // The caller's input reaches the process through the pty (written without blocking).
+    TempDir in;
+    std::ofstream(in.path() + "/input") << "hello\n";
+    kernel_fd input(::open((in.path() + "/input").c_str(), O_RDONLY | O_CLOEXEC));
+    RunOptions with_input;
+    with_input.stdin_fd = input.fd;
+    b.config["process"]["args"] = {"/bin/sh", "-c", "read x; echo got:$x; exit 4"};
+    RunResult typed = b.oci("run", {"--bundle", b.path()}, "fgin", with_input);
+    EXPECT_EQ(typed.status, 4) << typed.err;
+    EXPECT_NE(typed.out.find("got:hello"), std::string::npos) << typed.out;
     b.config["process"]["terminal"] = false;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
     ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "fgexec").status, 0);
