@@ -15,7 +15,8 @@ bool enter_new_root(int root, bool chroot_only, const char* what, kernel::Failur
         if (kernel::pivot_root(".", ".") < 0) return f.set("pivot_root", what);
         if (::umount2(".", MNT_DETACH) < 0) return f.set("detach old root", "/");
     }
-    if (::chdir("/") < 0) return f.set("chdir", "/");
+    // Into the new root by its descriptor, never by a name.
+    if (::fchdir(root) < 0) return f.set("chdir", "/");
     return true;
 }
 

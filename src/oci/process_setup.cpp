@@ -127,7 +127,7 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     // caisson's own protections, by annotation (oci/annotations): they only add.
     if (spec) {
         CaissonProtections extra = caisson_protections(spec->annotations, mech::landlock_abi());
-        if (extra.landlock && (extra.landlock->handled_fs || extra.landlock->handled_net || extra.landlock->scoped))
+        if (extra.landlock && extra.landlock->enforces())
             plan.landlock = *extra.landlock;
         plan.stacked_seccomp = extra.seccomp;
         plan.egress = extra.egress;

@@ -29,6 +29,8 @@ struct Plan {
     std::vector<PortRule> ports;
     std::vector<std::string> enforced;      // for the report
     std::vector<std::string> not_enforced;  // best effort: what this kernel could not do
+    // Something for the kernel to enforce (best effort may have dropped it all).
+    bool enforces() const { return handled_fs || handled_net || scoped; }
 };
 
 // Throws caisson::Error (usage). `abi` is the kernel's Landlock version, 0 when absent.

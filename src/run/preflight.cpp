@@ -314,7 +314,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     if (landlock.enabled()) {
         plan.steps.landlock = true;
         plan.steps.landlock_plan = landlock_rights::plan(landlock, mech::landlock_abi());
-        plan.steps.landlock = plan.steps.landlock_plan.handled_fs || plan.steps.landlock_plan.handled_net || plan.steps.landlock_plan.scoped;
+        plan.steps.landlock = plan.steps.landlock_plan.enforces();
     }
 
     seccomp::Policy sp = effective_seccomp(p, learn_traced);
