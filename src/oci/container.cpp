@@ -8,7 +8,9 @@
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
 #include "mech/loopback.hpp"
+#include "mech/mount_list.hpp"
 #include "mech/mounts.hpp"
+#include "mech/sysctl.hpp"
 #include "oci/hooks.hpp"
 #include "oci/idmapped_mounts.hpp"
 #include "oci/process_setup.hpp"
@@ -131,7 +133,7 @@ private:
 
 struct InitArgs {
     const Spec* spec;
-    RootfsPlan rootfs;
+    mech::ListRootPlan rootfs;
     ProcessPlan process;
     int channel;
     int start_socket;
@@ -177,12 +179,13 @@ struct InitArgs {
         m.type = MsgType::Hooks;
         if (!run::send_message(a.channel, m) || run::recv_message(a.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
     }
+    if (!mech::write_sysctls({s.linux_.sysctl.begin(), s.linux_.sysctl.end()}, f)) init_fail(a.channel, f);
     std::string hook_error;
-    a.rootfs.before_pivot = [&] {
+    auto before_pivot = [&] {
         hook_error = run_hooks(s.hooks.create_container, "createContainer", a.state_json);
         return hook_error.empty();
     };
-    if (!build_rootfs(a.rootfs, f)) init_fail(a.channel, f);
+    if (!mech::build_list_root(a.rootfs, before_pivot, f)) init_fail(a.channel, f);
     if (!hook_error.empty()) init_fail(a.channel, (f.set("hook", hook_error.c_str(), EINVAL), f));
     if (s.has_hostname && !s.hostname.empty() && ::sethostname(s.hostname.data(), s.hostname.size()) < 0)
         init_fail(a.channel, (f.set("sethostname", s.hostname.c_str()), f));
@@ -191,7 +194,7 @@ struct InitArgs {
     // The terminal (and /dev/console over it) before the root may turn read-only.
     if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, true, f)) init_fail(a.channel, f);
     if (a.console_socket >= 0) ::close(a.console_socket);
-    if (!finish_rootfs(a.rootfs, f)) init_fail(a.channel, f);
+    if (!mech::finish_list_root(a.rootfs, f)) init_fail(a.channel, f);
     // A new network namespace's loopback is up, as crun and runc leave it.
     if (a.rootfs.new_netns && !mech::bring_up_loopback(f)) init_fail(a.channel, f);
     // A missing process.cwd is made (inside the root, as runc does), then entered later.
@@ -380,13 +383,7 @@ pid_t create_container(const CreateOptions& o) {
     std::map<size_t, kernel::Fd> idmapped = prepare_idmapped_mounts(spec, bundle);
     InitArgs args{&spec, {}, std::move(process), child_end.get(), start_socket.get(), console ? console.get() : -1,
                   new_cgroupns, userns, !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty(), {}};
-    args.rootfs.spec = &spec;
-    args.rootfs.rootfs = rootfs;
-    args.rootfs.bundle = bundle;
-    args.rootfs.userns = userns;
-    args.rootfs.new_netns = new_netns;
-    args.rootfs.no_pivot = o.no_pivot;
-    args.rootfs.idmapped = &idmapped;
+    args.rootfs = plan_rootfs(spec, {rootfs, bundle, userns, new_netns, o.no_pivot, &idmapped});
     if (cgroup) {
         for (const auto& path : cgroup->paths()) {
             std::string mount = path.substr(0, path.size() - cg_name.size() - 1 - (cg_parent.empty() ? 0 : cg_parent.size() + 1));
