@@ -1,10 +1,14 @@
 #include "mech/idmap.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/clone.hpp"
 
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,6 +69,39 @@ void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid
 void write_id_maps(pid_t pid, const IdMaps& maps) {
     // setgroups is denied always: dropping a supplementary group must never grant access.
     write_id_maps(pid, maps.uid_line(), maps.gid_line(), true);
+}
+
+kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid_map) {
+    // The child waits for end-of-file on a pipe: it holds the namespace until it is opened.
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "idmap user namespace", errno);
+    kernel::Fd rd(p[0]), wr(p[1]);
+    CloneRequest request;
+    request.flags = CLONE_NEWUSER;
+    request.want_pidfd = false;
+    Cloned child;
+    if (!clone_process(request, child)) throw Error(ErrorKind::Setup, "clone3", "idmap user namespace", errno);
+    if (child.pid == 0) {
+        ::close(wr.release());
+        char c;
+        while (::read(rd.get(), &c, 1) < 0 && errno == EINTR) {
+        }
+        ::_exit(0);
+    }
+    rd.reset();
+    struct Reaper {
+        pid_t pid;
+        ~Reaper() {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+    } reaper{static_cast<pid_t>(child.pid)};
+    write_id_maps(static_cast<pid_t>(child.pid), uid_map, gid_map, false);
+    std::string path = "/proc/" + std::to_string(child.pid) + "/ns/user";
+    kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) throw Error(ErrorKind::Setup, "open", path, errno);
+    return ns;
 }
 
 }  // namespace caisson::mech

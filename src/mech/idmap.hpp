@@ -2,6 +2,8 @@
 // written by the supervisor into /proc/PID (the child has no rights in the parent namespace).
 #pragma once
 
+#include "kernel/fd.hpp"
+
 #include <caisson/policy.hpp>
 
 #include <sys/types.h>
@@ -32,5 +34,10 @@ void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid
 // Writes `text` to /proc/PID/NAME (uid_map, timens_offsets, oom_score_adj...), whole or not
 // at all. Throws caisson::Error naming the file and errno.
 void write_proc_file(pid_t pid, const char* name, const std::string& text);
+
+// A user namespace with these maps ("INSIDE HOST COUNT\n" lines) and no process left in it,
+// for an idmapped mount (mount_setattr takes the namespace, never a process): a child is
+// born in it, mapped, its namespace opened, then killed and reaped. Throws caisson::Error.
+kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid_map);
 
 }  // namespace caisson::mech

@@ -4,6 +4,8 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
+#include "mech/clone.hpp"
+#include "mech/namespaces.hpp"
 #include "mech/egress.hpp"
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
@@ -403,18 +405,18 @@ pid_t create_container(const CreateOptions& o) {
     args.process.runtime_fds[0] = child_end.get();
     args.process.runtime_fds[1] = start_socket.get();
 
-    clone_args ca{};
-    int pidfd = -1;
-    ca.flags = clone_flags | CLONE_PIDFD;
-    ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    ca.exit_signal = SIGCHLD;
-    if (cgroup && cgroup->v2_fd() >= 0) {
-        ca.flags |= CLONE_INTO_CGROUP;
-        ca.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
+    mech::CloneRequest request;
+    request.flags = clone_flags;
+    if (cgroup && cgroup->v2_fd() >= 0) request.cgroup_fd = cgroup->v2_fd();
+    mech::Cloned cloned;
+    // The child's copy of `cloned` says whether it makes its cgroup namespace itself.
+    if (!mech::clone_process(request, cloned)) {
+        int err = errno;
+        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, request.flags, ::geteuid() == 0), err);
     }
-    // clone3 has no stack callback: the child returns here, in its own copy of this process.
-    long pid = kernel::clone3(&ca);
-    if (pid < 0) throw Error(ErrorKind::Setup, "clone3", "container init", errno);
+    const long pid = cloned.pid;
+    const int pidfd = cloned.pidfd;
+    if (cloned.cgroupns_after_join) args.cgroupns_after_join = true;
     if (pid == 0) {
         // Only what the init needs stays open; the cgroup directory, the state directory's
         // lock, the runtime's log, and whatever its caller left open are closed before the
@@ -435,7 +437,7 @@ pid_t create_container(const CreateOptions& o) {
     if (userns) {
         mech::write_id_maps(static_cast<pid_t>(pid), map_lines(l.uid_mappings), map_lines(l.gid_mappings), false);
     }
-    if (cgroup) cgroup->join_v1(static_cast<pid_t>(pid));
+    if (cgroup) cgroup->join_v1(static_cast<pid_t>(pid), cgroup->v2_fd() >= 0 && !cloned.into_cgroup);
     if (spec.process->oom_score_adj)
         mech::write_proc_file(static_cast<pid_t>(pid), "oom_score_adj", std::to_string(*spec.process->oom_score_adj));
     state.pid = static_cast<pid_t>(pid);

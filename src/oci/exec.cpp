@@ -7,6 +7,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
+#include "mech/clone.hpp"
 #include "mech/fds.hpp"
 #include "oci/foreground.hpp"
 #include "oci/process_setup.hpp"
@@ -189,11 +190,13 @@ int exec_in_container(const ExecOptions& o) {
             if (!fd || ::write(fd.get(), "0", 1) != 1) child_fail(theirs.get(), (f.set("join cgroup", file.c_str()), f));
         }
         if (ns_flags && ::setns(pidfd.get(), ns_flags) < 0) child_fail(theirs.get(), (f.set("setns", "container namespaces"), f));
-        clone_args ca{};
-        ca.flags = CLONE_PARENT;
-        ca.exit_signal = 0;  // CLONE_PARENT takes ours (SIGCHLD)
-        long pid = kernel::clone3(&ca);
-        if (pid < 0) child_fail(theirs.get(), (f.set("clone3", "exec process"), f));
+        mech::CloneRequest request;
+        request.flags = CLONE_PARENT;
+        request.exit_signal = 0;  // CLONE_PARENT takes ours (SIGCHLD)
+        request.want_pidfd = false;
+        mech::Cloned cloned;
+        if (!mech::clone_process(request, cloned)) child_fail(theirs.get(), (f.set("clone3", "exec process"), f));
+        const long pid = cloned.pid;
         if (pid > 0) {
             Message m{};
             m.type = MsgType::Started;

@@ -10,10 +10,6 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,40 +23,6 @@ std::string map_lines(const std::vector<IdMapping>& maps) {
     return out;
 }
 
-
-kernel::Fd make_userns(const std::vector<IdMapping>& uid_maps, const std::vector<IdMapping>& gid_maps) {
-    // A child born in a new user namespace that waits for EOF on a pipe: its maps are
-    // written from here, its namespace opened, then it goes.
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "idmap user namespace", errno);
-    kernel::Fd rd(p[0]), wr(p[1]);
-    clone_args ca{};
-    ca.flags = CLONE_NEWUSER;
-    ca.exit_signal = SIGCHLD;
-    long pid = kernel::clone3(&ca);
-    if (pid < 0) throw Error(ErrorKind::Setup, "clone3", "idmap user namespace", errno);
-    if (pid == 0) {
-        wr.reset();
-        char c;
-        while (::read(rd.get(), &c, 1) < 0 && errno == EINTR) {
-        }
-        ::_exit(0);
-    }
-    rd.reset();
-    struct Reaper {
-        pid_t pid;
-        ~Reaper() {
-            ::kill(pid, SIGKILL);
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-            }
-        }
-    } reaper{static_cast<pid_t>(pid)};
-    mech::write_id_maps(static_cast<pid_t>(pid), map_lines(uid_maps), map_lines(gid_maps), false);
-    std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
-    kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns) throw Error(ErrorKind::Setup, "open", path, errno);
-    return ns;
-}
 
 std::map<size_t, kernel::Fd> prepare_idmapped_mounts(const Spec& spec, const std::string& bundle) {
     std::map<size_t, kernel::Fd> out;
@@ -83,7 +45,7 @@ std::map<size_t, kernel::Fd> prepare_idmapped_mounts(const Spec& spec, const std
         const auto& gids = m.gid_mappings.empty() ? spec.linux_.gid_mappings : m.gid_mappings;
         if (uids.empty() || gids.empty())
             throw Error::usage("config.json: " + field + ": idmap needs uidMappings and gidMappings, on the mount or in linux");
-        kernel::Fd userns = make_userns(uids, gids);
+        kernel::Fd userns = mech::make_mapped_userns(map_lines(uids), map_lines(gids));
         std::string src = !m.source.empty() && m.source[0] == '/' ? m.source : bundle + "/" + m.source;
         kernel::Fd tree(kernel::open_tree(AT_FDCWD, src.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0)));
         if (!tree) throw Error(ErrorKind::Setup, "open bind source", src, errno);

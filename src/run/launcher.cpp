@@ -4,6 +4,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/bpf_lsm.hpp"
+#include "mech/clone.hpp"
 #include "mech/egress.hpp"
 #include "mech/learn_trace.hpp"
 #include "mech/idmap.hpp"
@@ -379,35 +380,22 @@ Outcome Sandbox::run() {
     }
 
     const auto start = Clock::now();
-    clone_args args{};
-    int pidfd = -1;
-    args.flags = plan.clone_flags | CLONE_PIDFD;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
     std::optional<mech::ActAsUsernsOwner> owner;
     if (userns_by_owner) owner.emplace(mech::userns_owner_id(), mech::userns_owner_id());
-    if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(cgroup->v2_fd());
-    }
-    long pid = kernel::clone3(&args);
-    bool joined_by_clone = args.flags & CLONE_INTO_CGROUP;
-    if (pid < 0 && errno == ENOSYS) {
-        // A container's seccomp profile (Docker's, for one) answers clone3 with ENOSYS so
-        // that the C library falls back to clone: so does caisson. The cgroup is then
-        // joined after the clone, and a cgroup namespace made by init once it is in.
-        if (cgroup && (args.flags & CLONE_NEWCGROUP)) {
-            args.flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
-            plan.cgroupns_after_join = true;
-        }
-        args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
-        joined_by_clone = false;
-        pid = ::syscall(SYS_clone, args.flags | SIGCHLD, 0, &pidfd, 0, 0);
-    }
-    if (pid < 0) {
+    mech::CloneRequest request;
+    request.flags = plan.clone_flags;
+    if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) request.cgroup_fd = cgroup->v2_fd();
+    mech::Cloned cloned;
+    // The child's copy of `cloned` says whether it makes its cgroup namespace itself.
+    const bool made = mech::clone_process(request, cloned);
+    const long pid = cloned.pid;
+    const int pidfd = cloned.pidfd;
+    const bool joined_by_clone = cloned.into_cgroup;
+    if (cloned.cgroupns_after_join) plan.cgroupns_after_join = true;
+    if (!made) {
         int err = errno;
         // Why, as this host says it (the probe `caisson doctor` shows): one line with the fix.
-        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, args.flags, caller_uid == 0), err);
+        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, request.flags, caller_uid == 0), err);
     }
     if (pid == 0) {
         // Init must not hold the supervisor's end: its end-of-stream is how init learns that

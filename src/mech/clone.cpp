@@ -1,0 +1,44 @@
+#include "mech/clone.hpp"
+
+#include "kernel/syscalls.hpp"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace caisson::mech {
+
+bool clone_process(const CloneRequest& r, Cloned& out) {
+    out = Cloned{};
+    clone_args args{};
+    args.flags = r.flags | (r.want_pidfd ? CLONE_PIDFD : 0);
+    args.pidfd = reinterpret_cast<uint64_t>(&out.pidfd);
+    args.exit_signal = static_cast<uint64_t>(r.exit_signal);
+    if (r.cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(r.cgroup_fd);
+    }
+    out.into_cgroup = r.cgroup_fd >= 0;
+    out.pid = kernel::clone3(&args);
+    if (out.pid < 0 && errno == ENOSYS) {
+        uint64_t flags = args.flags & ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+        if (r.cgroup_fd >= 0 && (flags & CLONE_NEWCGROUP)) {
+            flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
+            out.cgroupns_after_join = true;
+        }
+        out.into_cgroup = false;
+        // clone(2) begins with flags, stack and parent_tid (where CLONE_PIDFD stores the
+        // pidfd) on every architecture; a null stack is the copy's own.
+        out.pid = ::syscall(SYS_clone, flags | static_cast<uint64_t>(r.exit_signal), 0, &out.pidfd, 0, 0);
+    }
+    if (out.pid < 0) {
+        out.into_cgroup = false;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace caisson::mech
