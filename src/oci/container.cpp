@@ -4,6 +4,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
+#include "mech/console.hpp"
 #include "mech/clone.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/egress.hpp"
@@ -20,9 +21,8 @@
 #include "oci/rootfs.hpp"
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
-#include "oci/terminal.hpp"
-#include "oci/unix.hpp"
-#include "run/channel.hpp"
+#include "mech/unix_socket.hpp"
+#include "run/container.hpp"
 
 #include <caisson/error.hpp>
 
@@ -48,10 +48,6 @@
 
 namespace caisson::oci {
 namespace {
-
-using run::Failure;
-using run::Message;
-using run::MsgType;
 
 struct NsKind {
     const char* type;
@@ -133,110 +129,6 @@ private:
     std::string stopped_state_;
 };
 
-struct InitArgs {
-    const Spec* spec;
-    mech::ListRootPlan rootfs;
-    ProcessPlan process;
-    int channel;
-    int start_socket;
-    int console_socket;
-    bool cgroupns_after_join;
-    bool userns;
-    bool runtime_hooks;
-    std::string state_json;  // for createContainer and startContainer hooks
-};
-
-[[noreturn]] void init_fail(int channel, const Failure& f) {
-    Message m{};
-    m.type = MsgType::Failed;
-    m.failure = f;
-    run::send_message(channel, m);
-    ::_exit(1);
-}
-
-// The container's init, in its new namespaces. Allocation is safe here: it is a copy of a
-// single-threaded runtime, not a vfork.
-[[noreturn]] void container_init(InitArgs& a) {
-    Failure f;
-    const Spec& s = *a.spec;
-    Message go{};
-    if (run::recv_message(a.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
-    {
-        // createContainer and startContainer run in the container's namespaces: their state
-        // carries the pid as the container sees it (runtime-spec), the init's own.
-        auto j = nlohmann::json::parse(a.state_json);
-        j["pid"] = ::getpid();
-        a.state_json = j.dump();
-    }
-    if (a.cgroupns_after_join && ::unshare(CLONE_NEWCGROUP) < 0) init_fail(a.channel, (f.set("unshare", "cgroup namespace"), f));
-    if (a.userns) {
-        // Root inside for the setup, where the maps have a root; the process's own ids come last.
-        (void)!::setresgid(0, 0, 0);
-        (void)!::setresuid(0, 0, 0);
-    }
-    // A session of its own: no controlling terminal of the caller's (CVE-2017-5226).
-    if (::setsid() < 0) init_fail(a.channel, (f.set("setsid", "container init"), f));
-    if (a.runtime_hooks) {
-        Message m{};
-        m.type = MsgType::Hooks;
-        if (!run::send_message(a.channel, m) || run::recv_message(a.channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
-    }
-    if (!mech::write_sysctls({s.linux_.sysctl.begin(), s.linux_.sysctl.end()}, f)) init_fail(a.channel, f);
-    std::string hook_error;
-    auto before_pivot = [&] {
-        hook_error = run_hooks(s.hooks.create_container, "createContainer", a.state_json);
-        return hook_error.empty();
-    };
-    if (!mech::build_list_root(a.rootfs, before_pivot, f)) init_fail(a.channel, f);
-    if (!hook_error.empty()) init_fail(a.channel, (f.set("hook", hook_error.c_str(), EINVAL), f));
-    if (s.has_hostname && !s.hostname.empty() && ::sethostname(s.hostname.data(), s.hostname.size()) < 0)
-        init_fail(a.channel, (f.set("sethostname", s.hostname.c_str()), f));
-    if (!s.domainname.empty() && ::setdomainname(s.domainname.data(), s.domainname.size()) < 0)
-        init_fail(a.channel, (f.set("setdomainname", s.domainname.c_str()), f));
-    // The terminal (and /dev/console over it) before the root may turn read-only.
-    if (a.process.process->terminal && !setup_terminal(a.console_socket, *a.process.process, true, f)) init_fail(a.channel, f);
-    if (a.console_socket >= 0) ::close(a.console_socket);
-    if (!mech::finish_list_root(a.rootfs, f)) init_fail(a.channel, f);
-    // A new network namespace's loopback is up, as crun and runc leave it.
-    if (a.rootfs.new_netns && !mech::bring_up_loopback(f)) init_fail(a.channel, f);
-    // A missing process.cwd is made (inside the root, as runc does), then entered later.
-    if (!a.process.process->cwd.empty()) {
-        kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root) init_fail(a.channel, (f.set("open root", "/"), f));
-        kernel::Fd cwd(mech::open_or_create(root.get(), a.process.process->cwd.c_str(), true, f));
-        if (!cwd) init_fail(a.channel, (f.set("create process.cwd", a.process.process->cwd.c_str(), f.err), f));
-    }
-    if (!resolve_executable(a.process, f)) init_fail(a.channel, f);
-    int listener = -1;
-    if (!prepare_identity_and_filter(a.process, &listener, f)) init_fail(a.channel, f);
-
-    Message ready{};
-    ready.type = MsgType::Ready;
-    if (!run::send_message(a.channel, ready, listener >= 0 ? &listener : nullptr, listener >= 0 ? 1 : 0)) ::_exit(1);
-    if (listener >= 0) ::close(listener);
-    ::close(a.channel);
-
-    // Waits for `start`, which connects, and hears "0" once the startContainer hooks passed.
-    int conn;
-    do conn = ::accept4(a.start_socket, nullptr, nullptr, SOCK_CLOEXEC);
-    while (conn < 0 && errno == EINTR);
-    if (conn < 0) ::_exit(1);
-    ::close(a.start_socket);
-    std::string started = a.state_json;
-    if (auto p = started.find("\"creating\""); p != std::string::npos) started.replace(p, 10, "\"created\"");
-    std::string err = run_hooks(s.hooks.start_container, "startContainer", started);
-    std::string reply = err.empty() ? "0" : err;
-    (void)!::write(conn, reply.data(), reply.size());
-    ::close(conn);
-    if (!err.empty()) ::_exit(1);
-    finish_and_exec(a.process, f);
-    std::string msg = std::string("caisson-oci: ") + f.object + ": " + std::strerror(f.err) + "\n";
-    (void)!::write(2, msg.data(), msg.size());
-    ::_exit(f.err == ENOENT ? 127 : 126);
-}
-
-int init_entry(void* arg) { container_init(*static_cast<InitArgs*>(arg)); }
-
 // The caller's user name, from /etc/passwd itself: getpwuid would need NSS modules that a
 // static executable cannot load.
 std::string owner_name() {
@@ -314,7 +206,7 @@ pid_t create_container(const CreateOptions& o) {
         spec.process->env.push_back("LISTEN_PID=1");
     }
     ProcessPlan process = plan_process(*spec.process, &spec);
-    process.preserve_fds = o.listen_fds + o.preserve_fds;
+    process.process.preserve_fds = o.listen_fds + o.preserve_fds;
 
     dir.create();
     CreateGuard guard(dir);
@@ -348,12 +240,9 @@ pid_t create_container(const CreateOptions& o) {
                                "directory for the container (caisson-oci as root, a cgroup2 hierarchy mounted)");
         egress.emplace(cgroup->v2_fd(), process.egress);
     }
-    kernel::Fd start_socket = listen_unix(dir.path() + "/" + kStartSocket, "listen on start socket");
+    kernel::Fd start_socket = mech::listen_unix(dir.path() + "/" + kStartSocket, "listen on start socket");
     kernel::Fd console;
-    if (!o.console_socket.empty()) console = connect_unix(o.console_socket, "connect to console socket");
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
-    kernel::Fd parent_end(sv[0]), child_end(sv[1]);
+    if (!o.console_socket.empty()) console = mech::connect_unix(o.console_socket, "connect to console socket");
 
     ContainerState state;
     state.id = o.id;
@@ -367,118 +256,83 @@ pid_t create_container(const CreateOptions& o) {
     state.cgroup_shared_parent = l.cgroups_path.empty();
     state.config = config;
 
-    // Joined namespaces and a new time namespace belong to this process's children from here.
-    for (const auto& [flag, path] : joins) {
-        kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!ns) throw Error(ErrorKind::Usage, "open namespace", path, errno);
-        if (::setns(ns.get(), flag) < 0) throw Error(ErrorKind::Setup, "setns", path, errno);
-    }
-    if (new_timens) {
-        if (::unshare(CLONE_NEWTIME) < 0) throw Error(ErrorKind::Setup, "unshare", "time namespace", errno);
-        std::string offsets;
-        for (const auto& [clock, off] : l.time_offsets)
-            offsets += clock + " " + std::to_string(off.first) + " " + std::to_string(off.second) + "\n";
-        if (!offsets.empty()) mech::write_proc_file(::getpid(), "timens_offsets", offsets);
-    }
-
     // Before the init exists: it would have no rights over the sources from its user namespace.
     std::map<size_t, kernel::Fd> idmapped = prepare_idmapped_mounts(spec, bundle);
-    InitArgs args{&spec, {}, std::move(process), child_end.get(), start_socket.get(), console ? console.get() : -1,
-                  new_cgroupns, userns, !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty(), {}};
-    args.rootfs = plan_rootfs(spec, {rootfs, bundle, userns, new_netns, o.no_pivot, &idmapped});
+
+    // The container, in the one launcher's terms (run/container).
+    run::ContainerPlan plan;
+    plan.clone_flags = clone_flags;
+    if (cgroup && cgroup->v2_fd() >= 0) plan.cgroup_fd = cgroup->v2_fd();
+    plan.new_userns = userns;
+    plan.new_cgroupns = new_cgroupns;
+    plan.join_namespaces = joins;
+    plan.new_timens = new_timens;
+    for (const auto& [clock, off] : l.time_offsets)
+        plan.timens_offsets += clock + " " + std::to_string(off.first) + " " + std::to_string(off.second) + "\n";
+    if (userns) {
+        plan.uid_map = map_lines(l.uid_mappings);
+        plan.gid_map = map_lines(l.gid_mappings);
+    }
+    plan.oom_score_adj = spec.process->oom_score_adj;
+    plan.sysctls.assign(l.sysctl.begin(), l.sysctl.end());
+    plan.root = plan_rootfs(spec, {rootfs, bundle, userns, new_netns, o.no_pivot, &idmapped});
     if (cgroup) {
         for (const auto& path : cgroup->paths()) {
             std::string mount = path.substr(0, path.size() - cg_name.size() - 1 - (cg_parent.empty() ? 0 : cg_parent.size() + 1));
             std::string name = mount == layout.v2 ? std::string() : mount.substr(mount.rfind('/') + 1);
-            args.rootfs.cgroup_dirs.emplace_back(name, path);
+            plan.root.cgroup_dirs.emplace_back(name, path);
         }
     }
+    plan.bring_up_loopback = new_netns;
+    if (spec.has_hostname && !spec.hostname.empty()) plan.hostname = spec.hostname;
+    if (!spec.domainname.empty()) plan.domainname = spec.domainname;
+    plan.process = std::move(process.process);
+    plan.console_socket = console ? console.get() : -1;
+    plan.start_socket = start_socket.get();
+    for (const auto& [index, fd] : idmapped) plan.keep_fds.push_back(fd.get());
+    for (unsigned fd = 3; fd < 3 + o.listen_fds + o.preserve_fds; ++fd) plan.keep_fds.push_back(static_cast<int>(fd));
+
+    // The OCI lifecycle at the launcher's points. createContainer and startContainer run in
+    // the container's namespaces: their state carries the pid as the container sees it
+    // (runtime-spec), the init's own.
     nlohmann::json creating = state_json(state, Status::Creating);
-    args.state_json = creating.dump();
-
-    // What the init keeps of this process's descriptors; the process keeps only the sockets.
-    std::vector<int> init_fds{child_end.get(), start_socket.get()};
-    if (console) init_fds.push_back(console.get());
-    for (const auto& [index, fd] : idmapped) init_fds.push_back(fd.get());
-    for (unsigned fd = 3; fd < 3 + o.listen_fds + o.preserve_fds; ++fd) init_fds.push_back(static_cast<int>(fd));
-    std::sort(init_fds.begin(), init_fds.end());
-    args.process.runtime_fds[0] = child_end.get();
-    args.process.runtime_fds[1] = start_socket.get();
-
-    mech::CloneRequest request;
-    request.flags = clone_flags;
-    if (cgroup && cgroup->v2_fd() >= 0) request.cgroup_fd = cgroup->v2_fd();
-    mech::Cloned cloned;
-    // The child's copy of `cloned` says whether it makes its cgroup namespace itself.
-    if (!mech::clone_process(request, cloned)) {
-        int err = errno;
-        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, request.flags, ::geteuid() == 0), err);
-    }
-    const long pid = cloned.pid;
-    const int pidfd = cloned.pidfd;
-    if (cloned.cgroupns_after_join) args.cgroupns_after_join = true;
-    if (pid == 0) {
-        // Only what the init needs stays open; the cgroup directory, the state directory's
-        // lock, the runtime's log, and whatever its caller left open are closed before the
-        // init resolves any path in the container (CVE-2024-21626).
-        Failure f;
-        if (!mech::close_fds_except(init_fds, {}, f)) init_fail(child_end.get(), f);
-        // Until it execs the container's program the init is this binary: non-dumpable, its
-        // /proc/1/exe and memory are closed to the container's processes (CVE-2019-5736).
-        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
-        init_entry(&args);
-    }
-    guard.child(pidfd);
-    guard.poststop(spec.hooks.poststop, state_json(state, Status::Stopped).dump());
-    child_end.reset();
+    auto in_container_state = [&](Status status) {
+        nlohmann::json j = state_json(state, status);
+        j["pid"] = ::getpid();
+        return j.dump();
+    };
+    run::ContainerHooks hooks;
+    if (!spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty())
+        hooks.runtime_created = [&] {
+            std::string err = run_hooks(spec.hooks.prestart, "prestart", creating.dump());
+            return err.empty() ? run_hooks(spec.hooks.create_runtime, "createRuntime", creating.dump()) : err;
+        };
+    hooks.init_created = [&] { return run_hooks(spec.hooks.create_container, "createContainer", in_container_state(Status::Creating)); };
+    hooks.init_starting = [&] { return run_hooks(spec.hooks.start_container, "startContainer", in_container_state(Status::Created)); };
+    hooks.cloned = [&](pid_t pid, int pidfd) {
+        guard.child(pidfd);
+        guard.poststop(spec.hooks.poststop, state_json(state, Status::Stopped).dump());
+        state.pid = pid;
+        creating["pid"] = pid;
+    };
+    hooks.ready = [&](kernel::Fd listener) {
+        // The device rules wait until the init has made linux.devices' nodes (mknod is
+        // checked against them).
+        if (cgroup) cgroup->apply_devices(device_plan);
+        if (listener) {
+            kernel::Fd agent = mech::connect_unix(spec.linux_.seccomp->listener_path, "connect to seccomp agent");
+            nlohmann::json msg = {{"ociVersion", kSpecVersion}, {"fds", {"seccompFd"}}, {"pid", state.pid},
+                                  {"metadata", spec.linux_.seccomp->listener_metadata}, {"state", state_json(state, Status::Creating)}};
+            run::Failure f;
+            if (!send_listener(agent.get(), listener.get(), msg.dump(), f)) throw Error(f.kind, f.step, f.object, f.err);
+        }
+    };
+    run::spawn_container(plan, hooks, [&](pid_t pid, bool v2_too) {
+        if (cgroup) cgroup->join_v1(pid, cgroup->v2_fd() >= 0 && v2_too);
+    });
     start_socket.reset();
     console.reset();
-
-    if (userns) {
-        mech::write_id_maps(static_cast<pid_t>(pid), map_lines(l.uid_mappings), map_lines(l.gid_mappings), false);
-    }
-    if (cgroup) cgroup->join_v1(static_cast<pid_t>(pid), cgroup->v2_fd() >= 0 && !cloned.into_cgroup);
-    if (spec.process->oom_score_adj)
-        mech::write_proc_file(static_cast<pid_t>(pid), "oom_score_adj", std::to_string(*spec.process->oom_score_adj));
-    state.pid = static_cast<pid_t>(pid);
     state.pid_start = process_start_time(state.pid);
-    creating["pid"] = state.pid;
-    Message go{};
-    go.type = MsgType::Go;
-    go.wait_status = state.pid;
-    if (!run::send_message(parent_end.get(), go)) throw Error(ErrorKind::Setup, "start container init", "setup channel", errno);
-
-    for (;;) {
-        Message m{};
-        int fds[1] = {-1};
-        size_t nfds = 1;
-        int rc = run::recv_message(parent_end.get(), m, fds, &nfds);
-        if (rc <= 0) throw Error(ErrorKind::Setup, "container init", "exited during setup", rc < 0 ? errno : ECHILD);
-        if (m.type == MsgType::Failed) {
-            const Failure& f = m.failure;
-            if (f.kind == ErrorKind::Exec) throw Error(ErrorKind::Exec, f.object, "", f.err == ENOENT ? 0 : f.err);
-            throw Error(f.kind, f.step, f.object, f.err);
-        }
-        if (m.type == MsgType::Hooks) {
-            std::string err = run_hooks(spec.hooks.prestart, "prestart", creating.dump());
-            if (err.empty()) err = run_hooks(spec.hooks.create_runtime, "createRuntime", creating.dump());
-            if (!err.empty()) throw Error::usage(err);
-            if (!run::send_message(parent_end.get(), go)) throw Error(ErrorKind::Setup, "resume container init", "setup channel", errno);
-            continue;
-        }
-        if (m.type == MsgType::Ready) {
-            kernel::Fd listener(nfds ? fds[0] : -1);
-            if (cgroup) cgroup->apply_devices(device_plan);
-            if (listener) {
-                kernel::Fd agent = connect_unix(spec.linux_.seccomp->listener_path, "connect to seccomp agent");
-                nlohmann::json msg = {{"ociVersion", kSpecVersion}, {"fds", {"seccompFd"}}, {"pid", state.pid},
-                                      {"metadata", spec.linux_.seccomp->listener_metadata}, {"state", state_json(state, Status::Creating)}};
-                Failure f;
-                if (!send_listener(agent.get(), listener.get(), msg.dump(), f)) throw Error(f.kind, f.step, f.object, f.err);
-            }
-            break;
-        }
-    }
     dir.save(state);
     if (!o.pid_file.empty()) write_pid_file(o.pid_file, state.pid);
     if (cgroup) cgroup->release();
@@ -493,13 +347,7 @@ void start_container(const std::string& root, const std::string& id) {
     Status st = dir.status(s, false);
     if (st == Status::Stopped) throw Error::usage("cannot start a container that has stopped");
     if (st != Status::Created) throw Error::usage("cannot start an already running container");
-    kernel::Fd conn = connect_unix(dir.path() + "/" + kStartSocket, "connect to container init");
-    std::string reply;
-    char buf[512];
-    ssize_t n;
-    while ((n = ::read(conn.get(), buf, sizeof(buf))) > 0) reply.append(buf, static_cast<size_t>(n));
-    ::unlink((dir.path() + "/" + kStartSocket).c_str());
-    if (reply != "0") throw Error::usage(reply.empty() ? "container init exited before start" : reply);
+    if (std::string err = run::release_container(dir.path() + "/" + kStartSocket); !err.empty()) throw Error::usage(err);
     Spec spec = parse_spec_json(s.config);
     // The spec (1.2, which this runtime declares): a failing poststart hook is logged, the rest
     // still run, and the container keeps running.

@@ -1,7 +1,7 @@
 #include "oci/foreground.hpp"
 
 #include "mech/fd_passing.hpp"
-#include "oci/unix.hpp"
+#include "mech/unix_socket.hpp"
 
 #include <caisson/error.hpp>
 
@@ -58,7 +58,7 @@ ForegroundTerminal::ForegroundTerminal() {
     if (!::mkdtemp(tmpl)) throw Error(ErrorKind::Setup, "mkdtemp", "/tmp/caisson-oci-tty-XXXXXX", errno);
     dir_ = tmpl;
     path_ = dir_ + "/console.sock";
-    listener_ = listen_unix(path_, "listen for the pty");
+    listener_ = mech::listen_unix(path_, "listen for the pty");
 }
 
 ForegroundTerminal::~ForegroundTerminal() {

@@ -2,6 +2,8 @@
 
 #include "mech/fd_passing.hpp"
 
+#include <caisson/error.hpp>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,5 +30,18 @@ int recv_packet(int sock, void* data, size_t size, int* fds, size_t* nfds) {
 bool send_message(int sock, const Message& m, const int* fds, size_t nfds) { return send_packet(sock, &m, sizeof(m), fds, nfds); }
 
 int recv_message(int sock, Message& m, int* fds, size_t* nfds) { return recv_packet(sock, &m, sizeof(m), fds, nfds); }
+
+void report_failure(int sock, const Failure& f, int exit_code) {
+    Message m{};
+    m.type = MsgType::Failed;
+    m.failure = f;
+    send_message(sock, m);
+    ::_exit(exit_code);
+}
+
+void throw_failure(const Failure& f) {
+    if (f.kind == ErrorKind::Exec) throw Error(ErrorKind::Exec, f.object, "", f.err == ENOENT ? 0 : f.err);
+    throw Error(f.kind, f.step, f.object, f.err);
+}
 
 }  // namespace caisson::run

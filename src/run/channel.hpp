@@ -49,4 +49,12 @@ bool send_message(int sock, const Message& m, const int* fds = nullptr, size_t n
 // land in fds[0..*nfds) (close-on-exec), the rest of fds untouched.
 int recv_message(int sock, Message& m, int* fds = nullptr, size_t* nfds = nullptr);
 
+// The child's side of a failed step: the Failure to the other end, then _exit(exit_code).
+// Allocation-free.
+[[noreturn]] void report_failure(int sock, const Failure& f, int exit_code);
+
+// The parent's side: the child's Failure as the caisson::Error it stands for (an exec
+// failure as ErrorKind::Exec naming the program).
+[[noreturn]] void throw_failure(const Failure& f);
+
 }  // namespace caisson::run

@@ -56,13 +56,7 @@ private:
     uint64_t last_;
 };
 
-[[noreturn]] void report_failure(int channel, const Failure& f) {
-    Message m{};
-    m.type = MsgType::Failed;
-    m.failure = f;
-    send_message(channel, m);
-    ::_exit(kExitUsage);
-}
+[[noreturn]] void report_failure(int channel, const Failure& f) { run::report_failure(channel, f, kExitUsage); }
 
 // The supervisor holds the other end; once it is gone, reading sees end-of-stream.
 bool supervisor_alive(int channel) {

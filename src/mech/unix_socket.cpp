@@ -1,4 +1,4 @@
-#include "oci/unix.hpp"
+#include "mech/unix_socket.hpp"
 
 #include <caisson/error.hpp>
 
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace caisson::oci {
+namespace caisson::mech {
 namespace {
 
 // The address for `path`; `dir` keeps the directory open while a long path is in use.
@@ -50,4 +50,4 @@ kernel::Fd listen_unix(const std::string& path, const char* what) {
     return s;
 }
 
-}  // namespace caisson::oci
+}  // namespace caisson::mech

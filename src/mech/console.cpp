@@ -1,4 +1,4 @@
-#include "oci/terminal.hpp"
+#include "mech/console.hpp"
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
@@ -14,9 +14,9 @@
 
 #include <cstring>
 
-namespace caisson::oci {
+namespace caisson::mech {
 
-bool setup_terminal(int console_socket, const Process& p, bool console, run::Failure& f) {
+bool open_console(int console_socket, const ConsoleSpec& c, kernel::Failure& f) {
     kernel::Fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!master) return f.set("open", "/dev/ptmx (process.terminal needs a devpts mount)");
     int unlock = 0;
@@ -24,14 +24,14 @@ bool setup_terminal(int console_socket, const Process& p, bool console, run::Fai
     // The peer by descriptor, never by a name the container could swap.
     kernel::Fd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!slave) return f.set("open pty peer", "/dev/ptmx");
-    if (p.console_size) {
+    if (c.size) {
         winsize ws{};
-        ws.ws_row = static_cast<unsigned short>(p.console_size->first);
-        ws.ws_col = static_cast<unsigned short>(p.console_size->second);
+        ws.ws_row = static_cast<unsigned short>(c.size->first);
+        ws.ws_col = static_cast<unsigned short>(c.size->second);
         if (::ioctl(slave.get(), TIOCSWINSZ, &ws) < 0) return f.set("set console size", "process.consoleSize");
     }
-    if (::fchown(slave.get(), p.user.uid, p.user.gid) < 0) return f.set("chown pty", "process.user");
-    if (console) {
+    if (::fchown(slave.get(), c.uid, c.gid) < 0) return f.set("chown pty", "process.user");
+    if (c.bind_dev_console) {
         // The container's /dev/console is its terminal (runtime-spec): a bind of the pty, by
         // descriptor, onto a file of /dev inside the root: made new, or an existing file or
         // device, never through a symlink the image put there.
@@ -53,11 +53,11 @@ bool setup_terminal(int console_socket, const Process& p, bool console, run::Fai
     }
     static const char kName[] = "/dev/ptmx";
     int fd = master.get();
-    if (!mech::send_with_fds(console_socket, kName, sizeof(kName) - 1, &fd, 1)) return f.set("send pty master", "--console-socket");
+    if (!send_with_fds(console_socket, kName, sizeof(kName) - 1, &fd, 1)) return f.set("send pty master", "--console-socket");
     if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return f.set("set controlling terminal", "pty");
     for (int i = 0; i < 3; ++i)
         if (::dup2(slave.get(), i) < 0) return f.set("dup2", "pty");
     return true;
 }
 
-}  // namespace caisson::oci
+}  // namespace caisson::mech

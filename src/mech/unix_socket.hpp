@@ -6,10 +6,10 @@
 
 #include <string>
 
-namespace caisson::oci {
+namespace caisson::mech {
 
 // Throws caisson::Error naming the path.
 kernel::Fd connect_unix(const std::string& path, const char* what);
 kernel::Fd listen_unix(const std::string& path, const char* what);
 
-}  // namespace caisson::oci
+}  // namespace caisson::mech

@@ -1,0 +1,205 @@
+#include "run/container.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/clone.hpp"
+#include "mech/console.hpp"
+#include "mech/fds.hpp"
+#include "mech/idmap.hpp"
+#include "mech/loopback.hpp"
+#include "mech/mounts.hpp"
+#include "mech/namespaces.hpp"
+#include "mech/sysctl.hpp"
+#include "mech/unix_socket.hpp"
+#include "run/channel.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace caisson::run {
+namespace {
+
+// The init that waits at the start barrier and then becomes the program, in its new
+// namespaces, every step in order. Allocation is safe here: it is a copy of a
+// single-threaded runtime, not a vfork.
+[[noreturn]] void barrier_init(ContainerPlan& plan, const ContainerHooks& hooks, int channel) {
+    Failure f;
+    auto fail = [&] { report_failure(channel, f, 1); };
+
+    // 0. Only what the init needs stays open: the runtime's cgroup and state directories,
+    // its log, and whatever its caller left open are closed (not marked) before the init
+    // resolves any path in the container (CVE-2024-21626).
+    std::vector<int> keep = plan.keep_fds;
+    keep.push_back(channel);
+    for (int fd : {plan.console_socket, plan.start_socket})
+        if (fd >= 0) keep.push_back(fd);
+    std::sort(keep.begin(), keep.end());
+    if (!mech::close_fds_except(keep, {}, f)) fail();
+    // 1. Until it execs the container's program the init is this binary: non-dumpable, so
+    // its /proc/1/exe and memory are closed to the container's processes (CVE-2019-5736).
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
+
+    // 2. Wait until the runtime has written the id maps and joined the cgroups.
+    Message go{};
+    if (recv_message(channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
+    if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) f.set("unshare", "cgroup namespace"), fail();
+    // 3. Root inside for the setup, where the maps have a root; the process's own ids come last.
+    if (plan.new_userns) {
+        (void)!::setresgid(0, 0, 0);
+        (void)!::setresuid(0, 0, 0);
+    }
+    // A session of its own: no controlling terminal of the caller's (CVE-2017-5226).
+    if (::setsid() < 0) f.set("setsid", "container init"), fail();
+    // 4. The runtime's hooks, in these namespaces and before the root.
+    if (hooks.runtime_created) {
+        Message m{};
+        m.type = MsgType::Hooks;
+        if (!send_message(channel, m) || recv_message(channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
+    }
+    // 5. Kernel parameters, through the host's /proc/sys of these namespaces.
+    if (!mech::write_sysctls(plan.sysctls, f)) fail();
+    // 6. The root, with the face's hook between the mounts and pivot_root.
+    std::string hook_error;
+    auto before_pivot = [&] {
+        if (hooks.init_created) hook_error = hooks.init_created();
+        return hook_error.empty();
+    };
+    if (!mech::build_list_root(plan.root, before_pivot, f)) fail();
+    if (!hook_error.empty()) f.set("hook", hook_error.c_str(), EINVAL), fail();
+    // 7. Names.
+    if (plan.hostname && ::sethostname(plan.hostname->data(), plan.hostname->size()) < 0)
+        f.set("sethostname", plan.hostname->c_str()), fail();
+    if (plan.domainname && ::setdomainname(plan.domainname->data(), plan.domainname->size()) < 0)
+        f.set("setdomainname", plan.domainname->c_str()), fail();
+    // 8. The terminal (and /dev/console over it) before the root may turn read-only.
+    ContainerProcess& p = plan.process;
+    if (p.console) {
+        mech::ConsoleSpec console = *p.console;
+        console.bind_dev_console = true;
+        if (!mech::open_console(plan.console_socket, console, f)) fail();
+    }
+    if (plan.console_socket >= 0) ::close(plan.console_socket);
+    if (!mech::finish_list_root(plan.root, f)) fail();
+    // 9. A new network namespace's loopback is up, as crun and runc leave it.
+    if (plan.bring_up_loopback && !mech::bring_up_loopback(f)) fail();
+    // 10. A missing working directory is made (inside the root, as runc does); it is
+    // entered among the last steps.
+    if (!p.create_cwd.empty()) {
+        kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) f.set("open root", "/"), fail();
+        kernel::Fd cwd(mech::open_or_create(root.get(), p.create_cwd.c_str(), true, f));
+        if (!cwd) f.set("create process.cwd", p.create_cwd.c_str(), f.err), fail();
+    }
+    // 11. The program, found in the root; every last step but exec.
+    if (!resolve_executable(p, f)) fail();
+    p.runtime_fds[0] = channel;
+    p.runtime_fds[1] = plan.start_socket;
+    int listener = -1;
+    if (!prepare_process(p, &listener, f)) fail();
+
+    // 12. Ready: the runtime has the listener, and the init waits at the barrier.
+    Message ready{};
+    ready.type = MsgType::Ready;
+    if (!send_message(channel, ready, listener >= 0 ? &listener : nullptr, listener >= 0 ? 1 : 0)) ::_exit(1);
+    if (listener >= 0) ::close(listener);
+    ::close(channel);
+    int conn;
+    do conn = ::accept4(plan.start_socket, nullptr, nullptr, SOCK_CLOEXEC);
+    while (conn < 0 && errno == EINTR);
+    if (conn < 0) ::_exit(1);
+    ::close(plan.start_socket);
+    // 13. The face's last hook, then the answer `start` waits for: "0", or why not.
+    std::string err = hooks.init_starting ? hooks.init_starting() : std::string();
+    std::string reply = err.empty() ? "0" : err;
+    (void)!::write(conn, reply.data(), reply.size());
+    ::close(conn);
+    if (!err.empty()) ::_exit(1);
+    // 14. caisson's own protections, then exec in the init's place.
+    exec_process(p, f);
+    std::string msg = std::string("caisson: ") + f.object + ": " + std::strerror(f.err) + "\n";
+    (void)!::write(2, msg.data(), msg.size());
+    ::_exit(f.err == ENOENT ? 127 : 126);
+}
+
+}  // namespace
+
+pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const std::function<void(pid_t, bool)>& join_cgroups) {
+    // Joined namespaces and a new time namespace belong to this process's children from here.
+    for (const auto& [flag, path] : plan.join_namespaces) {
+        kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns) throw Error(ErrorKind::Usage, "open namespace", path, errno);
+        if (::setns(ns.get(), flag) < 0) throw Error(ErrorKind::Setup, "setns", path, errno);
+    }
+    if (plan.new_timens) {
+        if (::unshare(CLONE_NEWTIME) < 0) throw Error(ErrorKind::Setup, "unshare", "time namespace", errno);
+        if (!plan.timens_offsets.empty()) mech::write_proc_file(::getpid(), "timens_offsets", plan.timens_offsets);
+    }
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
+    kernel::Fd parent_end(sv[0]), child_end(sv[1]);
+
+    mech::CloneRequest request;
+    request.flags = plan.clone_flags;
+    request.cgroup_fd = plan.cgroup_fd;
+    mech::Cloned cloned;
+    if (!mech::clone_process(request, cloned)) {
+        int err = errno;
+        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, request.flags, ::geteuid() == 0), err);
+    }
+    if (cloned.pid == 0) {
+        ::close(parent_end.release());
+        if (cloned.cgroupns_after_join) plan.new_cgroupns = true;
+        barrier_init(plan, hooks, child_end.get());
+    }
+    const pid_t pid = static_cast<pid_t>(cloned.pid);
+    if (hooks.cloned) hooks.cloned(pid, cloned.pidfd);
+    child_end.reset();
+
+    if (plan.new_userns) mech::write_id_maps(pid, plan.uid_map, plan.gid_map, false);
+    if (join_cgroups) join_cgroups(pid, !cloned.into_cgroup);
+    if (plan.oom_score_adj) mech::write_proc_file(pid, "oom_score_adj", std::to_string(*plan.oom_score_adj));
+    Message go{};
+    go.type = MsgType::Go;
+    if (!send_message(parent_end.get(), go)) throw Error(ErrorKind::Setup, "start container init", "setup channel", errno);
+
+    for (;;) {
+        Message m{};
+        int fds[1] = {-1};
+        size_t nfds = 1;
+        int rc = recv_message(parent_end.get(), m, fds, &nfds);
+        if (rc <= 0) throw Error(ErrorKind::Setup, "container init", "exited during setup", rc < 0 ? errno : ECHILD);
+        if (m.type == MsgType::Failed) throw_failure(m.failure);
+        if (m.type == MsgType::Hooks) {
+            std::string err = hooks.runtime_created ? hooks.runtime_created() : std::string();
+            if (!err.empty()) throw Error::usage(err);
+            if (!send_message(parent_end.get(), go)) throw Error(ErrorKind::Setup, "resume container init", "setup channel", errno);
+            continue;
+        }
+        if (m.type == MsgType::Ready) {
+            kernel::Fd listener(nfds ? fds[0] : -1);
+            if (hooks.ready) hooks.ready(std::move(listener));
+            return pid;
+        }
+    }
+}
+
+std::string release_container(const std::string& start_socket_path) {
+    kernel::Fd conn = mech::connect_unix(start_socket_path, "connect to container init");
+    std::string reply;
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(conn.get(), buf, sizeof(buf))) > 0) reply.append(buf, static_cast<size_t>(n));
+    ::unlink(start_socket_path.c_str());
+    if (reply == "0") return {};
+    return reply.empty() ? "container init exited before start" : reply;
+}
+
+}  // namespace caisson::run

@@ -1,0 +1,131 @@
+#include "run/join.hpp"
+
+#include "kernel/fd.hpp"
+#include "mech/clone.hpp"
+#include "mech/console.hpp"
+#include "mech/fds.hpp"
+#include "run/channel.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace caisson::run {
+namespace {
+
+struct NsFile {
+    const char* name;
+    int flag;
+};
+constexpr NsFile kNs[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
+                          {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME}};
+
+// The namespaces of `pid` that are not this process's: setns refuses to "join" one's own
+// user namespace, and the others cost a change for nothing.
+int differing_namespaces(pid_t pid) {
+    int flags = 0;
+    for (const auto& n : kNs) {
+        struct stat mine{}, theirs{};
+        std::string self = std::string("/proc/self/ns/") + n.name;
+        std::string other = "/proc/" + std::to_string(pid) + "/ns/" + n.name;
+        if (::stat(self.c_str(), &mine) < 0 || ::stat(other.c_str(), &theirs) < 0) continue;
+        if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) flags |= n.flag;
+    }
+    return flags;
+}
+
+[[noreturn]] void child_fail(int channel, const Failure& f) {
+    report_failure(channel, f, f.err == ENOENT && f.kind == ErrorKind::Exec ? 127 : 126);
+}
+
+
+// The helper, a fork of the runtime: joins, clones the process, reports its pid, exits.
+[[noreturn]] void helper(JoinPlan& plan, int ns_flags, int channel, const sigset_t& process_mask) {
+    Failure f;
+    auto fail = [&] { child_fail(channel, f); };
+    // Only what the helper needs stays open: the cgroup directory, the state directory, the
+    // runtime's log and its caller's descriptors are closed before anything enters the
+    // container (CVE-2024-21626).
+    std::vector<int> keep{channel, plan.init_pidfd};
+    if (plan.console_socket >= 0) keep.push_back(plan.console_socket);
+    for (unsigned fd = 3; fd < 3 + plan.process.preserve_fds; ++fd) keep.push_back(static_cast<int>(fd));
+    std::sort(keep.begin(), keep.end());
+    if (!mech::close_fds_except(keep, {}, f)) fail();
+    // Its child enters the container's pid namespace as this binary: non-dumpable until it
+    // execs (CVE-2019-5736).
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
+    if (!set_cpu_affinity(plan.initial_cpus, "process.execCPUAffinity.initial", f)) fail();
+    // The cgroup first (its files are the host's), then the namespaces, all at once.
+    for (const auto& file : plan.cgroup_procs) {
+        kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), "0", 1) != 1) f.set("join cgroup", file.c_str()), fail();
+    }
+    if (ns_flags && ::setns(plan.init_pidfd, ns_flags) < 0) f.set("setns", "container namespaces"), fail();
+    mech::CloneRequest request;
+    request.flags = CLONE_PARENT;
+    request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
+    request.want_pidfd = false;
+    mech::Cloned cloned;
+    if (!mech::clone_process(request, cloned)) f.set("clone3", "exec process"), fail();
+    if (cloned.pid > 0) {
+        Message m{};
+        m.type = MsgType::Started;
+        m.wait_status = static_cast<int>(cloned.pid);
+        send_message(channel, m);
+        ::_exit(0);
+    }
+    // The process: a session of its own, its terminal, then the last steps.
+    ::close(plan.init_pidfd);
+    ContainerProcess& p = plan.process;
+    p.runtime_fds[0] = channel;
+    ::sigprocmask(SIG_SETMASK, &process_mask, nullptr);
+    if (::setsid() < 0) f.set("setsid", "exec process"), fail();
+    if (p.console && !mech::open_console(plan.console_socket, *p.console, f)) fail();
+    if (plan.console_socket >= 0) ::close(plan.console_socket);
+    if (!resolve_executable(p, f)) fail();
+    int listener = -1;
+    if (!prepare_process(p, &listener, f)) fail();
+    exec_process(p, f);
+    child_fail(channel, f);
+}
+
+}  // namespace
+
+pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
+    int ns_flags = differing_namespaces(plan.init_pid);
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "exec channel", errno);
+    kernel::Fd ours(sv[0]), theirs(sv[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorKind::Setup, "fork", "exec helper", errno);
+    if (pid == 0) {
+        ::close(ours.release());
+        helper(plan, ns_flags, theirs.get(), process_mask);
+    }
+    theirs.reset();
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    Message m{};
+    if (recv_message(ours.get(), m) <= 0) throw Error(ErrorKind::Setup, "exec helper", "exited", ECHILD);
+    if (m.type == MsgType::Failed) throw_failure(m.failure);
+    const pid_t process = m.wait_status;
+    // End of stream: the process exec'd (the channel is close-on-exec). A message: it failed.
+    Message result{};
+    if (recv_message(ours.get(), result) > 0 && result.type == MsgType::Failed) {
+        ::waitpid(process, nullptr, 0);
+        throw_failure(result.failure);
+    }
+    return process;
+}
+
+}  // namespace caisson::run

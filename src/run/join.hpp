@@ -1,0 +1,33 @@
+// A process started in a running container (OCI's exec): a helper of the runtime joins the
+// container's cgroups and namespaces (setns on the init's pidfd, all at once), then clones
+// the process with CLONE_PARENT, so that it is the runtime's child (waitable) and inside the
+// container's pid namespace. The runtime itself never enters the container. The process
+// then takes the same last steps as every other (run/container_process).
+#pragma once
+
+#include "run/container_process.hpp"
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace caisson::run {
+
+struct JoinPlan {
+    pid_t init_pid = -1;  // the container's init
+    int init_pidfd = -1;
+    std::vector<std::string> cgroup_procs;  // each hierarchy's cgroup.procs of the container
+    std::vector<uint16_t> initial_cpus;     // the helper's CPUs until it is in the cgroup
+    ContainerProcess process;
+    int console_socket = -1;                // with process.console
+};
+
+// Returns the process's pid once it has exec'd (a child of this process). Throws
+// caisson::Error: the helper's or the process's own failure, as it reported it.
+// `process_mask` is the signal mask the process starts with.
+pid_t join_container(JoinPlan& plan, const sigset_t& process_mask);
+
+}  // namespace caisson::run
