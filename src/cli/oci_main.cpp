@@ -1,15 +1,10 @@
 // `caisson-oci`: an OCI runtime with runc's command line, over caisson's library. Clients
 // (containerd, Podman, Docker) pass global flags, then a subcommand, its flags and the id;
 // flags are accepted as -flag, --flag, --flag=value or --flag value, as Go's flag package does.
-#include "oci/commands.hpp"
-#include "oci/container.hpp"
-#include "oci/spec.hpp"
-#include "oci/state.hpp"
-#include "policy/values.hpp"
-#include "mech/self_exe.hpp"
+#include <caisson/error.hpp>
+#include <caisson/oci.hpp>
 
 #include <charconv>
-#include <caisson/error.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -148,33 +143,6 @@ std::string need_id(const Flags& f, const std::string& cmd) {
     return f.positional[0];
 }
 
-// CVE-2019-5736: create, run and exec leave a process of this binary in the container's pid
-// namespace (the init until start, the exec helper's child until exec). Those processes are
-// non-dumpable, which keeps /proc/PID/exe closed to the container unless it can hold
-// CAP_SYS_PTRACE in the host's user namespace; then the runtime re-executes itself from a
-// read-only bind of its binary first (about 1.7 ms here), so that /proc/PID/exe leads to a
-// mount where writes fail. A config that does not parse is left for the command to report.
-void protect_runtime_binary(char** argv, const std::function<bool()>& container_may_ptrace) {
-    bool exposed = false;
-    try {
-        exposed = container_may_ptrace();
-    } catch (const std::exception&) {
-        return;
-    }
-    if (!exposed || caisson::mech::self_exe_is_safe()) return;
-    caisson::mech::reexec_from_read_only_bind(argv, environ);
-    throw Error(caisson::ErrorKind::Setup, "re-execute from a read-only bind of the runtime (CVE-2019-5736)", "/proc/self/exe",
-                errno);
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error(caisson::ErrorKind::Usage, "open", path, errno);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 int run_command(const std::string& cmd, const std::vector<std::string>& args, size_t i, const std::string& root,
                 bool systemd_cgroup, char** argv) {
     Flags f;
@@ -231,9 +199,8 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             throw Error::usage("--systemd-cgroup: caisson-oci drives cgroupfs only (no systemd here); configure the client's "
                                "cgroup manager as cgroupfs");
         std::string id = need_id(f, cmd);
-        protect_runtime_binary(argv, [&] {
-            return oci::may_ptrace_host_processes(oci::parse_spec(read_text(f.get("bundle", ".") + "/config.json")));
-        });
+        // CVE-2019-5736: see caisson/oci.hpp.
+        oci::protect_runtime_binary(argv, [&] { return oci::bundle_may_ptrace_host(f.get("bundle", ".")); });
         unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
@@ -290,9 +257,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         auto num = [&](const char* flag) { return number(f, cmd, flag); };
         // Sizes as runc takes them (256m, 1G, bytes), and -1 for no limit.
         auto size = [&](const char* flag) -> long long {
-            std::string v = f.get(flag);
-            if (v == "-1") return -1;
-            return static_cast<long long>(caisson::values::parse_size(v, std::string(cmd) + " --" + flag));
+            return oci::parse_size(f.get(flag), std::string(cmd) + " --" + flag);
         };
         if (f.has("memory")) r["memory"]["limit"] = size("memory");
         if (f.has("memory-swap")) r["memory"]["swap"] = size("memory-swap");
@@ -335,15 +300,6 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         return 0;
     }
     if (cmd == "exec") {
-        protect_runtime_binary(argv, [&] {
-            oci::StateDir dir(root, need_id(f, cmd));
-            oci::Spec spec = oci::parse_spec_json(dir.load().config);
-            if (f.has("process"))
-                spec.process = oci::parse_process(oci::parse_json(read_text(f.get("process")), f.get("process")));
-            if (spec.process && spec.process->capabilities)
-                spec.process->capabilities->bounding |= oci::capability_bits(f.lists["cap"], "exec --cap");
-            return oci::may_ptrace_host_processes(spec);
-        });
         oci::ExecOptions o;
         o.root = root;
         o.id = need_id(f, cmd);
@@ -361,6 +317,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         // Accepted by runc's parser; a sub-cgroup caisson-oci cannot honour is refused, not ignored.
         if (f.has("cgroup")) throw Error::usage("exec --cgroup: caisson-oci runs an exec'd process in the container's own cgroup only");
         o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
+        oci::protect_runtime_binary(argv, [&] { return oci::exec_may_ptrace_host(o); });
         return oci::exec_in_container(o);
     }
     throw Error::usage("unknown command \"" + cmd + "\"\n" + kUsage);

@@ -1,10 +1,8 @@
-#include "oci/commands.hpp"
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
-#include "oci/container.hpp"
 #include "oci/foreground.hpp"
 #include "oci/hooks.hpp"
 #include "oci/resources.hpp"
@@ -13,6 +11,7 @@
 #include "oci/wait.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/oci.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,19 +1,10 @@
-#include "oci/container.hpp"
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
-#include "mech/console.hpp"
-#include "mech/clone.hpp"
-#include "mech/namespaces.hpp"
 #include "mech/egress.hpp"
-#include "mech/fds.hpp"
 #include "mech/idmap.hpp"
-#include "mech/loopback.hpp"
-#include "mech/mount_list.hpp"
-#include "mech/mounts.hpp"
-#include "mech/sysctl.hpp"
 #include "oci/hooks.hpp"
 #include "oci/idmapped_mounts.hpp"
 #include "oci/process_setup.hpp"
@@ -25,6 +16,7 @@
 #include "run/container.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/oci.hpp>
 
 #include <fcntl.h>
 #include <linux/sched.h>

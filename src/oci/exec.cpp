@@ -1,15 +1,11 @@
 // `exec`: the process OCI's exec describes (from --process or the container's own, with the
 // command line's overrides), started in the container by the one launcher's join
 // (run/join), then waited for here, in the foreground, or left detached.
-#include "oci/commands.hpp"
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
-#include "mech/console.hpp"
-#include "mech/clone.hpp"
-#include "mech/fds.hpp"
 #include "oci/foreground.hpp"
 #include "oci/process_setup.hpp"
 #include "oci/spec.hpp"
@@ -19,6 +15,7 @@
 #include "run/join.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/oci.hpp>
 
 #include <fcntl.h>
 #include <linux/sched.h>

@@ -3,6 +3,8 @@
 // a known property caisson cannot honour is refused by validate(), naming the field.
 #pragma once
 
+#include <caisson/oci.hpp>
+
 #include <caisson/seccomp.hpp>
 
 #include <nlohmann/json.hpp>
@@ -15,7 +17,6 @@
 
 namespace caisson::oci {
 
-inline constexpr const char* kSpecVersion = "1.2.0";
 
 struct IdMapping {
     uint32_t container_id = 0, host_id = 0, size = 0;
@@ -193,7 +194,6 @@ Spec parse_spec(const std::string& text, const std::string& origin = "config.jso
 Spec parse_spec_json(const nlohmann::json& j);
 Process parse_process(const nlohmann::json& j);        // exec --process FILE
 Resources parse_resources(const nlohmann::json& j);    // update --resources FILE
-nlohmann::json parse_json(const std::string& text, const std::string& origin);
 
 // Refuses what the spec asks and caisson cannot give, naming the field.
 void validate(const Spec& spec);
@@ -208,6 +208,5 @@ std::vector<std::string> capability_names(uint64_t bits);
 // processes in its pid namespace are open to it despite being non-dumpable (CVE-2019-5736).
 bool may_ptrace_host_processes(const Spec& spec);
 
-nlohmann::json default_spec(bool rootless, uint32_t uid = 0, uint32_t gid = 0);
 
 }  // namespace caisson::oci

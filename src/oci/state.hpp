@@ -4,6 +4,8 @@
 // still there, is its cgroup frozen), never trusted from the file.
 #pragma once
 
+#include <caisson/oci.hpp>
+
 #include "kernel/fd.hpp"
 
 #include <nlohmann/json.hpp>
@@ -16,7 +18,6 @@
 
 namespace caisson::oci {
 
-inline constexpr const char* kDefaultRoot = "/run/caisson-oci";
 inline constexpr const char* kStartSocket = "start.sock";
 
 enum class Status { Creating, Created, Running, Paused, Stopped };
@@ -61,7 +62,5 @@ private:
 };
 
 std::string process_start_time(pid_t pid);
-bool process_is(pid_t pid, const std::string& start);  // alive, not a zombie, same process
-std::string rfc3339_now();
-
+bool process_is(pid_t pid, const std::string& start);  
 }  // namespace caisson::oci
