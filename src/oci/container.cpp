@@ -58,6 +58,13 @@ int ns_flag(const std::string& type) {
     return 0;
 }
 
+// Whether two namespace files name one namespace. A path that cannot be read is left for the
+// join to report.
+bool same_namespace(const std::string& a, const std::string& b) {
+    struct stat x{}, y{};
+    return ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 std::string read_all(const std::string& path, const char* what) {
     kernel::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw Error(ErrorKind::Usage, what, path, errno);
@@ -171,13 +178,18 @@ pid_t create_container(const CreateOptions& o) {
     // Namespaces: new ones by clone, existing ones (a path) joined by this process first.
     uint64_t clone_flags = 0;
     std::vector<std::pair<int, std::string>> joins;
-    bool userns = false, new_netns = false, new_cgroupns = false, new_timens = false, has_mount = false;
+    bool userns = false, joined_userns = false, new_netns = false, new_cgroupns = false, new_timens = false, has_mount = false;
     for (const auto& n : l.namespaces) {
         int flag = ns_flag(n.type);
         if (n.type == "mount") has_mount = true;
         if (!n.path.empty()) {
-            if (n.type == "user" || n.type == "mount")
-                throw Error::usage("config.json: linux.namespaces: joining a " + n.type + " namespace by path is not supported by caisson-oci");
+            // The init builds the root in a joined mount namespace and pivots into it, which
+            // moves every process there whose root is that namespace's: never the runtime's
+            // own (the host's, as a rule), which would hand the host's processes the container's root.
+            if (n.type == "mount" && same_namespace(n.path, "/proc/self/ns/mnt"))
+                throw Error::usage("config.json: linux.namespaces: the mount namespace " + n.path +
+                                   " is caisson-oci's own; a container's root is never built in it");
+            if (n.type == "user") joined_userns = true;
             joins.emplace_back(flag, n.path);
             continue;
         }
@@ -256,6 +268,7 @@ pid_t create_container(const CreateOptions& o) {
     plan.clone_flags = clone_flags;
     if (cgroup && cgroup->v2_fd() >= 0) plan.cgroup_fd = cgroup->v2_fd();
     plan.new_userns = userns;
+    plan.joined_userns = joined_userns;
     plan.new_cgroupns = new_cgroupns;
     plan.join_namespaces = joins;
     plan.new_timens = new_timens;
@@ -267,7 +280,7 @@ pid_t create_container(const CreateOptions& o) {
     }
     plan.oom_score_adj = spec.process->oom_score_adj;
     plan.sysctls.assign(l.sysctl.begin(), l.sysctl.end());
-    plan.root = plan_rootfs(spec, {rootfs, bundle, userns, new_netns, o.no_pivot, &idmapped});
+    plan.root = plan_rootfs(spec, {rootfs, bundle, userns || joined_userns, new_netns, o.no_pivot, &idmapped});
     if (cgroup) {
         for (const auto& path : cgroup->paths()) {
             std::string mount = path.substr(0, path.size() - cg_name.size() - 1 - (cg_parent.empty() ? 0 : cg_parent.size() + 1));

@@ -35,6 +35,7 @@ struct Message {
     Failure failure;
     uint32_t n_steps = 0;
     StepSample steps[kMaxSteps] = {};
+    bool into_cgroup = false;  // Started by a clone helper: the process was born in its cgroup
 };
 
 // One fixed-size packet with up to kMaxPassedFds descriptors, for any of the project's

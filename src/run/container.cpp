@@ -18,11 +18,15 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <string_view>
 
 namespace caisson::run {
 namespace {
@@ -52,7 +56,7 @@ namespace {
     if (recv_message(channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
     if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) f.set("unshare", "cgroup namespace"), fail();
     // 3. Root inside for the setup, where the maps have a root; the process's own ids come last.
-    if (plan.new_userns) {
+    if (plan.new_userns || plan.joined_userns) {
         (void)!::setresgid(0, 0, 0);
         (void)!::setresuid(0, 0, 0);
     }
@@ -131,17 +135,57 @@ namespace {
 
 }  // namespace
 
-pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const std::function<void(pid_t, bool)>& join_cgroups) {
-    // Joined namespaces and a new time namespace belong to this process's children from here.
-    for (const auto& [flag, path] : plan.join_namespaces) {
+namespace {
+
+// The namespaces to join, the user namespace last: joined first, it would leave this
+// process without the rights to join those the host's user namespace owns; joined last, the
+// container's new namespaces (made by clone) are owned by it, as they must be.
+std::vector<std::pair<int, std::string>> join_order(std::vector<std::pair<int, std::string>> joins) {
+    std::stable_partition(joins.begin(), joins.end(), [](const auto& j) { return j.first != CLONE_NEWUSER; });
+    return joins;
+}
+
+// A helper of the runtime (a fork) joins the namespaces given by path and makes the time
+// namespace, then clones the init with CLONE_PARENT: the init is the runtime's child, in
+// those namespaces, and the runtime itself never enters them. Reports the init's pid (or
+// the step that failed) on the init's own channel end before the init reads from it.
+[[noreturn]] void clone_helper(ContainerPlan& plan, const ContainerHooks& hooks, const mech::CloneRequest& request, int channel) {
+    Failure f;
+    for (const auto& [flag, path] : join_order(plan.join_namespaces)) {
         kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!ns) throw Error(ErrorKind::Usage, "open namespace", path, errno);
-        if (::setns(ns.get(), flag) < 0) throw Error(ErrorKind::Setup, "setns", path, errno);
+        if (!ns) f.set("open namespace", path.c_str(), errno, ErrorKind::Usage), report_failure(channel, f, 1);
+        if (::setns(ns.get(), flag) < 0) f.set("setns", path.c_str()), report_failure(channel, f, 1);
     }
     if (plan.new_timens) {
-        if (::unshare(CLONE_NEWTIME) < 0) throw Error(ErrorKind::Setup, "unshare", "time namespace", errno);
-        if (!plan.timens_offsets.empty()) mech::write_proc_file(::getpid(), "timens_offsets", plan.timens_offsets);
+        if (::unshare(CLONE_NEWTIME) < 0) f.set("unshare", "time namespace"), report_failure(channel, f, 1);
+        // Written before any process is in the namespace: the init is the first.
+        kernel::Fd offsets(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+        if (!plan.timens_offsets.empty() &&
+            (!offsets || ::write(offsets.get(), plan.timens_offsets.data(), plan.timens_offsets.size()) !=
+                             static_cast<ssize_t>(plan.timens_offsets.size())))
+            f.set("write", "/proc/self/timens_offsets"), report_failure(channel, f, 1);
     }
+    mech::CloneRequest parented = request;
+    parented.flags |= CLONE_PARENT;
+    parented.exit_signal = 0;  // CLONE_PARENT takes this helper's own (SIGCHLD)
+    parented.want_pidfd = false;
+    mech::Cloned cloned;
+    if (!mech::clone_process(parented, cloned)) f.set("clone3", "container init"), report_failure(channel, f, 1);
+    if (cloned.pid == 0) {
+        if (cloned.cgroupns_after_join) plan.new_cgroupns = true;
+        barrier_init(plan, hooks, channel);
+    }
+    Message m{};
+    m.type = MsgType::Started;
+    m.wait_status = static_cast<int>(cloned.pid);
+    m.into_cgroup = cloned.into_cgroup;
+    send_message(channel, m);
+    ::_exit(0);
+}
+
+}  // namespace
+
+pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const std::function<void(pid_t, bool)>& join_cgroups) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "setup channel", errno);
     kernel::Fd parent_end(sv[0]), child_end(sv[1]);
@@ -149,15 +193,44 @@ pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const st
     mech::CloneRequest request;
     request.flags = plan.clone_flags;
     request.cgroup_fd = plan.cgroup_fd;
+    auto refused = [&](int err) {
+        return Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, request.flags, ::geteuid() == 0), err);
+    };
     mech::Cloned cloned;
-    if (!mech::clone_process(request, cloned)) {
-        int err = errno;
-        throw Error(ErrorKind::Setup, "clone3", mech::explain_namespace_refusal(err, request.flags, ::geteuid() == 0), err);
-    }
-    if (cloned.pid == 0) {
-        ::close(parent_end.release());
-        if (cloned.cgroupns_after_join) plan.new_cgroupns = true;
-        barrier_init(plan, hooks, child_end.get());
+    if (plan.join_namespaces.empty() && !plan.new_timens) {
+        if (!mech::clone_process(request, cloned)) throw refused(errno);
+        if (cloned.pid == 0) {
+            ::close(parent_end.release());
+            if (cloned.cgroupns_after_join) plan.new_cgroupns = true;
+            barrier_init(plan, hooks, child_end.get());
+        }
+    } else {
+        pid_t helper = ::fork();
+        if (helper < 0) throw Error(ErrorKind::Setup, "fork", "clone helper", errno);
+        if (helper == 0) {
+            ::close(parent_end.release());
+            clone_helper(plan, hooks, request, child_end.get());
+        }
+        int status = 0;
+        while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+        }
+        Message m{};
+        if (recv_message(parent_end.get(), m) <= 0) throw Error(ErrorKind::Setup, "clone helper", "exited", ECHILD);
+        if (m.type == MsgType::Failed) {
+            if (std::string_view(m.failure.step) == "clone3") throw refused(m.failure.err);
+            throw_failure(m.failure);
+        }
+        // The init is this process's child (CLONE_PARENT): its pid cannot be reused before
+        // it is reaped here, so the pidfd opened by pid is the init's.
+        cloned.pid = m.wait_status;
+        cloned.into_cgroup = m.into_cgroup;
+        cloned.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m.wait_status, 0));
+        if (cloned.pidfd < 0) {
+            int err = errno;
+            ::kill(m.wait_status, SIGKILL);
+            ::waitpid(m.wait_status, nullptr, 0);
+            throw Error(ErrorKind::Setup, "pidfd_open", "container init", err);
+        }
     }
     const pid_t pid = static_cast<pid_t>(cloned.pid);
     if (hooks.cloned) hooks.cloned(pid, cloned.pidfd);

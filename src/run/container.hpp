@@ -29,10 +29,12 @@ struct ContainerPlan {
     int cgroup_fd = -1;        // a cgroup v2 directory to be born in, or -1
     bool new_userns = false;   // the init sets its ids to root inside for the setup
     bool new_cgroupns = false; // made by the init once the runtime has moved it into its cgroups
-    // Existing namespaces (CLONE_NEW* flag, path), joined by the runtime before clone; never
-    // a user or mount namespace (refused by the face).
+    // Existing namespaces (CLONE_NEW* flag, path), joined by a helper that then clones the
+    // init (the runtime never enters them); the user namespace last. A joined mount
+    // namespace is where the init builds the root, as runc does.
     std::vector<std::pair<int, std::string>> join_namespaces;
-    // A time namespace, made by the runtime before clone: its offsets can only be written
+    bool joined_userns = false;  // one of them: the init sets its ids to root inside, as with new_userns
+    // A time namespace, made by that helper before clone: its offsets can only be written
     // before any process is in it, and the init is the program, so no child enters it later.
     bool new_timens = false;
     std::string timens_offsets;  // "monotonic SECS NSECS\n" lines
@@ -70,8 +72,8 @@ struct ContainerHooks {
     std::function<void(kernel::Fd listener)> ready;
 };
 
-// The runtime's side of create: joins and makes the namespaces that the runtime itself
-// enters (this process is left in them: it is create's, and exits), clones the init, writes its maps, joins it to the v1
+// The runtime's side of create: clones the init (through a helper that joins namespaces
+// first, when there are some to join or a time namespace to make), writes its maps, joins it to the v1
 // hierarchies of `join_v1` (called with its pid), runs the hooks at their points, and
 // returns once the init waits at the barrier. Throws caisson::Error, the init's own failure
 // as it reported it.

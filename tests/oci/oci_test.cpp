@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -388,25 +389,101 @@ TEST(OciRun, IdmapWithoutItsOwnMappingTakesTheContainers) {
     EXPECT_EQ(owner(data.path() + "/new"), "0 0");
 }
 
+// A process of this test in namespaces of its own (unshare), kept alive until destroyed: its
+// /proc/PID/ns/* are the paths a config joins. Ready once unshared (a pipe, never a sleep);
+// a new user namespace gets 0 -> 100000 (65536 ids).
+struct NamespaceHolder {
+    pid_t pid = -1;
+    explicit NamespaceHolder(int flags) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) < 0) return;
+        pid = ::fork();
+        if (pid == 0) {
+            char ok = ::unshare(flags) == 0 ? 1 : 0;
+            (void)!::write(p[1], &ok, 1);
+            ::pause();
+            ::_exit(0);
+        }
+        ::close(p[1]);
+        char ok = 0;
+        if (::read(p[0], &ok, 1) != 1 || !ok) ADD_FAILURE() << "unshare in the holder failed";
+        ::close(p[0]);
+        if (flags & CLONE_NEWUSER)
+            for (const char* map : {"uid_map", "gid_map"}) {
+                std::ofstream out("/proc/" + std::to_string(pid) + "/" + map);
+                out << "0 100000 65536\n";
+                out.flush();
+                if (!out) ADD_FAILURE() << "writing the holder's " << map;
+            }
+    }
+    ~NamespaceHolder() {
+        if (pid <= 0) return;
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    std::string path(const char* ns) const { return "/proc/" + std::to_string(pid) + "/ns/" + ns; }
+    std::string id(const char* ns) const { return std::filesystem::read_symlink(path(ns)).string(); }
+};
+
 TEST(OciRun, JoinsANetworkNamespaceByPath) {
     Bundle b;
-    // A namespace kept alive by a sleeping process of its own, joined through /proc/PID/ns/net.
-    pid_t holder = ::fork();
-    if (holder == 0) {
-        if (::unshare(CLONE_NEWNET) < 0) ::_exit(1);
-        ::pause();
-        ::_exit(0);
-    }
-    std::string path = "/proc/" + std::to_string(holder) + "/ns/net";
-    for (int i = 0; i < 1000 && std::filesystem::read_symlink(path) == host_ns("net"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    std::string want = std::filesystem::read_symlink(path).string();
+    NamespaceHolder holder(CLONE_NEWNET);
+    ASSERT_GT(holder.pid, 0);
     for (auto& ns : b.config["linux"]["namespaces"])
-        if (ns["type"] == "network") ns["path"] = path;
+        if (ns["type"] == "network") ns["path"] = holder.path("net");
     RunResult r = b.run();
-    ::kill(holder, SIGKILL);
-    ::waitpid(holder, nullptr, 0);
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(r.probe["ns"]["net"], want);
+    EXPECT_EQ(r.probe["ns"]["net"], holder.id("net"));
+}
+
+// As a pod's containers join the pod's user namespace (Kubernetes' user namespaces): the
+// user and mount namespaces by path, the others new, owned by the joined user namespace. The
+// init builds the root in the joined mount namespace, as runc does.
+TEST(OciRun, JoinsAUserAndAMountNamespaceByPath) {
+    Bundle b;
+    NamespaceHolder holder(CLONE_NEWUSER | CLONE_NEWNS);
+    ASSERT_GT(holder.pid, 0);
+    for (auto& ns : b.config["linux"]["namespaces"])
+        if (ns["type"] == "mount") ns["path"] = holder.path("mnt");
+    b.config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", holder.path("user")}});
+    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    RunResult r = b.run();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["ns"]["user"], holder.id("user"));
+    EXPECT_EQ(r.probe["ns"]["mnt"], holder.id("mnt"));
+    EXPECT_NE(r.probe["ns"]["pid"], host_ns("pid"));
+    EXPECT_NE(r.probe["uid_map"].get<std::string>().find("100000"), std::string::npos);
+    EXPECT_EQ(r.probe["uid"], 0);
+    // The runtime itself stayed where it was: a second container sees the host's user namespace.
+    Bundle plain;
+    RunResult again = plain.run();
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_EQ(again.probe["ns"]["user"], host_ns("user"));
+}
+
+// runtime-spec: a path that is not a namespace of the type it is given as is an error.
+TEST(OciBadInput, ANamespacePathOfAnotherTypeIsAnError) {
+    Bundle b;
+    NamespaceHolder holder(CLONE_NEWIPC);
+    ASSERT_GT(holder.pid, 0);
+    for (auto& ns : b.config["linux"]["namespaces"])
+        if (ns["type"] == "network") ns["path"] = holder.path("ipc");
+    RunResult r = b.run();
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("setns"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(holder.path("ipc")), std::string::npos) << r.err;
+}
+
+// The runtime's own mount namespace is never where a container's root is built: pivot_root
+// there would move the host's processes into the container's root.
+TEST(OciBadInput, TheRuntimesOwnMountNamespaceIsRefused) {
+    Bundle b;
+    for (auto& ns : b.config["linux"]["namespaces"])
+        if (ns["type"] == "mount") ns["path"] = "/proc/self/ns/mnt";
+    RunResult r = b.run();
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("caisson-oci's own"), std::string::npos) << r.err;
 }
 
 TEST(OciRun, TimeNamespaceOffsets) {
