@@ -153,3 +153,17 @@ int argument_bits(std::string_view syscall, unsigned index) {
 }
 
 }  // namespace caisson::filter
+
+namespace caisson::seccomp {
+
+// The model's (include/caisson/seccomp.hpp): here, in the lowest layer that names ABIs.
+const char* abi_name(Abi abi) {
+    switch (abi) {
+    case Abi::X86_64: return "x86_64";
+    case Abi::X32: return "x32";
+    case Abi::I386: return "i386";
+    }
+    return "?";
+}
+
+}  // namespace caisson::seccomp

@@ -3,21 +3,8 @@
 
 #include "policy/seccomp_profile.hpp"
 
-#include <cstring>
 
 namespace caisson {
-
-Error::Error(ErrorKind kind, std::string step, std::string object, int err)
-    : std::runtime_error([&] {
-          std::string m = step;
-          if (!object.empty()) m += ": " + object;
-          if (err) m += ": " + std::string(std::strerror(err));
-          return m;
-      }()),
-      kind_(kind),
-      step_(std::move(step)),
-      object_(std::move(object)),
-      err_(err) {}
 
 // runc's and crun's default maskedPaths / readonlyPaths (OCI spec defaults).
 std::vector<std::string> default_masked_paths() {

@@ -350,15 +350,6 @@ namespace caisson::seccomp {
 
 Policy policy_from_toml(std::string_view text, const std::string& origin) { return seccomp_profile::parse_text(text, origin); }
 
-const char* abi_name(Abi abi) {
-    switch (abi) {
-    case Abi::X86_64: return "x86_64";
-    case Abi::X32: return "x32";
-    case Abi::I386: return "i386";
-    }
-    return "?";
-}
-
 std::string action_text(const Action& a) {
     switch (a.kind) {
     case ActionKind::Allow: return "allow";
