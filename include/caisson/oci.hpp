@@ -68,14 +68,4 @@ long long parse_size(const std::string& text, const std::string& field);
 // The time as runc's logs write it.
 std::string rfc3339_now();
 
-// CVE-2019-5736: whether the container a bundle describes, or an exec into a container,
-// could hold CAP_SYS_PTRACE in the host's user namespace (and so reach this binary
-// through /proc/PID/exe of the runtime's processes in it).
-bool bundle_may_ptrace_host(const std::string& bundle);
-bool exec_may_ptrace_host(const ExecOptions& o);
-// When `exposed` says so (a config that does not parse is left for the command to report),
-// re-executes this binary from a read-only bind of itself, so that /proc/PID/exe leads to a
-// mount where writes fail; returns when there is no need. Throws when it cannot.
-void protect_runtime_binary(char** argv, const std::function<bool()>& exposed);
-
 }  // namespace caisson::oci

@@ -94,10 +94,22 @@ public:
     // nothing is left behind in that case.
     Outcome run();
     const Policy& policy() const { return policy_; }
+    // CVE-2019-5736: whether the program could rewrite this process's executable (its host
+    // uid owns the file, or is root, and the file is not protected). A program whose
+    // interpreter is "#!/proc/self/exe" runs this very binary inside the sandbox, where a
+    // second process reaches it through /proc/PID/exe. run() refuses such a sandbox: call
+    // run_from_protected_copy() first.
+    bool exposes_own_binary() const;
 
 private:
     Policy policy_;
 };
+
+// Re-executes this program (the same argv and environment) from a copy no sandbox can write:
+// a detached read-only bind of its binary as root, a sealed memfd copy otherwise. Returns at
+// once when the binary is protected already or the caller could not write it anyway; throws
+// caisson::Error when it cannot. The OCI runtime calls it before every create and exec.
+void run_from_protected_copy(char** argv);
 
 // The report as JSON text (the schema --report writes).
 std::string outcome_to_json(const Outcome& outcome);

@@ -88,13 +88,21 @@ caisson::Policy build_policy(CLI::App& run, const std::vector<std::string>& prof
     return policy;
 }
 
+// CVE-2019-5736 (caisson/sandbox.hpp): when the program could rewrite this binary, caisson
+// first re-executes itself from a copy no sandbox can write (the same command line again).
+caisson::Policy protected_for(caisson::Policy policy, char** argv) {
+    if (caisson::Sandbox(policy).exposes_own_binary()) caisson::run_from_protected_copy(argv);
+    return policy;
+}
+
 int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy, const OptionMap& by_option,
-                std::vector<std::string> program) {
+                std::vector<std::string> program, char** argv) {
     caisson::Policy policy = build_policy(run, profiles, by_option, std::move(program));
     if (print_policy) {
         std::cout << caisson::policy_to_json(policy) << "\n";
         return 0;
     }
+    policy = protected_for(std::move(policy), argv);
     caisson::Sandbox sandbox(std::move(policy));
     caisson::Outcome outcome = sandbox.run();
     if (outcome.seccomp_violation) {
@@ -285,12 +293,13 @@ int main(int argc, char** argv) {
     if (program.size() == 1 && program[0].empty()) program.clear();
     try {
         if (listen->parsed())
-            return caisson::cli::listen_command(listen_opts, build_policy(*listen, profiles, by_option, std::move(program)));
+            return caisson::cli::listen_command(listen_opts,
+                                                protected_for(build_policy(*listen, profiles, by_option, std::move(program)), argv));
         if (learn->parsed()) {
             learn_opts.verify = !no_verify;
-            return caisson::learn(learn_opts, build_policy(*learn, profiles, by_option, std::move(program)));
+            return caisson::learn(learn_opts, protected_for(build_policy(*learn, profiles, by_option, std::move(program)), argv));
         }
-        return run_command(*run, profiles, print_policy, by_option, std::move(program));
+        return run_command(*run, profiles, print_policy, by_option, std::move(program), argv);
     } catch (const Error& e) {
         std::fprintf(stderr, "caisson: %s\n", e.what());
         return exit_code_for(e);

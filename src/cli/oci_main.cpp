@@ -3,6 +3,7 @@
 // flags are accepted as -flag, --flag, --flag=value or --flag value, as Go's flag package does.
 #include <caisson/error.hpp>
 #include <caisson/oci.hpp>
+#include <caisson/sandbox.hpp>
 
 #include <charconv>
 
@@ -199,8 +200,9 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             throw Error::usage("--systemd-cgroup: caisson-oci drives cgroupfs only (no systemd here); configure the client's "
                                "cgroup manager as cgroupfs");
         std::string id = need_id(f, cmd);
-        // CVE-2019-5736: see caisson/oci.hpp.
-        oci::protect_runtime_binary(argv, [&] { return oci::bundle_may_ptrace_host(f.get("bundle", ".")); });
+        // CVE-2019-5736: the init is this binary until start, and the program may name it as
+        // its interpreter ("#!/proc/self/exe"): always from a protected copy (caisson/sandbox.hpp).
+        caisson::run_from_protected_copy(argv);
         unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
@@ -317,7 +319,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         // Accepted by runc's parser; a sub-cgroup caisson-oci cannot honour is refused, not ignored.
         if (f.has("cgroup")) throw Error::usage("exec --cgroup: caisson-oci runs an exec'd process in the container's own cgroup only");
         o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
-        oci::protect_runtime_binary(argv, [&] { return oci::exec_may_ptrace_host(o); });
+        caisson::run_from_protected_copy(argv);  // CVE-2019-5736, as for create
         return oci::exec_in_container(o);
     }
     throw Error::usage("unknown command \"" + cmd + "\"\n" + kUsage);

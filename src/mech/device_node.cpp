@@ -32,7 +32,9 @@ int open_host_device(const char* host_path, const DeviceSpec& d, kernel::Failure
 bool place_host_device(int dir, const char* name, int node, const char* what, kernel::Failure& f) {
     kernel::Fd file(::openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666));
     if (!file) return f.set("create device file", what);
-    if (kernel::move_mount(node, "", dir, name, MOVE_MOUNT_F_EMPTY_PATH) < 0) return f.set("bind device node", what);
+    // Onto the file just made, by its descriptor: never onto whatever the name holds by then.
+    if (kernel::move_mount(node, "", file.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return f.set("bind device node", what);
     return true;
 }
 
@@ -40,11 +42,20 @@ bool make_device_node(int dir, const char* name, const DeviceSpec& d, mode_t mod
                       std::optional<gid_t> gid, const char* what, kernel::Failure& f) {
     mode_t kind = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
     dev_t dev = d.type == 'p' ? 0 : makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
-    if (::mknodat(dir, name, kind | (mode & 07777), dev) < 0) return f.set("mknod", what);
-    // The umask took bits from mknod's mode.
-    if (::fchmodat(dir, name, mode & 07777, 0) < 0) return f.set("chmod device", what);
-    if ((uid || gid) && ::fchownat(dir, name, uid.value_or(0), gid.value_or(0), AT_SYMLINK_NOFOLLOW) < 0)
-        return f.set("chown device", what);
+    // The mode exactly as asked, with no umask taken off: no chmod by name afterwards, which
+    // would follow a link put in the node's place.
+    mode_t old_umask = ::umask(0);
+    int made = ::mknodat(dir, name, kind | (mode & 07777), dev);
+    ::umask(old_umask);
+    if (made < 0) return f.set("mknod", what);
+    if (uid || gid) {
+        // The owner on the node by descriptor, checked to be the node made.
+        kernel::Fd node(::openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        struct stat st{};
+        if (!node || ::fstat(node.get(), &st) < 0) return f.set("open device", what);
+        if ((st.st_mode & S_IFMT) != kind || (d.type != 'p' && st.st_rdev != dev)) return f.set("device replaced", what, EEXIST);
+        if (::fchownat(node.get(), "", uid.value_or(0), gid.value_or(0), AT_EMPTY_PATH) < 0) return f.set("chown device", what);
+    }
     return true;
 }
 

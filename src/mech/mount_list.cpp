@@ -139,7 +139,8 @@ bool make_device(int root, const ListRootPlan& plan, const ListedDevice& d, Fail
     if (!dir) return false;
     kernel::Fd real_dir(::openat(dir.get(), ".", O_DIRECTORY | O_CLOEXEC));
     if (!real_dir) return f.set("open device directory", parent.c_str());
-    ::unlinkat(real_dir.get(), name.c_str(), 0);  // replaces what the image had there
+    // Replaces what the image had there (a file, a node, a link; never a directory).
+    if (::unlinkat(real_dir.get(), name.c_str(), 0) < 0 && errno != ENOENT) return f.set("remove before making device", d.path.c_str());
     const DeviceSpec spec{d.type, d.major, d.minor};
     if (!plan.userns || d.type == 'p')
         return make_device_node(real_dir.get(), name.c_str(), spec, d.mode, d.uid, d.gid, d.path.c_str(), f);

@@ -7,6 +7,7 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -192,8 +193,13 @@ bool mask_paths(int root, const std::vector<std::string>& masked, const std::vec
         } else {
             if (!null_src) {
                 // The sandbox's own /dev/null (already bound in) serves as the blank file.
-                null_src.reset(open_in_root(root, "/dev/null", O_PATH));
+                null_src.reset(open_in_root(root, "/dev/null", O_PATH | O_NOFOLLOW));
                 if (!null_src) return f.set("open /dev/null for mask", path.c_str());
+                // Only the null device itself: a file or link the image put there would be
+                // bound over the masked paths instead (CVE-2025-31133).
+                struct stat st{};
+                if (::fstat(null_src.get(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+                    return f.set("mask source is not the null device", "/dev/null", ENODEV);
             }
             kernel::Fd clone(kernel::open_tree(null_src.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
             rc = clone ? attach(clone.get(), at.get()) : -1;

@@ -1,18 +1,31 @@
-// CVE-2019-5736: a process inside a container that can open /proc/PID/exe of a runtime
-// process in its pid namespace (the waiting init, an exec helper) reaches the runtime's
-// binary on the host, and can rewrite it once that process is gone. The runtime runs itself
-// from a detached, read-only bind of its own binary instead: /proc/PID/exe then leads to a
-// mount on which every write fails with EROFS, and which exists only while the runtime runs.
+// CVE-2019-5736: the runtime's own binary must never be writable from inside a sandbox. Two
+// ways reach it: /proc/PID/exe of a runtime process in the sandbox's pid namespace (the
+// waiting init, an exec helper), and a program whose interpreter is "#!/proc/self/exe",
+// which the kernel resolves, at exec, to the runtime's binary and runs inside the sandbox;
+// a second process there opens its /proc/PID/exe and rewrites the file once it is gone.
+// Non-dumpable runtime processes close the first way only. The runtime therefore runs
+// itself from a copy the sandbox cannot write: a detached read-only bind of its binary (root)
+// or a sealed memfd copy (anyone else), whenever the program could write the file itself.
 #pragma once
+
+#include <sys/types.h>
 
 namespace caisson::mech {
 
-// True when this process's executable can no longer be written through /proc/self/exe:
-// it runs from a read-only mount, or its user could not write it anyway.
+// True when this process's executable can no longer be written through /proc/self/exe by
+// anyone: it runs from a read-only mount or from a memfd sealed against writes.
+bool self_exe_is_protected();
+
+// True when this process's executable could be written by host uid `uid` (its owner, root,
+// or anyone for a world-writable file), and it is not protected.
+bool self_exe_writable_by(uid_t uid);
+
+// True when the caller itself may write this process's executable (and it is not protected).
 bool self_exe_is_safe();
 
-// Re-executes this program, same arguments and environment, from a read-only detached bind
-// of its own binary; returns only on failure (errno set), naming nothing: the caller says.
-void reexec_from_read_only_bind(char** argv, char** envp);
+// Re-executes this program, same arguments and environment, from a copy no sandbox can write:
+// a read-only detached bind of its own binary where the caller may make one (root), else a
+// sealed memfd copy. Returns only on failure (errno set), naming nothing: the caller says.
+void reexec_from_protected_copy(char** argv, char** envp);
 
 }  // namespace caisson::mech

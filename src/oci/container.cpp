@@ -169,6 +169,15 @@ pid_t create_container(const CreateOptions& o) {
     std::string config_text = read_all(bundle + "/config.json", "open bundle config");
     nlohmann::json config = parse_json(config_text, bundle + "/config.json");
     Spec spec = parse_spec_json(config);
+    // A namespace joined by a path that is caisson-oci's own is shared, not the container's:
+    // it is taken as not listed, so that the rules for a shared namespace hold (sysctls and
+    // the host name are refused there, never written into the host's).
+    std::erase_if(spec.linux_.namespaces, [](const Namespace& n) {
+        if (n.path.empty() || n.type == "mount") return false;
+        for (const auto& k : kNamespaces)
+            if (n.type == k.type) return same_namespace(n.path, std::string("/proc/self/ns/") + k.proc);
+        return false;
+    });
     validate(spec);
     const Linux& l = spec.linux_;
     std::string rootfs = absolute(spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path);

@@ -3,6 +3,7 @@
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/oci.hpp>
 
 #include <algorithm>
 
@@ -109,6 +110,11 @@ std::pair<std::string, std::string> cgroup_location(const std::string& path, con
     auto slash = p.rfind('/');
     if (slash == std::string::npos) return {"", p};
     return {p.substr(0, slash), p.substr(slash + 1)};
+}
+
+long long parse_size(const std::string& text, const std::string& field) {
+    if (text == "-1") return -1;  // runc's "no limit"
+    return static_cast<long long>(values::parse_size(text, field));
 }
 
 }  // namespace caisson::oci

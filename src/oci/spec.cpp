@@ -579,13 +579,6 @@ void validate(const Spec& s) {
     }
 }
 
-bool may_ptrace_host_processes(const Spec& spec) {
-    for (const auto& ns : spec.linux_.namespaces)
-        if (ns.type == "user") return false;
-    if (!spec.process || !spec.process->capabilities) return false;
-    return (spec.process->capabilities->bounding >> CAP_SYS_PTRACE) & 1;
-}
-
 uint64_t capability_bits(const std::vector<std::string>& names, const std::string& field) {
     uint64_t bits = 0;
     for (const auto& n : names) {

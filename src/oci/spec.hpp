@@ -202,11 +202,6 @@ void validate(const Spec& spec);
 uint64_t capability_bits(const std::vector<std::string>& names, const std::string& field);
 std::vector<std::string> capability_names(uint64_t bits);
 
-// The default configuration `spec` writes (a busybox-style rootfs, runc's defaults).
-// Whether the container's processes can hold CAP_SYS_PTRACE in the host's user namespace
-// (it is in the bounding set and there is no user namespace): then the runtime's own
-// processes in its pid namespace are open to it despite being non-dumpable (CVE-2019-5736).
-bool may_ptrace_host_processes(const Spec& spec);
 
 
 }  // namespace caisson::oci

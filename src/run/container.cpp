@@ -15,6 +15,7 @@
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -38,18 +39,19 @@ namespace {
     Failure f;
     auto fail = [&] { report_failure(channel, f, 1); };
 
-    // 0. Only what the init needs stays open: the runtime's cgroup and state directories,
-    // its log, and whatever its caller left open are closed (not marked) before the init
-    // resolves any path in the container (CVE-2024-21626).
+    // 0. Until it execs the container's program the init is this binary: non-dumpable from
+    // its first step, so its /proc/1/exe, descriptors and memory are closed to the
+    // container's processes (CVE-2019-5736).
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
     std::vector<int> keep = plan.keep_fds;
     keep.push_back(channel);
     for (int fd : {plan.console_socket, plan.start_socket})
         if (fd >= 0) keep.push_back(fd);
     std::sort(keep.begin(), keep.end());
+    // 1. Only what the init needs stays open: the runtime's cgroup and state directories, its
+    // log, and whatever its caller left open are closed (not marked) before the init resolves
+    // any path in the container (CVE-2024-21626).
     if (!mech::close_fds_except(keep, {}, f)) fail();
-    // 1. Until it execs the container's program the init is this binary: non-dumpable, so
-    // its /proc/1/exe and memory are closed to the container's processes (CVE-2019-5736).
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
 
     // 2. Wait until the runtime has written the id maps and joined the cgroups.
     Message go{};
@@ -57,8 +59,9 @@ namespace {
     if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) f.set("unshare", "cgroup namespace"), fail();
     // 3. Root inside for the setup, where the maps have a root; the process's own ids come last.
     if (plan.new_userns || plan.joined_userns) {
-        (void)!::setresgid(0, 0, 0);
-        (void)!::setresuid(0, 0, 0);
+        // Fail closed: without root inside, the init would build the root as the host's ids.
+        if (::setresgid(0, 0, 0) < 0) f.set("setresgid", "root in the container's user namespace"), fail();
+        if (::setresuid(0, 0, 0) < 0) f.set("setresuid", "root in the container's user namespace"), fail();
     }
     // A session of its own: no controlling terminal of the caller's (CVE-2017-5226).
     if (::setsid() < 0) f.set("setsid", "container init"), fail();
@@ -137,41 +140,78 @@ namespace {
 
 namespace {
 
-// The namespaces to join, the user namespace last: joined first, it would leave this
-// process without the rights to join those the host's user namespace owns; joined last, the
-// container's new namespaces (made by clone) are owned by it, as they must be.
-std::vector<std::pair<int, std::string>> join_order(std::vector<std::pair<int, std::string>> joins) {
-    std::stable_partition(joins.begin(), joins.end(), [](const auto& j) { return j.first != CLONE_NEWUSER; });
+// A namespace to join: opened (and checked) by the runtime, before any helper exists.
+struct Join {
+    int flag;
+    std::string path;
+    kernel::Fd fd;
+};
+
+// The namespaces to join, opened in the runtime, the user namespace last: joined first, it
+// would leave the helper without the rights to join those the host's user namespace owns;
+// joined last, the container's new namespaces (made by clone) are owned by it, as they must be.
+std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& paths) {
+    std::vector<Join> joins;
+    for (const auto& [flag, path] : paths) {
+        kernel::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw Error(ErrorKind::Usage, "open namespace", path, errno);
+        joins.push_back({flag, path, std::move(fd)});
+    }
+    std::stable_partition(joins.begin(), joins.end(), [](const Join& j) { return j.flag != CLONE_NEWUSER; });
     return joins;
 }
 
 // A helper of the runtime (a fork) joins the namespaces given by path and makes the time
 // namespace, then clones the init with CLONE_PARENT: the init is the runtime's child, in
-// those namespaces, and the runtime itself never enters them. Reports the init's pid (or
-// the step that failed) on the init's own channel end before the init reads from it.
-[[noreturn]] void clone_helper(ContainerPlan& plan, const ContainerHooks& hooks, const mech::CloneRequest& request, int channel) {
+// those namespaces, and the runtime itself never enters them. Reports the init's pid and
+// pidfd (or the step that failed) on the init's own channel end, before the init reads it.
+[[noreturn]] void clone_helper(ContainerPlan& plan, const ContainerHooks& hooks, const mech::CloneRequest& request,
+                               const std::vector<Join>& joins, int channel) {
     Failure f;
-    for (const auto& [flag, path] : join_order(plan.join_namespaces)) {
-        kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!ns) f.set("open namespace", path.c_str(), errno, ErrorKind::Usage), report_failure(channel, f, 1);
-        if (::setns(ns.get(), flag) < 0) f.set("setns", path.c_str()), report_failure(channel, f, 1);
+    auto fail = [&] { report_failure(channel, f, 1); };
+    // Not dumpable, and holding nothing of the runtime's, before it is in any namespace of
+    // the container's: a process there could otherwise trace it (it is host root) or use
+    // its descriptors. The init it clones inherits both.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
+    // The offsets file of this process, opened before a joined mount namespace changes /proc.
+    kernel::Fd offsets;
+    if (plan.new_timens && !plan.timens_offsets.empty()) {
+        offsets.reset(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+        if (!offsets) f.set("open", "/proc/self/timens_offsets"), fail();
+    }
+    std::vector<int> keep = plan.keep_fds;
+    for (int fd : {channel, request.cgroup_fd, plan.console_socket, plan.start_socket, offsets.get()})
+        if (fd >= 0) keep.push_back(fd);
+    for (const auto& j : joins) keep.push_back(j.fd.get());
+    std::sort(keep.begin(), keep.end());
+    if (!mech::close_fds_except(keep, {}, f)) fail();
+    // No supplementary group of the host's root goes into a user namespace it joins.
+    if (plan.joined_userns && ::geteuid() == 0 && ::setgroups(0, nullptr) < 0) f.set("setgroups", "container init"), fail();
+    for (const auto& j : joins) {
+        if (::setns(j.fd.get(), j.flag) < 0) f.set("setns", j.path.c_str()), fail();
+        // Root of the joined user namespace, at once: the host's uid 0 is no id to build the
+        // container as (it owns the host's files).
+        if (j.flag == CLONE_NEWUSER && (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0))
+            f.set("become root in the joined user namespace", j.path.c_str()), fail();
     }
     if (plan.new_timens) {
-        if (::unshare(CLONE_NEWTIME) < 0) f.set("unshare", "time namespace"), report_failure(channel, f, 1);
+        if (::unshare(CLONE_NEWTIME) < 0) f.set("unshare", "time namespace"), fail();
         // Written before any process is in the namespace: the init is the first.
-        kernel::Fd offsets(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
-        if (!plan.timens_offsets.empty() &&
-            (!offsets || ::write(offsets.get(), plan.timens_offsets.data(), plan.timens_offsets.size()) !=
-                             static_cast<ssize_t>(plan.timens_offsets.size())))
-            f.set("write", "/proc/self/timens_offsets"), report_failure(channel, f, 1);
+        if (offsets && ::write(offsets.get(), plan.timens_offsets.data(), plan.timens_offsets.size()) !=
+                           static_cast<ssize_t>(plan.timens_offsets.size()))
+            f.set("write", "/proc/self/timens_offsets"), fail();
     }
     mech::CloneRequest parented = request;
     parented.flags |= CLONE_PARENT;
+    // As the joined user namespace's root the helper may not move a process into the host's
+    // cgroup directories: the runtime joins the init to them before it goes on.
+    if (plan.joined_userns) parented.cgroup_fd = -1;
     parented.exit_signal = 0;  // CLONE_PARENT takes this helper's own (SIGCHLD)
-    parented.want_pidfd = false;
     mech::Cloned cloned;
-    if (!mech::clone_process(parented, cloned)) f.set("clone3", "container init"), report_failure(channel, f, 1);
+    if (!mech::clone_process(parented, cloned)) f.set("clone3", "container init"), fail();
     if (cloned.pid == 0) {
+        for (const auto& j : joins) ::close(j.fd.get());
+        if (offsets) ::close(offsets.get());
         if (cloned.cgroupns_after_join) plan.new_cgroupns = true;
         barrier_init(plan, hooks, channel);
     }
@@ -179,7 +219,10 @@ std::vector<std::pair<int, std::string>> join_order(std::vector<std::pair<int, s
     m.type = MsgType::Started;
     m.wait_status = static_cast<int>(cloned.pid);
     m.into_cgroup = cloned.into_cgroup;
-    send_message(channel, m);
+    if (!send_message(channel, m, &cloned.pidfd, 1)) {
+        ::kill(static_cast<pid_t>(cloned.pid), SIGKILL);
+        ::_exit(1);
+    }
     ::_exit(0);
 }
 
@@ -205,31 +248,32 @@ pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const st
             barrier_init(plan, hooks, child_end.get());
         }
     } else {
+        std::vector<Join> joins = open_joins(plan.join_namespaces);
         pid_t helper = ::fork();
         if (helper < 0) throw Error(ErrorKind::Setup, "fork", "clone helper", errno);
         if (helper == 0) {
             ::close(parent_end.release());
-            clone_helper(plan, hooks, request, child_end.get());
+            clone_helper(plan, hooks, request, joins, child_end.get());
         }
         int status = 0;
         while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
         }
         Message m{};
-        if (recv_message(parent_end.get(), m) <= 0) throw Error(ErrorKind::Setup, "clone helper", "exited", ECHILD);
+        int fds[1] = {-1};
+        size_t nfds = 1;
+        if (recv_message(parent_end.get(), m, fds, &nfds) <= 0) throw Error(ErrorKind::Setup, "clone helper", "exited", ECHILD);
         if (m.type == MsgType::Failed) {
             if (std::string_view(m.failure.step) == "clone3") throw refused(m.failure.err);
             throw_failure(m.failure);
         }
-        // The init is this process's child (CLONE_PARENT): its pid cannot be reused before
-        // it is reaped here, so the pidfd opened by pid is the init's.
+        // The init is this process's child (CLONE_PARENT); its pidfd came from the clone.
         cloned.pid = m.wait_status;
         cloned.into_cgroup = m.into_cgroup;
-        cloned.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m.wait_status, 0));
+        cloned.pidfd = nfds ? fds[0] : -1;
         if (cloned.pidfd < 0) {
-            int err = errno;
             ::kill(m.wait_status, SIGKILL);
             ::waitpid(m.wait_status, nullptr, 0);
-            throw Error(ErrorKind::Setup, "pidfd_open", "container init", err);
+            throw Error(ErrorKind::Setup, "clone helper", "no pidfd for the container init", EPROTO);
         }
     }
     const pid_t pid = static_cast<pid_t>(cloned.pid);

@@ -204,6 +204,11 @@ Outcome Sandbox::run() {
     const uid_t caller_uid = ::geteuid();
     const gid_t caller_gid = ::getegid();
     run::preflight(p, caller_uid == 0);
+    // CVE-2019-5736: fail closed when the program could rewrite the binary that runs it.
+    if (exposes_own_binary())
+        throw Error::usage("the program would run with host ids that may write this binary (" + std::to_string(::getpid()) +
+                           "'s /proc/self/exe), which a \"#!/proc/self/exe\" script reaches from inside (CVE-2019-5736): "
+                           "run caisson from a read-only or root-owned file, or call caisson::run_from_protected_copy() first");
     std::optional<mech::IdMaps> maps;
     if (p.namespaces.user) maps = mech::decide_id_maps(p.identity, caller_uid, caller_gid);
     // Learn mode as root, where there is a cgroup v2 to tell the sandbox by: the kernel counts

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -130,6 +132,33 @@ TEST(Isolation, ShareUserAsRootKeepsHostIds) {
     auto root = run_probe({"--share-user", "--map-host-root"});
     EXPECT_EQ(root.probe["uid"], 0);
     EXPECT_EQ(root.probe["status"]["CapEff"], "0000000000000000");
+}
+
+// CVE-2019-5736: a program running as the host's root could rewrite caisson's binary through
+// "#!/proc/self/exe"; caisson then runs from a read-only copy of itself (and the default,
+// whose root is an unprivileged host id, costs nothing: it runs from the file as it is).
+TEST(Isolation, AProgramThatCouldRewriteCaissonFindsOnlyAReadOnlyCopy) {
+    struct statvfs vfs{};
+    ASSERT_EQ(::statvfs(caisson_path(), &vfs), 0);
+    if (vfs.f_flag & ST_RDONLY) GTEST_SKIP() << "caisson's binary is on a read-only mount already";
+    auto runs_read_only = [](std::vector<std::string> args) {
+        bool read_only = false;
+        RunOptions o;
+        o.on_ready = [&](pid_t caisson) {
+            struct statvfs exe{};
+            read_only = ::statvfs(("/proc/" + std::to_string(caisson) + "/exe").c_str(), &exe) == 0 && (exe.f_flag & ST_RDONLY);
+            ::kill(caisson, SIGUSR1);
+        };
+        auto r = run_probe(args, {"--wait-signal"}, o);
+        EXPECT_EQ(r.status, 0) << r.err;
+        return read_only;
+    };
+    EXPECT_TRUE(runs_read_only({"--share-user", "--map-host-root"}));
+    struct stat st{};
+    ASSERT_EQ(::stat(caisson_path(), &st), 0);
+    if (st.st_uid == 0 && !(st.st_mode & S_IWOTH)) {
+        EXPECT_FALSE(runs_read_only({}));
+    }
 }
 
 TEST(Isolation, Hostname) {

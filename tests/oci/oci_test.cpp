@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -475,6 +476,30 @@ TEST(OciBadInput, ANamespacePathOfAnotherTypeIsAnError) {
     EXPECT_NE(r.err.find(holder.path("ipc")), std::string::npos) << r.err;
 }
 
+// A namespace path that is the runtime's own is sharing it: the host name and sysctls, which
+// need a namespace of the container's, are refused rather than written into the host's.
+TEST(OciBadInput, JoiningTheRuntimesOwnNamespacesIsSharingThem) {
+    Bundle b;
+    for (auto& ns : b.config["linux"]["namespaces"]) {
+        if (ns["type"] == "uts") ns["path"] = "/proc/self/ns/uts";
+        if (ns["type"] == "network") ns["path"] = "/proc/self/ns/net";
+    }
+    b.config["hostname"] = "not-the-hosts";
+    RunResult r = b.run();
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("hostname"), std::string::npos) << r.err;
+    Bundle n;
+    for (auto& ns : n.config["linux"]["namespaces"])
+        if (ns["type"] == "network") ns["path"] = "/proc/self/ns/net";
+    n.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+    RunResult s = n.run();
+    EXPECT_NE(s.status, 0);
+    EXPECT_NE(s.err.find("net.ipv4.ip_forward"), std::string::npos) << s.err;
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    EXPECT_NE(std::string(host), "not-the-hosts");
+}
+
 // The runtime's own mount namespace is never where a container's root is built: pivot_root
 // there would move the host's processes into the container's root.
 TEST(OciBadInput, TheRuntimesOwnMountNamespaceIsRefused) {
@@ -745,6 +770,11 @@ TEST(OciLifecycle, CreateStartKillDelete) {
     EXPECT_TRUE(st.contains("created") && st.contains("owner") && st.contains("rootfs") && st.contains("annotations"));
     EXPECT_NE(read_file("/proc/" + std::to_string(pid) + "/cmdline").find("caisson-oci"), std::string::npos)
         << "before start, the pid is the runtime's init, waiting";
+    // CVE-2019-5736 (a program "#!/proc/self/exe" runs the init's binary): whatever the
+    // config, the runtime runs from a copy nothing can write.
+    struct statvfs exe{};
+    ASSERT_EQ(::statvfs(("/proc/" + std::to_string(pid) + "/exe").c_str(), &exe), 0);
+    EXPECT_TRUE(exe.f_flag & ST_RDONLY) << "the waiting init runs from the runtime's own writable file";
     ASSERT_EQ(b.oci("start", {}, "life").status, 0);
     EXPECT_EQ(json::parse(b.oci("state", {}, "life").out)["status"], "running");
     EXPECT_EQ(read_file("/proc/" + std::to_string(pid) + "/cmdline").substr(0, 10), std::string("/bin/sleep"));
