@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 
 namespace caisson::run {
 namespace {
@@ -80,7 +81,11 @@ int differing_namespaces(pid_t pid) {
         Message m{};
         m.type = MsgType::Started;
         m.wait_status = static_cast<int>(cloned.pid);
-        send_message(channel, m);
+        // A process the runtime was not told of would outlive it: none is left.
+        if (!send_message(channel, m)) {
+            ::kill(static_cast<pid_t>(cloned.pid), SIGKILL);
+            ::_exit(1);
+        }
         ::_exit(0);
     }
     // The process: a session of its own, its terminal, then the last steps.
