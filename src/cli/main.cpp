@@ -250,7 +250,17 @@ int main(int argc, char** argv) {
         std::printf("caisson %s\n", CAISSON_VERSION);
         return 0;
     }
-    if (doctor->parsed()) return caisson::cli::doctor_command(doctor_json);
+    // doctor runs a default sandbox: from a protected copy where that sandbox could write
+    // this binary (an ordinary user's own build), as `run` would.
+    if (doctor->parsed()) {
+        try {
+            protected_for(caisson::default_policy(), argv);
+        } catch (const Error& e) {
+            std::fprintf(stderr, "caisson: %s\n", e.what());
+            return exit_code_for(e);
+        }
+        return caisson::cli::doctor_command(doctor_json);
+    }
     if (policy_cmd->parsed()) {
         try {
             if (check->parsed()) return caisson::policy_check(policy_name, std::cout, std::cerr);

@@ -1,6 +1,7 @@
 #include "mech/companion.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/self_exe.hpp"
 
 #include <caisson/error.hpp>
 
@@ -23,8 +24,11 @@ std::string companion_path(const char* name, const char* env_var, const char* in
     if (const char* env = std::getenv(env_var)) return env;
     char self[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        std::string dir(self, static_cast<size_t>(n));
+    // A binary re-executed from a protected copy (mech/self_exe) says where it was.
+    std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+    if (const char* from = std::getenv(kReexecFromVar); from && from[0] == '/') path = from;
+    if (!path.empty() && path.find('/') != std::string::npos) {
+        std::string dir = path;
         dir.erase(dir.rfind('/'));
         if (::access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
     }

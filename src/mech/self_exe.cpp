@@ -13,6 +13,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string>
+#include <vector>
 
 namespace caisson::mech {
 namespace {
@@ -34,7 +38,11 @@ void reexec_from_sealed_memfd(char** argv, char** envp) {
     if (!src) return;
     struct stat st{};
     if (::fstat(src.get(), &st) < 0) return;
-    kernel::Fd copy(static_cast<int>(::syscall(SYS_memfd_create, "caisson", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
+    // MFD_EXEC where vm.memfd_noexec would otherwise seal it against exec; kernels before
+    // 6.3 know no such flag (EINVAL) and make every memfd executable.
+    constexpr unsigned kMfdExec = 0x0010U;
+    kernel::Fd copy(static_cast<int>(::syscall(SYS_memfd_create, "caisson", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec)));
+    if (!copy && errno == EINVAL) copy.reset(static_cast<int>(::syscall(SYS_memfd_create, "caisson", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
     if (!copy) return;
     for (off_t done = 0; done < st.st_size;) {
         ssize_t n = ::sendfile(copy.get(), src.get(), nullptr, static_cast<size_t>(st.st_size - done));
@@ -55,11 +63,12 @@ bool self_exe_is_protected() {
     return seals >= 0 && (seals & F_SEAL_WRITE);
 }
 
-bool self_exe_writable_by(uid_t uid) {
+bool self_exe_writable_by(uid_t uid, gid_t gid) {
     if (self_exe_is_protected()) return false;
+    if (::geteuid() != 0) return ::faccessat(AT_FDCWD, "/proc/self/exe", W_OK, AT_EACCESS) == 0;
     struct stat st{};
     if (::stat("/proc/self/exe", &st) < 0) return true;  // unknown: assume the worst
-    return uid == 0 || st.st_uid == uid || (st.st_mode & S_IWOTH);
+    return uid == 0 || st.st_uid == uid || (st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && (gid == 0 || st.st_gid == gid));
 }
 
 bool self_exe_is_safe() {
@@ -69,8 +78,20 @@ bool self_exe_is_safe() {
 }
 
 void reexec_from_protected_copy(char** argv, char** envp) {
-    if (::geteuid() == 0) reexec_from_read_only_bind(argv, envp);
-    reexec_from_sealed_memfd(argv, envp);
+    // The copy has no path of its own: where the binary was goes along, so that companions
+    // installed beside it (caisson-net) are still found (mech/companion).
+    std::vector<std::string> kept;
+    for (char** e = envp; e && *e; ++e)
+        if (std::strncmp(*e, kReexecFromVar, std::strlen(kReexecFromVar)) != 0 || (*e)[std::strlen(kReexecFromVar)] != '=')
+            kept.emplace_back(*e);
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) kept.push_back(std::string(kReexecFromVar) + "=" + std::string(self, static_cast<size_t>(n)));
+    std::vector<char*> env;
+    for (auto& e : kept) env.push_back(e.data());
+    env.push_back(nullptr);
+    if (::geteuid() == 0) reexec_from_read_only_bind(argv, env.data());
+    reexec_from_sealed_memfd(argv, env.data());
 }
 
 }  // namespace caisson::mech

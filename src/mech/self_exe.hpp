@@ -16,14 +16,19 @@ namespace caisson::mech {
 // anyone: it runs from a read-only mount or from a memfd sealed against writes.
 bool self_exe_is_protected();
 
-// True when this process's executable could be written by host uid `uid` (its owner, root,
-// or anyone for a world-writable file), and it is not protected.
-bool self_exe_writable_by(uid_t uid);
+// True when this process's executable could be written by a program with host ids
+// `uid`/`gid` (as its owner, root, its group, or anyone), and it is not protected. An
+// ordinary caller's program never has more than the caller: then whether the caller may write
+// it (its groups and ACLs included).
+bool self_exe_writable_by(uid_t uid, gid_t gid);
 
 // True when the caller itself may write this process's executable (and it is not protected).
 bool self_exe_is_safe();
 
-// Re-executes this program, same arguments and environment, from a copy no sandbox can write:
+// Where a re-executed binary was, in its environment (the copy has no path of its own).
+inline constexpr const char* kReexecFromVar = "CAISSON_REEXEC_FROM";
+
+// Re-executes this program, same arguments and environment (plus kReexecFromVar), from a copy no sandbox can write:
 // a read-only detached bind of its own binary where the caller may make one (root), else a
 // sealed memfd copy. Returns only on failure (errno set), naming nothing: the caller says.
 void reexec_from_protected_copy(char** argv, char** envp);

@@ -17,7 +17,12 @@ bool write_sysctls(const std::vector<std::pair<std::string, std::string>>& value
     if (values.empty()) return true;
     // The procfs root itself, checked: in a mount namespace a container's process shares, a
     // mount over /proc or /proc/sys could redirect these writes (CVE-2025-52881's class).
-    kernel::Fd proc(::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    // A clone of the procfs mount alone, where this process may make one: the mounts over
+    // its subtrees (a read-only /proc/sys of a host that runs us in a container, LXC's
+    // read-write /proc/sys/net) stay behind, and so does anything mounted there to redirect
+    // us. Else /proc, where no mount may be crossed.
+    kernel::Fd proc(kernel::open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!proc) proc.reset(::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct statfs fs{};
     struct stat st{};
     if (!proc || ::fstatfs(proc.get(), &fs) < 0 || ::fstat(proc.get(), &st) < 0) return f.set("open", "/proc (for sysctls)");

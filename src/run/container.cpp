@@ -62,6 +62,8 @@ namespace {
         // Fail closed: without root inside, the init would build the root as the host's ids.
         if (::setresgid(0, 0, 0) < 0) f.set("setresgid", "root in the container's user namespace"), fail();
         if (::setresuid(0, 0, 0) < 0) f.set("setresuid", "root in the container's user namespace"), fail();
+        // A change of ids sets dumpability back to fs.suid_dumpable: not dumpable, again.
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     }
     // A session of its own: no controlling terminal of the caller's (CVE-2017-5226).
     if (::setsid() < 0) f.set("setsid", "container init"), fail();
@@ -193,6 +195,8 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
         // container as (it owns the host's files).
         if (j.flag == CLONE_NEWUSER && (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0))
             f.set("become root in the joined user namespace", j.path.c_str()), fail();
+        // The change of ids set dumpability back to fs.suid_dumpable: not dumpable, again.
+        if (j.flag == CLONE_NEWUSER && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     }
     if (plan.new_timens) {
         if (::unshare(CLONE_NEWTIME) < 0) f.set("unshare", "time namespace"), fail();

@@ -16,15 +16,24 @@ namespace caisson {
 bool Sandbox::exposes_own_binary() const {
     const Policy& p = policy_;
     const uid_t caller = ::geteuid();
+    const gid_t caller_gid = ::getegid();
+    // Without a user namespace, a capability the program keeps counts in the host's: any of
+    // them (DAC_OVERRIDE, FOWNER, SETUID, ...) may be a way to the file, whatever its ids.
+    if (!p.namespaces.user && !p.capabilities.empty()) return !mech::self_exe_is_protected();
     uid_t host_uid = caller;
+    gid_t host_gid = caller_gid;
     if (p.namespaces.user) {
-        host_uid = mech::decide_id_maps(p.identity, caller, ::getegid()).host_uid;
+        mech::IdMaps maps = mech::decide_id_maps(p.identity, caller, caller_gid);
+        host_uid = maps.host_uid;
+        host_gid = maps.host_gid;
     } else if (caller == 0) {
         // As preflight decides it: root inside stays root only when asked for by name.
         host_uid = p.identity.uid;
+        host_gid = p.identity.gid;
         if (host_uid == 0 && !p.identity.map_host_root) host_uid = p.identity.host_uid.value_or(mech::kNobody);
+        if (host_gid == 0 && !p.identity.map_host_root) host_gid = p.identity.host_gid.value_or(mech::kNobody);
     }
-    return mech::self_exe_writable_by(host_uid);
+    return mech::self_exe_writable_by(host_uid, host_gid);
 }
 
 void run_from_protected_copy(char** argv) {

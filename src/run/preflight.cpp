@@ -2,6 +2,7 @@
 
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
+#include "mech/self_exe.hpp"
 #include "mech/timens.hpp"
 #include "filter/bpf_eval.hpp"
 #include "filter/condition.hpp"
@@ -68,7 +69,9 @@ std::string env_value(const std::vector<std::string>& env, std::string_view name
 std::vector<std::string> make_environment(const Process& proc) {
     std::vector<std::string> env;
     if (proc.keep_env) {
-        for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+        // All but the note a protected re-execution left for caisson itself (mech/self_exe).
+        for (char** e = environ; e && *e; ++e)
+            if (std::string_view(*e).rfind(std::string(mech::kReexecFromVar) + "=", 0) != 0) env.emplace_back(*e);
     } else {
         env.emplace_back(std::string("PATH=") + kDefaultPath);
         env.emplace_back("HOME=/");

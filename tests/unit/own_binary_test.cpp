@@ -35,8 +35,15 @@ TEST(OwnBinary, AProgramAsTheHostsRootExposesItAndRunRefuses) {
     }
     // The default maps the sandbox's root to an unprivileged host id, which cannot write a
     // root-owned binary (unless it is writable by anyone).
-    if (st.st_uid == 0 && !(st.st_mode & S_IWOTH)) {
+    if (st.st_uid == 0 && !(st.st_mode & S_IWOTH) && !(st.st_mode & S_IWGRP)) {
         EXPECT_FALSE(Sandbox(default_policy()).exposes_own_binary());
+        // An unprivileged host id, but a capability kept in the host's user namespace
+        // (CAP_DAC_OVERRIDE = 1): a way to the file all the same.
+        Policy capable = default_policy();
+        capable.namespaces.user = false;
+        EXPECT_FALSE(Sandbox(capable).exposes_own_binary());
+        capable.capabilities = {1};
+        EXPECT_TRUE(Sandbox(capable).exposes_own_binary());
     }
 }
 
