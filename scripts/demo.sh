@@ -25,6 +25,9 @@ echo
 echo "\$ caisson run -- touch /etc/caisson-demo   (the host's files, read-only)"
 "$caisson" run -- /usr/bin/touch /etc/caisson-demo || true
 echo
+echo "\$ caisson run -- ls -A /root /home   (the homes, with their keys and credentials, are empty)"
+"$caisson" run -- /bin/ls -A /root /home || true
+echo
 echo "\$ caisson run -- unshare -U true   (the default seccomp policy refuses new namespaces)"
 "$caisson" run -- /usr/bin/unshare -U /bin/true || true
 echo

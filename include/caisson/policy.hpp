@@ -66,6 +66,7 @@ struct Filesystem {
     std::string overlay_upper;     // keep the upper layer in this host directory
     uint64_t tmp_size = 64ull << 20;  // the sandbox's /tmp
     bool host_run = false;            // keep the host's /run (and its service sockets) visible
+    bool host_homes = false;          // keep the host's home directories visible (default: empty)
     std::vector<MountSpec> mounts; // in the order given, after /proc, /dev, /sys, /tmp
     std::vector<std::string> masked_paths;    // hidden: /dev/null over files, empty tmpfs over dirs
     std::vector<std::string> readonly_paths;  // re-bound read-only

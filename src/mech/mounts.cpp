@@ -271,9 +271,30 @@ bool build_root(RootPlan& plan, Failure& f) {
         if (run && !tmpfs_at(root.get(), "/run", "mode=0755", "size=16m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, f))
             return false;
     }
+    // The homes: empty, writable only while the user's mounts make their mount points.
+    for (size_t i = 0; i < plan.hidden_dirs.size(); ++i) {
+        const char* dir = plan.hidden_dirs[i].c_str();
+        kernel::Fd at(open_in_root(root.get(), dir, O_PATH | O_DIRECTORY));
+        if (!at) {
+            if (errno == ENOENT || errno == ENOTDIR) continue;  // not in this root
+            return f.set("open home to hide", dir);
+        }
+        static constexpr const char* kOpts[] = {"mode=0755", "size=1m", "nr_inodes=4096", nullptr};
+        kernel::Fd t(new_fs("tmpfs", kOpts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+        if (!t || attach(t.get(), at.get()) < 0) return f.set("hide home", dir);
+        plan.hidden_fds[i] = t.release();
+    }
     if (!apply_user_mounts(root.get(), plan, f)) return false;
     for (int& fd : plan.mount_source_fds) {
         if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+    for (size_t i = 0; i < plan.hidden_fds.size(); ++i) {
+        int& fd = plan.hidden_fds[i];
+        if (fd < 0) continue;
+        // Only the tmpfs itself: the user's binds below it keep their own attributes.
+        if (set_attrs(fd, MOUNT_ATTR_RDONLY, 0, false) < 0) return f.set("make hidden home read-only", plan.hidden_dirs[i].c_str());
+        ::close(fd);
         fd = -1;
     }
     if (!apply_masks(root.get(), fs, f)) return false;

@@ -22,6 +22,10 @@ struct RootPlan {
     std::vector<std::string> tmpfs_size_options;  // one per mount
     bool sysfs_fresh = false;  // a new sysfs (needs a net namespace of our own)
     bool proc_fresh = false;   // a new procfs (needs a pid namespace of our own)
+    // Directories replaced by an empty tmpfs before the user's mounts (which may go inside
+    // them), made read-only after those (policy/homes decides which); one slot each.
+    std::vector<std::string> hidden_dirs;
+    std::vector<int> hidden_fds;
 };
 
 // Runs in the child, in its own mount namespace. On return the process's root is the

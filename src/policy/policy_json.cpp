@@ -54,6 +54,7 @@ std::string policy_to_json(const Policy& p) {
                        {"overlay_upper", p.fs.overlay_upper},
                        {"tmp_size", p.fs.tmp_size},
                        {"host_run", p.fs.host_run},
+                       {"host_homes", p.fs.host_homes},
                        {"mounts", mounts},
                        {"masked_paths", p.fs.masked_paths},
                        {"readonly_paths", p.fs.readonly_paths}};

@@ -210,6 +210,10 @@ const std::array kSettings{
     Setting{"host-run", 0, false, "",
             "keep the host's /run visible (its sockets reach host services; default: an empty tmpfs)",
             [](Policy& p, Args a) { p.fs.host_run = on(a, "host-run"); }},
+    Setting{"host-homes", 0, false, "",
+            "keep the host's home directories visible (default, with the host's root: /home, /root and every user's "
+            "home are empty, but for what --bind or --ro-bind puts there)",
+            [](Policy& p, Args a) { p.fs.host_homes = on(a, "host-homes"); }},
     Setting{"bind", 2, true, "SRC DST", "bind host SRC read-write at DST",
             [](Policy& p, Args a) {
                 values::require_absolute(a[0], "--bind source");

@@ -8,6 +8,7 @@
 #include "filter/condition.hpp"
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
+#include "policy/homes.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "filter/egress_program.hpp"
@@ -248,6 +249,15 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.root.sysfs_fresh = p.namespaces.net;
     if (p.fs.tmp_size) plan.root.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);
     plan.root.mount_source_fds.assign(p.fs.mounts.size(), -1);
+    // The host's homes, hidden where the root is the host's (policy/homes decides which).
+    if (!p.fs.host_homes && p.fs.rootfs == "/") {
+        std::ifstream passwd("/etc/passwd");
+        std::stringstream text;
+        text << passwd.rdbuf();
+        const char* home = ::getenv("HOME");
+        plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, home ? home : "");
+        plan.root.hidden_fds.assign(plan.root.hidden_dirs.size(), -1);
+    }
     for (const auto& m : p.fs.mounts)
         plan.root.tmpfs_size_options.push_back(m.kind == MountKind::Tmpfs && m.size ? "size=" + std::to_string(m.size) : "");
 

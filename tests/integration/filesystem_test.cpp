@@ -33,6 +33,47 @@ TEST(Filesystem, BindsReadOnlyAndReadWrite) {
     EXPECT_EQ(read_file(rw.path() + "/new"), "probe\n");
 }
 
+// With the host's root, the homes are empty (ssh keys, credentials, histories out of reach),
+// but for what is bound inside them; --host-homes shows them as they are.
+TEST(Filesystem, HomesAreEmptyButForWhatIsBound) {
+    // A login user's home of the test's own, under /home (made, and removed after).
+    fs::create_directories("/home");
+    char tmpl[] = "/home/caisson-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string home = tmpl;
+    struct Remove {
+        std::string path;
+        ~Remove() {
+            std::error_code ec;
+            fs::remove_all(path, ec);
+        }
+    } remove{home};
+    ASSERT_EQ(::chmod(home.c_str(), 0755), 0);
+    fs::create_directories(home + "/.ssh");
+    fs::create_directories(home + "/project");
+    std::ofstream(home + "/.ssh/id_rsa") << "secret";
+    std::ofstream(home + "/project/main.c") << "int main(){}";
+    // Readable by the sandbox's ids (65534 as root), so that only hiding keeps them out.
+    for (const char* dir : {"/.ssh", "/project"}) ASSERT_EQ(::chmod((home + dir).c_str(), 0755), 0);
+    for (const char* file : {"/.ssh/id_rsa", "/project/main.c"}) ASSERT_EQ(::chmod((home + file).c_str(), 0644), 0);
+    const std::string key = home + "/.ssh/id_rsa", code = home + "/project/main.c";
+
+    auto hidden = run_probe({}, {"--read", key, "--read", code, "--read", "/root"});
+    ASSERT_EQ(hidden.status, 0) << hidden.err;
+    EXPECT_EQ(hidden.probe["reads"][key], "ENOENT");
+    EXPECT_EQ(hidden.probe["reads"][code], "ENOENT");
+
+    auto bound = run_probe({"--ro-bind", home + "/project", home + "/project"}, {"--read", key, "--read", code, "--write", home + "/x"});
+    ASSERT_EQ(bound.status, 0) << bound.err;
+    EXPECT_EQ(bound.probe["reads"][code], "data");
+    EXPECT_EQ(bound.probe["reads"][key], "ENOENT");
+    EXPECT_EQ(bound.probe["writes"][home + "/x"], "EROFS") << "the empty home is read-only once the binds are in";
+
+    auto shown = run_probe({"--host-homes"}, {"--read", key});
+    ASSERT_EQ(shown.status, 0) << shown.err;
+    EXPECT_EQ(shown.probe["reads"][key], "data");
+}
+
 TEST(Filesystem, TmpfsDirSymlinkInOrder) {
     auto r = run_caisson({"run", "--tmpfs", "/mnt:1M", "--dir", "/mnt/a/b", "--symlink", "a/b", "/mnt/link", "--",
                           "/bin/sh", "-c", "cd /mnt/link && pwd -P && df -k /mnt | tail -1 | awk '{print $2}'"});

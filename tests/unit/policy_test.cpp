@@ -1,5 +1,6 @@
 // The policy model and its front ends, without running anything.
 #include "mech/idmap.hpp"
+#include "policy/homes.hpp"
 #include "policy/policy_json.hpp"
 #include "policy/profile.hpp"
 #include "policy/schema.hpp"
@@ -13,6 +14,25 @@
 
 namespace caisson {
 namespace {
+
+TEST(Homes, EveryLoginUsersHomeTheCallersAndRootsButNeverTheSystem) {
+    const char* passwd =
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+        "postgres:x:105:110::/var/lib/postgresql:/bin/bash\n"
+        "alice:x:1000:1000::/home/alice:/bin/bash\n"
+        "bob:x:1001:1001::/srv/bob/:/bin/bash\n"
+        "svc:x:1002:1002::/var:/bin/sh\n"
+        "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n"
+        "broken line\n"
+        "rel:x:1003:1003::relative/home:/bin/sh\n"
+        "dots:x:1004:1004::/home/../etc:/bin/sh\n";
+    // /home/alice is inside /home already; /var and /nonexistent are the system's; a relative or
+    // ".." path is no home; the caller (a service, uid 105) gets its own, and its $HOME.
+    EXPECT_EQ(homes::to_hide(passwd, 105, "/data/work"),
+              (std::vector<std::string>{"/data/work", "/home", "/root", "/srv/bob", "/var/lib/postgresql"}));
+    EXPECT_EQ(homes::to_hide("", 0, "/"), (std::vector<std::string>{"/home", "/root"}));
+}
 
 TEST(Values, SizesTakeBinarySuffixes) {
     EXPECT_EQ(values::parse_size("4096", "x"), 4096u);

@@ -1,0 +1,63 @@
+#include "policy/homes.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace caisson::homes {
+namespace {
+
+// Directories a home may be below but never be: hiding them would hide the system.
+constexpr std::string_view kSystem[] = {"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/media",
+                                        "/mnt", "/opt", "/proc", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
+                                        "/nonexistent", "/var/empty", "/var/lib", "/var/run", "/var/spool", "/usr/local"};
+
+// "/a//b/./c/" -> "/a/b/c"; "" for anything relative or with "..".
+std::string normalize(std::string_view path) {
+    if (path.empty() || path[0] != '/') return {};
+    std::string out;
+    std::istringstream parts{std::string(path)};
+    for (std::string part; std::getline(parts, part, '/');) {
+        if (part.empty() || part == ".") continue;
+        if (part == "..") return {};
+        out += "/" + part;
+    }
+    return out;
+}
+
+bool below(const std::string& path, const std::string& dir) {
+    return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
+}  // namespace
+
+std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::string_view caller_home) {
+    std::vector<std::string> candidates{"/home", "/root"};
+    std::istringstream lines{std::string(passwd)};
+    for (std::string line; std::getline(lines, line);) {
+        std::vector<std::string> fields;
+        std::istringstream in(line);
+        for (std::string field; std::getline(in, field, ':');) fields.push_back(field);
+        if (fields.size() < 6) continue;
+        char* end = nullptr;
+        unsigned long uid = std::strtoul(fields[2].c_str(), &end, 10);
+        if (end == fields[2].c_str() || *end) continue;
+        if ((uid >= 1000 && uid < 65534) || uid == caller) candidates.push_back(fields[5]);
+    }
+    candidates.emplace_back(caller_home);
+    std::vector<std::string> out;
+    for (const auto& c : candidates) {
+        std::string dir = normalize(c);
+        if (dir.empty()) continue;
+        if (std::find(std::begin(kSystem), std::end(kSystem), dir) != std::end(kSystem)) continue;
+        out.push_back(dir);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    // A parent hides its children already.
+    std::vector<std::string> kept;
+    for (const auto& d : out)
+        if (std::none_of(kept.begin(), kept.end(), [&](const std::string& k) { return below(d, k); })) kept.push_back(d);
+    return kept;
+}
+
+}  // namespace caisson::homes
