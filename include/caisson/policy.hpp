@@ -67,6 +67,8 @@ struct Filesystem {
     uint64_t tmp_size = 64ull << 20;  // the sandbox's /tmp
     bool host_run = false;            // keep the host's /run (and its service sockets) visible
     bool host_homes = false;          // keep the host's home directories visible (default: empty)
+    bool home = false;                // the caller's home, read-only, its secrets hidden
+    std::vector<std::string> home_masks;  // more to hide in it (relative), beyond profiles/home.toml's
     std::vector<MountSpec> mounts; // in the order given, after /proc, /dev, /sys, /tmp
     std::vector<std::string> masked_paths;    // hidden: /dev/null over files, empty tmpfs over dirs
     std::vector<std::string> readonly_paths;  // re-bound read-only

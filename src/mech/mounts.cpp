@@ -242,6 +242,11 @@ bool build_root(RootPlan& plan, Failure& f) {
         if (plan.mount_source_fds[i] < 0) return false;
     }
 
+    if (!plan.home.empty()) {
+        plan.home_fd = clone_host(plan.home.c_str(), true, kRoAttrs, f);
+        if (plan.home_fd < 0) return false;
+    }
+
     // 2. The root tree, attached over "/" of this namespace.
     kernel::Fd root;
     if (plan.overlay.prebuilt_root >= 0) {
@@ -284,6 +289,11 @@ bool build_root(RootPlan& plan, Failure& f) {
         if (!t || attach(t.get(), at.get()) < 0) return f.set("hide home", dir);
         plan.hidden_fds[i] = t.release();
     }
+    if (plan.home_fd >= 0) {
+        if (!mount_at(root.get(), plan.home_fd, plan.home.c_str(), true, f)) return false;
+        ::close(plan.home_fd);
+        plan.home_fd = -1;
+    }
     if (!apply_user_mounts(root.get(), plan, f)) return false;
     for (int& fd : plan.mount_source_fds) {
         if (fd >= 0) ::close(fd);
@@ -298,6 +308,7 @@ bool build_root(RootPlan& plan, Failure& f) {
         fd = -1;
     }
     if (!apply_masks(root.get(), fs, f)) return false;
+    if (!mask_paths(root.get(), plan.home_masks, {}, f)) return false;
 
     // 4. Into it.
     return enter_new_root(root.get(), false, fs.rootfs.c_str(), f);

@@ -26,6 +26,11 @@ struct RootPlan {
     // them), made read-only after those (policy/homes decides which); one slot each.
     std::vector<std::string> hidden_dirs;
     std::vector<int> hidden_fds;
+    // --home: the caller's home bound read-only at its own path, before the user's mounts,
+    // and these paths in it masked last, with the other masks.
+    std::string home;
+    int home_fd = -1;
+    std::vector<std::string> home_masks;
 };
 
 // Runs in the child, in its own mount namespace. On return the process's root is the

@@ -1,6 +1,9 @@
 #include "policy/homes.hpp"
 
+#include <caisson/error.hpp>
+
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 namespace caisson::homes {
@@ -58,6 +61,34 @@ std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::str
     for (const auto& d : out)
         if (std::none_of(kept.begin(), kept.end(), [&](const std::string& k) { return below(d, k); })) kept.push_back(d);
     return kept;
+}
+
+std::string home_of(std::string_view passwd, uid_t caller, std::string_view caller_home) {
+    if (std::string dir = normalize(caller_home); !dir.empty()) return dir;
+    std::istringstream lines{std::string(passwd)};
+    for (std::string line; std::getline(lines, line);) {
+        std::vector<std::string> fields;
+        std::istringstream in(line);
+        for (std::string field; std::getline(in, field, ':');) fields.push_back(field);
+        if (fields.size() >= 6 && fields[2] == std::to_string(caller)) return normalize(fields[5]);
+    }
+    return {};
+}
+
+std::vector<std::string> masks_in(const std::string& home, const std::vector<std::string>& builtin,
+                                  const std::vector<std::string>& extra, const std::vector<std::string>& bound) {
+    std::vector<std::string> out;
+    for (const auto* list : {&builtin, &extra})
+        for (const auto& rel : *list) {
+            std::string abs = normalize(home + "/" + rel);
+            if (rel.empty() || rel[0] == '/' || abs.empty() || !below(abs, home))
+                throw Error::usage("--home-mask: \"" + rel + "\" is not a path inside the home (relative, without \"..\")");
+            // Bound at that very path: the user brings it in on purpose. Anything bound
+            // below it stays under the mask (masks go on last).
+            bool kept = std::any_of(bound.begin(), bound.end(), [&](const std::string& b) { return normalize(b) == abs; });
+            if (!kept && std::find(out.begin(), out.end(), abs) == out.end()) out.push_back(abs);
+        }
+    return out;
 }
 
 }  // namespace caisson::homes

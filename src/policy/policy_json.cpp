@@ -55,6 +55,8 @@ std::string policy_to_json(const Policy& p) {
                        {"tmp_size", p.fs.tmp_size},
                        {"host_run", p.fs.host_run},
                        {"host_homes", p.fs.host_homes},
+                       {"home", p.fs.home},
+                       {"home_masks", p.fs.home_masks},
                        {"mounts", mounts},
                        {"masked_paths", p.fs.masked_paths},
                        {"readonly_paths", p.fs.readonly_paths}};

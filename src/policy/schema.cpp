@@ -214,6 +214,12 @@ const std::array kSettings{
             "keep the host's home directories visible (default, with the host's root: /home, /root and every user's "
             "home are empty, but for what --bind or --ro-bind puts there)",
             [](Policy& p, Args a) { p.fs.host_homes = on(a, "host-homes"); }},
+    Setting{"home", 0, false, "",
+            "bring the caller's home in, read-only, with its secrets hidden (ssh and gpg keys, credentials, "
+            "histories, browser profiles: the list of profiles/home.toml)",
+            [](Policy& p, Args a) { p.fs.home = on(a, "home"); }},
+    Setting{"home-mask", 1, true, "PATH", "with --home: hide PATH (relative to the home) too",
+            [](Policy& p, Args a) { p.fs.home_masks.push_back(a[0]); }},
     Setting{"bind", 2, true, "SRC DST", "bind host SRC read-write at DST",
             [](Policy& p, Args a) {
                 values::require_absolute(a[0], "--bind source");

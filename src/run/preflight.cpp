@@ -9,6 +9,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
 #include "policy/homes.hpp"
+#include "policy/profile.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "filter/egress_program.hpp"
@@ -249,14 +250,27 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.root.sysfs_fresh = p.namespaces.net;
     if (p.fs.tmp_size) plan.root.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);
     plan.root.mount_source_fds.assign(p.fs.mounts.size(), -1);
-    // The host's homes, hidden where the root is the host's (policy/homes decides which).
-    if (!p.fs.host_homes && p.fs.rootfs == "/") {
+    // The host's homes, hidden where the root is the host's, and the caller's brought back
+    // with its secrets masked for --home (policy/homes decides which).
+    if ((!p.fs.host_homes && p.fs.rootfs == "/") || p.fs.home) {
         std::ifstream passwd("/etc/passwd");
         std::stringstream text;
         text << passwd.rdbuf();
-        const char* home = ::getenv("HOME");
-        plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, home ? home : "");
-        plan.root.hidden_fds.assign(plan.root.hidden_dirs.size(), -1);
+        const char* env_home = ::getenv("HOME");
+        if (!p.fs.host_homes && p.fs.rootfs == "/") {
+            plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, env_home ? env_home : "");
+            plan.root.hidden_fds.assign(plan.root.hidden_dirs.size(), -1);
+        }
+        if (p.fs.home) {
+            plan.root.home = homes::home_of(text.str(), caller_uid, env_home ? env_home : "");
+            if (plan.root.home.empty())
+                throw Error::usage("--home: uid " + std::to_string(caller_uid) + " has no home directory ($HOME or /etc/passwd)");
+            Policy builtin;
+            profile::apply_text(builtin, homes::builtin_profile_text(), "profiles/home.toml (built in)");
+            std::vector<std::string> bound;
+            for (const auto& m : p.fs.mounts) bound.push_back(m.target);
+            plan.root.home_masks = homes::masks_in(plan.root.home, builtin.fs.home_masks, p.fs.home_masks, bound);
+        }
     }
     for (const auto& m : p.fs.mounts)
         plan.root.tmpfs_size_options.push_back(m.kind == MountKind::Tmpfs && m.size ? "size=" + std::to_string(m.size) : "");

@@ -33,21 +33,26 @@ TEST(Filesystem, BindsReadOnlyAndReadWrite) {
     EXPECT_EQ(read_file(rw.path() + "/new"), "probe\n");
 }
 
+// A home of the test's own under /home, as a login user's would be (made, and removed after).
+struct TestHome {
+    std::string path;
+    TestHome() {
+        fs::create_directories("/home");
+        char tmpl[] = "/home/caisson-test-XXXXXX";
+        if (::mkdtemp(tmpl)) path = tmpl;
+    }
+    ~TestHome() {
+        std::error_code ec;
+        if (!path.empty()) fs::remove_all(path, ec);
+    }
+};
+
 // With the host's root, the homes are empty (ssh keys, credentials, histories out of reach),
 // but for what is bound inside them; --host-homes shows them as they are.
 TEST(Filesystem, HomesAreEmptyButForWhatIsBound) {
-    // A login user's home of the test's own, under /home (made, and removed after).
-    fs::create_directories("/home");
-    char tmpl[] = "/home/caisson-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    const std::string home = tmpl;
-    struct Remove {
-        std::string path;
-        ~Remove() {
-            std::error_code ec;
-            fs::remove_all(path, ec);
-        }
-    } remove{home};
+    TestHome test_home;
+    ASSERT_FALSE(test_home.path.empty());
+    const std::string home = test_home.path;
     ASSERT_EQ(::chmod(home.c_str(), 0755), 0);
     fs::create_directories(home + "/.ssh");
     fs::create_directories(home + "/project");
@@ -72,6 +77,37 @@ TEST(Filesystem, HomesAreEmptyButForWhatIsBound) {
     auto shown = run_probe({"--host-homes"}, {"--read", key});
     ASSERT_EQ(shown.status, 0) << shown.err;
     EXPECT_EQ(shown.probe["reads"][key], "data");
+}
+
+// --home: the caller's home ($HOME here) comes back read-only, with its secrets hidden.
+TEST(Filesystem, HomeBringsTheHomeBackWithItsSecretsHidden) {
+    TestHome test_home;
+    ASSERT_FALSE(test_home.path.empty());
+    const std::string home = test_home.path;
+    for (const char* dir : {"", "/.ssh", "/project", "/.config", "/.config/gh"}) {
+        fs::create_directories(home + dir);
+        ASSERT_EQ(::chmod((home + dir).c_str(), 0755), 0);
+    }
+    for (const char* file : {"/.ssh/id_ed25519", "/.bash_history", "/project/main.c", "/.config/gh/hosts.yml", "/notes"}) {
+        std::ofstream(home + file) << "text";
+        ASSERT_EQ(::chmod((home + file).c_str(), 0644), 0);
+    }
+    RunOptions o;
+    o.env = {"HOME=" + home};
+    auto r = run_probe({"--home", "--home-mask", "notes"},
+                       {"--read", home + "/project/main.c", "--read", home + "/.ssh/id_ed25519", "--read", home + "/.bash_history",
+                        "--read", home + "/.config/gh/hosts.yml", "--read", home + "/notes", "--write", home + "/project/new"},
+                       o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"][home + "/project/main.c"], "data");
+    EXPECT_EQ(r.probe["reads"][home + "/.ssh/id_ed25519"], "ENOENT") << "a hidden directory is empty";
+    EXPECT_EQ(r.probe["reads"][home + "/.bash_history"], "empty") << "a hidden file is empty";
+    EXPECT_EQ(r.probe["reads"][home + "/.config/gh/hosts.yml"], "ENOENT");
+    EXPECT_EQ(r.probe["reads"][home + "/notes"], "empty") << "--home-mask adds to the list";
+    EXPECT_EQ(r.probe["writes"][home + "/project/new"], "EROFS");
+    auto bad = run_caisson({"run", "--home", "--home-mask", "../etc", "--", "/bin/true"}, o);
+    EXPECT_EQ(bad.status, 125);
+    EXPECT_NE(bad.err.find("--home-mask"), std::string::npos) << bad.err;
 }
 
 TEST(Filesystem, TmpfsDirSymlinkInOrder) {

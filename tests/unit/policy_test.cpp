@@ -34,6 +34,22 @@ TEST(Homes, EveryLoginUsersHomeTheCallersAndRootsButNeverTheSystem) {
     EXPECT_EQ(homes::to_hide("", 0, "/"), (std::vector<std::string>{"/home", "/root"}));
 }
 
+TEST(Homes, HomeMasksAreInsideTheHomeAndABindAtTheSamePathWins) {
+    EXPECT_EQ(homes::home_of("alice:x:1000:1000::/home/alice:/bin/sh\n", 1000, ""), "/home/alice");
+    EXPECT_EQ(homes::home_of("alice:x:1000:1000::/home/alice:/bin/sh\n", 1000, "/work/me/"), "/work/me");
+    EXPECT_EQ(homes::home_of("", 1000, "relative"), "");
+    EXPECT_EQ(homes::masks_in("/home/a", {".ssh", ".aws", ".ssh"}, {"notes/secret"}, {"/home/a/.aws", "/home/a/.ssh/config"}),
+              (std::vector<std::string>{"/home/a/.ssh", "/home/a/notes/secret"}));
+    for (const char* bad : {"/etc/passwd", "../b", ".ssh/../../b", ""})
+        EXPECT_THROW(homes::masks_in("/home/a", {}, {bad}, {}), Error) << bad;
+    // The built-in list parses, and holds the keys everyone means.
+    Policy builtin;
+    profile::apply_text(builtin, homes::builtin_profile_text(), "home.toml");
+    EXPECT_TRUE(builtin.fs.home);
+    for (const char* key : {".ssh", ".gnupg", ".aws", ".netrc", ".bash_history", ".mozilla"})
+        EXPECT_NE(std::find(builtin.fs.home_masks.begin(), builtin.fs.home_masks.end(), key), builtin.fs.home_masks.end()) << key;
+}
+
 TEST(Values, SizesTakeBinarySuffixes) {
     EXPECT_EQ(values::parse_size("4096", "x"), 4096u);
     EXPECT_EQ(values::parse_size("64M", "x"), 64ull << 20);
