@@ -172,7 +172,8 @@ bool mask_paths(int root, const std::vector<std::string>& masked, const std::vec
     for (const auto& path : masked) {
         kernel::Fd at(open_in_root(root, path.c_str(), O_PATH));
         if (!at) {
-            if (errno == ENOENT) continue;
+            // Missing, or where this process cannot reach (nor then the program it starts).
+            if (errno == ENOENT || errno == EACCES) continue;
             return f.set("open masked path", path.c_str());
         }
         struct stat st{};
@@ -218,6 +219,28 @@ bool mask_paths(int root, const std::vector<std::string>& masked, const std::vec
     }
     return true;
 }
+
+namespace {
+
+// An empty tmpfs over `dir` inside the root, found without following any link (a home that
+// is a link is hidden where it leads, by its own entry): its descriptor; -1 when there is
+// nothing to hide (missing, a link, or a place the caller cannot reach, nor then its
+// program); -2 on failure.
+int hide_dir(int root, const char* dir, Failure& f) {
+    while (*dir == '/') ++dir;
+    kernel::Fd at(kernel::openat2(root, *dir ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    if (!at) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EACCES) return -1;
+        return f.set("open home to hide", dir), -2;
+    }
+    static constexpr const char* kOpts[] = {"mode=0755", "size=1m", "nr_inodes=4096", nullptr};
+    kernel::Fd t(new_fs("tmpfs", kOpts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+    if (!t || attach(t.get(), at.get()) < 0) return f.set("hide home", dir), -2;
+    return t.release();
+}
+
+}  // namespace
 
 bool build_root(RootPlan& plan, Failure& f) {
     const Filesystem& fs = *plan.fs;
@@ -278,16 +301,9 @@ bool build_root(RootPlan& plan, Failure& f) {
     }
     // The homes: empty, writable only while the user's mounts make their mount points.
     for (size_t i = 0; i < plan.hidden_dirs.size(); ++i) {
-        const char* dir = plan.hidden_dirs[i].c_str();
-        kernel::Fd at(open_in_root(root.get(), dir, O_PATH | O_DIRECTORY));
-        if (!at) {
-            if (errno == ENOENT || errno == ENOTDIR) continue;  // not in this root
-            return f.set("open home to hide", dir);
-        }
-        static constexpr const char* kOpts[] = {"mode=0755", "size=1m", "nr_inodes=4096", nullptr};
-        kernel::Fd t(new_fs("tmpfs", kOpts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-        if (!t || attach(t.get(), at.get()) < 0) return f.set("hide home", dir);
-        plan.hidden_fds[i] = t.release();
+        int hidden = hide_dir(root.get(), plan.hidden_dirs[i].c_str(), f);
+        if (hidden == -2) return false;
+        plan.hidden_fds[i] = hidden;
     }
     if (plan.home_fd >= 0) {
         if (!mount_at(root.get(), plan.home_fd, plan.home.c_str(), true, f)) return false;
@@ -299,6 +315,19 @@ bool build_root(RootPlan& plan, Failure& f) {
         if (fd >= 0) ::close(fd);
         fd = -1;
     }
+    // A user's bind of a directory above a hidden one (--ro-bind /srv /srv over /srv/bob)
+    // brings the host's copy back: hidden again, on top of the bind, read-only at once.
+    for (const auto& dir : plan.hidden_dirs)
+        for (const auto& m : fs.mounts) {
+            const std::string& t = m.target;
+            bool above = t == "/" || (dir.size() > t.size() && dir.compare(0, t.size(), t) == 0 && dir[t.size()] == '/');
+            if ((m.kind != MountKind::Bind && m.kind != MountKind::RoBind) || !above) continue;
+            int again = hide_dir(root.get(), dir.c_str(), f);
+            if (again == -2) return false;
+            if (again >= 0 && set_attrs(again, MOUNT_ATTR_RDONLY, 0, false) < 0) return ::close(again), f.set("make hidden home read-only", dir.c_str());
+            if (again >= 0) ::close(again);
+            break;
+        }
     for (size_t i = 0; i < plan.hidden_fds.size(); ++i) {
         int& fd = plan.hidden_fds[i];
         if (fd < 0) continue;

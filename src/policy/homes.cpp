@@ -10,9 +10,11 @@ namespace caisson::homes {
 namespace {
 
 // Directories a home may be below but never be: hiding them would hide the system.
-constexpr std::string_view kSystem[] = {"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/media",
-                                        "/mnt", "/opt", "/proc", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
-                                        "/nonexistent", "/var/empty", "/var/lib", "/var/run", "/var/spool", "/usr/local"};
+constexpr std::string_view kSystem[] = {"/media", "/mnt", "/opt", "/run", "/srv", "/tmp", "/var", "/nonexistent",
+                                        "/var/empty", "/var/lib", "/var/run", "/var/spool", "/var/cache", "/var/log"};
+// Nor in or below these: the system's own files.
+constexpr std::string_view kSystemTrees[] = {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                                             "/boot", "/proc", "/sys", "/dev"};
 
 // "/a//b/./c/" -> "/a/b/c"; "" for anything relative or with "..".
 std::string normalize(std::string_view path) {
@@ -31,10 +33,13 @@ bool below(const std::string& path, const std::string& dir) {
     return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
 }
 
-}  // namespace
+struct PasswdEntry {
+    unsigned long uid;
+    std::string home;
+};
 
-std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::string_view caller_home) {
-    std::vector<std::string> candidates{"/home", "/root"};
+std::vector<PasswdEntry> entries(std::string_view passwd) {
+    std::vector<PasswdEntry> out;
     std::istringstream lines{std::string(passwd)};
     for (std::string line; std::getline(lines, line);) {
         std::vector<std::string> fields;
@@ -44,15 +49,35 @@ std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::str
         char* end = nullptr;
         unsigned long uid = std::strtoul(fields[2].c_str(), &end, 10);
         if (end == fields[2].c_str() || *end) continue;
-        if ((uid >= 1000 && uid < 65534) || uid == caller) candidates.push_back(fields[5]);
+        out.push_back({uid, fields[5]});
     }
+    return out;
+}
+
+bool system_dir(const std::string& dir) {
+    if (std::find(std::begin(kSystem), std::end(kSystem), dir) != std::end(kSystem)) return true;
+    return std::any_of(std::begin(kSystemTrees), std::end(kSystemTrees),
+                       [&](std::string_view t) { return dir == t || below(dir, std::string(t)); });
+}
+
+}  // namespace
+
+std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::string_view caller_home,
+                                 const std::vector<std::string>& extra, std::string (*resolve)(const std::string&)) {
+    std::vector<std::string> candidates{"/home", "/root"};
+    for (const auto& e : entries(passwd))
+        if ((e.uid >= 1000 && e.uid < 65534) || e.uid == caller) candidates.push_back(e.home);
     candidates.emplace_back(caller_home);
+    candidates.insert(candidates.end(), extra.begin(), extra.end());
     std::vector<std::string> out;
-    for (const auto& c : candidates) {
+    auto add = [&](const std::string& c) {
         std::string dir = normalize(c);
-        if (dir.empty()) continue;
-        if (std::find(std::begin(kSystem), std::end(kSystem), dir) != std::end(kSystem)) continue;
-        out.push_back(dir);
+        if (!dir.empty() && !system_dir(dir)) out.push_back(dir);
+    };
+    for (const auto& c : candidates) {
+        add(c);
+        if (resolve && !normalize(c).empty())
+            if (std::string real = resolve(normalize(c)); !real.empty() && real != normalize(c)) add(real);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -61,6 +86,17 @@ std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::str
     for (const auto& d : out)
         if (std::none_of(kept.begin(), kept.end(), [&](const std::string& k) { return below(d, k); })) kept.push_back(d);
     return kept;
+}
+
+void check_home(const std::string& home, std::string_view passwd, uid_t caller) {
+    if (home == "/home") throw Error::usage("--home: the home " + home + " holds every user's home; set HOME to your own");
+    for (const auto& e : entries(passwd)) {
+        std::string other = normalize(e.home);
+        if (e.uid == caller || e.uid < 1000 || e.uid >= 65534 || other.empty()) continue;
+        if (other == home || below(other, home))
+            throw Error::usage("--home: the home " + home + " holds " + other + ", uid " + std::to_string(e.uid) +
+                               "'s; set HOME to your own");
+    }
 }
 
 std::string home_of(std::string_view passwd, uid_t caller, std::string_view caller_home) {

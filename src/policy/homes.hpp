@@ -14,9 +14,19 @@
 namespace caisson::homes {
 
 // /home and /root, the home of each login user (uid 1000 up to 65533) and of `caller`, and
-// `caller_home` ($HOME): absolute, normalized, each hidden once (none below another), never "/"
-// nor a directory the system itself lives in (/usr, /var, /etc, ...).
-std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::string_view caller_home);
+// `caller_home` ($HOME) and `extra` (the XDG and GnuPG directories the environment names):
+// absolute, normalized, each hidden once (none below another), never "/", a directory the
+// system itself lives in (/var, /srv, ...) or anything in or below /usr, /etc, /bin, /lib*,
+// /sbin, /boot, /proc, /sys, /dev. `resolve` gives a candidate's real path (symlinks
+// followed, "" when it has none): both names count, so that a home that is a link is hidden
+// where it really is.
+std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::string_view caller_home,
+                                 const std::vector<std::string>& extra = {},
+                                 std::string (*resolve)(const std::string&) = nullptr);
+
+// Throws caisson::Error (usage) when `home` (--home's) holds another user's home from
+// `passwd` (HOME=/home would bring every home back).
+void check_home(const std::string& home, std::string_view passwd, uid_t caller);
 
 // The caller's home for --home: `caller_home` ($HOME) when absolute, else its passwd entry's;
 // "" when it has none.

@@ -30,6 +30,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -154,6 +156,17 @@ void require_landlock_path(const Policy& p, const std::string& path) {
     if (!fd) throw Error(ErrorKind::Usage, "Landlock path (inside the sandbox)", path, errno);
 }
 
+// The homes are hidden where the root is the host's own (policy/homes).
+bool hides_homes(const Policy& p) {
+    return p.namespaces.mount && !p.fs.host_homes && std::filesystem::path(p.fs.rootfs).lexically_normal() == "/";
+}
+
+// A path with its symlinks followed, "" when it has none (it does not exist).
+std::string real_path(const std::string& path) {
+    char buf[PATH_MAX];
+    return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string();
+}
+
 }  // namespace
 
 void preflight(const Policy& p, bool as_root) {
@@ -161,7 +174,7 @@ void preflight(const Policy& p, bool as_root) {
     if (p.process.argv[0].empty()) throw Error::usage("the program's name is empty");
     const auto& ns = p.namespaces;
     if (!ns.mount) {
-        if (p.fs.rootfs != "/" || p.fs.overlay || !p.fs.mounts.empty())
+        if (p.fs.rootfs != "/" || p.fs.overlay || !p.fs.mounts.empty() || p.fs.home || !p.fs.home_masks.empty())
             throw Error::usage("--share-mount: filesystem options need a mount namespace of the sandbox's own");
     } else {
         require_dir(p.fs.rootfs, "--rootfs");
@@ -223,6 +236,12 @@ void preflight(const Policy& p, bool as_root) {
             if (::stat(path.c_str(), &st) < 0) throw Error(ErrorKind::Usage, "--lsm-deny-file: stat", path, errno);
         }
     }
+    // The host's processes in the host's /proc: an ordinary user's own are open to the
+    // sandbox (same uid), and their /proc/PID/root and cwd lead into the hidden homes.
+    if (!as_root && !ns.pid && hides_homes(p))
+        throw Error::usage("--share-pid: the host's processes of yours reach the hidden homes through /proc/PID/root and "
+                           "/proc/PID/cwd; add --host-homes if the homes may be seen");
+    if (!p.fs.home && !p.fs.home_masks.empty()) throw Error::usage("--home-mask: needs --home");
     if (!as_root && !ns.user && (ns.mount || ns.pid || ns.net || ns.uts || ns.ipc || ns.cgroup || ns.time))
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }
@@ -252,13 +271,17 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.root.mount_source_fds.assign(p.fs.mounts.size(), -1);
     // The host's homes, hidden where the root is the host's, and the caller's brought back
     // with its secrets masked for --home (policy/homes decides which).
-    if ((!p.fs.host_homes && p.fs.rootfs == "/") || p.fs.home) {
+    if (hides_homes(p) || p.fs.home) {
         std::ifstream passwd("/etc/passwd");
         std::stringstream text;
         text << passwd.rdbuf();
         const char* env_home = ::getenv("HOME");
-        if (!p.fs.host_homes && p.fs.rootfs == "/") {
-            plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, env_home ? env_home : "");
+        if (hides_homes(p)) {
+            // Other directories of the user's that the environment names, outside its home.
+            std::vector<std::string> extra;
+            for (const char* var : {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "GNUPGHOME"})
+                if (const char* v = ::getenv(var)) extra.emplace_back(v);
+            plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, env_home ? env_home : "", extra, real_path);
             plan.root.hidden_fds.assign(plan.root.hidden_dirs.size(), -1);
         }
         if (p.fs.home) {
@@ -267,8 +290,11 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
                 throw Error::usage("--home: uid " + std::to_string(caller_uid) + " has no home directory ($HOME or /etc/passwd)");
             Policy builtin;
             profile::apply_text(builtin, homes::builtin_profile_text(), "profiles/home.toml (built in)");
+            homes::check_home(plan.root.home, text.str(), caller_uid);
+            // Only what a bind brings: a --dir or --tmpfs at a hidden path must not lift its mask.
             std::vector<std::string> bound;
-            for (const auto& m : p.fs.mounts) bound.push_back(m.target);
+            for (const auto& m : p.fs.mounts)
+                if (m.kind == MountKind::Bind || m.kind == MountKind::RoBind) bound.push_back(m.target);
             plan.root.home_masks = homes::masks_in(plan.root.home, builtin.fs.home_masks, p.fs.home_masks, bound);
         }
     }

@@ -79,6 +79,36 @@ TEST(Filesystem, HomesAreEmptyButForWhatIsBound) {
     EXPECT_EQ(shown.probe["reads"][key], "data");
 }
 
+// The directories the environment names outside the home (XDG, GnuPG) are hidden too, and a
+// bind of a directory above a hidden one does not bring the hidden one back.
+TEST(Filesystem, XdgDirectoriesAreHiddenAndABindAboveDoesNotShowThem) {
+    TempDir top;
+    fs::create_directories(top.path() + "/config");
+    std::ofstream(top.path() + "/config/token") << "secret";
+    std::ofstream(top.path() + "/visible") << "fine";
+    ::chmod((top.path() + "/config").c_str(), 0755);
+    ::chmod((top.path() + "/config/token").c_str(), 0644);
+    ::chmod((top.path() + "/visible").c_str(), 0644);
+    RunOptions o;
+    o.env = {"XDG_CONFIG_HOME=" + top.path() + "/config"};
+    // The test's TempDir lies in /tmp, which the sandbox replaces: bound at its own place.
+    auto r = run_probe({"--ro-bind", top.path(), top.path()},
+                       {"--read", top.path() + "/config/token", "--read", top.path() + "/visible"}, o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"][top.path() + "/visible"], "data");
+    EXPECT_EQ(r.probe["reads"][top.path() + "/config/token"], "ENOENT");
+}
+
+// An ordinary user's own processes are open to its sandbox in the host's /proc: --share-pid
+// would reach the hidden homes through /proc/PID/root, so it needs --host-homes.
+TEST(Rootless, SharePidNeedsHostHomes) {
+    RunOptions o;
+    o.as_uid = kUnprivilegedUid;
+    auto r = run_probe({"--share-pid"}, {}, o);
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("--host-homes"), std::string::npos) << r.err;
+}
+
 // --home: the caller's home ($HOME here) comes back read-only, with its secrets hidden.
 TEST(Filesystem, HomeBringsTheHomeBackWithItsSecretsHidden) {
     TestHome test_home;

@@ -34,6 +34,24 @@ TEST(Homes, EveryLoginUsersHomeTheCallersAndRootsButNeverTheSystem) {
     EXPECT_EQ(homes::to_hide("", 0, "/"), (std::vector<std::string>{"/home", "/root"}));
 }
 
+TEST(Homes, AHomeThatIsALinkIsHiddenWhereItLeadsAndNeverOverTheSystem) {
+    const char* passwd =
+        "alice:x:1000:1000::/home/alice:/bin/sh\n"
+        "carol:x:1002:1002::/srv/carol:/bin/sh\n"
+        "eve:x:1003:1003::/usr/lib/eve:/bin/sh\n";
+    // /home/alice -> /data/alice; /srv/carol -> /usr (a home that leads into the system).
+    auto resolve = [](const std::string& path) -> std::string {
+        if (path == "/home/alice") return "/data/alice";
+        if (path == "/srv/carol") return "/usr";
+        return path;
+    };
+    EXPECT_EQ(homes::to_hide(passwd, 0, "/root", {"/opt/xdg/config", "/etc/gnupg"}, +resolve),
+              (std::vector<std::string>{"/data/alice", "/home", "/opt/xdg/config", "/root", "/srv/carol"}));
+    EXPECT_THROW(homes::check_home("/home", passwd, 1000), Error);
+    EXPECT_THROW(homes::check_home("/srv", passwd, 1000), Error) << "it holds carol's";
+    EXPECT_NO_THROW(homes::check_home("/home/alice", passwd, 1000));
+}
+
 TEST(Homes, HomeMasksAreInsideTheHomeAndABindAtTheSamePathWins) {
     EXPECT_EQ(homes::home_of("alice:x:1000:1000::/home/alice:/bin/sh\n", 1000, ""), "/home/alice");
     EXPECT_EQ(homes::home_of("alice:x:1000:1000::/home/alice:/bin/sh\n", 1000, "/work/me/"), "/work/me");
