@@ -158,6 +158,13 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
         out.emplace_back("minimal-dev");
         out.emplace_back("masked-paths");
         out.emplace_back("read-only-paths");
+        if (!plan.root.hidden_dirs.empty()) {
+            std::string hidden = "hidden-homes";
+            for (const auto& d : plan.root.hidden_dirs) hidden += " " + d;
+            out.push_back(hidden);
+        }
+        if (!plan.root.home.empty())
+            out.push_back("home " + plan.root.home + " read-only, " + std::to_string(plan.root.home_masks.size()) + " secrets hidden");
     }
     if (p.namespaces.net && p.network.kind == Network::Kind::Loopback) out.emplace_back("loopback-only");
     if (p.egress.enabled())

@@ -317,6 +317,14 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.timens_offsets = mech::timens_offsets_text(p.time_offsets);
 
     plan.env_storage = make_environment(p.process);
+    // --home: HOME is that home (git, ssh and the shells look there), unless the user set it.
+    if (!plan.root.home.empty() &&
+        std::none_of(p.process.env.begin(), p.process.env.end(), [](const EnvOp& op) { return op.name == "HOME"; })) {
+        for (auto& e : plan.env_storage)
+            if (e.rfind("HOME=", 0) == 0) e = "HOME=" + plan.root.home;
+        if (std::none_of(plan.env_storage.begin(), plan.env_storage.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; }))
+            plan.env_storage.push_back("HOME=" + plan.root.home);
+    }
     for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
     plan.envp.push_back(nullptr);
     for (const auto& a : p.process.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));

@@ -63,8 +63,11 @@ TEST(Filesystem, HomesAreEmptyButForWhatIsBound) {
     for (const char* file : {"/.ssh/id_rsa", "/project/main.c"}) ASSERT_EQ(::chmod((home + file).c_str(), 0644), 0);
     const std::string key = home + "/.ssh/id_rsa", code = home + "/project/main.c";
 
-    auto hidden = run_probe({}, {"--read", key, "--read", code, "--read", "/root"});
+    TempDir out;
+    const std::string report = out.path() + "/report.json";
+    auto hidden = run_probe({"--report", report}, {"--read", key, "--read", code, "--read", "/root"});
     ASSERT_EQ(hidden.status, 0) << hidden.err;
+    EXPECT_NE(read_file(report).find("hidden-homes /home"), std::string::npos) << "the report names what was hidden";
     EXPECT_EQ(hidden.probe["reads"][key], "ENOENT");
     EXPECT_EQ(hidden.probe["reads"][code], "ENOENT");
 
@@ -135,6 +138,7 @@ TEST(Filesystem, HomeBringsTheHomeBackWithItsSecretsHidden) {
     EXPECT_EQ(r.probe["reads"][home + "/.config/gh/hosts.yml"], "ENOENT");
     EXPECT_EQ(r.probe["reads"][home + "/notes"], "empty") << "--home-mask adds to the list";
     EXPECT_EQ(r.probe["writes"][home + "/project/new"], "EROFS");
+    EXPECT_EQ(r.probe["env"]["HOME"], home) << "git, ssh and the shells look for the home there";
     auto bad = run_caisson({"run", "--home", "--home-mask", "../etc", "--", "/bin/true"}, o);
     EXPECT_EQ(bad.status, 125);
     EXPECT_NE(bad.err.find("--home-mask"), std::string::npos) << bad.err;
