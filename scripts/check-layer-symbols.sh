@@ -5,18 +5,10 @@
 #   scripts/check-layer-symbols.sh BUILD_DIR
 set -euo pipefail
 build=${1:?build dir}
-declare -A allowed=(
-  [kernel]="kernel"
-  [filter]="kernel filter"
-  [policy]="kernel filter policy"
-  [mech]="kernel filter policy mech"
-  [run]="kernel filter policy mech run"
-  [oci]="kernel filter policy mech run oci"
-  [plugin]="kernel filter policy mech run plugin"
-)
+source "$(dirname "${BASH_SOURCE[0]}")/layers.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for layer in "${!allowed[@]}"; do
+for layer in $library_layers; do
   dir="$build/CMakeFiles/caisson_layer_$layer.dir"
   [ -d "$dir" ] || { echo "layer symbols: $dir is missing (build first)" >&2; exit 1; }
   mapfile -t objs < <(find "$dir" -name '*.o')
@@ -26,8 +18,8 @@ for layer in "${!allowed[@]}"; do
   nm --undefined-only "${objs[@]}" 2>/dev/null | awk '$1 == "U" {print $2}' | sort -u > "$tmp/$layer.undef"
 done
 bad=0
-for layer in "${!allowed[@]}"; do
-  for other in "${!allowed[@]}"; do
+for layer in $library_layers; do
+  for other in $library_layers; do
     case " ${allowed[$layer]} " in *" $other "*) continue ;; esac
     while IFS= read -r sym; do
       echo "layer symbols: $layer uses $(c++filt "$sym"), which only $other defines" >&2

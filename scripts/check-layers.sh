@@ -4,27 +4,15 @@
 # before anything compiles (a forbidden include fails it) and by tests/layers_test.sh.
 #   scripts/check-layers.sh [SOURCE_DIR]
 #
-#   kernel -> filter -> policy -> mech -> run -> oci, plugin (the library's faces' cores)
-#   net (the network helper) uses kernel, policy and mech
-#   cli (the executables) sees include/caisson only
+# The layers themselves are in scripts/layers.sh.
 #
 # Debts: the face's includes listed in scripts/layer-debts.txt are allowed until removed
 # (issue 18 moves what they need into include/caisson). A listed include that is gone must be
 # dropped from the list, so that it only shrinks.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/layers.sh"
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$src"
-declare -A allowed=(
-  [kernel]="kernel"
-  [filter]="kernel filter"
-  [policy]="kernel filter policy"
-  [mech]="kernel filter policy mech"
-  [run]="kernel filter policy mech run"
-  [oci]="kernel filter policy mech run oci"
-  [plugin]="kernel filter policy mech run plugin"
-  [net]="kernel policy mech net"
-  [cli]="cli"
-)
 debts=scripts/layer-debts.txt
 bad=0
 seen=$(mktemp)
@@ -33,7 +21,7 @@ for dir in src/*/; do
   layer=$(basename "$dir")
   [ "$layer" = bpf ] && continue  # BPF programs in C, built by clang on their own
   if [ -z "${allowed[$layer]+x}" ]; then
-    echo "layers: src/$layer is no known layer (add it to scripts/check-layers.sh)" >&2
+    echo "layers: src/$layer is no known layer (add it to scripts/layers.sh)" >&2
     bad=1
     continue
   fi
