@@ -101,7 +101,7 @@ double now_epoch() {
             if (out.oom) j["oom"] = true;
             if (out.time_limit_fired) j["time_limit"] = true;
             if (out.seccomp_violation) j["seccomp_killed"] = out.seccomp_violation->syscall;
-        } catch (const Error& e) {
+        } catch (const std::exception& e) {
             j["error"] = e.what();
         }
     }
@@ -171,6 +171,9 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
             auto it = sessions.find(pid);
             if (it == sessions.end()) continue;
+            // A session that logs nothing itself was killed before it could: say so.
+            if (WIFSIGNALED(status))
+                log_line(log_fd, {{"event", "session killed"}, {"pid", pid}, {"signal", WTERMSIG(status)}});
             if (--per_ip[it->second.ip] == 0) per_ip.erase(it->second.ip);
             sessions.erase(it);
         }

@@ -3,6 +3,7 @@
 #include "filter/bpf_eval.hpp"
 #include "filter/egress_program.hpp"
 #include "filter/seccomp_compiler.hpp"
+#include "policy/supervision.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/settings.hpp>
@@ -119,9 +120,11 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
         throw Error::usage("annotations org.caisson.lsm-*: the BPF LSM programs live as long as caisson's own process; "
                            "caisson-oci does not stay beside the container yet (caisson run has them)");
     const seccomp::Policy& sp = p.seccomp;
-    if (!sp.supervised.empty() || sp.open.enabled())
+    // [open] needs an opener inside the container with the program's own rights, which only
+    // caisson run starts; [[supervise]] needs only the monitor (run/container_monitor).
+    if (sp.open.enabled())
         throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
-                           "' has [[supervise]] or [open] rules, which need caisson's supervisor beside the container (caisson run has it)");
+                           "' has [open] rules, which need caisson's opener beside the program (caisson run has it)");
 
     Landlock landlock = p.landlock;
     // The egress policy's TCP ports become Landlock connect rules too, as in caisson run.
@@ -131,12 +134,23 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
     }
     if (landlock.enabled()) out.landlock = landlock_rights::plan(landlock, landlock_abi);
     if (sp.mode == seccomp::Mode::Filter) {
-        out.seccomp = filter::compile(sp).program;
+        // Supervised calls (and those their conditions watch) go to the monitor first; the
+        // policy's own rules, compiled as themselves, still decide what it lets through.
+        out.seccomp = filter::compile(sp.supervised.empty() ? sp : supervision::with_supervision(sp)).program;
         out.seccomp_name = sp.name;
+        if (!sp.supervised.empty()) {
+            out.seccomp_truth = filter::compile(sp).program;
+            out.supervised = sp.supervised;
+        }
         auto allowed = [&](const char* call) { return filter::action_by_number(out.seccomp, call) == SECCOMP_RET_ALLOW; };
         if (!allowed("execve") || !(allowed("exit_group") || allowed("exit")))
             throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
                                "' does not allow execve and an exit by number alone, which starting the process needs");
+        // The process hands the filter's listener to the monitor after the filter is in.
+        if (out.needs_monitor() && (!allowed("sendmsg") || !allowed("close")))
+            throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
+                               "' has [[supervise]] rules but does not allow sendmsg and close by number alone, "
+                               "with which the process hands its listener to caisson's monitor");
     }
     out.egress = p.egress;
     return out;

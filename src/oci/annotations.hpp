@@ -12,8 +12,10 @@
 // stacked on the config's filter (both taken just before exec), the egress filter on the
 // container's cgroup. They set no_new_privs
 // (Landlock and a second filter need it once capabilities are gone). Anything a profile or a
-// key would change beyond these is refused, naming it: config.json decides the rest. Pure
-// translation into caisson's own model and planners (policy, filter).
+// key would change beyond these is refused, naming it: config.json decides the rest.
+// `[[supervise]]` rules of a seccomp policy are decided by caisson's monitor, which create
+// leaves beside the container (run/container_monitor). Pure translation into caisson's own
+// model and planners (policy, filter).
 #pragma once
 
 #include "policy/landlock_rights.hpp"
@@ -35,8 +37,13 @@ struct CaissonProtections {
     std::optional<landlock_rights::Plan> landlock;
     std::vector<sock_filter> seccomp;  // stacked after the config's; kills by the kernel's own action
     std::string seccomp_name;
+    // [[supervise]] rules: `seccomp` sends their calls to caisson's monitor, which decides on
+    // them with the policy compiled as itself (`seccomp_truth`).
+    std::vector<sock_filter> seccomp_truth;
+    std::vector<seccomp::Supervised> supervised;
     Egress egress;
     bool any() const { return landlock || !seccomp.empty() || egress.enabled(); }
+    bool needs_monitor() const { return !supervised.empty(); }
 };
 
 // Throws caisson::Error (usage) naming the annotation. `landlock_abi`: the kernel's version.

@@ -170,6 +170,13 @@ void delete_container(const std::string& root, const std::string& id, bool force
         if (!wait_gone(l.state.pid, l.state.pid_start, 10000))
             throw Error(ErrorKind::Setup, "delete", "container init " + std::to_string(l.state.pid) + " did not die", ETIMEDOUT);
     }
+    // The monitor ends with the init; delete returns once it has, so nothing of the container
+    // outlives it.
+    if (l.state.monitor_pid && !wait_gone(l.state.monitor_pid, l.state.monitor_start, 2000)) {
+        kernel::Fd m(static_cast<int>(::syscall(SYS_pidfd_open, l.state.monitor_pid, 0)));
+        if (m && process_is(l.state.monitor_pid, l.state.monitor_start)) kernel::pidfd_send_signal(m.get(), SIGKILL);
+        (void)wait_gone(l.state.monitor_pid, l.state.monitor_start, 2000);
+    }
     if (!l.state.cgroup_name.empty()) {
         // The destructor kills what is left (a process of a shared pid namespace) and removes it.
         auto cg = mech::SandboxCgroup::open(mech::detect_cgroups(), l.state.cgroup_parent, l.state.cgroup_name,

@@ -14,6 +14,7 @@
 #include "oci/state.hpp"
 #include "mech/unix_socket.hpp"
 #include "run/container.hpp"
+#include "run/container_monitor.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/oci.hpp>
@@ -301,6 +302,14 @@ pid_t create_container(const CreateOptions& o) {
     if (spec.has_hostname && !spec.hostname.empty()) plan.hostname = spec.hostname;
     if (!spec.domainname.empty()) plan.domainname = spec.domainname;
     plan.process = std::move(process.process);
+    // caisson's monitor, for [[supervise]] rules: the init hands it the filter's listener
+    // through a connection made now, and the monitor starts once the init exists.
+    std::optional<run::MonitorSocket> monitor_socket;
+    if (process.monitor) {
+        monitor_socket = run::open_monitor_socket(dir.path() + "/" + kMonitorSocket);
+        plan.process.monitor_fd = monitor_socket->init_end.get();
+        plan.keep_fds.push_back(plan.process.monitor_fd);
+    }
     plan.console_socket = console ? console.get() : -1;
     plan.start_socket = start_socket.get();
     for (const auto& [index, fd] : idmapped) plan.keep_fds.push_back(fd.get());
@@ -347,6 +356,14 @@ pid_t create_container(const CreateOptions& o) {
     start_socket.reset();
     console.reset();
     state.pid_start = process_start_time(state.pid);
+    if (monitor_socket) {
+        // The init is this process's child and not yet reaped: its pid is its own.
+        kernel::Fd init(static_cast<int>(::syscall(SYS_pidfd_open, state.pid, 0)));
+        if (!init) throw Error(ErrorKind::Setup, "pidfd_open", "container init", errno);
+        state.monitor_pid = run::start_container_monitor(*process.monitor, *monitor_socket, init.get());
+        state.monitor_start = process_start_time(state.monitor_pid);
+        monitor_socket->init_end.reset();
+    }
     dir.save(state);
     if (!o.pid_file.empty()) write_pid_file(o.pid_file, state.pid);
     if (cgroup) cgroup->release();

@@ -125,6 +125,12 @@ int exec_in_container(const ExecOptions& o) {
     plan.process = std::move(planned.process);
     plan.process.preserve_fds = o.preserve_fds;
     plan.console_socket = console ? console.get() : -1;
+    // Supervised calls of this process too go to the container's monitor: one budget.
+    kernel::Fd monitor;
+    if (planned.monitor) {
+        monitor = mech::connect_unix(dir.path() + "/" + kMonitorSocket, "connect to caisson's container monitor");
+        plan.process.monitor_fd = monitor.get();
+    }
 
     sigset_t block, old;
     ::sigemptyset(&block);
@@ -132,6 +138,7 @@ int exec_in_container(const ExecOptions& o) {
     ::sigprocmask(SIG_BLOCK, &block, &old);
     pid_t pid = run::join_container(plan, old);
     console.reset();
+    monitor.reset();
     if (!o.pid_file.empty()) {
         std::string tmp = o.pid_file + ".caisson-tmp", text = std::to_string(pid);
         int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);

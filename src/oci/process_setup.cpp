@@ -128,6 +128,19 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
             cp.landlock = *extra.landlock;
         cp.stacked_seccomp = extra.seccomp;
         plan.egress = extra.egress;
+        if (extra.needs_monitor()) {
+            // A kill verdict kills the init, which takes only its own pid namespace along.
+            bool own_pidns = false;
+            for (const auto& n : spec->linux_.namespaces) own_pidns = own_pidns || (n.type == "pid" && n.path.empty());
+            if (!own_pidns)
+                throw Error::usage("annotation org.caisson.seccomp: [[supervise]] rules need the container's own pid namespace "
+                                   "(linux.namespaces: pid, without a path), so that a kill ends every process of it");
+            // A chain of filters has one listener: the config's own goes to its agent.
+            if (st.seccomp_listener)
+                throw Error::usage("annotation org.caisson.seccomp: [[supervise]] rules cannot go with linux.seccomp's "
+                                   "SCMP_ACT_NOTIFY (a process has one seccomp listener, and that one is the agent's)");
+            plan.monitor = run::MonitorPlan{extra.seccomp_truth, extra.supervised};
+        }
         // Landlock and a second filter need no_new_privs once the capabilities are gone; the
         // config's filter then goes in last too, so that it never judges caisson's own steps.
         if (cp.landlock || !cp.stacked_seccomp.empty()) st.no_new_privs = true;

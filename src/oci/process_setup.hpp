@@ -7,9 +7,11 @@
 #include "oci/spec.hpp"
 
 #include "mech/console.hpp"
+#include "run/container_monitor.hpp"
 #include "run/container_process.hpp"
 #include "run/failure.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@ struct ProcessPlan {
     std::string listener_path;           // OCI listenerPath: where the notify fd goes
     std::vector<uint16_t> initial_cpus;  // execCPUAffinity.initial, exec's only
     Egress egress;                       // an annotation's, attached to the container's cgroup
+    std::optional<run::MonitorPlan> monitor;  // an annotation's [[supervise]] rules: decided beside the container
 };
 
 // Throws caisson::Error (usage) naming the field: rlimit names, the seccomp section.

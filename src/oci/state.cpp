@@ -149,6 +149,8 @@ ContainerState StateDir::load() const {
     s.owner = j.value("owner", "");
     s.pid = j.value("pid", 0);
     s.pid_start = j.value("pid_start", "");
+    s.monitor_pid = j.value("monitor_pid", 0);
+    s.monitor_start = j.value("monitor_start", "");
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     s.cgroup_parent = j.value("cgroup_parent", "");
     s.cgroup_name = j.value("cgroup_name", "");
@@ -162,6 +164,7 @@ void StateDir::save(const ContainerState& s) const {
                         {"owner", s.owner}, {"pid", s.pid}, {"pid_start", s.pid_start}, {"annotations", s.annotations},
                         {"cgroup_parent", s.cgroup_parent}, {"cgroup_name", s.cgroup_name},
                         {"cgroup_shared_parent", s.cgroup_shared_parent}, {"config", s.config}};
+    if (s.monitor_pid) j["monitor_pid"] = s.monitor_pid, j["monitor_start"] = s.monitor_start;
     std::string tmp = path_ + "/state.json.tmp", text = j.dump();
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) throw Error(ErrorKind::Setup, "write state", tmp, errno);

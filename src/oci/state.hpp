@@ -19,6 +19,8 @@
 namespace caisson::oci {
 
 inline constexpr const char* kStartSocket = "start.sock";
+// The container monitor's (run/container_monitor), when an annotation asks for [[supervise]].
+inline constexpr const char* kMonitorSocket = "monitor.sock";
 
 enum class Status { Creating, Created, Running, Paused, Stopped };
 const char* status_name(Status);
@@ -30,6 +32,8 @@ struct ContainerState {
     std::string id, bundle, rootfs, created, owner;
     pid_t pid = 0;
     std::string pid_start;  // /proc/PID/stat field 22: a reused pid has another
+    pid_t monitor_pid = 0;  // caisson's monitor beside the container, if it has one
+    std::string monitor_start;
     std::map<std::string, std::string> annotations;
     std::string cgroup_parent, cgroup_name;
     bool cgroup_shared_parent = false;

@@ -4,6 +4,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/landlock.hpp"
 #include "mech/seccomp.hpp"
+#include "run/container_monitor.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -81,14 +82,21 @@ bool prepare_process(ContainerProcess& p, int* listener, kernel::Failure& f) {
     p.steps.pass_fds.clear();
     for (unsigned fd = 3; fd < 3 + p.preserve_fds; ++fd) p.steps.pass_fds.push_back(static_cast<int>(fd));
     bool filtered = false;
-    return take_program_steps(p.steps, {p.runtime_fds[0], p.runtime_fds[1]}, listener, &filtered, f);
+    return take_program_steps(p.steps, {p.runtime_fds[0], p.runtime_fds[1], p.monitor_fd}, listener, &filtered, f);
 }
 
 bool exec_process(ContainerProcess& p, kernel::Failure& f) {
     // caisson's own additions, last: after the start handshake and the face's hooks, so that
     // neither runs under them; no_new_privs is set, so no privilege is needed.
     if (p.landlock && !mech::apply_landlock(*p.landlock, f)) return false;
-    if (!p.stacked_seccomp.empty() && !mech::install_seccomp(p.stacked_seccomp, nullptr, f)) return false;
+    if (!p.stacked_seccomp.empty()) {
+        // Supervised calls wait in the kernel for the monitor: the listener goes to it now,
+        // and a process that cannot hand it over does not start (fail closed).
+        int listener = -1;
+        if (!mech::install_seccomp(p.stacked_seccomp, p.monitor_fd >= 0 ? &listener : nullptr, f)) return false;
+        if (p.monitor_fd >= 0 && !send_to_monitor(p.monitor_fd, listener))
+            return f.set("send seccomp listener", "caisson's container monitor");
+    }
     std::vector<char*> argv, envp;
     for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

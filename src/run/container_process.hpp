@@ -36,6 +36,10 @@ struct ContainerProcess {
     // caisson's own protections, last, after the start handshake and the face's hooks.
     std::optional<landlock_rights::Plan> landlock;
     std::vector<sock_filter> stacked_seccomp;
+    // A connection to the container's monitor (run/container_monitor), when the stacked
+    // filter has supervised calls: its listener goes there just before exec. Kept like
+    // runtime_fds, close-on-exec.
+    int monitor_fd = -1;
 };
 
 // Inside the root (after pivot_root): HOME when missing, then args[0] along PATH. Fails with

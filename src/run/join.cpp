@@ -58,6 +58,7 @@ int differing_namespaces(pid_t pid) {
     // container (CVE-2024-21626).
     std::vector<int> keep{channel, plan.init_pidfd};
     if (plan.console_socket >= 0) keep.push_back(plan.console_socket);
+    if (plan.process.monitor_fd >= 0) keep.push_back(plan.process.monitor_fd);
     for (unsigned fd = 3; fd < 3 + plan.process.preserve_fds; ++fd) keep.push_back(static_cast<int>(fd));
     std::sort(keep.begin(), keep.end());
     if (!mech::close_fds_except(keep, {}, f)) fail();

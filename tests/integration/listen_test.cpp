@@ -131,13 +131,17 @@ TEST(Listen, TwoHundredConcurrentConnections) {
         ASSERT_EQ(::write(socks[i], line.data(), line.size()), static_cast<ssize_t>(line.size()));
     }
     int right = 0;
+    std::string wrong;
     for (size_t i = 0; i < socks.size(); ++i) {
-        right += read_all(socks[i]) == "n" + std::to_string(i) + " from caisson pid 2\n";
+        std::string got = read_all(socks[i]);
+        if (got == "n" + std::to_string(i) + " from caisson pid 2\n") ++right;
+        else wrong += std::to_string(i) + ": \"" + got + "\"\n";
         ::close(socks[i]);
     }
-    EXPECT_EQ(right, 200);
     EXPECT_EQ(l.stop(), 0);
-    EXPECT_EQ(count(read_file(log), "\"event\":\"session\""), 200);
+    std::string text = read_file(log);
+    EXPECT_EQ(right, 200) << wrong << text;
+    EXPECT_EQ(count(text, "\"event\":\"session\""), 200);
 }
 
 TEST(Listen, PerAddressLimitRefusesTheThirdAndServesTheFirstTwo) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/statfs.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -112,6 +113,66 @@ TEST(OciAnnotations, EgressRulesHoldInTheContainersCgroup) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["connects"]["9"], "EPERM");
     EXPECT_EQ(r.probe["connects"]["10"], "EACCES") << "and Landlock's rule holds the other ports";
+}
+
+// [[supervise]] rules need someone awake beside the container: create leaves caisson's
+// monitor, which decides every process's supervised calls with one state (one budget for the
+// container), kills the container on a kill verdict, and is gone once delete returns.
+TEST(OciAnnotations, SupervisedCallsAreDecidedByCaissonsMonitor) {
+    Bundle b;
+    TempDir profiles;
+    std::filesystem::create_directory(profiles.path() + "/seccomp");
+    std::ofstream(profiles.path() + "/seccomp/budget.toml")
+        << "extends = \"default\"\n[[supervise]]\nsyscall = [\"fork\", \"vfork\", \"clone\", \"clone3\"]\nmax = 3\n"
+           "then = \"errno(EAGAIN)\"\n";
+    std::ofstream(profiles.path() + "/seccomp/fatal.toml")
+        << "extends = \"default\"\n[[supervise]]\nsyscall = [\"fork\", \"vfork\", \"clone\", \"clone3\"]\nmax = 1\n"
+           "then = \"kill-process\"\n";
+    RunOptions env;
+    env.env = {"CAISSON_PROFILE_PATH=" + profiles.path()};
+
+    b.config["annotations"] = {{"org.caisson.seccomp", "budget"}};
+    b.config["process"]["args"] = {"/probe", "--fork", "5"};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "budget", env);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["fork"]["made"], 3);
+    EXPECT_EQ(r.probe["fork"]["error"], "EAGAIN");
+
+    // Processes exec'd later draw on the same budget: the first takes it all.
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "shared", env).status, 0);
+    json state = read_json(b.root() + "/shared/state.json");
+    ASSERT_TRUE(state.contains("monitor_pid")) << state.dump();
+    const int monitor = state["monitor_pid"];
+    RunResult first = b.oci("exec", {"shared", "/probe", "--fork", "5"}, "", env);
+    ASSERT_EQ(first.status, 0) << first.err;
+    EXPECT_EQ(first.probe["fork"]["made"], 3);
+    RunResult second = b.oci("exec", {"shared", "/probe", "--fork", "5"}, "", env);
+    ASSERT_EQ(second.status, 0) << second.err;
+    EXPECT_EQ(second.probe["fork"]["made"], 0);
+    EXPECT_EQ(second.probe["fork"]["error"], "EAGAIN");
+    ASSERT_EQ(b.oci("delete", {"--force"}, "shared").status, 0);
+    std::string stat;
+    {
+        std::ifstream in("/proc/" + std::to_string(monitor) + "/stat");
+        std::getline(in, stat);
+    }
+    EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << "the monitor outlived delete: " << stat;
+
+    // A kill verdict ends the container: its init, and so its pid namespace.
+    b.config["annotations"] = {{"org.caisson.seccomp", "fatal"}};
+    b.config["process"]["args"] = {"/probe", "--fork", "5"};
+    RunResult killed = b.oci("run", {"--bundle", b.path()}, "fatal", env);
+    EXPECT_EQ(killed.status, 128 + SIGKILL) << killed.out << killed.err;
+
+    // Without a pid namespace of its own a kill could not reach every process: refused.
+    b.config["annotations"] = {{"org.caisson.seccomp", "budget"}};
+    json& ns = b.config["linux"]["namespaces"];
+    for (size_t i = 0; i < ns.size(); ++i)
+        if (ns[i]["type"] == "pid") ns.erase(i--);
+    RunResult shared_pid = b.oci("run", {"--bundle", b.path()}, "nopid", env);
+    EXPECT_EQ(shared_pid.status, 1);
+    EXPECT_NE(shared_pid.err.find("own pid namespace"), std::string::npos) << shared_pid.err;
 }
 
 TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
