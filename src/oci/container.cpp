@@ -77,9 +77,10 @@ std::string read_all(const std::string& path, const char* what) {
     return out;
 }
 
-std::string absolute(const std::string& path) {
+// `what`: the field or flag the path came from, for the error.
+std::string absolute(const std::string& path, const char* what) {
     char buf[PATH_MAX];
-    if (!::realpath(path.c_str(), buf)) throw Error(ErrorKind::Usage, "resolve path", path, errno);
+    if (!::realpath(path.c_str(), buf)) throw Error(ErrorKind::Usage, what, path, errno);
     return buf;
 }
 
@@ -166,7 +167,7 @@ unsigned activation_fds() {
 
 pid_t create_container(const CreateOptions& o) {
     StateDir dir(o.root, o.id);
-    std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
+    std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle, "--bundle");
     std::string config_text = read_all(bundle + "/config.json", "open bundle config");
     nlohmann::json config = parse_json(config_text, bundle + "/config.json");
     Spec spec = parse_spec_json(config);
@@ -181,7 +182,7 @@ pid_t create_container(const CreateOptions& o) {
     });
     validate(spec);
     const Linux& l = spec.linux_;
-    std::string rootfs = absolute(spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path);
+    std::string rootfs = absolute(spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path, "config.json: root.path");
     struct stat st{};
     if (::stat(rootfs.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) throw Error(ErrorKind::Usage, "root.path", rootfs, ENOTDIR);
 
