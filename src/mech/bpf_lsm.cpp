@@ -83,6 +83,8 @@ BpfLsmPrograms::BpfLsmPrograms(int cgroup_fd, const BpfLsm& policy) : s_(std::ma
 
 BpfLsmPrograms::~BpfLsmPrograms() = default;
 
+std::vector<int> BpfLsmPrograms::link_fds() const { return s_->obj.link_fds(); }
+
 BpfLsmReport BpfLsmPrograms::report() const {
     BpfLsmReport r;
     r.applied = true;
@@ -97,6 +99,25 @@ BpfLsmReport BpfLsmPrograms::report() const {
     r.denied_opens = read(kDeniedOpens);
     r.denied_connects = read(kDeniedConnects);
     return r;
+}
+
+std::unique_ptr<BpfLsmPrograms> attach_bpf_lsm(int cgroup_fd, const BpfLsm& policy, std::string& why) {
+    why.clear();
+    if (cgroup_fd < 0) {
+        why = "the BPF LSM programs need a cgroup v2 directory for the sandbox (as root, with a cgroup2 hierarchy mounted)";
+        return nullptr;
+    }
+    std::unique_ptr<BpfLsmPrograms> programs;
+    try {
+        programs = std::make_unique<BpfLsmPrograms>(cgroup_fd, policy);
+        // Loaded and attached, yet run nowhere when "bpf" is not among the active LSMs.
+        why = bpf_lsm_unavailable();
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Usage) throw;
+        why = std::string("this kernel refuses BPF LSM programs (") + e.what() + ")";
+    }
+    if (!why.empty()) programs.reset();
+    return programs;
 }
 
 }  // namespace caisson::mech

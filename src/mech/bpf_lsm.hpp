@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace caisson::mech {
 
@@ -24,10 +25,17 @@ public:
     BpfLsmPrograms(const BpfLsmPrograms&) = delete;
     BpfLsmPrograms& operator=(const BpfLsmPrograms&) = delete;
     BpfLsmReport report() const;
+    std::vector<int> link_fds() const;  // see BpfObject::link_fds
 
 private:
     struct State;
     std::unique_ptr<State> s_;
 };
+
+// The programs attached to `cgroup_fd` (-1: the sandbox has no cgroup v2 directory), or
+// null and in `why` the reason the kernel cannot give them (no cgroup2, no BPF LSM, a
+// refused load), for the caller to fail closed or go on in best effort. A bad policy (a
+// file that cannot be found) is thrown, as the constructor throws it.
+std::unique_ptr<BpfLsmPrograms> attach_bpf_lsm(int cgroup_fd, const BpfLsm& policy, std::string& why);
 
 }  // namespace caisson::mech

@@ -42,6 +42,12 @@ void BpfObject::update(const char* map, const void* key, const void* value, cons
     if (bpf_map_update_elem(map_fd(map), key, value, BPF_ANY) < 0) throw Error(ErrorKind::Setup, "fill BPF map " + std::string(map), what, errno);
 }
 
+std::vector<int> BpfObject::link_fds() const {
+    std::vector<int> out;
+    for (auto* l : links_) out.push_back(bpf_link__fd(l));
+    return out;
+}
+
 void BpfObject::keep(bpf_link* link, const bpf_program* prog) {
     if (!link) throw Error(ErrorKind::Setup, "attach " + what_, bpf_program__name(prog), errno);
     links_.push_back(link);

@@ -28,6 +28,9 @@ public:
     void update(const char* map, const void* key, const void* value, const std::string& what) const;
     // Keeps a link that attaching `prog` returned (null: the attach failed, errno set).
     void keep(bpf_link* link, const bpf_program* prog);
+    // The kept links' descriptors: a process that holds copies keeps the programs attached
+    // after this object has gone (caisson-oci's monitor, beside a container).
+    std::vector<int> link_fds() const;
 
 private:
     bpf_object* obj_ = nullptr;

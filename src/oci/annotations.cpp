@@ -59,14 +59,16 @@ std::vector<std::string> split_list(const std::string& value) {
 void apply_key(Policy& p, const std::string& annotation, const std::string& key, std::string value) {
     // Only the protections caisson-oci applies; a key naming host files or changing the
     // container's shape is config.json's business, or the admin's profile's.
-    if (key.rfind("lsm-", 0) == 0)
-        throw Error::usage("annotation " + annotation + ": the BPF LSM programs live as long as caisson's own process; "
-                           "caisson-oci does not stay beside the container yet (caisson run has them)");
+    // A host path named by the pod: never (its inode would be the host's, looked up by root).
+    if (key == "lsm-deny-file")
+        throw Error::usage("annotation " + annotation + ": names host files; caisson-oci takes lsm-exec-max, "
+                           "lsm-connect-port and lsm-best-effort");
     const schema::Setting* s = schema::find(key);
     if (!s) throw Error::usage("annotation " + annotation + ": caisson has no setting \"" + key + "\"");
-    if (key.rfind("landlock-", 0) != 0 && key != "seccomp" && key != "allow-connect" && key != "deny-private")
+    if (key.rfind("landlock-", 0) != 0 && key.rfind("lsm-", 0) != 0 && key != "seccomp" && key != "allow-connect" &&
+        key != "deny-private")
         throw Error::usage("annotation " + annotation + ": not a protection caisson-oci takes from an annotation "
-                           "(landlock-*, seccomp, allow-connect, deny-private; or org.caisson.profile)");
+                           "(landlock-*, seccomp, allow-connect, deny-private, lsm-*; or org.caisson.profile)");
     // A seccomp policy: caisson's built-in `default`, or one the admin put under seccomp/.
     if (key == "seccomp" && value != "default") value = admin_file(annotation, value, "/seccomp");
     if (s->arity == 0) {
@@ -116,9 +118,10 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
                            "; caisson-oci takes only Landlock, seccomp and egress from them (config.json decides the rest)");
     if (!p.audit_path.empty() || !p.learn_path.empty())
         throw Error::usage("annotations org.caisson.*: audit and learn need caisson's supervisor beside the container (caisson run has it)");
-    if (p.bpf_lsm.enabled())
-        throw Error::usage("annotations org.caisson.lsm-*: the BPF LSM programs live as long as caisson's own process; "
-                           "caisson-oci does not stay beside the container yet (caisson run has them)");
+    // A profile's deny-file list names host files too.
+    if (!p.bpf_lsm.deny_files.empty())
+        throw Error::usage("annotations org.caisson.*: lsm-deny-file names host files; caisson-oci takes lsm-exec-max, "
+                           "lsm-connect-port and lsm-best-effort");
     const seccomp::Policy& sp = p.seccomp;
     // [open] needs an opener inside the container with the program's own rights, which only
     // caisson run starts; [[supervise]] needs only the monitor (run/container_monitor).
@@ -147,12 +150,13 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
             throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
                                "' does not allow execve and an exit by number alone, which starting the process needs");
         // The process hands the filter's listener to the monitor after the filter is in.
-        if (out.needs_monitor() && (!allowed("sendmsg") || !allowed("close")))
+        if (!out.supervised.empty() && (!allowed("sendmsg") || !allowed("close")))
             throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
                                "' has [[supervise]] rules but does not allow sendmsg and close by number alone, "
                                "with which the process hands its listener to caisson's monitor");
     }
     out.egress = p.egress;
+    out.bpf_lsm = p.bpf_lsm;
     return out;
 }
 

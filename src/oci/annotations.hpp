@@ -6,14 +6,16 @@
 //   org.caisson.KEY              a setting of `caisson run` (its flag's name), for a repeatable
 //                                one a comma-separated list: landlock-ro, landlock-rx,
 //                                landlock-rw, landlock-bind, landlock-connect, landlock-scope,
-//                                landlock-best-effort, seccomp, allow-connect, deny-private
+//                                landlock-best-effort, seccomp, allow-connect, deny-private,
+//                                lsm-exec-max, lsm-connect-port, lsm-best-effort
 //
 // Annotations only add: Landlock in the container's process and caisson's seccomp policy
 // stacked on the config's filter (both taken just before exec), the egress filter on the
 // container's cgroup. They set no_new_privs
 // (Landlock and a second filter need it once capabilities are gone). Anything a profile or a
 // key would change beyond these is refused, naming it: config.json decides the rest.
-// `[[supervise]]` rules of a seccomp policy are decided by caisson's monitor, which create
+// `[[supervise]]` rules of a seccomp policy are decided, and the BPF LSM programs (lsm-*, but
+// not lsm-deny-file, which names host files) held, by caisson's monitor, which create
 // leaves beside the container (run/container_monitor). Pure translation into caisson's own
 // model and planners (policy, filter).
 #pragma once
@@ -42,8 +44,10 @@ struct CaissonProtections {
     std::vector<sock_filter> seccomp_truth;
     std::vector<seccomp::Supervised> supervised;
     Egress egress;
-    bool any() const { return landlock || !seccomp.empty() || egress.enabled(); }
-    bool needs_monitor() const { return !supervised.empty(); }
+    // BPF LSM programs on the container's cgroup, held by the monitor for its life.
+    BpfLsm bpf_lsm;
+    bool any() const { return landlock || !seccomp.empty() || egress.enabled() || bpf_lsm.enabled(); }
+    bool needs_monitor() const { return !supervised.empty() || bpf_lsm.enabled(); }
 };
 
 // Throws caisson::Error (usage) naming the annotation. `landlock_abi`: the kernel's version.

@@ -1,6 +1,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/bpf_lsm.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "mech/egress.hpp"
@@ -255,6 +256,23 @@ pid_t create_container(const CreateOptions& o) {
                                "directory for the container (caisson-oci as root, a cgroup2 hierarchy mounted)");
         egress.emplace(cgroup->v2_fd(), process.egress);
     }
+    // The BPF LSM programs an annotation asked for, on the cgroup before any process is in it;
+    // the monitor holds their links for the container's life. Fail closed, unless asked for
+    // best effort, and then say so (caisson-oci has no report).
+    std::unique_ptr<mech::BpfLsmPrograms> lsm;
+    if (process.bpf_lsm.enabled()) {
+        std::string why;
+        lsm = mech::attach_bpf_lsm(cgroup ? cgroup->v2_fd() : -1, process.bpf_lsm, why);
+        if (!lsm) {
+            if (!process.bpf_lsm.best_effort)
+                throw Error::usage("annotations org.caisson.lsm-*: " + why + "; org.caisson.lsm-best-effort runs without them");
+            std::fprintf(stderr, "caisson-oci: warning: annotations org.caisson.lsm-*: %s; running without them (best effort)\n",
+                         why.c_str());
+            if (!process.monitor->decides_calls()) process.monitor.reset();
+        } else {
+            process.monitor->hold_fds = lsm->link_fds();
+        }
+    }
     kernel::Fd start_socket = mech::listen_unix(dir.path() + "/" + kStartSocket, "listen on start socket");
     kernel::Fd console;
     if (!o.console_socket.empty()) console = mech::connect_unix(o.console_socket, "connect to console socket");
@@ -303,13 +321,15 @@ pid_t create_container(const CreateOptions& o) {
     if (spec.has_hostname && !spec.hostname.empty()) plan.hostname = spec.hostname;
     if (!spec.domainname.empty()) plan.domainname = spec.domainname;
     plan.process = std::move(process.process);
-    // caisson's monitor, for [[supervise]] rules: the init hands it the filter's listener
-    // through a connection made now, and the monitor starts once the init exists.
+    // caisson's monitor: for [[supervise]] rules the init hands it the filter's listener
+    // through a connection made now; the monitor starts once the init exists.
     std::optional<run::MonitorSocket> monitor_socket;
     if (process.monitor) {
         monitor_socket = run::open_monitor_socket(dir.path() + "/" + kMonitorSocket);
-        plan.process.monitor_fd = monitor_socket->init_end.get();
-        plan.keep_fds.push_back(plan.process.monitor_fd);
+        if (process.monitor->decides_calls()) {
+            plan.process.monitor_fd = monitor_socket->init_end.get();
+            plan.keep_fds.push_back(plan.process.monitor_fd);
+        }
     }
     plan.console_socket = console ? console.get() : -1;
     plan.start_socket = start_socket.get();

@@ -127,7 +127,7 @@ int exec_in_container(const ExecOptions& o) {
     plan.console_socket = console ? console.get() : -1;
     // Supervised calls of this process too go to the container's monitor: one budget.
     kernel::Fd monitor;
-    if (planned.monitor) {
+    if (planned.monitor && planned.monitor->decides_calls()) {
         monitor = mech::connect_unix(dir.path() + "/" + kMonitorSocket, "connect to caisson's container monitor");
         plan.process.monitor_fd = monitor.get();
     }

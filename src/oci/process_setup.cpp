@@ -128,7 +128,9 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
             cp.landlock = *extra.landlock;
         cp.stacked_seccomp = extra.seccomp;
         plan.egress = extra.egress;
-        if (extra.needs_monitor()) {
+        plan.bpf_lsm = extra.bpf_lsm;
+        if (extra.needs_monitor()) plan.monitor = run::MonitorPlan{extra.seccomp_truth, extra.supervised, {}};
+        if (!extra.supervised.empty()) {
             // A kill verdict kills the init, which takes only its own pid namespace along.
             bool own_pidns = false;
             for (const auto& n : spec->linux_.namespaces) own_pidns = own_pidns || (n.type == "pid" && n.path.empty());
@@ -139,7 +141,6 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
             if (st.seccomp_listener)
                 throw Error::usage("annotation org.caisson.seccomp: [[supervise]] rules cannot go with linux.seccomp's "
                                    "SCMP_ACT_NOTIFY (a process has one seccomp listener, and that one is the agent's)");
-            plan.monitor = run::MonitorPlan{extra.seccomp_truth, extra.supervised};
         }
         // Landlock and a second filter need no_new_privs once the capabilities are gone; the
         // config's filter then goes in last too, so that it never judges caisson's own steps.
@@ -152,6 +153,11 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
         if (extra.egress.enabled() && !own_userns && (c.bounding & kUndoEgress))
             throw Error::usage("annotations org.caisson.allow-connect/deny-private: the config keeps CAP_SYS_ADMIN, CAP_NET_ADMIN "
                                "or CAP_BPF without a user namespace, with which the process could detach the egress filter");
+        // Or move itself out of the cgroup the BPF LSM programs are attached to.
+        constexpr uint64_t kUndoLsm = (1ull << CAP_SYS_ADMIN) | (1ull << 39 /* CAP_BPF */);
+        if (extra.bpf_lsm.enabled() && !own_userns && (c.bounding & kUndoLsm))
+            throw Error::usage("annotations org.caisson.lsm-*: the config keeps CAP_SYS_ADMIN or CAP_BPF without a user "
+                               "namespace, with which the process could leave or detach the BPF LSM programs");
     }
     return plan;
 }

@@ -23,7 +23,10 @@ struct ProcessPlan {
     std::string listener_path;           // OCI listenerPath: where the notify fd goes
     std::vector<uint16_t> initial_cpus;  // execCPUAffinity.initial, exec's only
     Egress egress;                       // an annotation's, attached to the container's cgroup
-    std::optional<run::MonitorPlan> monitor;  // an annotation's [[supervise]] rules: decided beside the container
+    // An annotation's [[supervise]] rules or BPF LSM programs: caisson's monitor stays beside
+    // the container (run/container_monitor).
+    std::optional<run::MonitorPlan> monitor;
+    BpfLsm bpf_lsm;                      // an annotation's, attached to the container's cgroup
 };
 
 // Throws caisson::Error (usage) naming the field: rlimit names, the seccomp section.

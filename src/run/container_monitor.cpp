@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <vector>
@@ -105,7 +106,9 @@ pid_t start_container_monitor(const MonitorPlan& plan, MonitorSocket& socket, in
         if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || ::setsid() < 0) ::_exit(1);
         for (int fd = 0; fd < 3; ++fd)
             if (::dup2(null.get(), fd) < 0) ::_exit(1);
-        if (!mech::close_fds_except({}, {socket.listening.get(), init_pidfd}, f)) ::_exit(1);
+        std::vector<int> hold = plan.hold_fds;
+        std::sort(hold.begin(), hold.end());
+        if (!mech::close_fds_except(hold, {socket.listening.get(), init_pidfd}, f)) ::_exit(1);
         sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

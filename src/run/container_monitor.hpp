@@ -1,5 +1,6 @@
-// The process that stays beside an OCI container for the protections that need someone
-// awake: `[[supervise]]` rules (stateful decisions on seccomp notifications). `caisson run`
+// The process that stays beside an OCI container for the protections that need a process
+// of caisson's for the container's whole life: `[[supervise]]` rules (stateful decisions on
+// seccomp notifications), and the BPF LSM programs, attached as long as it holds their links. `caisson run`
 // supervises from its own process; caisson-oci's create returns at once, so it leaves this
 // monitor behind, as crun and runc leave nothing and conmon stays: a fork of the runtime,
 // outside the container's namespaces, non-dumpable, holding no descriptor but its own.
@@ -27,6 +28,10 @@ namespace caisson::run {
 struct MonitorPlan {
     std::vector<sock_filter> truth;  // the policy compiled as itself: which rule fired
     std::vector<seccomp::Supervised> supervised;
+    // Descriptors the monitor holds for the container's life (the BPF LSM programs' links:
+    // they stay attached as long as a descriptor does). Not owned; sorted by the monitor.
+    std::vector<int> hold_fds;
+    bool decides_calls() const { return !supervised.empty(); }
 };
 
 // The monitor's socket, made before the init is cloned: the init keeps `init_end`, a

@@ -309,23 +309,12 @@ Outcome Sandbox::run() {
     }
     // The BPF LSM programs too. Fail closed: a kernel that refuses them, or runs them
     // nowhere (no "bpf" among its LSMs), is an error unless asked for best effort.
-    std::optional<mech::BpfLsmPrograms> lsm;
+    std::unique_ptr<mech::BpfLsmPrograms> lsm;
     std::optional<BpfLsmReport> lsm_skipped;
     if (p.bpf_lsm.enabled()) {
         std::string why;
-        if (!cgroup || cgroup->v2_fd() < 0) {
-            why = "the BPF LSM programs need a cgroup v2 hierarchy (none is mounted)";
-        } else {
-            try {
-                lsm.emplace(cgroup->v2_fd(), p.bpf_lsm);
-                why = mech::bpf_lsm_unavailable();
-            } catch (const Error& e) {
-                if (e.kind() == ErrorKind::Usage) throw;
-                why = std::string("this kernel refuses BPF LSM programs (") + e.what() + ")";
-            }
-        }
-        if (!why.empty()) {
-            lsm.reset();
+        lsm = mech::attach_bpf_lsm(cgroup ? cgroup->v2_fd() : -1, p.bpf_lsm, why);
+        if (!lsm) {
             if (!p.bpf_lsm.best_effort) throw Error::usage("--lsm-*: " + why + "; --lsm-best-effort runs without them");
             lsm_skipped = BpfLsmReport{};
             lsm_skipped->why = why;
