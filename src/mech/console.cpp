@@ -1,5 +1,7 @@
 #include "mech/console.hpp"
 
+#include "mech/checked_open.hpp"
+
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 #include "mech/fd_passing.hpp"
@@ -8,6 +10,7 @@
 #include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -17,8 +20,14 @@
 namespace caisson::mech {
 
 bool open_console(int console_socket, const ConsoleSpec& c, kernel::Failure& f) {
-    kernel::Fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master) return f.set("open", "/dev/ptmx (process.terminal needs a devpts mount)");
+    // The pty multiplexer (5:2) and nothing else: an image's /dev can hold any node, and the
+    // device cgroup does not apply yet at create.
+    kernel::Fd here(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!here) return f.set("open root", "/");
+    kernel::Fd master(open_checked(here.get(), "dev/ptmx", O_RDWR, [](const struct stat& st) {
+        return S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 2;
+    }));
+    if (!master) return f.set("open", "/dev/ptmx (process.terminal needs a devpts mount, whose ptmx is 5:2)");
     int unlock = 0;
     if (::ioctl(master.get(), TIOCSPTLCK, &unlock) < 0) return f.set("unlock pty", "/dev/ptmx");
     // The peer by descriptor, never by a name the container could swap.

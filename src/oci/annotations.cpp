@@ -144,7 +144,15 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
         if (!sp.supervised.empty()) {
             out.seccomp_truth = filter::compile(sp).program;
             out.supervised = sp.supervised;
+            supervision::refuse_bypasses(sp, out.seccomp_truth);
         }
+        // The policy's own `notify` rules record for caisson run's report; here nobody would
+        // read them, and recording reads the container's memory from outside it.
+        bool notifies = sp.default_action.kind == seccomp::ActionKind::Notify;
+        for (const auto& r : sp.rules) notifies = notifies || r.action.kind == seccomp::ActionKind::Notify;
+        if (notifies)
+            throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +
+                               "' has notify rules, which record for caisson run's report; caisson-oci has none");
         auto allowed = [&](const char* call) { return filter::action_by_number(out.seccomp, call) == SECCOMP_RET_ALLOW; };
         if (!allowed("execve") || !(allowed("exit_group") || allowed("exit")))
             throw Error::usage("annotation org.caisson.seccomp: policy '" + sp.name +

@@ -107,8 +107,11 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     st.cwd = p.cwd;
     st.cwd_label = "process.cwd " + p.cwd;
     st.cwd_before_identity = true;
+    bool config_traces = false;  // the config's filter has SCMP_ACT_TRACE somewhere
     if (spec && spec->linux_.seccomp) {
         SeccompTranslation t = translate_seccomp(*spec->linux_.seccomp);
+        config_traces = t.policy.default_action.kind == seccomp::ActionKind::Trace;
+        for (const auto& r : t.policy.rules) config_traces = config_traces || r.action.kind == seccomp::ActionKind::Trace;
         filter::CompileOptions opt;
         opt.allow_multiplexed = true;
         st.seccomp = filter::compile(t.policy, opt).program;
@@ -130,10 +133,16 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
         plan.egress = extra.egress;
         plan.bpf_lsm = extra.bpf_lsm;
         if (extra.needs_monitor()) plan.monitor = run::MonitorPlan{extra.seccomp_truth, extra.supervised, {}};
+        bool own_pidns = false;
+        for (const auto& n : spec->linux_.namespaces) own_pidns = own_pidns || (n.type == "pid" && n.path.empty());
+        // The monitor lives as long as the init: without a pid namespace of the container's
+        // own, a process could outlive both, unwatched, and the BPF LSM programs, whose links the monitor
+        // holds, would go with it.
+        if (extra.bpf_lsm.enabled() && !own_pidns)
+            throw Error::usage("annotations org.caisson.lsm-*: need the container's own pid namespace (linux.namespaces: pid, "
+                               "without a path), so that no process outlives the monitor that holds the programs");
         if (!extra.supervised.empty()) {
             // A kill verdict kills the init, which takes only its own pid namespace along.
-            bool own_pidns = false;
-            for (const auto& n : spec->linux_.namespaces) own_pidns = own_pidns || (n.type == "pid" && n.path.empty());
             if (!own_pidns)
                 throw Error::usage("annotation org.caisson.seccomp: [[supervise]] rules need the container's own pid namespace "
                                    "(linux.namespaces: pid, without a path), so that a kill ends every process of it");
@@ -141,6 +150,11 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
             if (st.seccomp_listener)
                 throw Error::usage("annotation org.caisson.seccomp: [[supervise]] rules cannot go with linux.seccomp's "
                                    "SCMP_ACT_NOTIFY (a process has one seccomp listener, and that one is the agent's)");
+            // The kernel ranks a notification above SCMP_ACT_TRACE: the monitor's "let through"
+            // would run a call the config's filter meant to fail (or hand to a tracer).
+            if (config_traces)
+                throw Error::usage("annotation org.caisson.seccomp: [[supervise]] rules cannot go with linux.seccomp's "
+                                   "SCMP_ACT_TRACE (a notification outranks it)");
         }
         // Landlock and a second filter need no_new_privs once the capabilities are gone; the
         // config's filter then goes in last too, so that it never judges caisson's own steps.

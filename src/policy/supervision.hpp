@@ -5,7 +5,10 @@
 
 #include <caisson/seccomp.hpp>
 
+#include <linux/filter.h>
+
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,11 @@ const std::vector<std::string>& path_calls();
 // The policy the filter enforces: `p` with the supervised calls, and those their conditions
 // watch, handed to the supervisor (notify) in front of every rule.
 seccomp::Policy with_supervision(const seccomp::Policy& p);
+
+// What would go around the supervisor: io_uring makes connects, opens and the rest without a
+// system call the filter sees. Throws caisson::Error (usage) when `program` (the compiled
+// policy) lets io_uring_setup through and the policy has [[supervise]] or [open] rules.
+void refuse_bypasses(const seccomp::Policy& p, std::span<const sock_filter> program);
 
 // One line per entry: "clone, clone3: max 3, then errno(EAGAIN) (file:line:col)".
 std::string describe(const seccomp::Supervised& r);

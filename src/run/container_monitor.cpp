@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <string_view>
 #include <csignal>
 #include <vector>
 
@@ -29,6 +31,20 @@ namespace {
 constexpr size_t kMaxPending = 64;
 
 void kill_init(int init_pidfd) { (void)::syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, nullptr, 0); }
+
+// Only the runtime's own user hands over listeners, and only seccomp listeners are taken.
+bool from_runtime_user(int conn) {
+    ucred peer{};
+    socklen_t len = sizeof(peer);
+    return ::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::geteuid();
+}
+
+bool is_seccomp_listener(int fd) {
+    char path[32], target[64] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    ssize_t n = ::readlink(path, target, sizeof(target) - 1);
+    return n > 0 && std::string_view(target, static_cast<size_t>(n)) == "anon_inode:seccomp notify";
+}
 
 [[noreturn]] void monitor_loop(const MonitorPlan& plan, int listening, int init_pidfd) {
     SeccompMonitor monitor(plan.truth, plan.supervised, -1);
@@ -58,17 +74,26 @@ void kill_init(int init_pidfd) { (void)::syscall(SYS_pidfd_send_signal, init_pid
             int fd = -1;
             size_t n = 1;
             // One message, one listener; then the connection has served its purpose.
-            if (mech::recv_with_fds(c.get(), &byte, 1, &fd, &n) > 0 && n == 1) still_listening.emplace_back(fd);
+            if (mech::recv_with_fds(c.get(), &byte, 1, &fd, &n) > 0 && n == 1) {
+                kernel::Fd got(fd);
+                if (from_runtime_user(c.get()) && is_seccomp_listener(got.get())) still_listening.push_back(std::move(got));
+            }
         }
         for (auto& l : listeners) {
             short ev = fds[i++].revents;
             if (ev & POLLIN) {
+                NotifyVerdict v = NotifyVerdict::None;
                 try {
-                    if (monitor.handle(l.get(), out) == NotifyVerdict::Kill) kill_init(init_pidfd);
+                    errno = 0;
+                    v = monitor.handle(l.get(), out);
+                    if (v == NotifyVerdict::Kill) kill_init(init_pidfd);
                 } catch (...) {
                     kill_init(init_pidfd);
                     ::_exit(1);
                 }
+                // Nothing read, and not because the caller went: a listener that fails keeps
+                // polling readable, so it is dropped (its calls then fail with ENOSYS).
+                if (v == NotifyVerdict::None && errno != ENOENT && errno != EINTR) continue;
                 still_listening.push_back(std::move(l));
             } else if (!ev) {
                 still_listening.push_back(std::move(l));
@@ -112,7 +137,9 @@ pid_t start_container_monitor(const MonitorPlan& plan, MonitorSocket& socket, in
         sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::signal(sig, SIG_IGN);
+        // Only SIGKILL ends it before the init: a stray signal must not drop the protections
+        // it holds (the container's own processes cannot signal it: another pid namespace).
+        for (int sig : {SIGINT, SIGHUP, SIGPIPE, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM}) ::signal(sig, SIG_IGN);
         monitor_loop(plan, socket.listening.get(), init_pidfd);
     }
     socket.listening.reset();

@@ -2,12 +2,14 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/checked_open.hpp"
 #include "mech/landlock.hpp"
 #include "mech/seccomp.hpp"
 #include "run/container_monitor.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +31,9 @@ std::string env_value(const std::vector<std::string>& env, const char* name) {
 // "/" when it has none: what runc gives a process whose environment has no HOME.
 std::string home_of(uid_t uid) {
     kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    kernel::Fd fd(root ? kernel::openat2(root.get(), "etc/passwd", O_RDONLY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) : -1);
+    // A regular file only: the image's device node or FIFO there is never opened (the device
+    // cgroup does not apply yet at create).
+    kernel::Fd fd(root ? mech::open_checked(root.get(), "etc/passwd", O_RDONLY, mech::is_regular) : -1);
     if (!fd) return "/";
     std::string text;
     char buf[4096];
@@ -43,6 +47,18 @@ std::string home_of(uid_t uid) {
         if (fields.size() >= 6 && fields[2] == std::to_string(uid) && !fields[5].empty()) return fields[5];
     }
     return "/";
+}
+
+// Right after the change of ids, which set dumpability back to fs.suid_dumpable: until exec
+// this is still the runtime's image, and the init may wait at the start barrier for long, so
+// a process of the same uid (an `exec`) could ptrace it past Landlock and the stacked filter.
+// A config filter already in place may refuse prctl: then it must be non-dumpable already
+// (fs.suid_dumpable 0, the default), or the process does not start.
+bool not_dumpable(void*, kernel::Failure& f) {
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0) return true;
+    int err = errno;
+    if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0) return true;
+    return f.set("prctl", "PR_SET_DUMPABLE after the change of ids", err);
 }
 
 }  // namespace
@@ -82,7 +98,8 @@ bool prepare_process(ContainerProcess& p, int* listener, kernel::Failure& f) {
     p.steps.pass_fds.clear();
     for (unsigned fd = 3; fd < 3 + p.preserve_fds; ++fd) p.steps.pass_fds.push_back(static_cast<int>(fd));
     bool filtered = false;
-    return take_program_steps(p.steps, {p.runtime_fds[0], p.runtime_fds[1], p.monitor_fd}, listener, &filtered, f);
+    return take_program_steps(p.steps, {p.runtime_fds[0], p.runtime_fds[1], p.monitor_fd}, listener, &filtered, f,
+                              {not_dumpable, nullptr});
 }
 
 bool exec_process(ContainerProcess& p, kernel::Failure& f) {

@@ -70,6 +70,8 @@ std::string env_value(const std::vector<std::string>& env, std::string_view name
     return {};
 }
 
+}  // namespace
+
 std::vector<std::string> make_environment(const Process& proc) {
     std::vector<std::string> env;
     if (proc.keep_env) {
@@ -92,6 +94,8 @@ std::vector<std::string> make_environment(const Process& proc) {
     }
     return env;
 }
+
+namespace {
 
 // The policy the program's filter enforces: with --tty, TIOCSTI and TIOCLINUX are refused
 // in front of every other rule (and with no policy at all, by a filter of their own).
@@ -246,6 +250,23 @@ void preflight(const Policy& p, bool as_root) {
         throw Error::usage("--share-user: an ordinary user needs a user namespace to create the others");
 }
 
+std::vector<std::string> exec_candidates(const std::vector<std::string>& env, const std::string& prog) {
+    // PATH lookup happens against the sandbox's environment, not the caller's.
+    if (prog.find('/') != std::string::npos) return {prog};
+    std::vector<std::string> out;
+    std::string path = env_value(env, "PATH");
+    if (path.empty()) path = kDefaultPath;
+    std::string_view rest(path);
+    while (true) {
+        auto colon = rest.find(':');
+        std::string dir(rest.substr(0, colon));
+        out.push_back((dir.empty() ? std::string(".") : dir) + "/" + prog);
+        if (colon == std::string_view::npos) break;
+        rest.remove_prefix(colon + 1);
+    }
+    return out;
+}
+
 LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool learn_traced) {
     LaunchPlan plan;
     plan.policy = &p;
@@ -330,22 +351,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     for (const auto& a : p.process.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
     plan.argv.push_back(nullptr);
 
-    // PATH lookup happens against the sandbox's environment, not the caller's.
-    const std::string& prog = p.process.argv[0];
-    if (prog.find('/') != std::string::npos) {
-        plan.exec_candidates.push_back(prog);
-    } else {
-        std::string path = env_value(plan.env_storage, "PATH");
-        if (path.empty()) path = kDefaultPath;
-        std::string_view rest(path);
-        while (true) {
-            auto colon = rest.find(':');
-            std::string dir(rest.substr(0, colon));
-            plan.exec_candidates.push_back((dir.empty() ? std::string(".") : dir) + "/" + prog);
-            if (colon == std::string_view::npos) break;
-            rest.remove_prefix(colon + 1);
-        }
-    }
+    plan.exec_candidates = exec_candidates(plan.env_storage, p.process.argv[0]);
     plan.steps.pass_fds = p.process.pass_fds;
     std::sort(plan.steps.pass_fds.begin(), plan.steps.pass_fds.end());
     plan.steps.pass_fds.erase(std::unique(plan.steps.pass_fds.begin(), plan.steps.pass_fds.end()), plan.steps.pass_fds.end());
@@ -402,6 +408,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
         plan.steps.seccomp_listener = returns_notifications(plan.steps.seccomp);
         // Without notifications the two compilations would be the same program.
         plan.seccomp_truth = plan.steps.seccomp_listener ? filter::compile(sp).program : plan.steps.seccomp;
+        supervision::refuse_bypasses(sp, plan.seccomp_truth);
         // The filter is in place when the program is exec'd: the policy must allow that, and
         // an exit for when exec fails. A call that would be a notification there would wait
         // for a supervisor that is not listening yet.

@@ -13,6 +13,12 @@ void preflight(const Policy& policy, bool as_root);
 // Builds the plan the child follows (all strings and arrays made here, none in the child).
 // `learn_traced`: in learn mode, the in-kernel recorder counts the calls (mech/learn_trace),
 // and the filter notifies only those whose pointers learn reads.
+// The sandbox's environment for `proc` (the base, then its operations in order).
+std::vector<std::string> make_environment(const Process& proc);
+
+// Where execve looks for `prog`: itself when it has a slash, else along the environment's PATH.
+std::vector<std::string> exec_candidates(const std::vector<std::string>& env, const std::string& prog);
+
 LaunchPlan build_plan(const Policy& policy, uid_t caller_uid, gid_t caller_gid, bool learn_traced = false);
 
 }  // namespace caisson::run

@@ -4,11 +4,15 @@
 
 #include <linux/landlock.h>
 #include <linux/magic.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <sys/statfs.h>
 
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -145,6 +149,32 @@ TEST(OciAnnotations, SupervisedCallsAreDecidedByCaissonsMonitor) {
     json state = read_json(b.root() + "/shared/state.json");
     ASSERT_TRUE(state.contains("monitor_pid")) << state.dump();
     const int monitor = state["monitor_pid"];
+    // What is not a seccomp listener is dropped, never polled: an eventfd stays readable, and
+    // would keep a monitor that took it spinning.
+    {
+        int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", (b.root() + "/shared/monitor.sock").c_str());
+        ASSERT_EQ(::connect(sock, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+        int fake = ::eventfd(1, EFD_CLOEXEC);
+        char byte = 'L';
+        iovec iov{&byte, 1};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fake, sizeof(int));
+        ASSERT_EQ(::sendmsg(sock, &msg, 0), 1);
+        ::close(fake);
+        ::close(sock);
+    }
     RunResult first = b.oci("exec", {"shared", "/probe", "--fork", "5"}, "", env);
     ASSERT_EQ(first.status, 0) << first.err;
     EXPECT_EQ(first.probe["fork"]["made"], 3);
@@ -152,6 +182,11 @@ TEST(OciAnnotations, SupervisedCallsAreDecidedByCaissonsMonitor) {
     ASSERT_EQ(second.status, 0) << second.err;
     EXPECT_EQ(second.probe["fork"]["made"], 0);
     EXPECT_EQ(second.probe["fork"]["error"], "EAGAIN");
+    // By now the monitor has read the fake's connection (it came first): nothing kept of it.
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(monitor) + "/fd")) {
+        std::error_code ec;
+        EXPECT_NE(std::filesystem::read_symlink(e.path(), ec).string(), "anon_inode:[eventfd]") << "the monitor kept a fake listener";
+    }
     ASSERT_EQ(b.oci("delete", {"--force"}, "shared").status, 0);
     std::string stat;
     {
@@ -220,6 +255,16 @@ TEST(OciAnnotations, BpfLsmProgramsHeldByCaissonsMonitor) {
 
 TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
     Bundle b;
+    TempDir profiles;
+    std::filesystem::create_directory(profiles.path() + "/seccomp");
+    std::ofstream(profiles.path() + "/seccomp/notifying.toml")
+        << "extends = \"default\"\n[[rule]]\nsyscall = \"uname\"\naction = \"notify\"\n";
+    std::ofstream(profiles.path() + "/seccomp/budget.toml")
+        << "extends = \"default\"\n[[supervise]]\nsyscall = \"clone\"\nmax = 3\n";
+    ::setenv("CAISSON_PROFILE_PATH", profiles.path().c_str(), 1);
+    struct Unset {
+        ~Unset() { ::unsetenv("CAISSON_PROFILE_PATH"); }
+    } unset;
     struct Case {
         json annotations;
         const char* says;
@@ -227,6 +272,7 @@ TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
     for (const auto& c : std::vector<Case>{
              {{{"org.caisson.landlock-rx", "/probe"}, {"org.caisson.hostname", "x"}}, "not a protection caisson-oci takes"},
              {{{"org.caisson.lsm-deny-file", "/etc/passwd"}}, "names host files"},
+             {{{"org.caisson.seccomp", "notifying"}}, "has notify rules"},
              {{{"org.caisson.landlok-ro", "/"}}, "caisson has no setting \"landlok-ro\""},
              {{{"org.caisson.seccomp", "/etc/passwd"}}, "is not a name"},
              {{{"org.caisson.landlock-best-effort", "maybe"}}, "true or false"},
@@ -237,6 +283,26 @@ TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
         EXPECT_NE(r.err.find(c.says), std::string::npos) << c.annotations.dump() << ": " << r.err;
         EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
     }
+    // A supervised policy with the config's SCMP_ACT_TRACE (a notification outranks it), and
+    // BPF LSM programs without a pid namespace of the container's own (a process could
+    // outlive the monitor that holds them).
+    b.config["annotations"] = {{"org.caisson.seccomp", "budget"}};
+    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                    {"syscalls", {{{"names", {"acct"}}, {"action", "SCMP_ACT_TRACE"}}}}};
+    RunResult traced = b.run({}, "refused");
+    EXPECT_EQ(traced.status, 1);
+    EXPECT_NE(traced.err.find("SCMP_ACT_TRACE"), std::string::npos) << traced.err;
+    b.config["linux"].erase("seccomp");
+    b.config["annotations"] = {{"org.caisson.lsm-exec-max", "1"}, {"org.caisson.lsm-best-effort", "true"}};
+    json namespaces = b.config["linux"]["namespaces"];
+    json& ns = b.config["linux"]["namespaces"];
+    for (size_t i = 0; i < ns.size(); ++i)
+        if (ns[i]["type"] == "pid") ns.erase(i--);
+    RunResult nopid = b.run({}, "refused");
+    EXPECT_EQ(nopid.status, 1);
+    EXPECT_NE(nopid.err.find("own pid namespace"), std::string::npos) << nopid.err;
+    b.config["linux"]["namespaces"] = namespaces;
+
     // With CAP_NET_ADMIN in the host's user namespace the process could detach the filter.
     b.config["annotations"] = {{"org.caisson.deny-private", "true"}};
     b.config["process"]["capabilities"]["bounding"].push_back("CAP_NET_ADMIN");

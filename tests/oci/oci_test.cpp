@@ -1156,6 +1156,41 @@ void expect_inside_or_refused(const RunResult& r, const std::string& cwd) {
     }
 }
 
+// HOME comes from the image's /etc/passwd, read by the runtime as root before the device
+// cgroup applies: a FIFO (or a host device node) there is never opened, so create neither
+// hangs nor touches a device.
+TEST(OciEscape, AnImagesNodeInPlaceOfEtcPasswdIsNeverOpened) {
+    Bundle b;
+    ASSERT_EQ(::mkfifo((b.rootfs() + "/etc/passwd").c_str(), 0644), 0);
+    b.config["process"]["env"] = {"PATH=/bin"};
+    EXPECT_EQ(sh(b, "echo \"$HOME\""), "/\n");
+}
+
+// After the change of ids the init is still caisson-oci's image, waiting at the start
+// barrier: not dumpable, even where fs.suid_dumpable would make it so, or a process of the
+// same uid could ptrace it past Landlock and the stacked filter.
+TEST(OciEscape, TheWaitingInitIsNotDumpableAfterItsIdsChange) {
+    const char* knob = "/proc/sys/fs/suid_dumpable";
+    std::string was = read_file(knob);
+    ASSERT_FALSE(was.empty());
+    struct Restore {
+        const char* knob;
+        std::string value;
+        ~Restore() { std::ofstream(knob) << value; }
+    } restore{knob, was};
+    std::ofstream(knob) << "1\n";
+    ASSERT_EQ(read_file(knob), "1\n");
+    Bundle b;
+    b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    std::string pid_file = b.path() + "/pid";
+    ASSERT_EQ(b.oci("create", {"--bundle", b.path(), "--pid-file", pid_file}, "dumpable").status, 0);
+    struct stat st{};
+    ASSERT_EQ(::stat(("/proc/" + read_file(pid_file) + "/environ").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "/proc/PID/environ of a dumpable process is its own uid's";
+    EXPECT_EQ(b.oci("delete", {"--force"}, "dumpable").status, 0);
+}
+
 TEST(OciEscape, AWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoot) {
     Bundle b;
     int leak = ::open("/", O_RDONLY | O_DIRECTORY);  // inheritable: the runtime's caller left it open

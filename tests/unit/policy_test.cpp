@@ -397,9 +397,12 @@ TEST(Egress, ProgramsHaveOneVerdictPerRuleAndFit) {
 }  // namespace
 }  // namespace caisson
 
+#include "filter/seccomp_compiler.hpp"
 #include "policy/supervision.hpp"
 
 #include <caisson/restrict.hpp>
+
+#include <map>
 
 namespace caisson {
 namespace {
@@ -444,6 +447,52 @@ TEST(Supervision, BudgetsOrderAndRatesDecide) {
     EXPECT_EQ(burst.why, "rate 2/s exceeded");
     EXPECT_TRUE(s.decide("connect", 10.6).allow);  // 1.2 tokens back after 0.6 s
     EXPECT_FALSE(s.decide("connect", 10.6).allow);
+}
+
+// Another spelling of a supervised call is the same call: signals by tgkill or a pidfd, a
+// mount by the new API, a rename or unlink by their *at forms, i386's 32-bit id calls, and a
+// TCP connection opened by a Fast Open send.
+TEST(Supervision, NoOtherSpellingGoesAroundARule) {
+    auto rule = [](std::vector<std::string> calls) {
+        seccomp::Supervised r;
+        r.syscalls = std::move(calls);
+        r.max = 1;
+        return r;
+    };
+    supervision::State s({rule({"kill"}), rule({"mount"}), rule({"rename"}), rule({"setuid"}), rule({"connect"})});
+    for (auto [first, other] : std::vector<std::pair<const char*, const char*>>{{"kill", "tgkill"},
+                                                                              {"mount", "move_mount"},
+                                                                              {"rename", "renameat2"},
+                                                                              {"setuid", "setuid32"},
+                                                                              {"connect", "sendto"}}) {
+        EXPECT_TRUE(s.decide(first, 0).allow) << first;
+        EXPECT_FALSE(s.decide(other, 0).allow) << other << " spent " << first << "'s budget";
+    }
+    // The filter hands over the Fast Open sends (MSG_FASTOPEN in their flags), and only the
+    // names this policy's ABIs have.
+    seccomp::Policy p = seccomp::policy_from_toml("filter = true\ndefault = \"allow\"\n[[supervise]]\nsyscall = [\"connect\", \"setuid\"]\nmax = 1\n");
+    seccomp::Policy watched = supervision::with_supervision(p);
+    std::map<std::string, std::string> notified;
+    for (const auto& r : watched.rules)
+        if (r.action.kind == seccomp::ActionKind::Notify)
+            for (const auto& c : r.syscalls) notified[c] = r.conditional ? r.when_text : "always";
+    EXPECT_EQ(notified["sendto"], "arg3 & 0x20000000");
+    EXPECT_EQ(notified["sendmsg"], "arg2 & 0x20000000");
+    EXPECT_EQ(notified["connect"], "always");
+    EXPECT_EQ(notified.count("setuid32"), 0u) << "an x86_64 policy has no setuid32";
+    EXPECT_NO_THROW(filter::compile(watched));
+}
+
+// io_uring connects and opens without a call the filter sees: a supervised policy that lets
+// io_uring_setup through is refused.
+TEST(Supervision, IoUringAllowedIsRefused) {
+    seccomp::Policy open_door =
+        seccomp::policy_from_toml("filter = true\ndefault = \"allow\"\n[[supervise]]\nsyscall = \"connect\"\nmax = 1\n");
+    EXPECT_THROW(supervision::refuse_bypasses(open_door, filter::compile(open_door).program), Error);
+    seccomp::Policy closed = seccomp::policy_from_toml(
+        "filter = true\ndefault = \"allow\"\n[[rule]]\nsyscall = \"io_uring_setup\"\naction = \"errno(EPERM)\"\n"
+        "[[supervise]]\nsyscall = \"connect\"\nmax = 1\n");
+    EXPECT_NO_THROW(supervision::refuse_bypasses(closed, filter::compile(closed).program));
 }
 
 TEST(Supervision, SupervisedPoliciesNeedASupervisor) {
