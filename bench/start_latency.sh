@@ -20,18 +20,31 @@ declare -A cmds=(
   [caisson_noceil]="$caisson run --max-pids unlimited --max-memory unlimited --max-open-files unlimited --max-inotify-instances unlimited --max-inotify-watches unlimited -- /bin/true"
   [bwrap]="$(command -v bwrap) --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true"
 )
-order=(bare caisson caisson_noceil bwrap)
+order=(bare caisson caisson_noceil bwrap caisson_pool)
+# A warm pool (caisson pool) of the default policy: each run takes a sandbox built ahead of
+# time. Fewer runs per round than the pool holds, and a pause after them so that its refill
+# does not run beside the next tool's measurement.
+pool_runs=40
+pool_sock=$(mktemp -u /tmp/caisson-bench-pool-XXXXXX.sock)
+"$caisson" pool --socket "$pool_sock" --size 48 2>/dev/null & pool_pid=$!
+cmds[caisson_pool]="$caisson run --pool $pool_sock -- /bin/true"
 if command -v firejail >/dev/null; then
   cmds[firejail]="$(command -v firejail) --noprofile --quiet /bin/true"; order+=(firejail)
 fi
 
 tmp=$(mktemp -d /tmp/caisson-bench-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap 'kill $pool_pid 2>/dev/null; wait $pool_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+while [ ! -S "$pool_sock" ]; do sleep 0.1; done
+sleep 3  # the pool's first 48 sandboxes
 for r in $(seq "$rounds"); do
   for t in "${order[@]}"; do
+    n=$runs; [ "$t" = caisson_pool ] && n=$pool_runs
     # shellcheck disable=SC2086
-    "$startbench" "$runs" 1 -- ${cmds[$t]} >> "$tmp/$t.1"
-    "$startbench" "$runs" 2 -- ${cmds[$t]} >> "$tmp/$t.2"
+    "$startbench" "$n" 1 -- ${cmds[$t]} >> "$tmp/$t.1"
+    [ "$t" = caisson_pool ] && sleep 3
+    # shellcheck disable=SC2086
+    "$startbench" "$n" 2 -- ${cmds[$t]} >> "$tmp/$t.2"
+    [ "$t" = caisson_pool ] && sleep 3
   done
 done
 
@@ -59,4 +72,9 @@ read -r a b <<<"$(rss $sup)"; read -r c d <<<"$(rss $init)"
 echo "  caisson: supervisor RSS $a PSS $b; sandbox init RSS $c PSS $d; total RSS $((a + c))"
 read -r a b <<<"$(rss $bsup)"; read -r c d <<<"$(rss $binner)"
 echo "  bwrap:   outer RSS $a PSS $b; inner pid1 RSS $c PSS $d; total RSS $((a + c))"
-wait
+wait $sup $bsup
+# A ready sandbox of the pool: its worker (the supervisor to be) and its waiting init.
+worker=$(cut -d' ' -f1 < /proc/$pool_pid/task/$pool_pid/children)
+winit=$(cut -d' ' -f1 < /proc/$worker/task/$worker/children)
+read -r a b <<<"$(rss $worker)"; read -r c d <<<"$(rss $winit)"
+echo "  caisson pool, per ready sandbox: worker RSS $a PSS $b; waiting init RSS $c PSS $d; total PSS $((b + d))"

@@ -5,6 +5,7 @@
 #include <caisson/policy.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -87,12 +88,31 @@ struct Outcome {
     int shell_status() const { return exited ? exit_code : 128 + term_signal; }
 };
 
+// A program for a sandbox made ahead of it (a warm pool, caisson/pool.hpp): its command
+// line and environment (as the sandbox's own: caisson adds nothing but --home's HOME), its
+// standard streams (taken: closed once handed over, so that their readers see the program's
+// end, not the sandbox's), and a control socket: 4-byte packets are signals to forward; its
+// end (the caller gone) ends the sandbox.
+struct PreparedProgram {
+    std::vector<std::string> argv, env;
+    int stdio[3] = {-1, -1, -1};
+    int control = -1;
+    // Told the program's status (its exit code, or 128 + the signal) as soon as it is known,
+    // before the sandbox is taken down: a caller waiting for it need not wait for that.
+    std::function<void(int status)> exited;
+};
+
 class Sandbox {
 public:
     explicit Sandbox(Policy policy);
     // Runs the program to its end. Throws caisson::Error when the sandbox cannot be built;
     // nothing is left behind in that case.
     Outcome run();
+    // Builds the sandbox up to the program's exec, then asks `next` for the program (it may
+    // wait for one as long as it likes) and runs it as run() does; the policy's own argv is
+    // not used. `next` returning nothing ends the sandbox unused. Refused for what a program
+    // handed over later cannot have: a terminal, passed descriptors, a supervised execve.
+    Outcome run_prepared(const std::function<std::optional<PreparedProgram>()>& next);
     const Policy& policy() const { return policy_; }
     // CVE-2019-5736: whether the program could rewrite this process's executable (its host
     // uid owns the file, or is root, and the file is not protected). A program whose
@@ -102,6 +122,7 @@ public:
     bool exposes_own_binary() const;
 
 private:
+    Outcome launch(const std::function<std::optional<PreparedProgram>()>* next);
     Policy policy_;
 };
 

@@ -8,6 +8,7 @@
 #include <caisson/settings.hpp>
 #include <caisson/learn.hpp>
 #include <caisson/policy_tools.hpp>
+#include <caisson/pool.hpp>
 #include <caisson/sandbox.hpp>
 
 #include <CLI/CLI.hpp>
@@ -95,12 +96,29 @@ caisson::Policy protected_for(caisson::Policy policy, char** argv) {
     return policy;
 }
 
+// caisson may run as root: never follow a link planted at the report's path.
+void write_report(const std::string& path, const std::string& text) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error(ErrorKind::Setup, "write report", path, errno);
+    ssize_t n = ::write(fd, text.data(), text.size());
+    int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, "write report", path, n < 0 ? err : EIO);
+}
+
 int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy, const OptionMap& by_option,
-                std::vector<std::string> program, char** argv) {
+                std::vector<std::string> program, char** argv, const std::string& pool_socket) {
     caisson::Policy policy = build_policy(run, profiles, by_option, std::move(program));
     if (print_policy) {
         std::cout << caisson::policy_to_json(policy) << "\n";
         return 0;
+    }
+    if (!pool_socket.empty()) {
+        // The sandbox is the pool's, built by its server: this process only asks and relays.
+        std::string report;
+        caisson::Outcome outcome = caisson::run_in_pool(pool_socket, policy, policy.report_path.empty() ? nullptr : &report);
+        if (!policy.report_path.empty()) write_report(policy.report_path, report);
+        return outcome.shell_status();
     }
     policy = protected_for(std::move(policy), argv);
     caisson::Sandbox sandbox(std::move(policy));
@@ -113,17 +131,7 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
                      v.abi.c_str());
     }
     if (!sandbox.policy().learn_path.empty()) write_learned_policy(sandbox.policy(), outcome);
-    if (!sandbox.policy().report_path.empty()) {
-        // caisson may run as root: never follow a link planted at the report's path.
-        const std::string& path = sandbox.policy().report_path;
-        std::string text = caisson::outcome_to_json(outcome);
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0) throw Error(ErrorKind::Setup, "write report", path, errno);
-        ssize_t n = ::write(fd, text.data(), text.size());
-        int err = errno;
-        ::close(fd);
-        if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, "write report", path, n < 0 ? err : EIO);
-    }
+    if (!sandbox.policy().report_path.empty()) write_report(sandbox.policy().report_path, caisson::outcome_to_json(outcome));
     return outcome.shell_status();
 }
 
@@ -140,6 +148,9 @@ int main(int argc, char** argv) {
     CLI::App* listen = app.add_subcommand(
         "listen", "serve TCP connections, one new sandbox per connection with the socket as its stdin and stdout: "
                   "caisson listen --port N [OPTIONS] -- PROGRAM [ARGS...]");
+    CLI::App* pool = app.add_subcommand(
+        "pool", "keep sandboxes built ahead of time, each for one `caisson run --pool SOCKET` whose policy is this one: "
+                "caisson pool --socket PATH [--size N] [OPTIONS]");
     CLI::App* learn = app.add_subcommand(
         "learn", "record what PROGRAM calls, write a seccomp policy for it, and check the program runs the same under it: "
                  "caisson learn [OPTIONS] [--output FILE] -- PROGRAM [ARGS...]");
@@ -150,8 +161,8 @@ int main(int argc, char** argv) {
     // Only the subcommand named gets the settings (all of them for help and the others):
     // building some 90 options three times is a millisecond of every start.
     const std::string named = argc > 1 ? argv[1] : "";
-    const bool one = named == "run" || named == "listen" || named == "learn";
-    for (CLI::App* sub : {run, listen, learn}) {
+    const bool one = named == "run" || named == "listen" || named == "learn" || named == "pool";
+    for (CLI::App* sub : {run, listen, learn, pool}) {
         sub->prefix_command();
         if (one && sub->get_name() != named) continue;
         sub->add_option("--profile", profiles, "load a profile: a FILE, or a NAME from the profile path (repeatable)")
@@ -171,6 +182,13 @@ int main(int argc, char** argv) {
         }
     }
     run->add_flag("--print-policy", print_policy, "print the resolved policy as JSON and exit without running");
+    std::string pool_socket;
+    run->add_option("--pool", pool_socket,
+                    "run in a sandbox of the warm pool at SOCKET (caisson pool), whose policy must be this one but for the command")
+        ->type_name("SOCKET");
+    caisson::PoolOptions pool_opts;
+    pool->add_option("--socket", pool_opts.socket, "the unix socket to serve on (made 0600)")->required()->group("Pool");
+    pool->add_option("--size", pool_opts.size, "sandboxes kept ready (default 2)")->group("Pool");
     caisson::LearnOptions learn_opts;
     learn->add_option("--output", learn_opts.output, "the policy file to write (default learned.toml)")->group("Learn");
     learn->add_option("--profile-output", learn_opts.profile_output,
@@ -240,6 +258,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::string sub = run->parsed()        ? "caisson run: "
                           : listen->parsed()   ? "caisson listen: "
+                          : pool->parsed()     ? "caisson pool: "
                           : learn->parsed()    ? "caisson learn: "
                           : policy_cmd->parsed() ? "caisson policy: "
                                                  : "caisson: ";
@@ -286,12 +305,12 @@ int main(int argc, char** argv) {
             return caisson::kExitUsage;
         }
     }
-    if (!run->parsed() && !listen->parsed() && !learn->parsed()) {
+    if (!run->parsed() && !listen->parsed() && !learn->parsed() && !pool->parsed()) {
         std::fprintf(stderr, "caisson: a command is needed: caisson run [OPTIONS] -- PROGRAM [ARGS...]\n");
         return caisson::kExitUsage;
     }
-    CLI::App* sub = run->parsed() ? run : listen->parsed() ? listen : learn;
-    const std::string name = run->parsed() ? "run" : listen->parsed() ? "listen" : "learn";
+    CLI::App* sub = run->parsed() ? run : listen->parsed() ? listen : pool->parsed() ? pool : learn;
+    const std::string name = run->parsed() ? "run" : listen->parsed() ? "listen" : pool->parsed() ? "pool" : "learn";
     if (program.empty()) program = sub->remaining();
     else if (!sub->remaining().empty()) {
         const std::string extra = sub->remaining().front();
@@ -305,11 +324,15 @@ int main(int argc, char** argv) {
         if (listen->parsed())
             return caisson::cli::listen_command(listen_opts,
                                                 protected_for(build_policy(*listen, profiles, by_option, std::move(program)), argv));
+        if (pool->parsed()) {
+            if (!program.empty()) throw Error::usage("caisson pool takes no command: each `caisson run --pool` brings its own");
+            return caisson::serve_pool(protected_for(build_policy(*pool, profiles, by_option, {}), argv), pool_opts);
+        }
         if (learn->parsed()) {
             learn_opts.verify = !no_verify;
             return caisson::learn(learn_opts, protected_for(build_policy(*learn, profiles, by_option, std::move(program)), argv));
         }
-        return run_command(*run, profiles, print_policy, by_option, std::move(program), argv);
+        return run_command(*run, profiles, print_policy, by_option, std::move(program), argv, pool_socket);
     } catch (const Error& e) {
         std::fprintf(stderr, "caisson: %s\n", e.what());
         return exit_code_for(e);

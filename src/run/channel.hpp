@@ -19,6 +19,7 @@ enum class MsgType : uint32_t {
     Ready = 5,    // OCI init -> runtime: set up, waiting for `start` (seccomp listener attached)
     Hooks = 6,    // OCI init -> runtime: namespaces made; run prestart/createRuntime hooks
     Listener = 7, // program -> supervisor, before exec: the seccomp listener (SCM_RIGHTS)
+    Program = 8,  // supervisor -> a held init: the program (a packet follows) and its stdio (SCM_RIGHTS)
 };
 
 struct StepSample {

@@ -9,6 +9,7 @@
 #include "mech/timens.hpp"
 #include "mech/tty.hpp"
 #include "run/channel.hpp"
+#include "run/prepared_program.hpp"
 #include "run/opener.hpp"
 
 #include <dirent.h>
@@ -155,12 +156,19 @@ bool after_privileges(void* ctx, Failure& f) {
     }
 
     int err = ENOENT;
-    for (const auto& candidate : plan.exec_candidates) {
-        ::execve(candidate.c_str(), plan.argv.data(), plan.envp.data());
-        // Keep looking along PATH past a missing file; remember a refusal.
-        if (errno != ENOENT && errno != ENOTDIR) err = errno;
+    // Keep looking along PATH past a missing file; remember a refusal.
+    if (plan.held_argv) {
+        for (char* const* candidate = plan.held_candidates; *candidate; ++candidate) {
+            ::execve(*candidate, plan.held_argv, plan.held_envp);
+            if (errno != ENOENT && errno != ENOTDIR) err = errno;
+        }
+    } else {
+        for (const auto& candidate : plan.exec_candidates) {
+            ::execve(candidate.c_str(), plan.argv.data(), plan.envp.data());
+            if (errno != ENOENT && errno != ENOTDIR) err = errno;
+        }
     }
-    f.set("exec", plan.argv[0], err, ErrorKind::Exec);
+    f.set("exec", plan.held_argv ? plan.held_argv[0] : plan.argv[0], err, ErrorKind::Exec);
     exec_failed(error_pipe, f, plan, filtered);
 }
 
@@ -297,6 +305,19 @@ void kill_remaining_children() {
     if (plan.new_timens) {
         if (!mech::enter_time_namespace_for_children(plan.timens_offsets, f)) report_failure(plan.channel, f);
         clock.done("time-ns");
+    }
+
+    // 5b. A sandbox made ahead of its program: ready; the program and its standard streams
+    // come from the supervisor, into this frame (no heap here).
+    char program_text[kMaxProgramText + 1];
+    char* program_strings[kMaxProgramStrings];
+    if (plan.hold_for_program) {
+        Message ready{};
+        ready.type = MsgType::Ready;
+        if (!send_message(plan.channel, ready)) ::_exit(kExitUsage);
+        if (!take_program(plan.channel, plan, program_text, sizeof(program_text), program_strings, kMaxProgramStrings, f))
+            report_failure(plan.channel, f);
+        clock.done("wait-program");
     }
 
     // Not dumpable from before the program exists (dumpability belongs to the memory the

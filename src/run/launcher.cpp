@@ -17,6 +17,7 @@
 #include "run/channel.hpp"
 #include "run/init.hpp"
 #include "run/preflight.hpp"
+#include "run/prepared_program.hpp"
 #include "run/seccomp_monitor.hpp"
 #include "policy/ceilings.hpp"
 #include "policy/values.hpp"
@@ -206,7 +207,11 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
 
 Sandbox::Sandbox(Policy policy) : policy_(std::move(policy)) {}
 
-Outcome Sandbox::run() {
+Outcome Sandbox::run() { return launch(nullptr); }
+
+Outcome Sandbox::run_prepared(const std::function<std::optional<PreparedProgram>()>& next) { return launch(&next); }
+
+Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* next) {
     const Policy& p = policy_;
     const uid_t caller_uid = ::geteuid();
     const gid_t caller_gid = ::getegid();
@@ -228,6 +233,15 @@ Outcome Sandbox::run() {
         }
     }
     run::LaunchPlan plan = run::build_plan(p, caller_uid, caller_gid, learn_trace.has_value());
+    if (next) {
+        // What the program would need from the moment of clone, before it exists.
+        if (p.process.tty) throw Error::usage("a sandbox made ahead of its program has no terminal to give it (--tty)");
+        if (!p.process.pass_fds.empty()) throw Error::usage("a sandbox made ahead of its program passes no descriptors (--pass-fd)");
+        if (plan.seccomp_listener_early)
+            throw Error::usage("seccomp policy '" + p.seccomp.name + "': a supervised execve needs the program known at clone; "
+                               "a sandbox made ahead of its program cannot have one");
+        plan.hold_for_program = true;
+    }
 
     if (p.process.die_with_parent) {
         pid_t parent = ::getppid();
@@ -380,7 +394,7 @@ Outcome Sandbox::run() {
                         p.namespaces.net_path, errno);
     }
 
-    const auto start = Clock::now();
+    auto start = Clock::now();
     std::optional<mech::ActAsUsernsOwner> owner;
     if (userns_by_owner) owner.emplace(mech::userns_owner_id(), mech::userns_owner_id());
     mech::CloneRequest request;
@@ -441,8 +455,14 @@ Outcome Sandbox::run() {
     std::optional<run::Failure> failure;
     std::optional<int> program_status;
     const bool limited = p.process.time_limit_s > 0;
-    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(limited ? p.process.time_limit_s : 0));
+    auto limit_from = [&](Clock::time_point t) {
+        return t + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limited ? p.process.time_limit_s : 0));
+    };
+    auto deadline = limit_from(start);
+    // A held init (run_prepared) says Ready; the program it then gets, and its control socket.
+    bool program_wanted = false, unused = false;
+    int control = -1;
+    std::function<void(int)> told_exit;
     bool channel_open = true;
     bool init_done = false;
     kernel::Fd listener;
@@ -464,8 +484,15 @@ Outcome Sandbox::run() {
         }
         if (m.type == run::MsgType::Failed) {
             failure = m.failure;
+        } else if (m.type == run::MsgType::Ready) {
+            program_wanted = next != nullptr;
         } else if (m.type == run::MsgType::Exited) {
             program_status = m.wait_status;
+            if (told_exit) {
+                int st = m.wait_status;
+                told_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+                told_exit = nullptr;
+            }
         } else if (m.type == run::MsgType::Started) {
             monitor.program_started();
             for (uint32_t i = 0; i < m.n_steps && i < run::kMaxSteps; ++i)
@@ -473,17 +500,42 @@ Outcome Sandbox::run() {
         }
     };
     while (!init_done) {
-        pollfd fds[5] = {{init.pidfd(), POLLIN, 0},
+        if (program_wanted) {
+            program_wanted = false;
+            std::optional<PreparedProgram> given = (*next)();
+            if (!given) {
+                unused = true;
+                kill_sandbox();
+            } else {
+                // A sandbox built at idle priority (a pool's refill, beside the runs it
+                // serves) runs its program at the normal one: init's children (the program,
+                // the opener) inherit it from init.
+                if (::sched_getscheduler(init.pid()) == SCHED_IDLE) {
+                    sched_param normal{};
+                    if (::sched_setscheduler(init.pid(), SCHED_OTHER, &normal) < 0)
+                        throw Error(ErrorKind::Setup, "sched_setscheduler", "the sandbox's init, back from SCHED_IDLE", errno);
+                }
+                run::hand_over_program(channel.get(), plan, *given);
+                for (int fd : given->stdio) ::close(fd);
+                control = given->control;
+                told_exit = given->exited;
+                // The program's time starts now, not when its sandbox was made.
+                start = Clock::now();
+                deadline = limit_from(start);
+            }
+        }
+        pollfd fds[6] = {{init.pidfd(), POLLIN, 0},
                          {relay.fd(), POLLIN, 0},
                          {channel_open ? channel.get() : -1, POLLIN, 0},
                          {listener ? listener.get() : -1, POLLIN, 0},
-                         {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0}};
+                         {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0},
+                         {control, POLLIN, 0}};
         int timeout = -1;
         if (limited && !out.time_limit_fired) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
         }
-        int n = ::poll(fds, 5, timeout);
+        int n = ::poll(fds, 6, timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
@@ -523,6 +575,17 @@ Outcome Sandbox::run() {
             while (::read(relay.fd(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si)))
                 init.kill(static_cast<int>(si.ssi_signo));
         }
+        if (fds[5].revents) {
+            // The caller's signals, as 4-byte packets; its end ends the sandbox.
+            int sig = 0;
+            ssize_t got = ::recv(control, &sig, sizeof(sig), MSG_DONTWAIT);
+            if (got == static_cast<ssize_t>(sizeof(sig)) && sig > 0 && sig < NSIG) {
+                init.kill(sig);
+            } else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+                control = -1;
+                kill_sandbox();
+            }
+        }
         if (fds[0].revents && !channel_open) init_done = true;
         else if (fds[0].revents) {
             // Init has exited; drain what it said before going.
@@ -538,6 +601,7 @@ Outcome Sandbox::run() {
     out.user_cpu_s = seconds(usage.ru_utime);
     out.system_cpu_s = seconds(usage.ru_stime);
     out.peak_rss_kb = static_cast<uint64_t>(usage.ru_maxrss);
+    if (unused) return out;  // ended before any program: nothing to report
     if (failure && !out.time_limit_fired)
         throw Error(failure->kind, failure->step, failure->object, failure->err);
 

@@ -42,6 +42,13 @@ struct LaunchPlan {
     std::vector<char*> envp;                // null-terminated
     std::vector<char*> argv;                // null-terminated
     std::vector<std::string> exec_candidates;  // argv[0] resolved against the sandbox's PATH
+    // A sandbox made ahead of its program (a warm pool): init waits, ready, before the
+    // program's spawn, and takes the program from the supervisor (run/prepared_program.hpp).
+    // Then these point into init's own copy, in place of the three above.
+    bool hold_for_program = false;
+    char* const* held_candidates = nullptr;
+    char* const* held_argv = nullptr;
+    char* const* held_envp = nullptr;
     // /proc/sys/user/max_* of the sandbox's user namespace and their values, written by init.
     std::vector<std::pair<std::string, std::string>> userns_limits;
 

@@ -23,50 +23,23 @@ namespace {
 // A running `caisson listen`, its port read from its first line on stderr.
 class Listener {
 public:
-    explicit Listener(std::vector<std::string> args) {
-        int err[2];
-        EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-        std::vector<std::string> argv = {caisson_path(), "listen", "--port", "0", "--address", "127.0.0.1"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::dup2(err[1], 2);
-            std::vector<char*> a;
-            for (auto& s : argv) a.push_back(s.data());
-            a.push_back(nullptr);
-            ::execv(a[0], a.data());
-            ::_exit(127);
-        }
-        ::close(err[1]);
-        err_ = err[0];
-        std::string line;
-        char c;
-        while (::read(err_, &c, 1) == 1 && c != '\n') line += c;
+    explicit Listener(std::vector<std::string> args) : server_(command(std::move(args))) {
+        const std::string& line = server_.first_line();
         auto colon = line.rfind(':');
         if (line.find("listening on") != std::string::npos && colon != std::string::npos)
             port_ = std::stoi(line.substr(colon + 1));
     }
-    ~Listener() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int st;
-            ::waitpid(pid_, &st, 0);
-        }
-        ::close(err_);
-    }
     int port() const { return port_; }
     // SIGTERM, then the exit status.
-    int stop() {
-        ::kill(pid_, SIGTERM);
-        int st = 0;
-        ::waitpid(pid_, &st, 0);
-        pid_ = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    }
+    int stop() { return server_.stop(); }
 
 private:
-    pid_t pid_ = -1;
-    int err_ = -1;
+    static std::vector<std::string> command(std::vector<std::string> args) {
+        std::vector<std::string> argv = {caisson_path(), "listen", "--port", "0", "--address", "127.0.0.1"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+    }
+    Server server_;
     int port_ = 0;
 };
 

@@ -155,6 +155,38 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
+Server::Server(std::vector<std::string> argv) {
+    int err[2];
+    if (::pipe2(err, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        ::dup2(err[1], 2);
+        std::vector<char*> a;
+        for (auto& s : argv) a.push_back(s.data());
+        a.push_back(nullptr);
+        ::execv(a[0], a.data());
+        ::_exit(127);
+    }
+    ::close(err[1]);
+    err_ = err[0];
+    char c;
+    while (::read(err_, &c, 1) == 1 && c != '\n') first_line_ += c;
+}
+
+Server::~Server() {
+    if (pid_ > 0) stop();
+    ::close(err_);
+}
+
+int Server::stop() {
+    ::kill(pid_, SIGTERM);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 void make_mini_rootfs(const std::string& dir, uid_t owner) {
     namespace fs = std::filesystem;
     for (const char* d : {"proc", "dev", "sys", "tmp", "etc", "bin"}) fs::create_directories(dir + "/" + d);

@@ -108,6 +108,25 @@ private:
     std::string path_;
 };
 
+// A server of caisson's (`caisson listen`, `caisson pool`) started in the background: its
+// first line on stderr (the one saying it listens) is read before this returns. The
+// destructor stops it (SIGTERM) and waits for it.
+class Server {
+public:
+    explicit Server(std::vector<std::string> argv);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    const std::string& first_line() const { return first_line_; }
+    // SIGTERM, then its exit status (128 + signal when killed).
+    int stop();
+
+private:
+    pid_t pid_ = -1;
+    int err_ = -1;
+    std::string first_line_;
+};
+
 // A tiny root filesystem: the static probe as /probe, and the usual empty directories.
 void make_mini_rootfs(const std::string& dir, uid_t owner = 0);
 

@@ -1,0 +1,380 @@
+// The warm pool (caisson/pool.hpp). The server keeps `size` workers: each is a fork of it that
+// builds one sandbox with Sandbox::run_prepared and says when it waits for a program. The
+// server accepts each caller and hands the connection to the sandbox that has waited
+// longest; that worker checks the caller's policy against the pool's, hands the program
+// over, runs it, answers with the status and then the report, and exits: one sandbox, one
+// program. The caller's end going away ends its sandbox. Replacements are built once the
+// callers pause.
+#include <caisson/pool.hpp>
+
+#include "kernel/fd.hpp"
+#include "mech/fd_passing.hpp"
+#include "run/preflight.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/settings.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <cstring>
+#include <map>
+#include <vector>
+
+namespace caisson {
+namespace {
+
+// A request (the policy as JSON, argv, environment) and an answer (the report) fit here.
+constexpr size_t kMaxPacket = 192 * 1024;
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// The part of a policy that must be the pool's: all but the command line and where the
+// caller writes its report.
+nlohmann::json comparable(const Policy& policy) {
+    Policy p = policy;
+    p.process.argv.clear();
+    p.report_path.clear();
+    return nlohmann::json::parse(policy_to_json(p));
+}
+
+std::string differences(const nlohmann::json& pool, const nlohmann::json& theirs) {
+    std::string out;
+    for (const auto& [key, value] : pool.items())
+        if (!theirs.contains(key) || theirs[key] != value) out += (out.empty() ? "" : ", ") + key;
+    for (const auto& [key, value] : theirs.items())
+        if (!pool.contains(key)) out += (out.empty() ? "" : ", ") + key;
+    return out;
+}
+
+bool send_json(int sock, const nlohmann::json& j, const int* fds = nullptr, size_t nfds = 0) {
+    std::string text = j.dump();
+    return text.size() <= kMaxPacket && mech::send_with_fds(sock, text.data(), text.size(), fds, nfds);
+}
+
+kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what) {
+    a = {};
+    a.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof(a.sun_path)) throw Error(ErrorKind::Usage, what, path, ENAMETOOLONG);
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    kernel::Fd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (!s) throw Error(ErrorKind::Setup, what, "socket", errno);
+    return s;
+}
+
+// One worker: one sandbox, at most one program. `link` is its socket to the server: it says
+// "R" once its sandbox waits for a program, and "E" + why when the sandbox could not be
+// built; the server hands it one caller's connection (SCM_RIGHTS). The server's end closing
+// means the pool stops, and a sandbox nobody took goes unused.
+[[noreturn]] void worker(const Policy& policy, int link) {
+    // Built at idle priority: on a machine with few cores a refill must not take CPU from
+    // the runs it serves. Only root can come back from SCHED_IDLE (CAP_SYS_NICE), which the
+    // worker does when it is given a caller, and the sandbox's init when its program arrives.
+    if (::geteuid() == 0) {
+        sched_param idle{};
+        (void)::sched_setscheduler(0, SCHED_IDLE, &idle);
+    }
+    const nlohmann::json mine = comparable(policy);
+    kernel::Fd conn;
+    std::vector<kernel::Fd> streams;
+    auto next = [&]() -> std::optional<PreparedProgram> {
+        (void)!::write(link, "R", 1);
+        char byte;
+        int c = -1;
+        size_t n_c = 1;
+        if (mech::recv_with_fds(link, &byte, 1, &c, &n_c) <= 0 || n_c != 1) return std::nullopt;
+        conn.reset(c);
+        if (::sched_getscheduler(0) == SCHED_IDLE) {
+            sched_param normal{};
+            (void)::sched_setscheduler(0, SCHED_OTHER, &normal);
+        }
+        std::string buf(kMaxPacket, '\0');
+        int got_fds[3] = {-1, -1, -1};
+        size_t n_fds = 3;
+        ssize_t n = mech::recv_with_fds(c, buf.data(), buf.size(), got_fds, &n_fds);
+        for (size_t i = 0; i < n_fds; ++i) streams.emplace_back(got_fds[i]);
+        try {
+            if (n <= 0 || n_fds != 3) throw Error::usage("a request with a policy, a program and three standard streams");
+            nlohmann::json req = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)));
+            std::string diff = differences(mine, req.at("policy"));
+            if (!diff.empty())
+                throw Error::usage("this pool's policy differs from the run's in: " + diff +
+                                   " (a pool serves its own policy only; run without --pool, or start a pool with this one)");
+            PreparedProgram program;
+            program.argv = req.at("argv").get<std::vector<std::string>>();
+            program.env = req.at("env").get<std::vector<std::string>>();
+            if (program.argv.empty() || program.argv[0].empty()) throw Error::usage("no command to run");
+            for (int i = 0; i < 3; ++i) program.stdio[i] = streams[static_cast<size_t>(i)].release();
+            program.control = c;
+            // The status goes out at once; the report follows once the sandbox is down.
+            program.exited = [c](int status) { send_json(c, {{"status", status}}); };
+            send_json(c, {{"accepted", true}});
+            return program;
+        } catch (const std::exception& e) {
+            send_json(c, {{"error", e.what()}});
+            conn.reset();
+            return std::nullopt;  // refused: this sandbox goes unused
+        }
+    };
+    int status = 0;
+    try {
+        // The pool's policy has no command; the sandbox is built without one.
+        Policy held = policy;
+        held.process.argv = {"true"};
+        Outcome out = Sandbox(std::move(held)).run_prepared(next);
+        if (conn) {
+            nlohmann::json answer = {{"status", out.shell_status()}, {"report", outcome_to_json(out)}};
+            if (!send_json(conn.get(), answer)) send_json(conn.get(), {{"status", out.shell_status()}, {"report_too_large", true}});
+        }
+    } catch (const Error& e) {
+        if (conn) send_json(conn.get(), {{"error", e.what()}});
+        else {
+            // Built nothing: the server stops rather than make the same failure again and again.
+            std::string line = std::string("E") + e.what();
+            (void)!::write(link, line.data(), line.size());
+        }
+        status = 1;
+    }
+    ::_exit(status);
+}
+
+}  // namespace
+
+int serve_pool(const Policy& policy, const PoolOptions& o) {
+    if (o.size < 1) throw Error::usage("--size: at least 1");
+    if (policy.process.tty) throw Error::usage("a pool's sandboxes have no terminal to give (--tty)");
+    if (!policy.process.pass_fds.empty()) throw Error::usage("a pool's sandboxes pass no descriptors (--pass-fd)");
+    sockaddr_un a{};
+    kernel::Fd listening = unix_socket(o.socket, a, "pool socket");
+    if (::fcntl(listening.get(), F_SETFL, O_NONBLOCK) < 0) throw Error(ErrorKind::Setup, "fcntl", o.socket, errno);
+    // Only the server's user may ask: the socket is made 0600 before anyone can connect.
+    mode_t old_umask = ::umask(0177);
+    int rc = ::bind(listening.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    int err = errno;
+    ::umask(old_umask);
+    if (rc < 0) throw Error(ErrorKind::Usage, "bind pool socket", o.socket, err);
+    struct Unlink {
+        std::string path;
+        ~Unlink() { ::unlink(path.c_str()); }
+    } unlink_at_end{o.socket};
+    if (::listen(listening.get(), 128) < 0) throw Error(ErrorKind::Setup, "listen", o.socket, errno);
+
+    sigset_t set, old;
+    ::sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM, SIGCHLD}) ::sigaddset(&set, s);
+    ::sigprocmask(SIG_BLOCK, &set, &old);
+    kernel::Fd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) throw Error(ErrorKind::Setup, "signalfd", "pool", errno);
+
+    // The server is the one acceptor: each caller wakes it alone, and goes to the sandbox
+    // that has waited longest.
+    enum class State { Building, Ready, Taken };
+    struct Worker {
+        kernel::Fd link;
+        State state = State::Building;
+    };
+    std::map<pid_t, Worker> workers;
+    std::deque<pid_t> ready;
+    std::deque<kernel::Fd> waiting;  // callers that came when no sandbox was ready
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point last_taken{};
+    // Refills wait until callers pause this long: built beside a burst of runs, they would
+    // slow every run of it (the kernel's namespace and cgroup work is shared, whatever the
+    // priority). Without a ready or building sandbox a caller would wait: then at once.
+    constexpr auto kQuiet = std::chrono::milliseconds(100);
+    bool stopping = false;
+    std::string failed;
+    auto untaken = [&] {
+        size_t n = 0;
+        for (const auto& [pid, w] : workers) n += w.state != State::Taken;
+        return n;
+    };
+    auto building = [&] {
+        size_t n = 0;
+        for (const auto& [pid, w] : workers) n += w.state == State::Building;
+        return n;
+    };
+    auto spawn = [&] {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "pool worker", errno);
+        kernel::Fd ours(sv[0]), theirs(sv[1]);
+        pid_t pid = ::fork();
+        if (pid < 0) throw Error(ErrorKind::Setup, "fork", "pool worker", errno);
+        if (pid == 0) {
+            ::sigprocmask(SIG_SETMASK, &old, nullptr);
+            for (auto& [p, w] : workers) w.link.reset();
+            waiting.clear();
+            sigfd.reset();
+            listening.reset();
+            ours.reset();
+            worker(policy, theirs.get());
+        }
+        workers[pid].link = std::move(ours);
+    };
+    auto dispatch = [&] {
+        while (!waiting.empty() && !ready.empty()) {
+            pid_t pid = ready.front();
+            ready.pop_front();
+            auto it = workers.find(pid);
+            if (it == workers.end() || it->second.state != State::Ready) continue;
+            int c = waiting.front().get();
+            if (!mech::send_with_fds(it->second.link.get(), "C", 1, &c, 1)) continue;  // that worker went; the next one
+            it->second.state = State::Taken;
+            waiting.pop_front();
+            last_taken = Clock::now();
+        }
+    };
+    std::fprintf(stderr, "caisson pool: listening on %s (%u sandboxes ready)\n", o.socket.c_str(), o.size);
+    while (!stopping || !workers.empty()) {
+        int timeout = -1;
+        if (!stopping && failed.empty()) {
+            size_t have = untaken();
+            if (have < o.size) {
+                auto quiet_for = Clock::now() - last_taken;
+                if ((ready.empty() && building() == 0) || quiet_for >= kQuiet) {
+                    for (size_t i = have; i < o.size; ++i) spawn();
+                } else {
+                    timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(kQuiet - quiet_for).count()) + 1;
+                }
+            }
+        }
+        std::vector<pollfd> fds{{sigfd.get(), POLLIN, 0}, {listening ? listening.get() : -1, POLLIN, 0}};
+        std::vector<pid_t> order;
+        for (auto& [pid, w] : workers)
+            if (w.link) fds.push_back({w.link.get(), POLLIN, 0}), order.push_back(pid);
+        if (::poll(fds.data(), fds.size(), timeout) < 0) {
+            if (errno == EINTR) continue;
+            throw Error(ErrorKind::Setup, "poll", "pool", errno);
+        }
+        if (fds[1].revents & POLLIN) {
+            int c;
+            while ((c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0) waiting.emplace_back(c);
+        }
+        for (size_t i = 2; i < fds.size(); ++i) {
+            if (!fds[i].revents) continue;
+            Worker& w = workers[order[i - 2]];
+            char msg[512];
+            ssize_t n = ::read(w.link.get(), msg, sizeof(msg));
+            if (n > 0 && msg[0] == 'R' && w.state == State::Building) {
+                w.state = State::Ready;
+                ready.push_back(order[i - 2]);
+            } else if (n > 0 && msg[0] == 'E') {
+                failed.assign(msg + 1, static_cast<size_t>(n - 1));
+            } else if (n <= 0) {
+                w.link.reset();
+            }
+        }
+        dispatch();
+        if (fds[0].revents) {
+            signalfd_siginfo si;
+            while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGCHLD) continue;
+                stopping = true;
+            }
+            int status;
+            pid_t pid;
+            while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) workers.erase(pid);
+        }
+        if (!failed.empty()) stopping = true;
+        if (stopping) {
+            // New callers are refused by the kernel from now on, and those still waiting are
+            // closed; sandboxes nobody took go unused (their workers see the link close);
+            // runs in progress finish.
+            listening.reset();
+            waiting.clear();
+            for (auto& [pid, w] : workers)
+                if (w.state != State::Taken) w.link.reset();
+        }
+    }
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (!failed.empty()) throw Error::usage("caisson pool: a sandbox could not be built: " + failed);
+    return 0;
+}
+
+Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string* report_json) {
+    sockaddr_un a{};
+    kernel::Fd conn = unix_socket(socket, a, "connect to pool");
+    if (::connect(conn.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0)
+        throw Error(ErrorKind::Usage, "--pool: connect", socket, errno);
+    if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
+    nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy.process)}};
+    const int stdio[3] = {0, 1, 2};
+    if (!send_json(conn.get(), req, stdio, 3)) throw Error(ErrorKind::Setup, "--pool: send the request", socket, errno ? errno : E2BIG);
+
+    sigset_t set, old;
+    ::sigemptyset(&set);
+    for (int s : kForwarded) ::sigaddset(&set, s);
+    ::sigprocmask(SIG_BLOCK, &set, &old);
+    struct Restore {
+        sigset_t mask;
+        ~Restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+    } restore{old};
+    kernel::Fd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) throw Error(ErrorKind::Setup, "signalfd", "pool client", errno);
+
+    std::string buf(kMaxPacket, '\0');
+    bool accepted = false;
+    for (;;) {
+        pollfd fds[2] = {{conn.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw Error(ErrorKind::Setup, "poll", "pool client", errno);
+        }
+        if (fds[1].revents) {
+            signalfd_siginfo si;
+            while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
+                int sig = static_cast<int>(si.ssi_signo);
+                (void)::send(conn.get(), &sig, sizeof(sig), MSG_NOSIGNAL);
+            }
+        }
+        if (!fds[0].revents) continue;
+        ssize_t n = ::recv(conn.get(), buf.data(), buf.size(), 0);
+        if (n <= 0) throw Error(ErrorKind::Setup, "--pool", accepted ? "the pool's sandbox ended without an answer" : "the pool closed the connection", n < 0 ? errno : EPIPE);
+        nlohmann::json j = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)), nullptr, false);
+        if (j.is_discarded()) throw Error(ErrorKind::Setup, "--pool", "an answer that is not JSON", EPROTO);
+        if (j.contains("error")) throw Error::usage("--pool " + socket + ": " + j["error"].get<std::string>());
+        if (j.contains("accepted")) {
+            accepted = true;
+            continue;
+        }
+        Outcome out;
+        int status = j.value("status", 1);
+        // The status alone comes first: enough for a caller that wants no report.
+        if (!j.contains("report") && !j.contains("report_too_large") && report_json) continue;
+        if (j.contains("report")) {
+            std::string text = j["report"].get<std::string>();
+            if (report_json) *report_json = text;
+            nlohmann::json r = nlohmann::json::parse(text, nullptr, false);
+            if (r.is_object()) {
+                // Absent or null where they do not apply (a signal when it exited).
+                auto number = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : 0.0; };
+                auto flag = [&](const char* k) { return r.contains(k) && r[k].is_boolean() && r[k].get<bool>(); };
+                out.exited = flag("exited");
+                out.exit_code = static_cast<int>(number("exit_code"));
+                out.term_signal = static_cast<int>(number("signal"));
+                out.wall_s = number("wall_s");
+                out.time_limit_fired = flag("time_limit_fired");
+                out.oom = flag("oom");
+                return out;
+            }
+        }
+        out.exited = status < 128;
+        out.exit_code = status < 128 ? status : 0;
+        out.term_signal = status >= 128 ? status - 128 : 0;
+        return out;
+    }
+}
+
+}  // namespace caisson

@@ -1,0 +1,151 @@
+// caisson pool and caisson run --pool: a sandbox built ahead of its program sees what a
+// sandbox built for it sees; two runs from one pool share nothing; a run whose policy is not
+// the pool's is refused, naming what differs; signals reach the program; bad input is named.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+
+namespace caisson::test {
+namespace {
+
+constexpr int kExitUsage = 125;  // caisson's own: bad input, nothing left running
+
+// A running `caisson pool`, ready once it said so on stderr.
+class Pool {
+public:
+    explicit Pool(std::vector<std::string> args) : server_(command(socket_ = dir_.path() + "/pool.sock", std::move(args))) {}
+    int stop() { return server_.stop(); }
+    bool listening() const { return server_.first_line().find("listening on") != std::string::npos; }
+    const std::string& first_line() const { return server_.first_line(); }
+    const std::string& socket() const { return socket_; }
+
+private:
+    static std::vector<std::string> command(const std::string& socket, std::vector<std::string> args) {
+        std::vector<std::string> argv = {caisson_path(), "pool", "--socket", socket};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+    }
+    TempDir dir_;
+    std::string socket_;
+    Server server_;
+};
+
+std::vector<std::string> with_probe(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--ro-bind", probe_path(), kProbeInside});
+    return args;
+}
+
+// The probe's report as path -> value.
+void flatten(const nlohmann::json& j, const std::string& at, std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        for (const auto& [k, v] : j.items()) flatten(v, at + "/" + k, out);
+    } else if (j.is_array()) {
+        for (size_t i = 0; i < j.size(); ++i) flatten(j[i], at + "/" + std::to_string(i), out);
+    } else {
+        out[at] = j.dump();
+    }
+}
+
+TEST(Pool, APooledSandboxSeesWhatAnUnpooledOneSees) {
+    Pool pool(with_probe({}));
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    auto run = [&](bool pooled) {
+        std::vector<std::string> args{"run"};
+        if (pooled) args.insert(args.end(), {"--pool", pool.socket()});
+        for (const auto& a : with_probe({"--", kProbeInside, "--write", "/tmp/x", "--read", "/etc/hostname"})) args.push_back(a);
+        RunResult r = run_caisson(args);
+        EXPECT_EQ(r.status, 0) << r.err;
+        std::map<std::string, std::string> flat;
+        flatten(r.probe, "", flat);
+        return flat;
+    };
+    auto a = run(false), b = run(false), p = run(true);
+    ASSERT_FALSE(p.empty());
+    // What differs between two sandboxes built for their programs (namespace numbers, the
+    // pipes' inodes, times) may differ; everything else must be the same.
+    size_t compared = 0;
+    for (const auto& [key, value] : a) {
+        if (b.count(key) && b[key] != value) continue;
+        // Kernel object numbers ("pid:[4026532181]", "pipe:[...]") are freed and given out
+        // again: two runs may share one by chance, which says nothing.
+        if (value.find(":[") != std::string::npos) continue;
+        ++compared;
+        EXPECT_EQ(p.count(key) ? p[key] : "(absent)", value) << key;
+    }
+    for (const auto& [key, value] : p)
+        if (!a.count(key)) ADD_FAILURE() << "only the pooled sandbox has " << key << " = " << value;
+    EXPECT_GT(compared, 100u) << "the reports were compared field by field";
+}
+
+TEST(Pool, TwoRunsFromOnePoolShareNothing) {
+    Pool pool({"--size", "1"});
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    TempDir dir;
+    std::string first_report = dir.path() + "/first.json", second_report = dir.path() + "/second.json";
+    RunResult first = run_caisson({"run", "--pool", pool.socket(), "--report", first_report, "--", "/bin/sh", "-c",
+                                   "echo x > /tmp/mark; sleep 1000 & echo left"});
+    ASSERT_EQ(first.status, 0) << first.err;
+    EXPECT_EQ(first.out, "left\n");
+    RunResult second = run_caisson({"run", "--pool", pool.socket(), "--report", second_report, "--", "/bin/sh", "-c",
+                                    "cat /tmp/mark 2>&1 || echo no-mark; ls /proc | grep -c '^[0-9]'"});
+    ASSERT_EQ(second.status, 0) << second.err;
+    EXPECT_NE(second.out.find("no-mark"), std::string::npos) << second.out;
+    // init, the shell, ls, grep: nothing of the first run's (its sleep went with its sandbox).
+    EXPECT_EQ(second.out.substr(second.out.rfind("no-mark\n") + 8), "4\n") << second.out;
+    auto one = read_json(first_report), two = read_json(second_report);
+    ASSERT_TRUE(one.contains("cgroup") && two.contains("cgroup")) << one.dump();
+    EXPECT_NE(one["cgroup"]["paths"], two["cgroup"]["paths"]) << "each run has a cgroup of its own";
+}
+
+TEST(Pool, ARunWhosePolicyIsNotThePoolsIsRefusedNamingWhatDiffers) {
+    Pool pool({});
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    RunResult r = run_caisson({"run", "--pool", pool.socket(), "--hostname", "other", "--", "/bin/sh", "-c", "echo ran"});
+    EXPECT_EQ(r.status, kExitUsage);
+    EXPECT_EQ(r.out, "") << "the program never ran";
+    EXPECT_NE(r.err.find("differs from the run's in: hostname"), std::string::npos) << r.err;
+    // The pool goes on serving its own policy.
+    RunResult ok = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/sh", "-c", "echo ran"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(ok.out, "ran\n");
+}
+
+TEST(Pool, SignalsReachTheProgramAndTheExitCodeComesBack) {
+    Pool pool({});
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    EXPECT_EQ(run_caisson({"run", "--pool", pool.socket(), "--", "/bin/sh", "-c", "exit 7"}).status, 7);
+    RunOptions opts;
+    opts.on_ready = [](pid_t caisson) { ::kill(caisson, SIGTERM); };
+    RunResult r = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/sh", "-c", "echo ready; exec sleep 1000"}, opts);
+    EXPECT_EQ(r.status, 128 + SIGTERM) << r.err;
+    EXPECT_EQ(pool.stop(), 0);
+}
+
+TEST(Pool, BadInputIsNamed) {
+    RunResult none = run_caisson({"pool"});
+    EXPECT_EQ(none.status, kExitUsage);
+    EXPECT_NE(none.err.find("--socket"), std::string::npos) << none.err;
+    TempDir dir;
+    RunResult command = run_caisson({"pool", "--socket", dir.path() + "/s", "--", "/bin/true"});
+    EXPECT_EQ(command.status, kExitUsage);
+    EXPECT_NE(command.err.find("takes no command"), std::string::npos) << command.err;
+    RunResult tty = run_caisson({"pool", "--socket", dir.path() + "/s", "--tty"});
+    EXPECT_EQ(tty.status, kExitUsage);
+    EXPECT_NE(tty.err.find("--tty"), std::string::npos) << tty.err;
+    RunResult nobody = run_caisson({"run", "--pool", dir.path() + "/nobody.sock", "--", "/bin/true"});
+    EXPECT_EQ(nobody.status, kExitUsage);
+    EXPECT_NE(nobody.err.find("--pool: connect"), std::string::npos) << nobody.err;
+    struct stat st{};
+    EXPECT_NE(::lstat((dir.path() + "/s").c_str(), &st), 0) << "nothing left behind";
+}
+
+}  // namespace
+}  // namespace caisson::test
