@@ -502,19 +502,19 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     while (!init_done) {
         if (program_wanted) {
             program_wanted = false;
+            // A sandbox built at idle priority (a pool's refill, beside the runs it serves)
+            // runs its program at the normal one, from before it is asked for: init's
+            // children (the program, the opener) inherit it from init.
+            if (::sched_getscheduler(init.pid()) == SCHED_IDLE) {
+                sched_param normal{};
+                if (::sched_setscheduler(init.pid(), SCHED_OTHER, &normal) < 0)
+                    throw Error(ErrorKind::Setup, "sched_setscheduler", "the sandbox's init, back from SCHED_IDLE", errno);
+            }
             std::optional<PreparedProgram> given = (*next)();
             if (!given) {
                 unused = true;
                 kill_sandbox();
             } else {
-                // A sandbox built at idle priority (a pool's refill, beside the runs it
-                // serves) runs its program at the normal one: init's children (the program,
-                // the opener) inherit it from init.
-                if (::sched_getscheduler(init.pid()) == SCHED_IDLE) {
-                    sched_param normal{};
-                    if (::sched_setscheduler(init.pid(), SCHED_OTHER, &normal) < 0)
-                        throw Error(ErrorKind::Setup, "sched_setscheduler", "the sandbox's init, back from SCHED_IDLE", errno);
-                }
                 run::hand_over_program(channel.get(), plan, *given);
                 for (int fd : given->stdio) ::close(fd);
                 control = given->control;

@@ -90,16 +90,18 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
     kernel::Fd conn;
     std::vector<kernel::Fd> streams;
     auto next = [&]() -> std::optional<PreparedProgram> {
+        // Built: a caller is served at the normal priority from the moment it comes (the
+        // waiting init was given it back by run_prepared already).
+        if (::sched_getscheduler(0) == SCHED_IDLE) {
+            sched_param normal{};
+            (void)::sched_setscheduler(0, SCHED_OTHER, &normal);
+        }
         (void)!::write(link, "R", 1);
         char byte;
         int c = -1;
         size_t n_c = 1;
         if (mech::recv_with_fds(link, &byte, 1, &c, &n_c) <= 0 || n_c != 1) return std::nullopt;
         conn.reset(c);
-        if (::sched_getscheduler(0) == SCHED_IDLE) {
-            sched_param normal{};
-            (void)::sched_setscheduler(0, SCHED_OTHER, &normal);
-        }
         std::string buf(kMaxPacket, '\0');
         int got_fds[3] = {-1, -1, -1};
         size_t n_fds = 3;
@@ -118,8 +120,15 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
             if (program.argv.empty() || program.argv[0].empty()) throw Error::usage("no command to run");
             for (int i = 0; i < 3; ++i) program.stdio[i] = streams[static_cast<size_t>(i)].release();
             program.control = c;
-            // The status goes out at once; the report follows once the sandbox is down.
-            program.exited = [c](int status) { send_json(c, {{"status", status}}); };
+            // The status goes out at once; the report follows once the sandbox is down, which
+            // is done at idle priority again: the next caller's run goes first.
+            program.exited = [c](int status) {
+                send_json(c, {{"status", status}});
+                if (::geteuid() == 0) {
+                    sched_param idle{};
+                    (void)::sched_setscheduler(0, SCHED_IDLE, &idle);
+                }
+            };
             send_json(c, {{"accepted", true}});
             return program;
         } catch (const std::exception& e) {
