@@ -88,11 +88,30 @@ std::string policy_to_json(const Policy& p) {
     }
     ordered_json abis = ordered_json::array();
     for (auto abi : p.seccomp.abis) abis.push_back(seccomp::abi_name(abi));
+    // Every part that decides: a pool compares policies by this text.
+    ordered_json supervised = ordered_json::array();
+    for (const auto& s : p.seccomp.supervised) {
+        ordered_json e = {{"syscalls", s.syscalls}, {"then", seccomp::action_text(s.then)}};
+        if (s.max) e["max"] = *s.max;
+        if (s.rate) e["rate"] = *s.rate;
+        if (!s.before.empty()) e["before"] = s.before;
+        if (!s.after.empty()) e["after"] = s.after;
+        supervised.push_back(e);
+    }
+    ordered_json open = nullptr;
+    if (p.seccomp.open.enabled()) {
+        ordered_json path_rules = ordered_json::array();
+        for (const auto& r : p.seccomp.open.rules)
+            path_rules.push_back({{"paths", r.paths}, {"access", static_cast<int>(r.access)}, {"action", seccomp::action_text(r.action)}});
+        open = {{"rules", path_rules}, {"default", seccomp::action_text(p.seccomp.open.otherwise)}};
+    }
     j["seccomp"] = {{"name", p.seccomp.name},
                     {"filter", p.seccomp.mode == seccomp::Mode::Filter},
                     {"default", seccomp::action_text(p.seccomp.default_action)},
                     {"abi", abis},
-                    {"rules", rules}};
+                    {"rules", rules},
+                    {"supervise", supervised},
+                    {"open", open}};
     const auto& l = p.landlock;
     ordered_json paths = ordered_json::array();
     for (const auto& lp : l.paths)

@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -308,14 +309,19 @@ void kill_remaining_children() {
     }
 
     // 5b. A sandbox made ahead of its program: ready; the program and its standard streams
-    // come from the supervisor, into this frame (no heap here).
-    char program_text[kMaxProgramText + 1];
-    char* program_strings[kMaxProgramStrings];
+    // come from the supervisor, into pages of its own (no heap here, and no room taken
+    // from an ordinary init's stack). Not dumpable while it waits, however long.
     if (plan.hold_for_program) {
+        constexpr size_t kBytes = kMaxProgramText + 1 + kMaxProgramStrings * sizeof(char*);
+        void* area = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (area == MAP_FAILED) report_failure(plan.channel, (f.set("mmap", "the program's packet"), f));
+        auto* program_strings = static_cast<char**>(area);
+        char* program_text = static_cast<char*>(area) + kMaxProgramStrings * sizeof(char*);
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
         Message ready{};
         ready.type = MsgType::Ready;
         if (!send_message(plan.channel, ready)) ::_exit(kExitUsage);
-        if (!take_program(plan.channel, plan, program_text, sizeof(program_text), program_strings, kMaxProgramStrings, f))
+        if (!take_program(plan.channel, plan, program_text, kMaxProgramText + 1, program_strings, kMaxProgramStrings, f))
             report_failure(plan.channel, f);
         clock.done("wait-program");
     }

@@ -460,7 +460,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     };
     auto deadline = limit_from(start);
     // A held init (run_prepared) says Ready; the program it then gets, and its control socket.
-    bool program_wanted = false, unused = false;
+    bool program_wanted = false, unused = false, program_pending = next != nullptr;
     int control = -1;
     std::function<void(int)> told_exit;
     bool channel_open = true;
@@ -518,6 +518,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                 run::hand_over_program(channel.get(), plan, *given);
                 for (int fd : given->stdio) ::close(fd);
                 control = given->control;
+                program_pending = false;
                 told_exit = given->exited;
                 // The program's time starts now, not when its sandbox was made.
                 start = Clock::now();
@@ -531,7 +532,8 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                          {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0},
                          {control, POLLIN, 0}};
         int timeout = -1;
-        if (limited && !out.time_limit_fired) {
+        // A sandbox made ahead of its program: its time starts with the program.
+        if (limited && !program_pending && !out.time_limit_fired) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
         }
@@ -541,7 +543,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
             throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
         }
         if (n == 0) {
-            if (limited && Clock::now() >= deadline && !out.time_limit_fired) {
+            if (limited && !program_pending && Clock::now() >= deadline && !out.time_limit_fired) {
                 // Killing PID 1 kills the whole pid namespace.
                 out.time_limit_fired = true;
                 kill_sandbox();
@@ -579,8 +581,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
             // The caller's signals, as 4-byte packets; its end ends the sandbox.
             int sig = 0;
             ssize_t got = ::recv(control, &sig, sizeof(sig), MSG_DONTWAIT);
-            if (got == static_cast<ssize_t>(sizeof(sig)) && sig > 0 && sig < NSIG) {
-                init.kill(sig);
+            if (got == static_cast<ssize_t>(sizeof(sig))) {
+                // Only those a caller's terminal or supervisor sends, as caisson run forwards.
+                if (std::find(std::begin(kForwarded), std::end(kForwarded), sig) != std::end(kForwarded)) init.kill(sig);
             } else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
                 control = -1;
                 kill_sandbox();

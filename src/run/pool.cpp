@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <deque>
 #include <cstring>
@@ -42,12 +44,34 @@ constexpr size_t kMaxPacket = 192 * 1024;
 constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 // The part of a policy that must be the pool's: all but the command line and where the
-// caller writes its report.
+// caller writes its report. With it, what else decides the sandbox and is not in the policy:
+// whose it is (the uid; its homes, which are hidden, come from HOME, XDG_* and GNUPGHOME)
+// and where it stands (its user and mount namespaces: a caller inside another sandbox may
+// not ask the pool for a sandbox outside its own).
 nlohmann::json comparable(const Policy& policy) {
     Policy p = policy;
     p.process.argv.clear();
     p.report_path.clear();
-    return nlohmann::json::parse(policy_to_json(p));
+    nlohmann::json j = nlohmann::json::parse(policy_to_json(p));
+    nlohmann::json caller = {{"uid", ::geteuid()}, {"gid", ::getegid()}};
+    for (const char* var : {"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "GNUPGHOME"}) {
+        const char* v = std::getenv(var);
+        caller[var] = v ? v : "";
+    }
+    for (const char* ns : {"user", "mnt"}) {
+        char target[64] = {};
+        ssize_t n = ::readlink((std::string("/proc/self/ns/") + ns).c_str(), target, sizeof(target) - 1);
+        caller[ns] = n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
+    }
+    j["caller"] = caller;
+    return j;
+}
+
+// The peer of a unix socket is `uid` (or root, for a caller's check of its pool).
+bool peer_is(int sock, uid_t uid, bool or_root) {
+    ucred peer{};
+    socklen_t len = sizeof(peer);
+    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && (peer.uid == uid || (or_root && peer.uid == 0));
 }
 
 std::string differences(const nlohmann::json& pool, const nlohmann::json& theirs) {
@@ -60,7 +84,12 @@ std::string differences(const nlohmann::json& pool, const nlohmann::json& theirs
 }
 
 bool send_json(int sock, const nlohmann::json& j, const int* fds = nullptr, size_t nfds = 0) {
-    std::string text = j.dump();
+    std::string text;
+    try {
+        text = j.dump();
+    } catch (const nlohmann::json::exception&) {
+        return false;  // not UTF-8: the caller says so
+    }
     return text.size() <= kMaxPacket && mech::send_with_fds(sock, text.data(), text.size(), fds, nfds);
 }
 
@@ -102,12 +131,16 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
         size_t n_c = 1;
         if (mech::recv_with_fds(link, &byte, 1, &c, &n_c) <= 0 || n_c != 1) return std::nullopt;
         conn.reset(c);
+        // A caller that never sends its request does not hold the sandbox for long.
+        timeval wait{10, 0};
+        (void)::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
         std::string buf(kMaxPacket, '\0');
         int got_fds[3] = {-1, -1, -1};
         size_t n_fds = 3;
         ssize_t n = mech::recv_with_fds(c, buf.data(), buf.size(), got_fds, &n_fds);
         for (size_t i = 0; i < n_fds; ++i) streams.emplace_back(got_fds[i]);
         try {
+            if (!peer_is(c, ::geteuid(), false)) throw Error::usage("only the pool's own user may use it");
             if (n <= 0 || n_fds != 3) throw Error::usage("a request with a policy, a program and three standard streams");
             nlohmann::json req = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)));
             std::string diff = differences(mine, req.at("policy"));
@@ -132,7 +165,7 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
             send_json(c, {{"accepted", true}});
             return program;
         } catch (const std::exception& e) {
-            send_json(c, {{"error", e.what()}});
+            if (!send_json(c, {{"error", e.what()}})) send_json(c, {{"error", "a bad request"}});
             conn.reset();
             return std::nullopt;  // refused: this sandbox goes unused
         }
@@ -163,8 +196,16 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
 
 int serve_pool(const Policy& policy, const PoolOptions& o) {
     if (o.size < 1) throw Error::usage("--size: at least 1");
+    // Learn mode lets every call through and records; an audit file would be truncated by
+    // every sandbox: neither is a pool's.
+    if (!policy.learn_path.empty() || !policy.audit_path.empty())
+        throw Error::usage("a pool serves no --learn or --audit: learn mode lets every call through, and the file would be every sandbox's");
     if (policy.process.tty) throw Error::usage("a pool's sandboxes have no terminal to give (--tty)");
     if (!policy.process.pass_fds.empty()) throw Error::usage("a pool's sandboxes pass no descriptors (--pass-fd)");
+    // 0, 1 and 2 open (on /dev/null where they are not): a descriptor received later must
+    // never land on them by chance.
+    for (int fd = 0; fd < 3; ++fd)
+        if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", O_RDWR) != fd) throw Error(ErrorKind::Setup, "open", "/dev/null", errno);
     sockaddr_un a{};
     kernel::Fd listening = unix_socket(o.socket, a, "pool socket");
     if (::fcntl(listening.get(), F_SETFL, O_NONBLOCK) < 0) throw Error(ErrorKind::Setup, "fcntl", o.socket, errno);
@@ -317,10 +358,21 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     kernel::Fd conn = unix_socket(socket, a, "connect to pool");
     if (::connect(conn.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0)
         throw Error(ErrorKind::Usage, "--pool: connect", socket, errno);
+    // Our streams and environment go only to a pool of our own user's (or root's), never to
+    // whatever listens at a path someone else could have taken.
+    if (!peer_is(conn.get(), ::geteuid(), true)) throw Error::usage("--pool " + socket + ": the socket is not the pool of this user or root's");
+    if (policy.process.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
+    if (!policy.learn_path.empty() || !policy.audit_path.empty())
+        throw Error::usage("--pool: not with --learn or --audit (a pool's sandboxes keep no file of the run's)");
     nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy.process)}};
     const int stdio[3] = {0, 1, 2};
-    if (!send_json(conn.get(), req, stdio, 3)) throw Error(ErrorKind::Setup, "--pool: send the request", socket, errno ? errno : E2BIG);
+    errno = 0;
+    if (!send_json(conn.get(), req, stdio, 3)) {
+        if (errno) throw Error(ErrorKind::Setup, "--pool: send the request", socket, errno);
+        throw Error::usage("--pool: the command line and environment must be UTF-8 and under " + std::to_string(kMaxPacket / 1024) + " KiB");
+    }
 
     sigset_t set, old;
     ::sigemptyset(&set);

@@ -5,10 +5,12 @@
 
 #include <caisson/error.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace caisson::run {
@@ -16,23 +18,28 @@ namespace caisson::run {
 void hand_over_program(int channel, const LaunchPlan& plan, const PreparedProgram& program) {
     if (program.argv.empty() || program.argv[0].empty()) throw Error::usage("a prepared sandbox's program: no command");
     std::vector<std::string> env = program.env;
-    // --home: HOME is that home, unless the caller set it (as build_plan does for run()).
-    if (!plan.root.home.empty() && std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; }))
+    // --home: HOME is that home, unless the policy sets it (as build_plan does for run()).
+    const auto& ops = plan.policy->process.env;
+    if (!plan.root.home.empty() && std::none_of(ops.begin(), ops.end(), [](const EnvOp& op) { return op.name == "HOME"; })) {
+        std::erase_if(env, [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
         env.push_back("HOME=" + plan.root.home);
-    // Three lists, each string NUL-ended, each list ended by an empty string.
-    std::string text;
+    }
+    // The three lists' lengths ("N N N", NUL-ended), then every string NUL-ended: an empty
+    // argument is an argument.
+    std::vector<std::string> candidates = exec_candidates(env, program.argv[0]);
+    std::string text = std::to_string(candidates.size()) + " " + std::to_string(program.argv.size()) + " " + std::to_string(env.size());
+    text += '\0';
     size_t strings = 0;
     auto add_list = [&](const std::vector<std::string>& list) {
         for (const auto& s : list) {
-            if (s.empty() || s.find('\0') != std::string::npos) throw Error::usage("a prepared sandbox's program: an empty or NUL-holding string");
+            if (s.find('\0') != std::string::npos) throw Error::usage("a prepared sandbox's program: a string holds a NUL");
             text += s;
             text += '\0';
             ++strings;
         }
-        text += '\0';
-        ++strings;
+        ++strings;  // its null pointer
     };
-    add_list(exec_candidates(env, program.argv[0]));
+    add_list(candidates);
     add_list(program.argv);
     add_list(env);
     if (text.size() > kMaxProgramText || strings > kMaxProgramStrings)
@@ -55,18 +62,24 @@ bool take_program(int channel, LaunchPlan& plan, char* text, size_t text_size, c
     size_t size = static_cast<size_t>(m.wait_status);
     if (recv_packet(channel, text, size) <= 0) return f.set("receive the program", "setup channel", EPROTO);
     text[size] = '\0';
-    // Split into the three lists; each ends at an empty string.
+    // The lengths, then the strings.
+    char* end = nullptr;
+    size_t counts[3];
+    const char* at_count = text;
+    for (auto& c : counts) {
+        c = std::strtoul(at_count, &end, 10);
+        if (end == at_count) return f.set("receive the program", "a bad packet", EPROTO);
+        at_count = end;
+    }
+    size_t at = std::strlen(text) + 1, used = 0;
     char** lists[3] = {};
-    size_t at = 0, used = 0;
-    for (auto& list : lists) {
-        list = strings + used;
-        while (at < size && text[at] != '\0') {
-            if (used + 1 >= n_strings) return f.set("receive the program", "too many strings", E2BIG);
+    for (int l = 0; l < 3; ++l) {
+        lists[l] = strings + used;
+        for (size_t i = 0; i < counts[l]; ++i) {
+            if (at >= size || used + 1 >= n_strings) return f.set("receive the program", "a cut packet", EPROTO);
             strings[used++] = text + at;
             at += std::strlen(text + at) + 1;
         }
-        if (at >= size && &list != &lists[2]) return f.set("receive the program", "a cut packet", EPROTO);
-        ++at;  // the list's empty string
         if (used >= n_strings) return f.set("receive the program", "too many strings", E2BIG);
         strings[used++] = nullptr;
     }
@@ -77,6 +90,8 @@ bool take_program(int channel, LaunchPlan& plan, char* text, size_t text_size, c
     for (int i = 0; i < 3; ++i) {
         if (::dup2(fds[i], i) < 0) return f.set("dup2", "the program's standard streams");
         if (fds[i] != i) ::close(fds[i]);
+        // They came close-on-exec, and dup2 onto itself keeps the flag.
+        if (::fcntl(i, F_SETFD, 0) < 0) return f.set("fcntl", "the program's standard streams");
     }
     return true;
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 
 namespace caisson::test {
@@ -77,6 +78,8 @@ TEST(Pool, APooledSandboxSeesWhatAnUnpooledOneSees) {
         // Kernel object numbers ("pid:[4026532181]", "pipe:[...]") are freed and given out
         // again: two runs may share one by chance, which says nothing.
         if (value.find(":[") != std::string::npos) continue;
+        // Clock readings move on between any two runs.
+        if (key == "/monotonic_s" || key == "/boottime_s") continue;
         ++compared;
         EXPECT_EQ(p.count(key) ? p[key] : "(absent)", value) << key;
     }
@@ -116,6 +119,27 @@ TEST(Pool, ARunWhosePolicyIsNotThePoolsIsRefusedNamingWhatDiffers) {
     RunResult ok = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/sh", "-c", "echo ran"});
     EXPECT_EQ(ok.status, 0) << ok.err;
     EXPECT_EQ(ok.out, "ran\n");
+}
+
+// The comparison covers what a policy file says, not only its name: the same file, edited
+// to supervise differently, is another policy. A pool neither learns nor audits.
+TEST(Pool, WhatAPolicyFileSaysIsComparedAndLearnAndAuditAreNotServed) {
+    TempDir dir;
+    std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = \"clone\"\nmax = 3\n");
+    Pool pool({"--seccomp", policy});
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    RunResult same = run_caisson({"run", "--pool", pool.socket(), "--seccomp", policy, "--", "/bin/sh", "-c", "echo \"[$1]\"", "sh", ""});
+    EXPECT_EQ(same.status, 0) << same.err;
+    EXPECT_EQ(same.out, "[]\n") << "an empty argument is an argument";
+    std::ofstream(policy) << "extends = \"default\"\n[[supervise]]\nsyscall = \"clone\"\nmax = 100\n";
+    RunResult edited = run_caisson({"run", "--pool", pool.socket(), "--seccomp", policy, "--", "/bin/true"});
+    EXPECT_EQ(edited.status, kExitUsage);
+    EXPECT_NE(edited.err.find("differs from the run's in: seccomp"), std::string::npos) << edited.err;
+    for (const char* flag : {"--learn", "--audit"}) {
+        RunResult r = run_caisson({"pool", "--socket", dir.path() + "/l.sock", flag, dir.path() + "/out"});
+        EXPECT_EQ(r.status, kExitUsage) << flag;
+        EXPECT_NE(r.err.find("no --learn or --audit"), std::string::npos) << r.err;
+    }
 }
 
 TEST(Pool, SignalsReachTheProgramAndTheExitCodeComesBack) {
