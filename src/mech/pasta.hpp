@@ -41,6 +41,7 @@ public:
     ~PastaLink();
     PastaLink(const PastaLink&) = delete;
     PastaLink& operator=(const PastaLink&) = delete;
+    pid_t pid() const { return pid_; }  // pasta's process, which carries the sandbox's traffic
 
 private:
     pid_t pid_ = -1;

@@ -510,6 +510,12 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                 if (::sched_setscheduler(init.pid(), SCHED_OTHER, &normal) < 0)
                     throw Error(ErrorKind::Setup, "sched_setscheduler", "the sandbox's init, back from SCHED_IDLE", errno);
             }
+            // And pasta, which carries its traffic (--net user), forked at the same priority.
+            if (pasta && ::sched_getscheduler(pasta->pid()) == SCHED_IDLE) {
+                sched_param normal{};
+                if (::sched_setscheduler(pasta->pid(), SCHED_OTHER, &normal) < 0)
+                    throw Error(ErrorKind::Setup, "sched_setscheduler", "pasta, back from SCHED_IDLE", errno);
+            }
             std::optional<PreparedProgram> given = (*next)();
             if (!given) {
                 unused = true;
