@@ -50,4 +50,10 @@ kernel::Fd listen_unix(const std::string& path, const char* what) {
     return s;
 }
 
+long peer_uid(int sock) {
+    ucred peer{};
+    socklen_t len = sizeof(peer);
+    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 ? static_cast<long>(peer.uid) : -1;
+}
+
 }  // namespace caisson::mech

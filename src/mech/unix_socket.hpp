@@ -12,4 +12,7 @@ namespace caisson::mech {
 kernel::Fd connect_unix(const std::string& path, const char* what);
 kernel::Fd listen_unix(const std::string& path, const char* what);
 
+// The uid of a connected peer (SO_PEERCRED), or -1 when the kernel does not say.
+long peer_uid(int sock);
+
 }  // namespace caisson::mech

@@ -33,12 +33,6 @@ constexpr size_t kMaxPending = 64;
 void kill_init(int init_pidfd) { (void)::syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, nullptr, 0); }
 
 // Only the runtime's own user hands over listeners, and only seccomp listeners are taken.
-bool from_runtime_user(int conn) {
-    ucred peer{};
-    socklen_t len = sizeof(peer);
-    return ::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::geteuid();
-}
-
 bool is_seccomp_listener(int fd) {
     char path[32], target[64] = {};
     std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -76,7 +70,7 @@ bool is_seccomp_listener(int fd) {
             // One message, one listener; then the connection has served its purpose.
             if (mech::recv_with_fds(c.get(), &byte, 1, &fd, &n) > 0 && n == 1) {
                 kernel::Fd got(fd);
-                if (from_runtime_user(c.get()) && is_seccomp_listener(got.get())) still_listening.push_back(std::move(got));
+                if (mech::peer_uid(c.get()) == static_cast<long>(::geteuid()) && is_seccomp_listener(got.get())) still_listening.push_back(std::move(got));
             }
         }
         for (auto& l : listeners) {

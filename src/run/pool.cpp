@@ -9,6 +9,7 @@
 
 #include "kernel/fd.hpp"
 #include "mech/fd_passing.hpp"
+#include "mech/unix_socket.hpp"
 #include "run/preflight.hpp"
 
 #include <caisson/error.hpp>
@@ -67,12 +68,6 @@ nlohmann::json comparable(const Policy& policy) {
     return j;
 }
 
-// The peer of a unix socket is `uid` (or root, for a caller's check of its pool).
-bool peer_is(int sock, uid_t uid, bool or_root) {
-    ucred peer{};
-    socklen_t len = sizeof(peer);
-    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && (peer.uid == uid || (or_root && peer.uid == 0));
-}
 
 std::string differences(const nlohmann::json& pool, const nlohmann::json& theirs) {
     std::string out;
@@ -140,7 +135,7 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
         ssize_t n = mech::recv_with_fds(c, buf.data(), buf.size(), got_fds, &n_fds);
         for (size_t i = 0; i < n_fds; ++i) streams.emplace_back(got_fds[i]);
         try {
-            if (!peer_is(c, ::geteuid(), false)) throw Error::usage("only the pool's own user may use it");
+            if (mech::peer_uid(c) != static_cast<long>(::geteuid())) throw Error::usage("only the pool's own user may use it");
             if (n <= 0 || n_fds != 3) throw Error::usage("a request with a policy, a program and three standard streams");
             nlohmann::json req = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)));
             std::string diff = differences(mine, req.at("policy"));
@@ -360,7 +355,8 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
         throw Error(ErrorKind::Usage, "--pool: connect", socket, errno);
     // Our streams and environment go only to a pool of our own user's (or root's), never to
     // whatever listens at a path someone else could have taken.
-    if (!peer_is(conn.get(), ::geteuid(), true)) throw Error::usage("--pool " + socket + ": the socket is not the pool of this user or root's");
+    const long pool_uid = mech::peer_uid(conn.get());
+    if (pool_uid != static_cast<long>(::geteuid()) && pool_uid != 0) throw Error::usage("--pool " + socket + ": the socket is not the pool of this user or root's");
     if (policy.process.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
