@@ -78,3 +78,18 @@ worker=$(cut -d' ' -f1 < /proc/$pool_pid/task/$pool_pid/children)
 winit=$(cut -d' ' -f1 < /proc/$worker/task/$worker/children)
 read -r a b <<<"$(rss $worker)"; read -r c d <<<"$(rss $winit)"
 echo "  caisson pool, per ready sandbox: worker RSS $a PSS $b; waiting init RSS $c PSS $d; total PSS $((b + d))"
+# The same pool from the library (caisson::run_in_pool, bench/pool_call.cpp): what a pooled
+# start costs without the start of caisson's own executable, against a bare fork+exec of
+# /bin/true interleaved with it in the same process.
+pool_call=$(dirname "$caisson")/bench/pool_call
+if [ -x "$pool_call" ]; then
+  sleep 3
+  "$pool_call" "$pool_sock" "$pool_runs" -- /bin/true > "$tmp/pool_call"
+  python3 - "$tmp/pool_call" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+print()
+print("caisson pool from the library (run_in_pool), %d runs interleaved with bare ones:" % j["runs"])
+print("  bare %.3f ms, run_in_pool %.3f ms: %.2fx bare" % (j["bare_ms"], j["run_in_pool_ms"], j["run_in_pool_ms"] / j["bare_ms"]))
+PY
+fi

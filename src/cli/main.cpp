@@ -158,10 +158,22 @@ int main(int argc, char** argv) {
     bool print_policy = false;
     // `listen` and `learn` take every option of `run`: their sandboxes are `caisson run`'s.
     OptionMap by_option;
-    // Only the subcommand named gets the settings (all of them for help and the others):
-    // building some 90 options three times is a millisecond of every start.
+    // Only the subcommand named gets the settings (all of them for help and the others),
+    // and of those only the ones its command line names: CLI11 checks each new option
+    // against every earlier one, and building all 90 was a third of a pooled start's CPU.
+    // An option left out cannot be on the command line, so parsing is the same.
     const std::string named = argc > 1 ? argv[1] : "";
     const bool one = named == "run" || named == "listen" || named == "learn" || named == "pool";
+    std::vector<std::string_view> given;  // the option names before "--", without "=VALUE"
+    bool wants_help = !one;
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+        std::string_view a = argv[i];
+        if (a == "-h" || a == "--help" || a == "--help-all") wants_help = true;
+        if (a.rfind("--", 0) == 0) given.push_back(a.substr(0, a.find('=')));
+    }
+    auto named_on_line = [&](std::string_view flag) {
+        return wants_help || std::find(given.begin(), given.end(), flag) != given.end();
+    };
     for (CLI::App* sub : {run, listen, learn, pool}) {
         sub->prefix_command();
         if (one && sub->get_name() != named) continue;
@@ -170,6 +182,7 @@ int main(int argc, char** argv) {
             ->take_all();
         for (const auto& s : caisson::schema::settings()) {
             std::string flag = "--" + std::string(s.name);
+            if (!named_on_line(flag)) continue;
             CLI::Option* opt;
             if (s.arity == 0) {
                 opt = sub->add_flag(flag)->description(std::string(s.help));
