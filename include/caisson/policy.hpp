@@ -245,6 +245,13 @@ struct PortMapping {
     uint16_t sandbox_port = 0;
 };
 
+// `--allow-host NAME[:PORTS]`: a name the sandbox may reach through caisson's egress proxy.
+// NAME is a DNS name, or `*.` and a name for every name beneath it (not the name itself).
+struct HostRule {
+    std::string pattern;          // lower case, no trailing dot
+    std::vector<uint16_t> ports;  // sorted, unique; 80 and 443 when none were given
+};
+
 // What a new network namespace holds besides `lo`.
 struct Network {
     enum class Kind {
@@ -256,6 +263,9 @@ struct Network {
     std::string bridge = "caisson0";
     std::string subnet = "10.231.0.0/24";  // the bridge's; the bridge takes .1, sandboxes the rest
     std::vector<PortMapping> publish;
+    // When any: the sandbox (with only `lo`, --net none) reaches these names and nothing
+    // else, through caisson's resolver and proxy listening in its namespace.
+    std::vector<HostRule> allow_hosts;
 };
 
 struct Policy {

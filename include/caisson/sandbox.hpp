@@ -55,6 +55,13 @@ struct EgressReport {
     std::vector<std::string> denials;  // the first 64: "connect4 tcp 10.0.0.1:443"
 };
 
+// What the egress proxy decided, when the policy allowed hosts by name (--allow-host).
+struct NameEgressReport {
+    uint64_t allowed = 0;               // connections passed on, names answered
+    uint64_t refused = 0;
+    std::vector<std::string> refusals;  // the first 64: "dns evil.example", "connect evil.example:443 (proxy)"
+};
+
 struct Outcome {
     bool exited = false;     // true: exit_code is valid; false: killed by term_signal
     int exit_code = 0;
@@ -82,6 +89,7 @@ struct Outcome {
     bool oom = false;                               // the memory limit was hit and something was killed
     std::optional<CgroupReport> cgroup;
     std::optional<EgressReport> egress;
+    std::optional<NameEgressReport> egress_names;
     std::optional<BpfLsmReport> bpf_lsm;
 
     // The code a shell would see: the exit code, or 128 + signal.

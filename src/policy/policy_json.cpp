@@ -1,5 +1,6 @@
 #include "policy/policy_json.hpp"
 
+#include "policy/host_rules.hpp"
 #include "policy/net_address.hpp"
 
 #include "policy/values.hpp"
@@ -206,6 +207,7 @@ std::string policy_to_json(const Policy& p) {
     for (const auto& m : net.publish)
         network["publish"].push_back(std::string(m.udp ? "udp:" : "tcp:") + std::to_string(m.host_port) + ":" +
                                      std::to_string(m.sandbox_port));
+    for (const auto& h : net.allow_hosts) network["allow_hosts"].push_back(host_rules::text(h));
     j["network"] = network;
     if (p.bpf_lsm.enabled()) {
         ordered_json lsm = {{"deny_files", p.bpf_lsm.deny_files}, {"connect_ports", p.bpf_lsm.connect_ports},

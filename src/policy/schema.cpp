@@ -1,5 +1,6 @@
 #include "policy/schema.hpp"
 
+#include "policy/host_rules.hpp"
 #include "policy/net_address.hpp"
 #include "policy/seccomp_profile.hpp"
 #include "policy/values.hpp"
@@ -137,6 +138,11 @@ const std::array kSettings{
                 if (a[0] == "none") return;
                 for (auto& d : net_address::parse_destination(a[0], "--allow-connect")) p.egress.allow.push_back(std::move(d));
             }},
+    Setting{"allow-host", 1, true, "NAME[:PORTS]",
+            "reach NAME (a DNS name, or *.NAME for every name beneath it) on PORTS (default 80,443), and nothing else: "
+            "the sandbox keeps only lo, with caisson's resolver and proxy on it (http_proxy is set); for root and "
+            "ordinary users alike",
+            [](Policy& p, Args a) { p.network.allow_hosts.push_back(host_rules::parse(a[0], "--allow-host")); }},
     Setting{"deny-private", 0, false, "",
             "internet only: no loopback, private, link-local or multicast destinations, except those --allow-connect lists",
             [](Policy& p, Args a) {

@@ -13,6 +13,7 @@
 #include "mech/tty.hpp"
 #include "mech/userns_owner.hpp"
 #include "mech/pasta.hpp"
+#include "run/egress_proxy.hpp"
 #include "mech/veth.hpp"
 #include "run/channel.hpp"
 #include "run/init.hpp"
@@ -446,6 +447,8 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (p.network.kind == Network::Kind::Veth) veth.emplace(p.network, init.pid());
     std::optional<mech::PastaLink> pasta;
     if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
+    std::optional<run::EgressProxy> names;
+    if (!p.network.allow_hosts.empty()) names.emplace(p, init.pid(), caller_uid == 0);
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -645,12 +648,16 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         if (st.oom_kills && *st.oom_kills > 0) out.oom = true;
     }
     if (egress) out.egress = egress->report();
+    if (names) out.egress_names = names->report();
     if (lsm) out.bpf_lsm = lsm->report();
     if (learn_trace) learn_trace->collect(out);
     if (lsm_skipped) out.bpf_lsm = lsm_skipped;
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     for (const auto& h : held.held) out.protections.push_back("ceiling " + h);
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
+    if (names)
+        out.protections.emplace_back("egress by name (" + std::to_string(p.network.allow_hosts.size()) +
+                                     " --allow-host rules; resolver and proxy on lo, no other route)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.steps.landlock_plan.not_enforced;

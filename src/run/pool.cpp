@@ -381,7 +381,7 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
     if (!policy.learn_path.empty() || !policy.audit_path.empty())
         throw Error::usage("--pool: not with --learn or --audit (a pool's sandboxes keep no file of the run's)");
-    nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy.process)}};
+    nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy)}};
     const int stdio[3] = {0, 1, 2};
     errno = 0;
     if (!send_json(conn.get(), req, stdio, 3)) {

@@ -9,6 +9,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
 #include "policy/homes.hpp"
+#include "policy/host_rules.hpp"
 #include "policy/profile.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
@@ -72,7 +73,8 @@ std::string env_value(const std::vector<std::string>& env, std::string_view name
 
 }  // namespace
 
-std::vector<std::string> make_environment(const Process& proc) {
+std::vector<std::string> make_environment(const Policy& policy) {
+    const Process& proc = policy.process;
     std::vector<std::string> env;
     if (proc.keep_env) {
         // All but the note a protected re-execution left for caisson itself (mech/self_exe).
@@ -85,6 +87,21 @@ std::vector<std::string> make_environment(const Process& proc) {
         env.emplace_back(std::string("TERM=") + (term ? term : "dumb"));
         const char* lang = ::getenv("LANG");
         env.emplace_back(std::string("LANG=") + (lang ? lang : "C.UTF-8"));
+    }
+    // --allow-host: programs that honour a proxy use caisson's (the rest go through its
+    // resolver to the same place); --setenv and --unsetenv still have the last word.
+    if (!policy.network.allow_hosts.empty()) {
+        const std::string proxy = "http://127.0.0.1:" + std::to_string(kEgressProxyPort);
+        for (const char* name : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
+            std::string key = std::string(name) + "=";
+            std::erase_if(env, [&](const std::string& e) { return e.rfind(key, 0) == 0; });
+            env.push_back(key + proxy);
+        }
+        for (const char* name : {"no_proxy", "NO_PROXY"}) {
+            std::string key = std::string(name) + "=";
+            std::erase_if(env, [&](const std::string& e) { return e.rfind(key, 0) == 0; });
+            env.push_back(key + "localhost,127.0.0.1,::1");
+        }
     }
     for (const auto& op : proc.env) {
         std::string key = op.name + "=";
@@ -222,6 +239,18 @@ void preflight(const Policy& p, bool as_root) {
         if (mech::find_pasta().empty()) throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
         if (std::string why = mech::tun_unusable(::getuid()); !why.empty()) throw Error::usage(why);
     }
+    if (!p.network.allow_hosts.empty()) {
+        // The proxy must be the only way out: a namespace with nothing but lo.
+        if (!ns.net || p.network.kind != Network::Kind::Loopback)
+            throw Error::usage("--allow-host: the sandbox's only way out must be caisson's proxy, so it needs --net none "
+                               "(the default), not --net host, ns:, veth or user");
+        if (host_rules::all_ports(p.network.allow_hosts).size() > host_rules::kMaxPorts)
+            throw Error::usage("--allow-host: at most " + std::to_string(host_rules::kMaxPorts) + " different ports");
+        for (int cap : p.capabilities)
+            if (cap == CAP_NET_ADMIN || cap == CAP_NET_RAW)
+                throw Error::usage("--allow-host: the sandbox would keep " + values::capability_name(cap) +
+                                   ", with which it could take over caisson's listeners or add routes");
+    }
     if (!p.network.publish.empty() && p.network.kind == Network::Kind::Loopback)
         throw Error::usage("--publish: needs --net veth or --net user");
     if (p.egress.enabled()) {
@@ -337,7 +366,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.new_timens = p.namespaces.time;
     plan.timens_offsets = mech::timens_offsets_text(p.time_offsets);
 
-    plan.env_storage = make_environment(p.process);
+    plan.env_storage = make_environment(p);
     // --home: HOME is that home (git, ssh and the shells look there), unless the user set it.
     if (!plan.root.home.empty() &&
         std::none_of(p.process.env.begin(), p.process.env.end(), [](const EnvOp& op) { return op.name == "HOME"; })) {

@@ -14,7 +14,10 @@ void preflight(const Policy& policy, bool as_root);
 // `learn_traced`: in learn mode, the in-kernel recorder counts the calls (mech/learn_trace),
 // and the filter notifies only those whose pointers learn reads.
 // The sandbox's environment for `proc` (the base, then its operations in order).
-std::vector<std::string> make_environment(const Process& proc);
+std::vector<std::string> make_environment(const Policy& policy);
+
+// Where caisson's egress proxy listens in the sandbox (--allow-host), on 127.0.0.1.
+inline constexpr uint16_t kEgressProxyPort = 3128;
 
 // Where execve looks for `prog`: itself when it has a slash, else along the environment's PATH.
 std::vector<std::string> exec_candidates(const std::vector<std::string>& env, const std::string& prog);

@@ -34,6 +34,9 @@ std::string outcome_to_json(const Outcome& o) {
                        {"cpu_throttled_us", opt(c.cpu_throttled_us)},
                        {"pids_peak", opt(c.pids_peak)}};
     }
+    if (o.egress_names)
+        j["egress_names"] = {{"allowed", o.egress_names->allowed}, {"refused", o.egress_names->refused},
+                             {"refusals", o.egress_names->refusals}};
     if (o.egress)
         j["egress"] = {{"hooks", o.egress->hooks}, {"denied", o.egress->denied}, {"denials", o.egress->denials}};
     if (o.bpf_lsm) {

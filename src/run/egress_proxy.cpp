@@ -1,0 +1,592 @@
+#include "run/egress_proxy.hpp"
+
+#include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
+#include "mech/egress_listeners.hpp"
+#include "policy/dns_message.hpp"
+#include "policy/host_rules.hpp"
+#include "policy/http_head.hpp"
+#include "policy/tls_hello.hpp"
+#include "run/preflight.hpp"
+
+#include <caisson/error.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace caisson::run {
+
+// Counters the proxy process writes and the supervisor reads: a shared anonymous mapping.
+struct EgressProxy::Shared {
+    std::atomic<uint64_t> allowed{0};
+    std::atomic<uint64_t> refused{0};
+    std::atomic<uint32_t> slots{0};
+    char refusals[64][200];
+};
+
+namespace {
+
+// The block the resolver hands addresses out of (RFC 2544's benchmarking range, which no
+// real host has): 198.18.0.1 is lo's own, names get .0.2 onwards.
+constexpr uint8_t kBlock[4] = {198, 18, 0, 1};
+constexpr uint32_t kFirstHost = 2;
+constexpr uint32_t kMaxNames = 65000;
+constexpr int kMaxConnections = 256;
+constexpr int kMaxLookups = 32;
+constexpr int kConnectTimeoutMs = 10000;
+constexpr int kFirstBytesMs = 500;       // a program that speaks first does so at once
+constexpr int kHeadTimeoutMs = 10000;    // a whole ClientHello or request head
+constexpr uint32_t kTtl = 60;
+
+using Addresses = std::vector<sockaddr_storage>;
+
+struct Name {
+    std::string name;
+    Addresses upstream;  // what the host resolved when the question was answered
+};
+
+class Proxy {
+public:
+    Proxy(const Policy& p, EgressProxy::Shared* shared) : rules_(p.network.allow_hosts), shared_(shared) {}
+
+    void serve(mech::EgressSockets& s) {
+        std::vector<pollfd> fds;
+        std::vector<int> kinds;  // 0: dns, 1: tcp
+        auto add = [&](int fd, int kind) {
+            fds.push_back({fd, POLLIN, 0});
+            kinds.push_back(kind);
+        };
+        add(s.dns4.get(), 0);
+        if (s.dns6) add(s.dns6.get(), 0);
+        for (auto& t : s.tcp) add(t.get(), 1);
+        for (;;) {
+            if (::poll(fds.data(), fds.size(), -1) < 0) {
+                if (errno == EINTR) continue;
+                ::_exit(1);
+            }
+            for (size_t i = 0; i < fds.size(); ++i) {
+                if (!(fds[i].revents & POLLIN)) continue;
+                if (kinds[i] == 0) question(fds[i].fd);
+                else accept_one(fds[i].fd);
+            }
+        }
+    }
+
+private:
+    const std::vector<HostRule>& rules_;
+    EgressProxy::Shared* shared_;
+    std::mutex mu_;
+    std::map<std::string, uint32_t> by_name_;
+    std::vector<Name> names_;
+    std::atomic<int> connections_{0};
+    std::atomic<int> lookups_{0};
+
+    void allowed() { shared_->allowed.fetch_add(1, std::memory_order_relaxed); }
+    void refused(const std::string& what) {
+        shared_->refused.fetch_add(1, std::memory_order_relaxed);
+        uint32_t slot = shared_->slots.fetch_add(1, std::memory_order_relaxed);
+        if (slot < 64) std::snprintf(shared_->refusals[slot], sizeof(shared_->refusals[slot]), "%s", what.c_str());
+    }
+
+    // ---- the resolver ----
+
+    void question(int sock) {
+        uint8_t buf[1500];
+        sockaddr_storage from{};
+        socklen_t from_len = sizeof(from);
+        ssize_t n = ::recvfrom(sock, buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+        if (n <= 0) return;
+        uint16_t id = 0;
+        auto q = dns_message::parse_query(buf, static_cast<size_t>(n), &id);
+        auto reply = [sock, from, from_len](const std::vector<uint8_t>& out) {
+            (void)::sendto(sock, out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), from_len);
+        };
+        if (!q) {
+            if (n >= 12) reply(dns_message::header_only(id, dns_message::Rcode::FormErr));
+            return;
+        }
+        auto name = host_rules::normalize(q->name);
+        if (!name || !host_rules::allowed(rules_, *name)) {
+            refused("dns " + (name ? *name : std::string("(not a name)")));
+            reply(dns_message::answer(buf, *q, dns_message::Rcode::NxDomain));
+            return;
+        }
+        // The host's resolver may take a while: each allowed question is looked up beside
+        // the others, a few at a time.
+        if (lookups_.fetch_add(1) >= kMaxLookups) {
+            lookups_.fetch_sub(1);
+            reply(dns_message::answer(buf, *q, dns_message::Rcode::ServFail));
+            return;
+        }
+        std::vector<uint8_t> query(buf, buf + n);
+        std::thread([this, query = std::move(query), q = *q, name = *name, reply] {
+            reply(resolve_and_answer(query, q, name));
+            lookups_.fetch_sub(1);
+        }).detach();
+    }
+
+    std::vector<uint8_t> resolve_and_answer(const std::vector<uint8_t>& query, const dns_message::Question& q,
+                                            const std::string& name) {
+        int err = 0;
+        Addresses up = lookup(name, &err);
+        if (up.empty()) {
+            const bool none = err == EAI_NONAME || err == EAI_NODATA;
+            return dns_message::answer(query.data(), q, none ? dns_message::Rcode::NxDomain : dns_message::Rcode::ServFail);
+        }
+        uint32_t index = pin(name, std::move(up));
+        if (index == UINT32_MAX) return dns_message::answer(query.data(), q, dns_message::Rcode::ServFail);
+        allowed();
+        return dns_message::answer(query.data(), q, dns_message::Rcode::NoError, {address_of(index)}, kTtl);
+    }
+
+    static Addresses lookup(const std::string& name, int* err) {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        Addresses out;
+        int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res);
+        if (err) *err = rc;
+        if (rc != 0) return out;
+        for (addrinfo* a = res; a; a = a->ai_next) {
+            sockaddr_storage ss{};
+            std::memcpy(&ss, a->ai_addr, std::min<size_t>(a->ai_addrlen, sizeof(ss)));
+            out.push_back(ss);
+        }
+        ::freeaddrinfo(res);
+        return out;
+    }
+
+    uint32_t pin(const std::string& name, Addresses up) {
+        std::lock_guard lock(mu_);
+        auto it = by_name_.find(name);
+        if (it != by_name_.end()) {
+            names_[it->second].upstream = std::move(up);
+            return it->second;
+        }
+        if (names_.size() >= kMaxNames) return UINT32_MAX;
+        uint32_t index = static_cast<uint32_t>(names_.size());
+        names_.push_back({name, std::move(up)});
+        by_name_[name] = index;
+        return index;
+    }
+
+    static std::array<uint8_t, 4> address_of(uint32_t index) {
+        uint32_t host = kFirstHost + index;
+        return {kBlock[0], kBlock[1], static_cast<uint8_t>(host >> 8), static_cast<uint8_t>(host)};
+    }
+
+    std::optional<Name> name_at(const sockaddr_in& local) {
+        const auto* a = reinterpret_cast<const uint8_t*>(&local.sin_addr);
+        if (a[0] != kBlock[0] || a[1] != kBlock[1]) return std::nullopt;
+        uint32_t host = static_cast<uint32_t>(a[2]) << 8 | a[3];
+        if (host < kFirstHost) return std::nullopt;
+        std::lock_guard lock(mu_);
+        if (host - kFirstHost >= names_.size()) return std::nullopt;
+        return names_[host - kFirstHost];
+    }
+
+    // ---- connections ----
+
+    void accept_one(int listener) {
+        int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0) return;
+        if (connections_.fetch_add(1) >= kMaxConnections) {
+            connections_.fetch_sub(1);
+            ::close(c);
+            return;
+        }
+        int flags = ::fcntl(c, F_GETFL);
+        (void)::fcntl(c, F_SETFL, flags & ~O_NONBLOCK);
+        std::thread([this, c] {
+            kernel::Fd conn(c);
+            try {
+                connection(conn.get());
+            } catch (...) {
+            }
+            connections_.fetch_sub(1);
+        }).detach();
+    }
+
+    void connection(int c) {
+        sockaddr_in local{};
+        socklen_t len = sizeof(local);
+        if (::getsockname(c, reinterpret_cast<sockaddr*>(&local), &len) < 0 || local.sin_family != AF_INET) return;
+        const uint16_t port = ntohs(local.sin_port);
+        if (local.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && port == kEgressProxyPort) return proxy_request(c);
+        auto name = name_at(local);
+        if (!name) {  // a name server's address, or one never handed out
+            char addr[INET_ADDRSTRLEN] = "?";
+            ::inet_ntop(AF_INET, &local.sin_addr, addr, sizeof(addr));
+            refused("connect " + std::string(addr) + ":" + std::to_string(port) + " (an address no allowed name was answered with)");
+            return;
+        }
+        if (!host_rules::allowed(rules_, name->name, port)) {
+            refused("connect " + name->name + ":" + std::to_string(port) + " (no rule for the port)");
+            return;
+        }
+        std::string first;
+        if (!first_bytes_match(c, name->name, port, first)) return;
+        kernel::Fd up = connect_upstream(name->name, port, name->upstream);
+        if (!up) return;
+        allowed();
+        if (!first.empty() && !write_all(up.get(), first.data(), first.size())) return;
+        relay(c, up.get());
+    }
+
+    // What a program sends first, when it does so at once: a TLS ClientHello must name
+    // `name`, an HTTP request's Host must be `name`. Whatever else goes on unread.
+    bool first_bytes_match(int c, const std::string& name, uint16_t port, std::string& buf) {
+        if (!wait_readable(c, kFirstBytesMs)) return true;  // the server speaks first
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHeadTimeoutMs);
+        for (;;) {
+            if (!read_some(c, buf, deadline)) return false;
+            const auto* data = reinterpret_cast<const uint8_t*>(buf.data());
+            auto tls = tls_hello::server_name(data, buf.size());
+            if (tls.status == tls_hello::Status::NeedMore) continue;
+            if (tls.status == tls_hello::Status::Name) {
+                auto sni = host_rules::normalize(tls.name);
+                if (sni && *sni == name) return true;
+                refused("connect " + name + ":" + std::to_string(port) + " with TLS server name " + (sni ? *sni : tls.name));
+                return false;
+            }
+            if (tls.status == tls_hello::Status::NoName) return true;
+            if (tls.status == tls_hello::Status::Bad) {
+                refused("connect " + name + ":" + std::to_string(port) + " (a malformed TLS ClientHello)");
+                return false;
+            }
+            if (!looks_like_http(buf)) return true;
+            http_head::Request req;
+            auto st = http_head::parse(buf, req);
+            if (st == http_head::Status::NeedMore) continue;
+            if (st == http_head::Status::Bad) {
+                refused("connect " + name + ":" + std::to_string(port) + " (a malformed HTTP request)");
+                return false;
+            }
+            auto host = http_head::header(req, "host");
+            if (!host) return true;  // HTTP/1.0 without Host: the address decided
+            auto auth = http_head::parse_authority(*host);
+            auto asked = auth ? host_rules::normalize(auth->host) : std::nullopt;
+            if (asked && *asked == name) return true;
+            refused("connect " + name + ":" + std::to_string(port) + " with HTTP Host " + *host);
+            return false;
+        }
+    }
+
+    static bool looks_like_http(const std::string& buf) {
+        size_t sp = buf.find(' ');
+        if (sp == std::string::npos) return buf.size() < 16 && std::all_of(buf.begin(), buf.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+        return sp > 0 && sp < 16 && std::all_of(buf.begin(), buf.begin() + static_cast<long>(sp), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+    }
+
+    // The proxy protocol on 127.0.0.1:3128.
+    void proxy_request(int c) {
+        std::string buf;
+        http_head::Request req;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHeadTimeoutMs);
+        for (;;) {
+            if (!read_some(c, buf, deadline)) return;
+            auto st = http_head::parse(buf, req);
+            if (st == http_head::Status::Ok) break;
+            if (st == http_head::Status::Bad) return answer(c, 400, "caisson: not an HTTP request caisson's proxy takes");
+        }
+        std::string rest = buf.substr(req.size);
+        if (req.method == "CONNECT") {
+            auto auth = http_head::parse_authority(req.target);
+            auto name = auth ? host_rules::normalize(auth->host) : std::nullopt;
+            if (!auth || !auth->port) return answer(c, 400, "caisson: CONNECT needs HOST:PORT");
+            if (!name || !host_rules::allowed(rules_, *name, auth->port)) {
+                refused("connect " + (name ? *name : auth->host) + ":" + std::to_string(auth->port) + " (proxy)");
+                return answer(c, 403, "caisson: " + req.target + " is not allowed (--allow-host)");
+            }
+            kernel::Fd up = connect_upstream(*name, auth->port, pinned(*name));
+            if (!up) return answer(c, 502, "caisson: could not connect to " + req.target);
+            const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+            if (!write_all(c, ok.data(), ok.size())) return;
+            if (!first_bytes_match_after(c, *name, auth->port, rest)) return;
+            allowed();
+            if (!rest.empty() && !write_all(up.get(), rest.data(), rest.size())) return;
+            return relay(c, up.get());
+        }
+        auto uri = http_head::parse_absolute(req.target);
+        if (!uri || uri->scheme != "http")
+            return answer(c, 400, "caisson: the proxy takes CONNECT HOST:PORT and http:// URIs");
+        const uint16_t port = uri->authority.port ? uri->authority.port : 80;
+        auto name = host_rules::normalize(uri->authority.host);
+        if (!name || !host_rules::allowed(rules_, *name, port)) {
+            refused("connect " + (name ? *name : uri->authority.host) + ":" + std::to_string(port) + " (proxy)");
+            return answer(c, 403, "caisson: " + uri->authority.host + ":" + std::to_string(port) + " is not allowed (--allow-host)");
+        }
+        if (auto host = http_head::header(req, "host")) {
+            auto auth = http_head::parse_authority(*host);
+            auto asked = auth ? host_rules::normalize(auth->host) : std::nullopt;
+            if (!asked || *asked != *name) {
+                refused("connect " + *name + ":" + std::to_string(port) + " with HTTP Host " + *host + " (proxy)");
+                return answer(c, 403, "caisson: Host " + *host + " is not the URI's host");
+            }
+        }
+        kernel::Fd up = connect_upstream(*name, port, pinned(*name));
+        if (!up) return answer(c, 502, "caisson: could not connect to " + *name + ":" + std::to_string(port));
+        allowed();
+        std::string head = http_head::forward(req, uri->path);
+        if (!write_all(up.get(), head.data(), head.size())) return;
+        if (!rest.empty() && !write_all(up.get(), rest.data(), rest.size())) return;
+        relay(c, up.get());
+    }
+
+    // After a CONNECT: the tunnel's first bytes, when they come at once and are TLS, must
+    // name the host the tunnel was asked for.
+    bool first_bytes_match_after(int c, const std::string& name, uint16_t port, std::string& buf) {
+        if (buf.empty() && !wait_readable(c, kFirstBytesMs)) return true;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHeadTimeoutMs);
+        for (;;) {
+            auto tls = tls_hello::server_name(reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
+            if (!buf.empty() && tls.status != tls_hello::Status::NeedMore) {
+                if (tls.status == tls_hello::Status::Name) {
+                    auto sni = host_rules::normalize(tls.name);
+                    if (sni && *sni == name) return true;
+                    refused("connect " + name + ":" + std::to_string(port) + " with TLS server name " + (sni ? *sni : tls.name) + " (proxy)");
+                    return false;
+                }
+                if (tls.status == tls_hello::Status::Bad) {
+                    refused("connect " + name + ":" + std::to_string(port) + " (a malformed TLS ClientHello, proxy)");
+                    return false;
+                }
+                return true;  // not TLS, or TLS without a name
+            }
+            if (!read_some(c, buf, deadline)) return false;
+        }
+    }
+
+    Addresses pinned(const std::string& name) {
+        std::lock_guard lock(mu_);
+        auto it = by_name_.find(name);
+        return it == by_name_.end() ? Addresses{} : names_[it->second].upstream;
+    }
+
+    kernel::Fd connect_upstream(const std::string& name, uint16_t port, Addresses addrs) {
+        if (addrs.empty()) addrs = lookup(name, nullptr);
+        for (auto& ss : addrs) {
+            socklen_t len;
+            if (ss.ss_family == AF_INET) {
+                reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(port);
+                len = sizeof(sockaddr_in);
+            } else if (ss.ss_family == AF_INET6) {
+                reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = htons(port);
+                len = sizeof(sockaddr_in6);
+            } else {
+                continue;
+            }
+            kernel::Fd s(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+            if (!s) continue;
+            if (::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+                if (errno != EINPROGRESS) continue;
+                pollfd p{s.get(), POLLOUT, 0};
+                if (::poll(&p, 1, kConnectTimeoutMs) != 1) continue;
+                int err = 0;
+                socklen_t el = sizeof(err);
+                if (::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) continue;
+            }
+            int flags = ::fcntl(s.get(), F_GETFL);
+            (void)::fcntl(s.get(), F_SETFL, flags & ~O_NONBLOCK);
+            return s;
+        }
+        return kernel::Fd();
+    }
+
+    static bool wait_readable(int fd, int ms) {
+        pollfd p{fd, POLLIN, 0};
+        int n;
+        do n = ::poll(&p, 1, ms);
+        while (n < 0 && errno == EINTR);
+        return n == 1;
+    }
+
+    static bool read_some(int fd, std::string& buf, std::chrono::steady_clock::time_point deadline) {
+        if (buf.size() >= http_head::kMaxHead) return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0 || !wait_readable(fd, static_cast<int>(left))) return false;
+        char tmp[4096];
+        ssize_t n = ::recv(fd, tmp, std::min(sizeof(tmp), http_head::kMaxHead - buf.size()), 0);
+        if (n <= 0) return false;
+        buf.append(tmp, static_cast<size_t>(n));
+        return true;
+    }
+
+    static bool write_all(int fd, const char* p, size_t n) {
+        while (n) {
+            ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return false;
+            p += w;
+            n -= static_cast<size_t>(w);
+        }
+        return true;
+    }
+
+    static void answer(int c, int code, const std::string& text) {
+        const char* reason = code == 403 ? "Forbidden" : code == 502 ? "Bad Gateway" : "Bad Request";
+        std::string body = text + "\n";
+        std::string out = "HTTP/1.1 " + std::to_string(code) + " " + reason +
+                          "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n\r\n" + body;
+        (void)write_all(c, out.data(), out.size());
+    }
+
+    // Both ways until both are done; a side's end of stream becomes a half-close of the other.
+    static void relay(int a, int b) {
+        pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+        const int peer[2] = {b, a};
+        char buf[64 * 1024];
+        int open = 2;
+        while (open) {
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            for (int i = 0; i < 2; ++i) {
+                if (fds[i].fd < 0 || !fds[i].revents) continue;
+                ssize_t n = ::recv(fds[i].fd, buf, sizeof(buf), 0);
+                if (n > 0) {
+                    if (!write_all(peer[i], buf, static_cast<size_t>(n))) return;
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) return;
+                (void)::shutdown(peer[i], SHUT_WR);
+                fds[i].fd = -1;
+                --open;
+            }
+        }
+    }
+};
+
+// The host's name servers, as the sandbox's resolv.conf names them: the sandbox asks them,
+// so they must be addresses on its lo.
+void name_servers(const Policy& p, mech::EgressListenPlan& plan) {
+    std::ifstream in(p.fs.rootfs == "/" ? "/etc/resolv.conf" : p.fs.rootfs + "/etc/resolv.conf");
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string key, addr;
+        words >> key >> addr;
+        if (key != "nameserver") continue;
+        if (size_t pct = addr.find('%'); pct != std::string::npos) addr.resize(pct);
+        std::array<uint8_t, 4> v4{};
+        std::array<uint8_t, 16> v6{};
+        if (::inet_pton(AF_INET, addr.c_str(), v4.data()) == 1) plan.v4_hosts.push_back(v4);
+        else if (::inet_pton(AF_INET6, addr.c_str(), v6.data()) == 1) plan.v6_hosts.push_back(v6);
+    }
+}
+
+// Nothing the proxy needs from the caller: not root, not its descriptors.
+void confine(bool as_root, const std::vector<int>& keep) {
+    std::vector<int> sorted = keep;
+    std::sort(sorted.begin(), sorted.end());
+    unsigned next = 0;
+    for (int fd : sorted) {
+        if (static_cast<unsigned>(fd) > next) kernel::close_range(next, static_cast<unsigned>(fd) - 1, 0);
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    kernel::close_range(next, ~0U, 0);
+    if (as_root) {
+        const gid_t nobody_gid = 65534;
+        const uid_t nobody_uid = 65534;
+        if (::setgroups(0, nullptr) < 0 || ::setresgid(nobody_gid, nobody_gid, nobody_gid) < 0 ||
+            ::setresuid(nobody_uid, nobody_uid, nobody_uid) < 0)
+            ::_exit(1);
+    }
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ::_exit(1);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+}  // namespace
+
+EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root) {
+    mech::EgressListenPlan plan;
+    std::copy(std::begin(kBlock), std::end(kBlock), plan.block.begin());
+    plan.block_prefix = 16;
+    name_servers(p, plan);
+    plan.tcp_ports = host_rules::all_ports(p.network.allow_hosts);
+    if (std::find(plan.tcp_ports.begin(), plan.tcp_ports.end(), kEgressProxyPort) == plan.tcp_ports.end())
+        plan.tcp_ports.push_back(kEgressProxyPort);
+    if (plan.tcp_ports.size() > host_rules::kMaxPorts + 1)
+        throw Error::usage("--allow-host: at most " + std::to_string(host_rules::kMaxPorts) + " different ports");
+
+    const std::string ns = "/proc/" + std::to_string(sandbox_pid) + "/ns/";
+    kernel::Fd netns(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) throw Error(ErrorKind::Setup, "--allow-host: open the sandbox's network namespace", ns + "net", errno);
+    kernel::Fd userns;
+    if (!as_root && p.namespaces.user) {
+        userns.reset(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!userns) throw Error(ErrorKind::Setup, "--allow-host: open the sandbox's user namespace", ns + "user", errno);
+    }
+    mech::EgressSockets sockets = mech::make_egress_sockets(userns ? userns.get() : -1, netns.get(), plan);
+
+    void* mem = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) throw Error(ErrorKind::Setup, "mmap", "egress proxy counters", errno);
+    shared_ = new (mem) Shared();
+
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw Error(ErrorKind::Setup, "fork", "egress proxy", errno);
+    if (pid_ == 0) {
+        // It serves only this sandbox: it goes with the supervisor, however that ends.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (::getppid() != parent) ::_exit(1);
+        sigset_t none;
+        ::sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        std::vector<int> keep{sockets.dns4.get()};
+        if (sockets.dns6) keep.push_back(sockets.dns6.get());
+        for (auto& t : sockets.tcp) keep.push_back(t.get());
+        confine(as_root, keep);
+        Proxy proxy(p, shared_);
+        proxy.serve(sockets);
+        ::_exit(0);
+    }
+}
+
+EgressProxy::~EgressProxy() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (shared_) ::munmap(shared_, sizeof(Shared));
+}
+
+NameEgressReport EgressProxy::report() const {
+    NameEgressReport r;
+    if (!shared_) return r;
+    r.allowed = shared_->allowed.load();
+    r.refused = shared_->refused.load();
+    uint32_t n = std::min<uint32_t>(shared_->slots.load(), 64);
+    for (uint32_t i = 0; i < n; ++i) r.refusals.emplace_back(shared_->refusals[i], strnlen(shared_->refusals[i], sizeof(shared_->refusals[i])));
+    return r;
+}
+
+}  // namespace caisson::run
