@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -308,6 +309,57 @@ std::string try_tcp(bool connect_not_bind, int port) {
 
 // "tcp:127.0.0.1:80", "udp:[::1]:53", "tcp6:[::ffff:127.0.0.1]:80" (an IPv6 socket):
 // connect for tcp, one sendto for udp; "ok" or the errno name.
+// NAME's first IPv4 address as the C library resolves it, or the resolver's error.
+std::string try_resolve(const std::string& name) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res);
+    if (rc != 0) return rc == EAI_NONAME ? "EAI_NONAME" : rc == EAI_AGAIN ? "EAI_AGAIN" : rc == EAI_FAIL ? "EAI_FAIL" : "EAI_" + std::to_string(rc);
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof(text));
+    ::freeaddrinfo(res);
+    return text;
+}
+
+// NAME:PORT[:HOST]: resolves NAME, connects, sends a GET with Host: HOST (default NAME)
+// and returns what came back until the server closed ("" when nothing), or the error.
+std::string try_http_get(const std::string& spec) {
+    auto c1 = spec.find(':');
+    if (c1 == std::string::npos) return "bad spec";
+    auto c2 = spec.find(':', c1 + 1);
+    std::string name = spec.substr(0, c1);
+    int port = std::atoi(spec.c_str() + c1 + 1);
+    std::string host = c2 == std::string::npos ? name : spec.substr(c2 + 1);
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (::getaddrinfo(name.c_str(), nullptr, &hints, &res) != 0) return "resolve failed";
+    sockaddr_in a = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
+    ::freeaddrinfo(res);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval limit{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
+        std::string r = strerrorname_np(errno);
+        ::close(fd);
+        return r;
+    }
+    std::string req = "GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+    (void)!::write(fd, req.data(), req.size());
+    std::string got;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
+    if (n < 0 && got.empty()) got = strerrorname_np(errno);
+    ::close(fd);
+    return got;
+}
+
 std::string try_dial(const std::string& spec) {
     auto colon = spec.find(':'), last = spec.rfind(':');
     if (colon == std::string::npos || last == colon) return "bad spec";
@@ -448,6 +500,8 @@ int main(int argc, char** argv) {
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
         else if (a == "--serve" && i + 2 < argc) out["served"] = serve(std::atoi(argv[i + 1]), std::atoi(argv[i + 2])), i += 2;
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
+        else if (a == "--resolve" && i + 1 < argc) out["resolve"][argv[i + 1]] = try_resolve(argv[i + 1]), ++i;
+        else if (a == "--http-get" && i + 1 < argc) out["http_get"][argv[i + 1]] = try_http_get(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
         else if (a == "--fs" && i + 1 < argc) fs_calls[argv[i + 1]] = try_fs(argv[i + 1], last_fd), ++i;

@@ -1,0 +1,171 @@
+// Egress by name (--allow-host): the sandbox reaches the names its rules allow through
+// caisson's resolver and proxy, and nothing else. The upstream is a small HTTP server on the
+// host's loopback that says which Host it was asked for; the name is `localhost`, which the
+// host resolves to it. Inside, /etc/hosts is replaced by one without `localhost`, so that
+// the C library asks caisson's resolver, as it would for any name on the internet.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+namespace caisson::test {
+namespace {
+
+// Answers each request with "host=HOST" (the Host header it got), one request per connection.
+class HostEcho {
+public:
+    HostEcho() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 && ::listen(fd_, 16) == 0 &&
+              ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0 && ::pipe2(stop_, O_CLOEXEC) == 0;
+        port_ = ntohs(a.sin_port);
+        if (ok_) thread_ = std::thread([this] { serve(); });
+    }
+    ~HostEcho() {
+        if (thread_.joinable()) {
+            (void)!::write(stop_[1], "x", 1);
+            thread_.join();
+        }
+        ::close(fd_);
+        ::close(stop_[0]);
+        ::close(stop_[1]);
+    }
+    bool ok() const { return ok_; }
+    std::string port() const { return std::to_string(port_); }
+    int requests() const { return requests_.load(); }
+
+private:
+    void serve() {
+        for (;;) {
+            pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) continue;
+            if (fds[1].revents) return;
+            int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) continue;
+            timeval limit{5, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+            std::string head;
+            char buf[4096];
+            ssize_t n;
+            while (head.find("\r\n\r\n") == std::string::npos && (n = ::read(c, buf, sizeof(buf))) > 0) head.append(buf, static_cast<size_t>(n));
+            std::string host;
+            if (auto at = head.find("\r\nHost: "); at != std::string::npos) host = head.substr(at + 8, head.find("\r\n", at + 8) - at - 8);
+            if (!head.empty()) ++requests_;
+            std::string body = "host=" + host;
+            std::string out = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+            (void)!::write(c, out.data(), out.size());
+            ::close(c);
+        }
+    }
+    int fd_ = -1;
+    int stop_[2] = {-1, -1};
+    int port_ = 0;
+    bool ok_ = false;
+    std::atomic<int> requests_{0};
+    std::thread thread_;
+};
+
+// /etc/hosts for inside: nothing of the names the tests ask for.
+std::string hosts_without_localhost(const TempDir& dir) {
+    std::string path = dir.path() + "/hosts";
+    std::ofstream(path) << "127.0.0.1 not-what-we-ask\n";
+    return path;
+}
+
+bool has(const nlohmann::json& list, const std::string& part) {
+    for (const auto& e : list)
+        if (e.get<std::string>().find(part) != std::string::npos) return true;
+    return false;
+}
+
+void expect_only_the_allowed_name(const RunOptions& opts) {
+    HostEcho echo;
+    ASSERT_TRUE(echo.ok());
+    TempDir dir(opts.as_uid ? *opts.as_uid : 0);
+    const std::string p = echo.port(), report = dir.path() + "/report.json";
+    RunResult r = run_probe({"--allow-host", "localhost:" + p, "--ro-bind", hosts_without_localhost(dir), "/etc/hosts",
+                             "--report", report},
+                            {"--resolve", "localhost",                        // allowed: an address of caisson's
+                             "--resolve", "not-allowed.invalid",              // any other name: NXDOMAIN
+                             "--http-get", "localhost:" + p,                  // to the host's server, by name
+                             "--http-get", "localhost:" + p + ":elsewhere.invalid",  // a Host that is not the name
+                             "--http-get", "localhost:1",                     // a port no rule names: no listener
+                             "--dial", "tcp:10.1.2.3:80",                     // a raw address: no route
+                             "--http-get", "127.0.0.1:" + p + ":localhost"},  // the sandbox's own loopback, not the host's
+                            opts);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& resolved = r.probe["resolve"];
+    EXPECT_EQ(resolved["localhost"].get<std::string>().rfind("198.18.", 0), 0u) << resolved.dump();
+    EXPECT_EQ(resolved["not-allowed.invalid"], "EAI_NONAME");
+    const auto& got = r.probe["http_get"];
+    EXPECT_NE(got["localhost:" + p].get<std::string>().find("host=localhost"), std::string::npos) << got.dump();
+    EXPECT_EQ(got["localhost:" + p + ":elsewhere.invalid"].get<std::string>().find("200 OK"), std::string::npos) << got.dump();
+    EXPECT_EQ(got["localhost:1"], "ECONNREFUSED") << got.dump();
+    EXPECT_EQ(r.probe["dials"]["tcp:10.1.2.3:80"], "ENETUNREACH");
+    // caisson's listener for the port takes it, and closes it: not a name it answered with.
+    EXPECT_EQ(got["127.0.0.1:" + p + ":localhost"].get<std::string>().find("200 OK"), std::string::npos) << got.dump();
+    EXPECT_EQ(echo.requests(), 1) << "only the allowed request reached the host";
+
+    nlohmann::json rep = nlohmann::json::parse(read_file(report));
+    ASSERT_TRUE(rep.contains("egress_names")) << rep.dump();
+    const auto& refusals = rep["egress_names"]["refusals"];
+    EXPECT_TRUE(has(refusals, "dns not-allowed.invalid")) << refusals.dump();
+    EXPECT_TRUE(has(refusals, "with HTTP Host elsewhere.invalid")) << refusals.dump();
+    EXPECT_TRUE(has(refusals, "connect 127.0.0.1:" + p + " (an address no allowed name")) << refusals.dump();
+    EXPECT_GE(rep["egress_names"]["allowed"].get<int>(), 1);
+    EXPECT_TRUE(has(rep["protections"], "egress by name")) << rep["protections"].dump();
+}
+
+TEST(EgressNames, OnlyTheAllowedNameIsReachedThroughCaissonsResolver) { expect_only_the_allowed_name({}); }
+
+TEST(EgressNames, AnOrdinaryUserGetsTheSame) {
+    RunOptions o;
+    o.as_uid = kUnprivilegedUid;
+    expect_only_the_allowed_name(o);
+}
+
+// Programs that honour http_proxy: CONNECT and absolute http:// requests, decided by name.
+TEST(EgressNames, TheProxyDecidesConnectAndHttpRequestsByName) {
+    if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed (scripts/setup.sh installs it)";
+    HostEcho echo;
+    ASSERT_TRUE(echo.ok());
+    const std::string p = echo.port();
+    // --noproxy '': curl would otherwise go straight to a `localhost` it resolves itself.
+    const std::string curl = "curl -s -o /dev/null -w '%{http_code} ' --noproxy '' --max-time 5 ";
+    RunResult r = run_caisson({"run", "--allow-host", "localhost:" + p, "--", "/bin/sh", "-c",
+                               curl + "http://localhost:" + p + "/; " + curl + "-p http://localhost:" + p + "/; " + curl +
+                                   "http://not-allowed.invalid:" + p + "/; " + curl + "-p http://not-allowed.invalid:" + p +
+                                   "/; " + curl + "http://localhost:" + p + "/ -H 'Host: elsewhere.invalid'; echo"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    // Plain and tunnelled to the allowed name; refused (403) for another, by URI or by Host;
+    // a refused CONNECT leaves curl with no status of the target (000).
+    EXPECT_EQ(r.out, "200 200 403 000 403 \n") << r.err;
+    EXPECT_EQ(echo.requests(), 2);
+}
+
+TEST(EgressNames, BadRulesAndOtherNetworksAreRefused) {
+    expect_refused({"--allow-host", "10.0.0.1"}, "an address, not a name");
+    expect_refused({"--allow-host", "bad..name"}, "not a DNS name");
+    expect_refused({"--allow-host", "example.com:0"}, "not a port");
+    expect_refused({"--allow-host", "example.com:"}, "no port after ':'");
+    expect_refused({"--allow-host", "example.com", "--net", "host"}, "only way out must be caisson's proxy");
+    expect_refused({"--allow-host", "example.com", "--net", "user"}, "only way out must be caisson's proxy");
+    expect_refused({"--allow-host", "example.com", "--cap-add", "CAP_NET_ADMIN"}, "CAP_NET_ADMIN");
+}
+
+}  // namespace
+}  // namespace caisson::test
