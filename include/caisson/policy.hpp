@@ -287,6 +287,10 @@ struct Policy {
     // Every decision of the seccomp supervisor ([[supervise]] rules, notify and kill rules),
     // as JSON lines.
     std::string audit_path;
+    // Each refusal, as it happens, one line on caisson's standard error: the seccomp
+    // filter's (its errno answers come through the supervisor then), [open] and
+    // [[supervise]] rules', and the egress proxy's (--allow-host).
+    bool monitor = false;
     // Learn mode: every system call is let through and recorded (seccomp notifications),
     // and a least-privilege seccomp policy for what was seen is written to this file.
     std::string learn_path;

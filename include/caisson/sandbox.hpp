@@ -90,6 +90,8 @@ struct Outcome {
     std::optional<CgroupReport> cgroup;
     std::optional<EgressReport> egress;
     std::optional<NameEgressReport> egress_names;
+    // --monitor: the refusals it printed, by source ("seccomp", "egress").
+    std::optional<std::map<std::string, uint64_t>> refusals;
     std::optional<BpfLsmReport> bpf_lsm;
 
     // The code a shell would see: the exit code, or 128 + signal.

@@ -118,7 +118,10 @@ public:
 
     Assembler a;
 
-    uint32_t ret_of(const Action& act) const { return ret_value(act, opt_.kill_process_via_notify); }
+    uint32_t ret_of(const Action& act) const {
+        if (opt_.errno_via_notify && (act.kind == ActionKind::Errno || act.kind == ActionKind::Trace)) return SECCOMP_RET_USER_NOTIF;
+        return ret_value(act, opt_.kill_process_via_notify);
+    }
 
     // One ABI's dispatch, with the syscall number already in A. `numbers_from` is the
     // lowest number of the ABI (0, or the x32 bit); `upper` is where a range leaf jumps for

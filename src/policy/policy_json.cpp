@@ -223,6 +223,7 @@ std::string policy_to_json(const Policy& p) {
                      {"inotify_instances", limit(c.inotify_instances)},
                      {"inotify_watches", limit(c.inotify_watches)}};
     j["report"] = p.report_path;
+    if (p.monitor) j["monitor"] = true;
     return j.dump(2);
 }
 

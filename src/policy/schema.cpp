@@ -390,6 +390,11 @@ const std::array kSettings{
             }},
     Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
             [](Policy& p, Args a) { p.report_path = a[0]; }},
+    Setting{"monitor", 0, false, "",
+            "print each refusal as it happens on standard error, one line each: a system call the seccomp policy "
+            "refused or killed for (and the rule), an [open] or [[supervise]] refusal, a name or connection the "
+            "egress rules (--allow-host) refused; with --audit, the same as JSON lines",
+            [](Policy& p, Args a) { p.monitor = on(a, "monitor"); }},
     Setting{"audit", 1, false, "FILE",
             "write each decision of the seccomp supervisor ([[supervise]], notify and kill rules) to FILE as JSON lines",
             [](Policy& p, Args a) {

@@ -11,6 +11,8 @@
 
 #include <caisson/error.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -70,7 +72,9 @@ struct Name {
 
 class Proxy {
 public:
-    Proxy(const Policy& p, EgressProxy::Shared* shared) : rules_(p.network.allow_hosts), shared_(shared) {}
+    Proxy(const Policy& p, EgressProxy::Shared* shared, int monitor_fd, int audit_fd)
+        : rules_(p.network.allow_hosts), shared_(shared), monitor_fd_(monitor_fd), audit_fd_(audit_fd),
+          start_(std::chrono::steady_clock::now()) {}
 
     void serve(mech::EgressSockets& s) {
         std::vector<pollfd> fds;
@@ -98,6 +102,8 @@ public:
 private:
     const std::vector<HostRule>& rules_;
     EgressProxy::Shared* shared_;
+    int monitor_fd_, audit_fd_;
+    std::chrono::steady_clock::time_point start_;
     std::mutex mu_;
     std::map<std::string, uint32_t> by_name_;
     std::vector<Name> names_;
@@ -109,6 +115,19 @@ private:
         shared_->refused.fetch_add(1, std::memory_order_relaxed);
         uint32_t slot = shared_->slots.fetch_add(1, std::memory_order_relaxed);
         if (slot < 64) std::snprintf(shared_->refusals[slot], sizeof(shared_->refusals[slot]), "%s", what.c_str());
+        if (monitor_fd_ >= 0) {
+            std::string line = "caisson: refused " + what + ", by the egress rules (--allow-host)\n";
+            (void)!::write(monitor_fd_, line.data(), line.size());
+        }
+        if (audit_fd_ >= 0) {
+            nlohmann::ordered_json j;
+            j["t"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+            j["egress"] = what;
+            j["decision"] = "refused";
+            j["rule"] = "--allow-host";
+            std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+            (void)!::write(audit_fd_, line.data(), line.size());
+        }
     }
 
     // ---- the resolver ----
@@ -525,7 +544,7 @@ void confine(bool as_root, const std::vector<int>& keep) {
 
 }  // namespace
 
-EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root) {
+EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int monitor_fd, int audit_fd) {
     mech::EgressListenPlan plan;
     std::copy(std::begin(kBlock), std::end(kBlock), plan.block.begin());
     plan.block_prefix = 16;
@@ -563,8 +582,10 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root) {
         std::vector<int> keep{sockets.dns4.get()};
         if (sockets.dns6) keep.push_back(sockets.dns6.get());
         for (auto& t : sockets.tcp) keep.push_back(t.get());
+        if (monitor_fd >= 0) keep.push_back(monitor_fd);
+        if (audit_fd >= 0) keep.push_back(audit_fd);
         confine(as_root, keep);
-        Proxy proxy(p, shared_);
+        Proxy proxy(p, shared_, monitor_fd, audit_fd);
         proxy.serve(sockets);
         ::_exit(0);
     }

@@ -29,7 +29,9 @@ namespace caisson::run {
 class EgressProxy {
 public:
     // Made after the sandbox's clone and before its program starts. Throws caisson::Error.
-    EgressProxy(const Policy& policy, pid_t sandbox_pid, bool as_root);
+    // `monitor_fd` (--monitor) gets a line per refusal, `audit_fd` (--audit) a JSON line;
+    // -1 for none.
+    EgressProxy(const Policy& policy, pid_t sandbox_pid, bool as_root, int monitor_fd = -1, int audit_fd = -1);
     ~EgressProxy();
     EgressProxy(const EgressProxy&) = delete;
     EgressProxy& operator=(const EgressProxy&) = delete;

@@ -263,6 +263,13 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         if (::fstat(audit_file.get(), &st) < 0 || !S_ISREG(st.st_mode))
             throw Error::usage("--audit: " + p.audit_path + " is not a regular file (the supervisor must never wait on it)");
     }
+    // --monitor: caisson's own standard error, kept apart from the program's (which may be
+    // the same file, but the program may close or replace its copy).
+    kernel::Fd monitor_out;
+    if (p.monitor) {
+        monitor_out.reset(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
+        if (!monitor_out) throw Error(ErrorKind::Setup, "--monitor: duplicate", "standard error", errno);
+    }
 
     // The cgroup exists before the sandbox: v2 is joined by clone3 itself, so no process of
     // the sandbox ever runs outside it. Declared before init, so that it goes after it.
@@ -448,7 +455,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     std::optional<mech::PastaLink> pasta;
     if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
     std::optional<run::EgressProxy> names;
-    if (!p.network.allow_hosts.empty()) names.emplace(p, init.pid(), caller_uid == 0);
+    if (!p.network.allow_hosts.empty()) names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file.get());
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -469,7 +476,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     bool channel_open = true;
     bool init_done = false;
     kernel::Fd listener;
-    run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file.get());
+    run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file.get(), monitor_out.get());
     if (opener) monitor.attach_opener(std::move(opener), plan.open_rules);
     if (plan.seccomp_listener_early) {
         // The addresses are the same in init's copy of this memory, where the program's
@@ -649,6 +656,10 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     }
     if (egress) out.egress = egress->report();
     if (names) out.egress_names = names->report();
+    if (p.monitor) {
+        out.refusals = std::map<std::string, uint64_t>{{"seccomp", monitor.refused()}};
+        if (names) (*out.refusals)["egress"] = out.egress_names->refused;
+    }
     if (lsm) out.bpf_lsm = lsm->report();
     if (learn_trace) learn_trace->collect(out);
     if (lsm_skipped) out.bpf_lsm = lsm_skipped;

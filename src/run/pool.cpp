@@ -212,8 +212,9 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
     if (o.size < 1) throw Error::usage("--size: at least 1");
     // Learn mode lets every call through and records; an audit file would be truncated by
     // every sandbox: neither is a pool's.
-    if (!policy.learn_path.empty() || !policy.audit_path.empty())
-        throw Error::usage("a pool serves no --learn or --audit: learn mode lets every call through, and the file would be every sandbox's");
+    if (!policy.learn_path.empty() || !policy.audit_path.empty() || policy.monitor)
+        throw Error::usage("a pool serves no --learn, --audit or --monitor: learn mode lets every call through, the "
+                           "file would be every sandbox's, and the refusals would go to the pool's standard error");
     if (policy.process.tty) throw Error::usage("a pool's sandboxes have no terminal to give (--tty)");
     if (!policy.process.pass_fds.empty()) throw Error::usage("a pool's sandboxes pass no descriptors (--pass-fd)");
     // 0, 1 and 2 open (on /dev/null where they are not): a descriptor received later must
@@ -368,6 +369,8 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
 }
 
 Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string* report_json) {
+    if (!policy.learn_path.empty() || !policy.audit_path.empty() || policy.monitor)
+        throw Error::usage("--pool: not with --learn, --audit or --monitor (a pool's sandboxes keep no file or stream of the run's)");
     sockaddr_un a{};
     kernel::Fd conn = unix_socket(socket, a, "connect to pool");
     if (::connect(conn.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0)
@@ -379,8 +382,6 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     if (policy.process.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
-    if (!policy.learn_path.empty() || !policy.audit_path.empty())
-        throw Error::usage("--pool: not with --learn or --audit (a pool's sandboxes keep no file of the run's)");
     nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy)}};
     const int stdio[3] = {0, 1, 2};
     errno = 0;

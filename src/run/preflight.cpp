@@ -430,6 +430,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     if (sp.mode == seccomp::Mode::Filter) {
         filter::CompileOptions notify_kills;
         notify_kills.kill_process_via_notify = true;
+        notify_kills.errno_via_notify = p.monitor;
         // Supervised calls, and those their conditions watch, go to the supervisor before
         // any rule of the policy; the policy's rules still decide what it lets through.
         plan.seccomp_supervised = sp.supervised;

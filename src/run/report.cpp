@@ -34,6 +34,7 @@ std::string outcome_to_json(const Outcome& o) {
                        {"cpu_throttled_us", opt(c.cpu_throttled_us)},
                        {"pids_peak", opt(c.pids_peak)}};
     }
+    if (o.refusals) j["refusals"] = *o.refusals;
     if (o.egress_names)
         j["egress_names"] = {{"allowed", o.egress_names->allowed}, {"refused", o.egress_names->refused},
                              {"refusals", o.egress_names->refusals}};

@@ -46,13 +46,23 @@ void answer(int listener, uint64_t id, int error) {
 }  // namespace
 
 SeccompMonitor::SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised,
-                               int audit_fd)
-    : truth_(truth), audit_fd_(audit_fd), start_(std::chrono::steady_clock::now()) {
+                               int audit_fd, int monitor_fd)
+    : truth_(truth), audit_fd_(audit_fd), monitor_fd_(monitor_fd), start_(std::chrono::steady_clock::now()) {
     if (!supervised.empty()) state_.emplace(std::move(supervised));
 }
 
 void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, const std::string& rule,
                            const std::string& why, const std::string& path) {
+    if (decision != "allow") {
+        ++refused_;
+        if (monitor_fd_ >= 0) {
+            // One line, as it happens: what, where, which rule.
+            std::string line = "caisson: refused " + (e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall) +
+                               (path.empty() ? "" : " " + path) + " (pid " + std::to_string(e.pid) + "): " + decision +
+                               ", by " + (rule == "filter" ? std::string("the seccomp policy") : rule) + (why.empty() ? "" : " (" + why + ")") + "\n";
+            (void)!::write(monitor_fd_, line.data(), line.size());
+        }
+    }
     if (audit_fd_ < 0) return;
     nlohmann::ordered_json j;
     j["t"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -26,7 +26,10 @@ class SeccompMonitor {
 public:
     // `truth` is the program compiled with kill-process as itself: run in the evaluator on
     // the call, it says which rule fired. `audit_fd`: -1 for none.
-    SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised, int audit_fd);
+    // `monitor_fd` (--monitor; -1 for none) gets one line per refusal as it happens.
+    SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised, int audit_fd,
+                   int monitor_fd = -1);
+    uint64_t refused() const { return refused_; }
     // The program's start: its execve calls, made by caisson's own code with these
     // pointers, are let through uncounted until the program has started (init says so).
     void expect_start(std::vector<uint64_t> filenames, uint64_t argv) {
@@ -51,6 +54,8 @@ private:
     std::optional<supervision::State> state_;
     std::optional<PathBroker> broker_;
     int audit_fd_;
+    int monitor_fd_;
+    uint64_t refused_ = 0;
     std::chrono::steady_clock::time_point start_;
     std::vector<uint64_t> start_filenames_;
     uint64_t start_argv_ = 0;

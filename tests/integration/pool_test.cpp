@@ -138,7 +138,7 @@ TEST(Pool, WhatAPolicyFileSaysIsComparedAndLearnAndAuditAreNotServed) {
     for (const char* flag : {"--learn", "--audit"}) {
         RunResult r = run_caisson({"pool", "--socket", dir.path() + "/l.sock", flag, dir.path() + "/out"});
         EXPECT_EQ(r.status, kExitUsage) << flag;
-        EXPECT_NE(r.err.find("no --learn or --audit"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("no --learn, --audit or --monitor"), std::string::npos) << r.err;
     }
 }
 
