@@ -69,6 +69,9 @@ struct Filesystem {
     bool host_homes = false;          // keep the host's home directories visible (default: empty)
     bool home = false;                // the caller's home, read-only, its secrets hidden
     std::vector<std::string> home_masks;  // more to hide in it (relative), beyond profiles/home.toml's
+    // The caller's working directory, read-write at its own path, after the other mounts;
+    // the program starts there unless a working directory was given (--workdir).
+    bool workdir = false;
     std::vector<MountSpec> mounts; // in the order given, after /proc, /dev, /sys, /tmp
     std::vector<std::string> masked_paths;    // hidden: /dev/null over files, empty tmpfs over dirs
     std::vector<std::string> readonly_paths;  // re-bound read-only

@@ -58,6 +58,7 @@ std::string policy_to_json(const Policy& p) {
                        {"host_homes", p.fs.host_homes},
                        {"home", p.fs.home},
                        {"home_masks", p.fs.home_masks},
+                       {"workdir", p.fs.workdir},
                        {"mounts", mounts},
                        {"masked_paths", p.fs.masked_paths},
                        {"readonly_paths", p.fs.readonly_paths}};

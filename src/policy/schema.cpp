@@ -224,6 +224,10 @@ const std::array kSettings{
             "bring the caller's home in, read-only, with its secrets hidden (ssh and gpg keys, credentials, "
             "histories, browser profiles: the list of profiles/home.toml)",
             [](Policy& p, Args a) { p.fs.home = on(a, "home"); }},
+    Setting{"workdir", 0, false, "",
+            "bind the current directory read-write at its own path, after the other mounts, and start the program "
+            "there (unless --chdir says otherwise)",
+            [](Policy& p, Args a) { p.fs.workdir = on(a, "workdir"); }},
     Setting{"home-mask", 1, true, "PATH", "with --home: hide PATH (relative to the home) too",
             [](Policy& p, Args a) { p.fs.home_masks.push_back(a[0]); }},
     Setting{"bind", 2, true, "SRC DST", "bind host SRC read-write at DST",

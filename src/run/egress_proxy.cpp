@@ -2,6 +2,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/checked_open.hpp"
 #include "mech/egress_listeners.hpp"
 #include "policy/dns_message.hpp"
 #include "policy/host_rules.hpp"
@@ -31,7 +32,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -504,9 +504,19 @@ private:
 };
 
 // The host's name servers, as the sandbox's resolv.conf names them: the sandbox asks them,
-// so they must be addresses on its lo.
+// so they must be addresses on its lo. The file is the root's (an image's, with --rootfs):
+// resolved inside it, opened only when it is a regular file (a FIFO would hang caisson, a
+// link would lead out), and read up to 64 KiB.
 void name_servers(const Policy& p, mech::EgressListenPlan& plan) {
-    std::ifstream in(p.fs.rootfs == "/" ? "/etc/resolv.conf" : p.fs.rootfs + "/etc/resolv.conf");
+    kernel::Fd root(::open(p.fs.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw Error(ErrorKind::Usage, "--allow-host: open the root", p.fs.rootfs, errno);
+    kernel::Fd file(mech::open_checked(root.get(), "etc/resolv.conf", O_RDONLY | O_NONBLOCK | O_CLOEXEC, mech::is_regular));
+    if (!file) return;  // none: the C library asks 127.0.0.1, where the resolver is anyway
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while (text.size() < 64 * 1024 && (n = ::read(file.get(), buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+    std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {
         std::istringstream words(line);

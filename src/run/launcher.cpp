@@ -27,6 +27,7 @@
 #include <caisson/sandbox.hpp>
 
 #include <fcntl.h>
+#include <climits>
 #include <sched.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -206,7 +207,25 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
 
 }  // namespace
 
-Sandbox::Sandbox(Policy policy) : policy_(std::move(policy)) {}
+namespace {
+
+// What the policy names by the caller's own state, made concrete where the sandbox is made:
+// --workdir's directory.
+Policy with_caller_paths(Policy p) {
+    if (!p.fs.workdir) return p;
+    char cwd[PATH_MAX];
+    if (!::getcwd(cwd, sizeof(cwd))) throw Error(ErrorKind::Usage, "--workdir: getcwd", ".", errno);
+    if (std::string_view(cwd) == "/")
+        throw Error::usage("--workdir: the current directory is /, which would make the whole root writable");
+    p.fs.mounts.push_back({MountKind::Bind, cwd, cwd, 0, 0755});
+    if (p.process.cwd == "/") p.process.cwd = cwd;
+    p.fs.workdir = false;
+    return p;
+}
+
+}  // namespace
+
+Sandbox::Sandbox(Policy policy) : policy_(with_caller_paths(std::move(policy))) {}
 
 Outcome Sandbox::run() { return launch(nullptr); }
 

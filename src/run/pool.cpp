@@ -15,6 +15,8 @@
 #include <caisson/error.hpp>
 #include <caisson/settings.hpp>
 
+#include <climits>
+
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -62,6 +64,11 @@ std::string comparable(const Policy& policy) {
     for (const char* var : {"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "GNUPGHOME"}) {
         const char* v = std::getenv(var);
         caller[var] = v ? v : "";
+    }
+    // --workdir binds the directory the sandbox is made in: the caller must stand in the pool's.
+    if (policy.fs.workdir) {
+        char cwd[PATH_MAX];
+        caller["cwd"] = ::getcwd(cwd, sizeof(cwd)) ? cwd : "";
     }
     for (const char* ns : {"user", "mnt"}) {
         char target[64] = {};
