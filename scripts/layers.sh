@@ -2,7 +2,7 @@
 # what each directory of src/ may use, itself included.
 #   kernel -> filter -> policy -> mech -> run -> oci, plugin (the library's faces' cores)
 #   net (the network helper) uses kernel, policy and mech
-#   cli (the executables) sees include/caisson only
+#   cli (the executables) and python (the Python module) see include/caisson only
 declare -A allowed=(
   [kernel]="kernel"
   [filter]="kernel filter"
@@ -13,6 +13,7 @@ declare -A allowed=(
   [plugin]="kernel filter policy mech run plugin"
   [net]="kernel policy mech net"
   [cli]="cli"
+  [python]="python"
 )
 # Those built as object libraries of libcaisson (CMakeFiles/caisson_layer_NAME.dir).
 library_layers="kernel filter policy mech run oci plugin"

@@ -7,7 +7,8 @@ set -euo pipefail
 # the benchmarks and the fuzzers need, and each of those asks for its own.
 build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        libtomlplusplus-dev libcli11-dev libmnl-dev libnftables-dev iproute2 uidmap passt
-       clang libbpf-dev libelf-dev zlib1g-dev)  # the BPF LSM programs and their loader
+       clang libbpf-dev libelf-dev zlib1g-dev  # the BPF LSM programs and their loader
+       pybind11-dev python3-dev)               # the Python module
 tests=(libgtest-dev libgmock-dev libbenchmark-dev curl  # curl: a real client of the egress proxy
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
 # The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp.

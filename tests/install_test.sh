@@ -15,6 +15,12 @@ for f in include/caisson/sandbox.hpp include/caisson/restrict.hpp include/caisso
          bin/caisson-plugin-worker share/caisson/profiles; do
   [ -e "$tmp/prefix/$f" ] || { echo "install: $f is missing"; exit 1; }
 done
+# The Python module, where Debian's Python looks beneath the prefix, importable from there.
+pydir=$(/usr/bin/python3 -c "import sys; print('lib/python%d.%d/dist-packages' % sys.version_info[:2])")
+if [ -n "$(find "$build/python" -name 'caisson*.so' 2>/dev/null)" ]; then
+  PYTHONPATH="$tmp/prefix/$pydir" /usr/bin/python3 -c "import caisson; assert caisson.run(['/bin/true'])['exit_code'] == 0" ||
+    { echo "install: the Python module is missing from $pydir or does not run"; exit 1; }
+fi
 cmake -S "$src/examples" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$tmp/cmake-build" > /dev/null
 bash "$src/examples/restricted_echo_test.sh" "$tmp/cmake-build/restricted_echo"

@@ -142,6 +142,11 @@ private:
 // caisson::Error when it cannot. The OCI runtime calls it before every create and exec.
 void run_from_protected_copy(char** argv);
 
+// The environment `policy`'s program starts with (the base, caisson's additions such as the
+// egress proxy's variables, then the policy's own operations): what a PreparedProgram for
+// that policy should carry.
+std::vector<std::string> program_environment(const Policy& policy);
+
 // The report as JSON text (the schema --report writes).
 std::string outcome_to_json(const Outcome& outcome);
 

@@ -227,6 +227,8 @@ Policy with_caller_paths(Policy p) {
 
 Sandbox::Sandbox(Policy policy) : policy_(with_caller_paths(std::move(policy))) {}
 
+std::vector<std::string> program_environment(const Policy& policy) { return run::make_environment(policy); }
+
 Outcome Sandbox::run() { return launch(nullptr); }
 
 Outcome Sandbox::run_prepared(const std::function<std::optional<PreparedProgram>()>& next) { return launch(&next); }

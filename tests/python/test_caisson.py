@@ -1,0 +1,51 @@
+"""The Python face: caisson.run(argv, **settings) -> the report as a dict.
+
+Run by ctest (python.module) with PYTHONPATH at the build's python/ directory.
+"""
+import os
+import tempfile
+import unittest
+
+import caisson
+
+
+class Run(unittest.TestCase):
+    def test_exit_code_and_report(self):
+        r = caisson.run(["/bin/sh", "-c", "exit 3"])
+        self.assertTrue(r["exited"])
+        self.assertEqual(r["exit_code"], 3)
+        self.assertIn("protections", r)
+
+    def test_output_input_and_settings(self):
+        r = caisson.run(["/bin/sh", "-c", "cat; echo; hostname; id -u; echo oops >&2"],
+                        input=b"from python", capture_output=True, hostname="py-sandbox")
+        self.assertEqual(r["exit_code"], 0, r["stderr"])
+        self.assertEqual(r["stdout"], b"from python\npy-sandbox\n0\n")
+        self.assertEqual(r["stderr"], b"oops\n")
+
+    def test_lists_pairs_and_switches(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)  # the sandbox's ids are not the caller's
+            with open(os.path.join(d, "f"), "w") as f:
+                f.write("bound")
+            r = caisson.run(["/bin/sh", "-c", "cat /tmp/data/f; touch /tmp/data/g"], capture_output=True,
+                            ro_bind=[(d, "/tmp/data")], setenv=["A=1", "B=2"], monitor=True)
+            self.assertEqual(r["stdout"], b"bound")
+            self.assertNotEqual(r["exit_code"], 0, "the bind is read-only")
+            self.assertIn("refusals", r)
+
+    def test_the_filter_holds(self):
+        r = caisson.run(["/bin/sh", "-c", "unshare -U true"], capture_output=True)
+        self.assertNotEqual(r["exit_code"], 0)
+
+    def test_bad_settings_raise(self):
+        with self.assertRaises(caisson.Error):
+            caisson.run(["/bin/true"], no_such_setting=1)
+        with self.assertRaises(caisson.Error):
+            caisson.run(["/bin/true"], allow_host=["10.0.0.1"])
+        with self.assertRaises(caisson.Error):
+            caisson.run([])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
