@@ -60,33 +60,37 @@ Result server_name(const uint8_t* data, size_t size) {
     r.skip(r.take(1));  // compression methods
     if (!r.ok) return {Status::Bad, {}};
     if (r.at == r.n) return {Status::NoName, {}};  // no extensions at all
-    const size_t ext_end = r.at + 2 + r.take(2);
+    const size_t ext_len = r.take(2);
+    const size_t ext_end = r.at + ext_len;
     if (!r.ok || ext_end > r.n) return {Status::Bad, {}};
+    // A server picks one of two names as it likes: an extension twice, or a list of more
+    // than one name, is refused rather than judged by the first.
+    std::vector<uint32_t> seen;
+    Result found{Status::NoName, {}};
     while (r.at + 4 <= ext_end) {
         const uint32_t type = r.take(2);
         const size_t len = r.take(2);
         if (!r.ok || r.at + len > ext_end) return {Status::Bad, {}};
+        if (std::find(seen.begin(), seen.end(), type) != seen.end()) return {Status::Bad, {}};
+        seen.push_back(type);
         if (type != 0) {
             r.skip(len);
             continue;
         }
         Reader list{hs.data(), r.at + len, r.at};
-        const size_t list_end = list.at + 2 + list.take(2);
-        if (!list.ok || list_end > r.at + len) return {Status::Bad, {}};
-        while (list.at + 3 <= list_end) {
-            const uint32_t name_type = list.take(1);
-            const size_t name_len = list.take(2);
-            if (!list.ok || list.at + name_len > list_end) return {Status::Bad, {}};
-            if (name_type == 0) {
-                std::string name(reinterpret_cast<const char*>(hs.data() + list.at), name_len);
-                if (name.empty() || name.find('\0') != std::string::npos) return {Status::Bad, {}};
-                return {Status::Name, name};
-            }
-            list.skip(name_len);
-        }
-        return {Status::NoName, {}};
+        const size_t list_len = list.take(2);
+        const size_t list_end = list.at + list_len;
+        if (!list.ok || list_end != r.at + len) return {Status::Bad, {}};
+        const uint32_t name_type = list.take(1);
+        const size_t name_len = list.take(2);
+        if (!list.ok || name_type != 0 || list.at + name_len != list_end) return {Status::Bad, {}};
+        std::string name(reinterpret_cast<const char*>(hs.data() + list.at), name_len);
+        if (name.empty() || name.find('\0') != std::string::npos) return {Status::Bad, {}};
+        found = {Status::Name, name};
+        r.skip(len);
     }
-    return {Status::NoName, {}};
+    if (r.at != ext_end) return {Status::Bad, {}};
+    return found;
 }
 
 }  // namespace caisson::tls_hello

@@ -22,7 +22,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,8 +61,8 @@ constexpr uint32_t kMaxNames = 65000;
 constexpr int kMaxConnections = 256;
 constexpr int kMaxLookups = 32;
 constexpr int kConnectTimeoutMs = 10000;
-constexpr int kFirstBytesMs = 500;       // a program that speaks first does so at once
-constexpr int kHeadTimeoutMs = 10000;    // a whole ClientHello or request head
+constexpr int kHeadTimeoutMs = 10000;    // the first bytes: a whole ClientHello or request head
+constexpr int kDrainMs = 60000;          // the other way, once one way has ended
 constexpr uint32_t kTtl = 60;
 
 using Addresses = std::vector<sockaddr_storage>;
@@ -111,7 +113,28 @@ private:
     std::atomic<int> lookups_{0};
 
     void allowed() { shared_->allowed.fetch_add(1, std::memory_order_relaxed); }
-    void refused(const std::string& what) {
+    // What the sandbox sent goes into these lines: printable ASCII only (no terminal escapes
+    // on --monitor's stream, no bytes that are not UTF-8 in the report), at most 160 bytes.
+    static std::string printable(const std::string& text) {
+        std::string out;
+        for (unsigned char ch : text) {
+            if (out.size() >= 160) {
+                out += "...";
+                break;
+            }
+            if (ch >= 0x20 && ch < 0x7f) {
+                out += static_cast<char>(ch);
+            } else {
+                char esc[5];
+                std::snprintf(esc, sizeof(esc), "\\x%02x", ch);
+                out += esc;
+            }
+        }
+        return out;
+    }
+
+    void refused(const std::string& raw) {
+        const std::string what = printable(raw);
         shared_->refused.fetch_add(1, std::memory_order_relaxed);
         uint32_t slot = shared_->slots.fetch_add(1, std::memory_order_relaxed);
         if (slot < 64) std::snprintf(shared_->refusals[slot], sizeof(shared_->refusals[slot]), "%s", what.c_str());
@@ -172,6 +195,10 @@ private:
         int err = 0;
         Addresses up = lookup(name, &err);
         if (up.empty()) {
+            if (err == 0) {  // it resolved, but only to addresses no name may lead to
+                refused("dns " + name + " (it resolves only to loopback, link-local, multicast or unspecified addresses)");
+                return dns_message::answer(query.data(), q, dns_message::Rcode::NxDomain);
+            }
             const bool none = err == EAI_NONAME || err == EAI_NODATA;
             return dns_message::answer(query.data(), q, none ? dns_message::Rcode::NxDomain : dns_message::Rcode::ServFail);
         }
@@ -181,19 +208,49 @@ private:
         return dns_message::answer(query.data(), q, dns_message::Rcode::NoError, {address_of(index)}, kTtl);
     }
 
+    // Where no name may lead from the host's network: its loopback (unless the rule names
+    // `localhost` itself), link-local addresses (the cloud's metadata service), unspecified,
+    // multicast and broadcast addresses, and the block caisson hands out. IPv4 inside IPv6
+    // is judged as IPv4. A name that the host resolves there (a DNS rebinding) is refused.
+    static bool forbidden(const sockaddr_storage& ss, const std::string& name) {
+        const bool local_name = name == "localhost" || name.ends_with(".localhost");
+        const uint8_t* v4 = nullptr;
+        uint8_t mapped[4];
+        if (ss.ss_family == AF_INET) {
+            v4 = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
+        } else if (ss.ss_family == AF_INET6) {
+            const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+            if (IN6_IS_ADDR_V4MAPPED(&a) || IN6_IS_ADDR_V4COMPAT(&a)) {
+                std::memcpy(mapped, a.s6_addr + 12, 4);
+                v4 = mapped;
+            } else {
+                if (IN6_IS_ADDR_LOOPBACK(&a)) return !local_name;
+                return IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_MULTICAST(&a) ||
+                       IN6_IS_ADDR_SITELOCAL(&a);
+            }
+        } else {
+            return true;
+        }
+        if (v4[0] == 127) return !local_name;
+        return v4[0] == 0 || (v4[0] == 169 && v4[1] == 254) || v4[0] >= 224 || (v4[0] == 198 && (v4[1] & 0xfe) == 18);
+    }
+
     static Addresses lookup(const std::string& name, int* err) {
         addrinfo hints{};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* res = nullptr;
         Addresses out;
-        int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res);
+        // A name with a dot is asked as it is (a trailing dot), never with the host's search
+        // domains appended (`a.example.com.cluster.local` is another name).
+        const std::string asked = name.find('.') == std::string::npos ? name : name + ".";
+        int rc = ::getaddrinfo(asked.c_str(), nullptr, &hints, &res);
         if (err) *err = rc;
         if (rc != 0) return out;
         for (addrinfo* a = res; a; a = a->ai_next) {
             sockaddr_storage ss{};
             std::memcpy(&ss, a->ai_addr, std::min<size_t>(a->ai_addrlen, sizeof(ss)));
-            out.push_back(ss);
+            if (!forbidden(ss, name)) out.push_back(ss);
         }
         ::freeaddrinfo(res);
         return out;
@@ -250,6 +307,8 @@ private:
         }).detach();
     }
 
+    // A connection to an address the resolver gave out: to that name, on a port its rule
+    // allows, speaking TLS, HTTP or SSH.
     void connection(int c) {
         sockaddr_in local{};
         socklen_t len = sizeof(local);
@@ -263,62 +322,134 @@ private:
             refused("connect " + std::string(addr) + ":" + std::to_string(port) + " (an address no allowed name was answered with)");
             return;
         }
+        const std::string where = name->name + ":" + std::to_string(port);
         if (!host_rules::allowed(rules_, name->name, port)) {
-            refused("connect " + name->name + ":" + std::to_string(port) + " (no rule for the port)");
+            refused("connect " + where + " (no rule for the port)");
             return;
         }
         std::string first;
-        if (!first_bytes_match(c, name->name, port, first)) return;
+        std::optional<http_head::Request> http;
+        if (!first_bytes(c, name->name, where, first, http)) return;
         kernel::Fd up = connect_upstream(name->name, port, name->upstream);
         if (!up) return;
         allowed();
-        if (!first.empty() && !write_all(up.get(), first.data(), first.size())) return;
+        if (http) return forward_http(c, up.get(), *http, first);
+        if (!write_all(up.get(), first.data(), first.size())) return;
         relay(c, up.get());
     }
 
-    // What a program sends first, when it does so at once: a TLS ClientHello must name
-    // `name`, an HTTP request's Host must be `name`. Whatever else goes on unread.
-    bool first_bytes_match(int c, const std::string& name, uint16_t port, std::string& buf) {
-        if (!wait_readable(c, kFirstBytesMs)) return true;  // the server speaks first
+    // What the program sends first decides, and it must send it (within 10 s): a TLS
+    // ClientHello whose server name, if it has one, is `name`; an HTTP request for `name`
+    // (its Host, and its target if absolute); or an SSH identification. Anything else, and
+    // a program that waits for the server to speak first, is refused: its bytes would reach
+    // the server unread.
+    bool first_bytes(int c, const std::string& name, const std::string& where, std::string& buf,
+                     std::optional<http_head::Request>& http) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHeadTimeoutMs);
         for (;;) {
-            if (!read_some(c, buf, deadline)) return false;
+            if (buf.empty() && !read_some(c, buf, deadline)) {
+                refused("connect " + where + " (nothing sent within 10 s; a program must speak first: TLS, HTTP or SSH)");
+                return false;
+            }
+            auto more = [&] {
+                if (read_some(c, buf, deadline)) return true;
+                refused("connect " + where + " (an incomplete " + std::string(buf[0] == 0x16 ? "TLS ClientHello" : "request") + ")");
+                return false;
+            };
             const auto* data = reinterpret_cast<const uint8_t*>(buf.data());
             auto tls = tls_hello::server_name(data, buf.size());
-            if (tls.status == tls_hello::Status::NeedMore) continue;
+            if (tls.status == tls_hello::Status::NeedMore) {
+                if (!more()) return false;
+                continue;
+            }
+            if (tls.status == tls_hello::Status::NoName) return true;
             if (tls.status == tls_hello::Status::Name) {
                 auto sni = host_rules::normalize(tls.name);
                 if (sni && *sni == name) return true;
-                refused("connect " + name + ":" + std::to_string(port) + " with TLS server name " + (sni ? *sni : tls.name));
+                refused("connect " + where + " with TLS server name " + (sni ? *sni : tls.name));
                 return false;
             }
-            if (tls.status == tls_hello::Status::NoName) return true;
             if (tls.status == tls_hello::Status::Bad) {
-                refused("connect " + name + ":" + std::to_string(port) + " (a malformed TLS ClientHello)");
+                refused("connect " + where + " (a malformed TLS ClientHello, or one with two server names)");
                 return false;
             }
-            if (!looks_like_http(buf)) return true;
+            if (std::string_view("SSH-").starts_with(std::string_view(buf).substr(0, 4))) {
+                if (buf.size() >= 4) return true;
+                if (!more()) return false;
+                continue;
+            }
+            if (buf[0] < 'A' || buf[0] > 'Z') {
+                refused("connect " + where + " (neither TLS, HTTP nor SSH)");
+                return false;
+            }
             http_head::Request req;
             auto st = http_head::parse(buf, req);
-            if (st == http_head::Status::NeedMore) continue;
+            if (st == http_head::Status::NeedMore) {
+                if (!more()) return false;
+                continue;
+            }
             if (st == http_head::Status::Bad) {
-                refused("connect " + name + ":" + std::to_string(port) + " (a malformed HTTP request)");
+                refused("connect " + where + " (neither TLS, HTTP nor SSH, or a malformed HTTP request)");
                 return false;
             }
-            auto host = http_head::header(req, "host");
-            if (!host) return true;  // HTTP/1.0 without Host: the address decided
-            auto auth = http_head::parse_authority(*host);
-            auto asked = auth ? host_rules::normalize(auth->host) : std::nullopt;
-            if (asked && *asked == name) return true;
-            refused("connect " + name + ":" + std::to_string(port) + " with HTTP Host " + *host);
-            return false;
+            if (!http_for(req, name, where)) return false;
+            http = std::move(req);
+            return true;
         }
     }
 
-    static bool looks_like_http(const std::string& buf) {
-        size_t sp = buf.find(' ');
-        if (sp == std::string::npos) return buf.size() < 16 && std::all_of(buf.begin(), buf.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
-        return sp > 0 && sp < 16 && std::all_of(buf.begin(), buf.begin() + static_cast<long>(sp), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+    // An HTTP request sent to `name`'s address: its Host and an absolute target must be it.
+    bool http_for(const http_head::Request& req, const std::string& name, const std::string& where) {
+        if (req.target.front() != '/') {
+            auto uri = http_head::parse_absolute(req.target);
+            auto host = uri ? host_rules::normalize(uri->authority.host) : std::nullopt;
+            if (!host || *host != name) {
+                refused("connect " + where + " with HTTP target " + req.target);
+                return false;
+            }
+        }
+        auto host = http_head::header(req, "host");
+        if (!host) {
+            if (req.version == "HTTP/1.0") return true;
+            refused("connect " + where + " (an HTTP/1.1 request without Host)");
+            return false;
+        }
+        auto auth = http_head::parse_authority(*host);
+        auto asked = auth ? host_rules::normalize(auth->host) : std::nullopt;
+        if (asked && *asked == name) return true;
+        refused("connect " + where + " with HTTP Host " + *host);
+        return false;
+    }
+
+    // One HTTP request on: its head in origin form with `Connection: close`, its body (by
+    // Content-Length; a chunked body is refused), then only the answer comes back. A second
+    // request on the same connection never reaches the server.
+    void forward_http(int c, int up, const http_head::Request& req, const std::string& buf) {
+        std::string target = req.target;
+        if (target.front() != '/') target = http_head::parse_absolute(target)->path;
+        if (http_head::header(req, "transfer-encoding"))
+            return answer(c, 501, "caisson: a chunked request body is not passed on (send Content-Length)");
+        size_t body = 0;
+        if (auto cl = http_head::header(req, "content-length")) {
+            if (cl->empty() || cl->size() > 15 || cl->find_first_not_of("0123456789") != std::string::npos)
+                return answer(c, 400, "caisson: a Content-Length that is not a number");
+            body = std::stoull(*cl);
+        }
+        std::string head = http_head::forward(req, target);
+        std::string rest = buf.substr(req.size, body);
+        if (!write_all(up, head.data(), head.size()) || !write_all(up, rest.data(), rest.size())) return;
+        size_t left = body - rest.size();
+        char tmp[65536];
+        while (left) {
+            ssize_t n = ::recv(c, tmp, std::min(sizeof(tmp), left), 0);
+            if (n <= 0 || !write_all(up, tmp, static_cast<size_t>(n))) return;
+            left -= static_cast<size_t>(n);
+        }
+        for (;;) {
+            ssize_t n = ::recv(up, tmp, sizeof(tmp), 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0 || !write_all(c, tmp, static_cast<size_t>(n))) return;
+        }
     }
 
     // The proxy protocol on 127.0.0.1:3128.
@@ -332,22 +463,26 @@ private:
             if (st == http_head::Status::Ok) break;
             if (st == http_head::Status::Bad) return answer(c, 400, "caisson: not an HTTP request caisson's proxy takes");
         }
-        std::string rest = buf.substr(req.size);
         if (req.method == "CONNECT") {
             auto auth = http_head::parse_authority(req.target);
             auto name = auth ? host_rules::normalize(auth->host) : std::nullopt;
             if (!auth || !auth->port) return answer(c, 400, "caisson: CONNECT needs HOST:PORT");
+            const std::string where = (name ? *name : auth->host) + ":" + std::to_string(auth->port);
             if (!name || !host_rules::allowed(rules_, *name, auth->port)) {
-                refused("connect " + (name ? *name : auth->host) + ":" + std::to_string(auth->port) + " (proxy)");
+                refused("connect " + where + " (proxy)");
                 return answer(c, 403, "caisson: " + req.target + " is not allowed (--allow-host)");
             }
             kernel::Fd up = connect_upstream(*name, auth->port, pinned(*name));
             if (!up) return answer(c, 502, "caisson: could not connect to " + req.target);
             const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
             if (!write_all(c, ok.data(), ok.size())) return;
-            if (!first_bytes_match_after(c, *name, auth->port, rest)) return;
+            // The tunnel is judged as a direct connection is.
+            std::string first = buf.substr(req.size);
+            std::optional<http_head::Request> http;
+            if (!first_bytes(c, *name, where + " (proxy)", first, http)) return;
             allowed();
-            if (!rest.empty() && !write_all(up.get(), rest.data(), rest.size())) return;
+            if (http) return forward_http(c, up.get(), *http, first);
+            if (!write_all(up.get(), first.data(), first.size())) return;
             return relay(c, up.get());
         }
         auto uri = http_head::parse_absolute(req.target);
@@ -355,49 +490,16 @@ private:
             return answer(c, 400, "caisson: the proxy takes CONNECT HOST:PORT and http:// URIs");
         const uint16_t port = uri->authority.port ? uri->authority.port : 80;
         auto name = host_rules::normalize(uri->authority.host);
+        const std::string where = (name ? *name : uri->authority.host) + ":" + std::to_string(port);
         if (!name || !host_rules::allowed(rules_, *name, port)) {
-            refused("connect " + (name ? *name : uri->authority.host) + ":" + std::to_string(port) + " (proxy)");
+            refused("connect " + where + " (proxy)");
             return answer(c, 403, "caisson: " + uri->authority.host + ":" + std::to_string(port) + " is not allowed (--allow-host)");
         }
-        if (auto host = http_head::header(req, "host")) {
-            auto auth = http_head::parse_authority(*host);
-            auto asked = auth ? host_rules::normalize(auth->host) : std::nullopt;
-            if (!asked || *asked != *name) {
-                refused("connect " + *name + ":" + std::to_string(port) + " with HTTP Host " + *host + " (proxy)");
-                return answer(c, 403, "caisson: Host " + *host + " is not the URI's host");
-            }
-        }
+        if (!http_for(req, *name, where + " (proxy)")) return answer(c, 403, "caisson: the request's Host is not the URI's host");
         kernel::Fd up = connect_upstream(*name, port, pinned(*name));
-        if (!up) return answer(c, 502, "caisson: could not connect to " + *name + ":" + std::to_string(port));
+        if (!up) return answer(c, 502, "caisson: could not connect to " + where);
         allowed();
-        std::string head = http_head::forward(req, uri->path);
-        if (!write_all(up.get(), head.data(), head.size())) return;
-        if (!rest.empty() && !write_all(up.get(), rest.data(), rest.size())) return;
-        relay(c, up.get());
-    }
-
-    // After a CONNECT: the tunnel's first bytes, when they come at once and are TLS, must
-    // name the host the tunnel was asked for.
-    bool first_bytes_match_after(int c, const std::string& name, uint16_t port, std::string& buf) {
-        if (buf.empty() && !wait_readable(c, kFirstBytesMs)) return true;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHeadTimeoutMs);
-        for (;;) {
-            auto tls = tls_hello::server_name(reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
-            if (!buf.empty() && tls.status != tls_hello::Status::NeedMore) {
-                if (tls.status == tls_hello::Status::Name) {
-                    auto sni = host_rules::normalize(tls.name);
-                    if (sni && *sni == name) return true;
-                    refused("connect " + name + ":" + std::to_string(port) + " with TLS server name " + (sni ? *sni : tls.name) + " (proxy)");
-                    return false;
-                }
-                if (tls.status == tls_hello::Status::Bad) {
-                    refused("connect " + name + ":" + std::to_string(port) + " (a malformed TLS ClientHello, proxy)");
-                    return false;
-                }
-                return true;  // not TLS, or TLS without a name
-            }
-            if (!read_some(c, buf, deadline)) return false;
-        }
+        forward_http(c, up.get(), req, buf);
     }
 
     Addresses pinned(const std::string& name) {
@@ -408,7 +510,9 @@ private:
 
     kernel::Fd connect_upstream(const std::string& name, uint16_t port, Addresses addrs) {
         if (addrs.empty()) addrs = lookup(name, nullptr);
+        if (addrs.empty()) refused("connect " + name + ":" + std::to_string(port) + " (the host resolves it to nothing it may reach)");
         for (auto& ss : addrs) {
+            if (forbidden(ss, name)) continue;
             socklen_t len;
             if (ss.ss_family == AF_INET) {
                 reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(port);
@@ -467,7 +571,7 @@ private:
     }
 
     static void answer(int c, int code, const std::string& text) {
-        const char* reason = code == 403 ? "Forbidden" : code == 502 ? "Bad Gateway" : "Bad Request";
+        const char* reason = code == 403 ? "Forbidden" : code == 502 ? "Bad Gateway" : code == 501 ? "Not Implemented" : "Bad Request";
         std::string body = text + "\n";
         std::string out = "HTTP/1.1 " + std::to_string(code) + " " + reason +
                           "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
@@ -475,17 +579,21 @@ private:
         (void)write_all(c, out.data(), out.size());
     }
 
-    // Both ways until both are done; a side's end of stream becomes a half-close of the other.
+    // Both ways until both are done; a side's end of stream becomes a half-close of the
+    // other, which then has a minute to finish (a server that never closes does not hold a
+    // connection slot for ever).
     static void relay(int a, int b) {
         pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
         const int peer[2] = {b, a};
         char buf[64 * 1024];
         int open = 2;
         while (open) {
-            if (::poll(fds, 2, -1) < 0) {
+            int n_ready = ::poll(fds, 2, open == 2 ? -1 : kDrainMs);
+            if (n_ready < 0) {
                 if (errno == EINTR) continue;
                 return;
             }
+            if (n_ready == 0) return;
             for (int i = 0; i < 2; ++i) {
                 if (fds[i].fd < 0 || !fds[i].revents) continue;
                 ssize_t n = ::recv(fds[i].fd, buf, sizeof(buf), 0);
@@ -548,6 +656,10 @@ void confine(bool as_root, const std::vector<int>& keep) {
             ::setresuid(nobody_uid, nobody_uid, nobody_uid) < 0)
             ::_exit(1);
     }
+    // No capability either, whoever the caller is (an ordinary user's may hold some).
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct none[2] = {};
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 || ::syscall(SYS_capset, &header, none) < 0) ::_exit(1);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ::_exit(1);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

@@ -64,7 +64,9 @@ std::string outcome_to_json(const Outcome& o) {
     nlohmann::ordered_json setup = nlohmann::ordered_json::object();
     for (const auto& s : o.setup) setup[s.step] = s.us;
     j["setup_us"] = setup;
-    return j.dump(2) + "\n";
+    // Paths and names in it come from the sandbox, which need not write UTF-8: replaced, not
+    // thrown on (a report the program could suppress).
+    return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace caisson

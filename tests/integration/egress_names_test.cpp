@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -155,6 +156,46 @@ TEST(EgressNames, TheProxyDecidesConnectAndHttpRequestsByName) {
     // a refused CONNECT leaves curl with no status of the target (000).
     EXPECT_EQ(r.out, "200 200 403 000 403 \n") << r.err;
     EXPECT_EQ(echo.requests(), 2);
+}
+
+// A hostile program's first bytes: a delay, a leading CRLF, a lowercase method, a second
+// request behind an allowed one. Only the allowed request reaches the server.
+TEST(EgressNames, WhatTheProgramSendsFirstIsJudgedAndAloneGoesOn) {
+    if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 is not installed";
+    HostEcho echo;
+    ASSERT_TRUE(echo.ok());
+    TempDir dir;
+    const std::string p = echo.port();
+    const std::string script = dir.path() + "/send.py";
+    std::ofstream(script) << "import socket, sys, time\n"
+                             "addr = (socket.gethostbyname('localhost'), " + p + ")\n"
+                             "def send(data, wait=0):\n"
+                             "    s = socket.create_connection(addr, timeout=5)\n"
+                             "    time.sleep(wait)\n"
+                             "    s.sendall(data)\n"
+                             "    got = b''\n"
+                             "    try:\n"
+                             "        while True:\n"
+                             "            b = s.recv(4096)\n"
+                             "            if not b: break\n"
+                             "            got += b\n"
+                             "    except OSError: pass\n"
+                             "    print(repr(data[:12]), b'200 OK' in got, b'host=elsewhere' in got)\n"
+                             "send(b'GET / HTTP/1.1\\r\\nHost: elsewhere.invalid\\r\\n\\r\\n', wait=1)\n"
+                             "send(b'\\r\\nGET / HTTP/1.1\\r\\nHost: elsewhere.invalid\\r\\n\\r\\n')\n"
+                             "send(b'get / HTTP/1.1\\r\\nHost: elsewhere.invalid\\r\\n\\r\\n')\n"
+                             "send(b'GET / HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\nGET / HTTP/1.1\\r\\nHost: elsewhere.invalid\\r\\n\\r\\n')\n";
+    ::chmod(dir.path().c_str(), 0755);
+    ::chmod(script.c_str(), 0644);
+    RunResult r = run_caisson({"run", "--allow-host", "localhost:" + p, "--ro-bind", hosts_without_localhost(dir), "/etc/hosts",
+                               "--ro-bind", script, "/tmp/send.py", "--", "/usr/bin/python3", "/tmp/send.py"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "b'GET / HTTP/1' False False\n"
+                     "b'\\r\\nGET / HTTP' False False\n"
+                     "b'get / HTTP/1' False False\n"
+                     "b'GET / HTTP/1' True False\n")
+        << r.err;
+    EXPECT_EQ(echo.requests(), 1) << "the second request behind the allowed one never reached the server";
 }
 
 TEST(EgressNames, BadRulesAndOtherNetworksAreRefused) {

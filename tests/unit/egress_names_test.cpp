@@ -143,6 +143,25 @@ TEST(TlsHello, TheServerNameOfAClientHello) {
     auto lying = records(client_hello("a.example"), 16384);
     lying[5 + 4 + 2 + 32 + 1 + 4 + 2 + 1] = 0x7f;  // the extensions' length, far past the end
     EXPECT_EQ(tls_hello::server_name(lying.data(), lying.size()).status, tls_hello::Status::Bad);
+    // Two server_name extensions: a server would pick one as it likes.
+    auto hs = client_hello("a.example");
+    {
+        std::vector<uint8_t> twice = hs;
+        const size_t ext_at = 4 + 2 + 32 + 1 + 4 + 2;  // the extensions' length
+        const std::string name = "b.example";
+        std::vector<uint8_t> ext = {0, 0, 0, static_cast<uint8_t>(name.size() + 5), 0, static_cast<uint8_t>(name.size() + 3), 0, 0,
+                                    static_cast<uint8_t>(name.size())};
+        ext.insert(ext.end(), name.begin(), name.end());
+        twice.insert(twice.end(), ext.begin(), ext.end());
+        const size_t ext_len = (static_cast<size_t>(twice[ext_at]) << 8 | twice[ext_at + 1]) + ext.size();
+        twice[ext_at] = static_cast<uint8_t>(ext_len >> 8);
+        twice[ext_at + 1] = static_cast<uint8_t>(ext_len);
+        const size_t body = twice.size() - 4;
+        twice[2] = static_cast<uint8_t>(body >> 8);
+        twice[3] = static_cast<uint8_t>(body);
+        auto two = records(twice, 16384);
+        EXPECT_EQ(tls_hello::server_name(two.data(), two.size()).status, tls_hello::Status::Bad);
+    }
     auto not_hello = records(client_hello("a.example"), 16384);
     not_hello[5] = 2;  // a ServerHello
     EXPECT_EQ(tls_hello::server_name(not_hello.data(), not_hello.size()).status, tls_hello::Status::Bad);
@@ -180,7 +199,8 @@ TEST(HttpHead, ProxyRequestsAndWhatGoesOn) {
 
     for (const char* bad : {"GET / HTTP/1.1\r\n folded: x\r\n\r\n", "GET / HTTP/2\r\n\r\n", "GET /\r\n\r\n",
                             "G(T / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
-                            "GET / HTTP/1.1\r\nX: a\nHost: evil\r\n\r\n"})
+                            "GET / HTTP/1.1\r\nX: a\nHost: evil\r\n\r\n",
+                            "GET / HTTP/1.1\r\nHost: good\r\nhost: evil\r\n\r\n"})
         EXPECT_EQ(http_head::parse(bad, r), http_head::Status::Bad) << bad;
     EXPECT_EQ(http_head::parse(std::string(http_head::kMaxHead, 'A'), r), http_head::Status::Bad);
 }
