@@ -9,7 +9,8 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        libtomlplusplus-dev libcli11-dev libmnl-dev libnftables-dev iproute2 uidmap passt
        clang libbpf-dev libelf-dev zlib1g-dev  # the BPF LSM programs and their loader
        pybind11-dev python3-dev)               # the Python module
-tests=(libgtest-dev libgmock-dev libbenchmark-dev curl  # curl: a real client of the egress proxy
+tests=(libgtest-dev libgmock-dev libbenchmark-dev
+       curl git python3-pip openssl dnsmasq-base  # clients of the egress proxy, and the test host's resolver
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
 # The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp.
 check=(podman conmon catatonit containerd docker.io)
