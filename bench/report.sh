@@ -27,6 +27,8 @@ echo "bench: plug-in calls (plugin_call)" >&2
 "$build/bench/plugin_call" "$build/caisson-plugin-worker" "$build/tests/libsample_plugin.so" "${PLUGIN_CALLS:-2000}" 5 > "$tmp/plugin.txt"
 echo "bench: listen mode (listen_rate)" >&2
 "$build/bench/listen_rate" "$build/caisson" "${LISTEN_CONNS:-300}" 8 3 > "$tmp/listen.txt"
+echo "bench: egress by name (bench/egress_names.sh)" >&2
+bash "$here/egress_names.sh" "$build/caisson" "${ROUNDS:-3}" > "$tmp/egress_names.txt"
 echo "bench: network modes (bench/net_modes.sh)" >&2
 bash "$here/net_modes.sh" "$build/caisson" "${NET_RUNS:-50}" "${ROUNDS:-3}" "${NET_MIB:-512}" > "$tmp/net.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
@@ -119,6 +121,13 @@ fi
   echo "test host one veth pair away (bare: the same transfer without a sandbox)."
   echo
   echo '```'; cat "$tmp/net.txt"; echo '```'
+  echo
+  echo "## Egress by name (bench/egress_names.sh)"
+  echo "An HTTPS download and a plain HTTP request from a sandbox with \`--allow-host\`, through caisson's resolver"
+  echo "and proxy (no proxy variables) and through CONNECT (http(s)_proxy), against the same from the host straight"
+  echo "to a test host one veth pair away. Targets (issue 20): >= 0.8x the direct throughput, <= +1 ms per connection."
+  echo
+  echo '```'; cat "$tmp/egress_names.txt"; echo '```'
   echo
   echo "## Listen mode (build/bench/listen_rate)"
   echo "\`caisson listen -- /bin/true\` against an accept+fork+exec loop without a sandbox, 8 clients on loopback."
