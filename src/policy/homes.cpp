@@ -3,6 +3,7 @@
 #include <caisson/error.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <sstream>
 
@@ -61,6 +62,90 @@ bool system_dir(const std::string& dir) {
 }
 
 }  // namespace
+
+namespace {
+
+struct MountLine {
+    std::string dev, root, point;
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+std::vector<MountLine> parse_mountinfo(std::string_view text) {
+    std::vector<MountLine> out;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t eol = text.find('\n', at);
+        std::string line(text.substr(at, eol == std::string_view::npos ? std::string_view::npos : eol - at));
+        at = eol == std::string_view::npos ? text.size() : eol + 1;
+        std::istringstream f(line);
+        std::string id, parent, dev, root, point;
+        if (f >> id >> parent >> dev >> root >> point) out.push_back({dev, unescape(root), unescape(point)});
+    }
+    return out;
+}
+
+// Whether `path` is `dir` or below it.
+bool within(const std::string& path, const std::string& dir) {
+    if (dir == "/") return true;
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+std::string joined(const std::string& dir, const std::string& rel) {
+    if (rel.empty()) return dir;
+    return dir == "/" ? "/" + rel : dir + "/" + rel;
+}
+
+// `path` below `dir`, without the leading '/': "" for `dir` itself.
+std::string path_below(const std::string& path, const std::string& dir) {
+    if (path == dir) return "";
+    return path.substr(dir == "/" ? 1 : dir.size() + 1);
+}
+
+}  // namespace
+
+std::vector<std::string> other_mounts_of(const std::vector<std::string>& hidden, std::string_view mountinfo) {
+    const auto mounts = parse_mountinfo(mountinfo);
+    std::vector<std::string> out;
+    auto covered = [&](const std::string& p) {
+        for (const auto& h : hidden)
+            if (within(p, h)) return true;
+        for (const auto& o : out)
+            if (within(p, o)) return true;
+        return false;
+    };
+    for (const auto& h : hidden) {
+        // The mount the hidden directory is on (the last of the longest mount point: the top
+        // of a stack), and where in its filesystem the directory is.
+        const MountLine* on = nullptr;
+        for (const auto& m : mounts)
+            if (within(h, m.point) && (!on || m.point.size() >= on->point.size())) on = &m;
+        if (!on) continue;
+        const std::string src = joined(on->root, path_below(h, on->point));
+        for (const auto& m : mounts) {
+            if (&m == on || m.dev != on->dev || within(m.point, h)) continue;
+            std::string name;
+            if (within(m.root, src)) name = m.point;                               // all of it is the home's
+            else if (within(src, m.root)) name = joined(m.point, path_below(src, m.root));  // the home is in it
+            else continue;
+            if (name == "/" || covered(name)) continue;
+            out.push_back(name);
+        }
+    }
+    return out;
+}
 
 std::vector<std::string> to_hide(std::string_view passwd, uid_t caller, std::string_view caller_home,
                                  const std::vector<std::string>& extra, std::string (*resolve)(const std::string&)) {

@@ -22,6 +22,9 @@
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <cstring>
+#include <functional>
+#include <dirent.h>
 #include <linux/capability.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -62,6 +65,32 @@ bool has_submounts(const std::string& dir) {
         if (mountpoint != dir && mountpoint.rfind(prefix, 0) == 0) return true;
     }
     return false;
+}
+
+// A mask hides a name, not a file: a secret with a second name (a hard link elsewhere on the
+// same filesystem) would be readable there. Fail closed, naming it: the masked files, and
+// the files in the masked directories and in their subdirectories one level down (where
+// keys live: ~/.ssh/id_ed25519, ~/.gnupg/private-keys-v1.d/*), at most 4096 of them.
+void refuse_linked_secrets(const std::vector<std::string>& masks) {
+    size_t looked = 0;
+    std::function<void(const std::string&, int)> look = [&](const std::string& path, int depth) {
+        if (++looked > 4096) return;
+        struct stat st{};
+        if (::lstat(path.c_str(), &st) < 0) return;
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+            throw Error::usage("--home: " + path + " has " + std::to_string(st.st_nlink) +
+                               " names (hard links); caisson hides it by this one, so the others would stay readable: "
+                               "remove the other links (find / -xdev -samefile " + path + ")");
+        if (!S_ISDIR(st.st_mode) || depth > 1) return;
+        DIR* d = ::opendir(path.c_str());
+        if (!d) return;
+        std::vector<std::string> names;
+        while (dirent* e = ::readdir(d))
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+        ::closedir(d);
+        for (const auto& n : names) look(path + "/" + n, depth + 1);
+    };
+    for (const auto& m : masks) look(m, 0);
 }
 
 std::string env_value(const std::vector<std::string>& env, std::string_view name) {
@@ -332,6 +361,13 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             for (const char* var : {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "GNUPGHOME"})
                 if (const char* v = ::getenv(var)) extra.emplace_back(v);
             plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, env_home ? env_home : "", extra, real_path);
+            // And where the same directories show again: a bind mount of /home elsewhere, a
+            // second mount of the disk they are on.
+            std::ifstream mountinfo("/proc/self/mountinfo");
+            std::stringstream mounts;
+            mounts << mountinfo.rdbuf();
+            for (auto& other : homes::other_mounts_of(plan.root.hidden_dirs, mounts.str()))
+                if (::access(other.c_str(), F_OK) == 0) plan.root.hidden_dirs.push_back(std::move(other));
             plan.root.hidden_fds.assign(plan.root.hidden_dirs.size(), -1);
         }
         if (p.fs.home) {
@@ -346,6 +382,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             for (const auto& m : p.fs.mounts)
                 if (m.kind == MountKind::Bind || m.kind == MountKind::RoBind) bound.push_back(m.target);
             plan.root.home_masks = homes::masks_in(plan.root.home, builtin.fs.home_masks, p.fs.home_masks, bound);
+            refuse_linked_secrets(plan.root.home_masks);
         }
     }
     for (const auto& m : p.fs.mounts)

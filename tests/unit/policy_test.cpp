@@ -637,3 +637,27 @@ TEST(LearnedPaths, ManyFilesBecomeTheirDirectoryAndCreatedFilesTheirs) {
 
 }  // namespace
 }  // namespace caisson
+
+namespace caisson {
+namespace {
+
+// Where mountinfo shows a hidden home again: a bind of /home elsewhere, a bind of the home
+// itself, a second mount of the disk; not the mounts of other filesystems or below the home.
+TEST(Homes, OtherMountsOfAHiddenHomeAreHiddenToo) {
+    const std::string mountinfo =
+        "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "30 22 8:2 / /home rw - ext4 /dev/sda2 rw\n"
+        "31 22 8:2 / /mnt/disk rw - ext4 /dev/sda2 rw\n"                 // the disk again
+        "32 22 8:2 /alice /srv/alice\\040copy rw - ext4 /dev/sda2 rw\n"  // alice's home, bound
+        "33 22 8:2 /bob/pub /srv/pub rw - ext4 /dev/sda2 rw\n"           // inside bob's home
+        "34 30 0:50 / /home/alice/mnt rw - tmpfs tmpfs rw\n"             // below a hidden one
+        "35 22 8:1 /root /mnt/rootcopy rw - ext4 /dev/sda1 rw\n"         // /root on the root disk
+        "36 22 0:51 / /data rw - tmpfs tmpfs rw\n";
+    auto out = homes::other_mounts_of({"/home/alice", "/home/bob", "/root"}, mountinfo);
+    EXPECT_EQ(out, (std::vector<std::string>{"/mnt/disk/alice", "/srv/alice copy", "/mnt/disk/bob", "/srv/pub",
+                                             "/mnt/rootcopy"}));
+    EXPECT_TRUE(homes::other_mounts_of({"/home/alice"}, "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n").empty());
+}
+
+}  // namespace
+}  // namespace caisson
