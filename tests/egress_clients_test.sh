@@ -10,6 +10,7 @@
 #   tests/egress_clients_test.sh CAISSON
 set -euo pipefail
 caisson=$(readlink -f "$1")
+[ "$(id -u)" = 0 ] || { echo "SKIP: the test host (a veth pair, a namespace) needs root"; exit 77; }
 for tool in curl git openssl dnsmasq python3 nsenter unshare ip; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup.sh installs it)"; exit 77; }
 done
@@ -33,7 +34,7 @@ for mode in proxy direct; do
   check "curl https, $mode" 200 "$(sandbox "${extra[@]}" -- sh -c "$code https://pkgs.test/")"
   other=$(sandbox "${extra[@]}" -- sh -c "$code https://other.test/")
   check "curl another name of the same host, $mode" refused "$([ "$other" = 200 ] && echo reached || echo refused)"
-  raw=$(sandbox "${extra[@]}" -- sh -c "$code http://10.233.9.2/")
+  raw=$(sandbox "${extra[@]}" -- sh -c "$code http://10.233.9.3/")
   check "curl the raw address, $mode" refused "$([ "$raw" = 200 ] && echo reached || echo refused)"
   check "python urllib https, $mode" "hello from the test host" "$(sandbox "${extra[@]}" -- /usr/bin/python3 -c '
 import ssl, urllib.request
@@ -56,7 +57,7 @@ done
 
 # Every refusal was said as it happened, and audited.
 check "the monitor names other.test" yes "$(grep -q 'caisson: refused .*other.test' "$tmp/monitor" && echo yes || echo no)"
-check "the monitor names the raw address" yes "$(grep -q 'caisson: refused .*10.233.9.2' "$tmp/monitor" && echo yes || echo no)"
+check "the monitor names the raw address" yes "$(grep -q 'caisson: refused .*10.233.9.3' "$tmp/monitor" && echo yes || echo no)"
 check "the audit names other.test" yes "$(grep -q '"egress":"[^"]*other.test' "$tmp/audit.jsonl" && echo yes || echo no)"
 if [ $fails -gt 0 ]; then
   echo "--- monitor"; cat "$tmp/monitor"; echo "--- dns"; cat "$tmp/dns.err"; echo "--- server"; tail -20 "$tmp/serve.err"

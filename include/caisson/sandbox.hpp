@@ -60,6 +60,7 @@ struct NameEgressReport {
     uint64_t allowed = 0;               // connections passed on, names answered
     uint64_t refused = 0;
     std::vector<std::string> refusals;  // the first 64: "dns evil.example", "connect evil.example:443 (proxy)"
+    std::vector<std::string> reached;   // where connections went, once each: "pypi.org:443"
 };
 
 struct Outcome {

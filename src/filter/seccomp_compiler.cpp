@@ -119,7 +119,9 @@ public:
     Assembler a;
 
     uint32_t ret_of(const Action& act) const {
-        if (opt_.errno_via_notify && (act.kind == ActionKind::Errno || act.kind == ActionKind::Trace)) return SECCOMP_RET_USER_NOTIF;
+        // Not ENOSYS: "not implemented here" is an answer libraries probe for (glibc's clone3 at
+        // every thread) and fall back from, not a refusal worth a round trip and a line.
+        if (opt_.errno_via_notify && act.kind == ActionKind::Errno && act.value != ENOSYS) return SECCOMP_RET_USER_NOTIF;
         return ret_value(act, opt_.kill_process_via_notify);
     }
 

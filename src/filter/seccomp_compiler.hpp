@@ -24,8 +24,8 @@ struct CompileOptions {
     // Compile kill-process as a user notification, so that a supervisor can record the
     // call and its arguments before it kills the sandbox (the report then names it).
     bool kill_process_via_notify = false;
-    // The same for errno (and trace, which without a tracer is ENOSYS): the supervisor
-    // answers with the policy's errno, and says so as it happens (--monitor).
+    // The same for errno but ENOSYS: the supervisor answers with the policy's errno, and
+    // says so as it happens (--monitor).
     bool errno_via_notify = false;
     // Admit i386 rules on socket and IPC calls, which socketcall(2) and ipc(2) bypass there:
     // libseccomp's behaviour, which OCI configs (Docker's, Podman's) are written for.

@@ -116,6 +116,22 @@ std::string path_below(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
+std::string workdir_refusal(const std::string& cwd, const std::string& home, const std::vector<std::string>& masks) {
+    const std::string dir = normalize(cwd);
+    if (dir.empty() && !cwd.empty() && cwd.find_first_not_of('/') == std::string::npos)
+        return "it is /, which would make the whole root writable";
+    if (dir.empty()) return "it is not an absolute path";
+    for (const char* shared : {"/tmp", "/var/tmp", "/dev/shm", "/run"})
+        if (dir == shared || (std::string_view(shared) == "/run" && below(dir, shared)))
+            return "it is " + dir + ", which other users and services share (their sockets and files)";
+    if (system_dir(dir)) return "it is a system directory";
+    for (const std::string& h : {std::string("/home"), std::string("/root"), normalize(home)})
+        if (!h.empty() && (dir == h || below(h, dir))) return "it holds a home directory (" + h + "), which would become writable";
+    for (const auto& m : masks)
+        if (dir == m || below(dir, m) ) return "it is in " + m + ", which --home hides";
+    return "";
+}
+
 std::vector<std::string> other_mounts_of(const std::vector<std::string>& hidden, std::string_view mountinfo) {
     const auto mounts = parse_mountinfo(mountinfo);
     std::vector<std::string> out;

@@ -30,6 +30,7 @@ std::optional<std::string> normalize(std::string_view name) {
 }
 
 bool matches(std::string_view pattern, std::string_view name) {
+    if (pattern == "*") return true;
     if (pattern.starts_with("*.")) {
         std::string_view suffix = pattern.substr(1);  // ".example.com"
         return name.size() > suffix.size() && name.ends_with(suffix);
@@ -55,11 +56,17 @@ HostRule parse(std::string_view text, std::string_view what) {
         if (ports.empty()) throw bad("no port after ':'");
     }
     HostRule r;
+    if (name == "*") {
+        r.pattern = "*";  // any name (still no raw address): what `caisson learn` records names with
+    }
     const bool wildcard = name.starts_with("*.");
-    auto norm = normalize(wildcard ? name.substr(2) : name);
-    if (!norm) throw bad("not a DNS name");
-    if (norm->find_first_not_of("0123456789.") == std::string::npos) throw bad("an address, not a name (--allow-connect takes addresses)");
-    r.pattern = (wildcard ? "*." : "") + *norm;
+    if (r.pattern.empty()) {
+        auto norm = normalize(wildcard ? name.substr(2) : name);
+        if (!norm) throw bad("not a DNS name");
+        if (norm->find_first_not_of("0123456789.") == std::string::npos)
+            throw bad("an address, not a name (--allow-connect takes addresses)");
+        r.pattern = (wildcard ? "*." : "") + *norm;
+    }
     while (!ports.empty()) {
         size_t comma = ports.find(',');
         std::string_view one = ports.substr(0, comma);

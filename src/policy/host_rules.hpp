@@ -17,7 +17,8 @@ inline constexpr uint16_t kDefaultPorts[] = {80, 443};
 // Listeners are one per port in the sandbox's namespace: a bound on how many.
 inline constexpr size_t kMaxPorts = 32;
 
-// "example.com", "*.example.com:443", "git.example.org:22,443". Throws Error::usage naming
+// "example.com", "*.example.com:443", "git.example.org:22,443", and "*" for any name (what
+// `caisson learn` records the names a run reaches with). Throws Error::usage naming
 // `what` and the text when it does not parse.
 HostRule parse(std::string_view text, std::string_view what);
 
@@ -26,7 +27,8 @@ HostRule parse(std::string_view text, std::string_view what);
 // '-' and '_').
 std::optional<std::string> normalize(std::string_view name);
 
-// Whether `name` (normalized) matches `pattern`: equal, or a `*.` pattern and a name beneath.
+// Whether `name` (normalized) matches `pattern`: equal, a `*.` pattern and a name beneath,
+// or the pattern `*`.
 bool matches(std::string_view pattern, std::string_view name);
 
 // Whether some rule lets `name` be reached; with `port` (non-zero), on that port.

@@ -52,8 +52,10 @@ Status parse(std::string_view data, Request& out) {
         if (!std::all_of(name.begin(), name.end(), token_char)) return Status::Bad;  // no obs-fold, no spaces
         std::string_view value = trim(line.substr(colon + 1));
         if (value.find_first_of("\r\n") != std::string_view::npos) return Status::Bad;
-        // Two Hosts: a server picks one as it likes (RFC 9112 says 400).
-        if (iequal(name, "host") && header(out, "host")) return Status::Bad;
+        // Two Hosts, or two framings of the body: a server picks one as it likes, and a body
+        // read by another length than the proxy's is a second request (RFC 9112 says 400).
+        for (const char* once : {"host", "content-length", "transfer-encoding"})
+            if (iequal(name, once) && header(out, once)) return Status::Bad;
         out.headers.emplace_back(std::string(name), std::string(value));
     }
     return Status::Ok;

@@ -37,6 +37,7 @@ void merge(Profile& into, const Profile& other) {
     for (const auto& [path, bits] : other.paths) into.paths[path] |= bits;
     into.connects.insert(other.connects.begin(), other.connects.end());
     into.binds.insert(other.binds.begin(), other.binds.end());
+    into.hosts.insert(other.hosts.begin(), other.hosts.end());
     for (const auto& s : other.allow) {
         into.allow.insert(s);
         into.by_value.erase(s);
@@ -131,6 +132,22 @@ std::string run_profile_toml(const Profile& p, const std::string& seccomp_path, 
     };
     ports(p.connects, "landlock-connect");
     ports(p.binds, "landlock-bind");
+    if (!p.hosts.empty()) {
+        // The names the run reached through caisson's egress proxy, each with its ports.
+        std::map<std::string, std::set<std::string>> by_name;
+        for (const auto& h : p.hosts) {
+            size_t colon = h.rfind(':');
+            if (colon == std::string::npos) continue;
+            by_name[h.substr(0, colon)].insert(h.substr(colon + 1));
+        }
+        std::string list;
+        for (const auto& [name, set] : by_name) {
+            std::string ports_text;
+            for (const auto& port : set) ports_text += (ports_text.empty() ? "" : ",") + port;
+            list += (list.empty() ? "" : ", ") + std::string("\"") + name + ":" + ports_text + "\"";
+        }
+        t += "allow-host = [" + list + "]\n";
+    }
     return t;
 }
 

@@ -27,6 +27,7 @@ struct Profile {
     std::map<std::string, std::set<uint64_t>> by_value;   // by the recorded argument
     std::map<std::string, unsigned> paths;                // real paths (or globs, merged in) opened
     std::set<std::string> connects, binds;                // addresses: "127.0.0.1:80", "unix:/x"
+    std::set<std::string> hosts;                          // names reached by egress: "pypi.org:443"
 };
 
 // The `[open]` rules for p.paths: reads and writes apart; a file created stands for its

@@ -4,6 +4,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/checked_open.hpp"
 #include "mech/egress_listeners.hpp"
+#include "mech/monitor_line.hpp"
 #include "policy/dns_message.hpp"
 #include "policy/host_rules.hpp"
 #include "policy/http_head.hpp"
@@ -38,6 +39,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -49,6 +51,9 @@ struct EgressProxy::Shared {
     std::atomic<uint64_t> refused{0};
     std::atomic<uint32_t> slots{0};
     char refusals[64][200];
+    // The names and ports connections went to (for `caisson learn`), the first 256.
+    std::atomic<uint32_t> reached_n{0};
+    char reached[256][264];
 };
 
 namespace {
@@ -113,6 +118,11 @@ private:
     std::atomic<int> lookups_{0};
 
     void allowed() { shared_->allowed.fetch_add(1, std::memory_order_relaxed); }
+    void reached(const std::string& name, uint16_t port) {
+        allowed();
+        uint32_t slot = shared_->reached_n.fetch_add(1, std::memory_order_relaxed);
+        if (slot < 256) std::snprintf(shared_->reached[slot], sizeof(shared_->reached[slot]), "%s:%u", name.c_str(), port);
+    }
     // What the sandbox sent goes into these lines: printable ASCII only (no terminal escapes
     // on --monitor's stream, no bytes that are not UTF-8 in the report), at most 160 bytes.
     static std::string printable(const std::string& text) {
@@ -139,8 +149,7 @@ private:
         uint32_t slot = shared_->slots.fetch_add(1, std::memory_order_relaxed);
         if (slot < 64) std::snprintf(shared_->refusals[slot], sizeof(shared_->refusals[slot]), "%s", what.c_str());
         if (monitor_fd_ >= 0) {
-            std::string line = "caisson: refused " + what + ", by the egress rules (--allow-host)\n";
-            (void)!::write(monitor_fd_, line.data(), line.size());
+            mech::write_line_unblocked(monitor_fd_, "caisson: refused " + what + ", by the egress rules (--allow-host)\n");
         }
         if (audit_fd_ >= 0) {
             nlohmann::ordered_json j;
@@ -184,10 +193,18 @@ private:
             return;
         }
         std::vector<uint8_t> query(buf, buf + n);
-        std::thread([this, query = std::move(query), q = *q, name = *name, reply] {
-            reply(resolve_and_answer(query, q, name));
+        try {
+            std::thread([this, query = std::move(query), q = *q, name = *name, reply] {
+                try {
+                    reply(resolve_and_answer(query, q, name));
+                } catch (...) {
+                }
+                lookups_.fetch_sub(1);
+            }).detach();
+        } catch (const std::system_error&) {  // no thread to be had: answered at once instead
             lookups_.fetch_sub(1);
-        }).detach();
+            reply(dns_message::answer(buf, *q, dns_message::Rcode::ServFail));
+        }
     }
 
     std::vector<uint8_t> resolve_and_answer(const std::vector<uint8_t>& query, const dns_message::Question& q,
@@ -220,8 +237,14 @@ private:
             v4 = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
         } else if (ss.ss_family == AF_INET6) {
             const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
-            if (IN6_IS_ADDR_V4MAPPED(&a) || IN6_IS_ADDR_V4COMPAT(&a)) {
-                std::memcpy(mapped, a.s6_addr + 12, 4);
+            static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+            static const uint8_t aws_metadata[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+            if (std::memcmp(a.s6_addr, aws_metadata, 16) == 0) return true;
+            if (IN6_IS_ADDR_V4MAPPED(&a) || IN6_IS_ADDR_V4COMPAT(&a) || std::memcmp(a.s6_addr, nat64, 12) == 0) {
+                std::memcpy(mapped, a.s6_addr + 12, 4);  // IPv4 inside IPv6, or through NAT64
+                v4 = mapped;
+            } else if (a.s6_addr[0] == 0x20 && a.s6_addr[1] == 0x02) {
+                std::memcpy(mapped, a.s6_addr + 2, 4);  // 6to4
                 v4 = mapped;
             } else {
                 if (IN6_IS_ADDR_LOOPBACK(&a)) return !local_name;
@@ -232,7 +255,9 @@ private:
             return true;
         }
         if (v4[0] == 127) return !local_name;
-        return v4[0] == 0 || (v4[0] == 169 && v4[1] == 254) || v4[0] >= 224 || (v4[0] == 198 && (v4[1] & 0xfe) == 18);
+        const bool alibaba_metadata = v4[0] == 100 && v4[1] == 100 && v4[2] == 100 && v4[3] == 200;
+        return v4[0] == 0 || (v4[0] == 169 && v4[1] == 254) || v4[0] >= 224 || (v4[0] == 198 && (v4[1] & 0xfe) == 18) ||
+               alibaba_metadata;
     }
 
     static Addresses lookup(const std::string& name, int* err) {
@@ -297,14 +322,19 @@ private:
         }
         int flags = ::fcntl(c, F_GETFL);
         (void)::fcntl(c, F_SETFL, flags & ~O_NONBLOCK);
-        std::thread([this, c] {
-            kernel::Fd conn(c);
-            try {
-                connection(conn.get());
-            } catch (...) {
-            }
+        try {
+            std::thread([this, c] {
+                kernel::Fd conn(c);
+                try {
+                    connection(conn.get());
+                } catch (...) {
+                }
+                connections_.fetch_sub(1);
+            }).detach();
+        } catch (const std::system_error&) {  // no thread to be had: the connection is closed
+            ::close(c);
             connections_.fetch_sub(1);
-        }).detach();
+        }
     }
 
     // A connection to an address the resolver gave out: to that name, on a port its rule
@@ -332,7 +362,7 @@ private:
         if (!first_bytes(c, name->name, where, first, http)) return;
         kernel::Fd up = connect_upstream(name->name, port, name->upstream);
         if (!up) return;
-        allowed();
+        reached(name->name, port);
         if (http) return forward_http(c, up.get(), *http, first);
         if (!write_all(up.get(), first.data(), first.size())) return;
         relay(c, up.get());
@@ -480,7 +510,7 @@ private:
             std::string first = buf.substr(req.size);
             std::optional<http_head::Request> http;
             if (!first_bytes(c, *name, where + " (proxy)", first, http)) return;
-            allowed();
+            reached(*name, auth->port);
             if (http) return forward_http(c, up.get(), *http, first);
             if (!write_all(up.get(), first.data(), first.size())) return;
             return relay(c, up.get());
@@ -498,7 +528,7 @@ private:
         if (!http_for(req, *name, where + " (proxy)")) return answer(c, 403, "caisson: the request's Host is not the URI's host");
         kernel::Fd up = connect_upstream(*name, port, pinned(*name));
         if (!up) return answer(c, 502, "caisson: could not connect to " + where);
-        allowed();
+        reached(*name, port);
         forward_http(c, up.get(), req, buf);
     }
 
@@ -579,50 +609,49 @@ private:
         (void)write_all(c, out.data(), out.size());
     }
 
-    // Both ways until both are done; a side's end of stream becomes a half-close of the
-    // other, which then has a minute to finish (a server that never closes does not hold a
+    // Both ways until both are done, a thread each (a way that waits to write never stops
+    // the other from being read); a side's end of stream becomes a half-close of the other,
+    // which then has a minute of quiet at most (a server that never closes does not hold a
     // connection slot for ever). The bytes go through a pipe per way (splice): the kernel
     // moves them, and the proxy never copies them.
     static void relay(int a, int b) {
-        struct Way {
-            int from, to;
-            kernel::Fd r, w;
-            bool open = true;
-        } ways[2] = {{a, b, {}, {}}, {b, a, {}, {}}};
-        for (auto& way : ways) {
-            int p[2];
-            if (::pipe2(p, O_CLOEXEC) < 0) return copy_relay(a, b);
-            way.r.reset(p[0]);
-            way.w.reset(p[1]);
-            (void)::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        std::thread back;
+        try {
+            back = std::thread([a, b] { pump(b, a); });
+        } catch (const std::system_error&) {
+            return copy_relay(a, b);
         }
-        int open = 2;
-        while (open) {
-            pollfd fds[2] = {{ways[0].open ? a : -1, POLLIN, 0}, {ways[1].open ? b : -1, POLLIN, 0}};
-            int n_ready = ::poll(fds, 2, open == 2 ? -1 : kDrainMs);
-            if (n_ready < 0) {
-                if (errno == EINTR) continue;
-                return;
+        pump(a, b);
+        back.join();
+    }
+
+    // One way: `from` to `to` until `from` ends, then `to` half-closed; the other way, which
+    // reads from `to`, gets a minute of quiet at most from then on.
+    static void pump(int from, int to) {
+        struct Done {
+            int to;
+            ~Done() {
+                (void)::shutdown(to, SHUT_WR);
+                timeval quiet{kDrainMs / 1000, 0};
+                (void)::setsockopt(to, SOL_SOCKET, SO_RCVTIMEO, &quiet, sizeof(quiet));
             }
-            if (n_ready == 0) return;
-            for (int i = 0; i < 2; ++i) {
-                Way& way = ways[i];
-                if (!way.open || !fds[i].revents) continue;
-                ssize_t n = ::splice(way.from, nullptr, way.w.get(), nullptr, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-                if (n < 0) return;
-                if (n == 0) {
-                    (void)::shutdown(way.to, SHUT_WR);
-                    way.open = false;
-                    --open;
-                    continue;
+        } done{to};
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) < 0) return;
+        kernel::Fd r(p[0]), w(p[1]);
+        (void)::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        for (;;) {
+            ssize_t n = ::splice(from, nullptr, w.get(), nullptr, 1 << 20, SPLICE_F_MOVE);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            while (n > 0) {
+                ssize_t m = ::splice(r.get(), nullptr, to, nullptr, static_cast<size_t>(n), SPLICE_F_MOVE);
+                if (m < 0 && errno == EINTR) continue;
+                if (m <= 0) {
+                    (void)::shutdown(from, SHUT_RD);
+                    return;
                 }
-                while (n > 0) {
-                    ssize_t m = ::splice(way.r.get(), nullptr, way.to, nullptr, static_cast<size_t>(n), SPLICE_F_MOVE);
-                    if (m < 0 && errno == EINTR) continue;
-                    if (m <= 0) return;
-                    n -= m;
-                }
+                n -= m;
             }
         }
     }
@@ -739,23 +768,40 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
 
     const pid_t parent = ::getpid();
     pid_ = ::fork();
-    if (pid_ < 0) throw Error(ErrorKind::Setup, "fork", "egress proxy", errno);
+    if (pid_ < 0) {
+        int err = errno;
+        ::munmap(shared_, sizeof(Shared));
+        shared_ = nullptr;
+        throw Error(ErrorKind::Setup, "fork", "egress proxy", err);
+    }
     if (pid_ == 0) {
-        // It serves only this sandbox: it goes with the supervisor, however that ends.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (::getppid() != parent) ::_exit(1);
-        sigset_t none;
-        ::sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        std::vector<int> keep{sockets.dns4.get()};
-        if (sockets.dns6) keep.push_back(sockets.dns6.get());
-        for (auto& t : sockets.tcp) keep.push_back(t.get());
-        if (monitor_fd >= 0) keep.push_back(monitor_fd);
-        if (audit_fd >= 0) keep.push_back(audit_fd);
-        confine(as_root, keep);
-        Proxy proxy(p, shared_, monitor_fd, audit_fd);
-        proxy.serve(sockets);
-        ::_exit(0);
+        // The child never returns into the caller's code (a library caller's, Python's):
+        // whatever happens, it ends here.
+        try {
+            // Out of the caller's session and process group: a Ctrl-C at the terminal is the
+            // supervisor's to forward, not this process's to die of.
+            (void)::setsid();
+            ::signal(SIGPIPE, SIG_IGN);  // a client gone mid-transfer is an error, not a death
+            sigset_t none;
+            ::sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            std::vector<int> keep{sockets.dns4.get()};
+            if (sockets.dns6) keep.push_back(sockets.dns6.get());
+            for (auto& t : sockets.tcp) {
+                keep.push_back(t.get());
+                (void)::fcntl(t.get(), F_SETFL, ::fcntl(t.get(), F_GETFL) | O_NONBLOCK);  // a stale wake-up must not block
+            }
+            if (monitor_fd >= 0) keep.push_back(monitor_fd);
+            if (audit_fd >= 0) keep.push_back(audit_fd);
+            confine(as_root, keep);
+            // It serves only this sandbox: it goes with the supervisor, however that ends. Set
+            // after the change of ids, which clears it.
+            if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::getppid() != parent) ::_exit(1);
+            Proxy proxy(p, shared_, monitor_fd, audit_fd);
+            proxy.serve(sockets);
+        } catch (...) {
+        }
+        ::_exit(1);
     }
 }
 
@@ -775,6 +821,11 @@ NameEgressReport EgressProxy::report() const {
     r.refused = shared_->refused.load();
     uint32_t n = std::min<uint32_t>(shared_->slots.load(), 64);
     for (uint32_t i = 0; i < n; ++i) r.refusals.emplace_back(shared_->refusals[i], strnlen(shared_->refusals[i], sizeof(shared_->refusals[i])));
+    const uint32_t m = std::min<uint32_t>(shared_->reached_n.load(), 256);
+    for (uint32_t i = 0; i < m; ++i) {
+        std::string one(shared_->reached[i], strnlen(shared_->reached[i], sizeof(shared_->reached[i])));
+        if (std::find(r.reached.begin(), r.reached.end(), one) == r.reached.end()) r.reached.push_back(std::move(one));
+    }
     return r;
 }
 

@@ -14,6 +14,8 @@
 #include "mech/userns_owner.hpp"
 #include "mech/pasta.hpp"
 #include "run/egress_proxy.hpp"
+#include "policy/profile.hpp"
+#include "policy/homes.hpp"
 #include "mech/veth.hpp"
 #include "run/channel.hpp"
 #include "run/init.hpp"
@@ -215,8 +217,17 @@ Policy with_caller_paths(Policy p) {
     if (!p.fs.workdir) return p;
     char cwd[PATH_MAX];
     if (!::getcwd(cwd, sizeof(cwd))) throw Error(ErrorKind::Usage, "--workdir: getcwd", ".", errno);
-    if (std::string_view(cwd) == "/")
-        throw Error::usage("--workdir: the current directory is /, which would make the whole root writable");
+    // Not a directory whose being writable undoes what the sandbox hides: the root, /tmp, a
+    // home, the secrets in one.
+    Policy builtin;
+    profile::apply_text(builtin, homes::builtin_profile_text(), "profiles/home.toml (built in)");
+    const char* env_home = ::getenv("HOME");
+    const std::string home = env_home && *env_home == '/' ? env_home : "";
+    std::vector<std::string> masks;
+    if (!home.empty())
+        for (const auto& m : builtin.fs.home_masks) masks.push_back(home + "/" + m);
+    if (std::string why = homes::workdir_refusal(cwd, home, masks); !why.empty())
+        throw Error::usage("--workdir: the current directory " + std::string(cwd) + " cannot be bound read-write: " + why);
     p.fs.mounts.push_back({MountKind::Bind, cwd, cwd, 0, 0755});
     if (p.process.cwd == "/") p.process.cwd = cwd;
     p.fs.workdir = false;
@@ -552,8 +563,15 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                 unused = true;
                 kill_sandbox();
             } else {
+                // The streams are taken whatever happens: a reader of them must see their end.
+                struct CloseStreams {
+                    int* fds;
+                    ~CloseStreams() {
+                        for (int i = 0; i < 3; ++i)
+                            if (fds[i] >= 0) ::close(fds[i]);
+                    }
+                } close_streams{given->stdio};
                 run::hand_over_program(channel.get(), plan, *given);
-                for (int fd : given->stdio) ::close(fd);
                 control = given->control;
                 program_pending = false;
                 told_exit = given->exited;

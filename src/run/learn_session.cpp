@@ -103,6 +103,7 @@ learned::Profile profile_of(const Outcome& out) {
     p.paths = out.paths_seen;
     p.connects = out.connects_seen;
     p.binds = out.binds_seen;
+    if (out.egress_names) p.hosts.insert(out.egress_names->reached.begin(), out.egress_names->reached.end());
     for (const char* s : kUnrecorded) p.allow.insert(s);
     for (const auto& s : out.syscalls_seen) {
         if (s.find(':') != std::string::npos) continue;  // other ABIs: the profile is x86_64's
@@ -189,6 +190,8 @@ int learn(const LearnOptions& opts, Policy policy) {
     }
 
     Policy checked = policy;
+    // Checked with the names it learned, not with the `--allow-host '*'` it learned them by.
+    if (!profile.hosts.empty()) std::erase_if(checked.network.allow_hosts, [](const HostRule& r) { return r.pattern == "*"; });
     if (!run_profile.empty()) {
         profile::apply_text(checked, run_profile, opts.profile_output);
     } else {

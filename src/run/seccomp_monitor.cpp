@@ -1,5 +1,7 @@
 #include "run/seccomp_monitor.hpp"
 
+#include "mech/monitor_line.hpp"
+
 #include "filter/bpf_eval.hpp"
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
@@ -43,6 +45,26 @@ void answer(int listener, uint64_t id, int error) {
     else kernel::notify_continue(listener, id);
 }
 
+// A refusal is answered, never run: errno(0) returns 0 without the call (as the filter's own
+// RET_ERRNO|0 does), it does not let it through.
+void refuse(int listener, uint64_t id, int error) { kernel::notify_error(listener, id, error); }
+
+// What the sandbox named, for a person's terminal: printable ASCII only, at most 200 bytes.
+std::string printable(const std::string& text) {
+    std::string out;
+    for (unsigned char ch : text) {
+        if (out.size() >= 200) return out + "...";
+        if (ch >= 0x20 && ch < 0x7f) {
+            out += static_cast<char>(ch);
+        } else {
+            char esc[5];
+            std::snprintf(esc, sizeof(esc), "\\x%02x", ch);
+            out += esc;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 SeccompMonitor::SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised,
@@ -53,14 +75,17 @@ SeccompMonitor::SeccompMonitor(const std::vector<sock_filter>& truth, std::vecto
 
 void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, const std::string& rule,
                            const std::string& why, const std::string& path) {
-    if (decision != "allow") {
+    // A refusal is an errno answer or a kill; what the kernel said of an allowed open
+    // (failed(ENOENT)) is not one.
+    if (decision.starts_with("errno(") || decision.starts_with("kill")) {
         ++refused_;
         if (monitor_fd_ >= 0) {
             // One line, as it happens: what, where, which rule.
             std::string line = "caisson: refused " + (e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall) +
-                               (path.empty() ? "" : " " + path) + " (pid " + std::to_string(e.pid) + "): " + decision +
-                               ", by " + (rule == "filter" ? std::string("the seccomp policy") : rule) + (why.empty() ? "" : " (" + why + ")") + "\n";
-            (void)!::write(monitor_fd_, line.data(), line.size());
+                               (path.empty() ? "" : " " + printable(path)) + " (pid " + std::to_string(e.pid) + "): " + decision +
+                               ", by " + (rule == "filter" ? std::string("the seccomp policy") : rule) +
+                               (why.empty() ? "" : " (" + why + ")") + "\n";
+            mech::write_line_unblocked(monitor_fd_, line);
         }
     }
     if (audit_fd_ < 0) return;
@@ -72,7 +97,8 @@ void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, c
     j["decision"] = decision;
     j["rule"] = rule;
     if (!why.empty()) j["why"] = why;
-    std::string line = j.dump() + "\n";
+    // A path the sandbox named need not be UTF-8: replaced, not thrown on.
+    std::string line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     (void)!::write(audit_fd_, line.data(), line.size());
 }
 
@@ -125,7 +151,7 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
                 if (!out.seccomp_violation) out.seccomp_violation = e;
                 return NotifyVerdict::Kill;
             }
-            answer(listener, n.id, v.action.value);
+            refuse(listener, n.id, v.action.value);
             return NotifyVerdict::Refused;
         }
     }
@@ -153,7 +179,7 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
         case seccomp::ActionKind::Errno:
         case seccomp::ActionKind::Trace:  // with no tracer attached, the kernel answers ENOSYS
             audit(e, seccomp::action_text(action), rule, "");
-            answer(listener, n.id, action.kind == seccomp::ActionKind::Errno ? action.value : ENOSYS);
+            refuse(listener, n.id, action.kind == seccomp::ActionKind::Errno ? action.value : ENOSYS);
             return NotifyVerdict::Refused;
         case seccomp::ActionKind::Notify: {
             audit(e, "allow", "notify", "");

@@ -49,7 +49,7 @@ TEST(AgentProfile, WorkdirIsRefusedAtTheRoot) {
     o.wrapper = {"/usr/bin/env", "-C", "/"};
     RunResult r = run_caisson({"run", "--workdir", "--", "/bin/true"}, o);
     EXPECT_EQ(r.status, 125);
-    EXPECT_NE(r.err.find("--workdir: the current directory is /"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--workdir: the current directory / cannot be bound read-write: it is /"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 # A test host for egress by name, sourced by tests/egress_clients_test.sh and
 # bench/egress_names.sh: a network namespace of its own (held by a sleeping process) a veth
-# pair away at 10.233.9.2, serving HTTP (80) and HTTPS with a self-signed certificate (443)
+# pair away at 10.233.9.2 (and 10.233.9.3, which no name leads to), serving HTTP (80) and HTTPS with a self-signed certificate (443)
 # from $tmp/www, and DNS (dnsmasq) for pkgs.test and other.test, both that address. Nothing
 # leaves the machine. `in_world COMMAND...` runs a command in a mount namespace of its own
 # where /etc/resolv.conf names that resolver and /etc/hosts lists neither name, as caisson
@@ -24,9 +24,10 @@ trap cleanup EXIT
 unshare --net sleep infinity & holder=$!
 for _ in $(seq 100); do [ "$(readlink /proc/$holder/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
 ip link add cthegr-h type veth peer name cthegr-p netns "$holder"
-ip addr add 10.233.9.1/30 dev cthegr-h && ip link set cthegr-h up
+ip addr add 10.233.9.1/29 dev cthegr-h && ip link set cthegr-h up
 there() { nsenter -t "$holder" -n "$@"; }
-there ip addr add 10.233.9.2/30 dev cthegr-p
+there ip addr add 10.233.9.2/29 dev cthegr-p
+there ip addr add 10.233.9.3/29 dev cthegr-p  # an address no name leads to: a raw address to try
 there ip link set cthegr-p up && there ip link set lo up
 
 # What it serves: a page, a git repository (git's dumb HTTP), a package index with one wheel.
@@ -57,8 +58,8 @@ www, cert, key = sys.argv[1:4]
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=www)
 class Quiet(http.server.ThreadingHTTPServer):
     daemon_threads = True
-plain = Quiet(("10.233.9.2", 80), handler)
-tls = Quiet(("10.233.9.2", 443), handler)
+plain = Quiet(("", 80), handler)
+tls = Quiet(("", 443), handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
@@ -72,6 +73,22 @@ nsenter -t "$holder" -n dnsmasq --no-daemon --no-resolv --no-hosts --listen-addr
   --address=/pkgs.test/10.233.9.2 --address=/other.test/10.233.9.2 --pid-file= --user=root 2>"$tmp/dns.err" & servers+=($!)
 for _ in $(seq 100); do grep -q ready "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$tmp/serve.out" || { echo "FAIL: the test host's server did not start"; cat "$tmp/serve.err"; exit 1; }
+# The resolver answers before anything asks it.
+/usr/bin/python3 - <<'PY' || { echo "FAIL: the test host's resolver did not answer"; cat "$tmp/dns.err"; exit 1; }
+import socket, time
+q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04pkgs\x04test\x00\x00\x01\x00\x01"
+for _ in range(100):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.1)
+    try:
+        s.sendto(q, ("10.233.9.2", 53))
+        if s.recv(512)[:2] == b"\x12\x34":
+            raise SystemExit(0)
+    except OSError:
+        pass
+    time.sleep(0.05)
+raise SystemExit(1)
+PY
 
 echo "nameserver 10.233.9.2" > "$tmp/resolv.conf"
 printf '127.0.0.1 localhost\n' > "$tmp/hosts"

@@ -661,3 +661,18 @@ TEST(Homes, OtherMountsOfAHiddenHomeAreHiddenToo) {
 
 }  // namespace
 }  // namespace caisson
+
+namespace caisson {
+namespace {
+
+TEST(Homes, AWorkdirThatWouldUndoTheHidingIsRefused) {
+    const std::vector<std::string> masks{"/home/al/.ssh", "/home/al/.gnupg"};
+    EXPECT_EQ(homes::workdir_refusal("/home/al/src/project", "/home/al", masks), "");
+    EXPECT_EQ(homes::workdir_refusal("/var/tmp/build", "/home/al", masks), "");
+    for (const char* bad : {"/", "/tmp", "/var/tmp", "/dev/shm", "/run/user/1000", "/usr/src", "/etc", "/home", "/home/al",
+                            "/root", "/home/al/.ssh", "/home/al/.gnupg/private-keys-v1.d", "relative"})
+        EXPECT_NE(homes::workdir_refusal(bad, "/home/al", masks), "") << bad;
+}
+
+}  // namespace
+}  // namespace caisson
