@@ -198,6 +198,21 @@ TEST(EgressNames, WhatTheProgramSendsFirstIsJudgedAndAloneGoesOn) {
     EXPECT_EQ(echo.requests(), 1) << "the second request behind the allowed one never reached the server";
 }
 
+// caisson learn with `--allow-host '*'`: any name may be reached, and the run profile it
+// writes allows exactly the names and ports that were.
+TEST(EgressNames, LearnWritesTheNamesReachedIntoTheRunProfile) {
+    HostEcho echo;
+    ASSERT_TRUE(echo.ok());
+    TempDir dir;
+    const std::string p = echo.port(), profile = dir.path() + "/run.toml";
+    RunResult r = run_caisson({"learn", "--allow-host", "*:" + p, "--ro-bind", hosts_without_localhost(dir), "/etc/hosts",
+                               "--ro-bind", probe_path(), kProbeInside, "--output", dir.path() + "/learned.toml",
+                               "--profile-output", profile, "--no-verify", "--", kProbeInside, "--http-get", "localhost:" + p});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(read_file(profile).find("allow-host = [\"localhost:" + p + "\"]"), std::string::npos) << read_file(profile);
+    EXPECT_EQ(echo.requests(), 1);
+}
+
 TEST(EgressNames, BadRulesAndOtherNetworksAreRefused) {
     expect_refused({"--allow-host", "10.0.0.1"}, "an address, not a name");
     expect_refused({"--allow-host", "bad..name"}, "not a DNS name");
