@@ -11,7 +11,7 @@
 set -euo pipefail
 caisson=$(readlink -f "$1")
 [ "$(id -u)" = 0 ] || { echo "SKIP: the test host (a veth pair, a namespace) needs root"; exit 77; }
-for tool in curl git openssl dnsmasq python3 nsenter unshare ip; do
+for tool in curl git openssl dnsmasq python3 nsenter unshare ip setpriv; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup.sh installs it)"; exit 77; }
 done
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || { echo "SKIP: pip is not installed (python3-pip)"; exit 77; }
@@ -54,6 +54,14 @@ HOME=/tmp/home git clone -q http://pkgs.test/repo.git /tmp/home/r 2>/dev/null &&
   check "git clone from another name, $mode" refused "$(sandbox "${extra[@]}" -- sh -c '
 HOME=/tmp/home git clone -q http://other.test/repo.git /tmp/home/r 2>/dev/null && echo reached || echo refused')"
 done
+
+# An ordinary user's address rules (--allow-connect): through the same proxy, no cgroup BPF.
+as_user() { in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-connect 10.233.9.3:80 "$@" 2>>"$tmp/monitor" || true; }
+check "rootless --allow-connect reaches the address" 200 "$(as_user -- sh -c "$code http://10.233.9.3/")"
+other=$(as_user -- sh -c "$code http://10.233.9.2/")
+check "rootless --allow-connect, another address" refused "$([ "$other" = 200 ] && echo reached || echo refused)"
+other=$(as_user -- sh -c "$code http://10.233.9.3:443/")
+check "rootless --allow-connect, another port" refused "$([ "$other" = 200 ] && echo reached || echo refused)"
 
 # Every refusal was said as it happened, and audited.
 check "the monitor names other.test" yes "$(grep -q 'caisson: refused .*other.test' "$tmp/monitor" && echo yes || echo no)"

@@ -101,6 +101,7 @@ int listener(int sock, int family, int type, uint16_t port, const char* what) {
     add_v4(sock, ctl, plan.block, plan.block_prefix, alias++);
     for (const auto& a : plan.v4_hosts)
         if (a[0] != 127) add_v4(sock, ctl, a, 32, alias++);  // 127/8 is lo's already
+    for (const auto& [a, prefix] : plan.v4_nets) add_v4(sock, ctl, a, prefix, alias++);
     if (!plan.v6_hosts.empty()) {
         int ctl6 = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         for (const auto& a : plan.v6_hosts) {

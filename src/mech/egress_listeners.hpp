@@ -21,6 +21,7 @@ struct EgressListenPlan {
     std::array<uint8_t, 4> block{};       // an IPv4 block added to lo, all of it local
     unsigned block_prefix = 16;
     std::vector<std::array<uint8_t, 4>> v4_hosts;   // more IPv4 addresses for lo (/32)
+    std::vector<std::pair<std::array<uint8_t, 4>, unsigned>> v4_nets;  // and prefixes, all of each local
     std::vector<std::array<uint8_t, 16>> v6_hosts;  // and IPv6 ones (/128)
     std::vector<uint16_t> tcp_ports;       // a listener on 0.0.0.0 for each
 };

@@ -79,9 +79,11 @@ struct Name {
 
 class Proxy {
 public:
-    Proxy(const Policy& p, EgressProxy::Shared* shared, int monitor_fd, int audit_fd)
+    Proxy(const Policy& p, EgressProxy::Shared* shared, int monitor_fd, int audit_fd, bool addresses)
         : rules_(p.network.allow_hosts), shared_(shared), monitor_fd_(monitor_fd), audit_fd_(audit_fd),
-          start_(std::chrono::steady_clock::now()) {}
+          start_(std::chrono::steady_clock::now()) {
+        if (addresses) egress_ = p.egress;
+    }
 
     void serve(mech::EgressSockets& s) {
         std::vector<pollfd> fds;
@@ -108,6 +110,7 @@ public:
 
 private:
     const std::vector<HostRule>& rules_;
+    Egress egress_;  // an ordinary user's --allow-connect and --deny-private (root's are the kernel's)
     EgressProxy::Shared* shared_;
     int monitor_fd_, audit_fd_;
     std::chrono::steady_clock::time_point start_;
@@ -229,7 +232,28 @@ private:
     // `localhost` itself), link-local addresses (the cloud's metadata service), unspecified,
     // multicast and broadcast addresses, and the block caisson hands out. IPv4 inside IPv6
     // is judged as IPv4. A name that the host resolves there (a DNS rebinding) is refused.
-    static bool forbidden(const sockaddr_storage& ss, const std::string& name) {
+    bool forbidden(const sockaddr_storage& ss, const std::string& name) const {
+        if (ss.ss_family == AF_INET && !egress_.deny.empty()) {
+            // --deny-private: what a name leads to is judged as a raw address would be.
+            const auto* a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
+            if (listed(egress_.deny, a, 0) && !listed(egress_.allow, a, 0)) return true;
+        }
+        return always_forbidden(ss, name);
+    }
+
+    // Whether an IPv4 address (and port, 0: any) is among `list`'s destinations.
+    static bool listed(const std::vector<NetDestination>& list, const uint8_t* a, uint16_t port) {
+        for (const auto& d : list) {
+            if (d.v6) continue;
+            const uint32_t want = static_cast<uint32_t>(d.addr[0]) << 24 | d.addr[1] << 16 | d.addr[2] << 8 | d.addr[3];
+            const uint32_t have = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
+            const uint32_t mask = d.prefix ? ~0u << (32 - d.prefix) : 0;
+            if ((want & mask) == (have & mask) && (port == 0 || (port >= d.port_lo && port <= d.port_hi))) return true;
+        }
+        return false;
+    }
+
+    static bool always_forbidden(const sockaddr_storage& ss, const std::string& name) {
         const bool local_name = name == "localhost" || name.ends_with(".localhost");
         const uint8_t* v4 = nullptr;
         uint8_t mapped[4];
@@ -260,7 +284,7 @@ private:
                alibaba_metadata;
     }
 
-    static Addresses lookup(const std::string& name, int* err) {
+    Addresses lookup(const std::string& name, int* err) const {
         addrinfo hints{};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
@@ -345,6 +369,18 @@ private:
         if (::getsockname(c, reinterpret_cast<sockaddr*>(&local), &len) < 0 || local.sin_family != AF_INET) return;
         const uint16_t port = ntohs(local.sin_port);
         if (local.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && port == kEgressProxyPort) return proxy_request(c);
+        const auto* raw = reinterpret_cast<const uint8_t*>(&local.sin_addr);
+        if (!egress_.allow.empty() && listed(egress_.allow, raw, port) && !(raw[0] == kBlock[0] && raw[1] == kBlock[1])) {
+            // An address --allow-connect lists (an ordinary user's): straight there.
+            char addr[INET_ADDRSTRLEN] = "?";
+            ::inet_ntop(AF_INET, &local.sin_addr, addr, sizeof(addr));
+            sockaddr_storage to{};
+            std::memcpy(&to, &local, sizeof(local));
+            kernel::Fd up = connect_upstream(addr, port, {to}, false);
+            if (!up) return;
+            reached(addr, port);
+            return relay(c, up.get());
+        }
         auto name = name_at(local);
         if (!name) {  // a name server's address, or one never handed out
             char addr[INET_ADDRSTRLEN] = "?";
@@ -538,11 +574,12 @@ private:
         return it == by_name_.end() ? Addresses{} : names_[it->second].upstream;
     }
 
-    kernel::Fd connect_upstream(const std::string& name, uint16_t port, Addresses addrs) {
+    // `judged`: the addresses came from a name, and are held to what names may lead to.
+    kernel::Fd connect_upstream(const std::string& name, uint16_t port, Addresses addrs, bool judged = true) {
         if (addrs.empty()) addrs = lookup(name, nullptr);
         if (addrs.empty()) refused("connect " + name + ":" + std::to_string(port) + " (the host resolves it to nothing it may reach)");
         for (auto& ss : addrs) {
-            if (forbidden(ss, name)) continue;
+            if (judged && forbidden(ss, name)) continue;
             socklen_t len;
             if (ss.ss_family == AF_INET) {
                 reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(port);
@@ -747,6 +784,17 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     plan.block_prefix = 16;
     name_servers(p, plan);
     plan.tcp_ports = host_rules::all_ports(p.network.allow_hosts);
+    // An ordinary user's --allow-connect: each prefix made local on the sandbox's lo, and a
+    // listener for each of its ports (preflight bounds them).
+    const bool addresses = !as_root && p.egress.enabled();
+    if (addresses)
+        for (const auto& d : p.egress.allow) {
+            if (d.v6) continue;
+            plan.v4_nets.push_back({{d.addr[0], d.addr[1], d.addr[2], d.addr[3]}, d.prefix});
+            for (uint32_t port = d.port_lo; port <= d.port_hi; ++port) plan.tcp_ports.push_back(static_cast<uint16_t>(port));
+        }
+    std::sort(plan.tcp_ports.begin(), plan.tcp_ports.end());
+    plan.tcp_ports.erase(std::unique(plan.tcp_ports.begin(), plan.tcp_ports.end()), plan.tcp_ports.end());
     if (std::find(plan.tcp_ports.begin(), plan.tcp_ports.end(), kEgressProxyPort) == plan.tcp_ports.end())
         plan.tcp_ports.push_back(kEgressProxyPort);
     if (plan.tcp_ports.size() > host_rules::kMaxPorts + 1)
@@ -797,7 +845,7 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
             // It serves only this sandbox: it goes with the supervisor, however that ends. Set
             // after the change of ids, which clears it.
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::getppid() != parent) ::_exit(1);
-            Proxy proxy(p, shared_, monitor_fd, audit_fd);
+            Proxy proxy(p, shared_, monitor_fd, audit_fd, addresses);
             proxy.serve(sockets);
         } catch (...) {
         }

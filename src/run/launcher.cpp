@@ -172,7 +172,7 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
             out.push_back("home " + plan.root.home + " read-only, " + std::to_string(plan.root.home_masks.size()) + " secrets hidden");
     }
     if (p.namespaces.net && p.network.kind == Network::Kind::Loopback) out.emplace_back("loopback-only");
-    if (p.egress.enabled())
+    if (p.egress.enabled() && ::geteuid() == 0)
         out.push_back("egress-filter (" + std::to_string(p.egress.allow.size()) + " allowed, " +
                       std::to_string(p.egress.deny.size()) + " denied destinations, otherwise " +
                       (p.egress.default_deny() ? "deny" : "allow") + ")");
@@ -311,7 +311,10 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     // root gives it a cgroup even unasked, where one can be made (best effort: the tree
     // kill remains otherwise, and the report says which).
     const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
-    const bool needs_cgroup = p.resources.any() || p.egress.enabled() || (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort) ||
+    // An ordinary user's address rules are the egress proxy's (run/egress_proxy), root's the
+    // cgroup BPF filter's.
+    const bool egress_filter = p.egress.enabled() && caller_uid == 0;
+    const bool needs_cgroup = p.resources.any() || egress_filter || (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort) ||
                               learn_trace.has_value();
     const char* const no_v2_for_egress = "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)";
     // Best-effort BPF LSM programs still get a cgroup to attach to, where one can be made.
@@ -352,7 +355,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     // The egress filter is in the cgroup before any process: nothing of the sandbox ever
     // runs without it. Declared after the cgroup, so that it goes first.
     std::optional<mech::EgressFilter> egress;
-    if (p.egress.enabled()) {
+    if (egress_filter) {
         if (!cgroup || cgroup->v2_fd() < 0)
             throw Error::usage(no_v2_for_egress);
         egress.emplace(cgroup->v2_fd(), p.egress);
@@ -487,7 +490,8 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     std::optional<mech::PastaLink> pasta;
     if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
     std::optional<run::EgressProxy> names;
-    if (!p.network.allow_hosts.empty()) names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file.get());
+    if (!p.network.allow_hosts.empty() || (p.egress.enabled() && caller_uid != 0))
+        names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file.get());
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -706,8 +710,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     for (const auto& h : held.held) out.protections.push_back("ceiling " + h);
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
     if (names)
-        out.protections.emplace_back("egress by name (" + std::to_string(p.network.allow_hosts.size()) +
-                                     " --allow-host rules; resolver and proxy on lo, no other route)");
+        out.protections.emplace_back("egress by name (" + std::to_string(p.network.allow_hosts.size()) + " --allow-host rules, " +
+                                     std::to_string(caller_uid == 0 ? 0 : p.egress.allow.size()) +
+                                     " --allow-connect destinations; resolver and proxy on lo, no other route)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.steps.landlock_plan.not_enforced;

@@ -174,10 +174,15 @@ TEST(Egress, BadDestinationsAndUnsafeCombinationsAreRefusedBeforeAnythingStarts)
         {{"--deny-private", "--cap-add", "NET_RAW"}, "would keep CAP_NET_RAW"},
     };
     for (const auto& c : cases) expect_refused(c.args, c.message);
-    // An ordinary user cannot attach cgroup programs: refused, not silently dropped.
+    // An ordinary user cannot attach cgroup programs: the rules go through caisson's egress
+    // proxy, which takes IPv4 prefixes of /8 or narrower with a few ports, not loopback, and
+    // only as the sandbox's one way out (tests/egress_clients_test.sh runs them).
     RunOptions as_user;
     as_user.as_uid = kUnprivilegedUid;
-    expect_refused({"--allow-connect", "loopback"}, "only root can attach", as_user);
+    expect_refused({"--allow-connect", "loopback:80"}, "not loopback", as_user);
+    expect_refused({"--allow-connect", "[2001:db8::1]:443"}, "IPv6 destinations need root", as_user);
+    expect_refused({"--allow-connect", "10.0.0.0/8"}, "at most 32 ports in all", as_user);
+    expect_refused({"--allow-connect", "10.0.0.1:443", "--net", "host"}, "needs --net none", as_user);
 }
 
 }  // namespace
