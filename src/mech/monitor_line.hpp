@@ -10,4 +10,8 @@ namespace caisson::mech {
 // True when the whole line went out.
 bool write_line_unblocked(int fd, const std::string& line);
 
+// What the sandbox sent or named, for such a line (and a report): printable ASCII only, other
+// bytes as \xNN (no terminal escapes, nothing that is not UTF-8), cut after `max` bytes.
+std::string printable(const std::string& text, size_t max);
+
 }  // namespace caisson::mech

@@ -126,28 +126,11 @@ private:
         uint32_t slot = shared_->reached_n.fetch_add(1, std::memory_order_relaxed);
         if (slot < 256) std::snprintf(shared_->reached[slot], sizeof(shared_->reached[slot]), "%s:%u", name.c_str(), port);
     }
+
     // What the sandbox sent goes into these lines: printable ASCII only (no terminal escapes
     // on --monitor's stream, no bytes that are not UTF-8 in the report), at most 160 bytes.
-    static std::string printable(const std::string& text) {
-        std::string out;
-        for (unsigned char ch : text) {
-            if (out.size() >= 160) {
-                out += "...";
-                break;
-            }
-            if (ch >= 0x20 && ch < 0x7f) {
-                out += static_cast<char>(ch);
-            } else {
-                char esc[5];
-                std::snprintf(esc, sizeof(esc), "\\x%02x", ch);
-                out += esc;
-            }
-        }
-        return out;
-    }
-
     void refused(const std::string& raw) {
-        const std::string what = printable(raw);
+        const std::string what = mech::printable(raw, 160);
         shared_->refused.fetch_add(1, std::memory_order_relaxed);
         uint32_t slot = shared_->slots.fetch_add(1, std::memory_order_relaxed);
         if (slot < 64) std::snprintf(shared_->refusals[slot], sizeof(shared_->refusals[slot]), "%s", what.c_str());

@@ -49,22 +49,6 @@ void answer(int listener, uint64_t id, int error) {
 // RET_ERRNO|0 does), it does not let it through.
 void refuse(int listener, uint64_t id, int error) { kernel::notify_error(listener, id, error); }
 
-// What the sandbox named, for a person's terminal: printable ASCII only, at most 200 bytes.
-std::string printable(const std::string& text) {
-    std::string out;
-    for (unsigned char ch : text) {
-        if (out.size() >= 200) return out + "...";
-        if (ch >= 0x20 && ch < 0x7f) {
-            out += static_cast<char>(ch);
-        } else {
-            char esc[5];
-            std::snprintf(esc, sizeof(esc), "\\x%02x", ch);
-            out += esc;
-        }
-    }
-    return out;
-}
-
 }  // namespace
 
 SeccompMonitor::SeccompMonitor(const std::vector<sock_filter>& truth, std::vector<seccomp::Supervised> supervised,
@@ -82,7 +66,7 @@ void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, c
         if (monitor_fd_ >= 0) {
             // One line, as it happens: what, where, which rule.
             std::string line = "caisson: refused " + (e.abi == "x86_64" ? e.syscall : e.abi + ":" + e.syscall) +
-                               (path.empty() ? "" : " " + printable(path)) + " (pid " + std::to_string(e.pid) + "): " + decision +
+                               (path.empty() ? "" : " " + mech::printable(path, 200)) + " (pid " + std::to_string(e.pid) + "): " + decision +
                                ", by " + (rule == "filter" ? std::string("the seccomp policy") : rule) +
                                (why.empty() ? "" : " (" + why + ")") + "\n";
             mech::write_line_unblocked(monitor_fd_, line);
