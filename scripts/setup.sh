@@ -12,8 +12,11 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
 tests=(libgtest-dev libgmock-dev libbenchmark-dev
        curl git python3-pip openssl dnsmasq-base  # clients of the egress proxy, and the test host's resolver
        qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
-# The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp.
-check=(podman conmon catatonit containerd docker.io)
+# The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp; the kubelet's side of
+# containerd's CRI in tests/cri/pod_test.py (gRPC, the CRI's messages, exec's websocket, the
+# pod network's CNI plugins).
+check=(podman conmon catatonit containerd docker.io
+       python3-grpcio python3-protobuf protobuf-compiler python3-websocket containernetworking-plugins)
 bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon)
 fuzz=(clang libclang-rt-dev)
 

@@ -83,8 +83,21 @@ void apply_key(Policy& p, const std::string& annotation, const std::string& key,
 
 }  // namespace
 
+bool is_pod_sandbox(const std::map<std::string, std::string>& annotations) {
+    for (const char* key : {"io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"}) {
+        auto it = annotations.find(key);
+        if (it != annotations.end() && it->second == "sandbox") return true;
+    }
+    return false;
+}
+
 CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi) {
     CaissonProtections out;
+    // A pod's annotations reach its sandbox container too (containerd and CRI-O pass them
+    // to both). That container runs only the admin's pause image, never the pod's code, and
+    // a rule's paths name things in the pod's images, which the pause image does not have:
+    // the protections are the containers', where the code they confine runs.
+    if (is_pod_sandbox(annotations)) return out;
     Policy blank;
     blank.seccomp = seccomp::Policy{};  // no filter unless an annotation asks
     Policy p = blank;

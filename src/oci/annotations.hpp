@@ -50,6 +50,11 @@ struct CaissonProtections {
     bool needs_monitor() const { return !supervised.empty() || bpf_lsm.enabled(); }
 };
 
+// A Kubernetes pod's sandbox (pause) container, as containerd and CRI-O mark it: the
+// annotations that the pod's containers get do not apply to it (caisson_protections gives it
+// none); it runs the admin's pause image and nothing of the pod's.
+bool is_pod_sandbox(const std::map<std::string, std::string>& annotations);
+
 // Throws caisson::Error (usage) naming the annotation. `landlock_abi`: the kernel's version.
 CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi);
 

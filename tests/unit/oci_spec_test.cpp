@@ -5,6 +5,7 @@
 #include "filter/bpf_eval.hpp"
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
+#include "oci/annotations.hpp"
 #include "oci/resources.hpp"
 #include "oci/rootfs.hpp"
 #include "oci/seccomp_json.hpp"
@@ -325,4 +326,20 @@ TEST(OciMountOptions, SortedIntoAttributesPropagationAndData) {
 }
 
 }  // namespace
+// A pod's annotations reach its sandbox (pause) container too; caisson's apply to the pod's
+// containers, where its code runs, and not to the pause image, which lacks their paths.
+TEST(OciAnnotations, APodsSandboxContainerTakesNoneOfThem) {
+    std::map<std::string, std::string> a{{"org.caisson.landlock-rx", "/probe"}};
+    EXPECT_TRUE(caisson_protections(a, 7).landlock.has_value());
+    for (const char* key : {"io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"}) {
+        auto sandbox = a, container = a;
+        sandbox[key] = "sandbox";
+        container[key] = "container";
+        EXPECT_TRUE(is_pod_sandbox(sandbox)) << key;
+        EXPECT_FALSE(caisson_protections(sandbox, 7).any()) << key;
+        EXPECT_FALSE(is_pod_sandbox(container)) << key;
+        EXPECT_TRUE(caisson_protections(container, 7).landlock.has_value()) << key;
+    }
+}
+
 }  // namespace caisson::oci
