@@ -2,7 +2,8 @@
 #   make demo    install what is missing, build, and run a sandbox that shows what it isolates
 #   make check   install what is missing, build, and run every test (as root)
 #   make bench   start latency against bubblewrap and firejail; seccomp cost against libseccomp;
-#                OCI create-to-delete against crun and runc;
+#                OCI create-to-delete against crun and runc; pods through containerd's CRI
+#                against runc;
 #                what cgroups add to a start, against crun
 #   make fuzz    libFuzzer (clang, ASan, UBSan) on every parser, FUZZ_SECONDS each, from the
 #                committed seeds (fuzz/corpus, kept minimal) into a working corpus under

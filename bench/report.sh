@@ -31,6 +31,8 @@ echo "bench: egress by name (bench/egress_names.sh)" >&2
 bash "$here/egress_names.sh" "$build/caisson" "${ROUNDS:-3}" > "$tmp/egress_names.txt"
 echo "bench: network modes (bench/net_modes.sh)" >&2
 bash "$here/net_modes.sh" "$build/caisson" "${NET_RUNS:-50}" "${ROUNDS:-3}" "${NET_MIB:-512}" > "$tmp/net.txt"
+echo "bench: pods through containerd's CRI (bench/cri_pods.py)" >&2
+/usr/bin/python3 "$here/cri_pods.py" "$build/caisson-oci" "$build/tests/probe" "$here/.." "${CRI_PODS:-20}" "${ROUNDS:-3}" > "$tmp/cri.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
 bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"
 
@@ -141,5 +143,12 @@ fi
   [ -n "$charts" ] && echo && echo "![OCI runtimes](oci_runtimes.png)"
   echo
   echo '```'; cat "$tmp/oci.txt"; echo '```'
+  echo
+  echo "## Pods through containerd's CRI (bench/cri_pods.py)"
+  echo "Pod start to container running, as the kubelet asks for it (RunPodSandbox with the CNI bridge, then"
+  echo "CreateContainer and StartContainer), with each runtime handler in turns on one containerd and one runc shim"
+  echo "(tests/cri/kubelet.py's node). Target (issue 22): caisson-oci <= 0.7x runc."
+  echo
+  echo '```'; cat "$tmp/cri.txt"; echo '```'
 } > "$out"
 echo "bench: wrote $out" >&2

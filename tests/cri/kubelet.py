@@ -475,14 +475,19 @@ class Node:
                 except OSError:
                     pass
 
+    def sweep_pods(self):
+        """Every pod, as the kubelet removes one (its containers go with it)."""
+        for p in self.runtime.ListPodSandbox().items:
+            self.runtime.StopPodSandbox(pod_sandbox_id=p.id)
+            self.runtime.RemovePodSandbox(pod_sandbox_id=p.id)
+        self.remove_cgroups()
+
     def sweep(self):
         """Every pod as the kubelet removes it, then containerd; then, as a last resort,
         whatever a failure left."""
         if self.ctd and self.ctd.process.poll() is None:
             try:
-                for p in self.runtime.ListPodSandbox().items:
-                    self.runtime.StopPodSandbox(pod_sandbox_id=p.id)
-                    self.runtime.RemovePodSandbox(pod_sandbox_id=p.id)
+                self.sweep_pods()
             except Exception as e:  # noqa: BLE001 - the sweep goes on to what follows
                 sys.stderr.write("kubelet: removing the pods failed: %s\n" % e)
             self.ctd.stop()
@@ -493,6 +498,10 @@ class Node:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        # A killed process leaves its cgroup only once it is gone.
+        deadline = time.monotonic() + 10
+        while processes_in("/" + self.cgroup_top + "/") and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.remove_cgroups()
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
         for m in sorted(mounts_under(self.work), key=len, reverse=True):
