@@ -61,6 +61,9 @@ struct NameEgressReport {
     uint64_t refused = 0;
     std::vector<std::string> refusals;  // the first 64: "dns evil.example", "connect evil.example:443 (proxy)"
     std::vector<std::string> reached;   // where connections went, once each: "pypi.org:443"
+    // What confines the proxy itself ("seccomp egress-proxy", "landlock ..."; "not
+    // enforced: ..." for Landlock's parts this kernel lacks).
+    std::vector<std::string> proxy_confinement;
 };
 
 struct Outcome {

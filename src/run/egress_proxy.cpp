@@ -8,10 +8,12 @@
 #include "policy/dns_message.hpp"
 #include "policy/host_rules.hpp"
 #include "policy/http_head.hpp"
+#include "policy/seccomp_profile.hpp"
 #include "policy/tls_hello.hpp"
 #include "run/preflight.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/restrict.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +37,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -759,6 +762,47 @@ void confine(bool as_root, const std::vector<int>& keep) {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+// What confines the proxy beyond its ids: a filter of its own (profiles/seccomp/
+// egress-proxy.toml: relay, resolve, threads; no exec, fork or executable memory) and
+// Landlock: files only to read, under /etc (the resolver's configuration, and where its
+// files link to), no TCP bind, TCP connect only to the ports the rules reach and DNS's, no
+// signal or abstract socket outside. Landlock is best effort (a kernel without it, or an
+// older ABI, still serves, and the report says what held); the filter is not.
+SelfPolicy proxy_confinement(std::vector<uint16_t> upstream_ports) {
+    SelfPolicy s;
+    s.seccomp = seccomp_profile::load("egress-proxy");
+    std::vector<std::string> dirs{"/etc"};
+    for (const char* file : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf"}) {
+        std::error_code ec;
+        const auto real = std::filesystem::canonical(file, ec);
+        if (ec) continue;
+        const std::string dir = real.parent_path().string();
+        if (dir != "/etc" && dir.rfind("/etc/", 0) != 0 && std::find(dirs.begin(), dirs.end(), dir) == dirs.end())
+            dirs.push_back(dir);
+    }
+    for (const auto& d : dirs) s.landlock.paths.push_back({d, LandlockAccess::Read});
+    s.landlock.restrict_bind = true;
+    s.landlock.restrict_connect = true;
+    upstream_ports.push_back(53);  // the resolver's TCP, for answers too long for UDP
+    std::sort(upstream_ports.begin(), upstream_ports.end());
+    upstream_ports.erase(std::unique(upstream_ports.begin(), upstream_ports.end()), upstream_ports.end());
+    s.landlock.connect_ports = std::move(upstream_ports);
+    s.landlock.scope_abstract_unix = true;
+    s.landlock.scope_signal = true;
+    s.landlock.best_effort = true;
+    return s;
+}
+
+// The proxy tells the supervisor, on a pipe, that it is confined ('y', then what held, a
+// line each) or why it could not be ('n', then the error): the supervisor does not go on
+// with a proxy that is not.
+void say_confined(int fd, const SelfReport& r) {
+    std::string text = "y";
+    for (const auto& a : r.applied) text += a + "\n";
+    for (const auto& n : r.not_enforced) text += "not enforced: " + n + "\n";
+    (void)!::write(fd, text.data(), std::min<size_t>(text.size(), PIPE_BUF));
+}
+
 }  // namespace
 
 EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int monitor_fd, int audit_fd) {
@@ -783,6 +827,12 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     if (plan.tcp_ports.size() > host_rules::kMaxPorts + 1)
         throw Error::usage("--allow-host: at most " + std::to_string(host_rules::kMaxPorts) + " different ports");
 
+    std::vector<uint16_t> upstream = host_rules::all_ports(p.network.allow_hosts);
+    if (addresses)
+        for (const auto& d : p.egress.allow)
+            for (uint32_t port = d.port_lo; !d.v6 && port <= d.port_hi; ++port) upstream.push_back(static_cast<uint16_t>(port));
+    const SelfPolicy confinement = proxy_confinement(std::move(upstream));
+
     const std::string ns = "/proc/" + std::to_string(sandbox_pid) + "/ns/";
     kernel::Fd netns(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!netns) throw Error(ErrorKind::Setup, "--allow-host: open the sandbox's network namespace", ns + "net", errno);
@@ -797,6 +847,9 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     if (mem == MAP_FAILED) throw Error(ErrorKind::Setup, "mmap", "egress proxy counters", errno);
     shared_ = new (mem) Shared();
 
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe2", "egress proxy's start", errno);
+    kernel::Fd ready_r(ready[0]), ready_w(ready[1]);
     const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) {
@@ -824,16 +877,44 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
             }
             if (monitor_fd >= 0) keep.push_back(monitor_fd);
             if (audit_fd >= 0) keep.push_back(audit_fd);
+            keep.push_back(ready_w.get());
             confine(as_root, keep);
             // It serves only this sandbox: it goes with the supervisor, however that ends. Set
             // after the change of ids, which clears it.
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::getppid() != parent) ::_exit(1);
             Proxy proxy(p, shared_, monitor_fd, audit_fd, addresses);
+            try {
+                // Before the first byte from the sandbox, and before any thread.
+                say_confined(ready_w.get(), restrict_self(confinement));
+            } catch (const std::exception& e) {
+                const std::string text = std::string("n") + e.what();
+                (void)!::write(ready_w.get(), text.data(), std::min<size_t>(text.size(), PIPE_BUF));
+                ::_exit(1);
+            }
+            ready_w.reset();
             proxy.serve(sockets);
         } catch (...) {
         }
         ::_exit(1);
     }
+    ready_w.reset();
+    char buf[PIPE_BUF + 1];
+    ssize_t n;
+    do n = ::read(ready_r.get(), buf, PIPE_BUF);
+    while (n < 0 && errno == EINTR);
+    const std::string said(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    if (said.empty() || said[0] != 'y') {
+        ::kill(pid_, SIGKILL);
+        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+        ::munmap(shared_, sizeof(Shared));
+        shared_ = nullptr;
+        throw Error(ErrorKind::Setup, "confine the egress proxy",
+                    said.empty() ? std::string("it ended before saying") : said.substr(1), 0);
+    }
+    std::istringstream lines(said.substr(1));
+    for (std::string line; std::getline(lines, line);) confinement_.push_back(line);
 }
 
 EgressProxy::~EgressProxy() {
@@ -848,6 +929,7 @@ EgressProxy::~EgressProxy() {
 NameEgressReport EgressProxy::report() const {
     NameEgressReport r;
     if (!shared_) return r;
+    r.proxy_confinement = confinement_;
     r.allowed = shared_->allowed.load();
     r.refused = shared_->refused.load();
     uint32_t n = std::min<uint32_t>(shared_->slots.load(), 64);

@@ -24,6 +24,9 @@
 
 #include <sys/types.h>
 
+#include <string>
+#include <vector>
+
 namespace caisson::run {
 
 class EgressProxy {
@@ -43,6 +46,7 @@ public:
 private:
     pid_t pid_ = -1;
     Shared* shared_ = nullptr;
+    std::vector<std::string> confinement_;  // what the proxy said held
 };
 
 }  // namespace caisson::run

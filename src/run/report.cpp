@@ -37,7 +37,8 @@ std::string outcome_to_json(const Outcome& o) {
     if (o.refusals) j["refusals"] = *o.refusals;
     if (o.egress_names)
         j["egress_names"] = {{"allowed", o.egress_names->allowed}, {"refused", o.egress_names->refused},
-                             {"refusals", o.egress_names->refusals}, {"reached", o.egress_names->reached}};
+                             {"refusals", o.egress_names->refusals}, {"reached", o.egress_names->reached},
+                             {"proxy_confinement", o.egress_names->proxy_confinement}};
     if (o.egress)
         j["egress"] = {{"hooks", o.egress->hooks}, {"denied", o.egress->denied}, {"denials", o.egress->denials}};
     if (o.bpf_lsm) {

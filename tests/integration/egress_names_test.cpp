@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <linux/landlock.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -87,6 +89,12 @@ std::string hosts_without_localhost(const TempDir& dir) {
     return path;
 }
 
+// The kernel's Landlock ABI, as caisson asks for it; 0 without Landlock.
+int landlock_abi() {
+    long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return v < 0 ? 0 : static_cast<int>(v);
+}
+
 bool has(const nlohmann::json& list, const std::string& part) {
     for (const auto& e : list)
         if (e.get<std::string>().find(part) != std::string::npos) return true;
@@ -129,6 +137,11 @@ void expect_only_the_allowed_name(const RunOptions& opts) {
     EXPECT_TRUE(has(refusals, "connect 127.0.0.1:" + p + " (an address no allowed name")) << refusals.dump();
     EXPECT_GE(rep["egress_names"]["allowed"].get<int>(), 1);
     EXPECT_TRUE(has(rep["protections"], "egress by name")) << rep["protections"].dump();
+    // The proxy said what confines it before the sandbox could send it anything.
+    const auto& held = rep["egress_names"]["proxy_confinement"];
+    EXPECT_TRUE(has(held, "seccomp egress-proxy")) << held.dump();
+    EXPECT_TRUE(has(held, "no-new-privs")) << held.dump();
+    if (landlock_abi() >= 1) EXPECT_TRUE(has(held, "landlock")) << held.dump();
 }
 
 TEST(EgressNames, OnlyTheAllowedNameIsReachedThroughCaissonsResolver) { expect_only_the_allowed_name({}); }

@@ -340,7 +340,7 @@ TEST(SeccompCompiler, BadInputIsRefusedWithItsPlace) {
 }
 
 TEST(SeccompProfiles, BuiltInsCompileWithoutWarnings) {
-    for (const char* name : {"default", "strict"}) {
+    for (const char* name : {"default", "strict", "egress-proxy"}) {
         auto p = seccomp_profile::load(name);
         auto c = filter::compile(p);
         EXPECT_TRUE(c.warnings.empty()) << name << ": " << c.warnings.front();
@@ -369,6 +369,31 @@ TEST(SeccompProfiles, DefaultDecidesTheDocumentedCalls) {
     EXPECT_EQ(c.run("ioctl", {1, TIOCGWINSZ}), kAllow);
     EXPECT_EQ(c.run("personality", {0xffffffff}), kAllow);
     EXPECT_EQ(c.run("personality", {0x0400000 /* READ_IMPLIES_EXEC */}), kEperm);
+}
+
+// The egress proxy parses what the sandbox sends in the host's network: a flaw there must
+// not run code, start a process, leave a namespace or open a socket of another family.
+TEST(SeccompProfiles, TheEgressProxysFilterHoldsItToRelayingAndResolving) {
+    Compiled c{filter::compile(seccomp_profile::load("egress-proxy"))};
+    for (const char* ok : {"read", "write", "splice", "accept4", "connect", "recvfrom", "sendto", "futex", "openat"})
+        EXPECT_EQ(c.run(ok), kAllow) << ok;
+    EXPECT_EQ(c.run("clone", {CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM}), kAllow);
+    EXPECT_EQ(c.run("clone", {SIGCHLD}), kEperm) << "no process";
+    EXPECT_EQ(c.run("clone3"), SECCOMP_RET_ERRNO | ENOSYS);
+    for (const char* denied : {"execve", "execveat", "fork", "vfork", "ptrace", "setns", "unshare", "mount", "kill",
+                               "bpf", "io_uring_setup", "socketpair", "memfd_create", "process_vm_writev"})
+        EXPECT_EQ(c.run(denied), kEperm) << denied;
+    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_STREAM}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_INET6, SOCK_DGRAM}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_NETLINK, SOCK_RAW}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_UNIX, SOCK_STREAM}), kEperm);
+    EXPECT_EQ(c.run("socket", {AF_PACKET, SOCK_RAW}), kEperm);
+    EXPECT_EQ(c.run("mmap", {0, 4096, PROT_READ | PROT_WRITE}), kAllow);
+    EXPECT_EQ(c.run("mmap", {0, 4096, PROT_READ | PROT_EXEC}), kEperm) << "no memory that executes";
+    EXPECT_EQ(c.run("mprotect", {0, 4096, PROT_READ | PROT_EXEC}), kEperm);
+    EXPECT_EQ(c.run("ioctl", {3, FIONREAD}), kAllow);
+    EXPECT_EQ(c.run("ioctl", {3, TIOCSTI}), kEperm);
+    EXPECT_EQ(c.raw(AUDIT_ARCH_I386, 11), kKill) << "other architectures are killed";
 }
 
 TEST(SeccompProfiles, CallsDecidedByNumberNeverReadArguments) {
