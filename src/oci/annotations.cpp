@@ -83,21 +83,29 @@ void apply_key(Policy& p, const std::string& annotation, const std::string& key,
 
 }  // namespace
 
-bool is_pod_sandbox(const std::map<std::string, std::string>& annotations) {
+bool is_pod_sandbox(const std::map<std::string, std::string>& annotations, const std::string& container_id) {
+    // Each runtime writes its own type key after it copies the pod's annotations in, so
+    // another runtime's key could come from the pod: every type key present must say
+    // sandbox, and the runtime's own sandbox id must be this container's own (the pause
+    // container's id is the sandbox's; a pod cannot know its containers' ids beforehand).
+    bool typed = false;
     for (const char* key : {"io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"}) {
         auto it = annotations.find(key);
-        if (it != annotations.end() && it->second == "sandbox") return true;
+        if (it == annotations.end()) continue;
+        if (it->second != "sandbox") return false;
+        typed = true;
+    }
+    if (!typed || container_id.empty()) return false;
+    for (const char* key : {"io.kubernetes.cri.sandbox-id", "io.kubernetes.cri-o.SandboxID"}) {
+        auto it = annotations.find(key);
+        if (it != annotations.end() && it->second == container_id) return true;
     }
     return false;
 }
 
-CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi) {
+CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi,
+                                       const std::string& container_id) {
     CaissonProtections out;
-    // A pod's annotations reach its sandbox container too (containerd and CRI-O pass them
-    // to both). That container runs only the admin's pause image, never the pod's code, and
-    // a rule's paths name things in the pod's images, which the pause image does not have:
-    // the protections are the containers', where the code they confine runs.
-    if (is_pod_sandbox(annotations)) return out;
     Policy blank;
     blank.seccomp = seccomp::Policy{};  // no filter unless an annotation asks
     Policy p = blank;
@@ -148,7 +156,12 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
         landlock.restrict_connect = true;
         landlock.connect_ports = *ports;
     }
-    if (landlock.enabled()) out.landlock = landlock_rights::plan(landlock, landlock_abi);
+    // A pod's annotations reach its sandbox (pause) container too (containerd and CRI-O pass
+    // them to both). Landlock's paths name files in the pod's images, which the admin's
+    // pause image lacks: the sandbox takes the rest (seccomp, egress, the BPF LSM), not
+    // Landlock.
+    if (landlock.enabled() && !is_pod_sandbox(annotations, container_id))
+        out.landlock = landlock_rights::plan(landlock, landlock_abi);
     if (sp.mode == seccomp::Mode::Filter) {
         // Supervised calls (and those their conditions watch) go to the monitor first; the
         // policy's own rules, compiled as themselves, still decide what it lets through.

@@ -50,12 +50,15 @@ struct CaissonProtections {
     bool needs_monitor() const { return !supervised.empty() || bpf_lsm.enabled(); }
 };
 
-// A Kubernetes pod's sandbox (pause) container, as containerd and CRI-O mark it: the
-// annotations that the pod's containers get do not apply to it (caisson_protections gives it
-// none); it runs the admin's pause image and nothing of the pod's.
-bool is_pod_sandbox(const std::map<std::string, std::string>& annotations);
+// A Kubernetes pod's sandbox (pause) container, as containerd and CRI-O mark it: every
+// runtime type key present says "sandbox", and the runtime's own sandbox id is the
+// container's own id (which a pod's annotations cannot know in advance).
+bool is_pod_sandbox(const std::map<std::string, std::string>& annotations, const std::string& container_id);
 
 // Throws caisson::Error (usage) naming the annotation. `landlock_abi`: the kernel's version.
-CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi);
+// A pod's sandbox container gets no Landlock (its rules name the pod's files, not the pause
+// image's); the rest it gets as the pod's containers do.
+CaissonProtections caisson_protections(const std::map<std::string, std::string>& annotations, int landlock_abi,
+                                       const std::string& container_id);
 
 }  // namespace caisson::oci

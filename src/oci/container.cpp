@@ -221,7 +221,7 @@ pid_t create_container(const CreateOptions& o) {
         spec.process->env.push_back("LISTEN_FDS=" + std::to_string(o.listen_fds));
         spec.process->env.push_back("LISTEN_PID=1");
     }
-    ProcessPlan process = plan_process(*spec.process, &spec);
+    ProcessPlan process = plan_process(*spec.process, &spec, o.id);
     process.process.preserve_fds = o.listen_fds + o.preserve_fds;
 
     dir.create();

@@ -106,7 +106,7 @@ int exec_in_container(const ExecOptions& o) {
     Process process = exec_process(o, spec);
     if (process.terminal && o.console_socket.empty() && o.detach)
         throw Error::usage("cannot allocate tty if caisson-oci will detach without setting console socket");
-    ProcessPlan planned = plan_process(process, &spec);
+    ProcessPlan planned = plan_process(process, &spec, s.id);
     // A terminal in the foreground: the runtime relays the pty itself, as runc does.
     std::unique_ptr<ForegroundTerminal> foreground;
     if (process.terminal && o.console_socket.empty()) foreground = std::make_unique<ForegroundTerminal>();

@@ -59,7 +59,7 @@ uint64_t sched_flags(const std::vector<std::string>& names) {
 
 }  // namespace
 
-ProcessPlan plan_process(const Process& p, const Spec* spec) {
+ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& container_id) {
     ProcessPlan plan;
     run::ContainerProcess& cp = plan.process;
     cp.args = p.args;
@@ -126,7 +126,7 @@ ProcessPlan plan_process(const Process& p, const Spec* spec) {
     st.filter_first = !p.no_new_privileges;
     // caisson's own protections, by annotation (oci/annotations): they only add.
     if (spec) {
-        CaissonProtections extra = caisson_protections(spec->annotations, mech::landlock_abi());
+        CaissonProtections extra = caisson_protections(spec->annotations, mech::landlock_abi(), container_id);
         if (extra.landlock && extra.landlock->enforces())
             cp.landlock = *extra.landlock;
         cp.stacked_seccomp = extra.seccomp;

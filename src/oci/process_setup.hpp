@@ -30,7 +30,7 @@ struct ProcessPlan {
 };
 
 // Throws caisson::Error (usage) naming the field: rlimit names, the seccomp section.
-ProcessPlan plan_process(const Process& p, const Spec* spec);
+ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& container_id);
 
 // process.terminal's pty: its size and owner; over /dev/console too for the container's init.
 mech::ConsoleSpec console_spec(const Process& p, bool container_init);

@@ -51,10 +51,11 @@ def missing(oci):
     if shutil.which("protoc") is None:
         return "protoc is missing (protobuf-compiler)"
     try:
+        import google.protobuf  # noqa: F401
         import grpc  # noqa: F401
         import websocket  # noqa: F401
     except ImportError as e:
-        return "a Python module is missing: " + str(e) + " (python3-grpcio, python3-websocket)"
+        return "a Python module is missing: " + str(e) + " (python3-grpcio, python3-protobuf, python3-websocket)"
     return None
 
 
@@ -201,21 +202,24 @@ class Containerd:
         installed = 'BinaryName = "/usr/local/bin/caisson-oci"'
         if installed not in entry:
             raise AssertionError("docs/kubernetes/containerd-caisson.toml no longer names " + installed)
-        entry = entry.replace(installed, 'BinaryName = "%s"\n    Root = "%s/runc"' % (self.oci, self.work))
+        entry = entry.replace(installed, 'BinaryName = "%s"\n    Root = "%s/caisson-oci"' % (self.oci, self.work))
         w = self.work
         return ("# the test's own containerd: nothing of a system containerd is touched\n"
                 'root = "%s/root"\nstate = "%s/state"\n' % (w, w) + entry +
                 '\n[grpc]\n  address = "%s"\n' % self.socket +
                 '[ttrpc]\n  address = "%s/ttrpc.sock"\n' % w +
+                # containerd's opt plugin makes /opt/containerd unless told otherwise.
+                '[plugins."io.containerd.internal.v1.opt"]\n  path = "%s/opt"\n' % w +
                 '[plugins."io.containerd.grpc.v1.cri"]\n'
                 '  sandbox_image = "%s"\n' % PAUSE_IMAGE +
                 '  stream_server_address = "127.0.0.1"\n  stream_server_port = "0"\n'
                 # The pods' network namespaces under the test's state, not in /var/run/netns.
                 '  netns_mounts_under_state_dir = true\n' +
-                # The kubelet asks -998 for the pod's sandbox; lowering a score takes
-                # CAP_SYS_RESOURCE, which some machines' root lacks (ours, a user namespace's).
-                # There containerd's own option holds every score at its own, as rootless
-                # Kubernetes sets it.
+                # containerd gives the pod's sandbox -998 (and the kubelet asks -997 for a
+                # Guaranteed pod); lowering a score takes CAP_SYS_RESOURCE, which some
+                # machines' root lacks (ours, a user namespace's). There containerd's own
+                # option raises any score below its own to its own, as rootless Kubernetes
+                # sets it.
                 ("" if has_capability(CAP_SYS_RESOURCE) else "  restrict_oom_score_adj = true\n") +
                 # The node's other handlers, beside caisson: runc (containerd's default) and
                 # crun, both through the same shim, for the benchmark's comparison.
@@ -326,6 +330,26 @@ def processes_in(cgroup_fragment):
     return out
 
 
+def kill_and_wait(pids):
+    """SIGKILL each, through a pidfd (never a reused pid), and wait until each is gone: a
+    process leaves its cgroup only then."""
+    import select
+    fds = []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        fds.append(fd)
+    for fd in fds:
+        select.select([fd], [], [], 10)  # readable once the process has ended
+        os.close(fd)
+
+
 def ns_of(pid, kind):
     return os.readlink("/proc/%d/ns/%s" % (pid, kind))
 
@@ -390,11 +414,16 @@ class Pod:
                 security_context=cri.LinuxSandboxSecurityContext(
                     namespace_options=cri.NamespaceOption(network=cri.POD, pid=pid_mode, ipc=cri.POD))))
         self.id = self.rt.RunPodSandbox(config=self.config, runtime_handler=handler).pod_sandbox_id
+        node.pod_ids.append(self.id)
         self.pid_mode = pid_mode
         self.containers = []
         self.removed = False
+
+    @property
+    def netns(self):
+        """The path of the pod's network namespace, as containerd mounted it."""
         spec = self.info()["runtimeSpec"]["linux"]["namespaces"]
-        self.netns = [n["path"] for n in spec if n["type"] == "network"][0]
+        return [n["path"] for n in spec if n["type"] == "network"][0]
 
     def info(self):
         return json.loads(self.rt.PodSandboxStatus(pod_sandbox_id=self.id, verbose=True).info["info"])
@@ -443,6 +472,10 @@ class Node:
         os.chmod(self.work, 0o755)
         self.cgroup_top = "caisson-cri-%d" % os.getpid()
         self.ctd = None
+        self.pod_ids = []
+        # The CNI bridge plugin, as a gateway, turns the host's IPv4 forwarding on: the sweep
+        # puts it back.
+        self.ip_forward = read_text("/proc/sys/net/ipv4/ip_forward")
         try:
             self.cri = load_api(self.work, source)
             self.ctd = Containerd(self.work, oci, source, self.cri)
@@ -491,19 +524,23 @@ class Node:
             except Exception as e:  # noqa: BLE001 - the sweep goes on to what follows
                 sys.stderr.write("kubelet: removing the pods failed: %s\n" % e)
             self.ctd.stop()
-        shims = subprocess.run(["pgrep", "-f", "containerd-shim-runc-v2 .*-address " + os.path.join(self.work, "ctd.sock")],
+        address = os.path.join(self.work, "ctd.sock")
+        shims = subprocess.run(["pgrep", "-f", "containerd-shim-runc-v2 .*-address " + address],
                                capture_output=True, text=True).stdout.split()
-        for pid in shims + [str(p) for p in processes_in("/" + self.cgroup_top + "/")]:
+        kill_and_wait([int(p) for p in shims] + processes_in("/" + self.cgroup_top + "/"))
+        # A shim that was killed leaves its socket where containerd 1.6 puts every shim's,
+        # named by a hash of containerd's address, the namespace and the sandbox's id.
+        for pid in self.pod_ids:
+            digest = hashlib.sha256(os.path.join(address, "k8s.io", pid).encode()).hexdigest()
             try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
+                os.unlink("/run/containerd/s/" + digest)
+            except FileNotFoundError:
                 pass
-        # A killed process leaves its cgroup only once it is gone.
-        deadline = time.monotonic() + 10
-        while processes_in("/" + self.cgroup_top + "/") and time.monotonic() < deadline:
-            time.sleep(0.05)
         self.remove_cgroups()
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+        if read_text("/proc/sys/net/ipv4/ip_forward") != self.ip_forward:
+            with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+                f.write(self.ip_forward)
         for m in sorted(mounts_under(self.work), key=len, reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)

@@ -325,21 +325,44 @@ TEST(OciMountOptions, SortedIntoAttributesPropagationAndData) {
     EXPECT_EQ(usage_error([] { parse_mount_options({"bind", "idmap"}, "mounts[3]"); }), "") << "idmap is read apart";
 }
 
-}  // namespace
-// A pod's annotations reach its sandbox (pause) container too; caisson's apply to the pod's
-// containers, where its code runs, and not to the pause image, which lacks their paths.
-TEST(OciAnnotations, APodsSandboxContainerTakesNoneOfThem) {
-    std::map<std::string, std::string> a{{"org.caisson.landlock-rx", "/probe"}};
-    EXPECT_TRUE(caisson_protections(a, 7).landlock.has_value());
-    for (const char* key : {"io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"}) {
-        auto sandbox = a, container = a;
-        sandbox[key] = "sandbox";
-        container[key] = "container";
-        EXPECT_TRUE(is_pod_sandbox(sandbox)) << key;
-        EXPECT_FALSE(caisson_protections(sandbox, 7).any()) << key;
-        EXPECT_FALSE(is_pod_sandbox(container)) << key;
-        EXPECT_TRUE(caisson_protections(container, 7).landlock.has_value()) << key;
+// A pod's annotations reach its sandbox (pause) container too; Landlock's rules name the
+// pod's files, which the pause image lacks, so the sandbox takes the rest and not Landlock.
+// A pod cannot pass for a sandbox: each runtime's own type key wins, and the sandbox id must
+// be the container's own, which a pod cannot know.
+TEST(OciAnnotations, APodsSandboxContainerTakesAllButLandlock) {
+    const std::string id = "5f1c0ffee";
+    std::map<std::string, std::string> a{{"org.caisson.landlock-rx", "/probe"}, {"org.caisson.seccomp", "default"}};
+    EXPECT_TRUE(caisson_protections(a, 7, id).landlock.has_value());
+    const std::pair<const char*, const char*> runtimes[] = {{"io.kubernetes.cri.container-type", "io.kubernetes.cri.sandbox-id"},
+                                                            {"io.kubernetes.cri-o.ContainerType", "io.kubernetes.cri-o.SandboxID"}};
+    for (const auto& [type, sandbox_id] : runtimes) {
+        auto sandbox = a;
+        sandbox[type] = "sandbox";
+        sandbox[sandbox_id] = id;
+        EXPECT_TRUE(is_pod_sandbox(sandbox, id)) << type;
+        CaissonProtections got = caisson_protections(sandbox, 7, id);
+        EXPECT_FALSE(got.landlock.has_value()) << type;
+        EXPECT_FALSE(got.seccomp.empty()) << type << ": the rest still holds";
+
+        auto container = sandbox;
+        container[type] = "container";
+        EXPECT_FALSE(is_pod_sandbox(container, id)) << type;
+        auto elsewhere = sandbox;
+        elsewhere[sandbox_id] = "another-id";  // a container of the pod: the sandbox id is not its own
+        EXPECT_FALSE(is_pod_sandbox(elsewhere, id)) << type;
+        EXPECT_TRUE(caisson_protections(elsewhere, 7, id).landlock.has_value()) << type;
+        auto untyped = sandbox;
+        untyped.erase(type);
+        EXPECT_FALSE(is_pod_sandbox(untyped, id)) << type;
     }
+    // The other runtime's key, set by the pod, against the runtime's own "container".
+    auto forged = a;
+    forged["io.kubernetes.cri.container-type"] = "sandbox";
+    forged["io.kubernetes.cri.sandbox-id"] = id;
+    forged["io.kubernetes.cri-o.ContainerType"] = "container";
+    EXPECT_FALSE(is_pod_sandbox(forged, id));
+    EXPECT_FALSE(is_pod_sandbox(forged, ""));
 }
 
+}  // namespace
 }  // namespace caisson::oci
