@@ -11,7 +11,8 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
        pybind11-dev python3-dev)               # the Python module
 tests=(libgtest-dev libgmock-dev libbenchmark-dev
        curl git python3-pip openssl dnsmasq-base  # clients of the egress proxy, and the test host's resolver
-       qemu-system-x86 busybox-static)  # the guest that tests pure cgroup v2 (scripts/guest)
+       qemu-system-x86 busybox-static  # the guest that tests pure cgroup v2 (scripts/guest)
+       apparmor)                       # apparmor_parser, which loads the guest's test profile
 # The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp; the kubelet's side of
 # containerd's CRI in tests/cri/pod_test.py (gRPC, the CRI's messages, exec's websocket, the
 # pod network's CNI plugins).

@@ -3,6 +3,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/apparmor.hpp"
 #include "mech/fd_passing.hpp"
 #include "mech/landlock.hpp"
 #include "mech/seccomp.hpp"
@@ -75,8 +76,14 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         if (r.soft > r.hard) throw Error::usage("config.json: process.rlimits[" + std::to_string(i) + "]: soft is above hard");
         st.rlimits.push_back({res, r.soft, r.hard});
     }
-    if (!p.apparmor_profile.empty())
-        throw Error::usage("config.json: process.apparmorProfile: AppArmor is not enabled on this host");
+    // AppArmor's profile, where the kernel runs AppArmor; a profile that is not loaded fails
+    // at the exec's setup, naming it. Refused, never dropped, where it does not.
+    if (!p.apparmor_profile.empty()) {
+        if (!mech::apparmor_enabled())
+            throw Error::usage("config.json: process.apparmorProfile \"" + p.apparmor_profile +
+                               "\": AppArmor is not enabled on this host");
+        st.apparmor_profile = p.apparmor_profile;
+    }
     if (spec && spec->linux_.personality_domain)
         st.personality = *spec->linux_.personality_domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
     if (p.scheduler)

@@ -1,6 +1,7 @@
 #include "run/program_steps.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/apparmor.hpp"
 #include "mech/fds.hpp"
 #include "mech/landlock.hpp"
 #include "mech/rlimits.hpp"
@@ -76,7 +77,8 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
         *filtered = true;
     }
 
-    // 4. Identity, capabilities, no_new_privs, Landlock.
+    // 4. AppArmor's profile for the exec, identity, capabilities, no_new_privs, Landlock.
+    if (!s.apparmor_profile.empty() && !mech::set_apparmor_exec_profile(s.apparmor_profile, f)) return false;
     if (s.chown_stdio) chown_stdio(s.uid);
     const mech::IdChange ids{s.uid, s.gid, s.groups.data(), s.groups.size()};
     if (!mech::take_capabilities(s.caps, s.change_ids ? &ids : nullptr, s.lock_securebits, f)) return false;

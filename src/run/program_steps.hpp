@@ -54,6 +54,9 @@ struct ProgramSteps {
     std::vector<gid_t> groups;
     bool chown_stdio = false;  // stdio pipes given to `uid`, so that it may reopen them (runc's fix)
     bool no_new_privs = true;
+    // AppArmor's profile for the exec (an OCI config's process.apparmorProfile), named while
+    // still privileged and before no_new_privs, as runc does; empty: none.
+    std::string apparmor_profile;
     bool landlock = false;
     landlock_rights::Plan landlock_plan;
     std::optional<mode_t> umask;
