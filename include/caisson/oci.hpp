@@ -37,6 +37,7 @@ int run_container(const std::string& root, const std::string& id, const std::str
 
 struct ExecOptions {
     std::string root, id, process_file, console_socket, pid_file, cwd, user;
+    std::string apparmor;  // --apparmor: the exec'd process's profile (else the container's)
     std::vector<std::string> args, env, caps;
     bool tty = false, detach = false, no_new_privs = false;
     unsigned preserve_fds = 0;

@@ -316,6 +316,9 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         o.tty = f.flag("tty");
         o.detach = f.flag("detach");
         o.no_new_privs = f.flag("no-new-privs");
+        o.apparmor = f.get("apparmor");
+        if (f.has("process-label"))
+            throw Error::usage("exec --process-label: caisson-oci applies no SELinux label (refused, not ignored)");
         // Accepted by runc's parser; a sub-cgroup caisson-oci cannot honour is refused, not ignored.
         if (f.has("cgroup")) throw Error::usage("exec --cgroup: caisson-oci runs an exec'd process in the container's own cgroup only");
         o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;

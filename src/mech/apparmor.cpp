@@ -1,9 +1,13 @@
 #include "mech/apparmor.hpp"
 
 #include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -19,21 +23,31 @@ bool apparmor_enabled() {
 }
 
 bool set_apparmor_exec_profile(const std::string& profile, kernel::Failure& f) {
-    // The interface of the AppArmor LSM itself (stacking kernels), then the shared one.
-    const char* const paths[] = {"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec"};
+    char text[256] = "exec ";
+    if (profile.size() > sizeof(text) - 6) return f.set("set AppArmor profile", profile.c_str(), ENAMETOOLONG);
+    std::memcpy(text + 5, profile.data(), profile.size());
+    const size_t len = 5 + profile.size();
+    // The procfs root itself, checked (as for sysctls): a clone of the procfs mount alone
+    // where this process may make one, so that nothing mounted over its subtrees redirects
+    // the write; else /proc itself, never through a symlink. Then the attr file beneath it,
+    // on that filesystem alone: /proc/<pid>/sched on another procfs would take the write,
+    // say nothing, and leave the program unconfined (CVE-2019-16884's class).
+    kernel::Fd proc(kernel::open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
+    if (!proc) proc.reset(::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct statfs fs{};
+    struct stat st{};
+    if (!proc || ::fstatfs(proc.get(), &fs) < 0 || ::fstat(proc.get(), &st) < 0) return f.set("open", "/proc (for AppArmor)");
+    if (fs.f_type != PROC_SUPER_MAGIC || st.st_ino != 1) return f.set("not the procfs root", "/proc (for AppArmor)", EXDEV);
+    // The interface of the AppArmor LSM itself (stacking kernels), then the shared one;
+    // thread-self is procfs's own relative link, followed; nothing else is.
+    const char* const paths[] = {"thread-self/attr/apparmor/exec", "thread-self/attr/exec"};
     for (const char* path : paths) {
-        kernel::Fd fd(::open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+        kernel::Fd fd(kernel::openat2(proc.get(), path, O_WRONLY | O_CLOEXEC,
+                                      RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
         if (!fd) {
             if (errno == ENOENT && path == paths[0]) continue;
             return f.set("open AppArmor's exec attr", path);
         }
-        struct statfs fs{};
-        if (::fstatfs(fd.get(), &fs) < 0) return f.set("fstatfs", path);
-        if (fs.f_type != PROC_SUPER_MAGIC) return f.set("AppArmor attr not on procfs", path, EXDEV);
-        char text[256] = "exec ";
-        if (profile.size() > sizeof(text) - 6) return f.set("set AppArmor profile", profile.c_str(), ENAMETOOLONG);
-        std::memcpy(text + 5, profile.data(), profile.size());
-        const size_t len = 5 + profile.size();
         if (::write(fd.get(), text, len) != static_cast<ssize_t>(len)) return f.set("set AppArmor profile", profile.c_str());
         return true;
     }

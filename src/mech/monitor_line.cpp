@@ -16,6 +16,7 @@ bool write_line_unblocked(int fd, const std::string& line) {
     // SIGPIPE held back for this write, and taken away if the write raised it (unless it was
     // pending before, which is not ours to take).
     sigset_t pipe_only, old, pending;
+    ::sigemptyset(&pending);  // if sigpending is refused (a filter), nothing is taken as pending
     ::sigemptyset(&pipe_only);
     ::sigaddset(&pipe_only, SIGPIPE);
     ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);

@@ -1,6 +1,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/apparmor.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/cgroup_detect.hpp"
 #include "oci/foreground.hpp"
@@ -333,7 +334,7 @@ nlohmann::json features() {
             {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"}},
             {"knownFlags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"}},
             {"supportedFlags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"}}}},
-          {"apparmor", {{"enabled", true}}},
+          {"apparmor", {{"enabled", mech::apparmor_enabled()}}},
           {"selinux", {{"enabled", false}}},
           {"intelRdt", {{"enabled", false}}},
           {"mountExtensions", {{"idmap", {{"enabled", true}}}}}}},

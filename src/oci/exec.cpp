@@ -45,7 +45,12 @@ Process exec_process(const ExecOptions& o, const Spec& spec) {
         if (!in) throw Error(ErrorKind::Usage, "open --process", o.process_file, errno);
         std::stringstream ss;
         ss << in.rdbuf();
-        return parse_process(parse_json(ss.str(), o.process_file));
+        Process p = parse_process(parse_json(ss.str(), o.process_file));
+        // runc's: an exec'd process runs under the container's AppArmor profile unless it
+        // names its own (--apparmor, or the file's); never unconfined beside a confined init.
+        if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
+        if (p.apparmor_profile.empty() && spec.process) p.apparmor_profile = spec.process->apparmor_profile;
+        return p;
     }
     // runc's: the container's process as the template, with these arguments and overrides.
     Process p = *spec.process;
@@ -80,6 +85,7 @@ Process exec_process(const ExecOptions& o, const Spec& spec) {
         p.capabilities = c;
     }
     if (o.no_new_privs) p.no_new_privileges = true;
+    if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
     return p;
 }
 

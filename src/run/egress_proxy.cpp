@@ -770,7 +770,9 @@ void confine(bool as_root, const std::vector<int>& keep) {
 // older ABI, still serves, and the report says what held); the filter is not.
 SelfPolicy proxy_confinement(std::vector<uint16_t> upstream_ports) {
     SelfPolicy s;
-    s.seccomp = seccomp_profile::load("egress-proxy");
+    // The built-in text itself: not a file of the same name on a profile path.
+    s.seccomp = seccomp_profile::parse_text(seccomp_profile::builtin_text("egress-proxy"), "builtin:egress-proxy");
+    s.seccomp.name = "egress-proxy";
     std::vector<std::string> dirs{"/etc"};
     for (const char* file : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf"}) {
         std::error_code ec;
@@ -899,9 +901,17 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     }
     ready_w.reset();
     char buf[PIPE_BUF + 1];
-    ssize_t n;
-    do n = ::read(ready_r.get(), buf, PIPE_BUF);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = -1;
+    // The proxy's confinement takes milliseconds; a proxy that neither says nor ends is
+    // not waited for past 30 s.
+    pollfd wait_ready{ready_r.get(), POLLIN, 0};
+    int ready_in;
+    do ready_in = ::poll(&wait_ready, 1, 30000);
+    while (ready_in < 0 && errno == EINTR);
+    if (ready_in == 1) {
+        do n = ::read(ready_r.get(), buf, PIPE_BUF);
+        while (n < 0 && errno == EINTR);
+    }
     const std::string said(buf, n > 0 ? static_cast<size_t>(n) : 0);
     if (said.empty() || said[0] != 'y') {
         ::kill(pid_, SIGKILL);
@@ -930,13 +940,17 @@ NameEgressReport EgressProxy::report() const {
     NameEgressReport r;
     if (!shared_) return r;
     r.proxy_confinement = confinement_;
+    // What the proxy wrote is read as the sandbox's: the proxy parses the sandbox's bytes.
     r.allowed = shared_->allowed.load();
     r.refused = shared_->refused.load();
     uint32_t n = std::min<uint32_t>(shared_->slots.load(), 64);
-    for (uint32_t i = 0; i < n; ++i) r.refusals.emplace_back(shared_->refusals[i], strnlen(shared_->refusals[i], sizeof(shared_->refusals[i])));
+    for (uint32_t i = 0; i < n; ++i)
+        r.refusals.push_back(mech::printable(std::string(shared_->refusals[i], strnlen(shared_->refusals[i], sizeof(shared_->refusals[i]))),
+                                             sizeof(shared_->refusals[i])));
     const uint32_t m = std::min<uint32_t>(shared_->reached_n.load(), 256);
     for (uint32_t i = 0; i < m; ++i) {
-        std::string one(shared_->reached[i], strnlen(shared_->reached[i], sizeof(shared_->reached[i])));
+        std::string one = mech::printable(std::string(shared_->reached[i], strnlen(shared_->reached[i], sizeof(shared_->reached[i]))),
+                                          sizeof(shared_->reached[i]));
         if (std::find(r.reached.begin(), r.reached.end(), one) == r.reached.end()) r.reached.push_back(std::move(one));
     }
     return r;

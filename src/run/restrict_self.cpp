@@ -87,7 +87,9 @@ SelfReport restrict_self(const SelfPolicy& sp) {
     if (!mech::set_no_new_privs(f)) raise(f);
     report.applied.emplace_back("no-new-privs");
     if (sp.landlock.enabled()) {
-        if (!mech::apply_landlock(ll, f)) raise(f);
+        // Best effort on a kernel without Landlock (or without any right asked for) plans
+        // nothing to enforce: nothing is applied, and the report says what was not.
+        if (ll.enforces() && !mech::apply_landlock(ll, f)) raise(f);
         for (const auto& r : ll.enforced) report.applied.push_back("landlock " + r);
         report.not_enforced = ll.not_enforced;
     }

@@ -360,6 +360,21 @@ TEST(OciSpec, AppArmorProfileIsTakenAtExec) {
     RunResult missing = b.run({}, "aa2");
     EXPECT_NE(missing.status, 0);
     EXPECT_NE(missing.err.find("caisson-no-such-profile"), std::string::npos) << missing.err;
+    // An exec'd process runs under the container's profile, as runc's: from the command line,
+    // and from a process.json that names none (containerd's shim sends one).
+    b.config["process"]["apparmorProfile"] = "caisson-oci-test";
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "aa4").status, 0);
+    RunResult e = b.oci("exec", {"aa4", "/probe", "--write", "/tmp/denied"}, "");
+    EXPECT_EQ(e.probe["writes"]["/tmp/denied"], "EACCES") << e.err;
+    const std::string process = d.path() + "/process.json";
+    std::ofstream(process) << nlohmann::json{{"args", {"/probe", "--write", "/tmp/denied"}}, {"cwd", "/"},
+                                             {"user", {{"uid", 0}, {"gid", 0}}}}.dump();
+    RunResult pf = b.oci("exec", {"--process", process, "aa4"}, "");
+    EXPECT_EQ(pf.probe["writes"]["/tmp/denied"], "EACCES") << pf.err;
+    EXPECT_EQ(b.oci("delete", {"--force"}, "aa4").status, 0);
+    b.config["process"]["args"] = {"/probe"};
+
     // CVE-2019-16884: a volume over /proc with files where AppArmor's attributes are would take
     // the write, and the process would run unconfined. The start fails instead.
     const std::string fake = d.path() + "/fakeproc";

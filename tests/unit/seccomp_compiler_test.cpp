@@ -375,7 +375,8 @@ TEST(SeccompProfiles, DefaultDecidesTheDocumentedCalls) {
 // not run code, start a process, leave a namespace or open a socket of another family.
 TEST(SeccompProfiles, TheEgressProxysFilterHoldsItToRelayingAndResolving) {
     Compiled c{filter::compile(seccomp_profile::load("egress-proxy"))};
-    for (const char* ok : {"read", "write", "splice", "accept4", "connect", "recvfrom", "sendto", "futex", "openat"})
+    constexpr uint64_t AT_FDCWD_U = static_cast<uint64_t>(static_cast<int64_t>(AT_FDCWD));
+    for (const char* ok : {"read", "write", "splice", "accept4", "connect", "recvfrom", "sendto", "futex", "rt_sigpending"})
         EXPECT_EQ(c.run(ok), kAllow) << ok;
     EXPECT_EQ(c.run("clone", {CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM}), kAllow);
     EXPECT_EQ(c.run("clone", {SIGCHLD}), kEperm) << "no process";
@@ -383,11 +384,25 @@ TEST(SeccompProfiles, TheEgressProxysFilterHoldsItToRelayingAndResolving) {
     for (const char* denied : {"execve", "execveat", "fork", "vfork", "ptrace", "setns", "unshare", "mount", "kill",
                                "bpf", "io_uring_setup", "socketpair", "memfd_create", "process_vm_writev"})
         EXPECT_EQ(c.run(denied), kEperm) << denied;
-    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_STREAM}), kAllow);
-    EXPECT_EQ(c.run("socket", {AF_INET6, SOCK_DGRAM}), kAllow);
-    EXPECT_EQ(c.run("socket", {AF_NETLINK, SOCK_RAW}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 17}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */}), kAllow);
+    EXPECT_EQ(c.run("socket", {AF_NETLINK, SOCK_RAW, 4 /* NETLINK_SOCK_DIAG */}), kEperm);
+    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */}), kEperm) << "past Landlock's TCP rules";
+    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_STREAM, 132 /* IPPROTO_SCTP */}), kEperm);
+    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_DGRAM, 1 /* IPPROTO_ICMP */}), kEperm);
+    EXPECT_EQ(c.run("socket", {AF_INET, SOCK_RAW, 0}), kEperm);
     EXPECT_EQ(c.run("socket", {AF_UNIX, SOCK_STREAM}), kEperm);
     EXPECT_EQ(c.run("socket", {AF_PACKET, SOCK_RAW}), kEperm);
+    EXPECT_EQ(c.run("openat", {AT_FDCWD_U, 0, O_RDONLY | O_CLOEXEC}), kAllow);
+    EXPECT_EQ(c.run("openat", {AT_FDCWD_U, 0, O_WRONLY}), kEperm) << "no file written, Landlock or not";
+    EXPECT_EQ(c.run("openat", {AT_FDCWD_U, 0, O_RDONLY | O_CREAT}), kEperm);
+    EXPECT_EQ(c.run("openat", {AT_FDCWD_U, 0, O_RDONLY | O_TRUNC}), kEperm);
+    EXPECT_EQ(c.run("bind", {3, 0, 12}), kAllow);
+    EXPECT_EQ(c.run("bind", {3, 0, 16 /* a sockaddr_in */}), kEperm);
+    EXPECT_EQ(c.run("setsockopt", {3, SOL_SOCKET, SO_RCVTIMEO}), kAllow);
+    EXPECT_EQ(c.run("setsockopt", {3, 6, 31 /* TCP_ULP */}), kEperm);
+    EXPECT_EQ(c.run("setsockopt", {3, SOL_SOCKET, SO_ATTACH_FILTER}), kEperm);
     EXPECT_EQ(c.run("mmap", {0, 4096, PROT_READ | PROT_WRITE}), kAllow);
     EXPECT_EQ(c.run("mmap", {0, 4096, PROT_READ | PROT_EXEC}), kEperm) << "no memory that executes";
     EXPECT_EQ(c.run("mprotect", {0, 4096, PROT_READ | PROT_EXEC}), kEperm);
