@@ -38,6 +38,15 @@ inline int openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve
     return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
 }
 
+// The ids of the calling thread alone, by the system call itself. After a raw clone the child
+// has one thread, but the C library's list of threads is still the parent's (a library
+// caller's, Python's, has several), and its setresuid/setresgid/setgroups would signal
+// those threads and wait for them forever (nptl's setxid). caisson's children are single-
+// threaded, so the thread's ids are the process's.
+inline int set_res_uid(uid_t r, uid_t e, uid_t s) { return static_cast<int>(::syscall(SYS_setresuid, r, e, s)); }
+inline int set_res_gid(gid_t r, gid_t e, gid_t s) { return static_cast<int>(::syscall(SYS_setresgid, r, e, s)); }
+inline int set_groups(size_t n, const gid_t* list) { return static_cast<int>(::syscall(SYS_setgroups, n, list)); }
+
 inline int open_tree(int dirfd, const char* path, unsigned flags) {
     return static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags));
 }

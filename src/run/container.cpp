@@ -1,6 +1,7 @@
 #include "run/container.hpp"
 
 #include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
 #include "mech/clone.hpp"
 #include "mech/console.hpp"
 #include "mech/fds.hpp"
@@ -60,8 +61,8 @@ namespace {
     // 3. Root inside for the setup, where the maps have a root; the process's own ids come last.
     if (plan.new_userns || plan.joined_userns) {
         // Fail closed: without root inside, the init would build the root as the host's ids.
-        if (::setresgid(0, 0, 0) < 0) f.set("setresgid", "root in the container's user namespace"), fail();
-        if (::setresuid(0, 0, 0) < 0) f.set("setresuid", "root in the container's user namespace"), fail();
+        if (kernel::set_res_gid(0, 0, 0) < 0) f.set("setresgid", "root in the container's user namespace"), fail();
+        if (kernel::set_res_uid(0, 0, 0) < 0) f.set("setresuid", "root in the container's user namespace"), fail();
         // A change of ids sets dumpability back to fs.suid_dumpable: not dumpable, again.
         if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     }
@@ -188,12 +189,12 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
     std::sort(keep.begin(), keep.end());
     if (!mech::close_fds_except(keep, {}, f)) fail();
     // No supplementary group of the host's root goes into a user namespace it joins.
-    if (plan.joined_userns && ::geteuid() == 0 && ::setgroups(0, nullptr) < 0) f.set("setgroups", "container init"), fail();
+    if (plan.joined_userns && ::geteuid() == 0 && kernel::set_groups(0, nullptr) < 0) f.set("setgroups", "container init"), fail();
     for (const auto& j : joins) {
         if (::setns(j.fd.get(), j.flag) < 0) f.set("setns", j.path.c_str()), fail();
         // Root of the joined user namespace, at once: the host's uid 0 is no id to build the
         // container as (it owns the host's files).
-        if (j.flag == CLONE_NEWUSER && (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0))
+        if (j.flag == CLONE_NEWUSER && (kernel::set_res_gid(0, 0, 0) < 0 || kernel::set_res_uid(0, 0, 0) < 0))
             f.set("become root in the joined user namespace", j.path.c_str()), fail();
         // The change of ids set dumpability back to fs.suid_dumpable: not dumpable, again.
         if (j.flag == CLONE_NEWUSER && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();

@@ -68,8 +68,8 @@ bool supervisor_alive(int channel) {
 
 // Init's own ids in its user namespace (where setgroups is denied, so groups stay as they are).
 bool set_identity(uid_t uid, gid_t gid, Failure& f) {
-    if (::setresgid(gid, gid, gid) < 0) return f.set("setresgid", "--gid");
-    if (::setresuid(uid, uid, uid) < 0) return f.set("setresuid", "--uid");
+    if (kernel::set_res_gid(gid, gid, gid) < 0) return f.set("setresgid", "--gid");
+    if (kernel::set_res_uid(uid, uid, uid) < 0) return f.set("setresuid", "--uid");
     return true;
 }
 

@@ -4,6 +4,7 @@ Run by ctest (python.module) with PYTHONPATH at the build's python/ directory.
 """
 import os
 import tempfile
+import threading
 import unittest
 
 import caisson
@@ -33,6 +34,28 @@ class Run(unittest.TestCase):
             self.assertEqual(r["stdout"], b"bound")
             self.assertNotEqual(r["exit_code"], 0, "the bind is read-only")
             self.assertIn("refusals", r)
+
+    def test_the_callers_threads_never_hang_the_sandboxs_start(self):
+        # The sandbox's child is a raw clone of a process with threads (Python's, these):
+        # the C library still lists them there, and its setresuid would wait for them
+        # forever. Threads that come and go make the window wide.
+        stop = threading.Event()
+
+        def churn():
+            while not stop.is_set():
+                t = threading.Thread(target=lambda: None)
+                t.start()
+                t.join()
+        workers = [threading.Thread(target=churn) for _ in range(2)]
+        for w in workers:
+            w.start()
+        try:
+            for _ in range(30):
+                self.assertEqual(caisson.run(["/bin/true"], capture_output=True, input=b"x")["exit_code"], 0)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
 
     def test_the_filter_holds(self):
         r = caisson.run(["/bin/sh", "-c", "unshare -U true"], capture_output=True)
