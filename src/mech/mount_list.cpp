@@ -106,6 +106,15 @@ bool cgroup_mount(int root, const ListRootPlan& plan, const ListedMount& m, Fail
 
 bool typed_mount(int root, const ListRootPlan& plan, const ListedMount& m, Failure& f) {
     if (m.type == "cgroup" || m.type == "cgroup2") return cgroup_mount(root, plan, m, f);
+    // procfs and sysfs only on an ordinary directory of the image, as runc requires: a /proc
+    // that is a symlink would put the procfs elsewhere and leave the image's link where the
+    // runtime and its helpers look for /proc (CVE-2019-16884's and CVE-2025-52881's class).
+    if (m.type == "proc" || m.type == "sysfs") {
+        kernel::Fd at(open_in_root(root, m.destination.c_str(), O_PATH | O_NOFOLLOW));
+        struct stat st{};
+        if (at && (::fstat(at.get(), &st) < 0 || !S_ISDIR(st.st_mode)))
+            return f.set("mount on a non-directory", (m.type + " on " + m.destination).c_str(), ENOTDIR);
+    }
     std::vector<std::string> options = m.attrs.data;
     if (m.type == "tmpfs" && std::none_of(options.begin(), options.end(), [](const std::string& x) { return x.rfind("mode=", 0) == 0; })) {
         // A tmpfs without mode= takes its mountpoint's mode, as crun does (the kernel's

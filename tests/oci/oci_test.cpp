@@ -1166,6 +1166,23 @@ TEST(OciEscape, AnImagesNodeInPlaceOfEtcPasswdIsNeverOpened) {
     EXPECT_EQ(sh(b, "echo \"$HOME\""), "/\n");
 }
 
+// An image whose /proc (or /sys) is a symlink: the procfs would land where the link points,
+// and the link stay where the runtime looks for /proc (CVE-2019-16884's class). Refused, as
+// runc refuses it, naming the mount; nothing runs.
+TEST(OciEscape, AnImagesProcOrSysThatIsASymlinkIsRefused) {
+    for (const char* dir : {"proc", "sys"}) {
+        Bundle b;
+        const std::string at = b.rootfs() + "/" + dir;
+        std::filesystem::remove_all(at);
+        std::filesystem::create_directories(b.rootfs() + "/tmp/elsewhere");
+        std::filesystem::create_symlink("/tmp/elsewhere", at);
+        RunResult r = b.run({}, std::string("link") + dir);
+        EXPECT_NE(r.status, 0) << dir;
+        EXPECT_TRUE(r.probe.is_null()) << dir << ": the process ran";
+        EXPECT_NE(r.err.find("non-directory"), std::string::npos) << r.err;
+    }
+}
+
 // After the change of ids the init is still caisson-oci's image, waiting at the start
 // barrier: not dumpable, even where fs.suid_dumpable would make it so, or a process of the
 // same uid could ptrace it past Landlock and the stacked filter.
