@@ -2,6 +2,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/procfs_root.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -27,17 +28,11 @@ bool set_apparmor_exec_profile(const std::string& profile, kernel::Failure& f) {
     if (profile.size() > sizeof(text) - 6) return f.set("set AppArmor profile", profile.c_str(), ENAMETOOLONG);
     std::memcpy(text + 5, profile.data(), profile.size());
     const size_t len = 5 + profile.size();
-    // The procfs root itself, checked (as for sysctls): a clone of the procfs mount alone
-    // where this process may make one, so that nothing mounted over its subtrees redirects
-    // the write; else /proc itself, never through a symlink. Then the attr file beneath it,
-    // on that filesystem alone: /proc/<pid>/sched on another procfs would take the write,
-    // say nothing, and leave the program unconfined (CVE-2019-16884's class).
-    kernel::Fd proc(kernel::open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
-    if (!proc) proc.reset(::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct statfs fs{};
-    struct stat st{};
-    if (!proc || ::fstatfs(proc.get(), &fs) < 0 || ::fstat(proc.get(), &st) < 0) return f.set("open", "/proc (for AppArmor)");
-    if (fs.f_type != PROC_SUPER_MAGIC || st.st_ino != 1) return f.set("not the procfs root", "/proc (for AppArmor)", EXDEV);
+    // The procfs root itself, checked, then the attr file beneath it, on that filesystem
+    // alone: /proc/<pid>/sched on another procfs would take the write, say nothing, and leave
+    // the program unconfined (CVE-2019-16884's class).
+    kernel::Fd proc(open_procfs_root("/proc (for AppArmor)", f));
+    if (!proc) return false;
     // The interface of the AppArmor LSM itself (stacking kernels), then the shared one;
     // thread-self is procfs's own relative link, followed; nothing else is.
     const char* const paths[] = {"thread-self/attr/apparmor/exec", "thread-self/attr/exec"};

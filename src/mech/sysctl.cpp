@@ -2,6 +2,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/procfs_root.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -17,16 +18,8 @@ bool write_sysctls(const std::vector<std::pair<std::string, std::string>>& value
     if (values.empty()) return true;
     // The procfs root itself, checked: in a mount namespace a container's process shares, a
     // mount over /proc or /proc/sys could redirect these writes (CVE-2025-52881's class).
-    // A clone of the procfs mount alone, where this process may make one: the mounts over
-    // its subtrees (a read-only /proc/sys of a host that runs us in a container, LXC's
-    // read-write /proc/sys/net) stay behind, and so does anything mounted there to redirect
-    // us. Else /proc, where no mount may be crossed.
-    kernel::Fd proc(kernel::open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (!proc) proc.reset(::open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct statfs fs{};
-    struct stat st{};
-    if (!proc || ::fstatfs(proc.get(), &fs) < 0 || ::fstat(proc.get(), &st) < 0) return f.set("open", "/proc (for sysctls)");
-    if (fs.f_type != PROC_SUPER_MAGIC || st.st_ino != 1) return f.set("not the procfs root", "/proc (for sysctls)", EXDEV);
+    kernel::Fd proc(open_procfs_root("/proc (for sysctls)", f));
+    if (!proc) return false;
     for (const auto& [key, value] : values) {
         std::string path = "sys/" + key;
         std::replace(path.begin() + 4, path.end(), '.', '/');
