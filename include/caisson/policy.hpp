@@ -271,6 +271,14 @@ struct Network {
     std::vector<HostRule> allow_hosts;
 };
 
+// `--vm`: the program runs in a guest kernel of its own (qemu), and there under this very
+// policy; the VMM and the file server that shows it the host's files are jailed by caisson
+// on the host (docs/vm.md).
+struct Vm {
+    bool enabled = false;
+    std::string kernel;  // --vm-kernel; empty: the newest under /var/cache/caisson-guest
+};
+
 struct Policy {
     Namespaces namespaces;
     std::string hostname = "caisson";
@@ -297,6 +305,7 @@ struct Policy {
     // Learn mode: every system call is let through and recorded (seccomp notifications),
     // and a least-privilege seccomp policy for what was seen is written to this file.
     std::string learn_path;
+    Vm vm;
     std::vector<std::string> profiles;  // the profiles that filled this policy, in order
 };
 

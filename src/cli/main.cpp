@@ -10,6 +10,7 @@
 #include <caisson/policy_tools.hpp>
 #include <caisson/pool.hpp>
 #include <caisson/sandbox.hpp>
+#include <caisson/vm.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -113,6 +114,33 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
         std::cout << caisson::policy_to_json(policy) << "\n";
         return 0;
     }
+    if (policy.vm.enabled && caisson::in_vm_guest()) {
+        // This is the guest's caisson, which init started with the caller's arguments: --vm is
+        // in effect already. The report goes back to init, which sends it to the host.
+        policy.vm.enabled = false;
+        policy.report_path.clear();
+        policy = protected_for(std::move(policy), argv);
+        caisson::Sandbox sandbox(std::move(policy));
+        caisson::Outcome outcome = sandbox.run();
+        const std::string report = caisson::outcome_to_json(outcome);
+        (void)!::write(caisson::vm_guest_report_fd(), report.data(), report.size());
+        return outcome.shell_status();
+    }
+    if (policy.vm.enabled) {
+        if (!pool_socket.empty()) throw Error::usage("--vm: a pool's sandboxes are on this kernel (--pool)");
+        caisson::VmCall call;
+        for (int i = 1; argv[i]; ++i)
+            if (std::string_view(argv[i]) == "run") {
+                call.args.assign(argv + i + 1, argv + [&] { int n = i; while (argv[n]) ++n; return n; }());
+                break;
+            }
+        for (char** e = environ; *e; ++e) call.env.emplace_back(*e);
+        char cwd[4096];
+        if (::getcwd(cwd, sizeof cwd)) call.cwd = cwd;
+        caisson::VmResult r = caisson::run_in_vm(policy, call);
+        if (!policy.report_path.empty()) write_report(policy.report_path, r.report_json);
+        return r.outcome.shell_status();
+    }
     if (!pool_socket.empty()) {
         // The sandbox is the pool's, built by its server: this process only asks and relays.
         std::string report;
@@ -138,6 +166,8 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
 }  // namespace
 
 int main(int argc, char** argv) {
+    // caisson's own guest (caisson run --vm) starts this binary as its init.
+    if (::getpid() == 1 && argc >= 1 && std::string_view(argv[0]) == "/init") caisson::vm_guest_main();
     CLI::App app{"caisson: run untrusted programs in a Linux sandbox"};
     app.require_subcommand(1);
     bool show_version = false;
@@ -334,6 +364,8 @@ int main(int argc, char** argv) {
     }
     if (program.size() == 1 && program[0].empty()) program.clear();
     try {
+        if (!run->parsed() && build_policy(*sub, profiles, by_option, {}).vm.enabled)
+            throw Error::usage("--vm is an option of caisson run");
         if (listen->parsed())
             return caisson::cli::listen_command(listen_opts,
                                                 protected_for(build_policy(*listen, profiles, by_option, std::move(program)), argv));

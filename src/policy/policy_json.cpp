@@ -225,6 +225,7 @@ std::string policy_to_json(const Policy& p) {
                      {"inotify_watches", limit(c.inotify_watches)}};
     j["report"] = p.report_path;
     if (p.monitor) j["monitor"] = true;
+    if (p.vm.enabled) j["vm"] = {{"kernel", p.vm.kernel}};
     return j.dump(2);
 }
 

@@ -392,6 +392,12 @@ const std::array kSettings{
                 if (a[0].empty()) throw Error::usage("--learn: a file name is needed");
                 p.learn_path = a[0];
             }},
+    Setting{"vm", 0, false, "",
+            "run the program in a guest kernel of its own (qemu, KVM where /dev/kvm works), and there under this "
+            "same policy; the VMM and its file server are jailed on the host (docs/vm.md)",
+            [](Policy& p, Args a) { p.vm.enabled = on(a, "vm"); }},
+    Setting{"vm-kernel", 1, false, "FILE", "with --vm: the guest's kernel (default: the newest under /var/cache/caisson-guest)",
+            [](Policy& p, Args a) { p.vm.kernel = a[0]; }},
     Setting{"report", 1, false, "FILE", "write a JSON report of how the program ended",
             [](Policy& p, Args a) { p.report_path = a[0]; }},
     Setting{"monitor", 0, false, "",

@@ -1,0 +1,62 @@
+// The virtualization rung (`caisson run --vm`): the program runs in a guest kernel of its
+// own, and inside that guest under the very same caisson policy. On the host, qemu and the
+// file server that shows the guest the host's files (virtiofsd) each run in a caisson
+// sandbox of their own: the Firecracker jailer's idea, made from caisson's parts.
+//
+// The guest is the kernel of a Debian package (scripts/setup.sh unpacks the cloud kernel
+// into /var/cache/caisson-guest) and an initramfs caisson builds once and caches: this very
+// binary as the guest's init, and the kernel's modules for virtio. The host's root, as the
+// policy lets the program see it, is shared read-only (virtiofs); writes go to a tmpfs
+// overlay in the guest and vanish with it. Standard streams and the program's status travel
+// as frames over one virtio-serial port (caisson's own wire, run/vm_wire).
+#pragma once
+
+#include <caisson/policy.hpp>
+#include <caisson/sandbox.hpp>
+
+#include <string>
+#include <vector>
+
+namespace caisson {
+
+// What the guest's caisson is asked to run: the arguments of `caisson run` as the caller
+// gave them (it parses them again, as it would on the host), the caller's environment and
+// working directory.
+struct VmCall {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string cwd;
+};
+
+struct VmResult {
+    Outcome outcome;          // how the program ended (exit code or signal, the time limit)
+    std::string report_json;  // the guest caisson's report, with a "vm" object added
+};
+
+// Boots the guest and runs `call` there; `policy` is the same command line parsed on the host
+// (for the VM's size, its kernel, the time limit and what the file server may show). Throws
+// caisson::Error for what --vm cannot carry (a terminal, passed descriptors, --net other than
+// none, --learn, --audit), a missing qemu or kernel, or a guest that ended without the
+// program's status (a kernel panic: the console's last lines are in the message).
+VmResult run_in_vm(const Policy& policy, const VmCall& call);
+
+// True in caisson's own guest, in the caisson that the guest's init started: there --vm is
+// already in effect. The guest's kernel command line says so (no program on a host can
+// change the host's), and init names the descriptor for the report.
+bool in_vm_guest();
+// There: the descriptor the report goes to (-1 elsewhere).
+int vm_guest_report_fd();
+
+// The guest's init (PID 1 of caisson's initramfs). Never returns: powers the guest off.
+[[noreturn]] void vm_guest_main();
+
+// For `caisson doctor`: whether --vm can run here, and how.
+struct VmSupport {
+    bool usable = false;
+    std::string accel;   // "kvm" or "tcg"
+    std::string kernel;  // the default guest kernel
+    std::string why;     // when not usable, or what is missing
+};
+VmSupport vm_support();
+
+}  // namespace caisson

@@ -1,0 +1,158 @@
+#include "mech/initramfs.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/fd.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace caisson::mech::initramfs {
+
+namespace {
+
+void hex8(std::string& out, unsigned long v) {
+    char b[9];
+    std::snprintf(b, sizeof b, "%08lX", v);
+    out.append(b, 8);
+}
+
+void pad4(std::string& out) {
+    while (out.size() % 4) out.push_back('\0');
+}
+
+// One newc record: the "070701" magic, thirteen 8-digit hexadecimal fields, the name with
+// its NUL, padding to 4, the data, padding to 4.
+void record(std::string& out, unsigned ino, const std::string& name, unsigned mode, const std::string& data) {
+    out += "070701";
+    hex8(out, ino);
+    hex8(out, mode);
+    hex8(out, 0);  // uid
+    hex8(out, 0);  // gid
+    hex8(out, 1);  // nlink
+    hex8(out, 0);  // mtime: the same archive for the same inputs
+    hex8(out, data.size());
+    hex8(out, 0);  // devmajor
+    hex8(out, 0);  // devminor
+    hex8(out, 0);  // rdevmajor
+    hex8(out, 0);  // rdevminor
+    hex8(out, name.size() + 1);
+    hex8(out, 0);  // check
+    out += name;
+    out.push_back('\0');
+    pad4(out);
+    out += data;
+    pad4(out);
+}
+
+}  // namespace
+
+void write(const std::string& path, const std::vector<Entry>& entries) {
+    std::string out;
+    unsigned ino = 1;
+    for (const auto& e : entries) record(out, ino++, e.path, e.mode, e.data);
+    record(out, 0, "TRAILER!!!", 0, "");
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd) throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, errno);
+    for (size_t at = 0; at < out.size();) {
+        ssize_t n = ::write(fd.get(), out.data() + at, out.size() - at);
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+            ::unlink(tmp.c_str());
+            throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, err);
+        }
+        at += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw Error(ErrorKind::Setup, "vm: write initramfs", path, err);
+    }
+}
+
+std::string read_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
+    std::string s;
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(ErrorKind::Setup, "vm: read", path, errno);
+        if (n == 0) break;
+        s.append(buf, static_cast<size_t>(n));
+    }
+    return s;
+}
+
+std::string loadable_image(std::string elf) {
+    Elf64_Ehdr eh;
+    if (elf.size() < sizeof eh) throw Error(ErrorKind::Setup, "vm: not an ELF executable", "/proc/self/exe", ENOEXEC);
+    std::memcpy(&eh, elf.data(), sizeof eh);
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr) > elf.size())
+        throw Error(ErrorKind::Setup, "vm: not a 64-bit ELF executable", "/proc/self/exe", ENOEXEC);
+    uint64_t end = eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
+    for (unsigned i = 0; i < eh.e_phnum; ++i) {
+        Elf64_Phdr ph;
+        std::memcpy(&ph, elf.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+        end = std::max<uint64_t>(end, ph.p_offset + ph.p_filesz);
+    }
+    if (end > elf.size()) throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", "/proc/self/exe", ENOEXEC);
+    elf.resize(end);
+    eh.e_shoff = 0;
+    eh.e_shnum = 0;
+    eh.e_shstrndx = 0;
+    std::memcpy(elf.data(), &eh, sizeof eh);
+    return elf;
+}
+
+std::vector<std::string> module_depends(const std::string& ko_path) {
+    const std::string ko = read_file(ko_path);
+    // .modinfo holds NUL-separated "key=value" strings; "depends=" appears once.
+    const std::string key = std::string("\0depends=", 9);
+    size_t at = ko.find(key);
+    std::vector<std::string> deps;
+    if (at == std::string::npos) return deps;
+    at += key.size();
+    size_t end = ko.find('\0', at);
+    std::string list = ko.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    for (size_t s = 0; s < list.size();) {
+        size_t comma = list.find(',', s);
+        if (comma == std::string::npos) comma = list.size();
+        if (comma > s) deps.push_back(list.substr(s, comma - s));
+        s = comma + 1;
+    }
+    return deps;
+}
+
+std::map<std::string, std::string> find_modules(const std::string& dir) {
+    std::map<std::string, std::string> found;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return found;
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        std::string p = dir + "/" + name;
+        struct stat st;
+        if (::lstat(p.c_str(), &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            for (auto& [k, v] : find_modules(p)) found.emplace(k, v);
+        } else if (S_ISREG(st.st_mode) && name.size() > 3 && name.compare(name.size() - 3, 3, ".ko") == 0) {
+            std::string stem = name.substr(0, name.size() - 3);
+            for (char& c : stem) if (c == '-') c = '_';  // the kernel's names use underscores
+            found.emplace(stem, p);
+        }
+    }
+    ::closedir(d);
+    return found;
+}
+
+}  // namespace caisson::mech::initramfs

@@ -1,0 +1,40 @@
+// The guest's initramfs for `caisson run --vm`: an uncompressed cpio archive (the kernel's
+// "newc" format), written by caisson itself. Uncompressed because the guest unpacks it
+// faster than it could decompress it under emulation; written here because the format is
+// a header of hexadecimal fields per file, and a library (libarchive) would bring its
+// compressors into caisson's static binary for nothing.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace caisson::mech::initramfs {
+
+struct Entry {
+    std::string path;      // in the archive, without a leading slash: "init", "lib/modules"
+    unsigned mode = 0;     // S_IFDIR | 0755, S_IFREG | 0755
+    std::string data;      // a file's contents
+};
+
+// Writes `entries` as a newc archive to `path` atomically (a temporary file renamed into
+// place, mode 0644). Throws caisson::Error naming the path and errno.
+void write(const std::string& path, const std::vector<Entry>& entries);
+
+// A kernel module's dependencies, from its .modinfo ("depends=a,b"). Throws caisson::Error
+// when the file cannot be read.
+std::vector<std::string> module_depends(const std::string& ko_path);
+
+// Every module file (*.ko) beneath `dir`, by stem ("virtio_mmio" -> its path).
+std::map<std::string, std::string> find_modules(const std::string& dir);
+
+// An executable as the kernel loads it: the bytes its program headers map, without the
+// section headers and what only they name (debug information, symbols). caisson's binary is
+// 60 MB with its debug information and 5 MB without; the guest unpacks every byte. Throws
+// caisson::Error for what is not a 64-bit ELF executable.
+std::string loadable_image(std::string elf);
+
+// A file's whole contents (for the archive). Throws caisson::Error.
+std::string read_file(const std::string& path);
+
+}  // namespace caisson::mech::initramfs

@@ -1,0 +1,160 @@
+#include "policy/vm_plan.hpp"
+
+#include "policy/seccomp_profile.hpp"
+
+#include <caisson/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <linux/capability.h>
+#include <set>
+
+namespace caisson::policy::vm {
+
+uint64_t guest_memory_mb(const Policy& p) {
+    uint64_t mb = p.resources.memory && *p.resources.memory != kUnlimited ? *p.resources.memory >> 20 : 256;
+    return std::max<uint64_t>(mb, 128);
+}
+
+unsigned guest_cpus(const Policy& p) {
+    if (!p.resources.cpus || *p.resources.cpus <= 0) return 1;
+    return static_cast<unsigned>(std::min(64.0, std::ceil(*p.resources.cpus)));
+}
+
+std::vector<std::string> qemu_argv(const Machine& m) {
+    const std::string mem = std::to_string(m.memory_mb) + "M";
+    std::vector<std::string> a = {
+        m.qemu,
+        // microvm: no PCI, no firmware tables to walk; the PIT and PIC because the guest's
+        // timer calibration needs them under software emulation. Its memory is a shared memfd,
+        // which the file server maps to serve the guest's requests (vhost-user).
+        "-M", "microvm,pit=on,pic=on,rtc=on,isa-serial=on,memory-backend=mem",
+        "-global", "virtio-mmio.force-legacy=false",  // vhost-user serves modern virtio only
+        "-accel", m.kvm ? "kvm" : "tcg",
+        "-cpu", m.kvm ? "host" : "max",
+        "-smp", std::to_string(m.cpus),
+        "-m", mem,
+        "-object", "memory-backend-memfd,id=mem,size=" + mem + ",share=on",
+        "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
+        // qemu's own seccomp filter as well: no new processes, no privileges, no obsolete calls.
+        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        "-kernel", m.kernel,
+        "-initrd", m.initramfs,
+        "-append", guest_cmdline(m.kvm),
+        "-chardev", "socket,id=files,fd=" + std::to_string(m.files_fd),
+        "-device", std::string("vhost-user-fs-device,chardev=files,tag=") + kRootTag,
+        "-device", "virtio-serial-device",
+        "-chardev", "socket,id=wire,fd=" + std::to_string(m.wire_fd),
+        "-device", std::string("virtserialport,chardev=wire,name=") + kPortName,
+    };
+    return a;
+}
+
+std::string guest_cmdline(bool kvm) {
+    // quiet: the console is a serial port, slow under emulation, and only read on failure.
+    // panic=-1 with qemu's -no-reboot: a guest kernel that panics ends qemu.
+    std::string c = "console=ttyS0 quiet panic=-1 rdinit=/init 8250.nr_uarts=1 cryptomgr.notests random.trust_cpu=on ";
+    if (!kvm) c += "tsc_early_khz=2000000 tsc=reliable no_timer_check lpj=4000000 ";
+    c += kGuestMarker;
+    return c;
+}
+
+const std::vector<std::string>& guest_modules() {
+    static const std::vector<std::string> m = {"virtio_mmio", "virtio_console", "virtiofs"};
+    return m;
+}
+
+std::vector<std::string> module_order(const std::map<std::string, std::vector<std::string>>& depends,
+                                      const std::vector<std::string>& wanted) {
+    std::vector<std::string> order;
+    std::set<std::string> done, visiting;
+    std::function<void(const std::string&)> visit = [&](const std::string& m) {
+        if (done.count(m)) return;
+        if (!visiting.insert(m).second) throw Error::usage("guest kernel modules depend on each other in a cycle", m);
+        auto it = depends.find(m);
+        if (it == depends.end()) throw Error::usage("guest kernel module not found (is --vm-kernel a Debian kernel with its modules?)", m);
+        for (const auto& d : it->second) visit(d);
+        visiting.erase(m);
+        done.insert(m);
+        order.push_back(m);
+    };
+    for (const auto& m : wanted) visit(m);
+    return order;
+}
+
+namespace {
+
+void ro_bind_self(Policy& p, const std::string& path) {
+    MountSpec m;
+    m.kind = MountKind::RoBind;
+    m.source = path;
+    m.target = path;
+    p.fs.mounts.push_back(m);
+}
+
+}  // namespace
+
+Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb) {
+    Policy p = default_policy();
+    p.process.argv = argv;
+    p.process.pass_fds = {m.wire_fd, m.files_fd};
+    p.process.die_with_parent = true;
+    p.hostname = "caisson-vmm";
+    // The kernel and the initramfs may sit in a home (--vm-kernel, a user's cache), which the
+    // jail hides: they are shown, read-only, at their own paths.
+    ro_bind_self(p, m.kernel);
+    ro_bind_self(p, m.initramfs);
+    if (m.kvm) {
+        MountSpec kvm;
+        kvm.kind = MountKind::Bind;
+        kvm.source = kvm.target = "/dev/kvm";
+        p.fs.mounts.push_back(kvm);
+        p.resources.devices.push_back({true, 'c', 10, 232, "rw"});
+    }
+    for (const char* dir : {"/usr/bin", "/usr/lib", "/lib", "/lib64", "/usr/share/qemu", "/usr/share/seabios"})
+        p.landlock.paths.push_back({dir, LandlockAccess::ReadExec});
+    for (const std::string& f : {m.kernel, m.initramfs, std::string("/etc/ld.so.cache"), std::string("/dev/null"),
+                                 std::string("/dev/urandom"), std::string("/proc"), std::string("/sys/devices/system")})
+        p.landlock.paths.push_back({f, LandlockAccess::Read});
+    if (m.kvm) p.landlock.paths.push_back({"/dev/kvm", LandlockAccess::ReadWrite});
+    p.landlock.best_effort = true;  // the rest of the jail holds where the kernel lacks Landlock
+    p.landlock.restrict_bind = p.landlock.restrict_connect = true;
+    p.landlock.scope_abstract_unix = p.landlock.scope_signal = true;
+    // The guest's memory is qemu's: the ceiling leaves room for it and for the translator.
+    p.ceilings.memory = (guest_memory_mb + 768) << 20;
+    return p;
+}
+
+Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd) {
+    Policy p = default_policy();
+    p.process.argv = {virtiofsd, "--fd=" + std::to_string(listen_fd), "-o", "source=/", "-o", "cache=always",
+                      "-o", "sandbox=chroot", "-o", "log_level=err",
+                      // RLIMIT_NOFILE stays: raising it needs CAP_SYS_RESOURCE.
+                      "--rlimit-nofile=0", "-f"};
+    p.process.pass_fds = {listen_fd};
+    p.process.die_with_parent = true;
+    p.hostname = "caisson-vm-files";
+    // What the program would see on the host, and no more.
+    p.fs.rootfs = user.fs.rootfs;
+    p.fs.host_run = user.fs.host_run;
+    p.fs.host_homes = user.fs.host_homes;
+    p.fs.home = user.fs.home;
+    p.fs.home_masks = user.fs.home_masks;
+    p.fs.masked_paths = user.fs.masked_paths;
+    for (const auto& m : user.fs.mounts)
+        if ((m.kind == MountKind::Bind || m.kind == MountKind::RoBind) && m.source != "/") ro_bind_self(p, m.source);
+    if (user.fs.workdir && !cwd.empty() && cwd != "/") ro_bind_self(p, cwd);
+    // virtiofsd keeps these to serve files as their owners; in a user namespace whose only
+    // id is nobody, they reach only what nobody owns. SYS_CHROOT and SETPCAP for its own
+    // confinement (chroot into the share, dropping the bounding set).
+    for (int cap : {CAP_SYS_CHROOT, CAP_SETPCAP, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETGID,
+                    CAP_SETUID, CAP_MKNOD, CAP_SETFCAP})
+        p.capabilities.push_back(cap);
+    std::sort(p.capabilities.begin(), p.capabilities.end());
+    p.seccomp = seccomp_profile::parse_text(seccomp_profile::builtin_text("vm-file-server"), "builtin:vm-file-server");
+    p.seccomp.name = "vm-file-server";
+    return p;
+}
+
+}  // namespace caisson::policy::vm

@@ -1,0 +1,65 @@
+// What `caisson run --vm` builds, decided as data: qemu's command line, the guest kernel's
+// command line, the guest's size, the order the guest loads its modules in, and the
+// policies of the two jails on the host (qemu's and the file server's). No system calls.
+#pragma once
+
+#include <caisson/policy.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace caisson::policy::vm {
+
+inline constexpr const char* kPortName = "org.caisson.io";  // the virtio-serial port of the wire
+inline constexpr const char* kRootTag = "caisson-root";     // the virtiofs share of the host's files
+inline constexpr const char* kGuestMarker = "caisson.vm_guest=1";  // on the guest kernel's command line
+
+struct Machine {
+    std::string qemu;       // qemu-system-x86_64
+    std::string kernel, initramfs;
+    uint64_t memory_mb = 256;
+    unsigned cpus = 1;
+    bool kvm = false;
+    int wire_fd = -1;       // a connected stream socket: the wire
+    int files_fd = -1;      // a connected stream socket to the file server (vhost-user)
+};
+
+// The guest's RAM: --memory (the sandbox's limit is the guest's size) or 256 MiB, at least
+// 128 MiB (the kernel and its init need some 60). Its CPUs: --cpus rounded up, or 1.
+uint64_t guest_memory_mb(const Policy& p);
+unsigned guest_cpus(const Policy& p);
+
+// qemu's arguments (argv[0] included): a microvm with virtio-mmio devices, no firmware
+// tables it does not need, no network device, no monitor, the serial console on standard
+// output, qemu's own seccomp sandbox on.
+std::vector<std::string> qemu_argv(const Machine& m);
+
+// The guest kernel's command line. Under software emulation the TSC cannot be calibrated
+// (no HPET on a microvm), so its frequency is given: without it a boot hangs now and then.
+std::string guest_cmdline(bool kvm);
+
+// The order to load `wanted` modules (file stems: "virtiofs") so that each comes after what
+// it depends on (`depends`: a module's .modinfo "depends=" list). Throws caisson::Error for a
+// module that is missing or a cycle.
+std::vector<std::string> module_order(const std::map<std::string, std::vector<std::string>>& depends,
+                                      const std::vector<std::string>& wanted);
+// The modules a guest needs from a Debian kernel: virtio over MMIO, its console, virtiofs,
+// overlayfs (the guest's writable layer over the read-only share).
+const std::vector<std::string>& guest_modules();
+
+// qemu's jail: every namespace new (no network), the unprivileged `nobody`, no
+// capabilities, caisson's default seccomp policy under qemu's own, and Landlock: reading
+// and executing only qemu, its libraries and firmware, the kernel and the initramfs.
+Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb);
+
+// The file server's jail (virtiofsd on `listen_fd`): the program's own view of the host's
+// files, as `user` makes it (the root, hidden homes, --home and its masks, /run, masked
+// paths), with every bind's source shown read-only at its own path (the guest's caisson binds
+// it again from there) and the caller's directory read-only for --workdir. virtiofsd runs
+// as root of a user namespace whose only id is `nobody`: the capabilities it keeps reach no
+// host file it could not read as nobody, and nothing it shows can be written.
+Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd);
+
+}  // namespace caisson::policy::vm

@@ -1,0 +1,467 @@
+// `caisson run --vm` on the host: the guest's kernel and initramfs (built once, cached), the
+// file server and qemu each in a caisson sandbox of their own, and the caller's streams
+// relayed over the wire until the program's status comes back.
+#include "mech/initramfs.hpp"
+#include "policy/vm_plan.hpp"
+#include "run/vm_wire.hpp"
+
+#include <caisson/error.hpp>
+#include <caisson/fd.hpp>
+#include <caisson/vm.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <functional>
+#include <map>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace caisson {
+
+namespace {
+
+namespace wire = run::vm_wire;
+namespace plan = policy::vm;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kGuestCache = "/var/cache/caisson-guest";
+constexpr const char* kQemu = "/usr/bin/qemu-system-x86_64";
+
+std::string newest_guest_kernel() {
+    std::string best;
+    DIR* d = ::opendir(kGuestCache);
+    if (!d) return best;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        std::string boot = std::string(kGuestCache) + "/" + e->d_name + "/boot";
+        DIR* b = ::opendir(boot.c_str());
+        if (!b) continue;
+        while (dirent* k = ::readdir(b)) {
+            std::string n = k->d_name;
+            if (n.rfind("vmlinuz-", 0) == 0 && (best.empty() || boot + "/" + n > best)) best = boot + "/" + n;
+        }
+        ::closedir(b);
+    }
+    ::closedir(d);
+    return best;
+}
+
+std::string virtiofsd_path() {
+    for (const char* p : {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"})
+        if (::access(p, X_OK) == 0) return p;
+    return {};
+}
+
+// Where a failed KVM boot is remembered: a tmpfs, so the verdict ends with the host's boot.
+constexpr const char* kKvmBroken = "/run/caisson-vm-kvm-broken";
+
+void remember_kvm_broken() {
+    if (::geteuid() != 0) return;
+    Fd fd(::open(kKvmBroken, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+}
+
+bool kvm_works() {
+    if (::access(kKvmBroken, F_OK) == 0) return false;
+    Fd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    return fd && ::ioctl(fd.get(), KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+}
+
+// The modules of a Debian kernel package as scripts/setup.sh unpacks it: PKG/boot/vmlinuz-V
+// beside PKG/lib/modules/V; else the host's /lib/modules/V.
+std::string modules_dir(const std::string& kernel) {
+    std::string name = kernel.substr(kernel.rfind('/') + 1);
+    if (name.rfind("vmlinuz-", 0) != 0) return {};
+    std::string version = name.substr(8);
+    std::string boot = kernel.substr(0, kernel.rfind('/'));
+    std::string pkg = boot.substr(0, boot.rfind('/'));
+    for (const std::string& d : {pkg + "/lib/modules/" + version, "/lib/modules/" + version}) {
+        struct stat st;
+        if (::stat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return d;
+    }
+    return {};
+}
+
+uint64_t fnv1a(uint64_t h, std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+std::string cache_dir() {
+    std::string dir;
+    if (::geteuid() == 0) dir = "/var/cache/caisson-vm";
+    else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/') dir = std::string(x) + "/caisson-vm";
+    else if (const char* h = std::getenv("HOME"); h && *h == '/') dir = std::string(h) + "/.cache/caisson-vm";
+    else throw Error::usage("--vm: no cache directory (set XDG_CACHE_HOME or HOME)");
+    // Readable by all (qemu's jail runs as nobody; nothing in it is secret: this binary and
+    // the kernel's modules), writable by its owner alone.
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "vm: mkdir", dir, errno);
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022))
+        throw Error(ErrorKind::Setup, "vm: the cache is not a directory only this user may write", dir, EPERM);
+    return dir;
+}
+
+// This binary as /init and the modules the guest loads, in order; cached by what goes in.
+std::string guest_initramfs(const std::string& kernel) {
+    const std::string self = mech::initramfs::loadable_image(mech::initramfs::read_file("/proc/self/exe"));
+    std::vector<std::string> order;
+    std::map<std::string, std::string> files;
+    if (std::string mods = modules_dir(kernel); !mods.empty()) {
+        std::map<std::string, std::vector<std::string>> depends;
+        for (auto& [stem, path] : mech::initramfs::find_modules(mods + "/kernel")) {
+            files[stem] = path;
+            depends[stem] = {};
+        }
+        // Only the modules on the way are read for their dependencies.
+        std::function<void(const std::string&)> fill = [&](const std::string& m) {
+            auto f = files.find(m);
+            if (f == files.end() || !depends[m].empty()) return;
+            depends[m] = mech::initramfs::module_depends(f->second);
+            for (const auto& d : depends[m]) fill(d);
+        };
+        for (const auto& m : plan::guest_modules()) fill(m);
+        order = plan::module_order(depends, plan::guest_modules());
+    }
+    uint64_t h = fnv1a(1469598103934665603ull, self);
+    h = fnv1a(h, kernel);
+    for (const auto& m : order) h = fnv1a(h, files[m] + "\n" + mech::initramfs::read_file(files[m]).substr(0, 4096));
+    char name[64];
+    std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
+    std::string path = cache_dir() + name;
+    if (::access(path.c_str(), R_OK) == 0) return path;
+    std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, self}, {"proc", S_IFDIR | 0755, ""},
+                                             {"sys", S_IFDIR | 0755, ""},     {"dev", S_IFDIR | 0755, ""},
+                                             {"newroot", S_IFDIR | 0755, ""}, {"lib", S_IFDIR | 0755, ""},
+                                             {"lib/caisson-vm", S_IFDIR | 0755, ""}};
+    std::string list;
+    for (const auto& m : order) {
+        e.push_back({"lib/caisson-vm/" + m + ".ko", S_IFREG | 0644, mech::initramfs::read_file(files[m])});
+        list += m + ".ko\n";
+    }
+    e.push_back({"lib/caisson-vm/modules", S_IFREG | 0644, list});
+    mech::initramfs::write(path, e);
+    return path;
+}
+
+// A socket to the file server that no one else can reach first: a listening socket in a
+// private directory, connected to at once, its name removed.
+std::pair<Fd, Fd> file_server_sockets() {
+    char dir[] = "/tmp/caisson-vm-XXXXXX";
+    if (!::mkdtemp(dir)) throw Error(ErrorKind::Setup, "vm: mkdtemp", dir, errno);
+    std::string path = std::string(dir) + "/files";
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    Fd listening(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)), client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int err = 0;
+    if (!listening || !client || ::bind(listening.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listening.get(), 1) != 0 || ::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        err = errno;
+    ::unlink(path.c_str());
+    ::rmdir(dir);
+    if (err) throw Error(ErrorKind::Setup, "vm: the file server's socket", path, err);
+    return {std::move(listening), std::move(client)};
+}
+
+// A jail's supervisor: a child of this process that runs `p` in a caisson sandbox, with
+// `out` as its standard output and error (the console's pipe: read only when the guest
+// fails); it keeps only the descriptors `p` passes.
+struct Jail {
+    pid_t pid = -1;
+    Fd pidfd;
+};
+
+Jail start_jail(Policy p, int out) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorKind::Setup, "vm: fork", p.process.argv[0], errno);
+    if (pid == 0) {
+        int code = 125;
+        try {
+            Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+            if (!null || ::dup2(null.get(), 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(125);
+            for (int fd = 3; fd < 1024; ++fd)
+                if (std::find(p.process.pass_fds.begin(), p.process.pass_fds.end(), fd) == p.process.pass_fds.end()) ::close(fd);
+            code = Sandbox(std::move(p)).run().shell_status();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "caisson: vm: %s\n", e.what());
+        }
+        ::_exit(code);
+    }
+    Jail j;
+    j.pid = pid;
+    j.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!j.pidfd) {
+        int err = errno;
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        throw Error(ErrorKind::Setup, "vm: pidfd_open", p.process.argv[0], err);
+    }
+    return j;
+}
+
+// Ends a jail: its supervisor's death takes the sandbox with it (die_with_parent).
+int stop_jail(Jail& j, bool kill) {
+    if (j.pid < 0) return -1;
+    if (kill) ::kill(j.pid, SIGKILL);
+    int st = 0;
+    while (::waitpid(j.pid, &st, 0) < 0 && errno == EINTR) {}
+    j.pid = -1;
+    j.pidfd.reset();
+    return st;
+}
+
+void refuse_unsupported(const Policy& p) {
+    if (p.process.tty) throw Error::usage("--vm: --tty is not carried into the guest (its streams are relayed as data)");
+    if (!p.process.pass_fds.empty()) throw Error::usage("--vm: --pass-fd cannot reach a guest");
+    if (p.network.kind != Network::Kind::Loopback || !p.network.allow_hosts.empty() || p.egress.enabled())
+        throw Error::usage("--vm: the guest has no network yet: only --net none");
+    if (!p.namespaces.net) throw Error::usage("--vm: --share-net cannot reach the host's network from a guest");
+    if (!p.learn_path.empty()) throw Error::usage("--vm: --learn is not carried into the guest");
+    if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
+    if (p.fs.overlay || p.fs.writable_root)
+        throw Error::usage("--vm: the host's files are shared read-only; --overlay and --writable-root are not carried yet");
+}
+
+}  // namespace
+
+VmSupport vm_support() {
+    VmSupport s;
+    s.kernel = newest_guest_kernel();
+    s.accel = kvm_works() ? "kvm" : "tcg";
+    if (::access(kQemu, X_OK) != 0) s.why = std::string(kQemu) + " is missing (apt install qemu-system-x86)";
+    else if (virtiofsd_path().empty()) s.why = "virtiofsd is missing (apt install qemu-system-common)";
+    else if (s.kernel.empty()) s.why = std::string("no guest kernel under ") + kGuestCache + " (scripts/setup.sh unpacks one) and no --vm-kernel";
+    else s.usable = true;
+    return s;
+}
+
+// One boot: the file server and qemu in their jails, the wire relayed until the guest ends.
+struct Attempt {
+    bool booted = false, got_result = false;
+    double boot_ms = -1;
+    std::string result, failed, console;
+};
+
+Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clock::time_point started) {
+    int wire_pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wire_pair) != 0) throw Error(ErrorKind::Setup, "vm: socketpair", "the wire", errno);
+    Fd wire_host(wire_pair[0]), wire_guest(wire_pair[1]);
+    auto [files_listen, files_client] = file_server_sockets();
+    int console_pipe[2];
+    if (::pipe2(console_pipe, O_CLOEXEC) != 0) throw Error(ErrorKind::Setup, "vm: pipe", "the console", errno);
+    Fd console_r(console_pipe[0]), console_w(console_pipe[1]);
+    m.wire_fd = wire_guest.get();
+    m.files_fd = files_client.get();
+
+    Jail files = start_jail(plan::file_server_jail(policy, virtiofsd_path(), files_listen.get(), call.cwd), console_w.get());
+    files_listen.reset();
+    Jail qemu;
+    try {
+        qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb), console_w.get());
+    } catch (...) {
+        stop_jail(files, true);
+        throw;
+    }
+    wire_guest.reset();
+    files_client.reset();
+    console_w.reset();
+    wire::Request req{call.args, call.env, call.cwd};
+    std::string to_guest = wire::encode(wire::Frame::Request, wire::encode_request(req));
+    if (::fcntl(wire_host.get(), F_SETFL, O_NONBLOCK) != 0) throw Error(ErrorKind::Setup, "vm: fcntl", "the wire", errno);
+    wire::Reader reader;
+    Attempt a;
+    std::string& console = a.console;
+    std::string& result = a.result;
+    std::string& failed = a.failed;
+    bool& got_result = a.got_result;
+    double& boot_ms = a.boot_ms;
+    bool stdin_open = true;
+    const bool limited = policy.process.time_limit_s > 0;
+    // The guest's caisson keeps the time limit; this is the backstop for a guest that stops
+    // answering: the limit and a minute for booting and taking down.
+    const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((policy.process.time_limit_s + 60) * 1000));
+    int qemu_status = -1;
+    for (;;) {
+        pollfd p[4] = {{wire_host.get(), static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
+                       {console_r.get(), POLLIN, 0},
+                       {qemu.pidfd.get(), POLLIN, 0},
+                       {stdin_open && boot_ms >= 0 && to_guest.size() < (1u << 20) ? 0 : -1, POLLIN, 0}};
+        int timeout = -1;
+        if (limited) timeout = static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+        int n = ::poll(p, 4, timeout);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(ErrorKind::Setup, "vm: poll", "the wire", errno);
+        if (n == 0) {
+            failed = "the guest did not end within the time limit and a minute: stopped";
+            break;
+        }
+        char buf[65536];
+        if (p[1].revents & (POLLIN | POLLHUP)) {
+            ssize_t r = ::read(console_r.get(), buf, sizeof buf);
+            if (r > 0) {
+                console.append(buf, static_cast<size_t>(r));
+                if (console.size() > 16384) console.erase(0, console.size() - 8192);
+            } else if (r == 0) {
+                console_r.reset();
+            }
+        }
+        if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = ::read(0, buf, sizeof buf);
+            if (r > 0) to_guest += wire::encode(wire::Frame::Stdin, std::string_view(buf, static_cast<size_t>(r)));
+            else if (r == 0 || errno != EINTR) {
+                to_guest += wire::encode(wire::Frame::StdinEnd, "");
+                stdin_open = false;
+            }
+        }
+        if (!to_guest.empty() && (p[0].revents & POLLOUT)) {
+            ssize_t w = ::write(wire_host.get(), to_guest.data(), to_guest.size());
+            if (w > 0) to_guest.erase(0, static_cast<size_t>(w));
+        }
+        if (p[0].revents & (POLLIN | POLLHUP)) {
+            ssize_t r = ::read(wire_host.get(), buf, sizeof buf);
+            if (r > 0) reader.feed(buf, static_cast<size_t>(r));
+            while (auto f = reader.next()) {
+                switch (f->first) {
+                    case wire::Frame::Booted:
+                        boot_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+                        break;
+                    case wire::Frame::Stdout:
+                    case wire::Frame::Stderr: {
+                        int fd = f->first == wire::Frame::Stdout ? 1 : 2;
+                        for (size_t at = 0; at < f->second.size();) {
+                            ssize_t w = ::write(fd, f->second.data() + at, f->second.size() - at);
+                            if (w < 0 && errno == EINTR) continue;
+                            if (w <= 0) break;  // the caller's reader is gone: the output is dropped
+                            at += static_cast<size_t>(w);
+                        }
+                        break;
+                    }
+                    case wire::Frame::Result:
+                        result = f->second;
+                        got_result = true;
+                        to_guest += wire::encode(wire::Frame::Done, "");
+                        break;
+                    case wire::Frame::Failed:
+                        failed = "the guest could not run the program: " + f->second;
+                        to_guest += wire::encode(wire::Frame::Done, "");
+                        break;
+                    default:
+                        break;
+                }
+            }
+        }
+        if (p[2].revents & POLLIN) {
+            qemu_status = stop_jail(qemu, false);
+            break;
+        }
+    }
+    if (qemu.pid >= 0) qemu_status = stop_jail(qemu, true);
+    stop_jail(files, true);
+    (void)qemu_status;
+    a.booted = boot_ms >= 0;
+    return a;
+}
+
+
+VmResult run_in_vm(const Policy& policy, const VmCall& call) {
+    refuse_unsupported(policy);
+    const auto started = Clock::now();
+    VmSupport support = vm_support();
+    const std::string kernel = policy.vm.kernel.empty() ? support.kernel : policy.vm.kernel;
+    if (::access(kQemu, X_OK) != 0 || virtiofsd_path().empty() || kernel.empty())
+        throw Error::usage("--vm: " + (support.why.empty() ? std::string("no guest kernel") : support.why));
+    if (::access(kernel.c_str(), R_OK) != 0) throw Error(ErrorKind::Usage, "--vm-kernel", kernel, errno);
+
+    plan::Machine m;
+    m.qemu = kQemu;
+    m.kernel = kernel;
+    m.initramfs = guest_initramfs(kernel);
+    m.memory_mb = plan::guest_memory_mb(policy);
+    m.cpus = plan::guest_cpus(policy);
+    // KVM is not used yet: qemu's jail has caisson's minimal /dev, which has no kvm node
+    // (docs/vm.md). The report says whether the host offered it.
+    m.kvm = false;
+    std::string kvm_failed;
+    Attempt a = boot_once(policy, call, m, started);
+    if (m.kvm && !a.booted) {
+        // A /dev/kvm that answers but cannot run this guest (a nested host without the MSRs
+        // qemu sets): software emulation, and the verdict kept until the host reboots.
+        kvm_failed = a.console.substr(0, 400);
+        remember_kvm_broken();
+        m.kvm = false;
+        a = boot_once(policy, call, m, started);
+    }
+    std::string& console = a.console;
+    std::string& result = a.result;
+    std::string& failed = a.failed;
+    const bool got_result = a.got_result;
+    const double boot_ms = a.boot_ms;
+    const std::string& initramfs = m.initramfs;
+    if (!got_result) {
+        // The console's last lines say why: a panic, an init that failed, qemu's own error.
+        std::string tail = console.size() > 1500 ? console.substr(console.size() - 1500) : console;
+        std::replace(tail.begin(), tail.end(), '\r', ' ');
+        if (failed.empty())
+            failed = tail.find("Kernel panic") != std::string::npos ? "the guest kernel panicked"
+                                                                  : "the guest ended without the program's status";
+        throw Error(ErrorKind::Setup, "vm", failed + (tail.empty() ? "" : "; its console's last lines:\n" + tail), 0);
+    }
+    VmResult out;
+    size_t nl = result.find('\n');
+    std::string head = result.substr(0, nl);
+    std::string report = nl == std::string::npos ? "" : result.substr(nl + 1);
+    int value = std::atoi(head.substr(head.find(' ') + 1).c_str());
+    if (head.rfind("signal ", 0) == 0) {
+        out.outcome.exited = false;
+        out.outcome.term_signal = value;
+    } else {
+        out.outcome.exited = true;
+        out.outcome.exit_code = value;
+    }
+    nlohmann::json j = nlohmann::json::object();
+    if (!report.empty()) {
+        j = nlohmann::json::parse(report, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) j = nlohmann::json::object();
+    }
+    // The guest's caisson reports the program; its status is the guest caisson's own exit
+    // code (the program's, or 128 + its signal).
+    if (j.contains("exited") && j["exited"].is_boolean()) {
+        out.outcome.exited = j["exited"].get<bool>();
+        if (out.outcome.exited && j["exit_code"].is_number_integer()) out.outcome.exit_code = j["exit_code"].get<int>();
+        if (!out.outcome.exited && j["signal"].is_number_integer()) out.outcome.term_signal = j["signal"].get<int>();
+        if (j["time_limit_fired"].is_boolean()) out.outcome.time_limit_fired = j["time_limit_fired"].get<bool>();
+    }
+    out.outcome.wall_s = std::chrono::duration<double>(Clock::now() - started).count();
+    j["vm"] = {{"accel", m.kvm ? "kvm" : "tcg"},
+               {"kvm_on_host", support.accel == "kvm"},
+               {"kvm_failed", kvm_failed},
+               {"machine", "microvm"},
+               {"kernel", kernel},
+               {"initramfs", initramfs},
+               {"memory_mb", m.memory_mb},
+               {"cpus", m.cpus},
+               {"boot_ms", boot_ms},
+               {"wall_s", out.outcome.wall_s},
+               {"jails", {"qemu: namespaces, nobody, no capabilities, seccomp default + qemu -sandbox, landlock",
+                          "virtiofsd: namespaces, nobody's user namespace, read-only view, seccomp vm-file-server"}}};
+    out.report_json = j.dump();
+    return out;
+}
+
+}  // namespace caisson
