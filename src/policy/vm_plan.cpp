@@ -99,7 +99,6 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     Policy p = default_policy();
     p.process.argv = argv;
     p.process.pass_fds = {m.wire_fd, m.files_fd};
-    p.process.die_with_parent = true;
     p.hostname = "caisson-vmm";
     // The kernel and the initramfs may sit in a home (--vm-kernel, a user's cache), which the
     // jail hides: they are shown, read-only, at their own paths.
@@ -133,7 +132,6 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
                       // RLIMIT_NOFILE stays: raising it needs CAP_SYS_RESOURCE.
                       "--rlimit-nofile=0", "-f"};
     p.process.pass_fds = {listen_fd};
-    p.process.die_with_parent = true;
     p.hostname = "caisson-vm-files";
     // What the program would see on the host, and no more.
     p.fs.rootfs = user.fs.rootfs;

@@ -17,6 +17,7 @@
 
 #include <caisson/error.hpp>
 #include <caisson/sandbox.hpp>
+#include <caisson/vm.hpp>
 
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -278,6 +279,15 @@ void guest(Report& r) {
                                                           (kvm ? "KVM" : std::string("software emulation (TCG): /dev/kvm ") + strerrorname_np(errno))));
 }
 
+// `caisson run --vm`: qemu, virtiofsd and a guest kernel; software emulation unless KVM
+// can be used (not yet: see docs/vm.md).
+void vm_rung(Report& r) {
+    VmSupport v = vm_support();
+    if (!v.usable) return r.checks.push_back(fails("caisson run --vm", v.why, "scripts/setup.sh installs qemu and unpacks the guest kernel"));
+    r.checks.push_back(works("caisson run --vm", "software emulation (TCG), guest kernel " + v.kernel +
+                                                     (v.accel == "kvm" ? "; /dev/kvm answers, not used yet" : "")));
+}
+
 void oci_clients(Report& r) {
     std::string found;
     for (const char* c : {"podman", "docker", "ctr", "containerd", "crun", "runc", "conmon"})
@@ -309,6 +319,7 @@ Report examine() {
     mounts(r);
     network(r, root);
     guest(r);
+    vm_rung(r);
     oci_clients(r);
     // The real thing: a default sandbox of /bin/true.
     try {

@@ -25,6 +25,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -188,11 +189,15 @@ struct Jail {
 };
 
 Jail start_jail(Policy p, int out) {
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorKind::Setup, "vm: fork", p.process.argv[0], errno);
     if (pid == 0) {
         int code = 125;
         try {
+            // caisson gone (killed): SIGTERM, which the supervisor passes to its program and
+            // then takes the sandbox and its cgroup down; SIGKILL would leave the cgroup.
+            if (::prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0 || ::getppid() != parent) ::_exit(125);
             Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
             if (!null || ::dup2(null.get(), 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(125);
             for (int fd = 3; fd < 1024; ++fd)
@@ -215,10 +220,16 @@ Jail start_jail(Policy p, int out) {
     return j;
 }
 
-// Ends a jail: its supervisor's death takes the sandbox with it (die_with_parent).
-int stop_jail(Jail& j, bool kill) {
+// Ends a jail: SIGTERM to its supervisor, which passes it to the program and takes the
+// sandbox down; SIGKILL only for one that has not ended in ten seconds.
+int stop_jail(Jail& j, bool terminate) {
     if (j.pid < 0) return -1;
-    if (kill) ::kill(j.pid, SIGKILL);
+    if (terminate) {
+        ::kill(j.pid, SIGTERM);
+        pollfd p{j.pidfd.get(), POLLIN, 0};
+        while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {}
+        if (!(p.revents & POLLIN)) ::kill(j.pid, SIGKILL);
+    }
     int st = 0;
     while (::waitpid(j.pid, &st, 0) < 0 && errno == EINTR) {}
     j.pid = -1;
@@ -229,9 +240,9 @@ int stop_jail(Jail& j, bool kill) {
 void refuse_unsupported(const Policy& p) {
     if (p.process.tty) throw Error::usage("--vm: --tty is not carried into the guest (its streams are relayed as data)");
     if (!p.process.pass_fds.empty()) throw Error::usage("--vm: --pass-fd cannot reach a guest");
-    if (p.network.kind != Network::Kind::Loopback || !p.network.allow_hosts.empty() || p.egress.enabled())
+    if (p.network.kind != Network::Kind::Loopback || !p.network.allow_hosts.empty() || p.egress.enabled() ||
+        !p.namespaces.net || !p.namespaces.net_path.empty())
         throw Error::usage("--vm: the guest has no network yet: only --net none");
-    if (!p.namespaces.net) throw Error::usage("--vm: --share-net cannot reach the host's network from a guest");
     if (!p.learn_path.empty()) throw Error::usage("--vm: --learn is not carried into the guest");
     if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
     if (p.fs.overlay || p.fs.writable_root)

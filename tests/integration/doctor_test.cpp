@@ -36,7 +36,7 @@ TEST(Doctor, EveryMechanismHasALineAndTheDefaultRunDecidesTheExitStatus) {
                              "network namespace", "uts namespace", "ipc namespace", "cgroup namespace", "time namespace",
                              "subordinate ids", "cgroups", "cgroup delegation", "seccomp", "Landlock", "BPF LSM",
                              "cgroup BPF (egress rules)", "overlay in a user namespace", "pasta (--net user)",
-                             "veth and nftables (--net veth)", "qemu and its guest kernel", "OCI clients"}) {
+                             "veth and nftables (--net veth)", "qemu and its guest kernel", "caisson run --vm", "OCI clients"}) {
         json c = check(j, name);
         ASSERT_FALSE(c.is_null()) << name << " is missing: " << r.out;
         EXPECT_TRUE(c["status"] == "works" || c["status"] == "fails" || c["status"] == "n/a") << c;

@@ -1,0 +1,210 @@
+// `caisson run --vm`: the program runs in a guest kernel of its own, under the same policy
+// there, with its streams and status carried back; qemu and the file server are jailed on
+// the host, and nothing outlives caisson. Each test boots a guest (software emulation here:
+// about 4 s), so the checks are grouped into few boots.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace caisson::test {
+namespace {
+
+using nlohmann::json;
+
+std::string first_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+std::string status_field(pid_t pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key + ":", 0) == 0) {
+            std::string v = line.substr(key.size() + 1);
+            return v.substr(v.find_first_not_of(" \t"));
+        }
+    return "";
+}
+
+// The processes beneath `root` whose executable's name starts with `name`.
+std::vector<pid_t> descendants_named(pid_t root, const std::string& name) {
+    std::map<pid_t, pid_t> parent;
+    std::map<pid_t, std::string> comm;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+        std::string n = e.path().filename();
+        if (n.find_first_not_of("0123456789") != std::string::npos) continue;
+        pid_t pid = std::stoi(n);
+        std::string pp = status_field(pid, "PPid");
+        if (pp.empty()) continue;
+        parent[pid] = std::stoi(pp);
+        comm[pid] = status_field(pid, "Name");
+    }
+    std::vector<pid_t> found;
+    for (auto& [pid, c] : comm) {
+        if (c.rfind(name, 0) != 0) continue;
+        for (pid_t p = parent[pid]; p > 1; p = parent.count(p) ? parent[p] : 0)
+            if (p == root) {
+                found.push_back(pid);
+                break;
+            }
+    }
+    return found;
+}
+
+std::string vm_unavailable() { return host_lacks("caisson run --vm"); }
+
+TEST(Vm, TheProbeSeesAKernelOfItsOwnUnderTheSamePolicy) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    TempDir dir;
+    const std::string report = dir.path() + "/report.json";
+    RunResult r = run_caisson({"run", "--vm", "--report", report, "--ro-bind", probe_path(), kProbeInside, "--", "/bin/sh",
+                               "-c",
+                               "cat /proc/sys/kernel/osrelease /proc/sys/kernel/random/boot_id; "
+                               "exec /tmp/probe --write /etc/caisson-vm-test --exit 7"});
+    ASSERT_EQ(r.status, 7) << r.err;
+    // A kernel of its own: another release, another boot.
+    std::istringstream lines(r.out);
+    std::string release, boot;
+    std::getline(lines, release);
+    std::getline(lines, boot);
+    EXPECT_NE(release, first_line("/proc/sys/kernel/osrelease"));
+    EXPECT_EQ(boot.size(), 36u) << r.out;
+    EXPECT_NE(boot, first_line("/proc/sys/kernel/random/boot_id"));
+    // The sandbox's protections hold in there as they do here.
+    const json& st = r.probe["status"];
+    EXPECT_EQ(st["NoNewPrivs"], "1");
+    EXPECT_EQ(st["Seccomp"], "2");
+    EXPECT_EQ(st["CapEff"], "0000000000000000");
+    EXPECT_EQ(r.probe["uid_map"].get<std::string>().find("65534") != std::string::npos, true) << r.probe["uid_map"];
+    EXPECT_EQ(r.probe["hostname"], "caisson");
+    EXPECT_EQ(r.probe["interfaces"].size(), 1u) << r.probe["interfaces"];
+    EXPECT_NE(r.probe["writes"]["/etc/caisson-vm-test"], "ok") << r.probe["writes"];
+    // The report is the guest caisson's, with how the guest ran.
+    json rep = read_json(report);
+    EXPECT_EQ(rep["exit_code"], 7);
+    EXPECT_TRUE(rep["protections"].dump().find("seccomp") != std::string::npos) << rep["protections"];
+    EXPECT_TRUE(rep["vm"]["accel"] == "tcg" || rep["vm"]["accel"] == "kvm") << rep["vm"];
+    EXPECT_GT(rep["vm"]["boot_ms"].get<double>(), 0.0);
+    EXPECT_EQ(rep["vm"]["machine"], "microvm");
+}
+
+TEST(Vm, StreamsAreBinarySafeAndTheStatusComesBack) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    TempDir dir;
+    const std::string input = dir.path() + "/input";
+    std::string data(10 << 20, '\0');
+    std::mt19937_64 rng(21);
+    for (auto& c : data) c = static_cast<char>(rng());
+    {
+        std::ofstream out(input, std::ios::binary);
+        out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    }
+    RunOptions o;
+    o.stdin_fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(o.stdin_fd, 0);
+    RunResult r = run_caisson({"run", "--vm", "--", "/bin/sh", "-c", "cat; echo to-stderr >&2; exit 3"}, o);
+    ::close(o.stdin_fd);
+    EXPECT_EQ(r.status, 3) << r.err;
+    ASSERT_EQ(r.out.size(), data.size());
+    EXPECT_TRUE(r.out == data) << "10 MB of binary data changed on the way";
+    EXPECT_NE(r.err.find("to-stderr"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("to-stderr"), std::string::npos);
+
+    // A signal ends the program as it would here: 128 + the signal, and the report says which.
+    const std::string report = dir.path() + "/report.json";
+    RunResult k = run_caisson({"run", "--vm", "--report", report, "--", "/bin/sh", "-c", "kill -TERM $$"});
+    EXPECT_EQ(k.status, 128 + SIGTERM) << k.err;
+    json rep = read_json(report);
+    EXPECT_EQ(rep["exited"], false);
+    EXPECT_EQ(rep["signal"], SIGTERM);
+}
+
+TEST(Vm, TheTimeLimitFiresInTheGuest) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    TempDir dir;
+    const std::string report = dir.path() + "/report.json";
+    auto t0 = std::chrono::steady_clock::now();
+    RunResult r = run_caisson({"run", "--vm", "--time-limit", "2", "--report", report, "--", "/bin/sleep", "600"});
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
+    EXPECT_EQ(read_json(report)["time_limit_fired"], true);
+    EXPECT_LT(s, 120.0);  // a boot, two seconds, a take-down: not the ten minutes
+}
+
+TEST(Vm, QemuAndTheFileServerAreJailedAndEndWithCaisson) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    int in[2];
+    ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+    RunOptions o;
+    o.stdin_fd = in[0];
+    std::vector<int> jailed;  // pidfds of qemu and virtiofsd
+    o.on_ready = [&](pid_t caisson) {
+        auto qemu = descendants_named(caisson, "qemu-system");
+        auto files = descendants_named(caisson, "virtiofsd");
+        ASSERT_EQ(qemu.size(), 1u);
+        ASSERT_GE(files.size(), 1u);
+        for (pid_t pid : {qemu[0], files[0]}) {
+            SCOPED_TRACE("pid " + std::to_string(pid) + " " + status_field(pid, "Name"));
+            EXPECT_EQ(status_field(pid, "NoNewPrivs"), "1");
+            EXPECT_EQ(status_field(pid, "Seccomp"), "2");
+            EXPECT_EQ(status_field(pid, "Uid").substr(0, 5), "65534");  // nobody on the host
+            for (const char* ns : {"user", "pid", "mnt", "net", "ipc"})
+                EXPECT_NE(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + ns).string(), host_ns(ns)) << ns;
+            int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+            ASSERT_GE(fd, 0);
+            jailed.push_back(fd);
+        }
+        EXPECT_EQ(status_field(qemu[0], "CapEff"), "0000000000000000");
+        EXPECT_EQ(status_field(qemu[0], "CapBnd"), "0000000000000000");
+        // Killing caisson takes the guest, qemu and the file server with it.
+        ::kill(caisson, SIGKILL);
+    };
+    RunResult r = run_caisson({"run", "--vm", "--", "/bin/sh", "-c", "echo ready; read line"}, o);
+    ::close(in[0]);
+    ::close(in[1]);
+    EXPECT_EQ(r.status, 128 + SIGKILL);
+    ASSERT_EQ(jailed.size(), 2u) << r.err;
+    for (int fd : jailed) {
+        pollfd p{fd, POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 30000), 1) << "a jailed process outlived caisson";
+        ::close(fd);
+    }
+}
+
+TEST(Vm, AGuestThatEndsWithoutAStatusIsAClearError) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    // Not a kernel: qemu stops at once, and caisson names that, with the console's lines.
+    RunResult r = run_caisson({"run", "--vm", "--vm-kernel", "/bin/true", "--", "/bin/true"});
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("the guest ended without the program's status"), std::string::npos) << r.err;
+}
+
+TEST(Vm, WhatAGuestCannotCarryIsRefused) {
+    expect_refused({"--vm", "--tty"}, "--vm: --tty");
+    expect_refused({"--vm", "--net", "host"}, "only --net none");
+    expect_refused({"--vm", "--net", "user"}, "only --net none");
+    expect_refused({"--vm", "--pass-fd", "1"}, "");
+    expect_refused({"--vm", "--overlay"}, "--vm: the host's files are shared read-only");
+    expect_refused({"--vm", "--vm-kernel", "/nonexistent/vmlinuz"}, "--vm-kernel: /nonexistent/vmlinuz");
+    RunResult r = run_caisson({"listen", "--port", "0", "--vm", "--", "/bin/true"});
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("--vm is an option of caisson run"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace caisson::test
