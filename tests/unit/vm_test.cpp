@@ -1,0 +1,154 @@
+// The pure parts of `caisson run --vm`: the wire's frames (malformed input refused), the
+// guest's module order, the stripped init, qemu's command line and the two jails' policies.
+#include "mech/initramfs.hpp"
+#include "policy/vm_plan.hpp"
+#include "run/vm_wire.hpp"
+
+#include <caisson/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <elf.h>
+#include <linux/capability.h>
+
+namespace caisson {
+namespace {
+
+namespace wire = run::vm_wire;
+namespace plan = policy::vm;
+
+TEST(VmWire, FramesArriveWholeWhateverTheirPieces) {
+    std::string bytes = wire::encode(wire::Frame::Stdout, std::string("a\0b", 3)) + wire::encode(wire::Frame::StdinEnd, "") +
+                        wire::encode(wire::Frame::Result, "exit 3\n{}");
+    wire::Reader r;
+    std::vector<std::pair<wire::Frame, std::string>> got;
+    for (char c : bytes) {  // one byte at a time: the worst split there is
+        r.feed(&c, 1);
+        while (auto f = r.next()) got.push_back(*f);
+    }
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].first, wire::Frame::Stdout);
+    EXPECT_EQ(got[0].second, std::string("a\0b", 3));
+    EXPECT_EQ(got[1].first, wire::Frame::StdinEnd);
+    EXPECT_EQ(got[2].second, "exit 3\n{}");
+}
+
+TEST(VmWire, AnOversizedFrameIsAnError) {
+    std::string head = "O";
+    uint32_t len = wire::kMaxPayload + 1;
+    head.append(reinterpret_cast<const char*>(&len), 4);
+    wire::Reader r;
+    r.feed(head.data(), head.size());
+    EXPECT_THROW(r.next(), Error);
+}
+
+TEST(VmWire, TheRequestRoundTripsAndAMalformedOneIsRefused) {
+    wire::Request q{{"--memory", "64M", "--", "/bin/sh", "-c", std::string("x\0y", 3)}, {"HOME=/root", "A="}, "/work"};
+    wire::Request back = wire::decode_request(wire::encode_request(q));
+    EXPECT_EQ(back.args, q.args);
+    EXPECT_EQ(back.env, q.env);
+    EXPECT_EQ(back.cwd, q.cwd);
+    std::string enc = wire::encode_request(q);
+    EXPECT_THROW(wire::decode_request(enc.substr(0, enc.size() - 1)), Error);  // short
+    EXPECT_THROW(wire::decode_request(enc + "x"), Error);                      // trailing bytes
+    std::string huge(4, '\xff');                                               // 4 G strings
+    EXPECT_THROW(wire::decode_request(huge), Error);
+}
+
+TEST(VmPlan, ModulesLoadAfterWhatTheyDependOn) {
+    std::map<std::string, std::vector<std::string>> dep = {{"virtio_ring", {}},
+                                                           {"virtio", {"virtio_ring"}},
+                                                           {"virtio_mmio", {"virtio", "virtio_ring"}},
+                                                           {"fuse", {}},
+                                                           {"virtiofs", {"fuse", "virtio", "virtio_ring"}}};
+    auto order = plan::module_order(dep, {"virtio_mmio", "virtiofs"});
+    auto at = [&](const std::string& m) { return std::find(order.begin(), order.end(), m) - order.begin(); };
+    EXPECT_EQ(order.size(), 5u);
+    EXPECT_LT(at("virtio_ring"), at("virtio"));
+    EXPECT_LT(at("virtio"), at("virtio_mmio"));
+    EXPECT_LT(at("fuse"), at("virtiofs"));
+    EXPECT_THROW(plan::module_order(dep, {"9p"}), Error);
+    dep["virtio_ring"] = {"virtiofs"};
+    EXPECT_THROW(plan::module_order(dep, {"virtiofs"}), Error);  // a cycle
+}
+
+TEST(VmPlan, TheGuestIsSizedByTheLimits) {
+    Policy p = default_policy();
+    EXPECT_EQ(plan::guest_memory_mb(p), 256u);
+    EXPECT_EQ(plan::guest_cpus(p), 1u);
+    p.resources.memory = 64ull << 20;
+    EXPECT_EQ(plan::guest_memory_mb(p), 128u);  // the floor
+    p.resources.memory = 1ull << 30;
+    p.resources.cpus = 1.5;
+    EXPECT_EQ(plan::guest_memory_mb(p), 1024u);
+    EXPECT_EQ(plan::guest_cpus(p), 2u);
+}
+
+TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
+    plan::Machine m;
+    m.qemu = "/usr/bin/qemu-system-x86_64";
+    m.kernel = "/k";
+    m.initramfs = "/i";
+    m.wire_fd = 5;
+    m.files_fd = 6;
+    auto a = plan::qemu_argv(m);
+    std::string all;
+    for (auto& s : a) all += s + " ";
+    EXPECT_NE(all.find("-nodefaults"), std::string::npos);
+    EXPECT_NE(all.find("-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny"), std::string::npos);
+    EXPECT_NE(all.find("socket,id=wire,fd=5"), std::string::npos);
+    EXPECT_NE(all.find("socket,id=files,fd=6"), std::string::npos);
+    EXPECT_EQ(all.find("-netdev"), std::string::npos);
+    EXPECT_EQ(all.find("-monitor"), std::string::npos);
+    EXPECT_NE(all.find(plan::kGuestMarker), std::string::npos);
+    EXPECT_NE(all.find("-accel tcg"), std::string::npos);
+
+    Policy q = plan::qemu_jail(m, a, 256);
+    EXPECT_TRUE(q.capabilities.empty());
+    EXPECT_TRUE(q.namespaces.user && q.namespaces.net && q.namespaces.pid && q.namespaces.mount);
+    EXPECT_FALSE(q.identity.map_host_root);
+    EXPECT_FALSE(q.landlock.paths.empty());
+    EXPECT_EQ(q.process.pass_fds, (std::vector<int>{5, 6}));
+}
+
+TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
+    Policy u = default_policy();
+    MountSpec b;
+    b.kind = MountKind::Bind;  // read-write for the program: read-only for the file server
+    b.source = "/srv/data";
+    b.target = "/data";
+    u.fs.mounts.push_back(b);
+    u.fs.workdir = true;
+    Policy f = plan::file_server_jail(u, "/usr/lib/qemu/virtiofsd", 7, "/home/a/proj");
+    ASSERT_EQ(f.fs.mounts.size(), 2u);
+    for (const auto& m : f.fs.mounts) {
+        EXPECT_EQ(m.kind, MountKind::RoBind);
+        EXPECT_EQ(m.source, m.target);  // at its own path: the guest's caisson binds it again
+    }
+    EXPECT_FALSE(f.fs.workdir);
+    EXPECT_FALSE(f.fs.writable_root);
+    EXPECT_FALSE(f.fs.host_homes);
+    EXPECT_EQ(f.seccomp.name, "vm-file-server");
+    EXPECT_FALSE(f.identity.map_host_root);
+    EXPECT_TRUE(f.namespaces.user);
+    // No capability that crosses a user namespace's bounds.
+    for (int cap : {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_NET_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_MODULE})
+        EXPECT_EQ(std::count(f.capabilities.begin(), f.capabilities.end(), cap), 0) << cap;
+}
+
+TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
+    std::string self = mech::initramfs::read_file("/proc/self/exe");
+    std::string image = mech::initramfs::loadable_image(self);
+    EXPECT_LE(image.size(), self.size());
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, image.data(), sizeof eh);
+    EXPECT_EQ(eh.e_shoff, 0u);
+    EXPECT_EQ(eh.e_shnum, 0u);
+    EXPECT_EQ(std::memcmp(image.data() + sizeof eh, self.data() + sizeof eh, 64), 0);
+    EXPECT_THROW(mech::initramfs::loadable_image("#!/bin/sh\n"), Error);
+}
+
+}  // namespace
+}  // namespace caisson
