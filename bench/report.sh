@@ -33,6 +33,8 @@ echo "bench: network modes (bench/net_modes.sh)" >&2
 bash "$here/net_modes.sh" "$build/caisson" "${NET_RUNS:-50}" "${ROUNDS:-3}" "${NET_MIB:-512}" > "$tmp/net.txt"
 echo "bench: pods through containerd's CRI (bench/cri_pods.py)" >&2
 /usr/bin/python3 "$here/cri_pods.py" "$build/caisson-oci" "$build/tests/probe" "$here/.." "${CRI_PODS:-20}" "${ROUNDS:-3}" > "$tmp/cri.txt"
+echo "bench: the virtualization rung (bench/vm_boot.sh)" >&2
+bash "$here/vm_boot.sh" "$build/caisson" "${VM_RUNS:-5}" "${ROUNDS:-3}" > "$tmp/vm.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
 bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"
 
@@ -130,6 +132,13 @@ fi
   echo "to a test host one veth pair away. Targets (issue 20): >= 0.8x the direct throughput, <= +1 ms per connection."
   echo
   echo '```'; cat "$tmp/egress_names.txt"; echo '```'
+  echo
+  echo "## The virtualization rung: caisson run --vm (bench/vm_boot.sh)"
+  echo "Boot to exit of \`/bin/true\` in a guest kernel of its own (qemu microvm, software emulation where KVM cannot"
+  echo "be used), against gVisor's \`runsc do\` and plain \`caisson run\` in the same run; and the memory of a waiting guest."
+  echo "Targets (issue 21) on TCG: <= 1.5 s boot to exit, <= 128 MB for the guest and qemu's RSS."
+  echo
+  echo '```'; cat "$tmp/vm.txt"; echo '```'
   echo
   echo "## Listen mode (build/bench/listen_rate)"
   echo "\`caisson listen -- /bin/true\` against an accept+fork+exec loop without a sandbox, 8 clients on loopback."

@@ -18,7 +18,7 @@ tests=(libgtest-dev libgmock-dev libbenchmark-dev
 # pod network's CNI plugins).
 check=(podman conmon catatonit containerd docker.io
        python3-grpcio python3-protobuf protobuf-compiler python3-websocket containernetworking-plugins)
-bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon)
+bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon runsc)
 fuzz=(clang libclang-rt-dev)
 
 want=("${build[@]}")
