@@ -97,7 +97,8 @@ void ro_bind_self(Policy& p, const std::string& path) {
 
 }  // namespace
 
-Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb) {
+Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb, int landlock_abi) {
+    if (landlock_abi < 1) throw Error::usage("--vm: qemu's jail needs Landlock, which this kernel does not offer");
     Policy p = default_policy();
     p.process.argv = argv;
     p.process.pass_fds = {m.wire_fd, m.files_fd};
@@ -119,9 +120,10 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
                                  std::string("/dev/urandom"), std::string("/proc"), std::string("/sys/devices/system")})
         p.landlock.paths.push_back({f, LandlockAccess::Read});
     if (m.kvm) p.landlock.paths.push_back({"/dev/kvm", LandlockAccess::ReadWrite});
-    p.landlock.best_effort = true;  // the rest of the jail holds where the kernel lacks Landlock
-    p.landlock.restrict_bind = p.landlock.restrict_connect = true;
-    p.landlock.scope_abstract_unix = p.landlock.scope_signal = true;
+    // Each part the kernel offers, enforced (the network namespace already holds qemu's
+    // network; these close the same doors twice).
+    p.landlock.restrict_bind = p.landlock.restrict_connect = landlock_abi >= 4;
+    p.landlock.scope_abstract_unix = p.landlock.scope_signal = landlock_abi >= 6;
     // The guest's memory is qemu's: the ceiling leaves room for it and for the translator.
     p.ceilings.memory = (guest_memory_mb + 768) << 20;
     return p;
@@ -136,7 +138,8 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
     p.process.pass_fds = {listen_fd};
     p.hostname = "caisson-vm-files";
     // What the program would see on the host, and no more.
-    p.fs.rootfs = user.fs.rootfs;
+    // --rootfs DIR: the guest's caisson pivots into DIR, so it is shown at its own path.
+    if (user.fs.rootfs != "/") ro_bind_self(p, user.fs.rootfs);
     p.fs.host_run = user.fs.host_run;
     p.fs.host_homes = user.fs.host_homes;
     p.fs.home = user.fs.home;

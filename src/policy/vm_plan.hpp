@@ -50,14 +50,17 @@ std::vector<std::string> module_order(const std::map<std::string, std::vector<st
 const std::vector<std::string>& guest_modules();
 
 // qemu's jail: every namespace new (no network), the unprivileged `nobody`, no
-// capabilities, caisson's default seccomp policy under qemu's own, and Landlock: reading
-// and executing only qemu, its libraries and firmware, the kernel and the initramfs.
-Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb);
+// capabilities, caisson's default seccomp policy under qemu's own, and Landlock (enforced,
+// not best effort): reading and executing only qemu, its libraries and firmware, the kernel
+// and the initramfs; with `landlock_abi` 4 no TCP bind or connect, with 6 abstract sockets
+// and signals scoped. Throws caisson::Error (usage) when the kernel has no Landlock.
+Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb, int landlock_abi);
 
 // The file server's jail (virtiofsd on `listen_fd`): the program's own view of the host's
-// files, as `user` makes it (the root, hidden homes, --home and its masks, /run, masked
-// paths), with every bind's source shown read-only at its own path (the guest's caisson binds
-// it again from there) and the caller's directory read-only for --workdir. virtiofsd runs
+// files, as `user` makes it (hidden homes, --home and its masks, /run, masked paths), with
+// every bind's source, --rootfs's directory and, for --workdir, the caller's directory shown
+// read-only at their own paths (the guest's caisson, which parses the same arguments, finds
+// them there). virtiofsd runs
 // as root of a user namespace whose only id is `nobody`: the capabilities it keeps reach no
 // host file it could not read as nobody, and nothing it shows can be written.
 Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd);

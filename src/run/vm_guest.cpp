@@ -123,22 +123,21 @@ std::string read_frame(int port, wire::Reader& reader, wire::Frame type) {
     }
 }
 
-// The new root: the share, read-only, with the guest's own tmpfs where programs write
-// (/tmp, /run, /var/tmp), which vanish with it. Not an overlay over the share: overlayfs
-// opens the files beneath with O_NOATIME for a mounter that may, and the file server, which
-// is not their owner on the host, is refused that (EPERM).
+// The new root: the share, read-only, as the file server shows it (the program's view of the
+// host, with --bind sources and --rootfs at their own paths, /tmp's among them: no tmpfs of
+// the guest's may cover them). The guest's caisson gives the program its own /tmp as it
+// would on the host; everything written there vanishes with the guest. Not an overlay over
+// the share: overlayfs opens the files beneath with O_NOATIME for a mounter that may, and the
+// file server, which is not their owner on the host, is refused that (EPERM).
 void make_root() {
     if (::mkdir("/newroot", 0755) != 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "vm guest: mkdir", "/newroot", errno);
     if (::mount(plan::kRootTag, "/newroot", "virtiofs", MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
         throw Error(ErrorKind::Setup, "vm guest: mount virtiofs", "/newroot", errno);
-    must_mount("vartmp", "/newroot/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
     must_mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
     must_mount("sysfs", "/newroot/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
     must_mount("devtmpfs", "/newroot/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     must_mount("devpts", "/newroot/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620");
     must_mount("cgroup2", "/newroot/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
-    must_mount("tmp", "/newroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-    must_mount("run", "/newroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
     // Every controller for the guest's caisson, which makes the sandbox's group beneath.
     Fd ctl(::open("/newroot/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC));
     for (const char* c : {"+cpu", "+memory", "+pids", "+io", "+cpuset"})
@@ -260,7 +259,8 @@ std::string relay(int port, wire::Reader& reader, pid_t child, Pipe& in, Pipe& o
 }  // namespace
 
 bool in_vm_guest() {
-    if (!std::getenv(kReportFdVar)) return false;
+    // Started by the guest's init (PID 1), with the report's descriptor named.
+    if (!std::getenv(kReportFdVar) || ::getppid() != 1) return false;
     Fd fd(::open("/proc/cmdline", O_RDONLY | O_CLOEXEC));
     char buf[4096] = {};
     if (!fd || ::read(fd.get(), buf, sizeof buf - 1) <= 0) return false;

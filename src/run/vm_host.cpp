@@ -2,6 +2,7 @@
 // file server and qemu each in a caisson sandbox of their own, and the caller's streams
 // relayed over the wire until the program's status comes back.
 #include "mech/initramfs.hpp"
+#include "mech/landlock.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
 
@@ -69,16 +70,7 @@ std::string virtiofsd_path() {
     return {};
 }
 
-// Where a failed KVM boot is remembered: a tmpfs, so the verdict ends with the host's boot.
-constexpr const char* kKvmBroken = "/run/caisson-vm-kvm-broken";
-
-void remember_kvm_broken() {
-    if (::geteuid() != 0) return;
-    Fd fd(::open(kKvmBroken, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
-}
-
 bool kvm_works() {
-    if (::access(kKvmBroken, F_OK) == 0) return false;
     Fd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     return fd && ::ioctl(fd.get(), KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
 }
@@ -139,9 +131,17 @@ std::string guest_initramfs(const std::string& kernel) {
         for (const auto& m : plan::guest_modules()) fill(m);
         order = plan::module_order(depends, plan::guest_modules());
     }
+    // What goes in decides the name: this binary's bytes, and each module's path, size and
+    // modification time (the kernel's too, whose version the modules must match).
+    auto stamp = [](const std::string& path) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0) throw Error(ErrorKind::Setup, "vm: stat", path, errno);
+        return path + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+               std::to_string(st.st_mtim.tv_nsec) + "\n";
+    };
     uint64_t h = fnv1a(1469598103934665603ull, self);
-    h = fnv1a(h, kernel);
-    for (const auto& m : order) h = fnv1a(h, files[m] + "\n" + mech::initramfs::read_file(files[m]).substr(0, 4096));
+    h = fnv1a(h, stamp(kernel));
+    for (const auto& m : order) h = fnv1a(h, stamp(files[m]));
     char name[64];
     std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
     std::string path = cache_dir() + name;
@@ -284,7 +284,7 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     files_listen.reset();
     Jail qemu;
     try {
-        qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb), console_w.get());
+        qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb, mech::landlock_abi()), console_w.get());
     } catch (...) {
         stop_jail(files, true);
         throw;
@@ -408,16 +408,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     // KVM is not used yet: qemu's jail has caisson's minimal /dev, which has no kvm node
     // (docs/vm.md). The report says whether the host offered it.
     m.kvm = false;
-    std::string kvm_failed;
     Attempt a = boot_once(policy, call, m, started);
-    if (m.kvm && !a.booted) {
-        // A /dev/kvm that answers but cannot run this guest (a nested host without the MSRs
-        // qemu sets): software emulation, and the verdict kept until the host reboots.
-        kvm_failed = a.console.substr(0, 400);
-        remember_kvm_broken();
-        m.kvm = false;
-        a = boot_once(policy, call, m, started);
-    }
     std::string& console = a.console;
     std::string& result = a.result;
     std::string& failed = a.failed;
@@ -437,7 +428,10 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     size_t nl = result.find('\n');
     std::string head = result.substr(0, nl);
     std::string report = nl == std::string::npos ? "" : result.substr(nl + 1);
+    // What the guest says is the guest kernel's word: only a status a process can have.
     int value = std::atoi(head.substr(head.find(' ') + 1).c_str());
+    if (value < 0 || value > 255 || (head.rfind("signal ", 0) == 0 && (value < 1 || value > 64)))
+        throw Error(ErrorKind::Setup, "vm", "the guest sent a status no program can have: " + head.substr(0, 40), EPROTO);
     if (head.rfind("signal ", 0) == 0) {
         out.outcome.exited = false;
         out.outcome.term_signal = value;
@@ -454,14 +448,13 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     // code (the program's, or 128 + its signal).
     if (j.contains("exited") && j["exited"].is_boolean()) {
         out.outcome.exited = j["exited"].get<bool>();
-        if (out.outcome.exited && j["exit_code"].is_number_integer()) out.outcome.exit_code = j["exit_code"].get<int>();
-        if (!out.outcome.exited && j["signal"].is_number_integer()) out.outcome.term_signal = j["signal"].get<int>();
+        if (out.outcome.exited && j["exit_code"].is_number_integer()) out.outcome.exit_code = j["exit_code"].get<int>() & 0xff;
+        if (!out.outcome.exited && j["signal"].is_number_integer()) out.outcome.term_signal = std::clamp(j["signal"].get<int>(), 1, 64);
         if (j["time_limit_fired"].is_boolean()) out.outcome.time_limit_fired = j["time_limit_fired"].get<bool>();
     }
     out.outcome.wall_s = std::chrono::duration<double>(Clock::now() - started).count();
     j["vm"] = {{"accel", m.kvm ? "kvm" : "tcg"},
                {"kvm_on_host", support.accel == "kvm"},
-               {"kvm_failed", kvm_failed},
                {"machine", "microvm"},
                {"kernel", kernel},
                {"initramfs", initramfs},
@@ -469,7 +462,8 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
                {"cpus", m.cpus},
                {"boot_ms", boot_ms},
                {"wall_s", out.outcome.wall_s},
-               {"jails", {"qemu: namespaces, nobody, no capabilities, seccomp default + qemu -sandbox, landlock",
+               {"jails", {"qemu: namespaces, nobody, no capabilities, seccomp default + qemu -sandbox, landlock ABI " +
+                              std::to_string(mech::landlock_abi()),
                           "virtiofsd: namespaces, nobody's user namespace, read-only view, seccomp vm-file-server"}}};
     out.report_json = j.dump();
     return out;

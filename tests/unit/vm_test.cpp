@@ -105,7 +105,9 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_NE(all.find(plan::kGuestMarker), std::string::npos);
     EXPECT_NE(all.find("-accel tcg"), std::string::npos);
 
-    Policy q = plan::qemu_jail(m, a, 256);
+    Policy q = plan::qemu_jail(m, a, 256, 6);
+    EXPECT_TRUE(q.landlock.restrict_connect && q.landlock.scope_signal && !q.landlock.best_effort);
+    EXPECT_THROW(plan::qemu_jail(m, a, 256, 0), Error);
     EXPECT_TRUE(q.capabilities.empty());
     EXPECT_TRUE(q.namespaces.user && q.namespaces.net && q.namespaces.pid && q.namespaces.mount);
     EXPECT_FALSE(q.identity.map_host_root);
