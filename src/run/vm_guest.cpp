@@ -199,6 +199,13 @@ std::string relay(int port, wire::Reader& reader, pid_t child, Pipe& in, Pipe& o
         while (auto f = reader.next()) {
             if (f->first == wire::Frame::Stdin) to_stdin += f->second;
             if (f->first == wire::Frame::StdinEnd) stdin_end = true;
+            if (f->first == wire::Frame::Signal && f->second.size() == 4 && status == -1) {
+                int sig = 0;
+                std::memcpy(&sig, f->second.data(), 4);
+                // The guest's caisson passes it to the program, as it does on a host.
+                for (int allowed : wire::kForwardedSignals)
+                    if (sig == allowed) ::kill(child, sig);
+            }
         }
     };
     take_stdin();

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -292,6 +293,19 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     wire_guest.reset();
     files_client.reset();
     console_w.reset();
+    // The signals `caisson run` passes on: to the program in the guest once it runs; before
+    // that, one of them stops the boot. The mask is the caller's again on the way out.
+    struct Mask {
+        sigset_t set{}, old{};
+        Mask() {
+            sigemptyset(&set);
+            for (int sig : wire::kForwardedSignals) sigaddset(&set, sig);
+            ::pthread_sigmask(SIG_BLOCK, &set, &old);
+        }
+        ~Mask() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+    } mask;
+    Fd sigfd(::signalfd(-1, &mask.set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) throw Error(ErrorKind::Setup, "vm: signalfd", "", errno);
     wire::Request req{call.args, call.env, call.cwd};
     std::string to_guest = wire::encode(wire::Frame::Request, wire::encode_request(req));
     if (::fcntl(wire_host.get(), F_SETFL, O_NONBLOCK) != 0) throw Error(ErrorKind::Setup, "vm: fcntl", "the wire", errno);
@@ -309,13 +323,14 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((policy.process.time_limit_s + 60) * 1000));
     int qemu_status = -1;
     for (;;) {
-        pollfd p[4] = {{wire_host.get(), static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
+        pollfd p[5] = {{wire_host.get(), static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
                        {console_r.get(), POLLIN, 0},
                        {qemu.pidfd.get(), POLLIN, 0},
-                       {stdin_open && boot_ms >= 0 && to_guest.size() < (1u << 20) ? 0 : -1, POLLIN, 0}};
+                       {stdin_open && boot_ms >= 0 && to_guest.size() < (1u << 20) ? 0 : -1, POLLIN, 0},
+                       {sigfd.get(), POLLIN, 0}};
         int timeout = -1;
         if (limited) timeout = static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
-        int n = ::poll(p, 4, timeout);
+        int n = ::poll(p, 5, timeout);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw Error(ErrorKind::Setup, "vm: poll", "the wire", errno);
         if (n == 0) {
@@ -323,6 +338,17 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
             break;
         }
         char buf[65536];
+        if (p[4].revents & POLLIN) {
+            signalfd_siginfo si;
+            if (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+                if (boot_ms < 0) {
+                    failed = std::string("stopped by ") + sigabbrev_np(static_cast<int>(si.ssi_signo)) + " while the guest booted";
+                    break;
+                }
+                uint32_t sig = si.ssi_signo;
+                to_guest += wire::encode(wire::Frame::Signal, std::string_view(reinterpret_cast<const char*>(&sig), 4));
+            }
+        }
         if (p[1].revents & (POLLIN | POLLHUP)) {
             ssize_t r = ::read(console_r.get(), buf, sizeof buf);
             if (r > 0) {

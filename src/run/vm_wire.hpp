@@ -22,7 +22,11 @@ enum class Frame : uint8_t {
     Result = 'X',    // guest -> host: "exit N" or "signal N", a newline, the report's JSON
     Failed = 'F',    // guest -> host: init could not run the program (the reason)
     Done = 'Q',      // host -> guest: the result arrived; power off
+    Signal = 'S',    // host -> guest: a signal for the program (4 bytes, little-endian)
 };
+
+// The signals caisson passes on to the program in the guest, as `caisson run` does on the host.
+inline constexpr int kForwardedSignals[] = {1 /*HUP*/, 2 /*INT*/, 3 /*QUIT*/, 10 /*USR1*/, 12 /*USR2*/, 15 /*TERM*/};
 
 inline constexpr size_t kMaxPayload = 1u << 20;  // a request or a report; data goes in 64 KiB
 

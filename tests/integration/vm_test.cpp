@@ -125,9 +125,12 @@ TEST(Vm, StreamsAreBinarySafeAndTheStatusComesBack) {
     EXPECT_NE(r.err.find("to-stderr"), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("to-stderr"), std::string::npos);
 
-    // A signal ends the program as it would here: 128 + the signal, and the report says which.
+    // SIGTERM to caisson reaches the program in the guest, which it ends as it would here:
+    // 128 + the signal, and the report says which.
     const std::string report = dir.path() + "/report.json";
-    RunResult k = run_caisson({"run", "--vm", "--report", report, "--", "/bin/sh", "-c", "kill -TERM $$"});
+    RunOptions t;
+    t.on_ready = [](pid_t caisson) { ::kill(caisson, SIGTERM); };
+    RunResult k = run_caisson({"run", "--vm", "--report", report, "--", "/bin/sh", "-c", "echo ready; exec sleep 600"}, t);
     EXPECT_EQ(k.status, 128 + SIGTERM) << k.err;
     json rep = read_json(report);
     EXPECT_EQ(rep["exited"], false);
