@@ -103,7 +103,11 @@ std::string cache_dir() {
     else if (const char* h = std::getenv("HOME"); h && *h == '/') dir = std::string(h) + "/.cache/caisson-vm";
     else throw Error::usage("--vm: no cache directory (set XDG_CACHE_HOME or HOME)");
     // Readable by all (qemu's jail runs as nobody; nothing in it is secret: this binary and
-    // the kernel's modules), writable by its owner alone.
+    // the kernel's modules), writable by its owner alone. ~/.cache itself may be missing.
+    if (::geteuid() != 0) {
+        std::string parent = dir.substr(0, dir.rfind('/'));
+        if (::mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "vm: mkdir", parent, errno);
+    }
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "vm: mkdir", dir, errno);
     struct stat st;
     if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022))

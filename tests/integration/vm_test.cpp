@@ -194,6 +194,27 @@ TEST(Vm, QemuAndTheFileServerAreJailedAndEndWithCaisson) {
     }
 }
 
+TEST(Vm, AnOrdinaryUsersGuestKeepsTheHomesSecrets) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    RunOptions o;
+    o.as_uid = kUnprivilegedUid;
+    if (auto why = host_lacks("caisson run --vm", o); !why.empty()) GTEST_SKIP() << why;
+    TempDir home(kUnprivilegedUid);
+    const std::string ssh = home.path() + "/.ssh";
+    ASSERT_EQ(::mkdir(ssh.c_str(), 0700), 0);
+    std::ofstream(ssh + "/id_rsa") << "PRIVATE KEY\n";
+    std::ofstream(home.path() + "/notes.txt") << "visible\n";
+    for (const std::string& p : {ssh, ssh + "/id_rsa", home.path() + "/notes.txt"})
+        ASSERT_EQ(::chown(p.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0) << p;
+    o.env = {"HOME=" + home.path()};
+    RunResult r = run_probe({"--vm", "--home"}, {"--read", ssh + "/id_rsa", "--read", home.path() + "/notes.txt"}, o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"][home.path() + "/notes.txt"], "data") << r.probe["reads"].dump();
+    EXPECT_NE(r.probe["reads"][ssh + "/id_rsa"], "data") << r.probe["reads"].dump();
+    EXPECT_EQ(r.probe["uid_map"].get<std::string>().find("4242"), std::string::npos)
+        << "the guest's ids are the guest's: " << r.probe["uid_map"];
+}
+
 TEST(Vm, AGuestThatEndsWithoutAStatusIsAClearError) {
     if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
     // Not a kernel: qemu stops at once, and caisson names that, with the console's lines.
