@@ -100,7 +100,8 @@ struct Process {
     std::vector<Rlimit> rlimits;
 };
 
-enum class LandlockAccess { Read, ReadWrite, ReadExec };
+// ListDir: list directories beneath, read no file there (what a file server's root needs).
+enum class LandlockAccess { Read, ReadWrite, ReadExec, ListDir };
 
 struct LandlockPath {
     std::string path;  // inside the sandbox

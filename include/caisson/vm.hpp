@@ -6,9 +6,10 @@
 // The guest is the kernel of a Debian package (scripts/setup.sh unpacks the cloud kernel
 // into /var/cache/caisson-guest) and an initramfs caisson builds once and caches: this very
 // binary as the guest's init, and the kernel's modules for virtio. The host's root, as the
-// policy lets the program see it, is shared read-only (virtiofs); writes go to a tmpfs
-// overlay in the guest and vanish with it. Standard streams and the program's status travel
-// as frames over one virtio-serial port (caisson's own wire, run/vm_wire).
+// policy lets the program see it, is shared read-only (virtiofs); the program writes only
+// where its guest caisson gives it a tmpfs, and that vanishes with the guest. Standard
+// streams, signals and the program's status travel as frames over one virtio-serial port
+// (caisson's own wire, run/vm_wire).
 #pragma once
 
 #include <caisson/policy.hpp>
@@ -34,11 +35,23 @@ struct VmResult {
 };
 
 // Boots the guest and runs `call` there; `policy` is the same command line parsed on the host
-// (for the VM's size, its kernel, the time limit and what the file server may show). Throws
-// caisson::Error for what --vm cannot carry (a terminal, passed descriptors, --net other than
-// none, --learn, --audit), a missing qemu or kernel, or a guest that ended without the
-// program's status (a kernel panic: the console's last lines are in the message).
+// (for the VM's size, its kernel, the time limit, what the file server may show, and the
+// digest the guest's policy must have). The guest is given the caller's environment only
+// where the policy is built from it (HOME, XDG_*, GNUPGHOME, CAISSON_PROFILE_PATH, USER,
+// LOGNAME, TERM, LANG, LC_*), all of it with --keep-env. Throws caisson::Error for what --vm
+// cannot carry (a terminal, passed descriptors, --net other than none, --rootfs, --overlay,
+// --learn, --audit), a missing qemu or kernel, or a guest that ended without the program's
+// status (a kernel panic: the console's last lines are in the message). What comes back (the
+// status, the report) is the guest's word: as true as the guest kernel is whole.
 VmResult run_in_vm(const Policy& policy, const VmCall& call);
+
+// A digest of the policy as built from the caller's arguments. The guest's caisson builds
+// the policy again from the same arguments and runs nothing unless its digest is the
+// host's: a profile or policy file it sees otherwise (a hidden home's) is an error, never a
+// different policy.
+std::string vm_policy_digest(const Policy& policy);
+// In the guest: whether `policy` (as just built there) is the one the host built.
+bool vm_guest_policy_matches(const Policy& policy);
 
 // True in caisson's own guest, in the caisson that the guest's init started: there --vm is
 // already in effect. The guest's kernel command line says so (no program on a host can

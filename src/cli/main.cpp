@@ -117,6 +117,9 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     if (policy.vm.enabled && caisson::in_vm_guest()) {
         // This is the guest's caisson, which init started with the caller's arguments: --vm is
         // in effect already. The report goes back to init, which sends it to the host.
+        if (!caisson::vm_guest_policy_matches(policy))
+            throw Error::usage("--vm: from the same arguments the guest built a policy other than the host's (a profile, "
+                               "policy file or variable it sees otherwise); nothing was run");
         policy.vm.enabled = false;
         policy.report_path.clear();
         policy = protected_for(std::move(policy), argv);
@@ -128,6 +131,8 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     }
     if (policy.vm.enabled) {
         if (!pool_socket.empty()) throw Error::usage("--vm: a pool's sandboxes are on this kernel (--pool)");
+        // The jails run this binary's code as the caller's ids where the caller is not root.
+        policy = protected_for(std::move(policy), argv);
         caisson::VmCall call;
         for (int i = 1; argv[i]; ++i)
             if (std::string_view(argv[i]) == "run") {

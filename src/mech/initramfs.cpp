@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <elf.h>
@@ -58,9 +59,15 @@ void write(const std::string& path, const std::vector<Entry>& entries) {
     unsigned ino = 1;
     for (const auto& e : entries) record(out, ino++, e.path, e.mode, e.data);
     record(out, 0, "TRAILER!!!", 0, "");
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    std::string tmp = path + ".XXXXXX";
+    Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
     if (!fd) throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, errno);
+    // Readable by qemu's jail, whatever the caller's umask.
+    if (::fchmod(fd.get(), 0644) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw Error(ErrorKind::Setup, "vm: chmod initramfs", tmp, err);
+    }
     for (size_t at = 0; at < out.size();) {
         ssize_t n = ::write(fd.get(), out.data() + at, out.size() - at);
         if (n <= 0) {
@@ -77,9 +84,12 @@ void write(const std::string& path, const std::vector<Entry>& entries) {
     }
 }
 
-std::string read_file(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+std::string read_file(const std::string& path, bool regular_only) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NOFOLLOW : 0)));
     if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
+    struct stat st;
+    if (regular_only && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
+        throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
     std::string s;
     char buf[1 << 16];
     for (;;) {
@@ -103,6 +113,9 @@ std::string loadable_image(std::string elf) {
     for (unsigned i = 0; i < eh.e_phnum; ++i) {
         Elf64_Phdr ph;
         std::memcpy(&ph, elf.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+        // The guest's initramfs holds no loader or libraries: the init must be static.
+        if (ph.p_type == PT_INTERP) throw Error(ErrorKind::Setup, "vm: caisson is not a static binary", "/proc/self/exe", ENOEXEC);
+        if (ph.p_offset > elf.size() || ph.p_filesz > elf.size()) throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", "/proc/self/exe", ENOEXEC);
         end = std::max<uint64_t>(end, ph.p_offset + ph.p_filesz);
     }
     if (end > elf.size()) throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", "/proc/self/exe", ENOEXEC);
@@ -115,7 +128,7 @@ std::string loadable_image(std::string elf) {
 }
 
 std::vector<std::string> module_depends(const std::string& ko_path) {
-    const std::string ko = read_file(ko_path);
+    const std::string ko = read_file(ko_path, true);
     // .modinfo holds NUL-separated "key=value" strings; "depends=" appears once.
     const std::string key = std::string("\0depends=", 9);
     size_t at = ko.find(key);

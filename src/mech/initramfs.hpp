@@ -34,7 +34,9 @@ std::map<std::string, std::string> find_modules(const std::string& dir);
 // caisson::Error for what is not a 64-bit ELF executable.
 std::string loadable_image(std::string elf);
 
-// A file's whole contents (for the archive). Throws caisson::Error.
-std::string read_file(const std::string& path);
+// A file's whole contents (for the archive). With `regular_only`, a symlink or anything but
+// a regular file is refused (a module tree someone else could change between a look and a
+// read). Throws caisson::Error.
+std::string read_file(const std::string& path, bool regular_only = false);
 
 }  // namespace caisson::mech::initramfs

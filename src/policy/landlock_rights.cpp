@@ -79,6 +79,7 @@ Plan plan(const Landlock& l, int abi) {
     for (const auto& path : l.paths) {
         uint64_t access = path.access == LandlockAccess::Read       ? kRead
                           : path.access == LandlockAccess::ReadExec ? kRead | ll::kExecute
+                          : path.access == LandlockAccess::ListDir  ? ll::kReadDir
                                                                     : kRead | kWrite;
         p.paths.push_back({path.path, access & p.handled_fs});
     }

@@ -120,6 +120,7 @@ std::string policy_to_json(const Policy& p) {
         paths.push_back({{"path", lp.path},
                          {"access", lp.access == LandlockAccess::Read       ? "ro"
                                     : lp.access == LandlockAccess::ReadExec ? "rx"
+                                    : lp.access == LandlockAccess::ListDir  ? "list"
                                                                             : "rw"}});
     j["landlock"] = {{"paths", paths},
                      {"bind_ports", l.restrict_bind ? ordered_json(l.bind_ports) : ordered_json(nullptr)},

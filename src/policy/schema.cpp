@@ -393,7 +393,7 @@ const std::array kSettings{
                 p.learn_path = a[0];
             }},
     Setting{"vm", 0, false, "",
-            "run the program in a guest kernel of its own (qemu, KVM where /dev/kvm works), and there under this "
+            "run the program in a guest kernel of its own (qemu; software emulation for now), and there under this "
             "same policy; the VMM and its file server are jailed on the host (docs/vm.md)",
             [](Policy& p, Args a) { p.vm.enabled = on(a, "vm"); }},
     Setting{"vm-kernel", 1, false, "FILE", "with --vm: the guest's kernel (default: the newest under /var/cache/caisson-guest)",

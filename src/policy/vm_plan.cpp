@@ -126,10 +126,14 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     p.landlock.scope_abstract_unix = p.landlock.scope_signal = landlock_abi >= 6;
     // The guest's memory is qemu's: the ceiling leaves room for it and for the translator.
     p.ceilings.memory = (guest_memory_mb + 768) << 20;
+    // A compromised guest kernel ignores the guest's cgroup: --cpus holds qemu itself.
+    p.resources.cpus = m.cpu_limit;
     return p;
 }
 
-Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd) {
+Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd,
+                        const std::vector<std::string>& root_entries, const std::string& home, int landlock_abi) {
+    if (landlock_abi < 1) throw Error::usage("--vm: the file server's jail needs Landlock, which this kernel does not offer");
     Policy p = default_policy();
     p.process.argv = {virtiofsd, "--fd=" + std::to_string(listen_fd), "-o", "source=/", "-o", "cache=always",
                       "-o", "sandbox=chroot", "-o", "log_level=err",
@@ -138,18 +142,41 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
     p.process.pass_fds = {listen_fd};
     p.hostname = "caisson-vm-files";
     // What the program would see on the host, and no more.
-    // --rootfs DIR: the guest's caisson pivots into DIR, so it is shown at its own path.
-    if (user.fs.rootfs != "/") ro_bind_self(p, user.fs.rootfs);
     p.fs.host_run = user.fs.host_run;
     p.fs.host_homes = user.fs.host_homes;
     p.fs.home = user.fs.home;
     p.fs.home_masks = user.fs.home_masks;
     p.fs.masked_paths = user.fs.masked_paths;
-    for (const auto& m : user.fs.mounts)
-        if ((m.kind == MountKind::Bind || m.kind == MountKind::RoBind) && m.source != "/") ro_bind_self(p, m.source);
-    if (user.fs.workdir && !cwd.empty() && cwd != "/") ro_bind_self(p, cwd);
+    std::vector<std::string> sources;
+    for (const auto& m : user.fs.mounts) {
+        const bool bind = m.kind == MountKind::Bind || m.kind == MountKind::RoBind;
+        if (bind && m.source != "/") {
+            ro_bind_self(p, m.source);
+            sources.push_back(m.source);
+        }
+        // The host's files a mount of the program's covers stay covered here.
+        if (!bind || m.target != m.source) p.fs.masked_paths.push_back(m.target);
+    }
+    for (const auto& f : user.bpf_lsm.deny_files) p.fs.masked_paths.push_back(f);
+    if (user.fs.workdir && !cwd.empty() && cwd != "/") {
+        ro_bind_self(p, cwd);
+        sources.push_back(cwd);
+    }
+    // Read-only for virtiofsd, and nothing of the jail's own kernel filesystems.
+    p.landlock.paths.push_back({"/", LandlockAccess::ListDir});
+    for (const auto& e : root_entries) {
+        if (e == "proc" || e == "sys" || e == "dev" || e == "tmp" || (e == "run" && !user.fs.host_run)) continue;
+        // Execute too: the jail itself starts virtiofsd and its loader from there.
+        p.landlock.paths.push_back({"/" + e, LandlockAccess::ReadExec});
+    }
+    for (const auto& src : sources) p.landlock.paths.push_back({src, LandlockAccess::Read});
+    // The one file of its jail's /proc virtiofsd reads for itself (its descriptor limit).
+    p.landlock.paths.push_back({"/proc/sys/fs/file-max", LandlockAccess::Read});
+    if (user.fs.home && !home.empty()) p.landlock.paths.push_back({home, LandlockAccess::Read});
+    p.landlock.scope_abstract_unix = p.landlock.scope_signal = landlock_abi >= 6;
+    p.landlock.restrict_bind = p.landlock.restrict_connect = landlock_abi >= 4;
     // virtiofsd keeps these to serve files as their owners; in a user namespace whose only
-    // id is nobody, they reach only what nobody owns. SYS_CHROOT and SETPCAP for its own
+    // id is the jail's, they reach only what that id owns. SYS_CHROOT and SETPCAP for its own
     // confinement (chroot into the share, dropping the bounding set).
     for (int cap : {CAP_SYS_CHROOT, CAP_SETPCAP, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETGID,
                     CAP_SETUID, CAP_MKNOD, CAP_SETFCAP})

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct Machine {
     std::string kernel, initramfs;
     uint64_t memory_mb = 256;
     unsigned cpus = 1;
+    std::optional<double> cpu_limit;  // --cpus: CPU time per wall time for qemu's whole jail
     bool kvm = false;
     int wire_fd = -1;       // a connected stream socket: the wire
     int files_fd = -1;      // a connected stream socket to the file server (vhost-user)
@@ -45,8 +47,7 @@ std::string guest_cmdline(bool kvm);
 // module that is missing or a cycle.
 std::vector<std::string> module_order(const std::map<std::string, std::vector<std::string>>& depends,
                                       const std::vector<std::string>& wanted);
-// The modules a guest needs from a Debian kernel: virtio over MMIO, its console, virtiofs,
-// overlayfs (the guest's writable layer over the read-only share).
+// The modules a guest needs from a Debian kernel: virtio over MMIO, its console, virtiofs.
 const std::vector<std::string>& guest_modules();
 
 // qemu's jail: every namespace new (no network), the unprivileged `nobody`, no
@@ -58,11 +59,17 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
 
 // The file server's jail (virtiofsd on `listen_fd`): the program's own view of the host's
 // files, as `user` makes it (hidden homes, --home and its masks, /run, masked paths), with
-// every bind's source, --rootfs's directory and, for --workdir, the caller's directory shown
-// read-only at their own paths (the guest's caisson, which parses the same arguments, finds
-// them there). virtiofsd runs
-// as root of a user namespace whose only id is `nobody`: the capabilities it keeps reach no
-// host file it could not read as nobody, and nothing it shows can be written.
-Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd);
+// every bind's source and, for --workdir, the caller's directory `cwd` shown read-only at
+// their own paths (the guest's caisson, which parses the same arguments, finds them there),
+// and what the program's own mounts and --lsm-deny-file cover masked. Landlock (enforced)
+// lets virtiofsd list directories and read files beneath the root's entries `root_entries`
+// but proc, sys, dev, run (unless --host-run) and tmp, beneath those sources and `home`
+// (--home's), and write nothing: a guest kernel that sends requests of its own reaches
+// neither the jail's /proc (another process's memory) nor its /dev, and cannot write.
+// virtiofsd runs as root of a user namespace whose only id is the jail's (nobody for root):
+// the capabilities it keeps reach only files that id owns. `user` with --rootfs is not
+// served (the caller refuses it).
+Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int listen_fd, const std::string& cwd,
+                        const std::vector<std::string>& root_entries, const std::string& home, int landlock_abi);
 
 }  // namespace caisson::policy::vm

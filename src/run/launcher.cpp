@@ -246,6 +246,8 @@ Outcome Sandbox::run_prepared(const std::function<std::optional<PreparedProgram>
 
 Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* next) {
     const Policy& p = policy_;
+    // A Sandbox runs on this kernel: a policy that asks for a guest goes to run_in_vm.
+    if (p.vm.enabled) throw Error::usage("--vm: this sandbox would run on the host's kernel; caisson::run_in_vm runs it in a guest");
     const uid_t caller_uid = ::geteuid();
     const gid_t caller_gid = ::getegid();
     run::preflight(p, caller_uid == 0);

@@ -1,7 +1,7 @@
 // caisson as the guest's init (PID 1 of the initramfs that run/vm_host builds). It loads
 // the modules for virtio, finds the wire's port, takes the request, mounts the host's files
-// (virtiofs, read-only) under a tmpfs overlay as the new root, and starts the guest's own
-// `caisson run` with the caller's arguments there. It relays the standard streams as frames,
+// (virtiofs, read-only) as the new root, and starts the guest's own `caisson run` with the
+// caller's arguments there. It relays the standard streams as frames,
 // sends the program's status and the report, and powers the guest off.
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
@@ -169,13 +169,20 @@ pid_t start_caisson(int self, const wire::Request& req, Pipe& in, Pipe& out, Pip
     pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorKind::Setup, "vm guest: fork", "caisson", errno);
     if (pid == 0) {
-        // dup2 clears close-on-exec on the copies; everything else is closed by exec.
-        if (::dup2(in.r.get(), 0) < 0 || ::dup2(out.w.get(), 1) < 0 || ::dup2(err.w.get(), 2) < 0 ||
-            ::dup2(report.w.get(), kReportFd) < 0 || ::dup2(self, 4) < 0)
+        // The binary's descriptor first out of the way of the four below (close-on-exec: the
+        // exec itself needs it, the program never); dup2 clears close-on-exec on the copies.
+        int exe = ::fcntl(self, F_DUPFD_CLOEXEC, 10);
+        if (exe < 0 || ::dup2(in.r.get(), 0) < 0 || ::dup2(out.w.get(), 1) < 0 || ::dup2(err.w.get(), 2) < 0 ||
+            ::dup2(report.w.get(), kReportFd) < 0)
             ::_exit(125);
         ::setsid();
+        // The caller's directory, where relative paths of the arguments resolve as on the
+        // host. One the guest does not see (in a hidden home, in /tmp) leaves "/": whatever a
+        // relative path then names is still the program's own view, and a file that decides
+        // the policy (a profile, a seccomp policy) read from elsewhere makes another policy,
+        // which the digest refuses.
         if (req.cwd.empty() || ::chdir(req.cwd.c_str()) != 0) (void)!::chdir("/");
-        ::syscall(SYS_execveat, 4, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+        ::syscall(SYS_execveat, exe, "", argv.data(), envp.data(), AT_EMPTY_PATH);
         std::fprintf(stderr, "caisson: vm guest: exec caisson: %s\n", std::strerror(errno));
         ::_exit(126);
     }
@@ -223,7 +230,8 @@ std::string relay(int port, wire::Reader& reader, pid_t child, Pipe& in, Pipe& o
         }
         if (in.w && stdin_end && to_stdin.empty()) in.w.reset();
         if (status != -1 && !out.r && !err.r && !report.r) break;
-        pollfd p[6] = {{port, POLLIN, 0}, {out.r.get(), POLLIN, 0}, {err.r.get(), POLLIN, 0}, {report.r.get(), POLLIN, 0},
+        // The program's unread input is held up to 1 MiB; beyond that the port waits.
+        pollfd p[6] = {{to_stdin.size() < (1u << 20) ? port : -1, POLLIN, 0}, {out.r.get(), POLLIN, 0}, {err.r.get(), POLLIN, 0}, {report.r.get(), POLLIN, 0},
                        {in.w.get(), static_cast<short>(to_stdin.empty() ? 0 : POLLOUT), 0}, {child_fd.get(), POLLIN, 0}};
         int n = ::poll(p, 6, -1);
         if (n < 0 && errno != EINTR) throw Error(ErrorKind::Setup, "vm guest: poll", "the wire", errno);
@@ -278,6 +286,11 @@ bool in_vm_guest() {
 }
 
 int vm_guest_report_fd() { return in_vm_guest() ? kReportFd : -1; }
+
+bool vm_guest_policy_matches(const Policy& policy) {
+    const char* want = std::getenv("CAISSON_VM_POLICY_DIGEST");
+    return want && vm_policy_digest(policy) == want;
+}
 
 void vm_guest_main() {
     Fd port;

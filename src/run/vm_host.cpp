@@ -8,12 +8,15 @@
 
 #include <caisson/error.hpp>
 #include <caisson/fd.hpp>
+#include <caisson/settings.hpp>
 #include <caisson/vm.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -45,6 +48,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kGuestCache = "/var/cache/caisson-guest";
 constexpr const char* kQemu = "/usr/bin/qemu-system-x86_64";
+constexpr const char* kPolicyDigestVar = "CAISSON_VM_POLICY_DIGEST";
 
 std::string newest_guest_kernel() {
     std::string best;
@@ -57,7 +61,9 @@ std::string newest_guest_kernel() {
         if (!b) continue;
         while (dirent* k = ::readdir(b)) {
             std::string n = k->d_name;
-            if (n.rfind("vmlinuz-", 0) == 0 && (best.empty() || boot + "/" + n > best)) best = boot + "/" + n;
+            // By version: 6.1.0-10 after 6.1.0-9.
+            if (n.rfind("vmlinuz-", 0) == 0 && (best.empty() || ::strverscmp((boot + "/" + n).c_str(), best.c_str()) > 0))
+                best = boot + "/" + n;
         }
         ::closedir(b);
     }
@@ -157,11 +163,25 @@ std::string guest_initramfs(const std::string& kernel) {
                                              {"lib/caisson-vm", S_IFDIR | 0755, ""}};
     std::string list;
     for (const auto& m : order) {
-        e.push_back({"lib/caisson-vm/" + m + ".ko", S_IFREG | 0644, mech::initramfs::read_file(files[m])});
+        e.push_back({"lib/caisson-vm/" + m + ".ko", S_IFREG | 0644, mech::initramfs::read_file(files[m], true)});
         list += m + ".ko\n";
     }
     e.push_back({"lib/caisson-vm/modules", S_IFREG | 0644, list});
     mech::initramfs::write(path, e);
+    // Those of other builds go once a day old (not at once: another caisson may be about to
+    // hand one to its qemu).
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (DIR* d = ::opendir(dir.c_str())) {
+        const time_t day_ago = ::time(nullptr) - 86400;
+        while (dirent* de = ::readdir(d)) {
+            std::string n = de->d_name;
+            struct stat st;
+            if (n.rfind("initramfs-", 0) != 0 || dir + "/" + n == path) continue;
+            if (::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < day_ago)
+                ::unlinkat(::dirfd(d), n.c_str(), 0);
+        }
+        ::closedir(d);
+    }
     return path;
 }
 
@@ -185,12 +205,41 @@ std::pair<Fd, Fd> file_server_sockets() {
     return {std::move(listening), std::move(client)};
 }
 
-// A jail's supervisor: a child of this process that runs `p` in a caisson sandbox, with
-// `out` as its standard output and error (the console's pipe: read only when the guest
-// fails); it keeps only the descriptors `p` passes.
+// Ends a jail: SIGTERM to its supervisor, which passes it to the program and takes the
+// sandbox down; SIGKILL only for one that has not ended in ten seconds.
+int stop_jail(pid_t& pid, Fd& pidfd, bool terminate) {
+    if (pid < 0) return -1;
+    if (terminate) {
+        ::kill(pid, SIGTERM);
+        pollfd p{pidfd.get(), POLLIN, 0};
+        while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {}
+        if (!(p.revents & POLLIN)) ::kill(pid, SIGKILL);
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    pid = -1;
+    pidfd.reset();
+    return st;
+}
+
+// A jail's supervisor: a child of this process that runs a policy in a caisson sandbox, with
+// the console's pipe as its standard output and error (read only when the guest fails); it
+// keeps only the descriptors the policy passes. Stopped when it goes out of scope.
 struct Jail {
     pid_t pid = -1;
     Fd pidfd;
+    Jail() = default;
+    Jail(Jail&& o) noexcept : pid(std::exchange(o.pid, -1)), pidfd(std::move(o.pidfd)) {}
+    Jail& operator=(Jail&& o) noexcept {
+        if (this != &o) {
+            stop(true);
+            pid = std::exchange(o.pid, -1);
+            pidfd = std::move(o.pidfd);
+        }
+        return *this;
+    }
+    ~Jail() { stop(true); }
+    int stop(bool terminate) { return stop_jail(pid, pidfd, terminate); }
 };
 
 Jail start_jail(Policy p, int out) {
@@ -203,6 +252,9 @@ Jail start_jail(Policy p, int out) {
             // caisson gone (killed): SIGTERM, which the supervisor passes to its program and
             // then takes the sandbox and its cgroup down; SIGKILL would leave the cgroup.
             if (::prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0 || ::getppid() != parent) ::_exit(125);
+            // A group of its own: a terminal's ^C is for the program in the guest (caisson
+            // passes it on), not for qemu.
+            if (::setpgid(0, 0) != 0) ::_exit(125);
             Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
             if (!null || ::dup2(null.get(), 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(125);
             for (int fd = 3; fd < 1024; ++fd)
@@ -220,26 +272,47 @@ Jail start_jail(Policy p, int out) {
         int err = errno;
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
+        j.pid = -1;
         throw Error(ErrorKind::Setup, "vm: pidfd_open", p.process.argv[0], err);
     }
     return j;
 }
 
-// Ends a jail: SIGTERM to its supervisor, which passes it to the program and takes the
-// sandbox down; SIGKILL only for one that has not ended in ten seconds.
-int stop_jail(Jail& j, bool terminate) {
-    if (j.pid < 0) return -1;
-    if (terminate) {
-        ::kill(j.pid, SIGTERM);
-        pollfd p{j.pidfd.get(), POLLIN, 0};
-        while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {}
-        if (!(p.revents & POLLIN)) ::kill(j.pid, SIGKILL);
+// The names in the host's root, for the file server's Landlock rules.
+std::vector<std::string> root_entries() {
+    std::vector<std::string> names;
+    DIR* d = ::opendir("/");
+    if (!d) throw Error(ErrorKind::Setup, "vm: opendir", "/", errno);
+    while (dirent* e = ::readdir(d))
+        if (std::string n = e->d_name; n != "." && n != "..") names.push_back(n);
+    ::closedir(d);
+    return names;
+}
+
+// JSON nested deeper than this is not a report (and would exhaust the stack to print).
+bool shallow_json(std::string_view text, int max_depth) {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') in_string = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return false;
+        } else if (c == '}' || c == ']') --depth;
     }
-    int st = 0;
-    while (::waitpid(j.pid, &st, 0) < 0 && errno == EINTR) {}
-    j.pid = -1;
-    j.pidfd.reset();
-    return st;
+    return true;
+}
+
+// What a guest wrote, fit for a terminal: printable ASCII and newlines.
+std::string printable(std::string s) {
+    for (char& c : s)
+        if (c != '\n' && (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e)) c = '?';
+    return s;
 }
 
 void refuse_unsupported(const Policy& p) {
@@ -252,9 +325,17 @@ void refuse_unsupported(const Policy& p) {
     if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
     if (p.fs.overlay || p.fs.writable_root)
         throw Error::usage("--vm: the host's files are shared read-only; --overlay and --writable-root are not carried yet");
+    if (p.fs.rootfs != "/") throw Error::usage("--vm: --rootfs is not carried yet (the guest is given the host's files)");
 }
 
 }  // namespace
+
+std::string vm_policy_digest(const Policy& policy) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(fnv1a(1469598103934665603ull, policy_to_json(policy))));
+    return hex;
+}
 
 VmSupport vm_support() {
     VmSupport s;
@@ -274,6 +355,33 @@ struct Attempt {
     std::string result, failed, console;
 };
 
+// SIGPIPE ignored while relaying (a reader of the caller's output gone, a guest gone with
+// frames still queued: EPIPE, not the death of caisson), and the caller's disposition back.
+struct NoSigpipe {
+    struct sigaction old {};
+    NoSigpipe() {
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        ::sigaction(SIGPIPE, &ign, &old);
+    }
+    ~NoSigpipe() { ::sigaction(SIGPIPE, &old, nullptr); }
+};
+
+// The signals `caisson run` passes on: to the program in the guest once it runs; before
+// that, one of them stops the boot. The mask is the caller's again on the way out.
+struct SignalMask {
+    sigset_t set{}, old{};
+    SignalMask() {
+        sigemptyset(&set);
+        for (int sig : wire::kForwardedSignals) sigaddset(&set, sig);
+        ::pthread_sigmask(SIG_BLOCK, &set, &old);
+    }
+    ~SignalMask() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+};
+
+// How long a guest may take to boot to its init, with or without a time limit.
+constexpr auto kBootDeadline = std::chrono::seconds(120);
+
 Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clock::time_point started) {
     int wire_pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wire_pair) != 0) throw Error(ErrorKind::Setup, "vm: socketpair", "the wire", errno);
@@ -285,29 +393,17 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     m.wire_fd = wire_guest.get();
     m.files_fd = files_client.get();
 
-    Jail files = start_jail(plan::file_server_jail(policy, virtiofsd_path(), files_listen.get(), call.cwd), console_w.get());
+    const char* home = std::getenv("HOME");
+    Jail files = start_jail(plan::file_server_jail(policy, virtiofsd_path(), files_listen.get(), call.cwd, root_entries(),
+                                                   home ? home : "", mech::landlock_abi()),
+                            console_w.get());
     files_listen.reset();
-    Jail qemu;
-    try {
-        qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb, mech::landlock_abi()), console_w.get());
-    } catch (...) {
-        stop_jail(files, true);
-        throw;
-    }
+    Jail qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb, mech::landlock_abi()), console_w.get());
     wire_guest.reset();
     files_client.reset();
     console_w.reset();
-    // The signals `caisson run` passes on: to the program in the guest once it runs; before
-    // that, one of them stops the boot. The mask is the caller's again on the way out.
-    struct Mask {
-        sigset_t set{}, old{};
-        Mask() {
-            sigemptyset(&set);
-            for (int sig : wire::kForwardedSignals) sigaddset(&set, sig);
-            ::pthread_sigmask(SIG_BLOCK, &set, &old);
-        }
-        ~Mask() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
-    } mask;
+    SignalMask mask;
+    NoSigpipe no_sigpipe;
     Fd sigfd(::signalfd(-1, &mask.set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd) throw Error(ErrorKind::Setup, "vm: signalfd", "", errno);
     wire::Request req{call.args, call.env, call.cwd};
@@ -316,109 +412,137 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     wire::Reader reader;
     Attempt a;
     std::string& console = a.console;
-    std::string& result = a.result;
-    std::string& failed = a.failed;
-    bool& got_result = a.got_result;
-    double& boot_ms = a.boot_ms;
-    bool stdin_open = true;
+    bool stdin_open = true, wire_open = true, done_sent = false;
+    // The guest's caisson keeps the time limit; the host stops a guest that has not ended a
+    // minute after it, and one that has not booted in two minutes, whatever it sends.
     const bool limited = policy.process.time_limit_s > 0;
-    // The guest's caisson keeps the time limit; this is the backstop for a guest that stops
-    // answering: the limit and a minute for booting and taking down.
     const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((policy.process.time_limit_s + 60) * 1000));
-    int qemu_status = -1;
+    const auto boot_deadline = started + kBootDeadline;
+    auto term_deadline = Clock::time_point::max();
     for (;;) {
-        pollfd p[5] = {{wire_host.get(), static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
+        const auto now = Clock::now();
+        if (a.boot_ms < 0 && now >= boot_deadline) {
+            a.failed = "the guest did not boot within two minutes: stopped";
+            break;
+        }
+        if (limited && now >= deadline) {
+            a.failed = "the guest did not end within the time limit and a minute: stopped";
+            break;
+        }
+        if (now >= term_deadline) {
+            a.failed = "the guest did not end within ten seconds of SIGTERM: stopped";
+            break;
+        }
+        auto until = std::min(a.boot_ms < 0 ? boot_deadline : limited ? deadline : Clock::time_point::max(), term_deadline);
+        int timeout = until != Clock::time_point::max()
+                          ? static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1)
+                          : -1;
+        const bool want_stdin = stdin_open && a.boot_ms >= 0 && to_guest.size() < (1u << 20);
+        pollfd p[5] = {{wire_open ? wire_host.get() : -1, static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
                        {console_r.get(), POLLIN, 0},
                        {qemu.pidfd.get(), POLLIN, 0},
-                       {stdin_open && boot_ms >= 0 && to_guest.size() < (1u << 20) ? 0 : -1, POLLIN, 0},
+                       {want_stdin ? 0 : -1, POLLIN, 0},
                        {sigfd.get(), POLLIN, 0}};
-        int timeout = -1;
-        if (limited) timeout = static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
         int n = ::poll(p, 5, timeout);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw Error(ErrorKind::Setup, "vm: poll", "the wire", errno);
-        if (n == 0) {
-            failed = "the guest did not end within the time limit and a minute: stopped";
-            break;
-        }
         char buf[65536];
         if (p[4].revents & POLLIN) {
             signalfd_siginfo si;
             if (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-                if (boot_ms < 0) {
-                    failed = std::string("stopped by ") + sigabbrev_np(static_cast<int>(si.ssi_signo)) + " while the guest booted";
+                if (a.boot_ms < 0) {
+                    a.failed = std::string("stopped by SIG") + sigabbrev_np(static_cast<int>(si.ssi_signo)) + " while the guest booted";
                     break;
                 }
                 uint32_t sig = si.ssi_signo;
-                to_guest += wire::encode(wire::Frame::Signal, std::string_view(reinterpret_cast<const char*>(&sig), 4));
+                // SIGTERM asks for an end: a guest that has not ended ten seconds later is
+                // stopped (one that ignores it must not keep caisson for good).
+                if (sig == SIGTERM && term_deadline == Clock::time_point::max())
+                    term_deadline = Clock::now() + std::chrono::seconds(10);
+                if (to_guest.size() < (2u << 20))
+                    to_guest += wire::encode(wire::Frame::Signal, std::string_view(reinterpret_cast<const char*>(&sig), 4));
             }
         }
-        if (p[1].revents & (POLLIN | POLLHUP)) {
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = ::read(console_r.get(), buf, sizeof buf);
             if (r > 0) {
                 console.append(buf, static_cast<size_t>(r));
                 if (console.size() > 16384) console.erase(0, console.size() - 8192);
-            } else if (r == 0) {
+            } else if (r == 0 || errno != EINTR) {
                 console_r.reset();
             }
         }
-        if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r = ::read(0, buf, sizeof buf);
-            if (r > 0) to_guest += wire::encode(wire::Frame::Stdin, std::string_view(buf, static_cast<size_t>(r)));
-            else if (r == 0 || errno != EINTR) {
+        if (p[3].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+            ssize_t r = (p[3].revents & POLLNVAL) ? 0 : ::read(0, buf, sizeof buf);
+            if (r > 0) {
+                to_guest += wire::encode(wire::Frame::Stdin, std::string_view(buf, static_cast<size_t>(r)));
+            } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
                 to_guest += wire::encode(wire::Frame::StdinEnd, "");
                 stdin_open = false;
             }
         }
-        if (!to_guest.empty() && (p[0].revents & POLLOUT)) {
-            ssize_t w = ::write(wire_host.get(), to_guest.data(), to_guest.size());
+        if (wire_open && !to_guest.empty() && (p[0].revents & POLLOUT)) {
+            ssize_t w = ::send(wire_host.get(), to_guest.data(), to_guest.size(), MSG_NOSIGNAL);
             if (w > 0) to_guest.erase(0, static_cast<size_t>(w));
+            else if (w < 0 && errno != EAGAIN && errno != EINTR) to_guest.clear();
         }
-        if (p[0].revents & (POLLIN | POLLHUP)) {
+        if (wire_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t r = ::read(wire_host.get(), buf, sizeof buf);
             if (r > 0) reader.feed(buf, static_cast<size_t>(r));
-            while (auto f = reader.next()) {
-                switch (f->first) {
-                    case wire::Frame::Booted:
-                        boot_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-                        break;
-                    case wire::Frame::Stdout:
-                    case wire::Frame::Stderr: {
-                        int fd = f->first == wire::Frame::Stdout ? 1 : 2;
-                        for (size_t at = 0; at < f->second.size();) {
-                            ssize_t w = ::write(fd, f->second.data() + at, f->second.size() - at);
-                            if (w < 0 && errno == EINTR) continue;
-                            if (w <= 0) break;  // the caller's reader is gone: the output is dropped
-                            at += static_cast<size_t>(w);
+            else if (r == 0 || (errno != EINTR && errno != EAGAIN)) wire_open = false;  // qemu's end is closed
+            try {
+                while (auto f = reader.next()) {
+                    switch (f->first) {
+                        case wire::Frame::Booted:
+                            if (a.boot_ms < 0) a.boot_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+                            break;
+                        case wire::Frame::Stdout:
+                        case wire::Frame::Stderr: {
+                            int fd = f->first == wire::Frame::Stdout ? 1 : 2;
+                            for (size_t at = 0; at < f->second.size();) {
+                                ssize_t w = ::write(fd, f->second.data() + at, f->second.size() - at);
+                                if (w < 0 && errno == EINTR) continue;
+                                if (w < 0 && errno == EAGAIN) {  // a non-blocking stdout: wait for room
+                                    pollfd o{fd, POLLOUT, 0};
+                                    ::poll(&o, 1, 1000);
+                                    continue;
+                                }
+                                if (w <= 0) break;  // the caller's reader is gone: the output is dropped
+                                at += static_cast<size_t>(w);
+                            }
+                            break;
                         }
-                        break;
+                        case wire::Frame::Result:
+                        case wire::Frame::Failed:
+                            if (done_sent) break;  // said once; a guest that says more is not heard
+                            if (f->first == wire::Frame::Result) {
+                                a.result = f->second;
+                                a.got_result = true;
+                            } else {
+                                a.failed = "the guest could not run the program: " + printable(f->second.substr(0, 2000));
+                            }
+                            to_guest += wire::encode(wire::Frame::Done, "");
+                            done_sent = true;
+                            break;
+                        default:
+                            break;
                     }
-                    case wire::Frame::Result:
-                        result = f->second;
-                        got_result = true;
-                        to_guest += wire::encode(wire::Frame::Done, "");
-                        break;
-                    case wire::Frame::Failed:
-                        failed = "the guest could not run the program: " + f->second;
-                        to_guest += wire::encode(wire::Frame::Done, "");
-                        break;
-                    default:
-                        break;
                 }
+            } catch (const Error& e) {
+                a.failed = std::string("the guest broke the wire: ") + e.what();
+                break;
             }
         }
         if (p[2].revents & POLLIN) {
-            qemu_status = stop_jail(qemu, false);
+            qemu.stop(false);
             break;
         }
     }
-    if (qemu.pid >= 0) qemu_status = stop_jail(qemu, true);
-    stop_jail(files, true);
-    (void)qemu_status;
-    a.booted = boot_ms >= 0;
+    qemu.stop(true);
+    files.stop(true);
+    a.booted = a.boot_ms >= 0;
     return a;
 }
-
 
 VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     refuse_unsupported(policy);
@@ -435,10 +559,26 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     m.initramfs = guest_initramfs(kernel);
     m.memory_mb = plan::guest_memory_mb(policy);
     m.cpus = plan::guest_cpus(policy);
+    m.cpu_limit = policy.resources.cpus;
     // KVM is not used yet: qemu's jail has caisson's minimal /dev, which has no kvm node
     // (docs/vm.md). The report says whether the host offered it.
     m.kvm = false;
-    Attempt a = boot_once(policy, call, m, started);
+    // The guest gets the environment the policy is built from and the program's base takes
+    // from the caller, not the caller's secrets (unless --keep-env gives the program them all);
+    // and the digest of the policy built here, which the guest's caisson must build too.
+    VmCall sent = call;
+    if (!policy.process.keep_env) {
+        sent.env.clear();
+        for (const auto& e : call.env) {
+            std::string name = e.substr(0, e.find('='));
+            if (name == "HOME" || name == "USER" || name == "LOGNAME" || name == "TERM" || name == "LANG" ||
+                name.rfind("LC_", 0) == 0 || name.rfind("XDG_", 0) == 0 || name == "GNUPGHOME" || name == "CAISSON_PROFILE_PATH")
+                sent.env.push_back(e);
+        }
+    }
+    std::erase_if(sent.env, [](const std::string& e) { return e.rfind("CAISSON_VM_", 0) == 0; });
+    sent.env.push_back(std::string(kPolicyDigestVar) + "=" + vm_policy_digest(policy));
+    Attempt a = boot_once(policy, sent, m, started);
     std::string& console = a.console;
     std::string& result = a.result;
     std::string& failed = a.failed;
@@ -447,8 +587,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     const std::string& initramfs = m.initramfs;
     if (!got_result) {
         // The console's last lines say why: a panic, an init that failed, qemu's own error.
-        std::string tail = console.size() > 1500 ? console.substr(console.size() - 1500) : console;
-        std::replace(tail.begin(), tail.end(), '\r', ' ');
+        std::string tail = printable(console.size() > 1500 ? console.substr(console.size() - 1500) : console);
         if (failed.empty())
             failed = tail.find("Kernel panic") != std::string::npos ? "the guest kernel panicked"
                                                                   : "the guest ended without the program's status";
@@ -459,8 +598,12 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     std::string head = result.substr(0, nl);
     std::string report = nl == std::string::npos ? "" : result.substr(nl + 1);
     // What the guest says is the guest kernel's word: only a status a process can have.
-    int value = std::atoi(head.substr(head.find(' ') + 1).c_str());
-    if (value < 0 || value > 255 || (head.rfind("signal ", 0) == 0 && (value < 1 || value > 64)))
+    int value = -1;
+    const std::string number = head.substr(head.find(' ') + 1);
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || end != number.data() + number.size()) value = -1;
+    if ((head.rfind("exit ", 0) != 0 && head.rfind("signal ", 0) != 0) || value < 0 || value > 255 ||
+        (head.rfind("signal ", 0) == 0 && (value < 1 || value > 64)))
         throw Error(ErrorKind::Setup, "vm", "the guest sent a status no program can have: " + head.substr(0, 40), EPROTO);
     if (head.rfind("signal ", 0) == 0) {
         out.outcome.exited = false;
@@ -470,7 +613,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
         out.outcome.exit_code = value;
     }
     nlohmann::json j = nlohmann::json::object();
-    if (!report.empty()) {
+    if (!report.empty() && shallow_json(report, 32)) {
         j = nlohmann::json::parse(report, nullptr, false);
         if (j.is_discarded() || !j.is_object()) j = nlohmann::json::object();
     }
@@ -494,7 +637,8 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
                {"wall_s", out.outcome.wall_s},
                {"jails", {"qemu: namespaces, nobody, no capabilities, seccomp default + qemu -sandbox, landlock ABI " +
                               std::to_string(mech::landlock_abi()),
-                          "virtiofsd: namespaces, nobody's user namespace, read-only view, seccomp vm-file-server"}}};
+                          "virtiofsd: namespaces, a one-id user namespace, the program's view, Landlock read-only, "
+                          "seccomp vm-file-server"}}};
     out.report_json = j.dump();
     return out;
 }

@@ -215,6 +215,21 @@ TEST(Vm, AnOrdinaryUsersGuestKeepsTheHomesSecrets) {
         << "the guest's ids are the guest's: " << r.probe["uid_map"];
 }
 
+TEST(Vm, AGuestThatWouldBuildAnotherPolicyRunsNothing) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    // A profile of the caller's shadows the shipped one of the same name; the guest does not
+    // see the caller's (it is in /tmp, which the program's view replaces) and would take the
+    // shipped one: the digest of the policy differs, and nothing runs.
+    TempDir dir;
+    std::ofstream(dir.path() + "/judge.toml") << "max-pids = \"77\"\n";
+    RunOptions o;
+    o.env = {"CAISSON_PROFILE_PATH=" + dir.path()};
+    RunResult r = run_caisson({"run", "--vm", "--profile", "judge", "--", "/bin/sh", "-c", "echo ran"}, o);
+    EXPECT_EQ(r.status, 125);
+    EXPECT_EQ(r.out.find("ran"), std::string::npos);
+    EXPECT_NE(r.err.find("the guest built a policy other than the host's"), std::string::npos) << r.err;
+}
+
 TEST(Vm, AGuestThatEndsWithoutAStatusIsAClearError) {
     if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
     // Not a kernel: qemu stops at once, and caisson names that, with the console's lines.

@@ -3,6 +3,7 @@
 #include "mech/initramfs.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
+#include "harness.hpp"
 
 #include <caisson/error.hpp>
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <elf.h>
 #include <linux/capability.h>
+#include <map>
 
 namespace caisson {
 namespace {
@@ -123,12 +125,31 @@ TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
     b.target = "/data";
     u.fs.mounts.push_back(b);
     u.fs.workdir = true;
-    Policy f = plan::file_server_jail(u, "/usr/lib/qemu/virtiofsd", 7, "/home/a/proj");
+    MountSpec t;
+    t.kind = MountKind::Tmpfs;  // covers the host's /etc/secrets for the program: for the file server too
+    t.target = "/etc/secrets";
+    u.fs.mounts.push_back(t);
+    u.bpf_lsm.deny_files = {"/etc/shadow"};
+    Policy f = plan::file_server_jail(u, "/usr/lib/qemu/virtiofsd", 7, "/home/a/proj",
+                                      {"usr", "etc", "proc", "sys", "dev", "run", "tmp", "home"}, "/home/a", 6);
     ASSERT_EQ(f.fs.mounts.size(), 2u);
     for (const auto& m : f.fs.mounts) {
         EXPECT_EQ(m.kind, MountKind::RoBind);
         EXPECT_EQ(m.source, m.target);  // at its own path: the guest's caisson binds it again
     }
+    for (const char* covered : {"/data", "/etc/secrets", "/etc/shadow"})
+        EXPECT_EQ(std::count(f.fs.masked_paths.begin(), f.fs.masked_paths.end(), covered), 1) << covered;
+    // Landlock: list from the root, read beneath its entries but the kernel's filesystems and
+    // /tmp, and the sources; write nowhere.
+    std::map<std::string, LandlockAccess> ll;
+    for (const auto& lp : f.landlock.paths) ll[lp.path] = lp.access;
+    EXPECT_EQ(ll.at("/"), LandlockAccess::ListDir);
+    EXPECT_EQ(ll.at("/usr"), LandlockAccess::ReadExec);
+    EXPECT_EQ(ll.at("/srv/data"), LandlockAccess::Read);
+    for (const char* no : {"/proc", "/sys", "/dev", "/run", "/tmp"}) EXPECT_EQ(ll.count(no), 0u) << no;
+    for (const auto& [path, access] : ll) EXPECT_NE(access, LandlockAccess::ReadWrite) << path;
+    EXPECT_FALSE(f.landlock.best_effort);
+    EXPECT_THROW(plan::file_server_jail(u, "/v", 7, "/", {}, "", 0), Error);
     EXPECT_FALSE(f.fs.workdir);
     EXPECT_FALSE(f.fs.writable_root);
     EXPECT_FALSE(f.fs.host_homes);
@@ -141,7 +162,7 @@ TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
 }
 
 TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
-    std::string self = mech::initramfs::read_file("/proc/self/exe");
+    std::string self = mech::initramfs::read_file(test::caisson_path());
     std::string image = mech::initramfs::loadable_image(self);
     EXPECT_LE(image.size(), self.size());
     Elf64_Ehdr eh;
@@ -150,6 +171,8 @@ TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
     EXPECT_EQ(eh.e_shnum, 0u);
     EXPECT_EQ(std::memcmp(image.data() + sizeof eh, self.data() + sizeof eh, 64), 0);
     EXPECT_THROW(mech::initramfs::loadable_image("#!/bin/sh\n"), Error);
+    // A dynamic executable (this test's) cannot be the init of an initramfs with no loader.
+    EXPECT_THROW(mech::initramfs::loadable_image(mech::initramfs::read_file("/proc/self/exe")), Error);
 }
 
 }  // namespace
