@@ -15,7 +15,9 @@
 #include <caisson/policy.hpp>
 #include <caisson/sandbox.hpp>
 
+#include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace caisson {
@@ -59,6 +61,8 @@ bool vm_guest_policy_matches(const Policy& policy);
 bool in_vm_guest();
 // There: the descriptor the report goes to (-1 elsewhere).
 int vm_guest_report_fd();
+// There: the host caller's uid, which decides the homes as on the host (nullopt elsewhere).
+std::optional<uid_t> vm_guest_caller_uid();
 
 // The guest's init (PID 1 of caisson's initramfs). Never returns: powers the guest off.
 [[noreturn]] void vm_guest_main();

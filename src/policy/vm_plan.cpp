@@ -124,6 +124,9 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     // network; these close the same doors twice).
     p.landlock.restrict_bind = p.landlock.restrict_connect = landlock_abi >= 4;
     p.landlock.scope_abstract_unix = p.landlock.scope_signal = landlock_abi >= 6;
+    // The path rules hold from ABI 1 (checked above); what an older kernel cannot restrict
+    // (truncation, device ioctls) meets a read-only root anyway.
+    p.landlock.best_effort = true;
     // The guest's memory is qemu's: the ceiling leaves room for it and for the translator.
     p.ceilings.memory = (guest_memory_mb + 768) << 20;
     // A compromised guest kernel ignores the guest's cgroup: --cpus holds qemu itself.
@@ -148,20 +151,23 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
     p.fs.home_masks = user.fs.home_masks;
     p.fs.masked_paths = user.fs.masked_paths;
     std::vector<std::string> sources;
+    for (const auto& m : user.fs.mounts)
+        if ((m.kind == MountKind::Bind || m.kind == MountKind::RoBind) && m.source != "/") sources.push_back(m.source);
+    if (user.fs.workdir && !cwd.empty() && cwd != "/") sources.push_back(cwd);
+    for (const auto& src : sources) ro_bind_self(p, src);
+    // The host's files a mount of the program's covers stay covered here, unless a source the
+    // guest's caisson binds from is there (masks come after the binds, and would hide it).
+    auto covers_a_source = [&](const std::string& path) {
+        for (const auto& src : sources)
+            if (src == path || src.rfind(path + "/", 0) == 0 || path == "/") return true;
+        return false;
+    };
     for (const auto& m : user.fs.mounts) {
         const bool bind = m.kind == MountKind::Bind || m.kind == MountKind::RoBind;
-        if (bind && m.source != "/") {
-            ro_bind_self(p, m.source);
-            sources.push_back(m.source);
-        }
-        // The host's files a mount of the program's covers stay covered here.
-        if (!bind || m.target != m.source) p.fs.masked_paths.push_back(m.target);
+        if ((!bind || m.target != m.source) && !covers_a_source(m.target)) p.fs.masked_paths.push_back(m.target);
     }
-    for (const auto& f : user.bpf_lsm.deny_files) p.fs.masked_paths.push_back(f);
-    if (user.fs.workdir && !cwd.empty() && cwd != "/") {
-        ro_bind_self(p, cwd);
-        sources.push_back(cwd);
-    }
+    for (const auto& f : user.bpf_lsm.deny_files)
+        if (!covers_a_source(f)) p.fs.masked_paths.push_back(f);
     // Read-only for virtiofsd, and nothing of the jail's own kernel filesystems.
     p.landlock.paths.push_back({"/", LandlockAccess::ListDir});
     for (const auto& e : root_entries) {
@@ -172,9 +178,16 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
     for (const auto& src : sources) p.landlock.paths.push_back({src, LandlockAccess::Read});
     // The one file of its jail's /proc virtiofsd reads for itself (its descriptor limit).
     p.landlock.paths.push_back({"/proc/sys/fs/file-max", LandlockAccess::Read});
-    if (user.fs.home && !home.empty()) p.landlock.paths.push_back({home, LandlockAccess::Read});
+    // --home's home, unless it is the root or beneath the kernel's filesystems (HOME=/ of a
+    // service account would otherwise open the jail's /proc to reading).
+    auto beneath = [&](const char* dir) { return home == dir || home.rfind(std::string(dir) + "/", 0) == 0; };
+    if (user.fs.home && !home.empty() && home != "/" && !beneath("/proc") && !beneath("/sys") && !beneath("/dev"))
+        p.landlock.paths.push_back({home, LandlockAccess::Read});
     p.landlock.scope_abstract_unix = p.landlock.scope_signal = landlock_abi >= 6;
     p.landlock.restrict_bind = p.landlock.restrict_connect = landlock_abi >= 4;
+    // The path rules hold from ABI 1 (checked above); truncation (ABI 3) and device ioctls
+    // (ABI 5), which an older kernel cannot restrict, meet read-only mounts anyway.
+    p.landlock.best_effort = true;
     // virtiofsd keeps these to serve files as their owners; in a user namespace whose only
     // id is the jail's, they reach only what that id owns. SYS_CHROOT and SETPCAP for its own
     // confinement (chroot into the share, dropping the bounding set).

@@ -20,6 +20,7 @@
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/vm.hpp>
 
 #include <fcntl.h>
 #include <cstring>
@@ -343,6 +344,9 @@ std::vector<std::string> exec_candidates(const std::vector<std::string>& env, co
 }
 
 LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool learn_traced) {
+    // In caisson's guest (--vm) the caller is the guest's root; whose homes to hide and which
+    // home --home may bring are the host caller's to decide, as the host would.
+    const uid_t home_uid = vm_guest_caller_uid().value_or(caller_uid);
     LaunchPlan plan;
     plan.policy = &p;
     plan.as_root = caller_uid == 0;
@@ -377,7 +381,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             std::vector<std::string> extra;
             for (const char* var : {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "GNUPGHOME"})
                 if (const char* v = ::getenv(var)) extra.emplace_back(v);
-            plan.root.hidden_dirs = homes::to_hide(text.str(), caller_uid, env_home ? env_home : "", extra, real_path);
+            plan.root.hidden_dirs = homes::to_hide(text.str(), home_uid, env_home ? env_home : "", extra, real_path);
             // And where the same directories show again: a bind mount of /home elsewhere, a
             // second mount of the disk they are on.
             std::ifstream mountinfo("/proc/self/mountinfo");
@@ -388,12 +392,12 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             plan.root.hidden_fds.assign(plan.root.hidden_dirs.size(), -1);
         }
         if (p.fs.home) {
-            plan.root.home = homes::home_of(text.str(), caller_uid, env_home ? env_home : "");
+            plan.root.home = homes::home_of(text.str(), home_uid, env_home ? env_home : "");
             if (plan.root.home.empty())
-                throw Error::usage("--home: uid " + std::to_string(caller_uid) + " has no home directory ($HOME or /etc/passwd)");
+                throw Error::usage("--home: uid " + std::to_string(home_uid) + " has no home directory ($HOME or /etc/passwd)");
             Policy builtin;
             profile::apply_text(builtin, homes::builtin_profile_text(), "profiles/home.toml (built in)");
-            homes::check_home(plan.root.home, text.str(), caller_uid);
+            homes::check_home(plan.root.home, text.str(), home_uid);
             // Only what a bind brings: a --dir or --tmpfs at a hidden path must not lift its mask.
             std::vector<std::string> bound;
             for (const auto& m : p.fs.mounts)

@@ -204,7 +204,12 @@ std::string relay(int port, wire::Reader& reader, pid_t child, Pipe& in, Pipe& o
     // Frames may have come with the request, in the same read: take them before waiting.
     auto take_stdin = [&] {
         while (auto f = reader.next()) {
-            if (f->first == wire::Frame::Stdin) to_stdin += f->second;
+            // Input the program no longer takes is dropped, not held.
+            if (f->first == wire::Frame::Stdin && in.w) to_stdin += f->second;
+            // The caller's reader of stdout or stderr is gone: the program's write meets a
+            // closed pipe, as it would on the host.
+            if (f->first == wire::Frame::StdoutClosed) out.r.reset();
+            if (f->first == wire::Frame::StderrClosed) err.r.reset();
             if (f->first == wire::Frame::StdinEnd) stdin_end = true;
             if (f->first == wire::Frame::Signal && f->second.size() == 4 && status == -1) {
                 int sig = 0;
@@ -286,6 +291,16 @@ bool in_vm_guest() {
 }
 
 int vm_guest_report_fd() { return in_vm_guest() ? kReportFd : -1; }
+
+std::optional<uid_t> vm_guest_caller_uid() {
+    if (!in_vm_guest()) return std::nullopt;
+    const char* v = std::getenv("CAISSON_VM_CALLER_UID");
+    if (!v || !*v) return std::nullopt;
+    char* end = nullptr;
+    unsigned long uid = std::strtoul(v, &end, 10);
+    if (*end || uid > 0xfffffffeul) return std::nullopt;
+    return static_cast<uid_t>(uid);
+}
 
 bool vm_guest_policy_matches(const Policy& policy) {
     const char* want = std::getenv("CAISSON_VM_POLICY_DIGEST");

@@ -2,7 +2,9 @@
 // file server and qemu each in a caisson sandbox of their own, and the caller's streams
 // relayed over the wire until the program's status comes back.
 #include "mech/initramfs.hpp"
+#include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
+#include "run/preflight.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
 
@@ -255,6 +257,11 @@ Jail start_jail(Policy p, int out) {
             // A group of its own: a terminal's ^C is for the program in the guest (caisson
             // passes it on), not for qemu.
             if (::setpgid(0, 0) != 0) ::_exit(125);
+            // The relay's blocked signals and ignored SIGPIPE are not the jail's.
+            sigset_t none;
+            sigemptyset(&none);
+            ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+            ::signal(SIGPIPE, SIG_DFL);
             Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
             if (!null || ::dup2(null.get(), 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(125);
             for (int fd = 3; fd < 1024; ++fd)
@@ -283,8 +290,15 @@ std::vector<std::string> root_entries() {
     std::vector<std::string> names;
     DIR* d = ::opendir("/");
     if (!d) throw Error(ErrorKind::Setup, "vm: opendir", "/", errno);
-    while (dirent* e = ::readdir(d))
-        if (std::string n = e->d_name; n != "." && n != "..") names.push_back(n);
+    // Directories only, not links (/lib -> usr/lib is served beneath /usr; a link to / or into
+    // /proc would open what the rules leave out), nor files (a dangling /initrd.img.old).
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        struct stat st;
+        if (n == "." || n == ".." || ::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        names.push_back(n);
+    }
     ::closedir(d);
     return names;
 }
@@ -393,6 +407,10 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     m.wire_fd = wire_guest.get();
     m.files_fd = files_client.get();
 
+    // Before the jails: on the way out they are stopped first, then the caller's signal
+    // mask and SIGPIPE come back (a pending signal then finds no jail left running).
+    SignalMask mask;
+    NoSigpipe no_sigpipe;
     const char* home = std::getenv("HOME");
     Jail files = start_jail(plan::file_server_jail(policy, virtiofsd_path(), files_listen.get(), call.cwd, root_entries(),
                                                    home ? home : "", mech::landlock_abi()),
@@ -402,8 +420,6 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     wire_guest.reset();
     files_client.reset();
     console_w.reset();
-    SignalMask mask;
-    NoSigpipe no_sigpipe;
     Fd sigfd(::signalfd(-1, &mask.set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd) throw Error(ErrorKind::Setup, "vm: signalfd", "", errno);
     wire::Request req{call.args, call.env, call.cwd};
@@ -413,10 +429,13 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     Attempt a;
     std::string& console = a.console;
     bool stdin_open = true, wire_open = true, done_sent = false;
+    bool output_closed[2] = {false, false};
     // The guest's caisson keeps the time limit; the host stops a guest that has not ended a
     // minute after it, and one that has not booted in two minutes, whatever it sends.
     const bool limited = policy.process.time_limit_s > 0;
-    const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((policy.process.time_limit_s + 60) * 1000));
+    const double limit_s = std::min(policy.process.time_limit_s, 10.0 * 365 * 86400);  // no overflow for a huge limit
+    const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((limit_s + 60) * 1000));
+    auto done_deadline = Clock::time_point::max();
     const auto boot_deadline = started + kBootDeadline;
     auto term_deadline = Clock::time_point::max();
     for (;;) {
@@ -433,10 +452,14 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
             a.failed = "the guest did not end within ten seconds of SIGTERM: stopped";
             break;
         }
-        auto until = std::min(a.boot_ms < 0 ? boot_deadline : limited ? deadline : Clock::time_point::max(), term_deadline);
-        int timeout = until != Clock::time_point::max()
-                          ? static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1)
-                          : -1;
+        if (now >= done_deadline) break;  // the status is here; a guest slow to power off is stopped
+        auto until = std::min({a.boot_ms < 0 ? boot_deadline : limited ? deadline : Clock::time_point::max(), term_deadline,
+                               done_deadline});
+        int timeout = -1;
+        if (until != Clock::time_point::max()) {
+            int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count() + 1;
+            timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 3600 * 1000));
+        }
         const bool want_stdin = stdin_open && a.boot_ms >= 0 && to_guest.size() < (1u << 20);
         pollfd p[5] = {{wire_open ? wire_host.get() : -1, static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
                        {console_r.get(), POLLIN, 0},
@@ -498,8 +521,9 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
                             break;
                         case wire::Frame::Stdout:
                         case wire::Frame::Stderr: {
-                            int fd = f->first == wire::Frame::Stdout ? 1 : 2;
-                            for (size_t at = 0; at < f->second.size();) {
+                            const int fd = f->first == wire::Frame::Stdout ? 1 : 2;
+                            bool& closed = output_closed[fd - 1];
+                            for (size_t at = 0; !closed && at < f->second.size();) {
                                 ssize_t w = ::write(fd, f->second.data() + at, f->second.size() - at);
                                 if (w < 0 && errno == EINTR) continue;
                                 if (w < 0 && errno == EAGAIN) {  // a non-blocking stdout: wait for room
@@ -507,7 +531,13 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
                                     ::poll(&o, 1, 1000);
                                     continue;
                                 }
-                                if (w <= 0) break;  // the caller's reader is gone: the output is dropped
+                                if (w <= 0) {
+                                    // The caller's reader is gone (`| head -1`): the program's
+                                    // next write meets a closed pipe in the guest, as here.
+                                    closed = true;
+                                    to_guest += wire::encode(fd == 1 ? wire::Frame::StdoutClosed : wire::Frame::StderrClosed, "");
+                                    break;
+                                }
                                 at += static_cast<size_t>(w);
                             }
                             break;
@@ -523,6 +553,7 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
                             }
                             to_guest += wire::encode(wire::Frame::Done, "");
                             done_sent = true;
+                            done_deadline = Clock::now() + std::chrono::seconds(10);
                             break;
                         default:
                             break;
@@ -546,6 +577,10 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
 
 VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     refuse_unsupported(policy);
+    // What the host would refuse, refused here: the guest's caisson is root in its guest and
+    // would allow an ordinary caller what the host does not (--map-host-root, --host-uid).
+    run::preflight(policy, ::geteuid() == 0);
+    if (policy.namespaces.user) (void)mech::decide_id_maps(policy.identity, ::geteuid(), ::getegid());
     const auto started = Clock::now();
     VmSupport support = vm_support();
     const std::string kernel = policy.vm.kernel.empty() ? support.kernel : policy.vm.kernel;
@@ -578,6 +613,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     }
     std::erase_if(sent.env, [](const std::string& e) { return e.rfind("CAISSON_VM_", 0) == 0; });
     sent.env.push_back(std::string(kPolicyDigestVar) + "=" + vm_policy_digest(policy));
+    sent.env.push_back("CAISSON_VM_CALLER_UID=" + std::to_string(::geteuid()));
     Attempt a = boot_once(policy, sent, m, started);
     std::string& console = a.console;
     std::string& result = a.result;

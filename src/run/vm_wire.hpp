@@ -23,6 +23,8 @@ enum class Frame : uint8_t {
     Failed = 'F',    // guest -> host: init could not run the program (the reason)
     Done = 'Q',      // host -> guest: the result arrived; power off
     Signal = 'S',    // host -> guest: a signal for the program (4 bytes, little-endian)
+    StdoutClosed = 'o',  // host -> guest: the caller's stdout has no reader any more
+    StderrClosed = 'e',
 };
 
 // The signals caisson passes on to the program in the guest, as `caisson run` does on the host.

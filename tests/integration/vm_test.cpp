@@ -227,7 +227,11 @@ TEST(Vm, AGuestThatWouldBuildAnotherPolicyRunsNothing) {
     RunResult r = run_caisson({"run", "--vm", "--profile", "judge", "--", "/bin/sh", "-c", "echo ran"}, o);
     EXPECT_EQ(r.status, 125);
     EXPECT_EQ(r.out.find("ran"), std::string::npos);
-    EXPECT_NE(r.err.find("the guest built a policy other than the host's"), std::string::npos) << r.err;
+    // Where the shipped profiles are out of the guest's view too (a build tree in /tmp), the
+    // guest finds none by that name: refused as well, before anything runs.
+    EXPECT_TRUE(r.err.find("the guest built a policy other than the host's") != std::string::npos ||
+                r.err.find("no profile named 'judge'") != std::string::npos)
+        << r.err;
 }
 
 TEST(Vm, AGuestThatEndsWithoutAStatusIsAClearError) {

@@ -108,7 +108,8 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_NE(all.find("-accel tcg"), std::string::npos);
 
     Policy q = plan::qemu_jail(m, a, 256, 6);
-    EXPECT_TRUE(q.landlock.restrict_connect && q.landlock.scope_signal && !q.landlock.best_effort);
+    EXPECT_TRUE(q.landlock.restrict_connect && q.landlock.scope_signal);
+    EXPECT_FALSE(plan::qemu_jail(m, a, 256, 3).landlock.restrict_connect);  // what ABI 3 lacks is not asked for
     EXPECT_THROW(plan::qemu_jail(m, a, 256, 0), Error);
     EXPECT_TRUE(q.capabilities.empty());
     EXPECT_TRUE(q.namespaces.user && q.namespaces.net && q.namespaces.pid && q.namespaces.mount);
@@ -148,8 +149,22 @@ TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
     EXPECT_EQ(ll.at("/srv/data"), LandlockAccess::Read);
     for (const char* no : {"/proc", "/sys", "/dev", "/run", "/tmp"}) EXPECT_EQ(ll.count(no), 0u) << no;
     for (const auto& [path, access] : ll) EXPECT_NE(access, LandlockAccess::ReadWrite) << path;
-    EXPECT_FALSE(f.landlock.best_effort);
     EXPECT_THROW(plan::file_server_jail(u, "/v", 7, "/", {}, "", 0), Error);
+    // A mount over a bind's source does not mask it here (the guest's caisson binds from it),
+    // and HOME=/ with --home opens nothing more.
+    Policy v = default_policy();
+    MountSpec src;
+    src.kind = MountKind::RoBind;
+    src.source = "/srv/d";
+    src.target = "/srv/d";
+    MountSpec over;
+    over.kind = MountKind::Tmpfs;
+    over.target = "/srv";
+    v.fs.mounts = {over, src};
+    v.fs.home = true;
+    Policy g = plan::file_server_jail(v, "/v", 7, "/", {"srv"}, "/", 6);
+    EXPECT_EQ(std::count(g.fs.masked_paths.begin(), g.fs.masked_paths.end(), "/srv"), 0);
+    for (const auto& lp : g.landlock.paths) EXPECT_FALSE(lp.path == "/" && lp.access != LandlockAccess::ListDir);
     EXPECT_FALSE(f.fs.workdir);
     EXPECT_FALSE(f.fs.writable_root);
     EXPECT_FALSE(f.fs.host_homes);
