@@ -5,6 +5,7 @@
 // sends the program's status and the report, and powers the guest off.
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
+#include "kernel/syscalls.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/fd.hpp>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <string>
 #include <sys/mount.h>
@@ -181,7 +183,13 @@ pid_t start_caisson(int self, const wire::Request& req, Pipe& in, Pipe& out, Pip
         // relative path then names is still the program's own view, and a file that decides
         // the policy (a profile, a seccomp policy) read from elsewhere makes another policy,
         // which the digest refuses.
-        if (req.cwd.empty() || ::chdir(req.cwd.c_str()) != 0) (void)!::chdir("/");
+        // Resolved inside the guest's root, and entered by descriptor.
+        int dir = req.cwd.empty() ? -1
+                                  : kernel::openat2(AT_FDCWD, req.cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (dir < 0) dir = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0 || ::fchdir(dir) != 0) ::_exit(125);
+        ::close(dir);
         ::syscall(SYS_execveat, exe, "", argv.data(), envp.data(), AT_EMPTY_PATH);
         std::fprintf(stderr, "caisson: vm guest: exec caisson: %s\n", std::strerror(errno));
         ::_exit(126);
@@ -321,8 +329,10 @@ void vm_guest_main() {
         make_root();
         Fd self(::open("/init", O_PATH | O_CLOEXEC));
         if (!self) throw Error(ErrorKind::Setup, "vm guest: open", "/init", errno);
-        if (::chdir("/newroot") != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 || ::chroot(".") != 0 ||
-            ::chdir("/") != 0)
+        // switch_root's steps, the directory entered by descriptor: the share becomes "/".
+        Fd newroot(::open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!newroot || ::fchdir(newroot.get()) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 ||
+            ::chroot(".") != 0)
             throw Error(ErrorKind::Setup, "vm guest: switch root", "/newroot", errno);
         Pipe in, out, err, report;
         pid_t child = start_caisson(self.get(), req, in, out, err, report);
