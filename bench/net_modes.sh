@@ -2,7 +2,9 @@
 # Network modes side by side (issue 9): the start of /bin/true with each --net mode against
 # --net none (veth cold: the bridge and NAT are made and removed by each run; veth warm:
 # another sandbox holds them), and a TCP transfer from a sandbox to a test host in a network
-# namespace of its own (a veth pair away) through host, veth and user modes.
+# namespace of its own (a veth pair away) through host, veth and user modes, both ways (up:
+# the sandbox sends; down: it receives). pasta alone (its own namespace, /bin/true, stderr to
+# /dev/null through sh) is the floor under --net user's start.
 #   bench/net_modes.sh CAISSON [RUNS] [ROUNDS] [MIB]
 set -euo pipefail
 caisson=$(readlink -f "$1")
@@ -31,7 +33,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 start_ms() { "$startbench" "$runs" 1 -- "$caisson" run "$@" -- /bin/true | sed -n 's/.*"median_ms": \([0-9.]*\).*/\1/p'; }
 
 declare -A got
-modes="none host user veth-cold veth-warm"
+modes="none host user veth-cold veth-warm pasta-alone"
 for r in $(seq "$rounds"); do
   for m in $modes; do
     case $m in
@@ -41,6 +43,9 @@ for r in $(seq "$rounds"); do
         for _ in $(seq 200); do [ -e /run/caisson/net/caisson0/lease-10.231.0.2 ] && break; sleep 0.01; done
         got[$m]+="$(start_ms --net veth) "
         kill "$warm"; wait "$warm" 2>/dev/null || true; warm= ;;
+      pasta-alone)
+        got[$m]+="$("$startbench" "$runs" 1 -- /bin/sh -c 'exec pasta --config-net --quiet --runas 0 -- /bin/true 2>/dev/null' |
+          sed -n 's/.*"median_ms": \([0-9.]*\).*/\1/p') " ;;
       *) got[$m]+="$(start_ms --net "$m") " ;;
     esac
   done
@@ -53,24 +58,35 @@ for m in $modes; do
 done
 
 echo
-printf "%-10s %10s %8s\n" "transfer" "MiB/s" "ratio"
+printf "%-10s %10s %8s %10s %8s\n" "transfer" "up MiB/s" "ratio" "down MiB/s" "ratio"
+# One transfer: MODE up|down; prints MiB/s.
 blast_via() {
   local out
-  nsenter -t "$holder" -n "$blast" recv 10.232.200.2 5201 > "$tmpf" & local rx=$!
+  if [ "$2" = up ]; then
+    nsenter -t "$holder" -n "$blast" recv 10.232.200.2 5201 > "$tmpf" & local peer=$!
+  else
+    nsenter -t "$holder" -n "$blast" serve 10.232.200.2 5201 "$mib" > "$tmpf" & local peer=$!
+  fi
   for _ in $(seq 200); do grep -q ready "$tmpf" && break; sleep 0.01; done
-  if [ "$1" = bare ]; then "$blast" send 10.232.200.2 5201 "$mib"
-  else "$caisson" run --net "$1" --ro-bind "$blast" /tmp/tcp_blast -- /tmp/tcp_blast send 10.232.200.2 5201 "$mib"; fi
-  wait "$rx"
-  awk 'NR == 2 {print $2}' "$tmpf"
+  local verb=send; [ "$2" = down ] && verb=fetch
+  local args=("$verb" 10.232.200.2 5201); [ "$2" = up ] && args+=("$mib")
+  if [ "$1" = bare ]; then out=$("$blast" "${args[@]}")
+  else out=$("$caisson" run --net "$1" --ro-bind "$blast" /tmp/tcp_blast -- /tmp/tcp_blast "${args[@]}"); fi
+  wait "$peer"
+  if [ "$2" = up ]; then awk 'NR == 2 {print $2}' "$tmpf"; else echo "$out" | awk '{print $2}'; fi
 }
 tmpf=$(mktemp /tmp/caisson-bench-XXXXXX)
 declare -A rate
 for r in $(seq "$rounds"); do
-  for m in bare host veth user; do rate[$m]+="$(blast_via "$m") "; done
+  for m in bare host veth user; do
+    for d in up down; do rate[$m-$d]+="$(blast_via "$m" "$d") "; done
+  done
 done
 rm -f "$tmpf"
-base=$(echo ${rate[bare]} | tr ' ' '\n' | median)
+base_up=$(echo ${rate[bare-up]} | tr ' ' '\n' | median)
+base_down=$(echo ${rate[bare-down]} | tr ' ' '\n' | median)
 for m in bare host veth user; do
-  v=$(echo ${rate[$m]} | tr ' ' '\n' | median)
-  printf "%-10s %10.0f %8.2f\n" "$m" "$v" "$(echo "$v / $base" | bc -l)"
+  u=$(echo ${rate[$m-up]} | tr ' ' '\n' | median)
+  d=$(echo ${rate[$m-down]} | tr ' ' '\n' | median)
+  printf "%-10s %10.0f %8.2f %10.0f %8.2f\n" "$m" "$u" "$(echo "$u / $base_up" | bc -l)" "$d" "$(echo "$d / $base_down" | bc -l)"
 done

@@ -121,8 +121,9 @@ fi
   echo
   echo "## Network modes (bench/net_modes.sh)"
   echo "Start of \`/bin/true\` per --net mode (medians of rounds of back-to-back starts; veth cold: the bridge and NAT"
-  echo "are made and removed by each run, warm: another sandbox holds them), and a TCP transfer from a sandbox to a"
-  echo "test host one veth pair away (bare: the same transfer without a sandbox)."
+  echo "are made and removed by each run, warm: another sandbox holds them; pasta-alone: Debian's pasta starting"
+  echo "/bin/true in a namespace of its own, the floor under --net user), and a TCP transfer between a sandbox and a"
+  echo "test host one veth pair away, both ways (up: the sandbox sends; bare: the same transfer without a sandbox)."
   echo
   echo '```'; cat "$tmp/net.txt"; echo '```'
   echo

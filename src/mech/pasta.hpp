@@ -33,6 +33,18 @@ inline constexpr int kPastaNetnsFd = 4;
 // Pure: pasta's command line.
 std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo);
 
+// Debian 12's pasta (2023-03) advertises to the sandbox the window of the host's peer, not
+// what its own socket toward that peer can take. A sender in the sandbox bursts megabytes into
+// the tap; pasta drops what its socket refuses, and each drop costs the sender a retransmission
+// timeout (200 ms, then doubled): 28 MiB/s where the same transfer bare runs at 2 GiB/s. The
+// hop from the sandbox to pasta is local (tens of microseconds), so a send buffer of 256 KiB
+// keeps it full, and pasta's socket, growing to the host's tcp_wmem, takes every burst.
+inline constexpr long kPastaSendBufferCap = 256 * 1024;
+
+// Pure: net.ipv4.tcp_wmem ("min default max") with max, and default, held to `cap`; "" when
+// it already is, or when `current` is not three numbers.
+std::string capped_tcp_wmem(const std::string& current, long cap);
+
 class PastaLink {
 public:
     // Returns once pasta has configured the namespace. Throws caisson::Error with pasta's

@@ -159,6 +159,18 @@ std::string try_read(const std::string& path) {
     return n == 0 ? "empty" : "data";
 }
 
+// The first line of a small file (a sysctl), or the errno's name.
+std::string first_line(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return strerrorname_np(errno);
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    ::close(fd);
+    if (n < 0) return strerrorname_np(errno);
+    std::string line(buf, static_cast<size_t>(n));
+    return line.substr(0, line.find('\n'));
+}
+
 std::string result(long rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
 
 std::string try_action(const std::string& what) {
@@ -494,6 +506,7 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "--write" && i + 1 < argc) writes[argv[i + 1]] = try_write(argv[i + 1]), ++i;
         else if (a == "--read" && i + 1 < argc) reads[argv[i + 1]] = try_read(argv[i + 1]), ++i;
+        else if (a == "--cat" && i + 1 < argc) out["cat"][argv[i + 1]] = first_line(argv[i + 1]), ++i;
         else if (a == "--exit" && i + 1 < argc) exit_code = std::atoi(argv[++i]);
         else if (a == "--wait-signal") wait_signal = true;
         else if (a == "--try" && i + 1 < argc) tries[argv[i + 1]] = try_action(argv[i + 1]), ++i;
