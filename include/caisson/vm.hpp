@@ -47,11 +47,12 @@ struct VmResult {
 // status, the report) is the guest's word: as true as the guest kernel is whole.
 VmResult run_in_vm(const Policy& policy, const VmCall& call);
 
-// A digest of the policy as built from the caller's arguments. The guest's caisson builds
-// the policy again from the same arguments and runs nothing unless its digest is the
-// host's: a profile or policy file it sees otherwise (a hidden home's) is an error, never a
-// different policy.
-std::string vm_policy_digest(const Policy& policy);
+// The policy as built from the caller's arguments, as canonical text (policy_to_json). The
+// guest's caisson builds the policy again from the same arguments and runs nothing unless
+// its text is the host's, whole (a digest could be collided with by a crafted profile): a
+// profile or policy file it sees otherwise (a hidden home's) is an error, never a different
+// policy.
+std::string vm_policy_text(const Policy& policy);
 // In the guest: whether `policy` (as just built there) is the one the host built.
 bool vm_guest_policy_matches(const Policy& policy);
 

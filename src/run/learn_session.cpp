@@ -4,6 +4,7 @@
 
 #include "kernel/fd.hpp"
 #include "policy/profile.hpp"
+#include "run/fnv1a.hpp"
 
 #include <caisson/error.hpp>
 
@@ -55,11 +56,6 @@ std::string contents(int fd) {
     return s;
 }
 
-uint64_t fnv1a(const std::string& s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
 
 struct Run {
     Outcome outcome;
@@ -200,7 +196,7 @@ int learn(const LearnOptions& opts, Policy policy) {
     }
     Run second = run_captured(checked, input.get());
     bool same_status = second.outcome.shell_status() == first.outcome.shell_status();
-    bool same_out = fnv1a(second.out) == fnv1a(first.out) && second.out.size() == first.out.size();
+    bool same_out = run::fnv1a(second.out) == run::fnv1a(first.out) && second.out.size() == first.out.size();
     if (same_status && same_out) {
         std::fprintf(stderr, "caisson learn: verified: under the policy the program ended the same (%s) with the same output (%zu bytes)\n",
                      status_text(first.outcome).c_str(), first.out.size());

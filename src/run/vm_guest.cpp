@@ -311,8 +311,8 @@ std::optional<uid_t> vm_guest_caller_uid() {
 }
 
 bool vm_guest_policy_matches(const Policy& policy) {
-    const char* want = std::getenv("CAISSON_VM_POLICY_DIGEST");
-    return want && vm_policy_digest(policy) == want;
+    const char* want = std::getenv("CAISSON_VM_POLICY");
+    return want && vm_policy_text(policy) == want;
 }
 
 void vm_guest_main() {

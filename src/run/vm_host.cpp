@@ -4,6 +4,7 @@
 #include "mech/initramfs.hpp"
 #include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
+#include "run/fnv1a.hpp"
 #include "run/preflight.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
@@ -50,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kGuestCache = "/var/cache/caisson-guest";
 constexpr const char* kQemu = "/usr/bin/qemu-system-x86_64";
-constexpr const char* kPolicyDigestVar = "CAISSON_VM_POLICY_DIGEST";
+constexpr const char* kPolicyVar = "CAISSON_VM_POLICY";
 
 std::string newest_guest_kernel() {
     std::string best;
@@ -99,10 +100,6 @@ std::string modules_dir(const std::string& kernel) {
     return {};
 }
 
-uint64_t fnv1a(uint64_t h, std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
 
 std::string cache_dir() {
     std::string dir;
@@ -152,9 +149,9 @@ std::string guest_initramfs(const std::string& kernel) {
         return path + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
                std::to_string(st.st_mtim.tv_nsec) + "\n";
     };
-    uint64_t h = fnv1a(1469598103934665603ull, self);
-    h = fnv1a(h, stamp(kernel));
-    for (const auto& m : order) h = fnv1a(h, stamp(files[m]));
+    uint64_t h = run::fnv1a(self);
+    h = run::fnv1a(stamp(kernel), h);
+    for (const auto& m : order) h = run::fnv1a(stamp(files[m]), h);
     char name[64];
     std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
     std::string path = cache_dir() + name;
@@ -344,12 +341,7 @@ void refuse_unsupported(const Policy& p) {
 
 }  // namespace
 
-std::string vm_policy_digest(const Policy& policy) {
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx",
-                  static_cast<unsigned long long>(fnv1a(1469598103934665603ull, policy_to_json(policy))));
-    return hex;
-}
+std::string vm_policy_text(const Policy& policy) { return policy_to_json(policy); }
 
 VmSupport vm_support() {
     VmSupport s;
@@ -612,7 +604,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
         }
     }
     std::erase_if(sent.env, [](const std::string& e) { return e.rfind("CAISSON_VM_", 0) == 0; });
-    sent.env.push_back(std::string(kPolicyDigestVar) + "=" + vm_policy_digest(policy));
+    sent.env.push_back(std::string(kPolicyVar) + "=" + vm_policy_text(policy));
     sent.env.push_back("CAISSON_VM_CALLER_UID=" + std::to_string(::geteuid()));
     Attempt a = boot_once(policy, sent, m, started);
     std::string& console = a.console;
