@@ -11,6 +11,7 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -60,8 +61,10 @@ int recv_fd(int sock) {
     return fd;
 }
 
-// µs per getppid() in a child; with `notify`, getppid goes through a listener here.
-double measure(long calls, bool notify, bool sync_wakeup) {
+// µs per getppid() in a child; with `notify`, getppid goes through a listener here, read
+// by a blocking RECV, or (`polled`) after a poll(2) on the listener, as a supervisor that
+// waits on several descriptors must.
+double measure(long calls, bool notify, bool sync_wakeup, bool polled = false) {
     int sv[2], res[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || ::pipe(res) < 0) std::abort();
     pid_t pid = ::fork();
@@ -95,6 +98,10 @@ double measure(long calls, bool notify, bool sync_wakeup) {
         if (sync_wakeup) (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
         for (;;) {
             seccomp_notif n{};
+            if (polled) {
+                pollfd p{listener, POLLIN, 0};
+                if (::poll(&p, 1, -1) < 0 || (p.revents & (POLLHUP | POLLERR))) break;
+            }
             if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) break;  // the child is gone
             seccomp_notif_resp resp{};
             resp.id = n.id;
@@ -118,11 +125,12 @@ double measure(long calls, bool notify, bool sync_wakeup) {
 int main(int argc, char** argv) {
     long calls = argc > 1 ? std::atol(argv[1]) : 20000;
     int rounds = argc > 2 ? std::atoi(argv[2]) : 7;
-    std::vector<double> plain, notify, sync;
+    std::vector<double> plain, notify, sync, polled;
     for (int r = 0; r < rounds; ++r) {
         plain.push_back(measure(calls * 10, false, false));
         notify.push_back(measure(calls, true, false));
         sync.push_back(measure(calls, true, true));
+        polled.push_back(measure(calls, true, true, true));
     }
     auto median = [](std::vector<double> v) {
         std::sort(v.begin(), v.end());
@@ -133,4 +141,5 @@ int main(int argc, char** argv) {
     std::printf("%-44s %10.3f\n", "plain getppid()", median(plain));
     std::printf("%-44s %10.3f\n", "through a listener answering CONTINUE", median(notify));
     std::printf("%-44s %10.3f\n", "the same with SYNC_WAKE_UP (Linux 6.6)", median(sync));
+    std::printf("%-44s %10.3f\n", "the same, each waited for by poll(2) first", median(polled));
 }

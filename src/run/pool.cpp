@@ -224,6 +224,11 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
                            "file would be every sandbox's, and the refusals would go to the pool's standard error");
     if (policy.process.tty) throw Error::usage("a pool's sandboxes have no terminal to give (--tty)");
     if (!policy.process.pass_fds.empty()) throw Error::usage("a pool's sandboxes pass no descriptors (--pass-fd)");
+    // One upper layer for every sandbox would carry one run's writes into the next: a pool's
+    // sandboxes each get a fresh one (--overlay), or none.
+    if (!policy.fs.overlay_upper.empty())
+        throw Error::usage("a pool's sandboxes share nothing, so no --overlay-upper: each run's writes would be the next's "
+                           "(--overlay gives each sandbox an upper layer of its own)");
     // 0, 1 and 2 open (on /dev/null where they are not): a descriptor received later must
     // never land on them by chance.
     for (int fd = 0; fd < 3; ++fd)

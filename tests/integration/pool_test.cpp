@@ -164,6 +164,10 @@ TEST(Pool, BadInputIsNamed) {
     RunResult tty = run_caisson({"pool", "--socket", dir.path() + "/s", "--tty"});
     EXPECT_EQ(tty.status, kExitUsage);
     EXPECT_NE(tty.err.find("--tty"), std::string::npos) << tty.err;
+    // A kept upper layer would carry one run's writes into the next sandbox's.
+    RunResult upper = run_caisson({"pool", "--socket", dir.path() + "/s", "--overlay-upper", dir.path()});
+    EXPECT_EQ(upper.status, kExitUsage);
+    EXPECT_NE(upper.err.find("no --overlay-upper"), std::string::npos) << upper.err;
     RunResult nobody = run_caisson({"run", "--pool", dir.path() + "/nobody.sock", "--", "/bin/true"});
     EXPECT_EQ(nobody.status, kExitUsage);
     EXPECT_NE(nobody.err.find("--pool: connect"), std::string::npos) << nobody.err;
