@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <string.h>
 #include <cstdlib>
 
@@ -60,42 +60,23 @@ std::string ports(const std::vector<PortMapping>& publish, bool udp) {
     return spec.empty() ? "none" : spec;
 }
 
-// The sandbox's net.ipv4.tcp_wmem held to kPastaSendBufferCap. A sysctl under /proc/sys/net
-// belongs to the network namespace of whoever opens it, so a child of ours enters the
-// sandbox's (and first its user namespace, for an ordinary user: the rights over that network
-// namespace are there) and writes it. It exits with the errno of the step that failed.
-void cap_send_buffer(int userns, int netns, bool as_root) {
-    constexpr const char* kWmem = "/proc/sys/net/ipv4/tcp_wmem";
-    pid_t pid = ::fork();
-    if (pid < 0) throw Error(ErrorKind::Setup, "fork", "--net user: the sandbox's tcp_wmem", errno);
-    if (pid == 0) {
-        if (!as_root && ::setns(userns, CLONE_NEWUSER) < 0) ::_exit(errno);
-        if (::setns(netns, CLONE_NEWNET) < 0) ::_exit(errno);
-        int fd = ::open(kWmem, O_RDWR | O_CLOEXEC);
-        if (fd < 0) ::_exit(errno);
-        char buf[128];
-        ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0) ::_exit(n < 0 ? errno : EINVAL);
-        std::string next = capped_tcp_wmem(std::string(buf, static_cast<size_t>(n)), kPastaSendBufferCap);
-        if (!next.empty() && ::pwrite(fd, next.data(), next.size(), 0) != static_cast<ssize_t>(next.size())) ::_exit(errno);
-        ::_exit(0);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) throw Error(ErrorKind::Setup, "waitpid", "--net user: the sandbox's tcp_wmem", errno);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw Error(ErrorKind::Setup, "--net user: cap the sandbox's TCP send buffer", kWmem,
-                    WIFEXITED(status) ? WEXITSTATUS(status) : EINTR);
-}
-
 }  // namespace
 
 std::string capped_tcp_wmem(const std::string& current, long cap) {
     long v[3];
     char tail;
     if (std::sscanf(current.c_str(), "%ld %ld %ld %c", &v[0], &v[1], &v[2], &tail) != 3) return "";
-    if (v[2] <= cap && v[1] <= cap) return "";
-    return std::to_string(std::min(v[0], cap)) + " " + std::to_string(std::min(v[1], cap)) + " " + std::to_string(cap);
+    if (v[2] <= cap && v[1] <= cap && v[0] <= cap) return "";
+    const long max = std::min(v[2], cap), def = std::min(v[1], max), min = std::min(v[0], def);
+    return std::to_string(min) + " " + std::to_string(def) + " " + std::to_string(max);
+}
+
+std::string pasta_tcp_wmem() {
+    // A new network namespace starts from the initial one's values, which are the host's.
+    std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+    std::string line;
+    if (!std::getline(in, line)) return "";
+    return capped_tcp_wmem(line, kPastaSendBufferCap);
 }
 
 std::string find_pasta() {
@@ -202,24 +183,14 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
         }
     }
     fifo.remove();
-    // The constructor that throws has no destructor to run: pasta is stopped here.
-    auto stop = [this] {
+    if (!up) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);
         pid_ = -1;
-    };
-    if (!up) {
-        stop();
         while (!said.empty() && said.back() == '\n') said.pop_back();
         auto nl = said.rfind('\n');
         throw Error(ErrorKind::Setup, "--net user: pasta",
                     said.empty() ? "did not come up within 10 s" : said.substr(nl == std::string::npos ? 0 : nl + 1));
-    }
-    try {
-        cap_send_buffer(userns.get(), netns.get(), as_root);
-    } catch (...) {
-        stop();
-        throw;
     }
 }
 

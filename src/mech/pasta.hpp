@@ -41,9 +41,13 @@ std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net
 // keeps it full, and pasta's socket, growing to the host's tcp_wmem, takes every burst.
 inline constexpr long kPastaSendBufferCap = 256 * 1024;
 
-// Pure: net.ipv4.tcp_wmem ("min default max") with max, and default, held to `cap`; "" when
-// it already is, or when `current` is not three numbers.
+// Pure: net.ipv4.tcp_wmem ("min default max") with each held to `cap` (and min <= default
+// <= max kept); "" when they already are, or when `current` is not three numbers.
 std::string capped_tcp_wmem(const std::string& current, long cap);
+
+// What the sandbox's tcp_wmem is set to under pasta (its init writes it, as it does the
+// other per-namespace settings): the host's, capped; "" when nothing needs changing.
+std::string pasta_tcp_wmem();
 
 class PastaLink {
 public:

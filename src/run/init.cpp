@@ -277,12 +277,17 @@ void kill_remaining_children() {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);
-    // The sandbox's own budget of what the kernel counts per user namespace: root here has
-    // CAP_SYS_RESOURCE over this namespace, whose /proc/sys/user the host's procfs shows us.
-    for (const auto& [file, value] : plan.userns_limits) {
+    // The sandbox's own budget of what the kernel counts per user namespace, and its network
+    // namespace's settings: root here has CAP_SYS_RESOURCE and CAP_NET_ADMIN over them, and
+    // the host's procfs shows us our own namespaces' /proc/sys.
+    for (const auto& [file, value] : plan.sysctls) {
         kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
-            report_failure(plan.channel, (f.set("set user namespace limit", file.c_str()), f));
+        if (!fd) report_failure(plan.channel, (f.set("open a setting of the sandbox's namespaces", file.c_str()), f));
+        ssize_t n = ::write(fd.get(), value.data(), value.size());
+        if (n != static_cast<ssize_t>(value.size())) {
+            if (n >= 0) errno = EIO;  // a short write leaves errno as it was
+            report_failure(plan.channel, (f.set("write a setting of the sandbox's namespaces", file.c_str()), f));
+        }
     }
     if (!p.namespaces.pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "CHILD_SUBREAPER"), f));

@@ -49,8 +49,10 @@ struct LaunchPlan {
     char* const* held_candidates = nullptr;
     char* const* held_argv = nullptr;
     char* const* held_envp = nullptr;
-    // /proc/sys/user/max_* of the sandbox's user namespace and their values, written by init.
-    std::vector<std::pair<std::string, std::string>> userns_limits;
+    // Settings of the sandbox's own namespaces and their values, written by init through the
+    // host's procfs (which shows the writer's namespaces): /proc/sys/user/max_* of its user
+    // namespace, and under pasta its network namespace's tcp_wmem (mech/pasta.hpp says why).
+    std::vector<std::pair<std::string, std::string>> sysctls;
 
     // The program's last steps (run/program_steps), the ones every face takes: its ids
     // (steps.uid/gid, also init's inside a user namespace), rlimits (the policy's and the
