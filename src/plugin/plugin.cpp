@@ -137,7 +137,8 @@ Policy prepare(const PluginOptions& o) {
     p.fs.mounts.push_back({MountKind::RoBind, worker, worker});
     p.fs.mounts.push_back({MountKind::RoBind, library, library});
     p.process.argv = {worker, library};
-    p.process.die_with_parent = true;
+    // No --die-with-parent: that is about the host's own parent. The worker goes with the
+    // host anyway: its sandbox's init dies with the thread that supervises it.
     p.process.rlimits.push_back({RLIMIT_CPU, o.cpu_seconds, o.cpu_seconds});
     if (o.memory_bytes) p.resources.memory = o.memory_bytes;
     // Tight: a call outside the default allowlist kills the worker, and the host hears of it.

@@ -95,70 +95,28 @@ private:
     bool reaped_ = false;
 };
 
-// --die-with-parent: the kernel's parent-death signal for the supervisor. Not SIGKILL: a
-// supervisor killed outright would leave its cgroup, its veth lease and its overlay behind.
-// This one is blocked and read with the forwarded ones; the sandbox is then killed and torn
-// down as after any end.
-inline int parent_death_signal() { return SIGRTMIN + 5; }
-
-// Forwarded signals (and the parent-death signal, when asked) are blocked and read from a
-// signalfd, so the supervisor never runs a handler; the mask is restored when run() returns.
+// Forwarded signals are blocked and read from a signalfd, so the supervisor never runs a
+// handler; the mask is restored when run() returns.
 class SignalRelay {
 public:
-    // `parent`: the caller's parent when run() began, for --die-with-parent; 0 without it.
-    explicit SignalRelay(pid_t parent) {
-        const bool die_with_parent = parent > 0;
+    SignalRelay() {
         sigset_t set;
         ::sigemptyset(&set);
         for (int s : kForwarded) ::sigaddset(&set, s);
-        if (die_with_parent) ::sigaddset(&set, parent_death_signal());
         if (::sigprocmask(SIG_BLOCK, &set, &saved_) < 0) throw Error(ErrorKind::Setup, "sigprocmask", "supervisor", errno);
         fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
         if (!fd_) {
             ::sigprocmask(SIG_SETMASK, &saved_, nullptr);
             throw Error(ErrorKind::Setup, "signalfd", "supervisor", errno);
         }
-        if (!die_with_parent) return;
-        // Blocked first, then asked for: a parent that dies in between is still heard, and
-        // one gone since run() began is seen by its pid.
-        parent_ = parent;
-        if (::prctl(PR_SET_PDEATHSIG, parent_death_signal(), 0, 0, 0) < 0) {
-            int err = errno;
-            ::sigprocmask(SIG_SETMASK, &saved_, nullptr);
-            throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", err);
-        }
-        if (::getppid() != parent_) {
-            ::sigprocmask(SIG_SETMASK, &saved_, nullptr);
-            throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
-        }
     }
-    ~SignalRelay() {
-        // Past the sandbox's end the caller goes with its parent as before, by SIGKILL. A
-        // parent already gone is not acted on here: this runs before the cgroup and the rest
-        // are taken down, and run() returns to a caller that is about to exit.
-        if (parent_ > 0) {
-            (void)::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            // One that came after the last poll must not kill us once unblocked, with the
-            // teardown still to do.
-            sigset_t one;
-            ::sigemptyset(&one);
-            ::sigaddset(&one, parent_death_signal());
-            const timespec now{0, 0};
-            while (::sigtimedwait(&one, nullptr, &now) > 0) {
-            }
-        }
-        ::sigprocmask(SIG_SETMASK, &saved_, nullptr);
-    }
+    ~SignalRelay() { ::sigprocmask(SIG_SETMASK, &saved_, nullptr); }
     int fd() const { return fd_.get(); }
     const sigset_t& saved_mask() const { return saved_; }
-    // The parent-death signal, and the parent really gone (anyone of our uid could send it).
-    bool parent_died(int signo) const { return parent_ > 0 && signo == parent_death_signal() && ::getppid() != parent_; }
-    bool is_parent_death(int signo) const { return parent_ > 0 && signo == parent_death_signal(); }
 
 private:
     kernel::Fd fd_;
     sigset_t saved_{};
-    pid_t parent_ = 0;
 };
 
 // Without a pid namespace nothing ends the sandbox's processes with init: kill its tree,
@@ -320,7 +278,24 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         plan.hold_for_program = true;
     }
 
-    const pid_t parent_at_start = p.process.die_with_parent ? ::getppid() : 0;
+    // --die-with-parent: the parent is watched through a pidfd, polled with the rest. Its end
+    // kills the sandbox, which is then taken down as after any other end: the kernel's
+    // parent-death signal would kill this process outright, leaving its cgroup, veth lease
+    // and overlay for `caisson gc`, and in a caller with threads (the library's) another
+    // thread would take it. A parent outside this pid namespace has no pid here (0): then
+    // the kernel's signal is all there is, and this process dies with it, as bwrap's does.
+    kernel::Fd parent_pidfd;
+    if (p.process.die_with_parent) {
+        const pid_t parent = ::getppid();
+        if (parent > 0) {
+            parent_pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
+            if (!parent_pidfd) throw Error(ErrorKind::Setup, "--die-with-parent: pidfd_open", "pid " + std::to_string(parent), errno);
+        } else if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+            throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+        }
+        // The parent may have died before either took effect (its pid then another's).
+        if (::getppid() != parent) throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
+    }
 
     // A file the supervisor will write is opened before anything starts: a bad path is a
     // usage error, not a sandbox killed half way.
@@ -456,7 +431,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         plan.root.overlay.prebuilt_root = overlay_root.get();
     }
 
-    SignalRelay relay(parent_at_start);
+    SignalRelay relay;
     plan.caller_sigmask = relay.saved_mask();
 
     // --net ns:PATH: the sandbox is born in that namespace. setns applies to this thread
@@ -625,19 +600,20 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                 deadline = limit_from(start);
             }
         }
-        pollfd fds[6] = {{init.pidfd(), POLLIN, 0},
+        pollfd fds[7] = {{init.pidfd(), POLLIN, 0},
                          {relay.fd(), POLLIN, 0},
                          {channel_open ? channel.get() : -1, POLLIN, 0},
                          {listener ? listener.get() : -1, POLLIN, 0},
                          {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0},
-                         {control, POLLIN, 0}};
+                         {control, POLLIN, 0},
+                         {parent_pidfd ? parent_pidfd.get() : -1, POLLIN, 0}};
         int timeout = -1;
         // A sandbox made ahead of its program: its time starts with the program.
         if (limited && !program_pending && !out.time_limit_fired) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
         }
-        int n = ::poll(fds, 6, timeout);
+        int n = ::poll(fds, 7, timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
@@ -672,13 +648,15 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         } else if (fds[3].revents) {
             listener.reset();  // no process uses the filter any more
         }
+        if (fds[6].revents) {
+            // The caller's parent has ended (--die-with-parent): so does the sandbox.
+            parent_pidfd.reset();
+            kill_sandbox();
+        }
         if (fds[1].revents) {
             signalfd_siginfo si{};
-            while (::read(relay.fd(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
-                int signo = static_cast<int>(si.ssi_signo);
-                if (relay.parent_died(signo)) kill_sandbox();
-                else if (!relay.is_parent_death(signo)) init.kill(signo);
-            }
+            while (::read(relay.fd(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si)))
+                init.kill(static_cast<int>(si.ssi_signo));
         }
         if (fds[5].revents) {
             // The caller's signals, as 4-byte packets; its end ends the sandbox.

@@ -263,29 +263,38 @@ std::vector<std::string> cgroup_dirs(pid_t pid) {
 TEST(Signals, DieWithParent) {
     std::vector<int> members;
     std::vector<std::string> cgroups;
+    int caisson_pidfd = -1;
+    pid_t caisson = 0;
     RunOptions o;
     // caisson's parent is a shell; killing the shell must take the sandbox with it.
     o.wrapper = {"/bin/sh", "-c", "\"$0\" \"$@\" & wait"};
     o.on_ready = [&](pid_t shell) {
-        pid_t caisson = first_child(shell);
+        caisson = first_child(shell);
         pid_t init = first_child(caisson);
+        caisson_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, caisson, 0));
         std::error_code ec;
         members = pidfds_in_pidns(fs::read_symlink("/proc/" + std::to_string(init) + "/ns/pid", ec).string());
-        cgroups = cgroup_dirs(init);
+        for (const auto& dir : cgroup_dirs(init))
+            if (dir.find("/caisson-") != std::string::npos && fs::exists(dir)) cgroups.push_back(dir);  // caisson's own
         ::kill(shell, SIGKILL);
     };
     auto r = run_probe({"--die-with-parent"}, {"--wait-signal"}, o);
     ASSERT_GE(members.size(), 2u);
+    ASSERT_GE(caisson_pidfd, 0);
     for (int fd : members) {
         pollfd p{fd, POLLIN, 0};
         EXPECT_EQ(::poll(&p, 1, 5000), 1) << "a sandboxed process outlived caisson's parent";
         ::close(fd);
     }
-    // caisson, orphaned, came to us (a subreaper). It heard its parent's death, killed the
-    // sandbox and took it down as after any end: nothing is left for `caisson gc`.
-    while (::waitpid(-1, nullptr, 0) > 0) {
-    }
-    EXPECT_FALSE(cgroups.empty());
+    // caisson, orphaned, came to us (a subreaper). It saw its parent end, killed the sandbox
+    // and took it down as after any end, then exited: nothing is left for `caisson gc`.
+    pollfd p{caisson_pidfd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1) << "caisson outlived its parent by 10 s";
+    ::close(caisson_pidfd);
+    int status = 0;
+    ASSERT_EQ(::waitpid(caisson, &status, 0), caisson);
+    EXPECT_TRUE(WIFEXITED(status)) << "caisson ended by a signal (" << status << "), not by its own teardown";
+    EXPECT_FALSE(cgroups.empty()) << "no cgroup of caisson's was seen";
     for (const auto& dir : cgroups) EXPECT_FALSE(fs::exists(dir)) << dir << " outlived caisson";
 }
 
