@@ -47,13 +47,15 @@ struct VmResult {
 // status, the report) is the guest's word: as true as the guest kernel is whole.
 VmResult run_in_vm(const Policy& policy, const VmCall& call);
 
-// The policy as built from the caller's arguments, as canonical text (policy_to_json). The
+// The policy as built from the caller's arguments, as canonical text (policy_to_json, but
+// the command, which the guest gets as its own argument). The
 // guest's caisson builds the policy again from the same arguments and runs nothing unless
 // its text is the host's, whole (a digest could be collided with by a crafted profile): a
 // profile or policy file it sees otherwise (a hidden home's) is an error, never a different
 // policy.
 std::string vm_policy_text(const Policy& policy);
-// In the guest: whether `policy` (as just built there) is the one the host built.
+// In the guest: whether `policy` (as just built there) is the one the host built. The host's
+// text is taken out of the environment once read.
 bool vm_guest_policy_matches(const Policy& policy);
 
 // True in caisson's own guest, in the caisson that the guest's init started: there --vm is

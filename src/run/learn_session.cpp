@@ -4,7 +4,6 @@
 
 #include "kernel/fd.hpp"
 #include "policy/profile.hpp"
-#include "run/fnv1a.hpp"
 
 #include <caisson/error.hpp>
 
@@ -196,7 +195,7 @@ int learn(const LearnOptions& opts, Policy policy) {
     }
     Run second = run_captured(checked, input.get());
     bool same_status = second.outcome.shell_status() == first.outcome.shell_status();
-    bool same_out = run::fnv1a(second.out) == run::fnv1a(first.out) && second.out.size() == first.out.size();
+    bool same_out = second.out == first.out;
     if (same_status && same_out) {
         std::fprintf(stderr, "caisson learn: verified: under the policy the program ended the same (%s) with the same output (%zu bytes)\n",
                      status_text(first.outcome).c_str(), first.out.size());

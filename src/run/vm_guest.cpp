@@ -312,7 +312,10 @@ std::optional<uid_t> vm_guest_caller_uid() {
 
 bool vm_guest_policy_matches(const Policy& policy) {
     const char* want = std::getenv("CAISSON_VM_POLICY");
-    return want && vm_policy_text(policy) == want;
+    const bool same = want && vm_policy_text(policy) == want;
+    // Read once, and not passed on: with --keep-env it would be in the program's environment.
+    ::unsetenv("CAISSON_VM_POLICY");
+    return same;
 }
 
 void vm_guest_main() {

@@ -52,6 +52,8 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kGuestCache = "/var/cache/caisson-guest";
 constexpr const char* kQemu = "/usr/bin/qemu-system-x86_64";
 constexpr const char* kPolicyVar = "CAISSON_VM_POLICY";
+// One environment string may hold 128 KiB (MAX_ARG_STRLEN); a policy is about 12 KiB.
+constexpr size_t kMaxPolicyText = 96 * 1024;
 
 std::string newest_guest_kernel() {
     std::string best;
@@ -341,7 +343,13 @@ void refuse_unsupported(const Policy& p) {
 
 }  // namespace
 
-std::string vm_policy_text(const Policy& policy) { return policy_to_json(policy); }
+std::string vm_policy_text(const Policy& policy) {
+    // The command is left out: the guest is given it as an argument of its own, and a long
+    // one would not fit in the environment the text travels in (128 KiB a string).
+    Policy p = policy;
+    p.process.argv.clear();
+    return policy_to_json(p);
+}
 
 VmSupport vm_support() {
     VmSupport s;
@@ -604,7 +612,11 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
         }
     }
     std::erase_if(sent.env, [](const std::string& e) { return e.rfind("CAISSON_VM_", 0) == 0; });
-    sent.env.push_back(std::string(kPolicyVar) + "=" + vm_policy_text(policy));
+    const std::string policy_text = vm_policy_text(policy);
+    if (policy_text.size() > kMaxPolicyText)
+        throw Error::usage("--vm: the policy is too large to carry to the guest (" + std::to_string(policy_text.size() / 1024) +
+                           " KiB as JSON; at most " + std::to_string(kMaxPolicyText / 1024) + ")");
+    sent.env.push_back(std::string(kPolicyVar) + "=" + policy_text);
     sent.env.push_back("CAISSON_VM_CALLER_UID=" + std::to_string(::geteuid()));
     Attempt a = boot_once(policy, sent, m, started);
     std::string& console = a.console;

@@ -6,6 +6,7 @@
 #include "harness.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/vm.hpp>
 
 #include <gtest/gtest.h>
 
@@ -57,6 +58,17 @@ TEST(VmWire, TheRequestRoundTripsAndAMalformedOneIsRefused) {
     EXPECT_THROW(wire::decode_request(enc + "x"), Error);                      // trailing bytes
     std::string huge(4, '\xff');                                               // 4 G strings
     EXPECT_THROW(wire::decode_request(huge), Error);
+}
+
+// The policy goes to the guest whole, as text, but for the command (an argument of its own).
+TEST(VmPolicy, TheTextIsThePolicyButTheCommand) {
+    Policy a = default_policy(), b = default_policy();
+    a.process.argv = {"/bin/true"};
+    b.process.argv = {"/bin/sh", "-c", std::string(200000, 'x')};
+    EXPECT_EQ(vm_policy_text(a), vm_policy_text(b));
+    EXPECT_LT(vm_policy_text(b).size(), 96u * 1024);
+    b.resources.pids = 7;
+    EXPECT_NE(vm_policy_text(a), vm_policy_text(b));
 }
 
 TEST(VmPlan, ModulesLoadAfterWhatTheyDependOn) {
