@@ -160,6 +160,11 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
         for (size_t i = 0; i < n_fds; ++i) streams.emplace_back(got_fds[i]);
         try {
             if (mech::peer_uid(c) != static_cast<long>(::geteuid())) throw Error::usage("only the pool's own user may use it");
+            // What the request says of where the caller stands is its own word; the kernel's
+            // is checked too. A program in another sandbox that reaches this socket gets no
+            // sandbox outside its own, whatever it sends.
+            if (std::string why = mech::peer_stands_elsewhere(c); !why.empty())
+                throw Error::usage("a pool serves callers that stand where it does: " + why);
             if (n <= 0 || n_fds != 3) throw Error::usage("a request with a policy, a program and three standard streams");
             nlohmann::json req = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)));
             const std::string theirs = req.at("policy").get<std::string>();

@@ -11,11 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 
 namespace caisson::test {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr int kExitUsage = 125;  // caisson's own: bad input, nothing left running
 
@@ -151,6 +154,32 @@ TEST(Pool, SignalsReachTheProgramAndTheExitCodeComesBack) {
     RunResult r = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/sh", "-c", "echo ready; exec sleep 1000"}, opts);
     EXPECT_EQ(r.status, 128 + SIGTERM) << r.err;
     EXPECT_EQ(pool.stop(), 0);
+}
+
+std::string own_ns(const char* ns) {
+    std::error_code ec;
+    return fs::read_symlink(std::string("/proc/self/ns/") + ns, ec).string();
+}
+
+// Where a caller stands is checked by the kernel's word, not the caller's: a caller in a
+// mount namespace of its own whose /proc/self/ns names the pool's (a tmpfs mounted over
+// its /proc/PID/ns, links put there) gets no sandbox. Believed, it would have had one
+// outside its own mount namespace, as a program inside another sandbox could ask.
+TEST(Pool, ACallerElsewhereIsRefusedWhateverItSaysOfItself) {
+    Pool pool({});
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    const std::string mnt = own_ns("mnt"), user = own_ns("user");
+    ASSERT_FALSE(mnt.empty());
+    RunOptions o;
+    o.wrapper = {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                 "mount -t tmpfs forged /proc/$$/ns && ln -s '" + mnt + "' /proc/$$/ns/mnt && ln -s '" + user +
+                     "' /proc/$$/ns/user && exec \"$0\" \"$@\""};
+    RunResult r = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/echo", "served"}, o);
+    EXPECT_EQ(r.status, kExitUsage) << r.out << r.err;
+    EXPECT_EQ(r.out.find("served"), std::string::npos);
+    EXPECT_NE(r.err.find("the caller is in another mnt namespace"), std::string::npos) << r.err;
+    // The pool still serves those that stand where it does.
+    EXPECT_EQ(run_caisson({"run", "--pool", pool.socket(), "--", "/bin/true"}).status, 0);
 }
 
 TEST(Pool, BadInputIsNamed) {
