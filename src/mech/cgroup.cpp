@@ -8,11 +8,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -95,9 +97,33 @@ bool remove_dir(const std::string& path) {
     return false;
 }
 
-// Returns whether the state was reached (v1: FROZEN, not stuck in FREEZING).
-bool freeze_dir(const std::string& path, bool v2, bool frozen) {
-    if (v2) return try_write(path + "/cgroup.freeze", frozen ? "1" : "0");
+// v2 says in cgroup.events ("frozen 0|1") when every task has reached the state asked for,
+// which takes as long as the slowest task takes to get there; the file wakes a poller
+// (POLLPRI) when it changes. False when it is not reached within 10 s.
+bool wait_v2_frozen(const std::string& path, bool frozen) {
+    kernel::Fd events(::open((path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!events) return false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        char buf[256];
+        ssize_t n = ::pread(events.get(), buf, sizeof(buf), 0);
+        if (n < 0) return false;
+        if (keyed(std::string(buf, static_cast<size_t>(n)), "frozen") == (frozen ? 1u : 0u)) return true;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return false;
+        }
+        pollfd p{events.get(), POLLPRI, 0};
+        if (::poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) return false;
+    }
+}
+
+// Returns whether the state was reached (v1: FROZEN, not stuck in FREEZING). On v2, only
+// with `wait` (caisson freeze and thaw: their caller acts on the state next); the kill
+// that freezes first does not wait for a task that never gets there.
+bool freeze_dir(const std::string& path, bool v2, bool frozen, bool wait = false) {
+    if (v2) return try_write(path + "/cgroup.freeze", frozen ? "1" : "0") && (!wait || wait_v2_frozen(path, frozen));
     if (!try_write(path + "/freezer.state", frozen ? "FROZEN" : "THAWED")) return false;
     // FREEZING until every task has stopped.
     for (int i = 0; frozen && i < 1000 && read_text(path + "/freezer.state") == "FREEZING"; ++i) {
@@ -490,7 +516,7 @@ void set_frozen(const CgroupLayout& layout, const std::string& parent, pid_t sup
     if (path.empty() || ::stat(path.c_str(), &st) < 0)
         throw Error(ErrorKind::Usage, frozen ? "freeze" : "thaw", "no sandbox cgroup for caisson pid " + std::to_string(supervisor),
                     ENOENT);
-    if (!freeze_dir(path, v2, frozen))
+    if (!freeze_dir(path, v2, frozen, true))
         throw Error(ErrorKind::Setup, frozen ? "freeze" : "thaw", path + (v2 ? "/cgroup.freeze" : "/freezer.state"),
                     errno ? errno : EBUSY);
 }
