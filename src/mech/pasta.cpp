@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <string.h>
 #include <cstdlib>
 
@@ -62,21 +61,37 @@ std::string ports(const std::vector<PortMapping>& publish, bool udp) {
 
 }  // namespace
 
-std::string capped_tcp_wmem(const std::string& current, long cap) {
-    long v[3];
-    char tail;
-    if (std::sscanf(current.c_str(), "%ld %ld %ld %c", &v[0], &v[1], &v[2], &tail) != 3) return "";
-    if (v[2] <= cap && v[1] <= cap && v[0] <= cap) return "";
-    const long max = std::min(v[2], cap), def = std::min(v[1], max), min = std::min(v[0], def);
-    return std::to_string(min) + " " + std::to_string(def) + " " + std::to_string(max);
+bool cap_tcp_wmem(const long in[3], long cap, long out[3]) {
+    out[2] = std::min(in[2], cap);
+    out[1] = std::min(in[1], out[2]);
+    out[0] = std::min(in[0], out[1]);
+    return out[0] != in[0] || out[1] != in[1] || out[2] != in[2];
 }
 
-std::string pasta_tcp_wmem() {
-    // A new network namespace starts from the initial one's values, which are the host's.
-    std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
-    std::string line;
-    if (!std::getline(in, line)) return "";
-    return capped_tcp_wmem(line, kPastaSendBufferCap);
+std::string capped_tcp_wmem(const std::string& current, long cap) {
+    long v[3], c[3];
+    char tail;
+    if (std::sscanf(current.c_str(), "%ld %ld %ld %c", &v[0], &v[1], &v[2], &tail) != 3 || !cap_tcp_wmem(v, cap, c)) return "";
+    return std::to_string(c[0]) + " " + std::to_string(c[1]) + " " + std::to_string(c[2]);
+}
+
+bool cap_own_tcp_wmem(int proc, long cap, kernel::Failure& f) {
+    constexpr const char* kFile = "sys/net/ipv4/tcp_wmem";
+    kernel::Fd fd(kernel::openat2(proc, kFile, O_RDWR | O_CLOEXEC,
+                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+    if (!fd) return f.set("open", "/proc/sys/net/ipv4/tcp_wmem");
+    char buf[128];
+    ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
+    if (n < 0) return f.set("read", "/proc/sys/net/ipv4/tcp_wmem");
+    buf[n] = '\0';
+    long v[3], c[3];
+    if (std::sscanf(buf, "%ld %ld %ld", &v[0], &v[1], &v[2]) != 3) return f.set("parse", "/proc/sys/net/ipv4/tcp_wmem", EINVAL);
+    if (!cap_tcp_wmem(v, cap, c)) return true;
+    char out[96];
+    int len = std::snprintf(out, sizeof(out), "%ld %ld %ld", c[0], c[1], c[2]);
+    ssize_t w = ::pwrite(fd.get(), out, static_cast<size_t>(len), 0);
+    if (w != len) return f.set("write", "/proc/sys/net/ipv4/tcp_wmem", w < 0 ? errno : EIO);
+    return true;
 }
 
 std::string find_pasta() {

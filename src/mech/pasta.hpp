@@ -6,6 +6,8 @@
 // namespace's loopback ports to the host's (-T none -U none), no automatic port publishing.
 #pragma once
 
+#include "kernel/failure.hpp"
+
 #include <caisson/policy.hpp>
 
 #include <sys/types.h>
@@ -41,13 +43,17 @@ std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net
 // keeps it full, and pasta's socket, growing to the host's tcp_wmem, takes every burst.
 inline constexpr long kPastaSendBufferCap = 256 * 1024;
 
-// Pure: net.ipv4.tcp_wmem ("min default max") with each held to `cap` (and min <= default
-// <= max kept); "" when they already are, or when `current` is not three numbers.
+// Pure: net.ipv4.tcp_wmem's three values (min, default, max) each held to `cap`, their order
+// kept; false when they already are.
+bool cap_tcp_wmem(const long in[3], long cap, long out[3]);
+// The same on the file's text; "" when nothing changes or `current` is not three numbers.
 std::string capped_tcp_wmem(const std::string& current, long cap);
 
-// What the sandbox's tcp_wmem is set to under pasta (its init writes it, as it does the
-// other per-namespace settings): the host's, capped; "" when nothing needs changing.
-std::string pasta_tcp_wmem();
+// In the sandbox's init, in its network namespace: its tcp_wmem read beneath `proc` (a
+// checked procfs root, mech/procfs_root.hpp), capped and written back. A new namespace
+// starts from the initial one's values, not this process's: so they are read where they
+// apply. No allocation (init's steps). False with `f` set.
+bool cap_own_tcp_wmem(int proc, long cap, kernel::Failure& f);
 
 class PastaLink {
 public:

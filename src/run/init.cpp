@@ -6,6 +6,8 @@
 #include "mech/fds.hpp"
 #include "mech/loopback.hpp"
 #include "mech/mounts.hpp"
+#include "mech/pasta.hpp"
+#include "mech/procfs_root.hpp"
 #include "mech/timens.hpp"
 #include "mech/tty.hpp"
 #include "run/channel.hpp"
@@ -280,14 +282,20 @@ void kill_remaining_children() {
     // The sandbox's own budget of what the kernel counts per user namespace, and its network
     // namespace's settings: root here has CAP_SYS_RESOURCE and CAP_NET_ADMIN over them, and
     // the host's procfs shows us our own namespaces' /proc/sys.
-    for (const auto& [file, value] : plan.sysctls) {
-        kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd) report_failure(plan.channel, (f.set("open a setting of the sandbox's namespaces", file.c_str()), f));
-        ssize_t n = ::write(fd.get(), value.data(), value.size());
-        if (n != static_cast<ssize_t>(value.size())) {
-            if (n >= 0) errno = EIO;  // a short write leaves errno as it was
-            report_failure(plan.channel, (f.set("write a setting of the sandbox's namespaces", file.c_str()), f));
+    // Beneath the procfs root alone, on that filesystem: nothing mounted over /proc/sys where
+    // caisson was started is followed.
+    if (!plan.sysctls.empty() || plan.tcp_wmem_cap > 0) {
+        kernel::Fd proc(mech::open_procfs_root("/proc (the sandbox's namespaces' settings)", f));
+        if (!proc) report_failure(plan.channel, f);
+        for (const auto& [file, value] : plan.sysctls) {
+            kernel::Fd fd(kernel::openat2(proc.get(), file.c_str(), O_WRONLY | O_CLOEXEC,
+                                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+            if (!fd) report_failure(plan.channel, (f.set("open a setting of the sandbox's namespaces", file.c_str()), f));
+            ssize_t n = ::write(fd.get(), value.data(), value.size());
+            if (n != static_cast<ssize_t>(value.size()))
+                report_failure(plan.channel, (f.set("write a setting of the sandbox's namespaces", file.c_str(), n < 0 ? errno : EIO), f));
         }
+        if (plan.tcp_wmem_cap > 0 && !mech::cap_own_tcp_wmem(proc.get(), plan.tcp_wmem_cap, f)) report_failure(plan.channel, f);
     }
     if (!p.namespaces.pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "CHILD_SUBREAPER"), f));

@@ -49,10 +49,12 @@ struct LaunchPlan {
     char* const* held_candidates = nullptr;
     char* const* held_argv = nullptr;
     char* const* held_envp = nullptr;
-    // Settings of the sandbox's own namespaces and their values, written by init through the
-    // host's procfs (which shows the writer's namespaces): /proc/sys/user/max_* of its user
-    // namespace, and under pasta its network namespace's tcp_wmem (mech/pasta.hpp says why).
+    // Settings of the sandbox's own namespaces, written by init beneath a checked procfs root
+    // (which shows the writer's namespaces): paths under /proc ("sys/user/max_inotify_watches")
+    // and their values. And under pasta, its network namespace's tcp_wmem held to this (0: left
+    // alone; mech/pasta.hpp says why).
     std::vector<std::pair<std::string, std::string>> sysctls;
+    long tcp_wmem_cap = 0;
 
     // The program's last steps (run/program_steps), the ones every face takes: its ids
     // (steps.uid/gid, also init's inside a user namespace), rlimits (the policy's and the
