@@ -4,12 +4,16 @@
 
 #include "kernel/syscalls.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <unistd.h>
@@ -67,18 +71,71 @@ namespace {
 #define SO_PEERPIDFD 77
 #endif
 
-std::string ns_link(const std::string& proc, const char* ns) {
+// The text of a small file beneath `dir`; "" when unread.
+std::string read_at(int dir, const char* name) {
+    kernel::Fd fd(::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return "";
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    return n < 0 ? "" : out;
+}
+
+std::string link_at(int dir, const char* name) {
     char target[64] = {};
-    ssize_t n = ::readlink((proc + "/ns/" + ns).c_str(), target, sizeof(target) - 1);
+    ssize_t n = ::readlinkat(dir, name, target, sizeof(target) - 1);
     return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
 }
 
-// Seccomp_filters of /proc/PID/status; -1 when unread.
-long seccomp_filters(const std::string& proc) {
-    std::ifstream in(proc + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("Seccomp_filters:", 0) == 0) return std::strtol(line.c_str() + 16, nullptr, 10);
-    return -1;
+// A field of a /proc status file ("NoNewPrivs:\t1") as text; "" when absent.
+std::string field(const std::string& status, const std::string& key) {
+    size_t at = status.find("\n" + key + ":");
+    if (at == std::string::npos) return "";
+    at += key.size() + 2;
+    while (at < status.size() && (status[at] == '\t' || status[at] == ' ')) ++at;
+    return status.substr(at, status.find('\n', at) - at);
+}
+
+// What confines one thread, as /proc shows it.
+struct Standing {
+    std::string user, mnt;
+    long no_new_privs = -1, seccomp = -1, filters = -1;
+    uint64_t cap_eff = 0, cap_bnd = 0;
+    bool read = false;
+};
+
+Standing standing_of(int task_dir) {
+    Standing s;
+    s.user = link_at(task_dir, "ns/user");
+    s.mnt = link_at(task_dir, "ns/mnt");
+    const std::string status = "\n" + read_at(task_dir, "status");
+    auto number = [&](const char* key, int base) -> long {
+        std::string v = field(status, key);
+        return v.empty() ? -1 : std::strtol(v.c_str(), nullptr, base);
+    };
+    s.no_new_privs = number("NoNewPrivs", 10);
+    s.seccomp = number("Seccomp", 10);
+    s.filters = number("Seccomp_filters", 10);
+    s.cap_eff = std::strtoull(field(status, "CapEff").c_str(), nullptr, 16);
+    s.cap_bnd = std::strtoull(field(status, "CapBnd").c_str(), nullptr, 16);
+    s.read = !s.user.empty() && !s.mnt.empty() && s.no_new_privs >= 0 && s.seccomp >= 0 && s.filters >= 0 &&
+             !field(status, "CapEff").empty() && !field(status, "CapBnd").empty();
+    return s;
+}
+
+// Why a thread standing at `t` is confined beyond `mine`; "" when it is not.
+std::string beyond(const Standing& t, const Standing& mine) {
+    if (!t.read) return "what confines the caller cannot be read";
+    if (t.user != mine.user) return "the caller is in another user namespace (" + t.user + ", not " + mine.user + ")";
+    if (t.mnt != mine.mnt) return "the caller is in another mnt namespace (" + t.mnt + ", not " + mine.mnt + ")";
+    if (t.no_new_privs > mine.no_new_privs)
+        return "the caller runs with no_new_privs and the pool does not (a Landlock domain or a filter of its own)";
+    if (t.seccomp != mine.seccomp && t.seccomp != 0) return "the caller is in seccomp mode " + std::to_string(t.seccomp);
+    if (t.filters > mine.filters)
+        return "the caller is under " + std::to_string(t.filters) + " seccomp filters, more than the pool's " + std::to_string(mine.filters);
+    if ((mine.cap_eff & ~t.cap_eff) || (mine.cap_bnd & ~t.cap_bnd)) return "the caller lacks capabilities the pool has";
+    return "";
 }
 
 }  // namespace
@@ -90,25 +147,38 @@ std::string peer_stands_elsewhere(int sock) {
         return std::string("the kernel does not name the caller by a pidfd (SO_PEERPIDFD: ") + strerrorname_np(errno) +
                "; Linux 6.5 or later)";
     kernel::Fd pidfd(raw);
-    ucred peer{};
-    len = sizeof(peer);
-    if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 || peer.pid <= 0)
-        return "the kernel does not say the caller's pid (SO_PEERCRED)";
-    const std::string theirs = "/proc/" + std::to_string(peer.pid), mine = "/proc/self";
+    // The caller's pid as this /proc numbers it (the pidfd's own word, whatever pid namespace
+    // the socket's credentials were translated into).
+    const std::string info = "\n" + read_at(AT_FDCWD, ("/proc/self/fdinfo/" + std::to_string(raw)).c_str());
+    const std::string pid_text = field(info, "Pid");
+    const long pid = pid_text.empty() ? -1 : std::strtol(pid_text.c_str(), nullptr, 10);
+    if (pid <= 0) return "the caller cannot be found in this /proc (gone, or in no pid namespace it shows)";
+    kernel::Fd dir(::open(("/proc/" + std::to_string(pid)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // Opened while the process was the caller: a /proc/PID directory stays that process's.
+    if (!dir || kernel::pidfd_send_signal(pidfd.get(), 0) < 0) return "the caller ended while it was looked at";
+    kernel::Fd self(::open("/proc/thread-self", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!self) return "this process's own /proc entry cannot be read";
+    const Standing mine = standing_of(self.get());
+    if (!mine.read) return "the pool's own confinement cannot be read";
+    // Its root: a chroot is no namespace of its own.
+    struct stat their_root{}, my_root{};
+    if (::fstatat(dir.get(), "root", &their_root, 0) < 0 || ::fstatat(self.get(), "root", &my_root, 0) < 0)
+        return "the caller's root cannot be read";
+    if (their_root.st_dev != my_root.st_dev || their_root.st_ino != my_root.st_ino) return "the caller has another root directory";
+    // Every thread: each may be confined alone (Landlock and seccomp are a thread's).
+    kernel::Fd tasks(::openat(dir.get(), "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DIR* list = tasks ? ::fdopendir(::dup(tasks.get())) : nullptr;
+    if (!list) return "the caller's threads cannot be listed";
     std::string why;
-    for (const char* ns : {"user", "mnt"}) {
-        const std::string a = ns_link(theirs, ns), b = ns_link(mine, ns);
-        if (a.empty() || b.empty()) why = std::string("the caller's ") + ns + " namespace cannot be read";
-        else if (a != b) why = std::string("the caller is in another ") + ns + " namespace (" + a + ", not " + b + ")";
+    while (dirent* e = ::readdir(list)) {
+        if (e->d_name[0] == '.') continue;
+        kernel::Fd task(::openat(tasks.get(), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!task) continue;  // a thread that ended meanwhile
+        why = beyond(standing_of(task.get()), mine);
         if (!why.empty()) break;
     }
-    if (why.empty()) {
-        const long a = seccomp_filters(theirs), b = seccomp_filters(mine);
-        if (a < 0 || b < 0) why = "the caller's seccomp filters cannot be counted";
-        else if (a > b) why = "the caller is under " + std::to_string(a) + " seccomp filters, more than the pool's " + std::to_string(b);
-    }
-    // Read while the process was the peer: if it is gone, the pid may be another's now.
-    if (kernel::pidfd_send_signal(pidfd.get(), 0) < 0) return "the caller ended while it was looked at";
+    ::closedir(list);
+    if (why.empty() && kernel::pidfd_send_signal(pidfd.get(), 0) < 0) return "the caller ended while it was looked at";
     return why;
 }
 

@@ -178,6 +178,13 @@ TEST(Pool, ACallerElsewhereIsRefusedWhateverItSaysOfItself) {
     EXPECT_EQ(r.status, kExitUsage) << r.out << r.err;
     EXPECT_EQ(r.out.find("served"), std::string::npos);
     EXPECT_NE(r.err.find("the caller is in another mnt namespace"), std::string::npos) << r.err;
+    // Nor does a caller confined without namespaces: no_new_privs is what a Landlock domain
+    // or a filter of its own needs, and another process cannot read the domain itself.
+    RunOptions nnp;
+    nnp.wrapper = {"/usr/bin/setpriv", "--no-new-privs"};
+    RunResult confined = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/echo", "served"}, nnp);
+    EXPECT_EQ(confined.status, kExitUsage) << confined.out << confined.err;
+    EXPECT_NE(confined.err.find("no_new_privs"), std::string::npos) << confined.err;
     // The pool still serves those that stand where it does.
     EXPECT_EQ(run_caisson({"run", "--pool", pool.socket(), "--", "/bin/true"}).status, 0);
 }
