@@ -12,6 +12,7 @@
 #include "mech/overlay.hpp"
 #include "mech/tty.hpp"
 #include "mech/userns_owner.hpp"
+#include "mech/parent_watch.hpp"
 #include "mech/pasta.hpp"
 #include "run/egress_proxy.hpp"
 #include "policy/profile.hpp"
@@ -278,24 +279,15 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         plan.hold_for_program = true;
     }
 
-    // --die-with-parent: the parent is watched through a pidfd, polled with the rest. Its end
-    // kills the sandbox, which is then taken down as after any other end: the kernel's
-    // parent-death signal would kill this process outright, leaving its cgroup, veth lease
-    // and overlay for `caisson gc`, and in a caller with threads (the library's) another
-    // thread would take it. A parent outside this pid namespace has no pid here (0): then
-    // the kernel's signal is all there is, and this process dies with it, as bwrap's does.
+    // --die-with-parent (mech/parent_watch.hpp): the parent's end kills the sandbox, which is
+    // then taken down as after any other end. Looked at before the program is given the go
+    // or handed over, and polled with the rest from then on.
     kernel::Fd parent_pidfd;
-    if (p.process.die_with_parent) {
-        const pid_t parent = ::getppid();
-        if (parent > 0) {
-            parent_pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
-            if (!parent_pidfd) throw Error(ErrorKind::Setup, "--die-with-parent: pidfd_open", "pid " + std::to_string(parent), errno);
-        } else if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-            throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
-        }
-        // The parent may have died before either took effect (its pid then another's).
-        if (::getppid() != parent) throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
-    }
+    if (p.process.die_with_parent) parent_pidfd = mech::watch_parent();
+    auto parent_gone_in_setup = [&] {
+        if (mech::parent_ended(parent_pidfd.get()))
+            throw Error(ErrorKind::Setup, "--die-with-parent", "the parent ended before the program started", ESRCH);
+    };
 
     // A file the supervisor will write is opened before anything starts: a bad path is a
     // usage error, not a sandbox killed half way.
@@ -507,6 +499,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     std::optional<run::EgressProxy> names;
     if (!p.network.allow_hosts.empty() || (p.egress.enabled() && caller_uid != 0))
         names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file.get());
+    parent_gone_in_setup();
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
@@ -590,6 +583,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                             if (fds[i] >= 0) ::close(fds[i]);
                     }
                 } close_streams{given->stdio};
+                parent_gone_in_setup();
                 run::hand_over_program(channel.get(), plan, *given);
                 control = given->control;
                 program_pending = false;

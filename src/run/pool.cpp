@@ -9,6 +9,7 @@
 
 #include "kernel/fd.hpp"
 #include "mech/fd_passing.hpp"
+#include "mech/parent_watch.hpp"
 #include "mech/unix_socket.hpp"
 #include "run/preflight.hpp"
 
@@ -396,8 +397,10 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     // whatever listens at a path someone else could have taken.
     const long pool_uid = mech::peer_uid(conn.get());
     if (pool_uid != static_cast<long>(::geteuid()) && pool_uid != 0) throw Error::usage("--pool " + socket + ": the socket is not the pool of this user or root's");
-    if (policy.process.die_with_parent && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+    // --die-with-parent: the parent's end closes the connection, and the pool's worker ends
+    // the sandbox (mech/parent_watch.hpp).
+    kernel::Fd parent_pidfd;
+    if (policy.process.die_with_parent) parent_pidfd = mech::watch_parent();
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
     nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy)}};
     const int stdio[3] = {0, 1, 2};
@@ -421,10 +424,14 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     std::string buf;
     bool accepted = false;
     for (;;) {
-        pollfd fds[2] = {{conn.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        pollfd fds[3] = {{conn.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {parent_pidfd ? parent_pidfd.get() : -1, POLLIN, 0}};
+        if (::poll(fds, 3, -1) < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "pool client", errno);
+        }
+        if (fds[2].revents) {
+            conn.reset();
+            throw Error(ErrorKind::Setup, "--die-with-parent", "the parent ended; the pool's sandbox is ended with it", ESRCH);
         }
         if (fds[1].revents) {
             signalfd_siginfo si;
