@@ -149,26 +149,28 @@ std::string try_write(const std::string& path) {
     return ok ? "ok" : strerrorname_np(errno);
 }
 
-std::string try_read(const std::string& path) {
+// The first bytes of a file (at most 256), or the errno's name as the error.
+bool read_head(const std::string& path, std::string& out) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return strerrorname_np(errno);
-    char buf[64];
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    ::close(fd);
-    if (n < 0) return strerrorname_np(errno);
-    return n == 0 ? "empty" : "data";
+    char buf[256];
+    ssize_t n = fd < 0 ? -1 : ::read(fd, buf, sizeof(buf));
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    out = n < 0 ? strerrorname_np(err) : std::string(buf, static_cast<size_t>(n));
+    return n >= 0;
+}
+
+std::string try_read(const std::string& path) {
+    std::string head;
+    if (!read_head(path, head)) return head;
+    return head.empty() ? "empty" : "data";
 }
 
 // The first line of a small file (a sysctl), or the errno's name.
 std::string first_line(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return strerrorname_np(errno);
-    char buf[256];
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    ::close(fd);
-    if (n < 0) return strerrorname_np(errno);
-    std::string line(buf, static_cast<size_t>(n));
-    return line.substr(0, line.find('\n'));
+    std::string head;
+    if (!read_head(path, head)) return head;
+    return head.substr(0, head.find('\n'));
 }
 
 std::string result(long rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
