@@ -343,7 +343,24 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
         }
         if (fds[1].revents & POLLIN) {
             int c;
-            while ((c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0) waiting.emplace_back(c);
+            while ((c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
+                // The kernel's word on the caller, before a sandbox is spent on it: a caller
+                // refused costs the pool no rebuild (its worker checks again).
+                std::string why = mech::peer_uid(c) != static_cast<long>(::geteuid()) ? "only the pool's own user may use it"
+                                                                                       : mech::peer_stands_elsewhere(c);
+                if (why.empty()) {
+                    waiting.emplace_back(c);
+                    continue;
+                }
+                if (why.rfind("only", 0) != 0) why = "a pool serves callers that stand where it does: " + why;
+                (void)send_json(c, {{"error", why}});
+                // A request left unread would make the close a reset, which the caller's
+                // kernel reports before our answer.
+                char sink[64];
+                while (::recv(c, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+                }
+                ::close(c);
+            }
         }
         for (size_t i = 2; i < fds.size(); ++i) {
             if (!fds[i].revents) continue;
@@ -406,6 +423,15 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     const int stdio[3] = {0, 1, 2};
     errno = 0;
     if (!send_json(conn.get(), req, stdio, 3)) {
+        const int err = errno;
+        // A pool that refused us at once has closed; its reason waits to be read.
+        std::string said;
+        if ((err == EPIPE || err == ECONNRESET) && recv_packet(conn.get(), said) > 0) {
+            nlohmann::json j = nlohmann::json::parse(said, nullptr, false);
+            if (j.is_object() && j.contains("error") && j["error"].is_string())
+                throw Error::usage("--pool " + socket + ": " + j["error"].get<std::string>());
+        }
+        errno = err;
         if (errno) throw Error(ErrorKind::Setup, "--pool: send the request", socket, errno);
         throw Error::usage("--pool: the command line and environment must be UTF-8 and under " + std::to_string(kMaxPacket / 1024) + " KiB");
     }
