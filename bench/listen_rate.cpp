@@ -99,35 +99,66 @@ int main(int argc, char** argv) {
     const int rounds = argc > 4 ? std::atoi(argv[4]) : 3;
     ::signal(SIGPIPE, SIG_IGN);
 
-    // caisson listen, its port from its first line on stderr.
-    int err[2];
-    if (::pipe2(err, O_CLOEXEC) < 0) return 1;
-    pid_t server = ::fork();
-    if (server == 0) {
-        ::dup2(err[1], 2);
-        ::execl(argv[1], "caisson", "listen", "--port", "0", "--address", "127.0.0.1", "--max-conns", "64", "--log",
-                "/dev/null", "--", "/bin/true", nullptr);
-        ::_exit(127);
-    }
-    ::close(err[1]);
-    std::string line;
-    char ch;
-    while (::read(err[0], &ch, 1) == 1 && ch != '\n') line += ch;
-    auto colon = line.rfind(':');
-    if (colon == std::string::npos) {
+    // caisson listen (and a warm pool for the second), ports and readiness from their first
+    // lines on stderr.
+    auto start = [&](std::vector<std::string> args, std::string& line) {
+        int err[2];
+        if (::pipe2(err, O_CLOEXEC) < 0) return pid_t(-1);
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::dup2(err[1], 2);
+            std::vector<char*> a;
+            for (auto& s : args) a.push_back(s.data());
+            a.push_back(nullptr);
+            ::execv(argv[1], a.data());
+            ::_exit(127);
+        }
+        ::close(err[1]);
+        char ch;
+        while (::read(err[0], &ch, 1) == 1 && ch != '\n') line += ch;
+        ::close(err[0]);
+        return pid;
+    };
+    auto port_of = [](const std::string& line) {
+        auto colon = line.rfind(':');
+        return line.find("listening on") == std::string::npos || colon == std::string::npos ? 0 : std::stoi(line.substr(colon + 1));
+    };
+    const std::string caisson = argv[1];
+    std::string line, pool_line, pooled_line;
+    pid_t server = start({caisson, "listen", "--port", "0", "--address", "127.0.0.1", "--max-conns", "64", "--log", "/dev/null", "--",
+                          "/bin/true"},
+                         line);
+    const int caisson_port = port_of(line);
+    if (!caisson_port) {
         std::fprintf(stderr, "listen_rate: caisson listen did not start: %s\n", line.c_str());
         return 1;
     }
-    const int caisson_port = std::stoi(line.substr(colon + 1));
+    // A pool as large as a round: every connection of a round finds its sandbox ready.
+    char pool_dir[] = "/tmp/caisson-bench-XXXXXX";
+    if (!::mkdtemp(pool_dir)) return 1;
+    const std::string socket = std::string(pool_dir) + "/pool.sock";
+    pid_t pool = start({caisson, "pool", "--socket", socket, "--size", std::to_string(total)}, pool_line);
+    pid_t pooled = start({caisson, "listen", "--port", "0", "--address", "127.0.0.1", "--max-conns", "64", "--log", "/dev/null",
+                          "--pool", socket, "--", "/bin/true"},
+                         pooled_line);
+    const int pooled_port = port_of(pooled_line);
+    if (pool_line.find("listening on") == std::string::npos || !pooled_port) {
+        std::fprintf(stderr, "listen_rate: the pool or its listener did not start: %s / %s\n", pool_line.c_str(), pooled_line.c_str());
+        return 1;
+    }
 
     int plain_port = 0;
     int plain_sock = listen_any(plain_port);
     std::atomic<bool> stop{false};
     std::thread plain(plain_server, plain_sock, std::ref(stop));
 
-    std::vector<double> c, p;
+    std::vector<double> c, k, p;
     int failed = 0;
+    // The pool said it was listening once every sandbox was built. It refills once its
+    // callers pause, at idle priority: it is given the time to, away from the other rounds.
     for (int r = 0; r < rounds; ++r) {
+        k.push_back(rate(pooled_port, total, clients, failed));
+        std::this_thread::sleep_for(std::chrono::seconds(2 + total / 25));
         c.push_back(rate(caisson_port, total, clients, failed));
         p.push_back(rate(plain_port, total, clients, failed));
     }
@@ -137,12 +168,16 @@ int main(int argc, char** argv) {
     if (wake >= 0) ::close(wake);
     plain.join();
     ::close(plain_sock);
-    ::kill(server, SIGTERM);
-    ::waitpid(server, nullptr, 0);
+    for (pid_t pid : {server, pooled, pool}) {
+        ::kill(pid, SIGTERM);
+        ::waitpid(pid, nullptr, 0);
+    }
+    ::rmdir(pool_dir);
 
     std::printf("listen mode, %d connections from %d clients, medians of %d rounds   conn/s   x plain\n", total, clients, rounds);
     std::printf("plain accept+fork+exec /bin/true, no sandbox          %10.1f   %7.2f\n", median(p), 1.0);
     std::printf("caisson listen -- /bin/true                           %10.1f   %7.2f\n", median(c), median(c) / median(p));
+    std::printf("caisson listen --pool (a pool of %4d) -- /bin/true    %10.1f   %7.2f\n", total, median(k), median(k) / median(p));
     std::printf("failed connections: %d\n", failed);
     return 0;
 }

@@ -142,7 +142,8 @@ fi
   echo '```'; cat "$tmp/vm.txt"; echo '```'
   echo
   echo "## Listen mode (build/bench/listen_rate)"
-  echo "\`caisson listen -- /bin/true\` against an accept+fork+exec loop without a sandbox, 8 clients on loopback."
+  echo "\`caisson listen -- /bin/true\`, unpooled and with \`--pool\` (a pool as large as a round, refilled between"
+  echo "rounds), against an accept+fork+exec loop without a sandbox, 8 clients on loopback."
   echo
   echo '```'; cat "$tmp/listen.txt"; echo '```'
   echo

@@ -4,6 +4,7 @@
 #include <caisson/admin.hpp>
 #include <caisson/fd.hpp>
 #include <caisson/error.hpp>
+#include <caisson/pool.hpp>
 #include <caisson/sandbox.hpp>
 
 #include <nlohmann/json.hpp>
@@ -82,7 +83,10 @@ double now_epoch() {
 
 // The child that serves one connection: the socket becomes stdin and stdout, and the
 // sandbox runs as under `caisson run`. Never returns.
-[[noreturn]] void serve(int conn, int log_fd, const Policy& policy, const std::string& peer, const sigset_t& mask) {
+// With `pool`, the sandbox is one the pool's server built ahead (caisson pool), and the
+// session only asks for it and relays its status.
+[[noreturn]] void serve(int conn, int log_fd, const Policy& policy, const std::string& pool, const std::string& peer,
+                        const sigset_t& mask) {
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     nlohmann::json j = {{"event", "session"}, {"peer", peer}, {"pid", ::getpid()}, {"start", now_epoch()}};
     int status = kExitUsage;
@@ -91,7 +95,7 @@ double now_epoch() {
     } else {
         ::close(conn);
         try {
-            Outcome out = Sandbox(policy).run();
+            Outcome out = pool.empty() ? Sandbox(policy).run() : run_in_pool(pool, policy);
             status = out.shell_status();
             j["exit"] = out.exited ? out.exit_code : -1;
             if (!out.exited) j["signal"] = out.term_signal;
@@ -239,7 +243,7 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
             if (pid == 0) {
                 sock.reset();
                 sigfd.reset();
-                serve(c.release(), log_fd, policy, who, original);
+                serve(c.release(), log_fd, policy, o.pool, who, original);
             }
             log_line(log_fd, {{"event", "connect"}, {"peer", who}, {"pid", pid}});
             ++served;

@@ -16,6 +16,7 @@ struct ListenOptions {
     int backlog = 128;
     double stop_timeout_s = 10;    // after SIGTERM: how long running sessions may finish
     std::string log_path;          // JSON lines; empty: standard error
+    std::string pool;              // a warm pool's socket (caisson pool) that serves the sessions
 };
 
 // Binds, then serves until SIGTERM or SIGINT. Returns the exit status; throws caisson::Error

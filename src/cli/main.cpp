@@ -258,6 +258,10 @@ int main(int argc, char** argv) {
     listen->add_option("--stop-timeout", listen_opts.stop_timeout_s,
                        "after SIGTERM, seconds running sessions may take before they are ended (default 10)")
         ->group("Listen");
+    listen->add_option("--pool", listen_opts.pool,
+                       "serve each connection from the warm pool at SOCKET (caisson pool), whose policy must be this one but for the command")
+        ->type_name("SOCKET")
+        ->group("Listen");
     listen->add_option("--log", listen_opts.log_path, "JSON lines, one per session and event (default: standard error)")
         ->group("Listen");
 

@@ -90,6 +90,29 @@ TEST(Listen, EachConnectionGetsItsOwnSandbox) {
     EXPECT_NE(text.find("\"served\":2"), std::string::npos) << text;
 }
 
+// --pool: each connection takes a sandbox the pool built ahead, one per connection, as
+// `caisson run --pool` does; a policy that is not the pool's is refused per session.
+TEST(Listen, APoolServesEachConnectionASandboxOfItsOwn) {
+    TempDir dir;
+    const std::string socket = dir.path() + "/pool.sock", log = dir.path() + "/log";
+    Server pool({caisson_path(), "pool", "--socket", socket, "--size", "2", "--hostname", "jail"});
+    ASSERT_NE(pool.first_line().find("listening on"), std::string::npos) << pool.first_line();
+    Listener l({"--pool", socket, "--log", log, "--hostname", "jail", "--", "/bin/sh", "-c", kEcho});
+    ASSERT_GT(l.port(), 0);
+    const std::string one = exchange(l.port(), "one\n"), two = exchange(l.port(), "two\n");
+    EXPECT_EQ(one.rfind("one from jail pid ", 0), 0u) << one;
+    EXPECT_EQ(two.rfind("two from jail pid ", 0), 0u) << two;
+    Listener other({"--pool", socket, "--log", log, "--hostname", "elsewhere", "--", "/bin/sh", "-c", kEcho});
+    ASSERT_GT(other.port(), 0);
+    EXPECT_EQ(exchange(other.port(), "three\n"), "") << "a session whose policy is not the pool's gets nothing";
+    EXPECT_EQ(l.stop(), 0);
+    EXPECT_EQ(other.stop(), 0);
+    EXPECT_EQ(pool.stop(), 0);
+    std::string text = read_file(log);
+    EXPECT_EQ(count(text, "\"exit\":0"), 2) << text;
+    EXPECT_NE(text.find("differs from the run's in: hostname"), std::string::npos) << text;
+}
+
 TEST(Listen, TwoHundredConcurrentConnections) {
     TempDir dir;
     const std::string log = dir.path() + "/log";
