@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
         ::close(err[1]);
         char ch;
         while (::read(err[0], &ch, 1) == 1 && ch != '\n') line += ch;
-        ::close(err[0]);
+        // Kept open (and unread): a later line on their stderr must not meet a closed pipe.
         return pid;
     };
     auto port_of = [](const std::string& line) {
@@ -129,21 +129,36 @@ int main(int argc, char** argv) {
                           "/bin/true"},
                          line);
     const int caisson_port = port_of(line);
+    std::vector<pid_t> started{server};
+    auto stop_all = [&] {
+        for (pid_t pid : started) {
+            ::kill(pid, SIGTERM);
+            ::waitpid(pid, nullptr, 0);
+        }
+    };
     if (!caisson_port) {
         std::fprintf(stderr, "listen_rate: caisson listen did not start: %s\n", line.c_str());
+        stop_all();
         return 1;
     }
     // A pool as large as a round: every connection of a round finds its sandbox ready.
     char pool_dir[] = "/tmp/caisson-bench-XXXXXX";
-    if (!::mkdtemp(pool_dir)) return 1;
+    if (!::mkdtemp(pool_dir)) {
+        stop_all();
+        return 1;
+    }
     const std::string socket = std::string(pool_dir) + "/pool.sock";
     pid_t pool = start({caisson, "pool", "--socket", socket, "--size", std::to_string(total)}, pool_line);
+    started.push_back(pool);
     pid_t pooled = start({caisson, "listen", "--port", "0", "--address", "127.0.0.1", "--max-conns", "64", "--log", "/dev/null",
                           "--pool", socket, "--", "/bin/true"},
                          pooled_line);
+    started.insert(started.begin(), pooled);  // the listener before its pool
     const int pooled_port = port_of(pooled_line);
     if (pool_line.find("listening on") == std::string::npos || !pooled_port) {
         std::fprintf(stderr, "listen_rate: the pool or its listener did not start: %s / %s\n", pool_line.c_str(), pooled_line.c_str());
+        stop_all();
+        ::rmdir(pool_dir);
         return 1;
     }
 
@@ -154,7 +169,7 @@ int main(int argc, char** argv) {
 
     std::vector<double> c, k, p;
     int failed = 0;
-    // The pool said it was listening once every sandbox was built. It refills once its
+    // The pool says it is listening once every sandbox is built. It refills once its
     // callers pause, at idle priority: it is given the time to, away from the other rounds.
     for (int r = 0; r < rounds; ++r) {
         k.push_back(rate(pooled_port, total, clients, failed));
@@ -168,10 +183,7 @@ int main(int argc, char** argv) {
     if (wake >= 0) ::close(wake);
     plain.join();
     ::close(plain_sock);
-    for (pid_t pid : {server, pooled, pool}) {
-        ::kill(pid, SIGTERM);
-        ::waitpid(pid, nullptr, 0);
-    }
+    stop_all();
     ::rmdir(pool_dir);
 
     std::printf("listen mode, %d connections from %d clients, medians of %d rounds   conn/s   x plain\n", total, clients, rounds);

@@ -127,6 +127,9 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
     if (o.max_conns < 1) throw Error::usage("--max-conns: expected at least 1", std::to_string(o.max_conns));
     if (o.max_conns_per_ip < 0) throw Error::usage("--max-conns-per-ip: expected 0 (no limit) or more");
     if (policy.process.argv.empty()) throw Error::usage("caisson listen: a program is needed after \"--\"");
+    // What a pool's sandboxes cannot be given is refused here, not at each connection.
+    if (!o.pool.empty() && (!policy.learn_path.empty() || !policy.audit_path.empty() || policy.monitor))
+        throw Error::usage("caisson listen --pool: not with --learn, --audit or --monitor (a pool's sandboxes keep no file or stream of the run's)");
     Address addr = parse_bind(o.bind, o.port);
 
     Fd log_owned;

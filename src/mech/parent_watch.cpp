@@ -13,23 +13,31 @@
 
 namespace caisson::mech {
 
-kernel::Fd watch_parent() {
+ParentWatch::ParentWatch(bool wanted) {
+    if (!wanted) return;
     const pid_t parent = ::getppid();
-    kernel::Fd pidfd;
     if (parent > 0) {
-        pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
-        if (!pidfd) throw Error(ErrorKind::Setup, "--die-with-parent: pidfd_open", "pid " + std::to_string(parent), errno);
-    } else if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-        throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+        pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
+        if (!pidfd_) throw Error(ErrorKind::Setup, "--die-with-parent: pidfd_open", "pid " + std::to_string(parent), errno);
+    } else {
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) throw Error(ErrorKind::Setup, "prctl", "PR_SET_PDEATHSIG", errno);
+        by_signal_ = true;
     }
     // The parent may have died before either took effect (its pid then another's).
-    if (::getppid() != parent) throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
-    return pidfd;
+    if (::getppid() != parent) {
+        if (by_signal_) (void)::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        throw Error(ErrorKind::Setup, "--die-with-parent", "parent already gone", ESRCH);
+    }
 }
 
-bool parent_ended(int pidfd) {
-    if (pidfd < 0) return false;
-    pollfd p{pidfd, POLLIN, 0};
+ParentWatch::~ParentWatch() {
+    // A library caller's thread goes on after the run: the signal was the run's, not its.
+    if (by_signal_) (void)::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+}
+
+bool ParentWatch::ended() const {
+    if (!pidfd_) return false;
+    pollfd p{pidfd_.get(), POLLIN, 0};
     return ::poll(&p, 1, 0) == 1;
 }
 

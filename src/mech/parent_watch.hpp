@@ -9,12 +9,24 @@
 
 namespace caisson::mech {
 
-// The parent's pidfd. A parent outside this pid namespace (getppid() is 0) has none here:
-// then the parent-death signal (SIGKILL) is set instead, and an empty Fd returned. Throws
-// caisson::Error naming the step when the parent is already gone or the kernel refuses.
-kernel::Fd watch_parent();
+class ParentWatch {
+public:
+    // Nothing is watched unless `wanted`. A parent outside this pid namespace (getppid() is
+    // 0) has no pidfd here: then the parent-death signal (SIGKILL) is set instead, for the
+    // watch's lifetime only. Throws caisson::Error naming the step when the parent is
+    // already gone or the kernel refuses.
+    explicit ParentWatch(bool wanted);
+    ~ParentWatch();
+    ParentWatch(const ParentWatch&) = delete;
+    ParentWatch& operator=(const ParentWatch&) = delete;
+    int fd() const { return pidfd_ ? pidfd_.get() : -1; }  // -1: nothing to poll
+    // Whether the parent has ended (looked at now, without waiting).
+    bool ended() const;
+    void forget() { pidfd_.reset(); }  // seen ended: not polled again
 
-// Whether the parent watched by `pidfd` has ended; false for an empty one.
-bool parent_ended(int pidfd);
+private:
+    kernel::Fd pidfd_;
+    bool by_signal_ = false;
+};
 
 }  // namespace caisson::mech

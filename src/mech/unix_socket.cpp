@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 namespace caisson::mech {
@@ -97,9 +98,17 @@ std::string field(const std::string& status, const std::string& key) {
     return status.substr(at, status.find('\n', at) - at);
 }
 
+// The namespaces a caller must share with the pool: in any other one (a network of its own,
+// say) it would get a sandbox outside it.
+constexpr const char* kNamespaces[] = {"user", "mnt", "net", "ipc", "uts", "pid", "cgroup", "time"};
+// A caller with more threads than this is not looked through, and not served.
+constexpr int kMaxThreads = 1024;
+
 // What confines one thread, as /proc shows it.
 struct Standing {
-    std::string user, mnt;
+    std::string ns[std::size(kNamespaces)];
+    dev_t root_dev = 0;
+    ino_t root_ino = 0;
     long no_new_privs = -1, seccomp = -1, filters = -1;
     uint64_t cap_eff = 0, cap_bnd = 0;
     bool read = false;
@@ -107,8 +116,16 @@ struct Standing {
 
 Standing standing_of(int task_dir) {
     Standing s;
-    s.user = link_at(task_dir, "ns/user");
-    s.mnt = link_at(task_dir, "ns/mnt");
+    bool links = true;
+    for (size_t i = 0; i < std::size(kNamespaces); ++i) {
+        s.ns[i] = link_at(task_dir, (std::string("ns/") + kNamespaces[i]).c_str());
+        links &= !s.ns[i].empty();
+    }
+    // Its root: a chroot (a thread's own, after unshare(CLONE_FS)) is no namespace.
+    struct stat root{};
+    const bool rooted = ::fstatat(task_dir, "root", &root, 0) == 0;
+    s.root_dev = root.st_dev;
+    s.root_ino = root.st_ino;
     const std::string status = "\n" + read_at(task_dir, "status");
     auto number = [&](const char* key, int base) -> long {
         std::string v = field(status, key);
@@ -119,19 +136,23 @@ Standing standing_of(int task_dir) {
     s.filters = number("Seccomp_filters", 10);
     s.cap_eff = std::strtoull(field(status, "CapEff").c_str(), nullptr, 16);
     s.cap_bnd = std::strtoull(field(status, "CapBnd").c_str(), nullptr, 16);
-    s.read = !s.user.empty() && !s.mnt.empty() && s.no_new_privs >= 0 && s.seccomp >= 0 && s.filters >= 0 &&
-             !field(status, "CapEff").empty() && !field(status, "CapBnd").empty();
+    s.read = links && rooted && s.no_new_privs >= 0 && s.seccomp >= 0 && s.filters >= 0 && !field(status, "CapEff").empty() &&
+             !field(status, "CapBnd").empty();
     return s;
 }
 
 // Why a thread standing at `t` is confined beyond `mine`; "" when it is not.
 std::string beyond(const Standing& t, const Standing& mine) {
     if (!t.read) return "what confines the caller cannot be read";
-    if (t.user != mine.user) return "the caller is in another user namespace (" + t.user + ", not " + mine.user + ")";
-    if (t.mnt != mine.mnt) return "the caller is in another mnt namespace (" + t.mnt + ", not " + mine.mnt + ")";
+    for (size_t i = 0; i < std::size(kNamespaces); ++i)
+        if (t.ns[i] != mine.ns[i])
+            return std::string("the caller is in another ") + kNamespaces[i] + " namespace (" + t.ns[i] + ", not " + mine.ns[i] + ")";
+    if (t.root_dev != mine.root_dev || t.root_ino != mine.root_ino) return "the caller has another root directory";
     if (t.no_new_privs > mine.no_new_privs)
         return "the caller runs with no_new_privs and the pool does not (a Landlock domain or a filter of its own)";
     if (t.seccomp != mine.seccomp && t.seccomp != 0) return "the caller is in seccomp mode " + std::to_string(t.seccomp);
+    // A count: the caller's filters are not read, only numbered. A pool under filters of its
+    // own (a service manager's) accepts a caller under as many others; docs/run.md says so.
     if (t.filters > mine.filters)
         return "the caller is under " + std::to_string(t.filters) + " seccomp filters, more than the pool's " + std::to_string(mine.filters);
     if ((mine.cap_eff & ~t.cap_eff) || (mine.cap_bnd & ~t.cap_bnd)) return "the caller lacks capabilities the pool has";
@@ -160,20 +181,34 @@ std::string peer_stands_elsewhere(int sock) {
     if (!self) return "this process's own /proc entry cannot be read";
     const Standing mine = standing_of(self.get());
     if (!mine.read) return "the pool's own confinement cannot be read";
-    // Its root: a chroot is no namespace of its own.
-    struct stat their_root{}, my_root{};
-    if (::fstatat(dir.get(), "root", &their_root, 0) < 0 || ::fstatat(self.get(), "root", &my_root, 0) < 0)
-        return "the caller's root cannot be read";
-    if (their_root.st_dev != my_root.st_dev || their_root.st_ino != my_root.st_ino) return "the caller has another root directory";
-    // Every thread: each may be confined alone (Landlock and seccomp are a thread's).
+    // Every thread: each may be confined alone (Landlock, seccomp, a root, namespaces).
     kernel::Fd tasks(::openat(dir.get(), "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    DIR* list = tasks ? ::fdopendir(::dup(tasks.get())) : nullptr;
-    if (!list) return "the caller's threads cannot be listed";
+    int listed = tasks ? ::fcntl(tasks.get(), F_DUPFD_CLOEXEC, 0) : -1;
+    DIR* list = listed >= 0 ? ::fdopendir(listed) : nullptr;
+    if (!list) {
+        if (listed >= 0) ::close(listed);
+        return "the caller's threads cannot be listed";
+    }
     std::string why;
-    while (dirent* e = ::readdir(list)) {
+    int threads = 0;
+    for (;;) {
+        errno = 0;
+        dirent* e = ::readdir(list);
+        if (!e) {
+            if (errno) why = "the caller's threads cannot be listed";
+            break;
+        }
         if (e->d_name[0] == '.') continue;
+        if (++threads > kMaxThreads) {
+            why = "the caller has more than " + std::to_string(kMaxThreads) + " threads to look through";
+            break;
+        }
         kernel::Fd task(::openat(tasks.get(), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!task) continue;  // a thread that ended meanwhile
+        if (!task) {
+            if (errno == ENOENT || errno == ESRCH) continue;  // a thread that ended meanwhile
+            why = "the caller's thread " + std::string(e->d_name) + " cannot be read";
+            break;
+        }
         why = beyond(standing_of(task.get()), mine);
         if (!why.empty()) break;
     }

@@ -15,13 +15,14 @@ kernel::Fd listen_unix(const std::string& path, const char* what);
 // The uid of a connected peer (SO_PEERCRED), or -1 when the kernel does not say.
 long peer_uid(int sock);
 
-// Why the connected peer does not stand where this process does; "" when it does. Another
-// user or mount namespace, or more seccomp filters than this process is under: a caller
-// confined by something of its own, which a sandbox made by this process would not carry.
-// Read from the kernel, not from what the peer says: the peer named by its pidfd
-// (SO_PEERPIDFD), its /proc entry read, then the pidfd checked still alive, so that a pid
-// reused meanwhile is not read for it. A kernel that cannot name the peer by a pidfd (before
-// Linux 6.5) is a reason too: the check fails closed.
+// Why the connected peer does not stand where this process does; "" when it does. In any of
+// its threads: another namespace (any of the eight), another root directory, no_new_privs
+// this process lacks, more seccomp filters, fewer capabilities. That is a caller confined by
+// something of its own, which a sandbox made by this process would not carry. Read from the
+// kernel, not from what the peer says: the peer named by its pidfd (SO_PEERPIDFD), its /proc
+// entry opened, then the pidfd checked still alive, so that a pid reused meanwhile is not
+// read for it. Whatever cannot be read is a reason too (fails closed), and so is a kernel
+// that cannot name the peer by a pidfd (before Linux 6.5).
 std::string peer_stands_elsewhere(int sock);
 
 }  // namespace caisson::mech

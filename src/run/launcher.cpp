@@ -282,10 +282,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     // --die-with-parent (mech/parent_watch.hpp): the parent's end kills the sandbox, which is
     // then taken down as after any other end. Looked at before the program is given the go
     // or handed over, and polled with the rest from then on.
-    kernel::Fd parent_pidfd;
-    if (p.process.die_with_parent) parent_pidfd = mech::watch_parent();
+    mech::ParentWatch parent(p.process.die_with_parent);
     auto parent_gone_in_setup = [&] {
-        if (mech::parent_ended(parent_pidfd.get()))
+        if (parent.ended())
             throw Error(ErrorKind::Setup, "--die-with-parent", "the parent ended before the program started", ESRCH);
     };
 
@@ -599,7 +598,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
                          {listener ? listener.get() : -1, POLLIN, 0},
                          {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0},
                          {control, POLLIN, 0},
-                         {parent_pidfd ? parent_pidfd.get() : -1, POLLIN, 0}};
+                         {parent.fd(), POLLIN, 0}};
         int timeout = -1;
         // A sandbox made ahead of its program: its time starts with the program.
         if (limited && !program_pending && !out.time_limit_fired) {
@@ -643,7 +642,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         }
         if (fds[6].revents) {
             // The caller's parent has ended (--die-with-parent): so does the sandbox.
-            parent_pidfd.reset();
+            parent.forget();
             kill_sandbox();
         }
         if (fds[1].revents) {

@@ -319,8 +319,14 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
             last_taken = Clock::now();
         }
     };
-    std::fprintf(stderr, "caisson pool: listening on %s (%u sandboxes ready)\n", o.socket.c_str(), o.size);
+    // Said once every sandbox of the first round is built: a caller that waits for this line
+    // finds them ready.
+    bool announced = false;
     while (!stopping || !workers.empty()) {
+        if (!announced && ready.size() >= o.size) {
+            std::fprintf(stderr, "caisson pool: listening on %s (%u sandboxes ready)\n", o.socket.c_str(), o.size);
+            announced = true;
+        }
         int timeout = -1;
         if (!stopping && failed.empty()) {
             size_t have = untaken();
@@ -343,7 +349,8 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
         }
         if (fds[1].revents & POLLIN) {
             int c;
-            while ((c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
+            // A few a round: callers that keep connecting do not keep the pool from dispatching.
+            for (int round = 0; round < 16 && (c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++round) {
                 // The kernel's word on the caller, before a sandbox is spent on it: a caller
                 // refused costs the pool no rebuild (its worker checks again).
                 std::string why = mech::peer_uid(c) != static_cast<long>(::geteuid()) ? "only the pool's own user may use it"
@@ -357,7 +364,7 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
                 // A request left unread would make the close a reset, which the caller's
                 // kernel reports before our answer.
                 char sink[64];
-                while (::recv(c, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+                for (int packet = 0; packet < 4 && ::recv(c, sink, sizeof(sink), MSG_DONTWAIT) > 0; ++packet) {
                 }
                 ::close(c);
             }
@@ -416,8 +423,7 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     if (pool_uid != static_cast<long>(::geteuid()) && pool_uid != 0) throw Error::usage("--pool " + socket + ": the socket is not the pool of this user or root's");
     // --die-with-parent: the parent's end closes the connection, and the pool's worker ends
     // the sandbox (mech/parent_watch.hpp).
-    kernel::Fd parent_pidfd;
-    if (policy.process.die_with_parent) parent_pidfd = mech::watch_parent();
+    mech::ParentWatch parent(policy.process.die_with_parent);
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
     nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy)}};
     const int stdio[3] = {0, 1, 2};
@@ -450,7 +456,7 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     std::string buf;
     bool accepted = false;
     for (;;) {
-        pollfd fds[3] = {{conn.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {parent_pidfd ? parent_pidfd.get() : -1, POLLIN, 0}};
+        pollfd fds[3] = {{conn.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {parent.fd(), POLLIN, 0}};
         if (::poll(fds, 3, -1) < 0) {
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "pool client", errno);
@@ -468,6 +474,9 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
         }
         if (!fds[0].revents) continue;
         ssize_t n = recv_packet(conn.get(), buf);
+        // A pool that refused us and closed while our request was in flight: the kernel says
+        // "reset" first, and the reason is still queued behind it.
+        if (n < 0 && errno == ECONNRESET && !accepted) n = recv_packet(conn.get(), buf);
         if (n <= 0) throw Error(ErrorKind::Setup, "--pool", accepted ? "the pool's sandbox ended without an answer" : "the pool closed the connection", n < 0 ? errno : EPIPE);
         nlohmann::json j = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)), nullptr, false);
         if (j.is_discarded()) throw Error(ErrorKind::Setup, "--pool", "an answer that is not JSON", EPROTO);

@@ -185,6 +185,12 @@ TEST(Pool, ACallerElsewhereIsRefusedWhateverItSaysOfItself) {
     RunResult confined = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/echo", "served"}, nnp);
     EXPECT_EQ(confined.status, kExitUsage) << confined.out << confined.err;
     EXPECT_NE(confined.err.find("no_new_privs"), std::string::npos) << confined.err;
+    // Nor one with a network of its own: its sandbox would be on the pool's.
+    RunOptions netns;
+    netns.wrapper = {"/usr/bin/unshare", "-n"};
+    RunResult other_net = run_caisson({"run", "--pool", pool.socket(), "--", "/bin/echo", "served"}, netns);
+    EXPECT_EQ(other_net.status, kExitUsage) << other_net.out << other_net.err;
+    EXPECT_NE(other_net.err.find("another net namespace"), std::string::npos) << other_net.err;
     // The pool still serves those that stand where it does.
     EXPECT_EQ(run_caisson({"run", "--pool", pool.socket(), "--", "/bin/true"}).status, 0);
 }

@@ -1227,14 +1227,14 @@ TEST(OciEscape, ExecWithAWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoo
     Bundle b;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
     b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
-    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy").status, 0);
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy-cwd").status, 0);
     int leak = ::open("/", O_RDONLY | O_DIRECTORY);
     RunOptions o;
     o.extra_fds = {{7, leak}};
     for (const auto& cwd : hostile_cwds())
-        expect_inside_or_refused(b.oci("exec", {"--cwd", cwd, "busy", "/probe"}, "", o), cwd);
+        expect_inside_or_refused(b.oci("exec", {"--cwd", cwd, "busy-cwd", "/probe"}, "", o), cwd);
     ::close(leak);
-    b.oci("delete", {"--force"}, "busy");
+    b.oci("delete", {"--force"}, "busy-cwd");
 }
 
 // --preserve-fds N hands the caller's 3 .. 3+N-1 in: a number the caller did not open is
@@ -1244,8 +1244,8 @@ TEST(OciEscape, PreservedDescriptorsTheCallerDidNotOpenAreRefused) {
     Bundle b;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
     b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
-    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy").status, 0);
-    RunResult e = b.oci("exec", {"--preserve-fds", "1", "busy", "/probe"}, "");
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy-fds").status, 0);
+    RunResult e = b.oci("exec", {"--preserve-fds", "1", "busy-fds", "/probe"}, "");
     EXPECT_NE(e.status, 0);
     EXPECT_NE(e.err.find("descriptor 3 is not open in the caller"), std::string::npos) << e.err;
     EXPECT_TRUE(e.probe.is_null()) << "the process ran: " << e.out;
@@ -1253,7 +1253,7 @@ TEST(OciEscape, PreservedDescriptorsTheCallerDidNotOpenAreRefused) {
     RunResult r = b.oci("run", {"--bundle", b.path(), "--preserve-fds", "2"}, "pf");
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("descriptor 3 is not open in the caller"), std::string::npos) << r.err;
-    b.oci("delete", {"--force"}, "busy");
+    b.oci("delete", {"--force"}, "busy-fds");
 }
 
 TEST(OciCli, VersionFeaturesSpecAndJsonLog) {
