@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" > /dev/null
 for f in include/caisson/sandbox.hpp include/caisson/restrict.hpp include/caisson/plugin.hpp include/caisson/plugin_wire.hpp \
          lib/libcaisson.a lib/cmake/caisson/caissonConfig.cmake lib/pkgconfig/caisson.pc bin/caisson bin/caisson-oci \
-         bin/caisson-plugin-worker share/caisson/profiles; do
+         bin/caisson-egress bin/caisson-plugin-worker share/caisson/profiles; do
   [ -e "$tmp/prefix/$f" ] || { echo "install: $f is missing"; exit 1; }
 done
 # The Python module, where Debian's Python looks beneath the prefix, importable from there.
@@ -20,7 +20,13 @@ pydir=$(/usr/bin/python3 -c "import sys; print('lib/python%d.%d/dist-packages' %
 if [ -n "$(find "$build/python" -name 'caisson*.so' 2>/dev/null)" ]; then
   PYTHONPATH="$tmp/prefix/$pydir" /usr/bin/python3 -c "import caisson; assert caisson.run(['/bin/true'])['exit_code'] == 0" ||
     { echo "install: the Python module is missing from $pydir or does not run"; exit 1; }
+  CAISSON_EGRESS_HELPER="$tmp/prefix/bin/caisson-egress" PYTHONPATH="$tmp/prefix/$pydir" /usr/bin/python3 -c \
+    "import caisson; assert caisson.run(['/bin/true'], allow_host=['example.com'])['exit_code'] == 0" ||
+    { echo "install: the Python module does not start the installed egress proxy"; exit 1; }
 fi
+# The installed caisson finds its egress proxy beside itself.
+"$tmp/prefix/bin/caisson" run --allow-host example.com -- /bin/true ||
+  { echo "install: caisson run --allow-host does not start the installed egress proxy"; exit 1; }
 cmake -S "$src/examples" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$tmp/cmake-build" > /dev/null
 bash "$src/examples/restricted_echo_test.sh" "$tmp/cmake-build/restricted_echo"

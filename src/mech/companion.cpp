@@ -35,6 +35,23 @@ std::string companion_path(const char* name, const char* env_var, const char* in
     return installed;
 }
 
+pid_t spawn_clean(const char* step, const std::string& path, char* const argv[], char* const envp[], const posix_spawn_file_actions_t* fa,
+                  bool new_session) {
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (new_session ? POSIX_SPAWN_SETSID : 0)));
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, path.c_str(), fa, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) throw Error(ErrorKind::Setup, step, path, rc);
+    return pid;
+}
+
 CompanionResult run_companion(const std::vector<std::string>& argv) {
     int out[2], err[2];
     if (::pipe2(out, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", argv[0], errno);
@@ -48,22 +65,17 @@ CompanionResult run_companion(const std::vector<std::string>& argv) {
     posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
     posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0].c_str(), &fa, &attr, args.data(), environ);
+    try {
+        pid = spawn_clean("start", argv[0], args.data(), environ, &fa, false);
+    } catch (...) {
+        posix_spawn_file_actions_destroy(&fa);
+        throw;
+    }
     posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw Error(ErrorKind::Setup, "start", argv[0], rc);
     out_w.reset();
     err_w.reset();
 

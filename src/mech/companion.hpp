@@ -3,12 +3,21 @@
 // put them; and run to completion with their output captured.
 #pragma once
 
+#include <spawn.h>
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
 namespace caisson::mech {
 
 std::string companion_path(const char* name, const char* env_var, const char* installed);
+
+// posix_spawn of `path` with a clean signal mask, every signal at its default, the file
+// actions `fa`, and, with `new_session`, in a session of its own. Returns its pid; throws
+// caisson::Error naming `step`, `path` and why it could not start.
+pid_t spawn_clean(const char* step, const std::string& path, char* const argv[], char* const envp[], const posix_spawn_file_actions_t* fa,
+                  bool new_session);
 
 struct CompanionResult {
     int status = -1;  // exit code, or 128 + signal

@@ -14,9 +14,10 @@
 //   name must match too; a plain request goes on with `Connection: close`.
 // - Anything else has no route: raw addresses, other ports, UDP, IPv6.
 //
-// The proxy reads what the sandbox sends, so it runs with as little as it can: no
-// capabilities, no_new_privs, as `nobody` when the caller is root, with nothing open but
-// its sockets.
+// The proxy reads what the sandbox sends, so it runs with as little as it can: a program of
+// its own (caisson-egress), exec'd with an empty environment, so nothing of its caller's
+// memory is there; no capabilities, no_new_privs, as `nobody` when the caller is root, with
+// nothing open but its sockets; its own seccomp filter and Landlock.
 #pragma once
 
 #include <caisson/policy.hpp>
@@ -24,10 +25,15 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace caisson::run {
+
+namespace egress_wire {
+struct Shared;
+}
 
 class EgressProxy {
 public:
@@ -41,11 +47,12 @@ public:
     pid_t pid() const { return pid_; }
     NameEgressReport report() const;
 
-    struct Shared;
-
 private:
+    struct Unmap {
+        void operator()(egress_wire::Shared* shared) const;
+    };
     pid_t pid_ = -1;
-    Shared* shared_ = nullptr;
+    std::unique_ptr<egress_wire::Shared, Unmap> shared_;  // the proxy's counters, mapped
     std::vector<std::string> confinement_;  // what the proxy said held
 };
 

@@ -18,11 +18,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <thread>
 
 namespace caisson::test {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Answers each request with "host=HOST" (the Host header it got), one request per connection.
 class HostEcho {
@@ -224,6 +229,85 @@ TEST(EgressNames, LearnWritesTheNamesReachedIntoTheRunProfile) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(read_file(profile).find("allow-host = [\"localhost:" + p + "\"]"), std::string::npos) << read_file(profile);
     EXPECT_EQ(echo.requests(), 1);
+}
+
+// The proxy reads what the sandbox sends: if a bug in it were taken over, it must hold
+// nothing of its caller. It is a program of its own, exec'd (not a fork with a copy of the
+// caller's memory: a library caller's secrets), with an empty environment, nothing open but
+// its sockets, no capability, and, as root's, nobody's ids.
+void expect_a_proxy_with_nothing_of_its_caller(const RunOptions& base) {
+    const std::string secret = "caisson-test-secret-5b1d2e";  // in caisson's environment and argv
+    RunOptions o = base;
+    o.env.push_back("CAISSON_TEST_SECRET=" + secret);
+    std::string exe, environ_text, status, memory_error;
+    std::vector<std::string> fds;
+    bool secret_in_memory = false;
+    size_t memory_read = 0;
+    o.on_ready = [&](pid_t caisson) {
+        std::string children;
+        {
+            std::ifstream in("/proc/" + std::to_string(caisson) + "/task/" + std::to_string(caisson) + "/children");
+            std::getline(in, children);
+        }
+        std::istringstream pids(children);
+        for (std::string pid; pids >> pid;) {
+            const std::string proc = "/proc/" + pid;
+            std::error_code ec;
+            const std::string e = fs::read_symlink(proc + "/exe", ec).string();
+            if (!e.ends_with("/caisson-egress")) continue;
+            exe = e;
+            environ_text = read_file(proc + "/environ");
+            status = read_file(proc + "/status");
+            for (auto& fd : fs::directory_iterator(proc + "/fd")) fds.push_back(fs::read_symlink(fd.path(), ec).string());
+            // Its whole memory, as root reads it.
+            std::ifstream maps(proc + "/maps");
+            const int mem = ::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+            if (mem < 0) memory_error = "open " + proc + "/mem: " + std::strerror(errno);
+            for (std::string line; mem >= 0 && std::getline(maps, line);) {
+                unsigned long lo = 0, hi = 0;
+                char perms[5] = {};
+                if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[0] != 'r') continue;
+                std::string region(hi - lo, '\0');
+                ssize_t n = ::pread(mem, region.data(), region.size(), static_cast<off_t>(lo));
+                if (n <= 0) continue;
+                memory_read += static_cast<size_t>(n);
+                region.resize(static_cast<size_t>(n));
+                if (region.find(secret) != std::string::npos) secret_in_memory = true;
+            }
+            if (mem >= 0) ::close(mem);
+        }
+        ::kill(caisson, SIGTERM);
+    };
+    RunResult r = run_probe({"--allow-host", "example.com", "--setenv", "UNUSED=" + secret}, {"--wait-signal"}, o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_FALSE(exe.empty()) << "no caisson-egress among caisson's children";
+    EXPECT_EQ(environ_text, "") << "the proxy's environment";
+    EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
+    EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << status;
+    EXPECT_NE(status.find("CapEff:\t0000000000000000"), std::string::npos) << status;
+    EXPECT_NE(status.find("CapPrm:\t0000000000000000"), std::string::npos) << status;
+    const std::string uid = base.as_uid ? std::to_string(*base.as_uid) : "65534";
+    EXPECT_NE(status.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid), std::string::npos) << status;
+    ASSERT_FALSE(fds.empty());
+    for (const auto& fd : fds) EXPECT_EQ(fd.rfind("socket:", 0), 0u) << "the proxy holds " << fd;
+    EXPECT_TRUE(memory_error.empty()) << memory_error;
+    EXPECT_GT(memory_read, 0u);
+    EXPECT_FALSE(secret_in_memory) << "the caller's secret is in the proxy's memory";
+}
+
+TEST(EgressNames, TheProxyIsAProgramOfItsOwnWithNothingOfItsCaller) { expect_a_proxy_with_nothing_of_its_caller({}); }
+
+TEST(EgressNames, AnOrdinaryUsersProxyHoldsNothingOfItsCallerEither) {
+    RunOptions o;
+    o.as_uid = kUnprivilegedUid;
+    expect_a_proxy_with_nothing_of_its_caller(o);
+}
+
+// Without its proxy program, nothing starts, and the error names the program and why.
+TEST(EgressNames, AMissingProxyProgramIsAClearError) {
+    RunOptions o;
+    o.env.push_back("CAISSON_EGRESS_HELPER=/nonexistent/caisson-egress");
+    expect_refused({"--allow-host", "example.com"}, "start the egress proxy: /nonexistent/caisson-egress: No such file or directory", o);
 }
 
 TEST(EgressNames, BadRulesAndOtherNetworksAreRefused) {

@@ -57,6 +57,13 @@ class Run(unittest.TestCase):
             for w in workers:
                 w.join()
 
+    def test_egress_by_name_runs_its_own_proxy(self):
+        # The proxy is caisson-egress (CAISSON_EGRESS_HELPER here), exec'd: not a fork of
+        # this interpreter, whose memory it would otherwise hold.
+        r = caisson.run(["/bin/true"], allow_host=["example.com"])
+        self.assertEqual(r["exit_code"], 0)
+        self.assertIn("seccomp egress-proxy", " ".join(r["egress_names"]["proxy_confinement"]))
+
     def test_the_filter_holds(self):
         r = caisson.run(["/bin/sh", "-c", "unshare -U true"], capture_output=True)
         self.assertNotEqual(r["exit_code"], 0)

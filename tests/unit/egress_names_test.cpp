@@ -4,6 +4,8 @@
 #include "policy/host_rules.hpp"
 #include "policy/http_head.hpp"
 #include "policy/tls_hello.hpp"
+#include "policy/net_address.hpp"
+#include "run/egress_wire.hpp"
 
 #include <caisson/error.hpp>
 
@@ -203,6 +205,42 @@ TEST(HttpHead, ProxyRequestsAndWhatGoesOn) {
                             "GET / HTTP/1.1\r\nHost: good\r\nhost: evil\r\n\r\n"})
         EXPECT_EQ(http_head::parse(bad, r), http_head::Status::Bad) << bad;
     EXPECT_EQ(http_head::parse(std::string(http_head::kMaxHead, 'A'), r), http_head::Status::Bad);
+}
+
+// What the supervisor tells caisson-egress comes back whole, and anything else is refused.
+TEST(EgressWire, TheConfigurationRoundTrips) {
+    run::egress_wire::Config c;
+    c.rules = {host_rules::parse("*.example.com:22,443", "x"), host_rules::parse("pypi.org", "x")};
+    c.egress.restrict = true;
+    c.egress.allow = net_address::parse_destination("10.1.0.0/16:443", "x");
+    c.egress.deny = net_address::private_ranges();
+    c.addresses = true;
+    c.monitor = true;
+    c.dns6 = true;
+    c.tcp_listeners = 4;
+    c.parent = 4242;
+    c.upstream_ports = {22, 443};
+    const run::egress_wire::Config back = run::egress_wire::from_json(run::egress_wire::to_json(c));
+    ASSERT_EQ(back.rules.size(), 2u);
+    EXPECT_EQ(host_rules::text(back.rules[0]), "*.example.com:22,443");
+    EXPECT_EQ(host_rules::text(back.rules[1]), "pypi.org:80,443");
+    ASSERT_EQ(back.egress.allow.size(), 1u);
+    EXPECT_EQ(back.egress.allow[0].addr, c.egress.allow[0].addr);
+    EXPECT_EQ(back.egress.allow[0].prefix, 16);
+    EXPECT_EQ(back.egress.allow[0].port_lo, 443);
+    EXPECT_EQ(back.egress.allow[0].port_hi, 443);
+    EXPECT_EQ(back.egress.deny.size(), c.egress.deny.size());
+    EXPECT_TRUE(back.egress.restrict);
+    EXPECT_TRUE(back.addresses && back.monitor && back.dns6);
+    EXPECT_FALSE(back.as_root || back.audit);
+    EXPECT_EQ(back.tcp_listeners, 4u);
+    EXPECT_EQ(back.parent, 4242);
+    EXPECT_EQ(back.upstream_ports, c.upstream_ports);
+    EXPECT_THROW(run::egress_wire::from_json("{}"), Error);
+    EXPECT_THROW(run::egress_wire::from_json("not json"), Error);
+    std::string bad = run::egress_wire::to_json(c);
+    bad.replace(bad.find("\"prefix\":16"), 12, "\"prefix\":99");
+    EXPECT_THROW(run::egress_wire::from_json(bad), Error);
 }
 
 }  // namespace
