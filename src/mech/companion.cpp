@@ -8,13 +8,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 extern char** environ;
 
@@ -35,18 +39,39 @@ std::string companion_path(const char* name, const char* env_var, const char* in
     return installed;
 }
 
+std::string require_root_owned(const std::string& path, const char* step) {
+    char real[PATH_MAX];
+    if (!::realpath(path.c_str(), real)) throw Error(ErrorKind::Setup, step, path, errno);
+    const std::string file = real;
+    const std::string dir = file.substr(0, std::max<size_t>(file.rfind('/'), 1));
+    for (const auto& [what, regular] : {std::pair{file, true}, std::pair{dir, false}}) {
+        struct stat st{};
+        if (::stat(what.c_str(), &st) < 0) throw Error(ErrorKind::Setup, step, what, errno);
+        const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) && !(!regular && (st.st_mode & S_ISVTX));
+        if ((regular && !S_ISREG(st.st_mode)) || st.st_uid != 0 || others_write) {
+            char mode[8];
+            std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+            throw Error(ErrorKind::Setup, step,
+                        what + " must be " + (regular ? "a file" : "a directory") + " owned by root that no one else may write (owner " +
+                            std::to_string(st.st_uid) + ", mode " + mode + ")");
+        }
+    }
+    return file;
+}
+
 pid_t spawn_clean(const char* step, const std::string& path, char* const argv[], char* const envp[], const posix_spawn_file_actions_t* fa,
                   bool new_session) {
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
+    if (int rc = posix_spawnattr_init(&attr); rc != 0) throw Error(ErrorKind::Setup, step, path, rc);
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (new_session ? POSIX_SPAWN_SETSID : 0)));
+    int rc = posix_spawnattr_setsigmask(&attr, &none);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (new_session ? POSIX_SPAWN_SETSID : 0)));
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, path.c_str(), fa, &attr, argv, envp);
+    if (rc == 0) rc = ::posix_spawn(&pid, path.c_str(), fa, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) throw Error(ErrorKind::Setup, step, path, rc);
     return pid;

@@ -24,6 +24,8 @@ std::string net_helper() { return companion_path("caisson-net", "CAISSON_NET_HEL
 
 VethLink::VethLink(const Network& net, pid_t sandbox_pid) : helper_(net_helper()), bridge_(net.bridge) {
     if (::access(helper_.c_str(), X_OK) < 0) throw Error(ErrorKind::Setup, "--net veth: find the network helper", helper_, errno);
+    // It runs as root (veth is root's): only a file that root alone can change.
+    helper_ = require_root_owned(helper_, "--net veth: the network helper");
     std::vector<std::string> argv{helper_, "up", "--bridge", net.bridge, "--subnet", net.subnet,
                                   "--pid", std::to_string(sandbox_pid), "--owner", std::to_string(::getpid())};
     published_ = !net.publish.empty();

@@ -82,7 +82,9 @@ kernel::Fd sealed_memfd(const char* name, size_t size, unsigned seals, Fill fill
 // caller's may hold secrets, and the resolver reads some variables), a clean signal mask,
 // in a session of its own (a Ctrl-C at the terminal is the supervisor's to forward).
 pid_t spawn_proxy(const std::vector<int>& fds) {
-    const std::string path = mech::companion_path("caisson-egress", "CAISSON_EGRESS_HELPER", CAISSON_INSTALLED_EGRESS);
+    std::string path = mech::companion_path("caisson-egress", "CAISSON_EGRESS_HELPER", CAISSON_INSTALLED_EGRESS);
+    // Root runs it as root until it drops to nobody: only a file that root alone can change.
+    if (::geteuid() == 0) path = mech::require_root_owned(path, "start the egress proxy");
     // Each descriptor first goes above every target, so that no dup2 below lands on a
     // source not yet moved.
     const int above = egress_wire::kReadyFd + static_cast<int>(fds.size());
@@ -101,8 +103,12 @@ pid_t spawn_proxy(const std::vector<int>& fds) {
         int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
         if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, 0, 1);
         if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, 0, 2);
-        for (size_t i = 0; rc == 0 && i < moved.size(); ++i)
-            if (moved[i]) rc = posix_spawn_file_actions_adddup2(&fa, moved[i].get(), egress_wire::kReadyFd + static_cast<int>(i));
+        // An empty slot is closed: the caller's own descriptor of that number (one without
+        // close-on-exec) does not reach the proxy.
+        for (size_t i = 0; rc == 0 && i < moved.size(); ++i) {
+            const int target = egress_wire::kReadyFd + static_cast<int>(i);
+            rc = moved[i] ? posix_spawn_file_actions_adddup2(&fa, moved[i].get(), target) : posix_spawn_file_actions_addclose(&fa, target);
+        }
         if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&fa, above);
         if (rc != 0) throw Error(ErrorKind::Setup, "posix_spawn_file_actions", path, rc);
         char* argv[] = {const_cast<char*>("caisson-egress"), nullptr};
@@ -114,6 +120,23 @@ pid_t spawn_proxy(const std::vector<int>& fds) {
         posix_spawn_file_actions_destroy(&fa);
         throw;
     }
+}
+
+// The proxy's one word on its start: "y" and what held, or "n" and why not; empty when it
+// ended without a word. Confining itself takes milliseconds: a proxy that neither says nor
+// ends is not waited for past 30 s.
+std::string read_word(int fd) {
+    char buf[PIPE_BUF];
+    ssize_t n = -1;
+    pollfd wait_ready{fd, POLLIN, 0};
+    int ready_in;
+    do ready_in = ::poll(&wait_ready, 1, 30000);
+    while (ready_in < 0 && errno == EINTR);
+    if (ready_in == 1) {
+        do n = ::read(fd, buf, sizeof(buf));
+        while (n < 0 && errno == EINTR);
+    }
+    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
 }  // namespace
@@ -180,6 +203,8 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     void* mem = ::mmap(nullptr, sizeof(egress_wire::Shared), PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd.get(), 0);
     if (mem == MAP_FAILED) throw Error(ErrorKind::Setup, "mmap", "caisson-egress-counters", errno);
     shared_.reset(new (mem) egress_wire::Shared());
+    // The supervisor only reads them from now on.
+    if (::mprotect(mem, sizeof(egress_wire::Shared), PROT_READ) < 0) throw Error(ErrorKind::Setup, "mprotect", "caisson-egress-counters", errno);
 
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe2", "egress proxy's start", errno);
@@ -193,38 +218,27 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     for (auto& t : sockets.tcp) fds.push_back(t.get());
     pid_ = spawn_proxy(fds);
     ready_w.reset();
-    char buf[PIPE_BUF + 1];
-    ssize_t n = -1;
-    // The proxy's confinement takes milliseconds; a proxy that neither says nor ends is
-    // not waited for past 30 s.
-    pollfd wait_ready{ready_r.get(), POLLIN, 0};
-    int ready_in;
-    do ready_in = ::poll(&wait_ready, 1, 30000);
-    while (ready_in < 0 && errno == EINTR);
-    if (ready_in == 1) {
-        do n = ::read(ready_r.get(), buf, PIPE_BUF);
-        while (n < 0 && errno == EINTR);
+    try {
+        const std::string said = read_word(ready_r.get());
+        if (said.empty() || said[0] != 'y')
+            throw Error(ErrorKind::Setup, "start the egress proxy", said.empty() ? std::string("it ended before it said it was confined") : said.substr(1), 0);
+        std::istringstream lines(said.substr(1));
+        for (std::string line; std::getline(lines, line);) confinement_.push_back(line);
+    } catch (...) {
+        stop();
+        throw;
     }
-    const std::string said(buf, n > 0 ? static_cast<size_t>(n) : 0);
-    if (said.empty() || said[0] != 'y') {
-        ::kill(pid_, SIGKILL);
-        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        pid_ = -1;
-        throw Error(ErrorKind::Setup, "confine the egress proxy",
-                    said.empty() ? std::string("it ended before saying") : said.substr(1), 0);
-    }
-    std::istringstream lines(said.substr(1));
-    for (std::string line; std::getline(lines, line);) confinement_.push_back(line);
 }
 
-EgressProxy::~EgressProxy() {
-    if (pid_ > 0) {
-        ::kill(pid_, SIGKILL);
-        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-        }
+void EgressProxy::stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    pid_ = -1;
 }
+
+EgressProxy::~EgressProxy() { stop(); }
 
 void EgressProxy::Unmap::operator()(egress_wire::Shared* shared) const { ::munmap(shared, sizeof(egress_wire::Shared)); }
 

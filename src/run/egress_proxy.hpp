@@ -48,6 +48,7 @@ public:
     NameEgressReport report() const;
 
 private:
+    void stop();  // the proxy killed and reaped, if it runs
     struct Unmap {
         void operator()(egress_wire::Shared* shared) const;
     };

@@ -801,11 +801,13 @@ void say_not(const std::string& why) {
 int egress_proxy_main() {
     // A client gone mid-transfer is an error, not a death.
     ::signal(SIGPIPE, SIG_IGN);
+    bool serving = false;
     try {
         const egress_wire::Config config = egress_wire::from_json(read_config());
         struct stat st{};
-        if (::fstat(egress_wire::kSharedFd, &st) < 0 || static_cast<size_t>(st.st_size) < sizeof(egress_wire::Shared))
-            throw Error(ErrorKind::Setup, "fstat", "the egress proxy's counters", errno ? errno : EINVAL);
+        if (::fstat(egress_wire::kSharedFd, &st) < 0) throw Error(ErrorKind::Setup, "fstat", "the egress proxy's counters", errno);
+        if (static_cast<size_t>(st.st_size) < sizeof(egress_wire::Shared))
+            throw Error(ErrorKind::Setup, "map", "the egress proxy's counters (too small)", EINVAL);
         void* mem = ::mmap(nullptr, sizeof(egress_wire::Shared), PROT_READ | PROT_WRITE, MAP_SHARED, egress_wire::kSharedFd, 0);
         if (mem == MAP_FAILED) throw Error(ErrorKind::Setup, "mmap", "the egress proxy's counters", errno);
         auto* shared = static_cast<egress_wire::Shared*>(mem);
@@ -835,11 +837,16 @@ int egress_proxy_main() {
         // Before the first byte from the sandbox, and before any thread.
         say_confined(egress_wire::kReadyFd, restrict_self(proxy_confinement(config.upstream_ports)));
         ::close(egress_wire::kReadyFd);
+        serving = true;
         proxy.serve(sockets);
     } catch (const std::exception& e) {
-        say_not(e.what());
+        // Once serving, descriptor 3 may be a client's connection, and relay threads still
+        // use what the stack holds: nothing is said, and nothing is run at exit.
+        if (!serving) say_not(e.what());
+    } catch (...) {
+        if (!serving) say_not("an unexpected exception");
     }
-    return 1;
+    ::_exit(1);
 }
 
 }  // namespace caisson::run

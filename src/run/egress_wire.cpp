@@ -1,7 +1,5 @@
 #include "run/egress_wire.hpp"
 
-#include "policy/host_rules.hpp"
-
 #include <caisson/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -23,11 +21,14 @@ std::vector<NetDestination> destinations(const nlohmann::json& list) {
         NetDestination d;
         d.v6 = j.at("v6").get<bool>();
         d.addr = j.at("addr").get<std::array<uint8_t, 16>>();
-        d.prefix = j.at("prefix").get<uint8_t>();
-        d.port_lo = j.at("lo").get<uint16_t>();
-        d.port_hi = j.at("hi").get<uint16_t>();
+        const int prefix = j.at("prefix").get<int>();
+        const int lo = j.at("lo").get<int>(), hi = j.at("hi").get<int>();
+        if (prefix < 0 || prefix > (d.v6 ? 128 : 32) || lo < 0 || hi > 65535 || lo > hi)
+            throw Error(ErrorKind::Setup, "egress proxy's configuration", "a destination out of range");
+        d.prefix = static_cast<uint8_t>(prefix);
+        d.port_lo = static_cast<uint16_t>(lo);
+        d.port_hi = static_cast<uint16_t>(hi);
         d.text = j.at("text").get<std::string>();
-        if (d.prefix > (d.v6 ? 128 : 32) || d.port_lo > d.port_hi) throw Error(ErrorKind::Setup, "egress proxy's configuration", "a destination out of range");
         out.push_back(std::move(d));
     }
     return out;
@@ -38,7 +39,9 @@ std::vector<NetDestination> destinations(const nlohmann::json& list) {
 std::string to_json(const Config& c) {
     nlohmann::json j;
     nlohmann::json rules = nlohmann::json::array();
-    for (const auto& r : c.rules) rules.push_back(host_rules::text(r));
+    // As they are: not through the text form, whose parse would give a rule without ports
+    // the default ones, or refuse a pattern a library caller wrote otherwise.
+    for (const auto& r : c.rules) rules.push_back({{"pattern", r.pattern}, {"ports", r.ports}});
     j["rules"] = std::move(rules);
     j["restrict"] = c.egress.restrict;
     j["allow"] = destinations(c.egress.allow);
@@ -58,7 +61,8 @@ Config from_json(std::string_view text) {
     try {
         const nlohmann::json j = nlohmann::json::parse(text);
         Config c;
-        for (const auto& r : j.at("rules")) c.rules.push_back(host_rules::parse(r.get<std::string>(), "egress proxy's configuration"));
+        for (const auto& r : j.at("rules"))
+            c.rules.push_back({r.at("pattern").get<std::string>(), r.at("ports").get<std::vector<uint16_t>>()});
         c.egress.restrict = j.at("restrict").get<bool>();
         c.egress.allow = destinations(j.at("allow"));
         c.egress.deny = destinations(j.at("deny"));

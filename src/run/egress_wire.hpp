@@ -32,6 +32,8 @@ inline constexpr int kFirstSocketFd = 8;  // UDP :53 v4, then v6 when Config::dn
 // Counters the proxy writes and the supervisor reads. The supervisor reads every string
 // with its bound: the proxy parses the sandbox's bytes and is not trusted with more.
 struct Shared {
+    // The supervisor maps them read-only: its loads must need no lock.
+    static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
     std::atomic<uint64_t> allowed{0};
     std::atomic<uint64_t> refused{0};
     std::atomic<uint32_t> slots{0};

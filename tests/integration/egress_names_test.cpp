@@ -20,7 +20,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -244,13 +244,18 @@ void expect_a_proxy_with_nothing_of_its_caller(const RunOptions& base) {
     bool secret_in_memory = false;
     size_t memory_read = 0;
     o.on_ready = [&](pid_t caisson) {
-        std::string children;
-        {
-            std::ifstream in("/proc/" + std::to_string(caisson) + "/task/" + std::to_string(caisson) + "/children");
-            std::getline(in, children);
+        // caisson's children, by their parent as /proc/PID/stat gives it.
+        std::vector<std::string> children;
+        for (auto& e : fs::directory_iterator("/proc")) {
+            const std::string name = e.path().filename().string();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            const std::string stat = read_file(e.path().string() + "/stat");
+            const size_t close = stat.rfind(')');
+            int ppid = 0;
+            if (close != std::string::npos && std::sscanf(stat.c_str() + close + 1, " %*c %d", &ppid) == 1 && ppid == caisson)
+                children.push_back(name);
         }
-        std::istringstream pids(children);
-        for (std::string pid; pids >> pid;) {
+        for (const auto& pid : children) {
             const std::string proc = "/proc/" + pid;
             std::error_code ec;
             const std::string e = fs::read_symlink(proc + "/exe", ec).string();
@@ -290,6 +295,11 @@ void expect_a_proxy_with_nothing_of_its_caller(const RunOptions& base) {
     EXPECT_NE(status.find("Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid), std::string::npos) << status;
     ASSERT_FALSE(fds.empty());
     for (const auto& fd : fds) EXPECT_EQ(fd.rfind("socket:", 0), 0u) << "the proxy holds " << fd;
+    // Yama's mode 3 lets no one read another process's memory, root included.
+    if (read_file("/proc/sys/kernel/yama/ptrace_scope").rfind("3", 0) == 0) {
+        std::printf("the proxy's memory not read: kernel.yama.ptrace_scope is 3\n");
+        return;
+    }
     EXPECT_TRUE(memory_error.empty()) << memory_error;
     EXPECT_GT(memory_read, 0u);
     EXPECT_FALSE(secret_in_memory) << "the caller's secret is in the proxy's memory";
@@ -308,6 +318,19 @@ TEST(EgressNames, AMissingProxyProgramIsAClearError) {
     RunOptions o;
     o.env.push_back("CAISSON_EGRESS_HELPER=/nonexistent/caisson-egress");
     expect_refused({"--allow-host", "example.com"}, "start the egress proxy: /nonexistent/caisson-egress: No such file or directory", o);
+}
+
+// Root runs the proxy as root until it drops its ids: a program that another user could
+// rewrite is not run.
+TEST(EgressNames, RootRunsNoProxyProgramAnotherUserCouldRewrite) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    TempDir dir;
+    const std::string copy = dir.path() + "/caisson-egress";
+    fs::copy_file(fs::path(caisson_path()).parent_path() / "caisson-egress", copy);
+    ASSERT_EQ(::chmod(copy.c_str(), 0775), 0);
+    RunOptions o;
+    o.env.push_back("CAISSON_EGRESS_HELPER=" + copy);
+    expect_refused({"--allow-host", "example.com"}, "must be a file owned by root that no one else may write (owner 0, mode 0775)", o);
 }
 
 TEST(EgressNames, BadRulesAndOtherNetworksAreRefused) {

@@ -58,11 +58,53 @@ class Run(unittest.TestCase):
                 w.join()
 
     def test_egress_by_name_runs_its_own_proxy(self):
-        # The proxy is caisson-egress (CAISSON_EGRESS_HELPER here), exec'd: not a fork of
-        # this interpreter, whose memory it would otherwise hold.
-        r = caisson.run(["/bin/true"], allow_host=["example.com"])
-        self.assertEqual(r["exit_code"], 0)
-        self.assertIn("seccomp egress-proxy", " ".join(r["egress_names"]["proxy_confinement"]))
+        # The proxy reads what the sandbox sends: it is caisson-egress (CAISSON_EGRESS_HELPER
+        # here), exec'd, not a fork of this interpreter, whose memory it would otherwise hold.
+        # The sandbox says it runs through one FIFO and waits on another while this looks.
+        secret = "py-secret-" + "7c41e9"  # built at run time: in this heap, not only in the code
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            for f in ("ready", "go"):
+                os.mkfifo(os.path.join(d, f))
+                os.chmod(os.path.join(d, f), 0o666)  # the sandbox's ids are not the caller's
+            # Both ends held here (O_RDWR never waits): the sandbox's opens do not wait for
+            # this process, and a run that ends without a word still wakes the reader below.
+            ready = os.open(os.path.join(d, "ready"), os.O_RDWR)
+            go = os.open(os.path.join(d, "go"), os.O_RDWR)
+            result = {}
+
+            def run():
+                try:
+                    result.update(caisson.run(
+                        ["/bin/sh", "-c", "echo up > /tmp/sync/ready; read x < /tmp/sync/go"],
+                        allow_host=["example.com"], ro_bind=[(d, "/tmp/sync")], setenv=["S=" + secret]))
+                finally:
+                    os.write(ready, b"end\n")
+            t = threading.Thread(target=run)
+            t.start()
+            try:
+                self.assertEqual(os.read(ready, 3), b"up\n", "the sandbox did not start")
+                proxies = []
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    try:
+                        with open("/proc/%s/stat" % pid) as st:
+                            ppid = int(st.read().rsplit(")", 1)[1].split()[1])
+                        if ppid == os.getpid() and os.readlink("/proc/%s/exe" % pid).endswith("/caisson-egress"):
+                            proxies.append(pid)
+                    except OSError:
+                        continue
+                self.assertEqual(len(proxies), 1, "one caisson-egress, a child of this process")
+                with open("/proc/%s/environ" % proxies[0], "rb") as env:
+                    self.assertEqual(env.read(), b"")
+                with open("/proc/%s/cmdline" % proxies[0], "rb") as cmd:
+                    self.assertEqual(cmd.read(), b"caisson-egress\0")
+            finally:
+                os.write(go, b"x\n")
+                t.join()
+                os.close(ready)
+                os.close(go)
+        self.assertEqual(result["exit_code"], 0)
+        self.assertIn("seccomp egress-proxy", " ".join(result["egress_names"]["proxy_confinement"]))
 
     def test_the_filter_holds(self):
         r = caisson.run(["/bin/sh", "-c", "unshare -U true"], capture_output=True)

@@ -10,6 +10,7 @@
 #include <caisson/error.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -210,7 +211,8 @@ TEST(HttpHead, ProxyRequestsAndWhatGoesOn) {
 // What the supervisor tells caisson-egress comes back whole, and anything else is refused.
 TEST(EgressWire, TheConfigurationRoundTrips) {
     run::egress_wire::Config c;
-    c.rules = {host_rules::parse("*.example.com:22,443", "x"), host_rules::parse("pypi.org", "x")};
+    // The third as a library caller may build it: no port, so no port is allowed.
+    c.rules = {host_rules::parse("*.example.com:22,443", "x"), host_rules::parse("pypi.org", "x"), HostRule{"portless.example", {}}};
     c.egress.restrict = true;
     c.egress.allow = net_address::parse_destination("10.1.0.0/16:443", "x");
     c.egress.deny = net_address::private_ranges();
@@ -221,7 +223,9 @@ TEST(EgressWire, TheConfigurationRoundTrips) {
     c.parent = 4242;
     c.upstream_ports = {22, 443};
     const run::egress_wire::Config back = run::egress_wire::from_json(run::egress_wire::to_json(c));
-    ASSERT_EQ(back.rules.size(), 2u);
+    ASSERT_EQ(back.rules.size(), 3u);
+    EXPECT_EQ(back.rules[2].pattern, "portless.example");
+    EXPECT_TRUE(back.rules[2].ports.empty());
     EXPECT_EQ(host_rules::text(back.rules[0]), "*.example.com:22,443");
     EXPECT_EQ(host_rules::text(back.rules[1]), "pypi.org:80,443");
     ASSERT_EQ(back.egress.allow.size(), 1u);
@@ -239,7 +243,8 @@ TEST(EgressWire, TheConfigurationRoundTrips) {
     EXPECT_THROW(run::egress_wire::from_json("{}"), Error);
     EXPECT_THROW(run::egress_wire::from_json("not json"), Error);
     std::string bad = run::egress_wire::to_json(c);
-    bad.replace(bad.find("\"prefix\":16"), 12, "\"prefix\":99");
+    bad.replace(bad.find("\"prefix\":16"), 11, "\"prefix\":99");
+    ASSERT_NO_THROW((void)nlohmann::json::parse(bad));  // well-formed: refused for the range alone
     EXPECT_THROW(run::egress_wire::from_json(bad), Error);
 }
 

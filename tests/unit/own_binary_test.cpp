@@ -1,6 +1,8 @@
 // CVE-2019-5736 in the library face: whether a sandbox's program could rewrite the binary of
 // the process that runs it ("#!/proc/self/exe" runs that binary inside), and run() failing
 // closed when it could. Nothing is started.
+#include "mech/companion.hpp"
+
 #include <caisson/error.hpp>
 #include <caisson/sandbox.hpp>
 
@@ -9,6 +11,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 namespace caisson {
 namespace {
@@ -45,6 +51,45 @@ TEST(OwnBinary, AProgramAsTheHostsRootExposesItAndRunRefuses) {
         capable.capabilities = {1};
         EXPECT_TRUE(Sandbox(capable).exposes_own_binary());
     }
+}
+
+// The companions root runs (the egress proxy, caisson-net) must be root's alone: a file
+// another user could rewrite, or swap in its directory, would run as root.
+TEST(OwnBinary, ACompanionRootRunsMustBeRootsAlone) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (files of root's and of another owner)";
+    char tmpl[] = "/tmp/caisson-companion-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl, file = dir + "/helper";
+    ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+    std::ofstream(file) << "#!/bin/true\n";
+    ASSERT_EQ(::chmod(file.c_str(), 0755), 0);
+    EXPECT_EQ(mech::require_root_owned(file, "start"), file);
+    auto refused = [&](const std::string& why) {
+        try {
+            mech::require_root_owned(file, "start");
+            ADD_FAILURE() << "accepted: " << why;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("owned by root that no one else may write"), std::string::npos) << e.what();
+        }
+    };
+    ASSERT_EQ(::chmod(file.c_str(), 0775), 0);
+    refused("a file its group may write");
+    ASSERT_EQ(::chmod(file.c_str(), 0755), 0);
+    ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+    refused("a file of another owner");
+    ASSERT_EQ(::chown(file.c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+    refused("a directory anyone may write");
+    ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);  // sticky: no one else renames root's file
+    EXPECT_EQ(mech::require_root_owned(file, "start"), file);
+    ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+    // A link is followed, and what it leads to is what is judged and run.
+    ASSERT_EQ(::symlink(file.c_str(), (dir + "/link").c_str()), 0);
+    EXPECT_EQ(mech::require_root_owned(dir + "/link", "start"), file);
+    ASSERT_EQ(::unlink((dir + "/link").c_str()), 0);
+    EXPECT_THROW(mech::require_root_owned(dir + "/missing", "start"), Error);
+    ASSERT_EQ(::unlink(file.c_str()), 0);
+    ASSERT_EQ(::rmdir(dir.c_str()), 0);
 }
 
 }  // namespace
