@@ -14,6 +14,7 @@
 #include "policy/http_head.hpp"
 #include "policy/seccomp_profile.hpp"
 #include "policy/tls_hello.hpp"
+#include "run/egress_confinement.hpp"
 #include "run/egress_wire.hpp"
 #include "run/preflight.hpp"
 
@@ -731,39 +732,6 @@ void confine(bool as_root, const std::vector<int>& keep) {
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw Error(ErrorKind::Setup, "prctl PR_SET_DUMPABLE", "the egress proxy", errno);
 }
 
-// What confines the proxy beyond its ids: a filter of its own (profiles/seccomp/
-// egress-proxy.toml: relay, resolve, threads; no exec, fork or executable memory) and
-// Landlock: files only to read, under /etc (the resolver's configuration, and where its
-// files link to), no TCP bind, TCP connect only to the ports the rules reach and DNS's, no
-// signal or abstract socket outside. Landlock is best effort (a kernel without it, or an
-// older ABI, still serves, and the report says what held); the filter is not.
-SelfPolicy proxy_confinement(std::vector<uint16_t> upstream_ports) {
-    SelfPolicy s;
-    // The built-in text itself: not a file of the same name on a profile path.
-    s.seccomp = seccomp_profile::parse_text(seccomp_profile::builtin_text("egress-proxy"), "builtin:egress-proxy");
-    s.seccomp.name = "egress-proxy";
-    std::vector<std::string> dirs{"/etc"};
-    for (const char* file : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf"}) {
-        std::error_code ec;
-        const auto real = std::filesystem::canonical(file, ec);
-        if (ec) continue;
-        const std::string dir = real.parent_path().string();
-        if (dir != "/etc" && dir.rfind("/etc/", 0) != 0 && std::find(dirs.begin(), dirs.end(), dir) == dirs.end())
-            dirs.push_back(dir);
-    }
-    for (const auto& d : dirs) s.landlock.paths.push_back({d, LandlockAccess::Read});
-    s.landlock.restrict_bind = true;
-    s.landlock.restrict_connect = true;
-    upstream_ports.push_back(53);  // the resolver's TCP, for answers too long for UDP
-    std::sort(upstream_ports.begin(), upstream_ports.end());
-    upstream_ports.erase(std::unique(upstream_ports.begin(), upstream_ports.end()), upstream_ports.end());
-    s.landlock.connect_ports = std::move(upstream_ports);
-    s.landlock.scope_abstract_unix = true;
-    s.landlock.scope_signal = true;
-    s.landlock.best_effort = true;
-    return s;
-}
-
 // The proxy tells the supervisor, on a pipe, that it is confined ('y', then what held, a
 // line each) or why it could not be ('n', then the error): the supervisor does not go on
 // with a proxy that is not.
@@ -835,7 +803,7 @@ int egress_proxy_main() {
         if (::getppid() != config.parent) throw Error(ErrorKind::Setup, "egress proxy", "its supervisor ended before it started");
         Proxy proxy(config, shared, config.monitor ? egress_wire::kMonitorFd : -1, config.audit ? egress_wire::kAuditFd : -1);
         // Before the first byte from the sandbox, and before any thread.
-        say_confined(egress_wire::kReadyFd, restrict_self(proxy_confinement(config.upstream_ports)));
+        say_confined(egress_wire::kReadyFd, restrict_self(egress_confinement(config.upstream_ports, ::getpid())));
         ::close(egress_wire::kReadyFd);
         serving = true;
         proxy.serve(sockets);

@@ -5,6 +5,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
 #include "policy/seccomp_profile.hpp"
+#include "run/egress_confinement.hpp"
 
 #include <caisson/error.hpp>
 
@@ -409,6 +410,19 @@ TEST(SeccompProfiles, TheEgressProxysFilterHoldsItToRelayingAndResolving) {
     EXPECT_EQ(c.run("ioctl", {3, FIONREAD}), kAllow);
     EXPECT_EQ(c.run("ioctl", {3, TIOCSTI}), kEperm);
     EXPECT_EQ(c.raw(AUDIT_ARCH_I386, 11), kKill) << "other architectures are killed";
+}
+
+// As the proxy applies it: tgkill only into its own thread group, whatever Landlock gives.
+TEST(SeccompProfiles, TheEgressProxySignalsOnlyItself) {
+    const SelfPolicy s = run::egress_confinement({443}, 4242);
+    Compiled c{filter::compile(s.seccomp)};
+    EXPECT_EQ(c.run("tgkill", {4242, 4243, SIGABRT}), kAllow);
+    EXPECT_EQ(c.run("tgkill", {1, 1, SIGKILL}), kEperm) << "another process";
+    EXPECT_EQ(c.run("tgkill", {4241, 4241, SIGKILL}), kEperm);
+    EXPECT_EQ(c.run("read"), kAllow) << "the rest of the profile holds";
+    EXPECT_EQ(c.run("execve"), kEperm);
+    EXPECT_EQ(s.landlock.connect_ports, (std::vector<uint16_t>{53, 443}));
+    EXPECT_TRUE(s.landlock.scope_signal && s.landlock.best_effort);
 }
 
 TEST(SeccompProfiles, CallsDecidedByNumberNeverReadArguments) {
