@@ -103,6 +103,28 @@ void parse_flags(Flags& f, const std::vector<std::string>& args, size_t i, bool 
     }
 }
 
+// The first descriptor number from 3 on that the caller left free: everything below it is
+// the caller's, counted at entry, before this runtime opened a thing (its log, its state
+// directory, its cgroup directory would take the free numbers).
+unsigned callers_fds_end() {
+    unsigned fd = 3;
+    while (fd < (1u << 20) && ::fcntl(static_cast<int>(fd), F_GETFD) >= 0) ++fd;
+    return fd;
+}
+
+// Socket activation's descriptors (LISTEN_FDS) and then `--preserve-fds N`'s pass the
+// caller's 3 .. into the container. Each must have been open at entry: a number the caller
+// left free would be filled by one of the runtime's own and handed to the container as a way
+// out (CVE-2024-21626's class). Checked on the parsed value, whatever spelling gave it.
+void require_callers_fds(unsigned preserve, unsigned caller_fds_end) {
+    const unsigned long listen = caisson::oci::activation_fds();
+    const unsigned long want = 3 + listen + preserve;
+    if (want <= caller_fds_end) return;
+    const std::string what = listen > 0 && 3 + listen > caller_fds_end ? "LISTEN_FDS " + std::to_string(listen)
+                                                                       : "--preserve-fds " + std::to_string(preserve);
+    throw Error(caisson::ErrorKind::Usage, what, "descriptor " + std::to_string(caller_fds_end) + " is not open in the caller", EBADF);
+}
+
 const char* kUsage =
     "usage: caisson-oci [global flags] COMMAND [flags] ID\n"
     "global flags: --root DIR --log FILE --log-format text|json --systemd-cgroup --debug --version\n"
@@ -145,7 +167,7 @@ std::string need_id(const Flags& f, const std::string& cmd) {
 }
 
 int run_command(const std::string& cmd, const std::vector<std::string>& args, size_t i, const std::string& root,
-                bool systemd_cgroup, char** argv) {
+                bool systemd_cgroup, char** argv, unsigned caller_fds_end) {
     Flags f;
     auto value = [&](std::initializer_list<const char*> names) {
         for (auto n : names) f.known[n] = true;
@@ -204,6 +226,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         // its interpreter ("#!/proc/self/exe"): always from a protected copy (caisson/sandbox.hpp).
         caisson::run_from_protected_copy(argv);
         unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
+        require_callers_fds(preserve, caller_fds_end);
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
                                  f.flag("no-new-keyring"), preserve, oci::activation_fds()};
@@ -322,6 +345,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
         // Accepted by runc's parser; a sub-cgroup caisson-oci cannot honour is refused, not ignored.
         if (f.has("cgroup")) throw Error::usage("exec --cgroup: caisson-oci runs an exec'd process in the container's own cgroup only");
         o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
+        require_callers_fds(o.preserve_fds, caller_fds_end);
         caisson::run_from_protected_copy(argv);  // CVE-2019-5736, as for create
         return oci::exec_in_container(o);
     }
@@ -330,44 +354,11 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
 
 }  // namespace
 
-// --preserve-fds N passes the caller's descriptors 3 .. 3+N-1 into the container. Each must
-// be the caller's, open before this runtime opened anything: a number the caller left free
-// would otherwise be filled by one of the runtime's own (its cgroup directory, its state
-// directory, its log) and handed to the container as a way out. Checked first of all.
-void require_preserved_fds_open(int argc, char** argv) {
-    // Socket activation's descriptors come first, then the preserved ones.
-    const unsigned long listen = caisson::oci::activation_fds();
-    for (unsigned long fd = 3; fd < 3 + listen; ++fd)
-        if (::fcntl(static_cast<int>(fd), F_GETFD) < 0)
-            throw Error(caisson::ErrorKind::Usage, "LISTEN_FDS " + std::to_string(listen),
-                        "descriptor " + std::to_string(fd) + " is not open in the caller", EBADF);
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        std::string text;
-        if (a == "--preserve-fds" && i + 1 < argc) text = argv[i + 1];
-        else if (a.rfind("--preserve-fds=", 0) == 0) text = std::string(a.substr(15));
-        else continue;
-        unsigned long n = 0;
-        try {
-            n = std::stoul(text);
-        } catch (...) {
-            return;  // the flag parser says what is wrong with it
-        }
-        for (unsigned long fd = 3 + listen; fd < 3 + listen + n && fd < 1u << 20; ++fd)
-            if (::fcntl(static_cast<int>(fd), F_GETFD) < 0)
-                throw Error(caisson::ErrorKind::Usage, "--preserve-fds " + text,
-                            "descriptor " + std::to_string(fd) + " is not open in the caller", EBADF);
-    }
-}
-
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
-    try {
-        require_preserved_fds_open(argc, argv);
-    } catch (const Error& e) {
-        std::fprintf(stderr, "caisson-oci: %s\n", e.what());
-        return 1;
-    }
+    // What the caller handed over, counted before this runtime opens anything (see
+    // require_callers_fds).
+    const unsigned caller_fds_end = callers_fds_end();
     Log log;
     std::string root = oci::kDefaultRoot;
     bool systemd_cgroup = false;
@@ -409,7 +400,7 @@ int main(int argc, char** argv) {
         }
         std::string cmd = args[i];
         if (log.debug) log.write("debug", "caisson-oci " + cmd);
-        return run_command(cmd, args, i + 1, root, systemd_cgroup, argv);
+        return run_command(cmd, args, i + 1, root, systemd_cgroup, argv, caller_fds_end);
     } catch (const Error& e) {
         log.write("error", e.what());
         std::fprintf(stderr, "caisson-oci: %s\n", e.what());

@@ -66,9 +66,8 @@ void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid
     write_proc_file(pid, "gid_map", gid_map);
 }
 
-void write_id_maps(pid_t pid, const IdMaps& maps) {
-    // setgroups is denied always: dropping a supplementary group must never grant access.
-    write_id_maps(pid, maps.uid_line(), maps.gid_line(), true);
+void write_id_maps(pid_t pid, const IdMaps& maps, bool deny_setgroups) {
+    write_id_maps(pid, maps.uid_line(), maps.gid_line(), deny_setgroups);
 }
 
 kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid_map) {

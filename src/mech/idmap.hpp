@@ -24,8 +24,11 @@ struct IdMaps {
 // Throws Error::usage when the caller may not have the maps it asks for.
 IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid);
 
-// Writes setgroups=deny, then uid_map and gid_map of `pid`. Throws caisson::Error.
-void write_id_maps(pid_t pid, const IdMaps& maps);
+// Writes setgroups (deny when asked), then uid_map and gid_map of `pid`. Throws
+// caisson::Error. The kernel lets only a writer with CAP_SETGID above (root) leave setgroups
+// allowed; an ordinary user's maps must deny it, and the sandbox then keeps that user's
+// supplementary groups (dropping one could grant what a negative ACL refuses).
+void write_id_maps(pid_t pid, const IdMaps& maps, bool deny_setgroups);
 
 // The same for maps of any number of lines ("INSIDE HOST COUNT\n" each), as an OCI config
 // gives them; setgroups is denied only when asked (a runtime that is root may allow it).

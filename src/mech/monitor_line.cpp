@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 
 namespace caisson::mech {
 
@@ -29,21 +28,6 @@ bool write_line_unblocked(int fd, const std::string& line) {
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return n == static_cast<ssize_t>(line.size());
-}
-
-std::string printable(const std::string& text, size_t max) {
-    std::string out;
-    for (unsigned char ch : text) {
-        if (out.size() >= max) return out + "...";
-        if (ch >= 0x20 && ch < 0x7f) {
-            out += static_cast<char>(ch);
-        } else {
-            char esc[5];
-            std::snprintf(esc, sizeof(esc), "\\x%02x", ch);
-            out += esc;
-        }
-    }
-    return out;
 }
 
 }  // namespace caisson::mech

@@ -3,6 +3,8 @@
 // from one whose reader has gone (that would kill caisson, and leave its cgroup behind).
 #pragma once
 
+#include "policy/printable.hpp"
+
 #include <string>
 
 namespace caisson::mech {
@@ -10,8 +12,7 @@ namespace caisson::mech {
 // True when the whole line went out.
 bool write_line_unblocked(int fd, const std::string& line);
 
-// What the sandbox sent or named, for such a line (and a report): printable ASCII only, other
-// bytes as \xNN (no terminal escapes, nothing that is not UTF-8), cut after `max` bytes.
-std::string printable(const std::string& text, size_t max);
+// What the sandbox sent or named, for such a line (and a report): policy/printable.
+using caisson::printable;
 
 }  // namespace caisson::mech

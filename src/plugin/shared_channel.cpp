@@ -3,6 +3,7 @@
 #include <caisson/error.hpp>
 
 #include <linux/futex.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,10 +72,14 @@ SharedChannel::~SharedChannel() {
 }
 
 SharedChannel SharedChannel::create() {
-    kernel::Fd fd(static_cast<int>(::syscall(SYS_memfd_create, "caisson-plugin", MFD_CLOEXEC)));
+    kernel::Fd fd(static_cast<int>(::syscall(SYS_memfd_create, "caisson-plugin", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
     if (!fd) throw Error(ErrorKind::Setup, "plug-in channel: memfd_create", "", errno);
     if (::ftruncate(fd.get(), kHeaderBytes + kAreaBytes) < 0)
         throw Error(ErrorKind::Setup, "plug-in channel: ftruncate", "", errno);
+    // The worker holds the same file: sealed, it cannot shrink it under the host's mapping (the
+    // host's next read would be a SIGBUS, the host's death) nor grow it.
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        throw Error(ErrorKind::Setup, "plug-in channel: seal", "caisson-plugin", errno);
     void* map = ::mmap(nullptr, kHeaderBytes + kAreaBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (map == MAP_FAILED) throw Error(ErrorKind::Setup, "plug-in channel: mmap", "", errno);
     new (map) Header();

@@ -1,6 +1,8 @@
 #include "policy/learned.hpp"
 
+#include "policy/host_rules.hpp"
 #include "policy/path_rules.hpp"
+#include "policy/printable.hpp"
 #include "policy/toml_guard.hpp"
 
 #include <caisson/error.hpp>
@@ -120,7 +122,9 @@ std::string run_profile_toml(const Profile& p, const std::string& seccomp_path, 
         std::set<unsigned> set;
         std::string seen;
         for (const auto& a : addresses) {
-            seen += "# " + std::string(key) + ": " + a + "\n";
+            // What the program named (a Unix socket's path may hold a line break): one
+            // comment line, whatever it holds, never a key of the profile.
+            seen += "# " + std::string(key) + ": " + printable(a, 200) + "\n";
             if (auto port = port_of(a)) set.insert(*port);
         }
         t += seen;
@@ -138,7 +142,12 @@ std::string run_profile_toml(const Profile& p, const std::string& seccomp_path, 
         for (const auto& h : p.hosts) {
             size_t colon = h.rfind(':');
             if (colon == std::string::npos) continue;
-            by_name[h.substr(0, colon)].insert(h.substr(colon + 1));
+            // Names and ports as the proxy may give them, and nothing that could leave the string.
+            const std::string name = h.substr(0, colon), port = h.substr(colon + 1);
+            if (host_rules::normalize(name) != name || name.find_first_not_of("0123456789.") == std::string::npos || port.empty() || port.size() > 5 ||
+                port.find_first_not_of("0123456789") != std::string::npos)
+                continue;
+            by_name[name].insert(port);
         }
         std::string list;
         for (const auto& [name, set] : by_name) {

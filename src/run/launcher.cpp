@@ -487,7 +487,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     // The child waits on the channel until its maps exist (it cannot write them itself:
     // it has no rights in our user namespace).
     overlay_root.reset();  // the child has its own copy
-    if (maps) mech::write_id_maps(init.pid(), *maps);
+    // As root, setgroups stays allowed so that init drops the supplementary groups it was
+    // cloned with (root's: gid 0's files would stay open to the sandbox's nobody).
+    if (maps) mech::write_id_maps(init.pid(), *maps, /*deny_setgroups=*/caller_uid != 0);
     if (cgroup) cgroup->join_v1(init.pid(), cgroup->v2_fd() >= 0 && !joined_by_clone);  // before Go: init waits for it
     // The sandbox's network namespace exists from the clone on; it is wired before the
     // program starts, so the program never sees it half made.
@@ -610,14 +612,14 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
             if (errno == EINTR) continue;
             throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
         }
-        if (n == 0) {
-            if (limited && !program_pending && Clock::now() >= deadline && !out.time_limit_fired) {
-                // Killing PID 1 kills the whole pid namespace.
-                out.time_limit_fired = true;
-                kill_sandbox();
-            }
-            continue;
+        // Checked on every wake-up, not only when poll timed out: a sandbox that keeps the
+        // supervisor busy (a notification a call, from many threads) must not outlive its limit.
+        if (limited && !program_pending && !out.time_limit_fired && Clock::now() >= deadline) {
+            // Killing PID 1 kills the whole pid namespace.
+            out.time_limit_fired = true;
+            kill_sandbox();
         }
+        if (n == 0) continue;
         if (fds[2].revents) {
             run::Message m{};
             int fd = -1;

@@ -28,6 +28,35 @@ bool has_option(const json& mount, const std::string& opt) {
     return opts.find("," + opt + ",") != std::string::npos;
 }
 
+// The caller's supplementary groups are files' keys on the host: root's (gid 0, disk, adm...)
+// must not follow the sandbox's nobody. An ordinary user's maps must deny setgroups (the
+// kernel's rule), so that user's groups stay, as in every unprivileged sandbox.
+TEST(Isolation, RootsSupplementaryGroupsStayOutside) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv (util-linux) is not installed";
+    TempDir dir;
+    const std::string secret = dir.path() + "/group-0-only";
+    {
+        std::ofstream(secret) << "for gid 0";
+    }
+    ASSERT_EQ(::chown(secret.c_str(), 12345, 0), 0);
+    ASSERT_EQ(::chmod(secret.c_str(), 0040), 0);  // readable by group 0 only
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    RunOptions o;
+    o.wrapper = {"/usr/bin/setpriv", "--groups", "0,4", "--"};
+    auto r = run_probe({"--ro-bind", secret, "/tmp/secret"}, {"--read", "/tmp/secret"}, o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["status"]["Groups"], "") << "supplementary groups inside";
+    EXPECT_NE(r.probe["setgroups"].get<std::string>().find("allow"), std::string::npos) << "root's maps leave it to init";
+    EXPECT_NE(r.probe["reads"]["/tmp/secret"].get<std::string>().find("EACCES"), std::string::npos) << r.probe["reads"].dump();
+
+    RunOptions user;
+    user.as_uid = kUnprivilegedUid;
+    auto u = run_probe({}, {}, user);
+    ASSERT_EQ(u.status, 0) << u.err;
+    EXPECT_NE(u.probe["setgroups"].get<std::string>().find("deny"), std::string::npos);
+}
+
 TEST(Isolation, DefaultsIsolateEverything) {
     auto r = run_probe({}, {"--write", "/etc/caisson-probe", "--write", "/tmp/x", "--read", "/proc/timer_list", "--read", "/sys/fs/cgroup/memory/memory.limit_in_bytes",
                             "--read", "/proc/1/exe"});
@@ -41,11 +70,11 @@ TEST(Isolation, DefaultsIsolateEverything) {
     EXPECT_EQ(p["interfaces"]["lo"]["up"], true);
     for (const char* ns : {"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"})
         EXPECT_NE(p["ns"][ns], host_ns(ns)) << ns;
-    // Identity: root inside, nobody outside, setgroups denied.
+    // Identity: root inside, nobody outside, no supplementary group (root's dropped by init).
     EXPECT_EQ(p["uid"], 0);
     EXPECT_EQ(p["uid_map"].get<std::string>().find("65534"), p["uid_map"].get<std::string>().rfind("65534"));
     EXPECT_NE(p["uid_map"].get<std::string>().find("0      65534          1"), std::string::npos) << p["uid_map"];
-    EXPECT_NE(p["setgroups"].get<std::string>().find("deny"), std::string::npos);
+    EXPECT_EQ(p["status"]["Groups"], "") << "supplementary groups";
     // Least privilege.
     for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
         EXPECT_EQ(p["status"][set], "0000000000000000") << set;

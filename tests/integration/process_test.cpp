@@ -160,6 +160,22 @@ TEST(Process, TimeLimitKillsTheWholeSandbox) {
     EXPECT_GE(report["wall_s"].get<double>(), 0.5);
 }
 
+// The deadline holds while the supervisor never rests: under --monitor every refused call is
+// a notification, and sixteen threads refusing mount() in a loop keep one nearly always
+// waiting. The supervisor used to look at the clock only when poll timed out: here that made
+// a 0.5 s limit fire after about 3 s (2.7-3.1 s in three runs), and a busier sandbox could
+// postpone it further. Now the limit is checked at every wake-up.
+TEST(Process, TimeLimitFiresUnderAFloodOfNotifications) {
+    TempDir t;
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_caisson({"run", "--monitor", "--time-limit", "0.5", "--report", t.path() + "/r.json", "--", probe_path(),
+                          "--flood-call", std::to_string(SYS_mount), "16"});
+    EXPECT_EQ(r.status, 128 + SIGKILL) << r.err.substr(0, 300);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+    auto report = nlohmann::json::parse(std::ifstream(t.path() + "/r.json"));
+    EXPECT_EQ(report["time_limit_fired"], true);
+}
+
 TEST(Process, OrphansDieWithTheProgram) {
     auto start = std::chrono::steady_clock::now();
     auto r = run_caisson({"run", "--", "/bin/sh", "-c", "(setsid sleep 60 &) ; exit 3"});

@@ -1251,10 +1251,21 @@ TEST(OciEscape, PreservedDescriptorsTheCallerDidNotOpenAreRefused) {
     b.config["process"]["args"] = {"/bin/sleep", "60"};
     b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
     ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "busy-fds").status, 0);
-    RunResult e = b.oci("exec", {"--preserve-fds", "1", "busy-fds", "/probe"}, "");
-    EXPECT_NE(e.status, 0);
-    EXPECT_NE(e.err.find("descriptor 3 is not open in the caller"), std::string::npos) << e.err;
-    EXPECT_TRUE(e.probe.is_null()) << "the process ran: " << e.out;
+    // Every spelling the flag parser takes (runc's Go flags take one dash too), and with a log
+    // file that the runtime opens before it reads the command's flags.
+    TempDir logs;
+    for (std::vector<std::string> flags : {std::vector<std::string>{"--preserve-fds", "1"}, {"-preserve-fds", "1"},
+                                          {"-preserve-fds=1"}, {"--preserve-fds=1"}}) {
+        flags.insert(flags.end(), {"busy-fds", "/probe"});
+        RunResult e = b.oci("exec", flags, "");
+        EXPECT_NE(e.status, 0) << flags[0];
+        EXPECT_NE(e.err.find("descriptor 3 is not open in the caller"), std::string::npos) << flags[0] << ": " << e.err;
+        EXPECT_TRUE(e.probe.is_null()) << flags[0] << ": the process ran: " << e.out;
+    }
+    RunResult logged = run_oci({"--root", b.root(), "--log", logs.path() + "/log", "exec", "-preserve-fds", "1", "busy-fds", "/probe"});
+    EXPECT_NE(logged.status, 0);
+    EXPECT_NE(logged.err.find("descriptor 3 is not open in the caller"), std::string::npos) << logged.err;
+    EXPECT_TRUE(logged.probe.is_null()) << "the process ran: " << logged.out;
     b.config["process"]["args"] = {"/probe"};
     RunResult r = b.oci("run", {"--bundle", b.path(), "--preserve-fds", "2"}, "pf");
     EXPECT_NE(r.status, 0);

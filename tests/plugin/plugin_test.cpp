@@ -129,7 +129,7 @@ TEST(Plugin, GarbageOnEitherChannelIsABadReply) {
         EXPECT_EQ(e.failure(), PluginFailure::BadReply) << e.what();
         EXPECT_NE(std::string(e.what()).find("bad header"), std::string::npos) << e.what();
     }
-    for (const char* fn : {"garbage_length", "garbage_bytes", "out_of_turn"}) {
+    for (const char* fn : {"garbage_length", "garbage_bytes", "out_of_turn", "shrink_channel"}) {
         try {
             p.call<int64_t>(fn);
             ADD_FAILURE() << fn << " did not fail";

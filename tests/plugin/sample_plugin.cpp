@@ -111,6 +111,18 @@ int64_t out_of_turn() {
     ring(c, c[0] + 7);
 }
 
+// The shared channel cut to nothing under the host's mapping (the host's next read would be a
+// SIGBUS, the host's death, were the file not sealed against shrinking), then a ring.
+int64_t shrink_channel() {
+    uint32_t* c = channel();
+    if (!c) return -1;
+    for (int fd = 3; fd < 64; ++fd) {
+        struct stat st{};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4096 + (2 << 20) + (64 << 10)) (void)::ftruncate(fd, 0);
+    }
+    ring(c, c[0] + 1);
+}
+
 // State that lives as long as the worker.
 int64_t bump() {
     static int64_t n = 0;
@@ -136,3 +148,4 @@ CAISSON_PLUGIN_FUNCTION(garbage_on_socket)
 CAISSON_PLUGIN_FUNCTION(garbage_length)
 CAISSON_PLUGIN_FUNCTION(garbage_bytes)
 CAISSON_PLUGIN_FUNCTION(out_of_turn)
+CAISSON_PLUGIN_FUNCTION(shrink_channel)

@@ -519,6 +519,15 @@ int main(int argc, char** argv) {
         else if (a == "--http-get" && i + 1 < argc) out["http_get"][argv[i + 1]] = try_http_get(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
+        else if (a == "--flood-call" && i + 2 < argc) {
+            // Makes the call from N threads and this one, forever: a supervisor kept busy by
+            // notifications (each call a refusal it is told of) must still end the sandbox.
+            const std::string spec = argv[i + 1];
+            for (int t = 1; t < std::atoi(argv[i + 2]); ++t) std::thread([spec] {
+                    for (;;) (void)try_call(spec);
+                }).detach();
+            for (;;) (void)try_call(spec);
+        }
         else if (a == "--fs" && i + 1 < argc) fs_calls[argv[i + 1]] = try_fs(argv[i + 1], last_fd), ++i;
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
         else if (a == "--kill-named" && i + 1 < argc) out["killed"] = kill_named(argv[++i]);

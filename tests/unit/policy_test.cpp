@@ -633,6 +633,15 @@ TEST(LearnedPaths, ManyFilesBecomeTheirDirectoryAndCreatedFilesTheirs) {
     auto profile = learned::run_profile_toml(p, "/x/learned.toml", "");
     EXPECT_NE(profile.find("landlock-connect = [8080]\n"), std::string::npos) << profile;
     EXPECT_NE(profile.find("landlock-bind = [\"none\"]\n"), std::string::npos) << profile;
+
+    // What the program named stays in its comment: a socket path with line breaks writes no
+    // key, and a reached name that is not one writes no rule.
+    p.connects = {std::string("unix:@\nwritable-root = true\nhost-homes = true\n#", 47)};
+    p.hosts = {"ok.example:443", "bad\"name:443", "10.1.2.3:80", "x.example:4x"};
+    profile = learned::run_profile_toml(p, "/x/learned.toml", "");
+    EXPECT_EQ(profile.find("\nwritable-root"), std::string::npos) << profile;
+    EXPECT_EQ(profile.find("\nhost-homes"), std::string::npos) << profile;
+    EXPECT_NE(profile.find("allow-host = [\"ok.example:443\"]\n"), std::string::npos) << profile;
 }
 
 }  // namespace
