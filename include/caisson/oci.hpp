@@ -33,7 +33,8 @@ pid_t create_container(const CreateOptions& o);
 void start_container(const std::string& root, const std::string& id);
 // `run`: create, start, and (unless detached) wait; returns the exit status runc would.
 int run_container(const std::string& root, const std::string& id, const std::string& bundle, const std::string& pid_file,
-                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds, bool keep = false);
+                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds, bool keep = false,
+                  bool no_new_keyring = false);
 
 struct ExecOptions {
     std::string root, id, process_file, console_socket, pid_file, cwd, user;

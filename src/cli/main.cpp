@@ -7,6 +7,7 @@
 #include <caisson/error.hpp>
 #include <caisson/settings.hpp>
 #include <caisson/learn.hpp>
+#include <caisson/output_file.hpp>
 #include <caisson/policy_tools.hpp>
 #include <caisson/pool.hpp>
 #include <caisson/sandbox.hpp>
@@ -36,21 +37,10 @@ int exit_code_for(const Error& e) {
     return caisson::kExitUsage;
 }
 
-// caisson may run as root: never follow a link planted at an output path.
-void write_file_nofollow(const std::string& path, const std::string& text, const char* what) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) throw Error(ErrorKind::Setup, what, path, errno);
-    ssize_t n = ::write(fd, text.data(), text.size());
-    int err = errno;
-    ::close(fd);
-    if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, what, path, n < 0 ? err : EIO);
-}
-
 // The policy learn mode found: the calls the run made, and nothing else.
-void write_learned_policy(const caisson::Policy& p, const caisson::Outcome& out) {
+void write_learned_policy(const caisson::Policy& p, const caisson::Outcome& out, const caisson::OutputFile& file) {
     size_t calls = 0;
-    write_file_nofollow(p.learn_path, caisson::learned_policy_text(out, p.process.argv, "caisson run --learn", &calls),
-                        "write learned policy");
+    file.write(caisson::learned_policy_text(out, p.process.argv, "caisson run --learn", &calls));
     std::fprintf(stderr, "caisson: learned %zu system calls into %s\n", calls, p.learn_path.c_str());
 }
 
@@ -97,16 +87,6 @@ caisson::Policy protected_for(caisson::Policy policy, char** argv) {
     return policy;
 }
 
-// caisson may run as root: never follow a link planted at the report's path.
-void write_report(const std::string& path, const std::string& text) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) throw Error(ErrorKind::Setup, "write report", path, errno);
-    ssize_t n = ::write(fd, text.data(), text.size());
-    int err = errno;
-    ::close(fd);
-    if (n != static_cast<ssize_t>(text.size())) throw Error(ErrorKind::Setup, "write report", path, n < 0 ? err : EIO);
-}
-
 int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy, const OptionMap& by_option,
                 std::vector<std::string> program, char** argv, const std::string& pool_socket) {
     caisson::Policy policy = build_policy(run, profiles, by_option, std::move(program));
@@ -129,6 +109,10 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
         (void)!::write(caisson::vm_guest_report_fd(), report.data(), report.size());
         return outcome.shell_status();
     }
+    // The files written after the run, opened before it starts (caisson/output_file.hpp).
+    caisson::OutputFile report, learned;
+    if (!policy.report_path.empty()) report = caisson::OutputFile(policy.report_path, "--report");
+    if (!policy.learn_path.empty()) learned = caisson::OutputFile(policy.learn_path, "--learn");
     if (policy.vm.enabled) {
         if (!pool_socket.empty()) throw Error::usage("--vm: a pool's sandboxes are on this kernel (--pool)");
         // The jails run this binary's code as the caller's ids where the caller is not root.
@@ -143,14 +127,14 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
         char cwd[4096];
         if (::getcwd(cwd, sizeof cwd)) call.cwd = cwd;
         caisson::VmResult r = caisson::run_in_vm(policy, call);
-        if (!policy.report_path.empty()) write_report(policy.report_path, r.report_json);
+        if (report) report.write(r.report_json);
         return r.outcome.shell_status();
     }
     if (!pool_socket.empty()) {
         // The sandbox is the pool's, built by its server: this process only asks and relays.
-        std::string report;
-        caisson::Outcome outcome = caisson::run_in_pool(pool_socket, policy, policy.report_path.empty() ? nullptr : &report);
-        if (!policy.report_path.empty()) write_report(policy.report_path, report);
+        std::string text;
+        caisson::Outcome outcome = caisson::run_in_pool(pool_socket, policy, report ? &text : nullptr);
+        if (report) report.write(text);
         return outcome.shell_status();
     }
     policy = protected_for(std::move(policy), argv);
@@ -163,8 +147,8 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
                      static_cast<unsigned long long>(v.args[1]), static_cast<unsigned long long>(v.args[2]),
                      v.abi.c_str());
     }
-    if (!sandbox.policy().learn_path.empty()) write_learned_policy(sandbox.policy(), outcome);
-    if (!sandbox.policy().report_path.empty()) write_report(sandbox.policy().report_path, caisson::outcome_to_json(outcome));
+    if (learned) write_learned_policy(sandbox.policy(), outcome, learned);
+    if (report) report.write(caisson::outcome_to_json(outcome));
     return outcome.shell_status();
 }
 

@@ -116,8 +116,8 @@ unsigned callers_fds_end() {
 // caller's 3 .. into the container. Each must have been open at entry: a number the caller
 // left free would be filled by one of the runtime's own and handed to the container as a way
 // out (CVE-2024-21626's class). Checked on the parsed value, whatever spelling gave it.
-void require_callers_fds(unsigned preserve, unsigned caller_fds_end) {
-    const unsigned long listen = caisson::oci::activation_fds();
+void require_callers_fds(unsigned preserve, unsigned caller_fds_end, bool with_activation) {
+    const unsigned long listen = with_activation ? caisson::oci::activation_fds() : 0;
     const unsigned long want = 3 + listen + preserve;
     if (want <= caller_fds_end) return;
     const std::string what = listen > 0 && 3 + listen > caller_fds_end ? "LISTEN_FDS " + std::to_string(listen)
@@ -133,7 +133,7 @@ const char* kUsage =
 // One line per command, for `caisson-oci COMMAND --help` (runc's flags; README has the rest).
 const std::map<std::string, std::string> kCommandUsage = {
     {"create", "create [--bundle B] [--pid-file P] [--console-socket S] [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID"},
-    {"run", "run [--bundle B] [--pid-file P] [--console-socket S] [--detach] [--no-pivot] [--preserve-fds N] ID"},
+    {"run", "run [--bundle B] [--pid-file P] [--console-socket S] [--detach] [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID"},
     {"start", "start ID"},
     {"state", "state ID"},
     {"kill", "kill [--all] ID [SIGNAL]   (SIGNAL: a number, KILL or SIGKILL; default SIGTERM)"},
@@ -159,6 +159,15 @@ long long number(const Flags& f, const std::string& cmd, const char* flag) {
     if (ec != std::errc() || end != v.data() + v.size() || v.empty())
         throw Error::usage(cmd + ": --" + flag + ": not a number: \"" + v + "\"");
     return n;
+}
+
+// --preserve-fds N: 0 .. 2^20 (no more descriptors than a process may have), not a number
+// that wraps when narrowed.
+unsigned preserved_fds(const Flags& f, const std::string& cmd) {
+    if (!f.has("preserve-fds")) return 0;
+    const long long n = number(f, cmd, "preserve-fds");
+    if (n < 0 || n > (1 << 20)) throw Error::usage(cmd + ": --preserve-fds: out of range: " + std::to_string(n));
+    return static_cast<unsigned>(n);
 }
 
 std::string need_id(const Flags& f, const std::string& cmd) {
@@ -222,11 +231,11 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             throw Error::usage("--systemd-cgroup: caisson-oci drives cgroupfs only (no systemd here); configure the client's "
                                "cgroup manager as cgroupfs");
         std::string id = need_id(f, cmd);
+        const unsigned preserve = preserved_fds(f, cmd);
+        require_callers_fds(preserve, caller_fds_end, true);
         // CVE-2019-5736: the init is this binary until start, and the program may name it as
         // its interpreter ("#!/proc/self/exe"): always from a protected copy (caisson/sandbox.hpp).
         caisson::run_from_protected_copy(argv);
-        unsigned preserve = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
-        require_callers_fds(preserve, caller_fds_end);
         if (cmd == "create") {
             oci::CreateOptions o{root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("no-pivot"),
                                  f.flag("no-new-keyring"), preserve, oci::activation_fds()};
@@ -234,7 +243,7 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             return 0;
         }
         return oci::run_container(root, id, f.get("bundle"), f.get("pid-file"), f.get("console-socket"), f.flag("detach"),
-                                  f.flag("no-pivot"), preserve, f.flag("keep"));
+                                  f.flag("no-pivot"), preserve, f.flag("keep"), f.flag("no-new-keyring"));
     }
     if (cmd == "start") {
         oci::start_container(root, need_id(f, cmd));
@@ -344,8 +353,8 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
             throw Error::usage("exec --process-label: caisson-oci applies no SELinux label (refused, not ignored)");
         // Accepted by runc's parser; a sub-cgroup caisson-oci cannot honour is refused, not ignored.
         if (f.has("cgroup")) throw Error::usage("exec --cgroup: caisson-oci runs an exec'd process in the container's own cgroup only");
-        o.preserve_fds = f.has("preserve-fds") ? static_cast<unsigned>(number(f, cmd, "preserve-fds")) : 0;
-        require_callers_fds(o.preserve_fds, caller_fds_end);
+        o.preserve_fds = preserved_fds(f, cmd);
+        require_callers_fds(o.preserve_fds, caller_fds_end, false);  // an exec'd process gets no LISTEN_FDS
         caisson::run_from_protected_copy(argv);  // CVE-2019-5736, as for create
         return oci::exec_in_container(o);
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 namespace caisson::mech {
 void write_proc_file(pid_t pid, const char* name, const std::string& text) {
@@ -64,6 +65,12 @@ void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid
     if (deny_setgroups) write_proc_file(pid, "setgroups", "deny");
     write_proc_file(pid, "uid_map", uid_map);
     write_proc_file(pid, "gid_map", gid_map);
+}
+
+bool own_setgroups_allowed() {
+    kernel::Fd fd(::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC));
+    char buf[16] = {};
+    return fd && ::read(fd.get(), buf, sizeof(buf) - 1) > 0 && std::string_view(buf).starts_with("allow");
 }
 
 void write_id_maps(pid_t pid, const IdMaps& maps, bool deny_setgroups) {

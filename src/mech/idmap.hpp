@@ -30,6 +30,10 @@ IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid);
 // supplementary groups (dropping one could grant what a negative ACL refuses).
 void write_id_maps(pid_t pid, const IdMaps& maps, bool deny_setgroups);
 
+// Whether this process's own user namespace allows setgroups (root inside `unshare -r`
+// does not): a namespace made below one that denies it denies it too.
+bool own_setgroups_allowed();
+
 // The same for maps of any number of lines ("INSIDE HOST COUNT\n" each), as an OCI config
 // gives them; setgroups is denied only when asked (a runtime that is root may allow it).
 void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid_map, bool deny_setgroups);

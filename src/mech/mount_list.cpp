@@ -45,6 +45,17 @@ bool set_recursive_attrs(int mnt, const MountAttrs& o, Failure& f, const char* w
     return true;
 }
 
+// A destination that leads back to the root itself (an image's `/data -> /`) would stack the
+// mount over the whole root: what the container's later mounts, masks and devices went
+// into would be covered for whoever enters it afterwards (an exec). Refused.
+bool not_the_root(int root, int at, const ListedMount& m, Failure& f) {
+    struct stat r{}, a{};
+    if (::fstat(root, &r) < 0 || ::fstat(at, &a) < 0) return f.set("stat mount destination", m.destination.c_str());
+    if (r.st_dev == a.st_dev && r.st_ino == a.st_ino)
+        return f.set("mount on the root itself", (m.destination + " (a link in the image leads there)").c_str(), EINVAL);
+    return true;
+}
+
 bool bind_mount(int root, const ListedMount& m, Failure& f) {
     const MountAttrs& o = m.attrs;
     // A bind takes no filesystem options: one it cannot apply is refused, not dropped.
@@ -63,6 +74,7 @@ bool bind_mount(int root, const ListedMount& m, Failure& f) {
     if (::fstat(tree.get(), &st) < 0) return f.set("stat bind source", m.source.c_str());
     kernel::Fd at(open_or_create(root, m.destination.c_str(), S_ISDIR(st.st_mode), f));
     if (!at) return false;
+    if (!not_the_root(root, at.get(), m, f)) return false;
     if (attach(tree.get(), at.get()) < 0) return f.set("bind mount", m.destination.c_str());
     return set_recursive_attrs(tree.get(), o, f, m.destination.c_str()) && set_propagation(tree.get(), o, f, m.destination.c_str());
 }
@@ -70,6 +82,7 @@ bool bind_mount(int root, const ListedMount& m, Failure& f) {
 bool attach_new(int root, int mnt, const ListedMount& m, Failure& f) {
     kernel::Fd at(open_or_create(root, m.destination.c_str(), true, f));
     if (!at) return false;
+    if (!not_the_root(root, at.get(), m, f)) return false;
     if (attach(mnt, at.get()) < 0) return f.set("mount", m.destination.c_str());
     return set_recursive_attrs(mnt, m.attrs, f, m.destination.c_str()) && set_propagation(mnt, m.attrs, f, m.destination.c_str());
 }

@@ -343,14 +343,15 @@ nlohmann::json features() {
 }
 
 int run_container(const std::string& root, const std::string& id, const std::string& bundle, const std::string& pid_file,
-                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds, bool keep) {
+                  const std::string& console_socket, bool detach, bool no_pivot, unsigned preserve_fds, bool keep,
+                  bool no_new_keyring) {
     // Signals meant for the container are held from before it exists, and forwarded.
     sigset_t set, old;
     ::sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) ::sigaddset(&set, s);
     ::sigaddset(&set, SIGCHLD);
     if (!detach) ::sigprocmask(SIG_BLOCK, &set, &old);
-    CreateOptions o{root, id, bundle, pid_file, console_socket, no_pivot, false, preserve_fds, activation_fds()};
+    CreateOptions o{root, id, bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds, activation_fds()};
     // A terminal in the foreground, without a console socket: the runtime relays the pty
     // itself, as runc does.
     std::unique_ptr<ForegroundTerminal> foreground;

@@ -66,13 +66,17 @@ std::string parent(const std::string& path) {
     return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
+// A TOML basic string's inside: quotes and backslashes escaped (the rest is kept to ASCII by
+// who calls it).
+std::string quoted(const std::string& text) {
+    std::string q;
+    for (char c : text) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    return q;
+}
+
 std::string quoted_list(const std::vector<std::string>& items) {
     std::string t = "[\n";
-    for (const auto& s : items) {
-        std::string q;
-        for (char c : s) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-        t += "  \"" + q + "\",\n";
-    }
+    for (const auto& s : items) t += "  \"" + quoted(s) + "\",\n";
     return t + "]\n";
 }
 
@@ -86,9 +90,22 @@ std::optional<unsigned> port_of(const std::string& address) {
 
 }  // namespace
 
+// A path the program named becomes a rule only as the literal it is: a name holding a
+// pattern's characters (a file called "**") would allow what the run never opened, and bytes
+// outside printable ASCII have no place in caisson's TOML. Such paths are left out, so the
+// checked run is refused them.
+namespace {
+bool literal_path(const std::string& path) {
+    for (unsigned char c : path)
+        if (c < 0x20 || c >= 0x7f || c == '*' || c == '?') return false;
+    return true;
+}
+}  // namespace
+
 PathRules path_rules(const Profile& p) {
     std::set<std::string> read, write;
     for (const auto& [path, bits] : p.paths) {
+        if (!literal_path(path)) continue;
         if (bits & kCreate) write.insert(parent(path) == "/" ? path : parent(path) + "/**");
         else if (bits & kWrite) write.insert(path);
         else read.insert(path);
@@ -117,7 +134,7 @@ PathRules path_rules(const Profile& p) {
 }
 
 std::string run_profile_toml(const Profile& p, const std::string& seccomp_path, const std::string& header) {
-    std::string t = header + "seccomp = \"" + seccomp_path + "\"\n";
+    std::string t = header + "seccomp = \"" + quoted(seccomp_path) + "\"\n";
     auto ports = [&](const std::set<std::string>& addresses, const char* key) {
         std::set<unsigned> set;
         std::string seen;
@@ -145,7 +162,7 @@ std::string run_profile_toml(const Profile& p, const std::string& seccomp_path, 
             // Names and ports as the proxy may give them, and nothing that could leave the string.
             const std::string name = h.substr(0, colon), port = h.substr(colon + 1);
             if (host_rules::normalize(name) != name || name.find_first_not_of("0123456789.") == std::string::npos || port.empty() || port.size() > 5 ||
-                port.find_first_not_of("0123456789") != std::string::npos)
+                port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 || std::stoul(port) > 65535)
                 continue;
             by_name[name].insert(port);
         }

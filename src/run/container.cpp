@@ -6,6 +6,7 @@
 #include "mech/console.hpp"
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
+#include "mech/keyring.hpp"
 #include "mech/loopback.hpp"
 #include "mech/mounts.hpp"
 #include "mech/namespaces.hpp"
@@ -68,6 +69,8 @@ namespace {
     }
     // A session of its own: no controlling terminal of the caller's (CVE-2017-5226).
     if (::setsid() < 0) f.set("setsid", "container init"), fail();
+    // A session keyring of its own, made as the container's root: not the caller's.
+    if (!plan.session_keyring.empty() && !mech::join_session_keyring(plan.session_keyring.c_str(), f)) fail();
     // 4. The runtime's hooks, in these namespaces and before the root.
     if (hooks.runtime_created) {
         Message m{};

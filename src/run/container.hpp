@@ -44,6 +44,9 @@ struct ContainerPlan {
     std::vector<std::pair<std::string, std::string>> sysctls;
     mech::ListRootPlan root;
     bool bring_up_loopback = false;  // a new network namespace
+    // The init joins this session keyring ("_ses.ID", runc's name), the caller's stays
+    // behind; empty: the caller's is kept (--no-new-keyring).
+    std::string session_keyring;
     std::optional<std::string> hostname, domainname;
     ContainerProcess process;
 

@@ -69,7 +69,7 @@ bool supervisor_alive(int channel) {
 }
 
 // Init's own ids in its user namespace, and no supplementary group when the caller was root
-// (its maps left setgroups allowed for that). An ordinary user's maps deny setgroups: the
+// where setgroups is allowed (its maps left it allowed for that). An ordinary user's maps deny setgroups: the
 // kernel keeps that user's groups, and caisson cannot drop them.
 bool set_identity(uid_t uid, gid_t gid, bool drop_groups, Failure& f) {
     if (drop_groups && kernel::set_groups(0, nullptr) < 0) return f.set("setgroups", "supplementary groups, to none");
@@ -278,7 +278,7 @@ void kill_remaining_children() {
 
     // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
     // both are set after; a dumpable init may write its /proc/self files (timens_offsets).
-    if (plan.new_userns && !set_identity(plan.steps.uid, plan.steps.gid, plan.as_root, f)) report_failure(plan.channel, f);
+    if (plan.new_userns && !set_identity(plan.steps.uid, plan.steps.gid, plan.drop_groups, f)) report_failure(plan.channel, f);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);

@@ -4,6 +4,7 @@
 #include "mech/clone.hpp"
 #include "mech/console.hpp"
 #include "mech/fds.hpp"
+#include "mech/keyring.hpp"
 #include "run/channel.hpp"
 
 #include <caisson/error.hpp>
@@ -95,6 +96,7 @@ int differing_namespaces(pid_t pid) {
     p.runtime_fds[0] = channel;
     ::sigprocmask(SIG_SETMASK, &process_mask, nullptr);
     if (::setsid() < 0) f.set("setsid", "exec process"), fail();
+    if (plan.new_session_keyring && !mech::join_session_keyring(nullptr, f)) fail();
     if (p.console && !mech::open_console(plan.console_socket, *p.console, f)) fail();
     if (plan.console_socket >= 0) ::close(plan.console_socket);
     if (!resolve_executable(p, f)) fail();

@@ -23,6 +23,7 @@ struct JoinPlan {
     std::vector<uint16_t> initial_cpus;     // the helper's CPUs until it is in the cgroup
     ContainerProcess process;
     int console_socket = -1;                // with process.console
+    bool new_session_keyring = true;        // an anonymous one of its own, not the caller's
 };
 
 // Returns the process's pid once it has exec'd (a child of this process). Throws

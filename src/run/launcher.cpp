@@ -155,7 +155,7 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
     if (maps) {
         out.push_back("uid-map " + std::to_string(maps->inside_uid) + "->" + std::to_string(maps->host_uid));
         out.push_back("gid-map " + std::to_string(maps->inside_gid) + "->" + std::to_string(maps->host_gid));
-        out.emplace_back("setgroups-deny");
+        out.emplace_back(plan.drop_groups ? "no-supplementary-groups" : "setgroups-deny");
     }
     if (p.namespaces.mount) {
         out.emplace_back("pivot_root");
@@ -269,6 +269,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         }
     }
     run::LaunchPlan plan = run::build_plan(p, caller_uid, caller_gid, learn_trace.has_value());
+    plan.drop_groups = maps && caller_uid == 0 && mech::own_setgroups_allowed();
     if (next) {
         // What the program would need from the moment of clone, before it exists.
         if (p.process.tty) throw Error::usage("a sandbox made ahead of its program has no terminal to give it (--tty)");
@@ -489,7 +490,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     overlay_root.reset();  // the child has its own copy
     // As root, setgroups stays allowed so that init drops the supplementary groups it was
     // cloned with (root's: gid 0's files would stay open to the sandbox's nobody).
-    if (maps) mech::write_id_maps(init.pid(), *maps, /*deny_setgroups=*/caller_uid != 0);
+    if (maps) mech::write_id_maps(init.pid(), *maps, /*deny_setgroups=*/!plan.drop_groups);
     if (cgroup) cgroup->join_v1(init.pid(), cgroup->v2_fd() >= 0 && !joined_by_clone);  // before Go: init waits for it
     // The sandbox's network namespace exists from the clone on; it is wired before the
     // program starts, so the program never sees it half made.
@@ -608,16 +609,18 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
             timeout = left < 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
         }
         int n = ::poll(fds, 7, timeout);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw Error(ErrorKind::Setup, "poll", "supervisor", errno);
-        }
+        const int poll_errno = errno;
         // Checked on every wake-up, not only when poll timed out: a sandbox that keeps the
-        // supervisor busy (a notification a call, from many threads) must not outlive its limit.
+        // supervisor busy (a notification a call, from many threads; signals) must not
+        // outlive its limit.
         if (limited && !program_pending && !out.time_limit_fired && Clock::now() >= deadline) {
             // Killing PID 1 kills the whole pid namespace.
             out.time_limit_fired = true;
             kill_sandbox();
+        }
+        if (n < 0) {
+            if (poll_errno == EINTR) continue;
+            throw Error(ErrorKind::Setup, "poll", "supervisor", poll_errno);
         }
         if (n == 0) continue;
         if (fds[2].revents) {

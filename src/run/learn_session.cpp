@@ -1,11 +1,13 @@
 #include <caisson/learn.hpp>
 
 #include "policy/learned.hpp"
+#include "policy/printable.hpp"
 
 #include "kernel/fd.hpp"
 #include "policy/profile.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/output_file.hpp>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -76,12 +78,6 @@ Run run_captured(Policy policy, int input) {
     return r;
 }
 
-void write_new_file(const std::string& path, const std::string& text, const char* step) {
-    kernel::Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw Error(ErrorKind::Setup, step, path, errno);
-}
-
 std::string status_text(const Outcome& o) {
     return o.exited ? "exit " + std::to_string(o.exit_code) : "signal " + std::to_string(o.term_signal);
 }
@@ -147,6 +143,10 @@ int learn(const LearnOptions& opts, Policy policy) {
         text << f.rdbuf();
         earlier.push_back(learned::from_toml(text.str(), m));
     }
+    // Written after the runs, opened before them (caisson/output_file.hpp).
+    const OutputFile policy_file(opts.output, "caisson learn: --output");
+    OutputFile profile_file;
+    if (!opts.profile_output.empty()) profile_file = OutputFile(opts.profile_output, "caisson learn: --profile-output");
     // The same input for both runs: a terminal cannot be replayed, so it is not checked.
     kernel::Fd input;
     bool replay = opts.verify && !::isatty(0);
@@ -166,14 +166,14 @@ int learn(const LearnOptions& opts, Policy policy) {
     learned::Profile profile = profile_of(first.outcome);
     for (const auto& e : earlier) learned::merge(profile, e);
     std::string text = learned_text(profile, policy.process.argv, "caisson learn");
-    write_new_file(opts.output, text, "write learned policy");
+    policy_file.write(text);
     std::string run_profile;
     if (!opts.profile_output.empty()) {
         char here[4096];
         std::string abs = opts.output;
         if (abs.front() != '/' && ::getcwd(here, sizeof(here))) abs = std::string(here) + "/" + abs;
-        run_profile = learned::run_profile_toml(profile, abs, "# Learned by caisson learn: a run profile around " + abs + "\n");
-        write_new_file(opts.profile_output, run_profile, "write learned run profile");
+        run_profile = learned::run_profile_toml(profile, abs, "# Learned by caisson learn: a run profile around " + printable(abs, 4096) + "\n");
+        profile_file.write(run_profile);
     }
     std::fprintf(stderr, "caisson learn: %zu system calls (%zu by argument value), %zu paths, %zu addresses into %s%s%s\n",
                  profile.allow.size() + profile.by_value.size(), profile.by_value.size(), profile.paths.size(),

@@ -26,6 +26,9 @@ struct LaunchPlan {
     uint64_t clone_flags = 0;
     bool new_userns = false;
     bool as_root = false;  // the caller is the host's root
+    // Init drops its supplementary groups (the maps leave setgroups allowed): the caller may
+    // allow setgroups, being root where its own user namespace allows it.
+    bool drop_groups = false;
 
     // Filesystem: what mech/mounts builds the root from.
     mech::RootPlan root;

@@ -165,22 +165,34 @@ seccomp::Policy learn_policy(bool traced) {
     return s;
 }
 
-seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
-    seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy(learn_traced);
-    if (!p.process.tty) return s;
+// A refusal caisson puts in front of every rule of the program's filter (with no policy at
+// all, in a filter of its own that allows the rest).
+void refuse_first(seccomp::Policy& s, const char* syscall, int err, const char* when, const char* origin) {
     if (s.mode == seccomp::Mode::None) {
         s.mode = seccomp::Mode::Filter;
         s.default_action = {seccomp::ActionKind::Allow, 0};
         s.rules.clear();
     }
     seccomp::Rule r;
-    r.syscalls = {"ioctl"};
-    r.action = {seccomp::ActionKind::Errno, EPERM};
+    r.syscalls = {syscall};
+    r.action = {seccomp::ActionKind::Errno, err};
     r.conditional = true;
-    r.when_text = "arg1 in {TIOCSTI, TIOCLINUX}";
+    r.when_text = when;
     r.when = filter::parse_condition(r.when_text);
-    r.origin = "--tty";
+    r.origin = origin;
     s.rules.insert(s.rules.begin(), std::move(r));
+}
+
+seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
+    seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy(learn_traced);
+    // Where there is no network namespace to stand behind (--no-namespaces), Landlock refuses
+    // TCP, but neither datagrams nor a Unix socket's path (the user's D-Bus, systemd's
+    // manager, an LXD or Docker socket would run code outside): no such socket is made.
+    // socketpair stays, which reaches nothing outside.
+    if (p.namespaces.none && p.learn_path.empty())
+        refuse_first(s, "socket", EACCES, "arg0 == AF_UNIX || (arg0 in {AF_INET, AF_INET6} && (arg1 & 0xf) != SOCK_STREAM)",
+                     "--no-namespaces");
+    if (p.process.tty) refuse_first(s, "ioctl", EPERM, "arg1 in {TIOCSTI, TIOCLINUX}", "--tty");
     return s;
 }
 

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/un.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -110,10 +112,23 @@ TEST(NoNamespaces, WhatTheKernelStillAllowsHoldsTheProgram) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
     ASSERT_EQ(::listen(listener, 1), 0);
+    // A host service's Unix socket (what D-Bus, systemd, LXD or Docker listen on), reachable
+    // by path from anywhere Landlock lets the program read.
+    const std::string service = dir.path() + "/service.sock";
+    int unix_listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un u{};
+    u.sun_family = AF_UNIX;
+    std::snprintf(u.sun_path, sizeof(u.sun_path), "%s", service.c_str());
+    ASSERT_EQ(::bind(unix_listener, reinterpret_cast<sockaddr*>(&u), sizeof(u)), 0);
+    ASSERT_EQ(::listen(unix_listener, 1), 0);
+    ASSERT_EQ(::chmod(service.c_str(), 0777), 0);
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
     RunResult r = run_caisson({"run", "--no-namespaces", "--report", report, "--", probe_path(), "--write", "/etc/caisson-x",
-                               "--write", "/tmp/caisson-nons-" + std::to_string(::getpid()), "--connect", "7120"},
+                               "--write", "/tmp/caisson-nons-" + std::to_string(::getpid()), "--connect", "7120",
+                               "--dial", "unix:" + service, "--dial", "udp:127.0.0.1:7121"},
                               under_container_filter());
     ::close(listener);
+    ::close(unix_listener);
     ::unlink(("/tmp/caisson-nons-" + std::to_string(::getpid())).c_str());
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["ns"]["pid"], host_ns("pid")) << "no namespace was made";
@@ -124,6 +139,8 @@ TEST(NoNamespaces, WhatTheKernelStillAllowsHoldsTheProgram) {
     EXPECT_EQ(r.probe["writes"]["/etc/caisson-x"], "EACCES") << "Landlock: nothing outside /tmp is writable";
     EXPECT_EQ(r.probe["writes"]["/tmp/caisson-nons-" + std::to_string(::getpid())], "ok");
     EXPECT_EQ(r.probe["connects"]["7120"], "EACCES") << "Landlock: no TCP connect";
+    EXPECT_EQ(r.probe["dials"]["unix:" + service], "EACCES") << "no Unix socket is made, so no host service is reached";
+    EXPECT_EQ(r.probe["dials"]["udp:127.0.0.1:7121"], "EACCES") << "no datagram socket either: Landlock holds TCP only";
     json j = read_json(report);
     EXPECT_NE(j["not_enforced"].dump().find("--no-namespaces"), std::string::npos) << j.dump();
 }

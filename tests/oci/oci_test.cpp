@@ -1183,6 +1183,20 @@ TEST(OciEscape, AnImagesProcOrSysThatIsASymlinkIsRefused) {
     }
 }
 
+// An image's link that leads a mount's destination back to the root (`/data -> /`) would
+// stack the mount over the whole root, and an exec'd process would enter the container
+// without its /proc, /dev or masks: refused.
+TEST(OciEscape, AMountLedOntoTheRootByAnImagesLinkIsRefused) {
+    Bundle b;
+    std::filesystem::create_symlink("/", b.rootfs() + "/data");
+    TempDir src;
+    b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", src.path()}, {"options", {"rbind", "ro"}}});
+    RunResult r = b.run({}, "onroot");
+    EXPECT_NE(r.status, 0);
+    EXPECT_TRUE(r.probe.is_null()) << "the process ran";
+    EXPECT_NE(r.err.find("mount on the root itself: /data"), std::string::npos) << r.err;
+}
+
 // After the change of ids the init is still caisson-oci's image, waiting at the start
 // barrier: not dumpable, even where fs.suid_dumpable would make it so, or a process of the
 // same uid could ptrace it past Landlock and the stacked filter.
@@ -1206,6 +1220,36 @@ TEST(OciEscape, TheWaitingInitIsNotDumpableAfterItsIdsChange) {
     ASSERT_EQ(::stat(("/proc/" + read_file(pid_file) + "/environ").c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, 0u) << "/proc/PID/environ of a dumpable process is its own uid's";
     EXPECT_EQ(b.oci("delete", {"--force"}, "dumpable").status, 0);
+}
+
+// A session keyring of the container's own (runc's and crun's rule): with keyctl allowed by
+// its filter, a container that kept its caller's would hold the caller's keys, and share
+// them with every other container. --no-new-keyring keeps the caller's, as runc's does.
+TEST(OciEscape, AContainerHasASessionKeyringOfItsOwn) {
+    const long mine = ::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* KEY_SPEC_SESSION_KEYRING */, 1);
+    if (mine < 0 && errno == ENOSYS) GTEST_SKIP() << "this kernel has no keys";
+    ASSERT_GT(mine, 0) << std::strerror(errno);
+    Bundle b;
+    b.config["linux"].erase("seccomp");  // keyctl allowed, as a permissive image's filter would
+    b.config["process"]["args"] = {"/probe", "--session-keyring"};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "keys");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.probe["session_keyring"], std::to_string(mine)) << "the container's init holds its caller's keyring";
+    EXPECT_EQ(r.probe["session_keyring"].get<std::string>().find_first_not_of("0123456789"), std::string::npos) << r.probe;
+    b.oci("delete", {"--force"}, "keys");
+
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "keys").status, 0);
+    RunResult e = b.oci("exec", {"keys", "/probe", "--session-keyring"}, "");
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.probe["session_keyring"], std::to_string(mine)) << "an exec'd process holds its caller's keyring";
+    b.oci("delete", {"--force"}, "keys");
+
+    b.config["process"]["args"] = {"/probe", "--session-keyring"};
+    RunResult k = b.oci("run", {"--bundle", b.path(), "--no-new-keyring"}, "keys");
+    ASSERT_EQ(k.status, 0) << k.err;
+    EXPECT_EQ(k.probe["session_keyring"], std::to_string(mine)) << "--no-new-keyring keeps the caller's";
+    b.oci("delete", {"--force"}, "keys");
 }
 
 TEST(OciEscape, AWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoot) {
@@ -1262,14 +1306,20 @@ TEST(OciEscape, PreservedDescriptorsTheCallerDidNotOpenAreRefused) {
         EXPECT_NE(e.err.find("descriptor 3 is not open in the caller"), std::string::npos) << flags[0] << ": " << e.err;
         EXPECT_TRUE(e.probe.is_null()) << flags[0] << ": the process ran: " << e.out;
     }
-    RunResult logged = run_oci({"--root", b.root(), "--log", logs.path() + "/log", "exec", "-preserve-fds", "1", "busy-fds", "/probe"});
+    RunResult logged = run_oci({"--root", b.root(), "--log", logs.path() + "/log", "--debug", "exec", "-preserve-fds", "1", "busy-fds", "/probe"});
     EXPECT_NE(logged.status, 0);
     EXPECT_NE(logged.err.find("descriptor 3 is not open in the caller"), std::string::npos) << logged.err;
     EXPECT_TRUE(logged.probe.is_null()) << "the process ran: " << logged.out;
     b.config["process"]["args"] = {"/probe"};
-    RunResult r = b.oci("run", {"--bundle", b.path(), "--preserve-fds", "2"}, "pf");
-    EXPECT_NE(r.status, 0);
-    EXPECT_NE(r.err.find("descriptor 3 is not open in the caller"), std::string::npos) << r.err;
+    for (const char* flag : {"--preserve-fds", "-preserve-fds"}) {
+        RunResult r = b.oci("run", {"--bundle", b.path(), flag, "2"}, "pf");
+        EXPECT_NE(r.status, 0) << flag;
+        EXPECT_NE(r.err.find("descriptor 3 is not open in the caller"), std::string::npos) << flag << ": " << r.err;
+        EXPECT_TRUE(r.probe.is_null()) << flag << ": the process ran: " << r.out;
+    }
+    RunResult wrapped = b.oci("exec", {"--preserve-fds", "4294967297", "busy-fds", "/probe"}, "");
+    EXPECT_NE(wrapped.status, 0);
+    EXPECT_NE(wrapped.err.find("out of range"), std::string::npos) << "a count that wraps to 1: " << wrapped.err;
     b.oci("delete", {"--force"}, "busy-fds");
 }
 

@@ -642,6 +642,16 @@ TEST(LearnedPaths, ManyFilesBecomeTheirDirectoryAndCreatedFilesTheirs) {
     EXPECT_EQ(profile.find("\nwritable-root"), std::string::npos) << profile;
     EXPECT_EQ(profile.find("\nhost-homes"), std::string::npos) << profile;
     EXPECT_NE(profile.find("allow-host = [\"ok.example:443\"]\n"), std::string::npos) << profile;
+
+    // A name that is a pattern (a file called "**") or that TOML cannot hold is no rule.
+    learned::Profile globbed;
+    globbed.paths["/**"] = learned::kWrite;
+    globbed.paths["/tmp/a?b"] = learned::kRead;
+    globbed.paths["/tmp/line\nbreak"] = learned::kRead;
+    globbed.paths["/tmp/ok"] = learned::kRead;
+    auto rules = learned::path_rules(globbed);
+    EXPECT_TRUE(rules.write.empty()) << "a learned \"/**\" would allow every write";
+    EXPECT_EQ(rules.read, (std::vector<std::string>{"/tmp/ok"}));
 }
 
 }  // namespace
