@@ -111,8 +111,8 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     }
     // The files written after the run, opened before it starts (caisson/output_file.hpp).
     caisson::OutputFile report, learned;
-    if (!policy.report_path.empty()) report = caisson::OutputFile(policy.report_path, "--report");
-    if (!policy.learn_path.empty()) learned = caisson::OutputFile(policy.learn_path, "--learn");
+    if (!policy.report_path.empty()) report = caisson::OutputFile(policy.report_path, "--report", policy.process.pass_fds);
+    if (!policy.learn_path.empty()) learned = caisson::OutputFile(policy.learn_path, "--learn", policy.process.pass_fds);
     if (policy.vm.enabled) {
         if (!pool_socket.empty()) throw Error::usage("--vm: a pool's sandboxes are on this kernel (--pool)");
         // The jails run this binary's code as the caller's ids where the caller is not root.

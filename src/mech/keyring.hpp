@@ -9,8 +9,9 @@
 namespace caisson::mech {
 
 // Joins (creating it if it does not exist) the session keyring `name`, or a new anonymous one
-// with nullptr. A kernel without keys (ENOSYS) is no error: there is nothing to share. Any
-// other refusal (a filter of the caller's, EPERM) fails closed, naming --no-new-keyring.
+// with nullptr, that only its possessors may use. A kernel without keys (ENOSYS), or keyctl
+// refused to this process (EPERM, EACCES: an outer filter or LSM, which the container's
+// processes inherit), is no error: there is nothing they could share.
 bool join_session_keyring(const char* name, kernel::Failure& f);
 
 }  // namespace caisson::mech

@@ -66,11 +66,21 @@ std::string parent(const std::string& path) {
     return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
-// A TOML basic string's inside: quotes and backslashes escaped (the rest is kept to ASCII by
-// who calls it).
+// A TOML basic string's inside: quotes, backslashes and control characters escaped (the rest
+// is kept to ASCII by who calls it).
 std::string quoted(const std::string& text) {
     std::string q;
-    for (char c : text) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            q += std::string("\\") + c;
+        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            char esc[8];
+            std::snprintf(esc, sizeof(esc), "\\u%04x", static_cast<unsigned char>(c));
+            q += esc;
+        } else {
+            q += c;
+        }
+    }
     return q;
 }
 

@@ -80,8 +80,8 @@ const std::array kSettings{
             "for a host that forbids namespaces (a container, user namespaces disabled): none at all; no_new_privs, "
             "seccomp, rlimits and the supervisor stay, and Landlock stands in for the mount and network namespaces: "
             "read and execute anywhere, write only /tmp and /dev/null, no TCP bind or connect, no signals or abstract "
-            "sockets outside (more --landlock-* flags widen it), and no Unix or datagram socket made (the filter: "
-            "Landlock holds neither); the report lists what was not applied",
+            "sockets outside (more --landlock-* flags widen it), and no socket but TCP and netlink made, no TCP Fast "
+            "Open, no io_uring (the filter: Landlock holds only TCP); the report lists what was not applied",
             [](Policy& p, Args a) {
                 if (!on(a, "no-namespaces")) return;
                 Namespaces none;

@@ -144,9 +144,10 @@ int learn(const LearnOptions& opts, Policy policy) {
         earlier.push_back(learned::from_toml(text.str(), m));
     }
     // Written after the runs, opened before them (caisson/output_file.hpp).
-    const OutputFile policy_file(opts.output, "caisson learn: --output");
+    const OutputFile policy_file(opts.output, "caisson learn: --output", policy.process.pass_fds);
     OutputFile profile_file;
-    if (!opts.profile_output.empty()) profile_file = OutputFile(opts.profile_output, "caisson learn: --profile-output");
+    if (!opts.profile_output.empty())
+        profile_file = OutputFile(opts.profile_output, "caisson learn: --profile-output", policy.process.pass_fds);
     // The same input for both runs: a terminal cannot be replayed, so it is not checked.
     kernel::Fd input;
     bool replay = opts.verify && !::isatty(0);

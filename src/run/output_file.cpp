@@ -6,21 +6,38 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace caisson {
 
-OutputFile::OutputFile(const std::string& path, const std::string& what) : path_(path), what_(what) {
+OutputFile::OutputFile(const std::string& path, const std::string& what, const std::vector<int>& pass_fds)
+    : path_(path), what_(what) {
+    for (int fd : pass_fds)
+        if (fd >= 3 && ::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "--pass-fd", std::to_string(fd), errno);
     // No O_TRUNC: a file of another name is refused before anything of it is cut.
     fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
     if (!fd_) throw Error(ErrorKind::Usage, what + ": open", path, errno);
     struct stat st{};
     if (::fstat(fd_.get(), &st) < 0) throw Error(ErrorKind::Usage, what + ": fstat", path, errno);
+    if (S_ISCHR(st.st_mode)) return;  // /dev/null: nothing to cut, nothing to wait on
     if (!S_ISREG(st.st_mode)) throw Error::usage(what + ": " + path + " is not a regular file");
     if (st.st_nlink != 1)
         throw Error::usage(what + ": " + path + " has " + std::to_string(st.st_nlink) + " names (a hard link): caisson writes only a file of one");
 }
 
 void OutputFile::write(const std::string& text) const {
+    struct stat st{};
+    if (::fstat(fd_.get(), &st) < 0) throw Error(ErrorKind::Setup, what_ + ": fstat", path_, errno);
+    if (S_ISCHR(st.st_mode)) {
+        for (size_t done = 0; done < text.size();) {
+            ssize_t n = ::write(fd_.get(), text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) return;  // a device that takes no more now: not waited on
+            if (n <= 0) throw Error(ErrorKind::Setup, what_ + ": write", path_, n < 0 ? errno : EIO);
+            done += static_cast<size_t>(n);
+        }
+        return;
+    }
     if (::ftruncate(fd_.get(), 0) < 0) throw Error(ErrorKind::Setup, what_ + ": truncate", path_, errno);
     for (size_t done = 0; done < text.size();) {
         ssize_t n = ::pwrite(fd_.get(), text.data() + done, text.size() - done, static_cast<off_t>(done));

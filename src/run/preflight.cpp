@@ -176,9 +176,11 @@ void refuse_first(seccomp::Policy& s, const char* syscall, int err, const char* 
     seccomp::Rule r;
     r.syscalls = {syscall};
     r.action = {seccomp::ActionKind::Errno, err};
-    r.conditional = true;
-    r.when_text = when;
-    r.when = filter::parse_condition(r.when_text);
+    r.conditional = when != nullptr;  // none: the call whatever its arguments
+    if (when) {
+        r.when_text = when;
+        r.when = filter::parse_condition(r.when_text);
+    }
     r.origin = origin;
     s.rules.insert(s.rules.begin(), std::move(r));
 }
@@ -186,12 +188,22 @@ void refuse_first(seccomp::Policy& s, const char* syscall, int err, const char* 
 seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
     seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy(learn_traced);
     // Where there is no network namespace to stand behind (--no-namespaces), Landlock refuses
-    // TCP, but neither datagrams nor a Unix socket's path (the user's D-Bus, systemd's
-    // manager, an LXD or Docker socket would run code outside): no such socket is made.
-    // socketpair stays, which reaches nothing outside.
-    if (p.namespaces.none && p.learn_path.empty())
-        refuse_first(s, "socket", EACCES, "arg0 == AF_UNIX || (arg0 in {AF_INET, AF_INET6} && (arg1 & 0xf) != SOCK_STREAM)",
+    // TCP connects and binds, and nothing else: not datagrams, not a Unix socket's path (the
+    // user's D-Bus, systemd's manager, an LXD or Docker socket would run code outside), not
+    // MPTCP or SCTP streams (which its TCP rules do not see), not another family (vsock,
+    // SMC, TIPC), not a connect made by TCP Fast Open's sendto. So the only sockets made are
+    // plain TCP and netlink (the kernel's own), with no Fast Open, and no io_uring (whose
+    // operations make and connect sockets past the filter). socketpair stays: it reaches
+    // nothing outside.
+    if (p.namespaces.none && p.learn_path.empty()) {
+        refuse_first(s, "socket", EACCES,
+                     "!(arg0 == AF_NETLINK || (arg0 in {AF_INET, AF_INET6} && (arg1 & 0xf) == SOCK_STREAM && arg2 in {0, 6}))",
                      "--no-namespaces");
+        refuse_first(s, "sendto", EACCES, "arg3 & 0x20000000", "--no-namespaces (MSG_FASTOPEN)");
+        refuse_first(s, "sendmsg", EACCES, "arg2 & 0x20000000", "--no-namespaces (MSG_FASTOPEN)");
+        refuse_first(s, "sendmmsg", EACCES, "arg3 & 0x20000000", "--no-namespaces (MSG_FASTOPEN)");
+        refuse_first(s, "io_uring_setup", EPERM, nullptr, "--no-namespaces");
+    }
     if (p.process.tty) refuse_first(s, "ioctl", EPERM, "arg1 in {TIOCSTI, TIOCLINUX}", "--tty");
     return s;
 }

@@ -125,7 +125,7 @@ TEST(NoNamespaces, WhatTheKernelStillAllowsHoldsTheProgram) {
     ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
     RunResult r = run_caisson({"run", "--no-namespaces", "--report", report, "--", probe_path(), "--write", "/etc/caisson-x",
                                "--write", "/tmp/caisson-nons-" + std::to_string(::getpid()), "--connect", "7120",
-                               "--dial", "unix:" + service, "--dial", "udp:127.0.0.1:7121"},
+                               "--dial", "unix:" + service, "--dial", "udp:127.0.0.1:7121", "--dial", "mptcp:127.0.0.1:7120"},
                               under_container_filter());
     ::close(listener);
     ::close(unix_listener);
@@ -141,6 +141,7 @@ TEST(NoNamespaces, WhatTheKernelStillAllowsHoldsTheProgram) {
     EXPECT_EQ(r.probe["connects"]["7120"], "EACCES") << "Landlock: no TCP connect";
     EXPECT_EQ(r.probe["dials"]["unix:" + service], "EACCES") << "no Unix socket is made, so no host service is reached";
     EXPECT_EQ(r.probe["dials"]["udp:127.0.0.1:7121"], "EACCES") << "no datagram socket either: Landlock holds TCP only";
+    EXPECT_EQ(r.probe["dials"]["mptcp:127.0.0.1:7120"], "EACCES") << "no MPTCP stream, which Landlock's TCP rules do not see";
     json j = read_json(report);
     EXPECT_NE(j["not_enforced"].dump().find("--no-namespaces"), std::string::npos) << j.dump();
 }

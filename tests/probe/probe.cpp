@@ -411,7 +411,8 @@ std::string try_dial(const std::string& spec) {
         len = sizeof(*a);
     }
     bool udp = proto == "udp";
-    int fd = ::socket(v6 ? AF_INET6 : AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    // "mptcp": a stream that is not TCP to Landlock's rules (IPPROTO_MPTCP).
+    int fd = ::socket(v6 ? AF_INET6 : AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, proto == "mptcp" ? 262 : 0);
     if (fd < 0) return strerrorname_np(errno);
     timeval limit{2, 0};  // a dropped SYN: EINPROGRESS after 2 s, not a hang
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
