@@ -2,8 +2,8 @@
 // perhaps as root, often in a directory the sandbox may write (the project of an agent):
 // opened before the sandbox starts, so that nothing the sandbox does to the path meanwhile
 // (a link or a FIFO put in its place, a directory swapped for a link) changes which file is
-// written. Only a regular file of one name (or a character device, such as /dev/null) is
-// taken: the last component is never followed as a link, a FIFO is refused at once rather
+// written. Only a regular file of one name (or /dev/null) is taken, and nothing else is even
+// opened (opening a device may act): the last component is never followed as a link, a FIFO is refused at once rather
 // than waited on, and a file with another name elsewhere (a hard link) is refused before
 // anything of it is cut.
 #pragma once

@@ -86,6 +86,8 @@ constexpr ArgBits kArgBits[] = {
     {"recvfrom", {32, 64, 64, 32, 64, 64}},
     {"sendmsg", {32, 64, 32}},
     {"recvmsg", {32, 64, 32}},
+    {"sendmmsg", {32, 64, 32, 32}},
+    {"recvmmsg", {32, 64, 32, 32, 64}},
     {"shutdown", {32, 32}},
     {"setsockopt", {32, 32, 32, 64, 32}},
     {"getsockopt", {32, 32, 32, 64, 64}},

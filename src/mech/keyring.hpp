@@ -9,9 +9,9 @@
 namespace caisson::mech {
 
 // Joins (creating it if it does not exist) the session keyring `name`, or a new anonymous one
-// with nullptr, that only its possessors may use. A kernel without keys (ENOSYS), or keyctl
-// refused to this process (EPERM, EACCES: an outer filter or LSM, which the container's
-// processes inherit), is no error: there is nothing they could share.
+// with nullptr, that only its possessors may use. A kernel without keys (ENOSYS) is no error,
+// nor is keyctl refused to this process where the caller's session keyring is out of reach
+// as well (an outer filter, which the container's processes inherit): nothing to share.
 bool join_session_keyring(const char* name, kernel::Failure& f);
 
 }  // namespace caisson::mech

@@ -230,15 +230,6 @@ Policy with_caller_paths(Policy p) {
     if (std::string why = homes::workdir_refusal(cwd, home, masks); !why.empty())
         throw Error::usage("--workdir: the current directory " + std::string(cwd) + " cannot be bound read-write: " + why);
     p.fs.mounts.push_back({MountKind::Bind, cwd, cwd, 0, 0755});
-    // git runs what a repository's hooks and configuration name (core.fsmonitor, a pager, a
-    // filter), on the host, at the user's next git command: those stay read-only. What git
-    // stores (objects, refs, the index) stays writable, so the program may still commit.
-    const std::string git = std::string(cwd) + "/.git";
-    struct stat st{};
-    if (::lstat(git.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-        for (const char* name : {"/hooks", "/config"})
-            if (::lstat((git + name).c_str(), &st) == 0 && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
-                p.fs.mounts.push_back({MountKind::RoBind, git + name, git + name, 0, 0755});
     if (p.process.cwd == "/") p.process.cwd = cwd;
     p.fs.workdir = false;
     return p;

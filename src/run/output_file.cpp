@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,12 +15,24 @@ OutputFile::OutputFile(const std::string& path, const std::string& what, const s
     : path_(path), what_(what) {
     for (int fd : pass_fds)
         if (fd >= 3 && ::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "--pass-fd", std::to_string(fd), errno);
-    // No O_TRUNC: a file of another name is refused before anything of it is cut.
-    fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
+    // Nothing but a regular file, or /dev/null, is opened at all: opening a device may act
+    // (a watchdog arms), a FIFO may wait. Looked at first, then opened without following a
+    // link and checked to be the same file. No O_TRUNC: a file of another name is refused
+    // before anything of it is cut.
+    struct stat before{};
+    const bool existed = ::lstat(path.c_str(), &before) == 0;
+    if (!existed && errno != ENOENT) throw Error(ErrorKind::Usage, what + ": stat", path, errno);
+    const dev_t null_device = makedev(1, 3);
+    auto is_null = [&](const struct stat& s) { return S_ISCHR(s.st_mode) && s.st_rdev == null_device; };
+    if (existed && !S_ISREG(before.st_mode) && !is_null(before))
+        throw Error::usage(what + ": " + path + " is not a regular file (or /dev/null)");
+    fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644));
     if (!fd_) throw Error(ErrorKind::Usage, what + ": open", path, errno);
     struct stat st{};
     if (::fstat(fd_.get(), &st) < 0) throw Error(ErrorKind::Usage, what + ": fstat", path, errno);
-    if (S_ISCHR(st.st_mode)) return;  // /dev/null: nothing to cut, nothing to wait on
+    if (existed && (st.st_dev != before.st_dev || st.st_ino != before.st_ino))
+        throw Error::usage(what + ": " + path + " changed while it was opened");
+    if (is_null(st)) return;  // nothing to cut, nothing to wait on
     if (!S_ISREG(st.st_mode)) throw Error::usage(what + ": " + path + " is not a regular file");
     if (st.st_nlink != 1)
         throw Error::usage(what + ": " + path + " has " + std::to_string(st.st_nlink) + " names (a hard link): caisson writes only a file of one");
@@ -28,16 +41,7 @@ OutputFile::OutputFile(const std::string& path, const std::string& what, const s
 void OutputFile::write(const std::string& text) const {
     struct stat st{};
     if (::fstat(fd_.get(), &st) < 0) throw Error(ErrorKind::Setup, what_ + ": fstat", path_, errno);
-    if (S_ISCHR(st.st_mode)) {
-        for (size_t done = 0; done < text.size();) {
-            ssize_t n = ::write(fd_.get(), text.data() + done, text.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN) return;  // a device that takes no more now: not waited on
-            if (n <= 0) throw Error(ErrorKind::Setup, what_ + ": write", path_, n < 0 ? errno : EIO);
-            done += static_cast<size_t>(n);
-        }
-        return;
-    }
+    if (S_ISCHR(st.st_mode)) return;  // /dev/null
     if (::ftruncate(fd_.get(), 0) < 0) throw Error(ErrorKind::Setup, what_ + ": truncate", path_, errno);
     for (size_t done = 0; done < text.size();) {
         ssize_t n = ::pwrite(fd_.get(), text.data() + done, text.size() - done, static_cast<off_t>(done));

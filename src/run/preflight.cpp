@@ -195,9 +195,13 @@ seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
     // plain TCP and netlink (the kernel's own), with no Fast Open, and no io_uring (whose
     // operations make and connect sockets past the filter). socketpair stays: it reaches
     // nothing outside.
-    if (p.namespaces.none && p.learn_path.empty()) {
+    // Learning too: what a learning run could reach, the program could.
+    if (p.namespaces.none) {
+        // Netlink's route and sock_diag protocols only (the C library's address queries): not
+        // NETLINK_USERSOCK's messages to other programs of the host's network namespace.
         refuse_first(s, "socket", EACCES,
-                     "!(arg0 == AF_NETLINK || (arg0 in {AF_INET, AF_INET6} && (arg1 & 0xf) == SOCK_STREAM && arg2 in {0, 6}))",
+                     "!((arg0 == AF_NETLINK && arg2 in {0, 4}) || (arg0 in {AF_INET, AF_INET6} && (arg1 & 0xf) == SOCK_STREAM && "
+                     "arg2 in {0, 6}))",
                      "--no-namespaces");
         refuse_first(s, "sendto", EACCES, "arg3 & 0x20000000", "--no-namespaces (MSG_FASTOPEN)");
         refuse_first(s, "sendmsg", EACCES, "arg2 & 0x20000000", "--no-namespaces (MSG_FASTOPEN)");

@@ -44,33 +44,6 @@ TEST(AgentProfile, TheProjectIsWritableAndTheSecretsAreNot) {
     EXPECT_EQ(::stat((project + "/built.o").c_str(), &st), 0) << "the write reached the project";
 }
 
-// A repository's hooks and configuration are code git runs on the host at the user's next
-// command (CVE-2024-32002's class, and any core.fsmonitor): read-only in the project, while
-// what git stores stays writable.
-TEST(AgentProfile, TheProjectsGitHooksAndConfigStayReadOnly) {
-    TempDir project;
-    const std::string git = project.path() + "/.git";
-    // Open to every id, so that only the read-only binds refuse (the sandbox's ids are not ours).
-    ASSERT_EQ(::chmod(project.path().c_str(), 0777), 0);
-    for (const std::string& d : {git, git + "/hooks", git + "/objects"}) {
-        ASSERT_EQ(::mkdir(d.c_str(), 0777), 0) << d;
-        ASSERT_EQ(::chmod(d.c_str(), 0777), 0) << d;
-    }
-    std::ofstream(git + "/config") << "[core]\n\tbare = false\n";
-    ASSERT_EQ(::chmod((git + "/config").c_str(), 0666), 0);
-    RunOptions o;
-    o.wrapper = {"/usr/bin/env", "-C", project.path()};
-    RunResult r = run_probe({"--workdir"}, {"--write", git + "/hooks/post-checkout", "--write", git + "/config",
-                                            "--write", git + "/objects/ab", "--write", project.path() + "/src.c"},
-                            o);
-    ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.probe["writes"][git + "/hooks/post-checkout"], "ok") << r.probe["writes"].dump();
-    EXPECT_NE(r.probe["writes"][git + "/config"], "ok") << r.probe["writes"].dump();
-    EXPECT_EQ(r.probe["writes"][git + "/objects/ab"], "ok") << r.probe["writes"].dump();
-    EXPECT_EQ(r.probe["writes"][project.path() + "/src.c"], "ok") << r.probe["writes"].dump();
-    EXPECT_EQ(read_file(git + "/config"), "[core]\n\tbare = false\n");
-}
-
 TEST(AgentProfile, WorkdirIsRefusedAtTheRoot) {
     RunOptions o;
     o.wrapper = {"/usr/bin/env", "-C", "/"};
