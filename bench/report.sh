@@ -33,7 +33,9 @@ echo "bench: network modes (bench/net_modes.sh)" >&2
 bash "$here/net_modes.sh" "$build/caisson" "${NET_RUNS:-50}" "${ROUNDS:-3}" "${NET_MIB:-512}" > "$tmp/net.txt"
 echo "bench: pods through containerd's CRI (bench/cri_pods.py)" >&2
 /usr/bin/python3 "$here/cri_pods.py" "$build/caisson-oci" "$build/tests/probe" "$here/.." "${CRI_PODS:-20}" "${ROUNDS:-3}" > "$tmp/cri.txt"
-echo "bench: the virtualization rung (bench/vm_boot.sh)" >&2
+echo "bench: the virtualization rung (scripts/vm-kernel.sh, bench/vm_boot.sh)" >&2
+# The guest kernel built for --vm (once; some minutes): without it the rung boots Debian's.
+bash "$here/../scripts/vm-kernel.sh" || echo "bench: no guest kernel built for --vm; the rung boots Debian's" >&2
 bash "$here/vm_boot.sh" "$build/caisson" "${VM_RUNS:-5}" "${ROUNDS:-3}" > "$tmp/vm.txt"
 echo "bench: OCI runtimes (bench/oci_lifecycle.sh)" >&2
 bash "$here/oci_lifecycle.sh" "$build/caisson-oci" "${OCI_RUNS:-100}" "${ROUNDS:-3}" "${PODMAN_RUNS:-20}" > "$tmp/oci.txt"

@@ -16,6 +16,15 @@ tmp=$(mktemp -d /tmp/caisson-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 order=(caisson_vm caisson)
 declare -A cmds=([caisson_vm]="$caisson run --vm -- /bin/true" [caisson]="$caisson run -- /bin/true")
+# The default guest kernel is the one scripts/vm-kernel.sh built where there is one; Debian's
+# cloud kernel beside it, for comparison.
+default_kernel=$("$caisson" doctor --json | python3 -c 'import json,sys; c=[c for c in json.load(sys.stdin)["checks"] if c["name"]=="caisson run --vm"]; print(c[0]["detail"])')
+debian_kernel=$(ls /var/cache/caisson-guest/*/boot/vmlinuz-* 2>/dev/null | grep -v -- '-caisson$' | sort -V | tail -n 1 || true)
+if [ -n "$debian_kernel" ] && [[ "$default_kernel" == *-caisson* ]]; then
+  order+=(caisson_vm_debian)
+  cmds[caisson_vm_debian]="$caisson run --vm --vm-kernel $debian_kernel -- /bin/true"
+  "$caisson" run --vm --vm-kernel "$debian_kernel" -- /bin/true
+fi
 if command -v runsc >/dev/null; then
   order+=(runsc)
   cmds[runsc]="runsc --root $tmp/runsc --platform=ptrace --network=none do /bin/true"
@@ -62,12 +71,14 @@ for line in open(times):
     by.setdefault(t, []).append(int(us) / 1000)
 base = statistics.median(by["caisson_vm"])
 print(f"boot to exit of /bin/true, {sys.argv[7]} runs x {sys.argv[8]} rounds, medians")
-print(f"{'what':<44}{'median ms':>10}{'x --vm':>8}")
-names = {"caisson_vm": f"caisson run --vm ({report['vm']['accel']}, {report['vm']['machine']})",
+print(f"{'what':<52}{'median ms':>10}{'x --vm':>8}")
+kernel = report['vm']['kernel'].rsplit('/', 1)[-1]
+names = {"caisson_vm": f"caisson run --vm ({report['vm']['accel']}, {kernel})",
+         "caisson_vm_debian": "the same, Debian's cloud kernel",
          "runsc": "runsc do (gVisor, ptrace platform)", "caisson": "caisson run (same kernel)"}
 for t, v in by.items():
     m = statistics.median(v)
-    print(f"{names[t]:<44}{m:>10.1f}{m / base:>8.2f}")
+    print(f"{names[t]:<52}{m:>10.1f}{m / base:>8.2f}")
 vm = report["vm"]
 print(f"\nguest of {vm['memory_mb']} MB waiting for input: qemu RSS {qrss} kB (PSS {qpss}), virtiofsd RSS {frss} kB"
       f" (PSS {fpss}); together {qrss + frss} kB")

@@ -20,18 +20,22 @@ check=(podman conmon catatonit containerd docker.io
        python3-grpcio python3-protobuf protobuf-compiler python3-websocket containernetworking-plugins)
 bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon runsc)
 fuzz=(clang libclang-rt-dev)
+# The purpose-built guest kernel of --vm (scripts/vm-kernel.sh): Debian's kernel source and
+# what building it takes.
+vmkernel=(linux-source-6.12 bc flex bison libssl-dev libelf-dev)
 
 want=("${build[@]}")
 case "${1:-}" in
   --demo) ;;
   --check) want+=("${tests[@]}" "${check[@]}") ;;
-  --bench) want+=("${tests[@]}" "${bench[@]}") ;;
+  --bench) want+=("${tests[@]}" "${bench[@]}" "${vmkernel[@]}") ;;
+  --vm-kernel) want+=("${vmkernel[@]}") ;;
   --fuzz) want+=("${tests[@]}" "${fuzz[@]}") ;;
   *) want+=("${tests[@]}") ;;
 esac
 # The guest's kernel only for what runs the guest.
 need_guest=1
-[ "${1:-}" = "--demo" ] && need_guest=0
+case "${1:-}" in --demo|--vm-kernel) need_guest=0 ;; esac
 
 # The guest's kernel: Debian's cloud kernel package, unpacked (not installed) into a cache.
 guest_cache=/var/cache/caisson-guest

@@ -25,7 +25,8 @@ done
 program=$(readlink -f "$1"); shift
 
 qemu=$(command -v qemu-system-x86_64 || true)
-kernel=$(ls "$cache"/*/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+# Debian's cloud kernel (the BPF LSM, AppArmor, modules): not the one built for --vm.
+kernel=$(ls "$cache"/*/boot/vmlinuz-* 2>/dev/null | grep -v -- '-caisson$' | sort -V | tail -n 1 || true)
 [ -n "$qemu" ] || { echo "guest: SKIPPED: no qemu-system-x86_64 (scripts/setup.sh installs it)"; exit 77; }
 [ -n "$kernel" ] || { echo "guest: SKIPPED: no guest kernel under $cache (scripts/setup.sh downloads it)"; exit 77; }
 busybox=/bin/busybox

@@ -24,6 +24,9 @@ struct Machine {
     unsigned cpus = 1;
     std::optional<double> cpu_limit;  // --cpus: CPU time per wall time for qemu's whole jail
     bool kvm = false;
+    // The kernel reads microvm's ACPI tables (Debian's); false for one built without ACPI
+    // (scripts/vm-kernel.sh), which is told its virtio devices on the command line instead.
+    bool acpi = true;
     int wire_fd = -1;       // a connected stream socket: the wire
     int files_fd = -1;      // a connected stream socket to the file server (vhost-user)
 };
@@ -40,7 +43,11 @@ std::vector<std::string> qemu_argv(const Machine& m);
 
 // The guest kernel's command line. Under software emulation the TSC cannot be calibrated
 // (no HPET on a microvm), so its frequency is given: without it a boot hangs now and then.
-std::string guest_cmdline(bool kvm);
+std::string guest_cmdline(bool kvm, bool acpi);
+
+// Whether a kernel's configuration (the text of its config-V file) has ACPI; a kernel
+// without such a file is taken to have it, as Debian's have.
+bool kernel_config_has_acpi(const std::string& config);
 
 // The order to load `wanted` modules (file stems: "virtiofs") so that each comes after what
 // it depends on (`depends`: a module's .modinfo "depends=" list). Throws caisson::Error for a

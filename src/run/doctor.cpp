@@ -270,7 +270,9 @@ void guest(Report& r) {
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator("/var/cache/caisson-guest", ec))
         for (auto& k : std::filesystem::directory_iterator(e.path() / "boot", ec))
-            if (k.path().filename().string().rfind("vmlinuz-", 0) == 0) kernel = k.path().string();
+            // Debian's cloud kernel, not the one built for --vm (vmlinuz-V-caisson).
+            if (std::string n = k.path().filename().string(); n.rfind("vmlinuz-", 0) == 0 && !n.ends_with("-caisson"))
+                kernel = k.path().string();
     if (qemu.empty()) return r.checks.push_back(fails("qemu and its guest kernel", "qemu-system-x86_64 is not installed (the cgroup v2 and BPF LSM tests run in it)",
                                                       "apt-get install qemu-system-x86 (make check installs it)"));
     if (kernel.empty()) return r.checks.push_back(fails("qemu and its guest kernel", "no guest kernel in /var/cache/caisson-guest", "make check fetches it (scripts/setup.sh)"));

@@ -55,8 +55,12 @@ constexpr const char* kPolicyVar = "CAISSON_VM_POLICY";
 // One environment string may hold 128 KiB (MAX_ARG_STRLEN); a policy is about 12 KiB.
 constexpr size_t kMaxPolicyText = 96 * 1024;
 
+// The default guest kernel: one built for the guest by scripts/vm-kernel.sh (named
+// vmlinuz-V-caisson: everything built in, nothing else, so it boots in a fraction of the
+// time) before a Debian kernel package scripts/setup.sh unpacked; the newest of its kind.
 std::string newest_guest_kernel() {
     std::string best;
+    bool best_ours = false;
     DIR* d = ::opendir(kGuestCache);
     if (!d) return best;
     while (dirent* e = ::readdir(d)) {
@@ -66,9 +70,14 @@ std::string newest_guest_kernel() {
         if (!b) continue;
         while (dirent* k = ::readdir(b)) {
             std::string n = k->d_name;
+            if (n.rfind("vmlinuz-", 0) != 0) continue;
+            const bool ours = n.size() > 8 && n.compare(n.size() - 8, 8, "-caisson") == 0;
             // By version: 6.1.0-10 after 6.1.0-9.
-            if (n.rfind("vmlinuz-", 0) == 0 && (best.empty() || ::strverscmp((boot + "/" + n).c_str(), best.c_str()) > 0))
+            if (best.empty() || (ours && !best_ours) ||
+                (ours == best_ours && ::strverscmp((boot + "/" + n).c_str(), best.c_str()) > 0)) {
                 best = boot + "/" + n;
+                best_ours = ours;
+            }
         }
         ::closedir(b);
     }
@@ -102,6 +111,17 @@ std::string modules_dir(const std::string& kernel) {
     return {};
 }
 
+
+// What the kernel's config-V beside it (Debian's packages and scripts/vm-kernel.sh install
+// one) says of ACPI; no such file: a kernel as Debian builds them, with ACPI.
+bool kernel_has_acpi(const std::string& kernel) {
+    const size_t slash = kernel.rfind('/');
+    const std::string name = kernel.substr(slash + 1);
+    if (name.rfind("vmlinuz-", 0) != 0) return true;
+    const std::string config = kernel.substr(0, slash + 1) + "config-" + name.substr(8);
+    if (::access(config.c_str(), R_OK) != 0) return true;
+    return plan::kernel_config_has_acpi(mech::initramfs::read_file(config));
+}
 
 std::string cache_dir() {
     std::string dir;
@@ -592,6 +612,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     m.qemu = kQemu;
     m.kernel = kernel;
     m.initramfs = guest_initramfs(kernel);
+    m.acpi = kernel_has_acpi(kernel);
     m.memory_mb = plan::guest_memory_mb(policy);
     m.cpus = plan::guest_cpus(policy);
     m.cpu_limit = policy.resources.cpus;

@@ -130,6 +130,30 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_EQ(q.process.pass_fds, (std::vector<int>{5, 6}));
 }
 
+TEST(VmPlan, AKernelWithoutAcpiIsToldItsDevicesOnTheCommandLine) {
+    EXPECT_TRUE(plan::kernel_config_has_acpi("CONFIG_ACPI=y\nCONFIG_PVH=y\n"));
+    EXPECT_TRUE(plan::kernel_config_has_acpi(""));  // no word of it: as Debian builds them
+    EXPECT_FALSE(plan::kernel_config_has_acpi("CONFIG_PVH=y\n# CONFIG_ACPI is not set\nCONFIG_X=y\n"));
+    EXPECT_TRUE(plan::kernel_config_has_acpi("# CONFIG_ACPI_DEBUG is not set\n"));
+    plan::Machine m;
+    m.qemu = "/usr/bin/qemu-system-x86_64";
+    m.kernel = "/k";
+    m.initramfs = "/i";
+    auto join = [](const std::vector<std::string>& a) {
+        std::string all;
+        for (auto& s : a) all += s + " ";
+        return all;
+    };
+    EXPECT_NE(join(plan::qemu_argv(m)).find(",acpi=on "), std::string::npos);
+    m.acpi = false;
+    const std::string off = join(plan::qemu_argv(m));
+    EXPECT_NE(off.find(",acpi=off "), std::string::npos);
+    EXPECT_NE(off.find(" reboot=t "), std::string::npos);  // its power-off is a reset
+    EXPECT_NE(off.find(" noapictimer "), std::string::npos);
+    m.acpi = true;
+    EXPECT_EQ(join(plan::qemu_argv(m)).find(" noapictimer "), std::string::npos);
+}
+
 TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
     Policy u = default_policy();
     MountSpec b;

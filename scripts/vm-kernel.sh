@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the guest kernel of `caisson run --vm` from Debian's linux-source package: the
+# options in scripts/vm-kernel.config on top of allnoconfig, everything built in (no
+# modules), into /var/cache/caisson-guest/caisson-VERSION/boot/vmlinuz-VERSION-caisson, which
+# --vm then prefers over Debian's cloud kernel (docs/vm.md). Run as root; takes some minutes
+# on two CPUs. Idempotent: an existing kernel of the same source and options is kept.
+#   scripts/vm-kernel.sh [--force]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+fragment=$here/vm-kernel.config
+cache=/var/cache/caisson-guest
+[ "$(id -u)" -eq 0 ] || { echo "vm-kernel: run as root (it writes $cache)" >&2; exit 1; }
+bash "$here/setup.sh" --vm-kernel
+
+tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -1)
+[ -n "$tarball" ] || { echo "vm-kernel: no /usr/src/linux-source-*.tar.xz (setup.sh --vm-kernel installs it)" >&2; exit 1; }
+version=$(basename "$tarball" .tar.xz); version=${version#linux-source-}
+# The package's full version (6.12.118-1~deb12u1) and the options name the build.
+pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$version")
+stamp=$(printf '%s\n' "$pkgver" | cat - "$fragment" | sha256sum | cut -c1-12)
+out=$cache/caisson-$version/boot
+if [ "${1:-}" != "--force" ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && ls "$out"/vmlinuz-* >/dev/null 2>&1; then
+  exit 0
+fi
+
+work=$(mktemp -d /var/tmp/caisson-vm-kernel-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "vm-kernel: building linux $pkgver with scripts/vm-kernel.config (a few minutes)" >&2
+tar -xf "$tarball" -C "$work"
+src=$work/linux-source-$version
+make -s -C "$src" allnoconfig KCONFIG_ALLCONFIG="$fragment" >/dev/null
+# Every option of the fragment must have taken: a name that changed between kernel versions
+# would otherwise be dropped without a word.
+missing=0
+while IFS= read -r line; do
+  case "$line" in
+    CONFIG_*=*) grep -qxF "$line" "$src/.config" || { echo "vm-kernel: not taken: $line" >&2; missing=1; } ;;
+    "# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}
+      ! grep -q "^$opt=" "$src/.config" || { echo "vm-kernel: not unset: $opt" >&2; missing=1; } ;;
+  esac
+done < "$fragment"
+[ "$missing" -eq 0 ] || exit 1
+# Stamped with the source's date, not the build's.
+make -s -C "$src" -j"$(nproc)" bzImage KBUILD_BUILD_TIMESTAMP="$(date -u -R -r "$tarball")" >/dev/null
+release=$(make -s -C "$src" kernelrelease)
+mkdir -p "$out"
+rm -f "$out"/vmlinuz-* "$out"/config-*
+install -m 0644 "$src/arch/x86/boot/bzImage" "$out/vmlinuz-$release"
+install -m 0644 "$src/.config" "$out/config-$release"
+echo "$stamp" > "$out/stamp"
+echo "vm-kernel: $out/vmlinuz-$release" >&2
