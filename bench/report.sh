@@ -138,7 +138,8 @@ fi
   echo
   echo "## The virtualization rung: caisson run --vm (bench/vm_boot.sh)"
   echo "Boot to exit of \`/bin/true\` in a guest kernel of its own (qemu microvm, software emulation where KVM cannot"
-  echo "be used), against gVisor's \`runsc do\` and plain \`caisson run\` in the same run; and the memory of a waiting guest."
+  echo "be used), with the kernel scripts/vm-kernel.sh built for the guest and with Debian's cloud kernel, against"
+  echo "gVisor's \`runsc do\` and plain \`caisson run\` in the same run; and the memory of a waiting guest."
   echo "Targets (issue 21) on TCG: <= 1.5 s boot to exit, <= 128 MB for the guest and qemu's RSS."
   echo
   echo '```'; cat "$tmp/vm.txt"; echo '```'

@@ -13,14 +13,16 @@ cache=/var/cache/caisson-guest
 [ "$(id -u)" -eq 0 ] || { echo "vm-kernel: run as root (it writes $cache)" >&2; exit 1; }
 bash "$here/setup.sh" --vm-kernel
 
-tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -1)
+tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -1 || true)
 [ -n "$tarball" ] || { echo "vm-kernel: no /usr/src/linux-source-*.tar.xz (setup.sh --vm-kernel installs it)" >&2; exit 1; }
 version=$(basename "$tarball" .tar.xz); version=${version#linux-source-}
 # The package's full version (6.12.118-1~deb12u1) and the options name the build.
-pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$version")
+pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$version" 2>/dev/null || true)
+[ -n "$pkgver" ] || { echo "vm-kernel: linux-source-$version is not an installed package" >&2; exit 1; }
 stamp=$(printf '%s\n' "$pkgver" | cat - "$fragment" | sha256sum | cut -c1-12)
 out=$cache/caisson-$version/boot
-if [ "${1:-}" != "--force" ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && ls "$out"/vmlinuz-* >/dev/null 2>&1; then
+if [ "${1:-}" != "--force" ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
+   ls "$out"/vmlinuz-* "$out"/config-* >/dev/null 2>&1; then
   exit 0
 fi
 
@@ -41,12 +43,20 @@ while IFS= read -r line; do
   esac
 done < "$fragment"
 [ "$missing" -eq 0 ] || exit 1
-# Stamped with the source's date, not the build's.
-make -s -C "$src" -j"$(nproc)" bzImage KBUILD_BUILD_TIMESTAMP="$(date -u -R -r "$tarball")" >/dev/null
+# Stamped with the source's date and no name of this machine (the guest reads /proc/version).
+make -s -C "$src" -j"$(nproc)" bzImage KBUILD_BUILD_TIMESTAMP="$(date -u -R -r "$tarball")" \
+  KBUILD_BUILD_USER=caisson KBUILD_BUILD_HOST=caisson >/dev/null
 release=$(make -s -C "$src" kernelrelease)
 mkdir -p "$out"
-rm -f "$out"/vmlinuz-* "$out"/config-*
-install -m 0644 "$src/arch/x86/boot/bzImage" "$out/vmlinuz-$release"
-install -m 0644 "$src/.config" "$out/config-$release"
+rm -f "$out/stamp"
+# The config before the kernel, each whole (a rename): a run that finds the kernel finds the
+# config that says how to boot it.
+install -m 0644 "$src/.config" "$out/.config-$release.new"
+mv -f "$out/.config-$release.new" "$out/config-$release"
+install -m 0644 "$src/arch/x86/boot/bzImage" "$out/.vmlinuz-$release.new"
+mv -f "$out/.vmlinuz-$release.new" "$out/vmlinuz-$release"
+for old in "$out"/vmlinuz-* "$out"/config-*; do
+  case "$old" in "$out/vmlinuz-$release" | "$out/config-$release") ;; *) rm -f "$old" ;; esac
+done
 echo "$stamp" > "$out/stamp"
 echo "vm-kernel: $out/vmlinuz-$release" >&2

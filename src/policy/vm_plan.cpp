@@ -26,7 +26,7 @@ std::vector<std::string> qemu_argv(const Machine& m) {
     const std::string mem = std::to_string(m.memory_mb) + "M";
     std::vector<std::string> a = {
         m.qemu,
-        // microvm: no PCI, no firmware tables to walk; the PIT and PIC because the guest's
+        // microvm: no PCI, ACPI's tables only for a kernel that reads them; the PIT and PIC because the guest's
         // timer calibration needs them under software emulation. Its memory is a shared memfd,
         // which the file server maps to serve the guest's requests (vhost-user).
         "-M", std::string("microvm,pit=on,pic=on,rtc=on,isa-serial=on,memory-backend=mem,acpi=") + (m.acpi ? "on" : "off"),
@@ -76,6 +76,10 @@ bool kernel_config_has_acpi(const std::string& config) {
         at = nl + 1;
     }
     return true;
+}
+
+bool built_for_guest(const std::string& file_name) {
+    return file_name.rfind("vmlinuz-", 0) == 0 && file_name.ends_with("-caisson");
 }
 
 const std::vector<std::string>& guest_modules() {

@@ -45,9 +45,13 @@ std::vector<std::string> qemu_argv(const Machine& m);
 // (no HPET on a microvm), so its frequency is given: without it a boot hangs now and then.
 std::string guest_cmdline(bool kvm, bool acpi);
 
-// Whether a kernel's configuration (the text of its config-V file) has ACPI; a kernel
-// without such a file is taken to have it, as Debian's have.
+// Whether a kernel's configuration (the text of its config-V file) has ACPI.
 bool kernel_config_has_acpi(const std::string& config);
+
+// Whether a kernel's file name (vmlinuz-V-caisson) is that of one scripts/vm-kernel.sh built
+// for the guest: preferred by --vm, never the test guest's (which needs Debian's modules and
+// BPF LSM), and without ACPI even where its config-V is missing.
+bool built_for_guest(const std::string& file_name);
 
 // The order to load `wanted` modules (file stems: "virtiofs") so that each comes after what
 // it depends on (`depends`: a module's .modinfo "depends=" list). Throws caisson::Error for a

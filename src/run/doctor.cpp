@@ -14,6 +14,7 @@
 #include "mech/namespaces.hpp"
 #include "mech/overlay.hpp"
 #include "mech/pasta.hpp"
+#include "policy/vm_plan.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/sandbox.hpp>
@@ -271,7 +272,7 @@ void guest(Report& r) {
     for (auto& e : std::filesystem::directory_iterator("/var/cache/caisson-guest", ec))
         for (auto& k : std::filesystem::directory_iterator(e.path() / "boot", ec))
             // Debian's cloud kernel, not the one built for --vm (vmlinuz-V-caisson).
-            if (std::string n = k.path().filename().string(); n.rfind("vmlinuz-", 0) == 0 && !n.ends_with("-caisson"))
+            if (std::string n = k.path().filename().string(); n.rfind("vmlinuz-", 0) == 0 && !policy::vm::built_for_guest(n))
                 kernel = k.path().string();
     if (qemu.empty()) return r.checks.push_back(fails("qemu and its guest kernel", "qemu-system-x86_64 is not installed (the cgroup v2 and BPF LSM tests run in it)",
                                                       "apt-get install qemu-system-x86 (make check installs it)"));

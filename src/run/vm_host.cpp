@@ -71,7 +71,7 @@ std::string newest_guest_kernel() {
         while (dirent* k = ::readdir(b)) {
             std::string n = k->d_name;
             if (n.rfind("vmlinuz-", 0) != 0) continue;
-            const bool ours = n.size() > 8 && n.compare(n.size() - 8, 8, "-caisson") == 0;
+            const bool ours = plan::built_for_guest(n);
             // By version: 6.1.0-10 after 6.1.0-9.
             if (best.empty() || (ours && !best_ours) ||
                 (ours == best_ours && ::strverscmp((boot + "/" + n).c_str(), best.c_str()) > 0)) {
@@ -113,14 +113,22 @@ std::string modules_dir(const std::string& kernel) {
 
 
 // What the kernel's config-V beside it (Debian's packages and scripts/vm-kernel.sh install
-// one) says of ACPI; no such file: a kernel as Debian builds them, with ACPI.
+// one) says of ACPI. Without such a file: none for one built for the guest, else a kernel as
+// Debian builds them, with ACPI. The file may be the caller's (--vm-kernel): a regular file
+// only, not followed through a link, never waited on (a FIFO), read up to 1 MiB.
 bool kernel_has_acpi(const std::string& kernel) {
     const size_t slash = kernel.rfind('/');
     const std::string name = kernel.substr(slash + 1);
     if (name.rfind("vmlinuz-", 0) != 0) return true;
     const std::string config = kernel.substr(0, slash + 1) + "config-" + name.substr(8);
-    if (::access(config.c_str(), R_OK) != 0) return true;
-    return plan::kernel_config_has_acpi(mech::initramfs::read_file(config));
+    Fd fd(::open(config.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return !plan::built_for_guest(name);
+    std::string text;
+    char buf[65536];
+    ssize_t n;
+    while (text.size() < (1u << 20) && (n = ::read(fd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    return plan::kernel_config_has_acpi(text);
 }
 
 std::string cache_dir() {

@@ -135,6 +135,9 @@ TEST(VmPlan, AKernelWithoutAcpiIsToldItsDevicesOnTheCommandLine) {
     EXPECT_TRUE(plan::kernel_config_has_acpi(""));  // no word of it: as Debian builds them
     EXPECT_FALSE(plan::kernel_config_has_acpi("CONFIG_PVH=y\n# CONFIG_ACPI is not set\nCONFIG_X=y\n"));
     EXPECT_TRUE(plan::kernel_config_has_acpi("# CONFIG_ACPI_DEBUG is not set\n"));
+    EXPECT_TRUE(plan::built_for_guest("vmlinuz-6.12.118-caisson"));
+    EXPECT_FALSE(plan::built_for_guest("vmlinuz-6.1.0-57-cloud-amd64"));
+    EXPECT_FALSE(plan::built_for_guest("config-6.12.118-caisson"));
     plan::Machine m;
     m.qemu = "/usr/bin/qemu-system-x86_64";
     m.kernel = "/k";
