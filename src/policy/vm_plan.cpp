@@ -26,9 +26,10 @@ std::vector<std::string> qemu_argv(const Machine& m) {
     const std::string mem = std::to_string(m.memory_mb) + "M";
     std::vector<std::string> a = {
         m.qemu,
-        // microvm: no PCI, ACPI's tables only for a kernel that reads them; the PIT and PIC because the guest's
-        // timer calibration needs them under software emulation. Its memory is a shared memfd,
-        // which the file server maps to serve the guest's requests (vhost-user).
+        // microvm: no PCI, ACPI's tables only for a kernel that reads them; the PIT and PIC
+        // because the guest's timer calibration needs them under software emulation. Its
+        // memory is a shared memfd, which the file server maps to serve the guest's requests
+        // (vhost-user).
         "-M", std::string("microvm,pit=on,pic=on,rtc=on,isa-serial=on,memory-backend=mem,acpi=") + (m.acpi ? "on" : "off"),
         "-global", "virtio-mmio.force-legacy=false",  // vhost-user serves modern virtio only
         // The translator's code cache: qemu's default for a whole system is 1 GiB, of which a

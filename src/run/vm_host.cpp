@@ -115,15 +115,18 @@ std::string modules_dir(const std::string& kernel) {
 // What the kernel's config-V beside it (Debian's packages and scripts/vm-kernel.sh install
 // one) says of ACPI. Without such a file: none for one built for the guest, else a kernel as
 // Debian builds them, with ACPI. The file may be the caller's (--vm-kernel): a regular file
-// only, not followed through a link, never waited on (a FIFO), read up to 1 MiB.
+// only, looked at before it is opened (a device is never opened: some act on open), not
+// followed through a link, never waited on (a FIFO), read up to 1 MiB.
 bool kernel_has_acpi(const std::string& kernel) {
     const size_t slash = kernel.rfind('/');
     const std::string name = kernel.substr(slash + 1);
     if (name.rfind("vmlinuz-", 0) != 0) return true;
     const std::string config = kernel.substr(0, slash + 1) + "config-" + name.substr(8);
+    struct stat seen, st;
+    if (::lstat(config.c_str(), &seen) != 0 || !S_ISREG(seen.st_mode)) return !plan::built_for_guest(name);
     Fd fd(::open(config.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return !plan::built_for_guest(name);
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != seen.st_dev || st.st_ino != seen.st_ino)
+        return !plan::built_for_guest(name);
     std::string text;
     char buf[65536];
     ssize_t n;
