@@ -1,4 +1,5 @@
 #include "cli/listen_command.hpp"
+#include "cli/stream_relay.hpp"
 
 
 #include <caisson/admin.hpp>
@@ -56,17 +57,26 @@ Address parse_bind(const std::string& text, int port) {
     return a;
 }
 
-// "address" and "address:port" of a peer ("[v6]:port" for IPv6).
-std::pair<std::string, std::string> describe(const sockaddr_storage& s) {
+struct Endpoint {
+    std::string ip, port;
+};
+
+Endpoint endpoint(const sockaddr_storage& s) {
     char host[INET6_ADDRSTRLEN] = "?";
     if (s.ss_family == AF_INET) {
         const auto* v4 = reinterpret_cast<const sockaddr_in*>(&s);
         ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-        return {host, std::string(host) + ":" + std::to_string(ntohs(v4->sin_port))};
+        return {host, std::to_string(ntohs(v4->sin_port))};
     }
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&s);
     ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-    return {host, "[" + std::string(host) + "]:" + std::to_string(ntohs(v6->sin6_port))};
+    return {host, std::to_string(ntohs(v6->sin6_port))};
+}
+
+// "address" and "address:port" of a peer ("[v6]:port" for IPv6).
+std::pair<std::string, std::string> describe(const sockaddr_storage& s) {
+    Endpoint e = endpoint(s);
+    return {e.ip, s.ss_family == AF_INET ? e.ip + ":" + e.port : "[" + e.ip + "]:" + e.port};
 }
 
 // One JSON object per line, in one write: lines of sessions ending at once do not mix.
@@ -81,15 +91,50 @@ double now_epoch() {
     return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
 }
 
-// The child that serves one connection: the socket becomes stdin and stdout, and the
+// How long a session's relay may take, once its sandbox is over, to hand the peer what the
+// program wrote.
+constexpr int kRelayDrainMs = 10000;
+
+// The child that serves one connection: the connection becomes stdin and stdout, and the
 // sandbox runs as under `caisson run`. Never returns.
+// A sandbox in a network namespace of its own gets a socket pair whose other end a relay
+// process joins to the connection (cli/stream_relay.hpp says why), and the addresses as
+// tcpserver gives them (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, PROTO); one
+// that shares this one's (--share-net) reaches everything the socket would, and is given it.
 // With `pool`, the sandbox is one the pool's server built ahead (caisson pool), and the
 // session only asks for it and relays its status.
-[[noreturn]] void serve(int conn, int log_fd, const Policy& policy, const std::string& pool, const std::string& peer,
+[[noreturn]] void serve(int conn, int log_fd, Policy policy, const std::string& pool, const std::string& peer,
                         const sigset_t& mask) {
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     nlohmann::json j = {{"event", "session"}, {"peer", peer}, {"pid", ::getpid()}, {"start", now_epoch()}};
     int status = kExitUsage;
+    pid_t relay = -1;
+    if (policy.namespaces.net || !policy.namespaces.net_path.empty()) {
+        sockaddr_storage remote{}, local{};
+        socklen_t remote_len = sizeof(remote), local_len = sizeof(local);
+        int pair[2];
+        if (::getpeername(conn, reinterpret_cast<sockaddr*>(&remote), &remote_len) < 0 ||
+            ::getsockname(conn, reinterpret_cast<sockaddr*>(&local), &local_len) < 0 ||
+            ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+            j["error"] = std::string("the connection's relay: ") + std::strerror(errno);
+            log_line(log_fd, j);
+            ::_exit(kExitUsage);
+        }
+        relay = start_stream_relay(conn, pair[0]);
+        const int err = errno;
+        ::close(pair[0]);
+        ::close(conn);
+        conn = pair[1];
+        if (relay < 0) {
+            j["error"] = std::string("fork the connection's relay: ") + std::strerror(err);
+            log_line(log_fd, j);
+            ::_exit(kExitUsage);
+        }
+        Endpoint r = endpoint(remote), l = endpoint(local);
+        for (auto [name, value] : {std::pair{"PROTO", std::string("TCP")}, {"TCPREMOTEIP", r.ip}, {"TCPREMOTEPORT", r.port},
+                                   {"TCPLOCALIP", l.ip}, {"TCPLOCALPORT", l.port}})
+            policy.process.env.push_back({name, value});
+    }
     if (::dup2(conn, 0) < 0 || ::dup2(conn, 1) < 0) {
         j["error"] = std::string("dup2 connection: ") + std::strerror(errno);
     } else {
@@ -112,6 +157,7 @@ double now_epoch() {
     // The peer sees the end of the session now, not when this process is reaped.
     ::close(0);
     ::close(1);
+    if (relay > 0) finish_stream_relay(relay, kRelayDrainMs);
     log_line(log_fd, j);
     ::_exit(status & 0xff);
 }
@@ -127,6 +173,8 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
     if (o.max_conns < 1) throw Error::usage("--max-conns: expected at least 1", std::to_string(o.max_conns));
     if (o.max_conns_per_ip < 0) throw Error::usage("--max-conns-per-ip: expected 0 (no limit) or more");
     if (policy.process.argv.empty()) throw Error::usage("caisson listen: a program is needed after \"--\"");
+    // A session's program would share the listener's terminal, and could take its foreground.
+    if (policy.process.tty) throw Error::usage("caisson listen: --tty: a connection's program has no terminal to give");
     // What a pool's sandboxes cannot be given is refused here, not at each connection.
     if (!o.pool.empty() && (!policy.learn_path.empty() || !policy.audit_path.empty() || policy.monitor))
         throw Error::usage("caisson listen --pool: not with --learn, --audit or --monitor (a pool's sandboxes keep no file or stream of the run's)");

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <string_view>
 
 namespace caisson::mech {
@@ -32,11 +34,34 @@ std::string IdMaps::gid_line() const {
     return std::to_string(inside_gid) + " " + std::to_string(host_gid) + " 1\n";
 }
 
+bool id_mapped_here(const char* map_file, uint32_t id) {
+    kernel::Fd fd(::open(map_file, O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    char buf[16384];  // the kernel's limit: 340 lines
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    // "INSIDE OUTSIDE COUNT" per line; the first column is this namespace's.
+    for (char* line = buf; line && *line;) {
+        unsigned long inside = 0, outside = 0, count = 0;
+        if (std::sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 && id >= inside && id - inside < count)
+            return true;
+        line = std::strchr(line, '\n');
+        if (line) ++line;
+    }
+    return false;
+}
+
 IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid) {
     IdMaps m;
     m.inside_uid = id.uid;
     m.inside_gid = id.gid;
-    if (caller_uid == 0) {
+    // Root of a user namespace that has no nobody to give (`unshare -r` maps one id) is an
+    // ordinary user of the host: it maps its own ids, as one does, and says nothing else.
+    const bool root_without_nobody = caller_uid == 0 && !id.map_host_root && !id.host_uid && !id.host_gid &&
+                                     (!id_mapped_here("/proc/self/uid_map", kNobody) ||
+                                      !id_mapped_here("/proc/self/gid_map", kNobody));
+    if (caller_uid == 0 && !root_without_nobody) {
         if (id.map_host_root) {
             if (id.host_uid.value_or(0) != 0 || id.host_gid.value_or(0) != 0)
                 throw Error::usage("--map-host-root conflicts with --host-uid/--host-gid");

@@ -21,7 +21,12 @@ struct IdMaps {
     std::string gid_line() const;
 };
 
-// Throws Error::usage when the caller may not have the maps it asks for.
+// Whether `id` is mapped in this process's user namespace (`map_file`: /proc/self/uid_map or
+// gid_map).
+bool id_mapped_here(const char* map_file, uint32_t id);
+
+// Throws Error::usage when the caller may not have the maps it asks for. Root of a namespace
+// where nobody (65534) is not mapped is taken as the ordinary user it is on the host.
 IdMaps decide_id_maps(const Identity& id, uid_t caller_uid, gid_t caller_gid);
 
 // Writes setgroups (deny when asked), then uid_map and gid_map of `pid`. Throws

@@ -65,7 +65,14 @@ bool self_exe_is_protected() {
 
 bool self_exe_writable_by(uid_t uid, gid_t gid) {
     if (self_exe_is_protected()) return false;
-    if (::geteuid() != 0) return ::faccessat(AT_FDCWD, "/proc/self/exe", W_OK, AT_EACCESS) == 0;
+    // What the caller cannot write with every capability it has, no id it hands out can: a
+    // sandbox's ids are among its namespace's, and capabilities there reach only files whose
+    // owner is mapped there. So root of a namespace that does not map the binary's owner
+    // (`unshare -r`: the file shows the overflow id, 65534, the same as nobody's) is not
+    // mistaken for an owner.
+    if (::faccessat(AT_FDCWD, "/proc/self/exe", W_OK, AT_EACCESS) != 0)
+        return errno != EACCES && errno != EPERM && errno != EROFS;  // unknown: assume the worst
+    if (::geteuid() != 0) return true;
     struct stat st{};
     if (::stat("/proc/self/exe", &st) < 0) return true;  // unknown: assume the worst
     return uid == 0 || st.st_uid == uid || (st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && (gid == 0 || st.st_gid == gid));

@@ -18,16 +18,21 @@ ActAsUsernsOwner::ActAsUsernsOwner(uid_t uid, gid_t gid) {
     dumpable_ = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
     (void)::prctl(PR_GET_PDEATHSIG, &pdeath_signal_, 0, 0, 0);
     parent_ = ::getppid();
-    if (::syscall(SYS_setresgid, -1, gid, -1) < 0)
+    if (::syscall(SYS_setresgid, -1, gid, -1) < 0) {
+        // EINVAL: the id is not mapped here. Nothing was changed.
+        if (errno == EINVAL) return;
         throw Error(ErrorKind::Setup, "setresgid (the user namespace's owner)", std::to_string(gid), errno);
+    }
     if (::syscall(SYS_setresuid, -1, uid, -1) < 0) {
         int err = errno;
         (void)::syscall(SYS_setresgid, -1, 0, -1);
         throw Error(ErrorKind::Setup, "setresuid (the user namespace's owner)", std::to_string(uid), err);
     }
+    acting_ = true;
 }
 
 ActAsUsernsOwner::~ActAsUsernsOwner() {
+    if (!acting_) return;
     // Back to root: the saved uid is still 0, and the effective capabilities come back from
     // the permitted set. Nothing to report if it failed: the next privileged step would.
     (void)::syscall(SYS_setresuid, -1, 0, -1);

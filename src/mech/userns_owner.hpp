@@ -27,15 +27,20 @@ uint32_t userns_owner_id();
 // change every thread of the process, and this may be a library caller's thread.
 // Dumpability and the parent-death signal, which the kernel clears on an id change, are
 // restored with the ids; a parent that died meanwhile is acted on as the kernel would have.
+// Where the ids do not exist (a user namespace that maps fewer: `unshare -r`, a rootless
+// container), nothing changes and acting() is false: that namespace's root then owns the
+// sandbox's namespace, as an ordinary user does, on the budget its own namespace was given.
 // Throws caisson::Error.
 class ActAsUsernsOwner {
 public:
     ActAsUsernsOwner(uid_t uid, gid_t gid);
     ~ActAsUsernsOwner();
+    bool acting() const { return acting_; }
     ActAsUsernsOwner(const ActAsUsernsOwner&) = delete;
     ActAsUsernsOwner& operator=(const ActAsUsernsOwner&) = delete;
 
 private:
+    bool acting_ = false;
     int dumpable_ = 1;
     int pdeath_signal_ = 0;
     pid_t parent_ = 0;

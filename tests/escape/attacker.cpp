@@ -159,6 +159,22 @@ int attack(const std::string& name, const char* arg) {
         if (::connect(s, reinterpret_cast<sockaddr*>(&addr), len) == 0) return escaped("connected to the host's abstract socket");
         return blocked("connect abstract socket");
     }
+    if (name == "reconnect-stdin") {  // the connection `caisson listen` gave: disconnect it, connect it to loopback port ARG
+        sockaddr unspec{};
+        unspec.sa_family = AF_UNSPEC;
+        (void)::connect(0, &unspec, sizeof(unspec));
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(static_cast<uint16_t>(std::atoi(arg ? arg : "0")));
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0) return escaped("connected stdin to the host's loopback");
+        const int err = errno;
+        const char byte = 'x';  // a connection opened by the first send: Fast Open
+        if (::sendto(0, &byte, 1, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&to), sizeof(to)) >= 0)
+            return escaped("connected stdin by Fast Open");
+        errno = err;
+        return blocked("connect stdin elsewhere");
+    }
     if (name == "raw-socket") {
         if (::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) >= 0) return escaped("opened a raw socket");
         if (::socket(AF_PACKET, SOCK_RAW, 0) >= 0) return escaped("opened a packet socket");

@@ -1,6 +1,7 @@
 // The escape battery: each attack runs inside `caisson run` with the default profile, must
 // be blocked, and the host must be unchanged.
 #include "harness.hpp"
+#include "loopback.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,6 +108,36 @@ TEST(Escape, TakeOverTheOpener) {
                                 host_ns("pid"), "opener-takeover"}));
 }
 TEST(Escape, VsockOutsideTheNetworkNamespace) { expect_blocked(attack("vsock")); }
+// CVE-class: a socket accepted in the host's network namespace keeps it. `caisson listen`'s
+// program tries to disconnect its connection and connect it to a port of the host's loopback.
+TEST(Escape, AConnectionFromListenCannotBeTurnedToTheHostsLoopback) {
+    int target = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ASSERT_GE(target, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ASSERT_EQ(::bind(target, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::listen(target, 4), 0);
+    ASSERT_EQ(::getsockname(target, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    Server listener({caisson_path(), "listen", "--port", "0", "--address", "127.0.0.1", "--profile", "default", "--ro-bind",
+                     CAISSON_ATTACKER, kInside, "--", kInside, host_ns("pid"), "reconnect-stdin",
+                     std::to_string(ntohs(a.sin_port))});
+    const std::string& line = listener.first_line();
+    ASSERT_NE(line.find("listening on"), std::string::npos) << line;
+    int s = connect_loopback(std::stoi(line.substr(line.rfind(':') + 1)));
+    ASSERT_GE(s, 0);
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = ::read(s, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+    ::close(s);
+    EXPECT_EQ(out.rfind("blocked: ", 0), 0u) << out;
+    EXPECT_EQ(listener.stop(), 0);
+    // The session is over, and whatever it connected would be queued here by now.
+    EXPECT_LT(::accept4(target, nullptr, nullptr, SOCK_CLOEXEC), 0) << "the sandbox reached the host's loopback";
+    ::close(target);
+}
+
 TEST(Escape, RawAndPacketSockets) { expect_blocked(attack("raw-socket")); }
 TEST(Escape, OpenByHandleShocker) { expect_blocked(attack("open-by-handle")); }
 

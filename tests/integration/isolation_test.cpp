@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <sstream>
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -239,6 +242,30 @@ TEST(Rootless, OrdinaryUserMapsItsOwnId) {
     EXPECT_EQ(r.probe["status"]["CapEff"], "0000000000000000");
     for (const char* ns : {"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"})
         EXPECT_NE(r.probe["ns"][ns], host_ns(ns)) << ns;
+}
+
+// Root of a user namespace that maps one id (`unshare -r`, as root and as an ordinary user)
+// has no nobody to give the sandbox and no ids to own its namespace with: it runs the
+// sandbox as the ordinary user it is on the host, mapping its own id.
+TEST(Rootless, RootOfANamespaceThatMapsOneIdRunsAsTheUserItIs) {
+    for (std::optional<uid_t> as : {std::optional<uid_t>(), std::optional<uid_t>(kUnprivilegedUid)}) {
+        RunOptions o;
+        o.as_uid = as;
+        CAISSON_REQUIRE("user namespaces", o);
+        o.wrapper = {"/usr/bin/unshare", "-r"};
+        auto r = run_probe({}, {"--write", "/tmp/x"}, o);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["uid"], 0);
+        std::istringstream map(r.probe["uid_map"].get<std::string>());
+        unsigned inside = 9, outside = 9, count = 9;
+        map >> inside >> outside >> count;
+        EXPECT_TRUE(inside == 0 && outside == 0 && count == 1) << "inside 0 is the outer namespace's 0: " << r.probe["uid_map"];
+        EXPECT_EQ(r.probe["pid"], 2);
+        EXPECT_EQ(r.probe["writes"]["/tmp/x"], "ok");
+        EXPECT_EQ(r.probe["status"]["CapEff"], "0000000000000000");
+        for (const char* ns : {"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"})
+            EXPECT_NE(r.probe["ns"][ns], host_ns(ns)) << ns;
+    }
 }
 
 TEST(Rootless, OrdinaryUserCannotClaimOtherIds) {

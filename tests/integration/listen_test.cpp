@@ -209,6 +209,37 @@ TEST(Listen, BadInputIsRefusedBeforeListening) {
     RunResult none = run_caisson({"listen", "--port", "0"});
     EXPECT_EQ(none.status, 125);
     EXPECT_NE(none.err.find("a program is needed"), std::string::npos) << none.err;
+    RunResult tty = run_caisson({"listen", "--port", "0", "--tty", "--", "/bin/true"});
+    EXPECT_EQ(tty.status, 125);
+    EXPECT_NE(tty.err.find("--tty"), std::string::npos) << tty.err;
+}
+
+// The program's stdin and stdout are a stream of its own, carried to the connection from
+// outside: a megabyte each way arrives whole, the peer's end of writing is the program's end
+// of input, and the addresses come as tcpserver gives them.
+TEST(Listen, TheConnectionIsCarriedWholeBothWaysAndItsAddressesAreGiven) {
+    Listener l({"--", "/bin/sh", "-c",
+                "echo \"$PROTO $TCPREMOTEIP $TCPLOCALIP $TCPLOCALPORT $(stat -L -c %F /proc/self/fd/0)\"; exec cat"});
+    ASSERT_GT(l.port(), 0);
+    int s = connect_loopback(l.port());
+    ASSERT_GE(s, 0);
+    std::string sent(1 << 20, '\0');
+    for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>((i * 7919) >> 3);
+    std::thread writer([&] {
+        for (size_t off = 0; off < sent.size();) {
+            ssize_t n = ::write(s, sent.data() + off, sent.size() - off);
+            if (n <= 0) break;
+            off += static_cast<size_t>(n);
+        }
+        ::shutdown(s, SHUT_WR);
+    });
+    std::string got = read_all(s);
+    writer.join();
+    ::close(s);
+    const std::string first = "TCP 127.0.0.1 127.0.0.1 " + std::to_string(l.port()) + " socket\n";
+    ASSERT_EQ(got.substr(0, first.size()), first) << got.substr(0, 200);
+    EXPECT_TRUE(got.substr(first.size()) == sent) << "received " << got.size() - first.size() << " of " << sent.size();
+    EXPECT_EQ(l.stop(), 0);
 }
 
 }  // namespace

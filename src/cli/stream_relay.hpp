@@ -1,0 +1,25 @@
+// The bytes of a connection, carried between the socket `caisson listen` accepted and the
+// sandbox's end of a socket pair. A socket accepted in the host's network namespace belongs
+// to it whatever process holds it: given to the program, it can be disconnected (connect
+// with AF_UNSPEC) and connected again anywhere the host reaches, past the sandbox's
+// network namespace, its egress rules and every connect hook keyed on its own cgroup.
+// So the program is given a stream of its own, and this process, outside, copies.
+#pragma once
+
+#include <sys/types.h>
+
+namespace caisson::cli {
+
+// Forks a process that copies between `outside` and `inside` both ways until both
+// directions end, and returns its pid (the caller closes both descriptors afterwards; the
+// relay keeps its copies). It dies with its parent. Each direction ends when its reader
+// sees the end (the other side's writing half is then shut), or when its writer's peer is
+// gone (the reading side is then shut, so that the program's writes fail as they would on
+// the socket); the inside one also ends when nothing holds the sandbox's end any more.
+// -1 with errno on failure.
+pid_t start_stream_relay(int outside, int inside);
+
+// Waits up to `timeout_ms` for the relay to carry what it holds, then kills it; reaps it.
+void finish_stream_relay(pid_t relay, int timeout_ms);
+
+}  // namespace caisson::cli
