@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -114,18 +115,25 @@ struct Standing {
     bool read = false;
 };
 
-Standing standing_of(int task_dir) {
+// `like`: the pool's own, when a caller's thread is read: one in other namespaces is
+// refused on them, before its root is looked at.
+Standing standing_of(int task_dir, const Standing* like = nullptr) {
     Standing s;
     bool links = true;
     for (size_t i = 0; i < std::size(kNamespaces); ++i) {
         s.ns[i] = link_at(task_dir, (std::string("ns/") + kNamespaces[i]).c_str());
         links &= !s.ns[i].empty();
     }
-    // Its root: a chroot (a thread's own, after unshare(CLONE_FS)) is no namespace.
-    struct stat root{};
-    const bool rooted = ::fstatat(task_dir, "root", &root, 0) == 0;
-    s.root_dev = root.st_dev;
-    s.root_ino = root.st_ino;
+    if (like && links)
+        for (size_t i = 0; i < std::size(kNamespaces); ++i)
+            if (s.ns[i] != like->ns[i]) return s.read = true, s;
+    // Its root: a chroot (a thread's own, after unshare(CLONE_FS)) is no namespace. Looked
+    // at from cached attributes only: a root on a FUSE mount of the caller's must not make
+    // the pool wait on the caller's answer.
+    struct statx root{};
+    const bool rooted = ::statx(task_dir, "root", AT_STATX_DONT_SYNC, STATX_INO, &root) == 0;
+    s.root_dev = ::makedev(root.stx_dev_major, root.stx_dev_minor);
+    s.root_ino = root.stx_ino;
     const std::string status = "\n" + read_at(task_dir, "status");
     auto number = [&](const char* key, int base) -> long {
         std::string v = field(status, key);
@@ -209,7 +217,7 @@ std::string peer_stands_elsewhere(int sock) {
             why = "the caller's thread " + std::string(e->d_name) + " cannot be read";
             break;
         }
-        why = beyond(standing_of(task.get()), mine);
+        why = beyond(standing_of(task.get(), &mine), mine);
         if (!why.empty()) break;
     }
     ::closedir(list);

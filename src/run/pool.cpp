@@ -282,6 +282,17 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
     constexpr auto kQuiet = std::chrono::milliseconds(100);
     bool stopping = false;
     std::string failed;
+    // Once the first round stands, a sandbox that cannot be built (descriptors or processes
+    // short for a while, a hostile program holding the user's share) is tried again later,
+    // each time twice as late up to 5 s: the pool stays up for the others. Before, it is the
+    // policy's fault or the host's, and the pool ends saying so.
+    constexpr auto kRetryFirst = std::chrono::milliseconds(100), kRetryMost = std::chrono::milliseconds(5000);
+    auto retry_after = kRetryFirst;
+    Clock::time_point retry_at{};
+    // Callers wait in the kernel's queue, not in the pool's memory, beyond this many; and while
+    // descriptors are short, none is taken from it.
+    constexpr size_t kMaxWaiting = 256;
+    Clock::time_point accept_after{};
     auto untaken = [&] {
         size_t n = 0;
         for (const auto& [pid, w] : workers) n += w.state != State::Taken;
@@ -325,24 +336,46 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
     // Said once every sandbox of the first round is built: a caller that waits for this line
     // finds them ready.
     bool announced = false;
+    auto setback = [&](const std::string& why) {
+        if (!announced) {
+            failed = why;
+            return;
+        }
+        std::fprintf(stderr, "caisson pool: a sandbox could not be built, tried again in %lld ms: %s\n",
+                     static_cast<long long>(retry_after.count()), why.c_str());
+        retry_at = Clock::now() + retry_after;
+        retry_after = std::min(retry_after * 2, kRetryMost);
+    };
     while (!stopping || !workers.empty()) {
         if (!announced && ready.size() >= o.size) {
             std::fprintf(stderr, "caisson pool: listening on %s (%u sandboxes ready)\n", o.socket.c_str(), o.size);
             announced = true;
         }
         int timeout = -1;
-        if (!stopping && failed.empty()) {
+        auto wait_until = [&](Clock::time_point t) {
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count() + 1;
+            timeout = timeout < 0 ? static_cast<int>(std::max<long long>(ms, 0)) : std::min(timeout, static_cast<int>(std::max<long long>(ms, 0)));
+        };
+        if (!stopping && failed.empty() && Clock::now() < retry_at) {
+            wait_until(retry_at);
+        } else if (!stopping && failed.empty()) {
             size_t have = untaken();
             if (have < o.size) {
                 auto quiet_for = Clock::now() - last_taken;
                 if ((ready.empty() && building() == 0) || quiet_for >= kQuiet) {
-                    for (size_t i = have; i < o.size; ++i) spawn();
+                    try {
+                        for (size_t i = have; i < o.size; ++i) spawn();
+                    } catch (const Error& e) {
+                        setback(e.what());
+                    }
                 } else {
                     timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(kQuiet - quiet_for).count()) + 1;
                 }
             }
         }
-        std::vector<pollfd> fds{{sigfd.get(), POLLIN, 0}, {listening ? listening.get() : -1, POLLIN, 0}};
+        const bool accepting = listening && waiting.size() < kMaxWaiting && Clock::now() >= accept_after;
+        if (listening && Clock::now() < accept_after) wait_until(accept_after);
+        std::vector<pollfd> fds{{sigfd.get(), POLLIN, 0}, {accepting ? listening.get() : -1, POLLIN, 0}};
         std::vector<pid_t> order;
         for (auto& [pid, w] : workers)
             if (w.link) fds.push_back({w.link.get(), POLLIN, 0}), order.push_back(pid);
@@ -353,7 +386,14 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
         if (fds[1].revents & POLLIN) {
             int c;
             // A few a round: callers that keep connecting do not keep the pool from dispatching.
-            for (int round = 0; round < 16 && (c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++round) {
+            for (int round = 0; round < 16 && waiting.size() < kMaxWaiting; ++round) {
+                if ((c = ::accept4(listening.get(), nullptr, nullptr, SOCK_CLOEXEC)) < 0) {
+                    // Out of descriptors: the queued caller stays readable; polled at once, it
+                    // would spin. Taken again a little later, when some may be free.
+                    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        accept_after = Clock::now() + kRetryFirst;
+                    break;
+                }
                 // The kernel's word on the caller, before a sandbox is spent on it: a caller
                 // refused costs the pool no rebuild (its worker checks again).
                 std::string why = mech::peer_uid(c) != static_cast<long>(::geteuid()) ? "only the pool's own user may use it"
@@ -380,8 +420,10 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
             if (n > 0 && msg[0] == 'R' && w.state == State::Building) {
                 w.state = State::Ready;
                 ready.push_back(order[i - 2]);
+                retry_after = kRetryFirst;
             } else if (n > 0 && msg[0] == 'E') {
-                failed.assign(msg + 1, static_cast<size_t>(n - 1));
+                setback(std::string(msg + 1, static_cast<size_t>(n - 1)));
+                w.link.reset();  // that worker ends; its place is built again
             } else if (n <= 0) {
                 w.link.reset();
             }
