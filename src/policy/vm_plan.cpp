@@ -47,9 +47,12 @@ std::vector<std::string> qemu_argv(const Machine& m) {
         "-append", guest_cmdline(m.kvm, m.acpi),
         "-chardev", "socket,id=files,fd=" + std::to_string(m.files_fd),
         "-device", std::string("vhost-user-fs-device,chardev=files,tag=") + kRootTag,
-        "-device", "virtio-serial-device",
+        // One port, the wire (port 0 is a console's): the guest's driver fills a queue of
+        // page-sized buffers for each port and the control queue, and makes queues for every
+        // port the device may have (31 by default): 3.7 MB of the guest's memory, measured.
+        "-device", "virtio-serial-device,max_ports=2",
         "-chardev", "socket,id=wire,fd=" + std::to_string(m.wire_fd),
-        "-device", std::string("virtserialport,chardev=wire,name=") + kPortName,
+        "-device", std::string("virtserialport,chardev=wire,nr=1,name=") + kPortName,
     };
     return a;
 }
