@@ -387,14 +387,20 @@ bool SandboxCgroup::frozen() const {
 
 SandboxCgroup::~SandboxCgroup() {
     kill_all();
+    std::vector<std::string> tried;
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
         remove_dir(it->path);
         // The default parent is shared by concurrent sandboxes: the last one removes it
         // (rmdir fails while another sandbox is inside).
-        if (shared_parent_) (void)::rmdir(it->parent.c_str());
+        if (shared_parent_) {
+            (void)::rmdir(it->parent.c_str());
+            tried.push_back(it->parent);
+        }
     }
-    // Levels of a parent path this run made, deepest first, also after a failed create.
-    for (auto it = created_parents_.rbegin(); it != created_parents_.rend(); ++it) (void)::rmdir(it->c_str());
+    // Levels of a parent path this run made, deepest first, also after a failed create
+    // (those just tried, once is enough).
+    for (auto it = created_parents_.rbegin(); it != created_parents_.rend(); ++it)
+        if (std::find(tried.begin(), tried.end(), *it) == tried.end()) (void)::rmdir(it->c_str());
 }
 
 const SandboxCgroup::Dir* SandboxCgroup::dir_for(const std::string& controller) const {
