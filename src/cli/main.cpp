@@ -2,6 +2,7 @@
 // through the one schema and hands it to the library; it does nothing the library cannot.
 #include "cli/doctor_command.hpp"
 #include "cli/listen_command.hpp"
+#include "cli/stream_relay.hpp"
 
 #include <caisson/admin.hpp>
 #include <caisson/error.hpp>
@@ -130,14 +131,18 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
         if (report) report.write(r.report_json);
         return r.outcome.shell_status();
     }
+    const bool own_network = policy.namespaces.net || !policy.namespaces.net_path.empty();
     if (!pool_socket.empty()) {
         // The sandbox is the pool's, built by its server: this process only asks and relays.
+        caisson::cli::StdioRelay stdio(own_network);
         std::string text;
         caisson::Outcome outcome = caisson::run_in_pool(pool_socket, policy, report ? &text : nullptr);
         if (report) report.write(text);
         return outcome.shell_status();
     }
     policy = protected_for(std::move(policy), argv);
+    // After the re-execution above, which would leave a relay to this image's end.
+    caisson::cli::StdioRelay stdio(own_network);
     caisson::Sandbox sandbox(std::move(policy));
     caisson::Outcome outcome = sandbox.run();
     if (outcome.seccomp_violation) {

@@ -1,10 +1,13 @@
 #include "cli/stream_relay.hpp"
 
+#include <caisson/error.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +15,8 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <string>
+#include <utility>
 
 namespace caisson::cli {
 namespace {
@@ -107,6 +112,88 @@ void finish_stream_relay(pid_t relay, int timeout_ms) {
         (void)::kill(relay, SIGKILL);
     }
     while (::waitpid(relay, nullptr, 0) < 0 && errno == EINTR) {}
+}
+
+}  // namespace caisson::cli
+
+namespace caisson::cli {
+namespace {
+
+const char* stdio_name(int fd) { return fd == 0 ? "stdin" : fd == 1 ? "stdout" : "stderr"; }
+
+}  // namespace
+
+StdioRelay::StdioRelay(bool own_network) {
+    if (!own_network) return;
+    // First what each of 0, 1 and 2 is, refusing before anything is started.
+    struct Socket {
+        int fd;
+        dev_t dev;
+        ino_t ino;
+    };
+    std::vector<Socket> tcp;
+    for (int fd = 0; fd < 3; ++fd) {
+        struct stat st{};
+        if (::fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) continue;
+        int domain = 0, type = 0, listening = 0;
+        socklen_t len = sizeof(int);
+        if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) throw Error(ErrorKind::Setup, "SO_DOMAIN", stdio_name(fd), errno);
+        len = sizeof(int);
+        if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) throw Error(ErrorKind::Setup, "SO_TYPE", stdio_name(fd), errno);
+        len = sizeof(int);
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) throw Error(ErrorKind::Setup, "SO_ACCEPTCONN", stdio_name(fd), errno);
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof(peer);
+        const bool connected = ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0;
+        const bool inet = domain == AF_INET || domain == AF_INET6;
+        // A connected or listening AF_UNIX stream reaches nothing else: connect on it fails.
+        if (domain == AF_UNIX && type != SOCK_DGRAM && (connected || listening)) continue;
+        if (inet && type == SOCK_STREAM && connected && !listening) {
+            tcp.push_back({fd, st.st_dev, st.st_ino});
+            continue;
+        }
+        const std::string kind = domain == AF_UNIX ? "an AF_UNIX datagram or unconnected socket"
+                                 : inet            ? (listening ? "a listening TCP socket" : type == SOCK_STREAM ? "an unconnected TCP socket" : "a UDP or raw socket")
+                                                   : "a socket of family " + std::to_string(domain);
+        throw Error::usage(std::string("caisson run: ") + stdio_name(fd) + " is " + kind +
+                           " of the caller's network namespace: the program could reach that network from it, whatever "
+                           "its own; give a stream or a connection, serve connections with caisson listen, or run with --share-net");
+    }
+    // Then a relay per connection (inetd gives the same one as 0, 1 and often 2).
+    std::vector<std::pair<size_t, int>> inside_of;  // index into tcp of the first fd of a socket, its pair's end
+    for (size_t i = 0; i < tcp.size(); ++i) {
+        int inside = -1;
+        for (auto [first, end] : inside_of)
+            if (tcp[first].dev == tcp[i].dev && tcp[first].ino == tcp[i].ino) inside = end;
+        if (inside < 0) {
+            int pair[2];
+            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw Error(ErrorKind::Setup, "socketpair", "stdio relay", errno);
+            pid_t relay = start_stream_relay(tcp[i].fd, pair[0]);
+            const int err = errno;
+            ::close(pair[0]);
+            if (relay < 0) {
+                ::close(pair[1]);
+                throw Error(ErrorKind::Setup, "fork", "stdio relay", err);
+            }
+            relays_.push_back(relay);
+            inside_of.emplace_back(i, pair[1]);
+            inside = pair[1];
+        }
+        const int fd = tcp[i].fd;
+        int original = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (original < 0) throw Error(ErrorKind::Setup, "dup", std::string("stdio relay for ") + stdio_name(fd), errno);
+        replaced_.push_back({fd, original});
+        if (::dup2(inside, fd) < 0) throw Error(ErrorKind::Setup, "dup2", std::string("stdio relay for ") + stdio_name(fd), errno);
+    }
+    for (auto [first, end] : inside_of) ::close(end);
+}
+
+StdioRelay::~StdioRelay() {
+    // Our copies of the sandbox's ends go (the socket is put back), so the relays see the
+    // end once the sandbox's are gone too, and carry out what they hold.
+    for (const Replaced& r : replaced_) (void)::dup2(r.original, r.fd);
+    for (pid_t relay : relays_) finish_stream_relay(relay, 10000);
+    for (const Replaced& r : replaced_) ::close(r.original);
 }
 
 }  // namespace caisson::cli

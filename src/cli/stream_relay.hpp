@@ -23,3 +23,34 @@ pid_t start_stream_relay(int outside, int inside);
 void finish_stream_relay(pid_t relay, int timeout_ms);
 
 }  // namespace caisson::cli
+
+#include <vector>
+
+namespace caisson::cli {
+
+// caisson run started by an inetd (xinetd, a systemd socket unit with Accept=yes) has the
+// connection as its stdin and stdout: for a sandbox in a network namespace of its own, each
+// connected TCP socket among 0, 1 and 2 is replaced, for the run, by a stream of the
+// sandbox's own, relayed as `caisson listen` does; the socket is put back at the end, after
+// the relay carried what the program wrote. Any other socket of the caller's network there
+// (a listening or unconnected one, UDP, netlink, packet; an AF_UNIX datagram socket or an
+// unconnected one, which can name the abstract sockets of that network) is refused with
+// Error::usage: the program could send anywhere from it. Nothing is done for a sandbox that
+// shares the caller's network.
+class StdioRelay {
+public:
+    explicit StdioRelay(bool own_network);
+    ~StdioRelay();
+    StdioRelay(const StdioRelay&) = delete;
+    StdioRelay& operator=(const StdioRelay&) = delete;
+
+private:
+    struct Replaced {
+        int fd;        // 0, 1 or 2
+        int original;  // a copy of the socket, put back at the end
+    };
+    std::vector<Replaced> replaced_;
+    std::vector<pid_t> relays_;
+};
+
+}  // namespace caisson::cli

@@ -138,6 +138,56 @@ TEST(Escape, AConnectionFromListenCannotBeTurnedToTheHostsLoopback) {
     ::close(target);
 }
 
+// The same through `caisson run` started by an inetd (xinetd passes the connection as stdin
+// and stdout): the connection is relayed, and a socket that cannot be is refused.
+TEST(Escape, AConnectionGivenToRunAsStdioCannotBeTurnedToTheHostsLoopback) {
+    auto listener = [](sockaddr_in& a, int type) {
+        int s = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        a = {};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0 ||
+            (type == SOCK_STREAM && ::listen(s, 4) < 0) || ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) < 0)
+            return -1;
+        return s;
+    };
+    sockaddr_in target_addr{}, front_addr{}, udp_addr{};
+    int target = listener(target_addr, SOCK_STREAM), front = listener(front_addr, SOCK_STREAM);
+    ASSERT_GE(target, 0);
+    ASSERT_GE(front, 0);
+    ASSERT_EQ(::fcntl(target, F_SETFL, O_NONBLOCK), 0);
+    int client = connect_loopback(ntohs(front_addr.sin_port));
+    ASSERT_GE(client, 0);
+    int conn = ::accept4(front, nullptr, nullptr, SOCK_CLOEXEC);
+    ASSERT_GE(conn, 0);
+    RunOptions o;
+    o.stdin_fd = conn;
+    o.extra_fds = {{1, conn}};
+    auto r = run_caisson({"run", "--profile", "default", "--ro-bind", CAISSON_ATTACKER, kInside, "--", kInside, host_ns("pid"),
+                          "reconnect-stdin", std::to_string(ntohs(target_addr.sin_port))},
+                         o);
+    ::close(conn);
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = ::read(client, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+    ::close(client);
+    EXPECT_EQ(out.rfind("blocked: ", 0), 0u) << out << r.err;
+    EXPECT_LT(::accept4(target, nullptr, nullptr, SOCK_CLOEXEC), 0) << "the sandbox reached the host's loopback";
+    // A datagram socket cannot be relayed as a stream: refused, nothing run.
+    int udp = listener(udp_addr, SOCK_DGRAM);
+    ASSERT_GE(udp, 0);
+    o.stdin_fd = udp;
+    o.extra_fds = {};
+    auto refused = run_caisson({"run", "--", "/bin/true"}, o);
+    EXPECT_EQ(refused.status, 125);
+    EXPECT_NE(refused.err.find("stdin is a UDP or raw socket of the caller's network namespace"), std::string::npos) << refused.err;
+    ::close(udp);
+    ::close(target);
+    ::close(front);
+}
+
 TEST(Escape, RawAndPacketSockets) { expect_blocked(attack("raw-socket")); }
 TEST(Escape, OpenByHandleShocker) { expect_blocked(attack("open-by-handle")); }
 
