@@ -14,12 +14,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 
 namespace caisson::run {
 namespace {
@@ -31,17 +33,29 @@ struct NsFile {
 constexpr NsFile kNs[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
                           {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME}};
 
-// The namespaces of `pid` that are not this process's: setns refuses to "join" one's own
-// user namespace, and the others cost a change for nothing.
-int differing_namespaces(pid_t pid) {
+// The namespaces of the container's init that are not this process's (setns refuses to
+// "join" one's own user namespace, and the others cost a change for nothing). Fail closed:
+// a namespace that cannot be read is an error, never one left out, or an init that ended
+// meanwhile (its /proc entry gone) would have the process run in the host's namespaces. The
+// pid names the init only while it is alive: checked through its pidfd after the reading.
+int differing_namespaces(pid_t pid, int pidfd) {
     int flags = 0;
     for (const auto& n : kNs) {
         struct stat mine{}, theirs{};
         std::string self = std::string("/proc/self/ns/") + n.name;
         std::string other = "/proc/" + std::to_string(pid) + "/ns/" + n.name;
-        if (::stat(self.c_str(), &mine) < 0 || ::stat(other.c_str(), &theirs) < 0) continue;
+        if (::stat(self.c_str(), &mine) < 0) {
+            if (errno == ENOENT) continue;  // a kind of namespace this kernel does not have
+            throw Error(ErrorKind::Setup, "exec: stat", self, errno);
+        }
+        if (::stat(other.c_str(), &theirs) < 0) throw Error(ErrorKind::Setup, "exec: the container's namespace", other, errno);
         if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) flags |= n.flag;
     }
+    if (::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0)
+        throw Error(ErrorKind::Setup, "exec: the container's init", "ended while its namespaces were read", errno);
+    // Every container has a mount namespace of its own: one that does not is not a container.
+    if (!(flags & CLONE_NEWNS))
+        throw Error(ErrorKind::Setup, "exec: the container's init", "is in the runtime's own mount namespace", EPERM);
     return flags;
 }
 
@@ -72,7 +86,17 @@ int differing_namespaces(pid_t pid) {
         kernel::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
         if (!fd || ::write(fd.get(), "0", 1) != 1) f.set("join cgroup", file.c_str()), fail();
     }
-    if (ns_flags && ::setns(plan.init_pidfd, ns_flags) < 0) f.set("setns", "container namespaces"), fail();
+    // The container's score, inherited by what the helper clones (the runtime's caller, a
+    // shim, may run at -998: a process left with it would be the last one the host kills).
+    if (plan.oom_score_adj) {
+        char adj[16];
+        const int len = std::snprintf(adj, sizeof(adj), "%d", *plan.oom_score_adj);
+        kernel::Fd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), adj, static_cast<size_t>(len)) != len) f.set("write", "/proc/self/oom_score_adj"), fail();
+    }
+    // All of them at once through the pidfd, or none: the mount namespace among them
+    // (differing_namespaces requires it), so what follows resolves in the container.
+    if (::setns(plan.init_pidfd, ns_flags) < 0) f.set("setns", "container namespaces"), fail();
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
@@ -109,7 +133,7 @@ int differing_namespaces(pid_t pid) {
 }  // namespace
 
 pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
-    int ns_flags = differing_namespaces(plan.init_pid);
+    int ns_flags = differing_namespaces(plan.init_pid, plan.init_pidfd);
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "exec channel", errno);
     kernel::Fd ours(sv[0]), theirs(sv[1]);

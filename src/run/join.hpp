@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <vector>
 
 namespace caisson::run {
@@ -24,6 +25,7 @@ struct JoinPlan {
     ContainerProcess process;
     int console_socket = -1;                // with process.console
     bool new_session_keyring = true;        // an anonymous one of its own, not the caller's
+    std::optional<int> oom_score_adj;       // the process's, from its spec or the container's
 };
 
 // Returns the process's pid once it has exec'd (a child of this process). Throws

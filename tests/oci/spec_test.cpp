@@ -301,6 +301,21 @@ TEST(OciSpec, OomScoreAdjIsAppliedOrLeftAlone) {
     EXPECT_EQ(given.out, "321\n");
 }
 
+// The same for a process exec'd into the container (runc: the --process file's own, or the
+// container's), not the score of whoever called the runtime.
+TEST(OciSpec, AnExecdProcessTakesTheContainersOomScoreAdj) {
+    Bundle b;
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    b.config["process"]["oomScoreAdj"] = 321;
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "oom-exec").status, 0);
+    RunOptions from77;
+    from77.wrapper = {"/bin/sh", "-c", "echo 77 > /proc/self/oom_score_adj && exec \"$@\"", "sh"};
+    RunResult e = b.oci("exec", {"oom-exec", "/bin/cat", "/proc/self/oom_score_adj"}, "", from77);
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_EQ(e.out, "321\n");
+    EXPECT_EQ(b.oci("delete", {"--force"}, "oom-exec").status, 0);
+}
+
 // config.md, process.ioPriority: its class and priority.
 TEST(OciSpec, IoPriorityIsApplied) {
     Bundle b;
