@@ -407,7 +407,15 @@ private:
                  (flags & O_CREAT) != 0, false};
         if (!look_up(l, n, rep_.path) || !decide_open(n, flags)) return;
         if (n.missing) return fail(ENOENT);
-        if (flags & O_PATH) return void(rep_.outcome = Outcome::Continue);
+        if (flags & O_PATH) {
+            // openat2's flags are in the caller's memory, read again by the kernel when the
+            // call goes on: a thread could make this O_PATH open an O_RDWR|O_CREAT one of
+            // another path. Its O_PATH descriptor cannot be installed (ADDFD takes no O_PATH
+            // file), so it is not implemented here: libraries fall back to openat, whose
+            // flags are in a register.
+            if (req_.call == Call::Openat2) return fail(ENOSYS);
+            return void(rep_.outcome = Outcome::Continue);
+        }
         if (n.must_dir && n.exists && !S_ISDIR(n.st.stx_mode) && !S_ISLNK(n.st.stx_mode)) return fail(ENOTDIR);
         if (flags & (O_CREAT | __O_TMPFILE)) ::umask(req_.umask);
         open_how how{};

@@ -90,6 +90,25 @@ TEST(OpenRules, ARewrittenPathCannotReachTheRefusedFile) {
     EXPECT_GT(race["refused"].get<int>(), 0) << race.dump();
 }
 
+// openat2 keeps its flags in memory: switched from O_PATH to O_RDONLY (and the path to the
+// refused file) while the supervisor decides, they never give a read of the refused file.
+// An O_PATH openat2 is not implemented under [open] (ENOSYS); openat's O_PATH still opens.
+TEST(OpenRules, RewrittenOpenat2FlagsCannotReachTheRefusedFile) {
+    TempDir dir;
+    std::string data = make_tree(dir);
+    std::string policy = write_seccomp_policy(dir, kRules);
+    RunResult r = run_probe({"--seccomp", policy, "--ro-bind", data, "/tmp/data"},
+                            {"--race-openat2", "/tmp/data/good/file", "/tmp/data/evil/file", "20000", "--fs",
+                             "openat2-path:/tmp/data/good/file", "--fs", "open-path:/tmp/data/good/file"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto& race = r.probe["race_openat2"];
+    EXPECT_EQ(race["forbidden"], 0) << race.dump();
+    EXPECT_EQ(race["path_only"], 0) << race.dump();
+    EXPECT_GT(race["allowed"].get<int>(), 0) << race.dump();
+    EXPECT_EQ(r.probe["fs"]["openat2-path:/tmp/data/good/file"], "ENOSYS") << r.probe["fs"].dump();
+    EXPECT_EQ(r.probe["fs"]["open-path:/tmp/data/good/file"], "ok") << r.probe["fs"].dump();
+}
+
 TEST(OpenRules, AKillRuleEndsTheSandbox) {
     TempDir dir;
     std::string data = make_tree(dir);

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <linux/openat2.h>
 #include <linux/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -241,6 +242,47 @@ json race_open(const std::string& allowed, const std::string& forbidden, int rou
     flipper.join();
     out["allowed"] = reached_allowed;
     out["forbidden"] = reached_forbidden;
+    out["refused"] = refused;
+    return out;
+}
+
+// The same with openat2, whose flags are in memory too: the other thread also switches them
+// between O_PATH and O_RDONLY. A supervisor that let an O_PATH open go on would have the
+// kernel read both again: a read descriptor of the refused file. Counts what each open gave.
+json race_openat2(const std::string& allowed, const std::string& forbidden, int rounds) {
+    json out;
+    if (allowed.size() != forbidden.size()) return out["error"] = "paths of different lengths", out;
+    static char path[256];
+    static open_how how{};
+    std::memcpy(path, allowed.c_str(), allowed.size() + 1);
+    how.flags = O_PATH | O_CLOEXEC;
+    std::atomic<bool> stop{false};
+    std::thread flipper([&] {
+        volatile char* p = path;
+        volatile __u64* flags = &how.flags;
+        while (!stop.load(std::memory_order_relaxed))
+            for (const auto* s : {&forbidden, &allowed}) {
+                for (size_t i = 0; i < s->size(); ++i) p[i] = (*s)[i];
+                *flags = (s == &forbidden ? O_RDONLY : O_PATH) | O_CLOEXEC;
+            }
+    });
+    int reached_allowed = 0, reached_forbidden = 0, path_only = 0, refused = 0;
+    for (int i = 0; i < rounds; ++i) {
+        int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)));
+        if (fd < 0) {
+            ++refused;
+            continue;
+        }
+        char head[4] = {};
+        if (::fcntl(fd, F_GETFL) & O_PATH) ++path_only;
+        else if (::read(fd, head, sizeof(head)) == 4) (std::memcmp(head, "EVIL", 4) == 0 ? reached_forbidden : reached_allowed)++;
+        ::close(fd);
+    }
+    stop = true;
+    flipper.join();
+    out["allowed"] = reached_allowed;
+    out["forbidden"] = reached_forbidden;
+    out["path_only"] = path_only;
     out["refused"] = refused;
     return out;
 }
@@ -497,6 +539,11 @@ std::string try_fs(const std::string& spec, int& last_fd) {
         return r;
     }
     if (op == "open-path") return opened(::open(x, O_PATH));
+    if (op == "openat2-path") {
+        open_how how{};
+        how.flags = O_PATH | O_CLOEXEC;
+        return opened(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, x, &how, sizeof(how))));
+    }
     if (op == "link") return result(::link(x, y));
     if (op == "link-follow") return result(::linkat(AT_FDCWD, x, AT_FDCWD, y, AT_SYMLINK_FOLLOW));
     if (op == "rename") return result(::rename(x, y));
@@ -547,6 +594,7 @@ int main(int argc, char** argv) {
         else if (a == "--alloc" && i + 1 < argc) out["alloc"] = try_alloc(std::atol(argv[++i]));
         else if (a == "--kill-named" && i + 1 < argc) out["killed"] = kill_named(argv[++i]);
         else if (a == "--race-open" && i + 3 < argc) out["race_open"] = race_open(argv[i + 1], argv[i + 2], std::atoi(argv[i + 3])), i += 3;
+        else if (a == "--race-openat2" && i + 3 < argc) out["race_openat2"] = race_openat2(argv[i + 1], argv[i + 2], std::atoi(argv[i + 3])), i += 3;
         else if (a == "--inotify" && i + 1 < argc) {
             // Takes up to N inotify instances and keeps them: how many, and why no more.
             int want = std::atoi(argv[++i]), got = 0;
