@@ -30,6 +30,7 @@ using opener::Outcome;
 // How long an open may wait for the opener. It only stalls when the sandbox stopped it:
 // the sandbox then waits on itself, and the open fails.
 constexpr int kOpenerTimeoutMs = 5000;
+constexpr int kOpenerSendTimeoutMs = 100;
 
 // The caller as its sandbox sees it (the last NStgid and NSpid fields), and its umask.
 bool read_caller(pid_t pid, opener::Request& req) {
@@ -129,6 +130,13 @@ PathBroker::PathBroker(kernel::Fd opener, const seccomp::OpenRules& rules) : ope
     timeval tv{kOpenerTimeoutMs / 1000, (kOpenerTimeoutMs % 1000) * 1000};
     if (::setsockopt(opener_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
         throw Error(ErrorKind::Setup, "setsockopt SO_RCVTIMEO", "opener channel", errno);
+    // And a short one for sending: the opener reads each request at once, unless the program
+    // stopped it (SIGSTOP; same user) or it waits on a FIFO. Its queue then fills with the
+    // requests that timed out, and a send without a timeout would hold the supervisor, and
+    // with it the time limit and the signals it forwards, for as long as the program likes.
+    timeval send_tv{0, kOpenerSendTimeoutMs * 1000};
+    if (::setsockopt(opener_.get(), SOL_SOCKET, SO_SNDTIMEO, &send_tv, sizeof(send_tv)) < 0)
+        throw Error(ErrorKind::Setup, "setsockopt SO_SNDTIMEO", "opener channel", errno);
 }
 
 PathBroker::Decision PathBroker::handle(int listener, const seccomp_notif& n, std::string_view syscall) {
