@@ -2,6 +2,7 @@
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/keyring.hpp"
 #include "mech/capabilities.hpp"
 #include "mech/fds.hpp"
 #include "mech/loopback.hpp"
@@ -279,6 +280,7 @@ void kill_remaining_children() {
     // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
     // both are set after; a dumpable init may write its /proc/self files (timens_offsets).
     if (plan.new_userns && !set_identity(plan.steps.uid, plan.steps.gid, plan.drop_groups, f)) report_failure(plan.channel, f);
+    if (plan.new_session_keyring && !mech::join_session_keyring(nullptr, f)) report_failure(plan.channel, f);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);

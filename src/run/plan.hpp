@@ -29,6 +29,11 @@ struct LaunchPlan {
     // Init drops its supplementary groups (the maps leave setgroups allowed): the caller may
     // allow setgroups, being root where its own user namespace allows it.
     bool drop_groups = false;
+    // An anonymous session keyring of the sandbox's own, joined by init before anything of the
+    // program's starts (runc's and crun's): without it the program possesses the caller's
+    // session keyring, and with the key calls allowed reads, plants or revokes its keys.
+    // Without a filter, or one that lets a key call through.
+    bool new_session_keyring = true;
 
     // Filesystem: what mech/mounts builds the root from.
     mech::RootPlan root;

@@ -547,6 +547,16 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
         else if (allowed("exit")) plan.seccomp_exit_nr = SYS_exit;
         else throw Error::usage("seccomp policy '" + sp.name + "' allows neither exit nor exit_group by number alone");
         plan.seccomp_allows_write = allowed("write");
+        // The caller's session keyring is the sandbox's unless it joins one of its own: only
+        // worth a keyring where the policy lets the key calls through (the default does not).
+        auto refused = [&](const char* name) {
+            auto a = by_number(name);
+            if (!a) return false;
+            const uint32_t act = *a & SECCOMP_RET_ACTION_FULL;
+            return act == SECCOMP_RET_ERRNO || act == SECCOMP_RET_KILL_PROCESS || act == SECCOMP_RET_KILL_THREAD ||
+                   act == SECCOMP_RET_TRAP;
+        };
+        plan.new_session_keyring = !(refused("keyctl") && refused("add_key") && refused("request_key"));
     }
     return plan;
 }

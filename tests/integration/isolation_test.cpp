@@ -2,6 +2,8 @@
 #include "harness.hpp"
 
 #include <gtest/gtest.h>
+#include <cstring>
+#include <sys/syscall.h>
 
 #include <optional>
 #include <sstream>
@@ -191,6 +193,27 @@ TEST(Isolation, AProgramThatCouldRewriteCaissonFindsOnlyAReadOnlyCopy) {
     if (st.st_uid == 0 && !(st.st_mode & S_IWOTH)) {
         EXPECT_FALSE(runs_read_only({}));
     }
+}
+
+// The same for caisson run: under a policy that lets keyctl through, the program holds a
+// session keyring of its own, not its caller's; under the default (which refuses keyctl)
+// none is made.
+TEST(Isolation, AProgramAllowedKeyctlHoldsASessionKeyringOfItsOwn) {
+    const long mine = ::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* KEY_SPEC_SESSION_KEYRING */, 1);
+    if (mine < 0 && (errno == ENOSYS || errno == EPERM || errno == EACCES))
+        GTEST_SKIP() << "keyctl is not there for this process (" << strerrorname_np(errno) << "): nothing to share";
+    ASSERT_GT(mine, 0) << std::strerror(errno);
+    TempDir dir;
+    const std::string policy = write_seccomp_policy(dir, "[[rule]]\nsyscall = \"keyctl\"\naction = \"allow\"\n");
+    for (const std::vector<std::string>& run : {std::vector<std::string>{"--seccomp", policy}, std::vector<std::string>{"--seccomp", "none"}}) {
+        auto r = run_probe(run, {"--session-keyring"});
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_NE(r.probe["session_keyring"], std::to_string(mine)) << "the program holds its caller's keyring";
+        EXPECT_EQ(r.probe["session_keyring"].get<std::string>().find_first_not_of("0123456789"), std::string::npos) << r.probe;
+    }
+    auto d = run_probe({}, {"--session-keyring"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_EQ(d.probe["session_keyring"], "EPERM") << "the default policy refuses keyctl";
 }
 
 TEST(Isolation, Hostname) {
