@@ -493,6 +493,12 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
             landlock.connect_ports = *ports;
         }
     }
+    // Without a pid namespace the host's processes are in the sandbox's /proc and in reach
+    // of kill(): those of the program's host uid (an ordinary user's shell, other root-run
+    // sandboxes' 65534), and its own init. Any Landlock domain refuses the program ptrace-mode
+    // access to processes outside it (/proc/PID/root, cwd, mem, environ, fd), and its signal
+    // scope refuses signalling them.
+    if (!p.namespaces.pid) landlock.scope_signal = true;
     if (landlock.enabled()) {
         plan.steps.landlock = true;
         plan.steps.landlock_plan = landlock_rights::plan(landlock, mech::landlock_abi());

@@ -2,6 +2,10 @@
 #include "harness.hpp"
 
 #include <gtest/gtest.h>
+#include <csignal>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <cstring>
 #include <sys/syscall.h>
 
@@ -214,6 +218,37 @@ TEST(Isolation, AProgramAllowedKeyctlHoldsASessionKeyringOfItsOwn) {
     auto d = run_probe({}, {"--session-keyring"});
     ASSERT_EQ(d.status, 0) << d.err;
     EXPECT_EQ(d.probe["session_keyring"], "EPERM") << "the default policy refuses keyctl";
+}
+
+// Without a pid namespace the host's processes are in the sandbox's /proc: those of the
+// program's host uid (65534 here: other root-run sandboxes, nobody's daemons) must stay out of
+// its reach, their /proc/PID entries (root, environ) and their signals, by a Landlock domain.
+TEST(Isolation, SharingThePidNamespaceLeavesTheHostsProcessesOutOfReach) {
+    int ready[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    pid_t host = ::fork();
+    ASSERT_GE(host, 0);
+    if (host == 0) {
+        // A host process of the uid the sandbox runs as.
+        if (::setgroups(0, nullptr) < 0 || ::setresgid(kNobodyUid, kNobodyUid, kNobodyUid) < 0 ||
+            ::setresuid(kNobodyUid, kNobodyUid, kNobodyUid) < 0)
+            ::_exit(1);
+        ::close(ready[0]);
+        ::close(ready[1]);
+        for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char byte;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 0);  // closed: its ids are changed
+    ::close(ready[0]);
+    const std::string p = "/proc/" + std::to_string(host);
+    auto r = run_probe({"--share-pid"}, {"--read", p + "/environ", "--read", p + "/root/etc/hostname", "--try", "signal:" + std::to_string(host)});
+    ::kill(host, SIGKILL);
+    ::waitpid(host, nullptr, 0);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"][p + "/environ"], "EACCES") << r.probe["reads"];
+    EXPECT_EQ(r.probe["reads"][p + "/root/etc/hostname"], "EACCES") << r.probe["reads"];
+    EXPECT_EQ(r.probe["tries"]["signal:" + std::to_string(host)], "EPERM") << r.probe["tries"];
 }
 
 TEST(Isolation, Hostname) {

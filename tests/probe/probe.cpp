@@ -179,6 +179,7 @@ std::string result(long rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
 
 std::string try_action(const std::string& what) {
     if (what == "mount") return result(::mount("none", "/tmp", "tmpfs", 0, nullptr));
+    if (what.rfind("signal:", 0) == 0) return result(::kill(std::atoi(what.c_str() + 7), SIGCONT));  // harmless, but a signal
     if (what == "chown") {
         int fd = ::open("/tmp/chown-me", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) return strerrorname_np(errno);
