@@ -109,14 +109,16 @@ constexpr int kRelayDrainMs = 10000;
     nlohmann::json j = {{"event", "session"}, {"peer", peer}, {"pid", ::getpid()}, {"start", now_epoch()}};
     int status = kExitUsage;
     pid_t relay = -1;
-    if (policy.namespaces.net || !policy.namespaces.net_path.empty()) {
+    if (network_is_confined(policy)) {
         sockaddr_storage remote{}, local{};
         socklen_t remote_len = sizeof(remote), local_len = sizeof(local);
         int pair[2];
-        if (::getpeername(conn, reinterpret_cast<sockaddr*>(&remote), &remote_len) < 0 ||
-            ::getsockname(conn, reinterpret_cast<sockaddr*>(&local), &local_len) < 0 ||
-            ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
-            j["error"] = std::string("the connection's relay: ") + std::strerror(errno);
+        const char* step = ::getpeername(conn, reinterpret_cast<sockaddr*>(&remote), &remote_len) < 0   ? "getpeername"
+                           : ::getsockname(conn, reinterpret_cast<sockaddr*>(&local), &local_len) < 0 ? "getsockname"
+                           : ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0            ? "socketpair"
+                                                                                                       : nullptr;
+        if (step) {
+            j["error"] = std::string("the connection's relay: ") + step + ": " + std::strerror(errno);
             log_line(log_fd, j);
             ::_exit(kExitUsage);
         }

@@ -131,10 +131,10 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
         if (report) report.write(r.report_json);
         return r.outcome.shell_status();
     }
-    const bool own_network = policy.namespaces.net || !policy.namespaces.net_path.empty();
+    const bool confined = caisson::cli::network_is_confined(policy);
     if (!pool_socket.empty()) {
         // The sandbox is the pool's, built by its server: this process only asks and relays.
-        caisson::cli::StdioRelay stdio(own_network);
+        caisson::cli::StdioRelay stdio(confined, policy.process.pass_fds);
         std::string text;
         caisson::Outcome outcome = caisson::run_in_pool(pool_socket, policy, report ? &text : nullptr);
         if (report) report.write(text);
@@ -142,7 +142,7 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     }
     policy = protected_for(std::move(policy), argv);
     // After the re-execution above, which would leave a relay to this image's end.
-    caisson::cli::StdioRelay stdio(own_network);
+    caisson::cli::StdioRelay stdio(confined, policy.process.pass_fds);
     caisson::Sandbox sandbox(std::move(policy));
     caisson::Outcome outcome = sandbox.run();
     if (outcome.seccomp_violation) {

@@ -6,6 +6,8 @@
 // So the program is given a stream of its own, and this process, outside, copies.
 #pragma once
 
+#include <caisson/policy.hpp>
+
 #include <sys/types.h>
 
 namespace caisson::cli {
@@ -16,8 +18,15 @@ namespace caisson::cli {
 // sees the end (the other side's writing half is then shut), or when its writer's peer is
 // gone (the reading side is then shut, so that the program's writes fail as they would on
 // the socket); the inside one also ends when nothing holds the sandbox's end any more.
+// Unless `owns_outside`, the outside socket is a caller's, put back after the run: it is
+// never made non-blocking, and shut only to pass on the program's own half-close.
 // -1 with errno on failure.
-pid_t start_stream_relay(int outside, int inside);
+pid_t start_stream_relay(int outside, int inside, bool owns_outside = true);
+
+// Whether a socket made outside the sandbox would reach past its network rules: the
+// sandbox has a network namespace of its own, or rules the kernel keys on the socket's
+// cgroup (egress, the BPF LSM's connect ports).
+bool network_is_confined(const Policy& p);
 
 // Waits up to `timeout_ms` for the relay to carry what it holds, then kills it; reaps it.
 void finish_stream_relay(pid_t relay, int timeout_ms);
@@ -35,16 +44,18 @@ namespace caisson::cli {
 // the relay carried what the program wrote. Any other socket of the caller's network there
 // (a listening or unconnected one, UDP, netlink, packet; an AF_UNIX datagram socket or an
 // unconnected one, which can name the abstract sockets of that network) is refused with
-// Error::usage: the program could send anywhere from it. Nothing is done for a sandbox that
-// shares the caller's network.
+// Error::usage: the program could send anywhere from it. Nothing is done for a sandbox whose
+// network is not confined (network_is_confined). The copies kept of the sockets go above
+// every `pass_fds` number.
 class StdioRelay {
 public:
-    explicit StdioRelay(bool own_network);
+    StdioRelay(bool confined, const std::vector<int>& pass_fds);
     ~StdioRelay();
     StdioRelay(const StdioRelay&) = delete;
     StdioRelay& operator=(const StdioRelay&) = delete;
 
 private:
+    void put_back() noexcept;
     struct Replaced {
         int fd;        // 0, 1 or 2
         int original;  // a copy of the socket, put back at the end

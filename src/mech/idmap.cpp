@@ -35,11 +35,13 @@ std::string IdMaps::gid_line() const {
 }
 
 bool id_mapped_here(const char* map_file, uint32_t id) {
+    // Unreadable is an error, not "unmapped": that would take host root for an ordinary user.
     kernel::Fd fd(::open(map_file, O_RDONLY | O_CLOEXEC));
-    if (!fd) return false;
+    if (!fd) throw Error(ErrorKind::Setup, "open", map_file, errno);
     char buf[16384];  // the kernel's limit: 340 lines
     ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
-    if (n <= 0) return false;
+    if (n < 0) throw Error(ErrorKind::Setup, "read", map_file, errno);
+    if (n == 0) return false;
     buf[n] = '\0';
     // "INSIDE OUTSIDE COUNT" per line; the first column is this namespace's.
     for (char* line = buf; line && *line;) {

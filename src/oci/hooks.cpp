@@ -52,9 +52,14 @@ std::string run_one(const Hook& h, const char* stage, const std::string& state) 
         ::waitpid(pid, nullptr, 0);
         return err;
     }
-    // A hook that does not read its stdin must not block us: the state fits a pipe.
-    ::signal(SIGPIPE, SIG_IGN);
+    // A hook that does not read its stdin must not block us: the state fits a pipe. Nor
+    // kill us with SIGPIPE; ignored for this write only, or the container's program (for a
+    // startContainer hook, this process execs it next) would start with SIGPIPE ignored.
+    struct sigaction ignore{}, before{};
+    ignore.sa_handler = SIG_IGN;
+    const bool swapped = ::sigaction(SIGPIPE, &ignore, &before) == 0;
     (void)!::write(wr.get(), state.data(), state.size());
+    if (swapped) (void)::sigaction(SIGPIPE, &before, nullptr);
     wr.reset();
     int timeout_ms = h.timeout ? *h.timeout * 1000 : -1;
     pollfd p{pidfd.get(), POLLIN, 0};

@@ -425,6 +425,9 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
                 setback(std::string(msg + 1, static_cast<size_t>(n - 1)));
                 w.link.reset();  // that worker ends; its place is built again
             } else if (n <= 0) {
+                // A worker gone while building (killed, out of memory) is a setback too: not
+                // rebuilt at once, over and over.
+                if (w.state == State::Building) setback("a worker ended while building its sandbox");
                 w.link.reset();
             }
         }

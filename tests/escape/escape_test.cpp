@@ -167,13 +167,17 @@ TEST(Escape, AConnectionGivenToRunAsStdioCannotBeTurnedToTheHostsLoopback) {
     auto r = run_caisson({"run", "--profile", "default", "--ro-bind", CAISSON_ATTACKER, kInside, "--", kInside, host_ns("pid"),
                           "reconnect-stdin", std::to_string(ntohs(target_addr.sin_port))},
                          o);
-    ::close(conn);
     EXPECT_EQ(r.status, 0) << r.err;
+    // The connection is the caller's again, as it was: not shut, still blocking.
+    EXPECT_EQ(::fcntl(conn, F_GETFL) & O_NONBLOCK, 0);
+    EXPECT_EQ(::write(conn, "after\n", 6), 6) << std::strerror(errno);
+    ::close(conn);
     std::string out;
     char buf[256];
     for (ssize_t n; (n = ::read(client, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
     ::close(client);
     EXPECT_EQ(out.rfind("blocked: ", 0), 0u) << out << r.err;
+    EXPECT_TRUE(out.ends_with("\nafter\n")) << out;
     EXPECT_LT(::accept4(target, nullptr, nullptr, SOCK_CLOEXEC), 0) << "the sandbox reached the host's loopback";
     // A datagram socket cannot be relayed as a stream: refused, nothing run.
     int udp = listener(udp_addr, SOCK_DGRAM);
@@ -182,7 +186,12 @@ TEST(Escape, AConnectionGivenToRunAsStdioCannotBeTurnedToTheHostsLoopback) {
     o.extra_fds = {};
     auto refused = run_caisson({"run", "--", "/bin/true"}, o);
     EXPECT_EQ(refused.status, 125);
-    EXPECT_NE(refused.err.find("stdin is a UDP or raw socket of the caller's network namespace"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("stdin is a UDP or raw socket of the caller's network:"), std::string::npos) << refused.err;
+    // Sharing the caller's network under egress rules, which the kernel keys on the cgroup a
+    // socket was made in (not the sandbox's for this one), is no excuse either.
+    auto ruled = run_caisson({"run", "--share-net", "--deny-private", "--", "/bin/true"}, o);
+    EXPECT_EQ(ruled.status, 125);
+    EXPECT_NE(ruled.err.find("stdin is a UDP or raw socket of the caller's network:"), std::string::npos) << ruled.err;
     ::close(udp);
     ::close(target);
     ::close(front);

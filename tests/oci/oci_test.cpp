@@ -976,6 +976,9 @@ TEST(OciLifecycle, ContainerNamespaceHooksSeeTheContainersPid) {
     EXPECT_EQ(created["pid"], 1);
     EXPECT_EQ(started["pid"], 1);
     EXPECT_EQ(started["status"], "created");
+    // The runtime ignores SIGPIPE while it hands a hook its state, and no longer: the
+    // program, exec'd by the process that ran the startContainer hook, ignores no signal.
+    EXPECT_EQ(r.probe["status"]["SigIgn"], "0000000000000000") << r.probe["status"];
 }
 
 // poststart and poststop failures are warnings: the hooks after a failing one still run

@@ -69,7 +69,7 @@ json status_fields() {
         if (colon == std::string::npos) continue;
         std::string k = line.substr(0, colon);
         if (k.rfind("Cap", 0) == 0 || k == "NoNewPrivs" || k == "Seccomp" || k == "Uid" || k == "Gid" ||
-            k == "Groups" || k == "NSpid") {
+            k == "Groups" || k == "NSpid" || k == "SigIgn") {
             std::string v = line.substr(colon + 1);
             v.erase(0, v.find_first_not_of(" \t"));
             j[k] = v;
