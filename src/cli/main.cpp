@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 #include <fstream>
 #include <iostream>
@@ -160,6 +161,15 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Installed setuid or setgid, or with file capabilities, this binary would act for whoever
+    // runs it with powers they do not have (--map-host-root, --share-user: bubblewrap's
+    // CVE-2020-5291 class). It runs as who runs it, nothing more.
+    if (::getuid() != ::geteuid() || ::getgid() != ::getegid() || ::getauxval(AT_SECURE)) {
+        std::fputs("caisson: refused: installed setuid, setgid or with file capabilities; run it as root, or as the "
+                   "ordinary user whose sandbox it makes\n",
+                   stderr);
+        return 125;
+    }
     // caisson's own guest (caisson run --vm) starts this binary as its init.
     if (::getpid() == 1 && argc >= 1 && std::string_view(argv[0]) == "/init") caisson::vm_guest_main();
     CLI::App app{"caisson: run untrusted programs in a Linux sandbox"};

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -364,6 +365,15 @@ int run_command(const std::string& cmd, const std::vector<std::string>& args, si
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Installed setuid or setgid, or with file capabilities, this binary would act for whoever
+    // runs it with powers they do not have (--map-host-root, --share-user: bubblewrap's
+    // CVE-2020-5291 class). It runs as who runs it, nothing more.
+    if (::getuid() != ::geteuid() || ::getgid() != ::getegid() || ::getauxval(AT_SECURE)) {
+        std::fputs("caisson-oci: refused: installed setuid, setgid or with file capabilities; run it as root, or as the "
+                   "ordinary user whose sandbox it makes\n",
+                   stderr);
+        return 125;
+    }
     std::vector<std::string> args(argv, argv + argc);
     // What the caller handed over, counted before this runtime opens anything (see
     // require_callers_fds).

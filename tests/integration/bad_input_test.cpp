@@ -5,6 +5,9 @@
 
 #include <fstream>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 namespace caisson::test {
 namespace {
 
@@ -13,6 +16,30 @@ void expect_usage_error(const RunResult& r, const std::string& needle) {
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// Installed setuid root, caisson would give whoever runs it root's choices (--map-host-root):
+// it refuses to run so (bubblewrap's CVE-2020-5291 class), whatever it was asked.
+TEST(BadInput, ASetuidInstallRefusesToRun) {
+    TempDir dir;
+    const std::string copy = dir.path() + "/caisson";
+    {
+        std::ifstream in(caisson_path(), std::ios::binary);
+        std::ofstream out(copy, std::ios::binary);
+        out << in.rdbuf();
+    }
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(copy.c_str(), 04755), 0);
+    struct statvfs vfs{};
+    ASSERT_EQ(::statvfs(copy.c_str(), &vfs), 0);
+    if (vfs.f_flag & ST_NOSUID) GTEST_SKIP() << dir.path() << " is mounted nosuid: a setuid bit there does nothing";
+    RunOptions o;
+    o.as_uid = kUnprivilegedUid;
+    o.program = copy.c_str();
+    RunResult r = run_caisson({"run", "--map-host-root", "--", "/bin/id", "-u"}, o);
+    EXPECT_EQ(r.status, 125) << r.out << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("refused: installed setuid"), std::string::npos) << r.err;
 }
 
 TEST(BadInput, UnknownFlag) { expect_usage_error(run_caisson({"run", "--frobnicate", "--", "/bin/true"}), "--frobnicate"); }
