@@ -127,8 +127,10 @@ std::string workdir_refusal(const std::string& cwd, const std::string& home, con
     if (system_dir(dir)) return "it is a system directory";
     for (const std::string& h : {std::string("/home"), std::string("/root"), normalize(home)})
         if (!h.empty() && (dir == h || below(h, dir))) return "it holds a home directory (" + h + "), which would become writable";
-    for (const auto& m : masks)
-        if (dir == m || below(dir, m) ) return "it is in " + m + ", which --home hides";
+    for (const auto& m : masks) {
+        if (dir == m || below(dir, m)) return "it is in " + m + ", which --home hides";
+        if (below(m, dir)) return "it holds " + m + ", which --home hides";
+    }
     return "";
 }
 

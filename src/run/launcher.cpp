@@ -225,8 +225,10 @@ Policy with_caller_paths(Policy p) {
     const char* env_home = ::getenv("HOME");
     const std::string home = env_home && *env_home == '/' ? env_home : "";
     std::vector<std::string> masks;
-    if (!home.empty())
+    if (!home.empty()) {
         for (const auto& m : builtin.fs.home_masks) masks.push_back(home + "/" + m);
+        for (const auto& m : p.fs.home_masks) masks.push_back(home + "/" + m);  // --home-mask's
+    }
     if (std::string why = homes::workdir_refusal(cwd, home, masks); !why.empty())
         throw Error::usage("--workdir: the current directory " + std::string(cwd) + " cannot be bound read-write: " + why);
     p.fs.mounts.push_back({MountKind::Bind, cwd, cwd, 0, 0755});

@@ -685,12 +685,15 @@ namespace caisson {
 namespace {
 
 TEST(Homes, AWorkdirThatWouldUndoTheHidingIsRefused) {
-    const std::vector<std::string> masks{"/home/al/.ssh", "/home/al/.gnupg"};
+    const std::vector<std::string> masks{"/home/al/.ssh", "/home/al/.gnupg", "/home/al/.config/gh"};
     EXPECT_EQ(homes::workdir_refusal("/home/al/src/project", "/home/al", masks), "");
     EXPECT_EQ(homes::workdir_refusal("/var/tmp/build", "/home/al", masks), "");
     for (const char* bad : {"/", "/tmp", "/var/tmp", "/dev/shm", "/run/user/1000", "/usr/src", "/etc", "/home", "/home/al",
                             "/root", "/home/al/.ssh", "/home/al/.gnupg/private-keys-v1.d", "relative"})
         EXPECT_NE(homes::workdir_refusal(bad, "/home/al", masks), "") << bad;
+    // A directory that holds a hidden secret would make it writable, and bring it back.
+    EXPECT_EQ(homes::workdir_refusal("/home/al/.config", "/home/al", masks), "it holds /home/al/.config/gh, which --home hides");
+    EXPECT_EQ(homes::workdir_refusal("/home/al/.config/git", "/home/al", masks), "");
 }
 
 }  // namespace
