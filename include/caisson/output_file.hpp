@@ -5,7 +5,8 @@
 // written. Only a regular file of one name (or /dev/null) is taken, and nothing else is even
 // opened (opening a device may act): the last component is never followed as a link, a FIFO is refused at once rather
 // than waited on, and a file with another name elsewhere (a hard link) is refused before
-// anything of it is cut.
+// anything of it is cut. As root, the directories on the way may be reached through links of
+// root's only (a link an earlier sandbox planted would send root's write elsewhere).
 #pragma once
 
 #include <caisson/fd.hpp>
@@ -26,6 +27,8 @@ public:
     const std::string& path() const { return path_; }
     // Replaces the whole content with `text`. Throws caisson::Error.
     void write(const std::string& text) const;
+    // The file, for a writer that appends (the audit's lines), emptied first with write("").
+    int fd() const { return fd_.get(); }
 
 private:
     std::string path_, what_;

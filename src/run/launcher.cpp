@@ -27,6 +27,7 @@
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
+#include <caisson/output_file.hpp>
 #include <caisson/sandbox.hpp>
 
 #include <fcntl.h>
@@ -293,15 +294,12 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
 
     // A file the supervisor will write is opened before anything starts: a bad path is a
     // usage error, not a sandbox killed half way.
-    kernel::Fd audit_file;
+    // As a report is (caisson/output_file.hpp): a regular file of one name or /dev/null, never
+    // a FIFO the supervisor would wait on, looked at before anything of it is cut.
+    OutputFile audit_file;
     if (!p.audit_path.empty()) {
-        // O_NONBLOCK: a FIFO without a reader is refused here rather than met later, when the
-        // supervisor would wait on it with the sandbox waiting on the supervisor.
-        audit_file.reset(::open(p.audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
-        if (!audit_file) throw Error(ErrorKind::Usage, "--audit: open", p.audit_path, errno);
-        struct stat st{};
-        if (::fstat(audit_file.get(), &st) < 0 || !S_ISREG(st.st_mode))
-            throw Error::usage("--audit: " + p.audit_path + " is not a regular file (the supervisor must never wait on it)");
+        audit_file = OutputFile(p.audit_path, "--audit", p.process.pass_fds);
+        audit_file.write("");
     }
     // --monitor: caisson's own standard error, kept apart from the program's (which may be
     // the same file, but the program may close or replace its copy).
@@ -502,7 +500,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
     std::optional<run::EgressProxy> names;
     if (!p.network.allow_hosts.empty() || (p.egress.enabled() && caller_uid != 0))
-        names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file.get());
+        names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file ? audit_file.fd() : -1);
     parent_gone_in_setup();
     run::Message go{};
     go.type = run::MsgType::Go;
@@ -524,7 +522,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     bool channel_open = true;
     bool init_done = false;
     kernel::Fd listener;
-    run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file.get(), monitor_out.get());
+    run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file ? audit_file.fd() : -1, monitor_out.get());
     if (opener) monitor.attach_opener(std::move(opener), plan.open_rules);
     if (plan.seccomp_listener_early) {
         // The addresses are the same in init's copy of this memory, where the program's

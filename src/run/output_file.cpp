@@ -2,14 +2,59 @@
 #include <caisson/output_file.hpp>
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <string>
 
 namespace caisson {
+namespace {
+
+// The directory `path` is in, as a descriptor, and its last name. As root, the way there may
+// go through links of root's only: one a sandbox planted (in a --workdir, a writable bind,
+// an earlier run's) would send root's write elsewhere. The way is then opened again without
+// any link (RESOLVE_NO_SYMLINKS on its real path): a link put there since fails the open.
+Fd parent_of(const std::string& path, const std::string& what, std::string& name) {
+    const size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    name = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (name.empty() || name == "." || name == "..") throw Error::usage(what + ": " + path + " names no file");
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = ::geteuid() == 0 ? RESOLVE_NO_SYMLINKS : 0;
+    int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof(how)));
+    if (fd >= 0 || errno != ELOOP) {
+        if (fd < 0) throw Error(ErrorKind::Usage, what + ": open its directory", dir, errno);
+        return Fd(fd);
+    }
+    // Links on the way: each is looked at, from the root down.
+    char real[PATH_MAX];
+    if (!::realpath(dir.c_str(), real)) throw Error(ErrorKind::Usage, what + ": resolve its directory", dir, errno);
+    std::string walked = dir[0] == '/' ? "" : ".";
+    for (size_t at = 0; at <= dir.size();) {
+        size_t end = dir.find('/', at);
+        if (end == std::string::npos) end = dir.size();
+        if (end > at) {
+            walked += "/" + dir.substr(at, end - at);
+            struct stat st{};
+            if (::lstat(walked.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0)
+                throw Error::usage(what + ": " + path + " leads through " + walked + ", a link of uid " + std::to_string(st.st_uid) +
+                                   "'s: as root, caisson writes through links of root's only (give the real path)");
+        }
+        at = end + 1;
+    }
+    fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, real, &how, sizeof(how)));
+    if (fd < 0) throw Error(ErrorKind::Usage, what + ": open its directory", real, errno);
+    return Fd(fd);
+}
+
+}  // namespace
 
 OutputFile::OutputFile(const std::string& path, const std::string& what, const std::vector<int>& pass_fds)
     : path_(path), what_(what) {
@@ -19,14 +64,16 @@ OutputFile::OutputFile(const std::string& path, const std::string& what, const s
     // (a watchdog arms), a FIFO may wait. Looked at first, then opened without following a
     // link and checked to be the same file. No O_TRUNC: a file of another name is refused
     // before anything of it is cut.
+    std::string name;
+    Fd dir = parent_of(path, what, name);
     struct stat before{};
-    const bool existed = ::lstat(path.c_str(), &before) == 0;
+    const bool existed = ::fstatat(dir.get(), name.c_str(), &before, AT_SYMLINK_NOFOLLOW) == 0;
     if (!existed && errno != ENOENT) throw Error(ErrorKind::Usage, what + ": stat", path, errno);
     const dev_t null_device = makedev(1, 3);
     auto is_null = [&](const struct stat& s) { return S_ISCHR(s.st_mode) && s.st_rdev == null_device; };
     if (existed && !S_ISREG(before.st_mode) && !is_null(before))
         throw Error::usage(what + ": " + path + " is not a regular file (or /dev/null)");
-    fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644));
+    fd_.reset(::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644));
     if (!fd_) throw Error(ErrorKind::Usage, what + ": open", path, errno);
     struct stat st{};
     if (::fstat(fd_.get(), &st) < 0) throw Error(ErrorKind::Usage, what + ": fstat", path, errno);

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/statvfs.h>
 
 namespace caisson::test {
@@ -40,6 +41,28 @@ TEST(BadInput, ASetuidInstallRefusesToRun) {
     EXPECT_EQ(r.status, 125) << r.out << r.err;
     EXPECT_EQ(r.out, "");
     EXPECT_NE(r.err.find("refused: installed setuid"), std::string::npos) << r.err;
+}
+
+// As root, the files caisson writes (--report, --audit, --learn) are reached through links of
+// root's only: one a sandbox could plant (an earlier run's, in a writable directory) would
+// send root's write elsewhere. A link of another uid on the way is refused, naming it.
+TEST(BadInput, AReportThroughAnotherUsersLinkIsRefused) {
+    TempDir dir;
+    const std::string target = dir.path() + "/target", link = dir.path() + "/out";
+    ASSERT_EQ(::mkdir(target.c_str(), 0755), 0);
+    ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+    ASSERT_EQ(::lchown(link.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    for (const char* option : {"--report", "--audit"}) {
+        RunResult r = run_caisson({"run", option, link + "/r.json", "--", "/bin/true"});
+        expect_usage_error(r, "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
+        struct stat st{};
+        EXPECT_NE(::stat((target + "/r.json").c_str(), &st), 0) << option << ": written through the link";
+    }
+    // Root's own link is followed.
+    ASSERT_EQ(::lchown(link.c_str(), 0, 0), 0);
+    EXPECT_EQ(run_caisson({"run", "--report", link + "/r.json", "--", "/bin/true"}).status, 0);
+    struct stat st{};
+    EXPECT_EQ(::stat((target + "/r.json").c_str(), &st), 0);
 }
 
 TEST(BadInput, UnknownFlag) { expect_usage_error(run_caisson({"run", "--frobnicate", "--", "/bin/true"}), "--frobnicate"); }
