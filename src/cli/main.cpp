@@ -383,7 +383,10 @@ int main(int argc, char** argv) {
         }
         if (learn->parsed()) {
             learn_opts.verify = !no_verify;
-            return caisson::learn(learn_opts, protected_for(build_policy(*learn, profiles, by_option, std::move(program)), argv));
+            caisson::Policy policy = protected_for(build_policy(*learn, profiles, by_option, std::move(program)), argv);
+            // Its standard streams reach the program as run's do (caisson run started by an inetd).
+            caisson::cli::StdioRelay stdio(caisson::cli::network_is_confined(policy), policy.process.pass_fds);
+            return caisson::learn(learn_opts, std::move(policy));
         }
         return run_command(*run, profiles, print_policy, by_option, std::move(program), argv, pool_socket);
     } catch (const Error& e) {
