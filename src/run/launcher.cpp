@@ -22,6 +22,7 @@
 #include "run/init.hpp"
 #include "run/preflight.hpp"
 #include "run/prepared_program.hpp"
+#include "run/notify_thread.hpp"
 #include "run/seccomp_monitor.hpp"
 #include "policy/ceilings.hpp"
 #include "policy/values.hpp"
@@ -524,6 +525,10 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     kernel::Fd listener;
     run::SeccompMonitor monitor(plan.seccomp_truth, plan.seccomp_supervised, audit_file ? audit_file.fd() : -1, monitor_out.get());
     if (opener) monitor.attach_opener(std::move(opener), plan.open_rules);
+    // Calls decided often are decided on a thread waiting in RECV (run/notify_thread), where
+    // its wait ends with the sandbox: a pid namespace of its own, a kernel that ends it.
+    const bool notify_threaded = plan.seccomp_decides_often && p.namespaces.pid && run::notify_thread_usable();
+    std::optional<run::NotifyThread> notify_thread;
     if (plan.seccomp_listener_early) {
         // The addresses are the same in init's copy of this memory, where the program's
         // process calls execve with them.
@@ -532,11 +537,17 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         monitor.expect_start(std::move(names), reinterpret_cast<uint64_t>(plan.argv.data()));
     }
     auto absorb = [&](const run::Message& m, int fd) {
-        if (fd >= 0) {
+        if (fd >= 0 && listener) {
+            // The same listener again (a supervised execve: the program's process sent it
+            // before its exec, init sends it after): the first is kept, which the notification
+            // thread may be waiting on.
+            ::close(fd);
+        } else if (fd >= 0) {
             listener.reset(fd);
             // The sandbox's thread waiting on a notification hands its CPU straight to us
             // (Linux 6.6): a decided call costs a few microseconds instead of a cross-CPU wake.
             (void)::ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
+            if (notify_threaded && !notify_thread) notify_thread.emplace(monitor, listener.get(), init.pidfd());
         }
         if (m.type == run::MsgType::Failed) {
             failure = m.failure;
@@ -598,7 +609,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         pollfd fds[7] = {{init.pidfd(), POLLIN, 0},
                          {relay.fd(), POLLIN, 0},
                          {channel_open ? channel.get() : -1, POLLIN, 0},
-                         {listener ? listener.get() : -1, POLLIN, 0},
+                         {notify_thread ? notify_thread->kill_fd() : listener ? listener.get() : -1, POLLIN, 0},
                          {cgroup ? cgroup->oom_eventfd() : -1, POLLIN, 0},
                          {control, POLLIN, 0},
                          {parent.fd(), POLLIN, 0}};
@@ -638,7 +649,12 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
             out.oom = true;
             if (p.resources.oom_kill_group) kill_sandbox();
         }
-        if (fds[3].revents & POLLIN) {
+        if (notify_thread && fds[3].revents) {
+            // The thread's kill rule fired (or the thread failed): the sandbox goes.
+            eventfd_t n_kills = 0;
+            (void)::eventfd_read(notify_thread->kill_fd(), &n_kills);
+            kill_sandbox();
+        } else if (fds[3].revents & POLLIN) {
             // A kill rule fired: recorded, then the whole sandbox goes (PID 1 takes it along).
             if (monitor.handle(listener.get(), out) == run::NotifyVerdict::Kill)
                 kill_sandbox();
@@ -677,6 +693,8 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     }
     rusage usage{};
     siginfo_t info = init.reap(usage);
+    // Init reaped, the filter has no process left: the thread's wait has ended.
+    if (notify_thread) notify_thread->finish(out);
     if (p.process.tty) mech::restore_terminal_foreground(::getpgrp());
     out.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
     out.user_cpu_s = seconds(usage.ru_utime);

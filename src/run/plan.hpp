@@ -76,6 +76,11 @@ struct LaunchPlan {
     // own execve is a notification the supervisor must be listening for.
     bool seccomp_listener_early = false;
     std::vector<seccomp::Supervised> seccomp_supervised;  // decided by the supervisor
+    // The supervisor answers notifications that let calls go on, many of them: supervised
+    // calls, [open] rules, notify rules, --monitor's refusals. (Otherwise the only ones are
+    // the kill rules', which end the sandbox.) They get a thread of their own where it can be
+    // used (run/notify_thread).
+    bool seccomp_decides_often = false;
     // `[open]` rules: init starts the opener (run/opener) with the program's privileges on
     // this end of a socket pair; the supervisor holds the other.
     seccomp::OpenRules open_rules;

@@ -530,6 +530,8 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
         plan.steps.seccomp_listener = returns_notifications(plan.steps.seccomp);
         // Without notifications the two compilations would be the same program.
         plan.seccomp_truth = plan.steps.seccomp_listener ? filter::compile(sp).program : plan.steps.seccomp;
+        plan.seccomp_decides_often = plan.steps.seccomp_listener && (!sp.supervised.empty() || sp.open.enabled() || p.monitor ||
+                                                                     returns_notifications(plan.seccomp_truth));
         supervision::refuse_bypasses(sp, plan.seccomp_truth);
         // The filter is in place when the program is exec'd: the policy must allow that, and
         // an exit for when exec fails. A call that would be a notification there would wait

@@ -87,7 +87,7 @@ void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, c
 }
 
 bool SeccompMonitor::is_start(const seccomp_notif& n, int listener) {
-    if (started_ || n.data.args[1] != start_argv_) return false;
+    if (started_.load(std::memory_order_acquire) || n.data.args[1] != start_argv_) return false;
     size_t i = next_candidate_;
     while (i < start_filenames_.size() && start_filenames_[i] != n.data.args[0]) ++i;
     if (i == start_filenames_.size()) return false;
@@ -185,6 +185,20 @@ NotifyVerdict SeccompMonitor::handle(int listener, Outcome& out) {
             if (!out.seccomp_violation) out.seccomp_violation = e;
             return NotifyVerdict::Kill;
     }
+}
+
+void add_record(Outcome& to, Outcome&& from) {
+    if (!to.seccomp_violation) to.seccomp_violation = std::move(from.seccomp_violation);
+    for (auto& e : from.seccomp_events)
+        if (to.seccomp_events.size() < kMaxRecorded) to.seccomp_events.push_back(std::move(e));
+    for (auto& name : from.syscalls_seen) {
+        auto at = std::lower_bound(to.syscalls_seen.begin(), to.syscalls_seen.end(), name);
+        if (at == to.syscalls_seen.end() || *at != name) to.syscalls_seen.insert(at, std::move(name));
+    }
+    for (auto& [name, values] : from.syscall_arg_values) to.syscall_arg_values[name].merge(values);
+    for (const auto& [path, how] : from.paths_seen) to.paths_seen[path] |= how;
+    to.connects_seen.merge(from.connects_seen);
+    to.binds_seen.merge(from.binds_seen);
 }
 
 }  // namespace caisson::run

@@ -14,6 +14,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -36,7 +37,8 @@ public:
         start_filenames_ = std::move(filenames);
         start_argv_ = argv;
     }
-    void program_started() { started_ = true; }
+    // (From the supervisor's thread while its notification thread decides: run/notify_thread.)
+    void program_started() { started_.store(true, std::memory_order_release); }
     // `[open]` rules: opens the policy lets through are decided on their real path by the
     // opener at the other end of `opener`.
     void attach_opener(kernel::Fd opener, const seccomp::OpenRules& rules) { broker_.emplace(std::move(opener), rules); }
@@ -44,7 +46,8 @@ public:
     // reported, with caisson's own pointers, each candidate once and in order, from a
     // process still running caisson's image (checked, then the notification re-validated).
     bool is_start(const seccomp_notif& n, int listener);
-    // Reads one notification from `listener` and answers it; records into `out`.
+    // Reads one notification from `listener` and answers it; records into `out`. None: the
+    // read failed, and errno says why (ENOENT: the caller went, or the filter's users).
     NotifyVerdict handle(int listener, Outcome& out);
 
 private:
@@ -59,8 +62,11 @@ private:
     std::chrono::steady_clock::time_point start_;
     std::vector<uint64_t> start_filenames_;
     uint64_t start_argv_ = 0;
-    bool started_ = false;
+    std::atomic<bool> started_{false};
     size_t next_candidate_ = 0;
 };
+
+// What handle() recorded in `from` (another thread's record), added to `to`.
+void add_record(Outcome& to, Outcome&& from);
 
 }  // namespace caisson::run

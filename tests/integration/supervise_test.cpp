@@ -13,7 +13,17 @@
 namespace caisson::test {
 namespace {
 
-TEST(Supervise, TheForkAfterTheBudgetIsRefused) {
+// The supervisor decides on a thread of its own waiting in the kernel (run/notify_thread)
+// where the sandbox has its own pid namespace, and in its poll loop without one: both ways.
+class SuperviseLoop : public ::testing::TestWithParam<std::vector<std::string>> {
+protected:
+    std::vector<std::string> with(std::vector<std::string> args) {
+        args.insert(args.begin(), GetParam().begin(), GetParam().end());
+        return args;
+    }
+};
+
+TEST_P(SuperviseLoop, TheForkAfterTheBudgetIsRefused) {
     TempDir dir;
     std::string policy = write_seccomp_policy(dir, R"P(
 [[supervise]]
@@ -22,7 +32,7 @@ max = 3
 then = "errno(EAGAIN)"
 )P");
     std::string audit = dir.path() + "/audit.jsonl";
-    RunResult r = run_probe({"--seccomp", policy, "--audit", audit}, {"--fork", "5"});
+    RunResult r = run_probe(with({"--seccomp", policy, "--audit", audit}), {"--fork", "5"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["fork"]["made"], 3);
     EXPECT_EQ(r.probe["fork"]["error"], "EAGAIN");
@@ -40,6 +50,23 @@ then = "errno(EAGAIN)"
     EXPECT_EQ(allowed, 3);
     EXPECT_EQ(refused, 1);
 }
+
+// A budget whose end is kill-process: the call past it ends the sandbox as the kernel's own
+// kill would (SIGSYS), and the report names the call.
+TEST_P(SuperviseLoop, AKillAtTheEndOfABudgetEndsTheSandboxAndIsReported) {
+    TempDir dir;
+    std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = [\"clone\", \"clone3\"]\nmax = 2\nthen = \"kill-process\"\n");
+    std::string report = dir.path() + "/r.json";
+    RunResult r = run_probe(with({"--seccomp", policy, "--report", report}), {"--fork", "5"});
+    EXPECT_EQ(r.status, 128 + SIGSYS) << r.err;
+    auto j = read_json(report);
+    ASSERT_TRUE(j.contains("seccomp_violation")) << j.dump();
+    EXPECT_NE(j["seccomp_violation"].dump().find("clone"), std::string::npos) << j.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(ThreadAndPoll, SuperviseLoop,
+                         ::testing::Values(std::vector<std::string>{}, std::vector<std::string>{"--share-pid"}),
+                         [](const auto& info) { return info.param.empty() ? std::string("OwnPidNamespace") : std::string("SharedPids"); });
 
 TEST(Supervise, AnExecveBeyondTheAllowedOnesFails) {
     TempDir dir;
