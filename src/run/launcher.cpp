@@ -694,8 +694,8 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     rusage usage{};
     siginfo_t info = init.reap(usage);
     // Init reaped, the filter has no process left: the thread's wait has ended.
-    if (notify_thread) notify_thread->finish(out);
     if (p.process.tty) mech::restore_terminal_foreground(::getpgrp());
+    if (notify_thread) notify_thread->finish(out);
     out.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
     out.user_cpu_s = seconds(usage.ru_utime);
     out.system_cpu_s = seconds(usage.ru_stime);

@@ -61,7 +61,17 @@ void NotifyThread::loop() {
             stop_the_sandbox();
             return;
         }
-        if (v == NotifyVerdict::Kill) stop_the_sandbox();
+        if (v == NotifyVerdict::Kill) {
+            // As the kernel's own kill-process would: no other call of the sandbox's is
+            // decided after it. Init is PID 1 of the sandbox's namespace, which goes with it;
+            // the supervisor kills the cgroup too. The calls still waiting get no answer.
+            (void)::syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
+            stop_the_sandbox();
+            pollfd gone{listener_, 0, 0};
+            while (::poll(&gone, 1, -1) < 0 && errno == EINTR) {
+            }
+            return;
+        }
         if (v != NotifyVerdict::None) continue;
         const int err = errno;
         if (err == EINTR) continue;

@@ -9,6 +9,8 @@
 #include "policy/learned.hpp"
 #include "run/learn_recorder.hpp"
 
+#include <caisson/error.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <linux/audit.h>
@@ -83,7 +85,12 @@ void SeccompMonitor::audit(const SyscallEvent& e, const std::string& decision, c
     if (!why.empty()) j["why"] = why;
     // A path the sandbox named need not be UTF-8: replaced, not thrown on.
     std::string line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-    (void)!::write(audit_fd_, line.data(), line.size());
+    // Every decision is in the file, or the sandbox ends: a full disk or a size limit
+    // (RLIMIT_FSIZE; SIGXFSZ is blocked on the notification thread) must not let the
+    // program push the rest of its calls out of the record.
+    ssize_t n = ::write(audit_fd_, line.data(), line.size());
+    if (n != static_cast<ssize_t>(line.size()))
+        throw Error(ErrorKind::Setup, "write the audit line", "--audit", n < 0 ? errno : EFBIG);
 }
 
 bool SeccompMonitor::is_start(const seccomp_notif& n, int listener) {

@@ -64,6 +64,20 @@ TEST_P(SuperviseLoop, AKillAtTheEndOfABudgetEndsTheSandboxAndIsReported) {
     EXPECT_NE(j["seccomp_violation"].dump().find("clone"), std::string::npos) << j.dump();
 }
 
+// The audit holds every decision or the sandbox ends: a size limit on the file (or a full
+// disk) stops the run with an error naming it, rather than let the calls after it go
+// unrecorded.
+TEST_P(SuperviseLoop, AnAuditThatCannotBeWrittenEndsTheSandbox) {
+    TempDir dir;
+    std::string policy = write_seccomp_policy(dir, "[[supervise]]\nsyscall = [\"clone\", \"clone3\"]\nmax = 100\n");
+    std::string audit = dir.path() + "/audit.jsonl";
+    RunOptions o;
+    o.wrapper = {"/usr/bin/prlimit", "--fsize=300"};
+    RunResult r = run_probe(with({"--seccomp", policy, "--audit", audit}), {"--fork", "8"}, o);
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find("write the audit line: --audit:"), std::string::npos) << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(ThreadAndPoll, SuperviseLoop,
                          ::testing::Values(std::vector<std::string>{}, std::vector<std::string>{"--share-pid"}),
                          [](const auto& info) { return info.param.empty() ? std::string("OwnPidNamespace") : std::string("SharedPids"); });
