@@ -258,6 +258,11 @@ void kill_remaining_children() {
 
 [[noreturn]] void container_init(LaunchPlan& plan) {
     const Policy& p = *plan.policy;
+    // Init waits for its program by SIGCHLD: a caller that ignores it (inherited through the
+    // clone) would have the kernel reap the program unseen, and init wait for good.
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGCHLD, &dfl, nullptr);
     Failure f;
     Message started{};
     started.type = MsgType::Started;

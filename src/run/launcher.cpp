@@ -73,7 +73,7 @@ public:
         if (!reaped_) {
             kernel::pidfd_send_signal(pidfd_.get(), SIGKILL);
             siginfo_t info{};
-            while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) < 0 && errno == EINTR) {
+            while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | __WALL) < 0 && errno == EINTR) {
             }
         }
     }
@@ -85,7 +85,7 @@ public:
     // Reaps init; returns its siginfo and the resources it and its reaped children used.
     siginfo_t reap(rusage& usage) {
         siginfo_t info{};
-        while (kernel::waitid_rusage(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED, &usage) < 0) {
+        while (kernel::waitid_rusage(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | __WALL, &usage) < 0) {
             if (errno != EINTR) throw Error(ErrorKind::Setup, "waitid", "sandbox init", errno);
         }
         reaped_ = true;
@@ -449,6 +449,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     std::optional<mech::ActAsUsernsOwner> owner;
     if (userns_by_owner) owner.emplace(mech::userns_owner_id(), mech::userns_owner_id());
     mech::CloneRequest request;
+    // No SIGCHLD at its end: a caller that ignores SIGCHLD would have the kernel reap init
+    // before its status is read (waited for through its pidfd, with __WALL).
+    request.exit_signal = 0;
     request.flags = plan.clone_flags;
     if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) request.cgroup_fd = cgroup->v2_fd();
     mech::Cloned cloned;

@@ -353,3 +353,19 @@ TEST(Signals, DieWithParent) {
 
 }  // namespace
 }  // namespace caisson::test
+
+namespace caisson::test {
+namespace {
+
+// A caller that ignores SIGCHLD (inherited by a library caller's clone, or across exec): the
+// kernel would reap the program, and init, unseen. The status still comes back, at once.
+TEST(Process, ACallerThatIgnoresSigchldGetsTheStatus) {
+    RunOptions o;
+    o.wrapper = {"/usr/bin/python3", "-c",
+                 "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"};
+    RunResult r = run_caisson({"run", "--", "/bin/sh", "-c", "/bin/true; exit 3"}, o);
+    EXPECT_EQ(r.status, 3) << r.err;
+}
+
+}  // namespace
+}  // namespace caisson::test
