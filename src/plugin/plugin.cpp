@@ -140,6 +140,9 @@ Policy prepare(const PluginOptions& o) {
     // No --die-with-parent: that is about the host's own parent. The worker goes with the
     // host anyway: its sandbox's init dies with the thread that supervises it.
     p.process.rlimits.push_back({RLIMIT_CPU, o.cpu_seconds, o.cpu_seconds});
+    // No core file: a crashing worker's memory holds its callers' inputs, and a piped
+    // core_pattern would store it on the host.
+    p.process.rlimits.push_back({RLIMIT_CORE, 0, 0});
     if (o.memory_bytes) p.resources.memory = o.memory_bytes;
     // Tight: a call outside the default allowlist kills the worker, and the host hears of it.
     p.seccomp.default_action = {seccomp::ActionKind::KillProcess, 0};

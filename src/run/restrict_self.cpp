@@ -23,14 +23,23 @@ namespace {
 
 [[noreturn]] void raise(const run::Failure& f) { throw Error(f.kind, f.step, f.object, f.err); }
 
+// The threads of this process. Unknown is an error, not none: without a /proc of its own
+// (a chroot, a tmpfs over it) the checks below would pass with threads running.
 int thread_count() {
     int n = 0;
-    if (DIR* d = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
+    DIR* d = ::opendir("/proc/self/task");
+    if (!d) throw Error(ErrorKind::Setup, "restrict_self: count the threads", "/proc/self/task", errno);
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
     return n;
+}
+
+bool has_permitted_capabilities() {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &hdr, data) < 0) return true;  // unknown: assume some
+    return data[0].permitted || data[1].permitted;
 }
 
 bool has_effective(int cap) {
@@ -72,6 +81,10 @@ SelfReport restrict_self(const SelfPolicy& sp) {
                                "threads (" + std::to_string(threads) + " are running)");
         ll = landlock_rights::plan(sp.landlock, mech::landlock_abi());
     }
+    // Capabilities and no_new_privs are per thread too: the other threads would keep them.
+    if (threads > 1 && has_permitted_capabilities())
+        throw Error::usage("restrict_self: capabilities are dropped on the calling thread only; call it before starting "
+                           "threads (" + std::to_string(threads) + " are running)");
     std::vector<sock_filter> program;
     if (sp.seccomp.mode == seccomp::Mode::Filter) program = filter::compile(sp.seccomp).program;
 
