@@ -696,8 +696,8 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     }
     rusage usage{};
     siginfo_t info = init.reap(usage);
-    // Init reaped, the filter has no process left: the thread's wait has ended.
     if (p.process.tty) mech::restore_terminal_foreground(::getpgrp());
+    // Init reaped, the filter has no process left: the thread's wait has ended.
     if (notify_thread) notify_thread->finish(out);
     out.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
     out.user_cpu_s = seconds(usage.ru_utime);
