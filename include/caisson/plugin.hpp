@@ -69,6 +69,11 @@ struct PluginOptions {
     // (it has seen nothing), and the ended one is torn down in the background too. A call
     // then waits for a start only when calls come faster than workers start.
     bool standby = true;
+    // The worker's standard error (its own diagnostics and the plug-in's): a descriptor of
+    // the host's, open for as long as the Plugin lives (a log file). Default -1: /dev/null.
+    // Its standard input and output are always /dev/null: a host whose own streams are a
+    // client's connection (inetd, a CGI) would otherwise hand the plug-in its client.
+    int stderr_fd = -1;
 };
 
 // One plug-in and its worker. Not thread-safe: one call at a time.

@@ -10,8 +10,10 @@
 
 #include <caisson/error.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -161,14 +163,20 @@ private:
     std::vector<int> fds_;
 };
 
+// When a whole message must have gone or come: a peer that trickles a byte at a time keeps
+// every single read short of any per-read timeout, so the time is the message's, not a read's.
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
 // Sends one message (its bytes after an 8-byte header, its descriptors with the header).
-// Throws caisson::Error naming `what` (EPIPE when the other side is gone).
-void send(int sock, const Writer& w, const char* what);
+// Throws caisson::Error naming `what` (EPIPE when the other side is gone, EAGAIN when the
+// deadline passed first).
+void send(int sock, const Writer& w, const char* what, Deadline deadline = {});
 
 // Receives one message, of at most `limit` bytes. Returns false at a clean end of stream
-// (the other side closed between messages); throws on anything malformed or cut short.
+// (the other side closed between messages); throws on anything malformed or cut short, and
+// with EAGAIN when the deadline passes first.
 // With SO_PASSCRED on `sock`, `sender` gets the sender's pid in this pid namespace.
 bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit = kMaxMessage,
-             int* sender = nullptr);
+             int* sender = nullptr, Deadline deadline = {});
 
 }  // namespace caisson::wire

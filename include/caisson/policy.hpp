@@ -94,6 +94,10 @@ struct Process {
     bool keep_env = false;
     std::vector<EnvOp> env;  // applied in order over the base environment
     std::vector<int> pass_fds;
+    // The caller's descriptors that become the program's 0, 1, 2; -1: /dev/null. A library
+    // caller whose own streams are a client's socket (an inetd-style service) gives the
+    // program something else; by default the program shares the caller's.
+    std::array<int, 3> stdio{0, 1, 2};
     bool tty = false;
     bool die_with_parent = false;
     double time_limit_s = 0;  // 0 = none

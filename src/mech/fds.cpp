@@ -1,8 +1,13 @@
 #include "mech/fds.hpp"
 
+#include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <utility>
 #include <climits>
@@ -28,6 +33,57 @@ bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> a
     }
     if (next <= static_cast<unsigned>(INT_MAX) && kernel::close_range(next, ~0U, 0) < 0)
         return f.set("close_range", "inherited descriptors");
+    return true;
+}
+
+bool redirect_stdio(const int (&from)[3], kernel::Failure& f) {
+    int copy[3] = {-1, -1, -1};
+    auto drop_copies = [&] {
+        for (int c : copy)
+            if (c >= 0) ::close(c);
+    };
+    for (int i = 0; i < 3; ++i) {
+        if (from[i] == i) continue;
+        // Above 2, so that no copy lands in a slot still to be filled.
+        if (from[i] >= 0) {
+            copy[i] = ::fcntl(from[i], F_DUPFD_CLOEXEC, 3);
+        } else {
+            int null = ::open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+            copy[i] = null < 0 || null >= 3 ? null : ::fcntl(null, F_DUPFD_CLOEXEC, 3);
+            if (null >= 0 && null < 3) ::close(null);
+        }
+        if (copy[i] < 0) {
+            int e = errno;
+            drop_copies();
+            errno = e;
+            return f.set(from[i] >= 0 ? "dup the standard stream" : "open /dev/null for the standard stream",
+                         i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
+        }
+    }
+    for (int i = 0; i < 3; ++i) {
+        if (copy[i] < 0) continue;
+        if (::dup2(copy[i], i) < 0) {
+            int e = errno;
+            drop_copies();
+            errno = e;
+            return f.set("dup2 the standard stream", i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
+        }
+    }
+    drop_copies();
+    return true;
+}
+
+bool reopen_null_inside(const int (&from)[3], kernel::Failure& f) {
+    if (from[0] >= 0 && from[1] >= 0 && from[2] >= 0) return true;
+    kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return f.set("open the sandbox's root", "/");
+    kernel::Fd null(kernel::openat2(root.get(), "dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY,
+                                    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    struct stat st{};
+    if (!null || ::fstat(null.get(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) return true;
+    for (int i = 0; i < 3; ++i)
+        if (from[i] < 0 && ::dup2(null.get(), i) < 0)
+            return f.set("dup2 the sandbox's /dev/null", i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
     return true;
 }
 

@@ -15,6 +15,18 @@ namespace caisson::mech {
 // /proc/self/fd/N leads out of the root through it. No allocation (it runs after clone).
 bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, kernel::Failure& f);
 
+// Makes descriptors 0, 1, 2 copies of `from` (-1: /dev/null, opened here; a number equal to
+// its slot: left as it is). The copies are taken before any slot is overwritten, so the
+// sources may be any of 0, 1, 2 in any order. The sources themselves stay open (the caller
+// closes them, or close_fds_except does). No allocation (it runs after clone).
+bool redirect_stdio(const int (&from)[3], kernel::Failure& f);
+
+// Once the sandbox's root is in place: the streams redirect_stdio gave the host's /dev/null
+// (from[i] == -1) get the sandbox's own, so that the program holds no file of the host's
+// devtmpfs. A root without a /dev/null of its own (a character device 1:3, reached without
+// links) keeps the host's.
+bool reopen_null_inside(const int (&from)[3], kernel::Failure& f);
+
 // Clears close-on-exec on the passed descriptors, so that they survive the program's exec.
 bool pass_fds_through_exec(const std::vector<int>& pass, kernel::Failure& f);
 

@@ -87,7 +87,9 @@ struct Plugin::Worker {
             std::vector<int> fds;
             int sender = 0;
             try {
-                if (::poll(&p, 1, 0) == 1 && wire::receive(sock.get(), bytes, fds, "ready", 64, &sender) && sender > 0)
+                if (::poll(&p, 1, 0) == 1 && wire::receive(sock.get(), bytes, fds, "ready", 64, &sender,
+                                                               std::chrono::steady_clock::now() + std::chrono::milliseconds(100)) &&
+                    sender > 0)
                     pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, sender, 0)));
             } catch (const Error&) {
             }
@@ -100,8 +102,11 @@ struct Plugin::Worker {
         pollfd p{done.get(), POLLIN, 0};
         return ::poll(&p, 1, 0) == 1;
     }
+    // A worker's state ends with it and nothing of it is kept: it is killed, not asked. One
+    // that ignored "close" held its sandbox, and the host's descriptors for it, for good.
     void stop() {
         close();
+        kill();
         wait(2000);
     }
     // What ended the worker, as the host's error.
@@ -179,6 +184,7 @@ std::unique_ptr<Plugin::Worker> start_worker(const Policy& base, const PluginOpt
     p.process.argv = {p.process.argv.front(), "--fd",      std::to_string(theirs.get()), "--shm", std::to_string(w->chan.fd()),
                       "--spin-us",           std::to_string(o.spin.count()), library};
     p.process.pass_fds = {theirs.get(), w->chan.fd()};
+    p.process.stdio = {-1, -1, o.stderr_fd};
 
     Plugin::Worker* raw = w.get();
     // The descriptor goes to the thread: the sandbox's child inherits it there, and it is
@@ -213,15 +219,22 @@ Plugin::Plugin(PluginOptions options)
 }
 
 Plugin::~Plugin() {
-    // All of them told first, then waited for: their teardowns overlap.
+    // All of them killed first, then waited for: their teardowns overlap.
     for (auto* w : {worker_.get(), standby_.get()})
-        if (w) w->close();
-    for (auto& w : retiring_) w->close();
+        if (w) {
+            w->close();
+            w->kill();
+        }
+    for (auto& w : retiring_) {
+        w->close();
+        w->kill();
+    }
 }
 
 void Plugin::retire(std::unique_ptr<Worker> w) {
     if (!w) return;
     w->close();
+    w->kill();
     retiring_.push_back(std::move(w));
 }
 
@@ -242,6 +255,11 @@ void Plugin::fail(PluginFailure failure, const std::string& message) {
 }
 
 namespace {
+
+// Each step of a worker's start (its "ready", its library's load) has this long, the message
+// that ends it included.
+constexpr int kStartStepMs = 10000;
+constexpr std::chrono::milliseconds kStartStep{kStartStepMs};
 
 // Waits until the worker wrote or ended; false on the timeout.
 bool readable(Plugin::Worker& w, int ms) {
@@ -264,9 +282,9 @@ void Plugin::restart() {
     std::string bytes;
     std::vector<int> fds;
     int sender = 0;
-    if (!readable(*w, 10000)) fail_start(*w, who + ": the worker did not start in 10 s");
+    if (!readable(*w, kStartStepMs)) fail_start(*w, who + ": the worker did not start in 10 s");
     try {
-        if (!wire::receive(w->sock.get(), bytes, fds, "ready", 64, &sender)) {
+        if (!wire::receive(w->sock.get(), bytes, fds, "ready", 64, &sender, std::chrono::steady_clock::now() + kStartStep)) {
             w->wait(2000);
             throw w->ended(options_.library);
         }
@@ -280,13 +298,13 @@ void Plugin::restart() {
     w->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, sender, 0)));
     if (!w->pidfd) fail_start(*w, who + ": pidfd_open: " + std::strerror(errno));
     // Then whether the library loaded (its constructors ran by then).
-    if (!readable(*w, 10000)) {
+    if (!readable(*w, kStartStepMs)) {
         w->kill();
         w->wait(2000);
         throw PluginError(PluginFailure::LoadFailed, who + ": the library did not load in 10 s");
     }
     try {
-        if (!wire::receive(w->sock.get(), bytes, fds, "hello", 4096)) {
+        if (!wire::receive(w->sock.get(), bytes, fds, "hello", 4096, nullptr, std::chrono::steady_clock::now() + kStartStep)) {
             w->wait(2000);
             PluginError e = w->ended(options_.library);
             throw PluginError(PluginFailure::LoadFailed, std::string(e.what()) + " while loading");
@@ -339,7 +357,7 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
                    on_socket ? plugin::SharedChannel::kOnSocket : static_cast<uint32_t>(body.size()));
     if (on_socket) {
         try {
-            wire::send(w.sock.get(), call, "call");
+            wire::send(w.sock.get(), call, "call", deadline);
         } catch (const Error& e) {
             if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who() + ": the worker stopped reading the call");
             throw worker_gone();
@@ -358,7 +376,7 @@ wire::Reader Plugin::roundtrip(const wire::Writer& call, const std::string& func
     if (length == plugin::SharedChannel::kOnSocket) {
         bool got = false;
         try {
-            got = wire::receive(w.sock.get(), bytes, fds, "reply");
+            got = wire::receive(w.sock.get(), bytes, fds, "reply", wire::kMaxMessage, nullptr, deadline);
         } catch (const Error& e) {
             if (e.err() == EAGAIN) fail(PluginFailure::Timeout, who() + ": the worker did not send its whole reply in time");
             fail(PluginFailure::BadReply, who() + ": " + e.what());

@@ -1,9 +1,12 @@
 #include <caisson/plugin_wire.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 namespace caisson::wire {
 namespace {
@@ -14,11 +17,27 @@ constexpr uint32_t kMagic = 0x63617773;  // "swac": not a stray write on the soc
     throw Error(ErrorKind::Setup, std::string(what) + ": malformed message: " + why, "", EPROTO);
 }
 
+// With a deadline: waits until `sock` is ready for `events`, or throws EAGAIN once the
+// deadline has passed; the caller then reads or writes without blocking.
+void wait_ready(int sock, short events, const Deadline& deadline, const char* what) {
+    if (!deadline) return;
+    for (;;) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) throw Error(ErrorKind::Setup, std::string(what) + ": not in time", "", EAGAIN);
+        pollfd p{sock, events, 0};
+        int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), INT32_MAX)));
+        if (rc > 0) return;  // ready, or hung up: the read or write says which
+        if (rc < 0 && errno != EINTR) throw Error(ErrorKind::Setup, std::string(what) + ": poll", "", errno);
+    }
+}
+
 // Reads exactly n bytes; false when the stream ends before the first byte and `eof_ok`.
-bool read_exact(int sock, char* p, size_t n, const char* what, bool eof_ok) {
+bool read_exact(int sock, char* p, size_t n, const char* what, bool eof_ok, const Deadline& deadline) {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = ::read(sock, p + got, n - got);
+        wait_ready(sock, POLLIN, deadline, what);
+        ssize_t r = ::recv(sock, p + got, n - got, deadline ? MSG_DONTWAIT : 0);
+        if (r < 0 && errno == EAGAIN && deadline) continue;  // woken for nothing: the deadline decides
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) throw Error(ErrorKind::Setup, std::string(what) + ": read", "", errno);
         if (r == 0) {
@@ -82,7 +101,7 @@ void Reader::finish(const char* what) const {
     if (!at_end()) malformed(what, std::to_string(buf_.size() - pos_) + " bytes left over");
 }
 
-void send(int sock, const Writer& w, const char* what) {
+void send(int sock, const Writer& w, const char* what, Deadline deadline) {
     const std::string& body = w.bytes();
     if (body.size() > kMaxMessage) throw Error::usage(std::string(what) + ": message over 64 MiB");
     uint32_t header[2] = {kMagic, static_cast<uint32_t>(body.size())};
@@ -103,8 +122,9 @@ void send(int sock, const Writer& w, const char* what) {
     }
     size_t total = sizeof(header) + body.size(), sent = 0;
     while (sent < total) {
-        ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
+        wait_ready(sock, POLLOUT, deadline, what);
+        ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | (deadline ? MSG_DONTWAIT : 0));
+        if (n < 0 && (errno == EINTR || (errno == EAGAIN && deadline))) continue;
         if (n < 0) throw Error(ErrorKind::Setup, std::string(what) + ": send", "", errno);
         sent += static_cast<size_t>(n);
         // The descriptors went with the first bytes; the rest is plain data.
@@ -123,7 +143,8 @@ void send(int sock, const Writer& w, const char* what) {
     }
 }
 
-bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit, int* sender) {
+bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit, int* sender,
+             Deadline deadline) {
     close_all(fds);
     uint32_t header[2];
     iovec iov{header, sizeof(header)};
@@ -134,8 +155,10 @@ bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* wh
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
     ssize_t n;
-    do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    do {
+        wait_ready(sock, POLLIN, deadline, what);
+        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (deadline ? MSG_DONTWAIT : 0));
+    } while (n < 0 && (errno == EINTR || (errno == EAGAIN && deadline)));
     if (n < 0) throw Error(ErrorKind::Setup, std::string(what) + ": receive", "", errno);
     // Descriptors first, so that every path below closes what arrived.
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -159,12 +182,13 @@ bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* wh
             return false;
         }
         if (static_cast<size_t>(n) < sizeof(header))
-            read_exact(sock, reinterpret_cast<char*>(header) + n, sizeof(header) - static_cast<size_t>(n), what, false);
+            read_exact(sock, reinterpret_cast<char*>(header) + n, sizeof(header) - static_cast<size_t>(n), what, false,
+                       deadline);
         if (header[0] != kMagic) malformed(what, "bad header");
         if (header[1] > limit)
             malformed(what, "announces " + std::to_string(header[1]) + " bytes, over the limit of " + std::to_string(limit));
         bytes.resize(header[1]);
-        read_exact(sock, bytes.data(), bytes.size(), what, false);
+        read_exact(sock, bytes.data(), bytes.size(), what, false, deadline);
     } catch (...) {
         close_all(fds);
         throw;

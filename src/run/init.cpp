@@ -271,6 +271,11 @@ void kill_remaining_children() {
     // 0. No descriptor of the host stays: the supervisor's cgroup directory, pidfds, BPF
     // objects, namespace and log files, and whatever a library caller had open, are closed
     // (not marked close-on-exec) before anything resolves a path (CVE-2024-21626).
+    // The program's streams first, from the caller's descriptors that the close then takes.
+    if (p.process.stdio != std::array<int, 3>{0, 1, 2}) {
+        const int from[3] = {p.process.stdio[0], p.process.stdio[1], p.process.stdio[2]};
+        if (!mech::redirect_stdio(from, f)) report_failure(plan.channel, f);
+    }
     if (!mech::close_fds_except(plan.steps.pass_fds, {plan.channel, plan.opener_fd, plan.root.overlay.prebuilt_root}, f))
         report_failure(plan.channel, f);
 
@@ -314,6 +319,10 @@ void kill_remaining_children() {
     // 3. The filesystem.
     if (p.namespaces.mount) {
         if (!mech::build_root(plan.root, f)) report_failure(plan.channel, f);
+        if (p.process.stdio != std::array<int, 3>{0, 1, 2}) {
+            const int from[3] = {p.process.stdio[0], p.process.stdio[1], p.process.stdio[2]};
+            if (!mech::reopen_null_inside(from, f)) report_failure(plan.channel, f);
+        }
         clock.done("mounts");
     }
 

@@ -278,6 +278,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         // What the program would need from the moment of clone, before it exists.
         if (p.process.tty) throw Error::usage("a sandbox made ahead of its program has no terminal to give it (--tty)");
         if (!p.process.pass_fds.empty()) throw Error::usage("a sandbox made ahead of its program passes no descriptors (--pass-fd)");
+        if (p.process.stdio != std::array<int, 3>{0, 1, 2})
+            throw Error::usage("a sandbox made ahead of its program takes the program's streams from the program handed to it "
+                               "(process.stdio)");
         if (plan.seccomp_listener_early)
             throw Error::usage("seccomp policy '" + p.seccomp.name + "': a supervised execve needs the program known at clone; "
                                "a sandbox made ahead of its program cannot have one");

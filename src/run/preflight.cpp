@@ -278,6 +278,11 @@ void preflight(const Policy& p, bool as_root) {
         if (fd < 3) throw Error::usage("--pass-fd: descriptors 0, 1, 2 always pass", std::to_string(fd));
         if (::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "--pass-fd", std::to_string(fd), errno);
     }
+    if (p.process.stdio != std::array<int, 3>{0, 1, 2}) {
+        if (p.process.tty) throw Error::usage("--tty gives the program the terminal as its streams: leave process.stdio as it is");
+        for (int fd : p.process.stdio)
+            if (fd >= 0 && ::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "process.stdio", std::to_string(fd), errno);
+    }
     // Library callers fill the policy without the schema's parsers: check what they check.
     if (p.process.cwd.empty() || p.process.cwd.front() != '/')
         throw Error::usage("--chdir: must be an absolute path", p.process.cwd);

@@ -362,6 +362,8 @@ std::string printable(std::string s) {
 void refuse_unsupported(const Policy& p) {
     if (p.process.tty) throw Error::usage("--vm: --tty is not carried into the guest (its streams are relayed as data)");
     if (!p.process.pass_fds.empty()) throw Error::usage("--vm: --pass-fd cannot reach a guest");
+    if (p.process.stdio != std::array<int, 3>{0, 1, 2})
+        throw Error::usage("--vm: the guest's streams are this process's own 0, 1, 2 (process.stdio)");
     if (p.network.kind != Network::Kind::Loopback || !p.network.allow_hosts.empty() || p.egress.enabled() ||
         !p.namespaces.net || !p.namespaces.net_path.empty())
         throw Error::usage("--vm: the guest has no network yet: only --net none");

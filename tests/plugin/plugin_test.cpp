@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -157,6 +159,82 @@ TEST(Plugin, ALibraryThatDoesNotLoadIsALoadError) {
         FAIL();
     } catch (const PluginError& e) {
         EXPECT_EQ(e.failure(), PluginFailure::LoadFailed);
+    }
+}
+
+// An inetd-style host: its own streams are a client's connection. The worker reads and
+// writes /dev/null there, never the client; its standard error goes where the host says.
+TEST(Plugin, TheWorkerNeverGetsTheHostsStreams) {
+    // The host's stdin, for this test, is a socket a client would be on.
+    int client[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
+    const int saved_stdin = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
+    ASSERT_GE(saved_stdin, 0);
+    ASSERT_EQ(::dup2(client[0], 0), 0);
+    struct Restore {
+        int saved;
+        ~Restore() {
+            ::dup2(saved, 0);
+            ::close(saved);
+        }
+    } restore{saved_stdin};
+    int err[2];
+    ASSERT_EQ(::pipe2(err, O_CLOEXEC), 0);
+    {
+        PluginOptions o = options();
+        o.stderr_fd = err[1];
+        Plugin p(o);
+        EXPECT_EQ(p.call<std::string>("streams"), "null null other");
+    }
+    ::close(err[1]);
+    std::string said;
+    char buf[256];
+    for (ssize_t n; (n = ::read(err[0], buf, sizeof(buf))) > 0;) said.append(buf, static_cast<size_t>(n));
+    ::close(err[0]);
+    EXPECT_EQ(said, "a line on the worker's stderr\n");
+    {
+        Plugin p(options());
+        EXPECT_EQ(p.call<std::string>("streams"), "null null null") << "no stderr_fd: /dev/null";
+    }
+    // Nothing of the worker reached the client.
+    char c;
+    EXPECT_EQ(::recv(client[1], &c, 1, MSG_DONTWAIT), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    ::close(client[0]);
+    ::close(client[1]);
+}
+
+// The call's time is the whole reply's: a worker that sends a byte at a time, each in time
+// for a read, still times out when the call's time is up (2 s here), not after 10 s.
+TEST(Plugin, AReplyTrickledAByteAtATimeTimesOut) {
+    Plugin p(options());
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        p.call<int64_t>("trickle");
+        ADD_FAILURE() << "trickle did not fail";
+    } catch (const PluginError& e) {
+        EXPECT_EQ(e.failure(), PluginFailure::Timeout) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(6));
+    EXPECT_EQ(p.call<int64_t>("add", int64_t{1}, int64_t{1}), 2);
+}
+
+// A fresh worker that replies and then ignores "close" is killed once its call is over, not
+// left running beside the next ones until the Plugin goes: the pipe it holds ends.
+TEST(Plugin, AFreshWorkerThatIgnoresCloseIsKilled) {
+    PluginOptions o = options();
+    o.fresh_per_call = true;
+    Plugin fresh(o);
+    for (int i = 0; i < 3; ++i) {
+        int held[2];
+        ASSERT_EQ(::pipe2(held, O_CLOEXEC), 0);
+        EXPECT_EQ(fresh.call<int64_t>("reply_then_hang", Fd{held[1]}), 7);
+        ::close(held[1]);
+        pollfd pf{held[0], POLLIN, 0};
+        ASSERT_EQ(::poll(&pf, 1, 20000), 1) << "call " << i << ": the worker still runs";
+        char c;
+        EXPECT_EQ(::read(held[0], &c, 1), 0);
+        ::close(held[0]);
     }
 }
 

@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -123,6 +125,58 @@ int64_t shrink_channel() {
     ring(c, c[0] + 1);
 }
 
+// What the worker's 0, 1, 2 are: "null" for /dev/null, "other" for anything else; then a
+// line on its standard error.
+std::string streams() {
+    std::string out;
+    for (int fd = 0; fd < 3; ++fd) {
+        struct stat st{};
+        bool null = ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+        out += std::string(fd ? " " : "") + (null ? "null" : "other");
+    }
+    static const char line[] = "a line on the worker's stderr\n";
+    (void)!::write(2, line, sizeof(line) - 1);
+    return out;
+}
+
+// A reply whose bytes come one at a time: it rings "on the socket", sends a whole header
+// announcing 100 bytes, then one byte every 100 ms (each read gets a byte well within any
+// per-read timeout; the whole takes 10 s).
+int64_t trickle() {
+    uint32_t* c = channel();
+    if (!c) return -1;
+    int sock = -1;
+    for (int fd = 3; fd < 64 && sock < 0; ++fd) {
+        struct stat st{};
+        if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) sock = fd;
+    }
+    if (sock < 0) return -1;
+    c[32] = 0xffffffffu;
+    __atomic_store_n(&c[0], c[0] + 1, __ATOMIC_SEQ_CST);
+    ::syscall(SYS_futex, &c[0], 1 /* FUTEX_WAKE */, 1000, nullptr, nullptr, 0);
+    const uint32_t header[2] = {0x63617773, 100};
+    (void)!::write(sock, header, sizeof(header));
+    const timespec tick{0, 100 * 1000 * 1000};
+    for (;;) {
+        (void)!::write(sock, "x", 1);
+        ::nanosleep(&tick, nullptr);
+    }
+}
+
+// A proper reply (7), after which the worker hears nothing more: it holds `held` open and
+// waits for good, "close" included. Its end shows as the end of the host's pipe.
+int64_t reply_then_hang(Fd held) {
+    uint32_t* c = channel();
+    if (!c) return -1;
+    caisson::wire::Writer w;
+    w.put(true);
+    w.put(int64_t{7});
+    std::memcpy(reinterpret_cast<char*>(c) + 4096, w.bytes().data(), w.bytes().size());
+    c[32] = static_cast<uint32_t>(w.bytes().size());
+    (void)held;
+    ring(c, c[0] + 1);
+}
+
 // State that lives as long as the worker.
 int64_t bump() {
     static int64_t n = 0;
@@ -149,3 +203,6 @@ CAISSON_PLUGIN_FUNCTION(garbage_length)
 CAISSON_PLUGIN_FUNCTION(garbage_bytes)
 CAISSON_PLUGIN_FUNCTION(out_of_turn)
 CAISSON_PLUGIN_FUNCTION(shrink_channel)
+CAISSON_PLUGIN_FUNCTION(streams)
+CAISSON_PLUGIN_FUNCTION(trickle)
+CAISSON_PLUGIN_FUNCTION(reply_then_hang)
