@@ -206,7 +206,9 @@ bool build_list_root(const ListRootPlan& plan, const std::function<bool()>& befo
         if (!ok) return false;
     }
     if (!make_devices(root.get(), plan, f)) return false;
-    if (!mask_paths(root.get(), plan.masked, plan.readonly, f)) return false;
+    // The process takes its own user later (process.user): what root cannot reach here, it
+    // might.
+    if (!mask_paths(root.get(), plan.masked, plan.readonly, false, f)) return false;
     if (before_pivot && !before_pivot()) return true;  // the caller reports it
     return enter_new_root(root.get(), plan.no_pivot, plan.rootfs.c_str(), f);
 }

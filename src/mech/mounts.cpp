@@ -161,19 +161,21 @@ bool apply_user_mounts(int root, RootPlan& plan, Failure& f) {
 }
 
 bool apply_masks(int root, const Filesystem& fs, Failure& f) {
-    return mask_paths(root, fs.masked_paths, fs.readonly_paths, f);
+    // Init took the program's ids before it builds the root (run/init.cpp).
+    return mask_paths(root, fs.masked_paths, fs.readonly_paths, true, f);
 }
 
 }  // namespace
 
-bool mask_paths(int root, const std::vector<std::string>& masked, const std::vector<std::string>& readonly, Failure& f) {
+bool mask_paths(int root, const std::vector<std::string>& masked, const std::vector<std::string>& readonly,
+                bool init_is_the_program, Failure& f) {
     kernel::Fd null_src, empty_dir;
     // Symlinks are followed, inside the root: what a masked path names is hidden.
     for (const auto& path : masked) {
         kernel::Fd at(open_in_root(root, path.c_str(), O_PATH));
         if (!at) {
             // Missing, or where this process cannot reach (nor then the program it starts).
-            if (errno == ENOENT || errno == EACCES) continue;
+            if (errno == ENOENT || (errno == EACCES && init_is_the_program)) continue;
             return f.set("open masked path", path.c_str());
         }
         struct stat st{};
@@ -337,7 +339,7 @@ bool build_root(RootPlan& plan, Failure& f) {
         fd = -1;
     }
     if (!apply_masks(root.get(), fs, f)) return false;
-    if (!mask_paths(root.get(), plan.home_masks, {}, f)) return false;
+    if (!mask_paths(root.get(), plan.home_masks, {}, true, f)) return false;
 
     // 4. Into it.
     return enter_new_root(root.get(), false, fs.rootfs.c_str(), f);

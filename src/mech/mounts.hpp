@@ -43,8 +43,12 @@ int open_or_create(int root, const char* path, bool dir, kernel::Failure& f);
 
 // Hides each masked path (/dev/null over a file, an empty read-only tmpfs over a directory)
 // and re-binds each read-only path read-only; missing ones are skipped. Last, so that no
-// later mount can uncover them.
+// later mount can uncover them. A masked path this process may not reach (EACCES) is
+// skipped only with `init_is_the_program` (it has the program's ids and groups and at least
+// its capabilities, so the program cannot reach it either); otherwise it is an error, as in
+// runc: a program that later takes another user's ids (an OCI process.user that owns a
+// directory whose group is not mapped) could reach what root here cannot.
 bool mask_paths(int root, const std::vector<std::string>& masked, const std::vector<std::string>& readonly,
-                kernel::Failure& f);
+                bool init_is_the_program, kernel::Failure& f);
 
 }  // namespace caisson::mech

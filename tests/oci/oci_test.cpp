@@ -358,6 +358,30 @@ TEST(OciRun, AUserNamespaceWithItsMappings) {
     EXPECT_EQ(r.probe["uid"], 0);
 }
 
+// A masked path below a directory the container's root cannot search (its owner is mapped,
+// its group is not, so CAP_DAC_READ_SEARCH does not apply) but the process's user owns: the
+// process could reach what the runtime could not mask. That is an error, as in runc, never a
+// mask silently skipped.
+TEST(OciRun, AMaskedPathRootCannotReachButTheUserCanIsAnError) {
+    Bundle b;
+    b.config["linux"]["namespaces"].push_back({{"type", "user"}});
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    const std::string dir = b.rootfs() + "/etc/private";
+    std::filesystem::create_directory(dir);
+    std::ofstream(dir + "/secret") << "secret\n";
+    ASSERT_EQ(::chown((dir + "/secret").c_str(), 100005, 100005), 0);
+    ASSERT_EQ(::chown(dir.c_str(), 100005, 1234), 0);  // group 1234: not in the mapping
+    ASSERT_EQ(::chmod(dir.c_str(), 0700), 0);
+    b.config["process"]["user"] = {{"uid", 5}, {"gid", 5}};
+    b.config["linux"]["maskedPaths"] = {"/etc/private/secret"};
+    RunResult r = b.run({"--read", "/etc/private/secret"});
+    EXPECT_NE(r.status, 0) << "the process read " << r.probe["reads"]["/etc/private/secret"];
+    EXPECT_NE(r.err.find("/etc/private/secret"), std::string::npos) << r.err;
+}
+
 // The owner of a host path, "uid gid".
 std::string owner(const std::string& path) {
     struct stat st{};
