@@ -100,6 +100,10 @@ struct Process {
     std::array<int, 3> stdio{0, 1, 2};
     bool tty = false;
     bool die_with_parent = false;
+    // SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to the caller go to the
+    // program, and the caller no longer sees them while the sandbox runs: for a process that
+    // exists to run it (caisson run). Off for a library caller, whose signals stay its own.
+    bool forward_signals = false;
     double time_limit_s = 0;  // 0 = none
     std::vector<Rlimit> rlimits;
 };

@@ -142,6 +142,8 @@ constexpr int kRelayDrainMs = 10000;
     } else {
         ::close(conn);
         try {
+            // This process (one per connection) exists for the program: signals are its.
+            policy.process.forward_signals = true;
             Outcome out = pool.empty() ? Sandbox(policy).run() : run_in_pool(pool, policy);
             status = out.shell_status();
             j["exit"] = out.exited ? out.exit_code : -1;

@@ -92,6 +92,8 @@ caisson::Policy protected_for(caisson::Policy policy, char** argv) {
 int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool print_policy, const OptionMap& by_option,
                 std::vector<std::string> program, char** argv, const std::string& pool_socket) {
     caisson::Policy policy = build_policy(run, profiles, by_option, std::move(program));
+    // This process exists to run the program: a signal sent to it is meant for the program.
+    policy.process.forward_signals = true;
     if (print_policy) {
         std::cout << caisson::policy_to_json(policy) << "\n";
         return 0;
@@ -384,6 +386,7 @@ int main(int argc, char** argv) {
         if (learn->parsed()) {
             learn_opts.verify = !no_verify;
             caisson::Policy policy = protected_for(build_policy(*learn, profiles, by_option, std::move(program)), argv);
+            policy.process.forward_signals = true;
             // Its standard streams reach the program as run's do (caisson run started by an inetd).
             caisson::cli::StdioRelay stdio(caisson::cli::network_is_confined(policy), policy.process.pass_fds);
             return caisson::learn(learn_opts, std::move(policy));

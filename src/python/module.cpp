@@ -95,6 +95,8 @@ py::dict run(const std::vector<std::string>& argv, std::optional<py::bytes> inpu
     }
     if (argv.empty() || argv[0].empty()) throw caisson::Error::usage("caisson.run: a command is needed");
     policy.process.argv = argv;
+    // As caisson run: Ctrl-C and a SIGTERM reach the program while it runs.
+    policy.process.forward_signals = true;
     caisson::Sandbox sandbox(std::move(policy));
     std::string out_text, err_text, report;
     {

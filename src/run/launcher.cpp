@@ -99,10 +99,18 @@ private:
 };
 
 // Forwarded signals are blocked and read from a signalfd, so the supervisor never runs a
-// handler; the mask is restored when run() returns.
+// handler; the mask is restored when run() returns. Only where the caller asked for it
+// (Process::forward_signals): a signalfd takes a process-directed signal from the shared
+// queue before another thread's handler sees it, so a library caller's own SIGTERM would go
+// to the sandbox instead. Without it, the caller's mask is only read.
 class SignalRelay {
 public:
-    SignalRelay() {
+    explicit SignalRelay(bool forward) {
+        if (!forward) {
+            if (::pthread_sigmask(SIG_BLOCK, nullptr, &saved_) != 0) throw Error(ErrorKind::Setup, "pthread_sigmask", "supervisor", EINVAL);
+            return;
+        }
+        forwarding_ = true;
         sigset_t set;
         ::sigemptyset(&set);
         for (int s : kForwarded) ::sigaddset(&set, s);
@@ -113,12 +121,17 @@ public:
             throw Error(ErrorKind::Setup, "signalfd", "supervisor", errno);
         }
     }
-    ~SignalRelay() { ::sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+    ~SignalRelay() {
+        if (forwarding_) ::sigprocmask(SIG_SETMASK, &saved_, nullptr);
+    }
+    SignalRelay(const SignalRelay&) = delete;
+    SignalRelay& operator=(const SignalRelay&) = delete;
     int fd() const { return fd_.get(); }
     const sigset_t& saved_mask() const { return saved_; }
 
 private:
-    kernel::Fd fd_;
+    bool forwarding_ = false;
+    kernel::Fd fd_;  // none without forwarding: poll skips -1
     sigset_t saved_{};
 };
 
@@ -426,7 +439,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         plan.root.overlay.prebuilt_root = overlay_root.get();
     }
 
-    SignalRelay relay;
+    SignalRelay relay(p.process.forward_signals);
     plan.caller_sigmask = relay.saved_mask();
 
     // --net ns:PATH: the sandbox is born in that namespace. setns applies to this thread

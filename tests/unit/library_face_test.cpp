@@ -1,0 +1,132 @@
+// The library face, where the caller's process is shared with the sandbox's supervisor:
+// process.stdio gives the program 0, 1, 2 from descriptors the caller names (-1: /dev/null)
+// instead of the caller's own, and a descriptor that is not open, or a terminal asked for
+// beside them, is refused before anything starts; the caller's signals stay the caller's.
+#include <caisson/error.hpp>
+#include <caisson/sandbox.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+namespace caisson {
+namespace {
+
+std::string drain(int fd) {
+    std::string s;
+    char buf[256];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) s.append(buf, static_cast<size_t>(n));
+    return s;
+}
+
+TEST(SandboxStdio, TheProgramGetsTheNamedDescriptorsAndDevNull) {
+    int out[2];
+    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    Policy p = default_policy();
+    // cat reads /dev/null, so it ends at once; a caller's stdin would be read instead.
+    p.process.argv = {"/bin/sh", "-c", "echo out; echo err >&2; cat; readlink /proc/self/fd/0"};
+    p.process.stdio = {-1, out[1], out[1]};
+    Outcome o = Sandbox(p).run();
+    ::close(out[1]);
+    EXPECT_TRUE(o.exited);
+    EXPECT_EQ(o.exit_code, 0);
+    EXPECT_EQ(drain(out[0]), "out\nerr\n/dev/null\n");
+    ::close(out[0]);
+}
+
+TEST(SandboxStdio, ADescriptorThatIsNotOpenOrATerminalBesideIsRefused) {
+    int closed[2];
+    ASSERT_EQ(::pipe2(closed, O_CLOEXEC), 0);
+    ::close(closed[0]);
+    ::close(closed[1]);
+    Policy p = default_policy();
+    p.process.argv = {"/bin/true"};
+    p.process.stdio = {-1, closed[1], 2};
+    try {
+        Sandbox(p).run();
+        ADD_FAILURE() << "a closed descriptor was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("process.stdio"), std::string::npos) << e.what();
+    }
+    p.process.stdio = {-1, 1, 2};
+    p.process.tty = true;
+    try {
+        Sandbox(p).run();
+        ADD_FAILURE() << "a terminal beside process.stdio was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("--tty"), std::string::npos) << e.what();
+    }
+}
+
+int g_handled_pipe = -1;  // the handler's only way out: a write is async-signal-safe
+
+// A host with a handler of its own for SIGUSR1 and SIGTERM, and a sandbox running on another
+// thread: every signal sent to the host reaches the handler, none goes to the program (which
+// SIGUSR1 would kill). A relay's signalfd took one in about 50 from the shared queue before.
+TEST(LibraryFace, TheCallersSignalsStayTheCallers) {
+    int handled[2];
+    ASSERT_EQ(::pipe2(handled, O_CLOEXEC), 0);
+    g_handled_pipe = handled[1];
+    struct sigaction sa{}, old_usr1{}, old_term{};
+    sa.sa_handler = [](int) { (void)!::write(g_handled_pipe, "s", 1); };
+    ::sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old_usr1), 0);
+    ASSERT_EQ(::sigaction(SIGTERM, &sa, &old_term), 0);
+    int in[2], out[2];
+    ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    Policy p = default_policy();
+    p.process.argv = {"/bin/sh", "-c", "echo ready; cat >/dev/null"};
+    p.process.stdio = {in[0], out[1], 2};
+    Outcome o;
+    std::string error;
+    std::thread sandbox([&] {
+        try {
+            o = Sandbox(p).run();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    });
+    // The caller's ends stay open until the sandbox is over: they are checked open at its
+    // start, whenever the thread gets there.
+    char line[6] = {};
+    const bool started = ::read(out[0], line, sizeof(line)) == 6;
+    EXPECT_TRUE(started) << "the program did not start";
+    int stolen = 0;
+    for (int i = 0; started && i < 200; ++i) {
+        // From another thread, as from another process: the signal is the process's, queued
+        // for whichever thread takes it first.
+        std::thread([i] { ::kill(::getpid(), i % 2 ? SIGTERM : SIGUSR1); }).join();
+        pollfd pf{handled[0], POLLIN, 0};
+        int rc;
+        do rc = ::poll(&pf, 1, 5000);
+        while (rc < 0 && errno == EINTR);
+        char c;
+        if (rc == 1 && ::read(handled[0], &c, 1) == 1) continue;
+        ++stolen;
+    }
+    ::close(in[1]);  // the program's end
+    sandbox.join();
+    ::close(in[0]);
+    ::close(out[1]);
+    ::sigaction(SIGUSR1, &old_usr1, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    EXPECT_EQ(stolen, 0) << "signals the host's handler never saw";
+    EXPECT_TRUE(error.empty()) << error;
+    EXPECT_TRUE(o.exited) << "the program died of signal " << o.term_signal;
+    EXPECT_EQ(o.exit_code, 0);
+    ::close(out[0]);
+    ::close(handled[0]);
+    ::close(handled[1]);
+}
+
+}  // namespace
+}  // namespace caisson
