@@ -106,6 +106,19 @@ constexpr int kRelayDrainMs = 10000;
 [[noreturn]] void serve(int conn, int log_fd, Policy policy, const std::string& pool, const std::string& peer,
                         const sigset_t& mask) {
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+    // With the log on stderr (no --log), the program's stderr is /dev/null: a session could
+    // otherwise write lines that pass for the log's own (a forged "session" of another peer).
+    // The log keeps a descriptor of its own here.
+    if (log_fd == 2) {
+        int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int kept = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+        if (null < 0 || kept < 0 || ::dup2(null, 2) < 0) {
+            log_line(2, {{"event", "session"}, {"peer", peer}, {"error", std::string("the session's stderr: ") + std::strerror(errno)}});
+            ::_exit(kExitUsage);
+        }
+        ::close(null);
+        log_fd = kept;
+    }
     nlohmann::json j = {{"event", "session"}, {"peer", peer}, {"pid", ::getpid()}, {"start", now_epoch()}};
     int status = kExitUsage;
     pid_t relay = -1;

@@ -32,6 +32,7 @@ public:
     int port() const { return port_; }
     // SIGTERM, then the exit status.
     int stop() { return server_.stop(); }
+    std::string rest_of_stderr() { return server_.rest_of_stderr(); }
 
 private:
     static std::vector<std::string> command(std::vector<std::string> args) {
@@ -45,18 +46,7 @@ private:
 
 
 // Everything the peer sends until it closes (at most 10 s).
-std::string read_all(int s) {
-    std::string out;
-    char buf[512];
-    for (;;) {
-        pollfd p{s, POLLIN, 0};
-        if (::poll(&p, 1, 10000) <= 0) break;
-        ssize_t n = ::read(s, buf, sizeof(buf));
-        if (n <= 0) break;
-        out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-}
+std::string read_all(int s) { return read_until_end(s); }
 
 std::string exchange(int port, const std::string& line) {
     int s = connect_loopback(port);
@@ -88,6 +78,32 @@ TEST(Listen, EachConnectionGetsItsOwnSandbox) {
     EXPECT_NE(text.find("\"peer\":\"127.0.0.1:"), std::string::npos) << text;
     EXPECT_NE(text.find("\"exit\":0"), std::string::npos) << text;
     EXPECT_NE(text.find("\"served\":2"), std::string::npos) << text;
+}
+
+// A session writes a line on its stderr that looks like the log's. With the log on the
+// listener's stderr it goes nowhere (it would pass for a session of another peer); with
+// --log FILE it goes to the listener's stderr, never into the log.
+TEST(Listen, ASessionCannotWriteIntoTheLog) {
+    const char* kForger = "echo '{\"event\":\"session\",\"peer\":\"6.6.6.6:1\",\"exit\":0}' >&2; echo hi";
+    {
+        Listener l({"--", "/bin/sh", "-c", kForger});
+        ASSERT_GT(l.port(), 0);
+        EXPECT_EQ(exchange(l.port(), ""), "hi\n");
+        EXPECT_EQ(l.stop(), 0);
+        std::string log = l.rest_of_stderr();
+        EXPECT_EQ(log.find("6.6.6.6"), std::string::npos) << log;
+        EXPECT_EQ(count(log, "\"event\":\"session\""), 1) << log;
+    }
+    TempDir dir;
+    const std::string file = dir.path() + "/log";
+    Listener l({"--log", file, "--", "/bin/sh", "-c", kForger});
+    ASSERT_GT(l.port(), 0);
+    EXPECT_EQ(exchange(l.port(), ""), "hi\n");
+    EXPECT_EQ(l.stop(), 0);
+    EXPECT_NE(l.rest_of_stderr().find("6.6.6.6"), std::string::npos) << "the program's stderr is the listener's";
+    std::string log = read_file(file);
+    EXPECT_EQ(log.find("6.6.6.6"), std::string::npos) << log;
+    EXPECT_EQ(count(log, "\"event\":\"session\""), 1) << log;
 }
 
 // --pool: each connection takes a sandbox the pool built ahead, one per connection, as

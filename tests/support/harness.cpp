@@ -187,6 +187,21 @@ int Server::stop() {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+std::string read_until_end(int fd, int idle_ms) {
+    std::string out;
+    char buf[512];
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, idle_ms) <= 0) break;
+        ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+std::string Server::rest_of_stderr() { return read_until_end(err_); }
+
 void make_mini_rootfs(const std::string& dir, uid_t owner) {
     namespace fs = std::filesystem;
     for (const char* d : {"proc", "dev", "sys", "tmp", "etc", "bin"}) fs::create_directories(dir + "/" + d);

@@ -111,6 +111,9 @@ private:
 // A server of caisson's (`caisson listen`, `caisson pool`) started in the background: its
 // first line on stderr (the one saying it listens) is read before this returns. The
 // destructor stops it (SIGTERM) and waits for it.
+// Everything `fd` gives until its end, or until nothing came for `idle_ms`.
+std::string read_until_end(int fd, int idle_ms = 10000);
+
 class Server {
 public:
     explicit Server(std::vector<std::string> argv);
@@ -120,6 +123,8 @@ public:
     const std::string& first_line() const { return first_line_; }
     // SIGTERM, then its exit status (128 + signal when killed).
     int stop();
+    // What it wrote on stderr after its first line, to the end (after stop(); 10 s at most).
+    std::string rest_of_stderr();
 
 private:
     pid_t pid_ = -1;
