@@ -160,9 +160,8 @@ bool apply_user_mounts(int root, RootPlan& plan, Failure& f) {
     return true;
 }
 
-bool apply_masks(int root, const Filesystem& fs, Failure& f) {
-    // Init took the program's ids before it builds the root (run/init.cpp).
-    return mask_paths(root, fs.masked_paths, fs.readonly_paths, true, f);
+bool apply_masks(int root, const RootPlan& plan, Failure& f) {
+    return mask_paths(root, plan.fs->masked_paths, plan.fs->readonly_paths, plan.builder_is_the_program, f);
 }
 
 }  // namespace
@@ -227,13 +226,13 @@ namespace {
 // An empty tmpfs over `dir` inside the root, found without following any link (a home that
 // is a link is hidden where it leads, by its own entry): its descriptor; -1 when there is
 // nothing to hide (missing, a link, or a place the caller cannot reach, nor then its
-// program); -2 on failure.
-int hide_dir(int root, const char* dir, Failure& f) {
+// program, when this process has the program's ids); -2 on failure.
+int hide_dir(int root, const char* dir, bool builder_is_the_program, Failure& f) {
     while (*dir == '/') ++dir;
     kernel::Fd at(kernel::openat2(root, *dir ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC,
                                   RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
     if (!at) {
-        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EACCES) return -1;
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || (errno == EACCES && builder_is_the_program)) return -1;
         return f.set("open home to hide", dir), -2;
     }
     static constexpr const char* kOpts[] = {"mode=0755", "size=1m", "nr_inodes=4096", nullptr};
@@ -303,7 +302,7 @@ bool build_root(RootPlan& plan, Failure& f) {
     }
     // The homes: empty, writable only while the user's mounts make their mount points.
     for (size_t i = 0; i < plan.hidden_dirs.size(); ++i) {
-        int hidden = hide_dir(root.get(), plan.hidden_dirs[i].c_str(), f);
+        int hidden = hide_dir(root.get(), plan.hidden_dirs[i].c_str(), plan.builder_is_the_program, f);
         if (hidden == -2) return false;
         plan.hidden_fds[i] = hidden;
     }
@@ -324,7 +323,7 @@ bool build_root(RootPlan& plan, Failure& f) {
             const std::string& t = m.target;
             bool above = t == "/" || (dir.size() > t.size() && dir.compare(0, t.size(), t) == 0 && dir[t.size()] == '/');
             if ((m.kind != MountKind::Bind && m.kind != MountKind::RoBind) || !above) continue;
-            int again = hide_dir(root.get(), dir.c_str(), f);
+            int again = hide_dir(root.get(), dir.c_str(), plan.builder_is_the_program, f);
             if (again == -2) return false;
             if (again >= 0 && set_attrs(again, MOUNT_ATTR_RDONLY, 0, false) < 0) return ::close(again), f.set("make hidden home read-only", dir.c_str());
             if (again >= 0) ::close(again);
@@ -338,8 +337,8 @@ bool build_root(RootPlan& plan, Failure& f) {
         ::close(fd);
         fd = -1;
     }
-    if (!apply_masks(root.get(), fs, f)) return false;
-    if (!mask_paths(root.get(), plan.home_masks, {}, true, f)) return false;
+    if (!apply_masks(root.get(), plan, f)) return false;
+    if (!mask_paths(root.get(), plan.home_masks, {}, plan.builder_is_the_program, f)) return false;
 
     // 4. Into it.
     return enter_new_root(root.get(), false, fs.rootfs.c_str(), f);

@@ -31,6 +31,11 @@ struct RootPlan {
     std::string home;
     int home_fd = -1;
     std::vector<std::string> home_masks;
+    // Whether the process building the root has the program's own ids and groups already (in
+    // a user namespace, init takes them first): only then is a masked or hidden path it may
+    // not reach (EACCES) one the program cannot reach either, and skipped. Root on the host
+    // gets EACCES too (NFS with root_squash, FUSE) where the program's user may pass.
+    bool builder_is_the_program = false;
 };
 
 // Runs in the child, in its own mount namespace. On return the process's root is the

@@ -280,8 +280,16 @@ void preflight(const Policy& p, bool as_root) {
     }
     if (p.process.stdio != std::array<int, 3>{0, 1, 2}) {
         if (p.process.tty) throw Error::usage("--tty gives the program the terminal as its streams: leave process.stdio as it is");
-        for (int fd : p.process.stdio)
-            if (fd >= 0 && ::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "process.stdio", std::to_string(fd), errno);
+        for (int fd : p.process.stdio) {
+            if (fd < 0) continue;
+            int flags = ::fcntl(fd, F_GETFL);
+            struct stat st{};
+            if (flags < 0 || ::fstat(fd, &st) < 0) throw Error(ErrorKind::Usage, "process.stdio", std::to_string(fd), errno);
+            // A directory (or an O_PATH handle, which may be one) held by the program is a way
+            // out of its root (CVE-2024-21626).
+            if (S_ISDIR(st.st_mode) || (flags & O_PATH))
+                throw Error::usage("process.stdio: descriptor " + std::to_string(fd) + " is a directory or an O_PATH handle");
+        }
     }
     // Library callers fill the policy without the schema's parsers: check what they check.
     if (p.process.cwd.empty() || p.process.cwd.front() != '/')
@@ -402,6 +410,9 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     plan.root.sysfs_fresh = p.namespaces.net;
     if (p.fs.tmp_size) plan.root.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);
     plan.root.mount_source_fds.assign(p.fs.mounts.size(), -1);
+    // Init takes the program's ids before it builds the root only in a user namespace
+    // (run/init.cpp); as the host's root it builds as root and the program changes ids later.
+    plan.root.builder_is_the_program = plan.new_userns;
     // The host's homes, hidden where the root is the host's, and the caller's brought back
     // with its secrets masked for --home (policy/homes decides which).
     if (hides_homes(p) || p.fs.home) {

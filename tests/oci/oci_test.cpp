@@ -379,7 +379,9 @@ TEST(OciRun, AMaskedPathRootCannotReachButTheUserCanIsAnError) {
     b.config["linux"]["maskedPaths"] = {"/etc/private/secret"};
     RunResult r = b.run({"--read", "/etc/private/secret"});
     EXPECT_NE(r.status, 0) << "the process read " << r.probe["reads"]["/etc/private/secret"];
+    EXPECT_NE(r.err.find("open masked path"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("/etc/private/secret"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.probe.is_null()) << "the process ran: " << r.probe;
 }
 
 // The owner of a host path, "uid gid".
