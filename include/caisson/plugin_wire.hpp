@@ -175,8 +175,10 @@ void send(int sock, const Writer& w, const char* what, Deadline deadline = {});
 // Receives one message, of at most `limit` bytes. Returns false at a clean end of stream
 // (the other side closed between messages); throws on anything malformed or cut short, and
 // with EAGAIN when the deadline passes first.
-// With SO_PASSCRED on `sock`, `sender` gets the sender's pid in this pid namespace.
+// With SO_PASSCRED on `sock`, `sender` gets the sender's pid in this pid namespace; with
+// SO_PASSPIDFD (Linux 6.5), `sender_pidfd` a pidfd of the sender's (the caller owns it; -1
+// when none came), which no reuse of the pid can make name another process.
 bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit = kMaxMessage,
-             int* sender = nullptr, Deadline deadline = {});
+             int* sender = nullptr, Deadline deadline = {}, int* sender_pidfd = nullptr);
 
 }  // namespace caisson::wire

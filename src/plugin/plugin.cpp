@@ -39,6 +39,8 @@ const char* plugin_failure_name(PluginFailure f) {
 
 namespace {
 
+constexpr int kSoPassPidfd = 76;  // SO_PASSPIDFD (Linux 6.5), newer than this libc's headers
+
 std::string default_worker() {
     return mech::companion_path("caisson-plugin-worker", "CAISSON_PLUGIN_WORKER", CAISSON_INSTALLED_WORKER);
 }
@@ -49,6 +51,23 @@ std::string absolute(const std::string& path, PluginFailure f) {
     return buf;
 }
 
+}  // namespace
+
+// The worker's pidfd from its "ready": the one the kernel attached (SO_PASSPIDFD), which
+// names that process or none; on a kernel without it, one opened by the pid it attached,
+// kept only while the worker's sandbox still runs (the pid of a worker that died since could
+// be another process's by now, and the kill meant for the worker would reach it).
+namespace {
+int adopt_worker_pidfd(int attached, pid_t sender, const std::atomic<bool>& gone) {
+    if (attached >= 0) return attached;
+    if (sender <= 0 || gone) return -1;
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, sender, 0));
+    if (fd >= 0 && gone) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
 }  // namespace
 
 // One worker: the sandbox runs in a thread of its own (Sandbox::run returns when the worker
@@ -85,12 +104,12 @@ struct Plugin::Worker {
             pollfd p{sock.get(), POLLIN, 0};
             std::string bytes;
             std::vector<int> fds;
-            int sender = 0;
+            int sender = 0, attached = -1;
             try {
-                if (::poll(&p, 1, 0) == 1 && wire::receive(sock.get(), bytes, fds, "ready", 64, &sender,
-                                                               std::chrono::steady_clock::now() + std::chrono::milliseconds(100)) &&
-                    sender > 0)
-                    pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, sender, 0)));
+                if (::poll(&p, 1, 0) == 1 &&
+                    wire::receive(sock.get(), bytes, fds, "ready", 64, &sender,
+                                  std::chrono::steady_clock::now() + std::chrono::milliseconds(100), &attached))
+                    pidfd.reset(adopt_worker_pidfd(attached, sender, gone));
             } catch (const Error&) {
             }
         }
@@ -165,6 +184,8 @@ std::unique_ptr<Plugin::Worker> start_worker(const Policy& base, const PluginOpt
     int on = 1;
     if (::setsockopt(w->sock.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
         throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: SO_PASSCRED: ") + std::strerror(errno));
+    // And a pidfd of it, where the kernel gives one (before 6.5 it does not: the pid serves).
+    (void)::setsockopt(w->sock.get(), SOL_SOCKET, kSoPassPidfd, &on, sizeof(on));
     w->done.reset(::eventfd(0, EFD_CLOEXEC));
     if (!w->done) throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: eventfd: ") + std::strerror(errno));
     try {
@@ -281,10 +302,11 @@ void Plugin::restart() {
     // (SCM_CREDENTIALS), which is how a worker that hangs gets killed, even in its loading.
     std::string bytes;
     std::vector<int> fds;
-    int sender = 0;
+    int sender = 0, attached = -1;
     if (!readable(*w, kStartStepMs)) fail_start(*w, who + ": the worker did not start in 10 s");
     try {
-        if (!wire::receive(w->sock.get(), bytes, fds, "ready", 64, &sender, std::chrono::steady_clock::now() + kStartStep)) {
+        if (!wire::receive(w->sock.get(), bytes, fds, "ready", 64, &sender, std::chrono::steady_clock::now() + kStartStep,
+                           &attached)) {
             w->wait(2000);
             throw w->ended(options_.library);
         }
@@ -293,10 +315,12 @@ void Plugin::restart() {
     }
     int off = 0;
     ::setsockopt(w->sock.get(), SOL_SOCKET, SO_PASSCRED, &off, sizeof(off));
+    ::setsockopt(w->sock.get(), SOL_SOCKET, kSoPassPidfd, &off, sizeof(off));
+    kernel::Fd attached_fd(attached);
     if (sender <= 0 || sender == ::getpid()) fail_start(*w, who + ": the worker's pid did not come with its first message");
     w->pid = sender;
-    w->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, sender, 0)));
-    if (!w->pidfd) fail_start(*w, who + ": pidfd_open: " + std::strerror(errno));
+    w->pidfd.reset(adopt_worker_pidfd(attached_fd.release(), sender, w->gone));
+    if (!w->pidfd) fail_start(*w, who + ": the worker ended before it could be known (pidfd: " + std::strerror(errno) + ")");
     // Then whether the library loaded (its constructors ran by then).
     if (!readable(*w, kStartStepMs)) {
         w->kill();

@@ -1,17 +1,20 @@
 #include <caisson/plugin_wire.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 #include <cstdint>
 
 namespace caisson::wire {
 namespace {
 
 constexpr uint32_t kMagic = 0x63617773;  // "swac": not a stray write on the socket
+constexpr int kScmPidfd = 0x04;          // SCM_PIDFD (Linux 6.5), newer than this libc's headers
 
 [[noreturn]] void malformed(const char* what, const std::string& why) {
     throw Error(ErrorKind::Setup, std::string(what) + ": malformed message: " + why, "", EPROTO);
@@ -144,14 +147,15 @@ void send(int sock, const Writer& w, const char* what, Deadline deadline) {
 }
 
 bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* what, uint32_t limit, int* sender,
-             Deadline deadline) {
+             Deadline deadline, int* sender_pidfd) {
     close_all(fds);
+    if (sender_pidfd) *sender_pidfd = -1;
     uint32_t header[2];
     iovec iov{header, sizeof(header)};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds) + CMSG_SPACE(sizeof(ucred))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds) + CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int))];
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
     ssize_t n;
@@ -167,6 +171,17 @@ bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* wh
             std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
             *sender = cred.pid;
         }
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == kScmPidfd && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int pidfd;
+            std::memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
+            if (sender_pidfd && *sender_pidfd < 0) {
+                ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+                *sender_pidfd = pidfd;
+            } else {
+                ::close(pidfd);
+            }
+            continue;
+        }
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; ++i) {
@@ -179,6 +194,7 @@ bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* wh
         if (msg.msg_flags & MSG_CTRUNC) malformed(what, "more than 16 descriptors");
         if (n == 0) {
             if (!fds.empty()) malformed(what, "descriptors without a message");
+            if (sender_pidfd && *sender_pidfd >= 0) ::close(std::exchange(*sender_pidfd, -1));
             return false;
         }
         if (static_cast<size_t>(n) < sizeof(header))
@@ -191,6 +207,7 @@ bool receive(int sock, std::string& bytes, std::vector<int>& fds, const char* wh
         read_exact(sock, bytes.data(), bytes.size(), what, false, deadline);
     } catch (...) {
         close_all(fds);
+        if (sender_pidfd && *sender_pidfd >= 0) ::close(std::exchange(*sender_pidfd, -1));
         throw;
     }
     return true;
