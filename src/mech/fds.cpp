@@ -36,6 +36,20 @@ bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> a
     return true;
 }
 
+bool fill_closed_stdio(kernel::Failure& f) {
+    for (int fd = 0; fd < 3; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int null = ::open("/dev/null", O_RDWR | O_NOCTTY);  // the lowest free number: this one
+        if (null < 0) return f.set("open /dev/null", fd == 0 ? "a closed stdin" : fd == 1 ? "a closed stdout" : "a closed stderr");
+        if (null != fd) {
+            // Another thread took the number meanwhile: what it holds is its own.
+            ::close(null);
+            return f.set("fill a closed stream", fd == 0 ? "stdin" : fd == 1 ? "stdout" : "stderr", EBUSY);
+        }
+    }
+    return true;
+}
+
 bool redirect_stdio(const int (&from)[3], kernel::Failure& f) {
     int copy[3] = {-1, -1, -1};
     auto drop_copies = [&] {
@@ -51,12 +65,18 @@ bool redirect_stdio(const int (&from)[3], kernel::Failure& f) {
             int null = ::open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
             copy[i] = null < 0 || null >= 3 ? null : ::fcntl(null, F_DUPFD_CLOEXEC, 3);
             if (null >= 0 && null < 3) ::close(null);
+            struct stat st{};
+            if (copy[i] >= 0 && (::fstat(copy[i], &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))) {
+                drop_copies();
+                errno = ENODEV;
+                return f.set("check /dev/null", "/dev/null (not the null device)");
+            }
         }
         if (copy[i] < 0) {
             int e = errno;
             drop_copies();
             errno = e;
-            return f.set(from[i] >= 0 ? "dup the standard stream" : "open /dev/null for the standard stream",
+            return f.set(from[i] >= 0 ? "dup the standard stream" : "open /dev/null",
                          i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
         }
     }
@@ -77,10 +97,14 @@ bool reopen_null_inside(const int (&from)[3], kernel::Failure& f) {
     if (from[0] >= 0 && from[1] >= 0 && from[2] >= 0) return true;
     kernel::Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) return f.set("open the sandbox's root", "/");
-    kernel::Fd null(kernel::openat2(root.get(), "dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY,
-                                    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    // Looked at before it is opened for real: opening a device can act (a watchdog).
+    kernel::Fd at(kernel::openat2(root.get(), "dev/null", O_PATH | O_CLOEXEC, kResolve));
     struct stat st{};
-    if (!null || ::fstat(null.get(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) return true;
+    if (!at || ::fstat(at.get(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) return true;
+    kernel::Fd null(kernel::openat2(root.get(), "dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY, kResolve));
+    struct stat again{};
+    if (!null || ::fstat(null.get(), &again) < 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev) return true;
     for (int i = 0; i < 3; ++i)
         if (from[i] < 0 && ::dup2(null.get(), i) < 0)
             return f.set("dup2 the sandbox's /dev/null", i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");

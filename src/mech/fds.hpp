@@ -15,6 +15,12 @@ namespace caisson::mech {
 // /proc/self/fd/N leads out of the root through it. No allocation (it runs after clone).
 bool close_fds_except(const std::vector<int>& keep, std::initializer_list<int> also, kernel::Failure& f);
 
+// In the caller, before anything of a sandbox's is opened: each of 0, 1, 2 that is closed
+// gets /dev/null. Otherwise the first descriptors caisson opens (a cgroup directory, the
+// channel) would take those numbers, and the program would be handed them as its streams: a
+// host directory at fd 0 is a way out (CVE-2024-21626).
+bool fill_closed_stdio(kernel::Failure& f);
+
 // Makes descriptors 0, 1, 2 copies of `from` (-1: /dev/null, opened here; a number equal to
 // its slot: left as it is). The copies are taken before any slot is overwritten, so the
 // sources may be any of 0, 1, 2 in any order. The sources themselves stay open (the caller

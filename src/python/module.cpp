@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,8 +69,18 @@ void apply_setting(caisson::Policy& policy, const std::string& key, const py::ha
 }
 
 // Reads `fd` to its end into `out`, beside the run.
+// The module's own threads take none of the signals a sandbox forwards: one caught here
+// would be neither the program's nor Python's main thread's to handle.
+void block_forwarded_signals_here() {
+    sigset_t set;
+    ::sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaddset(&set, s);
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 std::thread drain(int fd, std::string& out) {
     return std::thread([fd, &out] {
+        block_forwarded_signals_here();
         char buf[65536];
         ssize_t n;
         while ((n = ::read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
@@ -78,7 +89,8 @@ std::thread drain(int fd, std::string& out) {
     });
 }
 
-py::dict run(const std::vector<std::string>& argv, std::optional<py::bytes> input, bool capture_output, const py::kwargs& kwargs) {
+py::dict run(const std::vector<std::string>& argv, std::optional<py::bytes> input, bool capture_output,
+             std::optional<bool> forward_signals, const py::kwargs& kwargs) {
     caisson::Policy policy = caisson::default_policy();
     // Profiles first, then the settings in the order given: as on the command line.
     if (kwargs.contains("profile")) {
@@ -95,8 +107,14 @@ py::dict run(const std::vector<std::string>& argv, std::optional<py::bytes> inpu
     }
     if (argv.empty() || argv[0].empty()) throw caisson::Error::usage("caisson.run: a command is needed");
     policy.process.argv = argv;
-    // As caisson run: Ctrl-C and a SIGTERM reach the program while it runs.
-    policy.process.forward_signals = true;
+    // As caisson run, from Python's main thread (where its signal handlers run): Ctrl-C and a
+    // SIGTERM reach the program while it runs. From another thread they stay the process's:
+    // a server's SIGTERM must not end up in whichever sandbox read it first.
+    if (!forward_signals) {
+        py::object threading = py::module_::import("threading");
+        forward_signals = threading.attr("current_thread")().is(threading.attr("main_thread")());
+    }
+    policy.process.forward_signals = *forward_signals;
     caisson::Sandbox sandbox(std::move(policy));
     std::string out_text, err_text, report;
     {
@@ -111,6 +129,7 @@ py::dict run(const std::vector<std::string>& argv, std::optional<py::bytes> inpu
                 ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) < 0)
                 throw caisson::Error(caisson::ErrorKind::Setup, "caisson.run: pipe", "the program's streams", errno);
             std::thread feeder([fd = in[1], data = input ? std::string(*input) : std::string()] {
+                block_forwarded_signals_here();
                 size_t at = 0;
                 while (at < data.size()) {
                     ssize_t n = ::write(fd, data.data() + at, data.size() - at);
@@ -177,11 +196,14 @@ PYBIND11_MODULE(caisson, m) {
         }
     });
     m.def("run", &run, py::arg("argv"), py::kw_only(), py::arg("input") = py::none(), py::arg("capture_output") = false,
+          py::arg("forward_signals") = py::none(),
           R"(Run argv in a new sandbox and return its report as a dict.
 
 Keyword arguments are caisson run's options with '-' as '_': allow_host=["pypi.org"],
 bind=[("/src", "/src")], time_limit=10, memory="256M", net="none", profile="agent", ...
 A switch takes True or False; a repeatable option takes a list. With capture_output=True the
 dict has the program's "stdout" and "stderr" (bytes); input=b"..." is its standard input.
+forward_signals (default: True on the main thread only) passes SIGTERM, SIGINT, SIGHUP,
+SIGQUIT, SIGUSR1 and SIGUSR2 sent to this process to the program while it runs.
 Raises caisson.Error when the sandbox cannot be made (nothing is left behind then).)");
 }

@@ -263,7 +263,19 @@ void kill_remaining_children() {
     struct sigaction dfl{};
     dfl.sa_handler = SIG_DFL;
     ::sigaction(SIGCHLD, &dfl, nullptr);
+    // Nothing of the caller's code runs here on a signal: every handler it installed is reset
+    // (signals are blocked from the clone until then). Ignored ones stay ignored, as they
+    // would through the caller's own exec.
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction cur{};
+        if (sig == SIGKILL || sig == SIGSTOP || ::sigaction(sig, nullptr, &cur) < 0) continue;
+        if (cur.sa_handler != SIG_IGN && cur.sa_handler != SIG_DFL) ::sigaction(sig, &dfl, nullptr);
+    }
     Failure f;
+    // Out of the caller's session and process group: a terminal's or a group's signals are
+    // the caller's to pass on (forward_signals), never received twice. With --tty the program
+    // takes the caller's terminal, which needs the caller's session.
+    if (!p.process.tty && ::setsid() < 0) report_failure(plan.channel, (f.set("setsid", "init"), f));
     Message started{};
     started.type = MsgType::Started;
     StepClock clock(started);
@@ -362,9 +374,8 @@ void kill_remaining_children() {
     // program shares until exec): it can never ptrace init or open /proc/1/* (CVE-2019-5736).
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
 
-    // 6. The program. Signals stay blocked (the supervisor blocked them before clone) so
-    // none is lost before the loop below waits for them; the program gets the caller's
-    // mask back.
+    // 6. The program. Signals stay blocked (all were, from the clone) so none is lost
+    // before the loop below waits for them; the program gets the caller's mask back.
     sigset_t waitset;
     ::sigemptyset(&waitset);
     for (int s : kForwarded) ::sigaddset(&waitset, s);

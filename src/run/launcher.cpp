@@ -6,6 +6,7 @@
 #include "mech/bpf_lsm.hpp"
 #include "mech/clone.hpp"
 #include "mech/egress.hpp"
+#include "mech/fds.hpp"
 #include "mech/learn_trace.hpp"
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
@@ -268,6 +269,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (p.vm.enabled) throw Error::usage("--vm: this sandbox would run on the host's kernel; caisson::run_in_vm runs it in a guest");
     const uid_t caller_uid = ::geteuid();
     const gid_t caller_gid = ::getegid();
+    if (kernel::Failure f; !mech::fill_closed_stdio(f)) throw Error(ErrorKind::Setup, f.step, f.object, f.err);
     run::preflight(p, caller_uid == 0);
     // CVE-2019-5736: fail closed when the program could rewrite the binary that runs it.
     if (exposes_own_binary())
@@ -471,8 +473,22 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     request.flags = plan.clone_flags;
     if (cgroup && cgroup->v2_fd() >= 0 && !userns_by_owner) request.cgroup_fd = cgroup->v2_fd();
     mech::Cloned cloned;
+    // Every signal blocked across the clone, in this thread only: init is a copy of the
+    // caller, handlers included, and a signal before it has reset them (a process group's
+    // SIGTERM, a terminal's SIGINT) would run the caller's handler inside the sandbox.
+    struct BlockAll {
+        sigset_t before{};
+        BlockAll() {
+            sigset_t all;
+            ::sigfillset(&all);
+            ::pthread_sigmask(SIG_BLOCK, &all, &before);
+        }
+        ~BlockAll() { ::pthread_sigmask(SIG_SETMASK, &before, nullptr); }
+    };
+    std::optional<BlockAll> blocked(std::in_place);
     // The child's copy of `cloned` says whether it makes its cgroup namespace itself.
     const bool made = mech::clone_process(request, cloned);
+    if (cloned.pid != 0) blocked.reset();
     const long pid = cloned.pid;
     const int pidfd = cloned.pidfd;
     const bool joined_by_clone = cloned.into_cgroup;

@@ -474,7 +474,16 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     mech::ParentWatch parent(policy.process.die_with_parent);
     if (policy.process.argv.empty() || policy.process.argv[0].empty()) throw Error::usage("no command to run");
     nlohmann::json req = {{"policy", comparable(policy)}, {"argv", policy.process.argv}, {"env", run::make_environment(policy)}};
-    const int stdio[3] = {0, 1, 2};
+    // The program's streams: the policy's (process.stdio), /dev/null for -1.
+    kernel::Fd null;
+    int stdio[3];
+    for (int i = 0; i < 3; ++i) {
+        stdio[i] = policy.process.stdio[static_cast<size_t>(i)];
+        if (stdio[i] >= 0) continue;
+        if (!null) null.reset(::open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
+        if (!null) throw Error(ErrorKind::Setup, "open", "/dev/null (the program's streams)", errno);
+        stdio[i] = null.get();
+    }
     errno = 0;
     if (!send_json(conn.get(), req, stdio, 3)) {
         const int err = errno;
@@ -490,16 +499,23 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
         throw Error::usage("--pool: the command line and environment must be UTF-8 and under " + std::to_string(kMaxPacket / 1024) + " KiB");
     }
 
+    // The caller's signals go to the program only when it asked (process.forward_signals):
+    // a signalfd would take them from a library caller's own handlers (caisson/policy.hpp).
     sigset_t set, old;
     ::sigemptyset(&set);
     for (int s : kForwarded) ::sigaddset(&set, s);
-    ::sigprocmask(SIG_BLOCK, &set, &old);
+    if (::pthread_sigmask(policy.process.forward_signals ? SIG_BLOCK : SIG_SETMASK, policy.process.forward_signals ? &set : nullptr,
+                          &old) != 0)
+        throw Error(ErrorKind::Setup, "pthread_sigmask", "pool client", EINVAL);
     struct Restore {
         sigset_t mask;
-        ~Restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+        ~Restore() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
     } restore{old};
-    kernel::Fd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!sigfd) throw Error(ErrorKind::Setup, "signalfd", "pool client", errno);
+    kernel::Fd sigfd;
+    if (policy.process.forward_signals) {
+        sigfd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!sigfd) throw Error(ErrorKind::Setup, "signalfd", "pool client", errno);
+    }
 
     std::string buf;
     bool accepted = false;

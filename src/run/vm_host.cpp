@@ -296,6 +296,8 @@ Jail start_jail(Policy p, int out) {
             if (!null || ::dup2(null.get(), 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(125);
             for (int fd = 3; fd < 1024; ++fd)
                 if (std::find(p.process.pass_fds.begin(), p.process.pass_fds.end(), fd) == p.process.pass_fds.end()) ::close(fd);
+            // This process exists for the jail: the SIGTERM above is its program's.
+            p.process.forward_signals = true;
             code = Sandbox(std::move(p)).run().shell_status();
         } catch (const std::exception& e) {
             std::fprintf(stderr, "caisson: vm: %s\n", e.what());

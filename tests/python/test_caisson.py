@@ -57,6 +57,30 @@ class Run(unittest.TestCase):
             for w in workers:
                 w.join()
 
+    def test_signals_stay_pythons_off_the_main_thread(self):
+        # From another thread caisson.run forwards nothing: the process's SIGUSR1 reaches
+        # Python's handler, never the program (whose default action would end it).
+        import signal
+        got = threading.Event()
+        old = signal.signal(signal.SIGUSR1, lambda *_: got.set())
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=caisson.run(["/bin/sh", "-c", "sleep 2"])))
+        try:
+            t.start()
+            for _ in range(20):
+                got.clear()
+                os.kill(os.getpid(), signal.SIGUSR1)
+                self.assertTrue(got.wait(5), "Python's handler never ran")
+            t.join()
+            self.assertTrue(result["r"]["exited"], result["r"])
+            self.assertEqual(result["r"]["exit_code"], 0)
+        finally:
+            t.join()
+            signal.signal(signal.SIGUSR1, old)
+
+    def test_forward_signals_is_a_keyword(self):
+        self.assertEqual(caisson.run(["/bin/true"], forward_signals=False)["exit_code"], 0)
+
     def test_egress_by_name_runs_its_own_proxy(self):
         # The proxy reads what the sandbox sends: it is caisson-egress (CAISSON_EGRESS_HELPER
         # here), exec'd, not a fork of this interpreter, whose memory it would otherwise hold.

@@ -66,6 +66,54 @@ TEST(SandboxStdio, ADescriptorThatIsNotOpenOrATerminalBesideIsRefused) {
     }
 }
 
+// A caller (a daemon) with its stdin closed: the number is filled with /dev/null before the
+// launcher opens anything, so the program never gets one of caisson's own descriptors (a
+// cgroup directory would be a way out) as its stdin.
+TEST(LibraryFace, AClosedStdinIsNullNotOneOfCaissonsDescriptors) {
+    int out[2];
+    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    Policy p = default_policy();  // (it reads a profile: before 0 is closed)
+    const int saved = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
+    ASSERT_GE(saved, 0);
+    ::close(0);
+    p.process.argv = {"/usr/bin/stat", "-L", "-c", "%F %t:%T", "/proc/self/fd/0"};
+    p.process.stdio = {0, out[1], 2};
+    std::string error;
+    Outcome o;
+    try {
+        o = Sandbox(p).run();
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    ::dup2(saved, 0);
+    ::close(saved);
+    ::close(out[1]);
+    EXPECT_TRUE(error.empty()) << error;
+    EXPECT_EQ(drain(out[0]), "character special file 1:3\n");
+    ::close(out[0]);
+}
+
+TEST(LibraryFace, ADirectoryAsAStreamIsRefused) {
+    int dir = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int path = ::open("/etc/hostname", O_PATH | O_CLOEXEC);
+    ASSERT_GE(dir, 0);
+    ASSERT_GE(path, 0);
+    for (int fd : {dir, path}) {
+        Policy p = default_policy();
+        p.process.argv = {"/bin/true"};
+        p.process.stdio = {fd, 1, 2};
+        try {
+            Sandbox(p).run();
+            ADD_FAILURE() << "descriptor " << fd << " was given as stdin";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage);
+            EXPECT_NE(std::string(e.what()).find("directory or an O_PATH"), std::string::npos) << e.what();
+        }
+    }
+    ::close(dir);
+    ::close(path);
+}
+
 int g_handled_pipe = -1;  // the handler's only way out: a write is async-signal-safe
 
 // A host with a handler of its own for SIGUSR1 and SIGTERM, and a sandbox running on another
