@@ -185,8 +185,20 @@ void refuse_first(seccomp::Policy& s, const char* syscall, int err, const char* 
     s.rules.insert(s.rules.begin(), std::move(r));
 }
 
+// What a learning run refuses all the same: the kernel attack surface and ways past the
+// sandbox that caisson's default policy refuses by name to every program. Learning lets the
+// rest through unchecked, so a hostile program under --learn would otherwise reach these;
+// a policy that needs one of them is written by hand, never learned.
+constexpr const char* kNeverLearned[] = {
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf", "userfaultfd",
+    "perf_event_open", "keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "open_by_handle_at", "name_to_handle_at", "fanotify_init", "acct", "swapon", "swapoff", "reboot", "syslog",
+    "iopl", "ioperm", "modify_ldt", "uselib", "vmsplice", "lookup_dcookie", "quotactl", "nfsservctl"};
+
 seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
     seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy(learn_traced);
+    if (!p.learn_path.empty())
+        for (const char* call : kNeverLearned) refuse_first(s, call, EPERM, nullptr, "--learn (never learned)");
     // Where there is no network namespace to stand behind (--no-namespaces), Landlock refuses
     // TCP connects and binds, and nothing else: not datagrams, not a Unix socket's path (the
     // user's D-Bus, systemd's manager, an LXD or Docker socket would run code outside), not

@@ -31,6 +31,22 @@ TEST(Learn, AVerifiedProfileUnderWhichTheProgramPassesAndAnotherDoesNot) {
     EXPECT_NE(other.err.find("nc: socket: Operation not permitted"), std::string::npos) << other.err;
 }
 
+// Learning lets calls through unchecked, but never the kernel's attack surface: a program
+// under --learn gets EPERM from io_uring_setup (425; EFAULT for these arguments were it
+// reached), as under the default policy, and the learned policy does not allow it.
+TEST(Learn, TheKernelsAttackSurfaceIsRefusedWhileLearning) {
+    if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+    TempDir dir;
+    const std::string policy = dir.path() + "/uring.toml";
+    RunResult learned = run_caisson({"run", "--learn", policy, "--", "/usr/bin/python3", "-c",
+                                     "import ctypes; l = ctypes.CDLL(None, use_errno=True); l.syscall(425, 1, 0); "
+                                     "print(ctypes.get_errno())"});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    EXPECT_EQ(learned.out, "1\n") << "io_uring_setup was reached while learning";
+    std::string text = read_file(policy);
+    EXPECT_EQ(text.find("io_uring"), std::string::npos) << text;
+}
+
 TEST(Learn, PythonIsLearnedAndVerified) {
     if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
     TempDir dir;
