@@ -169,22 +169,57 @@ std::string beyond(const Standing& t, const Standing& mine) {
 
 }  // namespace
 
-std::string peer_stands_elsewhere(int sock) {
+namespace {
+
+// The connected peer's /proc/PID directory, opened while the process was the peer (its pidfd
+// checked alive after), and its pidfd; an empty descriptor and `why` when it cannot be had.
+kernel::Fd peer_proc_dir(int sock, kernel::Fd& pidfd, std::string& why) {
     int raw = -1;
     socklen_t len = sizeof(raw);
-    if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) < 0)
-        return std::string("the kernel does not name the caller by a pidfd (SO_PEERPIDFD: ") + strerrorname_np(errno) +
-               "; Linux 6.5 or later)";
-    kernel::Fd pidfd(raw);
-    // The caller's pid as this /proc numbers it (the pidfd's own word, whatever pid namespace
+    if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) < 0) {
+        why = std::string("the kernel does not name the peer by a pidfd (SO_PEERPIDFD: ") + strerrorname_np(errno) +
+              "; Linux 6.5 or later)";
+        return {};
+    }
+    pidfd.reset(raw);
+    // The peer's pid as this /proc numbers it (the pidfd's own word, whatever pid namespace
     // the socket's credentials were translated into).
     const std::string info = "\n" + read_at(AT_FDCWD, ("/proc/self/fdinfo/" + std::to_string(raw)).c_str());
     const std::string pid_text = field(info, "Pid");
     const long pid = pid_text.empty() ? -1 : std::strtol(pid_text.c_str(), nullptr, 10);
-    if (pid <= 0) return "the caller cannot be found in this /proc (gone, or in no pid namespace it shows)";
+    if (pid <= 0) {
+        why = "the peer cannot be found in this /proc (gone, or in no pid namespace it shows)";
+        return {};
+    }
     kernel::Fd dir(::open(("/proc/" + std::to_string(pid)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    // Opened while the process was the caller: a /proc/PID directory stays that process's.
-    if (!dir || kernel::pidfd_send_signal(pidfd.get(), 0) < 0) return "the caller ended while it was looked at";
+    // Opened while the process was the peer: a /proc/PID directory stays that process's.
+    if (!dir || kernel::pidfd_send_signal(pidfd.get(), 0) < 0) {
+        why = "the peer ended while it was looked at";
+        return {};
+    }
+    return dir;
+}
+
+}  // namespace
+
+std::string peer_in_another_user_namespace(int sock) {
+    kernel::Fd pidfd;
+    std::string why;
+    kernel::Fd dir = peer_proc_dir(sock, pidfd, why);
+    if (!dir) return why;
+    struct stat theirs{}, mine{};
+    if (::fstatat(dir.get(), "ns/user", &theirs, 0) < 0 || ::stat("/proc/thread-self/ns/user", &mine) < 0)
+        return std::string("the user namespaces cannot be compared: ") + strerrorname_np(errno);
+    if (kernel::pidfd_send_signal(pidfd.get(), 0) < 0) return "the peer ended while it was looked at";
+    if (theirs.st_ino != mine.st_ino || theirs.st_dev != mine.st_dev) return "it runs in another user namespace (a sandbox's)";
+    return "";
+}
+
+std::string peer_stands_elsewhere(int sock) {
+    kernel::Fd pidfd;
+    std::string unreadable;
+    kernel::Fd dir = peer_proc_dir(sock, pidfd, unreadable);
+    if (!dir) return unreadable;
     kernel::Fd self(::open("/proc/thread-self", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!self) return "this process's own /proc entry cannot be read";
     const Standing mine = standing_of(self.get());

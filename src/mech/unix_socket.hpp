@@ -25,4 +25,10 @@ long peer_uid(int sock);
 // that cannot name the peer by a pidfd (before Linux 6.5).
 std::string peer_stands_elsewhere(int sock);
 
+// Why the connected peer is not in this process's user namespace; "" when it is. What a
+// client asks of a server it hands its streams to: a sandbox of this very user (whose ids map
+// back to the user's) can listen where the user's server would, and it always has a user
+// namespace of its own. Read as peer_stands_elsewhere reads, and failing closed as it does.
+std::string peer_in_another_user_namespace(int sock);
+
 }  // namespace caisson::mech

@@ -469,6 +469,11 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     // whatever listens at a path someone else could have taken.
     const long pool_uid = mech::peer_uid(conn.get());
     if (pool_uid != static_cast<long>(::geteuid()) && pool_uid != 0) throw Error::usage("--pool " + socket + ": the socket is not the pool of this user or root's");
+    // Nor a sandbox of this user's listening there: its ids map back to ours, but it is in a
+    // user namespace of its own, and it would take our streams and answer for a program it
+    // never ran.
+    if (std::string why = mech::peer_in_another_user_namespace(conn.get()); !why.empty())
+        throw Error::usage("--pool " + socket + ": the socket is not a pool of this user's or root's: " + why);
     // --die-with-parent: the parent's end closes the connection, and the pool's worker ends
     // the sandbox (mech/parent_watch.hpp).
     mech::ParentWatch parent(policy.process.die_with_parent);

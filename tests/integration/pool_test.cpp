@@ -195,6 +195,26 @@ TEST(Pool, ACallerElsewhereIsRefusedWhateverItSaysOfItself) {
     EXPECT_EQ(run_caisson({"run", "--pool", pool.socket(), "--", "/bin/true"}).status, 0);
 }
 
+// A sandbox whose ids map back to the caller's listens where the caller's pool would be: the
+// client hands it nothing (its stdin, its environment) and says why. Here the caller is root
+// and the sandbox's root is the host's (--map-host-root), so the uid check alone would pass.
+TEST(Pool, ASandboxListeningAtThePoolsPathIsNotThePool) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (a sandbox whose root is the host's)";
+    if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+    TempDir dir;
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+    Server fake({caisson_path(), "run", "--map-host-root", "--bind", dir.path(), "/tmp/w", "--", "/usr/bin/python3", "-c",
+                 "import socket, sys\n"
+                 "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind('/tmp/w/pool.sock'); s.listen()\n"
+                 "print('listening on /tmp/w/pool.sock', file=sys.stderr, flush=True)\n"
+                 "while True:\n"
+                 "    c, _ = s.accept(); c.recv(65536); c.close()\n"});
+    ASSERT_NE(fake.first_line().find("listening on"), std::string::npos) << fake.first_line();
+    RunResult r = run_caisson({"run", "--pool", dir.path() + "/pool.sock", "--", "/bin/echo", "served"});
+    EXPECT_EQ(r.status, kExitUsage) << r.out << r.err;
+    EXPECT_NE(r.err.find("another user namespace"), std::string::npos) << r.err;
+}
+
 TEST(Pool, BadInputIsNamed) {
     RunResult none = run_caisson({"pool"});
     EXPECT_EQ(none.status, kExitUsage);
