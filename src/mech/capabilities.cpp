@@ -97,6 +97,18 @@ bool set_kept_capabilities(uint64_t keep, kernel::Failure& f) {
 
 bool drop_capabilities_without_exec(kernel::Failure& f) { return capset(0, 0, 0, f); }
 
+bool narrow_capabilities(uint64_t keep, uint64_t bounding, kernel::Failure& f) {
+    if (!drop_bounding(bounding, f)) return false;
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &hdr, data) < 0) return f.set("capget", "own capabilities");
+    auto set = [&](uint32_t __user_cap_data_struct::*field) {
+        return (static_cast<uint64_t>(data[1].*field) << 32 | data[0].*field) & keep;
+    };
+    return capset(set(&__user_cap_data_struct::effective), set(&__user_cap_data_struct::permitted),
+                  set(&__user_cap_data_struct::inheritable), f);
+}
+
 bool set_no_new_privs(kernel::Failure& f) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("set no_new_privs", "prctl");
     return true;

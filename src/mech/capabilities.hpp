@@ -47,6 +47,12 @@ bool set_kept_capabilities(uint64_t keep, kernel::Failure& f);
 // (the sandbox's init), where the bounding and ambient sets have nothing left to guard.
 bool drop_capabilities_without_exec(kernel::Failure& f);
 
+// The bounding set reduced to `bounding` (so that an exec as uid 0 regains nothing more) and
+// the ambient set emptied, then effective, permitted and inheritable lose every capability
+// outside `keep`. take_capabilities still sets all five later. Needs CAP_SETPCAP. No
+// allocation.
+bool narrow_capabilities(uint64_t keep, uint64_t bounding, kernel::Failure& f);
+
 // PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities grant nothing.
 bool set_no_new_privs(kernel::Failure& f);
 

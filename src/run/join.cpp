@@ -1,6 +1,7 @@
 #include "run/join.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/capabilities.hpp"
 #include "mech/clone.hpp"
 #include "mech/console.hpp"
 #include "mech/fds.hpp"
@@ -10,6 +11,7 @@
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -97,6 +99,22 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // All of them at once through the pidfd, or none: the mount namespace among them
     // (differing_namespaces requires it), so what follows resolves in the container.
     if (::setns(plan.init_pidfd, ns_flags) < 0) f.set("setns", "container namespaces"), fail();
+    // From its clone to its exec the process is in the container's pid namespace, where a
+    // process of the container granted CAP_SYS_PTRACE (without a user namespace of its own)
+    // can take it over past non-dumpability (CVE-2016-9962's kind): it then holds only the
+    // capabilities the process will have and those its last steps use, never the runtime's
+    // whole set (CAP_SYS_MODULE, CAP_DAC_READ_SEARCH's open_by_handle_at, CAP_SYS_RAWIO...).
+    {
+        const mech::CapabilitySets& c = plan.process.steps.caps;
+        uint64_t keep = c.bounding & (c.effective | c.permitted | c.inheritable | c.ambient);
+        for (int cap : {CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_SYS_RESOURCE, CAP_SYS_NICE})
+            keep |= 1ull << cap;
+        // A filter installed without no_new_privs needs CAP_SYS_ADMIN (it goes in first).
+        if (plan.process.steps.filter_first && !plan.process.steps.seccomp.empty()) keep |= 1ull << CAP_SYS_ADMIN;
+        // The bounding set is the process's at once: an exec forced into it as uid 0 would
+        // otherwise regain the whole set.
+        if (!mech::narrow_capabilities(keep, c.bounding, f)) fail();
+    }
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
