@@ -9,7 +9,9 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,6 +58,34 @@ bool not_the_root(int root, int at, const ListedMount& m, Failure& f) {
     return true;
 }
 
+// Nothing is mounted inside the container's procfs (CVE-2019-19921's and CVE-2023-28642's
+// class: a mount over /proc/self/attr or /proc/sys hides what the kernel or a runtime means
+// to reach there), but over the files lxcfs stands in for, as runc allows, and a procfs over
+// /proc itself. Judged where the destination resolved to, so an image's link into /proc
+// counts as /proc.
+bool not_inside_procfs(int at, const ListedMount& m, bool procfs_source, Failure& f) {
+    struct statfs fs{};
+    if (::fstatfs(at, &fs) < 0) return f.set("statfs mount destination", m.destination.c_str());
+    if (fs.f_type != PROC_SUPER_MAGIC) return true;
+    std::string dest;
+    for (size_t i = 0; i < m.destination.size(); ++i)  // "//" and a trailing "/" say nothing
+        if (m.destination[i] != '/' || (!dest.empty() && dest.back() != '/')) dest += m.destination[i];
+    if (!dest.empty() && dest.back() == '/') dest.pop_back();
+    if (dest.empty() || dest.front() != '/') dest.insert(dest.begin(), '/');
+    static constexpr const char* kLxcfs[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                                             "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+                                             "/proc/sys/kernel/ns_last_pid", "/proc/sys/crypto/fips_enabled"};
+    for (const char* allowed : kLxcfs)
+        if (dest == allowed) return true;
+    if (dest == "/proc" && procfs_source) return true;
+    return f.set("mount inside /proc", (m.destination + " (only lxcfs's files, or a procfs over /proc)").c_str(), EPERM);
+}
+
+bool is_procfs(int fd) {
+    struct statfs fs{};
+    return ::fstatfs(fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+}
+
 bool bind_mount(int root, const ListedMount& m, Failure& f) {
     const MountAttrs& o = m.attrs;
     // A bind takes no filesystem options: one it cannot apply is refused, not dropped.
@@ -74,7 +104,7 @@ bool bind_mount(int root, const ListedMount& m, Failure& f) {
     if (::fstat(tree.get(), &st) < 0) return f.set("stat bind source", m.source.c_str());
     kernel::Fd at(open_or_create(root, m.destination.c_str(), S_ISDIR(st.st_mode), f));
     if (!at) return false;
-    if (!not_the_root(root, at.get(), m, f)) return false;
+    if (!not_the_root(root, at.get(), m, f) || !not_inside_procfs(at.get(), m, is_procfs(tree.get()), f)) return false;
     if (attach(tree.get(), at.get()) < 0) return f.set("bind mount", m.destination.c_str());
     return set_recursive_attrs(tree.get(), o, f, m.destination.c_str()) && set_propagation(tree.get(), o, f, m.destination.c_str());
 }
@@ -82,7 +112,7 @@ bool bind_mount(int root, const ListedMount& m, Failure& f) {
 bool attach_new(int root, int mnt, const ListedMount& m, Failure& f) {
     kernel::Fd at(open_or_create(root, m.destination.c_str(), true, f));
     if (!at) return false;
-    if (!not_the_root(root, at.get(), m, f)) return false;
+    if (!not_the_root(root, at.get(), m, f) || !not_inside_procfs(at.get(), m, is_procfs(mnt), f)) return false;
     if (attach(mnt, at.get()) < 0) return f.set("mount", m.destination.c_str());
     return set_recursive_attrs(mnt, m.attrs, f, m.destination.c_str()) && set_propagation(mnt, m.attrs, f, m.destination.c_str());
 }

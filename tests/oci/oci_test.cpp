@@ -237,6 +237,32 @@ TEST(OciRun, AHostileImageCannotReachTheHostThroughProcOrMasks) {
     EXPECT_EQ(read_file("/proc/self/mountinfo").find(outside.path()), std::string::npos);
 }
 
+// Nothing is mounted inside the container's procfs but the files lxcfs stands in for: a
+// bind over /proc/sys/kernel/core_pattern, or over /proc/self/attr through an image's link,
+// would hide what the kernel or the runtime reaches there.
+TEST(OciRun, MountsInsideProcAreRefusedButLxcfsFiles) {
+    TempDir data;
+    std::ofstream(data.path() + "/cpuinfo") << "processor : 0\n";
+    Bundle b;
+    auto bind = [&](const std::string& dest) {
+        return nlohmann::json{{"destination", dest}, {"type", "bind"}, {"source", data.path() + "/cpuinfo"}, {"options", {"bind", "ro"}}};
+    };
+    b.config["mounts"].push_back(bind("/proc/cpuinfo"));
+    RunResult ok = b.run({"--read", "/proc/cpuinfo"});
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    b.config["mounts"].erase(b.config["mounts"].size() - 1);
+    b.config["mounts"].push_back(bind("/proc/sys/kernel/core_pattern"));
+    RunResult r = b.run();
+    EXPECT_NE(r.status, 0) << "a bind over core_pattern was made";
+    EXPECT_NE(r.err.find("mount inside /proc"), std::string::npos) << r.err;
+    b.config["mounts"].erase(b.config["mounts"].size() - 1);
+    std::filesystem::create_symlink("/proc/sys/kernel", b.rootfs() + "/kern");
+    b.config["mounts"].push_back(bind("/kern/core_pattern"));
+    r = b.run();
+    EXPECT_NE(r.status, 0) << "a bind into /proc through the image's link was made";
+    EXPECT_NE(r.err.find("mount inside /proc"), std::string::npos) << r.err;
+}
+
 TEST(OciRun, MaskedAndReadonlyPaths) {
     Bundle b;
     b.config["linux"]["maskedPaths"] = {"/proc/kallsyms", "/proc/kcore", "/sys/firmware", "/etc/secret"};
