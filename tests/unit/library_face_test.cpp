@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -116,6 +117,50 @@ TEST(LibraryFace, ADirectoryAsAStreamIsRefused) {
 
 int g_handled_pipe = -1;  // the handler's only way out: a write is async-signal-safe
 
+// A sandbox on a thread of its own whose program says "ready" and then waits for its stdin to
+// end; finish() ends it and gives its outcome. The caller's ends of the program's streams stay
+// open until the sandbox is over: they are checked open at its start, whenever the thread
+// gets there.
+class WaitingProgram {
+public:
+    WaitingProgram() {
+        if (::pipe2(in_, O_CLOEXEC) < 0 || ::pipe2(out_, O_CLOEXEC) < 0) return;
+        Policy p = default_policy();
+        p.process.argv = {"/bin/sh", "-c", "echo ready; cat >/dev/null"};
+        p.process.stdio = {in_[0], out_[1], 2};
+        thread_ = std::thread([this, p] {
+            try {
+                outcome_ = Sandbox(p).run();
+            } catch (const std::exception& e) {
+                error_ = e.what();
+            }
+        });
+        // Our own end of its stdout stays open too: a sandbox that failed is waited for only
+        // so long.
+        pollfd pf{out_[0], POLLIN, 0};
+        char line[6];
+        started_ = ::poll(&pf, 1, 30000) == 1 && ::read(out_[0], line, sizeof(line)) == 6;
+    }
+    ~WaitingProgram() { finish(); }
+    bool started() const { return started_; }
+    const std::string& error() const { return error_; }
+    const Outcome& finish() {
+        if (thread_.joinable()) {
+            ::close(in_[1]);
+            thread_.join();
+            for (int fd : {in_[0], out_[0], out_[1]}) ::close(fd);
+        }
+        return outcome_;
+    }
+
+private:
+    int in_[2] = {-1, -1}, out_[2] = {-1, -1};
+    std::thread thread_;
+    bool started_ = false;
+    Outcome outcome_;
+    std::string error_;
+};
+
 // A host with a handler of its own for SIGUSR1 and SIGTERM, and a sandbox running on another
 // thread: every signal sent to the host reaches the handler, none goes to the program (which
 // SIGUSR1 would kill). A relay's signalfd took one in about 50 from the shared queue before.
@@ -128,26 +173,9 @@ TEST(LibraryFace, TheCallersSignalsStayTheCallers) {
     ::sigemptyset(&sa.sa_mask);
     ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old_usr1), 0);
     ASSERT_EQ(::sigaction(SIGTERM, &sa, &old_term), 0);
-    int in[2], out[2];
-    ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    Policy p = default_policy();
-    p.process.argv = {"/bin/sh", "-c", "echo ready; cat >/dev/null"};
-    p.process.stdio = {in[0], out[1], 2};
-    Outcome o;
-    std::string error;
-    std::thread sandbox([&] {
-        try {
-            o = Sandbox(p).run();
-        } catch (const std::exception& e) {
-            error = e.what();
-        }
-    });
-    // The caller's ends stay open until the sandbox is over: they are checked open at its
-    // start, whenever the thread gets there.
-    char line[6] = {};
-    const bool started = ::read(out[0], line, sizeof(line)) == 6;
-    EXPECT_TRUE(started) << "the program did not start";
+    WaitingProgram program;
+    const bool started = program.started();
+    EXPECT_TRUE(started) << "the program did not start: " << program.error();
     int stolen = 0;
     for (int i = 0; started && i < 200; ++i) {
         // From another thread, as from another process: the signal is the process's, queued
@@ -161,19 +189,59 @@ TEST(LibraryFace, TheCallersSignalsStayTheCallers) {
         if (rc == 1 && ::read(handled[0], &c, 1) == 1) continue;
         ++stolen;
     }
-    ::close(in[1]);  // the program's end
-    sandbox.join();
-    ::close(in[0]);
-    ::close(out[1]);
+    const Outcome& o = program.finish();
     ::sigaction(SIGUSR1, &old_usr1, nullptr);
     ::sigaction(SIGTERM, &old_term, nullptr);
     EXPECT_EQ(stolen, 0) << "signals the host's handler never saw";
-    EXPECT_TRUE(error.empty()) << error;
+    EXPECT_TRUE(program.error().empty()) << program.error();
     EXPECT_TRUE(o.exited) << "the program died of signal " << o.term_signal;
     EXPECT_EQ(o.exit_code, 0);
-    ::close(out[0]);
     ::close(handled[0]);
     ::close(handled[1]);
+}
+
+// A signal to the caller's whole process group (a terminal's ^C, a service manager's stop)
+// is the caller's: the sandbox's init is in a session of its own and never takes it, and the
+// program (not asked to be forwarded anything) runs on. Before, init was in the caller's
+// group and passed the SIGTERM on, and the program died of it. In a child of its own group,
+// so that the test's runner is not signalled.
+TEST(LibraryFace, AGroupsSignalIsTheCallersAlone) {
+    int result[2];
+    ASSERT_EQ(::pipe2(result, O_CLOEXEC), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        auto report = [&](const std::string& what) {
+            (void)!::write(result[1], what.data(), what.size());
+            ::_exit(0);
+        };
+        if (::setpgid(0, 0) < 0) report("setpgid failed");
+        int handled[2];
+        if (::pipe2(handled, O_CLOEXEC) < 0) report("pipe failed");
+        g_handled_pipe = handled[1];
+        struct sigaction sa{};
+        sa.sa_handler = [](int) { (void)!::write(g_handled_pipe, "s", 1); };
+        ::sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGTERM, &sa, nullptr);
+        WaitingProgram program;
+        const bool started = program.started();
+        if (started) ::kill(0, SIGTERM);
+        pollfd pf{handled[0], POLLIN, 0};
+        const bool seen = started && ::poll(&pf, 1, 5000) == 1;
+        const Outcome& o = program.finish();
+        if (!started) report("the program did not start: " + program.error());
+        if (!seen) report("the caller's handler did not run");
+        if (!o.exited || o.exit_code != 0) report("the program died of signal " + std::to_string(o.term_signal));
+        report("ok");
+    }
+    ::close(result[1]);
+    std::string said;
+    char buf[256];
+    for (ssize_t n; (n = ::read(result[0], buf, sizeof(buf))) > 0;) said.append(buf, static_cast<size_t>(n));
+    ::close(result[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_EQ(said, "ok");
 }
 
 }  // namespace
