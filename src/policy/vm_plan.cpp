@@ -50,6 +50,11 @@ std::vector<std::string> qemu_argv(const Machine& m) {
         // One port, the wire (port 0 is a console's): the guest's driver fills a queue of
         // page-sized buffers for each port and the control queue, and makes queues for every
         // port the device may have (31 by default): 3.7 MB of the guest's memory, measured.
+        // The balloon is never inflated: its free page reporting hands back the pages the
+        // guest frees once it has booted (the compressed kernel, the initramfs, init's
+        // sections), which the guest touched and qemu would otherwise keep. A kernel without
+        // the driver leaves it idle.
+        "-device", "virtio-balloon-device,free-page-reporting=on",
         "-device", "virtio-serial-device,max_ports=2",
         "-chardev", "socket,id=wire,fd=" + std::to_string(m.wire_fd),
         "-device", std::string("virtserialport,chardev=wire,nr=1,name=") + kPortName,
