@@ -369,14 +369,20 @@ TEST(OciRun, SchedulerDevicesStdioAndSocketActivation) {
     k.oci("delete", {"--force"}, "upd");
 }
 
-TEST(OciRun, AUserNamespaceWithItsMappings) {
-    Bundle b;
+// A user namespace of the container's own, its root at host uid and gid 100000 (65536 ids),
+// and the rootfs and its mount points owned by that root, as an image unpacked for it.
+void in_a_user_namespace(Bundle& b) {
     b.config["linux"]["namespaces"].push_back({{"type", "user"}});
     b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
     b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    // The rootfs and its mount points belong to the mapped root, as an image unpacked for it.
     for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
     ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+}
+
+TEST(OciRun, AUserNamespaceWithItsMappings) {
+    Bundle b;
+    in_a_user_namespace(b);
+    if (HasFatalFailure()) return;
     RunResult r = b.run();
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.probe["ns"]["user"], host_ns("user"));
@@ -390,11 +396,8 @@ TEST(OciRun, AUserNamespaceWithItsMappings) {
 // mask silently skipped.
 TEST(OciRun, AMaskedPathRootCannotReachButTheUserCanIsAnError) {
     Bundle b;
-    b.config["linux"]["namespaces"].push_back({{"type", "user"}});
-    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
-    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    in_a_user_namespace(b);
+    if (HasFatalFailure()) return;
     const std::string dir = b.rootfs() + "/etc/private";
     std::filesystem::create_directory(dir);
     std::ofstream(dir + "/secret") << "secret\n";
@@ -438,11 +441,8 @@ TEST(OciRun, IdmapWithoutItsOwnMappingTakesTheContainers) {
     Bundle b;
     TempDir data;
     std::ofstream(data.path() + "/f") << "x";
-    b.config["linux"]["namespaces"].push_back({{"type", "user"}});
-    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
-    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    in_a_user_namespace(b);
+    if (HasFatalFailure()) return;
     b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", data.path()},
                                   {"options", {"rbind", "ridmap"}}});
     // Host root's files are the container root's, and its writes are host root's.
