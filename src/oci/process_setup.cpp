@@ -9,6 +9,7 @@
 #include "mech/seccomp.hpp"
 #include "oci/annotations.hpp"
 #include "oci/seccomp_json.hpp"
+#include "policy/seccomp_profile.hpp"
 #include "policy/values.hpp"
 
 #include <caisson/error.hpp>
@@ -56,6 +57,21 @@ uint64_t sched_flags(const std::vector<std::string>& names) {
         else if (n == "SCHED_FLAG_UTIL_CLAMP_MAX") bits |= 0x40;
     }
     return bits;
+}
+
+// Whether a process of the container that is uid 0 is the host's uid 0 to the files it
+// owns: no user namespace of the container's own, or one whose map reaches host uid 0. A
+// user namespace joined by path is the caller's (a pod's, which Kubernetes maps to ids of its
+// own) and is taken as not.
+bool root_is_the_hosts(const Spec& spec) {
+    for (const auto& n : spec.linux_.namespaces) {
+        if (n.type != "user") continue;
+        if (!n.path.empty()) return false;
+        for (const auto& m : spec.linux_.uid_mappings)
+            if (m.host_id == 0 && m.size > 0) return true;
+        return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -127,6 +143,15 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         plan.listener_path = spec->linux_.seccomp->listener_path;
         if (t.notify && plan.listener_path.empty())
             throw Error::usage("config.json: linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath");
+    }
+    // As the host's root without CAP_SYS_ADMIN, no user namespace (profiles/seccomp/
+    // oci-no-userns.toml says why). With CAP_SYS_ADMIN the container could mount the cgroup
+    // hierarchies as it is, and is trusted with them (a privileged container).
+    if (spec && root_is_the_hosts(*spec) && !(c.bounding & (1ull << CAP_SYS_ADMIN))) {
+        seccomp::Policy guard = seccomp_profile::parse_text(seccomp_profile::builtin_text("oci-no-userns"), "builtin:oci-no-userns");
+        filter::CompileOptions opt;
+        opt.allow_multiplexed = true;
+        st.guard = filter::compile(guard, opt).program;
     }
     // Without no_new_privs an unprivileged process may not install a filter: it goes in
     // while still privileged (runc's order), and then has to allow the steps that follow.

@@ -6,6 +6,7 @@
 #include "mech/console.hpp"
 #include "mech/fds.hpp"
 #include "mech/keyring.hpp"
+#include "mech/seccomp.hpp"
 #include "run/channel.hpp"
 
 #include <caisson/error.hpp>
@@ -104,6 +105,12 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // can take it over past non-dumpability (CVE-2016-9962's kind): it then holds only the
     // capabilities the process will have and those its last steps use, never the runtime's
     // whole set (CAP_SYS_MODULE, CAP_DAC_READ_SEARCH's open_by_handle_at, CAP_SYS_RAWIO...).
+    // caisson's own filter goes in here, while the helper holds its whole set: it allows
+    // every step that follows (clone3 falls back to clone), and no capability is kept for it.
+    if (!plan.process.steps.guard.empty()) {
+        if (!mech::install_seccomp(plan.process.steps.guard, nullptr, f)) fail();
+        plan.process.steps.guard.clear();
+    }
     {
         const mech::CapabilitySets& c = plan.process.steps.caps;
         uint64_t keep = c.bounding & (c.effective | c.permitted | c.inheritable | c.ambient);

@@ -175,7 +175,7 @@ void refuse_first(seccomp::Policy& s, const char* syscall, int err, const char* 
     }
     seccomp::Rule r;
     r.syscalls = {syscall};
-    r.action = {seccomp::ActionKind::Errno, err};
+    r.action = {seccomp::ActionKind::Errno, static_cast<uint16_t>(err)};
     r.conditional = when != nullptr;  // none: the call whatever its arguments
     if (when) {
         r.when_text = when;

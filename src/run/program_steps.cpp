@@ -38,6 +38,13 @@ void chown_stdio(uid_t uid) {
     }
 }
 
+// The guard first: the config's filter then judges nothing of caisson's between the two.
+bool install_filters(const ProgramSteps& s, int* listener, kernel::Failure& f) {
+    if (!s.guard.empty() && !mech::install_seccomp(s.guard, nullptr, f)) return false;
+    if (s.seccomp.empty()) return true;
+    return mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags);
+}
+
 }  // namespace
 
 bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtime_fds, int* listener, bool* filtered,
@@ -67,13 +74,13 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
     // 3. The working directory, when it is resolved as root; a filter that must go in while
     // still privileged (after it: the filter need not allow openat2).
     kernel::Fd cwd;
-    const bool early_filter = s.filter_first && !s.seccomp.empty();
+    const bool early_filter = s.filter_first && (!s.seccomp.empty() || !s.guard.empty());
     if ((early_filter || s.cwd_before_identity) && !s.cwd.empty()) {
         cwd.reset(mech::open_workdir(s.cwd.c_str(), f));
         if (!cwd) return f.set("chdir", s.cwd_label.c_str(), f.err);
     }
     if (early_filter) {
-        if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
+        if (!install_filters(s, listener, f)) return false;
         *filtered = true;
     }
 
@@ -99,8 +106,8 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
     if (s.umask) ::umask(*s.umask);
 
     // 6. Seccomp, last.
-    if (!*filtered && !s.seccomp.empty()) {
-        if (!mech::install_seccomp(s.seccomp, s.seccomp_listener ? listener : nullptr, f, s.seccomp_flags)) return false;
+    if (!*filtered && (!s.seccomp.empty() || !s.guard.empty())) {
+        if (!install_filters(s, listener, f)) return false;
         *filtered = true;
     }
     return true;

@@ -74,6 +74,9 @@ struct ProgramSteps {
     unsigned seccomp_flags = 0;
     bool seccomp_listener = false;  // the filter returns user notifications: *listener gets them
     bool filter_first = false;
+    // The face's own filter that the config cannot turn off (caisson-oci's oci-no-userns):
+    // it goes in just before `seccomp`, at the same moment, and allows caisson's steps.
+    std::vector<sock_filter> guard;
     // The working directory resolved while still root (runc's order: a WORKDIR below a
     // directory only root may search still works), entered as the program's user.
     bool cwd_before_identity = false;

@@ -1200,6 +1200,59 @@ TEST(OciLifecycle, ExecCapGoesToBoundingEffectiveAndPermittedOnly) {
     b.oci("delete", {"--force"}, "caps");
 }
 
+// A container whose root is the host's, without CAP_SYS_ADMIN, makes no user namespace, in
+// run and exec alike, config filter or none: in one mapping 0 to 0 it would own the cgroup v1
+// limit files of its own cgroup and could raise them (an attack run did). clone3 answers
+// ENOSYS so that the C library falls back to clone, whose flags a filter reads. A container
+// with a user namespace of its own, or with CAP_SYS_ADMIN, keeps the call.
+TEST(OciEscape, AContainerAsTheHostsRootMakesNoUserNamespace) {
+    const std::string unshare_user = "272,0x10000000", clone3 = "435,0,0";
+    const std::vector<std::string> args = {"--call", unshare_user, "--call", clone3};
+    {
+        Bundle b;
+        b.config["linux"].erase("seccomp");
+        RunResult r = b.run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["calls"][unshare_user], "EPERM");
+        EXPECT_EQ(r.probe["calls"][clone3], "ENOSYS");
+        b.config["process"]["args"] = {"/bin/sleep", "60"};
+        ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "nouserns").status, 0);
+        std::vector<std::string> exec = {"nouserns", "/probe"};
+        exec.insert(exec.end(), args.begin(), args.end());
+        RunResult e = b.oci("exec", exec, "");
+        EXPECT_EQ(e.status, 0) << e.err;
+        EXPECT_EQ(e.probe["calls"][unshare_user], "EPERM");
+        EXPECT_EQ(b.oci("delete", {"--force"}, "nouserns").status, 0);
+    }
+    {
+        Bundle b;  // the config's own filter, without no_new_privs: both go in while privileged
+        b.config["process"]["noNewPrivileges"] = false;
+        b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_X86_64"}},
+                                        {"syscalls", {{{"names", {"acct"}}, {"action", "SCMP_ACT_ERRNO"}}}}};
+        RunResult r = b.run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["calls"][unshare_user], "EPERM");
+        EXPECT_EQ(r.probe["status"]["NoNewPrivs"], "0");
+    }
+    {
+        Bundle b;
+        b.config["linux"].erase("seccomp");
+        in_a_user_namespace(b);
+        if (HasFatalFailure()) return;
+        RunResult r = b.run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["calls"][unshare_user], "ok");
+    }
+    {
+        Bundle b;
+        b.config["linux"].erase("seccomp");
+        for (const char* set : {"bounding", "effective", "permitted"}) b.config["process"]["capabilities"][set].push_back("CAP_SYS_ADMIN");
+        RunResult r = b.run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["calls"][unshare_user], "ok");
+    }
+}
+
 // CVE-2024-21626 and its variants, in both ways a cwd reaches caisson-oci: an image's
 // WORKDIR (process.cwd) and `exec --cwd`. A link through a descriptor the init or the exec
 // helper might hold (the cgroup directory, the state directory, the runtime's log, one the
