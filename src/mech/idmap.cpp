@@ -6,6 +6,9 @@
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -135,6 +138,88 @@ kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid
     kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) throw Error(ErrorKind::Setup, "open", path, errno);
     return ns;
+}
+
+bool map_reaches(std::string_view map, uint32_t host) {
+    while (!map.empty()) {
+        size_t end = map.find('\n');
+        std::string line(map.substr(0, end));
+        map = end == std::string_view::npos ? std::string_view{} : map.substr(end + 1);
+        unsigned long long inside = 0, outside = 0, count = 0;
+        if (std::sscanf(line.c_str(), "%llu %llu %llu", &inside, &outside, &count) == 3 && outside <= host &&
+            host - outside < count)
+            return true;
+    }
+    return false;
+}
+
+std::string uid_map_of(const std::string& userns_path) {
+    kernel::Fd ns(::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) throw Error(ErrorKind::Usage, "open user namespace", userns_path, errno);
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "uid map of " + userns_path, errno);
+    kernel::Fd rd(p[0]), wr(p[1]);
+    // A fork joins it (setns into a user namespace wants a single thread), tells whether it
+    // could by the byte it writes, and waits for end-of-file.
+    int status_pipe[2];
+    if (::pipe2(status_pipe, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "uid map of " + userns_path, errno);
+    kernel::Fd status_rd(status_pipe[0]), status_wr(status_pipe[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorKind::Setup, "fork", "uid map of " + userns_path, errno);
+    if (pid == 0) {
+        ::close(wr.release());
+        ::close(status_rd.release());
+        int err = ::setns(ns.get(), CLONE_NEWUSER) < 0 ? errno : 0;
+        (void)!::write(status_wr.get(), &err, sizeof err);
+        char c;
+        while (::read(rd.get(), &c, 1) < 0 && errno == EINTR) {
+        }
+        ::_exit(0);
+    }
+    rd.reset();
+    status_wr.reset();
+    struct Reaper {
+        pid_t pid;
+        ~Reaper() {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+    } reaper{pid};
+    int err = EIO;
+    ssize_t n;
+    while ((n = ::read(status_rd.get(), &err, sizeof err)) < 0 && errno == EINTR) {
+    }
+    if (n != sizeof err) err = EIO;
+    if (err != 0) throw Error(ErrorKind::Setup, "setns", "user namespace " + userns_path, err);
+    return uid_map_of_process(pid);
+}
+
+std::string uid_map_of_process(pid_t pid) {
+    std::string path = "/proc/" + std::to_string(pid) + "/uid_map";
+    kernel::Fd map(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!map) throw Error(ErrorKind::Setup, "open", path, errno);
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(map.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    if (n < 0) throw Error(ErrorKind::Setup, "read", path, errno);
+    return text;
+}
+
+bool owned_by_another_user_namespace(const std::string& ns_path) {
+    kernel::Fd ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) throw Error(ErrorKind::Usage, "open namespace", ns_path, errno);
+    kernel::Fd owner(::ioctl(ns.get(), NS_GET_USERNS));
+    // EPERM: owned by a user namespace above this process's own, which is not its own either.
+    if (!owner) {
+        if (errno == EPERM) return true;
+        throw Error(ErrorKind::Setup, "ioctl NS_GET_USERNS", ns_path, errno);
+    }
+    struct stat a{}, b{};
+    if (::fstat(owner.get(), &a) < 0) throw Error(ErrorKind::Setup, "fstat", ns_path + " (its user namespace)", errno);
+    if (::stat("/proc/self/ns/user", &b) < 0) throw Error(ErrorKind::Setup, "stat", "/proc/self/ns/user", errno);
+    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
 }
 
 }  // namespace caisson::mech

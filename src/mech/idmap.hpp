@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 namespace caisson::mech {
 
@@ -51,5 +52,20 @@ void write_proc_file(pid_t pid, const char* name, const std::string& text);
 // for an idmapped mount (mount_setattr takes the namespace, never a process): a child is
 // born in it, mapped, its namespace opened, then killed and reaped. Throws caisson::Error.
 kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid_map);
+
+// Whether a map of "INSIDE HOST COUNT" lines sends some id to `host` (pure).
+bool map_reaches(std::string_view map, uint32_t host);
+
+// The uid map of the user namespace at `userns_path` as this process's namespace sees it,
+// which composes the maps of the namespaces between: a child joins it and its
+// /proc/PID/uid_map is read, then it is killed and reaped. Throws caisson::Error.
+std::string uid_map_of(const std::string& userns_path);
+
+// /proc/PID/uid_map: the map of that process's user namespace as this one's sees it.
+std::string uid_map_of_process(pid_t pid);
+
+// Whether the namespace at `ns_path` belongs to a user namespace other than this process's
+// own (NS_GET_USERNS). Throws caisson::Error naming the path.
+bool owned_by_another_user_namespace(const std::string& ns_path);
 
 }  // namespace caisson::mech

@@ -212,6 +212,25 @@ pid_t create_container(const CreateOptions& o) {
         if (n.type != "cgroup" && n.type != "time") clone_flags |= static_cast<uint64_t>(flag);
     }
     if (!has_mount) throw Error::usage("config.json: linux.namespaces: caisson-oci needs a mount namespace for the container's root");
+    // In the runtime's user namespace, a namespace that another one owns is refused: the
+    // kernel gives the owner's uid every capability over it (and lets it setns into the
+    // owner), whatever the process's own sets are.
+    if (!userns && !joined_userns)
+        for (const auto& n : l.namespaces)
+            if (!n.path.empty() && mech::owned_by_another_user_namespace(n.path))
+                throw Error::usage("config.json: linux.namespaces: the " + n.type + " namespace " + n.path +
+                                   " belongs to another user namespace, which the container does not join: its owner's uid "
+                                   "would hold every capability over it; join that user namespace too");
+    // Whether the container's uids reach the runtime's own, which owns the cgroup's files.
+    bool maps_runtime_uid = true;
+    for (const auto& n : l.namespaces) {
+        if (n.type != "user") continue;
+        std::string map;
+        if (!n.path.empty()) map = mech::uid_map_of(n.path);
+        for (const auto& m : l.uid_mappings)
+            map += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+        maps_runtime_uid = mech::map_reaches(map, ::geteuid());
+    }
     if (spec.process->terminal && o.console_socket.empty())
         throw Error::usage("cannot allocate tty if caisson-oci will detach without setting console socket");
     if (!spec.process->terminal && !o.console_socket.empty())
@@ -221,7 +240,7 @@ pid_t create_container(const CreateOptions& o) {
         spec.process->env.push_back("LISTEN_FDS=" + std::to_string(o.listen_fds));
         spec.process->env.push_back("LISTEN_PID=1");
     }
-    ProcessPlan process = plan_process(*spec.process, &spec, o.id);
+    ProcessPlan process = plan_process(*spec.process, &spec, o.id, maps_runtime_uid);
     process.process.preserve_fds = o.listen_fds + o.preserve_fds;
 
     dir.create();

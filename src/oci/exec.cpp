@@ -9,6 +9,7 @@
 #include "oci/foreground.hpp"
 #include "oci/process_setup.hpp"
 #include "oci/spec.hpp"
+#include "mech/idmap.hpp"
 #include "oci/state.hpp"
 #include "mech/unix_socket.hpp"
 #include "oci/wait.hpp"
@@ -112,7 +113,10 @@ int exec_in_container(const ExecOptions& o) {
     Process process = exec_process(o, spec);
     if (process.terminal && o.console_socket.empty() && o.detach)
         throw Error::usage("cannot allocate tty if caisson-oci will detach without setting console socket");
-    ProcessPlan planned = plan_process(process, &spec, s.id);
+    // The container's user namespace as the kernel has it (its own, a joined one or the
+    // runtime's); a pid taken since by another process fails the check below.
+    const bool maps_runtime_uid = mech::map_reaches(mech::uid_map_of_process(s.pid), ::geteuid());
+    ProcessPlan planned = plan_process(process, &spec, s.id, maps_runtime_uid);
     // A terminal in the foreground: the runtime relays the pty itself, as runc does.
     std::unique_ptr<ForegroundTerminal> foreground;
     if (process.terminal && o.console_socket.empty()) foreground = std::make_unique<ForegroundTerminal>();

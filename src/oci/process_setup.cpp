@@ -59,24 +59,9 @@ uint64_t sched_flags(const std::vector<std::string>& names) {
     return bits;
 }
 
-// Whether a process of the container that is uid 0 is the host's uid 0 to the files it
-// owns: no user namespace of the container's own, or one whose map reaches host uid 0. A
-// user namespace joined by path is the caller's (a pod's, which Kubernetes maps to ids of its
-// own) and is taken as not.
-bool root_is_the_hosts(const Spec& spec) {
-    for (const auto& n : spec.linux_.namespaces) {
-        if (n.type != "user") continue;
-        if (!n.path.empty()) return false;
-        for (const auto& m : spec.linux_.uid_mappings)
-            if (m.host_id == 0 && m.size > 0) return true;
-        return false;
-    }
-    return true;
-}
-
 }  // namespace
 
-ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& container_id) {
+ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& container_id, bool maps_runtime_uid) {
     ProcessPlan plan;
     run::ContainerProcess& cp = plan.process;
     cp.args = p.args;
@@ -144,15 +129,6 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         if (t.notify && plan.listener_path.empty())
             throw Error::usage("config.json: linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath");
     }
-    // As the host's root without CAP_SYS_ADMIN, no user namespace (profiles/seccomp/
-    // oci-no-userns.toml says why). With CAP_SYS_ADMIN the container could mount the cgroup
-    // hierarchies as it is, and is trusted with them (a privileged container).
-    if (spec && root_is_the_hosts(*spec) && !(c.bounding & (1ull << CAP_SYS_ADMIN))) {
-        seccomp::Policy guard = seccomp_profile::parse_text(seccomp_profile::builtin_text("oci-no-userns"), "builtin:oci-no-userns");
-        filter::CompileOptions opt;
-        opt.allow_multiplexed = true;
-        st.guard = filter::compile(guard, opt).program;
-    }
     // Without no_new_privs an unprivileged process may not install a filter: it goes in
     // while still privileged (runc's order), and then has to allow the steps that follow.
     st.filter_first = !p.no_new_privileges;
@@ -204,6 +180,21 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         if (extra.bpf_lsm.enabled() && !own_userns && (c.bounding & kUndoLsm))
             throw Error::usage("annotations org.caisson.lsm-*: the config keeps CAP_SYS_ADMIN or CAP_BPF without a user "
                                "namespace, with which the process could leave or detach the BPF LSM programs");
+    }
+    // As the owner of the cgroup's files without CAP_SYS_ADMIN, no user namespace
+    // (profiles/seccomp/oci-no-userns.toml says why). A process that may hold CAP_SYS_ADMIN
+    // could mount the hierarchies as it is, and is trusted with them (a privileged
+    // container): in its permitted set, or where an exec may raise it without no_new_privs:
+    // the bounding set (root's exec, a set-user-ID file's) or the inheritable set (an image's
+    // file capabilities, which the bounding set does not limit).
+    constexpr uint64_t kSysAdmin = 1ull << CAP_SYS_ADMIN;
+    const bool may_hold_sys_admin =
+        (c.permitted & kSysAdmin) || (!st.no_new_privs && ((c.bounding | c.inheritable) & kSysAdmin));
+    if (maps_runtime_uid && !may_hold_sys_admin) {
+        seccomp::Policy guard = seccomp_profile::parse_text(seccomp_profile::builtin_text("oci-no-userns"), "builtin:oci-no-userns");
+        filter::CompileOptions opt;
+        opt.allow_multiplexed = true;
+        st.guard = filter::compile(guard, opt).program;
     }
     return plan;
 }

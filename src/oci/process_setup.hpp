@@ -30,7 +30,9 @@ struct ProcessPlan {
 };
 
 // Throws caisson::Error (usage) naming the field: rlimit names, the seccomp section.
-ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& container_id);
+// `maps_runtime_uid`: whether the container's user namespace maps this runtime's own uid,
+// which owns the cgroup's files (no user namespace of its own, or one whose map reaches it).
+ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& container_id, bool maps_runtime_uid);
 
 // process.terminal's pty: its size and owner; over /dev/console too for the container's init.
 mech::ConsoleSpec console_spec(const Process& p, bool container_init);

@@ -455,7 +455,7 @@ TEST(OciRun, IdmapWithoutItsOwnMappingTakesTheContainers) {
 // a new user namespace gets 0 -> 100000 (65536 ids).
 struct NamespaceHolder {
     pid_t pid = -1;
-    explicit NamespaceHolder(int flags) {
+    explicit NamespaceHolder(int flags, const char* ids = "0 100000 65536\n") {
         int p[2];
         if (::pipe2(p, O_CLOEXEC) < 0) return;
         pid = ::fork();
@@ -472,7 +472,7 @@ struct NamespaceHolder {
         if (flags & CLONE_NEWUSER)
             for (const char* map : {"uid_map", "gid_map"}) {
                 std::ofstream out("/proc/" + std::to_string(pid) + "/" + map);
-                out << "0 100000 65536\n";
+                out << ids;
                 out.flush();
                 if (!out) ADD_FAILURE() << "writing the holder's " << map;
             }
@@ -1206,8 +1206,9 @@ TEST(OciLifecycle, ExecCapGoesToBoundingEffectiveAndPermittedOnly) {
 // ENOSYS so that the C library falls back to clone, whose flags a filter reads. A container
 // with a user namespace of its own, or with CAP_SYS_ADMIN, keeps the call.
 TEST(OciEscape, AContainerAsTheHostsRootMakesNoUserNamespace) {
-    const std::string unshare_user = "272,0x10000000", clone3 = "435,0,0";
-    const std::vector<std::string> args = {"--call", unshare_user, "--call", clone3};
+    const std::string unshare_user = "272,0x10000000", clone3 = "435,0,0", setns_any = "308,-1,0",
+                      setns_user = "308,-1,0x10000000";
+    const std::vector<std::string> args = {"--call", unshare_user, "--call", clone3, "--call", setns_any, "--call", setns_user};
     {
         Bundle b;
         b.config["linux"].erase("seccomp");
@@ -1215,6 +1216,9 @@ TEST(OciEscape, AContainerAsTheHostsRootMakesNoUserNamespace) {
         ASSERT_EQ(r.status, 0) << r.err;
         EXPECT_EQ(r.probe["calls"][unshare_user], "EPERM");
         EXPECT_EQ(r.probe["calls"][clone3], "ENOSYS");
+        // Entering one its uid owns (a runtime's) gives the same: by type 0 or CLONE_NEWUSER.
+        EXPECT_EQ(r.probe["calls"][setns_any], "EPERM");
+        EXPECT_EQ(r.probe["calls"][setns_user], "EPERM");
         b.config["process"]["args"] = {"/bin/sleep", "60"};
         ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "nouserns").status, 0);
         std::vector<std::string> exec = {"nouserns", "/probe"};
@@ -1244,6 +1248,24 @@ TEST(OciEscape, AContainerAsTheHostsRootMakesNoUserNamespace) {
         EXPECT_EQ(r.probe["calls"][unshare_user], "ok");
     }
     {
+        Bundle b;  // a user namespace joined by path that maps host uid 0 is the host's root's
+        NamespaceHolder holder(CLONE_NEWUSER, "0 0 65536\n");
+        ASSERT_GT(holder.pid, 0);
+        b.config["linux"].erase("seccomp");
+        b.config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", holder.path("user")}});
+        RunResult r = b.run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["calls"][unshare_user], "EPERM");
+    }
+    {
+        Bundle b;  // CAP_SYS_ADMIN in the bounding set alone, under no_new_privs: never held
+        b.config["linux"].erase("seccomp");
+        b.config["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+        RunResult r = b.run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.probe["calls"][unshare_user], "EPERM");
+    }
+    {
         Bundle b;
         b.config["linux"].erase("seccomp");
         for (const char* set : {"bounding", "effective", "permitted"}) b.config["process"]["capabilities"][set].push_back("CAP_SYS_ADMIN");
@@ -1251,6 +1273,27 @@ TEST(OciEscape, AContainerAsTheHostsRootMakesNoUserNamespace) {
         ASSERT_EQ(r.status, 0) << r.err;
         EXPECT_EQ(r.probe["calls"][unshare_user], "ok");
     }
+}
+
+// The kernel gives the uid that made a user namespace every capability over the namespaces
+// it owns: a container in the runtime's user namespace that joined one of them by path could
+// set up its network, or enter that user namespace as its owner. Refused, naming the path.
+TEST(OciBadInput, ANamespaceOwnedByAnotherUserNamespaceIsRefusedWithoutIt) {
+    Bundle b;
+    NamespaceHolder holder(CLONE_NEWUSER | CLONE_NEWNET);
+    ASSERT_GT(holder.pid, 0);
+    for (auto& ns : b.config["linux"]["namespaces"])
+        if (ns["type"] == "network") ns["path"] = holder.path("net");
+    RunResult r = b.run();
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find(holder.path("net") + " belongs to another user namespace"), std::string::npos) << r.err;
+    // With that user namespace joined too, it runs.
+    b.config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", holder.path("user")}});
+    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    RunResult joined = b.run();
+    ASSERT_EQ(joined.status, 0) << joined.err;
+    EXPECT_EQ(joined.probe["ns"]["net"], holder.id("net"));
 }
 
 // CVE-2024-21626 and its variants, in both ways a cwd reaches caisson-oci: an image's

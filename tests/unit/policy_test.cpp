@@ -174,6 +174,17 @@ TEST(IdMap, RootMapsToNobodyByDefault) {
     EXPECT_THROW(mech::decide_id_maps(zero, 0, 0), Error);
 }
 
+// As /proc/PID/uid_map shows a map (padded columns) or an OCI config gives it.
+TEST(IdMap, AMapReachesAHostIdInsideOneOfItsExtents) {
+    EXPECT_TRUE(mech::map_reaches("         0          0 4294967295\n", 0));
+    EXPECT_TRUE(mech::map_reaches("0 100000 65536\n5 0 1\n", 0));
+    EXPECT_FALSE(mech::map_reaches("0 100000 65536\n", 0));
+    EXPECT_TRUE(mech::map_reaches("0 100000 65536\n", 165535));
+    EXPECT_FALSE(mech::map_reaches("0 100000 65536\n", 165536));
+    EXPECT_FALSE(mech::map_reaches("0 0 0\n", 0));
+    EXPECT_FALSE(mech::map_reaches("", 0));
+}
+
 TEST(IdMap, OrdinaryUserMapsOnlyItself) {
     Identity id;
     id.uid = 1000;
