@@ -107,6 +107,20 @@ void write_id_maps(pid_t pid, const IdMaps& maps, bool deny_setgroups) {
     write_id_maps(pid, maps.uid_line(), maps.gid_line(), deny_setgroups);
 }
 
+namespace {
+
+// A child that holds a namespace for as long as it is needed: killed and reaped on the way out.
+struct ChildReaper {
+    pid_t pid;
+    ~ChildReaper() {
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+};
+
+}  // namespace
+
 kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid_map) {
     // The child waits for end-of-file on a pipe: it holds the namespace until it is opened.
     int p[2];
@@ -125,14 +139,7 @@ kernel::Fd make_mapped_userns(const std::string& uid_map, const std::string& gid
         ::_exit(0);
     }
     rd.reset();
-    struct Reaper {
-        pid_t pid;
-        ~Reaper() {
-            ::kill(pid, SIGKILL);
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-            }
-        }
-    } reaper{static_cast<pid_t>(child.pid)};
+    ChildReaper reaper{static_cast<pid_t>(child.pid)};
     write_id_maps(static_cast<pid_t>(child.pid), uid_map, gid_map, false);
     std::string path = "/proc/" + std::to_string(child.pid) + "/ns/user";
     kernel::Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -178,14 +185,7 @@ std::string uid_map_of(const std::string& userns_path) {
     }
     rd.reset();
     status_wr.reset();
-    struct Reaper {
-        pid_t pid;
-        ~Reaper() {
-            ::kill(pid, SIGKILL);
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-            }
-        }
-    } reaper{pid};
+    ChildReaper reaper{pid};
     int err = EIO;
     ssize_t n;
     while ((n = ::read(status_rd.get(), &err, sizeof err)) < 0 && errno == EINTR) {

@@ -369,14 +369,19 @@ TEST(OciRun, SchedulerDevicesStdioAndSocketActivation) {
     k.oci("delete", {"--force"}, "upd");
 }
 
-// A user namespace of the container's own, its root at host uid and gid 100000 (65536 ids),
-// and the rootfs and its mount points owned by that root, as an image unpacked for it.
+// The rootfs and its mount points owned by host uid and gid 100000, as an image unpacked for
+// a user namespace whose root that is.
+void give_rootfs_to_100000(Bundle& b) {
+    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+}
+
+// A user namespace of the container's own, its root at host uid and gid 100000 (65536 ids).
 void in_a_user_namespace(Bundle& b) {
     b.config["linux"]["namespaces"].push_back({{"type", "user"}});
     b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
     b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
-    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    give_rootfs_to_100000(b);
 }
 
 TEST(OciRun, AUserNamespaceWithItsMappings) {
@@ -453,6 +458,12 @@ TEST(OciRun, IdmapWithoutItsOwnMappingTakesTheContainers) {
 // A process of this test in namespaces of its own (unshare), kept alive until destroyed: its
 // /proc/PID/ns/* are the paths a config joins. Ready once unshared (a pipe, never a sleep);
 // a new user namespace gets 0 -> 100000 (65536 ids).
+// The config's namespace of this type is joined at `path` instead of made.
+void join_by_path(Bundle& b, const char* type, const std::string& path) {
+    for (auto& ns : b.config["linux"]["namespaces"])
+        if (ns["type"] == type) ns["path"] = path;
+}
+
 struct NamespaceHolder {
     pid_t pid = -1;
     explicit NamespaceHolder(int flags, const char* ids = "0 100000 65536\n") {
@@ -490,8 +501,7 @@ TEST(OciRun, JoinsANetworkNamespaceByPath) {
     Bundle b;
     NamespaceHolder holder(CLONE_NEWNET);
     ASSERT_GT(holder.pid, 0);
-    for (auto& ns : b.config["linux"]["namespaces"])
-        if (ns["type"] == "network") ns["path"] = holder.path("net");
+    join_by_path(b, "network", holder.path("net"));
     RunResult r = b.run();
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["ns"]["net"], holder.id("net"));
@@ -504,11 +514,10 @@ TEST(OciRun, JoinsAUserAndAMountNamespaceByPath) {
     Bundle b;
     NamespaceHolder holder(CLONE_NEWUSER | CLONE_NEWNS);
     ASSERT_GT(holder.pid, 0);
-    for (auto& ns : b.config["linux"]["namespaces"])
-        if (ns["type"] == "mount") ns["path"] = holder.path("mnt");
+    join_by_path(b, "mount", holder.path("mnt"));
     b.config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", holder.path("user")}});
-    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
-    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    give_rootfs_to_100000(b);
+    if (HasFatalFailure()) return;
     RunResult r = b.run();
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["ns"]["user"], holder.id("user"));
@@ -528,8 +537,7 @@ TEST(OciBadInput, ANamespacePathOfAnotherTypeIsAnError) {
     Bundle b;
     NamespaceHolder holder(CLONE_NEWIPC);
     ASSERT_GT(holder.pid, 0);
-    for (auto& ns : b.config["linux"]["namespaces"])
-        if (ns["type"] == "network") ns["path"] = holder.path("ipc");
+    join_by_path(b, "network", holder.path("ipc"));
     RunResult r = b.run();
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("setns"), std::string::npos) << r.err;
@@ -564,8 +572,7 @@ TEST(OciBadInput, JoiningTheRuntimesOwnNamespacesIsSharingThem) {
 // there would move the host's processes into the container's root.
 TEST(OciBadInput, TheRuntimesOwnMountNamespaceIsRefused) {
     Bundle b;
-    for (auto& ns : b.config["linux"]["namespaces"])
-        if (ns["type"] == "mount") ns["path"] = "/proc/self/ns/mnt";
+    join_by_path(b, "mount", "/proc/self/ns/mnt");
     RunResult r = b.run();
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("caisson-oci's own"), std::string::npos) << r.err;
@@ -1282,15 +1289,14 @@ TEST(OciBadInput, ANamespaceOwnedByAnotherUserNamespaceIsRefusedWithoutIt) {
     Bundle b;
     NamespaceHolder holder(CLONE_NEWUSER | CLONE_NEWNET);
     ASSERT_GT(holder.pid, 0);
-    for (auto& ns : b.config["linux"]["namespaces"])
-        if (ns["type"] == "network") ns["path"] = holder.path("net");
+    join_by_path(b, "network", holder.path("net"));
     RunResult r = b.run();
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find(holder.path("net") + " belongs to another user namespace"), std::string::npos) << r.err;
     // With that user namespace joined too, it runs.
     b.config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", holder.path("user")}});
-    for (auto& e : std::filesystem::recursive_directory_iterator(b.rootfs())) ASSERT_EQ(::lchown(e.path().c_str(), 100000, 100000), 0);
-    ASSERT_EQ(::chown(b.rootfs().c_str(), 100000, 100000), 0);
+    give_rootfs_to_100000(b);
+    if (HasFatalFailure()) return;
     RunResult joined = b.run();
     ASSERT_EQ(joined.status, 0) << joined.err;
     EXPECT_EQ(joined.probe["ns"]["net"], holder.id("net"));
