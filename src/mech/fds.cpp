@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <utility>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 
 namespace caisson::mech {
 
@@ -115,6 +117,15 @@ bool pass_fds_through_exec(const std::vector<int>& pass, kernel::Failure& f) {
     for (int fd : pass)
         if (::fcntl(fd, F_SETFD, 0) < 0) return f.set("pass descriptor", "--pass-fd");
     return true;
+}
+
+std::string way_out_through(int fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    struct stat st{};
+    if (flags < 0 || ::fstat(fd, &st) < 0) return std::to_string(fd) + ": " + std::strerror(errno);
+    if (S_ISDIR(st.st_mode)) return "descriptor " + std::to_string(fd) + " is a directory, a way out of the sandbox's root";
+    if (flags & O_PATH) return "descriptor " + std::to_string(fd) + " is an O_PATH handle, a way out of the sandbox's root";
+    return "";
 }
 
 }  // namespace caisson::mech

@@ -5,6 +5,7 @@
 #include "kernel/failure.hpp"
 
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 namespace caisson::mech {
@@ -32,6 +33,12 @@ bool redirect_stdio(const int (&from)[3], kernel::Failure& f);
 // devtmpfs. A root without a /dev/null of its own (a character device 1:3, reached without
 // links) keeps the host's.
 bool reopen_null_inside(const int (&from)[3], kernel::Failure& f);
+
+// Whether the caller's descriptor `fd`, handed to a program, would be a way out of its root:
+// a directory, or an O_PATH handle (which may be one), through fchdir or *at calls
+// (CVE-2024-21626's class). Empty when it is not; the reason when it is, or when it cannot be
+// examined (a closed descriptor: "N: Bad file descriptor").
+std::string way_out_through(int fd);
 
 // Clears close-on-exec on the passed descriptors, so that they survive the program's exec.
 bool pass_fds_through_exec(const std::vector<int>& pass, kernel::Failure& f);

@@ -21,6 +21,35 @@ bool mkdir_ok(int dirfd, const char* name, mode_t mode) {
     return ::mkdirat(dirfd, name, mode) == 0 || errno == EEXIST;
 }
 
+// --overlay-upper DIR's layer NAME (upper, work), made if missing and opened without
+// following a link at NAME: DIR's owner may be another user than caisson's, and a link
+// planted there would lead root's overlay, whose mount empties its work directory, into a
+// directory of the link's choosing. -1 and errno on failure (ELOOP or ENOTDIR for a link).
+int open_layer(int base, const char* name, mode_t mode) {
+    if (!mkdir_ok(base, name, mode)) return -1;
+    return ::openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// The layers of --overlay-upper, held open; the overlay takes them by /proc/self/fd/N, which
+// names the directory held whatever becomes of its path. No allocation (the userns side runs
+// after clone).
+struct HeldLayers {
+    kernel::Fd upper, work;
+    char upper_path[32] = {}, work_path[32] = {};
+    const char* failed = nullptr;  // the layer that could not be opened
+    bool open(const char* base_path) {
+        kernel::Fd base(::open(base_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!base) return failed = "open --overlay-upper", false;
+        upper.reset(open_layer(base.get(), "upper", 0755));
+        if (!upper) return failed = "open --overlay-upper upper/", false;
+        work.reset(open_layer(base.get(), "work", 0700));
+        if (!work) return failed = "open --overlay-upper work/", false;
+        std::snprintf(upper_path, sizeof upper_path, "/proc/self/fd/%d", upper.get());
+        std::snprintf(work_path, sizeof work_path, "/proc/self/fd/%d", work.get());
+        return true;
+    }
+};
+
 // fsopen("overlay") with one lower, an upper and a work directory; returns the fs context.
 int overlay_context(const char* lowerdir, const char* upperdir, const char* workdir, bool userxattr,
                     const char** failed_step) {
@@ -48,6 +77,7 @@ int overlay_context(const char* lowerdir, const char* upperdir, const char* work
 kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& rootfs) {
     std::string upper = plan.upperdir, work = plan.workdir;
     kernel::Fd stage;
+    HeldLayers held;
     if (plan.upper_base.empty()) {
         const char* opts[] = {"mode=0755", plan.size_option.empty() ? nullptr : plan.size_option.c_str(), nullptr};
         stage.reset(new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
@@ -59,8 +89,9 @@ kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& roo
         upper = base + "/upper";
         work = base + "/work";
     } else {
-        if (!mkdir_ok(AT_FDCWD, upper.c_str(), 0755)) throw Error(ErrorKind::Setup, "mkdir", upper, errno);
-        if (!mkdir_ok(AT_FDCWD, work.c_str(), 0700)) throw Error(ErrorKind::Setup, "mkdir", work, errno);
+        if (!held.open(plan.upper_base.c_str())) throw Error(ErrorKind::Setup, held.failed, plan.upper_base, errno);
+        upper = held.upper_path;
+        work = held.work_path;
     }
     const char* step = "";
     kernel::Fd root(overlay_context(rootfs.c_str(), upper.c_str(), work.c_str(), false, &step));
@@ -81,11 +112,11 @@ int make_overlay_in_userns(const OverlayPlan& plan, kernel::Failure& f) {
 
     const char* upperdir = "upper";
     const char* workdir = "work";
+    HeldLayers held;
     if (!plan.upper_base.empty()) {
-        if (!mkdir_ok(AT_FDCWD, plan.upperdir.c_str(), 0755)) return f.set("mkdir", plan.upperdir.c_str()), -1;
-        if (!mkdir_ok(AT_FDCWD, plan.workdir.c_str(), 0700)) return f.set("mkdir", plan.workdir.c_str()), -1;
-        upperdir = plan.upperdir.c_str();
-        workdir = plan.workdir.c_str();
+        if (!held.open(plan.upper_base.c_str())) return f.set(held.failed, plan.upper_base.c_str()), -1;
+        upperdir = held.upper_path;
+        workdir = held.work_path;
     } else if (!mkdir_ok(stage.get(), "upper", 0755) || !mkdir_ok(stage.get(), "work", 0700)) {
         return f.set("mkdir", "overlay upper"), -1;
     }

@@ -242,6 +242,7 @@ pid_t create_container(const CreateOptions& o) {
     }
     ProcessPlan process = plan_process(*spec.process, &spec, o.id, maps_runtime_uid);
     process.process.preserve_fds = o.listen_fds + o.preserve_fds;
+    refuse_ways_out(spec.process->terminal, process.process.preserve_fds);
 
     dir.create();
     CreateGuard guard(dir);

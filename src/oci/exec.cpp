@@ -134,6 +134,7 @@ int exec_in_container(const ExecOptions& o) {
     plan.initial_cpus = planned.initial_cpus;
     plan.process = std::move(planned.process);
     plan.process.preserve_fds = o.preserve_fds;
+    refuse_ways_out(process.terminal, o.preserve_fds);
     // runc's: the process's own score, or the container's.
     plan.oom_score_adj = process.oom_score_adj;
     if (!plan.oom_score_adj && spec.process) plan.oom_score_adj = spec.process->oom_score_adj;

@@ -5,6 +5,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/apparmor.hpp"
 #include "mech/fd_passing.hpp"
+#include "mech/fds.hpp"
 #include "mech/landlock.hpp"
 #include "mech/seccomp.hpp"
 #include "oci/annotations.hpp"
@@ -201,6 +202,12 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
 
 mech::ConsoleSpec console_spec(const Process& p, bool container_init) {
     return {p.console_size, p.user.uid, p.user.gid, container_init};
+}
+
+void refuse_ways_out(bool terminal, unsigned passed) {
+    for (unsigned fd = terminal ? 3 : 0; fd < 3 + passed; ++fd)
+        if (std::string why = mech::way_out_through(static_cast<int>(fd)); !why.empty())
+            throw Error::usage("the container process's standard streams and passed descriptors: " + why);
 }
 
 bool send_listener(int socket, int listener, const std::string& state, Failure& f) {

@@ -37,6 +37,11 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
 // process.terminal's pty: its size and owner; over /dev/console too for the container's init.
 mech::ConsoleSpec console_spec(const Process& p, bool container_init);
 
+// The runtime's descriptors that reach the process: 0, 1, 2 unless it gets a terminal, and
+// `passed` more from 3 (LISTEN_FDS, --preserve-fds). Throws caisson::Error (usage) for one
+// that is a directory or an O_PATH handle, a way out of the container's root.
+void refuse_ways_out(bool terminal, unsigned passed);
+
 // Sends the seccomp listener to an OCI listenerPath agent (SCM_RIGHTS, state as payload).
 bool send_listener(int socket, int listener, const std::string& state, run::Failure& f);
 

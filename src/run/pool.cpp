@@ -9,6 +9,7 @@
 
 #include "kernel/fd.hpp"
 #include "mech/fd_passing.hpp"
+#include "mech/fds.hpp"
 #include "mech/parent_watch.hpp"
 #include "mech/unix_socket.hpp"
 #include "run/preflight.hpp"
@@ -170,6 +171,9 @@ kernel::Fd unix_socket(const std::string& path, sockaddr_un& a, const char* what
             if (std::string why = mech::peer_stands_elsewhere(c); !why.empty())
                 throw Error::usage("a pool serves callers that stand where it does: " + why);
             if (n <= 0 || n_fds != 3) throw Error::usage("a request with a policy, a program and three standard streams");
+            for (const auto& fd : streams)
+                if (std::string why = mech::way_out_through(fd.get()); !why.empty())
+                    throw Error::usage("process.stdio (the program's standard streams): " + why);
             nlohmann::json req = nlohmann::json::parse(buf.substr(0, static_cast<size_t>(n)));
             const std::string theirs = req.at("policy").get<std::string>();
             if (theirs != mine) {
@@ -484,6 +488,8 @@ Outcome run_in_pool(const std::string& socket, const Policy& policy, std::string
     int stdio[3];
     for (int i = 0; i < 3; ++i) {
         stdio[i] = policy.process.stdio[static_cast<size_t>(i)];
+        if (std::string why = stdio[i] < 0 ? "" : mech::way_out_through(stdio[i]); !why.empty())
+            throw Error::usage("process.stdio (the program's standard streams): " + why);
         if (stdio[i] >= 0) continue;
         if (!null) null.reset(::open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
         if (!null) throw Error(ErrorKind::Setup, "open", "/dev/null (the program's streams)", errno);

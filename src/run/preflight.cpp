@@ -1,5 +1,7 @@
 #include "run/preflight.hpp"
 
+#include "mech/fds.hpp"
+
 #include "mech/idmap.hpp"
 #include "mech/namespaces.hpp"
 #include "mech/self_exe.hpp"
@@ -286,23 +288,19 @@ void preflight(const Policy& p, bool as_root) {
     if (!ns.uts && p.hostname != "caisson") throw Error::usage("--hostname needs a UTS namespace (drop --share-uts)");
     if (!ns.time && (p.time_offsets.monotonic_s || p.time_offsets.boottime_s))
         throw Error::usage("--time-offset needs a time namespace (drop --share-time)");
+    // A directory (or an O_PATH handle, which may be one) held by the program is a way out
+    // of its root (CVE-2024-21626): `caisson run ... < /` would hand it the host's root.
     for (int fd : p.process.pass_fds) {
         if (fd < 3) throw Error::usage("--pass-fd: descriptors 0, 1, 2 always pass", std::to_string(fd));
-        if (::fcntl(fd, F_GETFD) < 0) throw Error(ErrorKind::Usage, "--pass-fd", std::to_string(fd), errno);
+        if (std::string why = mech::way_out_through(fd); !why.empty())
+            throw Error::usage("--pass-fd: " + why);
     }
-    if (p.process.stdio != std::array<int, 3>{0, 1, 2}) {
-        if (p.process.tty) throw Error::usage("--tty gives the program the terminal as its streams: leave process.stdio as it is");
-        for (int fd : p.process.stdio) {
-            if (fd < 0) continue;
-            int flags = ::fcntl(fd, F_GETFL);
-            struct stat st{};
-            if (flags < 0 || ::fstat(fd, &st) < 0) throw Error(ErrorKind::Usage, "process.stdio", std::to_string(fd), errno);
-            // A directory (or an O_PATH handle, which may be one) held by the program is a way
-            // out of its root (CVE-2024-21626).
-            if (S_ISDIR(st.st_mode) || (flags & O_PATH))
-                throw Error::usage("process.stdio: descriptor " + std::to_string(fd) + " is a directory or an O_PATH handle");
-        }
-    }
+    if (p.process.tty && p.process.stdio != std::array<int, 3>{0, 1, 2})
+        throw Error::usage("--tty gives the program the terminal as its streams: leave process.stdio as it is");
+    if (!p.process.tty)
+        for (int fd : p.process.stdio)
+            if (std::string why = fd < 0 ? "" : mech::way_out_through(fd); !why.empty())
+                throw Error::usage("process.stdio (the program's standard streams): " + why);
     // Library callers fill the policy without the schema's parsers: check what they check.
     if (p.process.cwd.empty() || p.process.cwd.front() != '/')
         throw Error::usage("--chdir: must be an absolute path", p.process.cwd);

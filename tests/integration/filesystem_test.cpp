@@ -229,6 +229,24 @@ TEST(Overlay, UpperDirIsKept) {
     EXPECT_EQ(st.st_uid, 65534u);
 }
 
+// firejail's CVE-2021-26910 class: --overlay-upper DIR of another user's, as root. Links its
+// owner planted at DIR/upper and DIR/work would lead root's overlay elsewhere (its mount
+// empties the work directory); caisson refuses them and leaves their targets alone.
+TEST(Overlay, LinksAtTheKeptLayersArePlantedInVain) {
+    TempDir base(kUnprivilegedUid), victim;
+    ASSERT_EQ(::mkdir((victim.path() + "/work").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((victim.path() + "/work/keep").c_str(), 0755), 0);
+    for (const char* layer : {"upper", "work"}) {
+        TempDir clean(kUnprivilegedUid);
+        ASSERT_EQ(::symlink((victim.path() + "/" + layer).c_str(), (clean.path() + "/" + layer).c_str()), 0);
+        auto r = run_caisson({"run", "--overlay-upper", clean.path(), "--", "/bin/true"});
+        EXPECT_NE(r.status, 0) << layer;
+        EXPECT_NE(r.err.find(std::string("--overlay-upper ") + layer + "/"), std::string::npos) << r.err;
+    }
+    EXPECT_TRUE(fs::exists(victim.path() + "/work/keep"));
+    EXPECT_FALSE(fs::exists(victim.path() + "/upper"));
+}
+
 TEST(Overlay, RootlessOverAUserOwnedRoot) {
     TempDir root(kUnprivilegedUid);
     make_mini_rootfs(root.path(), kUnprivilegedUid);

@@ -73,6 +73,28 @@ TEST(Process, PassFdMustBeOpen) {
     EXPECT_NE(r.err.find("--pass-fd: 77: Bad file descriptor"), std::string::npos) << r.err;
 }
 
+// runc's CVE-2024-21626 through the caller's own descriptors: `caisson run ... < /` handed
+// the program the host's root at fd 0 (fchdir(0) and it wrote to the host's /tmp). A
+// directory or an O_PATH handle as a stream or a --pass-fd is refused, naming it.
+TEST(Process, ADirectoryAsAStreamOrAPassedDescriptorIsRefused) {
+    int dir = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int path = ::open("/etc/hostname", O_PATH | O_CLOEXEC);
+    ASSERT_GE(dir, 0);
+    ASSERT_GE(path, 0);
+    RunOptions o;
+    o.stdin_fd = dir;
+    auto r = run_probe({}, {}, o);
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("descriptor 0 is a directory, a way out of the sandbox's root"), std::string::npos) << r.err;
+    RunOptions passed;
+    passed.extra_fds = {{7, path}};
+    r = run_probe({"--pass-fd", "7"}, {}, passed);
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("--pass-fd: descriptor 7 is an O_PATH handle"), std::string::npos) << r.err;
+    ::close(dir);
+    ::close(path);
+}
+
 TEST(Process, TtyKeepsSessionAndFiltersTiocsti) {
     auto r = run_probe({"--tty"});
     ASSERT_EQ(r.status, 0) << r.err;
