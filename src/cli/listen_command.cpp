@@ -4,6 +4,7 @@
 
 #include <caisson/admin.hpp>
 #include <caisson/fd.hpp>
+#include <caisson/output_file.hpp>
 #include <caisson/error.hpp>
 #include <caisson/pool.hpp>
 #include <caisson/sandbox.hpp>
@@ -197,12 +198,16 @@ int listen_command(const ListenOptions& o, const Policy& policy) {
         throw Error::usage("caisson listen --pool: not with --learn, --audit or --monitor (a pool's sandboxes keep no file or stream of the run's)");
     Address addr = parse_bind(o.bind, o.port);
 
-    Fd log_owned;
+    // As --report's file: perhaps as root, in a directory others may write, so a link, a
+    // FIFO or a hard link at the path is refused (caisson/output_file.hpp). Lines are added
+    // at its end, as to any log.
+    OutputFile log_file;
     int log_fd = 2;
     if (!o.log_path.empty()) {
-        log_owned.reset(::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644));
-        if (!log_owned) throw Error(ErrorKind::Setup, "open log", o.log_path, errno);
-        log_fd = log_owned.get();
+        log_file = OutputFile(o.log_path, "--log", policy.process.pass_fds);
+        log_fd = log_file.fd();
+        const int flags = ::fcntl(log_fd, F_GETFL);
+        if (flags < 0 || ::fcntl(log_fd, F_SETFL, flags | O_APPEND) < 0) throw Error(ErrorKind::Setup, "fcntl O_APPEND", o.log_path, errno);
     }
 
     Fd sock(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));

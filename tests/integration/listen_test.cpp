@@ -228,6 +228,21 @@ TEST(Listen, BadInputIsRefusedBeforeListening) {
     RunResult tty = run_caisson({"listen", "--port", "0", "--tty", "--", "/bin/true"});
     EXPECT_EQ(tty.status, 125);
     EXPECT_NE(tty.err.find("--tty"), std::string::npos) << tty.err;
+    // --log as --report: root does not go through another user's link on the way (one a
+    // sandbox planted), and a FIFO at the path is refused, not waited on.
+    TempDir dir;
+    ASSERT_EQ(::mkdir((dir.path() + "/elsewhere").c_str(), 0755), 0);
+    const std::string link = dir.path() + "/logs";
+    ASSERT_EQ(::symlink((dir.path() + "/elsewhere").c_str(), link.c_str()), 0);
+    ASSERT_EQ(::lchown(link.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    RunResult linked = run_caisson({"listen", "--port", "0", "--log", link + "/log", "--", "/bin/true"});
+    EXPECT_EQ(linked.status, 125);
+    EXPECT_NE(linked.err.find("--log"), std::string::npos) << linked.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/elsewhere/log"));
+    ASSERT_EQ(::mkfifo((dir.path() + "/fifo").c_str(), 0600), 0);
+    RunResult fifo = run_caisson({"listen", "--port", "0", "--log", dir.path() + "/fifo", "--", "/bin/true"});
+    EXPECT_EQ(fifo.status, 125);
+    EXPECT_NE(fifo.err.find("--log"), std::string::npos) << fifo.err;
 }
 
 // The program's stdin and stdout are a stream of its own, carried to the connection from
