@@ -246,8 +246,16 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
     // never land on them by chance.
     for (int fd = 0; fd < 3; ++fd)
         if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", O_RDWR) != fd) throw Error(ErrorKind::Setup, "open", "/dev/null", errno);
+    // The socket's directory is held from the start, and the socket made and removed in it
+    // alone: its owner (another user than root, perhaps) may swap the directory's path for a
+    // link meanwhile, and root would remove, or make, a file of that name elsewhere.
+    const size_t slash = o.socket.rfind('/');
+    const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : o.socket.substr(0, slash);
+    const std::string name = slash == std::string::npos ? o.socket : o.socket.substr(slash + 1);
+    kernel::Fd dir(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw Error(ErrorKind::Usage, "open the pool socket's directory", parent, errno);
     sockaddr_un a{};
-    kernel::Fd listening = unix_socket(o.socket, a, "pool socket");
+    kernel::Fd listening = unix_socket("/proc/self/fd/" + std::to_string(dir.get()) + "/" + name, a, "pool socket");
     if (::fcntl(listening.get(), F_SETFL, O_NONBLOCK) < 0) throw Error(ErrorKind::Setup, "fcntl", o.socket, errno);
     // Only the server's user may ask: the socket is made 0600 before anyone can connect.
     mode_t old_umask = ::umask(0177);
@@ -255,10 +263,19 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
     int err = errno;
     ::umask(old_umask);
     if (rc < 0) throw Error(ErrorKind::Usage, "bind pool socket", o.socket, err);
+    struct stat made{};
+    if (::fstatat(dir.get(), name.c_str(), &made, AT_SYMLINK_NOFOLLOW) < 0) throw Error(ErrorKind::Setup, "stat", o.socket, errno);
+    // Removed only while it is still the socket this pool made.
     struct Unlink {
-        std::string path;
-        ~Unlink() { ::unlink(path.c_str()); }
-    } unlink_at_end{o.socket};
+        int dir;
+        const std::string& name;
+        struct stat made;
+        ~Unlink() {
+            struct stat now{};
+            if (::fstatat(dir, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == made.st_dev && now.st_ino == made.st_ino)
+                ::unlinkat(dir, name.c_str(), 0);
+        }
+    } unlink_at_end{dir.get(), name, made};
     if (::listen(listening.get(), 128) < 0) throw Error(ErrorKind::Setup, "listen", o.socket, errno);
 
     sigset_t set, old;

@@ -238,4 +238,21 @@ TEST(Pool, BadInputIsNamed) {
 }
 
 }  // namespace
+// firejail's class of root acting on a path another user controls: the pool's socket is in a
+// directory whose path its owner swaps for a link once the pool runs. Stopping, the pool
+// removes its own socket only, never a file of that name where the link leads.
+TEST(Pool, StoppingRemovesItsOwnSocketOnlyWhereverThePathLeads) {
+    TempDir base(kUnprivilegedUid), victim;
+    const std::string dir = base.path() + "/d";
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    Server pool({caisson_path(), "pool", "--socket", dir + "/pool.sock", "--size", "1"});
+    ASSERT_NE(pool.first_line().find("listening on"), std::string::npos) << pool.first_line();
+    ASSERT_EQ(::rename(dir.c_str(), (base.path() + "/moved").c_str()), 0);
+    ASSERT_EQ(::symlink(victim.path().c_str(), dir.c_str()), 0);
+    std::ofstream(victim.path() + "/pool.sock") << "precious\n";
+    pool.stop();
+    EXPECT_EQ(read_file(victim.path() + "/pool.sock"), "precious\n");
+    EXPECT_FALSE(fs::exists(base.path() + "/moved/pool.sock"));
+}
+
 }  // namespace caisson::test
