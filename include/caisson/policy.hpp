@@ -56,6 +56,10 @@ struct MountSpec {
     std::string target;  // path inside the sandbox
     uint64_t size = 0;   // tmpfs bytes, 0 = the kernel's default
     uint32_t mode = 0755;
+    // A bind of a directory checked before the sandbox was made (--workdir's): nonzero, the
+    // source must still be this one (st_dev, st_ino) when it is bound, whatever its path
+    // leads to by then.
+    uint64_t source_dev = 0, source_ino = 0;
 };
 
 struct Filesystem {

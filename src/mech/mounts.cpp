@@ -264,6 +264,9 @@ bool build_root(RootPlan& plan, Failure& f) {
         unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m.kind == MountKind::RoBind ? MOUNT_ATTR_RDONLY : 0);
         plan.mount_source_fds[i] = clone_host(m.source.c_str(), true, attrs, f);
         if (plan.mount_source_fds[i] < 0) return false;
+        struct stat st{};
+        if (m.source_ino != 0 && (::fstat(plan.mount_source_fds[i], &st) < 0 || st.st_dev != m.source_dev || st.st_ino != m.source_ino))
+            return f.set("bind source was swapped", m.source.c_str(), ESTALE);
     }
 
     if (!plan.home.empty()) {

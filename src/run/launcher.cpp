@@ -247,7 +247,14 @@ Policy with_caller_paths(Policy p) {
     }
     if (std::string why = homes::workdir_refusal(cwd, home, masks); !why.empty())
         throw Error::usage("--workdir: the current directory " + std::string(cwd) + " cannot be bound read-write: " + why);
-    p.fs.mounts.push_back({MountKind::Bind, cwd, cwd, 0, 0755});
+    // What was checked is the directory the caller stands in: the path named it then, and
+    // the bind must find the same one (a process that may write its parent could swap the
+    // path for a link to a home between this check and the bind).
+    struct stat here{}, named{};
+    if (::stat(".", &here) < 0) throw Error(ErrorKind::Usage, "--workdir: stat", ".", errno);
+    if (::stat(cwd, &named) < 0 || named.st_dev != here.st_dev || named.st_ino != here.st_ino)
+        throw Error(ErrorKind::Usage, "--workdir: the current directory changed while it was checked", cwd, ESTALE);
+    p.fs.mounts.push_back({MountKind::Bind, cwd, cwd, 0, 0755, static_cast<uint64_t>(here.st_dev), static_cast<uint64_t>(here.st_ino)});
     if (p.process.cwd == "/") p.process.cwd = cwd;
     p.fs.workdir = false;
     return p;
