@@ -50,4 +50,8 @@ std::string to_toml(const Profile& p, const std::string& header);
 // A profile this module wrote. Throws caisson::Error naming the file.
 Profile from_toml(std::string_view text, const std::string& origin);
 
+// The clone and unshare flags that make a namespace, as a condition's expression: never
+// learned, and refused while learning.
+std::string namespace_flags();
+
 }  // namespace caisson::learned

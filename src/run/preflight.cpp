@@ -11,6 +11,7 @@
 #include "filter/seccomp_compiler.hpp"
 #include "filter/syscall_table.hpp"
 #include "policy/homes.hpp"
+#include "policy/learned.hpp"
 #include "policy/host_rules.hpp"
 #include "policy/profile.hpp"
 #include "kernel/fd.hpp"
@@ -199,8 +200,14 @@ constexpr const char* kNeverLearned[] = {
 
 seccomp::Policy effective_seccomp(const Policy& p, bool learn_traced) {
     seccomp::Policy s = p.learn_path.empty() ? p.seccomp : learn_policy(learn_traced);
-    if (!p.learn_path.empty())
+    if (!p.learn_path.empty()) {
         for (const char* call : kNeverLearned) refuse_first(s, call, EPERM, nullptr, "--learn (never learned)");
+        // Nor a new namespace, which no learned policy allows (policy/learned).
+        const std::string when = "arg0 & (" + learned::namespace_flags() + ")";
+        refuse_first(s, "clone", EPERM, when.c_str(), "--learn (never learned)");
+        refuse_first(s, "unshare", EPERM, when.c_str(), "--learn (never learned)");
+        refuse_first(s, "clone3", ENOSYS, nullptr, "--learn (never learned)");
+    }
     // Where there is no network namespace to stand behind (--no-namespaces), Landlock refuses
     // TCP connects and binds, and nothing else: not datagrams, not a Unix socket's path (the
     // user's D-Bus, systemd's manager, an LXD or Docker socket would run code outside), not

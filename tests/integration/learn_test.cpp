@@ -47,6 +47,24 @@ TEST(Learn, TheKernelsAttackSurfaceIsRefusedWhileLearning) {
     EXPECT_EQ(text.find("io_uring"), std::string::npos) << text;
 }
 
+// No new namespace either (a user namespace leads to the kernel's code for unprivileged
+// ones): refused while learning, and refused under the learned policy whatever else of
+// clone and unshare the run used, as caisson's default policy refuses it.
+TEST(Learn, NoLearnedPolicyMakesANamespace) {
+    TempDir dir;
+    const std::string policy = dir.path() + "/ns.toml";
+    const std::string unshare_user = "272,0x10000000", unshare_files = "272,0x400";
+    RunResult learned = run_probe({"--learn", policy}, {"--call", unshare_files, "--call", unshare_user});
+    ASSERT_EQ(learned.status, 0) << learned.err;
+    EXPECT_EQ(learned.probe["calls"][unshare_files], "ok");
+    EXPECT_EQ(learned.probe["calls"][unshare_user], "EPERM");
+    RunResult under = run_probe({"--seccomp", policy}, {"--call", unshare_files, "--call", unshare_user, "--call", "435,0,0"});
+    ASSERT_EQ(under.status, 0) << under.err << read_file(policy);
+    EXPECT_EQ(under.probe["calls"][unshare_files], "ok");
+    EXPECT_EQ(under.probe["calls"][unshare_user], "EPERM");
+    EXPECT_EQ(under.probe["calls"]["435,0,0"], "ENOSYS");
+}
+
 TEST(Learn, PythonIsLearnedAndVerified) {
     if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
     TempDir dir;
