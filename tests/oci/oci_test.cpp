@@ -1457,6 +1457,20 @@ TEST(OciEscape, ExecWithAWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoo
 // --preserve-fds N hands the caller's 3 .. 3+N-1 in: a number the caller did not open is
 // refused before the runtime opens anything of its own there (its cgroup directory would
 // have been the container's way out), and never hangs.
+// The caller's own streams too: a directory as stdin would be the host's root in the
+// container's hands (fchdir(0)), whatever the caller meant by it.
+TEST(OciEscape, ADirectoryAsTheCallersStreamIsRefused) {
+    Bundle b;
+    RunOptions o;
+    o.stdin_fd = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(o.stdin_fd, 0);
+    b.config["process"]["args"] = {"/probe"};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "dirstdin", o);
+    ::close(o.stdin_fd);
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("descriptor 0 is a directory, a way out of the sandbox's root"), std::string::npos) << r.err;
+}
+
 TEST(OciEscape, PreservedDescriptorsTheCallerDidNotOpenAreRefused) {
     Bundle b;
     b.config["process"]["args"] = {"/bin/sleep", "60"};
