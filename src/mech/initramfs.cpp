@@ -54,11 +54,17 @@ void record(std::string& out, unsigned ino, const std::string& name, unsigned mo
 
 }  // namespace
 
-void write(const std::string& path, const std::vector<Entry>& entries) {
+std::string archive(const std::vector<Entry>& entries) {
     std::string out;
     unsigned ino = 1;
     for (const auto& e : entries) record(out, ino++, e.path, e.mode, e.data);
     record(out, 0, "TRAILER!!!", 0, "");
+    return out;
+}
+
+void write(const std::string& path, const std::vector<Entry>& entries) { write_archive(path, archive(entries)); }
+
+void write_archive(const std::string& path, const std::string& out) {
     std::string tmp = path + ".XXXXXX";
     Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
     if (!fd) throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, errno);

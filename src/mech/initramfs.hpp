@@ -21,6 +21,10 @@ struct Entry {
 // place, mode 0644). Throws caisson::Error naming the path and errno.
 void write(const std::string& path, const std::vector<Entry>& entries);
 
+// The newc archive of `entries`, in memory; and one written as write() does.
+std::string archive(const std::vector<Entry>& entries);
+void write_archive(const std::string& path, const std::string& bytes);
+
 // A kernel module's dependencies, from its .modinfo ("depends=a,b"). Throws caisson::Error
 // when the file cannot be read.
 std::vector<std::string> module_depends(const std::string& ko_path);

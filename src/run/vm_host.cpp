@@ -188,7 +188,6 @@ std::string guest_initramfs(const std::string& kernel) {
     char name[64];
     std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
     std::string path = cache_dir() + name;
-    if (::access(path.c_str(), R_OK) == 0) return path;
     std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, self}, {"proc", S_IFDIR | 0755, ""},
                                              {"sys", S_IFDIR | 0755, ""},     {"dev", S_IFDIR | 0755, ""},
                                              {"newroot", S_IFDIR | 0755, ""}, {"lib", S_IFDIR | 0755, ""},
@@ -199,7 +198,21 @@ std::string guest_initramfs(const std::string& kernel) {
         list += m + ".ko\n";
     }
     e.push_back({"lib/caisson-vm/modules", S_IFREG | 0644, list});
-    mech::initramfs::write(path, e);
+    // A cached archive is used only if it holds what this run would write: its name says
+    // what went in, not what is in it, and an ordinary user's cache is a directory that a
+    // sandbox given ~/.cache may write (a guest's init planted there would run unconfined
+    // in the guests of later runs).
+    const std::string bytes = mech::initramfs::archive(e);
+    if (::access(path.c_str(), F_OK) == 0) {
+        std::string cached;
+        try {
+            cached = mech::initramfs::read_file(path, true);
+        } catch (const Error&) {
+            cached.clear();  // unreadable or not a regular file: written again below
+        }
+        if (cached == bytes) return path;
+    }
+    mech::initramfs::write_archive(path, bytes);
     // Those of other builds go once a day old (not at once: another caisson may be about to
     // hand one to its qemu).
     const std::string dir = path.substr(0, path.rfind('/'));
