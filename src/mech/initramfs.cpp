@@ -90,12 +90,14 @@ void write_archive(const std::string& path, const std::string& out) {
     }
 }
 
-std::string read_file(const std::string& path, bool regular_only) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NOFOLLOW : 0)));
+std::string read_file(const std::string& path, bool regular_only, size_t max_size) {
+    // O_NONBLOCK: a FIFO in a regular file's place is refused below, not waited on.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NOFOLLOW | O_NONBLOCK : 0)));
     if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
     struct stat st;
     if (regular_only && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
         throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
+    if (regular_only && static_cast<uint64_t>(st.st_size) > max_size) throw Error(ErrorKind::Setup, "vm: larger than expected", path, EFBIG);
     std::string s;
     char buf[1 << 16];
     for (;;) {
@@ -104,6 +106,7 @@ std::string read_file(const std::string& path, bool regular_only) {
         if (n < 0) throw Error(ErrorKind::Setup, "vm: read", path, errno);
         if (n == 0) break;
         s.append(buf, static_cast<size_t>(n));
+        if (s.size() > max_size) throw Error(ErrorKind::Setup, "vm: larger than expected", path, EFBIG);
     }
     return s;
 }

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <cstdint>
 #include <vector>
 
 namespace caisson::mech::initramfs {
@@ -41,6 +42,6 @@ std::string loadable_image(std::string elf);
 // A file's whole contents (for the archive). With `regular_only`, a symlink or anything but
 // a regular file is refused (a module tree someone else could change between a look and a
 // read). Throws caisson::Error.
-std::string read_file(const std::string& path, bool regular_only = false);
+std::string read_file(const std::string& path, bool regular_only = false, size_t max_size = SIZE_MAX);
 
 }  // namespace caisson::mech::initramfs

@@ -1,5 +1,6 @@
 #include "mech/overlay.hpp"
 
+#include "kernel/syscalls.hpp"
 #include "mech/in_child.hpp"
 #include "mech/mount_util.hpp"
 
@@ -38,8 +39,10 @@ struct HeldLayers {
     char upper_path[32] = {}, work_path[32] = {};
     const char* failed = nullptr;  // the layer that could not be opened
     bool open(const char* base_path) {
-        kernel::Fd base(::open(base_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!base) return failed = "open --overlay-upper", false;
+        // DIR itself without links on the way: its owner (or an ancestor's) could swap one
+        // of its components for a link, and root's overlay would then work elsewhere.
+        kernel::Fd base(kernel::openat2(AT_FDCWD, base_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_NO_SYMLINKS));
+        if (!base) return failed = errno == ELOOP ? "--overlay-upper: link on path" : "open --overlay-upper", false;
         upper.reset(open_layer(base.get(), "upper", 0755));
         if (!upper) return failed = "open --overlay-upper upper/", false;
         work.reset(open_layer(base.get(), "work", 0700));

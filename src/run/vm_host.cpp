@@ -206,7 +206,7 @@ std::string guest_initramfs(const std::string& kernel) {
     if (::access(path.c_str(), F_OK) == 0) {
         std::string cached;
         try {
-            cached = mech::initramfs::read_file(path, true);
+            cached = mech::initramfs::read_file(path, true, bytes.size());
         } catch (const Error&) {
             cached.clear();  // unreadable or not a regular file: written again below
         }
@@ -460,9 +460,19 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     SignalMask mask;
     NoSigpipe no_sigpipe;
     const char* home = std::getenv("HOME");
-    Jail files = start_jail(plan::file_server_jail(policy, virtiofsd_path(), files_listen.get(), call.cwd, root_entries(),
-                                                   home ? home : "", mech::landlock_abi()),
-                            console_w.get());
+    Policy files_policy = plan::file_server_jail(policy, virtiofsd_path(), files_listen.get(), call.cwd, root_entries(),
+                                                 home ? home : "", mech::landlock_abi());
+    // --workdir: the file server shows the directory the caller stands in, as the launcher
+    // binds it without --vm: the bind must find the one the path named now (a process that
+    // may write its parent could swap the path for a link to a home meanwhile).
+    if (policy.fs.workdir && !call.cwd.empty() && call.cwd != "/") {
+        struct stat here{}, named{};
+        if (::stat(".", &here) < 0 || ::stat(call.cwd.c_str(), &named) < 0 || here.st_dev != named.st_dev || here.st_ino != named.st_ino)
+            throw Error(ErrorKind::Usage, "--workdir: the current directory changed while it was checked", call.cwd, ESTALE);
+        for (auto& mnt : files_policy.fs.mounts)
+            if (mnt.source == call.cwd) mnt.source_dev = here.st_dev, mnt.source_ino = here.st_ino;
+    }
+    Jail files = start_jail(files_policy, console_w.get());
     files_listen.reset();
     Jail qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb, mech::landlock_abi()), console_w.get());
     wire_guest.reset();

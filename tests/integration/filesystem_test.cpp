@@ -243,6 +243,12 @@ TEST(Overlay, LinksAtTheKeptLayersArePlantedInVain) {
         EXPECT_NE(r.status, 0) << layer;
         EXPECT_NE(r.err.find(std::string("--overlay-upper ") + layer + "/"), std::string::npos) << r.err;
     }
+    // DIR itself reached through a link (its owner swapped a component of its path): refused.
+    TempDir parent(kUnprivilegedUid);
+    ASSERT_EQ(::symlink(victim.path().c_str(), (parent.path() + "/layers").c_str()), 0);
+    auto r = run_caisson({"run", "--overlay-upper", parent.path() + "/layers", "--", "/bin/true"});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("--overlay-upper: link on path"), std::string::npos) << r.err;
     EXPECT_TRUE(fs::exists(victim.path() + "/work/keep"));
     EXPECT_FALSE(fs::exists(victim.path() + "/upper"));
 }
