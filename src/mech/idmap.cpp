@@ -207,19 +207,25 @@ std::string uid_map_of_process(pid_t pid) {
     return text;
 }
 
-bool owned_by_another_user_namespace(const std::string& ns_path) {
+bool owned_below(const std::string& ns_path, const std::string& userns_path) {
+    const std::string base_path = userns_path.empty() ? "/proc/self/ns/user" : userns_path;
+    struct stat base{};
+    if (::stat(base_path.c_str(), &base) < 0) throw Error(ErrorKind::Usage, "stat user namespace", base_path, errno);
     kernel::Fd ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) throw Error(ErrorKind::Usage, "open namespace", ns_path, errno);
     kernel::Fd owner(::ioctl(ns.get(), NS_GET_USERNS));
-    // EPERM: owned by a user namespace above this process's own, which is not its own either.
-    if (!owner) {
-        if (errno == EPERM) return true;
-        throw Error(ErrorKind::Setup, "ioctl NS_GET_USERNS", ns_path, errno);
+    for (int depth = 0; depth < 64; ++depth) {
+        // EPERM: above this process's own user namespace, without meeting the base.
+        if (!owner) {
+            if (errno == EPERM) return false;
+            throw Error(ErrorKind::Setup, "ioctl NS_GET_USERNS", ns_path, errno);
+        }
+        struct stat st{};
+        if (::fstat(owner.get(), &st) < 0) throw Error(ErrorKind::Setup, "fstat", ns_path + " (a user namespace above it)", errno);
+        if (st.st_dev == base.st_dev && st.st_ino == base.st_ino) return depth > 0;
+        owner.reset(::ioctl(owner.get(), NS_GET_PARENT));
     }
-    struct stat a{}, b{};
-    if (::fstat(owner.get(), &a) < 0) throw Error(ErrorKind::Setup, "fstat", ns_path + " (its user namespace)", errno);
-    if (::stat("/proc/self/ns/user", &b) < 0) throw Error(ErrorKind::Setup, "stat", "/proc/self/ns/user", errno);
-    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+    return false;  // deeper than the kernel's 32 levels: not below the base
 }
 
 }  // namespace caisson::mech

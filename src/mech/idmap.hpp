@@ -64,8 +64,10 @@ std::string uid_map_of(const std::string& userns_path);
 // /proc/PID/uid_map: the map of that process's user namespace as this one's sees it.
 std::string uid_map_of_process(pid_t pid);
 
-// Whether the namespace at `ns_path` belongs to a user namespace other than this process's
-// own (NS_GET_USERNS). Throws caisson::Error naming the path.
-bool owned_by_another_user_namespace(const std::string& ns_path);
+// Whether the namespace at `ns_path` belongs to a user namespace strictly below the one at
+// `userns_path` (empty: this process's own), walking up with NS_GET_USERNS and
+// NS_GET_PARENT. The uid that made such a user namespace holds every capability over what
+// it owns, whatever its own sets in the namespace above. Throws caisson::Error naming the path.
+bool owned_below(const std::string& ns_path, const std::string& userns_path);
 
 }  // namespace caisson::mech

@@ -212,15 +212,20 @@ pid_t create_container(const CreateOptions& o) {
         if (n.type != "cgroup" && n.type != "time") clone_flags |= static_cast<uint64_t>(flag);
     }
     if (!has_mount) throw Error::usage("config.json: linux.namespaces: caisson-oci needs a mount namespace for the container's root");
-    // In the runtime's user namespace, a namespace that another one owns is refused: the
-    // kernel gives the owner's uid every capability over it (and lets it setns into the
-    // owner), whatever the process's own sets are.
-    if (!userns && !joined_userns)
+    // A namespace joined by path that a user namespace below the container's owns is refused
+    // (the runtime's, or the one joined; a new one has nothing below it yet): the kernel
+    // gives the uid that made that user namespace every capability over it (and lets it
+    // setns into its owner), whatever the process's own sets are.
+    if (!userns) {
+        std::string container_userns;
         for (const auto& n : l.namespaces)
-            if (!n.path.empty() && mech::owned_by_another_user_namespace(n.path))
+            if (n.type == "user") container_userns = n.path;
+        for (const auto& n : l.namespaces)
+            if (!n.path.empty() && n.type != "user" && mech::owned_below(n.path, container_userns))
                 throw Error::usage("config.json: linux.namespaces: the " + n.type + " namespace " + n.path +
-                                   " belongs to another user namespace, which the container does not join: its owner's uid "
-                                   "would hold every capability over it; join that user namespace too");
+                                   " belongs to another user namespace, below the container's: its owner's uid would hold "
+                                   "every capability over it; join that user namespace instead");
+    }
     // Whether the container's uids reach the runtime's own, which owns the cgroup's files.
     bool maps_runtime_uid = true;
     for (const auto& n : l.namespaces) {

@@ -1302,6 +1302,38 @@ TEST(OciBadInput, ANamespaceOwnedByAnotherUserNamespaceIsRefusedWithoutIt) {
     EXPECT_EQ(joined.probe["ns"]["net"], holder.id("net"));
 }
 
+// The same one level down: the container joins a user namespace mapping 0 to 0, and a network
+// namespace owned by a user namespace made below it by uid 0, which that uid owns.
+TEST(OciBadInput, ANamespaceOwnedBelowTheJoinedUserNamespaceIsRefused) {
+    Bundle b;
+    NamespaceHolder above(CLONE_NEWUSER, "0 0 65536\n");
+    ASSERT_GT(above.pid, 0);
+    int ready[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    pid_t below = ::fork();
+    if (below == 0) {
+        int ns = ::open(above.path("user").c_str(), O_RDONLY | O_CLOEXEC);
+        char ok = ns >= 0 && ::setns(ns, CLONE_NEWUSER) == 0 && ::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 1 : 0;
+        (void)!::write(ready[1], &ok, 1);
+        ::pause();
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    char ok = 0;
+    EXPECT_EQ(::read(ready[0], &ok, 1), 1);
+    ::close(ready[0]);
+    struct Reap {
+        pid_t pid;
+        ~Reap() { ::kill(pid, SIGKILL), ::waitpid(pid, nullptr, 0); }
+    } reap{below};
+    ASSERT_EQ(ok, 1) << "making the namespaces below";
+    b.config["linux"]["namespaces"].push_back({{"type", "user"}, {"path", above.path("user")}});
+    join_by_path(b, "network", "/proc/" + std::to_string(below) + "/ns/net");
+    RunResult r = b.run();
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("belongs to another user namespace, below the container's"), std::string::npos) << r.err;
+}
+
 // CVE-2024-21626 and its variants, in both ways a cwd reaches caisson-oci: an image's
 // WORKDIR (process.cwd) and `exec --cwd`. A link through a descriptor the init or the exec
 // helper might hold (the cgroup directory, the state directory, the runtime's log, one the
