@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -373,6 +374,15 @@ int main(int argc, char** argv) {
                    "ordinary user whose sandbox it makes\n",
                    stderr);
         return 125;
+    }
+    // Not dumpable, and so neither is any child it forks or clones, from birth: some enter a
+    // user namespace that this runtime's uid made (to read a map, to make one for an
+    // idmapped mount, the container's init) while the host's root is theirs, and the kernel
+    // gives that uid CAP_SYS_PTRACE there, capabilities or none: a container of the host's
+    // uid 0 in the host's pid namespace reached the host's files through /proc/PID/root.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        std::fprintf(stderr, "caisson-oci: prctl PR_SET_DUMPABLE: %s\n", std::strerror(errno));
+        return 1;
     }
     std::vector<std::string> args(argv, argv + argc);
     // What the caller handed over, counted before this runtime opens anything (see

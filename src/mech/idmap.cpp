@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sched.h>
 #include <signal.h>
@@ -176,7 +177,9 @@ std::string uid_map_of(const std::string& userns_path) {
     if (pid == 0) {
         ::close(wr.release());
         ::close(status_rd.release());
-        int err = ::setns(ns.get(), CLONE_NEWUSER) < 0 ? errno : 0;
+        // Not dumpable in there: the kernel gives the uid that made the namespace (root, as a
+        // rule) CAP_SYS_PTRACE in it, and this process's root is the host's.
+        int err = ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || ::setns(ns.get(), CLONE_NEWUSER) < 0 ? errno : 0;
         (void)!::write(status_wr.get(), &err, sizeof err);
         char c;
         while (::read(rd.get(), &c, 1) < 0 && errno == EINTR) {

@@ -299,11 +299,14 @@ void kill_remaining_children() {
     if (plan.cgroupns_after_join && ::unshare(CLONE_NEWCGROUP) < 0)
         report_failure(plan.channel, (f.set("unshare", "cgroup namespace"), f));
 
-    // 2. Identity inside. Changing ids clears the parent-death signal and dumpability, so
-    // both are set after; a dumpable init may write its /proc/self files (timens_offsets).
+    // 2. Identity inside. Changing ids clears the parent-death signal and sets dumpability
+    // from fs.suid_dumpable, so both are set after. Not dumpable while the host's root is
+    // still this process's: the user namespace is the caller's, and as root the kernel gives
+    // any process of the host's uid 0, capabilities or none (a container in the host's pid
+    // namespace), CAP_SYS_PTRACE in it, and /proc/PID/root would lead it to the host's files.
     if (plan.new_userns && !set_identity(plan.steps.uid, plan.steps.gid, plan.drop_groups, f)) report_failure(plan.channel, f);
     if (plan.new_session_keyring && !mech::join_session_keyring(nullptr, f)) report_failure(plan.channel, f);
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "PDEATHSIG/DUMPABLE"), f));
     if (!supervisor_alive(plan.channel)) ::_exit(kExitUsage);
     // The sandbox's own budget of what the kernel counts per user namespace, and its network
@@ -346,9 +349,13 @@ void kill_remaining_children() {
         clock.done("network");
     }
 
-    // 5. The time namespace, entered by the program when it is forked.
+    // 5. The time namespace, entered by the program when it is forked. Its offsets are a
+    // /proc/self file, which only a dumpable process may write as its own: dumpable for that
+    // write alone, with the sandbox's root in place (not dumpable again below).
     if (plan.new_timens) {
+        if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
         if (!mech::enter_time_namespace_for_children(plan.timens_offsets, f)) report_failure(plan.channel, f);
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) report_failure(plan.channel, (f.set("prctl", "PR_SET_DUMPABLE"), f));
         clock.done("time-ns");
     }
 
