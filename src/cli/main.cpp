@@ -17,9 +17,12 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <fstream>
 #include <iostream>
@@ -174,6 +177,16 @@ int main(int argc, char** argv) {
     }
     // caisson's own guest (caisson run --vm) starts this binary as its init.
     if (::getpid() == 1 && argc >= 1 && std::string_view(argv[0]) == "/init") caisson::vm_guest_main();
+    // As root, not dumpable, and so neither is a sandbox's init from its clone: it waits for
+    // its id maps in a user namespace root made, with the host's root still its own, and the
+    // kernel gives any process of the host's uid 0 (capabilities or none: a container in the
+    // host's pid namespace) CAP_SYS_PTRACE there, so /proc/PID/root would lead it to the
+    // host's files. (An ordinary user's sandboxes are in namespaces of that user's, whose
+    // own processes could ptrace them anyway; its pool checks its callers through /proc.)
+    if (::geteuid() == 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        std::fprintf(stderr, "caisson: prctl PR_SET_DUMPABLE: %s\n", std::strerror(errno));
+        return 1;
+    }
     CLI::App app{"caisson: run untrusted programs in a Linux sandbox"};
     app.require_subcommand(1);
     bool show_version = false;
