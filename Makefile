@@ -41,6 +41,7 @@ demo:
 
 check: build
 	@bash scripts/setup.sh --check
+	@bash scripts/check-reach.sh $(BUILD)
 	@# Serial: every test binary checks afterwards that nothing of its own is left on the
 	@# machine, which a test running beside it would blur.
 	@cd $(BUILD) && ctest --output-on-failure --timeout 120

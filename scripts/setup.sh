@@ -12,7 +12,8 @@ build=(g++ cmake make pkg-config libseccomp-dev libcap-dev nlohmann-json3-dev
 tests=(libgtest-dev libgmock-dev libbenchmark-dev
        curl git python3-pip openssl dnsmasq-base  # clients of the egress proxy, and the test host's resolver
        qemu-system-x86 busybox-static  # the guest that tests pure cgroup v2 (scripts/guest)
-       apparmor)                       # apparmor_parser, which loads the guest's test profile
+       apparmor                        # apparmor_parser, which loads the guest's test profile
+       nftables)                       # nft, with which the leak checks look for tables left behind
 # The OCI clients that drive caisson-oci in tests/oci/clients_test.cpp; the kubelet's side of
 # containerd's CRI in tests/cri/pod_test.py (gRPC, the CRI's messages, exec's websocket, the
 # pod network's CNI plugins).

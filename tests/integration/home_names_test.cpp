@@ -26,12 +26,18 @@ std::vector<std::string> home_masks() {
     return out;
 }
 
-void plant(const std::string& path, uid_t owner, mode_t mode = 0644) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+// BASE/REL with "secret" in it, the file and the directories made for it owned by `owner`.
+// Nothing at or above BASE is touched: BASE is the test's own directory, and above it lie
+// /tmp and /var/tmp, which belong to the machine.
+void plant(const std::string& base, const std::string& rel, uid_t owner, mode_t mode = 0644) {
+    const std::filesystem::path path = std::filesystem::path(base) / rel;
+    std::filesystem::create_directories(path.parent_path());
     std::ofstream(path) << "secret\n";
-    ::chmod(path.c_str(), mode);
-    for (auto p = std::filesystem::path(path); p.has_relative_path() && p.string().size() > 1; p = p.parent_path())
-        if (::chown(p.c_str(), owner, owner) < 0) break;
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0) << path;
+    for (auto p = path; p != std::filesystem::path(base); p = p.parent_path()) {
+        ASSERT_TRUE(p.string().size() > base.size()) << p << " is not below " << base;
+        ASSERT_EQ(::lchown(p.c_str(), owner, owner), 0) << p;
+    }
 }
 
 TEST(HomeNames, EveryMaskOfTheListHidesWhatItNames) {
@@ -40,10 +46,10 @@ TEST(HomeNames, EveryMaskOfTheListHidesWhatItNames) {
     ASSERT_GT(masks.size(), 30u);
     std::vector<std::string> probe_args;
     for (const auto& m : masks) {
-        plant(home.path() + "/" + m, kUnprivilegedUid);
+        plant(home.path(), m, kUnprivilegedUid);
         probe_args.insert(probe_args.end(), {"--read", home.path() + "/" + m});
     }
-    plant(home.path() + "/notes.txt", kUnprivilegedUid);
+    plant(home.path(), "notes.txt", kUnprivilegedUid);
     probe_args.insert(probe_args.end(), {"--read", home.path() + "/notes.txt"});
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
@@ -56,7 +62,7 @@ TEST(HomeNames, EveryMaskOfTheListHidesWhatItNames) {
 
 TEST(HomeNames, ASecretWithASecondNameIsRefused) {
     TempDir home(kUnprivilegedUid), elsewhere(kUnprivilegedUid);
-    plant(home.path() + "/.ssh/id_ed25519", kUnprivilegedUid, 0600);
+    plant(home.path(), ".ssh/id_ed25519", kUnprivilegedUid, 0600);
     ASSERT_EQ(::link((home.path() + "/.ssh/id_ed25519").c_str(), (elsewhere.path() + "/key").c_str()), 0);
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
@@ -90,7 +96,7 @@ TEST(HomeNames, ASecondMountOfAHiddenHomeIsHiddenToo) {
     ASSERT_FALSE(home.path().empty());
     ASSERT_FALSE(mnt.path().empty());
     ::chmod(mnt.path().c_str(), 0755);
-    plant(home.path() + "/.ssh/id_rsa", 0);  // 0644: the sandbox's ids could read it, were it there
+    plant(home.path(), ".ssh/id_rsa", 0);  // 0644: the sandbox's ids could read it, were it there
     ::chmod(home.path().c_str(), 0755);
     ::chmod((home.path() + "/.ssh").c_str(), 0755);
     RunOptions o;

@@ -2,6 +2,8 @@
 // and the soak: mounts in our namespace, /tmp/caisson* entries, cgroups naming caisson.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +71,19 @@ inline std::set<std::string> caisson_network_state() {
         while (std::fgets(line, sizeof(line), f))
             if (std::string(line).find(" caisson_") != std::string::npos) out.insert(std::string("nft ") + line);
         ::pclose(f);
+    }
+    return out;
+}
+
+// The owner and mode of the directories every user shares, which a test may write beneath
+// but must never change: a chown of /tmp itself hands its sticky bit's power to that owner.
+inline std::set<std::string> shared_directories() {
+    std::set<std::string> out;
+    for (const char* d : {"/", "/tmp", "/var", "/var/tmp", "/run", "/dev/shm"}) {
+        struct stat st{};
+        if (::lstat(d, &st) == 0)
+            out.insert(std::string(d) + " " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) + " " +
+                       std::to_string(st.st_mode & 07777));
     }
     return out;
 }

@@ -21,6 +21,7 @@ namespace {
 using caisson::test::caisson_cgroups;
 using caisson::test::caisson_network_state;
 using caisson::test::mount_lines;
+using caisson::test::shared_directories;
 using caisson::test::tmp_entries;
 
 std::vector<std::string> stray_processes() {
@@ -67,6 +68,7 @@ public:
         tmp_ = tmp_entries();
         cgroups_ = caisson_cgroups();
         network_ = caisson_network_state();
+        shared_ = shared_directories();
     }
     void TearDown() override {
         while (::waitpid(-1, nullptr, WNOHANG) > 0) {
@@ -78,6 +80,7 @@ public:
         for (const auto& n : own_namespace_fds()) ADD_FAILURE() << "leaked namespace descriptor: " << n;
         for (const auto& c : caisson_cgroups()) EXPECT_TRUE(cgroups_.count(c)) << "leaked cgroup: " << c;
         for (const auto& n : caisson_network_state()) EXPECT_TRUE(network_.count(n)) << "leaked network state: " << n;
+        for (const auto& d : shared_directories()) EXPECT_TRUE(shared_.count(d)) << "changed shared directory (path uid:gid mode): " << d;
     }
 
 private:
@@ -85,6 +88,7 @@ private:
     std::set<std::string> tmp_;
     std::set<std::string> cgroups_;
     std::set<std::string> network_;
+    std::set<std::string> shared_;
 };
 
 const auto* const kLeakCheck = ::testing::AddGlobalTestEnvironment(new LeakCheck);
