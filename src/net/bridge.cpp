@@ -52,6 +52,16 @@ void write_sysctl(const std::string& path, const char* value) {
     if (!fd || ::write(fd.get(), value, std::strlen(value)) < 0) throw Error(ErrorKind::Setup, "write sysctl", path, errno);
 }
 
+// No IPv6 on a link of ours, before it is up: caisson gives sandboxes IPv4 alone, and a
+// link-local address on the bridge would be the host's, reachable from every sandbox on it
+// (the filter drops that too, nftables.cpp). The namespace is the calling thread's: /proc/sys/net
+// shows the opener's. A kernel without IPv6 has no such file, and nothing to disable.
+void disable_ipv6(const std::string& link) {
+    const std::string path = "/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6";
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0 && errno == ENOENT) return;
+    write_sysctl(path, "1");
+}
+
 // A published port must be free on the host: a listener there would be shadowed by DNAT.
 void require_free_port(const PortMapping& p) {
     kernel::Fd s(::socket(AF_INET, (p.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
@@ -169,6 +179,7 @@ UpResult up(const UpRequest& r) {
                 throw Error::usage("--veth-bridge " + r.bridge + ": an interface of that name exists, and caisson did not make it");
             bridge_index = host.link_index(r.bridge);
             if (bridge_index == 0) throw Error(ErrorKind::Setup, "find bridge", r.bridge, ENODEV);
+            disable_ipv6(r.bridge);
             host.add_address(bridge_index, gateway.data(), subnet.prefix, r.bridge);
             host.set_up(bridge_index, r.bridge);
             // Published ports must answer on the host's loopback too: DNAT from 127.0.0.1 needs it.
@@ -187,6 +198,7 @@ UpResult up(const UpRequest& r) {
                 throw Error(ErrorKind::Setup, "create veth pair", out.host_link + ": File exists", EEXIST);
         }
         uint32_t link = host.link_index(out.host_link);
+        disable_ipv6(out.host_link);
         host.set_master(link, bridge_index, out.host_link);
         host.isolate_port(link, out.host_link);  // sandboxes on one bridge do not reach each other
         host.set_up(link, out.host_link);
@@ -197,6 +209,7 @@ UpResult up(const UpRequest& r) {
             Rtnl inside;
             uint32_t eth0 = inside.link_index("eth0");
             if (eth0 == 0) throw Error(ErrorKind::Setup, "find link", "eth0 in the sandbox", ENODEV);
+            disable_ipv6("eth0");
             inside.add_address(eth0, addr.data(), subnet.prefix, "eth0");
             inside.set_up(eth0, "eth0");
             inside.add_default_route(gateway.data());

@@ -22,8 +22,14 @@ void run(const std::string& script, const std::string& what) {
     }
 }
 
-// "add" then "delete": removes the table whether or not it existed, in the same transaction.
-std::string drop(const std::string& table) { return "add table ip " + table + "\ndelete table ip " + table + "\n"; }
+// "add" then "delete": removes the table whether or not it existed, in the same transaction;
+// of both families a table of ours has had (the bridge's was "ip" before it was "inet").
+std::string drop(const std::string& table) {
+    std::string out;
+    for (const char* family : {"ip", "inet"})
+        out += std::string("add table ") + family + " " + table + "\ndelete table " + family + " " + table + "\n";
+    return out;
+}
 
 }  // namespace
 
@@ -41,8 +47,11 @@ void replace_bridge_table(const std::string& bridge, const std::string& subnet) 
     std::string t = bridge_table(bridge);
     const std::string br = "\"" + bridge + "\"";
     // Sandboxes reach out (masqueraded) and answer; nothing new from them reaches the host
-    // itself, and nothing new reaches them but through a published port (DNAT).
-    run(drop(t) + "table ip " + t + " {\n"
+    // itself, and nothing new reaches them but through a published port (DNAT). Of both
+    // families ("inet"): the filter chains hold for IPv6 too, which the bridge and the pairs
+    // would carry between link-local addresses were it not disabled on them (bridge.cpp), and
+    // a host's `net.ipv6.conf.all.disable_ipv6=0` enables it again on every interface.
+    run(drop(t) + "table inet " + t + " {\n"
         "  chain postrouting {\n"
         "    type nat hook postrouting priority srcnat; policy accept;\n"
         "    ip saddr " + subnet + " ip daddr != " + subnet + " masquerade\n"

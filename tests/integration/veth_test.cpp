@@ -8,11 +8,18 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 
 namespace caisson::test {
 namespace {
@@ -133,6 +140,129 @@ TEST(Veth, NeitherTheHostNorOtherSandboxesAreReachable) {
     ASSERT_EQ(other.status, 0) << other.err;
     EXPECT_NE(other.probe["dials"]["tcp:10.233.0.1:7110"], "ok");  // the host's services, through the gateway
     EXPECT_NE(other.probe["dials"]["tcp:10.233.0.2:8080"], "ok");  // another sandbox on the bridge
+    EXPECT_EQ(leftovers(), "");
+}
+
+// Runs `fn` in a child that has joined process `pid`'s network namespace; its result comes
+// back through a pipe ("" if the child could not join).
+std::string in_netns_of(pid_t pid, const std::function<std::string()>& fn) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return "pipe failed";
+    pid_t c = ::fork();
+    if (c == 0) {
+        ::close(p[0]);
+        int ns = ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+        std::string r = ns >= 0 && ::setns(ns, CLONE_NEWNET) == 0 ? fn() : "";
+        (void)!::write(p[1], r.data(), r.size());
+        ::_exit(0);
+    }
+    ::close(p[1]);
+    std::string out;
+    char buf[256];
+    ssize_t n;
+    while ((n = ::read(p[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(p[0]);
+    ::waitpid(c, nullptr, 0);
+    return out;
+}
+
+std::string first_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+bool write_line(const std::string& path, const std::string& value) {
+    std::ofstream f(path);
+    f << value;
+    f.flush();
+    return f.good();
+}
+
+// The IPv6 link-local address of a link in this thread's network namespace, "" if none.
+std::string link_local(const std::string& link) {
+    std::string out;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) < 0) return out;
+    for (ifaddrs* i = list; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && link == i->ifa_name) {
+            const in6_addr& a = reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+            char text[INET6_ADDRSTRLEN] = {};
+            if (IN6_IS_ADDR_LINKLOCAL(&a)) out = ::inet_ntop(AF_INET6, &a, text, sizeof(text));
+        }
+    ::freeifaddrs(list);
+    return out;
+}
+
+// The bridge and the pairs carry IPv4 alone: IPv6 is disabled on every link caisson makes, and
+// the bridge's filter drops IPv6 too. An attack run reached a host service listening on [::]
+// at the bridge's link-local address, which the IPv4-only filter let through. Here IPv6 is
+// then enabled again on the bridge, the host's end and the sandbox's eth0, as a host's
+// `net.ipv6.conf.all.disable_ipv6=0` would, and the host's service stays out of reach.
+TEST(Veth, TheHostIsOutOfReachOverIPv6Too) {
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) GTEST_SKIP() << "this kernel has no IPv6";
+    int host_service = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(host_service, 0);
+    sockaddr_in6 any{};
+    any.sin6_family = AF_INET6;
+    any.sin6_port = htons(7111);
+    ASSERT_EQ(::bind(host_service, reinterpret_cast<sockaddr*>(&any), sizeof(any)), 0);  // every address of the host
+    ASSERT_EQ(::listen(host_service, 4), 0);
+    const std::string conf = "/proc/sys/net/ipv6/conf/";
+    const std::string host_end = "cs0ae90002";  // the pair of 10.233.0.2
+    std::string bridge_disabled, end_disabled, eth0_disabled, bridge_address, dialled;
+    RunOptions opts;
+    opts.on_ready = [&](pid_t caisson) {
+        pid_t init = 0;
+        std::ifstream("/proc/" + std::to_string(caisson) + "/task/" + std::to_string(caisson) + "/children") >> init;
+        bridge_disabled = first_line(conf + kBridge + "/disable_ipv6");
+        end_disabled = first_line(conf + host_end + "/disable_ipv6");
+        eth0_disabled = in_netns_of(init, [&] { return first_line(conf + "eth0/disable_ipv6"); });
+        // Enabled again, without duplicate address detection so that the addresses are there
+        // at once (disabled first: an address made before would still be tentative).
+        for (const std::string& link : {std::string(kBridge), host_end}) {
+            EXPECT_TRUE(write_line(conf + link + "/disable_ipv6", "1")) << link;
+            EXPECT_TRUE(write_line(conf + link + "/accept_dad", "0")) << link;
+            EXPECT_TRUE(write_line(conf + link + "/disable_ipv6", "0")) << link;
+        }
+        bridge_address = link_local(kBridge);
+        dialled = in_netns_of(init, [&]() -> std::string {
+            if (!write_line(conf + "eth0/disable_ipv6", "1") || !write_line(conf + "eth0/accept_dad", "0") ||
+                !write_line(conf + "eth0/disable_ipv6", "0"))
+                return "enable failed";
+            if (link_local("eth0").empty()) return "no address on eth0";
+            int s = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            timeval limit{2, 0};  // a dropped SYN: EINPROGRESS after 2 s
+            ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+            sockaddr_in6 to{};
+            to.sin6_family = AF_INET6;
+            to.sin6_port = htons(7111);
+            to.sin6_scope_id = ::if_nametoindex("eth0");
+            if (::inet_pton(AF_INET6, bridge_address.c_str(), &to.sin6_addr) != 1) return "no bridge address";
+            std::string r = ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0 ? "connected" : strerrorname_np(errno);
+            ::close(s);
+            return r;
+        });
+        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // ends the serving sandbox
+        sockaddr_in s{};
+        s.sin_family = AF_INET;
+        s.sin_port = htons(8080);
+        inet_pton(AF_INET, "10.233.0.2", &s.sin_addr);
+        EXPECT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&s), sizeof(s)), 0);
+        ::close(c);
+    };
+    RunResult serving = run_probe(veth_args(), {"--serve", "8080", "1"}, opts);
+    ::close(host_service);
+    EXPECT_EQ(serving.status, 0) << serving.err;
+    EXPECT_EQ(bridge_disabled, "1");
+    EXPECT_EQ(end_disabled, "1");
+    EXPECT_EQ(eth0_disabled, "1");
+    ASSERT_FALSE(bridge_address.empty()) << "IPv6 enabled again on the bridge gave it no link-local address";
+    EXPECT_NE(dialled, "connected") << "the host's service on [::]:7111 at " << bridge_address;
+    EXPECT_EQ(dialled, "EINPROGRESS") << "dropped, so the connect times out";
+    EXPECT_NE(dialled, "enable failed");
+    EXPECT_NE(dialled, "no address on eth0");
     EXPECT_EQ(leftovers(), "");
 }
 

@@ -122,6 +122,11 @@ json interfaces() {
             ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof(text));
             e["inet"] = text;
         }
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6) {
+            char text[INET6_ADDRSTRLEN] = {};
+            ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, text, sizeof(text));
+            e["inet6"].push_back(text);
+        }
     }
     ::freeifaddrs(list);
     return j;
