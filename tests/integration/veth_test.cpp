@@ -115,6 +115,18 @@ TEST(Veth, BackToBackSandboxesShareTheBridgeAndReuseAddresses) {
     EXPECT_EQ(leftovers(), "");
 }
 
+// A connection from the host to a probe serving at 10.233.0.2:8080.
+bool connect_to_the_serving_sandbox() {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    s.sin_port = htons(8080);
+    inet_pton(AF_INET, "10.233.0.2", &s.sin_addr);
+    bool ok = ::connect(c, reinterpret_cast<sockaddr*>(&s), sizeof(s)) == 0;
+    ::close(c);
+    return ok;
+}
+
 TEST(Veth, NeitherTheHostNorOtherSandboxesAreReachable) {
     int host_service = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -126,13 +138,7 @@ TEST(Veth, NeitherTheHostNorOtherSandboxesAreReachable) {
     RunOptions opts;
     opts.on_ready = [&](pid_t) {
         other = run_probe(veth_args(), {"--dial", "tcp:10.233.0.1:7110", "--dial", "tcp:10.233.0.2:8080"});
-        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // the host itself may connect in
-        sockaddr_in s{};
-        s.sin_family = AF_INET;
-        s.sin_port = htons(8080);
-        inet_pton(AF_INET, "10.233.0.2", &s.sin_addr);
-        EXPECT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&s), sizeof(s)), 0);
-        ::close(c);
+        EXPECT_TRUE(connect_to_the_serving_sandbox());  // the host itself may connect in
     };
     RunResult serving = run_probe(veth_args(), {"--serve", "8080", "1"}, opts);
     ::close(host_service);
@@ -244,13 +250,7 @@ TEST(Veth, TheHostIsOutOfReachOverIPv6Too) {
             ::close(s);
             return r;
         });
-        int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // ends the serving sandbox
-        sockaddr_in s{};
-        s.sin_family = AF_INET;
-        s.sin_port = htons(8080);
-        inet_pton(AF_INET, "10.233.0.2", &s.sin_addr);
-        EXPECT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&s), sizeof(s)), 0);
-        ::close(c);
+        EXPECT_TRUE(connect_to_the_serving_sandbox());  // which ends it
     };
     RunResult serving = run_probe(veth_args(), {"--serve", "8080", "1"}, opts);
     ::close(host_service);
