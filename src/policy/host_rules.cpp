@@ -30,7 +30,9 @@ std::optional<std::string> normalize(std::string_view name) {
 }
 
 bool matches(std::string_view pattern, std::string_view name) {
-    if (pattern == "*") return true;
+    // `*` is how unknown code is let out to learn what it reaches (`caisson learn`); the
+    // host's own services on loopback are not part of "any name".
+    if (pattern == "*") return name != "localhost" && !name.ends_with(".localhost");
     if (pattern.starts_with("*.")) {
         std::string_view suffix = pattern.substr(1);  // ".example.com"
         return name.size() > suffix.size() && name.ends_with(suffix);

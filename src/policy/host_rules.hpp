@@ -28,7 +28,8 @@ HostRule parse(std::string_view text, std::string_view what);
 std::optional<std::string> normalize(std::string_view name);
 
 // Whether `name` (normalized) matches `pattern`: equal, a `*.` pattern and a name beneath,
-// or the pattern `*`.
+// or the pattern `*`, which matches every name but `localhost` and the names beneath it:
+// those lead to the host's own loopback, which only a rule that names them opens.
 bool matches(std::string_view pattern, std::string_view name);
 
 // Whether some rule lets `name` be reached; with `port` (non-zero), on that port.

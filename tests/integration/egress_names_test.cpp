@@ -151,6 +151,24 @@ void expect_only_the_allowed_name(const RunOptions& opts) {
 
 TEST(EgressNames, OnlyTheAllowedNameIsReachedThroughCaissonsResolver) { expect_only_the_allowed_name({}); }
 
+// `--allow-host '*'` (what `caisson learn` lets unknown code out with) is every name but the
+// host's loopback: an attack run reached a service of the host on 127.0.0.1 through the name
+// localhost. The same request to a rule that names localhost is expect_only_the_allowed_name's.
+TEST(EgressNames, AnyNameIsNotTheHostsLoopback) {
+    HostEcho echo;
+    ASSERT_TRUE(echo.ok());
+    TempDir dir;
+    const std::string p = echo.port();
+    RunResult r = run_probe({"--allow-host", "*:" + p, "--ro-bind", hosts_without_localhost(dir), "/etc/hosts"},
+                            {"--resolve", "localhost", "--resolve", "a.localhost", "--http-get", "localhost:" + p});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["resolve"]["localhost"], "EAI_NONAME") << r.probe["resolve"].dump();
+    EXPECT_EQ(r.probe["resolve"]["a.localhost"], "EAI_NONAME") << r.probe["resolve"].dump();
+    EXPECT_EQ(r.probe["http_get"]["localhost:" + p].get<std::string>().find("200 OK"), std::string::npos)
+        << r.probe["http_get"].dump();
+    EXPECT_EQ(echo.requests(), 0) << "the host's loopback service was reached";
+}
+
 TEST(EgressNames, AnOrdinaryUserGetsTheSame) {
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
@@ -223,7 +241,10 @@ TEST(EgressNames, LearnWritesTheNamesReachedIntoTheRunProfile) {
     ASSERT_TRUE(echo.ok());
     TempDir dir;
     const std::string p = echo.port(), profile = dir.path() + "/run.toml";
-    RunResult r = run_caisson({"learn", "--allow-host", "*:" + p, "--ro-bind", hosts_without_localhost(dir), "/etc/hosts",
+    // `*` is any name but the host's loopback, which the test's server is on: a second rule
+    // names it (AnyNameIsNotTheHostsLoopback).
+    RunResult r = run_caisson({"learn", "--allow-host", "*:" + p, "--allow-host", "localhost:" + p, "--ro-bind",
+                               hosts_without_localhost(dir), "/etc/hosts",
                                "--ro-bind", probe_path(), kProbeInside, "--output", dir.path() + "/learned.toml",
                                "--profile-output", profile, "--no-verify", "--", kProbeInside, "--http-get", "localhost:" + p});
     ASSERT_EQ(r.status, 0) << r.err;

@@ -33,6 +33,14 @@ TEST(HostRules, NamesPortsAndWildcards) {
     EXPECT_FALSE(host_rules::allowed(rules, "badexample.com"));
     EXPECT_FALSE(host_rules::allowed(rules, "registry.npmjs.org.evil.com"));
     EXPECT_EQ(host_rules::all_ports(rules), (std::vector<uint16_t>{22, 80, 443}));
+    // Any name but the host's loopback, which a rule must name (an attack run reached a host
+    // service on 127.0.0.1 through `--allow-host '*'` and the name localhost).
+    std::vector<HostRule> any{host_rules::parse("*", "--allow-host")};
+    EXPECT_TRUE(host_rules::allowed(any, "example.com", 443));
+    for (const char* local : {"localhost", "a.localhost", "b.a.localhost"}) EXPECT_FALSE(host_rules::allowed(any, local)) << local;
+    EXPECT_TRUE(host_rules::allowed(any, "localhost.example.com"));
+    EXPECT_TRUE(host_rules::allowed({host_rules::parse("localhost", "--allow-host")}, "localhost"));
+    EXPECT_TRUE(host_rules::allowed({host_rules::parse("*.localhost", "--allow-host")}, "a.localhost"));
     for (const char* bad : {"", "*.", "a..b", "10.0.0.1", "x:0", "x:65536", "x:", "x:80,", "a b", "a/b", "*x.com"})
         EXPECT_THROW(host_rules::parse(bad, "--allow-host"), Error) << bad;
     EXPECT_FALSE(host_rules::normalize(std::string(64, 'a') + ".com"));
