@@ -19,6 +19,7 @@ inline bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_
     return i;
 }
 inline bpf_insn load32(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0); }
+inline bpf_insn load8(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_LDX | BPF_MEM | BPF_B, dst, src, off, 0); }
 inline bpf_insn store32(uint8_t dst, int16_t off, uint8_t src) { return insn(BPF_STX | BPF_MEM | BPF_W, dst, src, off, 0); }
 inline bpf_insn store32_imm(uint8_t dst, int16_t off, int32_t imm) { return insn(BPF_ST | BPF_MEM | BPF_W, dst, 0, off, imm); }
 inline bpf_insn mov_reg(uint8_t dst, uint8_t src) { return insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0); }

@@ -4,6 +4,7 @@
 
 #include <caisson/error.hpp>
 
+#include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -163,6 +164,21 @@ std::vector<bpf_insn> program(const Egress& e, Hook hook, int map_fd) {
     return out;
 }
 
+namespace {
+// The program so far, ended by its two verdicts: 1 (let through) at `allow`, 0 at `refuse`.
+std::vector<bpf_insn> with_verdicts(Assembler& a, Assembler::Label allow, Assembler::Label refuse) {
+    a.place(allow);
+    a.emit(ebpf::mov_imm(0, 1));
+    a.emit(ebpf::exit_insn());
+    a.place(refuse);
+    a.emit(ebpf::mov_imm(0, 0));
+    a.emit(ebpf::exit_insn());
+    std::vector<bpf_insn> out;
+    a.finish(out);
+    return out;
+}
+}  // namespace
+
 std::vector<bpf_insn> sock_create_program() {
     Assembler a;
     Assembler::Label refuse = a.label();
@@ -174,15 +190,28 @@ std::vector<bpf_insn> sock_create_program() {
     a.emit(ebpf::load32(2, 1, offsetof(bpf_sock, protocol)));
     a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_TCP, ok);
     a.jump_if(BPF_JMP32 | BPF_JNE, 2, IPPROTO_UDP, refuse);
-    a.place(ok);
-    a.emit(ebpf::mov_imm(0, 1));
-    a.emit(ebpf::exit_insn());
-    a.place(refuse);
-    a.emit(ebpf::mov_imm(0, 0));
-    a.emit(ebpf::exit_insn());
-    std::vector<bpf_insn> out;
-    a.finish(out);
-    return out;
+    return with_verdicts(a, ok, refuse);
+}
+
+std::vector<bpf_insn> routing_header_program() {
+    Assembler a;
+    Assembler::Label pass = a.label();
+    Assembler::Label drop = a.label();
+    // The packet from its network header; skb->protocol is the EtherType, in network order.
+    a.emit(ebpf::load32(2, 1, offsetof(__sk_buff, protocol)));
+    a.jump_if(BPF_JMP32 | BPF_JNE, 2, htons(ETH_P_IPV6), pass);
+    // The fixed header's "next header" (byte 6), copied to the stack; r1 is still the context.
+    a.emit(ebpf::mov_imm(2, 6));
+    a.emit(ebpf::mov_reg(3, 10));
+    a.emit(ebpf::add_imm(3, -8));
+    a.emit(ebpf::mov_imm(4, 1));
+    a.emit(ebpf::call(BPF_FUNC_skb_load_bytes));
+    a.jump_if(BPF_JMP | BPF_JNE, 0, 0, drop);  // unreadable: not let through
+    a.emit(ebpf::load8(2, 10, -8));
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_ROUTING, drop);
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_HOPOPTS, drop);
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_DSTOPTS, drop);
+    return with_verdicts(a, pass, drop);
 }
 
 std::optional<std::vector<uint16_t>> landlock_connect_ports(const Egress& e) {

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 namespace caisson::test {
@@ -57,6 +58,7 @@ TEST(Egress, AllowedDestinationsPassAndEveryOtherIsRefused) {
     Listener v4(false);
     ASSERT_TRUE(v4.ok());
     Listener v6(true, v4.port());  // the same port on ::1, so that only the address differs
+    if (!v6.ok() && ::access("/proc/sys/net/ipv6", F_OK) != 0) GTEST_SKIP() << "this kernel has no IPv6";
     ASSERT_TRUE(v6.ok());
     const std::string p = std::to_string(v4.port());
     TempDir dir;
@@ -157,6 +159,23 @@ TEST(Egress, NoneAllowsNothingAndNoRawOrPingSockets) {
     EXPECT_EQ(r.probe["tries"]["ping-socket"], "EPERM");
     EXPECT_EQ(r.probe["dials"]["udp:127.0.0.1:9"], "EPERM");
     EXPECT_NE(r.probe["dials"]["tcp:127.0.0.1:9"], "ECONNREFUSED");  // Landlock (EACCES) or the filter
+}
+
+// The connect and sendmsg hooks judge the socket's address; an IPv6 routing header, which
+// any socket may carry (IPV6_RTHDR), sends the packet to its first segment instead. An attack
+// run got datagrams to a forbidden address so; the egress hook refuses such packets.
+TEST(Egress, ARoutingHeaderDoesNotLeadPastTheRules) {
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) GTEST_SKIP() << "this kernel has no IPv6";
+    NetnsHolder ns([] {
+        return std::system("ip link add cstest-a type veth peer name cstest-b && ip -6 addr add fd99::1/64 dev cstest-a nodad "
+                           "&& ip link set cstest-b up && ip link set cstest-a up") == 0;
+    });
+    RunResult r = run_probe({"--net", "ns:" + ns.path(), "--allow-connect", "[fd99::3]:9"},
+                            {"--dial", "udp:[fd99::3]:9", "--dial", "udp:[fd99::2]:9", "--routed-send", "fd99::3,fd99::2,9"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dials"]["udp:[fd99::3]:9"], "ok") << "the allowed destination";
+    EXPECT_EQ(r.probe["dials"]["udp:[fd99::2]:9"], "EPERM") << "another, straight";
+    EXPECT_EQ(r.probe["routed_sends"]["fd99::3,fd99::2,9"], "EPERM") << "another, through the allowed one's header";
 }
 
 TEST(Egress, BadDestinationsAndUnsafeCombinationsAreRefusedBeforeAnythingStarts) {

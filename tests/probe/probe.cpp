@@ -1,6 +1,7 @@
 // The probe: run inside a sandbox, it reports as JSON what it sees, so that tests assert
 // on the sandbox from the inside. `probe [--write PATH]... [--read PATH]... [--wait-signal]
 // [--exit N] [--try ACTION]... [--connect PORT]... [--bind PORT]... [--dial PROTO:ADDR:PORT]... [--serve PORT COUNT] [--call NR,A0,..]...`.
+// `--routed-send ADDR6,VIA6,PORT` sends a datagram to ADDR6 through a routing header via VIA6.
 // `--try` attempts one privileged or filtered operation and records ok or the errno name:
 // mount, chown, raw-socket, ping-socket, module, x32-getpid, int80-getpid, getppid. Resource use:
 // `--alloc MB` touches that much memory, `--fork N` tries to hold N children at once,
@@ -423,6 +424,32 @@ std::string try_http_get(const std::string& spec) {
     return got;
 }
 
+// "ADDR,VIA,PORT": a UDP datagram to [ADDR]:PORT through a segment routing header whose first
+// segment is VIA, which the kernel then sends the packet to (setsockopt IPV6_RTHDR, no
+// privilege needed): ok or the errno name of the setsockopt or the send.
+std::string try_routed_send(const std::string& spec) {
+    auto c1 = spec.find(','), c2 = spec.rfind(',');
+    if (c1 == std::string::npos || c2 == c1) return "bad spec";
+    sockaddr_in6 to{}, via{};
+    to.sin6_family = AF_INET6;
+    to.sin6_port = htons(static_cast<uint16_t>(std::atoi(spec.c_str() + c2 + 1)));
+    if (::inet_pton(AF_INET6, spec.substr(0, c1).c_str(), &to.sin6_addr) != 1 ||
+        ::inet_pton(AF_INET6, spec.substr(c1 + 1, c2 - c1 - 1).c_str(), &via.sin6_addr) != 1)
+        return "bad address";
+    int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return strerrorname_np(errno);
+    // struct ipv6_sr_hdr: next header, length in 8-byte units past the first 8, type 4,
+    // segments left, first segment, flags, tag; then the segments, the last one visited first.
+    uint8_t srh[8 + 2 * 16] = {0, 4, 4, 1, 1, 0, 0, 0};
+    std::memcpy(srh + 8, &to.sin6_addr, 16);
+    std::memcpy(srh + 24, &via.sin6_addr, 16);
+    std::string r = "ok";
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh, sizeof(srh)) < 0) r = std::string("setsockopt ") + strerrorname_np(errno);
+    else if (::sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) < 0) r = strerrorname_np(errno);
+    ::close(fd);
+    return r;
+}
+
 std::string try_dial(const std::string& spec) {
     if (spec.rfind("unix:", 0) == 0) {  // "unix:PATH": a stream socket's path
         sockaddr_un a{};
@@ -583,6 +610,7 @@ int main(int argc, char** argv) {
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
         else if (a == "--serve" && i + 2 < argc) out["served"] = serve(std::atoi(argv[i + 1]), std::atoi(argv[i + 2])), i += 2;
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
+        else if (a == "--routed-send" && i + 1 < argc) out["routed_sends"][argv[i + 1]] = try_routed_send(argv[i + 1]), ++i;
         else if (a == "--resolve" && i + 1 < argc) out["resolve"][argv[i + 1]] = try_resolve(argv[i + 1]), ++i;
         else if (a == "--http-get" && i + 1 < argc) out["http_get"][argv[i + 1]] = try_http_get(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
