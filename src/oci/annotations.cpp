@@ -158,9 +158,11 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
     }
     // A pod's annotations reach its sandbox (pause) container too (containerd and CRI-O pass
     // them to both). Landlock's paths name files in the pod's images, which the admin's
-    // pause image lacks: the sandbox takes the rest (seccomp, egress, the BPF LSM), not
-    // Landlock.
-    if (landlock.enabled() && !is_pod_sandbox(annotations, container_id))
+    // pause image lacks; and egress rules would refuse it the capabilities the runtime gives
+    // it (NET_RAW: process_setup.cpp) for nothing, as pause connects nowhere and no CRI call
+    // execs into it. The sandbox takes the rest (seccomp, the BPF LSM).
+    const bool pod_sandbox = is_pod_sandbox(annotations, container_id);
+    if (landlock.enabled() && !pod_sandbox)
         out.landlock = landlock_rights::plan(landlock, landlock_abi);
     if (sp.mode == seccomp::Mode::Filter) {
         // Supervised calls (and those their conditions watch) go to the monitor first; the
@@ -189,7 +191,7 @@ CaissonProtections caisson_protections(const std::map<std::string, std::string>&
                                "' has [[supervise]] rules but does not allow sendmsg and close by number alone, "
                                "with which the process hands its listener to caisson's monitor");
     }
-    out.egress = p.egress;
+    if (!pod_sandbox) out.egress = p.egress;
     out.bpf_lsm = p.bpf_lsm;
     return out;
 }

@@ -176,6 +176,15 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         if (extra.egress.enabled() && !own_userns && (c.bounding & kUndoEgress))
             throw Error::usage("annotations org.caisson.allow-connect/deny-private: the config keeps CAP_SYS_ADMIN, CAP_NET_ADMIN "
                                "or CAP_BPF without a user namespace, with which the process could detach the egress filter");
+        // And with these, in any user namespace that owns the network namespace, it need not:
+        // packet and raw sockets (and IPv4 source routes) go around the cgroup's hooks, which
+        // judge TCP and UDP sockets' addresses (an attack run sent and received through
+        // AF_PACKET with containerd's default capabilities). caisson run refuses the same.
+        constexpr uint64_t kAroundEgress = (1ull << CAP_NET_RAW) | (1ull << CAP_NET_ADMIN);
+        if (extra.egress.enabled() && (c.bounding & kAroundEgress))
+            throw Error::usage("annotations org.caisson.allow-connect/deny-private: the config keeps CAP_NET_RAW or CAP_NET_ADMIN "
+                               "(containerd's and Docker's defaults keep NET_RAW), whose packet and raw sockets pass around "
+                               "the egress filter; drop them (a pod's securityContext.capabilities.drop)");
         // Or move itself out of the cgroup the BPF LSM programs are attached to.
         constexpr uint64_t kUndoLsm = (1ull << CAP_SYS_ADMIN) | (1ull << 39 /* CAP_BPF */);
         if (extra.bpf_lsm.enabled() && !own_userns && (c.bounding & kUndoLsm))

@@ -428,7 +428,8 @@ class Pod:
     def info(self):
         return json.loads(self.rt.PodSandboxStatus(pod_sandbox_id=self.id, verbose=True).info["info"])
 
-    def container(self, name, command, resources=None, annotations=None, start=True):
+    def container(self, name, command, resources=None, annotations=None, start=True, drop=()):
+        """drop: capabilities the container's securityContext drops ("NET_RAW")."""
         cri = self.cri
         config = cri.ContainerConfig(
             metadata=cri.ContainerMetadata(name=name), image=cri.ImageSpec(image=self.image),
@@ -436,6 +437,7 @@ class Pod:
             linux=cri.LinuxContainerConfig(
                 resources=resources or cri.LinuxContainerResources(),
                 security_context=cri.LinuxContainerSecurityContext(
+                    capabilities=cri.Capability(drop_capabilities=list(drop)),
                     namespace_options=cri.NamespaceOption(network=cri.POD, pid=self.pid_mode, ipc=cri.POD))))
         cid = self.rt.CreateContainer(pod_sandbox_id=self.id, config=config, sandbox_config=self.config).container_id
         self.containers.append(cid)

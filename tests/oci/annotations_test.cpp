@@ -309,6 +309,23 @@ TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
     RunResult undo = b.run({}, "refused");
     EXPECT_EQ(undo.status, 1);
     EXPECT_NE(undo.err.find("could detach the egress filter"), std::string::npos) << undo.err;
+
+    // CAP_NET_RAW (kept by containerd's and Docker's defaults) goes around the filter through
+    // packet sockets, in a user namespace of the container's own too (an attack run).
+    json& bounding = b.config["process"]["capabilities"]["bounding"];
+    bounding.erase(std::find(bounding.begin(), bounding.end(), "CAP_NET_ADMIN"));
+    bounding.push_back("CAP_NET_RAW");
+    b.config["annotations"] = {{"org.caisson.allow-connect", "10.0.0.0/8:9"}};
+    for (bool own_userns : {false, true}) {
+        if (own_userns) {
+            ns.push_back({{"type", "user"}});
+            b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+            b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+        }
+        RunResult raw = b.run({}, "refused");
+        EXPECT_EQ(raw.status, 1) << "own user namespace: " << own_userns;
+        EXPECT_NE(raw.err.find("CAP_NET_RAW or CAP_NET_ADMIN"), std::string::npos) << raw.err;
+    }
 }
 
 }  // namespace

@@ -329,10 +329,12 @@ TEST(OciMountOptions, SortedIntoAttributesPropagationAndData) {
 // pod's files, which the pause image lacks, so the sandbox takes the rest and not Landlock.
 // A pod cannot pass for a sandbox: each runtime's own type key wins, and the sandbox id must
 // be the container's own, which a pod cannot know.
-TEST(OciAnnotations, APodsSandboxContainerTakesAllButLandlock) {
+TEST(OciAnnotations, APodsSandboxContainerTakesAllButLandlockAndEgress) {
     const std::string id = "5f1c0ffee";
-    std::map<std::string, std::string> a{{"org.caisson.landlock-rx", "/probe"}, {"org.caisson.seccomp", "default"}};
+    std::map<std::string, std::string> a{{"org.caisson.landlock-rx", "/probe"}, {"org.caisson.seccomp", "default"},
+                                         {"org.caisson.allow-connect", "10.0.0.0/8:443"}};
     EXPECT_TRUE(caisson_protections(a, 7, id).landlock.has_value());
+    EXPECT_TRUE(caisson_protections(a, 7, id).egress.enabled());
     const std::pair<const char*, const char*> runtimes[] = {{"io.kubernetes.cri.container-type", "io.kubernetes.cri.sandbox-id"},
                                                             {"io.kubernetes.cri-o.ContainerType", "io.kubernetes.cri-o.SandboxID"}};
     for (const auto& [type, sandbox_id] : runtimes) {
@@ -342,6 +344,7 @@ TEST(OciAnnotations, APodsSandboxContainerTakesAllButLandlock) {
         EXPECT_TRUE(is_pod_sandbox(sandbox, id)) << type;
         CaissonProtections got = caisson_protections(sandbox, 7, id);
         EXPECT_FALSE(got.landlock.has_value()) << type;
+        EXPECT_FALSE(got.egress.enabled()) << type << ": pause connects nowhere, and keeps the runtime's NET_RAW";
         EXPECT_FALSE(got.seccomp.empty()) << type << ": the rest still holds";
 
         auto container = sandbox;
@@ -351,6 +354,7 @@ TEST(OciAnnotations, APodsSandboxContainerTakesAllButLandlock) {
         elsewhere[sandbox_id] = "another-id";  // a container of the pod: the sandbox id is not its own
         EXPECT_FALSE(is_pod_sandbox(elsewhere, id)) << type;
         EXPECT_TRUE(caisson_protections(elsewhere, 7, id).landlock.has_value()) << type;
+        EXPECT_TRUE(caisson_protections(elsewhere, 7, id).egress.enabled()) << type;
         auto untyped = sandbox;
         untyped.erase(type);
         EXPECT_FALSE(is_pod_sandbox(untyped, id)) << type;
