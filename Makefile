@@ -25,16 +25,18 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
+# umask 022: as root, caisson refuses to exec a helper (caisson-net, caisson-egress) that its
+# group or others could rewrite, and a build under umask 002 would make every file so.
 build: setup
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCAISSON_BENCH=ON >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS)
+	@umask 022 && cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCAISSON_BENCH=ON >/dev/null
+	@umask 022 && cmake --build $(BUILD) -j$(JOBS)
 
 # The quick start: only what building caisson needs, only the caisson executable, then
 # what this host gives it (caisson doctor) and a sandbox that shows what it isolates.
 demo:
 	@bash scripts/setup.sh --demo
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DCAISSON_BENCH=OFF >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS) --target caisson
+	@umask 022 && cmake --build $(BUILD) -j$(JOBS) --target caisson
 	@$(BUILD)/caisson doctor || true
 	@echo
 	@bash scripts/demo.sh $(BUILD)/caisson

@@ -124,7 +124,9 @@ std::string tun_unusable(uid_t caller) {
 }
 
 std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo) {
-    std::vector<std::string> a{pasta, "--foreground", "--quiet", "--config-net", "--no-map-gw",
+    // The sandbox's interface is eth0, as under --net veth: by default pasta would name it
+    // after the host's interface of the default route, which is the host's to know.
+    std::vector<std::string> a{pasta, "--foreground", "--quiet", "--config-net", "--no-map-gw", "--ns-ifname", "eth0",
                                "--tcp-ports", ports(net.publish, false), "--udp-ports", ports(net.publish, true),
                                "--tcp-ns", "none", "--udp-ns", "none",
                                "--netns", "/proc/self/fd/" + std::to_string(kPastaNetnsFd), "--pid", ready_fifo};

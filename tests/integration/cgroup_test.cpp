@@ -73,8 +73,11 @@ TEST(Cgroup, CpusThrottleABusyLoopToAboutHalf) {
     auto r = run_probe({"--cpus", "0.5", "--report", report}, {"--spin-ms", "1000"});
     ASSERT_EQ(r.status, 0) << r.err;
     double cpu_ms = r.probe["spin_cpu_ms"];
-    EXPECT_GT(cpu_ms, 350) << cpu_ms;
-    EXPECT_LT(cpu_ms, 650) << cpu_ms;
+    // Held to about half of the second: well under what an unthrottled loop gets (about 1000
+    // ms), and not starved. The lower bound is loose: on a busy machine the loop's share of
+    // a CPU, throttled or not, can be well under its quota.
+    EXPECT_GT(cpu_ms, 150) << cpu_ms;
+    EXPECT_LT(cpu_ms, 700) << cpu_ms;
     auto j = read_json(report);
     EXPECT_GT(j["cgroup"]["cpu_throttled_us"].get<double>(), 100000) << j.dump();
     double used_ms = (j["cgroup"]["cpu_user_us"].get<double>() + j["cgroup"]["cpu_system_us"].get<double>()) / 1000;

@@ -193,7 +193,9 @@ TEST(Process, TimeLimitFiresUnderAFloodOfNotifications) {
     auto r = run_probe({"--monitor", "--time-limit", "0.5", "--report", t.path() + "/r.json"},
                        {"--flood-call", std::to_string(SYS_mount), "16"});
     EXPECT_EQ(r.status, 128 + SIGKILL) << r.err.substr(0, 300);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+    // Not a measure of speed: a flood that kept the supervisor from its timer would hang the
+    // run until ctest's limit. The bound leaves a slow or busy machine room.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(10000));
     auto report = nlohmann::json::parse(std::ifstream(t.path() + "/r.json"));
     EXPECT_EQ(report["time_limit_fired"], true);
 }
