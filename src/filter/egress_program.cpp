@@ -193,24 +193,62 @@ std::vector<bpf_insn> sock_create_program() {
     return with_verdicts(a, ok, refuse);
 }
 
-std::vector<bpf_insn> routing_header_program() {
+std::vector<bpf_insn> source_route_program() {
+    constexpr uint8_t kSkb = 6, kOffset = 7, kNext = 8, kLen = 9;
+    constexpr int kWalk = 4;  // extension headers looked through before a routing header
     Assembler a;
     Assembler::Label pass = a.label();
     Assembler::Label drop = a.label();
-    // The packet from its network header; skb->protocol is the EtherType, in network order.
+    Assembler::Label v4 = a.label();
+    // Copies `bytes` bytes of the packet (from its network header) at register kOffset to the
+    // stack at fp-8, and loads the first into kNext; an unreadable packet is not let through.
+    auto copy = [&](int bytes) {
+        a.emit(ebpf::mov_reg(1, kSkb));
+        a.emit(ebpf::mov_reg(2, kOffset));
+        a.emit(ebpf::mov_reg(3, 10));
+        a.emit(ebpf::add_imm(3, -8));
+        a.emit(ebpf::mov_imm(4, bytes));
+        a.emit(ebpf::call(BPF_FUNC_skb_load_bytes));
+        a.jump_if(BPF_JMP | BPF_JNE, 0, 0, drop);
+        a.emit(ebpf::load8(kNext, 10, -8));
+    };
+    a.emit(ebpf::mov_reg(kSkb, 1));
+    // skb->protocol is the EtherType, in network order.
     a.emit(ebpf::load32(2, 1, offsetof(__sk_buff, protocol)));
+    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, htons(ETH_P_IP), v4);
     a.jump_if(BPF_JMP32 | BPF_JNE, 2, htons(ETH_P_IPV6), pass);
-    // The fixed header's "next header" (byte 6), copied to the stack; r1 is still the context.
-    a.emit(ebpf::mov_imm(2, 6));
-    a.emit(ebpf::mov_reg(3, 10));
-    a.emit(ebpf::add_imm(3, -8));
-    a.emit(ebpf::mov_imm(4, 1));
-    a.emit(ebpf::call(BPF_FUNC_skb_load_bytes));
-    a.jump_if(BPF_JMP | BPF_JNE, 0, 0, drop);  // unreadable: not let through
-    a.emit(ebpf::load8(2, 10, -8));
-    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_ROUTING, drop);
-    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_HOPOPTS, drop);
-    a.jump_if(BPF_JMP32 | BPF_JEQ, 2, IPPROTO_DSTOPTS, drop);
+    // IPv6: the fixed header's "next header" (byte 6), then through hop-by-hop and
+    // destination options headers (the kernel's own, a BIG TCP jumbo header say, come first)
+    // to a routing header, which is refused; anything else ends the walk and passes.
+    a.emit(ebpf::mov_imm(kOffset, 6));
+    copy(1);
+    a.emit(ebpf::mov_imm(kOffset, 40));
+    for (int i = 0; i < kWalk; ++i) {
+        Assembler::Label options = a.label();
+        a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_ROUTING, drop);
+        a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_HOPOPTS, options);
+        a.jump_if(BPF_JMP | BPF_JNE, kNext, IPPROTO_DSTOPTS, pass);
+        a.place(options);
+        copy(2);  // its next header, and its length in 8-byte units past the first 8
+        a.emit(ebpf::load8(kLen, 10, -7));
+        a.emit(ebpf::add_imm(kLen, 1));
+        a.emit(ebpf::insn(BPF_ALU64 | BPF_LSH | BPF_K, kLen, 0, 0, 3));
+        a.emit(ebpf::insn(BPF_ALU64 | BPF_ADD | BPF_X, kOffset, kLen, 0, 0));
+    }
+    // What follows the last header looked through: a routing header, or yet another option
+    // header (deeper than any the kernel builds itself), is refused.
+    a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_ROUTING, drop);
+    a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_HOPOPTS, drop);
+    a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_DSTOPTS, drop);
+    a.jump(pass);
+    // IPv4: no options (a header longer than 20 bytes), whose loose and strict source routes
+    // older kernels let any socket set (IP_OPTIONS, IP_RETOPTS).
+    a.place(v4);
+    a.emit(ebpf::mov_imm(kOffset, 0));
+    copy(1);
+    a.emit(ebpf::and_imm(kNext, 0x0f));
+    a.jump_if(BPF_JMP | BPF_JNE, kNext, 5, drop);
+    a.jump(pass);
     return with_verdicts(a, pass, drop);
 }
 

@@ -39,11 +39,13 @@ std::vector<bpf_insn> program(const Egress& e, Hook hook, int map_fd);
 // could pass around the rules.
 std::vector<bpf_insn> sock_create_program();
 
-// BPF_CGROUP_INET_EGRESS: no IPv6 packet whose first header after the fixed one is a routing
-// header (or a hop-by-hop or destination options header, which a routing header can follow).
-// The hooks above judge the socket's address; a routing header, which a socket may carry
-// without privilege (IPV6_RTHDR), sends the packet to its first segment instead.
-std::vector<bpf_insn> routing_header_program();
+// BPF_CGROUP_INET_EGRESS: no packet whose route a header of its own decides. The hooks above
+// judge the socket's address; a source route sends the packet to its first hop instead: an
+// IPv6 routing header, which a socket may carry without privilege (IPV6_RTHDR), found past
+// up to four hop-by-hop and destination options headers (more is refused), or IPv4 options,
+// whose source routes older kernels let any socket set (every IPv4 header with options is
+// refused).
+std::vector<bpf_insn> source_route_program();
 
 // Landlock's TCP connect rules as a second layer: the ports every allowed destination names,
 // when the policy denies by default and no allowed destination takes every port (Landlock

@@ -24,10 +24,10 @@ EgressFilter::EgressFilter(int cgroup_fd, const Egress& policy)
                                       egress::sock_create_program(), "caisson_sock", "egress filter (sock_create)");
     attach_bpf_program(cgroup_fd, raw.get(), BPF_CGROUP_INET_SOCK_CREATE, 0, "egress filter (sock_create)");
     hooks_.emplace_back("sock_create (TCP and UDP only)");
-    kernel::Fd routed = load_bpf_program(BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, egress::routing_header_program(),
-                                         "caisson_rthdr", "egress filter (IPv6 routing headers)");
-    attach_bpf_program(cgroup_fd, routed.get(), BPF_CGROUP_INET_EGRESS, 0, "egress filter (IPv6 routing headers)");
-    hooks_.emplace_back("egress (no IPv6 routing or option headers)");
+    kernel::Fd routed = load_bpf_program(BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, egress::source_route_program(),
+                                         "caisson_srcrt", "egress filter (source routes)");
+    attach_bpf_program(cgroup_fd, routed.get(), BPF_CGROUP_INET_EGRESS, 0, "egress filter (source routes)");
+    hooks_.emplace_back("egress (no source routes: IPv6 routing headers, IPv4 options)");
 }
 
 EgressReport EgressFilter::report() const {
