@@ -171,9 +171,13 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         st.filter_first = !st.no_new_privs;
         bool own_userns = false;
         for (const auto& n : spec->linux_.namespaces) own_userns = own_userns || (n.type == "user" && n.path.empty());
+        // Every capability the process could hold: the bounding set bounds what an exec may
+        // raise, but not the ambient set, nor root's exec of the inheritable set (with the
+        // runtime's own inheritable set holding them).
+        const uint64_t reachable = c.bounding | c.permitted | c.inheritable | c.ambient;
         // With these in the host's user namespace the process could detach the programs.
         constexpr uint64_t kUndoEgress = (1ull << CAP_SYS_ADMIN) | (1ull << CAP_NET_ADMIN) | (1ull << 39 /* CAP_BPF */);
-        if (extra.egress.enabled() && !own_userns && (c.bounding & kUndoEgress))
+        if (extra.egress.enabled() && !own_userns && (reachable & kUndoEgress))
             throw Error::usage("annotations org.caisson.allow-connect/deny-private: the config keeps CAP_SYS_ADMIN, CAP_NET_ADMIN "
                                "or CAP_BPF without a user namespace, with which the process could detach the egress filter");
         // And with these, in any user namespace that owns the network namespace, it need not:
@@ -181,13 +185,13 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
         // judge TCP and UDP sockets' addresses (an attack run sent and received through
         // AF_PACKET with containerd's default capabilities). caisson run refuses the same.
         constexpr uint64_t kAroundEgress = (1ull << CAP_NET_RAW) | (1ull << CAP_NET_ADMIN);
-        if (extra.egress.enabled() && (c.bounding & kAroundEgress))
+        if (extra.egress.enabled() && (reachable & kAroundEgress))
             throw Error::usage("annotations org.caisson.allow-connect/deny-private: the config keeps CAP_NET_RAW or CAP_NET_ADMIN "
                                "(containerd's and Docker's defaults keep NET_RAW), whose packet and raw sockets pass around "
                                "the egress filter; drop them (a pod's securityContext.capabilities.drop)");
         // Or move itself out of the cgroup the BPF LSM programs are attached to.
         constexpr uint64_t kUndoLsm = (1ull << CAP_SYS_ADMIN) | (1ull << 39 /* CAP_BPF */);
-        if (extra.bpf_lsm.enabled() && !own_userns && (c.bounding & kUndoLsm))
+        if (extra.bpf_lsm.enabled() && !own_userns && (reachable & kUndoLsm))
             throw Error::usage("annotations org.caisson.lsm-*: the config keeps CAP_SYS_ADMIN or CAP_BPF without a user "
                                "namespace, with which the process could leave or detach the BPF LSM programs");
     }

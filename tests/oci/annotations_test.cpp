@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/statfs.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <cstdlib>
@@ -325,6 +326,18 @@ TEST(OciAnnotations, WhatCaissonOciCannotApplyIsRefusedNamingIt) {
         RunResult raw = b.run({}, "refused");
         EXPECT_EQ(raw.status, 1) << "own user namespace: " << own_userns;
         EXPECT_NE(raw.err.find("CAP_NET_RAW or CAP_NET_ADMIN"), std::string::npos) << raw.err;
+    }
+    // Whichever set holds it: the bounding set does not bound the ambient set, nor root's exec
+    // of the inheritable one.
+    bounding.erase(std::find(bounding.begin(), bounding.end(), "CAP_NET_RAW"));
+    for (const char* set : {"inheritable", "ambient", "permitted"}) {
+        json& caps = b.config["process"]["capabilities"];
+        json before = caps.contains(set) ? caps[set] : json::array();
+        caps[set].push_back("CAP_NET_RAW");
+        RunResult raw = b.run({}, "refused");
+        EXPECT_EQ(raw.status, 1) << set;
+        EXPECT_NE(raw.err.find("CAP_NET_RAW or CAP_NET_ADMIN"), std::string::npos) << set << ": " << raw.err;
+        caps[set] = before;
     }
 }
 
