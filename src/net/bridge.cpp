@@ -58,8 +58,16 @@ void write_sysctl(const std::string& path, const char* value) {
 // shows the opener's. A kernel without IPv6 has no such file, and nothing to disable.
 void disable_ipv6(const std::string& link) {
     const std::string path = "/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6";
-    if (::access("/proc/sys/net/ipv6", F_OK) != 0 && errno == ENOENT) return;
-    write_sysctl(path, "1");
+    kernel::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    // ENOENT: a kernel without IPv6 (ipv6.disable=1 too), or a link IPv6 does not run on.
+    if (!fd && errno == ENOENT) return;
+    if (!fd || ::write(fd.get(), "1", 1) != 1) throw Error(ErrorKind::Setup, "disable IPv6 on " + link, path, errno);
+}
+
+// Whether IPv6 runs on a link of this namespace: a bridge an earlier caisson made had it.
+bool ipv6_enabled(const std::string& link) {
+    return ::access(("/proc/sys/net/ipv6/conf/" + link).c_str(), F_OK) == 0 &&
+           read_line("/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6") == "0";
 }
 
 // A published port must be free on the host: a listener there would be shadowed by DNAT.
@@ -118,6 +126,7 @@ std::vector<Lease> sweep(Rtnl& host, const LeaseDir& dir, const std::string& bri
 
 UpResult up(const UpRequest& r) {
     NetDestination subnet = net_address::parse_subnet(r.subnet, "--veth-subnet");
+    const std::string subnet_text = net_address::ipv4_text(subnet.addr.data()) + "/" + std::to_string(subnet.prefix);
     LeaseDir dir(r.bridge);
     Rtnl host;
     std::vector<Lease> live = sweep(host, dir, r.bridge, nullptr);
@@ -184,11 +193,16 @@ UpResult up(const UpRequest& r) {
             host.set_up(bridge_index, r.bridge);
             // Published ports must answer on the host's loopback too: DNAT from 127.0.0.1 needs it.
             write_sysctl("/proc/sys/net/ipv4/conf/" + r.bridge + "/route_localnet", "1");
-            replace_bridge_table(r.bridge, net_address::ipv4_text(subnet.addr.data()) + "/" + std::to_string(subnet.prefix));
+            replace_bridge_table(r.bridge, subnet_text);
             if (read_line(kForward) != "1") {
                 write_sysctl(kForward, "1");
                 dir.mark_forwarding(true);
             }
+        } else if (ipv6_enabled(r.bridge)) {
+            // A bridge an earlier caisson made, with sandboxes on it still: it takes this one's
+            // setup (no IPv6, the filter of both families, in one batch) before another joins.
+            disable_ipv6(r.bridge);
+            replace_bridge_table(r.bridge, subnet_text);
         }
         if (!host.create_veth(out.host_link, "eth0", sandbox_ns.get())) {
             // The address's last holder has ended, but its namespace, which takes the pair

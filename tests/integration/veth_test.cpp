@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace caisson::test {
@@ -238,16 +239,22 @@ TEST(Veth, TheHostIsOutOfReachOverIPv6Too) {
                 !write_line(conf + "eth0/disable_ipv6", "0"))
                 return "enable failed";
             if (link_local("eth0").empty()) return "no address on eth0";
-            int s = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            timeval limit{2, 0};  // a dropped SYN: EINPROGRESS after 2 s
-            ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
             sockaddr_in6 to{};
             to.sin6_family = AF_INET6;
             to.sin6_port = htons(7111);
             to.sin6_scope_id = ::if_nametoindex("eth0");
             if (::inet_pton(AF_INET6, bridge_address.c_str(), &to.sin6_addr) != 1) return "no bridge address";
-            std::string r = ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0 ? "connected" : strerrorname_np(errno);
-            ::close(s);
+            // EADDRNOTAVAIL while the kernel has not yet made eth0's new address usable as a
+            // source (a few milliseconds at most): asked again, up to two seconds.
+            std::string r = "EADDRNOTAVAIL";
+            for (int attempt = 0; attempt < 40 && r == "EADDRNOTAVAIL"; ++attempt) {
+                if (attempt > 0) ::usleep(50000);
+                int s = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                timeval limit{2, 0};  // a dropped SYN: EINPROGRESS after 2 s
+                ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+                r = ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0 ? "connected" : strerrorname_np(errno);
+                ::close(s);
+            }
             return r;
         });
         EXPECT_TRUE(connect_to_the_serving_sandbox());  // which ends it
@@ -263,6 +270,33 @@ TEST(Veth, TheHostIsOutOfReachOverIPv6Too) {
     EXPECT_EQ(dialled, "EINPROGRESS") << "dropped, so the connect times out";
     EXPECT_NE(dialled, "enable failed");
     EXPECT_NE(dialled, "no address on eth0");
+    EXPECT_EQ(leftovers(), "");
+}
+
+// A bridge an earlier caisson made (IPv6 on it, its filter of family ip alone), with a sandbox
+// on it still, takes this one's setup when the next sandbox joins it.
+TEST(Veth, ABridgeAnEarlierCaissonMadeTakesTodaysSetup) {
+    if (::access("/proc/sys/net/ipv6", F_OK) != 0) GTEST_SKIP() << "this kernel has no IPv6";
+    const std::string table = "caisson_cstest0";
+    std::string reenabled, joined_ipv6, tables;
+    RunResult joined;
+    RunOptions opts;
+    opts.on_ready = [&](pid_t) {
+        EXPECT_TRUE(write_line(std::string("/proc/sys/net/ipv6/conf/") + kBridge + "/disable_ipv6", "0"));
+        reenabled = first_line(std::string("/proc/sys/net/ipv6/conf/") + kBridge + "/disable_ipv6");
+        EXPECT_EQ(std::system(("nft 'delete table inet " + table + "; add table ip " + table + "'").c_str()), 0);
+        joined = run_probe(veth_args(), {});
+        joined_ipv6 = first_line(std::string("/proc/sys/net/ipv6/conf/") + kBridge + "/disable_ipv6");
+        tables = command_output("nft list tables");
+        EXPECT_TRUE(connect_to_the_serving_sandbox());
+    };
+    RunResult serving = run_probe(veth_args(), {"--serve", "8080", "1"}, opts);
+    EXPECT_EQ(serving.status, 0) << serving.err;
+    EXPECT_EQ(joined.status, 0) << joined.err;
+    EXPECT_EQ(reenabled, "0");
+    EXPECT_EQ(joined_ipv6, "1");
+    EXPECT_NE(tables.find("table inet " + table), std::string::npos) << tables;
+    EXPECT_EQ(tables.find("table ip " + table + "\n"), std::string::npos) << tables;
     EXPECT_EQ(leftovers(), "");
 }
 
