@@ -35,7 +35,7 @@ build: setup
 # what this host gives it (caisson doctor) and a sandbox that shows what it isolates.
 demo:
 	@bash scripts/setup.sh --demo
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DCAISSON_BENCH=OFF >/dev/null
+	@umask 022 && cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DCAISSON_BENCH=OFF >/dev/null
 	@umask 022 && cmake --build $(BUILD) -j$(JOBS) --target caisson
 	@$(BUILD)/caisson doctor || true
 	@echo

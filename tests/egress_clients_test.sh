@@ -55,6 +55,13 @@ HOME=/tmp/home git clone -q http://pkgs.test/repo.git /tmp/home/r 2>/dev/null &&
 HOME=/tmp/home git clone -q http://other.test/repo.git /tmp/home/r 2>/dev/null && echo reached || echo refused')"
 done
 
+# A name that leads to one of the host's own addresses (not loopback) is refused, even to
+# '*': the host itself is reached only through a rule that names localhost.
+/usr/bin/python3 -m http.server --bind 10.233.9.1 --directory "$www" 8089 >/dev/null 2>&1 & servers+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 http://10.233.9.1:8089/ && break; sleep 0.1; done
+self=$(in_world "$caisson" run --allow-host '*:8089' "${noproxy[@]}" -- sh -c "$code http://self.test:8089/" 2>>"$tmp/monitor" || true)
+check "curl a name of the host's own address, to '*'" refused "$([ "$self" = 200 ] && echo reached || echo refused)"
+
 # An ordinary user's address rules (--allow-connect): through the same proxy, no cgroup BPF.
 as_user() { in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-connect 10.233.9.3:80 "$@" 2>>"$tmp/monitor" || true; }
 check "rootless --allow-connect reaches the address" 200 "$(as_user -- sh -c "$code http://10.233.9.3/")"

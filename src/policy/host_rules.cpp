@@ -4,6 +4,8 @@
 
 #include <caisson/error.hpp>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace caisson::host_rules {
@@ -41,6 +43,10 @@ bool matches(std::string_view pattern, std::string_view name) {
 }
 
 bool allowed(const std::vector<HostRule>& rules, std::string_view name, uint16_t port) {
+    // What the C library reads as an IPv4 address (`167772161`, `0xa000001`, `10.1`) is one,
+    // which a host's resolver would hand back as it is: never a name (still no raw address).
+    in_addr a{};
+    if (::inet_aton(std::string(name).c_str(), &a) != 0) return false;
     for (const auto& r : rules)
         if (matches(r.pattern, name) && (port == 0 || std::binary_search(r.ports.begin(), r.ports.end(), port))) return true;
     return false;

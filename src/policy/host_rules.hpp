@@ -32,7 +32,8 @@ std::optional<std::string> normalize(std::string_view name);
 // those lead to the host's own loopback, which only a rule that names them opens.
 bool matches(std::string_view pattern, std::string_view name);
 
-// Whether some rule lets `name` be reached; with `port` (non-zero), on that port.
+// Whether some rule lets `name` be reached; with `port` (non-zero), on that port. A name the
+// C library reads as an IPv4 address (`167772161`, `0x7f.1`) is never let through.
 bool allowed(const std::vector<HostRule>& rules, std::string_view name, uint16_t port = 0);
 
 // Every port some rule allows, sorted and unique.

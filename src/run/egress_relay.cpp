@@ -211,29 +211,68 @@ private:
     // `localhost` itself), link-local addresses (the cloud's metadata service), unspecified,
     // multicast and broadcast addresses, and the block caisson hands out. IPv4 inside IPv6
     // is judged as IPv4. A name that the host resolves there (a DNS rebinding) is refused.
+    //
+    // Nor the host's own other addresses (a bridge's, the LAN's), where its services listen
+    // too: the host itself is reached only through a rule that names localhost.
     bool forbidden(const sockaddr_storage& ss, const std::string& name) const {
-        if (ss.ss_family == AF_INET && !egress_.deny.empty()) {
-            // --deny-private: what a name leads to is judged as a raw address would be.
-            const auto* a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
-            if (listed(egress_.deny, a, 0) && !listed(egress_.allow, a, 0)) return true;
+        if (!egress_.deny.empty()) {
+            // --deny-private: what a name leads to is judged as a raw address would be, IPv4
+            // inside IPv6 as IPv4.
+            const uint8_t* a = nullptr;
+            bool v6 = false;
+            if (ss.ss_family == AF_INET) {
+                a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
+            } else if (ss.ss_family == AF_INET6) {
+                const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+                v6 = !IN6_IS_ADDR_V4MAPPED(&a6);
+                a = v6 ? a6.s6_addr : a6.s6_addr + 12;
+            }
+            if (a && listed(egress_.deny, v6, a, 0) && !listed(egress_.allow, v6, a, 0)) return true;
         }
-        return always_forbidden(ss, name);
+        if (always_forbidden(ss, name)) return true;
+        return !is_local_name(name) && host_local(ss);
     }
 
-    // Whether an IPv4 address (and port, 0: any) is among `list`'s destinations.
-    static bool listed(const std::vector<NetDestination>& list, const uint8_t* a, uint16_t port) {
+    // Whether an address (IPv4: 4 bytes, IPv6: 16) and port (0: any) is among `list`'s
+    // destinations of its family.
+    static bool listed(const std::vector<NetDestination>& list, bool v6, const uint8_t* a, uint16_t port) {
         for (const auto& d : list) {
-            if (d.v6) continue;
-            const uint32_t want = static_cast<uint32_t>(d.addr[0]) << 24 | d.addr[1] << 16 | d.addr[2] << 8 | d.addr[3];
-            const uint32_t have = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
-            const uint32_t mask = d.prefix ? ~0u << (32 - d.prefix) : 0;
-            if ((want & mask) == (have & mask) && (port == 0 || (port >= d.port_lo && port <= d.port_hi))) return true;
+            if (d.v6 != v6) continue;
+            unsigned bits = d.prefix;
+            bool same = true;
+            for (unsigned i = 0; bits > 0 && same; ++i, bits = bits >= 8 ? bits - 8 : 0) {
+                const uint8_t mask = static_cast<uint8_t>(bits >= 8 ? 0xff : 0xff << (8 - bits));
+                same = (d.addr[i] & mask) == (a[i] & mask);
+            }
+            if (same && (port == 0 || (port >= d.port_lo && port <= d.port_hi))) return true;
         }
         return false;
     }
 
+    static bool is_local_name(const std::string& name) { return name == "localhost" || name.ends_with(".localhost"); }
+
+    // Whether an address is one of the host's own: the route to it takes it as its own
+    // source. A UDP socket's connect looks the route up and sends nothing. Not known: true.
+    static bool host_local(const sockaddr_storage& ss) {
+        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) return true;
+        kernel::Fd s(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (!s) return true;
+        sockaddr_storage to = ss, me{};
+        const bool v4 = ss.ss_family == AF_INET;
+        socklen_t len = v4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6), mine = sizeof(me);
+        if (v4) reinterpret_cast<sockaddr_in*>(&to)->sin_port = htons(9);
+        else reinterpret_cast<sockaddr_in6*>(&to)->sin6_port = htons(9);
+        // No route: nothing of the host's, and the connection itself will fail.
+        if (::connect(s.get(), reinterpret_cast<sockaddr*>(&to), len) < 0) return errno != ENETUNREACH && errno != EHOSTUNREACH;
+        if (::getsockname(s.get(), reinterpret_cast<sockaddr*>(&me), &mine) < 0) return true;
+        if (v4)
+            return reinterpret_cast<sockaddr_in*>(&me)->sin_addr.s_addr == reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr;
+        return std::memcmp(&reinterpret_cast<sockaddr_in6*>(&me)->sin6_addr, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr,
+                           16) == 0;
+    }
+
     static bool always_forbidden(const sockaddr_storage& ss, const std::string& name) {
-        const bool local_name = name == "localhost" || name.ends_with(".localhost");
+        const bool local_name = is_local_name(name);
         const uint8_t* v4 = nullptr;
         uint8_t mapped[4];
         if (ss.ss_family == AF_INET) {
@@ -349,7 +388,7 @@ private:
         const uint16_t port = ntohs(local.sin_port);
         if (local.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && port == kEgressProxyPort) return proxy_request(c);
         const auto* raw = reinterpret_cast<const uint8_t*>(&local.sin_addr);
-        if (!egress_.allow.empty() && listed(egress_.allow, raw, port) && !(raw[0] == kBlock[0] && raw[1] == kBlock[1])) {
+        if (!egress_.allow.empty() && listed(egress_.allow, false, raw, port) && !(raw[0] == kBlock[0] && raw[1] == kBlock[1])) {
             // An address --allow-connect lists (an ordinary user's): straight there.
             char addr[INET_ADDRSTRLEN] = "?";
             ::inet_ntop(AF_INET, &local.sin_addr, addr, sizeof(addr));

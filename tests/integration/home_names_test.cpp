@@ -46,10 +46,10 @@ TEST(HomeNames, EveryMaskOfTheListHidesWhatItNames) {
     ASSERT_GT(masks.size(), 30u);
     std::vector<std::string> probe_args;
     for (const auto& m : masks) {
-        plant(home.path(), m, kUnprivilegedUid);
+        ASSERT_NO_FATAL_FAILURE(plant(home.path(), m, kUnprivilegedUid));
         probe_args.insert(probe_args.end(), {"--read", home.path() + "/" + m});
     }
-    plant(home.path(), "notes.txt", kUnprivilegedUid);
+    ASSERT_NO_FATAL_FAILURE(plant(home.path(), "notes.txt", kUnprivilegedUid));
     probe_args.insert(probe_args.end(), {"--read", home.path() + "/notes.txt"});
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
@@ -62,7 +62,7 @@ TEST(HomeNames, EveryMaskOfTheListHidesWhatItNames) {
 
 TEST(HomeNames, ASecretWithASecondNameIsRefused) {
     TempDir home(kUnprivilegedUid), elsewhere(kUnprivilegedUid);
-    plant(home.path(), ".ssh/id_ed25519", kUnprivilegedUid, 0600);
+    ASSERT_NO_FATAL_FAILURE(plant(home.path(), ".ssh/id_ed25519", kUnprivilegedUid, 0600));
     ASSERT_EQ(::link((home.path() + "/.ssh/id_ed25519").c_str(), (elsewhere.path() + "/key").c_str()), 0);
     RunOptions o;
     o.as_uid = kUnprivilegedUid;
@@ -96,7 +96,7 @@ TEST(HomeNames, ASecondMountOfAHiddenHomeIsHiddenToo) {
     ASSERT_FALSE(home.path().empty());
     ASSERT_FALSE(mnt.path().empty());
     ::chmod(mnt.path().c_str(), 0755);
-    plant(home.path(), ".ssh/id_rsa", 0);  // 0644: the sandbox's ids could read it, were it there
+    ASSERT_NO_FATAL_FAILURE(plant(home.path(), ".ssh/id_rsa", 0));  // 0644: the sandbox's ids could read it, were it there
     ::chmod(home.path().c_str(), 0755);
     ::chmod((home.path() + "/.ssh").c_str(), 0755);
     RunOptions o;

@@ -1,7 +1,8 @@
 # A test host for egress by name, sourced by tests/egress_clients_test.sh and
 # bench/egress_names.sh: a network namespace of its own (held by a sleeping process) a veth
 # pair away at 10.233.9.2 (and 10.233.9.3, which no name leads to), serving HTTP (80) and HTTPS with a self-signed certificate (443)
-# from $tmp/www, and DNS (dnsmasq) for pkgs.test and other.test, both that address. Nothing
+# from $tmp/www, and DNS (dnsmasq) for pkgs.test and other.test, both that address, and
+# self.test, the host's own end of the pair (10.233.9.1). Nothing
 # leaves the machine. `in_world COMMAND...` runs a command in a mount namespace of its own
 # where /etc/resolv.conf names that resolver and /etc/hosts lists neither name, as caisson
 # and its sandbox then see them. Everything goes at the caller's exit (an EXIT trap).
@@ -70,7 +71,8 @@ PY
 servers=()
 nsenter -t "$holder" -n /usr/bin/python3 "$tmp/serve.py" "$www" "$tmp/cert.pem" "$tmp/key.pem" > "$tmp/serve.out" 2>"$tmp/serve.err" & servers+=($!)
 nsenter -t "$holder" -n dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=10.233.9.2 --bind-interfaces --port 53 \
-  --address=/pkgs.test/10.233.9.2 --address=/other.test/10.233.9.2 --pid-file= --user=root 2>"$tmp/dns.err" & servers+=($!)
+  --address=/pkgs.test/10.233.9.2 --address=/other.test/10.233.9.2 --address=/self.test/10.233.9.1 \
+  --pid-file= --user=root 2>"$tmp/dns.err" & servers+=($!)
 for _ in $(seq 100); do grep -q ready "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$tmp/serve.out" || { echo "FAIL: the test host's server did not start"; cat "$tmp/serve.err"; exit 1; }
 # The resolver answers before anything asks it.

@@ -41,6 +41,12 @@ TEST(HostRules, NamesPortsAndWildcards) {
     EXPECT_TRUE(host_rules::allowed(any, "localhost.example.com"));
     EXPECT_TRUE(host_rules::allowed({host_rules::parse("localhost", "--allow-host")}, "localhost"));
     EXPECT_TRUE(host_rules::allowed({host_rules::parse("*.localhost", "--allow-host")}, "a.localhost"));
+    EXPECT_FALSE(host_rules::allowed(any, *host_rules::normalize("LOCALHOST.")));
+    // Addresses in a name's clothes, which the host's resolver hands back as they are.
+    for (const char* numeric : {"167772161", "0xa000001", "10.1", "0x7f.1", "2130706433"})
+        EXPECT_FALSE(host_rules::allowed(any, numeric)) << numeric;
+    EXPECT_FALSE(host_rules::allowed({host_rules::parse("0xa000001", "--allow-host")}, "0xa000001"));
+    EXPECT_TRUE(host_rules::allowed(any, "1password.com"));
     for (const char* bad : {"", "*.", "a..b", "10.0.0.1", "x:0", "x:65536", "x:", "x:80,", "a b", "a/b", "*x.com"})
         EXPECT_THROW(host_rules::parse(bad, "--allow-host"), Error) << bad;
     EXPECT_FALSE(host_rules::normalize(std::string(64, 'a') + ".com"));
