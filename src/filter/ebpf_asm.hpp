@@ -59,6 +59,11 @@ public:
         fixups_.push_back({code_.size(), l});
         emit(insn(code | BPF_K, reg, 0, 0, imm));
     }
+    // A conditional jump comparing two registers (`code`'s class and operation, BPF_X).
+    void jump_if_reg(uint8_t code, uint8_t dst, uint8_t src, Label l) {
+        fixups_.push_back({code_.size(), l});
+        emit(insn(code | BPF_X, dst, src, 0, 0));
+    }
     void jump(Label l) {
         fixups_.push_back({code_.size(), l});
         emit(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0));

@@ -5,6 +5,7 @@
 #include <caisson/error.hpp>
 
 #include <linux/if_ether.h>
+#include <netinet/ip.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -241,14 +242,43 @@ std::vector<bpf_insn> source_route_program() {
     a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_HOPOPTS, drop);
     a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPPROTO_DSTOPTS, drop);
     a.jump(pass);
-    // IPv4: no options (a header longer than 20 bytes), whose loose and strict source routes
-    // older kernels let any socket set (IP_OPTIONS, IP_RETOPTS).
+    // IPv4: no loose or strict source route among the options, which older kernels let any
+    // socket set (IP_OPTIONS, IP_RETOPTS). The other options pass (record route, timestamps,
+    // a host's CIPSO labels), as the kernel reads them: up to an end-of-list, one byte for a
+    // no-operation, else a type and a length of at least two.
+    constexpr int16_t kEnd = -16;  // the header's length, on the stack
     a.place(v4);
     a.emit(ebpf::mov_imm(kOffset, 0));
     copy(1);
     a.emit(ebpf::and_imm(kNext, 0x0f));
-    a.jump_if(BPF_JMP | BPF_JNE, kNext, 5, drop);
-    a.jump(pass);
+    a.jump_if(BPF_JMP | BPF_JEQ, kNext, 5, pass);
+    a.jump_if(BPF_JMP | BPF_JLT, kNext, 5, drop);
+    a.emit(ebpf::insn(BPF_ALU64 | BPF_LSH | BPF_K, kNext, 0, 0, 2));
+    a.emit(ebpf::store32(10, kEnd, kNext));
+    a.emit(ebpf::mov_imm(kOffset, 20));
+    for (int i = 0; i < 40; ++i) {  // 40 bytes of options at most, one a step at least
+        Assembler::Label next = a.label();
+        Assembler::Label sized = a.label();
+        a.emit(ebpf::load32(kLen, 10, kEnd));
+        a.jump_if_reg(BPF_JMP | BPF_JGE, kOffset, kLen, pass);
+        copy(1);
+        a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPOPT_END, pass);
+        a.jump_if(BPF_JMP | BPF_JNE, kNext, IPOPT_NOOP, sized);
+        a.emit(ebpf::add_imm(kOffset, 1));
+        a.jump(next);
+        a.place(sized);
+        a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPOPT_LSRR, drop);
+        a.jump_if(BPF_JMP | BPF_JEQ, kNext, IPOPT_SSRR, drop);
+        a.emit(ebpf::add_imm(kOffset, 1));
+        copy(1);  // the option's length
+        a.emit(ebpf::add_imm(kOffset, -1));
+        a.jump_if(BPF_JMP | BPF_JLT, kNext, 2, drop);
+        a.emit(ebpf::insn(BPF_ALU64 | BPF_ADD | BPF_X, kOffset, kNext, 0, 0));
+        a.place(next);
+    }
+    a.emit(ebpf::load32(kLen, 10, kEnd));
+    a.jump_if_reg(BPF_JMP | BPF_JGE, kOffset, kLen, pass);
+    a.jump(drop);
     return with_verdicts(a, pass, drop);
 }
 

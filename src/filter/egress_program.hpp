@@ -42,9 +42,9 @@ std::vector<bpf_insn> sock_create_program();
 // BPF_CGROUP_INET_EGRESS: no packet whose route a header of its own decides. The hooks above
 // judge the socket's address; a source route sends the packet to its first hop instead: an
 // IPv6 routing header, which a socket may carry without privilege (IPV6_RTHDR), found past
-// up to four hop-by-hop and destination options headers (more is refused), or IPv4 options,
-// whose source routes older kernels let any socket set (every IPv4 header with options is
-// refused).
+// up to four hop-by-hop and destination options headers (more is refused), or an IPv4 loose
+// or strict source route option, which older kernels let any socket set (the other options
+// pass).
 std::vector<bpf_insn> source_route_program();
 
 // Landlock's TCP connect rules as a second layer: the ports every allowed destination names,

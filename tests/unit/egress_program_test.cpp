@@ -72,16 +72,36 @@ TEST(EgressProgram, SourceRoutesAreRefusedAndTheRestPasses) {
     }
     std::vector<uint8_t> ipv4(20, 0);
     ipv4[0] = 0x45;
-    std::vector<uint8_t> ipv4_options(24, 0);
-    ipv4_options[0] = 0x46;
-    ipv4_options[20] = 0x83;  // loose source route
+    // An IPv4 header with these options, padded with end-of-list to a multiple of four.
+    auto with_options = [&](std::vector<uint8_t> options) {
+        while (options.size() % 4) options.push_back(0);
+        std::vector<uint8_t> p = ipv4;
+        p[0] = static_cast<uint8_t>(0x40 | (5 + options.size() / 4));
+        p.insert(p.end(), options.begin(), options.end());
+        return frame(ETH_P_IP, p);
+    };
+    const std::vector<uint8_t> lsrr = {0x83, 7, 4, 10, 0, 0, 2}, ssrr = {0x89, 7, 4, 10, 0, 0, 2};
+    const std::vector<uint8_t> record_route = {0x07, 7, 4, 0, 0, 0, 0}, timestamp = {0x44, 4, 5, 0};
+    const std::vector<uint8_t> cipso = {0x86, 10, 0, 0, 0, 1, 0x01, 4, 0, 0};
+    // A destination options header of 16 bytes whose second half looks like a header of its
+    // own (next: UDP), then another that leads to a routing header: the walk must skip 16
+    // bytes, not 8, to see it.
+    std::vector<uint8_t> long_options = {IPPROTO_DSTOPTS, 1, 0, 0, 0, 0, 0, 0, IPPROTO_UDP, 0, 0, 0, 0, 0, 0, 0};
     const struct {
         const char* what;
         std::vector<uint8_t> data;
         int verdict;
     } cases[] = {
         {"IPv4", frame(ETH_P_IP, ipv4), 1},
-        {"IPv4 with options (a loose source route)", frame(ETH_P_IP, ipv4_options), 0},
+        {"IPv4, a loose source route", with_options(lsrr), 0},
+        {"IPv4, a strict source route", with_options(ssrr), 0},
+        {"IPv4, no-operations then a loose source route", with_options(std::vector<uint8_t>{1, 1, 1} + lsrr), 0},
+        {"IPv4, record route then a strict source route", with_options(record_route + ssrr), 0},
+        {"IPv4, record route", with_options(record_route), 1},
+        {"IPv4, a timestamp", with_options(timestamp), 1},
+        {"IPv4, a CIPSO label", with_options(cipso), 1},
+        {"IPv4, a source route after the end of the list", with_options(std::vector<uint8_t>{0} + lsrr), 1},
+        {"IPv4, an option of length 1", with_options({0x07, 1}), 0},
         {"IPv6 TCP", frame(ETH_P_IPV6, ipv6(IPPROTO_TCP)), 1},
         {"IPv6 UDP", frame(ETH_P_IPV6, ipv6(IPPROTO_UDP)), 1},
         {"IPv6 routing header", frame(ETH_P_IPV6, ipv6(IPPROTO_ROUTING, ext8(IPPROTO_UDP))), 0},
@@ -100,6 +120,8 @@ TEST(EgressProgram, SourceRoutesAreRefusedAndTheRestPasses) {
          0},
         {"IPv6 whose option header leads past the packet to another", frame(ETH_P_IPV6, ipv6(IPPROTO_HOPOPTS, {IPPROTO_DSTOPTS, 200})),
          0},
+        {"IPv6 a 16-byte destination options header then a routing header",
+         frame(ETH_P_IPV6, ipv6(IPPROTO_DSTOPTS, long_options + ext8(IPPROTO_ROUTING) + ext8(IPPROTO_UDP))), 0},
         {"ARP (neither)", frame(ETH_P_ARP, std::vector<uint8_t>(28, 0)), 1},
     };
     for (const auto& c : cases) EXPECT_EQ(run(prog.get(), c.data), c.verdict) << c.what;
