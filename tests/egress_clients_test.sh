@@ -57,10 +57,25 @@ done
 
 # A name that leads to one of the host's own addresses (not loopback) is refused, even to
 # '*': the host itself is reached only through a rule that names localhost.
-/usr/bin/python3 -m http.server --bind 10.233.9.1 --directory "$www" 8089 >/dev/null 2>&1 & servers+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 http://10.233.9.1:8089/ && break; sleep 0.1; done
-self=$(in_world "$caisson" run --allow-host '*:8089' "${noproxy[@]}" -- sh -c "$code http://self.test:8089/" 2>>"$tmp/monitor" || true)
-check "curl a name of the host's own address, to '*'" refused "$([ "$self" = 200 ] && echo reached || echo refused)"
+# The test's own server on each of the host's two addresses, there before the sandbox asks.
+for a in 10.233.9.1 10.233.9.4; do
+  /usr/bin/python3 -m http.server --bind $a --directory "$www" 8089 >/dev/null 2>&1 & servers+=($!)
+  for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 http://$a:8089/ && break; sleep 0.1; done
+  check "the host's server on $a answers the host" 200 "$(curl -s -o /dev/null -w %{http_code} --max-time 5 http://$a:8089/)"
+done
+for name in self.test self2.test; do  # the primary address, and a secondary one
+  self=$(in_world "$caisson" run --monitor --allow-host '*:8089' "${noproxy[@]}" -- sh -c "$code http://$name:8089/" 2>>"$tmp/monitor" || true)
+  check "curl $name, the host's own address, to '*'" refused "$([ "$self" = 200 ] && echo reached || echo refused)"
+  check "the monitor says why for $name" yes "$(grep -q "refused dns $name (it resolves only to addresses no name may reach" "$tmp/monitor" && echo yes || echo no)"
+done
+
+# Root's --deny-private beside --allow-host is the proxy's too (the sandbox has lo alone): it
+# holds the names (pkgs.test leads to a private address), and --allow-connect's exceptions.
+dp=$(in_world "$caisson" run --monitor --allow-host pkgs.test --deny-private "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)
+check "--deny-private holds a name that leads to a private address" refused "$([ "$dp" = 200 ] && echo reached || echo refused)"
+check "the monitor says why for pkgs.test" yes "$(grep -q "refused dns pkgs.test (it resolves only to addresses no name may reach" "$tmp/monitor" && echo yes || echo no)"
+check "--deny-private with --allow-connect's exception for the address" 200 \
+  "$(in_world "$caisson" run --allow-host pkgs.test --deny-private --allow-connect 10.233.9.2:80 "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)"
 
 # An ordinary user's address rules (--allow-connect): through the same proxy, no cgroup BPF.
 as_user() { in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-connect 10.233.9.3:80 "$@" 2>>"$tmp/monitor" || true; }

@@ -147,9 +147,11 @@ EgressProxy::EgressProxy(const Policy& p, pid_t sandbox_pid, bool as_root, int m
     plan.block_prefix = 16;
     name_servers(p, plan);
     plan.tcp_ports = host_rules::all_ports(p.network.allow_hosts);
-    // An ordinary user's --allow-connect: each prefix made local on the sandbox's lo, and a
-    // listener for each of its ports (preflight bounds them).
-    const bool addresses = !as_root && p.egress.enabled();
+    // --allow-connect: each prefix made local on the sandbox's lo, and a listener for each of
+    // its ports (preflight bounds them); and --deny-private judged here, for the names too.
+    // An ordinary user's always; root's beside --allow-host (the launcher attaches no cgroup
+    // filter then).
+    const bool addresses = p.egress.enabled();
     if (addresses)
         for (const auto& d : p.egress.allow) {
             if (d.v6) continue;

@@ -9,6 +9,7 @@
 #include "kernel/syscalls.hpp"
 #include "mech/egress_listeners.hpp"
 #include "mech/monitor_line.hpp"
+#include "mech/route_lookup.hpp"
 #include "policy/dns_message.hpp"
 #include "policy/host_rules.hpp"
 #include "policy/http_head.hpp"
@@ -26,6 +27,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/rtnetlink.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -195,7 +197,8 @@ private:
         Addresses up = lookup(name, &err);
         if (up.empty()) {
             if (err == 0) {  // it resolved, but only to addresses no name may lead to
-                refused("dns " + name + " (it resolves only to loopback, link-local, multicast or unspecified addresses)");
+                refused("dns " + name + " (it resolves only to addresses no name may reach: the host's own, loopback, "
+                        "link-local, multicast, unspecified, or --deny-private's)");
                 return dns_message::answer(query.data(), q, dns_message::Rcode::NxDomain);
             }
             const bool none = err == EAI_NONAME || err == EAI_NODATA;
@@ -214,7 +217,7 @@ private:
     //
     // Nor the host's own other addresses (a bridge's, the LAN's), where its services listen
     // too: the host itself is reached only through a rule that names localhost.
-    bool forbidden(const sockaddr_storage& ss, const std::string& name) const {
+    bool forbidden(const sockaddr_storage& ss, const std::string& name, uint16_t port) const {
         if (!egress_.deny.empty()) {
             // --deny-private: what a name leads to is judged as a raw address would be, IPv4
             // inside IPv6 as IPv4.
@@ -223,14 +226,17 @@ private:
             if (ss.ss_family == AF_INET) {
                 a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
             } else if (ss.ss_family == AF_INET6) {
+                // IPv4 inside IPv6 (mapped, NAT64, 6to4) as the IPv4 address it carries.
                 const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
-                v6 = !IN6_IS_ADDR_V4MAPPED(&a6);
-                a = v6 ? a6.s6_addr : a6.s6_addr + 12;
+                static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+                if (IN6_IS_ADDR_V4MAPPED(&a6) || std::memcmp(a6.s6_addr, nat64, 12) == 0) a = a6.s6_addr + 12;
+                else if (a6.s6_addr[0] == 0x20 && a6.s6_addr[1] == 0x02) a = a6.s6_addr + 2;
+                else a = a6.s6_addr, v6 = true;
             }
             if (a && listed(egress_.deny, v6, a, 0) && !listed(egress_.allow, v6, a, 0)) return true;
         }
         if (always_forbidden(ss, name)) return true;
-        return !is_local_name(name) && host_local(ss);
+        return !is_local_name(name) && host_local(ss, port);
     }
 
     // Whether an address (IPv4: 4 bytes, IPv6: 16) and port (0: any) is among `list`'s
@@ -251,24 +257,12 @@ private:
 
     static bool is_local_name(const std::string& name) { return name == "localhost" || name.ends_with(".localhost"); }
 
-    // Whether an address is one of the host's own: the route to it takes it as its own
-    // source. A UDP socket's connect looks the route up and sends nothing. Not known: true.
-    static bool host_local(const sockaddr_storage& ss) {
-        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) return true;
-        kernel::Fd s(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        if (!s) return true;
-        sockaddr_storage to = ss, me{};
-        const bool v4 = ss.ss_family == AF_INET;
-        socklen_t len = v4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6), mine = sizeof(me);
-        if (v4) reinterpret_cast<sockaddr_in*>(&to)->sin_port = htons(9);
-        else reinterpret_cast<sockaddr_in6*>(&to)->sin6_port = htons(9);
-        // No route: nothing of the host's, and the connection itself will fail.
-        if (::connect(s.get(), reinterpret_cast<sockaddr*>(&to), len) < 0) return errno != ENETUNREACH && errno != EHOSTUNREACH;
-        if (::getsockname(s.get(), reinterpret_cast<sockaddr*>(&me), &mine) < 0) return true;
-        if (v4)
-            return reinterpret_cast<sockaddr_in*>(&me)->sin_addr.s_addr == reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr;
-        return std::memcmp(&reinterpret_cast<sockaddr_in6*>(&me)->sin6_addr, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr,
-                           16) == 0;
+    // Whether an address is one of the host's own, or one a connection could not be judged
+    // for: the kernel's route to it, for a TCP connection to `port`, is not another
+    // machine's. Not known: true.
+    static bool host_local(const sockaddr_storage& ss, uint16_t port) {
+        const int type = mech::route_type(ss, port);
+        return type != RTN_UNICAST && type != RTN_UNREACHABLE;
     }
 
     static bool always_forbidden(const sockaddr_storage& ss, const std::string& name) {
@@ -317,7 +311,7 @@ private:
         for (addrinfo* a = res; a; a = a->ai_next) {
             sockaddr_storage ss{};
             std::memcpy(&ss, a->ai_addr, std::min<size_t>(a->ai_addrlen, sizeof(ss)));
-            if (!forbidden(ss, name)) out.push_back(ss);
+            if (!forbidden(ss, name, 0)) out.push_back(ss);  // any port: each connection is judged again
         }
         ::freeaddrinfo(res);
         return out;
@@ -596,8 +590,12 @@ private:
     kernel::Fd connect_upstream(const std::string& name, uint16_t port, Addresses addrs, bool judged = true) {
         if (addrs.empty()) addrs = lookup(name, nullptr);
         if (addrs.empty()) refused("connect " + name + ":" + std::to_string(port) + " (the host resolves it to nothing it may reach)");
+        size_t judged_out = 0;
         for (auto& ss : addrs) {
-            if (judged && forbidden(ss, name)) continue;
+            if (judged && forbidden(ss, name, port)) {
+                ++judged_out;
+                continue;
+            }
             socklen_t len;
             if (ss.ss_family == AF_INET) {
                 reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(port);
@@ -622,6 +620,11 @@ private:
             (void)::fcntl(s.get(), F_SETFL, flags & ~O_NONBLOCK);
             return s;
         }
+        // Said when every address the name had was judged out since it was answered (it
+        // became one of the host's own, say); a connection that failed is the network's.
+        if (!addrs.empty() && judged_out == addrs.size())
+            refused("connect " + name + ":" + std::to_string(port) + " (it leads only to addresses no name may reach: " +
+                    "the host's own, loopback, link-local, --deny-private's, or ones that could not be judged)");
         return kernel::Fd();
     }
 

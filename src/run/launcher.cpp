@@ -344,8 +344,10 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     // kill remains otherwise, and the report says which).
     const bool teardown_cgroup = !p.resources.any() && !p.namespaces.pid && caller_uid == 0;
     // An ordinary user's address rules are the egress proxy's (run/egress_proxy), root's the
-    // cgroup BPF filter's.
-    const bool egress_filter = p.egress.enabled() && caller_uid == 0;
+    // cgroup BPF filter's; beside --allow-host, the proxy's for root too: the sandbox has lo
+    // alone, where the proxy's resolver and listeners are, which the filter would judge as
+    // the loopback and private addresses they are.
+    const bool egress_filter = p.egress.enabled() && caller_uid == 0 && p.network.allow_hosts.empty();
     const bool needs_cgroup = p.resources.any() || egress_filter || (p.bpf_lsm.enabled() && !p.bpf_lsm.best_effort) ||
                               learn_trace.has_value();
     const char* const no_v2_for_egress = "--allow-connect/--deny-private: the egress filter needs a cgroup v2 hierarchy (none is mounted)";

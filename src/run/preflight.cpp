@@ -342,19 +342,21 @@ void preflight(const Policy& p, bool as_root) {
     if (!p.network.publish.empty() && p.network.kind == Network::Kind::Loopback)
         throw Error::usage("--publish: needs --net veth or --net user");
     if (p.egress.enabled()) {
-        if (!as_root) {
+        if (!as_root || !p.network.allow_hosts.empty()) {
             // An ordinary user's address rules are enforced by caisson's egress proxy (the
-            // cgroup BPF filter is root's): the allowed prefixes are put on the sandbox's lo,
-            // where the proxy's listeners take the connections and make them, TCP only.
+            // cgroup BPF filter is root's), and root's beside --allow-host (whose proxy is the
+            // way out): the allowed prefixes are put on the sandbox's lo, where the proxy's
+            // listeners take the connections and make them, TCP only.
             if (!ns.net || p.network.kind != Network::Kind::Loopback)
                 throw Error::usage("--allow-connect/--deny-private as an ordinary user: enforced by caisson's proxy, which must be "
                                    "the sandbox's only way out: needs --net none (the default)");
             size_t ports = host_rules::all_ports(p.network.allow_hosts).size();
             for (const auto& d : p.egress.allow) {
-                if (d.v6) throw Error::usage("--allow-connect " + d.text + ": IPv6 destinations need root (the cgroup BPF filter)");
-                if (d.prefix < 8) throw Error::usage("--allow-connect " + d.text + ": as an ordinary user, a prefix of /8 or narrower");
+                if (d.v6)
+                    throw Error::usage("--allow-connect " + d.text + ": IPv6 destinations need root and no --allow-host (the cgroup BPF filter)");
+                if (d.prefix < 8) throw Error::usage("--allow-connect " + d.text + ": as an ordinary user or beside --allow-host, a prefix of /8 or narrower");
                 if (d.addr[0] == 127 || d.addr[0] == 0 || d.addr[0] >= 224 || (d.addr[0] == 198 && (d.addr[1] & 0xfe) == 18))
-                    throw Error::usage("--allow-connect " + d.text + ": as an ordinary user, not loopback, 0/8, 198.18/15 or multicast");
+                    throw Error::usage("--allow-connect " + d.text + ": as an ordinary user or beside --allow-host, not loopback, 0/8, 198.18/15 or multicast");
                 ports += static_cast<size_t>(d.port_hi - d.port_lo) + 1;
             }
             if (ports > host_rules::kMaxPorts)
