@@ -77,6 +77,12 @@ check "the monitor says why for pkgs.test" yes "$(grep -q "refused dns pkgs.test
 check "--deny-private with --allow-connect's exception for the address" 200 \
   "$(in_world "$caisson" run --allow-host pkgs.test --deny-private --allow-connect 10.233.9.2:80 "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)"
 
+# An ordinary user's proxy judges names as root's does (its route lookups included).
+check "as an ordinary user, curl http" 200 \
+  "$(in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-host pkgs.test "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)"
+self=$(in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-host '*:8089' "${noproxy[@]}" -- sh -c "$code http://self2.test:8089/" 2>>"$tmp/monitor" || true)
+check "as an ordinary user, curl self2.test, to '*'" refused "$([ "$self" = 200 ] && echo reached || echo refused)"
+
 # An ordinary user's address rules (--allow-connect): through the same proxy, no cgroup BPF.
 as_user() { in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-connect 10.233.9.3:80 "$@" 2>>"$tmp/monitor" || true; }
 check "rootless --allow-connect reaches the address" 200 "$(as_user -- sh -c "$code http://10.233.9.3/")"
