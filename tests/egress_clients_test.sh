@@ -69,6 +69,25 @@ for name in self.test self2.test; do  # the primary address, and a secondary one
   check "the monitor says why for $name" yes "$(grep -q "refused dns $name (it resolves only to addresses no name may reach" "$tmp/monitor" && echo yes || echo no)"
 done
 
+# Nor into the network of caisson's --net veth sandboxes, which isolates them from each other
+# but not from the host, where the proxy connects from: a name that leads to one is refused.
+"$caisson" run --net veth --veth-bridge cstest9 --veth-subnet 10.233.10.0/24 -- \
+  /usr/bin/python3 -m http.server --directory /usr/share/doc 8090 >/dev/null 2>&1 & veth_box=$!
+for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 http://10.233.10.2:8090/ && break; sleep 0.1; done
+check "the veth sandbox answers the host" 200 "$(curl -s -o /dev/null -w %{http_code} --max-time 5 http://10.233.10.2:8090/)"
+box=$(in_world "$caisson" run --allow-host '*:8090' "${noproxy[@]}" -- sh -c "$code http://vethbox.test:8090/" 2>>"$tmp/monitor" || true)
+check "curl vethbox.test, a veth sandbox's address, to '*'" refused "$([ "$box" = 200 ] && echo reached || echo refused)"
+box=$(in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-connect 10.233.10.0/24:8090 -- \
+  sh -c "$code http://10.233.10.2:8090/" 2>>"$tmp/monitor" || true)
+check "rootless --allow-connect into a veth sandbox's network" refused "$([ "$box" = 200 ] && echo reached || echo refused)"
+kill -TERM $veth_box; wait $veth_box 2>/dev/null || true
+# And an address rule that covers the host's own address does not reach it (root's beside
+# --allow-host, an ordinary user's always).
+own=$(in_world "$caisson" run --allow-host pkgs.test --allow-connect 10.233.9.0/29:8089 -- sh -c "$code http://10.233.9.1:8089/" 2>>"$tmp/monitor" || true)
+check "--allow-connect over the host's own address, beside --allow-host" refused "$([ "$own" = 200 ] && echo reached || echo refused)"
+own=$(in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-connect 10.233.9.0/29:8089 -- sh -c "$code http://10.233.9.4:8089/" 2>>"$tmp/monitor" || true)
+check "rootless --allow-connect over the host's own address" refused "$([ "$own" = 200 ] && echo reached || echo refused)"
+
 # Root's --deny-private beside --allow-host is the proxy's too (the sandbox has lo alone): it
 # holds the names (pkgs.test leads to a private address), and --allow-connect's exceptions.
 dp=$(in_world "$caisson" run --monitor --allow-host pkgs.test --deny-private "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)

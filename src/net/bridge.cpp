@@ -3,6 +3,7 @@
 #include "kernel/fd.hpp"
 #include "mech/process_start.hpp"
 #include "mech/leases.hpp"
+#include "mech/route_lookup.hpp"
 #include "net/netlink.hpp"
 #include "policy/net_address.hpp"
 
@@ -188,6 +189,7 @@ UpResult up(const UpRequest& r) {
                 throw Error::usage("--veth-bridge " + r.bridge + ": an interface of that name exists, and caisson did not make it");
             bridge_index = host.link_index(r.bridge);
             if (bridge_index == 0) throw Error(ErrorKind::Setup, "find bridge", r.bridge, ENODEV);
+            host.set_alias(bridge_index, mech::kVethBridgeAlias, r.bridge);
             disable_ipv6(r.bridge);
             host.add_address(bridge_index, gateway.data(), subnet.prefix, r.bridge);
             host.set_up(bridge_index, r.bridge);
@@ -200,7 +202,9 @@ UpResult up(const UpRequest& r) {
             }
         } else if (ipv6_enabled(r.bridge)) {
             // A bridge an earlier caisson made, with sandboxes on it still: it takes this one's
-            // setup (no IPv6, the filter of both families, in one batch) before another joins.
+            // setup (no IPv6, the filter of both families, in one batch, the alias that tells
+            // caisson's egress proxy not to lead into it) before another joins.
+            host.set_alias(bridge_index, mech::kVethBridgeAlias, r.bridge);
             disable_ipv6(r.bridge);
             replace_bridge_table(r.bridge, subnet_text);
         }

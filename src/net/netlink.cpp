@@ -106,6 +106,12 @@ void Rtnl::set_up(uint32_t index, const std::string& name) {
     if (int rc = request(nlh); rc < 0) throw Error(ErrorKind::Setup, "set link up", name, -rc);
 }
 
+void Rtnl::set_alias(uint32_t index, const char* alias, const std::string& name) {
+    nlmsghdr* nlh = link_request(start(RTM_NEWLINK, 0), index);
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+    if (int rc = request(nlh); rc < 0) throw Error(ErrorKind::Setup, "set link alias", name, -rc);
+}
+
 void Rtnl::isolate_port(uint32_t index, const std::string& name) {
     nlmsghdr* nlh = link_request(start(RTM_NEWLINK, 0), index);
     static_cast<ifinfomsg*>(mnl_nlmsg_get_payload(nlh))->ifi_family = AF_BRIDGE;

@@ -34,6 +34,7 @@ public:
     bool create_veth(const std::string& host, const std::string& peer, int peer_netns_fd);
     void set_master(uint32_t index, uint32_t master, const std::string& name);
     void set_up(uint32_t index, const std::string& name);
+    void set_alias(uint32_t index, const char* alias, const std::string& name);
     // A bridge port that forwards to the bridge only, never to other isolated ports.
     void isolate_port(uint32_t index, const std::string& name);
     // Returns false when the address was already there.

@@ -257,12 +257,18 @@ private:
 
     static bool is_local_name(const std::string& name) { return name == "localhost" || name.ends_with(".localhost"); }
 
-    // Whether an address is one of the host's own, or one a connection could not be judged
-    // for: the kernel's route to it, for a TCP connection to `port`, is not another
-    // machine's. Not known: true.
+    // Whether an address is one of the host's own, in a network of caisson's sandboxes (a
+    // --net veth bridge, which isolates its sandboxes from each other but not from the host,
+    // which this proxy connects from), or one a connection could not be judged for: the
+    // kernel's route to it, for a TCP connection to `port`, is not another machine's, or goes
+    // out through such a bridge. Not known: true.
     static bool host_local(const sockaddr_storage& ss, uint16_t port) {
-        const int type = mech::route_type(ss, port);
-        return type != RTN_UNICAST && type != RTN_UNREACHABLE;
+        const mech::RouteLookup r = mech::route_to(ss, port);
+        if (r.type == RTN_UNREACHABLE) return false;
+        if (r.type != RTN_UNICAST) return true;
+        if (r.oif == 0) return false;
+        char alias[128];
+        return !mech::link_alias(r.oif, alias) || std::strcmp(alias, mech::kVethBridgeAlias) == 0;
     }
 
     static bool always_forbidden(const sockaddr_storage& ss, const std::string& name) {
@@ -383,11 +389,18 @@ private:
         if (local.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && port == kEgressProxyPort) return proxy_request(c);
         const auto* raw = reinterpret_cast<const uint8_t*>(&local.sin_addr);
         if (!egress_.allow.empty() && listed(egress_.allow, false, raw, port) && !(raw[0] == kBlock[0] && raw[1] == kBlock[1])) {
-            // An address --allow-connect lists (an ordinary user's): straight there.
+            // An address --allow-connect lists (an ordinary user's): straight there, but not
+            // to the host itself nor into caisson's sandbox networks, which an address rule
+            // cannot name apart from the prefix around them.
             char addr[INET_ADDRSTRLEN] = "?";
             ::inet_ntop(AF_INET, &local.sin_addr, addr, sizeof(addr));
             sockaddr_storage to{};
             std::memcpy(&to, &local, sizeof(local));
+            if (host_local(to, port)) {
+                refused("connect " + std::string(addr) + ":" + std::to_string(port) +
+                        " (the host's own address, or a network of caisson's sandboxes)");
+                return;
+            }
             kernel::Fd up = connect_upstream(addr, port, {to}, false);
             if (!up) return;
             reached(addr, port);

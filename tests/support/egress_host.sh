@@ -2,7 +2,8 @@
 # bench/egress_names.sh: a network namespace of its own (held by a sleeping process) a veth
 # pair away at 10.233.9.2 (and 10.233.9.3, which no name leads to), serving HTTP (80) and HTTPS with a self-signed certificate (443)
 # from $tmp/www, and DNS (dnsmasq) for pkgs.test and other.test, both that address, and
-# self.test and self2.test, the host's own end of the pair (10.233.9.1, and .4 beside it). Nothing
+# self.test and self2.test, the host's own end of the pair (10.233.9.1, and .4 beside it), and
+# vethbox.test, the address a --net veth sandbox on the bridge cstest9 gets (10.233.10.2). Nothing
 # leaves the machine. `in_world COMMAND...` runs a command in a mount namespace of its own
 # where /etc/resolv.conf names that resolver and /etc/hosts lists neither name, as caisson
 # and its sandbox then see them. Everything goes at the caller's exit (an EXIT trap).
@@ -72,7 +73,7 @@ PY
 servers=()
 nsenter -t "$holder" -n /usr/bin/python3 "$tmp/serve.py" "$www" "$tmp/cert.pem" "$tmp/key.pem" > "$tmp/serve.out" 2>"$tmp/serve.err" & servers+=($!)
 nsenter -t "$holder" -n dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=10.233.9.2 --bind-interfaces --port 53 \
-  --address=/pkgs.test/10.233.9.2 --address=/other.test/10.233.9.2 --address=/self.test/10.233.9.1 --address=/self2.test/10.233.9.4 \
+  --address=/pkgs.test/10.233.9.2 --address=/other.test/10.233.9.2 --address=/self.test/10.233.9.1 --address=/self2.test/10.233.9.4 --address=/vethbox.test/10.233.10.2 \
   --pid-file= --user=root 2>"$tmp/dns.err" & servers+=($!)
 for _ in $(seq 100); do grep -q ready "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$tmp/serve.out" || { echo "FAIL: the test host's server did not start"; cat "$tmp/serve.err"; exit 1; }
