@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,6 +81,10 @@ struct Plugin::Worker {
     uint32_t seq = 0;  // the channel's last reply; the next call is seq + 1
     std::atomic<bool> gone{false};  // set by the runner once the sandbox has ended
     std::thread runner;
+    // What the worker writes to its standard error, copied to the host's stderr_fd: a pipe
+    // between them, so that the worker never holds the host's open file (it could truncate,
+    // seek or make non-blocking a log the host shares with it).
+    std::thread stderr_relay;
     Outcome outcome;
     std::string setup_error;
 
@@ -94,6 +99,8 @@ struct Plugin::Worker {
         pollfd p{done.get(), POLLIN, 0};
         if (::poll(&p, 1, ms) <= 0) kill();
         runner.join();
+        // The pipe's last writer (the runner's copy) closed with the sandbox's end.
+        if (stderr_relay.joinable()) stderr_relay.join();
     }
     // Tells the worker to end, without waiting for it.
     void close() {
@@ -205,19 +212,45 @@ std::unique_ptr<Plugin::Worker> start_worker(const Policy& base, const PluginOpt
     p.process.argv = {p.process.argv.front(), "--fd",      std::to_string(theirs.get()), "--shm", std::to_string(w->chan.fd()),
                       "--spin-us",           std::to_string(o.spin.count()), library};
     p.process.pass_fds = {theirs.get(), w->chan.fd()};
-    p.process.stdio = {-1, -1, o.stderr_fd};
+    kernel::Fd log_read, log_write;
+    if (o.stderr_fd >= 0) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) < 0)
+            throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: pipe for stderr_fd: ") + std::strerror(errno));
+        log_read.reset(fds[0]);
+        log_write.reset(fds[1]);
+    }
+    p.process.stdio = {-1, -1, log_write ? log_write.get() : -1};
 
     Plugin::Worker* raw = w.get();
-    // The descriptor goes to the thread: the sandbox's child inherits it there, and it is
-    // closed here only once the sandbox has started or failed.
+    if (log_read)
+        raw->stderr_relay = std::thread([in = std::move(log_read), out = o.stderr_fd]() {
+            char buf[4096];
+            for (;;) {
+                ssize_t n = ::read(in.get(), buf, sizeof(buf));
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) return;
+                // The host's descriptor, as the host left it; what cannot be written is dropped.
+                for (ssize_t off = 0; off < n;) {
+                    ssize_t m = ::write(out, buf + off, static_cast<size_t>(n - off));
+                    if (m < 0 && errno == EINTR) continue;
+                    if (m <= 0) break;
+                    off += m;
+                }
+            }
+        });
+    // The descriptors go to the thread: the sandbox's child inherits them there, and they
+    // are closed here only once the sandbox has ended or failed.
     int their_fd = theirs.release();
-    raw->runner = std::thread([raw, p = std::move(p), their_fd]() mutable {
+    int log_fd = log_write.release();
+    raw->runner = std::thread([raw, p = std::move(p), their_fd, log_fd]() mutable {
         try {
             raw->outcome = Sandbox(std::move(p)).run();
         } catch (const std::exception& e) {
             raw->setup_error = e.what();
         }
         ::close(their_fd);
+        if (log_fd >= 0) ::close(log_fd);
         // A host asleep on the channel looks again, and finds the worker gone.
         raw->gone = true;
         raw->chan.interrupt();

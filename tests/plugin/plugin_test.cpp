@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 
 namespace caisson {
 namespace {
@@ -202,6 +204,32 @@ TEST(Plugin, TheWorkerNeverGetsTheHostsStreams) {
     EXPECT_EQ(errno, EAGAIN);
     ::close(client[0]);
     ::close(client[1]);
+}
+
+// stderr_fd is copied from a pipe of the worker's, not handed over: a hostile plug-in holding
+// the host's open file could truncate the log or make the host's descriptor non-blocking (an
+// attack run did both).
+TEST(Plugin, TheHostsLogIsNotTheWorkersToTamperWith) {
+    char log[] = "/tmp/caisson-test-log-XXXXXX";
+    int made = ::mkstemp(log);
+    ASSERT_GE(made, 0);
+    ::close(made);
+    int fd = ::open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "a record of the host's\n", 23), 23);
+    {
+        PluginOptions o = options();
+        o.stderr_fd = fd;
+        Plugin p(o);
+        EXPECT_EQ(p.call<std::string>("tamper_stderr"), "not truncated");
+        EXPECT_EQ(p.call<std::string>("streams"), "null null other");
+    }
+    EXPECT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0) << "the host's descriptor was made non-blocking";
+    ::close(fd);
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ::unlink(log);
+    EXPECT_EQ(text, "a record of the host's\na line on the worker's stderr\n");
 }
 
 // The call's time is the whole reply's: a worker that sends a byte at a time, each in time

@@ -139,6 +139,16 @@ std::string streams() {
     return out;
 }
 
+// What a hostile worker would do to the host's log, were its stderr the host's own open file:
+// truncate it, rewind it, make it non-blocking.
+std::string tamper_stderr() {
+    const bool truncated = ::ftruncate(2, 0) == 0;
+    int flags = ::fcntl(2, F_GETFL);
+    if (flags >= 0) (void)::fcntl(2, F_SETFL, flags | O_NONBLOCK);
+    (void)::lseek(2, 0, SEEK_SET);
+    return truncated ? "truncated" : "not truncated";
+}
+
 // A reply whose bytes come one at a time: it rings "on the socket", sends a whole header
 // announcing 100 bytes, then one byte every 100 ms (each read gets a byte well within any
 // per-read timeout; the whole takes 10 s).
@@ -204,5 +214,6 @@ CAISSON_PLUGIN_FUNCTION(garbage_bytes)
 CAISSON_PLUGIN_FUNCTION(out_of_turn)
 CAISSON_PLUGIN_FUNCTION(shrink_channel)
 CAISSON_PLUGIN_FUNCTION(streams)
+CAISSON_PLUGIN_FUNCTION(tamper_stderr)
 CAISSON_PLUGIN_FUNCTION(trickle)
 CAISSON_PLUGIN_FUNCTION(reply_then_hang)
