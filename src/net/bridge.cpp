@@ -200,11 +200,14 @@ UpResult up(const UpRequest& r) {
                 write_sysctl(kForward, "1");
                 dir.mark_forwarding(true);
             }
-        } else if (ipv6_enabled(r.bridge)) {
-            // A bridge an earlier caisson made, with sandboxes on it still: it takes this one's
-            // setup (no IPv6, the filter of both families, in one batch, the alias that tells
-            // caisson's egress proxy not to lead into it) before another joins.
+        } else {
+            // A bridge an earlier caisson may have made, with sandboxes on it still: the alias
+            // that tells caisson's egress proxy not to lead into it (idempotent, every join),
+            // and, where it still runs IPv6, no IPv6 and the filter of both families, in one
+            // batch, before another sandbox joins.
             host.set_alias(bridge_index, mech::kVethBridgeAlias, r.bridge);
+        }
+        if (!first && bridge_index != 0 && ipv6_enabled(r.bridge)) {
             disable_ipv6(r.bridge);
             replace_bridge_table(r.bridge, subnet_text);
         }

@@ -281,12 +281,17 @@ TEST(Veth, ABridgeAnEarlierCaissonMadeTakesTodaysSetup) {
     std::string reenabled, joined_ipv6, tables;
     RunResult joined;
     RunOptions opts;
+    const std::string alias = std::string("/sys/class/net/") + kBridge + "/ifalias";
+    std::string made_alias, joined_alias;
     opts.on_ready = [&](pid_t) {
+        made_alias = first_line(alias);
+        EXPECT_EQ(std::system((std::string("ip link set dev ") + kBridge + " alias ''").c_str()), 0);  // as before be3c61e
         EXPECT_TRUE(write_line(std::string("/proc/sys/net/ipv6/conf/") + kBridge + "/disable_ipv6", "0"));
         reenabled = first_line(std::string("/proc/sys/net/ipv6/conf/") + kBridge + "/disable_ipv6");
         EXPECT_EQ(std::system(("nft 'delete table inet " + table + "; add table ip " + table + "'").c_str()), 0);
         joined = run_probe(veth_args(), {});
         joined_ipv6 = first_line(std::string("/proc/sys/net/ipv6/conf/") + kBridge + "/disable_ipv6");
+        joined_alias = first_line(alias);
         tables = command_output("nft list tables");
         EXPECT_TRUE(connect_to_the_serving_sandbox());
     };
@@ -295,6 +300,8 @@ TEST(Veth, ABridgeAnEarlierCaissonMadeTakesTodaysSetup) {
     EXPECT_EQ(joined.status, 0) << joined.err;
     EXPECT_EQ(reenabled, "0");
     EXPECT_EQ(joined_ipv6, "1");
+    EXPECT_EQ(made_alias, "caisson sandboxes") << "what tells caisson's egress proxy not to lead into it";
+    EXPECT_EQ(joined_alias, "caisson sandboxes");
     EXPECT_NE(tables.find("table inet " + table), std::string::npos) << tables;
     EXPECT_EQ(tables.find("table ip " + table + "\n"), std::string::npos) << tables;
     EXPECT_EQ(leftovers(), "");
