@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstring>
 #include <sys/time.h>
+#include <system_error>
 #include <thread>
 
 namespace caisson {
@@ -85,6 +86,7 @@ struct Plugin::Worker {
     // between them, so that the worker never holds the host's open file (it could truncate,
     // seek or make non-blocking a log the host shares with it).
     std::thread stderr_relay;
+    kernel::Fd relay_stop;  // an eventfd: the sandbox has ended
     Outcome outcome;
     std::string setup_error;
 
@@ -95,12 +97,18 @@ struct Plugin::Worker {
     }
     // Waits for the sandbox to end, at most `ms`; then kills the worker and waits for good.
     void wait(int ms) {
-        if (!runner.joinable()) return;
-        pollfd p{done.get(), POLLIN, 0};
-        if (::poll(&p, 1, ms) <= 0) kill();
-        runner.join();
-        // The pipe's last writer (the runner's copy) closed with the sandbox's end.
-        if (stderr_relay.joinable()) stderr_relay.join();
+        if (runner.joinable()) {
+            pollfd p{done.get(), POLLIN, 0};
+            if (::poll(&p, 1, ms) <= 0) kill();
+            runner.join();
+        }
+        // The sandbox has ended: the relay copies what is left in the pipe, without waiting
+        // for a writer that might outlive it, and ends.
+        if (stderr_relay.joinable()) {
+            uint64_t one = 1;
+            (void)!::write(relay_stop.get(), &one, sizeof(one));
+            stderr_relay.join();
+        }
     }
     // Tells the worker to end, without waiting for it.
     void close() {
@@ -156,6 +164,49 @@ namespace {
     w.sock.reset();
     w.wait(2000);
     throw PluginError(PluginFailure::LoadFailed, message);
+}
+
+// Copies what the worker writes to its standard error (the pipe's read end `in`) to the
+// host's descriptor `out`, until the sandbox has ended (Worker::wait says so) and the pipe is
+// drained. Never blocks for long on either side: a stalled reader of the host's descriptor
+// loses what it would not take, and SIGPIPE is this thread's to ignore, not the host's to die
+// of. Without a thread (none could be started), the worker's writes fail once the pipe is gone.
+void start_stderr_relay(Plugin::Worker& w, kernel::Fd in, int out) {
+    w.relay_stop.reset(::eventfd(0, EFD_CLOEXEC));
+    if (!w.relay_stop) return;
+    const int stop = w.relay_stop.get();
+    try {
+        w.stderr_relay = std::thread([in = std::move(in), out, stop]() {
+            sigset_t pipe_signal;
+            ::sigemptyset(&pipe_signal);
+            ::sigaddset(&pipe_signal, SIGPIPE);
+            ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+            bool ended = false;
+            char buf[4096];
+            for (;;) {
+                pollfd p[2] = {{in.get(), POLLIN, 0}, {stop, POLLIN, 0}};
+                // Once the sandbox has ended, only what is in the pipe already.
+                int n = ::poll(p, ended ? 1 : 2, ended ? 0 : -1);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) return;
+                if (!ended && (p[1].revents & POLLIN)) ended = true;
+                if (!(p[0].revents & (POLLIN | POLLHUP))) continue;
+                ssize_t got = ::read(in.get(), buf, sizeof(buf));
+                if (got < 0 && errno == EINTR) continue;
+                if (got <= 0) return;
+                for (ssize_t off = 0; off < got;) {
+                    pollfd q{out, POLLOUT, 0};
+                    if (::poll(&q, 1, 1000) != 1) break;
+                    ssize_t m = ::write(out, buf + off, static_cast<size_t>(got - off));
+                    if (m < 0 && errno == EINTR) continue;
+                    if (m <= 0) break;
+                    off += m;
+                }
+            }
+        });
+    } catch (const std::system_error&) {
+        w.relay_stop.reset();
+    }
 }
 
 // The worker's sandbox, less its descriptors: built once per Plugin (the default profile
@@ -223,40 +274,30 @@ std::unique_ptr<Plugin::Worker> start_worker(const Policy& base, const PluginOpt
     p.process.stdio = {-1, -1, log_write ? log_write.get() : -1};
 
     Plugin::Worker* raw = w.get();
-    if (log_read)
-        raw->stderr_relay = std::thread([in = std::move(log_read), out = o.stderr_fd]() {
-            char buf[4096];
-            for (;;) {
-                ssize_t n = ::read(in.get(), buf, sizeof(buf));
-                if (n < 0 && errno == EINTR) continue;
-                if (n <= 0) return;
-                // The host's descriptor, as the host left it; what cannot be written is dropped.
-                for (ssize_t off = 0; off < n;) {
-                    ssize_t m = ::write(out, buf + off, static_cast<size_t>(n - off));
-                    if (m < 0 && errno == EINTR) continue;
-                    if (m <= 0) break;
-                    off += m;
-                }
-            }
-        });
     // The descriptors go to the thread: the sandbox's child inherits them there, and they
-    // are closed here only once the sandbox has ended or failed.
-    int their_fd = theirs.release();
-    int log_fd = log_write.release();
-    raw->runner = std::thread([raw, p = std::move(p), their_fd, log_fd]() mutable {
-        try {
-            raw->outcome = Sandbox(std::move(p)).run();
-        } catch (const std::exception& e) {
-            raw->setup_error = e.what();
-        }
-        ::close(their_fd);
-        if (log_fd >= 0) ::close(log_fd);
-        // A host asleep on the channel looks again, and finds the worker gone.
-        raw->gone = true;
-        raw->chan.interrupt();
-        uint64_t one = 1;
-        (void)!::write(raw->done.get(), &one, sizeof(one));
-    });
+    // are closed there once the sandbox has ended or failed; here, should the thread not start.
+    const int their_fd = theirs.get(), log_fd = log_write ? log_write.get() : -1;
+    try {
+        raw->runner = std::thread([raw, p = std::move(p), their_fd, log_fd]() mutable {
+            try {
+                raw->outcome = Sandbox(std::move(p)).run();
+            } catch (const std::exception& e) {
+                raw->setup_error = e.what();
+            }
+            ::close(their_fd);
+            if (log_fd >= 0) ::close(log_fd);
+            // A host asleep on the channel looks again, and finds the worker gone.
+            raw->gone = true;
+            raw->chan.interrupt();
+            uint64_t one = 1;
+            (void)!::write(raw->done.get(), &one, sizeof(one));
+        });
+    } catch (const std::system_error& e) {
+        throw PluginError(PluginFailure::LoadFailed, std::string("plug-in: start the worker's thread: ") + e.what());
+    }
+    (void)theirs.release();
+    (void)log_write.release();
+    if (log_read) start_stderr_relay(*raw, std::move(log_read), o.stderr_fd);
     return w;
 }
 
