@@ -96,6 +96,12 @@ check "the monitor says why for pkgs.test" yes "$(grep -q "refused dns pkgs.test
 check "--deny-private with --allow-connect's exception for the address" 200 \
   "$(in_world "$caisson" run --allow-host pkgs.test --deny-private --allow-connect 10.233.9.2:80 "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)"
 
+# Beside --allow-host, address rules that deny by default keep Landlock's TCP ports, which
+# must take the proxy's own (here 443, which no address rule names).
+check "--allow-host beside a default-deny --allow-connect" 200 \
+  "$(in_world "$caisson" run --allow-host pkgs.test:443 --allow-connect 10.233.9.3:80 --ro-bind "$tmp/cert.pem" /tmp/cert.pem "${noproxy[@]}" -- \
+     sh -c "$code https://pkgs.test/" 2>>"$tmp/monitor" || true)"
+
 # An ordinary user's proxy judges names as root's does (its route lookups included).
 check "as an ordinary user, curl http" 200 \
   "$(in_world setpriv --reuid=4242 --regid=4242 --clear-groups "$caisson" run --allow-host pkgs.test "${noproxy[@]}" -- sh -c "$code http://pkgs.test/" 2>>"$tmp/monitor" || true)"

@@ -35,7 +35,7 @@ namespace {
 
 // Sends one request on a new route netlink socket and reads the one answer into `buf`;
 // the answer's header, or nullptr (errno set, or the kernel's error as -1 with errno).
-const nlmsghdr* ask(const void* request, size_t size, char (&buf)[4096], kernel::Fd& nl) {
+const nlmsghdr* ask(const void* request, size_t size, char (&buf)[32768], kernel::Fd& nl) {
     nl.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
     if (!nl) return nullptr;
     sockaddr_nl kernel_address{};
@@ -88,7 +88,7 @@ RouteLookup route_to(const sockaddr_storage& to, uint16_t port) {
     add_attribute(r, RTA_DPORT, &port_be, 2);
 
     kernel::Fd nl;
-    alignas(nlmsghdr) char buf[4096];
+    alignas(nlmsghdr) char buf[32768];
     const nlmsghdr* h = ask(&r, r.header.nlmsg_len, buf, nl);
     if (!h) return out;
     if (h->nlmsg_type == NLMSG_ERROR) {
@@ -128,7 +128,7 @@ bool link_alias(int ifindex, char (&alias)[128]) {
     r.link.ifi_family = AF_UNSPEC;
     r.link.ifi_index = ifindex;
     kernel::Fd nl;
-    alignas(nlmsghdr) char buf[4096];
+    alignas(nlmsghdr) char buf[32768];
     const nlmsghdr* h = ask(&r, r.header.nlmsg_len, buf, nl);
     if (!h || h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) {
         if (h) errno = EPROTO;

@@ -266,7 +266,7 @@ private:
         const mech::RouteLookup r = mech::route_to(ss, port);
         if (r.type == RTN_UNREACHABLE) return false;
         if (r.type != RTN_UNICAST) return true;
-        if (r.oif == 0) return false;
+        if (r.oif == 0) return true;  // a route that says no interface: not judged, not let through
         char alias[128];
         return !mech::link_alias(r.oif, alias) || std::strcmp(alias, mech::kVethBridgeAlias) == 0;
     }

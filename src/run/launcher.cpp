@@ -189,7 +189,8 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
             out.push_back("home " + plan.root.home + " read-only, " + std::to_string(plan.root.home_masks.size()) + " secrets hidden");
     }
     if (p.namespaces.net && p.network.kind == Network::Kind::Loopback) out.emplace_back("loopback-only");
-    if (p.egress.enabled() && ::geteuid() == 0)
+    // Beside --allow-host the address rules are the proxy's (its report says so), not the filter's.
+    if (p.egress.enabled() && ::geteuid() == 0 && p.network.allow_hosts.empty())
         out.push_back("egress-filter (" + std::to_string(p.egress.allow.size()) + " allowed, " +
                       std::to_string(p.egress.deny.size()) + " denied destinations, otherwise " +
                       (p.egress.default_deny() ? "deny" : "allow") + ")");
@@ -792,8 +793,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
     if (names)
         out.protections.emplace_back("egress by name (" + std::to_string(p.network.allow_hosts.size()) + " --allow-host rules, " +
-                                     std::to_string(caller_uid == 0 ? 0 : p.egress.allow.size()) +
-                                     " --allow-connect destinations; resolver and proxy on lo, no other route)");
+                                     std::to_string(p.egress.allow.size()) + " --allow-connect destinations" +
+                                     (p.egress.deny.empty() ? "" : ", --deny-private") +
+                                     "; resolver and proxy on lo, no other route)");
     if (veth)
         out.protections.push_back("net veth " + veth->address() + " via " + veth->gateway() + " (bridge " + p.network.bridge + ")");
     out.not_enforced = plan.steps.landlock_plan.not_enforced;

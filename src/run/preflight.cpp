@@ -335,9 +335,10 @@ void preflight(const Policy& p, bool as_root) {
         if (host_rules::all_ports(p.network.allow_hosts).size() > host_rules::kMaxPorts)
             throw Error::usage("--allow-host: at most " + std::to_string(host_rules::kMaxPorts) + " different ports");
         for (int cap : p.capabilities)
-            if (cap == CAP_NET_ADMIN || cap == CAP_NET_RAW)
+            if (cap == CAP_NET_ADMIN || cap == CAP_NET_RAW || cap == CAP_SYS_ADMIN)
                 throw Error::usage("--allow-host: the sandbox would keep " + values::capability_name(cap) +
-                                   ", with which it could take over caisson's listeners or add routes");
+                                   ", with which it could take over caisson's listeners, add routes or enter another "
+                                   "network namespace");
     }
     if (!p.network.publish.empty() && p.network.kind == Network::Kind::Loopback)
         throw Error::usage("--publish: needs --net veth or --net user");
@@ -519,13 +520,22 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     steps.cwd_label = p.process.cwd;
 
     // The egress policy's TCP ports become Landlock connect rules too, a second layer under
-    // the cgroup programs, where the kernel has Landlock's network rules (ABI 4).
+    // the cgroup programs, where the kernel has Landlock's network rules (ABI 4). Beside
+    // --allow-host every connection goes to caisson's proxy on lo: its ports for names and
+    // its HTTP proxy's are the sandbox's to connect to as well.
     Landlock landlock = p.landlock;
     if (auto ports = egress::landlock_connect_ports(p.egress); ports && !landlock.restrict_connect) {
         int abi = mech::landlock_abi();
         if (abi >= 4) {
             landlock.restrict_connect = true;
             landlock.connect_ports = *ports;
+            if (!p.network.allow_hosts.empty()) {
+                for (uint16_t port : host_rules::all_ports(p.network.allow_hosts)) landlock.connect_ports.push_back(port);
+                landlock.connect_ports.push_back(kEgressProxyPort);
+                std::sort(landlock.connect_ports.begin(), landlock.connect_ports.end());
+                landlock.connect_ports.erase(std::unique(landlock.connect_ports.begin(), landlock.connect_ports.end()),
+                                             landlock.connect_ports.end());
+            }
         }
     }
     // Without a pid namespace the host's processes are in the sandbox's /proc and in reach
