@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string_view>
+#include <vector>
+
 namespace caisson::mech::initramfs {
 
 namespace {
@@ -56,6 +59,9 @@ void record(std::string& out, unsigned ino, const std::string& name, unsigned mo
 
 std::string archive(const std::vector<Entry>& entries) {
     std::string out;
+    size_t total = 2 * (110 + 16);  // the trailer, and room for rounding
+    for (const auto& e : entries) total += 110 + e.path.size() + 4 + e.data.size() + 4;
+    out.reserve(total);  // one allocation: the archive is megabytes (see read_file)
     unsigned ino = 1;
     for (const auto& e : entries) record(out, ino++, e.path, e.mode, e.data);
     record(out, 0, "TRAILER!!!", 0, "");
@@ -95,10 +101,14 @@ std::string read_file(const std::string& path, bool regular_only, size_t max_siz
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NOFOLLOW | O_NONBLOCK : 0)));
     if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
     struct stat st;
-    if (regular_only && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)))
-        throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
-    if (regular_only && static_cast<uint64_t>(st.st_size) > max_size) throw Error(ErrorKind::Setup, "vm: larger than expected", path, EFBIG);
+    if (::fstat(fd.get(), &st) != 0) throw Error(ErrorKind::Setup, "vm: stat", path, errno);
+    if (regular_only && !S_ISREG(st.st_mode)) throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
+    if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_size)
+        throw Error(ErrorKind::Setup, "vm: larger than expected", path, EFBIG);
     std::string s;
+    // Sized once: where a page fault is dear (a virtual machine's guest), a string of
+    // megabytes grown by doubling touches its pages twice over and copies them as often.
+    if (S_ISREG(st.st_mode)) s.reserve(static_cast<size_t>(st.st_size));
     char buf[1 << 16];
     for (;;) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -111,29 +121,66 @@ std::string read_file(const std::string& path, bool regular_only, size_t max_siz
     return s;
 }
 
-std::string loadable_image(std::string elf) {
+bool file_holds(const std::string& path, std::string_view bytes) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != bytes.size())
+        return false;
+    char buf[1 << 16];
+    size_t at = 0;
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) return at == bytes.size();
+        if (static_cast<size_t>(n) > bytes.size() - at || std::memcmp(buf, bytes.data() + at, static_cast<size_t>(n)) != 0)
+            return false;
+        at += static_cast<size_t>(n);
+    }
+}
+
+std::string loadable_image(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw Error(ErrorKind::Setup, "vm: stat", path, errno);
+    if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    // Every byte asked for, or an error: a short read is a file that changed meanwhile.
+    auto read_at = [&](char* to, size_t n, uint64_t off) {
+        for (size_t got = 0; got < n;) {
+            ssize_t r = ::pread(fd.get(), to + got, n - got, static_cast<off_t>(off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) throw Error(ErrorKind::Setup, "vm: read", path, r < 0 ? errno : EIO);
+            got += static_cast<size_t>(r);
+        }
+    };
     Elf64_Ehdr eh;
-    if (elf.size() < sizeof eh) throw Error(ErrorKind::Setup, "vm: not an ELF executable", "/proc/self/exe", ENOEXEC);
-    std::memcpy(&eh, elf.data(), sizeof eh);
+    if (size < sizeof eh) throw Error(ErrorKind::Setup, "vm: not an ELF executable", path, ENOEXEC);
+    read_at(reinterpret_cast<char*>(&eh), sizeof eh, 0);
     if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr) > elf.size())
-        throw Error(ErrorKind::Setup, "vm: not a 64-bit ELF executable", "/proc/self/exe", ENOEXEC);
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > size ||
+        uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr) > size - eh.e_phoff)
+        throw Error(ErrorKind::Setup, "vm: not a 64-bit ELF executable", path, ENOEXEC);
+    std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
+    read_at(reinterpret_cast<char*>(phdrs.data()), phdrs.size() * sizeof(Elf64_Phdr), eh.e_phoff);
     uint64_t end = eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
-    for (unsigned i = 0; i < eh.e_phnum; ++i) {
-        Elf64_Phdr ph;
-        std::memcpy(&ph, elf.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+    for (const auto& ph : phdrs) {
         // The guest's initramfs holds no loader or libraries: the init must be static.
-        if (ph.p_type == PT_INTERP) throw Error(ErrorKind::Setup, "vm: caisson is not a static binary", "/proc/self/exe", ENOEXEC);
-        if (ph.p_offset > elf.size() || ph.p_filesz > elf.size()) throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", "/proc/self/exe", ENOEXEC);
+        if (ph.p_type == PT_INTERP) throw Error(ErrorKind::Setup, "vm: caisson is not a static binary", path, ENOEXEC);
+        if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+            throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", path, ENOEXEC);
         end = std::max<uint64_t>(end, ph.p_offset + ph.p_filesz);
     }
-    if (end > elf.size()) throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", "/proc/self/exe", ENOEXEC);
-    elf.resize(end);
+    // Only the bytes the program headers map are read: the debug information after them is
+    // most of an unstripped build, and the guest never sees it.
+    std::string image(static_cast<size_t>(end), '\0');
+    read_at(image.data(), image.size(), 0);
     eh.e_shoff = 0;
     eh.e_shnum = 0;
     eh.e_shstrndx = 0;
-    std::memcpy(elf.data(), &eh, sizeof eh);
-    return elf;
+    std::memcpy(image.data(), &eh, sizeof eh);
+    return image;
 }
 
 std::vector<std::string> module_depends(const std::string& ko_path) {

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <cstdint>
 #include <vector>
 
@@ -33,15 +34,20 @@ std::vector<std::string> module_depends(const std::string& ko_path);
 // Every module file (*.ko) beneath `dir`, by stem ("virtio_mmio" -> its path).
 std::map<std::string, std::string> find_modules(const std::string& dir);
 
-// An executable as the kernel loads it: the bytes its program headers map, without the
-// section headers and what only they name (debug information, symbols). caisson's binary is
-// 60 MB with its debug information and 5 MB without; the guest unpacks every byte. Throws
-// caisson::Error for what is not a 64-bit ELF executable.
-std::string loadable_image(std::string elf);
+// The executable at `path` as the kernel loads it: the bytes its program headers map,
+// without the section headers and what only they name (debug information, symbols), and
+// only those bytes are read. caisson's binary is 66 MB with its debug information and 5 MB
+// without; the guest unpacks every byte. Throws caisson::Error for what is not a static
+// 64-bit ELF executable.
+std::string loadable_image(const std::string& path);
 
 // A file's whole contents (for the archive). With `regular_only`, a symlink or anything but
 // a regular file is refused (a module tree someone else could change between a look and a
 // read). Throws caisson::Error.
 std::string read_file(const std::string& path, bool regular_only = false, size_t max_size = SIZE_MAX);
+
+// Whether the regular file at `path` (not a symlink) holds exactly `bytes`; read in pieces,
+// never whole. False for anything that cannot be read.
+bool file_holds(const std::string& path, std::string_view bytes);
 
 }  // namespace caisson::mech::initramfs

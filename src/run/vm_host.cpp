@@ -2,6 +2,7 @@
 // file server and qemu each in a caisson sandbox of their own, and the caller's streams
 // relayed over the wire until the program's status comes back.
 #include "mech/initramfs.hpp"
+#include "mech/fds.hpp"
 #include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
 #include "run/fnv1a.hpp"
@@ -155,7 +156,7 @@ std::string cache_dir() {
 
 // This binary as /init and the modules the guest loads, in order; cached by what goes in.
 std::string guest_initramfs(const std::string& kernel) {
-    const std::string self = mech::initramfs::loadable_image(mech::initramfs::read_file("/proc/self/exe"));
+    std::string self = mech::initramfs::loadable_image("/proc/self/exe");
     std::vector<std::string> order;
     std::map<std::string, std::string> files;
     if (std::string mods = modules_dir(kernel); !mods.empty()) {
@@ -188,7 +189,7 @@ std::string guest_initramfs(const std::string& kernel) {
     char name[64];
     std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
     std::string path = cache_dir() + name;
-    std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, self}, {"proc", S_IFDIR | 0755, ""},
+    std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, std::move(self)}, {"proc", S_IFDIR | 0755, ""},
                                              {"sys", S_IFDIR | 0755, ""},     {"dev", S_IFDIR | 0755, ""},
                                              {"newroot", S_IFDIR | 0755, ""}, {"lib", S_IFDIR | 0755, ""},
                                              {"lib/caisson-vm", S_IFDIR | 0755, ""}};
@@ -203,15 +204,8 @@ std::string guest_initramfs(const std::string& kernel) {
     // sandbox given ~/.cache may write (a guest's init planted there would run unconfined
     // in the guests of later runs).
     const std::string bytes = mech::initramfs::archive(e);
-    if (::access(path.c_str(), F_OK) == 0) {
-        std::string cached;
-        try {
-            cached = mech::initramfs::read_file(path, true, bytes.size());
-        } catch (const Error&) {
-            cached.clear();  // unreadable or not a regular file: written again below
-        }
-        if (cached == bytes) return path;
-    }
+    // Unreadable, not a regular file, or other bytes: written again below.
+    if (mech::initramfs::file_holds(path, bytes)) return path;
     mech::initramfs::write_archive(path, bytes);
     // Those of other builds go once a day old (not at once: another caisson may be about to
     // hand one to its qemu).
@@ -307,8 +301,11 @@ Jail start_jail(Policy p, int out) {
             ::signal(SIGPIPE, SIG_DFL);
             Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
             if (!null || ::dup2(null.get(), 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(125);
-            for (int fd = 3; fd < 1024; ++fd)
-                if (std::find(p.process.pass_fds.begin(), p.process.pass_fds.end(), fd) == p.process.pass_fds.end()) ::close(fd);
+            // Every other descriptor, at any number, in three calls rather than a thousand.
+            std::vector<int> keep = p.process.pass_fds;
+            std::sort(keep.begin(), keep.end());
+            kernel::Failure closing;
+            if (!mech::close_fds_except(keep, {}, closing)) ::_exit(125);
             // This process exists for the jail: the SIGTERM above is its program's.
             p.process.forward_signals = true;
             code = Sandbox(std::move(p)).run().shell_status();

@@ -13,6 +13,9 @@
 #include <algorithm>
 #include <cstring>
 #include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <linux/capability.h>
 #include <map>
 
@@ -217,16 +220,54 @@ TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
 
 TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
     std::string self = mech::initramfs::read_file(test::caisson_path());
-    std::string image = mech::initramfs::loadable_image(self);
+    std::string image = mech::initramfs::loadable_image(test::caisson_path());
     EXPECT_LE(image.size(), self.size());
     Elf64_Ehdr eh;
     std::memcpy(&eh, image.data(), sizeof eh);
     EXPECT_EQ(eh.e_shoff, 0u);
     EXPECT_EQ(eh.e_shnum, 0u);
-    EXPECT_EQ(std::memcmp(image.data() + sizeof eh, self.data() + sizeof eh, 64), 0);
-    EXPECT_THROW(mech::initramfs::loadable_image("#!/bin/sh\n"), Error);
+    // Past the header, the image is the file's first bytes.
+    EXPECT_EQ(image.compare(sizeof eh, std::string::npos, self, sizeof eh, image.size() - sizeof eh), 0);
+    char script[] = "/tmp/caisson-initramfs-test-XXXXXX";
+    int fd = ::mkstemp(script);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "#!/bin/sh\n", 10), 10);
+    ::close(fd);
+    EXPECT_THROW(mech::initramfs::loadable_image(script), Error);
+    // An ELF header that claims program headers beyond the file's end.
+    Elf64_Ehdr lying = eh;
+    lying.e_phnum = 60000;
+    std::string truncated(reinterpret_cast<const char*>(&lying), sizeof lying);
+    fd = ::open(script, O_WRONLY | O_TRUNC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, truncated.data(), truncated.size()), static_cast<ssize_t>(truncated.size()));
+    ::close(fd);
+    EXPECT_THROW(mech::initramfs::loadable_image(script), Error);
+    ::unlink(script);
     // A dynamic executable (this test's) cannot be the init of an initramfs with no loader.
-    EXPECT_THROW(mech::initramfs::loadable_image(mech::initramfs::read_file("/proc/self/exe")), Error);
+    EXPECT_THROW(mech::initramfs::loadable_image("/proc/self/exe"), Error);
+}
+
+TEST(Initramfs, ACachedArchiveIsUsedOnlyForTheSameBytes) {
+    char dir[] = "/tmp/caisson-initramfs-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/a.cpio";
+    const std::string bytes = mech::initramfs::archive({{"init", S_IFREG | 0755, std::string(200000, 'x')}});
+    EXPECT_FALSE(mech::initramfs::file_holds(path, bytes));  // absent
+    mech::initramfs::write_archive(path, bytes);
+    EXPECT_TRUE(mech::initramfs::file_holds(path, bytes));
+    std::string other = bytes;
+    other[150000] = 'y';  // a byte past the first read's length
+    EXPECT_FALSE(mech::initramfs::file_holds(path, other));
+    EXPECT_FALSE(mech::initramfs::file_holds(path, bytes.substr(0, bytes.size() - 4)));
+    EXPECT_FALSE(mech::initramfs::file_holds(path, bytes + "xxxx"));
+    // A symlink in the archive's place is not followed.
+    const std::string link = std::string(dir) + "/b.cpio";
+    ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
+    EXPECT_FALSE(mech::initramfs::file_holds(link, bytes));
+    ::unlink(link.c_str());
+    ::unlink(path.c_str());
+    ::rmdir(dir);
 }
 
 }  // namespace
