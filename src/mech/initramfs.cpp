@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,72 +28,138 @@ void hex8(std::string& out, unsigned long v) {
     out.append(b, 8);
 }
 
-void pad4(std::string& out) {
-    while (out.size() % 4) out.push_back('\0');
-}
+constexpr char kZeros[4] = {0, 0, 0, 0};
 
 // One newc record: the "070701" magic, thirteen 8-digit hexadecimal fields, the name with
-// its NUL, padding to 4, the data, padding to 4.
-void record(std::string& out, unsigned ino, const std::string& name, unsigned mode, const std::string& data) {
-    out += "070701";
-    hex8(out, ino);
-    hex8(out, mode);
-    hex8(out, 0);  // uid
-    hex8(out, 0);  // gid
-    hex8(out, 1);  // nlink
-    hex8(out, 0);  // mtime: the same archive for the same inputs
-    hex8(out, data.size());
-    hex8(out, 0);  // devmajor
-    hex8(out, 0);  // devminor
-    hex8(out, 0);  // rdevmajor
-    hex8(out, 0);  // rdevminor
-    hex8(out, name.size() + 1);
-    hex8(out, 0);  // check
-    out += name;
-    out.push_back('\0');
-    pad4(out);
-    out += data;
-    pad4(out);
+// its NUL, padding to 4, the data, padding to 4. `at` is the archive's length so far.
+void record(size_t& at, const std::function<void(std::string_view)>& take, unsigned ino, const std::string& name,
+            unsigned mode, size_t size, const std::function<void()>& data) {
+    std::string h = "070701";
+    hex8(h, ino);
+    hex8(h, mode);
+    hex8(h, 0);  // uid
+    hex8(h, 0);  // gid
+    hex8(h, 1);  // nlink
+    hex8(h, 0);  // mtime: the same archive for the same inputs
+    hex8(h, size);
+    hex8(h, 0);  // devmajor
+    hex8(h, 0);  // devminor
+    hex8(h, 0);  // rdevmajor
+    hex8(h, 0);  // rdevminor
+    hex8(h, name.size() + 1);
+    hex8(h, 0);  // check
+    h += name;
+    h.push_back('\0');
+    h.append((4 - (at + h.size()) % 4) % 4, '\0');
+    at += h.size();
+    take(h);
+    if (data) data();
+    at += size;
+    if (size_t pad = (4 - at % 4) % 4) {
+        take(std::string_view(kZeros, pad));
+        at += pad;
+    }
 }
 
 }  // namespace
 
+Image Image::load(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw Error(ErrorKind::Setup, "vm: stat", path, errno);
+    if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    // Every byte asked for, or an error: a short read is a file that changed meanwhile.
+    auto read_at = [&](void* to, size_t n, uint64_t off) {
+        for (size_t got = 0; got < n;) {
+            ssize_t r = ::pread(fd.get(), static_cast<char*>(to) + got, n - got, static_cast<off_t>(off + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) throw Error(ErrorKind::Setup, "vm: read", path, r < 0 ? errno : EIO);
+            got += static_cast<size_t>(r);
+        }
+    };
+    Image img;
+    Elf64_Ehdr& eh = img.head_;
+    if (size < sizeof eh) throw Error(ErrorKind::Setup, "vm: not an ELF executable", path, ENOEXEC);
+    read_at(&eh, sizeof eh, 0);
+    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > size ||
+        uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr) > size - eh.e_phoff)
+        throw Error(ErrorKind::Setup, "vm: not a 64-bit ELF executable", path, ENOEXEC);
+    std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
+    read_at(phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr), eh.e_phoff);
+    uint64_t end = eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
+    for (const auto& ph : phdrs) {
+        // The guest's initramfs holds no loader or libraries: the init must be static.
+        if (ph.p_type == PT_INTERP) throw Error(ErrorKind::Setup, "vm: caisson is not a static binary", path, ENOEXEC);
+        if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+            throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", path, ENOEXEC);
+        end = std::max<uint64_t>(end, ph.p_offset + ph.p_filesz);
+    }
+    void* map = ::mmap(nullptr, static_cast<size_t>(end), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+    if (map == MAP_FAILED) throw Error(ErrorKind::Setup, "vm: mmap", path, errno);
+    img.map_ = map;
+    img.size_ = static_cast<size_t>(end);
+    eh.e_shoff = 0;
+    eh.e_shnum = 0;
+    eh.e_shstrndx = 0;
+    return img;
+}
+
+Image::Image(Image&& o) noexcept : map_(o.map_), size_(o.size_), head_(o.head_) {
+    o.map_ = nullptr;
+    o.size_ = 0;
+}
+
+Image::~Image() {
+    if (map_) ::munmap(map_, size_);
+}
+
+void for_each_piece(const std::vector<Entry>& entries, const std::function<void(std::string_view)>& take) {
+    size_t at = 0;
+    unsigned ino = 1;
+    for (const auto& e : entries) {
+        if (e.image) {
+            record(at, take, ino++, e.path, e.mode, e.image->size(), [&] {
+                take(e.image->head());
+                take(e.image->rest());
+            });
+        } else {
+            record(at, take, ino++, e.path, e.mode, e.data.size(), [&] { take(e.data); });
+        }
+    }
+    record(at, take, 0, "TRAILER!!!", 0, 0, nullptr);
+}
+
 std::string archive(const std::vector<Entry>& entries) {
     std::string out;
-    size_t total = 2 * (110 + 16);  // the trailer, and room for rounding
-    for (const auto& e : entries) total += 110 + e.path.size() + 4 + e.data.size() + 4;
-    out.reserve(total);  // one allocation: the archive is megabytes (see read_file)
-    unsigned ino = 1;
-    for (const auto& e : entries) record(out, ino++, e.path, e.mode, e.data);
-    record(out, 0, "TRAILER!!!", 0, "");
+    size_t total = 0;
+    for_each_piece(entries, [&](std::string_view p) { total += p.size(); });
+    out.reserve(total);
+    for_each_piece(entries, [&](std::string_view p) { out += p; });
     return out;
 }
 
-void write(const std::string& path, const std::vector<Entry>& entries) { write_archive(path, archive(entries)); }
-
-void write_archive(const std::string& path, const std::string& out) {
+void write(const std::string& path, const std::vector<Entry>& entries) {
     std::string tmp = path + ".XXXXXX";
     Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
     if (!fd) throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, errno);
+    int err = 0;
     // Readable by qemu's jail, whatever the caller's umask.
-    if (::fchmod(fd.get(), 0644) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw Error(ErrorKind::Setup, "vm: chmod initramfs", tmp, err);
-    }
-    for (size_t at = 0; at < out.size();) {
-        ssize_t n = ::write(fd.get(), out.data() + at, out.size() - at);
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-            ::unlink(tmp.c_str());
-            throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, err);
+    if (::fchmod(fd.get(), 0644) != 0) err = errno;
+    for_each_piece(entries, [&](std::string_view p) {
+        for (size_t at = 0; !err && at < p.size();) {
+            ssize_t n = ::write(fd.get(), p.data() + at, p.size() - at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) err = n < 0 ? errno : EIO;
+            else at += static_cast<size_t>(n);
         }
-        at += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        int err = errno;
+    });
+    if (!err && (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0)) err = errno;
+    if (err) {
         ::unlink(tmp.c_str());
-        throw Error(ErrorKind::Setup, "vm: write initramfs", path, err);
+        throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, err);
     }
 }
 
@@ -121,66 +188,24 @@ std::string read_file(const std::string& path, bool regular_only, size_t max_siz
     return s;
 }
 
-bool file_holds(const std::string& path, std::string_view bytes) {
+bool file_holds(const std::string& path, const std::vector<Entry>& entries) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != bytes.size())
-        return false;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    uint64_t total = 0;
+    for_each_piece(entries, [&](std::string_view p) { total += p.size(); });
+    if (static_cast<uint64_t>(st.st_size) != total) return false;
+    bool same = true;
     char buf[1 << 16];
-    size_t at = 0;
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        if (n == 0) return at == bytes.size();
-        if (static_cast<size_t>(n) > bytes.size() - at || std::memcmp(buf, bytes.data() + at, static_cast<size_t>(n)) != 0)
-            return false;
-        at += static_cast<size_t>(n);
-    }
-}
-
-std::string loadable_image(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw Error(ErrorKind::Setup, "vm: read", path, errno);
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) throw Error(ErrorKind::Setup, "vm: stat", path, errno);
-    if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::Setup, "vm: not a regular file", path, EINVAL);
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
-    // Every byte asked for, or an error: a short read is a file that changed meanwhile.
-    auto read_at = [&](char* to, size_t n, uint64_t off) {
-        for (size_t got = 0; got < n;) {
-            ssize_t r = ::pread(fd.get(), to + got, n - got, static_cast<off_t>(off + got));
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) throw Error(ErrorKind::Setup, "vm: read", path, r < 0 ? errno : EIO);
-            got += static_cast<size_t>(r);
+    for_each_piece(entries, [&](std::string_view p) {
+        while (same && !p.empty()) {
+            ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, p.size()));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0 || std::memcmp(buf, p.data(), static_cast<size_t>(n)) != 0) same = false;
+            else p.remove_prefix(static_cast<size_t>(n));
         }
-    };
-    Elf64_Ehdr eh;
-    if (size < sizeof eh) throw Error(ErrorKind::Setup, "vm: not an ELF executable", path, ENOEXEC);
-    read_at(reinterpret_cast<char*>(&eh), sizeof eh, 0);
-    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > size ||
-        uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr) > size - eh.e_phoff)
-        throw Error(ErrorKind::Setup, "vm: not a 64-bit ELF executable", path, ENOEXEC);
-    std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
-    read_at(reinterpret_cast<char*>(phdrs.data()), phdrs.size() * sizeof(Elf64_Phdr), eh.e_phoff);
-    uint64_t end = eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
-    for (const auto& ph : phdrs) {
-        // The guest's initramfs holds no loader or libraries: the init must be static.
-        if (ph.p_type == PT_INTERP) throw Error(ErrorKind::Setup, "vm: caisson is not a static binary", path, ENOEXEC);
-        if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
-            throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", path, ENOEXEC);
-        end = std::max<uint64_t>(end, ph.p_offset + ph.p_filesz);
-    }
-    // Only the bytes the program headers map are read: the debug information after them is
-    // most of an unstripped build, and the guest never sees it.
-    std::string image(static_cast<size_t>(end), '\0');
-    read_at(image.data(), image.size(), 0);
-    eh.e_shoff = 0;
-    eh.e_shnum = 0;
-    eh.e_shstrndx = 0;
-    std::memcpy(image.data(), &eh, sizeof eh);
-    return image;
+    });
+    return same;
 }
 
 std::vector<std::string> module_depends(const std::string& ko_path) {

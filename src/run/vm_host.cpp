@@ -156,7 +156,7 @@ std::string cache_dir() {
 
 // This binary as /init and the modules the guest loads, in order; cached by what goes in.
 std::string guest_initramfs(const std::string& kernel) {
-    std::string self = mech::initramfs::loadable_image("/proc/self/exe");
+    const mech::initramfs::Image self = mech::initramfs::Image::load("/proc/self/exe");
     std::vector<std::string> order;
     std::map<std::string, std::string> files;
     if (std::string mods = modules_dir(kernel); !mods.empty()) {
@@ -183,13 +183,13 @@ std::string guest_initramfs(const std::string& kernel) {
         return path + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
                std::to_string(st.st_mtim.tv_nsec) + "\n";
     };
-    uint64_t h = run::fnv1a(self);
+    uint64_t h = run::fnv1a(self.rest(), run::fnv1a(self.head()));
     h = run::fnv1a(stamp(kernel), h);
     for (const auto& m : order) h = run::fnv1a(stamp(files[m]), h);
     char name[64];
     std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
     std::string path = cache_dir() + name;
-    std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, std::move(self)}, {"proc", S_IFDIR | 0755, ""},
+    std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, "", &self}, {"proc", S_IFDIR | 0755, ""},
                                              {"sys", S_IFDIR | 0755, ""},     {"dev", S_IFDIR | 0755, ""},
                                              {"newroot", S_IFDIR | 0755, ""}, {"lib", S_IFDIR | 0755, ""},
                                              {"lib/caisson-vm", S_IFDIR | 0755, ""}};
@@ -203,10 +203,9 @@ std::string guest_initramfs(const std::string& kernel) {
     // what went in, not what is in it, and an ordinary user's cache is a directory that a
     // sandbox given ~/.cache may write (a guest's init planted there would run unconfined
     // in the guests of later runs).
-    const std::string bytes = mech::initramfs::archive(e);
     // Unreadable, not a regular file, or other bytes: written again below.
-    if (mech::initramfs::file_holds(path, bytes)) return path;
-    mech::initramfs::write_archive(path, bytes);
+    if (mech::initramfs::file_holds(path, e)) return path;
+    mech::initramfs::write(path, e);
     // Those of other builds go once a day old (not at once: another caisson may be about to
     // hand one to its qemu).
     const std::string dir = path.substr(0, path.rfind('/'));

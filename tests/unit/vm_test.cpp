@@ -220,7 +220,7 @@ TEST(VmPlan, TheFileServerSeesTheProgramsViewReadOnly) {
 
 TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
     std::string self = mech::initramfs::read_file(test::caisson_path());
-    std::string image = mech::initramfs::loadable_image(test::caisson_path());
+    std::string image = mech::initramfs::Image::load(test::caisson_path()).bytes();
     EXPECT_LE(image.size(), self.size());
     Elf64_Ehdr eh;
     std::memcpy(&eh, image.data(), sizeof eh);
@@ -233,7 +233,7 @@ TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::write(fd, "#!/bin/sh\n", 10), 10);
     ::close(fd);
-    EXPECT_THROW(mech::initramfs::loadable_image(script), Error);
+    EXPECT_THROW(mech::initramfs::Image::load(script), Error);
     // An ELF header that claims program headers beyond the file's end.
     Elf64_Ehdr lying = eh;
     lying.e_phnum = 60000;
@@ -242,29 +242,40 @@ TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::write(fd, truncated.data(), truncated.size()), static_cast<ssize_t>(truncated.size()));
     ::close(fd);
-    EXPECT_THROW(mech::initramfs::loadable_image(script), Error);
+    EXPECT_THROW(mech::initramfs::Image::load(script), Error);
     ::unlink(script);
     // A dynamic executable (this test's) cannot be the init of an initramfs with no loader.
-    EXPECT_THROW(mech::initramfs::loadable_image("/proc/self/exe"), Error);
+    EXPECT_THROW(mech::initramfs::Image::load("/proc/self/exe"), Error);
 }
 
 TEST(Initramfs, ACachedArchiveIsUsedOnlyForTheSameBytes) {
     char dir[] = "/tmp/caisson-initramfs-test-XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
     const std::string path = std::string(dir) + "/a.cpio";
-    const std::string bytes = mech::initramfs::archive({{"init", S_IFREG | 0755, std::string(200000, 'x')}});
-    EXPECT_FALSE(mech::initramfs::file_holds(path, bytes));  // absent
-    mech::initramfs::write_archive(path, bytes);
-    EXPECT_TRUE(mech::initramfs::file_holds(path, bytes));
-    std::string other = bytes;
-    other[150000] = 'y';  // a byte past the first read's length
+    const mech::initramfs::Image self = mech::initramfs::Image::load(test::caisson_path());
+    const std::vector<mech::initramfs::Entry> entries = {
+        {"init", S_IFREG | 0755, "", &self}, {"lib", S_IFDIR | 0755, ""}, {"lib/x", S_IFREG | 0644, "abc"}};
+    EXPECT_FALSE(mech::initramfs::file_holds(path, entries));  // absent
+    mech::initramfs::write(path, entries);
+    EXPECT_TRUE(mech::initramfs::file_holds(path, entries));
+    // Written piece by piece, it is the archive made whole in memory: newc records, each
+    // 4-aligned, the image's header with its section fields cleared.
+    const std::string whole = mech::initramfs::archive(entries);
+    EXPECT_EQ(mech::initramfs::read_file(path), whole);
+    EXPECT_EQ(whole.compare(0, 6, "070701"), 0);
+    EXPECT_EQ(whole.size() % 4, 0u);
+    EXPECT_NE(whole.find(self.bytes()), std::string::npos);
+    EXPECT_EQ(whole.compare(whole.size() - 124, 6, "070701"), 0);  // the trailer's record
+    // One byte other, past the first read's length, or another length: not the same.
+    std::vector<mech::initramfs::Entry> other = entries;
+    other[2].data = "abd";
     EXPECT_FALSE(mech::initramfs::file_holds(path, other));
-    EXPECT_FALSE(mech::initramfs::file_holds(path, bytes.substr(0, bytes.size() - 4)));
-    EXPECT_FALSE(mech::initramfs::file_holds(path, bytes + "xxxx"));
+    other[2].data = "abcd";
+    EXPECT_FALSE(mech::initramfs::file_holds(path, other));
     // A symlink in the archive's place is not followed.
     const std::string link = std::string(dir) + "/b.cpio";
     ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
-    EXPECT_FALSE(mech::initramfs::file_holds(link, bytes));
+    EXPECT_FALSE(mech::initramfs::file_holds(link, entries));
     ::unlink(link.c_str());
     ::unlink(path.c_str());
     ::rmdir(dir);
