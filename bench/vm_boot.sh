@@ -29,7 +29,7 @@ if command -v runsc >/dev/null; then
   order+=(runsc)
   cmds[runsc]="runsc --root $tmp/runsc --platform=ptrace --network=none do /bin/true"
 fi
-"$caisson" run --vm -- /bin/true  # the initramfs is built once and cached: not a boot's cost
+"$caisson" run --vm -- /bin/true  # a first boot, whose files come into the page cache
 
 ms() {  # one run's wall time in ms
   local t0 t1

@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ constexpr char kZeros[4] = {0, 0, 0, 0};
 // its NUL, padding to 4, the data, padding to 4. `at` is the archive's length so far.
 void record(size_t& at, const std::function<void(std::string_view)>& take, unsigned ino, const std::string& name,
             unsigned mode, size_t size, const std::function<void()>& data) {
+    // newc's fields are 8 hexadecimal digits: a file of 4 GiB or more cannot be said.
+    if (size > 0xffffffffu) throw Error(ErrorKind::Setup, "vm: a file too large for the initramfs", name, EFBIG);
     std::string h = "070701";
     hex8(h, ino);
     hex8(h, mode);
@@ -90,13 +93,17 @@ Image Image::load(const std::string& path) {
     std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
     read_at(phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr), eh.e_phoff);
     uint64_t end = eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
+    bool loads = false;
     for (const auto& ph : phdrs) {
+        loads = loads || ph.p_type == PT_LOAD;
         // The guest's initramfs holds no loader or libraries: the init must be static.
         if (ph.p_type == PT_INTERP) throw Error(ErrorKind::Setup, "vm: caisson is not a static binary", path, ENOEXEC);
         if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
             throw Error(ErrorKind::Setup, "vm: a segment beyond the file's end", path, ENOEXEC);
         end = std::max<uint64_t>(end, ph.p_offset + ph.p_filesz);
     }
+    // The header is part of what is mapped (it is patched below, and rest() begins after it).
+    if (!loads || end < sizeof eh) throw Error(ErrorKind::Setup, "vm: an ELF executable that loads nothing", path, ENOEXEC);
     void* map = ::mmap(nullptr, static_cast<size_t>(end), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
     if (map == MAP_FAILED) throw Error(ErrorKind::Setup, "vm: mmap", path, errno);
     img.map_ = map;
@@ -141,26 +148,22 @@ std::string archive(const std::vector<Entry>& entries) {
     return out;
 }
 
-void write(const std::string& path, const std::vector<Entry>& entries) {
-    std::string tmp = path + ".XXXXXX";
-    Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-    if (!fd) throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, errno);
+kernel::Fd sealed(const std::vector<Entry>& entries, const char* name) {
+    kernel::Fd fd(::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) throw Error(ErrorKind::Setup, "vm: memfd_create", name, errno);
     int err = 0;
-    // Readable by qemu's jail, whatever the caller's umask.
-    if (::fchmod(fd.get(), 0644) != 0) err = errno;
     for_each_piece(entries, [&](std::string_view p) {
-        for (size_t at = 0; !err && at < p.size();) {
-            ssize_t n = ::write(fd.get(), p.data() + at, p.size() - at);
+        while (!err && !p.empty()) {
+            ssize_t n = ::write(fd.get(), p.data(), p.size());
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) err = n < 0 ? errno : EIO;
-            else at += static_cast<size_t>(n);
+            else p.remove_prefix(static_cast<size_t>(n));
         }
     });
-    if (!err && (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0)) err = errno;
-    if (err) {
-        ::unlink(tmp.c_str());
-        throw Error(ErrorKind::Setup, "vm: write initramfs", tmp, err);
-    }
+    if (err) throw Error(ErrorKind::Setup, "vm: write the initramfs", name, err);
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
+        throw Error(ErrorKind::Setup, "vm: seal the initramfs", name, errno);
+    return fd;
 }
 
 std::string read_file(const std::string& path, bool regular_only, size_t max_size) {
@@ -186,26 +189,6 @@ std::string read_file(const std::string& path, bool regular_only, size_t max_siz
         if (s.size() > max_size) throw Error(ErrorKind::Setup, "vm: larger than expected", path, EFBIG);
     }
     return s;
-}
-
-bool file_holds(const std::string& path, const std::vector<Entry>& entries) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    uint64_t total = 0;
-    for_each_piece(entries, [&](std::string_view p) { total += p.size(); });
-    if (static_cast<uint64_t>(st.st_size) != total) return false;
-    bool same = true;
-    char buf[1 << 16];
-    for_each_piece(entries, [&](std::string_view p) {
-        while (same && !p.empty()) {
-            ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, p.size()));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0 || std::memcmp(buf, p.data(), static_cast<size_t>(n)) != 0) same = false;
-            else p.remove_prefix(static_cast<size_t>(n));
-        }
-    });
-    return same;
 }
 
 std::vector<std::string> module_depends(const std::string& ko_path) {

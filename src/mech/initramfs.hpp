@@ -5,6 +5,8 @@
 // compressors into caisson's static binary for nothing.
 #pragma once
 
+#include "kernel/fd.hpp"
+
 #include <elf.h>
 
 #include <functional>
@@ -53,9 +55,10 @@ struct Entry {
 void for_each_piece(const std::vector<Entry>& entries, const std::function<void(std::string_view)>& take);
 // The same, in memory.
 std::string archive(const std::vector<Entry>& entries);
-// Writes the archive to `path` atomically (a temporary file renamed into place, mode 0644).
-// Throws caisson::Error naming the path and errno.
-void write(const std::string& path, const std::vector<Entry>& entries);
+// The archive in a memfd named `name`, sealed against every change (write, shrink, grow, and
+// the seals themselves): whoever holds or reopens it reads these bytes and no others. Throws
+// caisson::Error naming the step and errno.
+kernel::Fd sealed(const std::vector<Entry>& entries, const char* name);
 
 // A kernel module's dependencies, from its .modinfo ("depends=a,b"). Throws caisson::Error
 // when the file cannot be read.
@@ -69,8 +72,5 @@ std::map<std::string, std::string> find_modules(const std::string& dir);
 // read). Throws caisson::Error.
 std::string read_file(const std::string& path, bool regular_only = false, size_t max_size = SIZE_MAX);
 
-// Whether the regular file at `path` (not a symlink) holds exactly the archive of `entries`;
-// read in pieces, never whole. False for anything that cannot be read.
-bool file_holds(const std::string& path, const std::vector<Entry>& entries);
 
 }  // namespace caisson::mech::initramfs

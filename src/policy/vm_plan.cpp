@@ -43,7 +43,8 @@ std::vector<std::string> qemu_argv(const Machine& m) {
         // qemu's own seccomp filter as well: no new processes, no privileges, no obsolete calls.
         "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
         "-kernel", m.kernel,
-        "-initrd", m.initramfs,
+        // A descriptor, not a path: no one can change what it holds (see run/vm_host).
+        "-initrd", "/proc/self/fd/" + std::to_string(m.initramfs_fd),
         "-append", guest_cmdline(m.kvm, m.acpi),
         "-chardev", "socket,id=files,fd=" + std::to_string(m.files_fd),
         "-device", std::string("vhost-user-fs-device,chardev=files,tag=") + kRootTag,
@@ -131,11 +132,12 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     Policy p = default_policy();
     p.process.argv = argv;
     p.process.pass_fds = {m.wire_fd, m.files_fd};
+    if (m.initramfs_fd >= 0) p.process.pass_fds.push_back(m.initramfs_fd);
+    std::sort(p.process.pass_fds.begin(), p.process.pass_fds.end());
     p.hostname = "caisson-vmm";
-    // The kernel and the initramfs may sit in a home (--vm-kernel, a user's cache), which the
-    // jail hides: they are shown, read-only, at their own paths.
+    // The kernel may sit in a home (--vm-kernel), which the jail hides: it is shown,
+    // read-only, at its own path.
     ro_bind_self(p, m.kernel);
-    ro_bind_self(p, m.initramfs);
     if (m.kvm) {
         MountSpec kvm;
         kvm.kind = MountKind::Bind;
@@ -145,7 +147,9 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     }
     for (const char* dir : {"/usr/bin", "/usr/lib", "/lib", "/lib64", "/usr/share/qemu", "/usr/share/seabios"})
         p.landlock.paths.push_back({dir, LandlockAccess::ReadExec});
-    for (const std::string& f : {m.kernel, m.initramfs, std::string("/etc/ld.so.cache"), std::string("/dev/null"),
+    // The initramfs, a memfd, needs no rule: Landlock does not govern files of the kernel's
+    // internal mounts.
+    for (const std::string& f : {m.kernel, std::string("/etc/ld.so.cache"), std::string("/dev/null"),
                                  std::string("/dev/urandom"), std::string("/proc"), std::string("/sys/devices/system")})
         p.landlock.paths.push_back({f, LandlockAccess::Read});
     if (m.kvm) p.landlock.paths.push_back({"/dev/kvm", LandlockAccess::ReadWrite});

@@ -19,7 +19,8 @@ inline constexpr const char* kGuestMarker = "caisson.vm_guest=1";  // on the gue
 
 struct Machine {
     std::string qemu;       // qemu-system-x86_64
-    std::string kernel, initramfs;
+    std::string kernel;
+    int initramfs_fd = -1;  // a sealed memfd, read by qemu as /proc/self/fd/N
     uint64_t memory_mb = 256;
     unsigned cpus = 1;
     std::optional<double> cpu_limit;  // --cpus: CPU time per wall time for qemu's whole jail
@@ -63,8 +64,8 @@ const std::vector<std::string>& guest_modules();
 
 // qemu's jail: every namespace new (no network), the unprivileged `nobody`, no
 // capabilities, caisson's default seccomp policy under qemu's own, and Landlock (enforced,
-// not best effort): reading and executing only qemu, its libraries and firmware, the kernel
-// and the initramfs; with `landlock_abi` 4 no TCP bind or connect, with 6 abstract sockets
+// not best effort): reading and executing only qemu, its libraries and firmware, and the
+// kernel (the initramfs is a descriptor it is given); with `landlock_abi` 4 no TCP bind or connect, with 6 abstract sockets
 // and signals scoped. Throws caisson::Error (usage) when the kernel has no Landlock.
 Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_t guest_memory_mb, int landlock_abi);
 

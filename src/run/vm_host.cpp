@@ -1,11 +1,10 @@
-// `caisson run --vm` on the host: the guest's kernel and initramfs (built once, cached), the
+// `caisson run --vm` on the host: the guest's kernel and initramfs (made for each run), the
 // file server and qemu each in a caisson sandbox of their own, and the caller's streams
 // relayed over the wire until the program's status comes back.
 #include "mech/initramfs.hpp"
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
-#include "run/fnv1a.hpp"
 #include "run/preflight.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
@@ -135,27 +134,12 @@ bool kernel_has_acpi(const std::string& kernel) {
     return plan::kernel_config_has_acpi(text);
 }
 
-std::string cache_dir() {
-    std::string dir;
-    if (::geteuid() == 0) dir = "/var/cache/caisson-vm";
-    else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/') dir = std::string(x) + "/caisson-vm";
-    else if (const char* h = std::getenv("HOME"); h && *h == '/') dir = std::string(h) + "/.cache/caisson-vm";
-    else throw Error::usage("--vm: no cache directory (set XDG_CACHE_HOME or HOME)");
-    // Readable by all (qemu's jail runs as nobody; nothing in it is secret: this binary and
-    // the kernel's modules), writable by its owner alone. ~/.cache itself may be missing.
-    if (::geteuid() != 0) {
-        std::string parent = dir.substr(0, dir.rfind('/'));
-        if (::mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "vm: mkdir", parent, errno);
-    }
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "vm: mkdir", dir, errno);
-    struct stat st;
-    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022))
-        throw Error(ErrorKind::Setup, "vm: the cache is not a directory only this user may write", dir, EPERM);
-    return dir;
-}
-
-// This binary as /init and the modules the guest loads, in order; cached by what goes in.
-std::string guest_initramfs(const std::string& kernel) {
+// This binary as /init and the modules the guest loads, in order, in a sealed memfd that qemu
+// reads through its descriptor. Made for each run, not cached in a file: made piece by piece it
+// costs what checking a cached copy cost (a read of its 5 MB), and a file of an ordinary
+// user's cache is one a sandbox given ~/.cache could rewrite between that check and qemu's
+// open (a guest's init of its own, unconfined in every later guest). Sealed, no one changes it.
+Fd guest_initramfs(const std::string& kernel) {
     const mech::initramfs::Image self = mech::initramfs::Image::load("/proc/self/exe");
     std::vector<std::string> order;
     std::map<std::string, std::string> files;
@@ -175,20 +159,6 @@ std::string guest_initramfs(const std::string& kernel) {
         for (const auto& m : plan::guest_modules()) fill(m);
         order = plan::module_order(depends, plan::guest_modules());
     }
-    // What goes in decides the name: this binary's bytes, and each module's path, size and
-    // modification time (the kernel's too, whose version the modules must match).
-    auto stamp = [](const std::string& path) {
-        struct stat st;
-        if (::stat(path.c_str(), &st) != 0) throw Error(ErrorKind::Setup, "vm: stat", path, errno);
-        return path + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-               std::to_string(st.st_mtim.tv_nsec) + "\n";
-    };
-    uint64_t h = run::fnv1a(self.rest(), run::fnv1a(self.head()));
-    h = run::fnv1a(stamp(kernel), h);
-    for (const auto& m : order) h = run::fnv1a(stamp(files[m]), h);
-    char name[64];
-    std::snprintf(name, sizeof name, "/initramfs-%016llx.cpio", static_cast<unsigned long long>(h));
-    std::string path = cache_dir() + name;
     std::vector<mech::initramfs::Entry> e = {{"init", S_IFREG | 0755, "", &self}, {"proc", S_IFDIR | 0755, ""},
                                              {"sys", S_IFDIR | 0755, ""},     {"dev", S_IFDIR | 0755, ""},
                                              {"newroot", S_IFDIR | 0755, ""}, {"lib", S_IFDIR | 0755, ""},
@@ -199,28 +169,7 @@ std::string guest_initramfs(const std::string& kernel) {
         list += m + ".ko\n";
     }
     e.push_back({"lib/caisson-vm/modules", S_IFREG | 0644, list});
-    // A cached archive is used only if it holds what this run would write: its name says
-    // what went in, not what is in it, and an ordinary user's cache is a directory that a
-    // sandbox given ~/.cache may write (a guest's init planted there would run unconfined
-    // in the guests of later runs).
-    // Unreadable, not a regular file, or other bytes: written again below.
-    if (mech::initramfs::file_holds(path, e)) return path;
-    mech::initramfs::write(path, e);
-    // Those of other builds go once a day old (not at once: another caisson may be about to
-    // hand one to its qemu).
-    const std::string dir = path.substr(0, path.rfind('/'));
-    if (DIR* d = ::opendir(dir.c_str())) {
-        const time_t day_ago = ::time(nullptr) - 86400;
-        while (dirent* de = ::readdir(d)) {
-            std::string n = de->d_name;
-            struct stat st;
-            if (n.rfind("initramfs-", 0) != 0 || dir + "/" + n == path) continue;
-            if (::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < day_ago)
-                ::unlinkat(::dirfd(d), n.c_str(), 0);
-        }
-        ::closedir(d);
-    }
-    return path;
+    return mech::initramfs::sealed(e, "caisson-vm-initramfs");
 }
 
 // A socket to the file server that no one else can reach first: a listening socket in a
@@ -645,7 +594,11 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     plan::Machine m;
     m.qemu = kQemu;
     m.kernel = kernel;
-    m.initramfs = guest_initramfs(kernel);
+    const Fd initramfs_fd = guest_initramfs(kernel);
+    m.initramfs_fd = initramfs_fd.get();
+    struct stat initramfs_st {};
+    if (::fstat(initramfs_fd.get(), &initramfs_st) != 0) throw Error(ErrorKind::Setup, "vm: fstat", "the initramfs", errno);
+    const uint64_t initramfs_bytes = static_cast<uint64_t>(initramfs_st.st_size);
     m.acpi = kernel_has_acpi(kernel);
     m.memory_mb = plan::guest_memory_mb(policy);
     m.cpus = plan::guest_cpus(policy);
@@ -679,7 +632,6 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     std::string& failed = a.failed;
     const bool got_result = a.got_result;
     const double boot_ms = a.boot_ms;
-    const std::string& initramfs = m.initramfs;
     if (!got_result) {
         // The console's last lines say why: a panic, an init that failed, qemu's own error.
         std::string tail = printable(console.size() > 1500 ? console.substr(console.size() - 1500) : console);
@@ -725,7 +677,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
                {"kvm_on_host", support.accel == "kvm"},
                {"machine", "microvm"},
                {"kernel", kernel},
-               {"initramfs", initramfs},
+               {"initramfs_bytes", initramfs_bytes},
                {"memory_mb", m.memory_mb},
                {"cpus", m.cpus},
                {"boot_ms", boot_ms},

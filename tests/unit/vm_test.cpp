@@ -14,6 +14,7 @@
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -107,7 +108,7 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     plan::Machine m;
     m.qemu = "/usr/bin/qemu-system-x86_64";
     m.kernel = "/k";
-    m.initramfs = "/i";
+    m.initramfs_fd = 4;
     m.wire_fd = 5;
     m.files_fd = 6;
     auto a = plan::qemu_argv(m);
@@ -121,6 +122,7 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_EQ(all.find("-monitor"), std::string::npos);
     EXPECT_NE(all.find(plan::kGuestMarker), std::string::npos);
     EXPECT_NE(all.find("-accel tcg"), std::string::npos);
+    EXPECT_NE(all.find("-initrd /proc/self/fd/4 "), std::string::npos);
 
     Policy q = plan::qemu_jail(m, a, 256, 6);
     EXPECT_TRUE(q.landlock.restrict_connect && q.landlock.scope_signal);
@@ -130,7 +132,7 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_TRUE(q.namespaces.user && q.namespaces.net && q.namespaces.pid && q.namespaces.mount);
     EXPECT_FALSE(q.identity.map_host_root);
     EXPECT_FALSE(q.landlock.paths.empty());
-    EXPECT_EQ(q.process.pass_fds, (std::vector<int>{5, 6}));
+    EXPECT_EQ(q.process.pass_fds, (std::vector<int>{4, 5, 6}));
 }
 
 TEST(VmPlan, AKernelWithoutAcpiIsToldItsDevicesOnTheCommandLine) {
@@ -144,7 +146,6 @@ TEST(VmPlan, AKernelWithoutAcpiIsToldItsDevicesOnTheCommandLine) {
     plan::Machine m;
     m.qemu = "/usr/bin/qemu-system-x86_64";
     m.kernel = "/k";
-    m.initramfs = "/i";
     auto join = [](const std::vector<std::string>& a) {
         std::string all;
         for (auto& s : a) all += s + " ";
@@ -243,42 +244,55 @@ TEST(Initramfs, TheInitKeepsOnlyWhatTheKernelLoads) {
     ASSERT_EQ(::write(fd, truncated.data(), truncated.size()), static_cast<ssize_t>(truncated.size()));
     ::close(fd);
     EXPECT_THROW(mech::initramfs::Image::load(script), Error);
+    // One that loads nothing: no program header at all, and one header that is the ELF
+    // header itself (its end before the header's own).
+    for (auto [phoff, phnum] : {std::pair<uint64_t, uint16_t>{0, 0}, {0, 1}, {8, 0}}) {
+        Elf64_Ehdr empty = eh;
+        empty.e_phoff = phoff;
+        empty.e_phnum = phnum;
+        std::string bytes(reinterpret_cast<const char*>(&empty), sizeof empty);
+        bytes.resize(4096, '\0');
+        fd = ::open(script, O_WRONLY | O_TRUNC);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+        ::close(fd);
+        EXPECT_THROW(mech::initramfs::Image::load(script), Error) << phoff << " " << phnum;
+    }
     ::unlink(script);
     // A dynamic executable (this test's) cannot be the init of an initramfs with no loader.
     EXPECT_THROW(mech::initramfs::Image::load("/proc/self/exe"), Error);
 }
 
-TEST(Initramfs, ACachedArchiveIsUsedOnlyForTheSameBytes) {
-    char dir[] = "/tmp/caisson-initramfs-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    const std::string path = std::string(dir) + "/a.cpio";
+TEST(Initramfs, TheArchiveIsSealedAndHoldsExactlyItsEntries) {
     const mech::initramfs::Image self = mech::initramfs::Image::load(test::caisson_path());
     const std::vector<mech::initramfs::Entry> entries = {
         {"init", S_IFREG | 0755, "", &self}, {"lib", S_IFDIR | 0755, ""}, {"lib/x", S_IFREG | 0644, "abc"}};
-    EXPECT_FALSE(mech::initramfs::file_holds(path, entries));  // absent
-    mech::initramfs::write(path, entries);
-    EXPECT_TRUE(mech::initramfs::file_holds(path, entries));
-    // Written piece by piece, it is the archive made whole in memory: newc records, each
-    // 4-aligned, the image's header with its section fields cleared.
+    Fd fd = mech::initramfs::sealed(entries, "caisson-test-initramfs");
+    ASSERT_TRUE(fd);
+    // Made piece by piece, it is the archive made whole: newc records, each 4-aligned, the
+    // image's header with its section fields cleared, the trailer last.
     const std::string whole = mech::initramfs::archive(entries);
-    EXPECT_EQ(mech::initramfs::read_file(path), whole);
+    std::string held(whole.size() + 1, '\0');
+    ASSERT_EQ(::pread(fd.get(), held.data(), held.size(), 0), static_cast<ssize_t>(whole.size()));
+    held.resize(whole.size());
+    EXPECT_TRUE(held == whole);
     EXPECT_EQ(whole.compare(0, 6, "070701"), 0);
     EXPECT_EQ(whole.size() % 4, 0u);
     EXPECT_NE(whole.find(self.bytes()), std::string::npos);
-    EXPECT_EQ(whole.compare(whole.size() - 124, 6, "070701"), 0);  // the trailer's record
-    // One byte other, past the first read's length, or another length: not the same.
-    std::vector<mech::initramfs::Entry> other = entries;
-    other[2].data = "abd";
-    EXPECT_FALSE(mech::initramfs::file_holds(path, other));
-    other[2].data = "abcd";
-    EXPECT_FALSE(mech::initramfs::file_holds(path, other));
-    // A symlink in the archive's place is not followed.
-    const std::string link = std::string(dir) + "/b.cpio";
-    ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
-    EXPECT_FALSE(mech::initramfs::file_holds(link, entries));
-    ::unlink(link.c_str());
-    ::unlink(path.c_str());
-    ::rmdir(dir);
+    EXPECT_EQ(whole.compare(whole.size() - 124 + 110, 11, std::string("TRAILER!!!\0", 11)), 0);
+    // No one changes it: not through this descriptor, nor a new one opened through /proc.
+    const int seals = ::fcntl(fd.get(), F_GET_SEALS);
+    EXPECT_EQ(seals, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    EXPECT_EQ(::pwrite(fd.get(), "x", 1, 0), -1);
+    const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+    Fd again(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_TRUE(again);
+    errno = 0;
+    EXPECT_EQ(::write(again.get(), "x", 1), -1);
+    EXPECT_EQ(errno, EPERM);
+    EXPECT_NE(::ftruncate(again.get(), 0), 0);
+    EXPECT_EQ(::fcntl(again.get(), F_ADD_SEALS, F_SEAL_FUTURE_WRITE), -1);  // F_SEAL_SEAL: the seals stay as they are
+    EXPECT_EQ(::mmap(nullptr, 4096, PROT_WRITE, MAP_SHARED, again.get(), 0), MAP_FAILED);
 }
 
 }  // namespace
