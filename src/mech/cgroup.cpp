@@ -78,19 +78,49 @@ std::optional<uint64_t> number(const std::string& text) {
     }
 }
 
-std::vector<pid_t> procs(const std::string& dir) {
-    std::vector<pid_t> out;
-    std::istringstream in(read_text(dir + "/cgroup.procs"));
-    pid_t p;
-    while (in >> p) out.push_back(p);
+// The groups a sandbox's processes made beneath its own (a container whose cgroup mount is
+// writable may make them, and hide processes in them): directories, depth first, deepest
+// last; bounded, as a hostile tree may be deep or wide.
+std::vector<std::string> subgroups(const std::string& dir) {
+    std::vector<std::string> out, todo{dir};
+    for (size_t i = 0; i < todo.size() && out.size() < 4096; ++i) {
+        DIR* d = ::opendir(todo[i].c_str());
+        if (!d) continue;
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+            std::string sub = todo[i] + "/" + e->d_name;
+            out.push_back(sub);
+            todo.push_back(sub);
+        }
+        ::closedir(d);
+    }
     return out;
 }
 
-// rmdir succeeds once the last task has left; a killed task leaves within moments.
+// Every process in the group and the groups beneath it.
+std::vector<pid_t> procs(const std::string& dir) {
+    std::vector<pid_t> out;
+    std::vector<std::string> dirs{dir};
+    for (auto& sub : subgroups(dir)) dirs.push_back(std::move(sub));
+    for (const auto& d : dirs) {
+        std::istringstream in(read_text(d + "/cgroup.procs"));
+        pid_t p;
+        while (in >> p) out.push_back(p);
+    }
+    return out;
+}
+
+// rmdir succeeds once the last task has left; a killed task leaves within moments. The groups
+// beneath go first, deepest first (rmdir refuses a group that has any).
 bool remove_dir(const std::string& path) {
+    std::vector<std::string> subs = subgroups(path);
+    for (auto it = subs.rbegin(); it != subs.rend(); ++it) (void)::rmdir(it->c_str());
     for (int attempt = 0; attempt < 2000; ++attempt) {
         if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return true;
         if (errno != EBUSY) return false;
+        // A child group that was not empty at the first pass (a task leaving it): again.
+        if (attempt % 100 == 99)
+            for (auto it = subs.rbegin(); it != subs.rend(); ++it) (void)::rmdir(it->c_str());
         timespec ts{0, 1000000};
         ::nanosleep(&ts, nullptr);
     }
@@ -426,8 +456,8 @@ void SandboxCgroup::join_v1(pid_t pid, bool with_v2) const {
         if (!d.v2 || with_v2) write_text(d.path + "/cgroup.procs", std::to_string(pid));
 }
 
-void SandboxCgroup::freeze() const {
-    if (const Dir* d = killer()) freeze_dir(d->path, d->v2, true);
+void SandboxCgroup::freeze(bool wait) const {
+    if (const Dir* d = killer()) freeze_dir(d->path, d->v2, true, wait);
 }
 
 void SandboxCgroup::thaw() const {

@@ -52,6 +52,7 @@ public:
     // The device rules of a plan made with defer_devices: v1's devices.allow/deny, or v2's
     // BPF program. Throws caisson::Error.
     void apply_devices(const cgroup_plan::Plan& plan) const;
+    // Every process in it, those in groups its processes made beneath it too.
     std::vector<pid_t> pids() const;
     bool frozen() const;
     bool has_freezer() const { return killer() != nullptr; }
@@ -67,8 +68,9 @@ public:
     void join_v1(pid_t pid, bool with_v2 = false) const;
     // v1: an eventfd that fires when the memory controller hits OOM; -1 otherwise.
     int oom_eventfd() const { return oom_event_.get(); }
-    // Stops every process at once, so that none can fork while the rest are killed.
-    void freeze() const;
+    // Stops every process at once, so that none can fork while the rest are killed; with
+    // `wait`, returns once every one has stopped (v2 says so when it is done).
+    void freeze(bool wait = false) const;
     void thaw() const;
     void kill_all() const;
     CgroupStats stats() const;

@@ -10,6 +10,7 @@
 #include "oci/spec.hpp"
 #include "oci/state.hpp"
 #include "oci/wait.hpp"
+#include "policy/printable.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/oci.hpp>
@@ -139,8 +140,14 @@ void kill_container(const std::string& root, const std::string& id, int sig, boo
     if (l.status == Status::Stopped) throw Error::usage("container not running");
     if (all && !l.state.cgroup_name.empty()) {
         KeptCgroup cg = open_cgroup(l.state);
+        // Frozen while its processes are listed and signalled: none forks past the list, and
+        // none ends, so no pid in it is another process's by the time its signal goes.
+        const bool paused = l.status == Status::Paused;
+        if (cg->has_freezer() && !paused) cg->freeze(/*wait=*/true);
         for (pid_t p : cg->pids()) ::kill(p, sig);
-        if (l.status == Status::Paused && sig == SIGKILL) cg->thaw();  // a frozen task dies once thawed
+        // A frozen task takes its signal once thawed; a paused container stays paused, but
+        // for SIGKILL, which it could only take thawed.
+        if (cg->has_freezer() && (!paused || sig == SIGKILL)) cg->thaw();
         return;
     }
     signal_init(l.state, sig);
@@ -194,6 +201,7 @@ void delete_container(const std::string& root, const std::string& id, bool force
 std::string list_containers(const std::string& root, const std::string& format, bool quiet) {
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::string> ids;
+    check_root(root);
     if (DIR* d = ::opendir(root.c_str())) {
         while (dirent* e = ::readdir(d))
             if (e->d_name[0] != '.') ids.push_back(e->d_name);
@@ -238,6 +246,8 @@ std::string ps_container(const std::string& root, const std::string& id, const s
     for (pid_t p : pids) {
         std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
         std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+        // The container's own words: its escape sequences would drive the operator's terminal.
+        cmd = printable(cmd, 4096);
         char line[64];
         std::snprintf(line, sizeof(line), "%-8d", p);
         out += line + cmd + "\n";

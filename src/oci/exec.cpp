@@ -30,6 +30,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cerrno>
 #include <memory>
 #include <csignal>
@@ -69,12 +72,17 @@ Process exec_process(const ExecOptions& o, const Spec& spec) {
     if (!o.cwd.empty()) p.cwd = o.cwd;
     if (!o.user.empty()) {
         auto colon = o.user.find(':');
-        try {
-            p.user.uid = static_cast<uint32_t>(std::stoul(o.user.substr(0, colon)));
-            if (colon != std::string::npos) p.user.gid = static_cast<uint32_t>(std::stoul(o.user.substr(colon + 1)));
-        } catch (...) {
-            throw Error::usage("exec --user: expected UID[:GID], not " + o.user);
-        }
+        // Whole decimal numbers below 2^32 - 1 (which is -1, "no id"): std::stoul took
+        // "4294967296" and a narrowing cast made it 0, root.
+        auto id = [&](const std::string& text) {
+            uint32_t v = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+            if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v == UINT32_MAX)
+                throw Error::usage("exec --user: expected UID[:GID] (numbers below 4294967295), not " + o.user);
+            return v;
+        };
+        p.user.uid = id(o.user.substr(0, colon));
+        if (colon != std::string::npos) p.user.gid = id(o.user.substr(colon + 1));
     }
     if (!o.caps.empty()) {
         CapabilitySets c = p.capabilities.value_or(CapabilitySets{});

@@ -204,8 +204,24 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
     constexpr uint64_t kSysAdmin = 1ull << CAP_SYS_ADMIN;
     const bool may_hold_sys_admin =
         (c.permitted & kSysAdmin) || (!st.no_new_privs && ((c.bounding | c.inheritable) & kSysAdmin));
-    if (maps_runtime_uid && !may_hold_sys_admin) {
-        seccomp::Policy guard = seccomp_profile::parse_text(seccomp_profile::builtin_text("oci-no-userns"), "builtin:oci-no-userns");
+    // And without a user namespace of its own, no keyring calls: its uids' user keyrings are
+    // the host's (profiles/seccomp/oci-host-keyrings.toml).
+    const bool no_userns_guard = maps_runtime_uid && !may_hold_sys_admin;
+    const bool in_host_userns =
+        spec && std::none_of(spec->linux_.namespaces.begin(), spec->linux_.namespaces.end(), [](const auto& n) { return n.type == "user"; });
+    const bool keyring_guard = in_host_userns && !may_hold_sys_admin;
+    if (no_userns_guard || keyring_guard) {
+        seccomp::Policy guard;
+        for (const char* name : {"oci-no-userns", "oci-host-keyrings"}) {
+            if (std::string_view(name) == "oci-no-userns" ? !no_userns_guard : !keyring_guard) continue;
+            seccomp::Policy part = seccomp_profile::parse_text(seccomp_profile::builtin_text(name), std::string("builtin:") + name);
+            if (guard.rules.empty()) {
+                guard = part;
+                guard.name = "caisson-oci guard";
+            } else {
+                guard.rules.insert(guard.rules.end(), part.rules.begin(), part.rules.end());
+            }
+        }
         filter::CompileOptions opt;
         opt.allow_multiplexed = true;
         st.guard = filter::compile(guard, opt).program;

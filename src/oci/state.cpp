@@ -98,8 +98,24 @@ nlohmann::json state_json(const ContainerState& s, Status status) {
     return j;
 }
 
+void check_root(const std::string& root) {
+    // What is in the root decides whom a later command signals, which cgroups it removes and
+    // which directory it empties: a root another user could write (or a symlink to one) would
+    // let that user choose. A missing root is made by create(), as this user's alone.
+    struct stat st{};
+    if (::lstat(root.c_str(), &st) != 0) {
+        if (errno == ENOENT) return;
+        throw Error(ErrorKind::Setup, "stat state root", root, errno);
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022))
+        throw Error(ErrorKind::Setup, "state root", root + " (--root) must be a directory of uid " + std::to_string(::geteuid()) +
+                                                        " that no one else may write, not a symlink",
+                    EPERM);
+}
+
 StateDir::StateDir(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {
     check_id(id_);
+    check_root(root_);
     path_ = root_ + "/" + id_;
 }
 
@@ -176,13 +192,21 @@ void StateDir::save(const ContainerState& s) const {
 }
 
 void StateDir::remove() const {
-    if (DIR* d = ::opendir(path_.c_str())) {
-        while (dirent* e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n != "." && n != "..") ::unlink((path_ + "/" + n).c_str());
-        }
-        ::closedir(d);
+    // The directory itself, never what a symlink in its place leads to.
+    int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return;
+    if (fd < 0) throw Error(ErrorKind::Setup, "open state directory", path_, errno);
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        int err = errno;
+        ::close(fd);
+        throw Error(ErrorKind::Setup, "read state directory", path_, err);
     }
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") ::unlinkat(::dirfd(d), n.c_str(), 0);
+    }
+    ::closedir(d);
     if (::rmdir(path_.c_str()) < 0 && errno != ENOENT) throw Error(ErrorKind::Setup, "remove state directory", path_, errno);
 }
 

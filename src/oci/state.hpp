@@ -28,6 +28,10 @@ const char* status_name(Status);
 // runc's rule: letters, digits, and _ + - . ; never "." or "..". Throws usage otherwise.
 void check_id(const std::string& id);
 
+// The state root (--root) must be a directory of this user's that no one else may write (not
+// a symlink); a missing one is fine (create() makes it). Throws caisson::Error otherwise.
+void check_root(const std::string& root);
+
 struct ContainerState {
     std::string id, bundle, rootfs, created, owner;
     pid_t pid = 0;

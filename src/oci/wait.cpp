@@ -16,6 +16,8 @@ int forward_until_exit(pid_t pid, const sigset_t& set) {
     kernel::Fd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
     if (!sfd) throw Error(ErrorKind::Setup, "signalfd", "signal forwarding", errno);
     int status = 0;
+    // Ended already, its SIGCHLD taken by an earlier wait (the exec's start): not waited for.
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
     for (;;) {
         signalfd_siginfo si{};
         if (::read(sfd.get(), &si, sizeof(si)) != sizeof(si)) continue;

@@ -15,6 +15,8 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +24,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <string_view>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -162,10 +168,30 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "exec channel", errno);
     kernel::Fd ours(sv[0]), theirs(sv[1]);
+    // Until the process has exec'd, these end the wait instead of their default: SIGCHLD
+    // says that it stopped or died, and the others that the caller wants it over. Blocked
+    // here (and restored after), so that a signalfd takes them; the helper unblocks its own.
+    sigset_t watched, before;
+    ::sigemptyset(&watched);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::sigaddset(&watched, sig);
+    ::pthread_sigmask(SIG_BLOCK, &watched, &before);
+    // A SIGCHLD read here may be the process's own end (a program that exits at once): it is
+    // raised again for the caller, who waits for that end by it.
+    struct Restore {
+        const sigset_t& mask;
+        bool child_signal = false;
+        ~Restore() {
+            if (child_signal) ::raise(SIGCHLD);
+            ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+        }
+    } restore{before};
+    kernel::Fd signals(::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals) throw Error(ErrorKind::Setup, "signalfd", "exec: the wait for the process's start", errno);
     pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorKind::Setup, "fork", "exec helper", errno);
     if (pid == 0) {
         ::close(ours.release());
+        ::close(signals.release());
         helper(plan, ns_flags, theirs.get(), process_mask);
     }
     theirs.reset();
@@ -176,12 +202,62 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
     if (recv_message(ours.get(), m) <= 0) throw Error(ErrorKind::Setup, "exec helper", "exited", ECHILD);
     if (m.type == MsgType::Failed) throw_failure(m.failure);
     const pid_t process = m.wait_status;
-    // End of stream: the process exec'd (the channel is close-on-exec). A message: it failed.
+    // From here to its exec the process is in the container's pid namespace, where the
+    // container's processes may signal it (an attack run stopped it with SIGSTOP, and the
+    // runtime waited for ever, deaf to SIGTERM). A stop, a death, the caller's signal, or a
+    // minute without its exec ends the wait: the process is killed and the exec fails.
+    auto give_up = [&](const std::string& why) {
+        ::kill(process, SIGKILL);
+        while (::waitpid(process, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        throw Error(ErrorKind::Setup, "exec", why, ECANCELED);
+    };
+    // Dead before its exec: the channel closes as it does at an exec. A process that lives on
+    // has exec'd (an exec maps the new program before it closes the close-on-exec descriptors,
+    // and an exit drops the memory, and /proc/PID/exe with it, before the descriptors); one
+    // that has ended still bears the runtime's name if it never exec'd (an exec renames it).
+    auto died_before_exec = [&] {
+        const std::string proc = "/proc/" + std::to_string(process);
+        struct stat st{};
+        if (::stat((proc + "/exe").c_str(), &st) == 0) return false;
+        char own[32] = {}, its[32] = {};
+        kernel::Fd a(::open("/proc/self/comm", O_RDONLY | O_CLOEXEC));
+        kernel::Fd b(::open((proc + "/comm").c_str(), O_RDONLY | O_CLOEXEC));
+        return a && b && ::read(a.get(), own, sizeof own - 1) > 0 && ::read(b.get(), its, sizeof its - 1) > 0 &&
+               std::string_view(own) == std::string_view(its);
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) give_up("the process did not reach its exec within 60 s");
+        pollfd fds[2] = {{ours.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
+        int n = ::poll(fds, 2, static_cast<int>(left));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) give_up(std::string("poll: ") + std::strerror(errno));
+        if (fds[1].revents & POLLIN) {
+            signalfd_siginfo info{};
+            while (::read(signals.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+                if (info.ssi_signo == SIGCHLD) restore.child_signal = true;
+                else
+                    give_up(std::string("interrupted by ") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)) +
+                            " before the process reached its exec");
+            }
+            siginfo_t si{};
+            if (::waitid(P_PID, static_cast<id_t>(process), &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 && si.si_pid == process &&
+                si.si_code == CLD_STOPPED)
+                give_up("the process was stopped (SIG" + std::string(::sigabbrev_np(si.si_status)) +
+                        ") before its exec, by a process of the container");
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) break;
+    }
+    // End of stream: the process exec'd (the channel is close-on-exec), or died first. A
+    // message: it failed.
     Message result{};
     if (recv_message(ours.get(), result) > 0 && result.type == MsgType::Failed) {
         ::waitpid(process, nullptr, 0);
         throw_failure(result.failure);
     }
+    if (died_before_exec()) give_up("the process was killed before its exec, by a process of the container");
     return process;
 }
 

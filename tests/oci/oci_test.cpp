@@ -1430,6 +1430,10 @@ TEST(OciEscape, AContainerHasASessionKeyringOfItsOwn) {
     ASSERT_GT(mine, 0) << std::strerror(errno);
     Bundle b;
     b.config["linux"].erase("seccomp");  // keyctl allowed, as a permissive image's filter would
+    // In a user namespace of its own: without one, caisson-oci refuses the keyring calls
+    // (AContainerSharingTheHostsUidsCannotReachItsKeyrings).
+    in_a_user_namespace(b);
+    if (HasFatalFailure()) return;
     b.config["process"]["args"] = {"/probe", "--session-keyring"};
     RunResult r = b.oci("run", {"--bundle", b.path()}, "keys");
     ASSERT_EQ(r.status, 0) << r.err;
@@ -1449,6 +1453,133 @@ TEST(OciEscape, AContainerHasASessionKeyringOfItsOwn) {
     ASSERT_EQ(k.status, 0) << k.err;
     EXPECT_EQ(k.probe["session_keyring"], std::to_string(mine)) << "--no-new-keyring keeps the caller's";
     b.oci("delete", {"--force"}, "keys");
+}
+
+// From its setns to its exec, `exec`'s process is in the container's pid namespace, where the
+// container may signal it (CVE-2016-9962's window, another way). An attack run stopped it
+// there and the runtime waited for ever, deaf to SIGTERM; killed there, `exec -d` said 0 and
+// wrote a pid file for a process that never ran. Now the exec fails at once and says why.
+TEST(OciEscape, AnExecTheContainerStopsOrKillsBeforeItsExecFailsAtOnce) {
+    for (const std::string sig : {"STOP", "KILL"}) {
+        SCOPED_TRACE(sig);
+        Bundle b;
+        std::filesystem::copy_file(CAISSON_ATTACKER, b.rootfs() + "/attacker");
+        b.config["process"]["args"] = {"/bin/sh", "-c",
+                                       "/attacker " + host_ns("pid") + " signal-exec " + sig + ":caught-me >/dev/null & exec /bin/sleep 120"};
+        b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
+        ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "sig").status, 0);
+        const std::string pid_file = b.path() + "/exec.pid";
+        bool caught = false;
+        for (int i = 0; i < 30 && !caught; ++i) {
+            RunResult r = b.oci("exec", {"-d", "--pid-file", pid_file, "sig", "/bin/echo", "caught-me"}, "");
+            if (r.status == 0) {  // it ran before the attacker saw it
+                std::filesystem::remove(pid_file);
+                continue;
+            }
+            caught = true;
+            EXPECT_NE(r.err.find(sig == "STOP" ? "stopped (SIGSTOP) before its exec" : "killed before its exec"), std::string::npos)
+                << r.err;
+            EXPECT_FALSE(std::filesystem::exists(pid_file)) << "a pid file for a process that never ran";
+        }
+        EXPECT_TRUE(caught) << "the attacker never caught an exec's process before its exec";
+        // Nothing of the stopped one is left in the container: its init, the attacker, and
+        // what exec'd, which ended (the runtime's own process never stays).
+        RunResult ps = b.oci("ps", {}, "sig");
+        EXPECT_EQ(ps.out.find("caisson-oci"), std::string::npos) << ps.out;
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        b.oci("delete", {"--force"}, "sig");
+    }
+}
+
+// A uid the host shares (no user namespace of the container's own) shares its user keyring:
+// an attack run filled and emptied the host root's from a root container whose config had no
+// seccomp filter. caisson-oci's own guard refuses the keyring calls then.
+TEST(OciEscape, AContainerSharingTheHostsUidsCannotReachItsKeyrings) {
+    Bundle b;
+    std::filesystem::copy_file(CAISSON_ATTACKER, b.rootfs() + "/attacker");
+    b.config["linux"].erase("seccomp");
+    b.config["process"]["args"] = {"/attacker", host_ns("pid"), "host-keyring"};
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "keys");
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("blocked: EPERM"), std::string::npos) << r.out << r.err;
+}
+
+// A container whose cgroup mount is writable may make groups beneath its own and hide a
+// process there: ps and kill --all list the whole tree, and delete removes every group (an
+// attack run's process was missed by both, and delete left the groups in every hierarchy).
+TEST(OciEscape, ProcessesInGroupsTheContainerMadeAreFoundAndTheGroupsGo) {
+    Bundle b;
+    std::filesystem::create_symlink("busybox", b.rootfs() + "/bin/mkdir");
+    for (auto& m : b.config["mounts"])
+        if (m["destination"] == "/sys/fs/cgroup") {
+            nlohmann::json opts = nlohmann::json::array();
+            for (auto& o : m["options"])
+                if (o != "ro") opts.push_back(o);
+            opts.push_back("rw");
+            m["options"] = opts;
+        }
+    b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
+    // The hidden one moves itself into a group "hide" of every hierarchy, then says so.
+    b.config["process"]["args"] = {"/bin/sh", "-c",
+                                   "/bin/sh -c 'for h in /sys/fs/cgroup/*; do mkdir -p $h/hide && echo $$ > $h/hide/cgroup.procs; done 2>/dev/null; "
+                                   "echo hidden > /dev/shm/hidden; exec /bin/sleep 121' & exec /bin/sleep 120"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "hider").status, 0);
+    RunResult ready;
+    for (int i = 0; i < 200; ++i) {  // the shell's few steps; `cat` fails until the file is there
+        ready = b.oci("exec", {"hider", "/bin/cat", "/dev/shm/hidden"}, "");
+        if (ready.status == 0) break;
+    }
+    ASSERT_EQ(ready.out, "hidden\n") << ready.err;
+    auto listed = [&] {
+        RunResult ps = b.oci("ps", {"--format", "json"}, "hider");
+        return ps.status == 0 ? nlohmann::json::parse(ps.out).size() : size_t{0};
+    };
+    EXPECT_EQ(listed(), 2u);  // the init and the hidden one
+    std::vector<std::string> hidden_groups;
+    for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup"))
+        if (std::filesystem::exists(h.path() / "caisson/hider/hide")) hidden_groups.push_back((h.path() / "caisson/hider").string());
+    EXPECT_FALSE(hidden_groups.empty());
+    // SIGTERM reaches the hidden one; the init, pid 1 of its namespace, has no handler for it.
+    EXPECT_EQ(b.oci("kill", {"--all"}, "hider").status, 0);
+    size_t left = 2;
+    for (int i = 0; i < 200 && left != 1; ++i) left = listed();
+    EXPECT_EQ(left, 1u) << "kill --all missed the process in the group beneath";
+    EXPECT_EQ(b.oci("delete", {"--force"}, "hider").status, 0);
+    for (const auto& g : hidden_groups) EXPECT_FALSE(std::filesystem::exists(g)) << g << " outlived the container";
+}
+
+// What `exec` and `ps` take from their caller or the container: a uid of 2^32 was made 0 by a
+// narrowing cast (root instead of an error); a caller's stdout that is a file of the host's
+// was handed to the exec'd process's user (it could open it again and read it); and `ps`
+// printed the container's command lines raw, escape sequences for the operator's terminal.
+TEST(OciEscape, ExecAndPsTakeNothingTheyShouldNot) {
+    Bundle b;
+    // The shell stays (`; :`), its command line holding a title and a screen clear.
+    b.config["process"]["args"] = {"/bin/sh", "-c", "/bin/sleep 120; :", "\033]0;owned\007\033[2J"};
+    b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "take").status, 0);
+    RunResult wrapped = b.oci("exec", {"--user", "4294967296:0", "take", "/bin/id", "-u"}, "");
+    EXPECT_NE(wrapped.status, 0) << wrapped.out;
+    EXPECT_NE(wrapped.err.find("exec --user"), std::string::npos) << wrapped.err;
+
+    const std::string log = b.path() + "/host.log";
+    std::ofstream(log) << "";
+    ASSERT_EQ(::chmod(log.c_str(), 0600), 0);
+    RunOptions o;
+    o.wrapper = {"/bin/sh", "-c", "exec \"$@\" > " + log, "sh"};
+    RunResult e = b.oci("exec", {"--user", "1000", "take", "/bin/id", "-u"}, "", o);
+    EXPECT_EQ(e.status, 0) << e.err;
+    struct stat st{};
+    ASSERT_EQ(::stat(log.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "the caller's file became the container user's";
+    EXPECT_EQ(read_file(log), "1000\n");
+
+    RunResult ps = b.oci("ps", {}, "take");
+    ASSERT_EQ(ps.status, 0) << ps.err;
+    EXPECT_EQ(ps.out.find('\033'), std::string::npos) << "a raw escape sequence in ps";
+    EXPECT_NE(ps.out.find("\\x1b"), std::string::npos) << ps.out;
+    b.oci("delete", {"--force"}, "take");
 }
 
 TEST(OciEscape, AWorkingDirectoryThroughAHostDescriptorStaysInsideTheRoot) {
