@@ -32,9 +32,11 @@ std::vector<std::string> qemu_argv(const Machine& m) {
         // (vhost-user).
         "-M", std::string("microvm,pit=on,pic=on,rtc=on,isa-serial=on,memory-backend=mem,acpi=") + (m.acpi ? "on" : "off"),
         "-global", "virtio-mmio.force-legacy=false",  // vhost-user serves modern virtio only
-        // The translator's code cache: qemu's default for a whole system is 1 GiB, of which a
-        // guest that boots and runs one program touches a few MB; 64 MB caps it.
-        "-accel", m.kvm ? "kvm" : "tcg,tb-size=64",
+        // The translator's code cache: qemu's default for a whole system is 1 GiB. A boot and
+        // one program translate some 40 MB of code, every page of it resident; a 24 MB cap
+        // flushes it once or twice and translates again, 0.1 s more of a 1.2 s boot for 20 MB
+        // less (docs/vm.md, bench/vm_boot.sh: 145 -> 125 MB with virtiofsd). KVM has no cache.
+        "-accel", m.kvm ? "kvm" : "tcg,tb-size=24",
         "-cpu", m.kvm ? "host" : "max",
         "-smp", std::to_string(m.cpus),
         "-m", mem,
