@@ -7,6 +7,7 @@
 #include <caisson/error.hpp>
 
 #include <dirent.h>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -79,15 +80,19 @@ std::optional<uint64_t> number(const std::string& text) {
 }
 
 // The groups a sandbox's processes made beneath its own (a container whose cgroup mount is
-// writable may make them, and hide processes in them): directories, depth first, deepest
-// last; bounded, as a hostile tree may be deep or wide.
+// writable may make them, and hide processes in them): directories, breadth first, deepest
+// last. Bounded (16384 groups), as a hostile tree may be wide or deep; what lies past the
+// bound or past PATH_MAX is not listed, and goes by v2's cgroup.kill, which takes the whole
+// tree, by the freezer, which holds it all, and by the end of the pid namespace's init.
 std::vector<std::string> subgroups(const std::string& dir) {
     std::vector<std::string> out, todo{dir};
-    for (size_t i = 0; i < todo.size() && out.size() < 4096; ++i) {
+    for (size_t i = 0; i < todo.size() && out.size() < 16384; ++i) {
         DIR* d = ::opendir(todo[i].c_str());
         if (!d) continue;
         while (dirent* e = ::readdir(d)) {
-            if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+            // Every name but the two links: a group named ".hide" is a group too.
+            if (e->d_type != DT_DIR || std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+            if (out.size() >= 16384) break;
             std::string sub = todo[i] + "/" + e->d_name;
             out.push_back(sub);
             todo.push_back(sub);

@@ -207,8 +207,15 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
     // And without a user namespace of its own, no keyring calls: its uids' user keyrings are
     // the host's (profiles/seccomp/oci-host-keyrings.toml).
     const bool no_userns_guard = maps_runtime_uid && !may_hold_sys_admin;
-    const bool in_host_userns =
-        spec && std::none_of(spec->linux_.namespaces.begin(), spec->linux_.namespaces.end(), [](const auto& n) { return n.type == "user"; });
+    // In the runtime's user namespace: no "user" entry, or one whose path is that namespace
+    // (told by the kernel's inode, not by the path's words).
+    const bool in_host_userns = spec && std::none_of(spec->linux_.namespaces.begin(), spec->linux_.namespaces.end(), [](const auto& n) {
+        if (n.type != "user") return false;
+        if (n.path.empty()) return true;
+        struct stat joined{}, own{};
+        return !(::stat(n.path.c_str(), &joined) == 0 && ::stat("/proc/self/ns/user", &own) == 0 &&
+                 joined.st_dev == own.st_dev && joined.st_ino == own.st_ino);
+    });
     const bool keyring_guard = in_host_userns && !may_hold_sys_admin;
     if (no_userns_guard || keyring_guard) {
         seccomp::Policy guard;

@@ -98,7 +98,10 @@ nlohmann::json state_json(const ContainerState& s, Status status) {
     return j;
 }
 
-void check_root(const std::string& root) {
+void check_root(const std::string& given) {
+    // "/run/x/" would have lstat follow a symlink at x.
+    std::string root = given;
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
     // What is in the root decides whom a later command signals, which cgroups it removes and
     // which directory it empties: a root another user could write (or a symlink to one) would
     // let that user choose. A missing root is made by create(), as this user's alone.
@@ -131,6 +134,7 @@ void StateDir::create() {
         if (::mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "create state root", part, errno);
         if (at == std::string::npos) break;
     }
+    check_root(root_);  // as made, or as it was: the root checked again before it is used
     if (::mkdir(path_.c_str(), 0700) < 0) {
         if (errno == EEXIST) throw Error::usage("container with id exists: " + id_);
         throw Error(ErrorKind::Setup, "create state directory", path_, errno);

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <poll.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -113,6 +114,9 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // whole set (CAP_SYS_MODULE, CAP_DAC_READ_SEARCH's open_by_handle_at, CAP_SYS_RAWIO...).
     // caisson's own filter goes in here, while the helper holds its whole set: it allows
     // every step that follows (clone3 falls back to clone), and no capability is kept for it.
+    // A session keyring of its own before the guard, which refuses the keyring calls to a
+    // container that shares the host's uids (the process inherits it at the clone below).
+    if (plan.new_session_keyring && !mech::join_session_keyring(nullptr, f)) fail();
     if (!plan.process.steps.guard.empty()) {
         if (!mech::install_seccomp(plan.process.steps.guard, nullptr, f)) fail();
         plan.process.steps.guard.clear();
@@ -128,6 +132,9 @@ int differing_namespaces(pid_t pid, int pidfd) {
         // otherwise regain the whole set.
         if (!mech::narrow_capabilities(keep, c.bounding, f)) fail();
     }
+    // The marker name, which the process is cloned with: from its first instruction to its
+    // exec it bears it (see join_container).
+    ::prctl(PR_SET_NAME, plan.marker, 0, 0, 0);
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
@@ -151,7 +158,6 @@ int differing_namespaces(pid_t pid, int pidfd) {
     p.runtime_fds[0] = channel;
     ::sigprocmask(SIG_SETMASK, &process_mask, nullptr);
     if (::setsid() < 0) f.set("setsid", "exec process"), fail();
-    if (plan.new_session_keyring && !mech::join_session_keyring(nullptr, f)) fail();
     if (p.console && !mech::open_console(plan.console_socket, *p.console, f)) fail();
     if (plan.console_socket >= 0) ::close(plan.console_socket);
     if (!resolve_executable(p, f)) fail();
@@ -168,9 +174,22 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw Error(ErrorKind::Setup, "socketpair", "exec channel", errno);
     kernel::Fd ours(sv[0]), theirs(sv[1]);
+    // The name the process bears until its exec, which only the exec replaces (the container
+    // cannot rename another process): a death before the exec is told by it.
+    uint64_t nonce = 0;
+    if (::getrandom(&nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce))
+        throw Error(ErrorKind::Setup, "getrandom", "exec: a name for the process", errno);
+    char marker[16];
+    std::snprintf(marker, sizeof marker, "cx-%012llx", static_cast<unsigned long long>(nonce & 0xffffffffffffull));
+    std::snprintf(plan.marker, sizeof plan.marker, "%s", marker);
     // Until the process has exec'd, these end the wait instead of their default: SIGCHLD
     // says that it stopped or died, and the others that the caller wants it over. Blocked
     // here (and restored after), so that a signalfd takes them; the helper unblocks its own.
+    // SIGCHLD at its default, whatever the caller had: ignored, a child's death would be
+    // reaped before it could be looked at, and a stop would not be said.
+    struct sigaction dfl{}, old_chld{};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGCHLD, &dfl, &old_chld);
     sigset_t watched, before;
     ::sigemptyset(&watched);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::sigaddset(&watched, sig);
@@ -179,12 +198,14 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
     // raised again for the caller, who waits for that end by it.
     struct Restore {
         const sigset_t& mask;
+        const struct sigaction& chld;
         bool child_signal = false;
         ~Restore() {
             if (child_signal) ::raise(SIGCHLD);
+            ::sigaction(SIGCHLD, &chld, nullptr);
             ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
         }
-    } restore{before};
+    } restore{before, old_chld};
     kernel::Fd signals(::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals) throw Error(ErrorKind::Setup, "signalfd", "exec: the wait for the process's start", errno);
     pid_t pid = ::fork();
@@ -195,66 +216,89 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
         helper(plan, ns_flags, theirs.get(), process_mask);
     }
     theirs.reset();
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    Message m{};
-    if (recv_message(ours.get(), m) <= 0) throw Error(ErrorKind::Setup, "exec helper", "exited", ECHILD);
-    if (m.type == MsgType::Failed) throw_failure(m.failure);
-    const pid_t process = m.wait_status;
-    // From here to its exec the process is in the container's pid namespace, where the
-    // container's processes may signal it (an attack run stopped it with SIGSTOP, and the
-    // runtime waited for ever, deaf to SIGTERM). A stop, a death, the caller's signal, or a
-    // minute without its exec ends the wait: the process is killed and the exec fails.
-    auto give_up = [&](const std::string& why) {
-        ::kill(process, SIGKILL);
-        while (::waitpid(process, nullptr, 0) < 0 && errno == EINTR) {
+    // The helper joins the container's cgroup, which a container with a writable cgroup mount
+    // may freeze: it is never waited for without a bound, and is reaped once it has ended.
+    pid_t process = 0;
+    auto reap_helper = [&] {
+        if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == pid) pid = 0;
+    };
+    // Killed and reaped, waiting ten seconds at most: SIGKILL ends a stopped process at once,
+    // a frozen one only once thawed (then the container's init reaps it, after this runtime).
+    // Reaped here, it leaves no zombie in the container to count against its pids limit.
+    auto kill_and_reap = [](pid_t victim) {
+        ::kill(victim, SIGKILL);
+        kernel::Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, victim, 0)));
+        if (pidfd) {
+            pollfd p{pidfd.get(), POLLIN, 0};
+            while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {
+            }
         }
+        (void)::waitpid(victim, nullptr, WNOHANG);
+    };
+    // A stop, a death, the caller's signal, or a minute without its exec ends the wait: the
+    // process (and the helper) are killed and the exec fails. A process that a frozen cgroup
+    // holds dies when it is thawed, and is then reaped by the container's init.
+    auto give_up = [&](const std::string& why) {
+        if (process > 0) kill_and_reap(process);
+        if (pid > 0) kill_and_reap(pid), pid = 0;
         throw Error(ErrorKind::Setup, "exec", why, ECANCELED);
     };
-    // Dead before its exec: the channel closes as it does at an exec. A process that lives on
-    // has exec'd (an exec maps the new program before it closes the close-on-exec descriptors,
-    // and an exit drops the memory, and /proc/PID/exe with it, before the descriptors); one
-    // that has ended still bears the runtime's name if it never exec'd (an exec renames it).
+    // Dead before its exec: the channel closes as it does at an exec, and the process still
+    // bears the marker name (read from /proc while it is a zombie: SIGCHLD is not ignored).
     auto died_before_exec = [&] {
-        const std::string proc = "/proc/" + std::to_string(process);
-        struct stat st{};
-        if (::stat((proc + "/exe").c_str(), &st) == 0) return false;
-        char own[32] = {}, its[32] = {};
-        kernel::Fd a(::open("/proc/self/comm", O_RDONLY | O_CLOEXEC));
-        kernel::Fd b(::open((proc + "/comm").c_str(), O_RDONLY | O_CLOEXEC));
-        return a && b && ::read(a.get(), own, sizeof own - 1) > 0 && ::read(b.get(), its, sizeof its - 1) > 0 &&
-               std::string_view(own) == std::string_view(its);
+        char its[32] = {};
+        kernel::Fd b(::open(("/proc/" + std::to_string(process) + "/comm").c_str(), O_RDONLY | O_CLOEXEC));
+        ssize_t n = b ? ::read(b.get(), its, sizeof its - 1) : -1;
+        if (n > 0 && its[n - 1] == '\n') its[n - 1] = '\0';
+        return n > 0 && std::string_view(its) == marker;
     };
+    // Waits for the channel: true when it has a message or has ended. The channel is looked
+    // at first: a process that has exec'd is the program's, whatever signal came meanwhile
+    // (left pending for the caller to pass on).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-        if (left <= 0) give_up("the process did not reach its exec within 60 s");
-        pollfd fds[2] = {{ours.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
-        int n = ::poll(fds, 2, static_cast<int>(left));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) give_up(std::string("poll: ") + std::strerror(errno));
-        if (fds[1].revents & POLLIN) {
+    auto wait_channel = [&](const char* waiting_for) {
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+            if (left <= 0) give_up(std::string("the process did not reach ") + waiting_for + " within 60 s");
+            pollfd fds[2] = {{ours.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
+            int n = ::poll(fds, 2, static_cast<int>(left));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) give_up(std::string("poll: ") + std::strerror(errno));
+            if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) return;
+            if (!(fds[1].revents & POLLIN)) continue;
             signalfd_siginfo info{};
             while (::read(signals.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
                 if (info.ssi_signo == SIGCHLD) restore.child_signal = true;
                 else
-                    give_up(std::string("interrupted by ") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)) +
-                            " before the process reached its exec");
+                    give_up(std::string("interrupted by SIG") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)) + " before " +
+                            waiting_for);
             }
+            reap_helper();
             siginfo_t si{};
-            if (::waitid(P_PID, static_cast<id_t>(process), &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 && si.si_pid == process &&
-                si.si_code == CLD_STOPPED)
+            if (process > 0 && ::waitid(P_PID, static_cast<id_t>(process), &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid == process && si.si_code == CLD_STOPPED)
                 give_up("the process was stopped (SIG" + std::string(::sigabbrev_np(si.si_status)) +
                         ") before its exec, by a process of the container");
         }
-        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) break;
+    };
+    wait_channel("its start");
+    Message m{};
+    if (recv_message(ours.get(), m) <= 0) give_up("the helper ended without a word");
+    if (m.type == MsgType::Failed) {
+        reap_helper();
+        throw_failure(m.failure);
     }
+    process = m.wait_status;
+    // From here to its exec the process is in the container's pid namespace, where the
+    // container's processes may signal it (an attack run stopped it with SIGSTOP, and the
+    // runtime waited for ever, deaf to SIGTERM; killed it, and exec -d said 0).
+    wait_channel("its exec");
+    reap_helper();
     // End of stream: the process exec'd (the channel is close-on-exec), or died first. A
-    // message: it failed.
+    // message: it failed, and is killed before it is reaped (it may be stopped meanwhile).
     Message result{};
     if (recv_message(ours.get(), result) > 0 && result.type == MsgType::Failed) {
-        ::waitpid(process, nullptr, 0);
+        kill_and_reap(process);
         throw_failure(result.failure);
     }
     if (died_before_exec()) give_up("the process was killed before its exec, by a process of the container");

@@ -26,6 +26,7 @@ struct JoinPlan {
     int console_socket = -1;                // with process.console
     bool new_session_keyring = true;        // an anonymous one of its own, not the caller's
     std::optional<int> oom_score_adj;       // the process's, from its spec or the container's
+    char marker[16] = {};                   // its name until its exec (set by join_container)
 };
 
 // Returns the process's pid once it has exec'd (a child of this process). Throws

@@ -11,7 +11,9 @@
 #include <sched.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,14 +30,18 @@ struct SchedAttr {
 };
 
 // A process that is not root can reopen its stdio (/proc/self/fd/0, /dev/stdout) only if the
-// pipes are its own: pipes and sockets only, and only what is not already its. Never a
-// character device (/dev/null, a terminal of the host's), and never a file: a caller's
-// `> log` is a file of the host's, which would become the container user's to open again
-// and to change the mode of (runc hands it over; an attack run read a root file through it).
+// pipes are its own: anonymous pipes only (pipefs), and only what is not already its. Never a
+// character device (/dev/null, a terminal of the host's), and never a file or a named FIFO
+// of the host's filesystem: a caller's `> log` would become the container user's to open
+// again and to change the mode of (runc hands it over; an attack run read a root file
+// through it). A socket cannot be reopened through /proc at all.
 void chown_stdio(uid_t uid) {
     for (int fd = 0; fd < 3; ++fd) {
         struct stat st{};
-        if (::fstat(fd, &st) < 0 || st.st_uid == uid || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) continue;
+        struct statfs fs{};
+        if (::fstat(fd, &st) < 0 || st.st_uid == uid || !S_ISFIFO(st.st_mode) || ::fstatfs(fd, &fs) < 0 ||
+            fs.f_type != PIPEFS_MAGIC)
+            continue;
         (void)::fchown(fd, uid, static_cast<gid_t>(-1));  // EPERM or EINVAL: nothing more to do
     }
 }

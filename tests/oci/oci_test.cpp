@@ -1503,12 +1503,22 @@ TEST(OciEscape, AContainerSharingTheHostsUidsCannotReachItsKeyrings) {
     RunResult r = b.oci("run", {"--bundle", b.path()}, "keys");
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("blocked: EPERM"), std::string::npos) << r.out << r.err;
+    b.oci("delete", {"--force"}, "keys");
+    // And a process exec'd into such a container.
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "keys").status, 0);
+    RunResult e = b.oci("exec", {"keys", "/attacker", host_ns("pid"), "host-keyring"}, "");
+    EXPECT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("blocked: EPERM"), std::string::npos) << e.out << e.err;
+    b.oci("delete", {"--force"}, "keys");
 }
 
 // A container whose cgroup mount is writable may make groups beneath its own and hide a
 // process there: ps and kill --all list the whole tree, and delete removes every group (an
 // attack run's process was missed by both, and delete left the groups in every hierarchy).
 TEST(OciEscape, ProcessesInGroupsTheContainerMadeAreFoundAndTheGroupsGo) {
+    // The hybrid's v1 hierarchies are where a container's mount shows them all as directories.
+    if (!std::filesystem::is_directory("/sys/fs/cgroup/pids")) GTEST_SKIP() << "no cgroup v1 pids hierarchy here";
     Bundle b;
     std::filesystem::create_symlink("busybox", b.rootfs() + "/bin/mkdir");
     for (auto& m : b.config["mounts"])
@@ -1520,9 +1530,10 @@ TEST(OciEscape, ProcessesInGroupsTheContainerMadeAreFoundAndTheGroupsGo) {
             m["options"] = opts;
         }
     b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
-    // The hidden one moves itself into a group "hide" of every hierarchy, then says so.
+    // The hidden one moves itself into a group ".hide" of every hierarchy (a dot name: the
+    // first walk of the tree skipped those), then says so.
     b.config["process"]["args"] = {"/bin/sh", "-c",
-                                   "/bin/sh -c 'for h in /sys/fs/cgroup/*; do mkdir -p $h/hide && echo $$ > $h/hide/cgroup.procs; done 2>/dev/null; "
+                                   "/bin/sh -c 'for h in /sys/fs/cgroup/*; do mkdir -p $h/.hide && echo $$ > $h/.hide/cgroup.procs; done 2>/dev/null; "
                                    "echo hidden > /dev/shm/hidden; exec /bin/sleep 121' & exec /bin/sleep 120"};
     ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "hider").status, 0);
     RunResult ready;
@@ -1538,7 +1549,7 @@ TEST(OciEscape, ProcessesInGroupsTheContainerMadeAreFoundAndTheGroupsGo) {
     EXPECT_EQ(listed(), 2u);  // the init and the hidden one
     std::vector<std::string> hidden_groups;
     for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup"))
-        if (std::filesystem::exists(h.path() / "caisson/hider/hide")) hidden_groups.push_back((h.path() / "caisson/hider").string());
+        if (std::filesystem::exists(h.path() / "caisson/hider/.hide")) hidden_groups.push_back((h.path() / "caisson/hider").string());
     EXPECT_FALSE(hidden_groups.empty());
     // SIGTERM reaches the hidden one; the init, pid 1 of its namespace, has no handler for it.
     EXPECT_EQ(b.oci("kill", {"--all"}, "hider").status, 0);
