@@ -79,6 +79,14 @@ struct Filesystem {
     std::vector<MountSpec> mounts; // in the order given, after /proc, /dev, /sys, /tmp
     std::vector<std::string> masked_paths;    // hidden: /dev/null over files, empty tmpfs over dirs
     std::vector<std::string> readonly_paths;  // re-bound read-only
+    // Host character devices shown in the sandbox's minimal /dev under their own name (the
+    // host's node, bound; an error unless it is that device). The device cgroup still judges
+    // each use. caisson's VM jail gives qemu /dev/kvm so.
+    struct DeviceNode {
+        std::string name;  // in /dev: "kvm"
+        unsigned major = 0, minor = 0;
+    };
+    std::vector<DeviceNode> device_nodes;
 };
 
 struct Rlimit {

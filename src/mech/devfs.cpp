@@ -5,6 +5,10 @@
 #include "mech/mount_util.hpp"
 
 #include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <unistd.h>
 
 namespace caisson::mech {
@@ -28,12 +32,28 @@ constexpr Link kLinks[] = {{"pts/ptmx", "ptmx"},        {"/proc/self/fd", "fd"},
 DevSources::~DevSources() {
     for (int& fd : nodes)
         if (fd >= 0) ::close(fd);
+    for (int& fd : extra)
+        if (fd >= 0) ::close(fd);
 }
 
-bool open_dev_sources(DevSources& src, kernel::Failure& f) {
+bool open_dev_sources(DevSources& src, const ExtraDevNode* extra, int n_extra, kernel::Failure& f) {
     for (int i = 0; i < kDevNodeCount; ++i) {
         src.nodes[i] = open_host_device(kHostNodes[i], kNodeDevices[i], f);
         if (src.nodes[i] < 0) return false;
+    }
+    if (n_extra > kMaxExtraDevNodes) return f.set("devices for /dev", "more than four", E2BIG);
+    for (int i = 0; i < n_extra; ++i) {
+        // A plain name: /dev/NAME on the host, NAME in the sandbox's /dev.
+        char path[64];
+        const char* name = extra[i].name;
+        if (!name || !*name || std::strchr(name, '/') || std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0 ||
+            std::snprintf(path, sizeof path, "/dev/%s", name) >= static_cast<int>(sizeof path))
+            return f.set("a device for /dev", name ? name : "(none)", EINVAL);
+        const DeviceSpec spec{'c', extra[i].major, extra[i].minor};
+        src.extra[i] = open_host_device(path, spec, f);
+        if (src.extra[i] < 0) return false;
+        src.extra_nodes[i] = extra[i];
+        src.n_extra = i + 1;
     }
     return true;
 }
@@ -48,6 +68,11 @@ bool build_dev(int root, DevSources& src, kernel::Failure& f) {
 
     for (int i = 0; i < kDevNodeCount; ++i)
         if (!place_host_device(dev.get(), kNodes[i], src.nodes[i], kHostNodes[i], f)) return false;
+    for (int i = 0; i < src.n_extra; ++i) {
+        for (const char* taken : kNodes)
+            if (std::strcmp(taken, src.extra_nodes[i].name) == 0) return f.set("a device for /dev", taken, EEXIST);
+        if (!place_host_device(dev.get(), src.extra_nodes[i].name, src.extra[i], src.extra_nodes[i].name, f)) return false;
+    }
 
     if (::mkdirat(dev.get(), "pts", 0755) < 0) return f.set("mkdir", "/dev/pts");
     static constexpr const char* kPtsOpts[] = {"newinstance", "ptmxmode=0666", "mode=0620", nullptr};

@@ -250,7 +250,7 @@ bool build_root(RootPlan& plan, Failure& f) {
 
     // 1. Everything that comes from the host is opened while the host's tree is visible.
     DevSources dev;
-    if (!open_dev_sources(dev, f)) return false;
+    if (!open_dev_sources(dev, plan.device_nodes.data(), static_cast<int>(plan.device_nodes.size()), f)) return false;
     kernel::Fd proc(plan.proc_fresh
                         ? new_fs("proc", nullptr, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
                         : clone_host("/proc", true, 0, f));

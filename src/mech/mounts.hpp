@@ -3,6 +3,8 @@
 // Every target inside the new root is resolved with RESOLVE_IN_ROOT.
 #pragma once
 
+#include "mech/devfs.hpp"
+
 #include <string>
 #include <vector>
 
@@ -36,6 +38,8 @@ struct RootPlan {
     // not reach (EACCES) one the program cannot reach either, and skipped. Root on the host
     // gets EACCES too (NFS with root_squash, FUSE) where the program's user may pass.
     bool builder_is_the_program = false;
+    // The policy's device_nodes, its names pointing into the policy (read after the clone).
+    std::vector<ExtraDevNode> device_nodes;
 };
 
 // Runs in the child, in its own mount namespace. On return the process's root is the

@@ -141,10 +141,8 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     // read-only, at its own path.
     ro_bind_self(p, m.kernel);
     if (m.kvm) {
-        MountSpec kvm;
-        kvm.kind = MountKind::Bind;
-        kvm.source = kvm.target = "/dev/kvm";
-        p.fs.mounts.push_back(kvm);
+        // The host's node in the jail's minimal /dev, and the device cgroup's leave to use it.
+        p.fs.device_nodes.push_back({"kvm", 10, 232});
         p.resources.devices.push_back({true, 'c', 10, 232, "rw"});
     }
     for (const char* dir : {"/usr/bin", "/usr/lib", "/lib", "/lib64", "/usr/share/qemu", "/usr/share/seabios"})

@@ -283,12 +283,18 @@ void guest(Report& r) {
 }
 
 // `caisson run --vm`: qemu, virtiofsd and a guest kernel; software emulation unless KVM
-// can be used (not yet: see docs/vm.md).
+// can be used (docs/vm.md).
 void vm_rung(Report& r) {
     VmSupport v = vm_support();
     if (!v.usable) return r.checks.push_back(fails("caisson run --vm", v.why, "scripts/setup.sh installs qemu and unpacks the guest kernel"));
-    r.checks.push_back(works("caisson run --vm", "software emulation (TCG), guest kernel " + v.kernel +
-                                                     (v.accel == "kvm" ? "; /dev/kvm answers, not used yet" : "")));
+    std::string accel = "KVM";
+    if (v.accel != "kvm") {
+        struct stat st{};
+        accel = ::stat("/dev/kvm", &st) != 0 ? "software emulation (TCG): no /dev/kvm"
+                : (st.st_mode & 0006) != 0006 ? "software emulation (TCG): /dev/kvm is not open to qemu's jail (nobody): mode 0666 would be"
+                                                : "software emulation (TCG): /dev/kvm does not answer";
+    }
+    r.checks.push_back(works("caisson run --vm", accel + ", guest kernel " + v.kernel));
 }
 
 void oci_clients(Report& r) {

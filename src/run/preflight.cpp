@@ -426,6 +426,7 @@ LaunchPlan build_plan(const Policy& p, uid_t caller_uid, gid_t caller_gid, bool 
     // A fresh procfs needs our own pid namespace; a fresh sysfs our own network namespace
     // (and, in a user namespace, one owned by it).
     plan.root.fs = &p.fs;
+    for (const auto& d : p.fs.device_nodes) plan.root.device_nodes.push_back({d.name.c_str(), d.major, d.minor});
     plan.root.proc_fresh = p.namespaces.pid;
     plan.root.sysfs_fresh = p.namespaces.net;
     if (p.fs.tmp_size) plan.root.tmp_size_option = "size=" + std::to_string(p.fs.tmp_size);

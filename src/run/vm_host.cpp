@@ -91,9 +91,13 @@ std::string virtiofsd_path() {
     return {};
 }
 
+// Whether qemu's jail could use /dev/kvm: it answers, and `nobody` (the jail's user, with no
+// groups) may open it (Debian's udev makes it 0666; a root:kvm 0660 node is not for it).
 bool kvm_works() {
     Fd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    return fd && ::ioctl(fd.get(), KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+    struct stat st{};
+    return fd && ::fstat(fd.get(), &st) == 0 && S_ISCHR(st.st_mode) && (st.st_mode & 0006) == 0006 &&
+           ::ioctl(fd.get(), KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
 }
 
 // The modules of a Debian kernel package as scripts/setup.sh unpacks it: PKG/boot/vmlinuz-V
@@ -386,8 +390,10 @@ struct SignalMask {
     ~SignalMask() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
 };
 
-// How long a guest may take to boot to its init, with or without a time limit.
+// How long a guest may take to boot to its init, with or without a time limit; under KVM,
+// whose boot takes a second, before it is tried again under TCG.
 constexpr auto kBootDeadline = std::chrono::seconds(120);
+constexpr auto kKvmBootDeadline = std::chrono::seconds(20);
 
 Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clock::time_point started) {
     int wire_pair[2];
@@ -439,7 +445,7 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     const double limit_s = std::min(policy.process.time_limit_s, 10.0 * 365 * 86400);  // no overflow for a huge limit
     const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((limit_s + 60) * 1000));
     auto done_deadline = Clock::time_point::max();
-    const auto boot_deadline = started + kBootDeadline;
+    const auto boot_deadline = started + (m.kvm ? kKvmBootDeadline : kBootDeadline);
     auto term_deadline = Clock::time_point::max();
     for (;;) {
         const auto now = Clock::now();
@@ -603,9 +609,8 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     m.memory_mb = plan::guest_memory_mb(policy);
     m.cpus = plan::guest_cpus(policy);
     m.cpu_limit = policy.resources.cpus;
-    // KVM is not used yet: qemu's jail has caisson's minimal /dev, which has no kvm node
-    // (docs/vm.md). The report says whether the host offered it.
-    m.kvm = false;
+    // KVM where /dev/kvm answers (qemu's jail gets the node in its /dev); TCG otherwise.
+    m.kvm = support.accel == "kvm";
     // The guest gets the environment the policy is built from and the program's base takes
     // from the caller, not the caller's secrets (unless --keep-env gives the program them all);
     // and the digest of the policy built here, which the guest's caisson must build too.
@@ -627,6 +632,16 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     sent.env.push_back(std::string(kPolicyVar) + "=" + policy_text);
     sent.env.push_back("CAISSON_VM_CALLER_UID=" + std::to_string(::geteuid()));
     Attempt a = boot_once(policy, sent, m, started);
+    // A KVM guest that never booted (a host whose KVM cannot run this guest: some nested ones
+    // refuse an MSR qemu sets; a /dev/kvm that nobody may open) boots again under TCG, before
+    // any of the caller's input was read; the report says why. Not one stopped by a signal.
+    std::string kvm_failed;
+    if (m.kvm && a.boot_ms < 0 && !a.got_result && a.failed.rfind("stopped by SIG", 0) != 0) {
+        std::string tail = printable(a.console.size() > 600 ? a.console.substr(a.console.size() - 600) : a.console);
+        kvm_failed = (a.failed.empty() ? std::string("the guest did not boot") : a.failed) + (tail.empty() ? "" : ": " + tail);
+        m.kvm = false;
+        a = boot_once(policy, sent, m, Clock::now());
+    }
     std::string& console = a.console;
     std::string& result = a.result;
     std::string& failed = a.failed;
@@ -686,6 +701,7 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
                               std::to_string(mech::landlock_abi()),
                           "virtiofsd: namespaces, a one-id user namespace, the program's view, Landlock read-only, "
                           "seccomp vm-file-server"}}};
+    if (!kvm_failed.empty()) j["vm"]["kvm_failed"] = kvm_failed;  // and TCG was used
     out.report_json = j.dump();
     return out;
 }

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +66,38 @@ TEST(SandboxStdio, ADescriptorThatIsNotOpenOrATerminalBesideIsRefused) {
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::Usage);
         EXPECT_NE(std::string(e.what()).find("--tty"), std::string::npos) << e.what();
+    }
+}
+
+// A host character device the policy names is shown in the sandbox's /dev under its name
+// (caisson's VM jail gives qemu /dev/kvm so), only if the host's node is that device, and
+// never over one of the six caisson places there itself.
+TEST(LibraryFace, ADeviceNodeThePolicyNamesIsInDevAndOnlyThatOne) {
+    struct stat st{};
+    if (::stat("/dev/fuse", &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 229)
+        GTEST_SKIP() << "no /dev/fuse (c 10:229) on this host to show";
+    int out[2];
+    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    Policy p = default_policy();
+    p.fs.device_nodes = {{"fuse", 10, 229}};
+    p.process.argv = {"/bin/sh", "-c", "stat -c '%F %t:%T' /dev/fuse; test -e /dev/kvm || echo no-kvm"};
+    p.process.stdio = {-1, out[1], out[1]};
+    Outcome o = Sandbox(p).run();
+    ::close(out[1]);
+    EXPECT_TRUE(o.exited && o.exit_code == 0);
+    EXPECT_EQ(drain(out[0]), "character special file a:e5\nno-kvm\n");
+    ::close(out[0]);
+    for (Filesystem::DeviceNode wrong : {Filesystem::DeviceNode{"fuse", 1, 3}, {"null", 1, 3}, {"../fuse", 10, 229}}) {
+        p.fs.device_nodes = {wrong};
+        p.process.argv = {"/bin/true"};
+        p.process.stdio = {-1, -1, -1};
+        std::string error;
+        try {
+            o = Sandbox(p).run();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        EXPECT_FALSE(error.empty()) << wrong.name << ": started";
     }
 }
 

@@ -133,6 +133,23 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_FALSE(q.identity.map_host_root);
     EXPECT_FALSE(q.landlock.paths.empty());
     EXPECT_EQ(q.process.pass_fds, (std::vector<int>{4, 5, 6}));
+    EXPECT_TRUE(q.fs.device_nodes.empty());  // TCG: no /dev/kvm in the jail
+
+    // KVM: the host's node in the jail's /dev, the device cgroup's leave, Landlock's.
+    m.kvm = true;
+    auto k = plan::qemu_argv(m);
+    std::string kall;
+    for (auto& x : k) kall += x + " ";
+    EXPECT_NE(kall.find("-accel kvm "), std::string::npos);
+    EXPECT_NE(kall.find("-cpu host "), std::string::npos);
+    Policy kq = plan::qemu_jail(m, k, 256, 6);
+    ASSERT_EQ(kq.fs.device_nodes.size(), 1u);
+    EXPECT_EQ(kq.fs.device_nodes[0].name, "kvm");
+    EXPECT_EQ(kq.fs.device_nodes[0].major, 10u);
+    EXPECT_EQ(kq.fs.device_nodes[0].minor, 232u);
+    EXPECT_TRUE(std::any_of(kq.resources.devices.begin(), kq.resources.devices.end(),
+                            [](const auto& d) { return d.allow && d.type == 'c' && d.major == 10 && d.minor == 232; }));
+    EXPECT_TRUE(std::any_of(kq.landlock.paths.begin(), kq.landlock.paths.end(), [](const auto& l) { return l.path == "/dev/kvm"; }));
 }
 
 TEST(VmPlan, AKernelWithoutAcpiIsToldItsDevicesOnTheCommandLine) {
