@@ -187,6 +187,8 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
     for (const auto& m : user.fs.mounts)
         if ((m.kind == MountKind::Bind || m.kind == MountKind::RoBind) && m.source != "/") sources.push_back(m.source);
     if (user.fs.workdir && !cwd.empty() && cwd != "/") sources.push_back(cwd);
+    // --rootfs: the directory at its own path, where the guest's caisson pivots into it.
+    if (user.fs.rootfs != "/") sources.push_back(user.fs.rootfs);
     for (const auto& src : sources) ro_bind_self(p, src);
     // The host's files a mount of the program's covers stay covered here, unless a source the
     // guest's caisson binds from is there (masks come after the binds, and would hide it).

@@ -335,7 +335,6 @@ void refuse_unsupported(const Policy& p) {
     if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
     if (p.fs.overlay || p.fs.writable_root)
         throw Error::usage("--vm: the host's files are shared read-only; --overlay and --writable-root are not carried yet");
-    if (p.fs.rootfs != "/") throw Error::usage("--vm: --rootfs is not carried yet (the guest is given the host's files)");
 }
 
 }  // namespace

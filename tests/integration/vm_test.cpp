@@ -190,6 +190,23 @@ TEST(Vm, TheInitramfsIsASealedDescriptorNoOneCanChange) {
     EXPECT_EQ(r.out, "ready\ndone\n");
 }
 
+// --rootfs: the file server shows the directory at its own path, and the guest's caisson
+// pivots into it, as it would on the host: the program sees that root, and neither the
+// host's files nor the guest's initramfs.
+TEST(Vm, ARootfsIsTheProgramsRootInTheGuest) {
+    if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    TempDir dir;
+    make_mini_rootfs(dir.path());
+    std::ofstream(dir.path() + "/etc/marker") << "rootfs\n";
+    RunResult r = run_caisson({"run", "--vm", "--rootfs", dir.path(), "--", "/probe", "--read", "/etc/marker", "--read",
+                               "/etc/passwd", "--read", "/init", "--read", "/proc/sys/kernel/osrelease"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["reads"]["/etc/marker"], "data") << r.probe["reads"];
+    EXPECT_NE(r.probe["reads"]["/etc/passwd"], "data") << "the host's /etc reached the program";
+    EXPECT_NE(r.probe["reads"]["/init"], "data") << "the guest's initramfs reached the program";
+    EXPECT_EQ(r.probe["status"]["NoNewPrivs"], "1");
+}
+
 TEST(Vm, QemuAndTheFileServerAreJailedAndEndWithCaisson) {
     if (auto why = vm_unavailable(); !why.empty()) GTEST_SKIP() << why;
     int in[2];
