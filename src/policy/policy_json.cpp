@@ -62,6 +62,11 @@ std::string policy_to_json(const Policy& p) {
                        {"mounts", mounts},
                        {"masked_paths", p.fs.masked_paths},
                        {"readonly_paths", p.fs.readonly_paths}};
+    if (!p.fs.device_nodes.empty()) {
+        ordered_json nodes = ordered_json::array();
+        for (const auto& d : p.fs.device_nodes) nodes.push_back({{"name", d.name}, {"major", d.major}, {"minor", d.minor}});
+        j["filesystem"]["device_nodes"] = nodes;
+    }
     ordered_json env = ordered_json::array();
     for (const auto& e : p.process.env)
         env.push_back(e.value ? ordered_json{{"set", e.name}, {"value", *e.value}}

@@ -177,12 +177,16 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
                       "--rlimit-nofile=0", "-f"};
     p.process.pass_fds = {listen_fd};
     p.hostname = "caisson-vm-files";
-    // What the program would see on the host, and no more.
-    p.fs.host_run = user.fs.host_run;
-    p.fs.host_homes = user.fs.host_homes;
+    // What the program would see on the host, and no more. With --rootfs the program's paths
+    // lie inside that directory: its masks and its mounts' targets are masked there, and the
+    // host's /run and homes (which it would not see) stay hidden.
+    const bool own_root = user.fs.rootfs != "/";
+    auto in_view = [&](const std::string& path) { return own_root ? user.fs.rootfs + path : path; };
+    p.fs.host_run = !own_root && user.fs.host_run;
+    p.fs.host_homes = !own_root && user.fs.host_homes;
     p.fs.home = user.fs.home;
     p.fs.home_masks = user.fs.home_masks;
-    p.fs.masked_paths = user.fs.masked_paths;
+    for (const auto& m : user.fs.masked_paths) p.fs.masked_paths.push_back(in_view(m));
     std::vector<std::string> sources;
     for (const auto& m : user.fs.mounts)
         if ((m.kind == MountKind::Bind || m.kind == MountKind::RoBind) && m.source != "/") sources.push_back(m.source);
@@ -199,10 +203,11 @@ Policy file_server_jail(const Policy& user, const std::string& virtiofsd, int li
     };
     for (const auto& m : user.fs.mounts) {
         const bool bind = m.kind == MountKind::Bind || m.kind == MountKind::RoBind;
-        if ((!bind || m.target != m.source) && !covers_a_source(m.target)) p.fs.masked_paths.push_back(m.target);
+        const std::string target = in_view(m.target);
+        if ((!bind || target != m.source) && !covers_a_source(target)) p.fs.masked_paths.push_back(target);
     }
     for (const auto& f : user.bpf_lsm.deny_files)
-        if (!covers_a_source(f)) p.fs.masked_paths.push_back(f);
+        if (!covers_a_source(in_view(f))) p.fs.masked_paths.push_back(in_view(f));
     // Read-only for virtiofsd, and nothing of the jail's own kernel filesystems.
     p.landlock.paths.push_back({"/", LandlockAccess::ListDir});
     for (const auto& e : root_entries) {

@@ -291,6 +291,7 @@ void vm_rung(Report& r) {
     if (v.accel != "kvm") {
         struct stat st{};
         accel = ::stat("/dev/kvm", &st) != 0 ? "software emulation (TCG): no /dev/kvm"
+                : ::geteuid() != 0 ? "software emulation (TCG): KVM is for root's runs (the jail's device rule is a cgroup BPF program)"
                 : (st.st_mode & 0006) != 0006 ? "software emulation (TCG): /dev/kvm is not open to qemu's jail (nobody): mode 0666 would be"
                                                 : "software emulation (TCG): /dev/kvm does not answer";
     }

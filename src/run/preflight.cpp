@@ -1,5 +1,7 @@
 #include "run/preflight.hpp"
 
+#include "mech/devfs.hpp"
+
 #include "mech/fds.hpp"
 
 #include "mech/idmap.hpp"
@@ -273,6 +275,24 @@ void preflight(const Policy& p, bool as_root) {
     if (p.process.argv.empty()) throw Error::usage("no program given (caisson run [OPTIONS] -- PROGRAM [ARGS...])");
     if (p.process.argv[0].empty()) throw Error::usage("the program's name is empty");
     const auto& ns = p.namespaces;
+    // fs.device_nodes: a plain name caisson does not place itself, at most four, and each
+    // with the device cgroup's leave (without a rule no device filter is installed at all,
+    // and the node would be open to whatever its mode allows).
+    if (p.fs.device_nodes.size() > static_cast<size_t>(mech::kMaxExtraDevNodes))
+        throw Error::usage("fs.device_nodes: at most " + std::to_string(mech::kMaxExtraDevNodes));
+    for (const auto& d : p.fs.device_nodes) {
+        static const char* const kTaken[] = {"null", "zero", "full", "random", "urandom", "tty", "ptmx",
+                                             "fd",   "stdin", "stdout", "stderr", "pts", "shm"};
+        const bool taken = std::any_of(std::begin(kTaken), std::end(kTaken), [&](const char* t) { return d.name == t; });
+        if (d.name.empty() || d.name.size() > 48 || d.name.find('/') != std::string::npos || d.name == "." || d.name == ".." || taken)
+            throw Error::usage("fs.device_nodes: '" + d.name + "' is not a name caisson may give a device in /dev");
+        const bool allowed = std::any_of(p.resources.devices.begin(), p.resources.devices.end(), [&](const DeviceRule& r) {
+            return r.allow && r.type == 'c' && r.major == static_cast<int64_t>(d.major) && r.minor == static_cast<int64_t>(d.minor);
+        });
+        if (!allowed)
+            throw Error::usage("fs.device_nodes: /dev/" + d.name + " needs a device rule that allows c " + std::to_string(d.major) +
+                               ":" + std::to_string(d.minor) + " (resources.devices)");
+    }
     if (!ns.mount) {
         if (p.fs.rootfs != "/" || p.fs.overlay || !p.fs.mounts.empty() || p.fs.home || !p.fs.home_masks.empty())
             throw Error::usage("--share-mount: filesystem options need a mount namespace of the sandbox's own");

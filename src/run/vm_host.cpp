@@ -333,6 +333,7 @@ void refuse_unsupported(const Policy& p) {
         throw Error::usage("--vm: the guest has no network yet: only --net none");
     if (!p.learn_path.empty()) throw Error::usage("--vm: --learn is not carried into the guest");
     if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
+    if (!p.fs.device_nodes.empty()) throw Error::usage("--vm: fs.device_nodes are not carried into the guest");
     if (p.fs.overlay || p.fs.writable_root)
         throw Error::usage("--vm: the host's files are shared read-only; --overlay and --writable-root are not carried yet");
 }
@@ -350,7 +351,7 @@ std::string vm_policy_text(const Policy& policy) {
 VmSupport vm_support() {
     VmSupport s;
     s.kernel = newest_guest_kernel();
-    s.accel = kvm_works() ? "kvm" : "tcg";
+    s.accel = kvm_works() && ::geteuid() == 0 ? "kvm" : "tcg";
     if (::access(kQemu, X_OK) != 0) s.why = std::string(kQemu) + " is missing (apt install qemu-system-x86)";
     else if (virtiofsd_path().empty()) s.why = "virtiofsd is missing (apt install qemu-system-common)";
     else if (s.kernel.empty()) s.why = std::string("no guest kernel under ") + kGuestCache + " (scripts/setup.sh unpacks one) and no --vm-kernel";
@@ -444,12 +445,13 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     const double limit_s = std::min(policy.process.time_limit_s, 10.0 * 365 * 86400);  // no overflow for a huge limit
     const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>((limit_s + 60) * 1000));
     auto done_deadline = Clock::time_point::max();
-    const auto boot_deadline = started + (m.kvm ? kKvmBootDeadline : kBootDeadline);
+    // From this attempt's start (the initramfs and a first attempt are not its time).
+    const auto boot_deadline = Clock::now() + (m.kvm ? kKvmBootDeadline : kBootDeadline);
     auto term_deadline = Clock::time_point::max();
     for (;;) {
         const auto now = Clock::now();
         if (a.boot_ms < 0 && now >= boot_deadline) {
-            a.failed = "the guest did not boot within two minutes: stopped";
+            a.failed = std::string("the guest did not boot within ") + (m.kvm ? "20 s (KVM)" : "two minutes") + ": stopped";
             break;
         }
         if (limited && now >= deadline) {
@@ -608,8 +610,17 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     m.memory_mb = plan::guest_memory_mb(policy);
     m.cpus = plan::guest_cpus(policy);
     m.cpu_limit = policy.resources.cpus;
-    // KVM where /dev/kvm answers (qemu's jail gets the node in its /dev); TCG otherwise.
-    m.kvm = support.accel == "kvm";
+    // KVM where /dev/kvm answers (qemu's jail gets the node in its /dev); TCG otherwise. As
+    // root only: the jail's device rule is a cgroup BPF program, which an ordinary user's
+    // jail cannot load (every run would fail under KVM first).
+    m.kvm = support.accel == "kvm" && ::geteuid() == 0;
+    // --rootfs naming the host's root another way ("//", a link to /) would widen the file
+    // server's view to all of it.
+    if (policy.fs.rootfs != "/") {
+        char real[PATH_MAX];
+        if (!::realpath(policy.fs.rootfs.c_str(), real)) throw Error(ErrorKind::Usage, "--rootfs", policy.fs.rootfs, errno);
+        if (std::string_view(real) == "/") throw Error::usage("--vm: --rootfs " + policy.fs.rootfs + " is the host's root: leave it out");
+    }
     // The guest gets the environment the policy is built from and the program's base takes
     // from the caller, not the caller's secrets (unless --keep-env gives the program them all);
     // and the digest of the policy built here, which the guest's caisson must build too.
@@ -635,7 +646,12 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     // refuse an MSR qemu sets; a /dev/kvm that nobody may open) boots again under TCG, before
     // any of the caller's input was read; the report says why. Not one stopped by a signal.
     std::string kvm_failed;
-    if (m.kvm && a.boot_ms < 0 && !a.got_result && a.failed.rfind("stopped by SIG", 0) != 0) {
+    sigset_t pending;
+    ::sigemptyset(&pending);
+    ::sigpending(&pending);
+    const bool asked_to_stop = ::sigismember(&pending, SIGTERM) == 1 || ::sigismember(&pending, SIGINT) == 1 ||
+                               ::sigismember(&pending, SIGHUP) == 1;
+    if (m.kvm && a.boot_ms < 0 && !a.got_result && a.failed.rfind("stopped by SIG", 0) != 0 && !asked_to_stop) {
         std::string tail = printable(a.console.size() > 600 ? a.console.substr(a.console.size() - 600) : a.console);
         kvm_failed = (a.failed.empty() ? std::string("the guest did not boot") : a.failed) + (tail.empty() ? "" : ": " + tail);
         m.kvm = false;

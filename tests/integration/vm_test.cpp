@@ -205,6 +205,18 @@ TEST(Vm, ARootfsIsTheProgramsRootInTheGuest) {
     EXPECT_NE(r.probe["reads"]["/etc/passwd"], "data") << "the host's /etc reached the program";
     EXPECT_NE(r.probe["reads"]["/init"], "data") << "the guest's initramfs reached the program";
     EXPECT_EQ(r.probe["status"]["NoNewPrivs"], "1");
+    EXPECT_NE(r.probe["ns"]["mnt"], host_ns("mnt"));
+    // A rootfs that is the host's root under another name would widen the file server's view.
+    RunResult slash = run_caisson({"run", "--vm", "--rootfs", "//", "--", "/bin/true"});
+    EXPECT_EQ(slash.status, 125);
+    EXPECT_NE(slash.err.find("is the host's root"), std::string::npos) << slash.err;
+    // In the guest: its kernel's /proc, not the host's (whose release this would read).
+    if (!std::filesystem::exists("/bin/busybox")) GTEST_SKIP() << "no static /bin/busybox to read the guest's /proc with";
+    std::filesystem::copy_file("/bin/busybox", dir.path() + "/bin/busybox");
+    RunResult k = run_caisson({"run", "--vm", "--rootfs", dir.path(), "--", "/bin/busybox", "cat", "/proc/sys/kernel/osrelease"});
+    ASSERT_EQ(k.status, 0) << k.err;
+    EXPECT_NE(k.out, first_line("/proc/sys/kernel/osrelease") + "\n");
+    EXPECT_FALSE(k.out.empty());
 }
 
 TEST(Vm, QemuAndTheFileServerAreJailedAndEndWithCaisson) {
