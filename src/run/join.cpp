@@ -243,9 +243,15 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
         if (pid > 0) kill_and_reap(pid), pid = 0;
         throw Error(ErrorKind::Setup, "exec", why, ECANCELED);
     };
-    // Dead before its exec: the channel closes as it does at an exec, and the process still
-    // bears the marker name (read from /proc while it is a zombie: SIGCHLD is not ignored).
+    // Dead before its exec: the channel closes as it does at an exec. A process that still has
+    // its memory has exec'd (an exec maps the new program before it closes the close-on-exec
+    // descriptors, and renames the process only after: its name alone would misjudge it
+    // there); an exit drops the memory, and /proc/PID/exe with it, before the descriptors. One
+    // that has ended bears the marker name if it never exec'd (read from /proc while it is a
+    // zombie: SIGCHLD is not ignored).
     auto died_before_exec = [&] {
+        struct stat st{};
+        if (::stat(("/proc/" + std::to_string(process) + "/exe").c_str(), &st) == 0) return false;
         char its[32] = {};
         kernel::Fd b(::open(("/proc/" + std::to_string(process) + "/comm").c_str(), O_RDONLY | O_CLOEXEC));
         ssize_t n = b ? ::read(b.get(), its, sizeof its - 1) : -1;
