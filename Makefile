@@ -43,6 +43,9 @@ demo:
 
 check: build
 	@bash scripts/setup.sh --check
+	@# The guest kernel of --vm (some minutes, once; kept until its source or options change):
+	@# the tests of --vm's overlay and network need what it builds in.
+	@if [ "$$(id -u)" -eq 0 ]; then bash scripts/vm-kernel.sh; fi
 	@bash scripts/check-reach.sh $(BUILD)
 	@# Serial: every test binary checks afterwards that nothing of its own is left on the
 	@# machine, which a test running beside it would blur.

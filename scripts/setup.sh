@@ -23,7 +23,7 @@ bench=(bubblewrap hyperfine crun runc firejail gnuplot-nox podman conmon runsc)
 fuzz=(clang libclang-rt-dev)
 # The purpose-built guest kernel of --vm (scripts/vm-kernel.sh): Debian's kernel source and
 # what building it takes.
-vmkernel=(linux-source-6.12 bc flex bison libssl-dev libelf-dev lz4)
+vmkernel=(linux-source-6.12 patch bc flex bison libssl-dev libelf-dev lz4)
 
 want=("${build[@]}")
 case "${1:-}" in

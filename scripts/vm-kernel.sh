@@ -19,7 +19,8 @@ version=$(basename "$tarball" .tar.xz); version=${version#linux-source-}
 # The package's full version (6.12.118-1~deb12u1) and the options name the build.
 pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$version" 2>/dev/null || true)
 [ -n "$pkgver" ] || { echo "vm-kernel: linux-source-$version is not an installed package" >&2; exit 1; }
-stamp=$(printf '%s\n' "$pkgver" | cat - "$fragment" | sha256sum | cut -c1-12)
+patches=("$here"/vm-kernel-patches/*.patch)
+stamp=$(printf '%s\n' "$pkgver" | cat - "$fragment" "${patches[@]}" | sha256sum | cut -c1-12)
 out=$cache/caisson-$version/boot
 if [ "${1:-}" != "--force" ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
    ls "$out"/vmlinuz-* "$out"/config-* >/dev/null 2>&1; then
@@ -31,6 +32,9 @@ trap 'rm -rf "$work"' EXIT
 echo "vm-kernel: building linux $pkgver with scripts/vm-kernel.config (a few minutes)" >&2
 tar -xf "$tarball" -C "$work"
 src=$work/linux-source-$version
+# caisson's few changes to Debian's source (scripts/vm-kernel-patches: each behind an option
+# of its own, which the fragment sets and the check below finds taken).
+for p in "${patches[@]}"; do patch -s -p1 -d "$src" < "$p"; done
 make -s -C "$src" allnoconfig KCONFIG_ALLCONFIG="$fragment" >/dev/null
 # Every option of the fragment must have taken: a name that changed between kernel versions
 # would otherwise be dropped without a word.

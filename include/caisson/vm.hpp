@@ -76,6 +76,9 @@ struct VmSupport {
     std::string accel;   // "kvm" or "tcg"
     std::string kernel;  // the default guest kernel
     std::string why;     // when not usable, or what is missing
+    // What the default kernel builds in for --overlay (a FUSE client that leaves O_NOATIME
+    // out of what it asks the file server) and --net user (a virtio network device).
+    bool overlay = false, net_user = false;
 };
 VmSupport vm_support();
 

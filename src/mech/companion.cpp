@@ -1,6 +1,7 @@
 #include "mech/companion.hpp"
 
 #include "kernel/fd.hpp"
+#include "kernel/syscalls.hpp"
 #include "mech/self_exe.hpp"
 
 #include <caisson/error.hpp>
@@ -8,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +127,35 @@ CompanionResult run_companion(const std::vector<std::string>& argv) {
         if (errno != EINTR) throw Error(ErrorKind::Setup, "waitpid", argv[0], errno);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
+}
+
+pid_t fork_tethered(const char* what, const std::vector<std::string>& argv, int stderr_fd, const std::vector<int>& fds) {
+    if (argv.empty()) throw Error::usage(std::string(what) + ": no command");
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    std::vector<int> high(fds.size(), -1);  // allocated here: the child of a threaded caller must not
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorKind::Setup, "fork", what, errno);
+    if (pid > 0) return pid;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int null = ::open("/dev/null", O_RDWR);
+    const int err = ::fcntl(stderr_fd, F_DUPFD, 100);
+    if (null < 0 || err < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    // dup2 clears close-on-exec; a source below the numbers it goes to could be overwritten
+    // by an earlier one, so each goes through a high number first.
+    for (size_t i = 0; i < fds.size(); ++i)
+        if ((high[i] = ::fcntl(fds[i], F_DUPFD, 100 + static_cast<int>(fds.size()))) < 0) ::_exit(127);
+    for (size_t i = 0; i < high.size(); ++i)
+        if (::dup2(high[i], 3 + static_cast<int>(i)) < 0) ::_exit(127);
+    kernel::close_range(3 + static_cast<unsigned>(fds.size()), ~0U, 0);
+    ::execv(args[0], args.data());
+    ::_exit(127);
 }
 
 }  // namespace caisson::mech

@@ -26,6 +26,13 @@ std::string require_root_owned(const std::string& path, const char* step);
 pid_t spawn_clean(const char* step, const std::string& path, char* const argv[], char* const envp[], const posix_spawn_file_actions_t* fa,
                   bool new_session);
 
+// A helper that serves one run and goes with its caller however the caller ends (pasta,
+// passt): forked, PR_SET_PDEATHSIG SIGKILL, a clean signal mask, /dev/null as stdin and
+// stdout, `stderr_fd` as stderr, `fds[i]` at descriptor 3 + i and no other descriptor, then
+// exec'd. Returns its pid; throws caisson::Error naming `what` when the fork fails (an exec
+// that fails is the child's exit 127).
+pid_t fork_tethered(const char* what, const std::vector<std::string>& argv, int stderr_fd, const std::vector<int>& fds);
+
 struct CompanionResult {
     int status = -1;  // exit code, or 128 + signal
     std::string out, err;

@@ -2,17 +2,25 @@
 
 #include "kernel/syscalls.hpp"
 #include "mech/in_child.hpp"
+#include "mech/fd_passing.hpp"
 #include "mech/mount_util.hpp"
 
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <cstring>
 #include <string.h>
 
 namespace caisson::mech {
@@ -53,9 +61,29 @@ struct HeldLayers {
     }
 };
 
+// The kernel's own word on why a filesystem context failed ("filesystem on / not
+// supported"): its last message in the context's log, read before the context is closed.
+// Into `why` (at least one byte), "" when there is none; errno kept. No allocation.
+void context_log(int fs, char* why, size_t size) {
+    const int saved = errno;
+    why[0] = 0;
+    char line[256];
+    ssize_t n;
+    // Each read takes one message ("e overlayfs: ..."); the last error is the one that counts.
+    while ((n = ::read(fs, line, sizeof line - 1)) > 0) {
+        line[n] = 0;
+        const char* text = n > 2 && line[1] == ' ' ? line + 2 : line;
+        size_t len = ::strnlen(text, size - 1);
+        std::memcpy(why, text, len);
+        why[len] = 0;
+    }
+    errno = saved;
+}
+
 // fsopen("overlay") with one lower, an upper and a work directory; returns the fs context.
+// `why` (may be null) gets the kernel's message when it fails.
 int overlay_context(const char* lowerdir, const char* upperdir, const char* workdir, bool userxattr,
-                    const char** failed_step) {
+                    const char** failed_step, char* why = nullptr, size_t why_size = 0) {
     kernel::Fd fs(kernel::fsopen("overlay", FSOPEN_CLOEXEC));
     *failed_step = "fsopen overlay";
     if (!fs) return -1;
@@ -70,11 +98,18 @@ int overlay_context(const char* lowerdir, const char* upperdir, const char* work
     *failed_step = "overlay userxattr";
     if (userxattr && kernel::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) < 0) return -1;
     *failed_step = "create overlay";
-    if (kernel::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) return -1;
+    if (kernel::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) {
+        if (why && why_size) context_log(fs.get(), why, why_size);
+        return -1;
+    }
     *failed_step = "fsmount overlay";
     return kernel::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }
 
+}  // namespace
+
+namespace {
+kernel::Fd overlay_from_private_namespace(OverlayPlan plan, const std::string& rootfs);
 }  // namespace
 
 kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& rootfs) {
@@ -97,14 +132,26 @@ kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& roo
         work = held.work_path;
     }
     const char* step = "";
-    kernel::Fd root(overlay_context(rootfs.c_str(), upper.c_str(), work.c_str(), false, &step));
-    if (!root) throw Error(ErrorKind::Setup, step, rootfs, errno);
+    char why[256] = "";
+    kernel::Fd root(overlay_context(rootfs.c_str(), upper.c_str(), work.c_str(), false, &step, why, sizeof why));
+    // A kernel that takes no detached layer refuses the overlay itself with EINVAL: made again
+    // where the layers are attached (overlay_from_private_namespace says why).
+    if (!root && errno == EINVAL && std::string_view(step) == "create overlay") {
+        stage.reset();
+        held = HeldLayers{};
+        return overlay_from_private_namespace(plan, rootfs);
+    }
+    if (!root) throw Error(ErrorKind::Setup, step, why[0] ? rootfs + " (" + why + ")" : rootfs, errno);
     return root;
 }
 
-int make_overlay_in_userns(const OverlayPlan& plan, kernel::Failure& f) {
-    const char* size_opts[] = {"mode=0700", plan.size_option.empty() ? nullptr : plan.size_option.c_str(),
-                               nullptr};
+namespace {
+
+// The overlay made in this process's own mount namespace, with its layers attached there: a
+// staging tmpfs over "/" of the namespace (so no host directory is touched) holds the upper
+// and work directories. Returns its detached mount or -1 with `f` set. No allocation.
+int overlay_in_own_namespace(const OverlayPlan& plan, const char* stage_mode, bool userxattr, kernel::Failure& f) {
+    const char* size_opts[] = {stage_mode, plan.size_option.empty() ? nullptr : plan.size_option.c_str(), nullptr};
     kernel::Fd stage(new_fs("tmpfs", size_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
     if (!stage) return f.set("mount overlay staging tmpfs", plan.size_option.c_str()), -1;
     // Over "/" of this private namespace: absolute host paths still resolve from the old
@@ -124,9 +171,61 @@ int make_overlay_in_userns(const OverlayPlan& plan, kernel::Failure& f) {
         return f.set("mkdir", "overlay upper"), -1;
     }
     const char* step = "";
-    int root = overlay_context(plan.lowerdir.c_str(), upperdir, workdir, true, &step);
+    int root = overlay_context(plan.lowerdir.c_str(), upperdir, workdir, userxattr, &step);
     if (root < 0) f.set(step, plan.lowerdir.c_str());
     return root;
+}
+
+// Root's overlay where the kernel takes no detached layer (before Linux 6.15 overlayfs
+// clones each layer's mount, and the clone refuses a mount outside the mounter's namespace:
+// EINVAL, "failed to clone upperpath"; the guest kernel of --vm is 6.12): made by a child in
+// a private mount namespace of its own, with its layers attached there, and handed back.
+// The namespace dies with the child; the overlay keeps its own clones of the layers.
+kernel::Fd overlay_from_private_namespace(OverlayPlan plan, const std::string& rootfs) {
+    plan.lowerdir = rootfs;
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        throw Error(ErrorKind::Setup, "socketpair", "overlay", errno);
+    kernel::Fd here(pair[0]), there(pair[1]);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorKind::Setup, "fork", "overlay", errno);
+    if (pid == 0) {
+        here.reset();
+        kernel::Failure f;
+        int root = -1;
+        if (::unshare(CLONE_NEWNS) != 0) f.set("unshare", "a mount namespace for the overlay");
+        // Private first: the staging tmpfs must not propagate back to the caller's namespace.
+        else if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) f.set("make private", "/");
+        else root = overlay_in_own_namespace(plan, "mode=0755", false, f);
+        int err = root < 0 ? (f.err ? f.err : EIO) : 0;
+        char msg[512];
+        int n = std::snprintf(msg, sizeof msg, "%d %s: %s", err, f.step, f.object);
+        send_with_fds(there.get(), msg, static_cast<size_t>(std::max(0, std::min(n, static_cast<int>(sizeof msg) - 1))),
+                      root >= 0 ? &root : nullptr, root >= 0 ? 1 : 0);
+        ::_exit(0);
+    }
+    there.reset();
+    char msg[512] = {};
+    int fd = -1;
+    size_t nfds = 1;
+    ssize_t got = recv_with_fds(here.get(), msg, sizeof msg - 1, &fd, &nfds);
+    const int recv_err = errno;
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    kernel::Fd root(nfds == 1 ? fd : -1);
+    if (got <= 0) throw Error(ErrorKind::Setup, "overlay: the child that made it", "", got < 0 ? recv_err : EPIPE);
+    int err = std::atoi(msg);
+    if (err != 0 || !root) {
+        const char* text = std::strchr(msg, ' ');
+        throw Error(ErrorKind::Setup, "overlay in a private mount namespace", text ? text + 1 : rootfs, err ? err : EPROTO);
+    }
+    return root;
+}
+
+}  // namespace
+
+int make_overlay_in_userns(const OverlayPlan& plan, kernel::Failure& f) {
+    return overlay_in_own_namespace(plan, "mode=0700", true, f);
 }
 
 std::string overlay_in_userns_unavailable() {

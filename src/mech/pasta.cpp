@@ -1,5 +1,7 @@
 #include "mech/pasta.hpp"
 
+#include "mech/companion.hpp"
+
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
 
@@ -94,20 +96,22 @@ bool cap_own_tcp_wmem(int proc, long cap, kernel::Failure& f) {
     return true;
 }
 
-std::string find_pasta() {
-    if (const char* env = std::getenv("CAISSON_PASTA")) return ::access(env, X_OK) == 0 ? env : "";
+std::string find_program(const char* name, const char* variable) {
+    if (const char* env = std::getenv(variable)) return ::access(env, X_OK) == 0 ? env : "";
     const char* path = std::getenv("PATH");
     std::string dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
     size_t start = 0;
     while (start <= dirs.size()) {
         size_t colon = dirs.find(':', start);
         std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-        if (!dir.empty() && ::access((dir + "/pasta").c_str(), X_OK) == 0) return dir + "/pasta";
+        if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
         if (colon == std::string::npos) break;
         start = colon + 1;
     }
     return "";
 }
+
+std::string find_pasta() { return find_program("pasta", "CAISSON_PASTA"); }
 
 std::string tun_unusable(uid_t caller) {
     constexpr const char* kTun = "/dev/net/tun";
@@ -153,32 +157,9 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
     std::string ns = "/proc/" + std::to_string(sandbox_pid) + "/ns/";
     kernel::Fd userns(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC)), netns(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!userns || !netns) throw Error(ErrorKind::Setup, "--net user: open the sandbox's namespaces", ns, errno);
-    std::vector<char*> args;
-    for (auto& s : argv) args.push_back(s.data());
-    args.push_back(nullptr);
-
-    pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw Error(ErrorKind::Setup, "fork", "pasta", errno);
-    if (pid_ == 0) {
-        // pasta serves only this sandbox: it goes with the supervisor, however that ends.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (::getppid() != parent) ::_exit(127);
-        sigset_t none;
-        ::sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        int null = ::open("/dev/null", O_RDWR);
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(err_w.get(), 2);
-        // dup2 clears close-on-exec; the numbers below kPastaNetnsFd + 1 are free by now
-        // only if the sources are above them, so both go through a high number first.
-        int u = ::fcntl(userns.get(), F_DUPFD, 100), n = ::fcntl(netns.get(), F_DUPFD, 100);
-        if (u < 0 || n < 0 || ::dup2(u, kPastaUsernsFd) < 0 || ::dup2(n, kPastaNetnsFd) < 0) ::_exit(127);
-        kernel::close_range(kPastaNetnsFd + 1, ~0U, 0);
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
+    // pasta serves only this sandbox: it goes with the supervisor, however that ends.
+    static_assert(kPastaUsernsFd == 3 && kPastaNetnsFd == 4, "fork_tethered places the descriptors from 3 on");
+    pid_ = fork_tethered("pasta", argv, err_w.get(), {userns.get(), netns.get()});
     err_w.reset();
 
     std::string said;

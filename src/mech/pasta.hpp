@@ -17,6 +17,8 @@
 
 namespace caisson::mech {
 
+// A program's path: $variable, else the first `name` on PATH; "" when there is none.
+std::string find_program(const char* name, const char* variable);
 // pasta's path: $CAISSON_PASTA, else the first `pasta` on PATH; "" when there is none.
 std::string find_pasta();
 

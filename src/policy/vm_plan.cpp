@@ -62,7 +62,20 @@ std::vector<std::string> qemu_argv(const Machine& m) {
         "-chardev", "socket,id=wire,fd=" + std::to_string(m.wire_fd),
         "-device", std::string("virtserialport,chardev=wire,nr=1,name=") + kPortName,
     };
+    // --net user: one network device, its frames on a socket to passt, which alone touches
+    // the host's network (qemu's jail has none).
+    if (m.net_fd >= 0)
+        a.insert(a.end(), {"-netdev", "socket,id=net,fd=" + std::to_string(m.net_fd), "-device",
+                           "virtio-net-device,netdev=net,mac=52:54:00:12:34:56"});
     return a;
+}
+
+std::vector<std::string> passt_argv(const std::string& passt, int fd) {
+    return {passt,          "--foreground", "--quiet",   "--fd",     std::to_string(fd), "--ipv4-only",
+            "--address",    kGuestAddress,  "--netmask", std::to_string(kGuestPrefix),   "--gateway",
+            kGuestGateway,  "--mtu",        std::to_string(kGuestMtu), "--no-map-gw",  "--no-dhcp",
+            "--no-ndp",     "--no-dhcpv6",  "--no-ra",   "--tcp-ports", "none",          "--udp-ports",
+            "none"};
 }
 
 std::string guest_cmdline(bool kvm, bool acpi) {
@@ -88,6 +101,17 @@ bool kernel_config_has_acpi(const std::string& config) {
         at = nl + 1;
     }
     return true;
+}
+
+bool kernel_config_builds_in(const std::string& config, const std::string& option) {
+    const std::string line = option + "=y";
+    for (size_t at = 0; at < config.size();) {
+        size_t nl = config.find('\n', at);
+        if (nl == std::string::npos) nl = config.size();
+        if (config.compare(at, nl - at, line) == 0) return true;
+        at = nl + 1;
+    }
+    return false;
 }
 
 bool built_for_guest(const std::string& file_name) {
@@ -135,6 +159,7 @@ Policy qemu_jail(const Machine& m, const std::vector<std::string>& argv, uint64_
     p.process.argv = argv;
     p.process.pass_fds = {m.wire_fd, m.files_fd};
     if (m.initramfs_fd >= 0) p.process.pass_fds.push_back(m.initramfs_fd);
+    if (m.net_fd >= 0) p.process.pass_fds.push_back(m.net_fd);
     std::sort(p.process.pass_fds.begin(), p.process.pass_fds.end());
     p.hostname = "caisson-vmm";
     // The kernel may sit in a home (--vm-kernel), which the jail hides: it is shown,

@@ -17,6 +17,16 @@ inline constexpr const char* kPortName = "org.caisson.io";  // the virtio-serial
 inline constexpr const char* kRootTag = "caisson-root";     // the virtiofs share of the host's files
 inline constexpr const char* kGuestMarker = "caisson.vm_guest=1";  // on the guest kernel's command line
 
+// --net user: the guest's network device, as passt is told to see it and the guest's caisson
+// configures it in the sandbox (qemu's user-mode network's well-known addresses). Whatever
+// the guest sends goes out through passt's sockets on the host, so these are names on a link
+// of two, not a subnet of the host's: passt answers for every address on it.
+inline constexpr const char* kGuestNic = "eth0";
+inline constexpr const char* kGuestAddress = "10.0.2.15";
+inline constexpr int kGuestPrefix = 24;
+inline constexpr const char* kGuestGateway = "10.0.2.2";
+inline constexpr int kGuestMtu = 65520;  // passt's own: frames travel as whole messages
+
 struct Machine {
     std::string qemu;       // qemu-system-x86_64
     std::string kernel;
@@ -30,6 +40,7 @@ struct Machine {
     bool acpi = true;
     int wire_fd = -1;       // a connected stream socket: the wire
     int files_fd = -1;      // a connected stream socket to the file server (vhost-user)
+    int net_fd = -1;        // --net user: a connected stream socket to passt; -1: no network device
 };
 
 // The guest's RAM: --memory (the sandbox's limit is the guest's size) or 256 MiB, at least
@@ -38,7 +49,7 @@ uint64_t guest_memory_mb(const Policy& p);
 unsigned guest_cpus(const Policy& p);
 
 // qemu's arguments (argv[0] included): a microvm with virtio-mmio devices, no firmware
-// tables it does not need, no network device, no monitor, the serial console on standard
+// tables it does not need, no network device but --net user's, no monitor, the serial console on standard
 // output, qemu's own seccomp sandbox on.
 std::vector<std::string> qemu_argv(const Machine& m);
 
@@ -48,6 +59,14 @@ std::string guest_cmdline(bool kvm, bool acpi);
 
 // Whether a kernel's configuration (the text of its config-V file) has ACPI.
 bool kernel_config_has_acpi(const std::string& config);
+// Whether it sets `option` ("CONFIG_VIRTIO_NET") built in (=y).
+bool kernel_config_builds_in(const std::string& config, const std::string& option);
+
+// passt's arguments (argv[0] included) for the guest's network device on `fd`: in the
+// foreground, quiet, IPv4 alone, the guest's address, gateway and MTU said (no DHCP, NDP or
+// router advertisements: the guest's caisson configures the device), no gateway mapping to
+// the host's loopback, and no port of the host's forwarded to the guest.
+std::vector<std::string> passt_argv(const std::string& passt, int fd);
 
 // Whether a kernel's file name (vmlinuz-V-caisson) is that of one scripts/vm-kernel.sh built
 // for the guest: preferred by --vm, never the test guest's (which needs Debian's modules and

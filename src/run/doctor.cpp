@@ -295,7 +295,11 @@ void vm_rung(Report& r) {
                 : (st.st_mode & 0006) != 0006 ? "software emulation (TCG): /dev/kvm is not open to qemu's jail (nobody): mode 0666 would be"
                                                 : "software emulation (TCG): /dev/kvm does not answer";
     }
-    r.checks.push_back(works("caisson run --vm", accel + ", guest kernel " + v.kernel));
+    std::string carried = v.overlay && v.net_user ? "; --overlay and --net user carried"
+                          : v.overlay                ? "; --overlay carried, not --net user (no virtio network device, or no passt)"
+                          : v.net_user               ? "; --net user carried, not --overlay"
+                                                     : "; not --overlay nor --net user (scripts/vm-kernel.sh builds a kernel that carries both)";
+    r.checks.push_back(works("caisson run --vm", accel + ", guest kernel " + v.kernel + carried));
 }
 
 void oci_clients(Report& r) {

@@ -14,6 +14,7 @@
 #include "mech/tty.hpp"
 #include "mech/userns_owner.hpp"
 #include "mech/parent_watch.hpp"
+#include "mech/guest_nic.hpp"
 #include "mech/pasta.hpp"
 #include "run/egress_proxy.hpp"
 #include "policy/profile.hpp"
@@ -27,10 +28,12 @@
 #include "run/seccomp_monitor.hpp"
 #include "policy/ceilings.hpp"
 #include "policy/values.hpp"
+#include "policy/vm_plan.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/output_file.hpp>
 #include <caisson/sandbox.hpp>
+#include <caisson/vm.hpp>
 
 #include <fcntl.h>
 #include <climits>
@@ -543,7 +546,14 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     std::optional<mech::VethLink> veth;
     if (p.network.kind == Network::Kind::Veth) veth.emplace(p.network, init.pid());
     std::optional<mech::PastaLink> pasta;
-    if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
+    // In caisson's VM guest --net user is the guest's network device, whose frames passt
+    // carries on the host: the sandbox is given it whole (the guest keeps only its loopback).
+    const bool guest_nic = p.network.kind == Network::Kind::User && in_vm_guest();
+    if (guest_nic)
+        mech::give_guest_nic({policy::vm::kGuestNic, policy::vm::kGuestAddress, policy::vm::kGuestPrefix,
+                              policy::vm::kGuestGateway, policy::vm::kGuestMtu},
+                             init.pid());
+    else if (p.network.kind == Network::Kind::User) pasta.emplace(p.network, init.pid(), caller_uid == 0);
     std::optional<run::EgressProxy> names;
     if (!p.network.allow_hosts.empty() || (p.egress.enabled() && caller_uid != 0))
         names.emplace(p, init.pid(), caller_uid == 0, monitor_out.get(), audit_file ? audit_file.fd() : -1);
@@ -791,6 +801,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     for (const auto& h : held.held) out.protections.push_back("ceiling " + h);
     if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
+    if (guest_nic)
+        out.protections.emplace_back("net user (the guest's own network device, carried by passt on the host: no host "
+                                     "loopback, no gateway mapping)");
     if (names)
         out.protections.emplace_back("egress by name (" + std::to_string(p.network.allow_hosts.size()) + " --allow-host rules, " +
                                      std::to_string(p.egress.allow.size()) + " --allow-connect destinations" +

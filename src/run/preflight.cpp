@@ -343,7 +343,9 @@ void preflight(const Policy& p, bool as_root) {
         throw Error::usage("--net veth/user: the sandbox needs a network namespace of its own (drop --share-net)");
     if (p.network.kind == Network::Kind::Veth && !as_root)
         throw Error::usage("--net veth: links, bridges and NAT need root (--net user works for everyone)");
-    if (p.network.kind == Network::Kind::User) {
+    // Under --vm the host's side is passt's (run/vm_host checks it), and in the guest the
+    // network is the guest's own device (mech/guest_nic): no pasta, no tun.
+    if (p.network.kind == Network::Kind::User && !p.vm.enabled && !in_vm_guest()) {
         if (mech::find_pasta().empty()) throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
         if (std::string why = mech::tun_unusable(::getuid()); !why.empty()) throw Error::usage(why);
     }

@@ -5,6 +5,7 @@
 #include "mech/fds.hpp"
 #include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
+#include "mech/passt.hpp"
 #include "run/preflight.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
@@ -28,6 +29,7 @@
 #include <dirent.h>
 #include <functional>
 #include <map>
+#include <optional>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -116,26 +118,47 @@ std::string modules_dir(const std::string& kernel) {
 }
 
 
-// What the kernel's config-V beside it (Debian's packages and scripts/vm-kernel.sh install
-// one) says of ACPI. Without such a file: none for one built for the guest, else a kernel as
-// Debian builds them, with ACPI. The file may be the caller's (--vm-kernel): a regular file
-// only, looked at before it is opened (a device is never opened: some act on open), not
-// followed through a link, never waited on (a FIFO), read up to 1 MiB.
-bool kernel_has_acpi(const std::string& kernel) {
+// The kernel's config-V beside it (Debian's packages and scripts/vm-kernel.sh install one),
+// or nullopt. The file may be the caller's (--vm-kernel): a regular file only, looked at
+// before it is opened (a device is never opened: some act on open), not followed through a
+// link, never waited on (a FIFO), read up to 1 MiB.
+std::optional<std::string> kernel_config(const std::string& kernel) {
     const size_t slash = kernel.rfind('/');
     const std::string name = kernel.substr(slash + 1);
-    if (name.rfind("vmlinuz-", 0) != 0) return true;
+    if (name.rfind("vmlinuz-", 0) != 0) return std::nullopt;
     const std::string config = kernel.substr(0, slash + 1) + "config-" + name.substr(8);
     struct stat seen, st;
-    if (::lstat(config.c_str(), &seen) != 0 || !S_ISREG(seen.st_mode)) return !plan::built_for_guest(name);
+    if (::lstat(config.c_str(), &seen) != 0 || !S_ISREG(seen.st_mode)) return std::nullopt;
     Fd fd(::open(config.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != seen.st_dev || st.st_ino != seen.st_ino)
-        return !plan::built_for_guest(name);
+        return std::nullopt;
     std::string text;
     char buf[65536];
     ssize_t n;
     while (text.size() < (1u << 20) && (n = ::read(fd.get(), buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-    return plan::kernel_config_has_acpi(text);
+    return text;
+}
+
+// What a kernel's config says of ACPI. Without such a file: none for one built for the
+// guest, else a kernel as Debian builds them, with ACPI.
+bool kernel_has_acpi(const std::string& kernel, const std::optional<std::string>& config) {
+    if (!config) return !plan::built_for_guest(kernel.substr(kernel.rfind('/') + 1));
+    return plan::kernel_config_has_acpi(*config);
+}
+
+// What --overlay and --net user ask of the guest kernel, which only its config can say:
+// refused, naming the kernel, when it does not say so.
+void require_kernel_features(const Policy& p, const std::string& kernel, const std::optional<std::string>& config) {
+    auto lacks = [&](const char* option) { return !config || !plan::kernel_config_builds_in(*config, option); };
+    if (p.fs.overlay && lacks("CONFIG_FUSE_OPEN_DROPS_NOATIME"))
+        throw Error::usage("--vm --overlay: the guest kernel " + kernel +
+                           " passes O_NOATIME to the file server, which refuses it for files it does not own (an overlay "
+                           "over the share would fail to read them): use the kernel scripts/vm-kernel.sh builds");
+    if (p.network.kind == Network::Kind::User && lacks("CONFIG_VIRTIO_NET"))
+        throw Error::usage("--vm --net user: the guest kernel " + kernel +
+                           " has no virtio network device built in: use the kernel scripts/vm-kernel.sh builds");
+    if (p.network.kind == Network::Kind::User && mech::find_passt().empty())
+        throw Error::usage("--vm --net user: passt not found (Debian package passt; or set CAISSON_PASST)");
 }
 
 // This binary as /init and the modules the guest loads, in order, in a sealed memfd that qemu
@@ -328,14 +351,18 @@ void refuse_unsupported(const Policy& p) {
     if (!p.process.pass_fds.empty()) throw Error::usage("--vm: --pass-fd cannot reach a guest");
     if (p.process.stdio != std::array<int, 3>{0, 1, 2})
         throw Error::usage("--vm: the guest's streams are this process's own 0, 1, 2 (process.stdio)");
-    if (p.network.kind != Network::Kind::Loopback || !p.network.allow_hosts.empty() || p.egress.enabled() ||
-        !p.namespaces.net || !p.namespaces.net_path.empty())
-        throw Error::usage("--vm: the guest has no network yet: only --net none");
+    if ((p.network.kind != Network::Kind::Loopback && p.network.kind != Network::Kind::User) ||
+        !p.network.allow_hosts.empty() || p.egress.enabled() || !p.namespaces.net || !p.namespaces.net_path.empty())
+        throw Error::usage("--vm: the guest's network is --net none or --net user (not veth, host, a namespace's, "
+                           "--allow-host or connect rules)");
+    if (!p.network.publish.empty()) throw Error::usage("--vm: --publish does not reach into a guest yet");
     if (!p.learn_path.empty()) throw Error::usage("--vm: --learn is not carried into the guest");
     if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
     if (!p.fs.device_nodes.empty()) throw Error::usage("--vm: fs.device_nodes are not carried into the guest");
-    if (p.fs.overlay || p.fs.writable_root)
-        throw Error::usage("--vm: the host's files are shared read-only; --overlay and --writable-root are not carried yet");
+    // --overlay is the guest's own: an overlay in its memory over the share (require_kernel_features).
+    if (p.fs.writable_root) throw Error::usage("--vm: the host's files are shared read-only; --writable-root cannot write them");
+    if (!p.fs.overlay_upper.empty())
+        throw Error::usage("--vm: --overlay-upper would keep the guest's writes on the host; --overlay keeps them in the guest");
 }
 
 }  // namespace
@@ -356,6 +383,10 @@ VmSupport vm_support() {
     else if (virtiofsd_path().empty()) s.why = "virtiofsd is missing (apt install qemu-system-common)";
     else if (s.kernel.empty()) s.why = std::string("no guest kernel under ") + kGuestCache + " (scripts/setup.sh unpacks one) and no --vm-kernel";
     else s.usable = true;
+    if (const auto config = s.kernel.empty() ? std::nullopt : kernel_config(s.kernel)) {
+        s.overlay = plan::kernel_config_builds_in(*config, "CONFIG_FUSE_OPEN_DROPS_NOATIME");
+        s.net_user = plan::kernel_config_builds_in(*config, "CONFIG_VIRTIO_NET") && !mech::find_passt().empty();
+    }
     return s;
 }
 
@@ -405,6 +436,16 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     Fd console_r(console_pipe[0]), console_w(console_pipe[1]);
     m.wire_fd = wire_guest.get();
     m.files_fd = files_client.get();
+    // --net user: the guest's network device on a socket to passt (mech/passt.hpp).
+    Fd net_host, net_guest;
+    if (policy.network.kind == Network::Kind::User) {
+        int net_pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, net_pair) != 0)
+            throw Error(ErrorKind::Setup, "vm: socketpair", "the network device", errno);
+        net_host.reset(net_pair[0]);
+        net_guest.reset(net_pair[1]);
+        m.net_fd = net_guest.get();
+    }
 
     // Before the jails: on the way out they are stopped first, then the caller's signal
     // mask and SIGPIPE come back (a pending signal then finds no jail left running).
@@ -425,9 +466,19 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     }
     Jail files = start_jail(files_policy, console_w.get());
     files_listen.reset();
+    // passt says why it failed on the console's pipe, which is quoted when a guest fails.
+    std::optional<mech::Passt> passt;
+    Fd passt_pidfd;
+    if (net_host) {
+        passt.emplace(plan::passt_argv(mech::find_passt(), mech::kPasstFd), net_host.get(), console_w.get());
+        net_host.reset();
+        passt_pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, passt->pid(), 0)));
+        if (!passt_pidfd) throw Error(ErrorKind::Setup, "vm: pidfd_open", "passt", errno);
+    }
     Jail qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb, mech::landlock_abi()), console_w.get());
     wire_guest.reset();
     files_client.reset();
+    net_guest.reset();
     console_w.reset();
     Fd sigfd(::signalfd(-1, &mask.set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd) throw Error(ErrorKind::Setup, "vm: signalfd", "", errno);
@@ -471,12 +522,13 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
             timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 3600 * 1000));
         }
         const bool want_stdin = stdin_open && a.boot_ms >= 0 && to_guest.size() < (1u << 20);
-        pollfd p[5] = {{wire_open ? wire_host.get() : -1, static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
+        pollfd p[6] = {{wire_open ? wire_host.get() : -1, static_cast<short>(POLLIN | (to_guest.empty() ? 0 : POLLOUT)), 0},
                        {console_r.get(), POLLIN, 0},
                        {qemu.pidfd.get(), POLLIN, 0},
                        {want_stdin ? 0 : -1, POLLIN, 0},
-                       {sigfd.get(), POLLIN, 0}};
-        int n = ::poll(p, 5, timeout);
+                       {sigfd.get(), POLLIN, 0},
+                       {passt_pidfd ? passt_pidfd.get() : -1, POLLIN, 0}};
+        int n = ::poll(p, 6, timeout);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw Error(ErrorKind::Setup, "vm: poll", "the wire", errno);
         char buf[65536];
@@ -578,6 +630,12 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
             qemu.stop(false);
             break;
         }
+        // A guest whose network ended under it is not run on: its program would meet a
+        // network gone dead, not the one asked for.
+        if ((p[5].revents & POLLIN) && !a.got_result) {
+            a.failed = "passt, which carried the guest's network, ended";
+            break;
+        }
     }
     qemu.stop(true);
     files.stop(true);
@@ -606,7 +664,9 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call) {
     struct stat initramfs_st {};
     if (::fstat(initramfs_fd.get(), &initramfs_st) != 0) throw Error(ErrorKind::Setup, "vm: fstat", "the initramfs", errno);
     const uint64_t initramfs_bytes = static_cast<uint64_t>(initramfs_st.st_size);
-    m.acpi = kernel_has_acpi(kernel);
+    const std::optional<std::string> config = kernel_config(kernel);
+    require_kernel_features(policy, kernel, config);
+    m.acpi = kernel_has_acpi(kernel, config);
     m.memory_mb = plan::guest_memory_mb(policy);
     m.cpus = plan::guest_cpus(policy);
     m.cpu_limit = policy.resources.cpus;

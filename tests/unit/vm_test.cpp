@@ -104,13 +104,19 @@ TEST(VmPlan, TheGuestIsSizedByTheLimits) {
     EXPECT_EQ(plan::guest_cpus(p), 2u);
 }
 
-TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
+// A machine with its descriptors at 4 (the initramfs), 5 (the wire) and 6 (the files).
+plan::Machine machine() {
     plan::Machine m;
     m.qemu = "/usr/bin/qemu-system-x86_64";
     m.kernel = "/k";
     m.initramfs_fd = 4;
     m.wire_fd = 5;
     m.files_fd = 6;
+    return m;
+}
+
+TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
+    plan::Machine m = machine();
     auto a = plan::qemu_argv(m);
     std::string all;
     for (auto& s : a) all += s + " ";
@@ -150,6 +156,42 @@ TEST(VmPlan, QemuHasNoNetworkNoMonitorAndItsOwnFilter) {
     EXPECT_TRUE(std::any_of(kq.resources.devices.begin(), kq.resources.devices.end(),
                             [](const auto& d) { return d.allow && d.type == 'c' && d.major == 10 && d.minor == 232; }));
     EXPECT_TRUE(std::any_of(kq.landlock.paths.begin(), kq.landlock.paths.end(), [](const auto& l) { return l.path == "/dev/kvm"; }));
+}
+
+TEST(VmPlan, NetUserIsOneDeviceOnASocketToPasstWhichMapsNothingOfTheHosts) {
+    plan::Machine m = machine();
+    m.net_fd = 8;
+    auto a = plan::qemu_argv(m);
+    std::string all;
+    for (auto& s : a) all += s + " ";
+    EXPECT_NE(all.find("-netdev socket,id=net,fd=8 -device virtio-net-device,netdev=net"), std::string::npos) << all;
+    EXPECT_EQ(plan::qemu_jail(m, a, 256, 6).process.pass_fds, (std::vector<int>{4, 5, 6, 8}));
+    // qemu's own jail keeps no network: passt alone reaches the host's.
+    EXPECT_TRUE(plan::qemu_jail(m, a, 256, 6).namespaces.net);
+
+    auto p = plan::passt_argv("/usr/bin/passt", 3);
+    auto has = [&](const std::string& opt, const std::string& value) {
+        for (size_t i = 0; i + 1 < p.size(); ++i)
+            if (p[i] == opt && p[i + 1] == value) return true;
+        return false;
+    };
+    EXPECT_EQ(p.front(), "/usr/bin/passt");
+    EXPECT_TRUE(has("--fd", "3"));
+    EXPECT_TRUE(has("--address", plan::kGuestAddress));
+    EXPECT_TRUE(has("--gateway", plan::kGuestGateway));
+    EXPECT_TRUE(has("--tcp-ports", "none"));  // no port of the host's forwarded in
+    EXPECT_TRUE(has("--udp-ports", "none"));
+    EXPECT_NE(std::find(p.begin(), p.end(), "--no-map-gw"), p.end());  // the gateway is not the host's loopback
+    EXPECT_NE(std::find(p.begin(), p.end(), "--foreground"), p.end());
+}
+
+TEST(VmPlan, WhatTheGuestKernelBuildsInIsReadFromItsConfig) {
+    const std::string config = "CONFIG_VIRTIO_NET=y\nCONFIG_FUSE_FS=m\n# CONFIG_FUSE_OPEN_DROPS_NOATIME is not set\n";
+    EXPECT_TRUE(plan::kernel_config_builds_in(config, "CONFIG_VIRTIO_NET"));
+    EXPECT_FALSE(plan::kernel_config_builds_in(config, "CONFIG_FUSE_FS"));  // a module is not built in
+    EXPECT_FALSE(plan::kernel_config_builds_in(config, "CONFIG_FUSE_OPEN_DROPS_NOATIME"));
+    EXPECT_FALSE(plan::kernel_config_builds_in(config, "CONFIG_VIRTIO"));  // a prefix is not the option
+    EXPECT_FALSE(plan::kernel_config_builds_in("", "CONFIG_VIRTIO_NET"));
 }
 
 TEST(VmPlan, AKernelWithoutAcpiIsToldItsDevicesOnTheCommandLine) {
