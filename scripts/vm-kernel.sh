@@ -34,7 +34,7 @@ tar -xf "$tarball" -C "$work"
 src=$work/linux-source-$version
 # caisson's few changes to Debian's source (scripts/vm-kernel-patches: each behind an option
 # of its own, which the fragment sets and the check below finds taken).
-for p in "${patches[@]}"; do patch -s -p1 -d "$src" < "$p"; done
+for p in "${patches[@]}"; do patch -s --batch --forward -p1 -d "$src" < "$p"; done
 make -s -C "$src" allnoconfig KCONFIG_ALLCONFIG="$fragment" >/dev/null
 # Every option of the fragment must have taken: a name that changed between kernel versions
 # would otherwise be dropped without a word.

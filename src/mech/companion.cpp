@@ -129,32 +129,39 @@ CompanionResult run_companion(const std::vector<std::string>& argv) {
     return r;
 }
 
-pid_t fork_tethered(const char* what, const std::vector<std::string>& argv, int stderr_fd, const std::vector<int>& fds) {
+pid_t fork_tethered(const char* what, const std::string& path, const std::vector<std::string>& argv, int stderr_fd,
+                    const std::vector<int>& fds, int cgroup_procs_fd) {
     if (argv.empty()) throw Error::usage(std::string(what) + ": no command");
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    std::vector<int> high(fds.size(), -1);  // allocated here: the child of a threaded caller must not
+    char* no_env[] = {nullptr};
+    std::vector<int> high(fds.size() + 1, -1);  // allocated here: the child of a threaded caller must not
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorKind::Setup, "fork", what, errno);
     if (pid > 0) return pid;
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (::getppid() != parent) ::_exit(127);
+    // Into its cgroup before anything of its own runs ("0": the writer).
+    if (cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) ::_exit(127);
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    const int null = ::open("/dev/null", O_RDWR);
-    const int err = ::fcntl(stderr_fd, F_DUPFD, 100);
-    if (null < 0 || err < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
-    // dup2 clears close-on-exec; a source below the numbers it goes to could be overwritten
-    // by an earlier one, so each goes through a high number first.
+    // Every descriptor it keeps first above the numbers they go to (a caller with 0, 1 or 2
+    // closed may hold one there, which the dup2s below would overwrite); dup2 clears
+    // close-on-exec.
+    const int base = 100 + static_cast<int>(fds.size());
     for (size_t i = 0; i < fds.size(); ++i)
-        if ((high[i] = ::fcntl(fds[i], F_DUPFD, 100 + static_cast<int>(fds.size()))) < 0) ::_exit(127);
-    for (size_t i = 0; i < high.size(); ++i)
+        if ((high[i] = ::fcntl(fds[i], F_DUPFD, base)) < 0) ::_exit(127);
+    if ((high[fds.size()] = ::fcntl(stderr_fd, F_DUPFD, base)) < 0) ::_exit(127);
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(high[fds.size()], 2) < 0) ::_exit(127);
+    for (size_t i = 0; i < fds.size(); ++i)
         if (::dup2(high[i], 3 + static_cast<int>(i)) < 0) ::_exit(127);
-    kernel::close_range(3 + static_cast<unsigned>(fds.size()), ~0U, 0);
-    ::execv(args[0], args.data());
+    if (kernel::close_range(3 + static_cast<unsigned>(fds.size()), ~0U, 0) != 0) ::_exit(127);
+    // Nothing of caisson's environment: the helper's command line says all it is to know.
+    ::execve(path.c_str(), args.data(), no_env);
     ::_exit(127);
 }
 

@@ -26,12 +26,17 @@ std::string require_root_owned(const std::string& path, const char* step);
 pid_t spawn_clean(const char* step, const std::string& path, char* const argv[], char* const envp[], const posix_spawn_file_actions_t* fa,
                   bool new_session);
 
-// A helper that serves one run and goes with its caller however the caller ends (pasta,
-// passt): forked, PR_SET_PDEATHSIG SIGKILL, a clean signal mask, /dev/null as stdin and
-// stdout, `stderr_fd` as stderr, `fds[i]` at descriptor 3 + i and no other descriptor, then
-// exec'd. Returns its pid; throws caisson::Error naming `what` when the fork fails (an exec
-// that fails is the child's exit 127).
-pid_t fork_tethered(const char* what, const std::vector<std::string>& argv, int stderr_fd, const std::vector<int>& fds);
+// A helper that serves one run and goes with its caller (pasta, passt): forked,
+// PR_SET_PDEATHSIG SIGKILL (which the kernel clears if the helper changes its ids: passt
+// started by root becomes nobody, and ends instead with its socket's other end), moved into
+// the cgroup whose cgroup.procs `cgroup_procs_fd` is (when not -1) before it execs, a clean
+// signal mask, no environment, /dev/null as stdin and stdout, `stderr_fd` as stderr,
+// `fds[i]` at descriptor 3 + i and no other descriptor. Returns its pid; throws
+// caisson::Error naming `what` when the fork fails (any later failure is the child's exit 127).
+// `path` is what is exec'd, `argv[0]` what it is told it is (pasta is passt by another name,
+// and tells the two apart by it).
+pid_t fork_tethered(const char* what, const std::string& path, const std::vector<std::string>& argv, int stderr_fd,
+                    const std::vector<int>& fds, int cgroup_procs_fd = -1);
 
 struct CompanionResult {
     int status = -1;  // exit code, or 128 + signal

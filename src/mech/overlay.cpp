@@ -134,9 +134,10 @@ kernel::Fd build_overlay_as_root(const OverlayPlan& plan, const std::string& roo
     const char* step = "";
     char why[256] = "";
     kernel::Fd root(overlay_context(rootfs.c_str(), upper.c_str(), work.c_str(), false, &step, why, sizeof why));
-    // A kernel that takes no detached layer refuses the overlay itself with EINVAL: made again
-    // where the layers are attached (overlay_from_private_namespace says why).
-    if (!root && errno == EINVAL && std::string_view(step) == "create overlay") {
+    // A kernel that takes no detached layer refuses the overlay itself with EINVAL, and says
+    // why only in its own log (not the context's, where a wrong option is explained): made
+    // again where the layers are attached (overlay_from_private_namespace says why).
+    if (!root && errno == EINVAL && std::string_view(step) == "create overlay" && !why[0]) {
         stage.reset();
         held = HeldLayers{};
         return overlay_from_private_namespace(plan, rootfs);

@@ -153,13 +153,16 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
     int err_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) < 0) throw Error(ErrorKind::Setup, "pipe", "pasta", errno);
     kernel::Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
+    // Root runs it (and keeps it root): a file others could rewrite would be theirs to run so.
+    // That file is exec'd, under the name pasta answers to.
+    const std::string file = as_root ? require_root_owned(pasta, "--net user: pasta") : pasta;
     std::vector<std::string> argv = pasta_argv(pasta, net, as_root, fifo.fifo());
     std::string ns = "/proc/" + std::to_string(sandbox_pid) + "/ns/";
     kernel::Fd userns(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC)), netns(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!userns || !netns) throw Error(ErrorKind::Setup, "--net user: open the sandbox's namespaces", ns, errno);
     // pasta serves only this sandbox: it goes with the supervisor, however that ends.
     static_assert(kPastaUsernsFd == 3 && kPastaNetnsFd == 4, "fork_tethered places the descriptors from 3 on");
-    pid_ = fork_tethered("pasta", argv, err_w.get(), {userns.get(), netns.get()});
+    pid_ = fork_tethered("pasta", file, argv, err_w.get(), {userns.get(), netns.get()});
     err_w.reset();
 
     std::string said;

@@ -1,5 +1,6 @@
 #include "policy/vm_plan.hpp"
 
+#include "policy/net_address.hpp"
 #include "policy/seccomp_profile.hpp"
 
 #include <caisson/error.hpp>
@@ -71,7 +72,8 @@ std::vector<std::string> qemu_argv(const Machine& m) {
 }
 
 std::vector<std::string> passt_argv(const std::string& passt, int fd) {
-    return {passt,          "--foreground", "--quiet",   "--fd",     std::to_string(fd), "--ipv4-only",
+    // --stderr: its words reach the console caisson quotes when a guest fails (else syslog).
+    return {passt,          "--foreground", "--quiet",   "--stderr", "--fd",     std::to_string(fd), "--ipv4-only",
             "--address",    kGuestAddress,  "--netmask", std::to_string(kGuestPrefix),   "--gateway",
             kGuestGateway,  "--mtu",        std::to_string(kGuestMtu), "--no-map-gw",  "--no-dhcp",
             "--no-ndp",     "--no-dhcpv6",  "--no-ra",   "--tcp-ports", "none",          "--udp-ports",
@@ -101,6 +103,13 @@ bool kernel_config_has_acpi(const std::string& config) {
         at = nl + 1;
     }
     return true;
+}
+
+Egress passt_egress() {
+    Egress e;
+    for (const char* range : {"127.0.0.0/8", "0.0.0.0/8", "::/127", "::ffff:127.0.0.0/104", "::ffff:0.0.0.0/104"})
+        for (auto& d : net_address::parse_destination(range, "passt's guard")) e.deny.push_back(std::move(d));
+    return e;
 }
 
 bool kernel_config_builds_in(const std::string& config, const std::string& option) {

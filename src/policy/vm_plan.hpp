@@ -68,6 +68,13 @@ bool kernel_config_builds_in(const std::string& config, const std::string& optio
 // the host's loopback, and no port of the host's forwarded to the guest.
 std::vector<std::string> passt_argv(const std::string& passt, int fd);
 
+// Where passt may not connect or send: the host's loopback and unspecified addresses, of
+// either family (an address "0.0.0.0" reaches the host too). passt sends whatever the guest
+// addresses, and a guest kernel of the program's making could address a frame to 127.0.0.1
+// (its own kernel never routes one out of its device): in the kernel, by caisson's egress
+// filter on passt's cgroup, as --net user's pasta keeps the sandbox off the host's loopback.
+Egress passt_egress();
+
 // Whether a kernel's file name (vmlinuz-V-caisson) is that of one scripts/vm-kernel.sh built
 // for the guest: preferred by --vm, never the test guest's (which needs Debian's modules and
 // BPF LSM), and without ACPI even where its config-V is missing.

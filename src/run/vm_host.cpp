@@ -6,6 +6,7 @@
 #include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
 #include "mech/passt.hpp"
+#include "run/vm_passt.hpp"
 #include "run/preflight.hpp"
 #include "policy/vm_plan.hpp"
 #include "run/vm_wire.hpp"
@@ -356,6 +357,8 @@ void refuse_unsupported(const Policy& p) {
         throw Error::usage("--vm: the guest's network is --net none or --net user (not veth, host, a namespace's, "
                            "--allow-host or connect rules)");
     if (!p.network.publish.empty()) throw Error::usage("--vm: --publish does not reach into a guest yet");
+    if (p.network.kind == Network::Kind::User && ::geteuid() != 0)
+        throw Error::usage("--vm --net user: passt is kept off the host's loopback by a cgroup BPF filter, which needs root");
     if (!p.learn_path.empty()) throw Error::usage("--vm: --learn is not carried into the guest");
     if (!p.audit_path.empty()) throw Error::usage("--vm: --audit is not carried into the guest");
     if (!p.fs.device_nodes.empty()) throw Error::usage("--vm: fs.device_nodes are not carried into the guest");
@@ -385,7 +388,8 @@ VmSupport vm_support() {
     else s.usable = true;
     if (const auto config = s.kernel.empty() ? std::nullopt : kernel_config(s.kernel)) {
         s.overlay = plan::kernel_config_builds_in(*config, "CONFIG_FUSE_OPEN_DROPS_NOATIME");
-        s.net_user = plan::kernel_config_builds_in(*config, "CONFIG_VIRTIO_NET") && !mech::find_passt().empty();
+        s.net_user = plan::kernel_config_builds_in(*config, "CONFIG_VIRTIO_NET") && !mech::find_passt().empty() &&
+                     ::geteuid() == 0;
     }
     return s;
 }
@@ -467,13 +471,13 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
     Jail files = start_jail(files_policy, console_w.get());
     files_listen.reset();
     // passt says why it failed on the console's pipe, which is quoted when a guest fails.
-    std::optional<mech::Passt> passt;
+    std::optional<run::GuestNetwork> passt;
     Fd passt_pidfd;
     if (net_host) {
-        passt.emplace(plan::passt_argv(mech::find_passt(), mech::kPasstFd), net_host.get(), console_w.get());
+        passt.emplace(net_host.get(), console_w.get());
         net_host.reset();
-        passt_pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, passt->pid(), 0)));
-        if (!passt_pidfd) throw Error(ErrorKind::Setup, "vm: pidfd_open", "passt", errno);
+        passt_pidfd.reset(::fcntl(passt->pidfd(), F_DUPFD_CLOEXEC, 0));
+        if (!passt_pidfd) throw Error(ErrorKind::Setup, "vm: dup", "passt's keeper's pidfd", errno);
     }
     Jail qemu = start_jail(plan::qemu_jail(m, plan::qemu_argv(m), m.memory_mb, mech::landlock_abi()), console_w.get());
     wire_guest.reset();
@@ -632,9 +636,12 @@ Attempt boot_once(const Policy& policy, const VmCall& call, plan::Machine m, Clo
         }
         // A guest whose network ended under it is not run on: its program would meet a
         // network gone dead, not the one asked for.
-        if ((p[5].revents & POLLIN) && !a.got_result) {
-            a.failed = "passt, which carried the guest's network, ended";
-            break;
+        if (p[5].revents & POLLIN) {
+            if (!a.got_result) {
+                a.failed = "passt, which carried the guest's network, ended";
+                break;
+            }
+            passt_pidfd.reset();  // ended after the status: nothing more to watch
         }
     }
     qemu.stop(true);

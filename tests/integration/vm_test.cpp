@@ -309,9 +309,23 @@ TEST(Vm, QemuAndTheFileServerAreJailedAndEndWithCaisson) {
     RunOptions o;
     o.stdin_fd = in[0];
     std::vector<int> jailed;  // pidfds of qemu, virtiofsd and everything of caisson's beneath
+    // With --net user where the guest kernel carries it: passt, in a cgroup of its own, goes too.
+    const bool net = guest_kernel_lacks({"--net", "user"}).empty();
     o.on_ready = [&](pid_t caisson) {
         auto qemu = descendants_named(caisson, "qemu-system");
         auto files = descendants_named(caisson, "virtiofsd");
+        if (net) {
+            auto passt = descendants_named(caisson, "passt");
+            ASSERT_EQ(passt.size(), 1u);
+            std::ifstream groups("/proc/" + std::to_string(passt[0]) + "/cgroup");
+            std::string v2;
+            for (std::string line; std::getline(groups, line);)
+                if (line.rfind("0::", 0) == 0) v2 = line;
+            EXPECT_NE(v2.find("/caisson/caisson-"), std::string::npos) << "passt is not in a cgroup of caisson's, where its filter is: " << v2;
+            int fd = static_cast<int>(::syscall(SYS_pidfd_open, passt[0], 0));
+            ASSERT_GE(fd, 0);
+            jailed.push_back(fd);
+        }
         ASSERT_EQ(qemu.size(), 1u);
         ASSERT_GE(files.size(), 1u);
         for (pid_t pid : {qemu[0], files[0]}) {
@@ -335,7 +349,10 @@ TEST(Vm, QemuAndTheFileServerAreJailedAndEndWithCaisson) {
         // Killing caisson takes the guest, qemu and the file server with it.
         ::kill(caisson, SIGKILL);
     };
-    RunResult r = run_caisson({"run", "--vm", "--", "/bin/sh", "-c", "echo ready; read line"}, o);
+    std::vector<std::string> args = {"run", "--vm"};
+    if (net) args.insert(args.end(), {"--net", "user"});
+    args.insert(args.end(), {"--", "/bin/sh", "-c", "echo ready; read line"});
+    RunResult r = run_caisson(args, o);
     ::close(in[0]);
     ::close(in[1]);
     EXPECT_EQ(r.status, 128 + SIGKILL);
@@ -428,6 +445,11 @@ TEST(Vm, WhatAGuestCannotCarryIsRefused) {
     expect_refused({"--vm", "--pass-fd", "1"}, "");
     expect_refused({"--vm", "--writable-root"}, "--writable-root cannot write them");
     expect_refused({"--vm", "--overlay", "--overlay-upper", "/var/tmp"}, "--overlay-upper would keep");
+    // passt's guard is cgroup BPF: an ordinary user's guest gets no network rather than one
+    // that could reach the host's loopback.
+    RunOptions as_user;
+    as_user.as_uid = kUnprivilegedUid;
+    expect_refused({"--vm", "--net", "user"}, "--vm --net user: passt is kept off the host's loopback", as_user);
     expect_refused({"--vm", "--vm-kernel", "/nonexistent/vmlinuz"}, "--vm-kernel: /nonexistent/vmlinuz");
     RunResult r = run_caisson({"listen", "--port", "0", "--vm", "--", "/bin/true"});
     EXPECT_EQ(r.status, 125);
