@@ -1455,6 +1455,27 @@ TEST(OciEscape, AContainerHasASessionKeyringOfItsOwn) {
     b.oci("delete", {"--force"}, "keys");
 }
 
+// This process's children whose cgroup (v2, or any v1 hierarchy) ends in `suffix`.
+std::vector<pid_t> children_in_cgroup(const std::string& suffix) {
+    std::vector<pid_t> out;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = e.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream status(e.path() / "status");
+        bool mine = false;
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("PPid:", 0) == 0) mine = std::atoi(line.c_str() + 5) == ::getpid();
+        if (!mine) continue;
+        std::ifstream groups(e.path() / "cgroup");
+        for (std::string line; std::getline(groups, line);)
+            if (line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0) {
+                out.push_back(std::stoi(name));
+                break;
+            }
+    }
+    return out;
+}
+
 // From its setns to its exec, `exec`'s process is in the container's pid namespace, where the
 // container may signal it (CVE-2016-9962's window, another way). An attack run stopped it
 // there and the runtime waited for ever, deaf to SIGTERM; killed there, `exec -d` said 0 and
@@ -1467,7 +1488,8 @@ TEST(OciEscape, AnExecTheContainerStopsOrKillsBeforeItsExecFailsAtOnce) {
         b.config["process"]["args"] = {"/bin/sh", "-c",
                                        "/attacker " + host_ns("pid") + " signal-exec " + sig + ":caught-me >/dev/null & exec /bin/sleep 120"};
         b.config["linux"]["resources"] = {{"pids", {{"limit", 64}}}};
-        ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "sig").status, 0);
+        RunResult started = b.oci("run", {"--bundle", b.path(), "--detach"}, "sig");
+        ASSERT_EQ(started.status, 0) << started.err;
         const std::string pid_file = b.path() + "/exec.pid";
         bool caught = false;
         for (int i = 0; i < 30 && !caught; ++i) {
@@ -1486,7 +1508,17 @@ TEST(OciEscape, AnExecTheContainerStopsOrKillsBeforeItsExecFailsAtOnce) {
         // what exec'd, which ended (the runtime's own process never stays).
         RunResult ps = b.oci("ps", {}, "sig");
         EXPECT_EQ(ps.out.find("caisson-oci"), std::string::npos) << ps.out;
-        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        // An exec that ran before the attacker saw it (exec -d) may be stopped by it after its
+        // exec: its parent is now this process (a subreaper, the runtime gone), and a zombie
+        // only this process can reap would keep delete from removing the cgroup while this
+        // process waits on delete. Killed and reaped first, as a shim reaps its orphans.
+        // In whatever order they end: the container's init, also this process's child, ends
+        // only once every process of its pid namespace, that zombie among them, is reaped.
+        ASSERT_EQ(b.oci("kill", {"--all", "sig", "KILL"}, "").status, 0);
+        for (size_t left = children_in_cgroup("/caisson/sig").size(); left > 0;) {
+            const pid_t reaped = ::waitpid(-1, nullptr, 0);
+            if (reaped > 0) --left;
+            else if (errno != EINTR) break;
         }
         b.oci("delete", {"--force"}, "sig");
     }
