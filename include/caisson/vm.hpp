@@ -54,9 +54,10 @@ VmResult run_in_vm(const Policy& policy, const VmCall& call);
 // profile or policy file it sees otherwise (a hidden home's) is an error, never a different
 // policy.
 std::string vm_policy_text(const Policy& policy);
-// In the guest: whether `policy` (as just built there) is the one the host built. The host's
-// text is taken out of the environment once read.
-bool vm_guest_policy_matches(const Policy& policy);
+// In the guest: "" when `policy` (as just built there) is the one the host built, else where
+// the two first differ (a JSON path such as ".identity.map_host_root"). The host's text is
+// taken out of the environment once read.
+std::string vm_guest_policy_difference(const Policy& policy);
 
 // True in caisson's own guest, in the caisson that the guest's init started: there --vm is
 // already in effect. The guest's kernel command line says so (no program on a host can

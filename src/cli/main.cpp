@@ -104,12 +104,14 @@ int run_command(CLI::App& run, const std::vector<std::string>& profiles, bool pr
     if (policy.vm.enabled && caisson::in_vm_guest()) {
         // This is the guest's caisson, which init started with the caller's arguments: --vm is
         // in effect already. The report goes back to init, which sends it to the host.
-        if (!caisson::vm_guest_policy_matches(policy))
+        // A program that could reach this binary gets it from a protected copy, which runs all
+        // this again: before the comparison, which takes the host's text (once) with it.
+        policy = protected_for(std::move(policy), argv);
+        if (const std::string where = caisson::vm_guest_policy_difference(policy); !where.empty())
             throw Error::usage("--vm: from the same arguments the guest built a policy other than the host's (a profile, "
-                               "policy file or variable it sees otherwise); nothing was run");
+                               "policy file or variable it sees otherwise; they differ at " + where + "); nothing was run");
         policy.vm.enabled = false;
         policy.report_path.clear();
-        policy = protected_for(std::move(policy), argv);
         caisson::Sandbox sandbox(std::move(policy));
         caisson::Outcome outcome = sandbox.run();
         const std::string report = caisson::outcome_to_json(outcome);

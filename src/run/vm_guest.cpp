@@ -11,6 +11,9 @@
 #include <caisson/fd.hpp>
 #include <caisson/vm.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -313,12 +316,42 @@ std::optional<uid_t> vm_guest_caller_uid() {
     return static_cast<uid_t>(uid);
 }
 
-bool vm_guest_policy_matches(const Policy& policy) {
+namespace {
+
+// The first path where two JSON values differ ("" for the whole value), depth-first.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path) {
+    if (a.type() != b.type()) return path.empty() ? "." : path;
+    if (a.is_object()) {
+        for (auto it = a.begin(); it != a.end(); ++it) {
+            if (!b.contains(it.key())) return path + "." + it.key();
+            if (std::string d = first_difference(it.value(), b.at(it.key()), path + "." + it.key()); !d.empty()) return d;
+        }
+        for (auto it = b.begin(); it != b.end(); ++it)
+            if (!a.contains(it.key())) return path + "." + it.key();
+        return "";
+    }
+    if (a.is_array()) {
+        for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+            if (std::string d = first_difference(a[i], b[i], path + "[" + std::to_string(i) + "]"); !d.empty()) return d;
+        return a.size() == b.size() ? "" : path + "[" + std::to_string(std::min(a.size(), b.size())) + "]";
+    }
+    return a == b ? "" : (path.empty() ? "." : path);
+}
+
+}  // namespace
+
+std::string vm_guest_policy_difference(const Policy& policy) {
     const char* want = std::getenv("CAISSON_VM_POLICY");
-    const bool same = want && vm_policy_text(policy) == want;
+    const std::string host = want ? want : "";
     // Read once, and not passed on: with --keep-env it would be in the program's environment.
     ::unsetenv("CAISSON_VM_POLICY");
-    return same;
+    const std::string here = vm_policy_text(policy);
+    if (want && here == host) return "";
+    if (!want) return "(the host sent none)";
+    // The comparison is of the whole text; the path only says where to look.
+    const auto a = nlohmann::json::parse(host, nullptr, false), b = nlohmann::json::parse(here, nullptr, false);
+    std::string d = a.is_discarded() || b.is_discarded() ? "" : first_difference(a, b, "");
+    return d.empty() ? "(the text)" : d;
 }
 
 void vm_guest_main() {
