@@ -145,6 +145,11 @@ pid_t fork_tethered(const char* what, const std::string& path, const std::vector
     if (::getppid() != parent) ::_exit(127);
     // Into its cgroup before anything of its own runs ("0": the writer).
     if (cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) ::_exit(127);
+    // Every signal at its default (an ignored one stays ignored across exec) and none blocked.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -97,6 +97,10 @@ GuestNetwork::GuestNetwork(int socket, int stderr_fd) {
     if (keeper_ == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
         if (::getppid() != parent) ::_exit(0);
+        // A group of its own: a terminal's ^C is for the program in the guest (caisson passes
+        // it on), not for passt. SIGCHLD at its default: a caller that ignores it would have
+        // the kernel reap passt, and its pid could be another's by the time it is killed.
+        if (::setpgid(0, 0) != 0 || ::signal(SIGCHLD, SIG_DFL) == SIG_ERR) ::_exit(0);
         // Nothing of caisson's but what it needs: not the caller's streams (a reader of
         // caisson's output would wait on the keeper), not the guest's other descriptors.
         const int s = ::fcntl(socket, F_DUPFD, 10), e = ::fcntl(stderr_fd, F_DUPFD, 10), w = ::fcntl(word_w.get(), F_DUPFD, 10);
