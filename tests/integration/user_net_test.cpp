@@ -127,13 +127,8 @@ TEST(UserNet, PublishedPortsAnswerFromLoopbackAndOutside) {
 }
 
 TEST(UserNet, TheHostsLoopbackIsOutOfReach) {
-    int host_only = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(7107);
-    ASSERT_EQ(::bind(host_only, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    ASSERT_EQ(::listen(host_only, 4), 0);
+    int host_only = listen_loopback(7107);
+    ASSERT_GE(host_only, 0);
     ASSERT_GE(connect_loopback(7107), 0);  // reachable from here
     RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:127.0.0.1:7107"});
     ASSERT_EQ(r.status, 0) << r.err;

@@ -274,13 +274,8 @@ TEST(Vm, NetUserReachesATestHostThroughPasstAndNotTheHostsLoopback) {
     ASSERT_TRUE(th.ok());
     int listener = th.listen_on("10.232.8.2", 7008);
     ASSERT_GE(listener, 0);
-    int host_only = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(7109);
-    ASSERT_EQ(::bind(host_only, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    ASSERT_EQ(::listen(host_only, 4), 0);
+    int host_only = listen_loopback(7109);
+    ASSERT_GE(host_only, 0);
     TempDir dir;
     const std::string report = dir.path() + "/report.json";
     RunResult r = run_caisson({"run", "--vm", "--net", "user", "--report", report, "--ro-bind", probe_path(), kProbeInside,
