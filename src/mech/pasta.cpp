@@ -1,6 +1,7 @@
 #include "mech/pasta.hpp"
 
 #include "mech/companion.hpp"
+#include "mech/tap.hpp"
 
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
@@ -129,9 +130,20 @@ std::string tun_unusable(uid_t caller) {
 std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo) {
     // The sandbox's interface is eth0, as under --net veth: by default pasta would name it
     // after the host's interface of the default route, which is the host's to know.
-    std::vector<std::string> a{pasta, "--foreground", "--quiet", "--config-net", "--no-map-gw", "--ns-ifname", "eth0",
+    // --no-netns-quit: caisson ends pasta itself; pasta's watch for the namespace's file
+    // going away (inotify on the path's directory) is of no use here and cost each run's end
+    // 12 to 20 ms: releasing an inotify descriptor waits for an SRCU grace period (perf:
+    // pasta off the CPU in inotify_release, fsnotify_destroy_group, __flush_work).
+    // --ns-mac-addr: the sandbox's address on the tap, set by pasta and so known to it from
+    // the start. Otherwise pasta learns it from the sandbox's first frame, and until then
+    // addresses frames to 00:00:00:00:00:00, which the sandbox drops: a connection published
+    // to it from outside before it has said anything was lost (pasta's capture), and pasta
+    // spun on it. A fixed, locally administered unicast address: the segment is the
+    // sandbox's and pasta's alone.
+    std::vector<std::string> a{pasta, "--foreground", "--quiet", "--config-net", "--no-map-gw", "--ns-ifname", kNsIfname,
+                               "--ns-mac-addr", kNsMac,
                                "--tcp-ports", ports(net.publish, false), "--udp-ports", ports(net.publish, true),
-                               "--tcp-ns", "none", "--udp-ns", "none",
+                               "--tcp-ns", "none", "--udp-ns", "none", "--no-netns-quit",
                                "--netns", "/proc/self/fd/" + std::to_string(kPastaNetnsFd), "--pid", ready_fifo};
     // As root, pasta stays root (it would drop to nobody first, with no way left to
     // /dev/net/tun where that device is root's alone) and enters the network namespace
@@ -159,6 +171,9 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
     std::string ns = "/proc/" + std::to_string(sandbox_pid) + "/ns/";
     kernel::Fd userns(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC)), netns(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!userns || !netns) throw Error(ErrorKind::Setup, "--net user: open the sandbox's namespaces", ns, errno);
+    // The tap pasta attaches to, made first and persistent: its end is then the namespace's,
+    // in the background, and not pasta's exit, which the supervisor waits for (mech/tap.hpp).
+    make_persistent_tap(as_root ? -1 : userns.get(), netns.get(), kNsIfname);
     // pasta serves only this sandbox: it goes with the supervisor, however that ends.
     static_assert(kPastaUsernsFd == 3 && kPastaNetnsFd == 4, "fork_tethered places the descriptors from 3 on");
     pid_ = fork_tethered("pasta", file, argv, err_w.get(), {userns.get(), netns.get()});

@@ -33,6 +33,10 @@ std::string tun_unusable(uid_t caller);
 // one uid when pasta starts), and inherited at these numbers.
 inline constexpr int kPastaUsernsFd = 3;
 inline constexpr int kPastaNetnsFd = 4;
+// The sandbox's interface under --net user.
+inline constexpr const char* kNsIfname = "eth0";
+// Its hardware address (locally administered, unicast), which pasta sets and addresses.
+inline constexpr const char* kNsMac = "02:ca:15:50:00:02";
 
 // Pure: pasta's command line.
 std::vector<std::string> pasta_argv(const std::string& pasta, const Network& net, bool as_root, const std::string& ready_fifo);

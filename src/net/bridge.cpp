@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 namespace caisson::net {
 using mech::Lease;
@@ -153,12 +155,21 @@ UpResult up(const UpRequest& r) {
                     throw Error::usage("--veth-subnet " + r.subnet + " overlaps the host's route " +
                                        net_address::ipv4_text(route.dst) + "/" + std::to_string(route.prefix));
         }
+        // The first free address whose host link is gone too. A sandbox that just ended has
+        // released its address, but the kernel dismantles its namespace, and the veth pair
+        // with it, in the background: its host link may still be there, and removing it
+        // ourselves waits out that device's removal (RCU grace periods, tens of ms here).
+        // Only when every free address still has one is a stale link removed (below).
         bool found = false;
+        std::optional<std::array<uint8_t, 4>> stale;
         for (uint32_t n = 2; n <= net_address::subnet_hosts(subnet) && !found; ++n) {
             addr = net_address::subnet_host(subnet, n);
             std::string text = net_address::ipv4_text(addr.data());
-            found = std::none_of(live.begin(), live.end(), [&](const Lease& l) { return l.address == text; });
+            if (std::any_of(live.begin(), live.end(), [&](const Lease& l) { return l.address == text; })) continue;
+            if (host.link_index(host_link_name(addr)) == 0) found = true;
+            else if (!stale) stale = addr;
         }
+        if (!found && stale) addr = *stale, found = true;
         if (!found) throw Error::usage("--veth-subnet " + r.subnet + ": every address is in use");
 
     } catch (...) {

@@ -73,6 +73,12 @@ bool Rtnl::create_bridge(const std::string& name) {
 bool Rtnl::create_veth(const std::string& host, const std::string& peer, int peer_netns_fd) {
     nlmsghdr* nlh = link_request(start(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL), 0);
     mnl_attr_put_strz(nlh, IFLA_IFNAME, host.c_str());
+    // One queue each way, asked for at creation: a veth is otherwise made with a queue per
+    // possible CPU and cut to one once registered, and each cut waits for an expedited RCU
+    // grace period with the rtnl lock held (perf: synchronize_rcu_expedited under
+    // veth_init_queues, once for each end, for every sandbox).
+    mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+    mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
     nlattr* info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
     mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
     nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -82,6 +88,8 @@ bool Rtnl::create_veth(const std::string& host, const std::string& peer, int pee
     std::memset(pifm, 0, sizeof(*pifm));
     nlh->nlmsg_len += MNL_ALIGN(sizeof(ifinfomsg));
     mnl_attr_put_strz(nlh, IFLA_IFNAME, peer.c_str());
+    mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+    mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
     mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, static_cast<uint32_t>(peer_netns_fd));
     mnl_attr_nest_end(nlh, peer_info);
     mnl_attr_nest_end(nlh, data);

@@ -6,6 +6,7 @@
 #include "mech/capabilities.hpp"
 #include "mech/fds.hpp"
 #include "mech/loopback.hpp"
+#include "mech/tap.hpp"
 #include "mech/mounts.hpp"
 #include "mech/pasta.hpp"
 #include "mech/procfs_root.hpp"
@@ -346,6 +347,7 @@ void kill_remaining_children() {
         report_failure(plan.channel, (f.set("sethostname", p.hostname.c_str()), f));
     if (p.namespaces.net) {
         if (!mech::bring_up_loopback(f)) report_failure(plan.channel, f);
+        if (plan.settle_link && !mech::settle_link_state(plan.settle_link, f)) report_failure(plan.channel, f);
         clock.done("network");
     }
 

@@ -390,7 +390,10 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     plan.steps.rlimits = held.rlimits;
     for (const auto& [name, value] : held.userns_limits)
         plan.sysctls.emplace_back("sys/user/" + name, std::to_string(value));
-    if (p.network.kind == Network::Kind::User) plan.tcp_wmem_cap = mech::kPastaSendBufferCap;
+    if (p.network.kind == Network::Kind::User) {
+        plan.tcp_wmem_cap = mech::kPastaSendBufferCap;
+        plan.settle_link = mech::kNsIfname;
+    }
     // The egress filter is in the cgroup before any process: nothing of the sandbox ever
     // runs without it. Declared after the cgroup, so that it goes first.
     std::optional<mech::EgressFilter> egress;

@@ -63,6 +63,8 @@ struct LaunchPlan {
     // alone; mech/pasta.hpp says why).
     std::vector<std::pair<std::string, std::string>> sysctls;
     long tcp_wmem_cap = 0;
+    // Under pasta, its device, whose link state init makes current (mech/tap.hpp); or null.
+    const char* settle_link = nullptr;
 
     // The program's last steps (run/program_steps), the ones every face takes: its ids
     // (steps.uid/gid, also init's inside a user namespace), rlimits (the policy's and the

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -63,16 +64,28 @@ bool send_buffer_capped(const nlohmann::json& line) {
     return got[0] == min && got[1] == def && got[2] == max;
 }
 
+constexpr const char* kTunFlags = "/sys/class/net/eth0/tun_flags";
+bool tun_flags_persistent(const nlohmann::json& text) {
+    return text.is_string() && (std::strtoul(text.get<std::string>().c_str(), nullptr, 16) & IFF_PERSIST) != 0;
+}
+
 TEST(UserNet, ReachesATestHostThroughTheHostsSockets) {
     TestHost th("cth4", "10.232.4.1", "10.232.4.2");
     ASSERT_TRUE(th.ok());
     int listener = th.listen_on("10.232.4.2", 7004);
     ASSERT_GE(listener, 0);
-    RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:10.232.4.2:7004", "--cat", kWmem});
+    RunResult r = run_probe({"--net", "user"}, {"--dial", "tcp:10.232.4.2:7004", "--cat", kWmem, "--cat", kTunFlags});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["dials"]["tcp:10.232.4.2:7004"], "ok");
     EXPECT_TRUE(send_buffer_capped(r.probe["cat"][kWmem])) << r.probe["cat"].dump();
     EXPECT_TRUE(r.probe["interfaces"].contains("eth0")) << r.probe["interfaces"].dump();
+    // Up and running from the program's start: the device pasta attached to was made ahead,
+    // and its carrier changes are applied before the program (mech/tap.hpp).
+    EXPECT_EQ(r.probe["interfaces"]["eth0"]["up"], true) << r.probe["interfaces"].dump();
+    EXPECT_EQ(r.probe["interfaces"]["eth0"]["running"], true) << r.probe["interfaces"].dump();
+    // Persistent, so that pasta's end does not wait for the device's removal: the namespace
+    // takes it down in the background.
+    EXPECT_TRUE(tun_flags_persistent(r.probe["cat"][kTunFlags])) << r.probe["cat"].dump();
     // pasta connected from the host's own stack, with the host's address on that link.
     EXPECT_EQ(accept_peer(listener, 5000), "10.232.4.1");
     ::close(listener);

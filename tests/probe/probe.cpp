@@ -118,6 +118,7 @@ json interfaces() {
     for (ifaddrs* i = list; i; i = i->ifa_next) {
         json& e = j[i->ifa_name];
         e["up"] = (i->ifa_flags & IFF_UP) != 0;
+        e["running"] = (i->ifa_flags & IFF_RUNNING) != 0;  // the kernel's operational state
         if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET) {
             char text[INET_ADDRSTRLEN] = {};
             ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof(text));

@@ -1,0 +1,94 @@
+#include "mech/tap.hpp"
+
+#include "kernel/fd.hpp"
+
+#include <caisson/error.hpp>
+
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if.h>
+#include <linux/sockios.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace caisson::mech {
+namespace {
+
+// The steps the child takes, in order; it reports the one that failed and its errno.
+constexpr const char* kSteps[] = {"",
+                                  "setns into the sandbox's user namespace",
+                                  "setns into the sandbox's network namespace",
+                                  "open /dev/net/tun",
+                                  "TUNSETIFF",
+                                  "TUNSETOWNER",
+                                  "TUNSETPERSIST"};
+
+// In the forked child: system calls only (the parent may have threads). Returns 0, or the
+// failed step with errno in *err.
+int make_in_child(int userns_fd, int netns_fd, const char* name, int* err) {
+    if (userns_fd >= 0 && ::setns(userns_fd, CLONE_NEWUSER) != 0) return *err = errno, 1;
+    if (::setns(netns_fd, CLONE_NEWNET) != 0) return *err = errno, 2;
+    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return *err = errno, 3;
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (::ioctl(fd, TUNSETIFF, &ifr) != 0) return *err = errno, 4;
+    // The owner is read in the namespace entered, where TUNSETOWNER reads it: the same user.
+    if (::ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(::geteuid())) != 0) return *err = errno, 5;
+    if (::ioctl(fd, TUNSETPERSIST, 1UL) != 0) return *err = errno, 6;
+    return 0;  // the descriptor closes with the child: the device stays, detached
+}
+
+}  // namespace
+
+void make_persistent_tap(int userns_fd, int netns_fd, const char* name) {
+    const std::string what = std::string("--net user: the tap device ") + name + " in the sandbox's network namespace";
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw Error(ErrorKind::Setup, what, "pipe", errno);
+    kernel::Fd r(p[0]), w(p[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorKind::Setup, what, "fork", errno);
+    if (pid == 0) {
+        int said[2] = {0, 0};
+        said[0] = make_in_child(userns_fd, netns_fd, name, &said[1]);
+        ssize_t n = ::write(w.get(), said, sizeof(said));
+        ::_exit(n == static_cast<ssize_t>(sizeof(said)) ? 0 : 1);
+    }
+    w.reset();
+    int said[2] = {0, 0};
+    ssize_t n;
+    do n = ::read(r.get(), said, sizeof(said));
+    while (n < 0 && errno == EINTR);
+    int read_err = errno, status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw Error(ErrorKind::Setup, what, "waitpid", errno);
+    if (n != static_cast<ssize_t>(sizeof(said)) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw Error(ErrorKind::Setup, what, "the helper ended without a word", n < 0 ? read_err : EIO);
+    if (said[0] != 0) {
+        int step = said[0] > 0 && said[0] < static_cast<int>(std::size(kSteps)) ? said[0] : 0;
+        throw Error(ErrorKind::Setup, std::string("--net user: ") + kSteps[step], what, said[1]);
+    }
+}
+
+bool settle_link_state(const char* name, kernel::Failure& f) {
+    kernel::Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return f.set("socket for the link state", name);
+    ethtool_value link{};
+    link.cmd = ETHTOOL_GLINK;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char*>(&link);
+    if (::ioctl(sock.get(), SIOCETHTOOL, &ifr) < 0) return f.set("read the link state (ETHTOOL_GLINK)", name);
+    return true;
+}
+
+}  // namespace caisson::mech
