@@ -16,6 +16,8 @@ echo "bench: seccomp cost (seccomp_cost)" >&2
 "$build/bench/seccomp_cost" "${CALLS:-1000000}" "${SECCOMP_ROUNDS:-9}" > "$tmp/seccomp.txt"
 echo "bench: seccomp notification round trip (notify_roundtrip)" >&2
 "$build/bench/notify_roundtrip" "${NOTIFY_CALLS:-20000}" "${NOTIFY_ROUNDS:-7}" > "$tmp/notify.txt"
+echo "bench: starts that come alone (bench/start_alone.sh)" >&2
+bash "$here/start_alone.sh" "$build/caisson" "${ALONE_RUNS:-11}" "${ROUNDS:-3}" > "$tmp/alone.txt"
 echo "bench: a call decided by the supervisor (bench/supervised_call.sh)" >&2
 bash "$here/supervised_call.sh" "$build/caisson" "${SUPERVISED_CALLS:-50000}" "${ROUNDS:-3}" > "$tmp/supervised.txt"
 echo "bench: learn mode (bench/learn_cost.sh)" >&2
@@ -86,6 +88,11 @@ fi
   [ -n "$charts" ] && echo && echo "![start latency](start_latency.png)"
   echo
   echo '```'; cat "$tmp/start.txt"; echo '```'
+  echo
+  echo "## Starts that come alone (bench/start_alone.sh)"
+  echo "/bin/true started every 0.25 s, so that nothing a previous start left warm in the kernel helps; medians."
+  echo
+  echo '```'; cat "$tmp/alone.txt"; echo '```'
   echo
   echo "## seccomp: cost per system call (build/bench/seccomp_cost)"
   [ -n "$charts" ] && echo && echo "![seccomp cost](seccomp_cost.png)"

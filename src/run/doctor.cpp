@@ -124,6 +124,37 @@ std::string own_v2_cgroup(const mech::CgroupLayout& l) {
     return "";
 }
 
+// Whether the cgroup2 mount at `v2` has the favordynmods option (mountinfo's super options).
+bool favors_dynmods(const std::string& v2) {
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream f(line);
+        std::string id, parent, dev, root, point, opts, field;
+        f >> id >> parent >> dev >> root >> point >> opts;
+        if (point != v2) continue;
+        while (f >> field && field != "-") {
+        }
+        std::string type, source, super;
+        f >> type >> source >> super;
+        if (type == "cgroup2" && ("," + super + ",").find(",favordynmods,") != std::string::npos) return true;
+    }
+    return false;
+}
+
+// A sandbox's v1 groups are joined by writing cgroup.procs (v1 has no CLONE_INTO_CGROUP),
+// which takes the kernel's cgroup_threadgroup_rwsem for writing: when no migration ran in the
+// last grace period, that waits for a full RCU grace period (perf: synchronize_rcu_normal
+// under cgroup_procs_write). A start that comes alone pays it; starts back to back do not.
+Check cgroup_migrations(const mech::CgroupLayout& l) {
+    const char* name = "cgroup migrations";
+    if (!l.v2.empty() && favors_dynmods(l.v2))
+        return works(name, "favordynmods is set: joining the v1 memory and pids groups waits for no RCU grace period");
+    return works(name, "each start joins its v1 memory and pids groups by a migration, which waits for an RCU grace period when "
+                       "none ran lately (19 ms of a 27 ms start that came alone, on the machine docs/performance.md measured); "
+                       "`mount -o remount,favordynmods` on the cgroup2 mount removes that wait, at a cost to every fork and exit "
+                       "(from Linux 6.18 the kernel keeps it until reboot)");
+}
+
 void cgroups(Report& r, bool root) {
     mech::CgroupLayout l = mech::detect_cgroups();
     std::string v1, v2;
@@ -133,6 +164,7 @@ void cgroups(Report& r, bool root) {
                          (l.v2.empty() ? "" : "; v2 at " + l.v2 + ": " + (v2.empty() ? "no controllers" : v2));
     if (std::string(l.mode()) == "none") r.checks.push_back(fails("cgroups", "no cgroup hierarchy is mounted", "mount cgroup2 on /sys/fs/cgroup"));
     else r.checks.push_back(works("cgroups", detail));
+    if (root && (l.v1.count("memory") || l.v1.count("pids"))) r.checks.push_back(cgroup_migrations(l));
     if (root) return r.checks.push_back(works("cgroup delegation", "root creates the sandboxes' cgroups"));
     std::string own = own_v2_cgroup(l);
     if (!own.empty() && ::access((own + "/cgroup.procs").c_str(), W_OK) == 0 && ::access(own.c_str(), W_OK) == 0)
