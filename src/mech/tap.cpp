@@ -1,5 +1,7 @@
 #include "mech/tap.hpp"
 
+#include "mech/clone.hpp"
+
 #include "kernel/fd.hpp"
 
 #include <caisson/error.hpp>
@@ -12,6 +14,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,7 +34,7 @@ constexpr const char* kSteps[] = {"",
                                   "TUNSETOWNER",
                                   "TUNSETPERSIST"};
 
-// In the forked child: system calls only (the parent may have threads). Returns 0, or the
+// In the cloned child: system calls only (the parent may have threads). Returns 0, or the
 // failed step with errno in *err.
 int make_in_child(int userns_fd, int netns_fd, const char* name, int* err) {
     if (userns_fd >= 0 && ::setns(userns_fd, CLONE_NEWUSER) != 0) return *err = errno, 1;
@@ -51,28 +54,41 @@ int make_in_child(int userns_fd, int netns_fd, const char* name, int* err) {
 }  // namespace
 
 void make_persistent_tap(int userns_fd, int netns_fd, const char* name) {
-    const std::string what = std::string("--net user: the tap device ") + name + " in the sandbox's network namespace";
+    const std::string what = std::string("the tap device ") + name + " in the sandbox's network namespace";
     int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) throw Error(ErrorKind::Setup, what, "pipe", errno);
+    if (::pipe2(p, O_CLOEXEC) != 0) throw Error(ErrorKind::Setup, "--net user: pipe", what, errno);
     kernel::Fd r(p[0]), w(p[1]);
-    pid_t pid = ::fork();
-    if (pid < 0) throw Error(ErrorKind::Setup, what, "fork", errno);
-    if (pid == 0) {
+    // A copy of this process that signals nothing when it ends (a library caller that ignores
+    // SIGCHLD would have the kernel reap it first) and runs none of the caller's handlers:
+    // every signal is blocked across the clone, and stays blocked in the copy.
+    sigset_t all, before;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &before);
+    CloneRequest request;
+    request.exit_signal = 0;
+    Cloned child;
+    const bool made = clone_process(request, child);
+    if (made && child.pid == 0) {
         int said[2] = {0, 0};
         said[0] = make_in_child(userns_fd, netns_fd, name, &said[1]);
         ssize_t n = ::write(w.get(), said, sizeof(said));
         ::_exit(n == static_cast<ssize_t>(sizeof(said)) ? 0 : 1);
     }
+    const int clone_err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    if (!made) throw Error(ErrorKind::Setup, "--net user: clone", what, clone_err);
+    kernel::Fd pidfd(child.pidfd);
     w.reset();
     int said[2] = {0, 0};
     ssize_t n;
     do n = ::read(r.get(), said, sizeof(said));
     while (n < 0 && errno == EINTR);
-    int read_err = errno, status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) throw Error(ErrorKind::Setup, what, "waitpid", errno);
-    if (n != static_cast<ssize_t>(sizeof(said)) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw Error(ErrorKind::Setup, what, "the helper ended without a word", n < 0 ? read_err : EIO);
+    const int read_err = errno;
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | __WALL) < 0)
+        if (errno != EINTR) throw Error(ErrorKind::Setup, "--net user: waitid", what, errno);
+    if (n != static_cast<ssize_t>(sizeof(said)) || info.si_code != CLD_EXITED || info.si_status != 0)
+        throw Error(ErrorKind::Setup, "--net user: the helper that makes it ended without a word", what, n < 0 ? read_err : EIO);
     if (said[0] != 0) {
         int step = said[0] > 0 && said[0] < static_cast<int>(std::size(kSteps)) ? said[0] : 0;
         throw Error(ErrorKind::Setup, std::string("--net user: ") + kSteps[step], what, said[1]);

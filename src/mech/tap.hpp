@@ -17,9 +17,13 @@ namespace caisson::mech {
 // Makes the tap device `name` (IFF_TAP | IFF_NO_PI, as pasta asks) in the network namespace
 // `netns_fd`, entering the user namespace `userns_fd` first when it is not -1 (an ordinary
 // user's supervisor may enter the sandbox's network namespace only from its own user
-// namespace), persistent and owned by the caller's effective user, so that only a process of
-// that user (pasta), or one with CAP_NET_ADMIN over the namespace, may attach to it. A forked child does it: entering a
-// user namespace is for a process of one thread. Throws caisson::Error naming the step.
+// namespace), persistent and owned by the caller's effective user. The owner is no wall
+// against the program: an ordinary user's program is that user to the kernel. What keeps the
+// program off the device is that pasta holds its one queue (a second attach gets EBUSY) and
+// that the sandbox's /dev has no net/tun; were pasta to die mid-run, a program given
+// /dev/net/tun could attach to its own eth0, a device of its own namespace, and reach no
+// further. A copy of this process made by clone does it (entering a user namespace is for a
+// process of one thread). Throws caisson::Error naming the step.
 void make_persistent_tap(int userns_fd, int netns_fd, const char* name);
 
 }  // namespace caisson::mech

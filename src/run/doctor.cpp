@@ -149,10 +149,12 @@ Check cgroup_migrations(const mech::CgroupLayout& l) {
     const char* name = "cgroup migrations";
     if (!l.v2.empty() && favors_dynmods(l.v2))
         return works(name, "favordynmods is set: joining the v1 memory and pids groups waits for no RCU grace period");
+    const std::string how = l.v2.empty() ? "a cgroup hierarchy mounted with favordynmods"
+                                         : "`mount -o remount,favordynmods " + l.v2 + "`";
     return works(name, "each start joins its v1 memory and pids groups by a migration, which waits for an RCU grace period when "
                        "none ran lately (19 ms of a 27 ms start that came alone, on the machine docs/performance.md measured); "
-                       "`mount -o remount,favordynmods` on the cgroup2 mount removes that wait, at a cost to every fork and exit "
-                       "(from Linux 6.18 the kernel keeps it until reboot)");
+                       "on Linux 6.0 and later " + how + " removes that wait, at a cost to every fork and exit (from Linux "
+                       "6.18 the kernel keeps it until reboot)");
 }
 
 void cgroups(Report& r, bool root) {

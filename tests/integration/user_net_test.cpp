@@ -139,6 +139,17 @@ TEST(UserNet, PublishedPortsAnswerFromLoopbackAndOutside) {
     EXPECT_EQ(r.probe["served"].size(), 2u);
 }
 
+// The tap is made by a copy of caisson that signals nothing when it ends: a caller that
+// ignores SIGCHLD (here across exec) would otherwise have it reaped unseen, and the wait fail.
+TEST(UserNet, ACallerThatIgnoresSigchldGetsItsNetwork) {
+    RunOptions o;
+    o.wrapper = {"/usr/bin/python3", "-c",
+                 "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"};
+    RunResult r = run_probe({"--net", "user"}, {}, o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["interfaces"]["eth0"]["running"], true) << r.probe["interfaces"].dump();
+}
+
 TEST(UserNet, TheHostsLoopbackIsOutOfReach) {
     int host_only = listen_loopback(7107);
     ASSERT_GE(host_only, 0);

@@ -121,6 +121,21 @@ TEST(Veth, BackToBackSandboxesShareTheBridgeWhileTheKernelDismantlesTheLastOnes)
     EXPECT_EQ(leftovers(), "");
 }
 
+TEST(Veth, AnAddressWhoseHostLinkTheKernelStillHoldsIsPassedOver) {
+    // A host link of .2's name, as a sandbox that just ended leaves it while the kernel
+    // dismantles its namespace: the next sandbox takes .3 rather than remove that link and
+    // wait for its removal. The link is another's here, and is left alone.
+    struct Stale {
+        bool made = TestHost::sh("ip link add cs0ae90002 type veth peer name cstestpeer");
+        ~Stale() { TestHost::sh("ip link del cs0ae90002 2>/dev/null"); }
+    } stale;
+    ASSERT_TRUE(stale.made);
+    RunResult r = run_probe(veth_args(), {});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["interfaces"]["eth0"]["inet"], "10.233.0.3");
+    EXPECT_NE(::if_nametoindex("cs0ae90002"), 0u);
+}
+
 // A connection from the host to a probe serving at 10.233.0.2:8080.
 bool connect_to_the_serving_sandbox() {
     int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
