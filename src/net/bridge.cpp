@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -82,6 +83,16 @@ void require_free_port(const PortMapping& p) {
     a.sin_port = htons(p.host_port);
     if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0)
         throw Error(ErrorKind::Usage, "--publish: host port in use", std::string(p.udp ? "udp " : "tcp ") + std::to_string(p.host_port), errno);
+}
+
+// Whether the host link `link` is a port of `bridge` (its master, as sysfs names it).
+bool port_of(const std::string& link, const std::string& bridge) {
+    char target[PATH_MAX];
+    ssize_t n = ::readlink(("/sys/class/net/" + link + "/master").c_str(), target, sizeof(target) - 1);
+    if (n <= 0) return false;
+    target[n] = '\0';
+    const char* base = std::strrchr(target, '/');
+    return bridge == (base ? base + 1 : target);
 }
 
 void remove_sandbox(Rtnl& host, const std::string& bridge, const Lease& l) {
@@ -159,15 +170,17 @@ UpResult up(const UpRequest& r) {
         // released its address, but the kernel dismantles its namespace, and the veth pair
         // with it, in the background: its host link may still be there, and removing it
         // ourselves waits out that device's removal (RCU grace periods, tens of ms here).
-        // Only when every free address still has one is a stale link removed (below).
+        // Only when every free address still has one is a stale link removed (below), and only
+        // one that is a port of this bridge: caisson's, whose sandbox has ended.
         bool found = false;
         std::optional<std::array<uint8_t, 4>> stale;
         for (uint32_t n = 2; n <= net_address::subnet_hosts(subnet) && !found; ++n) {
             addr = net_address::subnet_host(subnet, n);
             std::string text = net_address::ipv4_text(addr.data());
             if (std::any_of(live.begin(), live.end(), [&](const Lease& l) { return l.address == text; })) continue;
-            if (host.link_index(host_link_name(addr)) == 0) found = true;
-            else if (!stale) stale = addr;
+            const std::string link = host_link_name(addr);
+            if (host.link_index(link) == 0) found = true;
+            else if (!stale && port_of(link, r.bridge)) stale = addr;  // a link of another's is never taken
         }
         if (!found && stale) addr = *stale, found = true;
         if (!found) throw Error::usage("--veth-subnet " + r.subnet + ": every address is in use");
@@ -224,7 +237,10 @@ UpResult up(const UpRequest& r) {
         }
         if (!host.create_veth(out.host_link, "eth0", sandbox_ns.get())) {
             // The address's last holder has ended, but its namespace, which takes the pair
-            // along, is still being dismantled by the kernel: the link is stale.
+            // along, is still being dismantled by the kernel: the link is stale. Only a port
+            // of this bridge is caisson's to remove.
+            if (!port_of(out.host_link, r.bridge))
+                throw Error(ErrorKind::Setup, "create veth pair", out.host_link + ": a link of that name, not caisson's, exists", EEXIST);
             host.delete_link(out.host_link);
             if (!host.create_veth(out.host_link, "eth0", sandbox_ns.get()))
                 throw Error(ErrorKind::Setup, "create veth pair", out.host_link + ": File exists", EEXIST);

@@ -348,6 +348,16 @@ void preflight(const Policy& p, bool as_root) {
     if (p.network.kind == Network::Kind::User && !p.vm.enabled && !in_vm_guest()) {
         if (mech::find_pasta().empty()) throw Error::usage("--net user: pasta not found (Debian package passt; or set CAISSON_PASTA)");
         if (std::string why = mech::tun_unusable(::getuid()); !why.empty()) throw Error::usage(why);
+        // pasta makes a connection for whatever a frame on the tap names, the host's loopback
+        // included (Debian 12's pasta: an attack run's packet socket reached a listener on the
+        // host's 127.0.0.1 and ::1, and got its answers). Only frames the sandbox's own stack
+        // writes keep to what pasta maps; a program that writes its own (a packet socket), or
+        // rewrites or reroutes them (routes, tc), or moves its network is refused.
+        for (int cap : p.capabilities)
+            if (cap == CAP_NET_ADMIN || cap == CAP_NET_RAW || cap == CAP_SYS_ADMIN)
+                throw Error::usage("--net user: the sandbox would keep " + values::capability_name(cap) +
+                                   ", with which it could hand pasta frames of its own making, addressed to the host's "
+                                   "loopback, which pasta would connect to (use --net veth, or drop the capability)");
     }
     if (!p.network.allow_hosts.empty()) {
         // The proxy must be the only way out: a namespace with nothing but lo.

@@ -160,6 +160,14 @@ TEST(UserNet, TheHostsLoopbackIsOutOfReach) {
     ::close(host_only);
 }
 
+// pasta connects to whatever a frame on the tap names, the host's loopback included: a
+// program that can write frames of its own (an attack run's packet socket reached the host's
+// 127.0.0.1 and ::1 through it) or reroute or rewrite them is not run under --net user.
+TEST(UserNet, CapabilitiesThatWriteOrRerouteFramesAreRefused) {
+    for (const char* cap : {"CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_SYS_ADMIN"})
+        expect_refused({"--net", "user", "--cap-add", cap}, std::string("--net user: the sandbox would keep ") + cap);
+}
+
 TEST(UserNet, PastaGoesWithAKilledSupervisorAndAMissingPastaIsAClearError) {
     int pasta_pidfd = -1;
     KilledSupervisor killed;

@@ -121,19 +121,38 @@ TEST(Veth, BackToBackSandboxesShareTheBridgeWhileTheKernelDismantlesTheLastOnes)
     EXPECT_EQ(leftovers(), "");
 }
 
+// A veth pair on the host that caisson did not make, named like a sandbox's host link;
+// removed with the test.
+struct HostLinkOfAnother {
+    std::string name;
+    bool made;
+    HostLinkOfAnother(std::string n, const std::string& peer)
+        : name(std::move(n)), made(TestHost::sh("ip link add " + name + " type veth peer name " + peer)) {}
+    ~HostLinkOfAnother() { TestHost::sh("ip link del " + name + " 2>/dev/null"); }
+};
+
 TEST(Veth, AnAddressWhoseHostLinkTheKernelStillHoldsIsPassedOver) {
-    // A host link of .2's name, as a sandbox that just ended leaves it while the kernel
-    // dismantles its namespace: the next sandbox takes .3 rather than remove that link and
-    // wait for its removal. The link is another's here, and is left alone.
-    struct Stale {
-        bool made = TestHost::sh("ip link add cs0ae90002 type veth peer name cstestpeer");
-        ~Stale() { TestHost::sh("ip link del cs0ae90002 2>/dev/null"); }
-    } stale;
+    // A host link of .2's name: the next sandbox takes .3. A link of that name that is a port
+    // of the bridge is one a sandbox that just ended leaves while the kernel dismantles its
+    // namespace (removing it would wait for that); one that is not is another's, and is never
+    // removed, even when no other address is free (below).
+    HostLinkOfAnother stale("cs0ae90002", "cstestpeer");
     ASSERT_TRUE(stale.made);
     RunResult r = run_probe(veth_args(), {});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["interfaces"]["eth0"]["inet"], "10.233.0.3");
     EXPECT_NE(::if_nametoindex("cs0ae90002"), 0u);
+}
+
+TEST(Veth, ALinkOfAnotherNamedLikeTheOnlyAddressIsLeftAloneAndTheRunRefused) {
+    // A /30 has one address for a sandbox (.2); a link of its host link's name that caisson
+    // did not make (not a port of the bridge) holds it.
+    HostLinkOfAnother foreign("cs0ae90902", "cstestpeer9");
+    ASSERT_TRUE(foreign.made);
+    expect_refused({"--net", "veth", "--veth-bridge", "cstest9", "--veth-subnet", "10.233.9.0/30"}, "every address is in use");
+    EXPECT_NE(::if_nametoindex("cs0ae90902"), 0u);
+    EXPECT_EQ(::if_nametoindex("cstest9"), 0u);
+    EXPECT_NE(::access("/run/caisson/net/cstest9", F_OK), 0);
 }
 
 // A connection from the host to a probe serving at 10.233.0.2:8080.
