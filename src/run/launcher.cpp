@@ -339,6 +339,13 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         if (!monitor_out) throw Error(ErrorKind::Setup, "--monitor: duplicate", "standard error", errno);
     }
 
+    // Forwarded signals are taken (blocked, read from a signalfd) before anything that must be
+    // taken down is made, and given back only after it is: a SIGTERM in between would end
+    // this process by default and leave the sandbox's cgroups (CI: a --vm jail's supervisor,
+    // SIGTERMed by a guest that failed at once, left its own).
+    SignalRelay relay(p.process.forward_signals);
+    plan.caller_sigmask = relay.saved_mask();
+
     // The cgroup exists before the sandbox: v2 is joined by clone3 itself, so no process of
     // the sandbox ever runs outside it. Declared before init, so that it goes after it.
     std::unique_ptr<mech::SandboxCgroup> cgroup;
@@ -456,9 +463,6 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
         overlay_root = mech::build_overlay_as_root(plan.root.overlay, p.fs.rootfs);
         plan.root.overlay.prebuilt_root = overlay_root.get();
     }
-
-    SignalRelay relay(p.process.forward_signals);
-    plan.caller_sigmask = relay.saved_mask();
 
     // --net ns:PATH: the sandbox is born in that namespace. setns applies to this thread
     // only, and it goes back to its own right after the clone (a library caller's thread).
