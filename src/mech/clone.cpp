@@ -4,6 +4,8 @@
 
 #include <linux/sched.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,6 +41,33 @@ bool clone_process(const CloneRequest& r, Cloned& out) {
         return false;
     }
     return true;
+}
+
+int clone_quiet(int (*body)(void*), void* arg) {
+    sigset_t all, before;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &before);
+    CloneRequest request;
+    request.exit_signal = 0;
+    Cloned child;
+    const bool made = clone_process(request, child);
+    if (made && child.pid == 0) ::_exit(body(arg));
+    const int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    errno = err;
+    return made ? child.pidfd : -1;
+}
+
+int wait_quiet(int pidfd) {
+    siginfo_t info{};
+    int r;
+    while ((r = ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | __WALL)) < 0 && errno == EINTR) {
+    }
+    const int err = errno;
+    ::close(pidfd);
+    if (r < 0) return errno = err, -1;
+    if (info.si_code != CLD_EXITED) return errno = EIO, -1;
+    return info.si_status;
 }
 
 }  // namespace caisson::mech

@@ -34,4 +34,16 @@ struct Cloned {
 // never allocates: it may run in a forked helper.
 bool clone_process(const CloneRequest& r, Cloned& out);
 
+// A short-lived copy of this process for a step the caller cannot take itself (entering a
+// namespace is for a process of one thread). It signals nothing when it ends (a library
+// caller that ignores SIGCHLD would have the kernel reap it first) and runs none of the
+// caller's handlers: every signal is blocked across the clone, and stays blocked in the copy.
+// The copy runs `body(arg)`, which may make system calls only (the caller may have threads),
+// and exits with what it returned. Returns the copy's pidfd, or -1 with errno.
+int clone_quiet(int (*body)(void*), void* arg);
+
+// Waits for a copy made by clone_quiet and closes its pidfd: its exit status (0 to 255), or
+// -1 when it ended some other way (EIO) or the wait failed (errno).
+int wait_quiet(int pidfd);
+
 }  // namespace caisson::mech

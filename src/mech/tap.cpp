@@ -14,8 +14,6 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,36 +56,28 @@ void make_persistent_tap(int userns_fd, int netns_fd, const char* name) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) throw Error(ErrorKind::Setup, "--net user: pipe", what, errno);
     kernel::Fd r(p[0]), w(p[1]);
-    // A copy of this process that signals nothing when it ends (a library caller that ignores
-    // SIGCHLD would have the kernel reap it first) and runs none of the caller's handlers:
-    // every signal is blocked across the clone, and stays blocked in the copy.
-    sigset_t all, before;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_BLOCK, &all, &before);
-    CloneRequest request;
-    request.exit_signal = 0;
-    Cloned child;
-    const bool made = clone_process(request, child);
-    if (made && child.pid == 0) {
-        int said[2] = {0, 0};
-        said[0] = make_in_child(userns_fd, netns_fd, name, &said[1]);
-        ssize_t n = ::write(w.get(), said, sizeof(said));
-        ::_exit(n == static_cast<ssize_t>(sizeof(said)) ? 0 : 1);
-    }
-    const int clone_err = errno;
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    if (!made) throw Error(ErrorKind::Setup, "--net user: clone", what, clone_err);
-    kernel::Fd pidfd(child.pidfd);
+    struct Job {
+        int userns_fd, netns_fd, out;
+        const char* name;
+    } job{userns_fd, netns_fd, w.get(), name};
+    const int pidfd = clone_quiet(
+        [](void* a) {
+            const auto* j = static_cast<const Job*>(a);
+            int said[2] = {0, 0};
+            said[0] = make_in_child(j->userns_fd, j->netns_fd, j->name, &said[1]);
+            return ::write(j->out, said, sizeof(said)) == static_cast<ssize_t>(sizeof(said)) ? 0 : 1;
+        },
+        &job);
+    if (pidfd < 0) throw Error(ErrorKind::Setup, "--net user: clone", what, errno);
     w.reset();
     int said[2] = {0, 0};
     ssize_t n;
     do n = ::read(r.get(), said, sizeof(said));
     while (n < 0 && errno == EINTR);
     const int read_err = errno;
-    siginfo_t info{};
-    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | __WALL) < 0)
-        if (errno != EINTR) throw Error(ErrorKind::Setup, "--net user: waitid", what, errno);
-    if (n != static_cast<ssize_t>(sizeof(said)) || info.si_code != CLD_EXITED || info.si_status != 0)
+    const int status = wait_quiet(pidfd);
+    if (status < 0 && errno != EIO) throw Error(ErrorKind::Setup, "--net user: waitid", what, errno);
+    if (n != static_cast<ssize_t>(sizeof(said)) || status != 0)
         throw Error(ErrorKind::Setup, "--net user: the helper that makes it ended without a word", what, n < 0 ? read_err : EIO);
     if (said[0] != 0) {
         int step = said[0] > 0 && said[0] < static_cast<int>(std::size(kSteps)) ? said[0] : 0;

@@ -16,6 +16,7 @@
 #include "mech/unix_socket.hpp"
 #include "run/container.hpp"
 #include "run/container_monitor.hpp"
+#include "run/egress_rules.hpp"
 
 #include <caisson/error.hpp>
 #include <caisson/oci.hpp>
@@ -279,7 +280,10 @@ pid_t create_container(const CreateOptions& o) {
         if (!cgroup || cgroup->v2_fd() < 0)
             throw Error::usage("annotations org.caisson.allow-connect/deny-private: the egress filter needs a cgroup v2 "
                                "directory for the container (caisson-oci as root, a cgroup2 hierarchy mounted)");
-        egress.emplace(cgroup->v2_fd(), process.egress);
+        std::string joined_netns;
+        for (const auto& n : l.namespaces)
+            if (n.type == "network") joined_netns = n.path;
+        egress.emplace(cgroup->v2_fd(), run::kernel_egress_rules(process.egress, joined_netns));
     }
     // The BPF LSM programs an annotation asked for, on the cgroup before any process is in it;
     // the monitor holds their links for the container's life. Fail closed, unless asked for

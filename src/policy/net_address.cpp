@@ -133,6 +133,23 @@ std::vector<NetDestination> private_ranges() {
     return out;
 }
 
+void deny_local(Egress& e, const std::vector<NetDestination>& local) {
+    if (e.deny.empty()) return;
+    // Whether `outer` holds all of `inner`: the same family, and inner's address within
+    // outer's prefix, for every port.
+    auto holds = [](const NetDestination& outer, const NetDestination& inner) {
+        if (outer.v6 != inner.v6 || outer.prefix > inner.prefix || outer.port_lo != 0 || outer.port_hi != 65535) return false;
+        for (unsigned i = 0, bits = outer.prefix; bits > 0; ++i, bits = bits >= 8 ? bits - 8 : 0) {
+            const uint8_t mask = static_cast<uint8_t>(bits >= 8 ? 0xff : 0xff << (8 - bits));
+            if ((outer.addr[i] & mask) != (inner.addr[i] & mask)) return false;
+        }
+        return true;
+    };
+    for (const auto& d : local)
+        if (std::none_of(e.deny.begin(), e.deny.end(), [&](const NetDestination& r) { return holds(r, d); }))
+            e.deny.push_back(d);
+}
+
 std::string endpoint_text(bool v6, const uint8_t* addr, uint16_t port) {
     char buf[INET6_ADDRSTRLEN] = {};
     inet_ntop(v6 ? AF_INET6 : AF_INET, addr, buf, sizeof(buf));

@@ -18,6 +18,12 @@ std::vector<NetDestination> parse_destination(std::string_view text, std::string
 // and reserved ranges of both families.
 std::vector<NetDestination> private_ranges();
 
+// --deny-private's rules with a namespace's local destinations added (mech/local_routes), the
+// host's own addresses among them, except those a rule already holds: a service of the host
+// bound to every address answers at its public ones too. Nothing is added without
+// --deny-private (only --allow-connect's list is let through then).
+void deny_local(Egress& e, const std::vector<NetDestination>& local);
+
 // "10.0.0.1:443", "[::1]:53": an address and port as the report shows them.
 std::string endpoint_text(bool v6, const uint8_t* addr, uint16_t port);
 

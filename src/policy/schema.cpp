@@ -145,7 +145,8 @@ const std::array kSettings{
             "ordinary users alike",
             [](Policy& p, Args a) { p.network.allow_hosts.push_back(host_rules::parse(a[0], "--allow-host")); }},
     Setting{"deny-private", 0, false, "",
-            "internet only: no loopback, private, link-local or multicast destinations, except those --allow-connect lists",
+            "internet only: no loopback, private, link-local or multicast destinations, nor the host's own addresses, "
+            "except those --allow-connect lists",
             [](Policy& p, Args a) {
                 std::erase_if(p.egress.deny, [](const NetDestination& d) { return d.text.starts_with("private "); });
                 if (on(a, "deny-private"))

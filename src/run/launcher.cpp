@@ -17,6 +17,7 @@
 #include "mech/guest_nic.hpp"
 #include "mech/pasta.hpp"
 #include "run/egress_proxy.hpp"
+#include "run/egress_rules.hpp"
 #include "policy/profile.hpp"
 #include "policy/homes.hpp"
 #include "mech/veth.hpp"
@@ -407,7 +408,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (egress_filter) {
         if (!cgroup || cgroup->v2_fd() < 0)
             throw Error::usage(no_v2_for_egress);
-        egress.emplace(cgroup->v2_fd(), p.egress);
+        egress.emplace(cgroup->v2_fd(), run::kernel_egress_rules(p.egress, p.namespaces.net ? "" : p.namespaces.net_path));
     }
     if (learn_trace) {
         if (!cgroup || cgroup->v2_fd() < 0) throw Error(ErrorKind::Setup, "learn", "no cgroup v2 directory for the recorder", ENOENT);

@@ -142,6 +142,35 @@ TEST(Egress, DenyPrivateLeavesOnlyTheInternetAndExplicitExceptions) {
     EXPECT_EQ(d["udp:127.0.0.1:7"], "ok");
 }
 
+// "Internet only" keeps out the host itself at every address it has, not only at loopback:
+// a service bound to every address answers at a public one too (an attack run reached the
+// host's so, as root with --net host). The host here is a namespace whose one link holds a
+// public address (a veth pair's end), with a whole prefix made local (AnyIP); caisson runs in it (--net host)
+// or joins it (--net ns:PATH).
+TEST(Egress, DenyPrivateKeepsOutTheHostsOwnPublicAddresses) {
+    NetnsHolder ns([] {
+        return std::system("ip link set lo up && ip link add cstest-a type veth peer name cstest-b "
+                           "&& ip addr add 203.0.113.7/24 dev cstest-a && ip link set cstest-b up && ip link set cstest-a up "
+                           "&& ip route add local 198.51.100.0/24 dev lo") == 0;
+    });
+    const std::vector<std::string> dials = {"--dial", "udp:203.0.113.7:9",    "--dial", "udp:203.0.113.255:9",
+                                            "--dial", "udp:198.51.100.77:9",  "--dial", "udp:203.0.113.8:9",
+                                            "--dial", "udp:203.0.113.7:7"};
+    RunOptions inside;
+    inside.wrapper = {"/usr/bin/nsenter", "--net=" + ns.path()};
+    RunResult host = run_probe({"--net", "host", "--deny-private", "--allow-connect", "203.0.113.7:7"}, dials, inside);
+    RunResult joined = run_probe({"--net", "ns:" + ns.path(), "--deny-private", "--allow-connect", "203.0.113.7:7"}, dials);
+    for (const RunResult* r : {&host, &joined}) {
+        ASSERT_EQ(r->status, 0) << r->err;
+        const auto& d = r->probe["dials"];
+        EXPECT_EQ(d["udp:203.0.113.7:9"], "EPERM") << "the host's address";
+        EXPECT_EQ(d["udp:203.0.113.255:9"], "EPERM") << "its subnet's broadcast address";
+        EXPECT_EQ(d["udp:198.51.100.77:9"], "EPERM") << "an address of a prefix made local";
+        EXPECT_EQ(d["udp:203.0.113.8:9"], "ok") << "another machine on that link";
+        EXPECT_EQ(d["udp:203.0.113.7:7"], "ok") << "what --allow-connect lists";
+    }
+}
+
 TEST(Egress, NoneAllowsNothingAndNoRawOrPingSockets) {
     // ICMP (ping) sockets open only where ping_group_range lets the group in: a namespace
     // that does, so that it is the filter that says no.

@@ -1,5 +1,6 @@
 // caisson's own protections in an OCI container, asked for by annotations (oci/annotations):
 // each one observed from inside with the probe, against the same container without it.
+#include "netns.hpp"
 #include "oci_bundle.hpp"
 
 #include <linux/landlock.h>
@@ -101,12 +102,16 @@ TEST(OciAnnotations, AProfileByNameFromTheAdminsDirectory) {
     EXPECT_NE(path.err.find("is not a name"), std::string::npos) << path.err;
 }
 
-TEST(OciAnnotations, EgressRulesHoldInTheContainersCgroup) {
+// Whether a cgroup2 hierarchy is mounted where caisson-oci looks for one.
+bool cgroup2_mounted() {
     struct statfs fs{};
-    std::string v2;
     for (const char* at : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
-        if (::statfs(at, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) v2 = at;
-    if (v2.empty()) GTEST_SKIP() << "the egress filter needs a cgroup2 hierarchy (none mounted here)";
+        if (::statfs(at, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return true;
+    return false;
+}
+
+TEST(OciAnnotations, EgressRulesHoldInTheContainersCgroup) {
+    if (!cgroup2_mounted()) GTEST_SKIP() << "the egress filter needs a cgroup2 hierarchy (none mounted here)";
     if (landlock_abi() < 4) GTEST_SKIP() << "the test tells the two layers apart by Landlock's TCP rules (ABI 4)";
     Bundle b;
     RunResult plain = b.run({"--connect", "9"});
@@ -119,6 +124,25 @@ TEST(OciAnnotations, EgressRulesHoldInTheContainersCgroup) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["connects"]["9"], "EPERM");
     EXPECT_EQ(r.probe["connects"]["10"], "EACCES") << "and Landlock's rule holds the other ports";
+}
+
+// deny-private keeps out the addresses of the host's and of a joined network namespace (a
+// pod's, set up before create), not only loopback and the private ranges: a service bound to
+// every address answers at a public one too.
+TEST(OciAnnotations, DenyPrivateKeepsOutAJoinedNamespacesOwnAddresses) {
+    if (!cgroup2_mounted()) GTEST_SKIP() << "the egress filter needs a cgroup2 hierarchy (none mounted here)";
+    NetnsHolder pod([] {
+        return std::system("ip link set lo up && ip link add cstest-a type veth peer name cstest-b "
+                           "&& ip addr add 203.0.113.7/24 dev cstest-a && ip link set cstest-b up && ip link set cstest-a up") == 0;
+    });
+    Bundle b;
+    for (auto& n : b.config["linux"]["namespaces"])
+        if (n["type"] == "network") n["path"] = pod.path();
+    b.config["annotations"] = {{"org.caisson.deny-private", "true"}};
+    RunResult r = b.run({"--dial", "udp:203.0.113.7:9", "--dial", "udp:203.0.113.8:9"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dials"]["udp:203.0.113.7:9"], "EPERM") << "the namespace's own address";
+    EXPECT_EQ(r.probe["dials"]["udp:203.0.113.8:9"], "ok") << "another machine on its link";
 }
 
 // [[supervise]] rules need someone awake beside the container: create leaves caisson's

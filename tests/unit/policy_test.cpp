@@ -370,6 +370,30 @@ TEST(NetAddress, DestinationsInEveryWrittenForm) {
     EXPECT_EQ(net_address::endpoint_text(true, d.addr.data(), 53), "[::1]:53");
 }
 
+// --deny-private keeps out the host's own destinations too (a service bound to every address
+// answers at its public ones), each once: those a private range already holds add nothing.
+TEST(NetAddress, TheHostsOwnDestinationsJoinDenyPrivateOnly) {
+    auto dest = [](const char* text) { return net_address::parse_destination(text, "x").at(0); };
+    const std::vector<NetDestination> local = {dest("127.0.0.1"), dest("10.1.2.3"), dest("203.0.113.7"),
+                                               dest("203.0.113.255"), dest("198.51.100.0/24"), dest("2001:db8::7"),
+                                               dest("fe80::1")};
+    Egress only;
+    only.restrict = true;
+    only.allow.push_back(dest("203.0.113.7:443"));
+    net_address::deny_local(only, local);
+    EXPECT_TRUE(only.deny.empty()) << "--allow-connect alone lets through its list and nothing else already";
+
+    Egress internet;
+    internet.deny = net_address::private_ranges();
+    const size_t ranges = internet.deny.size();
+    net_address::deny_local(internet, local);
+    std::vector<std::string> added;
+    for (size_t i = ranges; i < internet.deny.size(); ++i) added.push_back(internet.deny[i].text);
+    EXPECT_EQ(added, (std::vector<std::string>{"203.0.113.7", "203.0.113.255", "198.51.100.0/24", "2001:db8::7"}));
+    net_address::deny_local(internet, local);
+    EXPECT_EQ(internet.deny.size(), ranges + 4) << "twice adds nothing more";
+}
+
 TEST(Egress, FlagsAndProfileKeysMakeThePolicy) {
     Policy p = default_policy();
     profile::apply_text(p, R"(
