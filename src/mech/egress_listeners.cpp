@@ -66,6 +66,16 @@ int listener(int sock, int family, int type, uint16_t port, const char* what) {
     (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     sockaddr_storage ss{};
     socklen_t len;
+    // The resolver answers from the address each question was sent to (IP_PKTINFO): the C
+    // library's socket is connected to the name server resolv.conf names, 127.0.0.53 on a
+    // host with systemd-resolved, and drops an answer from any other address, 127.0.0.1 the
+    // kernel would choose among them.
+    if (type == SOCK_DGRAM) {
+        std::snprintf(step, sizeof(step), "ask %s port %u in the sandbox for the address asked (PKTINFO)", what, port);
+        if (::setsockopt(fd, family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, family == AF_INET6 ? IPV6_RECVPKTINFO : IP_PKTINFO,
+                         &one, sizeof(one)) < 0)
+            fail(sock, step);
+    }
     if (family == AF_INET6) {
         (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         auto* a = reinterpret_cast<sockaddr_in6*>(&ss);

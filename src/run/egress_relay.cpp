@@ -151,13 +151,56 @@ private:
     void question(int sock) {
         uint8_t buf[1500];
         sockaddr_storage from{};
-        socklen_t from_len = sizeof(from);
-        ssize_t n = ::recvfrom(sock, buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+        iovec in{buf, sizeof(buf)};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+        msghdr m{};
+        m.msg_name = &from;
+        m.msg_namelen = sizeof(from);
+        m.msg_iov = &in;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof(control);
+        ssize_t n = ::recvmsg(sock, &m, MSG_DONTWAIT);
         if (n <= 0) return;
+        // The answer leaves from the address the question went to (the listener asked for
+        // PKTINFO): a client's socket connected to 127.0.0.53 takes nothing from 127.0.0.1.
+        alignas(cmsghdr) char answer_control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+        size_t answer_control_len = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            auto* out = reinterpret_cast<cmsghdr*>(answer_control);
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+                in_pktinfo asked{}, from_there{};
+                std::memcpy(&asked, CMSG_DATA(c), sizeof(asked));
+                from_there.ipi_spec_dst = asked.ipi_addr;
+                out->cmsg_level = IPPROTO_IP;
+                out->cmsg_type = IP_PKTINFO;
+                out->cmsg_len = CMSG_LEN(sizeof(from_there));
+                std::memcpy(CMSG_DATA(out), &from_there, sizeof(from_there));
+                answer_control_len = CMSG_SPACE(sizeof(from_there));
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+                       c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+                in6_pktinfo asked{}, from_there{};
+                std::memcpy(&asked, CMSG_DATA(c), sizeof(asked));
+                from_there.ipi6_addr = asked.ipi6_addr;
+                out->cmsg_level = IPPROTO_IPV6;
+                out->cmsg_type = IPV6_PKTINFO;
+                out->cmsg_len = CMSG_LEN(sizeof(from_there));
+                std::memcpy(CMSG_DATA(out), &from_there, sizeof(from_there));
+                answer_control_len = CMSG_SPACE(sizeof(from_there));
+            }
+        }
         uint16_t id = 0;
         auto q = dns_message::parse_query(buf, static_cast<size_t>(n), &id);
-        auto reply = [sock, from, from_len](const std::vector<uint8_t>& out) {
-            (void)::sendto(sock, out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), from_len);
+        auto reply = [&, sock](const std::vector<uint8_t>& out) {
+            iovec body{const_cast<uint8_t*>(out.data()), out.size()};
+            msghdr a{};
+            a.msg_name = &from;
+            a.msg_namelen = m.msg_namelen;
+            a.msg_iov = &body;
+            a.msg_iovlen = 1;
+            a.msg_control = answer_control_len ? answer_control : nullptr;
+            a.msg_controllen = answer_control_len;
+            (void)::sendmsg(sock, &a, MSG_DONTWAIT);
         };
         if (!q) {
             if (n >= 12) reply(dns_message::header_only(id, dns_message::Rcode::FormErr));

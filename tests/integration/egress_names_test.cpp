@@ -154,6 +154,21 @@ TEST(EgressNames, OnlyTheAllowedNameIsReachedThroughCaissonsResolver) { expect_o
 // `--allow-host '*'` (what `caisson learn` lets unknown code out with) is every name but the
 // host's loopback: an attack run reached a service of the host on 127.0.0.1 through the name
 // localhost. The same request to a rule that names localhost is expect_only_the_allowed_name's.
+// A host with systemd-resolved names 127.0.0.53 in resolv.conf; the C library's socket is
+// connected there and takes answers from that address alone. caisson's resolver, on every
+// address of lo, answers from the one each question went to (it answered from 127.0.0.1,
+// and no name resolved on such a host).
+TEST(EgressNames, TheResolverAnswersFromTheAddressAsked) {
+    TempDir dir;
+    const std::string resolv = dir.path() + "/resolv.conf";
+    std::ofstream(resolv) << "nameserver 127.0.0.53\noptions edns0 trust-ad\n";
+    RunResult r = run_probe({"--allow-host", "localhost:1", "--ro-bind", hosts_without_localhost(dir), "/etc/hosts",
+                             "--ro-bind", resolv, "/etc/resolv.conf"},
+                            {"--resolve", "localhost"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["resolve"]["localhost"].get<std::string>().rfind("198.18.", 0), 0u) << r.probe["resolve"].dump();
+}
+
 TEST(EgressNames, AnyNameIsNotTheHostsLoopback) {
     HostEcho echo;
     ASSERT_TRUE(echo.ok());
