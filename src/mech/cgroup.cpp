@@ -195,6 +195,25 @@ void enable_controllers(const std::string& dir, const std::vector<std::string>& 
 std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent,
                                           bool shared_parent);
 
+// A container's leaf that already exists (its cgroupsPath names it) is taken only when no
+// process is in it and it is not frozen. Processes of another container's there would share
+// its limits and its freezer, and this container's delete would kill them with its own (the
+// spec lets a runtime refuse such a cgroup; runc warns, and refuses a frozen one). Checked
+// before the directory becomes this object's, whose destructor kills what is inside.
+void refuse_if_in_use(const std::string& path, bool v2) {
+    if (!procs(path).empty())
+        throw Error::usage("create cgroup: " + path + " already holds processes (another container's?); a container's cgroup "
+                           "must be its own: name an unused cgroupsPath");
+    const bool frozen = v2 ? keyed(read_text(path + "/cgroup.events"), "frozen").value_or(0) == 1
+                           : [&] {
+                                 std::string state = read_text(path + "/freezer.state");
+                                 return !state.empty() && state != "THAWED";
+                             }();
+    if (frozen)
+        throw Error::usage("create cgroup: " + path + " is frozen; a process started there would never run: thaw it or "
+                           "name another cgroupsPath");
+}
+
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
                                                      const std::string& parent, bool shared_parent, const std::string& name,
                                                      bool defer_devices) {
@@ -271,7 +290,11 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
         // remove the shared parent while it is empty: make it again, until our leaf is in it
         // (from then on it cannot be removed). Several can end at once: a few rounds.
         for (int round = 0;; ++round) {
-            if (::mkdir(d.path.c_str(), 0755) == 0 || (errno == EEXIST && !name.empty())) break;
+            if (::mkdir(d.path.c_str(), 0755) == 0) break;
+            if (errno == EEXIST && !name.empty()) {
+                refuse_if_in_use(d.path, d.v2);
+                break;
+            }
             if (errno != ENOENT || round == 16) throw Error(ErrorKind::Setup, "create cgroup", d.path, errno);
             if (::mkdir(d.parent.c_str(), 0755) < 0 && errno != EEXIST)
                 throw Error(ErrorKind::Setup, "create cgroup", d.parent, errno);
@@ -436,6 +459,16 @@ SandboxCgroup::~SandboxCgroup() {
     // (those just tried, once is enough).
     for (auto it = created_parents_.rbegin(); it != created_parents_.rend(); ++it)
         if (std::find(tried.begin(), tried.end(), *it) == tried.end()) (void)::rmdir(it->c_str());
+}
+
+void SandboxCgroup::remove() {
+    kill_all();
+    while (!dirs_.empty()) {
+        const Dir d = dirs_.back();
+        if (!remove_dir(d.path)) throw Error(ErrorKind::Setup, "remove cgroup", d.path, errno);
+        dirs_.pop_back();
+        if (shared_parent_) (void)::rmdir(d.parent.c_str());  // the last sandbox in it removes it
+    }
 }
 
 const SandboxCgroup::Dir* SandboxCgroup::dir_for(const std::string& controller) const {

@@ -47,6 +47,11 @@ public:
                                                const std::string& name, bool shared_parent);
     // Keeps the directories past this object: the container outlives the process that made it.
     void release();
+    // Kills what is left and removes the directories now, as the destructor would, but says
+    // when one stays (a process that outlived the kill, a mount on it): caisson-oci delete
+    // must not report a container gone whose cgroup is not. Throws caisson::Error naming the
+    // directory and errno; what was removed stays removed.
+    void remove();
     // Writes a plan's values (update of a running container). Throws caisson::Error.
     void write_plan(const cgroup_plan::Plan& plan) const;
     // The device rules of a plan made with defer_devices: v1's devices.allow/deny, or v2's

@@ -186,9 +186,11 @@ void delete_container(const std::string& root, const std::string& id, bool force
         (void)wait_gone(l.state.monitor_pid, l.state.monitor_start, 2000);
     }
     if (!l.state.cgroup_name.empty()) {
-        // The destructor kills what is left (a process of a shared pid namespace) and removes it.
+        // What is left (a process of a shared pid namespace) is killed, and the directories go.
+        // One that stays is an error, and the state stays with it: a second delete tries again.
         auto cg = mech::SandboxCgroup::open(mech::detect_cgroups(), l.state.cgroup_parent, l.state.cgroup_name,
                                             l.state.cgroup_shared_parent);
+        cg->remove();
     }
     Spec spec = parse_spec_json(l.state.config);
     auto failures = run_every_hook(spec.hooks.poststop, "poststop", state_json(l.state, Status::Stopped).dump());

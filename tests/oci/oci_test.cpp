@@ -9,7 +9,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -656,6 +658,70 @@ TEST(OciRun, ResourcesLandInTheContainersCgroup) {
     ::rmdir("/sys/fs/cgroup/memory/caisson-oci-test");
     for (const char* c : {"pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "unified"})
         ::rmdir((std::string("/sys/fs/cgroup/") + c + "/caisson-oci-test").c_str());
+}
+
+// A container's cgroup is its own: a cgroupsPath that already holds another container's
+// processes, or is frozen, is refused before anything of the new container is in it, and the
+// first container runs on untouched (sharing, its delete would have killed them). And delete
+// says when the cgroup stays, keeping the state for a second try.
+TEST(OciRun, AContainersCgroupIsItsOwnAndDeleteSaysWhenItStays) {
+    std::string v2;
+    for (const char* at : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+        struct statfs fs{};
+        if (::statfs(at, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) v2 = at;
+    }
+    struct Cleanup {
+        ~Cleanup() {
+            for (const char* c : {"unified", "pids", "memory", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", ""}) {
+                const std::string base = std::string("/sys/fs/cgroup/") + c + (c[0] ? "/" : "") + "caisson-oci-test";
+                for (const char* leaf : {"/frozen", "/held", "/shared", ""}) ::rmdir((base + leaf).c_str());
+            }
+        }
+    } cleanup;
+    Bundle b;
+    b.config["linux"]["cgroupsPath"] = "/caisson-oci-test/shared";
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "first").status, 0);
+    RunResult second = b.oci("run", {"--bundle", b.path()}, "second");
+    EXPECT_NE(second.status, 0);
+    EXPECT_NE(second.err.find("already holds processes"), std::string::npos) << second.err;
+    EXPECT_NE(second.err.find("/caisson-oci-test/shared"), std::string::npos) << second.err;
+    RunResult state = b.oci("state", {}, "first");
+    EXPECT_NE(state.out.find("\"running\""), std::string::npos) << "the first container runs on: " << state.out << state.err;
+    ASSERT_EQ(b.oci("delete", {"--force"}, "first").status, 0);
+
+    if (!v2.empty()) {
+        const std::string frozen = v2 + "/caisson-oci-test/frozen";
+        ::mkdir((v2 + "/caisson-oci-test").c_str(), 0755);
+        ASSERT_EQ(::mkdir(frozen.c_str(), 0755), 0) << frozen;
+        std::ofstream(frozen + "/cgroup.freeze") << "1";
+        b.config["linux"]["cgroupsPath"] = "/caisson-oci-test/frozen";
+        RunResult stuck = b.oci("run", {"--bundle", b.path()}, "frozen");
+        EXPECT_NE(stuck.status, 0);
+        EXPECT_NE(stuck.err.find("is frozen"), std::string::npos) << stuck.err;
+        EXPECT_TRUE(exists(frozen)) << "a cgroup that was there before is left";
+    }
+
+    // A mount on the container's cgroup directory keeps rmdir from removing it (EBUSY).
+    b.config["linux"]["cgroupsPath"] = "/caisson-oci-test/held";
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "held").status, 0);
+    std::string dir;
+    for (const char* c : {"/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", v2.c_str()})
+        if (dir.empty() && c[0] && exists(std::string(c) + "/caisson-oci-test/held")) dir = std::string(c) + "/caisson-oci-test/held";
+    ASSERT_FALSE(dir.empty());
+    ASSERT_EQ(::mount("none", dir.c_str(), "tmpfs", 0, "size=4k"), 0) << dir;
+    struct Unmount {
+        std::string at;
+        ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+    } unmount{dir};
+    RunResult stays = b.oci("delete", {"--force"}, "held");
+    EXPECT_NE(stays.status, 0);
+    EXPECT_NE(stays.err.find("remove cgroup"), std::string::npos) << stays.err;
+    EXPECT_NE(stays.err.find(dir), std::string::npos) << stays.err;
+    ASSERT_EQ(::umount2(dir.c_str(), 0), 0);
+    RunResult again = b.oci("delete", {}, "held");
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_FALSE(exists(dir)) << "the second delete removed it";
 }
 
 // process.execCPUAffinity: the process runs on `final`'s CPUs once in its cgroup.
