@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
+#include <vector>
 
 extern char** environ;
 
@@ -45,8 +46,15 @@ std::string require_root_owned(const std::string& path, const char* step) {
     char real[PATH_MAX];
     if (!::realpath(path.c_str(), real)) throw Error(ErrorKind::Setup, step, path, errno);
     const std::string file = real;
-    const std::string dir = file.substr(0, std::max<size_t>(file.rfind('/'), 1));
-    for (const auto& [what, regular] : {std::pair{file, true}, std::pair{dir, false}}) {
+    // The file, and every directory above it up to /: whoever may rename one of them (its
+    // owner, or anyone where it is writable and not sticky) could put another file at this
+    // path between the check and the exec.
+    std::vector<std::pair<std::string, bool>> judged{{file, true}};
+    for (std::string dir = file; dir.size() > 1;) {
+        dir.erase(std::max<size_t>(dir.rfind('/'), 1));
+        judged.emplace_back(dir, false);
+    }
+    for (const auto& [what, regular] : judged) {
         struct stat st{};
         if (::stat(what.c_str(), &st) < 0) throw Error(ErrorKind::Setup, step, what, errno);
         const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) && !(!regular && (st.st_mode & S_ISVTX));

@@ -14,9 +14,9 @@ namespace caisson::mech {
 std::string companion_path(const char* name, const char* env_var, const char* installed);
 
 // For a companion that root runs: `path`, its links resolved, must be a regular file owned
-// by root that no group or other user may write, in a directory of the same kind (else its
-// owner could swap it; a sticky one, like /tmp, lets no one else rename root's files). The
-// directories above are not checked. Returns the resolved path, to run that and not what the
+// by root that no group or other user may write, in directories of the same kind up to /
+// (else the owner of one of them could swap it; a sticky one, like /tmp, lets no one else
+// rename root's files). Returns the resolved path, to run that and not what the
 // links may lead to later; throws caisson::Error naming `step`, the path, its owner and mode.
 std::string require_root_owned(const std::string& path, const char* step);
 

@@ -83,6 +83,20 @@ TEST(OwnBinary, ACompanionRootRunsMustBeRootsAlone) {
     ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);  // sticky: no one else renames root's file
     EXPECT_EQ(mech::require_root_owned(file, "start"), file);
     ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+    // A directory further up that another user owns: its owner could rename the one below.
+    ASSERT_EQ(::mkdir((dir + "/sub").c_str(), 0755), 0);
+    ASSERT_EQ(::rename(file.c_str(), (dir + "/sub/helper").c_str()), 0);
+    EXPECT_EQ(mech::require_root_owned(dir + "/sub/helper", "start"), dir + "/sub/helper");
+    ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+    try {
+        mech::require_root_owned(dir + "/sub/helper", "start");
+        ADD_FAILURE() << "accepted: a file two levels below another user's directory";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(dir + " must be a directory owned by root"), std::string::npos) << e.what();
+    }
+    ASSERT_EQ(::chown(dir.c_str(), 0, 0), 0);
+    ASSERT_EQ(::rename((dir + "/sub/helper").c_str(), file.c_str()), 0);
+    ASSERT_EQ(::rmdir((dir + "/sub").c_str()), 0);
     // A link is followed, and what it leads to is what is judged and run.
     ASSERT_EQ(::symlink(file.c_str(), (dir + "/link").c_str()), 0);
     EXPECT_EQ(mech::require_root_owned(dir + "/link", "start"), file);
