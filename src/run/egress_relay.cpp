@@ -162,21 +162,29 @@ private:
         m.msg_controllen = sizeof(control);
         ssize_t n = ::recvmsg(sock, &m, MSG_DONTWAIT);
         if (n <= 0) return;
-        // The answer leaves from the address the question went to (the listener asked for
-        // PKTINFO): a client's socket connected to 127.0.0.53 takes nothing from 127.0.0.1.
-        alignas(cmsghdr) char answer_control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-        size_t answer_control_len = 0;
+        // The answer leaves from the address the question went to, as the kernel names it
+        // (the listener asked for PKTINFO): a client's socket connected to 127.0.0.53 takes
+        // nothing from 127.0.0.1. Everything the answer needs is copied into it: an allowed
+        // name is answered later, from a thread of its own, after this frame is gone.
+        struct Return {
+            sockaddr_storage to;
+            socklen_t to_len;
+            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+            size_t control_len;
+        } back{};
+        back.to = from;
+        back.to_len = m.msg_namelen;
         for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-            auto* out = reinterpret_cast<cmsghdr*>(answer_control);
+            auto* out = reinterpret_cast<cmsghdr*>(back.control);
             if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
                 in_pktinfo asked{}, from_there{};
                 std::memcpy(&asked, CMSG_DATA(c), sizeof(asked));
-                from_there.ipi_spec_dst = asked.ipi_addr;
+                from_there.ipi_spec_dst = asked.ipi_spec_dst;  // the kernel's source for a reply
                 out->cmsg_level = IPPROTO_IP;
                 out->cmsg_type = IP_PKTINFO;
                 out->cmsg_len = CMSG_LEN(sizeof(from_there));
                 std::memcpy(CMSG_DATA(out), &from_there, sizeof(from_there));
-                answer_control_len = CMSG_SPACE(sizeof(from_there));
+                back.control_len = CMSG_SPACE(sizeof(from_there));
             } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
                        c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
                 in6_pktinfo asked{}, from_there{};
@@ -186,20 +194,21 @@ private:
                 out->cmsg_type = IPV6_PKTINFO;
                 out->cmsg_len = CMSG_LEN(sizeof(from_there));
                 std::memcpy(CMSG_DATA(out), &from_there, sizeof(from_there));
-                answer_control_len = CMSG_SPACE(sizeof(from_there));
+                back.control_len = CMSG_SPACE(sizeof(from_there));
             }
         }
         uint16_t id = 0;
         auto q = dns_message::parse_query(buf, static_cast<size_t>(n), &id);
-        auto reply = [&, sock](const std::vector<uint8_t>& out) {
+        auto reply = [sock, back](const std::vector<uint8_t>& out) {
+            Return b = back;  // sendmsg's pointers are to non-const memory
             iovec body{const_cast<uint8_t*>(out.data()), out.size()};
             msghdr a{};
-            a.msg_name = &from;
-            a.msg_namelen = m.msg_namelen;
+            a.msg_name = &b.to;
+            a.msg_namelen = b.to_len;
             a.msg_iov = &body;
             a.msg_iovlen = 1;
-            a.msg_control = answer_control_len ? answer_control : nullptr;
-            a.msg_controllen = answer_control_len;
+            a.msg_control = b.control_len ? b.control : nullptr;
+            a.msg_controllen = b.control_len;
             (void)::sendmsg(sock, &a, MSG_DONTWAIT);
         };
         if (!q) {

@@ -151,9 +151,6 @@ void expect_only_the_allowed_name(const RunOptions& opts) {
 
 TEST(EgressNames, OnlyTheAllowedNameIsReachedThroughCaissonsResolver) { expect_only_the_allowed_name({}); }
 
-// `--allow-host '*'` (what `caisson learn` lets unknown code out with) is every name but the
-// host's loopback: an attack run reached a service of the host on 127.0.0.1 through the name
-// localhost. The same request to a rule that names localhost is expect_only_the_allowed_name's.
 // A host with systemd-resolved names 127.0.0.53 in resolv.conf; the C library's socket is
 // connected there and takes answers from that address alone. caisson's resolver, on every
 // address of lo, answers from the one each question went to (it answered from 127.0.0.1,
@@ -169,6 +166,20 @@ TEST(EgressNames, TheResolverAnswersFromTheAddressAsked) {
     EXPECT_EQ(r.probe["resolve"]["localhost"].get<std::string>().rfind("198.18.", 0), 0u) << r.probe["resolve"].dump();
 }
 
+// An allowed name is answered later, from a thread of its own, and to its own asker: a
+// question that came meanwhile (a refused name, answered at once) does not take the answer
+// (it did once: the late answer went to the address of whoever asked next).
+TEST(EgressNames, EachAnswerGoesToItsOwnAsker) {
+    TempDir dir;
+    RunResult r = run_probe({"--allow-host", "localhost:1", "--ro-bind", hosts_without_localhost(dir), "/etc/hosts"},
+                            {"--dns-pair", "localhost,refused.invalid"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["dns_pair"]["localhost,refused.invalid"], "10,0,0,10,0,0") << "A own,other,none; B own,other,none";
+}
+
+// `--allow-host '*'` (what `caisson learn` lets unknown code out with) is every name but the
+// host's loopback: an attack run reached a service of the host on 127.0.0.1 through the name
+// localhost. The same request to a rule that names localhost is expect_only_the_allowed_name's.
 TEST(EgressNames, AnyNameIsNotTheHostsLoopback) {
     HostEcho echo;
     ASSERT_TRUE(echo.ok());

@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -374,6 +375,53 @@ std::string try_tcp(bool connect_not_bind, int port) {
 
 // "tcp:127.0.0.1:80", "udp:[::1]:53", "tcp6:[::ffff:127.0.0.1]:80" (an IPv6 socket):
 // connect for tcp, one sendto for udp; "ok" or the errno name.
+// Two clients at once: socket A asks 127.0.0.1:53 for NAME_A, socket B at once for NAME_B,
+// `rounds` times; counts, for each, the answers that were its own (its question's id), another's,
+// or none within a second. "A_own,A_other,A_none,B_own,B_other,B_none".
+std::string try_dns_pair(const std::string& spec) {
+    auto comma = spec.find(',');
+    if (comma == std::string::npos) return "bad spec";
+    const std::string names[2] = {spec.substr(0, comma), spec.substr(comma + 1)};
+    auto query = [](uint16_t id, const std::string& name) {
+        std::string q;
+        q += static_cast<char>(id >> 8), q += static_cast<char>(id & 0xff);
+        q += std::string("\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 10);
+        std::istringstream labels(name);
+        for (std::string l; std::getline(labels, l, '.');) q += static_cast<char>(l.size()) + l;
+        q += std::string("\x00\x00\x01\x00\x01", 5);
+        return q;
+    };
+    int counts[2][3] = {};
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(53);
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int round = 0; round < 10; ++round) {
+        int fds[2];
+        uint16_t ids[2];
+        for (int i = 0; i < 2; ++i) {
+            fds[i] = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            ids[i] = static_cast<uint16_t>(0x1000 * (i + 1) + round);
+        }
+        for (int i = 0; i < 2; ++i) {
+            const std::string q = query(ids[i], names[i]);
+            (void)::sendto(fds[i], q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof(server));
+        }
+        for (int i = 0; i < 2; ++i) {
+            pollfd p{fds[i], POLLIN, 0};
+            unsigned char buf[512];
+            ssize_t n = ::poll(&p, 1, 1000) == 1 ? ::recv(fds[i], buf, sizeof(buf), 0) : -1;
+            if (n < 2) ++counts[i][2];
+            else ++counts[i][((buf[0] << 8) | buf[1]) == ids[i] ? 0 : 1];
+            ::close(fds[i]);
+        }
+    }
+    std::string out;
+    for (auto& c : counts)
+        for (int v : c) out += (out.empty() ? "" : ",") + std::to_string(v);
+    return out;
+}
+
 // NAME's first IPv4 address as the C library resolves it, or the resolver's error.
 std::string try_resolve(const std::string& name) {
     addrinfo hints{};
@@ -613,6 +661,7 @@ int main(int argc, char** argv) {
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
         else if (a == "--routed-send" && i + 1 < argc) out["routed_sends"][argv[i + 1]] = try_routed_send(argv[i + 1]), ++i;
         else if (a == "--resolve" && i + 1 < argc) out["resolve"][argv[i + 1]] = try_resolve(argv[i + 1]), ++i;
+        else if (a == "--dns-pair" && i + 1 < argc) out["dns_pair"][argv[i + 1]] = try_dns_pair(argv[i + 1]), ++i;
         else if (a == "--http-get" && i + 1 < argc) out["http_get"][argv[i + 1]] = try_http_get(argv[i + 1]), ++i;
         else if (a == "--bind" && i + 1 < argc) binds[argv[i + 1]] = try_tcp(false, std::atoi(argv[i + 1])), ++i;
         else if (a == "--call" && i + 1 < argc) calls[argv[i + 1]] = try_call(argv[i + 1]), ++i;
