@@ -19,7 +19,6 @@ namespace {
 using ebpf::Assembler;
 constexpr uint8_t kCtx = 6, kPort = 7, kTmp = 8;
 constexpr uint8_t kWord0 = 2;  // address words in r2..r5 (r2 alone for IPv4)
-constexpr size_t kMaxRules = 512;
 
 bool is_v6(Hook h) { return h == Hook::Connect6 || h == Hook::Sendmsg6; }
 

@@ -8,6 +8,7 @@
 
 #include <linux/bpf.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -31,6 +32,8 @@ struct Record {
     uint8_t addr[16];
 };
 inline constexpr uint32_t kMapEntries = kMaxRecords + 1;
+// The most destinations (allowed and denied) one policy's programs hold.
+inline constexpr size_t kMaxRules = 512;
 
 // Throws caisson::Error (usage) when the rules do not fit one program.
 std::vector<bpf_insn> program(const Egress& e, Hook hook, int map_fd);

@@ -1,7 +1,9 @@
 // What a network namespace delivers to itself: the destinations of its local, broadcast and
-// anycast routes, read from rtnetlink. That is every address of its interfaces, their
+// anycast routes in the tables every packet is looked up in (local and main), and every
+// address of its interfaces, read from rtnetlink. That is its addresses (one whose route is
+// not there yet, an IPv6 address in duplicate address detection, among them), their
 // subnets' broadcast addresses, and prefixes made local whole (`ip route add local
-// 10.9.0.0/16 dev lo`), in any routing table. A service of the host bound to every address
+// 10.9.0.0/16 dev lo`). A service of the host bound to every address
 // answers at each of them, the public ones among them, so "internet only" (--deny-private)
 // must keep them out as it keeps out loopback.
 #pragma once

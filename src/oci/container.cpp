@@ -283,7 +283,7 @@ pid_t create_container(const CreateOptions& o) {
         std::string joined_netns;
         for (const auto& n : l.namespaces)
             if (n.type == "network") joined_netns = n.path;
-        egress.emplace(cgroup->v2_fd(), run::kernel_egress_rules(process.egress, joined_netns));
+        egress.emplace(cgroup->v2_fd(), run::kernel_egress_rules(process.egress, true, joined_netns));
     }
     // The BPF LSM programs an annotation asked for, on the cgroup before any process is in it;
     // the monitor holds their links for the container's life. Fail closed, unless asked for

@@ -10,10 +10,12 @@
 namespace caisson::run {
 
 // `e`, and with --deny-private the caller's namespace's local destinations (the host's
-// addresses: where --net host shares it, and where --net user's pasta and --net veth's
-// bridge reach it) and, when the sandbox joins the namespace at `joined_netns` (a path, or
-// ""), that one's. Addresses the host takes later are not among them (docs/run.md).
-// Throws caisson::Error naming the step.
-Egress kernel_egress_rules(const Egress& e, const std::string& joined_netns);
+// addresses) where `reaches_host` (--net host shares that namespace, --net user's pasta
+// connects from it, a joined or an OCI container's namespace may route to it; a namespace of
+// lo alone cannot, and --net veth's bridge drops what is new toward the host) and, when the
+// sandbox joins the namespace at `joined_netns` (a path, or ""), that one's. Addresses taken
+// later are not among them (docs/run.md). Throws caisson::Error naming the step, and
+// Error::usage when the rules would be more than the filter holds.
+Egress kernel_egress_rules(const Egress& e, bool reaches_host, const std::string& joined_netns);
 
 }  // namespace caisson::run

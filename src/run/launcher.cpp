@@ -408,7 +408,10 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (egress_filter) {
         if (!cgroup || cgroup->v2_fd() < 0)
             throw Error::usage(no_v2_for_egress);
-        egress.emplace(cgroup->v2_fd(), run::kernel_egress_rules(p.egress, p.namespaces.net ? "" : p.namespaces.net_path));
+        // The host's own addresses are kept out where the sandbox could reach them: in the
+        // host's namespace or another joined, or through pasta (run/egress_rules.hpp).
+        const bool reaches_host = !p.namespaces.net || p.network.kind == Network::Kind::User;
+        egress.emplace(cgroup->v2_fd(), run::kernel_egress_rules(p.egress, reaches_host, p.namespaces.net ? "" : p.namespaces.net_path));
     }
     if (learn_trace) {
         if (!cgroup || cgroup->v2_fd() < 0) throw Error(ErrorKind::Setup, "learn", "no cgroup v2 directory for the recorder", ENOENT);

@@ -149,13 +149,20 @@ TEST(Egress, DenyPrivateLeavesOnlyTheInternetAndExplicitExceptions) {
 // or joins it (--net ns:PATH).
 TEST(Egress, DenyPrivateKeepsOutTheHostsOwnPublicAddresses) {
     NetnsHolder ns([] {
+        // The IPv6 address is in duplicate address detection at the start (no local route
+        // yet); a TPROXY-style local route in a table of its own is used only where a rule
+        // sends packets there, and takes nothing else out.
         return std::system("ip link set lo up && ip link add cstest-a type veth peer name cstest-b "
                            "&& ip addr add 203.0.113.7/24 dev cstest-a && ip link set cstest-b up && ip link set cstest-a up "
-                           "&& ip route add local 198.51.100.0/24 dev lo") == 0;
+                           "&& ip route add local 198.51.100.0/24 dev lo && ip route add local 0.0.0.0/0 dev lo table 100 "
+                           "&& { ! test -e /proc/sys/net/ipv6 || ip addr add 2001:db8::7/64 dev cstest-a; }") == 0;
     });
-    const std::vector<std::string> dials = {"--dial", "udp:203.0.113.7:9",    "--dial", "udp:203.0.113.255:9",
-                                            "--dial", "udp:198.51.100.77:9",  "--dial", "udp:203.0.113.8:9",
-                                            "--dial", "udp:203.0.113.7:7"};
+    const bool v6 = ::access("/proc/sys/net/ipv6", F_OK) == 0;
+    std::vector<std::string> dials = {"--dial", "udp:203.0.113.7:9",   "--dial", "udp:203.0.113.255:9",
+                                      "--dial", "udp:198.51.100.77:9", "--dial", "udp:203.0.113.8:9",
+                                      "--dial", "udp:203.0.113.7:7",   "--dial", "tcp:203.0.113.7:9",
+                                      "--dial", "udp:[::ffff:203.0.113.7]:9"};
+    if (v6) dials.insert(dials.end(), {"--dial", "udp:[2001:db8::7]:9", "--dial", "tcp:[2001:db8::7]:9"});
     RunOptions inside;
     inside.wrapper = {"/usr/bin/nsenter", "--net=" + ns.path()};
     RunResult host = run_probe({"--net", "host", "--deny-private", "--allow-connect", "203.0.113.7:7"}, dials, inside);
@@ -168,6 +175,12 @@ TEST(Egress, DenyPrivateKeepsOutTheHostsOwnPublicAddresses) {
         EXPECT_EQ(d["udp:198.51.100.77:9"], "EPERM") << "an address of a prefix made local";
         EXPECT_EQ(d["udp:203.0.113.8:9"], "ok") << "another machine on that link";
         EXPECT_EQ(d["udp:203.0.113.7:7"], "ok") << "what --allow-connect lists";
+        EXPECT_EQ(d["tcp:203.0.113.7:9"], "EPERM") << "TCP too";
+        EXPECT_EQ(d["udp:[::ffff:203.0.113.7]:9"], "EPERM") << "through an IPv6 socket";
+        if (v6) {
+            EXPECT_EQ(d["udp:[2001:db8::7]:9"], "EPERM") << "an IPv6 address still in duplicate address detection";
+            EXPECT_EQ(d["tcp:[2001:db8::7]:9"], "EPERM");
+        }
     }
 }
 
