@@ -4,6 +4,7 @@
 
 #include <linux/bpf.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -67,6 +68,11 @@ public:
     void jump(Label l) {
         fixups_.push_back({code_.size(), l});
         emit(insn(BPF_JMP | BPF_JA, 0, 0, 0, 0));
+    }
+    // A 64-bit immediate (two instructions).
+    void load_imm64(uint8_t dst, uint64_t value) {
+        emit(insn(BPF_LD | BPF_DW | BPF_IMM, dst, 0, 0, static_cast<int32_t>(value & 0xffffffffu)));
+        emit(insn(0, 0, 0, 0, static_cast<int32_t>(value >> 32)));
     }
     // The map descriptor as a 64-bit immediate (two instructions).
     void load_map_fd(uint8_t dst, int fd) {

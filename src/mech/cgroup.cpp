@@ -214,6 +214,12 @@ void refuse_if_in_use(const std::string& path, bool v2) {
                            "name another cgroupsPath");
 }
 
+std::string own_cgroup_name(const char* role) {
+    std::string name = std::string(kPrefix) + std::to_string(::getpid()) + "-" + process_start_time(::getpid());
+    if (::gettid() != ::getpid()) name += "-" + std::to_string(::gettid());
+    return name + "-" + role;
+}
+
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
                                                      const std::string& parent, bool shared_parent, const std::string& name,
                                                      bool defer_devices) {

@@ -29,6 +29,11 @@ struct CgroupStats {
     std::optional<uint64_t> pids_peak;
 };
 
+// The name of a cgroup this process makes for a helper of its sandbox (`role`: "pasta"):
+// caisson-<pid>-<start time>[-<thread id>]-<role>, which `caisson gc` and the next run collect
+// once this process is gone, as they collect a sandbox's.
+std::string own_cgroup_name(const char* role);
+
 class SandboxCgroup {
 public:
     // Throws caisson::Error naming the directory or file and errno; leaves nothing behind.

@@ -1,6 +1,9 @@
 #include "mech/pasta.hpp"
 
+#include "mech/cgroup_detect.hpp"
 #include "mech/companion.hpp"
+#include "mech/ephemeral_binds.hpp"
+#include "policy/cgroup_plan.hpp"
 #include "mech/tap.hpp"
 
 #include "kernel/fd.hpp"
@@ -174,9 +177,26 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
     // The tap pasta attaches to, made first and persistent: its end is then the namespace's,
     // in the background, and not pasta's exit, which the supervisor waits for (mech/tap.hpp).
     make_persistent_tap(as_root ? -1 : userns.get(), netns.get(), kNsIfname);
+    // Root's pasta binds host ports in a cgroup v2 directory of its own, whose hooks make a
+    // port it was not given ephemeral (filter/bind_program.hpp): the program in the sandbox
+    // does not choose ports on the host. Where no v2 hierarchy is mounted, and for an
+    // ordinary user (no cgroup BPF), the ports are kept as asked (docs/run.md).
+    kernel::Fd procs;
+    if (as_root) {
+        const CgroupLayout layout = detect_cgroups();
+        if (!layout.v2.empty()) {
+            cgroup_ = SandboxCgroup::create(layout, cgroup_plan::Plan{}, "caisson", true, own_cgroup_name("pasta"));
+            if (cgroup_->v2_fd() < 0) throw Error(ErrorKind::Setup, "--net user", "pasta's cgroup v2 directory", ENOENT);
+            std::vector<uint16_t> kept;
+            for (const auto& m : net.publish) kept.push_back(m.host_port);
+            attach_ephemeral_binds(cgroup_->v2_fd(), kept);
+            procs.reset(::openat(cgroup_->v2_fd(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+            if (!procs) throw Error(ErrorKind::Setup, "--net user: open", "pasta's cgroup.procs", errno);
+        }
+    }
     // pasta serves only this sandbox: it goes with the supervisor, however that ends.
     static_assert(kPastaUsernsFd == 3 && kPastaNetnsFd == 4, "fork_tethered places the descriptors from 3 on");
-    pid_ = fork_tethered("pasta", file, argv, err_w.get(), {userns.get(), netns.get()});
+    pid_ = fork_tethered("pasta", file, argv, err_w.get(), {userns.get(), netns.get()}, procs.get());
     err_w.reset();
 
     std::string said;

@@ -7,11 +7,13 @@
 #pragma once
 
 #include "kernel/failure.hpp"
+#include "mech/cgroup.hpp"
 
 #include <caisson/policy.hpp>
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,8 +72,14 @@ public:
     PastaLink(const PastaLink&) = delete;
     PastaLink& operator=(const PastaLink&) = delete;
     pid_t pid() const { return pid_; }  // pasta's process, which carries the sandbox's traffic
+    // Whether pasta's binds of host ports it was not given are made ephemeral
+    // (filter/bind_program): as root, where a cgroup v2 hierarchy is mounted.
+    bool binds_ephemeral() const { return cgroup_ != nullptr; }
 
 private:
+    // pasta's own cgroup v2 directory with the bind hooks; declared first, so that it goes
+    // after pasta, which the destructor's body ends and reaps.
+    std::unique_ptr<SandboxCgroup> cgroup_;
     pid_t pid_ = -1;
 };
 

@@ -811,7 +811,9 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (lsm_skipped) out.bpf_lsm = lsm_skipped;
     out.protections = protections(p, plan, maps ? &*maps : nullptr, cgroup != nullptr);
     for (const auto& h : held.held) out.protections.push_back("ceiling " + h);
-    if (pasta) out.protections.emplace_back("net user (pasta: no host loopback, no gateway mapping)");
+    if (pasta)
+        out.protections.emplace_back(std::string("net user (pasta: no host loopback, no gateway mapping") +
+                                     (pasta->binds_ephemeral() ? "; host ports it was not given made ephemeral)" : ")"));
     if (guest_nic)
         out.protections.emplace_back("net user (the guest's own network device, carried by passt on the host: no host "
                                      "loopback, no gateway mapping)");

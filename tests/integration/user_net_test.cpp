@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <thread>
 #include <sstream>
 
 namespace caisson::test {
@@ -89,6 +90,46 @@ TEST(UserNet, ReachesATestHostThroughTheHostsSockets) {
     // pasta connected from the host's own stack, with the host's address on that link.
     EXPECT_EQ(accept_peer(listener, 5000), "10.232.4.1");
     ::close(listener);
+}
+
+// This pasta binds, on the host, the port a datagram of the sandbox's came from (a NAT that
+// keeps ports): the program chose host ports, took them from the host's services, and could
+// be reached there. Root's pasta binds in a cgroup whose hooks make such a port ephemeral
+// (filter/bind_program.hpp); the flow still works, from another port.
+TEST(UserNet, TheSandboxDoesNotChooseTheHostsPorts) {
+    TestHost th("cth6", "10.232.6.1", "10.232.6.2");
+    ASSERT_TRUE(th.ok());
+    int peer = th.udp_on("10.232.6.2", 7006);
+    ASSERT_GE(peer, 0);
+    // The peer answers whatever comes, and says from which port it came.
+    int seen_port = -1;
+    std::thread echo([&] {
+        pollfd p{peer, POLLIN, 0};
+        if (::poll(&p, 1, 20000) != 1) return;
+        char buf[64];
+        sockaddr_in from{};
+        socklen_t len = sizeof(from);
+        ssize_t n = ::recvfrom(peer, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+        if (n <= 0) return;
+        seen_port = ntohs(from.sin_port);
+        (void)::sendto(peer, buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+    });
+    TempDir dir;
+    RunResult r = run_probe({"--net", "user", "--report", dir.path() + "/report.json"}, {"--udp-from", "40123,10.232.6.2,7006"});
+    echo.join();
+    ::close(peer);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["udp_from"]["40123,10.232.6.2,7006"], "replied");
+    nlohmann::json report = read_json(dir.path() + "/report.json");
+    bool ephemeral = false;
+    for (const auto& prot : report["protections"])
+        ephemeral |= prot.get<std::string>().find("host ports it was not given made ephemeral") != std::string::npos;
+    // Where root has no cgroup v2 to attach hooks to, the ports stay as asked (docs/run.md).
+    if (host_lacks("cgroup BPF (egress rules)", {}).empty()) {
+        EXPECT_TRUE(ephemeral) << report["protections"].dump();
+        EXPECT_NE(seen_port, 40123) << "pasta bound the port the sandbox chose";
+        EXPECT_GT(seen_port, 0);
+    }
 }
 
 TEST(UserNet, WorksForAnOrdinaryUser) {

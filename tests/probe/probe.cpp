@@ -499,6 +499,30 @@ std::string try_routed_send(const std::string& spec) {
     return r;
 }
 
+// LPORT,ADDR,PORT: a UDP socket bound to LPORT sends one datagram to ADDR:PORT and waits up
+// to 5 s for one back: "replied", "no reply", or the errno name.
+std::string try_udp_from(const std::string& spec) {
+    auto c1 = spec.find(','), c2 = spec.rfind(',');
+    if (c1 == std::string::npos || c2 == c1) return "bad spec";
+    sockaddr_in local{}, to{};
+    local.sin_family = to.sin_family = AF_INET;
+    local.sin_port = htons(static_cast<uint16_t>(std::atoi(spec.c_str())));
+    to.sin_port = htons(static_cast<uint16_t>(std::atoi(spec.c_str() + c2 + 1)));
+    if (::inet_pton(AF_INET, spec.substr(c1 + 1, c2 - c1 - 1).c_str(), &to.sin_addr) != 1) return "bad address";
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    std::string out;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) < 0 ||
+        ::sendto(fd, "hi", 2, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 2) {
+        out = strerrorname_np(errno);
+    } else {
+        pollfd p{fd, POLLIN, 0};
+        char buf[64];
+        out = ::poll(&p, 1, 5000) == 1 && ::recv(fd, buf, sizeof(buf), 0) > 0 ? "replied" : "no reply";
+    }
+    if (fd >= 0) ::close(fd);
+    return out;
+}
+
 std::string try_dial(const std::string& spec) {
     if (spec.rfind("unix:", 0) == 0) {  // "unix:PATH": a stream socket's path
         sockaddr_un a{};
@@ -659,6 +683,7 @@ int main(int argc, char** argv) {
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
         else if (a == "--serve" && i + 2 < argc) out["served"] = serve(std::atoi(argv[i + 1]), std::atoi(argv[i + 2])), i += 2;
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
+        else if (a == "--udp-from" && i + 1 < argc) out["udp_from"][argv[i + 1]] = try_udp_from(argv[i + 1]), ++i;
         else if (a == "--routed-send" && i + 1 < argc) out["routed_sends"][argv[i + 1]] = try_routed_send(argv[i + 1]), ++i;
         else if (a == "--resolve" && i + 1 < argc) out["resolve"][argv[i + 1]] = try_resolve(argv[i + 1]), ++i;
         else if (a == "--dns-pair" && i + 1 < argc) out["dns_pair"][argv[i + 1]] = try_dns_pair(argv[i + 1]), ++i;

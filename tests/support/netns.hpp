@@ -92,6 +92,8 @@ public:
     // A TCP socket of that namespace: listening on ADDR:PORT, or connected to ADDR:PORT.
     int listen_on(const std::string& addr, int port) const { return socket_in(addr, port, true); }
     int connect_to(const std::string& addr, int port) const { return socket_in(addr, port, false); }
+    // A UDP socket of that namespace bound to ADDR:PORT.
+    int udp_on(const std::string& addr, int port) const { return socket_in(addr, port, true, SOCK_DGRAM); }
 
     static bool sh(const std::string& cmd) { return std::system(cmd.c_str()) == 0; }
 
@@ -100,17 +102,17 @@ private:
         std::string p = ns_.path();  // /proc/PID/ns/net
         return p.substr(6, p.find('/', 6) - 6);
     }
-    int socket_in(const std::string& addr, int port, bool listen) const {
+    int socket_in(const std::string& addr, int port, bool listen, int type = SOCK_STREAM) const {
         int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         int there = ::open(ns_.path().c_str(), O_RDONLY | O_CLOEXEC);
         int fd = -1;
         if (self >= 0 && there >= 0 && ::setns(there, CLONE_NEWNET) == 0) {
-            fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
             sockaddr_in a{};
             a.sin_family = AF_INET;
             a.sin_port = htons(static_cast<uint16_t>(port));
             ::inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
-            int rc = listen ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? ::listen(fd, 8) : -1
+            int rc = listen ? ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? (type == SOCK_DGRAM ? 0 : ::listen(fd, 8)) : -1
                             : ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
             if (rc < 0) {
                 ::close(fd);
