@@ -63,9 +63,14 @@ bool open_console(int console_socket, const ConsoleSpec& c, kernel::Failure& f) 
     static const char kName[] = "/dev/ptmx";
     int fd = master.get();
     if (!send_with_fds(console_socket, kName, sizeof(kName) - 1, &fd, 1)) return f.set("send pty master", "--console-socket");
-    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return f.set("set controlling terminal", "pty");
+    if (c.controlling && !take_controlling_terminal(slave.get(), f)) return false;
     for (int i = 0; i < 3; ++i)
         if (::dup2(slave.get(), i) < 0) return f.set("dup2", "pty");
+    return true;
+}
+
+bool take_controlling_terminal(int fd, kernel::Failure& f) {
+    if (::ioctl(fd, TIOCSCTTY, 0) < 0) return f.set("set controlling terminal", "pty");
     return true;
 }
 

@@ -109,10 +109,14 @@ int differing_namespaces(pid_t pid, int pidfd) {
     if (::setns(plan.init_pidfd, ns_flags) < 0) f.set("setns", "container namespaces"), fail();
     // From its clone to its exec the process is in the container's pid namespace, where a
     // process of the container granted CAP_SYS_PTRACE (without a user namespace of its own)
-    // can take it over past non-dumpability (CVE-2016-9962's kind): it then holds only the
-    // capabilities the process will have and those its last steps use, never the runtime's
-    // whole set (CAP_SYS_MODULE, CAP_DAC_READ_SEARCH's open_by_handle_at, CAP_SYS_RAWIO...).
-    // caisson's own filter goes in here, while the helper holds its whole set: it allows
+    // can take it over past non-dumpability (CVE-2016-9962's kind; an attack run injected a
+    // mount of procfs into it and wrote the host's core_pattern). So every step that needs a
+    // privilege is taken here, by this helper, which is not in that namespace (setns gives
+    // it to the children alone) and which no process of the container can see: the ids, the
+    // capabilities, the filter, the working directory, the terminal. The process it clones
+    // holds from its first instruction what the program will hold, and only makes itself a
+    // session leader of its terminal and execs.
+    // caisson's own filter goes in first, while the helper holds its whole set: it allows
     // every step that follows (clone3 falls back to clone), and no capability is kept for it.
     // A session keyring of its own before the guard, which refuses the keyring calls to a
     // container that shares the host's uids (the process inherits it at the clone below).
@@ -135,6 +139,20 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // The marker name, which the process is cloned with: from its first instruction to its
     // exec it bears it (see join_container).
     ::prctl(PR_SET_NAME, plan.marker, 0, 0, 0);
+    ContainerProcess& p = plan.process;
+    // The terminal: opened, handed to the client and made the standard streams here, as root;
+    // the process takes it as its controlling terminal once it leads a session of its own.
+    if (p.console) {
+        mech::ConsoleSpec console = *p.console;
+        console.controlling = false;
+        if (!mech::open_console(plan.console_socket, console, f)) fail();
+    }
+    if (plan.console_socket >= 0) ::close(plan.console_socket);
+    ::close(plan.init_pidfd);
+    if (!resolve_executable(p, f)) fail();
+    p.runtime_fds[0] = channel;
+    int listener = -1;
+    if (!prepare_process(p, &listener, f)) fail();
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
@@ -152,17 +170,11 @@ int differing_namespaces(pid_t pid, int pidfd) {
         }
         ::_exit(0);
     }
-    // The process: a session of its own, its terminal, then the last steps.
-    ::close(plan.init_pidfd);
-    ContainerProcess& p = plan.process;
-    p.runtime_fds[0] = channel;
+    // The process: a session of its own and its terminal, caisson's own Landlock and stacked
+    // filter (no privilege needed: no_new_privs), then the exec.
     ::sigprocmask(SIG_SETMASK, &process_mask, nullptr);
     if (::setsid() < 0) f.set("setsid", "exec process"), fail();
-    if (p.console && !mech::open_console(plan.console_socket, *p.console, f)) fail();
-    if (plan.console_socket >= 0) ::close(plan.console_socket);
-    if (!resolve_executable(p, f)) fail();
-    int listener = -1;
-    if (!prepare_process(p, &listener, f)) fail();
+    if (p.console && !mech::take_controlling_terminal(0, f)) fail();
     exec_process(p, f);
     child_fail(channel, f);
 }

@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -1484,6 +1485,49 @@ TEST(OciEscape, TheWaitingInitIsNotDumpableAfterItsIdsChange) {
     ASSERT_EQ(::stat(("/proc/" + read_file(pid_file) + "/environ").c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, 0u) << "/proc/PID/environ of a dumpable process is its own uid's";
     EXPECT_EQ(b.oci("delete", {"--force"}, "dumpable").status, 0);
+}
+
+// A container granted CAP_SYS_PTRACE (no user namespace of its own) takes over, past
+// non-dumpability, the process `exec` starts in its pid namespace before it execs (an attack
+// run injected a mount of procfs into it, with the CAP_SYS_ADMIN it kept to install the
+// config's filter without no_new_privs, and wrote the host's core_pattern). That process now
+// holds from its clone what the program will: every privileged step is its helper's, outside
+// the container's pid namespace. Docker's shape: a config filter, no_new_privs off.
+TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
+    Bundle b;
+    for (const char* set : {"bounding", "effective", "permitted"}) b.config["process"]["capabilities"][set].push_back("CAP_SYS_PTRACE");
+    b.config["process"]["noNewPrivileges"] = false;
+    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                    {"syscalls", {{{"names", {"kexec_load"}}, {"action", "SCMP_ACT_ERRNO"}}}}};
+    uint64_t allowed = 0;
+    for (const auto& name : b.config["process"]["capabilities"]["effective"]) {
+        static const std::map<std::string, int> bits{{"CAP_AUDIT_WRITE", 29}, {"CAP_KILL", 5}, {"CAP_NET_BIND_SERVICE", 10},
+                                                     {"CAP_SYS_PTRACE", 19}};
+        ASSERT_TRUE(bits.count(name)) << "a capability this test does not know: " << name;
+        allowed |= 1ull << bits.at(name);
+    }
+    b.config["process"]["args"] = {"/probe", "--seize-next", host_ns("pid") + ",20"};
+    RunOptions o;
+    std::vector<int> execs;
+    // `exec` after the container's process said it is ready: the id is the container's.
+    o.on_ready = [&](pid_t) {
+        // Until the attacker has taken one and ended the container (an exec then fails).
+        for (int i = 0; i < 5 && (execs.empty() || execs.back() == 0); ++i)
+            execs.push_back(run_oci({"--root", b.root(), "exec", "seize", "/bin/true"}).status);
+    };
+    RunResult r = b.oci("run", {"--bundle", b.path()}, "seize", o);
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_FALSE(execs.empty());  // (the attacker's end ends the container, and the process with it)
+    const nlohmann::json& seized = r.probe["seized"];
+    ASSERT_TRUE(seized.is_array()) << seized.dump();
+    bool before_exec = false;
+    for (const auto& one : seized) {
+        if (one.value("name", "").rfind("cx-", 0) != 0) continue;
+        before_exec = true;
+        const uint64_t eff = std::stoull(one["cap_eff"].get<std::string>(), nullptr, 16);
+        EXPECT_EQ(eff & ~allowed, 0u) << "capabilities beyond the program's, before its exec: " << one.dump();
+    }
+    if (!before_exec) GTEST_SKIP() << "the attacker took no process before its exec in five tries: " << seized.dump();
 }
 
 // A session keyring of the container's own (runc's and crun's rule): with keyctl allowed by

@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -499,6 +501,48 @@ std::string try_routed_send(const std::string& spec) {
     return r;
 }
 
+// An attack on a process that the runtime starts in this pid namespace (`caisson-oci exec`):
+// takes the next new pids with PTRACE_SEIZE as they appear (CAP_SYS_PTRACE passes over
+// non-dumpability), and for each one taken before its exec (its name "cx-..."), stops it and
+// reads its effective capabilities and user, then lets it go. Ends at the first such
+// process, or after `seconds`. Only in a pid namespace other than `host_pidns` (the test's).
+nlohmann::json try_seize_next(const std::string& spec) {
+    auto comma = spec.find(',');
+    if (comma == std::string::npos) return "bad spec";
+    char own[64] = {};
+    if (::readlink("/proc/self/ns/pid", own, sizeof(own) - 1) < 0 || spec.substr(0, comma) == own)
+        return "refused: the caller's own pid namespace";
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(std::atoi(spec.c_str() + comma + 1));
+    nlohmann::json seen = nlohmann::json::array();
+    std::cout << "ready" << std::endl;
+    char buf[32] = {};
+    int fd = ::open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0) ::close(fd);
+    if (n <= 0) return "no ns_last_pid";
+    // The next pid, tried without pause: the process is taken within microseconds of its
+    // clone. One taken after its exec moves the aim to the pid after it.
+    pid_t target = std::atoi(buf) + 1;
+    for (unsigned spin = 0;; ++spin) {
+        if ((spin & 0xfff) == 0 && std::chrono::steady_clock::now() >= until) break;
+        if (::ptrace(PTRACE_SEIZE, target, nullptr, nullptr) != 0) continue;
+        int status = 0;
+        if (::ptrace(PTRACE_INTERRUPT, target, nullptr, nullptr) == 0) ::waitpid(target, &status, __WALL);
+        std::ifstream in("/proc/" + std::to_string(target) + "/status");
+        nlohmann::json one;
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("Name:\t", 0) == 0) one["name"] = line.substr(6);
+            if (line.rfind("CapEff:\t", 0) == 0) one["cap_eff"] = line.substr(8);
+            if (line.rfind("Uid:\t", 0) == 0) one["uid"] = line.substr(5, line.find('\t', 5) - 5);
+        }
+        ::ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+        seen.push_back(one);
+        if (one.value("name", "").rfind("cx-", 0) == 0) break;
+        ++target;
+    }
+    return seen;
+}
+
 // LPORT,ADDR,PORT: a UDP socket bound to LPORT sends one datagram to ADDR:PORT and waits up
 // to 5 s for one back: "replied", "no reply", or the errno name.
 std::string try_udp_from(const std::string& spec) {
@@ -683,6 +727,7 @@ int main(int argc, char** argv) {
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
         else if (a == "--serve" && i + 2 < argc) out["served"] = serve(std::atoi(argv[i + 1]), std::atoi(argv[i + 2])), i += 2;
         else if (a == "--dial" && i + 1 < argc) dials[argv[i + 1]] = try_dial(argv[i + 1]), ++i;
+        else if (a == "--seize-next" && i + 1 < argc) out["seized"] = try_seize_next(argv[++i]);
         else if (a == "--udp-from" && i + 1 < argc) out["udp_from"][argv[i + 1]] = try_udp_from(argv[i + 1]), ++i;
         else if (a == "--routed-send" && i + 1 < argc) out["routed_sends"][argv[i + 1]] = try_routed_send(argv[i + 1]), ++i;
         else if (a == "--resolve" && i + 1 < argc) out["resolve"][argv[i + 1]] = try_resolve(argv[i + 1]), ++i;
