@@ -1530,6 +1530,40 @@ TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
     if (!before_exec) GTEST_SKIP() << "the attacker took no process before its exec in five tries: " << seized.dump();
 }
 
+// A container that joins another's pid namespace (shareProcessNamespace, --pid container:)
+// has its init there from its clone, still the runtime's: a process of the other granted
+// CAP_SYS_PTRACE opened its /proc/PID/root (the host's, before the pivot) in an attack run and
+// made a directory on the host. Such a namespace is refused, naming the process; without
+// CAP_SYS_PTRACE there, the second container joins and sees the first's processes.
+TEST(OciEscape, APidNamespaceWhereAProcessCouldTraceTheInitIsNotJoined) {
+    Bundle first;
+    first.config["process"]["args"] = {"/bin/sleep", "60"};
+    const std::string pid_file = first.path() + "/pid";
+    auto joiner = [&](Bundle& b) {
+        for (auto& n : b.config["linux"]["namespaces"])
+            if (n["type"] == "pid") n["path"] = "/proc/" + read_file(pid_file) + "/ns/pid";
+    };
+    ASSERT_EQ(first.oci("run", {"--bundle", first.path(), "--detach", "--pid-file", pid_file}, "plain").status, 0);
+    Bundle second;
+    joiner(second);
+    RunResult joined = second.run({}, "joins-plain");
+    EXPECT_EQ(joined.status, 0) << joined.err;
+    EXPECT_NE(joined.probe["pid"], 1) << "in the first container's pid namespace";
+    ASSERT_EQ(first.oci("delete", {"--force"}, "plain").status, 0);
+
+    for (const char* set : {"bounding", "effective", "permitted"})
+        first.config["process"]["capabilities"][set].push_back("CAP_SYS_PTRACE");
+    ASSERT_EQ(first.oci("run", {"--bundle", first.path(), "--detach", "--pid-file", pid_file}, "tracer").status, 0);
+    Bundle third;
+    joiner(third);
+    RunResult refused = third.run({}, "joins-tracer");
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.err.find("holds process " + read_file(pid_file) + ", which holds or could gain CAP_SYS_PTRACE"),
+              std::string::npos)
+        << refused.err;
+    ASSERT_EQ(first.oci("delete", {"--force"}, "tracer").status, 0);
+}
+
 // A session keyring of the container's own (runc's and crun's rule): with keyctl allowed by
 // its filter, a container that kept its caller's would hold the caller's keys, and share
 // them with every other container. --no-new-keyring keeps the caller's, as runc's does.
