@@ -12,6 +12,7 @@
 #include <caisson/error.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -187,8 +188,9 @@ PastaLink::PastaLink(const Network& net, pid_t sandbox_pid, bool as_root) {
         if (!layout.v2.empty()) {
             cgroup_ = SandboxCgroup::create(layout, cgroup_plan::Plan{}, "caisson", true, own_cgroup_name("pasta"));
             if (cgroup_->v2_fd() < 0) throw Error(ErrorKind::Setup, "--net user", "pasta's cgroup v2 directory", ENOENT);
-            std::vector<uint16_t> kept;
-            for (const auto& m : net.publish) kept.push_back(m.host_port);
+            std::vector<bind_program::Kept> kept;
+            for (const auto& m : net.publish)
+                kept.push_back({static_cast<uint8_t>(m.udp ? IPPROTO_UDP : IPPROTO_TCP), m.host_port});
             attach_ephemeral_binds(cgroup_->v2_fd(), kept);
             procs.reset(::openat(cgroup_->v2_fd(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
             if (!procs) throw Error(ErrorKind::Setup, "--net user: open", "pasta's cgroup.procs", errno);

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <linux/if_tun.h>
 #include <poll.h>
@@ -114,12 +115,25 @@ TEST(UserNet, TheSandboxDoesNotChooseTheHostsPorts) {
         seen_port = ntohs(from.sin_port);
         (void)::sendto(peer, buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
     });
+    // A service of the host on its own address on that link: pasta tests whether an address
+    // of the host's has a listener by binding that address and port, which the hooks leave
+    // as asked (rewritten, every connect there hung).
+    int service = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(7106);
+    ::inet_pton(AF_INET, "10.232.6.1", &at.sin_addr);
+    ASSERT_EQ(::bind(service, reinterpret_cast<sockaddr*>(&at), sizeof(at)), 0);
+    ASSERT_EQ(::listen(service, 4), 0);
     TempDir dir;
-    RunResult r = run_probe({"--net", "user", "--report", dir.path() + "/report.json"}, {"--udp-from", "40123,10.232.6.2,7006"});
+    RunResult r = run_probe({"--net", "user", "--report", dir.path() + "/report.json"},
+                            {"--udp-from", "40123,10.232.6.2,7006", "--dial", "tcp:10.232.6.1:7106"});
     echo.join();
     ::close(peer);
+    ::close(service);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.probe["udp_from"]["40123,10.232.6.2,7006"], "replied");
+    EXPECT_EQ(r.probe["dials"]["tcp:10.232.6.1:7106"], "ok") << "a service on the host's own address";
     nlohmann::json report = read_json(dir.path() + "/report.json");
     bool ephemeral = false;
     for (const auto& prot : report["protections"])
