@@ -4,6 +4,7 @@
 #include "mech/cgroup_detect.hpp"
 #include "mech/companion.hpp"
 #include "mech/egress.hpp"
+#include "mech/ephemeral_binds.hpp"
 #include "mech/passt.hpp"
 #include "policy/cgroup_plan.hpp"
 #include "policy/vm_plan.hpp"
@@ -39,6 +40,10 @@ namespace {
         if (cgroup->v2_fd() < 0) throw Error(ErrorKind::Setup, "--vm --net user", "passt's cgroup v2 directory", ENOENT);
         // The filter is in the cgroup before passt: nothing of passt's runs without it.
         filter.emplace(cgroup->v2_fd(), policy::vm::passt_egress());
+        // passt keeps the guest's UDP source ports on the host as pasta does: its binds of
+        // the host's wildcard address get ports the kernel picks, shared with no one
+        // (filter/bind_program.hpp).
+        mech::attach_ephemeral_binds(cgroup->v2_fd(), {});
         Fd procs(::openat(cgroup->v2_fd(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
         if (!procs) throw Error(ErrorKind::Setup, "--vm --net user: open", "passt's cgroup.procs", errno);
         pid = mech::fork_tethered("passt", passt, policy::vm::passt_argv(passt, mech::kPasstFd), 4, {3}, procs.get());
