@@ -1,6 +1,7 @@
 #include "run/join.hpp"
 
 #include "kernel/fd.hpp"
+#include "mech/apparmor.hpp"
 #include "mech/capabilities.hpp"
 #include "mech/clone.hpp"
 #include "mech/console.hpp"
@@ -103,6 +104,14 @@ int differing_namespaces(pid_t pid, int pidfd) {
         const int len = std::snprintf(adj, sizeof(adj), "%d", *plan.oom_score_adj);
         kernel::Fd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
         if (!fd || ::write(fd.get(), adj, static_cast<size_t>(len)) != len) f.set("write", "/proc/self/oom_score_adj"), fail();
+    }
+    // AppArmor's profile for the exec, named now, through the runtime's own /proc: in the
+    // container's, which shows the container's pid namespace alone, this helper has no
+    // thread-self. What a thread names for its next exec goes with it through setns and to
+    // the process it clones, and is taken at that process's exec.
+    if (!plan.process.steps.apparmor_profile.empty()) {
+        if (!mech::set_apparmor_exec_profile(plan.process.steps.apparmor_profile, f)) fail();
+        plan.process.steps.apparmor_profile.clear();
     }
     // All of them at once through the pidfd, or none: the mount namespace among them
     // (differing_namespaces requires it), so what follows resolves in the container.
