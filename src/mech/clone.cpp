@@ -24,7 +24,12 @@ bool clone_process(const CloneRequest& r, Cloned& out) {
         args.cgroup = static_cast<uint64_t>(r.cgroup_fd);
     }
     out.into_cgroup = r.cgroup_fd >= 0;
-    out.pid = kernel::clone3(&args);
+    if (r.plain_clone) {
+        out.pid = -1;
+        errno = ENOSYS;
+    } else {
+        out.pid = kernel::clone3(&args);
+    }
     if (out.pid < 0 && errno == ENOSYS) {
         uint64_t flags = args.flags & ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
         if (r.cgroup_fd >= 0 && (flags & CLONE_NEWCGROUP)) {

@@ -18,6 +18,9 @@ struct CloneRequest {
     int cgroup_fd = -1;        // a cgroup v2 directory to be born in, or -1
     int exit_signal = SIGCHLD; // 0 with CLONE_PARENT (the parent's own is used)
     bool want_pidfd = true;
+    // clone(2) at once, for a caller under a filter the config wrote, which may refuse clone3
+    // with any errno (older profiles say EPERM, not ENOSYS): no cgroup_fd then.
+    bool plain_clone = false;
 };
 
 // Filled in both processes (the child reads it from its copy of the caller's memory).

@@ -16,12 +16,28 @@ namespace {
 
 bool same(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
-// CapBnd of /proc/PID/status; false when the process is gone.
-bool bounding_of(pid_t pid, unsigned long long& out) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("CapBnd:", 0) == 0) return out = std::strtoull(line.c_str() + 7, nullptr, 16), true;
-    return false;
+// Whether a thread of the process (the bounding set is each thread's own: one may keep what
+// the leader dropped) holds CAP_SYS_PTRACE in its bounding set; a zombie holds nothing.
+// ENOENT/ESRCH: gone meanwhile, false. Any other failure to read it: true (fail closed).
+bool may_trace(pid_t pid) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = ::opendir(tasks.c_str());
+    if (!d) return errno != ENOENT && errno != ESRCH;
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream in(tasks + "/" + e->d_name + "/status");
+        if (!in) continue;  // a thread that ended
+        bool zombie = false;
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("State:", 0) == 0) zombie = line.find('Z') != std::string::npos;
+            if (line.rfind("CapBnd:", 0) == 0 && !zombie && (std::strtoull(line.c_str() + 7, nullptr, 16) & (1ull << CAP_SYS_PTRACE)))
+                found = true;
+        }
+        if (found) break;
+    }
+    ::closedir(d);
+    return found;
 }
 
 }  // namespace
@@ -44,12 +60,22 @@ pid_t ptracer_in(const std::string& pidns_path, const std::vector<std::string>& 
         const std::string base = "/proc/" + std::to_string(pid) + "/ns/";
         struct stat its_pid{}, its_user{};
         // A process gone meanwhile is none of them.
-        if (::stat((base + "pid").c_str(), &its_pid) < 0 || !same(its_pid, pidns)) continue;
-        if (::stat((base + "user").c_str(), &its_user) < 0) continue;
-        bool reaches = false;
-        for (const auto& u : users) reaches |= same(u, its_user);
-        unsigned long long bounding = 0;
-        if (reaches && bounding_of(pid, bounding) && (bounding & (1ull << CAP_SYS_PTRACE))) {
+        // Gone meanwhile (ENOENT, ESRCH): none of them. One the runtime may not look into
+        // (EACCES: a host's policy guards it, as some hosts guard their pid 1; a container's
+        // process cannot make itself so to root): not one of the container's. Unreadable
+        // otherwise: counted (fail closed).
+        const bool gone_or_other = ::stat((base + "pid").c_str(), &its_pid) < 0;
+        if (gone_or_other && (errno == ENOENT || errno == ESRCH || errno == EACCES)) continue;
+        if (!gone_or_other && !same(its_pid, pidns)) continue;
+        bool reaches = gone_or_other;
+        if (!gone_or_other) {
+            if (::stat((base + "user").c_str(), &its_user) < 0) {
+                if (errno == ENOENT || errno == ESRCH) continue;
+                reaches = true;
+            }
+            for (const auto& u : users) reaches |= same(u, its_user);
+        }
+        if (reaches && may_trace(pid)) {
             found = pid;
             break;
         }

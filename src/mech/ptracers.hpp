@@ -14,10 +14,14 @@
 
 namespace caisson::mech {
 
-// The first process in the pid namespace at `pidns_path` whose bounding set holds
-// CAP_SYS_PTRACE (so that it holds it or could gain it, by an exec) and whose user namespace
-// is one of `userns_paths`; 0 when none. Reads the host's /proc. Throws caisson::Error when
-// the namespace cannot be read.
+// The first process in the pid namespace at `pidns_path` one of whose threads has
+// CAP_SYS_PTRACE in its bounding set (so that it holds it or could gain it, by an exec) and
+// whose user namespace is one of `userns_paths`; 0 when none. Reads the host's /proc; a
+// process that cannot be read counts (fail closed). Throws caisson::Error when the
+// namespace cannot be read. Checked once, before the init is made: what enters the namespace
+// later comes through the runtime alone. Not covered: a process of a pid namespace below
+// that one that still sees its /proc, or one elsewhere handed a descriptor of that /proc
+// (docs/oci.md).
 pid_t ptracer_in(const std::string& pidns_path, const std::vector<std::string>& userns_paths);
 
 }  // namespace caisson::mech

@@ -9,6 +9,7 @@
 #include "mech/keyring.hpp"
 #include "mech/seccomp.hpp"
 #include "run/channel.hpp"
+#include "run/program_steps.hpp"
 
 #include <caisson/error.hpp>
 
@@ -125,8 +126,10 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // capabilities, the filter, the working directory, the terminal. The process it clones
     // holds from its first instruction what the program will hold, and only makes itself a
     // session leader of its terminal and execs.
-    // caisson's own filter goes in first, while the helper holds its whole set: it allows
-    // every step that follows (clone3 falls back to clone), and no capability is kept for it.
+    // caisson's own guard filter goes in first, while the helper holds its whole set: it
+    // allows every step that follows, and no capability is kept for it. The config's filter
+    // goes in later (take_program_steps) and then judges the clone below (plain clone(2))
+    // and the process's last calls.
     // A session keyring of its own before the guard, which refuses the keyring calls to a
     // container that shares the host's uids (the process inherits it at the clone below).
     if (plan.new_session_keyring && !mech::join_session_keyring(nullptr, f)) fail();
@@ -160,14 +163,20 @@ int differing_namespaces(pid_t pid, int pidfd) {
     ::close(plan.init_pidfd);
     if (!resolve_executable(p, f)) fail();
     p.runtime_fds[0] = channel;
+    // The scheduler is not the helper's to take: a SCHED_DEADLINE task cannot fork, and one
+    // with SCHED_FLAG_RESET_ON_FORK would clone a process without it. The runtime sets it on
+    // the process by its pid, and the process waits for that before its exec.
+    const bool scheduled_by_runtime = p.steps.scheduling.has_value();
+    p.steps.scheduling.reset();
     int listener = -1;
     if (!prepare_process(p, &listener, f)) fail();
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
     request.want_pidfd = false;
+    request.plain_clone = true;  // under the config's filter now, which may refuse clone3 any way
     mech::Cloned cloned;
-    if (!mech::clone_process(request, cloned)) f.set("clone3", "exec process"), fail();
+    if (!mech::clone_process(request, cloned)) f.set("clone", "exec process (under the config's filter)"), fail();
     if (cloned.pid > 0) {
         Message m{};
         m.type = MsgType::Started;
@@ -184,6 +193,10 @@ int differing_namespaces(pid_t pid, int pidfd) {
     ::sigprocmask(SIG_SETMASK, &process_mask, nullptr);
     if (::setsid() < 0) f.set("setsid", "exec process"), fail();
     if (p.console && !mech::take_controlling_terminal(0, f)) fail();
+    if (scheduled_by_runtime) {
+        Message go{};
+        if (recv_message(channel, go) <= 0 || go.type != MsgType::Go) f.set("wait for the scheduler", "process.scheduler", EPROTO), fail();
+    }
     exec_process(p, f);
     child_fail(channel, f);
 }
@@ -316,6 +329,21 @@ pid_t join_container(JoinPlan& plan, const sigset_t& process_mask) {
         throw_failure(m.failure);
     }
     process = m.wait_status;
+    // Only the runtime's own child is its process (CLONE_PARENT): a pid the channel names
+    // otherwise (a message forged by whoever took the process over) is never signalled.
+    siginfo_t own{};
+    if (process <= 0 || ::waitid(P_PID, static_cast<id_t>(process), &own, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT) < 0)
+        give_up("the helper named pid " + std::to_string(process) + ", which is not this runtime's child");
+    if (plan.process.steps.scheduling) {
+        Failure sf;
+        if (!apply_scheduling(process, *plan.process.steps.scheduling, sf)) {
+            const std::string why = std::string(sf.step) + " " + sf.object + ": " + std::strerror(sf.err);
+            give_up(why);
+        }
+        Message go{};
+        go.type = MsgType::Go;
+        if (!send_message(ours.get(), go)) give_up("tell the process its scheduler is set");
+    }
     // From here to its exec the process is in the container's pid namespace, where the
     // container's processes may signal it (an attack run stopped it with SIGSTOP, and the
     // runtime waited for ever, deaf to SIGTERM; killed it, and exec -d said 0).

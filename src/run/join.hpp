@@ -1,8 +1,9 @@
 // A process started in a running container (OCI's exec): a helper of the runtime joins the
-// container's cgroups and namespaces (setns on the init's pidfd, all at once), then clones
+// container's cgroups and namespaces (setns on the init's pidfd, all at once), takes the same
+// last steps as every other process (run/container_process) but the scheduler, then clones
 // the process with CLONE_PARENT, so that it is the runtime's child (waitable) and inside the
-// container's pid namespace. The runtime itself never enters the container. The process
-// then takes the same last steps as every other (run/container_process).
+// container's pid namespace, holding no more than the program will. The runtime itself never
+// enters the container; it sets the scheduler on the process by its pid.
 #pragma once
 
 #include "run/container_process.hpp"

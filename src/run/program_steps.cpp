@@ -55,17 +55,19 @@ bool install_filters(const ProgramSteps& s, int* listener, kernel::Failure& f) {
 
 }  // namespace
 
+bool apply_scheduling(pid_t pid, const Scheduling& sched, kernel::Failure& f) {
+    SchedAttr a{sizeof(SchedAttr), sched.policy, sched.flags, sched.nice, sched.priority, sched.runtime, sched.deadline, sched.period};
+    if (::syscall(SYS_sched_setattr, pid, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
+    return true;
+}
+
 bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtime_fds, int* listener, bool* filtered,
                         kernel::Failure& f, StepHook after_privileges) {
     *filtered = false;
     // 1. Limits and scheduling.
     if (!mech::apply_rlimits(s.rlimits, f)) return false;
     if (s.personality && ::personality(*s.personality) < 0) return f.set("personality", "linux.personality");
-    if (s.scheduling) {
-        SchedAttr a{sizeof(SchedAttr), s.scheduling->policy, s.scheduling->flags, s.scheduling->nice, s.scheduling->priority,
-                    s.scheduling->runtime, s.scheduling->deadline, s.scheduling->period};
-        if (::syscall(SYS_sched_setattr, 0, &a, 0) < 0) return f.set("sched_setattr", "process.scheduler");
-    }
+    if (s.scheduling && !apply_scheduling(0, *s.scheduling, f)) return false;
     if (!s.cpu_affinity.empty()) {
         cpu_set_t set;
         CPU_ZERO(&set);

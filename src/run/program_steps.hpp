@@ -2,7 +2,8 @@
 // `caisson run`'s program, an OCI container's process, and `caisson-oci exec`'s. Limits and
 // scheduling, descriptors, identity and capabilities, no_new_privs, Landlock, the working
 // directory resolved inside the root, then seccomp. Decided before clone (plain data);
-// applied in the child without allocating, since it may share its parent's memory (vfork).
+// applied without allocating (by the sandbox's first process, or by `caisson-oci exec`'s
+// helper before it clones the process), since it may share its parent's memory (vfork).
 #pragma once
 
 #include "kernel/failure.hpp"
@@ -88,6 +89,9 @@ struct StepHook {
     bool (*run)(void* ctx, kernel::Failure& f) = nullptr;
     void* ctx = nullptr;
 };
+
+// sched_setattr of `pid` (0: the caller) to `sched`. Allocation-free.
+bool apply_scheduling(pid_t pid, const Scheduling& sched, kernel::Failure& f);
 
 // Takes every step but exec. `runtime_fds`: the face's own descriptors kept until exec.
 // `*filtered` tells whether the filter is in (a failure after it may call only what it allows).

@@ -330,6 +330,14 @@ TEST(OciRun, SchedulerDevicesStdioAndSocketActivation) {
     EXPECT_NE(out.find("policy"), std::string::npos) << out;
     EXPECT_NE(out.find(": 6"), std::string::npos) << "SCHED_DEADLINE is policy 6: " << out;
     EXPECT_NE(out.find("/dev/slashed"), std::string::npos) << out;
+    // And an exec'd process, which a SCHED_DEADLINE helper could not clone: the runtime sets
+    // the scheduler on it by its pid before it execs.
+    b.config["process"]["args"] = {"/bin/sleep", "60"};
+    ASSERT_EQ(b.oci("run", {"--bundle", b.path(), "--detach"}, "sched").status, 0);
+    RunResult ex = b.oci("exec", {"sched", "/bin/sh", "-c", "while read l; do case $l in policy*) echo $l;; esac; done < /proc/self/sched"}, "");
+    EXPECT_EQ(ex.status, 0) << ex.err;
+    EXPECT_NE(ex.out.find(": 6"), std::string::npos) << "SCHED_DEADLINE in the exec'd process: " << ex.out;
+    EXPECT_EQ(b.oci("delete", {"--force"}, "sched").status, 0);
 
     Bundle u;
     u.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
@@ -1524,8 +1532,11 @@ TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
     for (const auto& one : seized) {
         if (one.value("name", "").rfind("cx-", 0) != 0) continue;
         before_exec = true;
-        const uint64_t eff = std::stoull(one["cap_eff"].get<std::string>(), nullptr, 16);
-        EXPECT_EQ(eff & ~allowed, 0u) << "capabilities beyond the program's, before its exec: " << one.dump();
+        for (const char* set : {"CapEff", "CapPrm", "CapBnd", "CapAmb"}) {
+            const uint64_t caps = std::stoull(one[set].get<std::string>(), nullptr, 16);
+            EXPECT_EQ(caps & ~allowed, 0u) << set << " beyond the program's, before its exec: " << one.dump();
+        }
+        EXPECT_EQ(one["Seccomp"], "2") << "the config's filter is in before the clone: " << one.dump();
     }
     if (!before_exec) GTEST_SKIP() << "the attacker took no process before its exec in five tries: " << seized.dump();
 }
@@ -1562,6 +1573,25 @@ TEST(OciEscape, APidNamespaceWhereAProcessCouldTraceTheInitIsNotJoined) {
               std::string::npos)
         << refused.err;
     ASSERT_EQ(first.oci("delete", {"--force"}, "tracer").status, 0);
+
+    // The leader drops it from its bounding set, a thread of the same process keeps it.
+    first.config["process"]["capabilities"]["bounding"].push_back("CAP_SETPCAP");
+    first.config["process"]["capabilities"]["effective"].push_back("CAP_SETPCAP");
+    first.config["process"]["capabilities"]["permitted"].push_back("CAP_SETPCAP");
+    first.config["process"]["args"] = {"/probe", "--split-ptrace", "--wait-signal"};
+    RunOptions o;
+    RunResult split_refused;
+    o.on_ready = [&](pid_t) {
+        Bundle fourth;
+        joiner(fourth);
+        split_refused = fourth.run({}, "joins-split");
+        run_oci({"--root", first.root(), "kill", "split", "TERM"});
+    };
+    ::unlink(pid_file.c_str());
+    RunResult split = first.oci("run", {"--bundle", first.path(), "--pid-file", pid_file}, "split", o);
+    EXPECT_EQ(split.probe["split_ptrace"], "ok") << split.out << split.err;
+    EXPECT_NE(split_refused.status, 0);
+    EXPECT_NE(split_refused.err.find("could gain CAP_SYS_PTRACE"), std::string::npos) << split_refused.err;
 }
 
 // A session keyring of the container's own (runc's and crun's rule): with keyctl allowed by

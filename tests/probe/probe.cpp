@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
@@ -29,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/stat.h>
 #include <sys/utsname.h>
@@ -514,7 +516,6 @@ nlohmann::json try_seize_next(const std::string& spec) {
         return "refused: the caller's own pid namespace";
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(std::atoi(spec.c_str() + comma + 1));
     nlohmann::json seen = nlohmann::json::array();
-    std::cout << "ready" << std::endl;
     char buf[32] = {};
     int fd = ::open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof(buf) - 1) : -1;
@@ -523,6 +524,7 @@ nlohmann::json try_seize_next(const std::string& spec) {
     // The next pid, tried without pause: the process is taken within microseconds of its
     // clone. One taken after its exec moves the aim to the pid after it.
     pid_t target = std::atoi(buf) + 1;
+    std::cout << "ready" << std::endl;
     for (unsigned spin = 0;; ++spin) {
         if ((spin & 0xfff) == 0 && std::chrono::steady_clock::now() >= until) break;
         if (::ptrace(PTRACE_SEIZE, target, nullptr, nullptr) != 0) continue;
@@ -532,6 +534,8 @@ nlohmann::json try_seize_next(const std::string& spec) {
         nlohmann::json one;
         for (std::string line; std::getline(in, line);) {
             if (line.rfind("Name:\t", 0) == 0) one["name"] = line.substr(6);
+            for (const char* set : {"CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"})
+                if (line.rfind(std::string(set) + ":\t", 0) == 0) one[set] = line.substr(std::strlen(set) + 2);
             if (line.rfind("CapEff:\t", 0) == 0) one["cap_eff"] = line.substr(8);
             if (line.rfind("Uid:\t", 0) == 0) one["uid"] = line.substr(5, line.find('\t', 5) - 5);
         }
@@ -723,6 +727,18 @@ int main(int argc, char** argv) {
         else if (a == "--cat" && i + 1 < argc) out["cat"][argv[i + 1]] = first_line(argv[i + 1]), ++i;
         else if (a == "--exit" && i + 1 < argc) exit_code = std::atoi(argv[++i]);
         else if (a == "--wait-signal") wait_signal = true;
+        else if (a == "--split-ptrace") {
+            // A thread keeps CAP_SYS_PTRACE in its bounding set while the leader drops it (the
+            // set is each thread's): what /proc/PID/status alone would not show.
+            static int hold[2];
+            if (::pipe(hold) == 0) {
+                std::thread([] {
+                    char c;
+                    (void)!::read(hold[0], &c, 1);
+                }).detach();
+                out["split_ptrace"] = ::prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0) == 0 ? "ok" : strerrorname_np(errno);
+            }
+        }
         else if (a == "--try" && i + 1 < argc) tries[argv[i + 1]] = try_action(argv[i + 1]), ++i;
         else if (a == "--connect" && i + 1 < argc) connects[argv[i + 1]] = try_tcp(true, std::atoi(argv[i + 1])), ++i;
         else if (a == "--serve" && i + 2 < argc) out["served"] = serve(std::atoi(argv[i + 1]), std::atoi(argv[i + 2])), i += 2;
