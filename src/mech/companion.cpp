@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -152,7 +153,18 @@ pid_t fork_tethered(const char* what, const std::string& path, const std::vector
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (::getppid() != parent) ::_exit(127);
     // Into its cgroup before anything of its own runs ("0": the writer).
-    if (cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) ::_exit(127);
+    // A failure says so on the helper's stderr, which its caller quotes (no allocation here).
+    if (cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) {
+        char line[96] = "could not join its cgroup (write cgroup.procs): errno ";
+        size_t n = std::strlen(line);
+        char digits[12];
+        int len = 0;
+        for (int e = errno; e > 0 && len < 11; e /= 10) digits[len++] = static_cast<char>('0' + e % 10);
+        while (len > 0 && n < sizeof(line) - 2) line[n++] = digits[--len];
+        line[n++] = '\n';
+        (void)!::write(stderr_fd, line, n);
+        ::_exit(127);
+    }
     // Every signal at its default (an ignored one stays ignored across exec) and none blocked.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
