@@ -16,9 +16,10 @@ namespace {
 
 bool same(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
-// Whether a thread of the process (the bounding set is each thread's own: one may keep what
-// the leader dropped) holds CAP_SYS_PTRACE in its bounding set; a zombie holds nothing.
-// ENOENT/ESRCH: gone meanwhile, false. Any other failure to read it: true (fail closed).
+// Whether a thread of the process (the sets are each thread's own: one may keep what the
+// leader dropped) holds CAP_SYS_PTRACE in any of its sets: bounding (it could gain it by an
+// exec), effective, permitted or ambient (PR_CAPBSET_DROP leaves those). A zombie holds
+// nothing. Gone meanwhile: false. Any other failure to read it: true (fail closed).
 bool may_trace(pid_t pid) {
     const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
     DIR* d = ::opendir(tasks.c_str());
@@ -31,8 +32,9 @@ bool may_trace(pid_t pid) {
         bool zombie = false;
         for (std::string line; std::getline(in, line);) {
             if (line.rfind("State:", 0) == 0) zombie = line.find('Z') != std::string::npos;
-            if (line.rfind("CapBnd:", 0) == 0 && !zombie && (std::strtoull(line.c_str() + 7, nullptr, 16) & (1ull << CAP_SYS_PTRACE)))
-                found = true;
+            for (const char* set : {"CapBnd:", "CapEff:", "CapPrm:", "CapAmb:"})
+                if (line.rfind(set, 0) == 0 && !zombie && (std::strtoull(line.c_str() + 7, nullptr, 16) & (1ull << CAP_SYS_PTRACE)))
+                    found = true;
         }
         if (found) break;
     }
@@ -42,9 +44,9 @@ bool may_trace(pid_t pid) {
 
 }  // namespace
 
-pid_t ptracer_in(const std::string& pidns_path, const std::vector<std::string>& userns_paths) {
-    struct stat pidns{};
-    if (::stat(pidns_path.c_str(), &pidns) < 0) throw Error(ErrorKind::Usage, "stat pid namespace", pidns_path, errno);
+pid_t ptracer_in(const std::vector<std::string>& userns_paths) {
+    struct stat host_pidns{};
+    if (::stat("/proc/self/ns/pid", &host_pidns) < 0) throw Error(ErrorKind::Setup, "stat", "/proc/self/ns/pid", errno);
     std::vector<struct stat> users;
     for (const auto& p : userns_paths) {
         struct stat st{};
@@ -59,22 +61,20 @@ pid_t ptracer_in(const std::string& pidns_path, const std::vector<std::string>& 
         if (pid <= 0) continue;
         const std::string base = "/proc/" + std::to_string(pid) + "/ns/";
         struct stat its_pid{}, its_user{};
-        // A process gone meanwhile is none of them.
         // Gone meanwhile (ENOENT, ESRCH): none of them. One the runtime may not look into
         // (EACCES: a host's policy guards it, as some hosts guard their pid 1; a container's
-        // process cannot make itself so to root): not one of the container's. Unreadable
-        // otherwise: counted (fail closed).
-        const bool gone_or_other = ::stat((base + "pid").c_str(), &its_pid) < 0;
-        if (gone_or_other && (errno == ENOENT || errno == ESRCH || errno == EACCES)) continue;
-        if (!gone_or_other && !same(its_pid, pidns)) continue;
-        bool reaches = gone_or_other;
-        if (!gone_or_other) {
-            if (::stat((base + "user").c_str(), &its_user) < 0) {
-                if (errno == ENOENT || errno == ESRCH) continue;
-                reaches = true;
-            }
-            for (const auto& u : users) reaches |= same(u, its_user);
+        // process cannot make itself so to root): not a container's. Unreadable otherwise:
+        // counted (fail closed).
+        bool unreadable = false;
+        if (::stat((base + "pid").c_str(), &its_pid) < 0 || ::stat((base + "user").c_str(), &its_user) < 0) {
+            if (errno == ENOENT || errno == ESRCH || errno == EACCES) continue;
+            unreadable = true;
         }
+        // The host's own processes (its pid namespace) are the host's: only a container's
+        // process, in any pid namespace but the host's, is one to fear.
+        if (!unreadable && same(its_pid, host_pidns)) continue;
+        bool reaches = unreadable;
+        for (const auto& u : users) reaches |= same(u, its_user);
         if (reaches && may_trace(pid)) {
             found = pid;
             break;

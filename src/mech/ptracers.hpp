@@ -1,7 +1,7 @@
-// Who could trace a process that enters a pid namespace. A process of that namespace whose
-// user namespace is the new process's own (or an ancestor of it) and that holds, or could
-// gain, CAP_SYS_PTRACE there passes over non-dumpability: it may ptrace the newcomer, and
-// open its /proc/PID/root. A container's init joins another container's pid namespace
+// Who could trace a process that enters a pid namespace. A process that sees it there (in
+// that namespace, one below it, or through a descriptor of its /proc) and that holds, or
+// could gain, CAP_SYS_PTRACE in the newcomer's user namespace (or an ancestor) passes over
+// non-dumpability: it may ptrace the newcomer, and open its /proc/PID/root. A container's init joins another container's pid namespace
 // (Kubernetes' shareProcessNamespace, Docker's --pid container:) while it is still the
 // runtime's: the host's root, every capability, before its pivot. runc has the same opening
 // (its fix for CVE-2016-9962 named it and left it); caisson-oci refuses instead.
@@ -14,14 +14,13 @@
 
 namespace caisson::mech {
 
-// The first process in the pid namespace at `pidns_path` one of whose threads has
-// CAP_SYS_PTRACE in its bounding set (so that it holds it or could gain it, by an exec) and
-// whose user namespace is one of `userns_paths`; 0 when none. Reads the host's /proc; a
-// process that cannot be read counts (fail closed). Throws caisson::Error when the
-// namespace cannot be read. Checked once, before the init is made: what enters the namespace
-// later comes through the runtime alone. Not covered: a process of a pid namespace below
-// that one that still sees its /proc, or one elsewhere handed a descriptor of that /proc
-// (docs/oci.md).
-pid_t ptracer_in(const std::string& pidns_path, const std::vector<std::string>& userns_paths);
+// The first process outside the host's pid namespace (a container's, in any pid namespace
+// below the host's) one of whose threads holds CAP_SYS_PTRACE in any of its sets (bounding:
+// it could gain it by an exec) and whose user namespace is one of `userns_paths`; 0 when
+// none. Not only the namespace joined: a process of a pid namespace below it still sees its
+// /proc, and any container's process can be handed a descriptor of that /proc over a shared
+// volume and open /proc/PID/root there (a review's attack run did both). Reads the host's
+// /proc; a process that cannot be read counts (fail closed). Throws caisson::Error.
+pid_t ptracer_in(const std::vector<std::string>& userns_paths);
 
 }  // namespace caisson::mech

@@ -230,21 +230,23 @@ pid_t create_container(const CreateOptions& o) {
     }
     // A pid namespace joined by path (another container's): the init is in it from its clone,
     // still the runtime's (every capability, the host's root) until its pivot and its last
-    // steps. A process there that holds or could gain CAP_SYS_PTRACE in the runtime's user
-    // namespace, or the one the container joins, could trace it or open its /proc/PID/root
-    // past non-dumpability (an attack run made a directory on the host so). Refused (runc
-    // leaves it open; mech/ptracers.hpp).
+    // steps. A container's process that holds or could gain CAP_SYS_PTRACE in the runtime's
+    // user namespace, or the one the container joins, could trace it or open its
+    // /proc/PID/root past non-dumpability, from that namespace, one below it, or through a
+    // descriptor of its /proc handed over (attack runs made directories on the host all three
+    // ways). Refused while any such process exists (runc leaves it open; mech/ptracers.hpp).
     for (const auto& n : l.namespaces) {
         if (n.type != "pid" || n.path.empty()) continue;
         std::vector<std::string> reaching{"/proc/self/ns/user"};
         for (const auto& u : l.namespaces)
             if (u.type == "user" && !u.path.empty()) reaching.push_back(u.path);
-        if (pid_t tracer = mech::ptracer_in(n.path, reaching))
-            throw Error::usage("config.json: linux.namespaces: the pid namespace " + n.path + " holds process " +
-                               std::to_string(tracer) + ", which holds or could gain CAP_SYS_PTRACE: it could take over "
-                               "this container's init while that is still the runtime's, with the host's root; drop "
-                               "CAP_SYS_PTRACE from the processes that share the namespace, or give that container a user "
-                               "namespace of its own");
+        if (pid_t tracer = mech::ptracer_in(reaching))
+            throw Error::usage("config.json: linux.namespaces: joining the pid namespace " + n.path + ": process " +
+                               std::to_string(tracer) + " (the host's pid) of a container holds or could gain "
+                               "CAP_SYS_PTRACE: it could take over this container's init while that is still the runtime's, "
+                               "with the host's root (through that namespace's /proc, or one handed to it); drop "
+                               "CAP_SYS_PTRACE from containers that run without a user namespace of their own, or give "
+                               "this container a pid namespace of its own");
     }
     // Whether the container's uids reach the runtime's own, which owns the cgroup's files.
     bool maps_runtime_uid = true;

@@ -39,7 +39,14 @@ void report_failure(int sock, const Failure& f, int exit_code) {
     ::_exit(exit_code);
 }
 
-void throw_failure(const Failure& f) {
+void throw_failure(const Failure& received) {
+    // It came from a process the container may have taken over: its strings are cut at their
+    // ends, its kind is one of ours, its errno a number strerror knows.
+    Failure f = received;
+    f.step[sizeof(f.step) - 1] = '\0';
+    f.object[sizeof(f.object) - 1] = '\0';
+    if (f.err < 0 || f.err > 4095) f.err = EPROTO;
+    if (f.kind != ErrorKind::Exec && f.kind != ErrorKind::Usage) f.kind = ErrorKind::Setup;
     if (f.kind == ErrorKind::Exec) throw Error(ErrorKind::Exec, f.object, "", f.err == ENOENT ? 0 : f.err);
     throw Error(f.kind, f.step, f.object, f.err);
 }

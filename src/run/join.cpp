@@ -170,6 +170,10 @@ int differing_namespaces(pid_t pid, int pidfd) {
     p.steps.scheduling.reset();
     int listener = -1;
     if (!prepare_process(p, &listener, f)) fail();
+    // The config's notifications have no agent here (its listenerPath gets the init's
+    // listener, at create): closed before the clone, not left in a process that a container
+    // process could take over and answer them from (a review's attack run did).
+    if (listener >= 0) ::close(listener);
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)

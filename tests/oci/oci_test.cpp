@@ -1542,56 +1542,61 @@ TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
 }
 
 // A container that joins another's pid namespace (shareProcessNamespace, --pid container:)
-// has its init there from its clone, still the runtime's: a process of the other granted
-// CAP_SYS_PTRACE opened its /proc/PID/root (the host's, before the pivot) in an attack run and
-// made a directory on the host. Such a namespace is refused, naming the process; without
-// CAP_SYS_PTRACE there, the second container joins and sees the first's processes.
-TEST(OciEscape, APidNamespaceWhereAProcessCouldTraceTheInitIsNotJoined) {
-    Bundle first;
-    first.config["process"]["args"] = {"/bin/sleep", "60"};
-    const std::string pid_file = first.path() + "/pid";
+// has its init there from its clone, still the runtime's: a process granted CAP_SYS_PTRACE
+// opened its /proc/PID/root (the host's, before the pivot) in attack runs and made a directory
+// on the host, from that namespace, from one below it, and from another container handed a
+// descriptor of that namespace's /proc over a shared volume. So while any container's process
+// holds or could gain CAP_SYS_PTRACE (in any set, in any thread), a pid namespace is not
+// joined; without one, the second container joins and sees the first's processes.
+TEST(OciEscape, APidNamespaceIsNotJoinedWhileAContainerCouldTraceTheInit) {
+    Bundle pause;
+    pause.config["process"]["args"] = {"/bin/sleep", "60"};
+    const std::string pid_file = pause.path() + "/pid";
+    ASSERT_EQ(pause.oci("run", {"--bundle", pause.path(), "--detach", "--pid-file", pid_file}, "pause").status, 0);
     auto joiner = [&](Bundle& b) {
         for (auto& n : b.config["linux"]["namespaces"])
             if (n["type"] == "pid") n["path"] = "/proc/" + read_file(pid_file) + "/ns/pid";
     };
-    ASSERT_EQ(first.oci("run", {"--bundle", first.path(), "--detach", "--pid-file", pid_file}, "plain").status, 0);
     Bundle second;
     joiner(second);
-    RunResult joined = second.run({}, "joins-plain");
+    RunResult joined = second.run({}, "joins");
     EXPECT_EQ(joined.status, 0) << joined.err;
     EXPECT_NE(joined.probe["pid"], 1) << "in the first container's pid namespace";
-    ASSERT_EQ(first.oci("delete", {"--force"}, "plain").status, 0);
 
+    // A container of its own pid namespace elsewhere, granted CAP_SYS_PTRACE: refused.
+    Bundle tracer;
     for (const char* set : {"bounding", "effective", "permitted"})
-        first.config["process"]["capabilities"][set].push_back("CAP_SYS_PTRACE");
-    ASSERT_EQ(first.oci("run", {"--bundle", first.path(), "--detach", "--pid-file", pid_file}, "tracer").status, 0);
+        tracer.config["process"]["capabilities"][set].push_back("CAP_SYS_PTRACE");
+    tracer.config["process"]["args"] = {"/bin/sleep", "60"};
+    const std::string tracer_pid = tracer.path() + "/pid";
+    ASSERT_EQ(tracer.oci("run", {"--bundle", tracer.path(), "--detach", "--pid-file", tracer_pid}, "tracer").status, 0);
     Bundle third;
     joiner(third);
-    RunResult refused = third.run({}, "joins-tracer");
+    RunResult refused = third.run({}, "joins-beside-tracer");
     EXPECT_NE(refused.status, 0);
-    EXPECT_NE(refused.err.find("holds process " + read_file(pid_file) + ", which holds or could gain CAP_SYS_PTRACE"),
+    EXPECT_NE(refused.err.find("process " + read_file(tracer_pid) + " (the host's pid) of a container holds or could gain "
+                               "CAP_SYS_PTRACE"),
               std::string::npos)
         << refused.err;
-    ASSERT_EQ(first.oci("delete", {"--force"}, "tracer").status, 0);
+    ASSERT_EQ(tracer.oci("delete", {"--force"}, "tracer").status, 0);
 
-    // The leader drops it from its bounding set, a thread of the same process keeps it.
-    first.config["process"]["capabilities"]["bounding"].push_back("CAP_SETPCAP");
-    first.config["process"]["capabilities"]["effective"].push_back("CAP_SETPCAP");
-    first.config["process"]["capabilities"]["permitted"].push_back("CAP_SETPCAP");
-    first.config["process"]["args"] = {"/probe", "--split-ptrace", "--wait-signal"};
+    // Its leader drops CAP_SYS_PTRACE from its bounding set (not from the others), and a thread
+    // keeps it in its own: both are seen.
+    for (const char* set : {"bounding", "effective", "permitted"}) tracer.config["process"]["capabilities"][set].push_back("CAP_SETPCAP");
+    tracer.config["process"]["args"] = {"/probe", "--split-ptrace", "--wait-signal"};
     RunOptions o;
     RunResult split_refused;
     o.on_ready = [&](pid_t) {
         Bundle fourth;
         joiner(fourth);
-        split_refused = fourth.run({}, "joins-split");
-        run_oci({"--root", first.root(), "kill", "split", "TERM"});
+        split_refused = fourth.run({}, "joins-beside-split");
+        run_oci({"--root", tracer.root(), "kill", "split", "TERM"});
     };
-    ::unlink(pid_file.c_str());
-    RunResult split = first.oci("run", {"--bundle", first.path(), "--pid-file", pid_file}, "split", o);
+    RunResult split = tracer.oci("run", {"--bundle", tracer.path()}, "split", o);
     EXPECT_EQ(split.probe["split_ptrace"], "ok") << split.out << split.err;
     EXPECT_NE(split_refused.status, 0);
     EXPECT_NE(split_refused.err.find("could gain CAP_SYS_PTRACE"), std::string::npos) << split_refused.err;
+    ASSERT_EQ(pause.oci("delete", {"--force"}, "pause").status, 0);
 }
 
 // A session keyring of the container's own (runc's and crun's rule): with keyctl allowed by
