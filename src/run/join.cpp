@@ -174,6 +174,10 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // listener, at create): closed before the clone, not left in a process that a container
     // process could take over and answer them from (a review's attack run did).
     if (listener >= 0) ::close(listener);
+    // A user other than root keeps through its exec only its ambient set: what else the
+    // config gave it (`exec --user 1000 --cap X`) goes now, not at the exec (an attack run
+    // used CAP_DAC_READ_SEARCH that way, from a process it took over before its exec).
+    if (!mech::keep_what_exec_keeps(f)) fail();
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)

@@ -1539,6 +1539,25 @@ TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
         EXPECT_EQ(one["Seccomp"], "2") << "the config's filter is in before the clone: " << one.dump();
     }
     if (!before_exec) GTEST_SKIP() << "the attacker took no process before its exec in five tries: " << seized.dump();
+
+    // Another user with a capability of `exec --cap`: an exec as that user keeps only its
+    // ambient set, so the process holds nothing from its clone (it held the capability, and
+    // an attack run read the host's /etc/shadow with CAP_DAC_READ_SEARCH through it).
+    execs.clear();
+    o.on_ready = [&](pid_t) {
+        for (int i = 0; i < 5 && (execs.empty() || execs.back() == 0); ++i)
+            execs.push_back(run_oci({"--root", b.root(), "exec", "--user", "1000:1000", "--cap", "CAP_DAC_READ_SEARCH", "seize-user",
+                                     "/bin/true"})
+                                .status);
+    };
+    RunResult user = b.oci("run", {"--bundle", b.path()}, "seize-user", o);
+    ASSERT_EQ(user.status, 0) << user.err;
+    for (const auto& one : user.probe["seized"]) {
+        if (one.value("name", "").rfind("cx-", 0) != 0) continue;
+        EXPECT_EQ(one["CapEff"], "0000000000000000") << one.dump();
+        EXPECT_EQ(one["CapPrm"], "0000000000000000") << one.dump();
+        EXPECT_EQ(one["uid"], "1000") << one.dump();
+    }
 }
 
 // A container that joins another's pid namespace (shareProcessNamespace, --pid container:)
