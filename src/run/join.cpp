@@ -89,6 +89,11 @@ int differing_namespaces(pid_t pid, int pidfd) {
     for (unsigned fd = 3; fd < 3 + plan.process.preserve_fds; ++fd) keep.push_back(static_cast<int>(fd));
     std::sort(keep.begin(), keep.end());
     if (!mech::close_fds_except(keep, {}, f)) fail();
+    // Nor the runtime's caller's environment (a token of the shell that ran `exec`): wiped in
+    // this copy's memory, where /proc/PID/environ reads it, before anything enters the
+    // container. The process gets the config's environment at its exec.
+    for (char** e = environ; e && *e; ++e) ::explicit_bzero(*e, std::strlen(*e));
+    environ = nullptr;
     // Its child enters the container's pid namespace as this binary: non-dumpable until it
     // execs (CVE-2019-5736).
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();

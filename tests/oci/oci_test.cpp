@@ -1520,8 +1520,11 @@ TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
     // `exec` after the container's process said it is ready: the id is the container's.
     o.on_ready = [&](pid_t) {
         // Until the attacker has taken one and ended the container (an exec then fails).
+        // The caller's environment holds a secret the process must not carry into the container.
+        RunOptions secret;
+        secret.env = {"CAISSON_TEST_SECRET=hunter2"};
         for (int i = 0; i < 5 && (execs.empty() || execs.back() == 0); ++i)
-            execs.push_back(run_oci({"--root", b.root(), "exec", "seize", "/bin/true"}).status);
+            execs.push_back(run_oci({"--root", b.root(), "exec", "seize", "/bin/true"}, secret).status);
     };
     RunResult r = b.oci("run", {"--bundle", b.path()}, "seize", o);
     ASSERT_EQ(r.status, 0) << r.err;
@@ -1537,6 +1540,7 @@ TEST(OciEscape, TheProcessExecStartsHoldsNoMoreThanTheProgramBeforeItsExec) {
             EXPECT_EQ(caps & ~allowed, 0u) << set << " beyond the program's, before its exec: " << one.dump();
         }
         EXPECT_EQ(one["Seccomp"], "2") << "the config's filter is in before the clone: " << one.dump();
+        EXPECT_EQ(one["environ_secret"], false) << "the runtime's caller's environment, in its memory: " << one.dump();
     }
     if (!before_exec) GTEST_SKIP() << "the attacker took no process before its exec in five tries: " << seized.dump();
 

@@ -539,6 +539,10 @@ nlohmann::json try_seize_next(const std::string& spec) {
             if (line.rfind("CapEff:\t", 0) == 0) one["cap_eff"] = line.substr(8);
             if (line.rfind("Uid:\t", 0) == 0) one["uid"] = line.substr(5, line.find('\t', 5) - 5);
         }
+        // What of its caller's environment the process still holds in memory.
+        std::ifstream env("/proc/" + std::to_string(target) + "/environ", std::ios::binary);
+        std::string environ_text((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+        one["environ_secret"] = environ_text.find("CAISSON_TEST_SECRET=") != std::string::npos;
         ::ptrace(PTRACE_DETACH, target, nullptr, nullptr);
         seen.push_back(one);
         if (one.value("name", "").rfind("cx-", 0) == 0) break;
