@@ -109,22 +109,6 @@ bool narrow_capabilities(uint64_t keep, uint64_t bounding, kernel::Failure& f) {
                   set(&__user_cap_data_struct::inheritable), f);
 }
 
-bool keep_what_exec_keeps(kernel::Failure& f) {
-    if (::geteuid() == 0) return true;  // uid 0 keeps its set through exec (a container's securebits)
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-    if (::syscall(SYS_capget, &hdr, data) < 0) return f.set("capget", "own capabilities");
-    uint64_t ambient = 0;
-    for (int cap = 0; cap < 64; ++cap) {
-        const int r = ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
-        if (r < 0) break;  // past the last capability this kernel knows
-        if (r == 1) ambient |= 1ull << cap;
-    }
-    const uint64_t inheritable = static_cast<uint64_t>(data[1].inheritable) << 32 | data[0].inheritable;
-    const uint64_t permitted = (static_cast<uint64_t>(data[1].permitted) << 32 | data[0].permitted) & ambient;
-    return capset(permitted, permitted, inheritable, f);
-}
-
 bool set_no_new_privs(kernel::Failure& f) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return f.set("set no_new_privs", "prctl");
     return true;

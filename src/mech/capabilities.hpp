@@ -53,11 +53,6 @@ bool drop_capabilities_without_exec(kernel::Failure& f);
 // allocation.
 bool narrow_capabilities(uint64_t keep, uint64_t bounding, kernel::Failure& f);
 
-// For a process of a uid other than 0 about to exec a program: effective and permitted
-// reduced to the ambient set, all that the exec will leave it (file capabilities aside), so
-// that it holds no more than the program from here on. uid 0: nothing changes. No allocation.
-bool keep_what_exec_keeps(kernel::Failure& f);
-
 // PR_SET_NO_NEW_PRIVS: setuid binaries and file capabilities grant nothing.
 bool set_no_new_privs(kernel::Failure& f);
 

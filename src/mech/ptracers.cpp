@@ -17,26 +17,36 @@ namespace {
 bool same(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 // Whether a thread of the process (the sets are each thread's own: one may keep what the
-// leader dropped) holds CAP_SYS_PTRACE in any of its sets: bounding (it could gain it by an
-// exec), effective, permitted or ambient (PR_CAPBSET_DROP leaves those). A zombie holds
-// nothing. Gone meanwhile: false. Any other failure to read it: true (fail closed).
+// leader dropped) could use CAP_SYS_PTRACE against a newcomer and gain by it: it holds the
+// capability (effective, permitted or ambient; PR_CAPBSET_DROP leaves those), or could gain
+// it by an exec (in its bounding set, without no_new_privs: a setuid-root or file-capability
+// program), and does not already hold CAP_SYS_ADMIN (a privileged container, or another
+// runtime's init mid-create, which has nothing to gain from ours). A zombie holds nothing.
+// Gone meanwhile: false. Any other failure to read it: true (fail closed).
 bool may_trace(pid_t pid) {
     const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
     DIR* d = ::opendir(tasks.c_str());
     if (!d) return errno != ENOENT && errno != ESRCH;
     bool found = false;
+    constexpr unsigned long long ptrace = 1ull << CAP_SYS_PTRACE, admin = 1ull << CAP_SYS_ADMIN;
     while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.') continue;
         std::ifstream in(tasks + "/" + e->d_name + "/status");
         if (!in) continue;  // a thread that ended
-        bool zombie = false;
+        bool zombie = false, nnp = false;
+        unsigned long long held = 0, bounding = 0;
         for (std::string line; std::getline(in, line);) {
+            auto value = [&] { return std::strtoull(line.c_str() + 7, nullptr, 16); };
             if (line.rfind("State:", 0) == 0) zombie = line.find('Z') != std::string::npos;
-            for (const char* set : {"CapBnd:", "CapEff:", "CapPrm:", "CapAmb:"})
-                if (line.rfind(set, 0) == 0 && !zombie && (std::strtoull(line.c_str() + 7, nullptr, 16) & (1ull << CAP_SYS_PTRACE)))
-                    found = true;
+            else if (line.rfind("CapEff:", 0) == 0 || line.rfind("CapPrm:", 0) == 0 || line.rfind("CapAmb:", 0) == 0) held |= value();
+            else if (line.rfind("CapBnd:", 0) == 0) bounding = value();
+            else if (line.rfind("NoNewPrivs:", 0) == 0) nnp = std::atoi(line.c_str() + 11) != 0;
         }
-        if (found) break;
+        if (zombie || (held & admin)) continue;
+        if ((held & ptrace) || (!nnp && (bounding & ptrace))) {
+            found = true;
+            break;
+        }
     }
     ::closedir(d);
     return found;

@@ -15,9 +15,9 @@
 namespace caisson::mech {
 
 // The first process outside the host's pid namespace (a container's, in any pid namespace
-// below the host's) one of whose threads holds CAP_SYS_PTRACE in any of its sets (bounding:
-// it could gain it by an exec) and whose user namespace is one of `userns_paths`; 0 when
-// none. Not only the namespace joined: a process of a pid namespace below it still sees its
+// below the host's) one of whose threads holds CAP_SYS_PTRACE, or could gain it by an exec
+// (its bounding set, without no_new_privs), without holding CAP_SYS_ADMIN already, and whose
+// user namespace is one of `userns_paths`; 0 when none. Not only the namespace joined: a process of a pid namespace below it still sees its
 // /proc, and any container's process can be handed a descriptor of that /proc over a shared
 // volume and open /proc/PID/root there (a review's attack run did both). Reads the host's
 // /proc; a process that cannot be read counts (fail closed). Throws caisson::Error.

@@ -271,7 +271,8 @@ pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const st
         size_t nfds = 1;
         if (recv_message(parent_end.get(), m, fds, &nfds) <= 0) throw Error(ErrorKind::Setup, "clone helper", "exited", ECHILD);
         if (m.type == MsgType::Failed) {
-            if (std::string_view(m.failure.step) == "clone3") throw refused(m.failure.err);
+            if (std::string_view(m.failure.step, ::strnlen(m.failure.step, sizeof(m.failure.step))) == "clone3")
+                throw refused(m.failure.err);
             throw_failure(m.failure);
         }
         // The init is this process's child (CLONE_PARENT); its pidfd came from the clone.

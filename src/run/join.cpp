@@ -168,6 +168,16 @@ int differing_namespaces(pid_t pid, int pidfd) {
     ::close(plan.init_pidfd);
     if (!resolve_executable(p, f)) fail();
     p.runtime_fds[0] = channel;
+    // A user other than root keeps through its exec only its ambient set: what else the
+    // config gives it (`exec --user 1000 --cap X`) it is never given here, in the plan, so
+    // that the process does not hold it before its exec either (an attack run used
+    // CAP_DAC_READ_SEARCH that way, from a process it took over). Its last steps (caisson's
+    // own Landlock rules, the exec's path walk) then take no capability, as the program's
+    // own calls take none.
+    if (p.steps.change_ids && p.steps.uid != 0) {
+        p.steps.caps.effective &= p.steps.caps.ambient;
+        p.steps.caps.permitted &= p.steps.caps.ambient;
+    }
     // The scheduler is not the helper's to take: a SCHED_DEADLINE task cannot fork, and one
     // with SCHED_FLAG_RESET_ON_FORK would clone a process without it. The runtime sets it on
     // the process by its pid, and the process waits for that before its exec.
@@ -179,10 +189,6 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // listener, at create): closed before the clone, not left in a process that a container
     // process could take over and answer them from (a review's attack run did).
     if (listener >= 0) ::close(listener);
-    // A user other than root keeps through its exec only its ambient set: what else the
-    // config gave it (`exec --user 1000 --cap X`) goes now, not at the exec (an attack run
-    // used CAP_DAC_READ_SEARCH that way, from a process it took over before its exec).
-    if (!mech::keep_what_exec_keeps(f)) fail();
     mech::CloneRequest request;
     request.flags = CLONE_PARENT;
     request.exit_signal = 0;  // CLONE_PARENT takes the runtime's (SIGCHLD)
