@@ -129,8 +129,9 @@ int differing_namespaces(pid_t pid, int pidfd) {
     // privilege is taken here, by this helper, which is not in that namespace (setns gives
     // it to the children alone) and which no process of the container can see: the ids, the
     // capabilities, the filter, the working directory, the terminal. The process it clones
-    // holds from its first instruction what the program will hold, and only makes itself a
-    // session leader of its terminal and execs.
+    // holds from its first instruction what the program will hold: it makes itself a session
+    // leader of its terminal, waits for its scheduler when the config names one, takes
+    // caisson's own protections (no privilege needed) and execs.
     // caisson's own guard filter goes in first, while the helper holds its whole set: it
     // allows every step that follows, and no capability is kept for it. The config's filter
     // goes in later (take_program_steps) and then judges the clone below (plain clone(2))
