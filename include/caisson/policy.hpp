@@ -105,6 +105,10 @@ struct Process {
     std::string cwd = "/";
     bool keep_env = false;
     std::vector<EnvOp> env;  // applied in order over the base environment
+    // Applied after `env`: what belongs to this run alone, not to the sandbox's policy (the
+    // connection's TCP* variables that `caisson listen` sets). A pool compares `keep_env`
+    // and `env` with its own, and takes these from the run as it takes argv.
+    std::vector<EnvOp> run_env;
     std::vector<int> pass_fds;
     // The caller's descriptors that become the program's 0, 1, 2; -1: /dev/null. A library
     // caller whose own streams are a client's socket (an inetd-style service) gives the

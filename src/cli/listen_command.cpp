@@ -149,7 +149,7 @@ constexpr int kRelayDrainMs = 10000;
         Endpoint r = endpoint(remote), l = endpoint(local);
         for (auto [name, value] : {std::pair{"PROTO", std::string("TCP")}, {"TCPREMOTEIP", r.ip}, {"TCPREMOTEPORT", r.port},
                                    {"TCPLOCALIP", l.ip}, {"TCPLOCALPORT", l.port}})
-            policy.process.env.push_back({name, value});
+            policy.process.run_env.push_back({name, value});
     }
     if (::dup2(conn, 0) < 0 || ::dup2(conn, 1) < 0) {
         j["error"] = std::string("dup2 connection: ") + std::strerror(errno);

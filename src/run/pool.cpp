@@ -56,11 +56,11 @@ constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2
 // a pooled start a third of its CPU. Only a refusal parses it, to name what differs.
 std::string comparable(const Policy& policy) {
     Policy p = policy;
-    // The program's command line and environment are the run's (the request carries them),
-    // not the sandbox's.
+    // The program's command line and what is set for this run alone are the run's (the
+    // request carries them), not the sandbox's. The environment's settings are the policy's:
+    // a pool that scrubs or pins a variable does not serve a run that keeps or sets it.
     p.process.argv.clear();
-    p.process.env.clear();
-    p.process.keep_env = false;
+    p.process.run_env.clear();
     p.report_path.clear();
     std::string text = policy_to_json(p);
     while (!text.empty() && text.back() != '}') text.pop_back();

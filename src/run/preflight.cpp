@@ -138,7 +138,9 @@ std::vector<std::string> make_environment(const Policy& policy) {
             env.push_back(key + "localhost,127.0.0.1,::1");
         }
     }
-    for (const auto& op : proc.env) {
+    std::vector<EnvOp> ops = proc.env;
+    ops.insert(ops.end(), proc.run_env.begin(), proc.run_env.end());
+    for (const auto& op : ops) {
         std::string key = op.name + "=";
         env.erase(std::remove_if(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(key, 0) == 0; }),
                   env.end());

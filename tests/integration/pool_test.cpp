@@ -124,6 +124,36 @@ TEST(Pool, ARunWhosePolicyIsNotThePoolsIsRefusedNamingWhatDiffers) {
     EXPECT_EQ(ok.out, "ran\n");
 }
 
+// The environment's settings are the pool's policy too: a pool that scrubs or pins a variable
+// serves no run that keeps the caller's environment or sets the variable otherwise (an attack
+// run had a pool with --unsetenv and --setenv hand a caller's secrets to the program).
+TEST(Pool, ARunThatSetsTheEnvironmentOtherwiseIsRefused) {
+    Pool pool({"--unsetenv", "PATH", "--setenv", "POOLVAR=fixed"});
+    ASSERT_TRUE(pool.listening()) << pool.first_line();
+    const std::vector<std::string> show = {"--", "/usr/bin/env"};
+    auto run = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv{"run", "--pool", pool.socket()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.insert(argv.end(), show.begin(), show.end());
+        RunOptions o;
+        o.env = {"SECRETX=callers"};
+        return run_caisson(argv, o);
+    };
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--keep-env", "--unsetenv", "PATH", "--setenv", "POOLVAR=fixed"},
+                                                                   {"--unsetenv", "PATH", "--setenv", "POOLVAR=other"},
+                                                                   {"--setenv", "POOLVAR=fixed"}}) {
+        RunResult r = run(args);
+        EXPECT_EQ(r.status, kExitUsage) << args[0] << " " << args[1];
+        EXPECT_EQ(r.out, "") << "the program never ran";
+        EXPECT_NE(r.err.find("differs from the run's in: process"), std::string::npos) << r.err;
+    }
+    RunResult ok = run({"--unsetenv", "PATH", "--setenv", "POOLVAR=fixed"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_NE(ok.out.find("POOLVAR=fixed\n"), std::string::npos) << ok.out;
+    EXPECT_EQ(ok.out.find("SECRETX"), std::string::npos) << ok.out;
+    EXPECT_EQ(ok.out.find("PATH="), std::string::npos) << ok.out;
+}
+
 // The comparison covers what a policy file says, not only its name: the same file, edited
 // to supervise differently, is another policy. A pool neither learns nor audits.
 TEST(Pool, WhatAPolicyFileSaysIsComparedAndLearnAndAuditAreNotServed) {
