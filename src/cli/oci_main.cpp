@@ -380,7 +380,10 @@ int main(int argc, char** argv) {
     // idmapped mount, the container's init) while the host's root is theirs, and the kernel
     // gives that uid CAP_SYS_PTRACE there, capabilities or none: a container of the host's
     // uid 0 in the host's pid namespace reached the host's files through /proc/PID/root.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+    // As root only: an ordinary user's containers are in namespaces of that user's, whose own
+    // processes could ptrace them anyway, and a process of that user that is not dumpable has
+    // its /proc/PID files owned by root, so the runtime could not write its init's id maps.
+    if (::geteuid() == 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
         std::fprintf(stderr, "caisson-oci: prctl PR_SET_DUMPABLE: %s\n", std::strerror(errno));
         return 1;
     }

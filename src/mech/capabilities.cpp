@@ -71,7 +71,7 @@ bool raise_ambient(uint64_t ambient, kernel::Failure& f) {
 // the securebits are locked, by KEEPCAPS for the change otherwise.
 bool change_ids(const IdChange& ids, bool locked, kernel::Failure& f) {
     if (!locked && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_KEEPCAPS");
-    if (kernel::set_groups(ids.n_groups, ids.groups) < 0) return f.set("setgroups", "supplementary groups");
+    if (!ids.keep_groups && kernel::set_groups(ids.n_groups, ids.groups) < 0) return f.set("setgroups", "supplementary groups");
     if (kernel::set_res_gid(ids.gid, ids.gid, ids.gid) < 0) return f.set("setresgid", "gid");
     if (kernel::set_res_uid(ids.uid, ids.uid, ids.uid) < 0) return f.set("setresuid", "uid");
     if (!locked && ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return f.set("prctl", "PR_SET_KEEPCAPS");

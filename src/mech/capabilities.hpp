@@ -24,6 +24,9 @@ struct IdChange {
     gid_t gid = 0;
     const gid_t* groups = nullptr;  // the supplementary groups (none: cleared)
     size_t n_groups = 0;
+    // setgroups is denied in the process's user namespace (an ordinary user's): the groups
+    // it was made with stay, and none are set.
+    bool keep_groups = false;
 };
 
 // A process's capabilities (and, with `ids`, its ids) in the one order that works, for both

@@ -348,6 +348,7 @@ pid_t create_container(const CreateOptions& o) {
     if (cgroup && cgroup->v2_fd() >= 0) plan.cgroup_fd = cgroup->v2_fd();
     plan.new_userns = userns;
     plan.joined_userns = joined_userns;
+    plan.runtime_is_root = ::geteuid() == 0;
     if (!o.no_new_keyring) plan.session_keyring = "_ses." + o.id;
     plan.new_cgroupns = new_cgroupns;
     plan.join_namespaces = joins;

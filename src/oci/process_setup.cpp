@@ -110,6 +110,15 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
     st.uid = p.user.uid;
     st.gid = p.user.gid;
     st.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
+    // An ordinary user's runtime wrote the container's gid map with setgroups denied (the
+    // kernel's rule): its processes keep the groups they were made with, as runc's rootless
+    // containers do, and a config cannot give them others.
+    if (::geteuid() != 0) {
+        if (!st.groups.empty())
+            throw Error::usage("config.json: process.user.additionalGids: an ordinary user's runtime cannot set supplementary "
+                               "groups (setgroups is denied in the container's user namespace)");
+        st.keep_groups = true;
+    }
     st.chown_stdio = true;
     st.no_new_privs = p.no_new_privileges;
     st.umask = p.user.umask.value_or(022);

@@ -43,8 +43,8 @@ namespace {
 
     // 0. Until it execs the container's program the init is this binary: non-dumpable from
     // its first step, so its /proc/1/exe, descriptors and memory are closed to the
-    // container's processes (CVE-2019-5736).
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
+    // container's processes (CVE-2019-5736). An ordinary user's, from its maps on (step 2).
+    if (plan.runtime_is_root && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
     std::vector<int> keep = plan.keep_fds;
     keep.push_back(channel);
     for (int fd : {plan.console_socket, plan.start_socket})
@@ -58,6 +58,7 @@ namespace {
     // 2. Wait until the runtime has written the id maps and joined the cgroups.
     Message go{};
     if (recv_message(channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) f.set("unshare", "cgroup namespace"), fail();
     // 3. Root inside for the setup, where the maps have a root; the process's own ids come last.
     if (plan.new_userns || plan.joined_userns) {
@@ -177,8 +178,9 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
     auto fail = [&] { report_failure(channel, f, 1); };
     // Not dumpable, and holding nothing of the runtime's, before it is in any namespace of
     // the container's: a process there could otherwise trace it (it is host root) or use
-    // its descriptors. The init it clones inherits both.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
+    // its descriptors. The init it clones inherits both. (An ordinary user's runtime: its
+    // processes could trace it anyway, and the init's maps are written through /proc/PID.)
+    if (plan.runtime_is_root && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     // The offsets file of this process, opened before a joined mount namespace changes /proc.
     kernel::Fd offsets;
     if (plan.new_timens && !plan.timens_offsets.empty()) {
@@ -289,7 +291,10 @@ pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const st
     if (hooks.cloned) hooks.cloned(pid, cloned.pidfd);
     child_end.reset();
 
-    if (plan.new_userns) mech::write_id_maps(pid, plan.uid_map, plan.gid_map, false);
+    // An ordinary user's runtime may write a gid map only once setgroups is denied in the new
+    // namespace (the kernel's rule for a writer without CAP_SETGID over it, as for runc's
+    // rootless containers): its processes keep the groups they were made with.
+    if (plan.new_userns) mech::write_id_maps(pid, plan.uid_map, plan.gid_map, !plan.runtime_is_root);
     if (join_cgroups) join_cgroups(pid, !cloned.into_cgroup);
     if (plan.oom_score_adj) mech::write_proc_file(pid, "oom_score_adj", std::to_string(*plan.oom_score_adj));
     Message go{};

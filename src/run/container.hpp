@@ -28,6 +28,11 @@ struct ContainerPlan {
     uint64_t clone_flags = 0;  // CLONE_NEW* made by clone (not time, not cgroup: see below)
     int cgroup_fd = -1;        // a cgroup v2 directory to be born in, or -1
     bool new_userns = false;   // the init sets its ids to root inside for the setup
+    // The runtime is the host's root: the init and the helper that clones it are not dumpable
+    // from their first step, before they are in any namespace of the container's. An ordinary
+    // user's runtime writes the init's id maps through its /proc/PID files, which the kernel
+    // gives to root while the init is not dumpable: that init becomes so once it has them.
+    bool runtime_is_root = true;
     bool new_cgroupns = false; // made by the init once the runtime has moved it into its cgroups
     // Existing namespaces (CLONE_NEW* flag, path), joined by a helper that then clones the
     // init (the runtime never enters them); the user namespace last. A joined mount

@@ -97,7 +97,7 @@ bool take_program_steps(const ProgramSteps& s, std::initializer_list<int> runtim
     // 4. AppArmor's profile for the exec, identity, capabilities, no_new_privs, Landlock.
     if (!s.apparmor_profile.empty() && !mech::set_apparmor_exec_profile(s.apparmor_profile, f)) return false;
     if (s.chown_stdio) chown_stdio(s.uid);
-    const mech::IdChange ids{s.uid, s.gid, s.groups.data(), s.groups.size()};
+    const mech::IdChange ids{s.uid, s.gid, s.groups.data(), s.groups.size(), s.keep_groups};
     if (!mech::take_capabilities(s.caps, s.change_ids ? &ids : nullptr, s.lock_securebits, f)) return false;
     if (s.no_new_privs && !mech::set_no_new_privs(f)) return false;
     if (s.landlock && !mech::apply_landlock(s.landlock_plan, f)) return false;

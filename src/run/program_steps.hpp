@@ -53,6 +53,7 @@ struct ProgramSteps {
     uid_t uid = 0;
     gid_t gid = 0;
     std::vector<gid_t> groups;
+    bool keep_groups = false;  // setgroups is denied where the process is (mech::IdChange)
     bool chown_stdio = false;  // stdio pipes given to `uid`, so that it may reopen them (runc's fix)
     bool no_new_privs = true;
     // AppArmor's profile for the exec (an OCI config's process.apparmorProfile), named while

@@ -977,6 +977,44 @@ TEST(OciLifecycle, TheRootlessSpecRunsAndExecJoinsItsUserAndNetworkNamespaces) {
     EXPECT_EQ(b.oci("delete", {"--force"}, "rl").status, 0);
 }
 
+// An ordinary user runs a container of its own, as with runc's rootless mode: the runtime
+// writes its init's id maps (a runtime that is not dumpable has /proc/PID files owned by root,
+// and its writes of uid_map were refused), with setgroups denied (the kernel's rule for that
+// user), and the container's processes keep the groups they were made with; a config that
+// names groups is refused, saying why.
+TEST(OciLifecycle, AnOrdinaryUserRunsAContainerOfItsOwn) {
+    RunOptions user;
+    user.as_uid = kUnprivilegedUid;
+    CAISSON_REQUIRE("user namespaces", user);
+    Bundle b;
+    TempDir spec(kUnprivilegedUid), state(kUnprivilegedUid);
+    ASSERT_EQ(run_oci({"spec", "--rootless", "--bundle", spec.path()}, user).status, 0);
+    json rootless = read_json(spec.path() + "/config.json");
+    b.config["linux"] = rootless["linux"];
+    b.config["mounts"] = rootless["mounts"];
+    b.save();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(b.path()))
+        (void)::lchown(e.path().c_str(), kUnprivilegedUid, kUnprivilegedUid);
+    ASSERT_EQ(::chown(b.path().c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    auto oci = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--root", state.path()});
+        return run_oci(args, user);
+    };
+    RunResult r = oci({"run", "--bundle", b.path(), "mine"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.probe["uid"], 0);
+    EXPECT_EQ(r.probe["uid_map"], "         0       " + std::to_string(kUnprivilegedUid) + "          1\n") << r.probe["uid_map"];
+    EXPECT_EQ(r.probe["setgroups"], "deny\n");
+    EXPECT_TRUE(std::filesystem::is_empty(state.path(), ec)) << "run deletes what it made";
+    b.config["process"]["user"]["additionalGids"] = {5};
+    b.save();
+    RunResult groups = oci({"run", "--bundle", b.path(), "groups"});
+    EXPECT_NE(groups.status, 0);
+    EXPECT_NE(groups.err.find("additionalGids: an ordinary user's runtime cannot set supplementary groups"), std::string::npos)
+        << groups.err;
+}
+
 // In a user namespace a linux.devices node is the host's, bound by the same path: a path that
 // names another kind of file on the host is refused, never bound into the container.
 TEST(OciLifecycle, InAUserNamespaceADevicePathMustNameThatDeviceOnTheHost) {
