@@ -20,6 +20,7 @@
 #include <csignal>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -225,6 +226,7 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
                                                      bool defer_devices) {
     std::unique_ptr<SandboxCgroup> cg(new SandboxCgroup());
     cg->shared_parent_ = shared_parent;
+    cg->parent_ = parent;
     // One sandbox per thread at a time (run() blocks): a library caller that runs several
     // at once from threads (plug-in workers) gets the thread's id in the name as well.
     if (name.empty()) {
@@ -255,9 +257,6 @@ std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const CgroupLayout& layout,
         if (v1 != layout.v1.end()) add(v1->second, false, c);
         else add(layout.v2, true, c);
     }
-    std::vector<std::string> mounts;
-    for (const auto& d : wanted) mounts.push_back(d.mount);
-    if (name.empty()) collect_stale_in(mounts, parent, false);  // the parent is about to be used
     if (::geteuid() != 0) {
         // An ordinary user may only use a subtree root delegated to it.
         for (const auto& d : wanted) {
@@ -542,9 +541,22 @@ CgroupStats SandboxCgroup::stats() const {
     return s;
 }
 
+std::vector<std::string> SandboxCgroup::collect_stale_siblings() const {
+    std::vector<std::string> mounts;
+    for (const auto& d : dirs_) mounts.push_back(d.mount);
+    return collect_stale_in(mounts, parent_, false);  // the parent holds this sandbox
+}
+
 std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts, const std::string& parent,
                                           bool shared_parent) {
     std::vector<std::string> removed;
+    // The same supervisors have a directory in each hierarchy: each is looked up once.
+    std::map<pid_t, std::string> start_times;
+    auto start_of = [&](pid_t pid) -> const std::string& {
+        auto it = start_times.find(pid);
+        if (it == start_times.end()) it = start_times.emplace(pid, process_start_time(pid)).first;
+        return it->second;
+    };
     for (const auto& mount : mounts) {
         std::string dir = mount + "/" + parent;
         DIR* d = ::opendir(dir.c_str());
@@ -566,7 +578,7 @@ std::vector<std::string> collect_stale_in(const std::vector<std::string>& mounts
             // caisson-<pid>-<start time>[-<thread id>]
             auto end = n.find('-', dash + 1);
             std::string start = n.substr(dash + 1, end == std::string::npos ? std::string::npos : end - dash - 1);
-            if (pid > 0 && process_start_time(pid) != start && procs(dir + "/" + n).empty())
+            if (pid > 0 && start_of(pid) != start && procs(dir + "/" + n).empty())
                 stale.push_back(dir + "/" + n);
         }
         ::closedir(d);

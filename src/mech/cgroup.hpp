@@ -3,8 +3,8 @@
 // parent ("caisson" by default).
 // RAII: the destructor kills whatever is left inside and removes every directory, and the
 // parent when it is empty. A supervisor killed with SIGKILL leaves its directories behind;
-// collect_stale() (run before each new cgroup, and by `caisson gc`) removes those whose
-// supervisor is provably gone, and nothing else.
+// collect_stale() (by each new sandbox, through collect_stale_siblings(), and by `caisson gc`)
+// removes those whose supervisor is provably gone, and nothing else.
 #pragma once
 
 #include "kernel/fd.hpp"
@@ -40,7 +40,7 @@ public:
     // `shared_parent`: the default parent, removed by the last sandbox that leaves it; a
     // parent the caller named (--cgroup-parent) is left as it was.
     // `name`: an explicit leaf name (an OCI container's cgroupsPath), which may already
-    // exist; empty: caisson-<pid>-<start time>, after collecting stale ones.
+    // exist; empty: caisson-<pid>-<start time>.
     // `defer_devices`: the device rules wait for apply_devices(), so that the sandbox's own
     // setup may still make the device nodes its config lists (mknod is checked against them).
     static std::unique_ptr<SandboxCgroup> create(const CgroupLayout& layout, const cgroup_plan::Plan& plan,
@@ -84,6 +84,11 @@ public:
     void thaw() const;
     void kill_all() const;
     CgroupStats stats() const;
+    // Removes the stale sandbox cgroups beside this one (collect_stale, for its hierarchies
+    // and parent). A sweep reads /proc once per sibling, so on a busy host it is work worth
+    // keeping off a start's path: the launcher calls it while init builds the sandbox.
+    // Throws caisson::Error as collect_stale does.
+    std::vector<std::string> collect_stale_siblings() const;
 
 private:
     SandboxCgroup() = default;
@@ -102,6 +107,7 @@ private:
     std::vector<Dir> dirs_;  // created, in order
     std::vector<std::string> created_parents_;  // parent levels this run made, outermost first
     bool shared_parent_ = true;
+    std::string parent_;  // relative to each hierarchy's mount
     kernel::Fd v2_fd_;
     kernel::Fd oom_event_;
 };

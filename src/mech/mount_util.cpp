@@ -41,7 +41,7 @@ int attach(int mnt, int target) {
 }
 
 int attach_clone(int mnt, int target) {
-    kernel::Fd clone(kernel::open_tree(mnt, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
+    kernel::Fd clone(kernel::open_tree(mnt, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
     if (!clone) return -1;
     return attach(clone.get(), target);
 }

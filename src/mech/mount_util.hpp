@@ -20,7 +20,8 @@ int open_in_root(int root, const char* path, int flags);
 // Mounts the detached mount `mnt` on `target` (a descriptor from open_in_root).
 int attach(int mnt, int target);
 
-// Attaches a fresh clone of the (already attached or detached) mount `mnt`.
+// Attaches a fresh clone of the mount `mnt` alone (attached, or detached on Linux 6.15 and
+// later): not what is mounted on or beneath it.
 int attach_clone(int mnt, int target);
 
 // Changes attributes of a mount (and, with recursive, of everything below it).

@@ -40,6 +40,10 @@ struct RootPlan {
     bool builder_is_the_program = false;
     // The policy's device_nodes, its names pointing into the policy (read after the clone).
     std::vector<ExtraDevNode> device_nodes;
+    // With proc_fresh: called with the new procfs as soon as it is made, before anything is
+    // mounted on it or made read-only beneath it; false (with `f` set) fails the build.
+    bool (*with_fresh_proc)(int proc, void* arg, kernel::Failure& f) = nullptr;
+    void* with_fresh_proc_arg = nullptr;
 };
 
 // Runs in the child, in its own mount namespace. On return the process's root is the

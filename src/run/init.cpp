@@ -192,6 +192,21 @@ int find_listener() {
     return -1;
 }
 
+// The sandbox's own budget of what the kernel counts per user namespace, and its network
+// namespace's settings, through the procfs root `proc`, beneath it alone.
+bool write_namespace_settings(int proc, void* arg, Failure& f) {
+    const LaunchPlan& plan = *static_cast<const LaunchPlan*>(arg);
+    for (const auto& [file, value] : plan.sysctls) {
+        kernel::Fd fd(kernel::openat2(proc, file.c_str(), O_WRONLY | O_CLOEXEC,
+                                      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
+        if (!fd) return f.set("open a setting of the sandbox's namespaces", file.c_str());
+        ssize_t n = ::write(fd.get(), value.data(), value.size());
+        if (n != static_cast<ssize_t>(value.size()))
+            return f.set("write a setting of the sandbox's namespaces", file.c_str(), n < 0 ? errno : EIO);
+    }
+    return plan.tcp_wmem_cap <= 0 || mech::cap_own_tcp_wmem(proc, plan.tcp_wmem_cap, f);
+}
+
 struct SpawnArgs {
     LaunchPlan* plan;
     int error_pipe;       // the program's end
@@ -315,18 +330,16 @@ void kill_remaining_children() {
     // the host's procfs shows us our own namespaces' /proc/sys.
     // Beneath the procfs root alone, on that filesystem: nothing mounted over /proc/sys where
     // caisson was started is followed.
-    if (!plan.sysctls.empty() || plan.tcp_wmem_cap > 0) {
+    // Where init mounts a procfs of its own, through that one, as soon as it is made (the
+    // kernel picks the settings by the writer's namespaces, not by the procfs): a clone of
+    // the host's /proc would be unmounted when closed, which waits for an RCU grace period.
+    const bool settings = !plan.sysctls.empty() || plan.tcp_wmem_cap > 0;
+    if (settings && p.namespaces.mount && plan.root.proc_fresh) {
+        plan.root.with_fresh_proc = write_namespace_settings;
+        plan.root.with_fresh_proc_arg = &plan;
+    } else if (settings) {
         kernel::Fd proc(mech::open_procfs_root("/proc (the sandbox's namespaces' settings)", f));
-        if (!proc) report_failure(plan.channel, f);
-        for (const auto& [file, value] : plan.sysctls) {
-            kernel::Fd fd(kernel::openat2(proc.get(), file.c_str(), O_WRONLY | O_CLOEXEC,
-                                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV));
-            if (!fd) report_failure(plan.channel, (f.set("open a setting of the sandbox's namespaces", file.c_str()), f));
-            ssize_t n = ::write(fd.get(), value.data(), value.size());
-            if (n != static_cast<ssize_t>(value.size()))
-                report_failure(plan.channel, (f.set("write a setting of the sandbox's namespaces", file.c_str(), n < 0 ? errno : EIO), f));
-        }
-        if (plan.tcp_wmem_cap > 0 && !mech::cap_own_tcp_wmem(proc.get(), plan.tcp_wmem_cap, f)) report_failure(plan.channel, f);
+        if (!proc || !write_namespace_settings(proc.get(), &plan, f)) report_failure(plan.channel, f);
     }
     if (!p.namespaces.pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
         report_failure(plan.channel, (f.set("prctl", "CHILD_SUBREAPER"), f));

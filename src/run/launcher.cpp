@@ -572,6 +572,15 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     run::Message go{};
     go.type = run::MsgType::Go;
     if (!run::send_message(channel.get(), go)) throw Error(ErrorKind::Setup, "send start token", "setup channel", errno);
+    // What killed supervisors left beside ours, collected while init builds the sandbox on
+    // the other CPU. Best effort: a group that stays is collected by the next run or by
+    // `caisson gc`, and no protection of this sandbox rests on it.
+    if (cgroup) {
+        try {
+            (void)cgroup->collect_stale_siblings();
+        } catch (const Error&) {
+        }
+    }
 
     // Supervise.
     Outcome out;

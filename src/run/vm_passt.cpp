@@ -37,6 +37,7 @@ namespace {
     try {
         const mech::CgroupLayout layout = mech::detect_cgroups();
         cgroup = mech::SandboxCgroup::create(layout, cgroup_plan::Plan{}, "caisson");
+        (void)cgroup->collect_stale_siblings();
         if (cgroup->v2_fd() < 0) throw Error(ErrorKind::Setup, "--vm --net user", "passt's cgroup v2 directory", ENOENT);
         // The filter is in the cgroup before passt: nothing of passt's runs without it.
         filter.emplace(cgroup->v2_fd(), policy::vm::passt_egress());

@@ -135,7 +135,10 @@ TEST(Cgroup, FreezeAndThaw) {
     EXPECT_EQ(r.probe["signal"], "USR1");
 }
 
-TEST(Cgroup, NothingIsLeftAfterTheSupervisorIsKilled) {
+namespace {
+// Starts a sandbox with cgroups, SIGKILLs its supervisor, and waits until its init is gone.
+// Returns the killed supervisor's pid, whose cgroups stay behind.
+pid_t sandbox_with_killed_supervisor() {
     pid_t killed = 0;
     int init_pidfd = -1;
     RunOptions o;
@@ -148,15 +151,35 @@ TEST(Cgroup, NothingIsLeftAfterTheSupervisorIsKilled) {
     };
     auto r = run_probe({"--memory", "64M", "--pids", "32"}, {"--wait-signal"}, o);
     EXPECT_EQ(r.status, 128 + SIGKILL);
+    EXPECT_GE(init_pidfd, 0);
+    if (init_pidfd >= 0) {
+        // Its init dies with it (parent-death signal), and the sandbox with init.
+        pollfd p{init_pidfd, POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 10000), 1);
+        ::close(init_pidfd);
+    }
+    return killed;
+}
+}  // namespace
+
+TEST(Cgroup, NothingIsLeftAfterTheSupervisorIsKilled) {
+    pid_t killed = sandbox_with_killed_supervisor();
     ASSERT_NE(killed, 0);
-    ASSERT_GE(init_pidfd, 0);
-    // Its init dies with it (parent-death signal), and the sandbox with init.
-    pollfd p{init_pidfd, POLLIN, 0};
-    EXPECT_EQ(::poll(&p, 1, 10000), 1);
-    ::close(init_pidfd);
     // Its cgroups stay until collected.
+    EXPECT_FALSE(sandbox_cgroups(killed).empty());
     auto gc = run_caisson({"gc"});
     EXPECT_EQ(gc.status, 0) << gc.err;
+    EXPECT_TRUE(sandbox_cgroups(killed).empty());
+}
+
+// The next sandbox collects them too (while its init builds the sandbox), and only once it
+// has a cgroup beside them.
+TEST(Cgroup, TheNextSandboxCollectsWhatAKilledSupervisorLeft) {
+    pid_t killed = sandbox_with_killed_supervisor();
+    ASSERT_NE(killed, 0);
+    ASSERT_FALSE(sandbox_cgroups(killed).empty());
+    auto r = run_probe({"--memory", "64M"}, {});
+    EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(sandbox_cgroups(killed).empty());
 }
 
