@@ -19,8 +19,11 @@ declare -A cmds=(
   # namespace's own counts): the same start with every one lifted.
   [caisson_noceil]="$caisson run --max-pids unlimited --max-memory unlimited --max-open-files unlimited --max-inotify-instances unlimited --max-inotify-watches unlimited -- /bin/true"
   [bwrap]="$(command -v bwrap) --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true"
+  # The kernel's floor under both: util-linux's unshare making the same eight namespaces and
+  # mounting a /proc, with no root of its own, no seccomp, no ceilings, no user switch.
+  [unshare]="$(command -v unshare) --user --map-root-user --pid --fork --mount --uts --ipc --net --cgroup --time --mount-proc /bin/true"
 )
-order=(bare caisson caisson_noceil bwrap caisson_pool)
+order=(bare caisson caisson_noceil bwrap unshare caisson_pool)
 # A warm pool (caisson pool) of the default policy: each run takes a sandbox built ahead of
 # time. Fewer runs per round than the pool holds, and a pause after them so that its refill
 # does not run beside the next tool's measurement.
@@ -49,12 +52,14 @@ for r in $(seq "$rounds"); do
 done
 
 median() { python3 -c "import json,sys,statistics as s; print(s.median(json.loads(l)['$2'] for l in open('$1')))"; }
-printf '%-15s %10s %8s %8s %8s %14s %14s %8s\n' tool median_ms p90_ms x_bare x_bwrap starts/s_1w starts/s_2w x_bwrap
+# cpu_ms: user + system time of one start's whole process tree (wait4's rusage), median.
+printf '%-15s %10s %8s %8s %8s %8s %8s %14s %14s %8s\n' tool median_ms p90_ms x_bare x_bwrap cpu_ms x_bwrap starts/s_1w starts/s_2w x_bwrap
 base=$(median "$tmp/bare.1" median_ms); bw=$(median "$tmp/bwrap.1" median_ms); bwr=$(median "$tmp/bwrap.2" starts_per_s)
+bwc=$(median "$tmp/bwrap.1" cpu_ms)
 for t in "${order[@]}"; do
-  m=$(median "$tmp/$t.1" median_ms); p90=$(median "$tmp/$t.1" p90_ms)
+  m=$(median "$tmp/$t.1" median_ms); p90=$(median "$tmp/$t.1" p90_ms); c=$(median "$tmp/$t.1" cpu_ms)
   r1=$(median "$tmp/$t.1" starts_per_s); rate=$(median "$tmp/$t.2" starts_per_s)
-  python3 -c "print('%-15s %10.3f %8.3f %8.2f %8.2f %14.1f %14.1f %8.2f' % ('$t', $m, $p90, $m/$base, $m/$bw, $r1, $rate, $rate/$bwr))"
+  python3 -c "print('%-15s %10.3f %8.3f %8.2f %8.2f %8.3f %8.2f %14.1f %14.1f %8.2f' % ('$t', $m, $p90, $m/$base, $m/$bw, $c, $c/$bwc, $r1, $rate, $rate/$bwr))"
 done
 
 # Memory of the supervising processes while the sandbox sleeps.
