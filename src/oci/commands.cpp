@@ -203,8 +203,8 @@ void delete_container(const std::string& root, const std::string& id, bool force
 std::string list_containers(const std::string& root, const std::string& format, bool quiet) {
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::string> ids;
-    check_root(root);
-    if (DIR* d = ::opendir(root.c_str())) {
+    const std::string checked = check_root(root);
+    if (DIR* d = ::opendir(checked.c_str())) {
         while (dirent* e = ::readdir(d))
             if (e->d_name[0] != '.') ids.push_back(e->d_name);
         ::closedir(d);
@@ -212,7 +212,7 @@ std::string list_containers(const std::string& root, const std::string& format, 
     std::sort(ids.begin(), ids.end());
     for (const auto& id : ids) {
         try {
-            all.push_back(container_state(root, id));
+            all.push_back(container_state(checked, id));
         } catch (const Error&) {
             // A directory mid-create or mid-delete is not a container yet.
         }

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -98,27 +100,58 @@ nlohmann::json state_json(const ContainerState& s, Status status) {
     return j;
 }
 
-void check_root(const std::string& given) {
+std::string check_root(const std::string& given) {
     // "/run/x/" would have lstat follow a symlink at x.
     std::string root = given;
     while (root.size() > 1 && root.back() == '/') root.pop_back();
-    // What is in the root decides whom a later command signals, which cgroups it removes and
-    // which directory it empties: a root another user could write (or a symlink to one) would
-    // let that user choose. A missing root is made by create(), as this user's alone.
+    if (root.empty() || root[0] != '/') throw Error::usage("--root: an absolute path: " + given);
+    // What is in the root decides whom a later command signals, which hooks `delete` runs as
+    // this user, which cgroups it removes and which directory it empties: a root another user
+    // could write (or a symlink to one) would let that user choose. A missing root is made by
+    // create(), as this user's alone.
     struct stat st{};
-    if (::lstat(root.c_str(), &st) != 0) {
-        if (errno == ENOENT) return;
-        throw Error(ErrorKind::Setup, "stat state root", root, errno);
-    }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022))
+    const bool exists = ::lstat(root.c_str(), &st) == 0;
+    if (!exists && errno != ENOENT) throw Error(ErrorKind::Setup, "stat state root", root, errno);
+    if (exists && (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022)))
         throw Error(ErrorKind::Setup, "state root", root + " (--root) must be a directory of uid " + std::to_string(::geteuid()) +
                                                         " that no one else may write, not a symlink",
                     EPERM);
+    // And every directory above it, as the kernel resolves them: the root is named by its path
+    // in every later step, and whoever may rename a directory on the way (its owner, or anyone
+    // where its parent is writable and not sticky) could swap in one of their own between two
+    // steps (an attack run had `delete` run a poststop hook of theirs as root, exchanging the
+    // parent it owned). The path found is the one used from then on.
+    std::string existing = root, rest;  // what exists, and the missing part ("/a/b")
+    while (::lstat(existing.c_str(), &st) != 0) {
+        if (errno != ENOENT) throw Error(ErrorKind::Setup, "stat state root", existing, errno);
+        const size_t cut = existing.rfind('/');
+        rest = existing.substr(cut) + rest;
+        existing = cut == 0 ? "/" : existing.substr(0, cut);
+    }
+    char real[PATH_MAX];
+    if (!::realpath(existing.c_str(), real)) throw Error(ErrorKind::Setup, "resolve state root", existing, errno);
+    const std::string resolved = real;
+    for (std::string dir = resolved;;) {
+        if (::stat(dir.c_str(), &st) < 0) throw Error(ErrorKind::Setup, "stat state root", dir, errno);
+        const bool owner_ok = st.st_uid == 0 || st.st_uid == ::geteuid();
+        const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX);
+        if (!S_ISDIR(st.st_mode) || !owner_ok || others_write) {
+            char mode[8];
+            std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+            throw Error(ErrorKind::Setup, "state root",
+                        root + " (--root): " + dir + " above it must be a directory of root's or uid " + std::to_string(::geteuid()) +
+                            " that no one else may write, or sticky (owner " + std::to_string(st.st_uid) + ", mode " + mode + ")",
+                        EPERM);
+        }
+        if (dir == "/") break;
+        dir.erase(std::max<size_t>(dir.rfind('/'), 1));
+    }
+    return resolved == "/" && !rest.empty() ? rest : resolved + rest;
 }
 
 StateDir::StateDir(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {
     check_id(id_);
-    check_root(root_);
+    root_ = check_root(root_);
     path_ = root_ + "/" + id_;
 }
 
@@ -134,7 +167,8 @@ void StateDir::create() {
         if (::mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) throw Error(ErrorKind::Setup, "create state root", part, errno);
         if (at == std::string::npos) break;
     }
-    check_root(root_);  // as made, or as it was: the root checked again before it is used
+    // As made, or as it was: the root checked again before it is used.
+    if (check_root(root_) != root_) throw Error(ErrorKind::Setup, "state root", root_ + " (--root) changed while it was made", EAGAIN);
     if (::mkdir(path_.c_str(), 0700) < 0) {
         if (errno == EEXIST) throw Error::usage("container with id exists: " + id_);
         throw Error(ErrorKind::Setup, "create state directory", path_, errno);

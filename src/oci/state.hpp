@@ -29,8 +29,10 @@ const char* status_name(Status);
 void check_id(const std::string& id);
 
 // The state root (--root) must be a directory of this user's that no one else may write (not
-// a symlink); a missing one is fine (create() makes it). Throws caisson::Error otherwise.
-void check_root(const std::string& root);
+// a symlink), below directories of root's or this user's that no one else may write (or
+// sticky); a missing one is fine (create() makes it). Returns the path to use from then on:
+// the one the kernel resolves now, without symlinks. Throws caisson::Error otherwise.
+std::string check_root(const std::string& root);
 
 struct ContainerState {
     std::string id, bundle, rootfs, created, owner;

@@ -53,6 +53,34 @@ TEST(OciBadInput, AStateRootOthersMayWriteOrASymlinkIsRefused) {
     EXPECT_TRUE(exists(victim + "/keep.conf")) << "delete followed a symlink in a container's place";
 }
 
+// The directories above the root too: their owner (or anyone, where one is writable and not
+// sticky) could exchange a directory on the way between two steps of a command, and an attack
+// run had root's `delete` run a poststop hook from a state.json of theirs so. Refused, whatever
+// the command, before anything is made there; a root below root's or its own directories, or
+// below a sticky one, is taken.
+TEST(OciBadInput, AStateRootBelowADirectoryOthersMayRenameIsRefused) {
+    TempDir theirs(kUnprivilegedUid), open;
+    ASSERT_EQ(::chmod(theirs.path().c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(open.path().c_str(), 0777), 0);
+    for (const std::string& above : {theirs.path(), open.path()}) {
+        const std::string root = above + "/state";
+        for (std::vector<std::string> cmd : {std::vector<std::string>{"list"}, {"delete", "--force", "x"}, {"state", "x"}, {"kill", "x"}}) {
+            std::vector<std::string> args{"--root", root};
+            args.insert(args.end(), cmd.begin(), cmd.end());
+            RunResult r = run_oci(args);
+            EXPECT_NE(r.status, 0) << above << " " << cmd[0];
+            EXPECT_NE(r.err.find(above + " above it must be a directory of root's or uid 0"), std::string::npos) << r.err;
+        }
+        Bundle b;
+        RunResult c = run_oci({"--root", root, "create", "--bundle", b.path(), "x"});
+        EXPECT_NE(c.status, 0);
+        EXPECT_FALSE(exists(root)) << "nothing made there";
+    }
+    ASSERT_EQ(::chmod(open.path().c_str(), 01777), 0);
+    RunResult sticky = run_oci({"--root", open.path() + "/state", "list"});
+    EXPECT_EQ(sticky.status, 0) << sticky.err;
+}
+
 TEST(OciBadInput, ABundleWithoutConfigJson) {
     Bundle b;
     b.save();
