@@ -1,7 +1,9 @@
 // Listen mode's connections per second (issue 9): `caisson listen` serving /bin/true to
 // clients on loopback, side by side with an inetd-style loop of our own that accepts and
-// forks /bin/true with the socket as stdio and no sandbox. A connection counts once the
-// client has read the server's end of it. Medians of rounds.
+// forks /bin/true with the socket as stdio and no sandbox, and the same loop exec'ing util-linux's
+// unshare with the eight namespaces a sandbox has (the kernel's floor of a fresh sandbox per
+// connection). A connection counts once the client has read the server's end of it. Medians of
+// rounds.
 //   listen_rate CAISSON [CONNECTIONS] [CLIENTS] [ROUNDS]
 #include "loopback.hpp"
 
@@ -20,6 +22,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -51,8 +54,9 @@ double rate(int port, int total, int clients, int& failed) {
     return total / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// The baseline: accept, fork, exec /bin/true on the socket; reaped as they end.
-void plain_server(int sock, std::atomic<bool>& stop) {
+// The baseline: accept, fork, exec `argv` (/bin/true) on the socket; reaped as they end.
+void plain_server(int sock, std::atomic<bool>& stop, std::vector<const char*> argv) {
+    argv.push_back(nullptr);
     while (!stop) {
         int c = ::accept4(sock, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) continue;
@@ -60,7 +64,7 @@ void plain_server(int sock, std::atomic<bool>& stop) {
         if (pid == 0) {
             ::dup2(c, 0);
             ::dup2(c, 1);
-            ::execl("/bin/true", "true", nullptr);
+            ::execv(argv[0], const_cast<char* const*>(argv.data()));
             ::_exit(127);
         }
         ::close(c);
@@ -165,9 +169,14 @@ int main(int argc, char** argv) {
     int plain_port = 0;
     int plain_sock = listen_any(plain_port);
     std::atomic<bool> stop{false};
-    std::thread plain(plain_server, plain_sock, std::ref(stop));
+    std::thread plain(plain_server, plain_sock, std::ref(stop), std::vector<const char*>{"/bin/true"});
+    int floor_port = 0;
+    int floor_sock = listen_any(floor_port);
+    std::thread floor(plain_server, floor_sock, std::ref(stop),
+                      std::vector<const char*>{"/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount", "--uts",
+                                               "--ipc", "--net", "--cgroup", "--time", "--mount-proc", "/bin/true"});
 
-    std::vector<double> c, k, p;
+    std::vector<double> c, k, p, u;
     int failed = 0;
     // The pool says it is listening once every sandbox is built. It refills once its
     // callers pause, at idle priority: it is given the time to, away from the other rounds.
@@ -176,18 +185,22 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::seconds(2 + total / 25));
         c.push_back(rate(caisson_port, total, clients, failed));
         p.push_back(rate(plain_port, total, clients, failed));
+        u.push_back(rate(floor_port, total, clients, failed));
     }
     stop = true;
-    ::shutdown(plain_sock, SHUT_RDWR);
-    int wake = caisson::test::connect_loopback(plain_port);
-    if (wake >= 0) ::close(wake);
-    plain.join();
-    ::close(plain_sock);
+    for (auto [sock, port, thread] : {std::tuple{plain_sock, plain_port, &plain}, std::tuple{floor_sock, floor_port, &floor}}) {
+        ::shutdown(sock, SHUT_RDWR);
+        int wake = caisson::test::connect_loopback(port);
+        if (wake >= 0) ::close(wake);
+        thread->join();
+        ::close(sock);
+    }
     stop_all();
     ::rmdir(pool_dir);
 
     std::printf("listen mode, %d connections from %d clients, medians of %d rounds   conn/s   x plain\n", total, clients, rounds);
     std::printf("plain accept+fork+exec /bin/true, no sandbox          %10.1f   %7.2f\n", median(p), 1.0);
+    std::printf("the same loop exec'ing unshare (8 namespaces) /bin/true   %10.1f   %7.2f\n", median(u), median(u) / median(p));
     std::printf("caisson listen -- /bin/true                           %10.1f   %7.2f\n", median(c), median(c) / median(p));
     std::printf("caisson listen --pool (a pool of %4d) -- /bin/true    %10.1f   %7.2f\n", total, median(k), median(k) / median(p));
     std::printf("failed connections: %d\n", failed);

@@ -380,8 +380,10 @@ int main(int argc, char** argv) {
     // idmapped mount, the container's init) while the host's root is theirs, and the kernel
     // gives that uid CAP_SYS_PTRACE there, capabilities or none: a container of the host's
     // uid 0 in the host's pid namespace reached the host's files through /proc/PID/root.
-    // As root only: an ordinary user's containers are in namespaces of that user's, whose own
-    // processes could ptrace them anyway, and a process of that user that is not dumpable has
+    // As root only: an ordinary user's runtime and its helpers hold nothing that user's other
+    // processes on the host may not have (and those could trace them anyway), while a
+    // container's processes, in a user namespace below, may not trace them (the kernel asks for
+    // CAP_SYS_PTRACE in the traced one's); and a process of that user that is not dumpable has
     // its /proc/PID files owned by root, so the runtime could not write its init's id maps.
     if (::geteuid() == 0 && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
         std::fprintf(stderr, "caisson-oci: prctl PR_SET_DUMPABLE: %s\n", std::strerror(errno));

@@ -228,17 +228,15 @@ pid_t create_container(const CreateOptions& o) {
                                    " belongs to another user namespace, below the container's: its owner's uid would hold "
                                    "every capability over it; join that user namespace instead");
     }
-    // An ordinary user's runtime writes a new user namespace's maps through the init's
-    // /proc/PID files, which needs the init dumpable until then (run/container.hpp): in a
-    // joined pid namespace, any process there of the same host uid (every container of that
-    // user's) could open its /proc/PID/root, the host's root still, in that moment.
+    // An ordinary user's runtime has the capabilities setns asks for only inside a user
+    // namespace of its own: it joins others from one it joins first (run/container.cpp), and
+    // a new one is made with the init, too late.
     if (::geteuid() != 0 && userns)
         for (const auto& n : l.namespaces)
-            if (n.type == "pid" && !n.path.empty())
-                throw Error::usage("config.json: linux.namespaces: an ordinary user's runtime joins no pid namespace (" + n.path +
-                                   ") with a new user namespace: its init must be open to its own uid until its id maps "
-                                   "are written, and that namespace's processes could reach the host's files through it; "
-                                   "join that container's user namespace too, or give this one a pid namespace of its own");
+            if (n.type != "user" && !n.path.empty())
+                throw Error::usage("config.json: linux.namespaces: an ordinary user's runtime joins the " + n.type + " namespace " +
+                                   n.path + " only from the user namespace it belongs to: join that one too (the kernel asks "
+                                   "for CAP_SYS_ADMIN where the runtime is, which it has only there)");
     // A pid namespace joined by path (another container's): the init is in it from its clone,
     // still the runtime's (every capability, the host's root) until its pivot and its last
     // steps. A container's process that holds or could gain CAP_SYS_PTRACE in the runtime's

@@ -6,6 +6,7 @@
 #include "mech/apparmor.hpp"
 #include "mech/fd_passing.hpp"
 #include "mech/fds.hpp"
+#include "mech/idmap.hpp"
 #include "mech/landlock.hpp"
 #include "mech/seccomp.hpp"
 #include "oci/annotations.hpp"
@@ -111,9 +112,10 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
     st.gid = p.user.gid;
     st.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
     // An ordinary user's runtime wrote the container's gid map with setgroups denied (the
-    // kernel's rule): its processes keep the groups they were made with, as runc's rootless
-    // containers do, and a config cannot give them others.
-    if (::geteuid() != 0) {
+    // kernel's rule), and a runtime in a user namespace that denies it (`unshare -r`'s) makes
+    // namespaces that deny it too: the processes keep the groups they were made with, as
+    // runc's rootless containers do, and a config cannot give them others.
+    if (::geteuid() != 0 || !mech::own_setgroups_allowed()) {
         if (!st.groups.empty())
             throw Error::usage("config.json: process.user.additionalGids: an ordinary user's runtime cannot set supplementary "
                                "groups (setgroups is denied in the container's user namespace)");

@@ -157,14 +157,17 @@ struct Join {
 // The namespaces to join, opened in the runtime, the user namespace last: joined first, it
 // would leave the helper without the rights to join those the host's user namespace owns;
 // joined last, the container's new namespaces (made by clone) are owned by it, as they must be.
-std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& paths) {
+std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& paths, bool user_first) {
     std::vector<Join> joins;
     for (const auto& [flag, path] : paths) {
         kernel::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) throw Error(ErrorKind::Usage, "open namespace", path, errno);
         joins.push_back({flag, path, std::move(fd)});
     }
-    std::stable_partition(joins.begin(), joins.end(), [](const Join& j) { return j.flag != CLONE_NEWUSER; });
+    // Root joins the user namespace last: the others may belong to its own, where it has the
+    // capabilities setns needs and would lose them inside. An ordinary user has them only in
+    // a user namespace of its own, so joins it first, and the others that belong to it after.
+    std::stable_partition(joins.begin(), joins.end(), [&](const Join& j) { return (j.flag == CLONE_NEWUSER) == user_first; });
     return joins;
 }
 
@@ -181,6 +184,15 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
     // its descriptors. The init it clones inherits both. (An ordinary user's runtime: its
     // processes could trace it anyway, and the init's maps are written through /proc/PID.)
     if (plan.runtime_is_root && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
+    // An ordinary user's runtime cannot write the /proc/PID files of an init that is not
+    // dumpable (a joined user namespace makes it so below, before the clone): the helper sets
+    // its own score, which the init inherits.
+    if (!plan.runtime_is_root && plan.oom_score_adj) {
+        const std::string score = std::to_string(*plan.oom_score_adj);
+        kernel::Fd adj(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+        if (!adj || ::write(adj.get(), score.data(), score.size()) != static_cast<ssize_t>(score.size()))
+            f.set("write", "/proc/self/oom_score_adj (process.oomScoreAdj)"), fail();
+    }
     // The offsets file of this process, opened before a joined mount namespace changes /proc.
     kernel::Fd offsets;
     if (plan.new_timens && !plan.timens_offsets.empty()) {
@@ -258,7 +270,7 @@ pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const st
             barrier_init(plan, hooks, child_end.get());
         }
     } else {
-        std::vector<Join> joins = open_joins(plan.join_namespaces);
+        std::vector<Join> joins = open_joins(plan.join_namespaces, !plan.runtime_is_root);
         pid_t helper = ::fork();
         if (helper < 0) throw Error(ErrorKind::Setup, "fork", "clone helper", errno);
         if (helper == 0) {
@@ -296,7 +308,8 @@ pid_t spawn_container(ContainerPlan& plan, const ContainerHooks& hooks, const st
     // rootless containers): its processes keep the groups they were made with.
     if (plan.new_userns) mech::write_id_maps(pid, plan.uid_map, plan.gid_map, !plan.runtime_is_root);
     if (join_cgroups) join_cgroups(pid, !cloned.into_cgroup);
-    if (plan.oom_score_adj) mech::write_proc_file(pid, "oom_score_adj", std::to_string(*plan.oom_score_adj));
+    if (plan.oom_score_adj && (plan.runtime_is_root || plan.join_namespaces.empty()))
+        mech::write_proc_file(pid, "oom_score_adj", std::to_string(*plan.oom_score_adj));
     Message go{};
     go.type = MsgType::Go;
     if (!send_message(parent_end.get(), go)) throw Error(ErrorKind::Setup, "start container init", "setup channel", errno);

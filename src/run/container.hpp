@@ -32,6 +32,8 @@ struct ContainerPlan {
     // from their first step, before they are in any namespace of the container's. An ordinary
     // user's runtime writes the init's id maps through its /proc/PID files, which the kernel
     // gives to root while the init is not dumpable: that init becomes so once it has them.
+    // Meanwhile only that user's own processes outside any user namespace may trace it: one
+    // in another container's needs CAP_SYS_PTRACE in the init's new namespace.
     bool runtime_is_root = true;
     bool new_cgroupns = false; // made by the init once the runtime has moved it into its cgroups
     // Existing namespaces (CLONE_NEW* flag, path), joined by a helper that then clones the
