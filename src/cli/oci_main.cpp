@@ -395,6 +395,9 @@ int main(int argc, char** argv) {
     const unsigned caller_fds_end = callers_fds_end();
     Log log;
     std::string root = oci::kDefaultRoot;
+    // An ordinary user's default is in its own runtime directory, as runc's is: /run is root's.
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); ::geteuid() != 0 && xdg && xdg[0] == '/')
+        root = std::string(xdg) + "/caisson-oci";
     bool systemd_cgroup = false;
     size_t i = 1;
     try {

@@ -578,7 +578,7 @@ Outcome Sandbox::launch(const std::function<std::optional<PreparedProgram>()>* n
     if (cgroup) {
         try {
             (void)cgroup->collect_stale_siblings();
-        } catch (const Error&) {
+        } catch (const std::exception&) {
         }
     }
 
