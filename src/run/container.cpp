@@ -58,7 +58,11 @@ namespace {
     // 2. Wait until the runtime has written the id maps and joined the cgroups.
     Message go{};
     if (recv_message(channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
+    // An ordinary user's init in a user namespace of its own stays dumpable for that user's
+    // createRuntime hooks (they open its /proc/PID/ns files); nobody else may trace it (a
+    // process in another namespace needs CAP_SYS_PTRACE in this one). Not dumpable after.
+    const bool dumpable_for_hooks = !plan.runtime_is_root && plan.new_userns && hooks.runtime_created;
+    if (!dumpable_for_hooks && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) f.set("unshare", "cgroup namespace"), fail();
     // 3. Root inside for the setup, where the maps have a root; the process's own ids come last.
     if (plan.new_userns || plan.joined_userns) {
@@ -66,7 +70,7 @@ namespace {
         if (kernel::set_res_gid(0, 0, 0) < 0) f.set("setresgid", "root in the container's user namespace"), fail();
         if (kernel::set_res_uid(0, 0, 0) < 0) f.set("setresuid", "root in the container's user namespace"), fail();
         // A change of ids sets dumpability back to fs.suid_dumpable: not dumpable, again.
-        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
+        if (!dumpable_for_hooks && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     }
     // A session of its own: no controlling terminal of the caller's (CVE-2017-5226).
     if (::setsid() < 0) f.set("setsid", "container init"), fail();
@@ -78,6 +82,7 @@ namespace {
         m.type = MsgType::Hooks;
         if (!send_message(channel, m) || recv_message(channel, go) <= 0 || go.type != MsgType::Go) ::_exit(1);
     }
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     // 5. Kernel parameters, through the host's /proc/sys of these namespaces.
     if (!mech::write_sysctls(plan.sysctls, f)) fail();
     // 6. The root, with the face's hook between the mounts and pivot_root.

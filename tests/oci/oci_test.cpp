@@ -1001,8 +1001,17 @@ TEST(OciLifecycle, AnOrdinaryUserRunsAContainerOfItsOwn) {
         args.insert(args.begin(), {"--root", state.path()});
         return run_oci(args, user);
     };
+    // A createRuntime hook of that user's (pasta and slirp4netns are run so) opens the init's
+    // namespaces through /proc/PID: the init is still dumpable for it then.
+    const std::string saw = spec.path() + "/hook-saw";
+    b.config["hooks"]["createRuntime"] = {
+        {{"path", "/bin/sh"},
+         {"args", {"sh", "-c", "pid=$(tr -d ' \n' | sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); readlink /proc/$pid/ns/net > " + saw}}}};
+    b.save();
     RunResult r = oci({"run", "--bundle", b.path(), "mine"});
     ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(read_file(saw), r.probe["ns"]["net"].get<std::string>() + "\n") << "the hook reached the init's namespaces";
+    b.config.erase("hooks");
     EXPECT_EQ(r.probe["uid"], 0);
     EXPECT_EQ(r.probe["uid_map"], "         0       " + std::to_string(kUnprivilegedUid) + "          1\n") << r.probe["uid_map"];
     EXPECT_EQ(r.probe["setgroups"], "deny\n");
