@@ -203,8 +203,9 @@ void delete_container(const std::string& root, const std::string& id, bool force
 std::string list_containers(const std::string& root, const std::string& format, bool quiet) {
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::string> ids;
-    const std::string checked = check_root(root);
-    if (DIR* d = ::opendir(checked.c_str())) {
+    bool present = false;
+    const std::string checked = check_root(root, &present);
+    if (DIR* d = present ? ::opendir(checked.c_str()) : nullptr) {
         while (dirent* e = ::readdir(d))
             if (e->d_name[0] != '.') ids.push_back(e->d_name);
         ::closedir(d);

@@ -117,8 +117,9 @@ ProcessPlan plan_process(const Process& p, const Spec* spec, const std::string& 
     // runc's rootless containers do, and a config cannot give them others.
     if (::geteuid() != 0 || !mech::own_setgroups_allowed()) {
         if (!st.groups.empty())
-            throw Error::usage("config.json: process.user.additionalGids: an ordinary user's runtime cannot set supplementary "
-                               "groups (setgroups is denied in the container's user namespace)");
+            throw Error::usage("config.json: process.user.additionalGids: setgroups is denied in the container's user namespace "
+                               "(the runtime is an ordinary user's, or in a user namespace that denies it): no supplementary "
+                               "groups can be set");
         st.keep_groups = true;
     }
     st.chown_stdio = true;

@@ -100,22 +100,53 @@ nlohmann::json state_json(const ContainerState& s, Status status) {
     return j;
 }
 
-std::string check_root(const std::string& given) {
-    // "/run/x/" would have lstat follow a symlink at x.
-    std::string root = given;
-    while (root.size() > 1 && root.back() == '/') root.pop_back();
-    if (root.empty() || root[0] != '/') throw Error::usage("--root: an absolute path: " + given);
+namespace {
+
+// An absolute path of directory names: "." and empty names are dropped, ".." is refused (it
+// would be resolved against a name that may not exist yet), and "/" names no root of its own.
+std::string lexical_root(const std::string& given) {
+    if (given.empty() || given[0] != '/') throw Error::usage("--root must be an absolute path: '" + given + "'");
+    std::string out;
+    for (size_t at = 1; at <= given.size();) {
+        size_t end = given.find('/', at);
+        if (end == std::string::npos) end = given.size();
+        const std::string part = given.substr(at, end - at);
+        if (part == "..") throw Error::usage("--root " + given + ": '..' is not taken; name the directory itself");
+        if (!part.empty() && part != ".") out += "/" + part;
+        at = end + 1;
+    }
+    if (out.empty()) throw Error::usage("--root " + given + ": / is the host's own; name a directory for the state alone");
+    return out;
+}
+
+// The root itself: a directory of this user's that no one else may write, not a symlink.
+void check_leaf(const std::string& root, const std::string& path) {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) < 0) throw Error(ErrorKind::Setup, "stat state root", path, errno);
+    char why[96] = "";
+    if (S_ISLNK(st.st_mode)) std::snprintf(why, sizeof(why), "it is a symlink");
+    else if (!S_ISDIR(st.st_mode)) std::snprintf(why, sizeof(why), "it is not a directory");
+    else if (st.st_uid != ::geteuid()) std::snprintf(why, sizeof(why), "it belongs to uid %u", static_cast<unsigned>(st.st_uid));
+    else if (st.st_mode & 022) std::snprintf(why, sizeof(why), "its mode %04o lets others write", st.st_mode & 07777);
+    if (why[0])
+        throw Error(ErrorKind::Setup, "state root",
+                    root + " (--root) must be a directory of uid " + std::to_string(::geteuid()) +
+                        " that no one else may write, not a symlink: " + (path == root ? "" : path + ": ") + why,
+                    EPERM);
+}
+
+}  // namespace
+
+std::string check_root(const std::string& given, bool* present) {
+    const std::string root = lexical_root(given);
     // What is in the root decides whom a later command signals, which hooks `delete` runs as
     // this user, which cgroups it removes and which directory it empties: a root another user
     // could write (or a symlink to one) would let that user choose. A missing root is made by
-    // create(), as this user's alone.
+    // create(), as this user's alone, and is used by no other command.
     struct stat st{};
     const bool exists = ::lstat(root.c_str(), &st) == 0;
     if (!exists && errno != ENOENT) throw Error(ErrorKind::Setup, "stat state root", root, errno);
-    if (exists && (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022)))
-        throw Error(ErrorKind::Setup, "state root", root + " (--root) must be a directory of uid " + std::to_string(::geteuid()) +
-                                                        " that no one else may write, not a symlink",
-                    EPERM);
+    if (exists) check_leaf(root, root);
     // And every directory above it, as the kernel resolves them: the root is named by its path
     // in every later step, and whoever may rename a directory on the way (its owner, or anyone
     // where its parent is writable and not sticky) could swap in one of their own between two
@@ -131,7 +162,17 @@ std::string check_root(const std::string& given) {
     char real[PATH_MAX];
     if (!::realpath(existing.c_str(), real)) throw Error(ErrorKind::Setup, "resolve state root", existing, errno);
     const std::string resolved = real;
+    if (exists) {
+        // What it resolves to now, which a link above it decides: the same rule (a review
+        // flipped such a link between the two looks).
+        if (resolved == "/") throw Error::usage("--root " + given + ": leads to /, the host's own; name a directory for the state alone");
+        check_leaf(root, resolved);
+    }
     for (std::string dir = resolved;;) {
+        if (exists && dir == resolved) {
+            dir.erase(std::max<size_t>(dir.rfind('/'), 1));
+            continue;
+        }
         if (::stat(dir.c_str(), &st) < 0) throw Error(ErrorKind::Setup, "stat state root", dir, errno);
         const bool owner_ok = st.st_uid == 0 || st.st_uid == ::geteuid();
         const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX);
@@ -146,16 +187,19 @@ std::string check_root(const std::string& given) {
         if (dir == "/") break;
         dir.erase(std::max<size_t>(dir.rfind('/'), 1));
     }
-    return resolved == "/" && !rest.empty() ? rest : resolved + rest;
+    if (present) *present = exists;
+    return resolved == "/" ? rest : resolved + rest;
 }
 
 StateDir::StateDir(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {
     check_id(id_);
-    root_ = check_root(root_);
+    root_ = check_root(root_, &present_);
     path_ = root_ + "/" + id_;
 }
 
 bool StateDir::exists() const {
+    // A root that was missing when checked holds nothing of ours, whatever is there now.
+    if (!present_) return false;
     struct stat st{};
     return ::lstat((path_ + "/state.json").c_str(), &st) == 0;
 }
@@ -168,7 +212,10 @@ void StateDir::create() {
         if (at == std::string::npos) break;
     }
     // As made, or as it was: the root checked again before it is used.
-    if (check_root(root_) != root_) throw Error(ErrorKind::Setup, "state root", root_ + " (--root) changed while it was made", EAGAIN);
+    bool made = false;
+    if (const std::string now = check_root(root_, &made); now != root_ || !made)
+        throw Error(ErrorKind::Setup, "state root", root_ + " (--root) resolves to " + now + " since it was made", EAGAIN);
+    present_ = true;
     if (::mkdir(path_.c_str(), 0700) < 0) {
         if (errno == EEXIST) throw Error::usage("container with id exists: " + id_);
         throw Error(ErrorKind::Setup, "create state directory", path_, errno);
@@ -177,16 +224,23 @@ void StateDir::create() {
 }
 
 void StateDir::lock() {
+    if (!present_) throw Error::usage("container " + id_ + " does not exist");
     lock_.reset(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!lock_) {
         if (errno == ENOENT) throw Error::usage("container " + id_ + " does not exist");
         throw Error(ErrorKind::Setup, "open state directory", path_, errno);
     }
+    // Made by this user alone (create's mkdir, mode 0700), whoever else could reach the root.
+    struct stat st{};
+    if (::fstat(lock_.get(), &st) < 0) throw Error(ErrorKind::Setup, "stat state directory", path_, errno);
+    if (st.st_uid != ::geteuid() || (st.st_mode & 022))
+        throw Error(ErrorKind::Setup, "state directory", path_ + " is not this user's alone (owner " + std::to_string(st.st_uid) + ")", EPERM);
     while (::flock(lock_.get(), LOCK_EX) < 0)
         if (errno != EINTR) throw Error(ErrorKind::Setup, "lock state directory", path_, errno);
 }
 
 ContainerState StateDir::load() const {
+    if (!present_) throw Error::usage("container " + id_ + " does not exist");
     std::ifstream in(path_ + "/state.json");
     if (!in) throw Error::usage("container " + id_ + " does not exist");
     nlohmann::json j;
@@ -230,6 +284,7 @@ void StateDir::save(const ContainerState& s) const {
 }
 
 void StateDir::remove() const {
+    if (!present_) return;
     // The directory itself, never what a symlink in its place leads to.
     int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) return;

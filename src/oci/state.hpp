@@ -30,9 +30,10 @@ void check_id(const std::string& id);
 
 // The state root (--root) must be a directory of this user's that no one else may write (not
 // a symlink), below directories of root's or this user's that no one else may write (or
-// sticky); a missing one is fine (create() makes it). Returns the path to use from then on:
-// the one the kernel resolves now, without symlinks. Throws caisson::Error otherwise.
-std::string check_root(const std::string& root);
+// sticky); a missing one is fine (create() makes it, and no other command uses it: `present`
+// says whether it exists). Returns the path to use from then on: the one the kernel resolves
+// now, without symlinks. Throws caisson::Error otherwise.
+std::string check_root(const std::string& root, bool* present = nullptr);
 
 struct ContainerState {
     std::string id, bundle, rootfs, created, owner;
@@ -68,6 +69,7 @@ public:
 
 private:
     std::string root_, id_, path_;
+    bool present_ = false;  // the root existed when checked (or create() made it)
     kernel::Fd lock_;
 };
 

@@ -43,7 +43,8 @@ namespace {
 
     // 0. Until it execs the container's program the init is this binary: non-dumpable from
     // its first step, so its /proc/1/exe, descriptors and memory are closed to the
-    // container's processes (CVE-2019-5736). An ordinary user's, from its maps on (step 2).
+    // container's processes (CVE-2019-5736). An ordinary user's, once its maps are written
+    // (step 2), or, with createRuntime hooks, once they have run (step 4).
     if (plan.runtime_is_root && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) ::_exit(1);
     std::vector<int> keep = plan.keep_fds;
     keep.push_back(channel);
@@ -186,8 +187,8 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
     auto fail = [&] { report_failure(channel, f, 1); };
     // Not dumpable, and holding nothing of the runtime's, before it is in any namespace of
     // the container's: a process there could otherwise trace it (it is host root) or use
-    // its descriptors. The init it clones inherits both. (An ordinary user's runtime: its
-    // processes could trace it anyway, and the init's maps are written through /proc/PID.)
+    // its descriptors. The init it clones inherits both. (An ordinary user's: below, before
+    // it joins a namespace; its own processes could trace it anyway.)
     if (plan.runtime_is_root && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) f.set("prctl", "PR_SET_DUMPABLE"), fail();
     // An ordinary user's runtime cannot write the /proc/PID files of an init that is not
     // dumpable (a joined user namespace makes it so below, before the clone): the helper sets
@@ -195,8 +196,10 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
     if (!plan.runtime_is_root && plan.oom_score_adj) {
         const std::string score = std::to_string(*plan.oom_score_adj);
         kernel::Fd adj(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
-        if (!adj || ::write(adj.get(), score.data(), score.size()) != static_cast<ssize_t>(score.size()))
-            f.set("write", "/proc/self/oom_score_adj (process.oomScoreAdj)"), fail();
+        if (!adj) f.set("open", "/proc/self/oom_score_adj (process.oomScoreAdj)"), fail();
+        const ssize_t n = ::write(adj.get(), score.data(), score.size());
+        if (n != static_cast<ssize_t>(score.size()))
+            f.set("write", "/proc/self/oom_score_adj (process.oomScoreAdj)", n < 0 ? errno : EIO), fail();
     }
     // The offsets file of this process, opened before a joined mount namespace changes /proc.
     kernel::Fd offsets;
@@ -210,6 +213,11 @@ std::vector<Join> open_joins(const std::vector<std::pair<int, std::string>>& pat
     for (const auto& j : joins) keep.push_back(j.fd.get());
     std::sort(keep.begin(), keep.end());
     if (!mech::close_fds_except(keep, {}, f)) fail();
+    // An ordinary user's helper joining a user namespace of that user's: not dumpable before
+    // it is in it (the joined namespace's root holds CAP_SYS_PTRACE there, and this process
+    // still has the host's root directory), after the two /proc/self files above.
+    if (!plan.runtime_is_root && plan.joined_userns && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        f.set("prctl", "PR_SET_DUMPABLE"), fail();
     // No supplementary group of the host's root goes into a user namespace it joins.
     if (plan.joined_userns && ::geteuid() == 0 && kernel::set_groups(0, nullptr) < 0) f.set("setgroups", "container init"), fail();
     for (const auto& j : joins) {

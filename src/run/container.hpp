@@ -37,7 +37,8 @@ struct ContainerPlan {
     bool runtime_is_root = true;
     bool new_cgroupns = false; // made by the init once the runtime has moved it into its cgroups
     // Existing namespaces (CLONE_NEW* flag, path), joined by a helper that then clones the
-    // init (the runtime never enters them); the user namespace last. A joined mount
+    // init (the runtime never enters them); the user namespace last as root, first as an
+    // ordinary user (whose capabilities are there only). A joined mount
     // namespace is where the init builds the root, as runc does.
     std::vector<std::pair<int, std::string>> join_namespaces;
     bool joined_userns = false;  // one of them: the init sets its ids to root inside, as with new_userns

@@ -79,6 +79,19 @@ TEST(OciBadInput, AStateRootBelowADirectoryOthersMayRenameIsRefused) {
     ASSERT_EQ(::chmod(open.path().c_str(), 01777), 0);
     RunResult sticky = run_oci({"--root", open.path() + "/state", "list"});
     EXPECT_EQ(sticky.status, 0) << sticky.err;
+    // There, another user may make the root's name first: theirs is never taken.
+    const std::string planted = open.path() + "/planted";
+    ASSERT_EQ(::mkdir(planted.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(planted.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    RunResult theirs_root = run_oci({"--root", planted, "state", "x"});
+    EXPECT_NE(theirs_root.status, 0);
+    EXPECT_NE(theirs_root.err.find("it belongs to uid " + std::to_string(kUnprivilegedUid)), std::string::npos) << theirs_root.err;
+    // Nor is a path with "..", nor / itself.
+    for (const std::string& bad : {open.path() + "/a/../state", std::string("/")}) {
+        RunResult r = run_oci({"--root", bad, "list"});
+        EXPECT_NE(r.status, 0) << bad;
+        EXPECT_NE(r.err.find("--root"), std::string::npos) << r.err;
+    }
 }
 
 TEST(OciBadInput, ABundleWithoutConfigJson) {

@@ -1020,7 +1020,7 @@ TEST(OciLifecycle, AnOrdinaryUserRunsAContainerOfItsOwn) {
     b.save();
     RunResult groups = oci({"run", "--bundle", b.path(), "groups"});
     EXPECT_NE(groups.status, 0);
-    EXPECT_NE(groups.err.find("additionalGids: an ordinary user's runtime cannot set supplementary groups"), std::string::npos)
+    EXPECT_NE(groups.err.find("additionalGids: setgroups is denied in the container's user namespace"), std::string::npos)
         << groups.err;
     // It joins other namespaces only through their user namespace (setns needs capabilities
     // where the runtime is): with a new one, refused, saying what works.
