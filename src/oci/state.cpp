@@ -159,6 +159,18 @@ std::string check_root(const std::string& given, bool* present) {
         rest = existing.substr(cut) + rest;
         existing = cut == 0 ? "/" : existing.substr(0, cut);
     }
+    // The way as named, too: a link on it belongs to root or this user, or another user would
+    // choose which directory of root's the commands use (a review pointed one at /etc).
+    for (size_t at = existing.find('/', 1); at != std::string::npos || existing != "/";) {
+        const std::string prefix = at == std::string::npos ? existing : existing.substr(0, at);
+        if (::lstat(prefix.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != ::geteuid())
+            throw Error(ErrorKind::Setup, "state root",
+                        root + " (--root) leads through " + prefix + ", a link of uid " + std::to_string(st.st_uid) +
+                            "'s: name the directory itself",
+                        EPERM);
+        if (at == std::string::npos) break;
+        at = existing.find('/', at + 1);
+    }
     char real[PATH_MAX];
     if (!::realpath(existing.c_str(), real)) throw Error(ErrorKind::Setup, "resolve state root", existing, errno);
     const std::string resolved = real;

@@ -86,6 +86,16 @@ TEST(OciBadInput, AStateRootBelowADirectoryOthersMayRenameIsRefused) {
     RunResult theirs_root = run_oci({"--root", planted, "state", "x"});
     EXPECT_NE(theirs_root.status, 0);
     EXPECT_NE(theirs_root.err.find("it belongs to uid " + std::to_string(kUnprivilegedUid)), std::string::npos) << theirs_root.err;
+    // Nor one reached through another user's link, which would choose the directory of root's
+    // the commands use.
+    TempDir mine;
+    const std::string link = open.path() + "/link";
+    ASSERT_EQ(::symlink(mine.path().c_str(), link.c_str()), 0);
+    ASSERT_EQ(::lchown(link.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    RunResult through = run_oci({"--root", link + "/state", "list"});
+    EXPECT_NE(through.status, 0);
+    EXPECT_NE(through.err.find("leads through " + link + ", a link of uid " + std::to_string(kUnprivilegedUid)), std::string::npos)
+        << through.err;
     // Nor is a path with "..", nor / itself.
     for (const std::string& bad : {open.path() + "/a/../state", std::string("/")}) {
         RunResult r = run_oci({"--root", bad, "list"});
