@@ -19,7 +19,11 @@ std::vector<std::string> collect_leftovers(const std::string& cgroup_parent, boo
         removed.push_back(path);
     // veth networking's leases, bridges and NAT tables, through its helper.
     if (network && ::access("/run/caisson/net", F_OK) == 0) {
-        auto r = mech::run_companion({mech::net_helper(), "gc"});
+        // As root, a helper of root's alone, as `run --net veth` takes it: one found beside a
+        // copy of caisson in a directory others may write would run as root.
+        const std::string helper = ::geteuid() == 0 ? mech::require_root_owned(mech::net_helper(), "caisson gc: the network helper")
+                                                    : mech::net_helper();
+        auto r = mech::run_companion({helper, "gc"});
         if (r.status != 0) throw Error(ErrorKind::Setup, "caisson-net gc", r.err.substr(0, r.err.find('\n')));
         std::istringstream lines(r.out);
         for (std::string line; std::getline(lines, line);)

@@ -1,6 +1,8 @@
 #include <caisson/error.hpp>
 #include <caisson/output_file.hpp>
 
+#include "mech/trusted_dir.hpp"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -18,40 +20,15 @@ namespace {
 
 // The directory `path` is in, as a descriptor, and its last name. As root, the way there may
 // go through links of root's only: one a sandbox planted (in a --workdir, a writable bind,
-// an earlier run's) would send root's write elsewhere. The way is then opened again without
-// any link (RESOLVE_NO_SYMLINKS on its real path): a link put there since fails the open.
+// an earlier run's) or another user put on the way would send root's write elsewhere. Each
+// name is opened and each link read through its own descriptor (mech/trusted_dir): a review's
+// attack run flipped a link between a look at the path and its use, and root wrote there.
 Fd parent_of(const std::string& path, const std::string& what, std::string& name) {
     const size_t slash = path.find_last_of('/');
     std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     name = slash == std::string::npos ? path : path.substr(slash + 1);
     if (name.empty() || name == "." || name == "..") throw Error::usage(what + ": " + path + " names no file");
-    open_how how{};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = ::geteuid() == 0 ? RESOLVE_NO_SYMLINKS : 0;
-    int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof(how)));
-    if (fd >= 0 || errno != ELOOP) {
-        if (fd < 0) throw Error(ErrorKind::Usage, what + ": open its directory", dir, errno);
-        return Fd(fd);
-    }
-    // Links on the way: each is looked at, from the root down.
-    char real[PATH_MAX];
-    if (!::realpath(dir.c_str(), real)) throw Error(ErrorKind::Usage, what + ": resolve its directory", dir, errno);
-    std::string walked = dir[0] == '/' ? "" : ".";
-    for (size_t at = 0; at <= dir.size();) {
-        size_t end = dir.find('/', at);
-        if (end == std::string::npos) end = dir.size();
-        if (end > at) {
-            walked += "/" + dir.substr(at, end - at);
-            struct stat st{};
-            if (::lstat(walked.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0)
-                throw Error::usage(what + ": " + path + " leads through " + walked + ", a link of uid " + std::to_string(st.st_uid) +
-                                   "'s: as root, caisson writes through links of root's only (give the real path)");
-        }
-        at = end + 1;
-    }
-    fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, real, &how, sizeof(how)));
-    if (fd < 0) throw Error(ErrorKind::Usage, what + ": open its directory", real, errno);
-    return Fd(fd);
+    return mech::open_trusted_dir(dir, mech::link_trust_for_this_user(), what);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "mech/fd_passing.hpp"
 #include "mech/fds.hpp"
 #include "mech/parent_watch.hpp"
+#include "mech/trusted_dir.hpp"
 #include "mech/unix_socket.hpp"
 #include "run/preflight.hpp"
 
@@ -252,8 +253,9 @@ int serve_pool(const Policy& policy, const PoolOptions& o) {
     const size_t slash = o.socket.rfind('/');
     const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : o.socket.substr(0, slash);
     const std::string name = slash == std::string::npos ? o.socket : o.socket.substr(slash + 1);
-    kernel::Fd dir(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) throw Error(ErrorKind::Usage, "open the pool socket's directory", parent, errno);
+    // As root, through links of root's only (mech/trusted_dir): another user's link on the way
+    // would choose where root's socket is made.
+    kernel::Fd dir = mech::open_trusted_dir(parent, mech::link_trust_for_this_user(), "the pool socket's directory");
     sockaddr_un a{};
     kernel::Fd listening = unix_socket("/proc/self/fd/" + std::to_string(dir.get()) + "/" + name, a, "pool socket");
     if (::fcntl(listening.get(), F_SETFL, O_NONBLOCK) < 0) throw Error(ErrorKind::Setup, "fcntl", o.socket, errno);

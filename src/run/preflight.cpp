@@ -1,5 +1,6 @@
 #include "run/preflight.hpp"
 
+#include "mech/trusted_dir.hpp"
 #include "mech/devfs.hpp"
 
 #include "mech/fds.hpp"
@@ -260,9 +261,14 @@ void require_landlock_path(const Policy& p, const std::string& path) {
     if (!fd) throw Error(ErrorKind::Usage, "Landlock path (inside the sandbox)", path, errno);
 }
 
-// The homes are hidden where the root is the host's own (policy/homes).
+// The homes are hidden where the root is the host's own (policy/homes): named "/", or a path
+// that leads there (an attack run gave root `--rootfs` through a link to / and saw /home).
 bool hides_homes(const Policy& p) {
-    return p.namespaces.mount && !p.fs.host_homes && std::filesystem::path(p.fs.rootfs).lexically_normal() == "/";
+    if (!p.namespaces.mount || p.fs.host_homes) return false;
+    if (std::filesystem::path(p.fs.rootfs).lexically_normal() == "/") return true;
+    struct stat root{}, given{};
+    return ::stat("/", &root) == 0 && ::stat(p.fs.rootfs.c_str(), &given) == 0 && root.st_dev == given.st_dev &&
+           root.st_ino == given.st_ino;
 }
 
 // A path with its symlinks followed, "" when it has none (it does not exist).
@@ -300,6 +306,8 @@ void preflight(const Policy& p, bool as_root) {
             throw Error::usage("--share-mount: filesystem options need a mount namespace of the sandbox's own");
     } else {
         require_dir(p.fs.rootfs, "--rootfs");
+        // As root, reached through links of root's only: another user's would choose the root.
+        if (p.fs.rootfs != "/") (void)mech::open_trusted_dir(p.fs.rootfs, mech::link_trust_for_this_user(), "--rootfs");
         for (const auto& m : p.fs.mounts) {
             if (m.kind != MountKind::Bind && m.kind != MountKind::RoBind) continue;
             if (::access(m.source.c_str(), F_OK) < 0)

@@ -58,11 +58,36 @@ TEST(BadInput, AReportThroughAnotherUsersLinkIsRefused) {
         struct stat st{};
         EXPECT_NE(::stat((target + "/r.json").c_str(), &st), 0) << option << ": written through the link";
     }
+    // Nor through root's link to another user's (each link on the way is read and judged, not
+    // only the names the path gives: a review's attack run wrote root's report so).
+    const std::string roots = dir.path() + "/roots";
+    ASSERT_EQ(::symlink(link.c_str(), roots.c_str()), 0);
+    RunResult chained = run_caisson({"run", "--report", roots + "/r.json", "--", "/bin/true"});
+    expect_usage_error(chained, "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
     // Root's own link is followed.
     ASSERT_EQ(::lchown(link.c_str(), 0, 0), 0);
     EXPECT_EQ(run_caisson({"run", "--report", link + "/r.json", "--", "/bin/true"}).status, 0);
     struct stat st{};
     EXPECT_EQ(::stat((target + "/r.json").c_str(), &st), 0);
+    EXPECT_EQ(run_caisson({"run", "--report", roots + "/r2.json", "--", "/bin/true"}).status, 0);
+    EXPECT_EQ(::stat((target + "/r2.json").c_str(), &st), 0);
+}
+
+// --rootfs too: another user's link would choose root's sandbox's root (an attack run gave it
+// one to /, where the homes the default hides stayed visible); root's own link to / is the
+// host's root, and its homes are hidden as when it is named "/".
+TEST(BadInput, ARootfsThroughAnotherUsersLinkIsRefusedAndALinkToRootHidesTheHomes) {
+    TempDir dir;
+    const std::string theirs = dir.path() + "/theirs", roots = dir.path() + "/roots";
+    ASSERT_EQ(::symlink("/", theirs.c_str()), 0);
+    ASSERT_EQ(::lchown(theirs.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    expect_usage_error(run_caisson({"run", "--rootfs", theirs, "--", "/bin/true"}),
+                       "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
+    ASSERT_EQ(::symlink("/", roots.c_str()), 0);
+    RunResult named = run_caisson({"run", "--", "/bin/ls", "-A", "/home"});
+    RunResult linked = run_caisson({"run", "--rootfs", roots, "--", "/bin/ls", "-A", "/home"});
+    ASSERT_EQ(linked.status, 0) << linked.err;
+    EXPECT_EQ(linked.out, named.out) << "the homes of the host's root are hidden however it is named";
 }
 
 TEST(BadInput, UnknownFlag) { expect_usage_error(run_caisson({"run", "--frobnicate", "--", "/bin/true"}), "--frobnicate"); }

@@ -283,6 +283,15 @@ TEST(Pool, StoppingRemovesItsOwnSocketOnlyWhereverThePathLeads) {
     pool.stop();
     EXPECT_EQ(read_file(victim.path() + "/pool.sock"), "precious\n");
     EXPECT_FALSE(fs::exists(base.path() + "/moved/pool.sock"));
+    // Nor is it made through another user's link: that user would choose where root's socket is.
+    const std::string link = base.path() + "/link";
+    ASSERT_EQ(::symlink(victim.path().c_str(), link.c_str()), 0);
+    ASSERT_EQ(::lchown(link.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    Server refused({caisson_path(), "pool", "--socket", link + "/other.sock", "--size", "1"});
+    EXPECT_NE(refused.stop(), 0);
+    EXPECT_NE(refused.first_line().find("a link of uid " + std::to_string(kUnprivilegedUid) + "'s"), std::string::npos)
+        << refused.first_line();
+    EXPECT_FALSE(fs::exists(victim.path() + "/other.sock"));
 }
 
 }  // namespace caisson::test
