@@ -2,6 +2,7 @@
 // then watches it (pidfd, setup channel, forwarded signals, the time limit) to its end.
 #include "kernel/fd.hpp"
 #include "kernel/syscalls.hpp"
+#include "mech/trusted_dir.hpp"
 #include "mech/cgroup.hpp"
 #include "mech/bpf_lsm.hpp"
 #include "mech/clone.hpp"
@@ -233,9 +234,37 @@ std::vector<std::string> protections(const Policy& p, const run::LaunchPlan& pla
 
 namespace {
 
+// Each bind's source as it is now: reached, as root, through links of root's only (another
+// user's would choose what root binds: an attack run bound /root through one), and pinned by
+// device and inode, which init checks on what it clones (a swap meanwhile is refused).
+void pin_bind_sources(Policy& p) {
+    const mech::LinkTrust trust = mech::link_trust_for_this_user();
+    for (auto& m : p.fs.mounts) {
+        if ((m.kind != MountKind::Bind && m.kind != MountKind::RoBind) || m.source_ino != 0 || m.source.empty()) continue;
+        const std::string what = m.kind == MountKind::Bind ? "--bind source" : "--ro-bind source";
+        if (::access(m.source.c_str(), F_OK) < 0) throw Error(ErrorKind::Usage, what, m.source, errno);
+        std::string source = m.source;
+        while (source.size() > 1 && source.back() == '/') source.pop_back();
+        const size_t slash = source.rfind('/');
+        if (source != "/" && slash != std::string::npos) {
+            kernel::Fd dir = mech::open_trusted_dir(slash == 0 ? "/" : source.substr(0, slash), trust, what);
+            struct stat last{};
+            if (::fstatat(dir.get(), source.substr(slash + 1).c_str(), &last, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(last.st_mode) &&
+                trust == mech::LinkTrust::RootsOwn && last.st_uid != 0 && last.st_uid != ::geteuid())
+                throw Error::usage(what + ": " + m.source + " is a link of uid " + std::to_string(last.st_uid) +
+                                   "'s: as root, caisson follows links of root's only (give the real path)");
+        }
+        struct stat st{};
+        if (::stat(m.source.c_str(), &st) < 0) throw Error(ErrorKind::Usage, what, m.source, errno);
+        m.source_dev = static_cast<uint64_t>(st.st_dev);
+        m.source_ino = static_cast<uint64_t>(st.st_ino);
+    }
+}
+
 // What the policy names by the caller's own state, made concrete where the sandbox is made:
-// --workdir's directory.
+// --workdir's directory, and the binds' sources.
 Policy with_caller_paths(Policy p) {
+    pin_bind_sources(p);
     if (!p.fs.workdir) return p;
     char cwd[PATH_MAX];
     if (!::getcwd(cwd, sizeof(cwd))) throw Error(ErrorKind::Usage, "--workdir: getcwd", ".", errno);

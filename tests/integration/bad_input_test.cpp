@@ -90,6 +90,26 @@ TEST(BadInput, ARootfsThroughAnotherUsersLinkIsRefusedAndALinkToRootHidesTheHome
     EXPECT_EQ(linked.out, named.out) << "the homes of the host's root are hidden however it is named";
 }
 
+// A bind's source too: another user's link would choose what root binds in (an attack run
+// bound /root so). Root's own link is followed.
+TEST(BadInput, ABindSourceThroughAnotherUsersLinkIsRefused) {
+    TempDir dir;
+    const std::string target = dir.path() + "/target", theirs = dir.path() + "/theirs", roots = dir.path() + "/roots";
+    ASSERT_EQ(::mkdir(target.c_str(), 0755), 0);
+    std::ofstream(target + "/mark") << "x\n";
+    ASSERT_EQ(::symlink(target.c_str(), theirs.c_str()), 0);
+    ASSERT_EQ(::lchown(theirs.c_str(), kUnprivilegedUid, kUnprivilegedUid), 0);
+    for (const char* option : {"--bind", "--ro-bind"})
+        expect_usage_error(run_caisson({"run", option, theirs, "/mnt", "--", "/bin/true"}),
+                           "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
+    expect_usage_error(run_caisson({"run", "--ro-bind", theirs + "/mark", "/mnt", "--", "/bin/true"}),
+                       "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
+    ASSERT_EQ(::symlink(target.c_str(), roots.c_str()), 0);
+    RunResult ok = run_caisson({"run", "--ro-bind", roots, "/mnt", "--", "/bin/cat", "/mnt/mark"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(ok.out, "x\n");
+}
+
 TEST(BadInput, UnknownFlag) { expect_usage_error(run_caisson({"run", "--frobnicate", "--", "/bin/true"}), "--frobnicate"); }
 TEST(BadInput, MissingProgram) { expect_usage_error(run_caisson({"run"}), "no program"); }
 TEST(BadInput, MissingRootfs) {
