@@ -64,6 +64,9 @@ struct MountSpec {
 
 struct Filesystem {
     std::string rootfs = "/";
+    // Where the sandbox is made (Sandbox), the directory `rootfs` names then, as root reached
+    // through links of root's only; init refuses another. 0: not pinned.
+    uint64_t rootfs_dev = 0, rootfs_ino = 0;
     bool writable_root = false;
     bool overlay = false;
     uint64_t overlay_size = 0;     // bytes of the tmpfs upper layer, 0 = kernel default

@@ -286,6 +286,9 @@ bool build_root(RootPlan& plan, Failure& f) {
         root.reset(clone_host(fs.rootfs.c_str(), true,
                               fs.writable_root ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : kRoAttrs, f));
         if (!root) return false;
+        struct stat st{};
+        if (fs.rootfs_ino != 0 && (::fstat(root.get(), &st) < 0 || st.st_dev != fs.rootfs_dev || st.st_ino != fs.rootfs_ino))
+            return f.set("the root was swapped", fs.rootfs.c_str(), ESTALE);
     }
     if (kernel::move_mount(root.get(), "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
         return f.set("attach root", fs.rootfs.c_str());

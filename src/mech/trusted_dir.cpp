@@ -28,7 +28,9 @@ void push_front_names(std::deque<std::string>& names, const std::string& path) {
 
 LinkTrust link_trust_for_this_user() { return ::geteuid() == 0 ? LinkTrust::RootsOwn : LinkTrust::Any; }
 
-kernel::Fd open_trusted_dir(const std::string& path, LinkTrust trust, const std::string& what) {
+namespace {
+
+kernel::Fd open_trusted(const std::string& path, LinkTrust trust, const std::string& what, bool dir_only) {
     if (path.empty()) throw Error::usage(what + ": an empty path");
     kernel::Fd at(::open(path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!at) throw Error(ErrorKind::Usage, what + ": open", path[0] == '/' ? "/" : ".", errno);
@@ -60,10 +62,23 @@ kernel::Fd open_trusted_dir(const std::string& path, LinkTrust trust, const std:
             push_front_names(names, target);
             continue;
         }
-        if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::Usage, what + ": " + name + " on the way to " + path, "not a directory", ENOTDIR);
+        if (!S_ISDIR(st.st_mode)) {
+            if (!dir_only && names.empty()) return next;  // the object itself, of any type
+            throw Error(ErrorKind::Usage, what + ": " + name + " on the way to " + path, "not a directory", ENOTDIR);
+        }
         at = std::move(next);
     }
     return at;
+}
+
+}  // namespace
+
+kernel::Fd open_trusted_dir(const std::string& path, LinkTrust trust, const std::string& what) {
+    return open_trusted(path, trust, what, true);
+}
+
+kernel::Fd open_trusted_path(const std::string& path, LinkTrust trust, const std::string& what) {
+    return open_trusted(path, trust, what, false);
 }
 
 }  // namespace caisson::mech

@@ -22,6 +22,10 @@ enum class LinkTrust {
 // at the current directory. At most 40 links are followed, as the kernel's own limit.
 kernel::Fd open_trusted_dir(const std::string& path, LinkTrust trust, const std::string& what);
 
+// The same for the object the whole path names (a directory, file, socket, device...), its
+// last link followed under the same rule: O_PATH, to be looked at (fstat) and not opened.
+kernel::Fd open_trusted_path(const std::string& path, LinkTrust trust, const std::string& what);
+
 // LinkTrust::RootsOwn for root, Any otherwise.
 LinkTrust link_trust_for_this_user();
 

@@ -243,21 +243,22 @@ void pin_bind_sources(Policy& p) {
         if ((m.kind != MountKind::Bind && m.kind != MountKind::RoBind) || m.source_ino != 0 || m.source.empty()) continue;
         const std::string what = m.kind == MountKind::Bind ? "--bind source" : "--ro-bind source";
         if (::access(m.source.c_str(), F_OK) < 0) throw Error(ErrorKind::Usage, what, m.source, errno);
-        std::string source = m.source;
-        while (source.size() > 1 && source.back() == '/') source.pop_back();
-        const size_t slash = source.rfind('/');
-        if (source != "/" && slash != std::string::npos) {
-            kernel::Fd dir = mech::open_trusted_dir(slash == 0 ? "/" : source.substr(0, slash), trust, what);
-            struct stat last{};
-            if (::fstatat(dir.get(), source.substr(slash + 1).c_str(), &last, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(last.st_mode) &&
-                trust == mech::LinkTrust::RootsOwn && last.st_uid != 0 && last.st_uid != ::geteuid())
-                throw Error::usage(what + ": " + m.source + " is a link of uid " + std::to_string(last.st_uid) +
-                                   "'s: as root, caisson follows links of root's only (give the real path)");
-        }
+        // What was walked is what is pinned: a lookup by name after the walk could meet a path
+        // swapped meanwhile (a review's race bound root's 0700 directory so).
+        kernel::Fd source = mech::open_trusted_path(m.source, trust, what);
         struct stat st{};
-        if (::stat(m.source.c_str(), &st) < 0) throw Error(ErrorKind::Usage, what, m.source, errno);
+        if (::fstat(source.get(), &st) < 0) throw Error(ErrorKind::Usage, what, m.source, errno);
         m.source_dev = static_cast<uint64_t>(st.st_dev);
         m.source_ino = static_cast<uint64_t>(st.st_ino);
+    }
+    // The root too, when it is not the host's own named "/": init checks what it clones.
+    if (p.fs.rootfs != "/" && p.fs.rootfs_ino == 0) {
+        kernel::Fd root = mech::open_trusted_path(p.fs.rootfs, trust, "--rootfs");
+        struct stat st{};
+        if (::fstat(root.get(), &st) < 0) throw Error(ErrorKind::Usage, "--rootfs", p.fs.rootfs, errno);
+        if (!S_ISDIR(st.st_mode)) throw Error(ErrorKind::Usage, "--rootfs", p.fs.rootfs, ENOTDIR);
+        p.fs.rootfs_dev = static_cast<uint64_t>(st.st_dev);
+        p.fs.rootfs_ino = static_cast<uint64_t>(st.st_ino);
     }
 }
 

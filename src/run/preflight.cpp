@@ -267,8 +267,9 @@ bool hides_homes(const Policy& p) {
     if (!p.namespaces.mount || p.fs.host_homes) return false;
     if (std::filesystem::path(p.fs.rootfs).lexically_normal() == "/") return true;
     struct stat root{}, given{};
-    return ::stat("/", &root) == 0 && ::stat(p.fs.rootfs.c_str(), &given) == 0 && root.st_dev == given.st_dev &&
-           root.st_ino == given.st_ino;
+    if (::stat("/", &root) < 0) return false;
+    if (p.fs.rootfs_ino != 0) return root.st_dev == p.fs.rootfs_dev && root.st_ino == p.fs.rootfs_ino;  // what init clones
+    return ::stat(p.fs.rootfs.c_str(), &given) == 0 && root.st_dev == given.st_dev && root.st_ino == given.st_ino;
 }
 
 // A path with its symlinks followed, "" when it has none (it does not exist).

@@ -104,6 +104,11 @@ TEST(BadInput, ABindSourceThroughAnotherUsersLinkIsRefused) {
                            "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
     expect_usage_error(run_caisson({"run", "--ro-bind", theirs + "/mark", "/mnt", "--", "/bin/true"}),
                        "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
+    // Nor through root's link that leads through another user's (every link is read and judged).
+    const std::string chained = dir.path() + "/chained";
+    ASSERT_EQ(::symlink((theirs + "/mark").c_str(), chained.c_str()), 0);
+    expect_usage_error(run_caisson({"run", "--ro-bind", chained, "/mnt", "--", "/bin/true"}),
+                       "a link of uid " + std::to_string(kUnprivilegedUid) + "'s");
     ASSERT_EQ(::symlink(target.c_str(), roots.c_str()), 0);
     RunResult ok = run_caisson({"run", "--ro-bind", roots, "/mnt", "--", "/bin/cat", "/mnt/mark"});
     EXPECT_EQ(ok.status, 0) << ok.err;
